@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// The memlens command. Thin on purpose: each command's flags live in its own module under
+// commands/, whose action lazily imports the library code it calls. Only this file exits.
+import { Command, CommanderError } from 'commander';
+import { ExitCode, UserError } from '../base/errors.js';
+import { COMMANDS } from './commands/index.js';
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('memlens')
+    .description('Where memory goes on a Linux system, and who asks for it')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .showHelpAfterError('(run with --help for usage)');
+  for (const define of COMMANDS) define(program);
+  program.commands.forEach((c) => c.exitOverride());
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end with exit code 0; everything else commander throws is usage.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    if (e instanceof UserError) {
+      process.stderr.write(`memlens: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    process.stderr.write(`memlens: internal error: ${message}\n`);
+    if (process.env.MEMLENS_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    return ExitCode.failure;
+  }
+}
+
+const VERSION = '0.1.0';
+
+// Writes to a closed pipe (memlens … | head) end the program quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(ExitCode.ok);
+  throw e;
+});
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`memlens: internal error: ${String(e)}\n`);
+    process.exitCode = ExitCode.failure;
+  },
+);

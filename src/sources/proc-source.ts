@@ -1,0 +1,25 @@
+// The one interface through which analyses read /proc, whether live or from a captured archive.
+// Paths are relative to the proc root ("meminfo", "1234/smaps_rollup"). A file that does not
+// exist (or whose process vanished) reads as undefined; a permission failure is reported as
+// such, so that the figure becomes null ("n/a") and never 0.
+
+export type ReadResult<T> = { ok: true; value: T } | { ok: false; reason: 'missing' | 'permission' };
+
+export interface ProcSource {
+  /** Human description: "live /proc" or "archive board.snap (captured 2026-…)". */
+  readonly description: string;
+  /** Numeric entries of the proc root, i.e. the pids, at the moment of the call. */
+  listPids(): Promise<number[]>;
+  readText(path: string): Promise<ReadResult<string>>;
+  readBytes(path: string): Promise<ReadResult<Uint8Array>>;
+  /** Target of a symlink such as "1234/exe"; undefined when unreadable. */
+  readLink(path: string): Promise<ReadResult<string>>;
+  /** Host name of the system (live: os.hostname(); archive: recorded at capture). */
+  hostname(): Promise<string>;
+  /** Wall-clock time the data describes (live: now; archive: capture time). */
+  time(): Date;
+  /** Base page size in bytes (live: from the system; archive: recorded at capture). */
+  pageSize(): Promise<number>;
+  /** Optional: uid → user name (live: /etc/passwd; archive: its captured copy). */
+  userNames(): Promise<Map<number, string>>;
+}
