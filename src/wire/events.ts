@@ -1,0 +1,110 @@
+// The traced memory-mapping event: one type shared by every tracing backend (tracefs,
+// bpftrace, SystemTap), the store, `memlens trace --json` and the dashboard.
+// Wire version: bump EVENTS_WIRE_VERSION and note the change here when a field changes.
+//
+// In memory, 64-bit values are bigint (addresses, kernel timestamps). On the wire (NDJSON,
+// WebSocket, HTTP) addresses are "0x…" hex strings and the kernel timestamp a decimal string,
+// so that no consumer loses precision past 2^53.
+
+export const EVENTS_WIRE_VERSION = 1;
+
+export const MEM_CALLS = ['mmap', 'munmap', 'brk', 'mremap'] as const;
+export type MemCall = (typeof MEM_CALLS)[number];
+
+/** One completed system call (its enter paired with its exit), attributed to its process. */
+export interface MemEvent {
+  /** Wall-clock time of the call's entry, milliseconds since the epoch. */
+  timeMs: number;
+  /** Kernel timestamp of the entry (the trace clock), nanoseconds. */
+  ktimeNs: bigint;
+  host: string;
+  /** Process id (thread group id). */
+  pid: number;
+  /** Thread id of the calling thread. */
+  tid: number;
+  /** The process's name (comm of the thread-group leader) at the moment of the call. */
+  name: string;
+  /** The calling thread's own name. */
+  thread: string;
+  call: MemCall;
+  /** mmap/munmap/mremap: the address argument; brk: the requested break (0 = query). */
+  addr: bigint;
+  /** Length argument in bytes (mremap: the old length); brk: 0. */
+  lengthBytes: bigint;
+  /** mmap: PROT_* bits; null for the others. */
+  prot: number | null;
+  /** mmap: MAP_* flags; mremap: MREMAP_* flags; null for the others. */
+  flags: number | null;
+  /** mmap: the file descriptor (-1 for anonymous); null for the others. */
+  fd: number | null;
+  /** The raw return value: an address for mmap/mremap/brk, 0 for munmap, or -errno. */
+  result: bigint;
+  /** null on success, else the errno name ("EBADF"). brk never fails this way: see note. */
+  error: string | null;
+  /** mremap only: the new length in bytes. */
+  newLengthBytes: bigint | null;
+  /** mremap only: the new address requested (MREMAP_FIXED) or null. */
+  newAddr: bigint | null;
+}
+
+/** The NDJSON / JSON form of MemEvent, with exactly the field names of the issue's list. */
+export interface MemEventJson {
+  time: string; // ISO-8601
+  ktime: string; // kernel timestamp, ns, decimal string
+  host: string;
+  pid: number;
+  tid: number;
+  name: string;
+  thread: string;
+  call: MemCall;
+  addr: string; // "0x…"
+  length: number; // bytes (lengths fit in 2^53)
+  prot: number | null;
+  flags: number | null;
+  fd: number | null;
+  result: string; // "0x…" address, or the negative errno as a decimal string
+  error: string | null;
+  new_length: number | null;
+  new_addr: string | null;
+}
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+export function eventToJson(e: MemEvent): MemEventJson {
+  return {
+    time: new Date(e.timeMs).toISOString(),
+    ktime: e.ktimeNs.toString(),
+    host: e.host,
+    pid: e.pid,
+    tid: e.tid,
+    name: e.name,
+    thread: e.thread,
+    call: e.call,
+    addr: hex(e.addr),
+    length: Number(e.lengthBytes),
+    prot: e.prot,
+    flags: e.flags,
+    fd: e.fd,
+    result: e.result < 0n ? e.result.toString() : hex(e.result),
+    error: e.error,
+    new_length: e.newLengthBytes === null ? null : Number(e.newLengthBytes),
+    new_addr: e.newAddr === null ? null : hex(e.newAddr),
+  };
+}
+
+/** Process lifecycle, needed to keep names and address-space models right. */
+export type LifecycleEvent =
+  | { kind: 'fork'; ktimeNs: bigint; parentPid: number; childPid: number; childTid: number; isThread: boolean; name: string }
+  | { kind: 'exec'; ktimeNs: bigint; pid: number; tid: number; name: string; filename: string }
+  | { kind: 'exit'; ktimeNs: bigint; pid: number; tid: number; name: string }
+  | { kind: 'rename'; ktimeNs: bigint; pid: number; tid: number; oldName: string; newName: string };
+
+/** Events lost by the tracer, never silent. */
+export interface LostCounts {
+  /** Events the kernel dropped (ring-buffer overrun, "dropped_events", bpftrace "lost"). */
+  lostEvents: number;
+  /** Enter events with no matching exit (or the reverse) when pairing. */
+  unpaired: number;
+  /** Records that could not be decoded and were skipped. */
+  malformed: number;
+}
