@@ -26,6 +26,6 @@ let () =
     consume (if tick <= race_ticks then 100 else 300);
     Unix.sleepf 0.005
   done;
-  consume max_int;
+  consume (Queue.length queue);
   Gc.full_major ();
   Printf.printf "done, checksum %d, queue %d\n" !checksum (Queue.length queue)
