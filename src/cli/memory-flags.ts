@@ -31,8 +31,9 @@ export function memoryFlags(raw: Record<string, unknown>): MemoryFlags {
   if (!(SORT_KEYS as readonly string[]).includes(sort)) throw new UsageError(`--sort must be one of ${SORT_KEYS.join(', ')} (got ${JSON.stringify(sort)})`);
   let limit: number | undefined;
   if (raw.limit !== undefined) {
-    limit = Number(raw.limit);
-    if (!Number.isInteger(limit) || limit < 0) throw new UsageError(`--limit must be a whole number ≥ 0 (got ${JSON.stringify(String(raw.limit))})`);
+    const text = typeof raw.limit === 'string' ? raw.limit : '';
+    limit = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isInteger(limit)) throw new UsageError(`--limit must be a whole number ≥ 0 (got ${JSON.stringify(text)})`);
   }
   if (raw.json === true && raw.csv === true) throw new UsageError('--json and --csv cannot be combined');
   const out: MemoryFlags = { sort: sort as SortKey };
