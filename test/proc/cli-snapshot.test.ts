@@ -46,7 +46,7 @@ test('snapshot --group-by program|user|cgroup and --csv', async () => {
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as SnapshotJson;
     assert.equal(j.groups?.by, by);
-    const grouped = (j.groups?.items ?? []).reduce((a, g) => a + g.pids.length, 0);
+    const grouped = j.groups.items.reduce((a, g) => a + g.pids.length, 0);
     assert.equal(grouped, j.stats.collected, 'every process in exactly one group');
   }
   const csv = await runCli(['snapshot', '--csv', '--limit', '5']);
