@@ -3,6 +3,7 @@
 # Runs under any POSIX sh, including BusyBox sh on boards without Node:
 #   memlens capture --print-script | ssh board sh > board.snap
 #   memlens snapshot --from board.snap
+# Arguments, if any, are the pids to capture (default: every process): sh capture.sh 1 42
 # Commands used besides shell builtins (all BusyBox applets): cat, wc, readlink, mkdir, rm,
 # and optionally date, hostname, uname, id, getconf (their absence only drops metadata).
 #
@@ -72,9 +73,14 @@ capture_main() {
   grab /etc/passwd etc/passwd F
   flush || return 1
 
-  for d in /proc/[0-9]*; do
+  # With pids as arguments, only those processes; else all of them.
+  if [ "$#" -eq 0 ]; then
+    set -- /proc/[0-9]*
+  fi
+  for d in "$@"; do
     pid=${d#/proc/}
-    case $pid in *[!0-9]*) continue ;; esac
+    case $pid in '' | *[!0-9]*) continue ;; esac
+    d=/proc/$pid
     denied=
     for f in status stat statm cmdline comm smaps_rollup smaps maps cgroup; do
       grab "$d/$f" "proc/$pid/$f" F
@@ -168,4 +174,4 @@ flush() {
 
 # Everything above is definitions; running it as the last line lets `ssh board sh` read the
 # whole script before any command could consume the rest of it from the shared stdin.
-capture_main < /dev/null
+capture_main "$@" < /dev/null
