@@ -1,6 +1,6 @@
 /*
  * A reproducible population of processes with known memory, for the snapshot benchmark and the
- * capture tests:  workload CHILDREN PRIVATE_KIB SHARED_KIB
+ * capture tests:  workload CHILDREN PRIVATE_KIB SHARED_KIB [VMAS]
  *
  * The parent maps SHARED_KIB of shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, i.e. shmem)
  * and writes every page. Each of CHILDREN children then writes PRIVATE_KIB of its own private
@@ -9,6 +9,10 @@
  * mm/memory.c, copy_page_range / vma_needs_copy). The parent prints each child's pid on its own
  * line, then "ready", and waits until its standard input closes; it then kills the children.
  * Children also die with the parent (PR_SET_PDEATHSIG), so none outlive an aborted run.
+ * With VMAS, each child's private region is split into that many mappings by making every
+ * other piece read-only (mprotect splits a VMA: mm/mprotect.c), as a program with many
+ * libraries and arenas has hundreds of mappings: smaps then has one block per mapping, while
+ * smaps_rollup stays one block.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,14 +31,20 @@ static void die(const char *what) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: workload CHILDREN PRIVATE_KIB SHARED_KIB\n");
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: workload CHILDREN PRIVATE_KIB SHARED_KIB [VMAS]\n");
     return 2;
   }
   long children = atol(argv[1]);
   size_t private_bytes = (size_t)atol(argv[2]) * 1024;
   size_t shared_bytes = (size_t)atol(argv[3]) * 1024;
   long page = sysconf(_SC_PAGESIZE);
+  long vmas = argc == 5 ? atol(argv[4]) : 1;
+  size_t private_pages = private_bytes / (size_t)page;
+  if (vmas < 1 || (vmas > 1 && (size_t)vmas > private_pages)) {
+    fprintf(stderr, "workload: VMAS must be between 1 and the number of private pages\n");
+    return 2;
+  }
 
   unsigned char *shared = NULL;
   if (shared_bytes > 0) {
@@ -60,6 +70,9 @@ int main(int argc, char **argv) {
         unsigned char *mine = mmap(NULL, private_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (mine == MAP_FAILED) _exit(1);
         memset(mine, (int)(k & 0xff) | 1, private_bytes);
+        size_t piece = private_pages / (size_t)vmas * (size_t)page;
+        for (long v = 1; v < vmas; v += 2)
+          if (mprotect(mine + (size_t)v * piece, piece, PROT_READ) != 0) _exit(1);
       }
       volatile unsigned sum = 0;
       for (size_t at = 0; at < shared_bytes; at += (size_t)page) sum += shared[at];
