@@ -66,7 +66,7 @@ capture_main() {
   printf '%s\n' "$$" > "c$i"
   printf 'M shell-pid\n' >> m
 
-  for f in meminfo vmstat slabinfo zoneinfo swaps stat uptime loadavg version \
+  for f in meminfo vmstat slabinfo zoneinfo swaps stat uptime loadavg version config.gz \
     sys/kernel/hostname sys/kernel/osrelease sys/kernel/pid_max; do
     grab "/proc/$f" "proc/$f" F
   done

@@ -112,6 +112,15 @@ test('BusyBox capture: system files and metadata match the live system', async (
   assert.equal(await source.pageSize(), Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' })));
   assert.equal(await source.hostname(), readFileSync('/proc/sys/kernel/hostname', 'utf8').trim());
   assert.equal(await text(source, 'sys/kernel/osrelease'), readFileSync('/proc/sys/kernel/osrelease', 'utf8'));
+  // A binary file (gzip) comes back byte for byte, or as missing where the kernel has none.
+  const config = await source.readBytes('config.gz');
+  const liveConfig = liveRead('config.gz', false);
+  if (liveConfig.ok) {
+    assert.ok(config.ok);
+    assert.deepEqual(Buffer.from(config.value), readFileSync('/proc/config.gz'));
+  } else {
+    assert.deepEqual(config, liveConfig);
+  }
   const users = await source.userNames();
   assert.equal(users.get(0), 'root');
   assert.equal(users.get(65534), 'nobody');
