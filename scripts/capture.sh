@@ -47,7 +47,7 @@ capture_main() {
     return 1
   fi
   trap 'rm -rf "$T"' EXIT
-  trap 'exit 1' HUP INT TERM
+  trap 'exit 1' HUP INT TERM PIPE
   cd "$T" || return 1
   printf '\n' > nl
 

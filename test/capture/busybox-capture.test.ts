@@ -3,11 +3,11 @@
 // does; its archive must read back like a live read of the same moment.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readlinkSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { errnoCode } from '../../src/base/errors.js';
+import { ParseError, errnoCode } from '../../src/base/errors.js';
 import { parseArchive, type CaptureArchive } from '../../src/parsers/archive.js';
 import { archiveSource } from '../../src/sources/archive.js';
 import type { ProcSource, ReadResult } from '../../src/sources/proc-source.js';
@@ -194,4 +194,25 @@ test('BusyBox capture as nobody: root-owned processes read as permission, never 
     assert.deepEqual(await source.readLink(`${pid}/exe`), { ok: false, reason: 'permission' });
   }
   assert.deepEqual(await source.readText('slabinfo'), { ok: false, reason: 'permission' });
+});
+
+test('BusyBox capture cut short (the reader goes away): no temporary files left, and the part is rejected as truncated', async () => {
+  const tmp = join(scratch, 'cut-short');
+  mkdirSync(tmp);
+  const part = await new Promise<Buffer>((resolve, reject) => {
+    const child = spawn(busybox, ['sh', '-s'], { env: { PATH: binDir, TMPDIR: tmp }, stdio: ['pipe', 'pipe', 'ignore'] });
+    const got: Buffer[] = [];
+    let n = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      got.push(d);
+      n += d.length;
+      // Like a dropped ssh connection: stop reading after the first 20 kB.
+      if (n > 20_000) child.stdout.destroy();
+    });
+    child.on('error', reject);
+    child.on('close', () => resolve(Buffer.concat(got)));
+    child.stdin.end(script);
+  });
+  assert.deepEqual(readdirSync(tmp), []);
+  assert.throws(() => parseArchive(part), (e: unknown) => e instanceof ParseError && /truncated/.test(e.message));
 });
