@@ -33,7 +33,7 @@ capture_main() {
 
   # A private scratch directory: the per-file copies live there, one process at a time.
   T=
-  for base in "${TMPDIR:-/tmp}" /tmp /dev/shm /var/tmp .; do
+  for base in "${TMPDIR:-/tmp}" /tmp /dev/shm /var/tmp "$PWD"; do
     if [ -d "$base" ] && [ -w "$base" ]; then
       try="$base/memlens-capture.$$"
       if mkdir "$try" 2>/dev/null; then
