@@ -49,6 +49,7 @@ capture_main() {
   trap 'rm -rf "$T"' EXIT
   trap 'exit 1' HUP INT TERM PIPE
   cd "$T" || return 1
+  T=$PWD # the traps run after cd, so they need the absolute path (TMPDIR may be relative)
   printf '\n' > nl
 
   i=0
