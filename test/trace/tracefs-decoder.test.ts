@@ -125,9 +125,9 @@ test('the known workload fixture: errno, thread, fork and exec records decode to
   assert.equal(badFd?.kind === 'enter' ? badFd.fd : undefined, 12345);
   const anon = records.find((r) => r.kind === 'enter' && r.call === 'mmap' && r.lengthBytes === 0x5000n);
   assert.equal(anon?.kind === 'enter' ? anon.fd : undefined, -1);
-  const threads = records.filter((r) => r.kind === 'newtask');
+  const threads = records.flatMap((r) => (r.kind === 'newtask' ? [r] : []));
   assert.deepEqual(
-    threads.map((r) => (r.kind === 'newtask' ? (r.cloneFlags & 0x10000n) !== 0n : undefined)),
+    threads.map((r) => (r.cloneFlags & 0x10000n) !== 0n),
     [true, false],
   );
   // The 300 ms pause before the exit events crosses 2^27 ns inside a page: a time extend record.
@@ -136,9 +136,9 @@ test('the known workload fixture: errno, thread, fork and exec records decode to
     streams.reduce((n, s) => n + s.totals.records, 0),
     records.length,
   );
-  const exits = records.filter((r) => r.kind === 'task-exit');
+  const exits = records.flatMap((r) => (r.kind === 'task-exit' ? [r] : []));
   assert.deepEqual(
-    exits.map((r) => (r.kind === 'task-exit' ? [r.comm, r.groupDead] : [])),
+    exits.map((r) => [r.comm, r.groupDead]),
     [
       ['mlworker', false],
       ['mlexec', true],

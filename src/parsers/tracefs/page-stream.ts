@@ -24,8 +24,8 @@ export class PageStream {
     private readonly layout: PageLayout,
     private readonly types: EntryHeaderTypes,
     private readonly sink: RecordSink,
-    /** Called with each page's loss report (count, or -1 for unknown) before its records. */
-    private readonly onMissed?: (missed: number) => void,
+    /** Called with each page's loss report (count, or -1 for unknown) and its time, before its records. */
+    private readonly onMissed?: (missed: number, pageTimestampNs: bigint) => void,
   ) {
     this.partial = new Uint8Array(layout.pageSize);
   }

@@ -246,7 +246,7 @@ export class RecordDecoder {
     this.typeField = typeField;
   }
 
-  private tooShort(): undefined {
+  private tooShort(): TraceRecord | undefined {
     this.malformed++;
     return undefined;
   }

@@ -47,8 +47,8 @@ export function decodePage(
   layout: PageLayout,
   types: EntryHeaderTypes,
   sink: RecordSink,
-  /** Called before the page's records when it reports lost events (a count, or -1: unknown). */
-  onMissed?: (missed: number) => void,
+  /** Called before the page's records when it reports lost events (a count, or -1: unknown), with the page's time. */
+  onMissed?: (missed: number, pageTimestampNs: bigint) => void,
 ): PageSummary {
   const le = layout.littleEndian;
   const page = new Cursor(new DataView(view.buffer, view.byteOffset + pageOffset, layout.pageSize), le);
@@ -72,7 +72,7 @@ export function decodePage(
       summary.missedEvents = -1;
     }
   }
-  if (summary.missedEvents !== 0) onMissed?.(summary.missedEvents);
+  if (summary.missedEvents !== 0) onMissed?.(summary.missedEvents, ts);
   const base = view.byteOffset + pageOffset;
   const cur = new Cursor(new DataView(view.buffer, base, dataEnd), le, layout.dataOffset);
   try {
