@@ -1,6 +1,7 @@
 // The one place that picks a tracing backend from the command line's choice.
 import { UserError } from '../base/errors.js';
-import type { TraceBackend, TraceBackendOptions } from './trace-backend.js';
+import type { TraceBackend } from './trace-backend.js';
+import type { TracefsBackendOptions } from './tracefs.js';
 
 export type BackendKind = 'tracefs' | 'bpftrace';
 export const BACKEND_KINDS: readonly BackendKind[] = ['tracefs', 'bpftrace'];
@@ -9,7 +10,8 @@ export interface BackendChoice {
   backend: BackendKind;
   /** Read a SystemTap stream from this file ("-" = stdin) instead of tracing live. */
   fromStap?: string;
-  options: TraceBackendOptions;
+  /** The common options, plus tracefs's own (other backends ignore those). */
+  options: TracefsBackendOptions;
 }
 
 export async function createTraceBackend(choice: BackendChoice): Promise<TraceBackend> {

@@ -82,8 +82,9 @@ export class ProcessMemoryModel {
         const newLen = sp.pageUp(e.newLengthBytes ?? 0n);
         const flags = e.flags ?? 0;
         if (e.result === e.addr && (flags & MREMAP_DONTUNMAP) === 0) {
-          if (newLen > oldLen) sp.add(e.addr + oldLen, e.addr + newLen);
-          else if (newLen < oldLen) sp.remove(e.addr + newLen, e.addr + oldLen);
+          // In place: the old range was one mapping (else EFAULT), and [addr, addr+new_len) is now mapped.
+          if (newLen < oldLen) sp.remove(e.addr + newLen, e.addr + oldLen);
+          sp.add(e.addr, e.addr + newLen);
           return;
         }
         if (oldLen !== 0n && (flags & MREMAP_DONTUNMAP) === 0) sp.remove(e.addr, e.addr + oldLen);

@@ -40,7 +40,12 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   const choice: BackendChoice = {
     backend: flags.backend as BackendKind,
     ...(flags.fromStap === undefined ? {} : { fromStap: flags.fromStap }),
-    options: { host, excludeSelf: flags.includeSelf !== true, ...(pids ? { pids } : {}) },
+    options: {
+      host,
+      excludeSelf: flags.includeSelf !== true,
+      ...(pids ? { pids } : {}),
+      onLeftoversRemoved: (names: string[]) => process.stderr.write(`memlens: removed tracing instance${names.length > 1 ? 's' : ''} left by a killed run: ${names.join(', ')}\n`),
+    },
   };
   const json = flags.json === true;
   const out = process.stdout;
