@@ -45,7 +45,7 @@ export async function startWorkload(binary: string, execLink: string): Promise<W
   const next = async () => {
     const r = await iterator.next();
     assert.ok(r.done !== true, 'workload ended early');
-    return String(r.value);
+    return r.value;
   };
   const ready = await next();
   const pid = Number(/^ready (\d+)/.exec(ready)?.[1]);
