@@ -106,10 +106,11 @@ export class ProcessTable {
         const before = this.thread(r.oldPid);
         const tgid = r.pid;
         const p = this.processes.get(tgid) ?? this.processes.get(before.tgid);
+        // task_rename fires in begin_new_exec() after de_thread(), so for the task's new pid, before this event.
+        const renamed = this.threads.get(tgid)?.name ?? before.name;
+        const name = this.renameTraced && renamed !== '?' ? renamed : basename15(r.filename);
         for (const tid of p?.threads ?? []) this.threads.delete(tid);
         this.processes.delete(before.tgid);
-        // task_rename fires in begin_new_exec() before this event, so the thread already has its new comm.
-        const name = this.renameTraced && before.name !== '?' ? before.name : basename15(r.filename);
         this.processes.delete(tgid);
         this.addThread(tgid, tgid, name, p?.excluded ?? false);
         return { kind: 'exec', ktimeNs: r.ktimeNs, pid: tgid, tid: r.oldPid, name, filename: r.filename };
