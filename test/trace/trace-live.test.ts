@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { MemEventJson } from '../../src/wire/events.js';
 import { runCli } from '../helpers/cli.js';
+import { withTraceLock } from '../helpers/trace-lock.js';
 import { buildWorkload, checkWorkloadEvents, parseDone } from './known-workload.js';
 import { startTrace, startWorkload } from './trace-process.js';
 
@@ -107,18 +108,21 @@ test('--pid keeps one process; text mode prints snoop lines and the summary', as
 });
 
 test('kill -9 leaves the instance behind; the next start removes it', async () => {
-  const trace = await startTrace(['--no-store']);
-  const pid = trace.child.pid;
-  const left = memlensInstances().find((n) => n.startsWith(`memlens-${pid}-`));
-  assert.ok(left);
-  trace.child.kill('SIGKILL');
-  await trace.exited;
-  assert.ok(memlensInstances().includes(left), 'SIGKILL cannot clean up');
-  const next = await runCli(['trace', '--no-store', '--duration', '200ms']);
-  assert.equal(next.code, 0, next.stderr);
-  assert.ok(next.stderr.includes(`removed tracing instance left by a killed run: ${left}`) || next.stderr.includes(left), next.stderr);
-  assert.ok(!memlensInstances().includes(left));
-  assert.ok(!memlensInstances().some((n) => n.startsWith(`memlens-${pid}-`)));
+  // Any tracefs run starting meanwhile would remove the leftover too: hold the tracing lock.
+  await withTraceLock(async () => {
+    const trace = await startTrace(['--no-store']);
+    const pid = trace.child.pid;
+    const left = memlensInstances().find((n) => n.startsWith(`memlens-${pid}-`));
+    assert.ok(left);
+    trace.child.kill('SIGKILL');
+    await trace.exited;
+    assert.ok(memlensInstances().includes(left), 'SIGKILL cannot clean up');
+    const next = await runCli(['trace', '--no-store', '--duration', '200ms']);
+    assert.equal(next.code, 0, next.stderr);
+    assert.ok(next.stderr.includes(`removed tracing instance left by a killed run: ${left}`), next.stderr);
+    assert.ok(!memlensInstances().includes(left));
+    assert.ok(!memlensInstances().some((n) => n.startsWith(`memlens-${pid}-`)));
+  });
 });
 
 test('--duration ends the run by itself and removes the instance', async () => {
@@ -147,4 +151,15 @@ test('usage errors exit 2 with one line; not being root exits 1 with one line', 
   assert.equal(nobody.code, 1, nobody.stderr);
   assert.match(nobody.stderr, /^memlens: memlens trace needs root/);
   assert.equal(nobody.stderr.trim().split('\n').length, 1);
+});
+
+test('--include-self shows memlens itself, which is otherwise left out', async () => {
+  const withSelf = await startTrace(['--json', '--no-store', '--include-self', '--duration', '300ms']);
+  assert.equal(await withSelf.exited, 0, withSelf.stderr());
+  const own = parseNdjson(withSelf.stdout()).filter((e) => e.pid === withSelf.child.pid);
+  assert.ok(own.length > 0, 'node maps memory while it reads /proc and the ring buffers');
+  assert.ok(own.every((e) => e.name === 'node' || e.name === 'MainThread'), own[0]?.name);
+  const without = await startTrace(['--json', '--no-store', '--duration', '300ms']);
+  assert.equal(await without.exited, 0, without.stderr());
+  assert.equal(parseNdjson(without.stdout()).filter((e) => e.pid === without.child.pid).length, 0);
 });
