@@ -4,6 +4,7 @@
 // follows the buckets the writer chose, and remembers which bucket followed which
 // (cache_pred) to replay predictions. Each events packet carries one (ix, pred, value) of the
 // writer's cache, which detects a desynchronised decoder.
+import { CorruptDataError } from './corrupt.js';
 import type { Cursor } from '../../base/cursor.js';
 import type { CodeKeys } from './code-key.js';
 import type { StackTrie } from './stack-trie.js';
@@ -60,7 +61,7 @@ export class BacktraceCache {
         code = loc[bucket] ?? 0;
         predictions = tag === 0 ? 0 : tag === 1 ? 1 : c.u8();
       }
-      if (pos + 1 + predictions > MAX_FRAMES) throw new RangeError(`backtrace deeper than ${MAX_FRAMES} frames`);
+      if (pos + 1 + predictions > MAX_FRAMES) throw new CorruptDataError(`backtrace deeper than ${MAX_FRAMES} frames`);
       if (pos + 1 + predictions > nodes.length) nodes = this.growNodes(nodes, pos + 1 + predictions, truncated);
       node = trie.child(node, code);
       nodes[pos++] = node;

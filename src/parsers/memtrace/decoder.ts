@@ -16,6 +16,7 @@
 //   spilling into the filename code: fixed upstream in f7f7674): the move-to-front state can
 //   no longer be trusted, so every later location code stays unknown;
 // - the file ends inside a packet (a killed program): decode up to where it ends.
+import { CorruptDataError } from './corrupt.js';
 import { Cursor, EndOfDataError } from '../../base/cursor.js';
 import { ParseError } from '../../base/errors.js';
 import { BacktraceCache } from './backtrace-cache.js';
@@ -202,6 +203,7 @@ export class MemtraceDecoder {
     try {
       h = readPacketHeader(c);
     } catch (e) {
+      if (!isDataError(e)) throw e;
       if (this.info === undefined) throw new ParseError(`the first packet header is corrupt: ${message(e)}`, this.source);
       if (partial && e instanceof EndOfDataError) return;
       this.integrity.corruptPackets++;
@@ -231,6 +233,7 @@ export class MemtraceDecoder {
     try {
       allocId = this.decodeEvents(c, h, d, allocId);
     } catch (e) {
+      if (!isDataError(e)) throw e;
       if (partial && e instanceof EndOfDataError) return;
       this.integrity.corruptPackets++;
       this.warn(`bad data in the packet at offset ${offset} (byte ${offset + c.offset}): ${message(e)}; rest of the packet skipped`);
@@ -247,7 +250,7 @@ export class MemtraceDecoder {
   private readTraceInfo(c: Cursor, h: PacketHeader): void {
     try {
       const code = c.u32();
-      if (code >>> TIME_BITS !== EV_TRACE_INFO) throw new RangeError(`first event has id ${code >>> TIME_BITS}, expected trace_info (0)`);
+      if (code >>> TIME_BITS !== EV_TRACE_INFO) throw new CorruptDataError(`first event has id ${code >>> TIME_BITS}, expected trace_info (0)`);
       const sampleRate = c.f64();
       const wordSizeBits = c.u8();
       const executableName = readCString(c);
@@ -255,8 +258,8 @@ export class MemtraceDecoder {
       const ocamlRuntimeParams = readCString(c);
       const pid = c.u64();
       const context = h.version >= 2 ? readCString(c) : '';
-      if (!(sampleRate > 0 && sampleRate <= 1)) throw new RangeError(`sample rate ${sampleRate} is not in (0, 1]`);
-      if (wordSizeBits !== 32 && wordSizeBits !== 64) throw new RangeError(`word size ${wordSizeBits} bits`);
+      if (!(sampleRate > 0 && sampleRate <= 1)) throw new CorruptDataError(`sample rate ${sampleRate} is not in (0, 1]`);
+      if (wordSizeBits !== 32 && wordSizeBits !== 64) throw new CorruptDataError(`word size ${wordSizeBits} bits`);
       if (c.remaining !== 0) this.warn(`${c.remaining} unexpected bytes after the trace_info event`);
       this.info = {
         formatVersion: h.version,
@@ -271,6 +274,7 @@ export class MemtraceDecoder {
       };
       this.lastTimeUs = h.timeEndUs;
     } catch (e) {
+      if (!isDataError(e)) throw e;
       throw new ParseError(`a memtrace trace whose trace_info is unreadable: ${message(e)}`, this.source);
     }
     this.visitor.info?.(this.info);
@@ -291,7 +295,7 @@ export class MemtraceDecoder {
       let low = code & TIME_MASK;
       if (low < beginLow) low += TIME_SPAN;
       const time = base + low;
-      if (time > end) throw new RangeError(`event time outside its packet's bounds`);
+      if (time > end) throw new CorruptDataError(`event time outside its packet's bounds`);
       if (time < d.lastTimeUs) this.integrity.nonMonotoneTimes++;
       else d.lastTimeUs = time;
       if (id >= EV_SHORT_ALLOC_FIRST && id <= EV_SHORT_ALLOC_LAST) {
@@ -307,18 +311,18 @@ export class MemtraceDecoder {
           const length = readVint(c);
           const samples = readVint(c);
           const src = c.u8();
-          if (src > 2) throw new RangeError(`allocation source ${src}`);
+          if (src > 2) throw new CorruptDataError(`allocation source ${src}`);
           const prefix = readVint(c);
           const n = c.u16();
           const node = this.backtrace(c, d, n, prefix);
-          if (samples < 1 || length < 0) throw new RangeError(`allocation with ${samples} samples of ${length} words`);
+          if (samples < 1 || length < 0) throw new CorruptDataError(`allocation with ${samples} samples of ${length} words`);
           counts.allocations++;
           visitor.alloc(allocId++, time, length, samples, src as AllocSource, node, domain);
           break;
         }
         case EV_PROMOTE: {
           const delta = readVint(c);
-          if (delta < 0) throw new RangeError('negative promote delta');
+          if (delta < 0) throw new CorruptDataError('negative promote delta');
           counts.promotions++;
           visitor.promote(allocId - 1 - delta, time, domain);
           break;
@@ -334,16 +338,16 @@ export class MemtraceDecoder {
           if (!this.location(c, d)) return allocId;
           break;
         case EV_TRACE_INFO:
-          throw new RangeError('a second trace_info event');
+          throw new CorruptDataError('a second trace_info event');
         default:
-          throw new RangeError(`unknown event id ${id}`);
+          throw new CorruptDataError(`unknown event id ${id}`);
       }
     }
     return allocId;
   }
 
   private backtrace(c: Cursor, d: DomainState, nencoded: number, prefix: number): number {
-    if (prefix < 0) throw new RangeError('negative backtrace prefix');
+    if (prefix < 0) throw new CorruptDataError('negative backtrace prefix');
     const r = d.cache.read(c, nencoded, prefix, this.keys, this.trie);
     if (r.truncated) this.integrity.truncatedBacktraces++;
     return r.node;
@@ -355,6 +359,7 @@ export class MemtraceDecoder {
     try {
       decoded = d.locations.read(c);
     } catch (e) {
+      if (!isDataError(e)) throw e;
       this.integrity.locationErrors++;
       if (!this.locationsPoisoned) {
         this.locationsPoisoned = true;
@@ -380,6 +385,10 @@ function sameLocations(a: SourceLocation[], b: SourceLocation[]): boolean {
     const y = b[i];
     return y !== undefined && x.filename === y.filename && x.line === y.line && x.startChar === y.startChar && x.endChar === y.endChar && x.defname === y.defname;
   });
+}
+
+function isDataError(e: unknown): boolean {
+  return e instanceof CorruptDataError || e instanceof EndOfDataError;
 }
 
 function message(e: unknown): string {

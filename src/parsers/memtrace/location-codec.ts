@@ -2,6 +2,7 @@
 // (u32 low + u16 high = 48 bits: line 20, start_char 8, end_char 10, filename code 5,
 // defname code 5). Filenames go through a 31-entry move-to-front table; each filename owns
 // its own 31-entry defname table. Code 31 = a new NUL-terminated string follows.
+import { CorruptDataError } from './corrupt.js';
 import type { Cursor } from '../../base/cursor.js';
 import type { SourceLocation } from './types.js';
 
@@ -20,7 +21,7 @@ class MtfTable<T> {
   /** Moves entry i to the front; throws if it is empty (a desynchronised or corrupt stream). */
   use(i: number): MtfEntry<T> {
     const e = this.entries[i];
-    if (e === undefined) throw new RangeError(`move-to-front index ${i} names an empty entry`);
+    if (e === undefined) throw new CorruptDataError(`move-to-front index ${i} names an empty entry`);
     this.entries.copyWithin(1, 0, i);
     this.entries[0] = e;
     return e;
@@ -49,7 +50,7 @@ export function readCString(c: Cursor): string {
   let end = start;
   const limit = view.byteLength;
   while (end < limit && view.getUint8(end) !== 0) end++;
-  if (end >= limit) throw new RangeError('unterminated string');
+  if (end >= limit) throw new CorruptDataError('unterminated string');
   const s = decoder.decode(new Uint8Array(view.buffer, view.byteOffset + start, end - start));
   c.seek(end + 1);
   return s;

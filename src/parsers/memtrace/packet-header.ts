@@ -15,6 +15,7 @@
 //   +4   cache_verify_val   u64
 //   +12  alloc_id_begin     u64
 //   +20  alloc_id_end       u64
+import { CorruptDataError } from './corrupt.js';
 import type { Cursor } from '../../base/cursor.js';
 
 export const CTF_MAGIC = 0xc1fc1fc1;
@@ -65,20 +66,20 @@ export function peekSizeAndVersion(c: Cursor): { magic: number; packetBytes: num
 
 function u64Number(c: Cursor, what: string): number {
   const v = c.u64();
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`${what} ${v} out of range`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new CorruptDataError(`${what} ${v} out of range`);
   return Number(v);
 }
 
-/** Parses a whole packet header; throws RangeError on values no memtrace writer produces. */
+/** Parses a whole packet header; throws CorruptDataError on values no memtrace writer produces. */
 export function readPacketHeader(c: Cursor): PacketHeader {
   const magic = c.u32();
-  if (magic !== CTF_MAGIC) throw new RangeError(`bad packet magic 0x${magic.toString(16)}`);
+  if (magic !== CTF_MAGIC) throw new CorruptDataError(`bad packet magic 0x${magic.toString(16)}`);
   const bits = c.u32();
   const timeBeginUs = u64Number(c, 'timestamp_begin');
   const timeEndUs = u64Number(c, 'timestamp_end');
   const flushDuration = c.u32();
   const version = c.u16();
-  if (version < 1 || version > MAX_FORMAT_VERSION) throw new RangeError(`packet format version ${version} (expected 1 to ${MAX_FORMAT_VERSION})`);
+  if (version < 1 || version > MAX_FORMAT_VERSION) throw new CorruptDataError(`packet format version ${version} (expected 1 to ${MAX_FORMAT_VERSION})`);
   const pid = c.u64();
   const domain = version >= 3 ? c.u16() : 0;
   const verifyIx = c.u16();
@@ -89,9 +90,9 @@ export function readPacketHeader(c: Cursor): PacketHeader {
   const allocIdEnd = u64Number(c, 'alloc_id_end');
   const headerBytes = headerBytesFor(version);
   const packetBytes = Math.floor(bits / 8);
-  if (packetBytes < headerBytes || packetBytes > MAX_PACKET_BYTES) throw new RangeError(`packet size ${packetBytes} bytes out of bounds`);
-  if (timeBeginUs > timeEndUs) throw new RangeError('packet timestamps not monotone (begin > end)');
-  if (allocIdBegin > allocIdEnd) throw new RangeError('packet allocation ids not monotone (begin > end)');
+  if (packetBytes < headerBytes || packetBytes > MAX_PACKET_BYTES) throw new CorruptDataError(`packet size ${packetBytes} bytes out of bounds`);
+  if (timeBeginUs > timeEndUs) throw new CorruptDataError('packet timestamps not monotone (begin > end)');
+  if (allocIdBegin > allocIdEnd) throw new CorruptDataError('packet allocation ids not monotone (begin > end)');
   return {
     packetBytes,
     contentBytes: packetBytes - headerBytes,

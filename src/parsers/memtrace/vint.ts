@@ -2,6 +2,7 @@
 // 253 = u16 follows, 254 = 32 bits follow, 255 = 64 bits follow. The TSDL says unsigned,
 // but memtrace writes and reads 254/255 as *signed* (that is how a negative collect delta
 // is encoded), so they are read signed here too.
+import { CorruptDataError } from './corrupt.js';
 import type { Cursor } from '../../base/cursor.js';
 
 export function readVint(c: Cursor): number {
@@ -11,6 +12,6 @@ export function readVint(c: Cursor): number {
   if (tag === 254) return c.i32();
   const v = c.i64();
   // Beyond 2^53 the value cannot be an id delta or a length of anything real.
-  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new RangeError(`vint ${v} out of range`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new CorruptDataError(`vint ${v} out of range`);
   return Number(v);
 }
