@@ -11,6 +11,13 @@ const CHUNK_BYTES = 1024 * 1024;
 
 /** Decodes the whole file through `visitor`; returns the decoder (info, counts, integrity, locations). */
 export async function readMemtraceFile(path: string, visitor: MemtraceVisitor): Promise<MemtraceDecoder> {
+  const decoder = new MemtraceDecoder(visitor, path);
+  await feedMemtraceFile(path, decoder);
+  return decoder;
+}
+
+/** Feeds the whole file to an existing decoder, then ends it. */
+export async function feedMemtraceFile(path: string, decoder: MemtraceDecoder): Promise<void> {
   let handle;
   try {
     handle = await open(path, 'r');
@@ -20,7 +27,6 @@ export async function readMemtraceFile(path: string, visitor: MemtraceVisitor): 
   }
   try {
     const buf = new Uint8Array(CHUNK_BYTES);
-    const decoder = new MemtraceDecoder(visitor, path);
     let first = true;
     for (;;) {
       const { bytesRead } = await handle.read(buf, 0, buf.length, null);
@@ -35,7 +41,6 @@ export async function readMemtraceFile(path: string, visitor: MemtraceVisitor): 
     }
     if (first) throw new UserError(`${path}: empty file, not a memtrace trace`);
     decoder.end();
-    return decoder;
   } catch (e) {
     if (e instanceof ParseError) throw new UserError(e.message);
     if (errnoCode(e) === 'EISDIR') throw new UserError(`${path}: is a directory`);
