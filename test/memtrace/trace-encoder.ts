@@ -317,6 +317,11 @@ export class TraceEncoder {
     return { count, bytes: b.buf.slice(0, b.pos) };
   }
 
+  /** The id the next allocation will get. */
+  get nextAllocId(): number {
+    return this.nextId;
+  }
+
   promote(now: number, id: number): void {
     this.event(3, now);
     this.packet.vint(this.nextId - 1 - id);

@@ -20,7 +20,10 @@ import type { SiteStats } from './analyzer.js';
 import { liveCurve } from './curves.js';
 
 export const WINDOW_RULE = {
+  GROWTH_PER_BIN: 0.005,
   MIN_BINS: 3,
+  MIN_BINS_SHARE: 0.05,
+  MIN_RISE_SAMPLES: 30,
   POSITIVE_FRACTION: 0.6,
   MIN_RISE: 0.1,
   RACE_FREED: 0.75,
@@ -64,10 +67,12 @@ export function findGrowthWindows(x: WindowInputs): GrowthWindow[] {
   const peak = Math.max(0, ...live);
   if (peak <= 0) return [];
   const L = (b: number): number => (b < 0 ? 0 : (live[b] ?? 0));
+  const growing = (b: number): boolean => L(b) - L(b - 1) > WINDOW_RULE.GROWTH_PER_BIN * peak;
+  const minBins = Math.max(WINDOW_RULE.MIN_BINS, Math.ceil(WINDOW_RULE.MIN_BINS_SHARE * nBins));
   const out: GrowthWindow[] = [];
   let s = 0;
   while (s < nBins) {
-    if (L(s) - L(s - 1) <= 0) {
+    if (!growing(s)) {
       s++;
       continue;
     }
@@ -75,15 +80,15 @@ export function findGrowthWindows(x: WindowInputs): GrowthWindow[] {
     let bestRise = 0;
     let positive = 0;
     for (let e = s; e < nBins; e++) {
-      if (L(e) - L(e - 1) > 0) positive++;
+      if (growing(e)) positive++;
       const len = e - s + 1;
       const rise = L(e) - L(s - 1);
-      if (len >= WINDOW_RULE.MIN_BINS && positive / len >= WINDOW_RULE.POSITIVE_FRACTION && rise > bestRise) {
+      if (len >= minBins && positive / len >= WINDOW_RULE.POSITIVE_FRACTION && rise > bestRise) {
         best = e;
         bestRise = rise;
       }
     }
-    if (best < 0 || bestRise < WINDOW_RULE.MIN_RISE * peak) {
+    if (best < 0 || bestRise < WINDOW_RULE.MIN_RISE * peak || bestRise < WINDOW_RULE.MIN_RISE_SAMPLES) {
       s++;
       continue;
     }
