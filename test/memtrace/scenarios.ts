@@ -42,13 +42,15 @@ export interface ScenarioOptions {
   warmup: boolean;
   seed: number;
   version?: 1 | 2 | 3;
+  /** Stream packets out instead of keeping the trace in memory. */
+  sink?: (packet: Uint8Array) => void;
 }
 
 export const T0 = 1_700_000_000_000_000;
 
 /** Builds the trace; returns its bytes and what was written. */
 export function buildScenario(o: ScenarioOptions): { bytes: Uint8Array; written: TraceEncoder['written'] } {
-  const enc = new TraceEncoder({ version: o.version ?? 3, sampleRate: 1e-4, locations: SCENARIO_LOCATIONS, executable: '/srv/server.exe', host: 'node-1' });
+  const enc = new TraceEncoder({ version: o.version ?? 3, sampleRate: 1e-4, locations: SCENARIO_LOCATIONS, executable: '/srv/server.exe', host: 'node-1', ...(o.sink === undefined ? {} : { sink: o.sink }) });
   const rng = new SeededRandom(o.seed);
   const due = new Map<number, number[]>();
   const promoteDue = new Map<number, number[]>();

@@ -21,6 +21,8 @@ export interface EncoderOptions {
   clampBug?: boolean;
   /** Location code -> locations; codes without an entry get one made up from the code. */
   locations?: Map<number, SourceLocation[]>;
+  /** Receives each packet as it is finished (large traces); finish() then returns nothing. */
+  sink?: (packet: Uint8Array) => void;
 }
 
 export interface AllocSpec {
@@ -170,7 +172,9 @@ export class TraceEncoder {
 
   private finishPacket(b: Bytes): void {
     b.view.setUint32(4, b.pos * 8, true);
-    this.out.push(b.buf.slice(0, b.pos));
+    const packet = b.buf.slice(0, b.pos);
+    if (this.opts.sink === undefined) this.out.push(packet);
+    else this.opts.sink(packet);
   }
 
   private beginEventsPacket(now: number): void {
@@ -268,8 +272,11 @@ export class TraceEncoder {
   }
 
   /** Encodes the suffix after `common` frames, updating the mirrored reader cache. */
+  private readonly scratch = new Bytes();
+
   private encodeBacktrace(stack: number[], common: number): { count: number; bytes: Uint8Array } {
-    const b = new Bytes();
+    const b = this.scratch;
+    b.pos = 0;
     let count = 0;
     let pred = 0;
     let i = common;
@@ -314,7 +321,7 @@ export class TraceEncoder {
       pred = p;
       i += 1 + n;
     }
-    return { count, bytes: b.buf.slice(0, b.pos) };
+    return { count, bytes: b.buf.subarray(0, b.pos) };
   }
 
   /** The id the next allocation will get. */

@@ -67,7 +67,9 @@ export function findGrowthWindows(x: WindowInputs): GrowthWindow[] {
   const peak = Math.max(0, ...live);
   if (peak <= 0) return [];
   const L = (b: number): number => (b < 0 ? 0 : (live[b] ?? 0));
-  const growing = (b: number): boolean => L(b) - L(b - 1) > WINDOW_RULE.GROWTH_PER_BIN * peak;
+  const nets = Array.from({ length: nBins }, (_, b) => L(b) - L(b - 1)).sort((a, b) => a - b);
+  const drift = Math.max(0, nets[Math.floor((nBins - 1) / 2)] ?? 0);
+  const growing = (b: number): boolean => L(b) - L(b - 1) - drift > WINDOW_RULE.GROWTH_PER_BIN * peak;
   const minBins = Math.max(WINDOW_RULE.MIN_BINS, Math.ceil(WINDOW_RULE.MIN_BINS_SHARE * nBins));
   const out: GrowthWindow[] = [];
   let s = 0;
@@ -82,7 +84,7 @@ export function findGrowthWindows(x: WindowInputs): GrowthWindow[] {
     for (let e = s; e < nBins; e++) {
       if (growing(e)) positive++;
       const len = e - s + 1;
-      const rise = L(e) - L(s - 1);
+      const rise = L(e) - L(s - 1) - drift * len;
       if (len >= minBins && positive / len >= WINDOW_RULE.POSITIVE_FRACTION && rise > bestRise) {
         best = e;
         bestRise = rise;
@@ -92,7 +94,7 @@ export function findGrowthWindows(x: WindowInputs): GrowthWindow[] {
       s++;
       continue;
     }
-    out.push(classify(x, s, best, bestRise));
+    out.push(classify(x, s, best, L(best) - L(s - 1)));
     s = best + 1;
   }
   return out;
