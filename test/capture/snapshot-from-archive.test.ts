@@ -5,7 +5,7 @@
 // processes started here with known memory.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -23,12 +23,27 @@ const scratch = mkdtempSync(join(tmpdir(), 'memlens-capture-same-moment-'));
 const archivePath = join(scratch, 'board.snap');
 
 let workload: Workload;
+/** Live snapshots straight before and straight after the capture. */
 let live: SnapshotJson;
+let liveAfter: SnapshotJson;
 let captured: SnapshotJson;
+/** Processes that existed throughout: same pid and start time before and after. */
 let longLived: Set<number>;
 
-function livePids(): Set<number> {
-  return new Set(readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number));
+/** pid → start time (field 22 of stat, after the parenthesised comm): with the pid, a process's identity. */
+function startTimes(): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+      if (start !== undefined) out.set(Number(name), start);
+    } catch {
+      // gone already
+    }
+  }
+  return out;
 }
 
 async function snapshotJson(args: string[]): Promise<SnapshotJson> {
@@ -55,12 +70,13 @@ before(async () => {
   workload = await startWorkload(CHILDREN, PRIVATE_KIB, SHARED_KIB);
   const printed = await runCli(['capture', '--print-script']);
   assert.equal(printed.code, 0, printed.stderr);
-  const pidsBefore = livePids();
-  // Live first, then the capture straight after: "the same moment" for everything idle.
+  const startsBefore = startTimes();
+  // Live, the capture, live again: "the same moment" for everything that held still.
   live = await snapshotJson([]);
   writeFileSync(archivePath, await captureWithBusybox(printed.stdout));
-  const pidsAfter = livePids();
-  longLived = new Set([...pidsBefore].filter((p) => pidsAfter.has(p)));
+  liveAfter = await snapshotJson([]);
+  const startsAfter = startTimes();
+  longLived = new Set([...startsBefore].filter(([pid, start]) => startsAfter.get(pid) === start).map(([pid]) => pid));
   captured = await snapshotJson(['--from', archivePath]);
 });
 
@@ -99,15 +115,22 @@ test('snapshot --from: the long-lived processes are the same, unreadable where l
   const byPid = (ps: ProcessJson[]): Map<number, ProcessJson> => new Map(ps.map((p) => [p.pid, p]));
   const a = byPid(captured.processes);
   const l = byPid(live.processes);
+  const l2 = byPid(liveAfter.processes);
   let compared = 0;
   for (const [pid, lp] of l) {
-    if (!longLived.has(pid)) continue;
+    const lp2 = l2.get(pid);
+    if (!longLived.has(pid) || !lp2) continue;
     const ap = a.get(pid);
     assert.ok(ap, `long-lived pid ${pid} (${lp.name}) is in the archive's analysis`);
-    for (const key of ['ppid', 'name', 'user', 'uid', 'program', 'cmdline', 'cgroup'] as const) assert.equal(ap[key], lp[key], `${pid} ${key}`);
-    assert.deepEqual(ap.unread, lp.unread, `${pid} unread`);
+    // Whatever did not change from the live read before to the one after must match in between.
+    for (const key of ['ppid', 'name', 'user', 'uid', 'program', 'cmdline', 'cgroup'] as const) {
+      if (lp[key] === lp2[key]) assert.equal(ap[key], lp[key], `${pid} ${key}`);
+    }
+    if (JSON.stringify(lp.unread) === JSON.stringify(lp2.unread)) assert.deepEqual(ap.unread, lp.unread, `${pid} unread`);
     // Null (n/a) exactly where live is null: never 0 for what could not be read.
-    for (const key of ['rss', 'pss', 'uss', 'swap', 'pssAnon', 'pssShmem', 'vmSize'] as const) assert.equal(ap[key] === null, lp[key] === null, `${pid} ${key} null`);
+    for (const key of ['rss', 'pss', 'uss', 'swap', 'pssAnon', 'pssShmem', 'vmSize'] as const) {
+      if ((lp[key] === null) === (lp2[key] === null)) assert.equal(ap[key] === null, lp[key] === null, `${pid} ${key} null`);
+    }
     compared++;
   }
   assert.ok(compared >= CHILDREN + 1, `compared ${compared}`);
@@ -159,7 +182,6 @@ test('snapshot --from a corrupt or foreign file: one line, exit 1', async () => 
   assert.equal(foreign.code, 1);
   assert.match(foreign.stderr, /^memlens: .*is not a memlens capture archive.*\n$/);
   const truncated = join(scratch, 'cut.snap');
-  const { readFileSync } = await import('node:fs');
   writeFileSync(truncated, readFileSync(archivePath).subarray(0, 5000));
   const cut = await runCli(['snapshot', '--from', truncated]);
   assert.equal(cut.code, 1);
