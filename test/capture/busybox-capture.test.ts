@@ -3,7 +3,7 @@
 // does; its archive must read back like a live read of the same moment.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -35,11 +35,12 @@ before(async () => {
   const printed = await runCli(['capture', '--print-script']);
   assert.equal(printed.code, 0, printed.stderr);
   script = printed.stdout;
-  workload = await startWorkload(CHILDREN, PRIVATE_KIB, SHARED_KIB);
+  workload = await startWorkload(scratch, CHILDREN, PRIVATE_KIB, SHARED_KIB);
 });
 
 after(async () => {
   await workload.stop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 /** Runs the script under BusyBox sh; returns stdout bytes and stderr text. */

@@ -1,10 +1,10 @@
 // memlens capture on the command line: the printed script is the shipped one, -o runs it here
 // with the system sh, and bad usage or bad archives give one line and the documented exit code.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { parseArchive } from '../../src/parsers/archive.js';
 import { captureScriptPath } from '../../src/sources/capture-script.js';
 import { loadArchive } from '../../src/sources/archive.js';
@@ -13,6 +13,7 @@ import { runCli } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/paths.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-capture-cli-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 test('capture --print-script prints the shipped script', async () => {
   const r = await runCli(['capture', '--print-script']);

@@ -5,7 +5,7 @@
 // processes started here with known memory.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -67,7 +67,7 @@ function captureWithBusybox(script: string): Promise<Buffer> {
 }
 
 before(async () => {
-  workload = await startWorkload(CHILDREN, PRIVATE_KIB, SHARED_KIB);
+  workload = await startWorkload(scratch, CHILDREN, PRIVATE_KIB, SHARED_KIB);
   const printed = await runCli(['capture', '--print-script']);
   assert.equal(printed.code, 0, printed.stderr);
   const startsBefore = startTimes();
@@ -82,6 +82,7 @@ before(async () => {
 
 after(async () => {
   await workload.stop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 function sum(items: LedgerItemJson[]): number {
