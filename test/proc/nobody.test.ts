@@ -64,6 +64,10 @@ test('as nobody: exit 0, other users\' PSS null, their RSS still read, one warni
   const human = await runAsNobody(['snapshot', '--limit', '500']);
   assert.equal(human.code, 0);
   assert.match(human.stdout, /n\/a/);
+  // pid 1 belongs to root and outlives the test.
+  const denied = await runAsNobody(['process', '1']);
+  assert.equal(denied.code, 1);
+  assert.match(denied.stderr, /^memlens: cannot read \d+\/smaps: permission denied/);
 });
 
 function sum(j: SnapshotJson): number {
