@@ -55,6 +55,8 @@ export interface ProcessJson {
   rssAnon: number | null;
   rssFile: number | null;
   rssShmem: number | null;
+  /** Hugetlb pages mapped (Private_Hugetlb + Shared_Hugetlb); not part of rss/pss. */
+  hugetlb: number | null;
   /** Why some figures are null ([] when all were read). */
   unread: string[];
 }
@@ -134,6 +136,7 @@ export function processJson(p: ProcessMemory): ProcessJson {
     rssAnon: p.rssAnonBytes,
     rssFile: p.rssFileBytes,
     rssShmem: p.rssShmemBytes,
+    hugetlb: p.hugetlbBytes,
     unread: p.unread,
   };
 }
