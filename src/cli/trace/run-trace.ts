@@ -78,7 +78,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
     for await (const batch of backend.batches()) {
       accounts.apply(batch);
       const shown = flags.name === undefined ? batch.events : batch.events.filter(wanted);
-      sink.write(shown);
+      sink.write(shown, batch.lifecycle);
       if (shown.length === 0) continue;
       out.write(shown.map((e) => (json ? JSON.stringify(eventToJson(e)) : eventLine(e, p))).join('\n') + '\n');
     }
