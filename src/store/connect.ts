@@ -16,13 +16,15 @@ export interface Connection {
 }
 
 export async function connect(loc: StoreLocation): Promise<Connection> {
-  return loc.kind === 'sqlite' ? connectSqlite(loc.path) : connectMysql(loc);
+  return loc.kind === 'sqlite' ? connectSqlite(loc.path, loc.createDir === true) : connectMysql(loc);
 }
 
-function connectSqlite(path: string): Connection {
+function connectSqlite(path: string, createDir: boolean): Connection {
   let sqlite: Database.Database;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    // Only the default location's directories are created: a mistyped --db path is an error, not
+    // a new directory tree (and recursive mkdir under /proc never returns on Node 20).
+    if (createDir) mkdirSync(dirname(path), { recursive: true });
     sqlite = new Database(path);
     // WAL: readers (the dashboard, `memlens events`) never block the tracer's writes, and a commit
     // is one append to the log. synchronous=NORMAL is durable across an application crash in WAL

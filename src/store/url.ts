@@ -5,7 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../base/errors.js';
 
 export type StoreLocation =
-  | { kind: 'sqlite'; path: string }
+  | { kind: 'sqlite'; path: string; /** The default file: its directory is created if missing. */ createDir?: boolean }
   | { kind: 'mysql'; host: string; port: number; user: string; password: string; database: string; socketPath?: string };
 
 /** $XDG_DATA_HOME/memlens, or ~/.local/share/memlens when it is unset or not absolute (the spec says to ignore relative values). */
@@ -27,7 +27,7 @@ const DATABASE_NAME = /^[A-Za-z0-9_$-]{1,64}$/;
  * A bad value is a usage error with one line that names the problem and shows the accepted forms.
  */
 export function parseStoreUrl(text: string | undefined, env: NodeJS.ProcessEnv = process.env): StoreLocation {
-  if (text === undefined || text === '') return { kind: 'sqlite', path: defaultSqlitePath(env) };
+  if (text === undefined || text === '') return { kind: 'sqlite', path: defaultSqlitePath(env), createDir: true };
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text)?.[1]?.toLowerCase();
   if (scheme === undefined) return { kind: 'sqlite', path: resolve(text) };
   if (scheme === 'sqlite' || scheme === 'file') {
