@@ -1,0 +1,124 @@
+// Store insert rate: memlens's batched, transactional writes against the peers' design (one
+// autocommitted INSERT per event, as every implementation listed in the research notes does),
+// side by side in one run, into SQLite (a temporary file) and MariaDB (the server at 127.0.0.1:3306,
+// database memlens_bench_store, created and dropped here).
+//
+//   npm run build && node dist/bench/store/insert-rate.js [events=200000]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+import { SeededRandom } from '../../src/base/random.js';
+import { BufferedWriter, openStore, type EventStore } from '../../src/store/index.js';
+import { eventToRow } from '../../src/store/rows.js';
+import type { MemEvent } from '../../src/wire/events.js';
+
+const CALLS = ['mmap', 'munmap', 'brk', 'mremap'] as const;
+
+function makeEvents(n: number): MemEvent[] {
+  const rng = new SeededRandom(1);
+  const out: MemEvent[] = [];
+  const t0 = Date.now();
+  for (let i = 0; i < n; i++) {
+    const pid = rng.int(1, 400);
+    const call = CALLS[rng.int(0, 3)] ?? 'mmap';
+    const failed = rng.next() < 0.05;
+    out.push({
+      timeMs: t0 + i / 100,
+      ktimeNs: 1_000_000_000_000n + BigInt(i) * 1000n,
+      host: 'bench',
+      pid,
+      tid: pid + rng.int(0, 3),
+      name: `proc-${pid}`,
+      thread: `thread-${rng.int(0, 3)}`,
+      call,
+      addr: 0x7f00_0000_0000n + BigInt(rng.int(0, 1 << 20)) * 4096n,
+      lengthBytes: BigInt(rng.int(1, 256)) * 4096n,
+      prot: call === 'mmap' ? 3 : null,
+      flags: call === 'mmap' ? 0x22 : null,
+      fd: call === 'mmap' ? -1 : null,
+      result: failed ? -12n : 0x7f00_0000_0000n + BigInt(i) * 4096n,
+      error: failed ? 'ENOMEM' : null,
+      newLengthBytes: call === 'mremap' ? 8192n : null,
+      newAddr: null,
+    });
+  }
+  return out;
+}
+
+async function timed(what: () => Promise<void>): Promise<number> {
+  const t = process.hrtime.bigint();
+  await what();
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+/** The peers' way: each event its own INSERT statement and its own (auto)commit; no totals. */
+async function onePerEvent(store: EventStore, events: readonly MemEvent[]): Promise<void> {
+  for (const e of events) await store.db.insertInto('events').values(eventToRow(e)).execute();
+}
+
+async function mysqlAdmin(statement: string): Promise<void> {
+  const c = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
+  await c.query(statement);
+  await c.end();
+}
+
+interface Row {
+  backend: string;
+  method: string;
+  events: number;
+  seconds: number;
+}
+
+async function run(backend: string, url: string, events: readonly MemEvent[], peerEvents: number, rows: Row[]): Promise<void> {
+  {
+    const store = await openStore(url);
+    const seconds = await timed(async () => {
+      for (let i = 0; i < events.length; i += 5000) await store.appendEvents(events.slice(i, i + 5000));
+    });
+    rows.push({ backend, method: 'memlens appendEvents, 5,000 events per transaction (with totals)', events: events.length, seconds });
+    await store.close();
+  }
+  {
+    const store = await openStore(url);
+    const spillDir = mkdtempSync(join(tmpdir(), 'memlens-bench-spill-'));
+    const writer = new BufferedWriter(store, { spillDir });
+    const seconds = await timed(async () => {
+      for (let i = 0; i < events.length; i += 1000) writer.write(events.slice(i, i + 1000));
+      await writer.flush();
+    });
+    await writer.close();
+    rmSync(spillDir, { recursive: true, force: true });
+    rows.push({ backend, method: 'memlens BufferedWriter (what the tracer uses)', events: events.length, seconds });
+    await store.close();
+  }
+  {
+    const store = await openStore(url);
+    const part = events.slice(0, peerEvents);
+    const seconds = await timed(() => onePerEvent(store, part));
+    rows.push({ backend, method: 'peers: one autocommitted INSERT per event', events: part.length, seconds });
+    await store.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] ?? 200_000);
+  const events = makeEvents(n);
+  const rows: Row[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'memlens-bench-'));
+  try {
+    await run('SQLite (WAL, synchronous=NORMAL)', join(dir, 'events.sqlite'), events, Math.min(n, 20_000), rows);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await mysqlAdmin('DROP DATABASE IF EXISTS memlens_bench_store');
+  try {
+    await run('MariaDB 127.0.0.1:3306', 'mysql://root@127.0.0.1:3306/memlens_bench_store', events, Math.min(n, 5_000), rows);
+  } finally {
+    await mysqlAdmin('DROP DATABASE IF EXISTS memlens_bench_store');
+  }
+  process.stdout.write('| database | method | events | seconds | events/s |\n|---|---|---:|---:|---:|\n');
+  for (const r of rows) process.stdout.write(`| ${r.backend} | ${r.method} | ${r.events.toLocaleString('en')} | ${r.seconds.toFixed(2)} | ${Math.round(r.events / r.seconds).toLocaleString('en')} |\n`);
+}
+
+await main();
