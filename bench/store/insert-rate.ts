@@ -4,7 +4,7 @@
 // database memlens_bench_store, created and dropped here).
 //
 //   npm run build && node dist/bench/store/insert-rate.js [events=200000]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
@@ -46,10 +46,46 @@ function makeEvents(n: number): MemEvent[] {
   return out;
 }
 
-async function timed(what: () => Promise<void>): Promise<number> {
+interface Timing {
+  seconds: number;
+  /** CPU seconds of this process (for SQLite: all the work). */
+  cpuSeconds: number;
+  /** CPU seconds of the MariaDB server during the run, when there is one. */
+  serverCpuSeconds: number | undefined;
+}
+
+/** The shared MariaDB server: the mariadbd started without --port (so on 3306). */
+function serverPid(): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (cmd[0]?.endsWith('mariadbd') === true && !cmd.some((a) => a.startsWith('--port='))) return Number(d);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
+
+/** utime + stime of a process in seconds (proc(5): fields 14 and 15, in clock ticks of 1/100 s). */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function timed(what: () => Promise<void>, server: number | undefined): Promise<Timing> {
+  const s0 = server === undefined ? 0 : processCpuSeconds(server);
+  const c0 = process.cpuUsage();
   const t = process.hrtime.bigint();
   await what();
-  return Number(process.hrtime.bigint() - t) / 1e9;
+  const c = process.cpuUsage(c0);
+  return {
+    seconds: Number(process.hrtime.bigint() - t) / 1e9,
+    cpuSeconds: (c.user + c.system) / 1e6,
+    serverCpuSeconds: server === undefined ? undefined : processCpuSeconds(server) - s0,
+  };
 }
 
 /** The peers' way: each event its own INSERT statement and its own (auto)commit; no totals. */
@@ -63,40 +99,45 @@ async function mysqlAdmin(statement: string): Promise<void> {
   await c.end();
 }
 
-interface Row {
+interface Row extends Timing {
   backend: string;
   method: string;
   events: number;
-  seconds: number;
 }
 
-async function run(backend: string, url: string, events: readonly MemEvent[], peerEvents: number, rows: Row[]): Promise<void> {
+async function run(backend: string, url: string, events: readonly MemEvent[], peerEvents: number, rows: Row[], server: number | undefined): Promise<void> {
   {
     const store = await openStore(url);
-    const seconds = await timed(async () => {
+    const t = await timed(async () => {
       for (let i = 0; i < events.length; i += 5000) await store.appendEvents(events.slice(i, i + 5000));
-    });
-    rows.push({ backend, method: 'memlens appendEvents, 5,000 events per transaction (with totals)', events: events.length, seconds });
+    }, server);
+    rows.push({ backend, method: 'memlens appendEvents, 5,000 events per transaction (with totals)', events: events.length, ...t });
     await store.close();
   }
   {
     const store = await openStore(url);
     const spillDir = mkdtempSync(join(tmpdir(), 'memlens-bench-spill-'));
     const writer = new BufferedWriter(store, { spillDir });
-    const seconds = await timed(async () => {
-      for (let i = 0; i < events.length; i += 1000) writer.write(events.slice(i, i + 1000));
+    const t = await timed(async () => {
+      // 1,000 events per turn of the event loop, as fast as the writer takes them: beyond its
+      // memory bound (100,000 events) it spills, as it would under a tracer that outruns it.
+      for (let i = 0; i < events.length; i += 1000) {
+        writer.write(events.slice(i, i + 1000));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       await writer.flush();
-    });
+    }, server);
+    const spilled = writer.stats().spilledBatches;
     await writer.close();
     rmSync(spillDir, { recursive: true, force: true });
-    rows.push({ backend, method: 'memlens BufferedWriter (what the tracer uses)', events: events.length, seconds });
+    rows.push({ backend, method: `memlens BufferedWriter (what the tracer uses; ${spilled} batches spilled)`, events: events.length, ...t });
     await store.close();
   }
   {
     const store = await openStore(url);
     const part = events.slice(0, peerEvents);
-    const seconds = await timed(() => onePerEvent(store, part));
-    rows.push({ backend, method: 'peers: one autocommitted INSERT per event', events: part.length, seconds });
+    const t = await timed(() => onePerEvent(store, part), server);
+    rows.push({ backend, method: 'peers: one autocommitted INSERT per event', events: part.length, ...t });
     await store.close();
   }
 }
@@ -107,18 +148,25 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'memlens-bench-'));
   try {
-    await run('SQLite (WAL, synchronous=NORMAL)', join(dir, 'events.sqlite'), events, Math.min(n, 20_000), rows);
+    await run('SQLite (WAL, synchronous=NORMAL)', join(dir, 'events.sqlite'), events, Math.min(n, 20_000), rows, undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   await mysqlAdmin('DROP DATABASE IF EXISTS memlens_bench_store');
   try {
-    await run('MariaDB 127.0.0.1:3306', 'mysql://root@127.0.0.1:3306/memlens_bench_store', events, Math.min(n, 5_000), rows);
+    await run('MariaDB 127.0.0.1:3306', 'mysql://root@127.0.0.1:3306/memlens_bench_store', events, Math.min(n, 5_000), rows, serverPid());
   } finally {
     await mysqlAdmin('DROP DATABASE IF EXISTS memlens_bench_store');
   }
-  process.stdout.write('| database | method | events | seconds | events/s |\n|---|---|---:|---:|---:|\n');
-  for (const r of rows) process.stdout.write(`| ${r.backend} | ${r.method} | ${r.events.toLocaleString('en')} | ${r.seconds.toFixed(2)} | ${Math.round(r.events / r.seconds).toLocaleString('en')} |\n`);
+  const rate = (n: number, s: number): string => Math.round(n / s).toLocaleString('en');
+  process.stdout.write(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n\n`);
+  process.stdout.write('| database | method | events | wall s | events/s (wall) | memlens CPU s | server CPU s | events per CPU-second (memlens + server) |\n|---|---|---:|---:|---:|---:|---:|---:|\n');
+  for (const r of rows) {
+    const cpu = r.cpuSeconds + (r.serverCpuSeconds ?? 0);
+    process.stdout.write(
+      `| ${r.backend} | ${r.method} | ${r.events.toLocaleString('en')} | ${r.seconds.toFixed(2)} | ${rate(r.events, r.seconds)} | ${r.cpuSeconds.toFixed(2)} | ${r.serverCpuSeconds === undefined ? '–' : r.serverCpuSeconds.toFixed(2)} | ${rate(r.events, cpu)} |\n`,
+    );
+  }
 }
 
 await main();
