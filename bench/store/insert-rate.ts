@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { SeededRandom } from '../../src/base/random.js';
-import { BufferedWriter, openStore, type EventStore } from '../../src/store/index.js';
+import { BufferedWriter, WorkerWriter, openStore, type EventStore } from '../../src/store/index.js';
 import { eventToRow } from '../../src/store/rows.js';
 import type { MemEvent } from '../../src/wire/events.js';
 
@@ -50,6 +50,8 @@ interface Timing {
   seconds: number;
   /** CPU seconds of this process (for SQLite: all the work). */
   cpuSeconds: number;
+  /** CPU seconds of this process's main thread: what the tracer's own thread would spend. */
+  mainThreadCpuSeconds: number;
   /** CPU seconds of the MariaDB server during the run, when there is one. */
   serverCpuSeconds: number | undefined;
 }
@@ -69,19 +71,22 @@ function serverPid(): number | undefined {
 }
 
 /** utime + stime of a process in seconds (proc(5): fields 14 and 15, in clock ticks of 1/100 s). */
-function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+function processCpuSeconds(pid: number, path = `/proc/${pid}/stat`): number {
+  const stat = readFileSync(path, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function timed(what: () => Promise<void>, server: number | undefined): Promise<Timing> {
   const s0 = server === undefined ? 0 : processCpuSeconds(server);
+  const mainStat = `/proc/self/task/${process.pid}/stat`;
+  const m0 = processCpuSeconds(0, mainStat);
   const c0 = process.cpuUsage();
   const t = process.hrtime.bigint();
   await what();
   const c = process.cpuUsage(c0);
   return {
+    mainThreadCpuSeconds: processCpuSeconds(0, mainStat) - m0,
     seconds: Number(process.hrtime.bigint() - t) / 1e9,
     cpuSeconds: (c.user + c.system) / 1e6,
     serverCpuSeconds: server === undefined ? undefined : processCpuSeconds(server) - s0,
@@ -134,6 +139,21 @@ async function run(backend: string, url: string, events: readonly MemEvent[], pe
     await store.close();
   }
   {
+    const spillDir = mkdtempSync(join(tmpdir(), 'memlens-bench-spill-'));
+    const writer = await WorkerWriter.open(url, { spillDir });
+    const t = await timed(async () => {
+      for (let i = 0; i < events.length; i += 1000) {
+        writer.write(events.slice(i, i + 1000));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await writer.flush();
+    }, server);
+    const spilled = (await writer.stats()).spilledBatches;
+    await writer.close();
+    rmSync(spillDir, { recursive: true, force: true });
+    rows.push({ backend, method: `memlens WorkerWriter (the same in a worker thread; ${spilled} batches spilled)`, events: events.length, ...t });
+  }
+  {
     const store = await openStore(url);
     const part = events.slice(0, peerEvents);
     const t = await timed(() => onePerEvent(store, part), server);
@@ -160,11 +180,11 @@ async function main(): Promise<void> {
   }
   const rate = (n: number, s: number): string => Math.round(n / s).toLocaleString('en');
   process.stdout.write(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n\n`);
-  process.stdout.write('| database | method | events | wall s | events/s (wall) | memlens CPU s | server CPU s | events per CPU-second (memlens + server) |\n|---|---|---:|---:|---:|---:|---:|---:|\n');
+  process.stdout.write('| database | method | events | wall s | events/s (wall) | memlens CPU s | of which main thread | server CPU s | events per CPU-second (memlens + server) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n');
   for (const r of rows) {
     const cpu = r.cpuSeconds + (r.serverCpuSeconds ?? 0);
     process.stdout.write(
-      `| ${r.backend} | ${r.method} | ${r.events.toLocaleString('en')} | ${r.seconds.toFixed(2)} | ${rate(r.events, r.seconds)} | ${r.cpuSeconds.toFixed(2)} | ${r.serverCpuSeconds === undefined ? '–' : r.serverCpuSeconds.toFixed(2)} | ${rate(r.events, cpu)} |\n`,
+      `| ${r.backend} | ${r.method} | ${r.events.toLocaleString('en')} | ${r.seconds.toFixed(2)} | ${rate(r.events, r.seconds)} | ${r.cpuSeconds.toFixed(2)} | ${r.mainThreadCpuSeconds.toFixed(2)} | ${r.serverCpuSeconds === undefined ? '–' : r.serverCpuSeconds.toFixed(2)} | ${rate(r.events, cpu)} |\n`,
     );
   }
 }
