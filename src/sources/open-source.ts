@@ -1,0 +1,14 @@
+// Chooses where /proc data comes from: the live system, or an archive written by
+// `memlens capture` (--from FILE).
+import { openArchiveSource } from './archive.js';
+import type { ProcSource } from './proc-source.js';
+import { openLiveProcSource } from './procfs.js';
+
+/** Opens a captured archive ("-" = standard input). */
+export function openArchive(path: string): Promise<ProcSource> {
+  return openArchiveSource(path);
+}
+
+export async function openProcSource(from: string | undefined): Promise<ProcSource> {
+  return from === undefined ? openLiveProcSource() : openArchive(from);
+}

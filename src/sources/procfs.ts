@@ -1,0 +1,230 @@
+// The live ProcSource: reads a mounted procfs (normally /proc).
+// Two ways to read, chosen by `io`:
+// - 'sync' (default): open/read/close on the calling thread into one reused buffer. procfs
+//   reads never wait for a disk; their cost is kernel CPU (the smaps_rollup page-table walk),
+//   so a thread pool only adds hand-offs. Measured on 2 cores with ~1100 processes: reading
+//   status+smaps_rollup+cmdline+cgroup this way costs 1.3-1.6x reading smaps_rollup alone,
+//   while the thread-pool path below cost 2-5x.
+// - 'async': libuv's thread pool with at most maxInFlight files open, for callers that must
+//   not block the event loop (a server sampling in the background).
+// A process that exits between listing and reading gives ENOENT or ESRCH ("missing"); a file
+// guarded by ptrace access checks (smaps, smaps_rollup, exe, environ) gives EACCES ("permission").
+import { close, closeSync, open, openSync, read, readdir, readFile, readlink, readlinkSync, readSync } from 'node:fs';
+import { endianness, hostname } from 'node:os';
+import { join } from 'node:path';
+import { errnoCode } from '../base/errors.js';
+import { auxvValue, AT_PAGESZ } from '../parsers/proc/auxv.js';
+import { parsePasswd } from '../parsers/proc/passwd.js';
+import type { ProcSource, ReadResult } from './proc-source.js';
+
+export interface LiveProcSourceOptions {
+  /** How files are read (default 'sync', see above). */
+  io?: 'sync' | 'async';
+  /** Files read at the same time with io 'async' (default 16). */
+  maxInFlight?: number;
+  /** Where user names come from (default /etc/passwd). */
+  passwdPath?: string;
+}
+
+/** A failure that is neither "gone" nor "not allowed": the caller sees it as an exception. */
+function classify(e: unknown): 'missing' | 'permission' | undefined {
+  const code = errnoCode(e);
+  if (code === 'ENOENT' || code === 'ESRCH' || code === 'ENOTDIR') return 'missing';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission';
+  return undefined;
+}
+
+class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly max: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+const CHUNK = 16384;
+
+/** Reads a whole procfs file. Its size is unknown (stat says 0), so read until EOF. */
+function readWhole(path: string): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    open(path, 'r', (err, fd) => {
+      if (err) {
+        reject(err);
+        return;
+      }
+      let buf = Buffer.allocUnsafe(CHUNK);
+      let len = 0;
+      const finish = (e: Error | null): void => {
+        close(fd, () => {
+          if (e) reject(e);
+          else resolve(buf.subarray(0, len));
+        });
+      };
+      const step = (): void => {
+        if (buf.length - len < 4096) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, len);
+          buf = bigger;
+        }
+        read(fd, buf, len, buf.length - len, null, (e, n) => {
+          if (e) finish(e);
+          else if (n === 0) finish(null);
+          else {
+            len += n;
+            step();
+          }
+        });
+      };
+      step();
+    });
+  });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+let syncBuffer = Buffer.allocUnsafe(65536);
+
+/** Reads a whole procfs file into the shared buffer; returns the length. */
+function readWholeSync(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    let len = 0;
+    for (;;) {
+      if (syncBuffer.length - len < 4096) {
+        const bigger = Buffer.allocUnsafe(syncBuffer.length * 2);
+        syncBuffer.copy(bigger, 0, 0, len);
+        syncBuffer = bigger;
+      }
+      const n = readSync(fd, syncBuffer, len, syncBuffer.length - len, null);
+      if (n === 0) return len;
+      len += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+class LiveProcSource implements ProcSource {
+  readonly description: string;
+  private readonly limiter: Limiter;
+  private users: Promise<Map<number, string>> | undefined;
+  private pageSizeValue: Promise<number> | undefined;
+  private readonly sync: boolean;
+
+  constructor(
+    private readonly root: string,
+    private readonly options: LiveProcSourceOptions,
+  ) {
+    this.description = root === '/proc' ? 'live /proc' : `live ${root}`;
+    this.limiter = new Limiter(Math.max(1, options.maxInFlight ?? 16));
+    this.sync = (options.io ?? 'sync') === 'sync';
+  }
+
+  listPids(): Promise<number[]> {
+    return new Promise((resolve, reject) => {
+      readdir(this.root, (err, names) => {
+        if (err) {
+          reject(err);
+          return;
+        }
+        const pids: number[] = [];
+        for (const n of names) {
+          const c = n.charCodeAt(0);
+          if (c >= 0x30 && c <= 0x39) {
+            const pid = Number(n);
+            if (Number.isInteger(pid)) pids.push(pid);
+          }
+        }
+        resolve(pids.sort((a, b) => a - b));
+      });
+    });
+  }
+
+  async readBytes(path: string): Promise<ReadResult<Uint8Array>> {
+    try {
+      if (this.sync) {
+        const len = readWholeSync(join(this.root, path));
+        return { ok: true, value: Uint8Array.prototype.slice.call(syncBuffer, 0, len) };
+      }
+      return { ok: true, value: await this.limiter.run(() => readWhole(join(this.root, path))) };
+    } catch (e) {
+      const reason = classify(e);
+      if (reason) return { ok: false, reason };
+      throw e;
+    }
+  }
+
+  async readText(path: string): Promise<ReadResult<string>> {
+    if (this.sync) {
+      try {
+        const len = readWholeSync(join(this.root, path));
+        return { ok: true, value: utf8.decode(syncBuffer.subarray(0, len)) };
+      } catch (e) {
+        const reason = classify(e);
+        if (reason) return { ok: false, reason };
+        throw e;
+      }
+    }
+    const r = await this.readBytes(path);
+    return r.ok ? { ok: true, value: utf8.decode(r.value) } : r;
+  }
+
+  readLink(path: string): Promise<ReadResult<string>> {
+    if (this.sync) {
+      try {
+        return Promise.resolve({ ok: true, value: readlinkSync(join(this.root, path)) });
+      } catch (e) {
+        const reason = classify(e);
+        if (reason) return Promise.resolve({ ok: false, reason });
+        throw e;
+      }
+    }
+    return new Promise((resolve, reject) => {
+      readlink(join(this.root, path), (err, target) => {
+        if (!err) resolve({ ok: true, value: target });
+        else {
+          const reason = classify(err);
+          if (reason) resolve({ ok: false, reason });
+          else reject(err);
+        }
+      });
+    });
+  }
+
+  hostname(): Promise<string> {
+    return Promise.resolve(hostname());
+  }
+
+  time(): Date {
+    return new Date();
+  }
+
+  pageSize(): Promise<number> {
+    this.pageSizeValue ??= this.readBytes('self/auxv').then((r) => {
+      const v = r.ok ? auxvValue(r.value, AT_PAGESZ, endianness() === 'LE') : undefined;
+      // Without auxv (a procfs of another machine's dump, say), 4 KiB is the common base page.
+      return v === undefined ? 4096 : Number(v);
+    });
+    return this.pageSizeValue;
+  }
+
+  userNames(): Promise<Map<number, string>> {
+    this.users ??= new Promise((resolve) => {
+      readFile(this.options.passwdPath ?? '/etc/passwd', 'utf8', (err, text) => resolve(err ? new Map() : parsePasswd(text)));
+    });
+    return this.users;
+  }
+}
+
+/** The ProcSource of the running system (or of another procfs mount given as procRoot). */
+export function openLiveProcSource(procRoot = '/proc', options: LiveProcSourceOptions = {}): ProcSource {
+  return new LiveProcSource(procRoot, options);
+}
