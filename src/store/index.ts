@@ -23,3 +23,4 @@ export async function openStore(url?: string): Promise<EventStore> {
 }
 export { WorkerWriter } from './worker-writer.js';
 export type { CloseResult } from './buffered-writer.js';
+export { openStoreSink, type StoreSink } from './trace-sink.js';

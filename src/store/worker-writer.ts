@@ -80,7 +80,7 @@ export class WorkerWriter {
   }
 
   /** Queues events (in kernel-time order); never blocks. */
-  write(events: MemEvent[]): void {
+  write(events: readonly MemEvent[]): void {
     if (events.length > 0) this.post({ type: 'write', events });
   }
 

@@ -9,7 +9,7 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { type: 'write'; events: MemEvent[] }
+  | { type: 'write'; events: readonly MemEvent[] }
   | { type: 'start'; start: ProcessStart }
   | { type: 'lost'; host: string; counts: LostCounts }
   | { type: 'flush'; id: number }

@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { UserError } from '../../src/base/errors.js';
 import { SeededRandom } from '../../src/base/random.js';
-import { WorkerWriter, openStore } from '../../src/store/index.js';
+import { WorkerWriter, openStore, openStoreSink } from '../../src/store/index.js';
 import { mariadbBackend, sqliteBackend } from './backends.js';
 import { randomEvents, withoutId } from './events-fixture.js';
 
@@ -47,4 +48,32 @@ for (const kind of ['sqlite', 'mariadb'] as const) {
 
 test('the worker reports an unreachable database as the same one-line UserError', async () => {
   await assert.rejects(WorkerWriter.open('mysql://root@127.0.0.1:1/x'), (e: unknown) => e instanceof UserError && e.exitCode === 1 && /^cannot reach database mysql:\/\/root@127\.0\.0\.1:1\/x: connection refused/.test(e.message));
+});
+
+test('the trace sink stores events and the run’s lost counts', async () => {
+  const backend = sqliteBackend();
+  try {
+    let said = '';
+    const stderr = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        said += chunk.toString();
+        done();
+      },
+    });
+    const sink = await openStoreSink(backend.url, stderr);
+    assert.match(sink.description, /^stored in sqlite:/);
+    const events = randomEvents(new SeededRandom(12), 500, 1n, ['sink']);
+    sink.write(events);
+    await sink.close('sink', { lostEvents: 4, unpaired: 0, malformed: 1 });
+    assert.equal(said, '');
+    const store = await openStore(backend.url);
+    try {
+      assert.equal(await store.countEvents({ host: 'sink' }), events.length);
+      assert.deepEqual((await store.hosts())[0]?.lost, { lostEvents: 4, unpaired: 0, malformed: 1 });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await backend.drop();
+  }
 });
