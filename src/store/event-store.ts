@@ -3,14 +3,15 @@
 // per-process and per-host deltas, and records the batch id, so that a batch retried after a commit
 // whose answer was lost is recognised and skipped (exactly once). All SQL is parameterised.
 import { randomUUID } from 'node:crypto';
-import { CompiledQuery, Migrator, sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { assert } from '../base/assert.js';
 import { UserError } from '../base/errors.js';
 import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
 import type { Connection } from './connect.js';
 import { dbToNumber } from './int64.js';
 import { EVENT_COLUMNS, eventToRow, rowToEvent, clip, NAME_WIDTH, type StoredEvent } from './rows.js';
-import { STORE_SCHEMA_VERSION, migrationProvider, type Dialect, type Int64Out, type StoreDatabase } from './schema.js';
+import { migrate } from './migrate.js';
+import { STORE_SCHEMA_VERSION, type Dialect, type Int64Out, type StoreDatabase } from './schema.js';
 import { foldBatch, keyOf, requestedBytes, type ProcessDelta, type ProcessStart } from './totals.js';
 
 export interface EventFilter {
@@ -107,13 +108,12 @@ export class EventStore {
   }
 
   private async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
-    const { error, results } = await migrator.migrateToLatest();
-    if (error !== undefined) {
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-      throw new UserError(`cannot prepare database ${this.description}: migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`);
+    let applied: number;
+    try {
+      applied = await migrate(this.db, this.dialect);
+    } catch (e) {
+      throw new UserError(`cannot prepare database ${this.description}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const applied = (await migrator.getMigrations()).filter((m) => m.executedAt !== undefined).length;
     if (applied > STORE_SCHEMA_VERSION) {
       throw new UserError(`database ${this.description} has schema version ${applied}, newer than this memlens (${STORE_SCHEMA_VERSION}): upgrade memlens`);
     }
