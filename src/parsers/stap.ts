@@ -68,8 +68,10 @@ export function unescapeStapName(t: string | undefined): string {
  * Parses one line (without its newline). Returns undefined for lines that carry nothing (blank,
  * comments); throws BadLine for malformed lines and ParseError for a header of another version.
  */
-function parseLine(line: string, host: string, source: string, lineNo: number): TraceRecord | undefined {
-  if (line === '' || line === '\r') return undefined;
+function parseLine(raw: string, host: string, source: string, lineNo: number): TraceRecord | undefined {
+  // Tolerate CRLF (a trace saved through a Windows editor).
+  const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  if (line === '') return undefined;
   if (line.startsWith('#')) {
     if (!line.startsWith(HEADER)) return undefined;
     const version = line.slice(HEADER.length).trim();
