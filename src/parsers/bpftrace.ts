@@ -156,11 +156,12 @@ export class BpftraceOutputParser {
         return { kind: 'call', event: buildMemEvent(head, args, ret) };
       }
       case 'F':
-        expect(7);
-        return { kind: 'lifecycle', event: forkEvent(int(t[1]), id(t[2]), id(t[4]), int(t[5]), str(t[6])) };
+        expect(8);
+        return { kind: 'lifecycle', event: forkEvent(int(t[1]), id(t[2]), id(t[4]), int(t[5]), str(t[6]), str(t[7])) };
       case 'E': {
         expect(7);
-        const ev: LifecycleEvent = { kind: 'exec', ktimeNs: int(t[1]), pid: id(t[2]), tid: id(t[3]), name: str(t[5]), filename: str(t[6]) };
+        id(t[3]);
+        const ev: LifecycleEvent = { kind: 'exec', ktimeNs: int(t[1]), pid: id(t[2]), tid: id(t[4]), name: str(t[5]), filename: str(t[6]) };
         return { kind: 'lifecycle', event: ev };
       }
       case 'X': {

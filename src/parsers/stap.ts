@@ -124,15 +124,16 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
       return { kind: 'call', event: buildMemEvent(head, args, ret) };
     }
     case 'F': {
-      expect(8);
-      const ev = forkEvent(timeNs(f[1]), id(f[3]), id(f[5]), hexU64(f[6]), unescapeStapName(f[7]));
+      expect(9);
+      const ev = forkEvent(timeNs(f[1]), id(f[3]), id(f[5]), hexU64(f[6]), unescapeStapName(f[7]), unescapeStapName(f[8]));
       id(f[4]);
       return { kind: 'lifecycle', event: ev };
     }
     case 'E': {
       expect(8);
-      id(f[5]);
-      const ev: LifecycleEvent = { kind: 'exec', ktimeNs: timeNs(f[1]), pid: id(f[3]), tid: id(f[4]), name: unescapeStapName(f[6]), filename: unescapeStapName(f[7]) };
+      id(f[4]);
+      // tid: the thread that called execve (the event's old_tid), as for the other backends.
+      const ev: LifecycleEvent = { kind: 'exec', ktimeNs: timeNs(f[1]), pid: id(f[3]), tid: id(f[5]), name: unescapeStapName(f[6]), filename: unescapeStapName(f[7]) };
       return { kind: 'lifecycle', event: ev };
     }
     case 'X': {

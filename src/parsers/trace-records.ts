@@ -72,7 +72,11 @@ export function buildMemEvent(head: CallHead, args: CallArgs, rawResult: bigint)
 /** CLONE_THREAD (include/uapi/linux/sched.h): the new task is a thread of the creator's process. */
 export const CLONE_THREAD = 0x10000n;
 
-export function forkEvent(ktimeNs: bigint, parentPid: number, childTid: number, cloneFlags: bigint, name: string): LifecycleEvent {
+/**
+ * A fork or clone seen in the parent. The name is the new process's name: the child's comm for a
+ * new process, and the parent process's name for a new thread (its comm is the thread's own).
+ */
+export function forkEvent(ktimeNs: bigint, parentPid: number, childTid: number, cloneFlags: bigint, childComm: string, parentName: string): LifecycleEvent {
   const isThread = (cloneFlags & CLONE_THREAD) !== 0n;
-  return { kind: 'fork', ktimeNs, parentPid, childPid: isThread ? parentPid : childTid, childTid, isThread, name };
+  return { kind: 'fork', ktimeNs, parentPid, childPid: isThread ? parentPid : childTid, childTid, isThread, name: isThread ? parentName : childComm };
 }

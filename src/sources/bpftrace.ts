@@ -72,6 +72,10 @@ export function createBpftraceBackend(options: BpftraceBackendOptions): TraceBac
       const filter = new TraceFilter(options.pids, options.excludeSelf ? [process.pid] : []);
       const proc = spawn(options.bpftrace ?? 'bpftrace', ['-f', 'json', '-B', 'line', script, String(options.excludeSelf ? process.pid : 0)], {
         stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group: a Ctrl-C at the terminal must reach memlens only, which then stops
+        // bpftrace without losing events. If memlens dies, bpftrace's next heartbeat write fails
+        // (SIGPIPE) and it exits, taking its probes with it.
+        detached: true,
         env: { ...process.env, BPFTRACE_PERF_RB_PAGES: String(options.perfBufferPages ?? 1024) },
       });
       child = proc;

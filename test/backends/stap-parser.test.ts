@@ -25,8 +25,8 @@ test('stap parser: the known workload, exact calls with pid vs tid and process v
   const first = callsOf(records)[0];
   assert.ok(first);
   assert.equal(first.host, 'host-a');
-  assert.equal(first.ktimeNs, 1993262172729n);
-  // wall 1795434000123651780 ns since the epoch, to the millisecond
+  assert.equal(first.ktimeNs, 2254858293720n);
+  // wall 1795434000123584820 ns since the epoch, to the millisecond
   assert.equal(first.timeMs, 1795434000123);
   const life = lifecycleOf(records);
   assert.ok(life.some((l) => l.kind === 'rename' && l.tid === r.worker && l.oldName === PROCESS_NAME && l.newName === WORKER_NAME));
@@ -80,7 +80,7 @@ test('stap parser: edge cases, malformed lines skipped and counted', () => {
   assert.equal(crlf.result, 0n);
   assert.deepEqual(lifecycleOf(records), [
     { kind: 'rename', ktimeNs: 1011n, pid: 4242, tid: 4243, oldName: 'Isolated Web Co', newName: 'DOM Worker' },
-    { kind: 'exec', ktimeNs: 1012n, pid: 4244, tid: 4244, name: '日本', filename: '/usr/bin/日本' },
+    { kind: 'exec', ktimeNs: 1012n, pid: 4244, tid: 4245, name: '日本', filename: '/usr/bin/日本' },
     { kind: 'fork', ktimeNs: 1013n, parentPid: 4242, childPid: 4242, childTid: 4246, isThread: true, name: 'Web Content' },
     { kind: 'exit', ktimeNs: 1014n, pid: 4242, tid: 4242, name: 'Web Content' },
   ]);
