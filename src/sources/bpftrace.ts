@@ -99,6 +99,8 @@ export function createBpftraceBackend(options: BpftraceBackendOptions): TraceBac
       exited = new Promise((resolve) => {
         proc.on('error', (e) => {
           spawnError = e;
+          if (tick !== undefined) clearInterval(tick);
+          asm.finish();
           resolve(null);
         });
         proc.on('close', (code) => {
