@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { createBpftraceBackend } from '../../src/sources/bpftrace.js';
 import { createTracefsBackend } from '../../src/sources/tracefs.js';
 import type { LifecycleEvent } from '../../src/wire/events.js';
+import { withTraceLock } from '../helpers/trace-lock.js';
 import { betweenMarkers, buildKnownWorkload, collect, expectedCalls, shape, spawnKnownWorkload } from './known-workload.js';
 
 /** A lifecycle event without its timestamp (the two backends stamp at different instants). */
@@ -13,7 +14,9 @@ function life(l: LifecycleEvent): string {
   return JSON.stringify(rest);
 }
 
-test('tracefs and bpftrace, run together on the known workload, give the same events', async () => {
+// A starting tracefs backend removes instances left by killed runs: hold the machine's tracing lock
+// so as not to disturb the test of that.
+test('tracefs and bpftrace, run together on the known workload, give the same events', () => withTraceLock(async () => {
   const bin = await buildKnownWorkload();
   const held = spawnKnownWorkload(bin);
   const tracefs = createTracefsBackend({ host: 'h', excludeSelf: false, pids: [held.pid] });
@@ -44,4 +47,4 @@ test('tracefs and bpftrace, run together on the known workload, give the same ev
   } finally {
     await Promise.all([tracefs.stop(), bpftrace.stop()]);
   }
-});
+}));
