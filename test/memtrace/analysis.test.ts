@@ -82,6 +82,26 @@ test('the steady program: nothing flagged, warm-up growth classified as retained
   assert.ok(r.growthWindows[0] !== undefined && r.growthWindows[0].endS < 10);
 });
 
+test("the GC's sawtooth is a GC cycle, not a race; the steady verdict holds", () => {
+  const { report: r } = analyse(buildScenario({ ...base, gcPeriodS: 20, seed: 12 }).bytes);
+  assert.deepEqual(r.races, []);
+  assert.deepEqual(r.leaks, []);
+  assert.ok(r.growthWindows.some((w) => w.kind === 'gc-cycle'), JSON.stringify(r.growthWindows.map((w) => [w.kind, w.startS, w.endS])));
+  assert.equal(r.steadyState.steady, true, r.steadyState.reason);
+});
+
+test('memory by Lwt task from the recording library\'s root frames', () => {
+  const { report: r } = analyse(buildScenario({ ...base, tasks: true, durationS: 20 }).bytes);
+  assert.equal(r.tasks.length, 1);
+  const t = r.tasks[0];
+  assert.equal(t?.name, 'request handler');
+  // The request churn (2 allocations per tick, 1 sample each, of 10,000 ticks) runs in the task.
+  assert.equal(t?.allocatedBytes, 20_000 * BPS);
+  assert.equal(t?.lwtAllocatedBytes, 0);
+  // The task frame is a root, not a site: sites still name application code.
+  assert.ok(r.sites.every((s) => !s.label.startsWith('task ')));
+});
+
 test('a race alone is not a leak; a leak alone is not a race', () => {
   const race = analyse(buildScenario({ ...base, race: { fromS: 10, toS: 30 }, seed: 9 }).bytes).report;
   assert.equal(race.leaks.length, 0);

@@ -13,6 +13,8 @@ import { SiteResolver } from './site-resolver.js';
 
 interface LiveObject {
   site: number;
+  /** Lwt task (recording library's root frame), -1 for none. */
+  task: number;
   node: number;
   samples: number;
   /** µs since the trace start. */
@@ -38,6 +40,15 @@ export interface SiteStats {
   collectBins: Float64Array;
 }
 
+/** Memory by Lwt task, in samples. */
+export interface TaskStats {
+  allocSamples: number;
+  lwtSamples: number;
+  live: number;
+  liveAtPeak: number;
+  dirty: boolean;
+}
+
 export class MemtraceAnalyzer implements MemtraceVisitor {
   traceInfo: TraceInfo | undefined;
   decoder: MemtraceDecoder | undefined;
@@ -46,6 +57,8 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
   readonly stats: SiteStats[] = [];
   private readonly objects = new Map<number, LiveObject>();
   private readonly dirty: number[] = [];
+  readonly taskStats: TaskStats[] = [];
+  private readonly dirtyTasks: number[] = [];
   private startUs = 0;
 
   live = 0;
@@ -113,7 +126,15 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
     const site = resolver.siteOf(stack);
     const s = this.siteStats(site);
     const bin = this.bins.bin(t);
-    this.objects.set(id, { site, node: stack, samples: nsamples, t, source, promoted: false });
+    const task = resolver.taskOf(stack);
+    this.objects.set(id, { site, task, node: stack, samples: nsamples, t, source, promoted: false });
+    if (task >= 0) {
+      const ts = this.taskOf(task);
+      ts.allocSamples += nsamples;
+      if (resolver.sites[site]?.owner === 'lwt') ts.lwtSamples += nsamples;
+      ts.live += nsamples;
+      this.touchTask(task, ts);
+    }
     s.allocations++;
     s.allocSamples += nsamples;
     s.allocBins[bin] = (s.allocBins[bin] ?? 0) + nsamples;
@@ -134,6 +155,22 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
     if (this.live > this.peak) this.newPeak(t);
   }
 
+  private taskOf(task: number): TaskStats {
+    let ts = this.taskStats[task];
+    if (ts === undefined) {
+      ts = { allocSamples: 0, lwtSamples: 0, live: 0, liveAtPeak: 0, dirty: false };
+      this.taskStats[task] = ts;
+    }
+    return ts;
+  }
+
+  private touchTask(task: number, ts: TaskStats): void {
+    if (!ts.dirty) {
+      ts.dirty = true;
+      this.dirtyTasks.push(task);
+    }
+  }
+
   private touch(site: number, s: SiteStats): void {
     if (!s.dirty) {
       s.dirty = true;
@@ -149,6 +186,13 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
       s.dirty = false;
     }
     this.dirty.length = 0;
+    for (const task of this.dirtyTasks) {
+      const ts = this.taskStats[task];
+      if (ts === undefined) continue;
+      ts.liveAtPeak = ts.live;
+      ts.dirty = false;
+    }
+    this.dirtyTasks.length = 0;
     this.peak = this.live;
     this.peakTimeUs = t;
   }
@@ -183,6 +227,11 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
     const s = this.siteStats(o.site);
     s.live -= n;
     this.touch(o.site, s);
+    if (o.task >= 0) {
+      const ts = this.taskOf(o.task);
+      ts.live -= n;
+      this.touchTask(o.task, ts);
+    }
     this.live -= n;
     s.collectBins[bin] = (s.collectBins[bin] ?? 0) + n;
     this.collectBins[bin] = (this.collectBins[bin] ?? 0) + n;

@@ -31,3 +31,19 @@ export function codeFramesInnermostFirst(code: number, locations: Map<number, So
   for (let i = locs.length - 1; i >= 0; i--) out.push({ loc: locs[i], code });
   return out;
 }
+
+/**
+ * The synthetic root frame of the memlens OCaml recording library (ocaml/, Memlens_trace_lwt):
+ * a location with this file name whose function name is the Lwt task that led to the sample.
+ */
+export const TASK_FRAME_FILENAME = '(memlens task)';
+
+export function isTaskFrame(f: Frame): boolean {
+  return f.loc?.filename === TASK_FRAME_FILENAME;
+}
+
+/** OCaml's standard library: allocation helpers (Bytes.make, Hashtbl.add) rather than sites. */
+export function isStdlib(l: SourceLocation): boolean {
+  const d = l.defname;
+  return d.startsWith('Stdlib.') || d.startsWith('Stdlib__') || d === 'Stdlib' || d.startsWith('Camlinternal');
+}

@@ -9,6 +9,8 @@ export class StackTrie {
   private parent = new Int32Array(1024);
   private codes = new Float64Array(1024);
   private depths = new Int32Array(1024);
+  /** roots[n]: the outermost frame's node of n's backtrace (n itself at depth 1). */
+  private roots = new Int32Array(1024);
   /** Hash slots holding node numbers (0 = empty); a power of two, at most half full. */
   private slots = new Int32Array(2048);
   private count = 1;
@@ -41,6 +43,7 @@ export class StackTrie {
     this.parent[n] = node;
     this.codes[n] = code;
     this.depths[n] = (this.depths[node] ?? 0) + 1;
+    this.roots[n] = node === 0 ? n : (this.roots[node] ?? 0);
     slots[i] = n;
     if (this.count * 2 > slots.length) this.rehash();
     return n;
@@ -57,6 +60,9 @@ export class StackTrie {
     const d = new Int32Array(len);
     d.set(this.depths);
     this.depths = d;
+    const r = new Int32Array(len);
+    r.set(this.roots);
+    this.roots = r;
   }
 
   private rehash(): void {
@@ -78,6 +84,10 @@ export class StackTrie {
   }
   depthOf(node: number): number {
     return this.depths[node] ?? 0;
+  }
+  /** The node of the outermost frame (0 for the empty backtrace). */
+  rootOf(node: number): number {
+    return this.roots[node] ?? 0;
   }
 
   /** The location codes of a node's backtrace, caller first (main ... allocation point). */
