@@ -94,10 +94,11 @@ test('memory by Lwt task from the recording library\'s root frames', () => {
   const { report: r } = analyse(buildScenario({ ...base, tasks: true, durationS: 20 }).bytes);
   assert.equal(r.tasks.length, 1);
   const t = r.tasks[0];
-  assert.equal(t?.name, 'request handler');
+  assert.ok(t);
+  assert.equal(t.name, 'request handler');
   // The request churn (2 allocations per tick, 1 sample each, of 10,000 ticks) runs in the task.
-  assert.equal(t?.allocatedBytes, 20_000 * BPS);
-  assert.equal(t?.lwtAllocatedBytes, 0);
+  assert.equal(t.allocatedBytes, 20_000 * BPS);
+  assert.equal(t.lwtAllocatedBytes, 0);
   // The task frame is a root, not a site: sites still name application code.
   assert.ok(r.sites.every((s) => !s.label.startsWith('task ')));
 });
