@@ -4,7 +4,9 @@ import { SeededRandom, randomChunks } from '../../src/base/random.js';
 import { createMemtraceAnalysis } from '../../src/analyses/memtrace/analyze.js';
 import { MemtraceAnalyzer } from '../../src/analyses/memtrace/analyzer.js';
 import { AdaptiveBins, MAX_BINS } from '../../src/analyses/memtrace/bins.js';
-import { foldedStacks, stacksOf } from '../../src/analyses/memtrace/folded.js';
+import { flameData, foldedStacks, stacksOf } from '../../src/analyses/memtrace/folded.js';
+import { renderHtmlReport } from '../../src/analyses/memtrace/html-report.js';
+import { renderTextReport } from '../../src/analyses/memtrace/text-report.js';
 import { LwtClassifier } from '../../src/analyses/memtrace/lwt.js';
 import { buildMemtraceReport } from '../../src/analyses/memtrace/report.js';
 import { MemtraceDecoder } from '../../src/parsers/memtrace/decoder.js';
@@ -217,4 +219,20 @@ test('adaptive bins keep totals when they merge', () => {
   );
   assert.ok(b.lastBin < MAX_BINS);
   assert.equal(b.binOf(4_999_999), b.lastBin);
+});
+
+test('fuzz: the whole analysis and its reports survive corrupted traces', () => {
+  const good = buildScenario({ ...base, durationS: 4, leak: true, race: { fromS: 1, toS: 2 }, tasks: true }).bytes;
+  const rng = new SeededRandom(4242);
+  for (let k = 0; k < 60; k++) {
+    const bytes = good.slice();
+    for (let f = rng.int(1, 30); f > 0; f--) bytes[rng.int(200, bytes.length - 1)] = rng.int(0, 255);
+    const cut = rng.next() < 0.3 ? rng.int(300, bytes.length) : bytes.length;
+    const { report, a } = analyse(bytes.subarray(0, cut));
+    assert.equal(report.events.allocations, a.decoder.counts.allocations);
+    const stacks = stacksOf(a.decoder, a.analyzer.nodeSamples);
+    assert.equal(typeof foldedStacks(a.decoder, stacks, BPS, a.lwt, true), 'string');
+    assert.ok(renderHtmlReport(report, flameData(a.decoder, stacks, BPS, a.lwt)).startsWith('<!doctype html>'));
+    assert.ok(renderTextReport(report, { bold: (x) => x, dim: (x) => x, red: (x) => x, yellow: (x) => x, green: (x) => x }).length > 0);
+  }
 });

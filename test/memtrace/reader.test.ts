@@ -268,3 +268,26 @@ test('fuzz: corrupted traces never crash or hang, only refuse or warn', () => {
     }
   }
 });
+
+test('streaming keeps the undecoded buffer to about a packet, whatever the trace size', () => {
+  const enc = new TraceEncoder({ sampleRate: 0.01 });
+  let t = 1_700_000_000_000_000;
+  const live: number[] = [];
+  for (let k = 0; k < 200_000; k++) {
+    t += 50;
+    live.push(enc.alloc(t, { lengthWords: 5, stack: [0x10, 0x20 + (k % 50) * 8, 0x900 + (k % 7) * 8] }));
+    if (live.length > 100) enc.collect(t, live.shift() ?? 0);
+  }
+  const bytes = enc.finish();
+  assert.ok(bytes.length > 2_000_000);
+  const d = new MemtraceDecoder({ alloc: () => undefined, promote: () => undefined, collect: () => undefined });
+  for (let at = 0; at < bytes.length; at += 65536) d.push(bytes.subarray(at, at + 65536));
+  d.end();
+  assert.equal(d.counts.allocations, 200_000);
+  assert.deepEqual(d.integrity.warnings, []);
+  assert.ok(d.bufferCapacity <= 4 * 65536, `buffer grew to ${d.bufferCapacity}`);
+});
+
+test('not CTF at all: the decoder refuses with one clear message', () => {
+  assert.throws(() => decodeMemtrace(new TextEncoder().encode('x'.repeat(200)), new Recorder()), /not a memtrace trace \(no CTF magic\)/);
+});
