@@ -4,6 +4,15 @@
 // with the number of events. The (parent, code) -> child index is one open-addressing hash
 // table over typed arrays: a Map per node made the garbage collector the main cost.
 
+import { CorruptDataError } from './corrupt.js';
+
+/**
+ * A bound on distinct frames (trie nodes), about 450 MiB of tables: real traces stay far below
+ * (a 1,676-allocation compiler trace has 36k), while a corrupt backtrace can expand each byte
+ * into many frames; past the bound the events are treated as corrupt, so memory stays bounded.
+ */
+export const MAX_TRIE_NODES = 16 * 1024 * 1024;
+
 export class StackTrie {
   /** parent[n]: the caller's node; node 0 is the empty backtrace. */
   private parent = new Int32Array(1024);
@@ -38,6 +47,7 @@ export class StackTrie {
       if (this.parent[n] === node && this.codes[n] === code) return n;
       i = (i + 1) & mask;
     }
+    if (this.count >= MAX_TRIE_NODES) throw new CorruptDataError(`more than ${MAX_TRIE_NODES} distinct backtrace frames`);
     const n = this.count++;
     if (n >= this.parent.length) this.grow();
     this.parent[n] = node;
