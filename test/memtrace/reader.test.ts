@@ -291,3 +291,31 @@ test('streaming keeps the undecoded buffer to about a packet, whatever the trace
 test('not CTF at all: the decoder refuses with one clear message', () => {
   assert.throws(() => decodeMemtrace(new TextEncoder().encode('x'.repeat(200)), new Recorder()), /not a memtrace trace \(no CTF magic\)/);
 });
+
+test('move-to-front tables past 31 entries: evicted file and function names come back as new', () => {
+  const locations = new Map<number, { filename: string; line: number; startChar: number; endChar: number; defname: string }[]>();
+  const codes: number[] = [];
+  for (let f = 0; f < 40; f++) {
+    for (let g = 0; g < 40; g++) {
+      const code = 0x100000 + (f * 40 + g) * 16;
+      codes.push(code);
+      // Two inlined locations per code, in two different files.
+      locations.set(code, [
+        { filename: `dir/file${f}.ml`, line: g + 1, startChar: g, endChar: 900 + g, defname: `File${f}.fn${g}` },
+        { filename: `dir/file${(f * 7) % 40}.ml`, line: 1000 + g, startChar: 3, endChar: 4, defname: `File${(f * 7) % 40}.inl${g % 35}` },
+      ]);
+    }
+  }
+  const enc = new TraceEncoder({ locations });
+  const rng = new SeededRandom(5);
+  let t = 1_700_000_000_000_000;
+  for (let k = 0; k < 4000; k++) enc.alloc((t += 10), { lengthWords: 3, stack: [codes[rng.int(0, codes.length - 1)] ?? 0, codes[rng.int(0, codes.length - 1)] ?? 0] });
+  const d = decodeMemtrace(enc.finish(), new Recorder());
+  assert.deepEqual(d.integrity.warnings, []);
+  let checked = 0;
+  for (const [code, locs] of d.locations) {
+    assert.deepEqual(locs, locations.get(code));
+    checked++;
+  }
+  assert.ok(checked > 1000, `${checked} codes checked`);
+});
