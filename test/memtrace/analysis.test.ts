@@ -7,6 +7,7 @@ import { AdaptiveBins, MAX_BINS } from '../../src/analyses/memtrace/bins.js';
 import { flameData, foldedStacks, stacksOf } from '../../src/analyses/memtrace/folded.js';
 import { renderHtmlReport } from '../../src/analyses/memtrace/html-report.js';
 import { renderTextReport } from '../../src/analyses/memtrace/text-report.js';
+import { LiveObjects } from '../../src/analyses/memtrace/live-objects.js';
 import { LwtClassifier } from '../../src/analyses/memtrace/lwt.js';
 import { buildMemtraceReport } from '../../src/analyses/memtrace/report.js';
 import { MemtraceDecoder } from '../../src/parsers/memtrace/decoder.js';
@@ -235,4 +236,29 @@ test('fuzz: the whole analysis and its reports survive corrupted traces', () => 
     assert.ok(renderHtmlReport(report, flameData(a.decoder, stacks, BPS, a.lwt)).startsWith('<!doctype html>'));
     assert.ok(renderTextReport(report, { bold: (x) => x, dim: (x) => x, red: (x) => x, yellow: (x) => x, green: (x) => x }).length > 0);
   }
+});
+
+test('live objects: the paged index agrees with a plain Map under random use', () => {
+  const live = new LiveObjects();
+  const model = new Map<number, number>();
+  const rng = new SeededRandom(99);
+  let next = -50;
+  for (let k = 0; k < 50_000; k++) {
+    if (rng.next() < 0.55) {
+      const id = rng.next() < 0.02 && model.size > 0 ? [...model.keys()][0] ?? next : next++;
+      live.add(id, k, -1, rng.int(1, 4), k, 0);
+      model.set(id, k);
+    } else if (model.size > 0) {
+      const ids = [...model.keys()];
+      const id = ids[rng.next() < 0.5 ? 0 : rng.int(0, ids.length - 1)] ?? 0;
+      const slot = live.slotOf(id);
+      assert.ok(slot >= 0);
+      assert.equal(live.site[slot], model.get(id));
+      live.remove(id, slot);
+      model.delete(id);
+      assert.equal(live.slotOf(id), -1);
+    }
+    assert.equal(live.size, model.size);
+  }
+  assert.deepEqual([...live.slots()].map((s) => live.site[s]).sort((a, b) => (a ?? 0) - (b ?? 0)), [...model.values()].sort((a, b) => a - b));
 });

@@ -8,20 +8,11 @@
 import type { MemtraceDecoder } from '../../parsers/memtrace/decoder.js';
 import { AllocSource, type MemtraceVisitor, type TraceInfo } from '../../parsers/memtrace/types.js';
 import { AdaptiveBins, MAX_BINS } from './bins.js';
+import { LiveObjects } from './live-objects.js';
 import type { LwtClassifier } from './lwt.js';
 import { SiteResolver } from './site-resolver.js';
 
-interface LiveObject {
-  site: number;
-  /** Lwt task (recording library's root frame), -1 for none. */
-  task: number;
-  node: number;
-  samples: number;
-  /** µs since the trace start. */
-  t: number;
-  source: AllocSource;
-  promoted: boolean;
-}
+const PROMOTED = 4;
 
 export interface SiteStats {
   allocations: number;
@@ -55,7 +46,7 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
   resolver: SiteResolver | undefined;
   readonly bins = new AdaptiveBins();
   readonly stats: SiteStats[] = [];
-  private readonly objects = new Map<number, LiveObject>();
+  readonly objects = new LiveObjects();
   private readonly dirty: number[] = [];
   readonly taskStats: TaskStats[] = [];
   private readonly dirtyTasks: number[] = [];
@@ -92,10 +83,6 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
     this.startUs = info.startTimeUs;
   }
 
-  get objectsLive(): Iterable<LiveObject> {
-    return this.objects.values();
-  }
-
   private siteStats(site: number): SiteStats {
     let s = this.stats[site];
     if (s === undefined) {
@@ -127,7 +114,7 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
     const s = this.siteStats(site);
     const bin = this.bins.bin(t);
     const task = resolver.taskOf(stack);
-    this.objects.set(id, { site, task, node: stack, samples: nsamples, t, source, promoted: false });
+    this.objects.add(id, site, task, nsamples, t, source);
     if (task >= 0) {
       const ts = this.taskOf(task);
       ts.allocSamples += nsamples;
@@ -198,50 +185,58 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
   }
 
   promote(id: number, timeUs: number): void {
-    const o = this.objects.get(id);
-    if (o === undefined || o.promoted) {
+    const objects = this.objects;
+    const slot = objects.slotOf(id);
+    if (slot < 0 || ((objects.flags[slot] ?? 0) & PROMOTED) !== 0) {
       this.orphanPromotions++;
       return;
     }
-    o.promoted = true;
+    objects.flags[slot] = (objects.flags[slot] ?? 0) | PROMOTED;
+    const n = objects.samples[slot] ?? 0;
     const t = timeUs - this.startUs;
     const bin = this.bins.bin(t);
-    this.promoteBins[bin] = (this.promoteBins[bin] ?? 0) + o.samples;
-    this.promotedSamples += o.samples;
-    const s = this.siteStats(o.site);
-    s.promotedSamples += o.samples;
+    this.promoteBins[bin] = (this.promoteBins[bin] ?? 0) + n;
+    this.promotedSamples += n;
+    const s = this.siteStats(objects.site[slot] ?? 0);
+    s.promotedSamples += n;
     if (t > this.lastTimeUs) this.lastTimeUs = t;
   }
 
   collect(id: number, timeUs: number): void {
-    const o = this.objects.get(id);
-    if (o === undefined) {
+    const objects = this.objects;
+    const slot = objects.slotOf(id);
+    if (slot < 0) {
       this.orphanCollections++;
       return;
     }
-    this.objects.delete(id);
+    const site = objects.site[slot] ?? 0;
+    const task = objects.task[slot] ?? -1;
+    const n = objects.samples[slot] ?? 0;
+    const allocT = objects.t[slot] ?? 0;
+    const flags = objects.flags[slot] ?? 0;
+    objects.remove(id, slot);
     const t = timeUs - this.startUs;
     const bin = this.bins.bin(t);
-    const allocBin = this.bins.binOf(o.t);
-    const n = o.samples;
-    const s = this.siteStats(o.site);
+    const allocBin = this.bins.binOf(allocT);
+    const s = this.siteStats(site);
     s.live -= n;
-    this.touch(o.site, s);
-    if (o.task >= 0) {
-      const ts = this.taskOf(o.task);
+    this.touch(site, s);
+    if (task >= 0) {
+      const ts = this.taskOf(task);
       ts.live -= n;
-      this.touchTask(o.task, ts);
+      this.touchTask(task, ts);
     }
     this.live -= n;
     s.collectBins[bin] = (s.collectBins[bin] ?? 0) + n;
     this.collectBins[bin] = (this.collectBins[bin] ?? 0) + n;
     this.freedMatrix[allocBin * MAX_BINS + bin] = (this.freedMatrix[allocBin * MAX_BINS + bin] ?? 0) + n;
-    this.collectedSamples[o.source] = (this.collectedSamples[o.source] ?? 0) + n;
-    if (o.promoted) s.promotedCollected += n;
-    else if (o.source === AllocSource.minor) s.collectedYoung += n;
+    const source = flags & 3;
+    this.collectedSamples[source] = (this.collectedSamples[source] ?? 0) + n;
+    if ((flags & PROMOTED) !== 0) s.promotedCollected += n;
+    else if (source === AllocSource.minor) s.collectedYoung += n;
     else s.majorCollected += n;
     s.collectedCount++;
-    s.lifetimeSumUs += Math.max(0, t - o.t);
+    s.lifetimeSumUs += Math.max(0, t - allocT);
     if (t > this.lastTimeUs) this.lastTimeUs = t;
   }
 }

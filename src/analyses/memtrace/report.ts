@@ -95,15 +95,18 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
   // Findings.
   const neverFreed = new Float64Array(nBins);
   const neverFreedBySite = new Map<number, Float64Array>();
-  for (const o of analyzer.objectsLive) {
-    const b = bins.binOf(o.t);
-    neverFreed[b] = (neverFreed[b] ?? 0) + o.samples;
-    let v = neverFreedBySite.get(o.site);
+  const objects = analyzer.objects;
+  for (const slot of objects.slots()) {
+    const b = bins.binOf(objects.t[slot] ?? 0);
+    const n = objects.samples[slot] ?? 0;
+    const site = objects.site[slot] ?? 0;
+    neverFreed[b] = (neverFreed[b] ?? 0) + n;
+    let v = neverFreedBySite.get(site);
     if (v === undefined) {
       v = new Float64Array(nBins);
-      neverFreedBySite.set(o.site, v);
+      neverFreedBySite.set(site, v);
     }
-    v[b] = (v[b] ?? 0) + o.samples;
+    v[b] = (v[b] ?? 0) + n;
   }
   const leakFindings = findLeaks(analyzer.stats, nBins, analyzer.live, (site) => neverFreedBySite.get(site));
   const leakSites = new Set(leakFindings.map((l) => l.site));
