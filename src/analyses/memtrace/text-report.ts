@@ -47,7 +47,7 @@ function clean(s: string): string {
 }
 
 function siteName(s: MemtraceWireSite): string {
-  return s.owner === 'lwt' ? `[Lwt, for] ${clean(s.label)}` : clean(s.label);
+  return s.owner === 'lwt' ? `[Lwt] ${clean(s.label)}` : clean(s.label);
 }
 
 export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
