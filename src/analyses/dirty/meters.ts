@@ -1,0 +1,93 @@
+// The two ways of measuring one round on a live process: soft-dirty bits (pages written) and,
+// where the kernel lacks them, referenced bits (pages touched). Each meter starts a round by
+// clearing the target's bits and ends it by reading them.
+import { PagemapReader, ProcessGoneError, clearRefs, isAlive, readMaps, readSmaps } from '../../sources/pagemap.js';
+import type { MapsEntry } from '../../parsers/proc/maps.js';
+import { touchedPages, type TouchedSnapshot } from './accessed.js';
+import { planIntervals, scannableAreas } from './areas.js';
+import { classify, type DirtySnapshot } from './snapshot.js';
+
+export interface RoundReading {
+  /** Written (soft-dirty) or touched (accessed) pages of the round. */
+  pages: number;
+  /** Soft-dirty pages of new or grown areas; 0 for the accessed method. */
+  newMappingPages: number;
+  dirty?: DirtySnapshot;
+  touched?: TouchedSnapshot;
+}
+
+export interface Meter {
+  readonly method: 'soft-dirty' | 'accessed';
+  /** Clears the target's bits: the round starts now. */
+  begin(): void;
+  /** Reads what the round saw. Throws ProcessGoneError when the target has exited. */
+  measure(): RoundReading;
+  close(): void;
+}
+
+/** Reads the soft-dirty state without clearing anything (plain `memlens dirty PID`). */
+export function readSoftDirty(pid: number, pageSize: number, previous?: readonly MapsEntry[]): DirtySnapshot {
+  const areas = scannableAreas(readMaps(pid));
+  if (areas.length === 0 && !isAlive(pid)) throw new ProcessGoneError(pid);
+  const plan = planIntervals(areas, previous);
+  const reader = new PagemapReader(pid, pageSize);
+  try {
+    return classify(areas, plan, reader.scan(plan), { afterClear: previous !== undefined });
+  } finally {
+    reader.close();
+  }
+}
+
+export class SoftDirtyMeter implements Meter {
+  readonly method = 'soft-dirty';
+  private previous: MapsEntry[] = [];
+  private readonly reader: PagemapReader;
+
+  constructor(
+    readonly pid: number,
+    readonly pageSize: number,
+  ) {
+    this.reader = new PagemapReader(pid, pageSize);
+  }
+
+  begin(): void {
+    // Maps first, then the clear: an area created between the two counts as new next round.
+    this.previous = scannableAreas(readMaps(this.pid));
+    clearRefs(this.pid, 4);
+  }
+
+  measure(): RoundReading {
+    const areas = scannableAreas(readMaps(this.pid));
+    if (!isAlive(this.pid)) throw new ProcessGoneError(this.pid);
+    const plan = planIntervals(areas, this.previous);
+    const dirty = classify(areas, plan, this.reader.scan(plan), { afterClear: true });
+    if (!isAlive(this.pid)) throw new ProcessGoneError(this.pid);
+    return { pages: dirty.writtenPages, newMappingPages: dirty.newMappingPages, dirty };
+  }
+
+  close(): void {
+    this.reader.close();
+  }
+}
+
+export class AccessedMeter implements Meter {
+  readonly method = 'accessed';
+  constructor(
+    readonly pid: number,
+    readonly pageSize: number,
+  ) {}
+
+  begin(): void {
+    clearRefs(this.pid, 1);
+  }
+
+  measure(): RoundReading {
+    const touched = touchedPages(readSmaps(this.pid), this.pageSize);
+    if (!isAlive(this.pid)) throw new ProcessGoneError(this.pid);
+    return { pages: touched.pages, newMappingPages: 0, touched };
+  }
+
+  close(): void {
+    // nothing held open
+  }
+}
