@@ -223,6 +223,8 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, tolerance: number, pag
     rule: { tolerance, stableRounds: rule.stableRounds, minRounds: rule.minRounds, maxRounds: Number.isFinite(maxRounds) ? maxRounds : null, noisePages: rule.noisePages },
     workingSetPages,
     workingSetBytes: workingSetPages === null ? null : workingSetPages * pageSize,
+    ranges: (result.last?.dirty?.ranges ?? []).map((r) => ({ start: hexAddress(r.start), end: hexAddress(r.end), pages: r.pages, mapping: r.mapping })),
+    areas: (result.last?.touched?.areas ?? []).map((a) => ({ start: hexAddress(a.start), end: hexAddress(a.end), mapping: a.mapping, pages: a.pages })),
   };
   if (result.stopReason === 'exited') note(`process ${o.pid} exited during the watch; results of the ${result.rounds.length} rounds measured before that`);
   if (o.json) {

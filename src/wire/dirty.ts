@@ -79,6 +79,10 @@ export interface DirtyWatchJson extends DirtyJsonBase {
   /** Converged: mean pages of the steady rounds; otherwise the last round's count (null without rounds). */
   workingSetPages: number | null;
   workingSetBytes: number | null;
+  /** The last round's written ranges (soft-dirty) … */
+  ranges: DirtyRangeJson[];
+  /** … or its touched pages per area (accessed). */
+  areas: TouchedAreaJson[];
 }
 
 export function hexAddress(a: Address | bigint): string {
