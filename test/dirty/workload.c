@@ -3,7 +3,11 @@
  *   workload PAGES once                 map PAGES anonymous pages (no huge pages), touch them all,
  *                                       print "READY <hex address> <pages> <page size>", then obey
  *                                       stdin lines: "w FIRST COUNT STEP" writes pages FIRST,
- *                                       FIRST+STEP, … (COUNT of them) and prints "OK"; "q" exits.
+ *                                       FIRST+STEP, … (COUNT of them) and prints "OK"; "m N" maps a
+ *                                       new area of N pages, touches them all and prints
+ *                                       "OK <hex address>"; "b N" grows the heap by N pages with
+ *                                       sbrk, touches them and prints "OK <hex old break>";
+ *                                       "q" exits.
  *   workload PAGES fixed FIRST COUNT STEP PERIOD_MS
  *                                       after READY, writes that same set every PERIOD_MS.
  *   workload PAGES grow PER_TICK PERIOD_MS
@@ -58,7 +62,26 @@ int main(int argc, char **argv) {
     while (fgets(line, sizeof line, stdin)) {
       long first, count, step;
       if (line[0] == 'q') break;
-      if (sscanf(line, "w %ld %ld %ld", &first, &count, &step) == 3) {
+      long n;
+      if (sscanf(line, "b %ld", &n) == 1) {
+        unsigned char *old = sbrk(n * page_size);
+        if (old == (void *)-1) {
+          perror("sbrk");
+          return 1;
+        }
+        for (long p = 0; p < n; p++) old[p * page_size] = 6;
+        printf("OK %lx\n", (unsigned long)old);
+        fflush(stdout);
+      } else if (sscanf(line, "m %ld", &n) == 1) {
+        unsigned char *fresh = mmap(NULL, (size_t)(n * page_size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (fresh == MAP_FAILED) {
+          perror("mmap");
+          return 1;
+        }
+        for (long p = 0; p < n; p++) fresh[p * page_size] = 5;
+        printf("OK %lx\n", (unsigned long)fresh);
+        fflush(stdout);
+      } else if (sscanf(line, "w %ld %ld %ld", &first, &count, &step) == 3) {
         write_pages(first, count, step, 2);
         printf("OK\n");
         fflush(stdout);

@@ -25,8 +25,8 @@ export interface Workload {
   address: bigint;
   pages: number;
   pageSize: number;
-  /** Sends one command line and waits for its "OK". */
-  command(line: string): Promise<void>;
+  /** Sends one command line and waits for its "OK"; returns what follows the OK. */
+  command(line: string): Promise<string>;
   /** Closes stdin (the looping modes end) and waits for the exit. */
   stop(): Promise<void>;
 }
@@ -70,7 +70,8 @@ export function startWorkload(args: string[]): Promise<Workload> {
       command: async (line: string) => {
         child.stdin.write(`${line}\n`);
         const answer = await nextLine();
-        if (answer !== 'OK') throw new Error(`workload answered ${JSON.stringify(answer)} to ${line}`);
+        if (!answer.startsWith('OK')) throw new Error(`workload answered ${JSON.stringify(answer)} to ${line}`);
+        return answer.slice(2).trim();
       },
       stop: async () => {
         child.stdin.end();

@@ -3,6 +3,7 @@
 // clearing the target's bits and ends it by reading them.
 import { PagemapReader, ProcessGoneError, clearRefs, isAlive, readMaps, readSmaps } from '../../sources/pagemap.js';
 import type { MapsEntry } from '../../parsers/proc/maps.js';
+import type { SmapsEntry } from '../../parsers/proc/smaps.js';
 import { touchedPages, type TouchedSnapshot } from './accessed.js';
 import { planIntervals, scannableAreas } from './areas.js';
 import { classify, type DirtySnapshot } from './snapshot.js';
@@ -38,6 +39,18 @@ export function readSoftDirty(pid: number, pageSize: number, previous?: readonly
   }
 }
 
+function sameBounds(a: readonly MapsEntry[], b: readonly MapsEntry[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i];
+    return y !== undefined && x.start === y.start && x.end === y.end;
+  });
+}
+
+function softDirtyAreas(smaps: readonly SmapsEntry[]): Set<bigint> {
+  return new Set(smaps.filter((e) => e.vmFlags.includes('sd')).map((e) => e.area.start));
+}
+
 export class SoftDirtyMeter implements Meter {
   readonly method = 'soft-dirty';
   private previous: MapsEntry[] = [];
@@ -60,7 +73,11 @@ export class SoftDirtyMeter implements Meter {
     const areas = scannableAreas(readMaps(this.pid));
     if (!isAlive(this.pid)) throw new ProcessGoneError(this.pid);
     const plan = planIntervals(areas, this.previous);
-    const dirty = classify(areas, plan, this.reader.scan(plan), { afterClear: true });
+    const results = this.reader.scan(plan);
+    // When the maps changed, areas may have been merged or grown: smaps VmFlags tells which
+    // carry VM_SOFTDIRTY as a whole (fs/proc/task_mmu.c show_smap_vma_flags, "sd").
+    const markedAreas = sameBounds(areas, this.previous) ? undefined : softDirtyAreas(readSmaps(this.pid));
+    const dirty = classify(areas, plan, results, { afterClear: true, markedAreas });
     if (!isAlive(this.pid)) throw new ProcessGoneError(this.pid);
     return { pages: dirty.writtenPages, newMappingPages: dirty.newMappingPages, dirty };
   }

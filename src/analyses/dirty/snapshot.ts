@@ -52,6 +52,12 @@ export interface ClassifyOptions {
    * soft-dirty pages mean "written since mapped or since someone's last clear".
    */
   afterClear: boolean;
+  /**
+   * Start addresses of the areas whose smaps VmFlags carry "sd" (VM_SOFTDIRTY) at this reading,
+   * when memlens read them (it does when the maps changed since the previous round): a merge
+   * gives the whole merged area that flag, so every page of it reads soft-dirty.
+   */
+  markedAreas?: ReadonlySet<bigint>;
 }
 
 export function classify(areas: readonly MapsEntry[], plan: readonly PlannedInterval[], results: readonly IntervalResult[], opts: ClassifyOptions): DirtySnapshot {
@@ -70,9 +76,11 @@ export function classify(areas: readonly MapsEntry[], plan: readonly PlannedInte
     const a = perArea[iv.area];
     if (r && a && opts.afterClear && !iv.isNew && r.tally.softDirtyHoles > 0) a.wholeAreaMarked = true;
   });
+  if (opts.afterClear && opts.markedAreas) for (const a of perArea) if (opts.markedAreas.has(a.area.start)) a.wholeAreaMarked = true;
   const ranges: LabelledRange[] = [];
   const newMappingRanges: LabelledRange[] = [];
   let scannedPages = 0;
+  const lastAreaOf = new Map<LabelledRange[], number>();
   plan.forEach((iv, k) => {
     const r = results[k];
     const a = perArea[iv.area];
@@ -82,7 +90,10 @@ export function classify(areas: readonly MapsEntry[], plan: readonly PlannedInte
     a.swappedPages += r.tally.swapped;
     const isNew = opts.afterClear && (iv.isNew || a.wholeAreaMarked);
     const target = isNew ? newMappingRanges : ranges;
-    for (const range of r.ranges) appendRange(target, { start: range.start, end: range.end, pages: range.pages, mapping: a.mapping });
+    // Ranges never span two areas; within one area, the old and new parts of a range join.
+    const joinable = target.length > 0 && lastAreaOf.get(target) === iv.area;
+    r.ranges.forEach((range, n) => appendRange(target, { start: range.start, end: range.end, pages: range.pages, mapping: a.mapping }, n > 0 || joinable));
+    if (r.ranges.length > 0) lastAreaOf.set(target, iv.area);
     if (isNew) a.newMappingPages += r.tally.softDirty;
     else a.writtenPages += r.tally.softDirty;
   });
@@ -96,10 +107,10 @@ export function classify(areas: readonly MapsEntry[], plan: readonly PlannedInte
   };
 }
 
-/** Appends, merging with the previous range when contiguous and of the same mapping. */
-function appendRange(list: LabelledRange[], r: LabelledRange): void {
+/** Appends, merging with the previous range when contiguous and in the same area. */
+function appendRange(list: LabelledRange[], r: LabelledRange, sameArea: boolean): void {
   const last = list[list.length - 1];
-  if (last && last.end === r.start && last.mapping === r.mapping) {
+  if (sameArea && last?.end === r.start) {
     list[list.length - 1] = { start: last.start, end: address(r.end), pages: last.pages + r.pages, mapping: last.mapping };
   } else {
     list.push(r);
