@@ -47,13 +47,12 @@ before(async () => {
   // The whole console, for a person to read when a check fails.
   mkdirSync(artifactsDir, { recursive: true });
   writeFileSync(join(artifactsDir, 'dirty-vm-console.txt'), run.console);
-  const release = results.get('release');
-  process.stdout.write(`# soft-dirty checks ran on guest kernel ${String(release)} (image ${kernel.image})\n`);
   assert.equal(results.get('done'), true, `the guest did not finish; console:\n${run.console.slice(-6000)}`);
 });
 
-test('the guest runs the soft-dirty kernel, and memlens finds soft-dirty supported there', () => {
+test('the guest runs the soft-dirty kernel, and memlens finds soft-dirty supported there', (t) => {
   const kernel = findSoftDirtyKernel();
+  t.diagnostic(`soft-dirty checks ran on guest kernel ${String(results.get('release'))} (${kernel?.image ?? '?'}, qemu software emulation)`);
   assert.equal(results.get('release'), kernel?.version);
   const r = result<DirtyJson>('untouched');
   assert.equal(r.code, 0, r.stderr);
