@@ -150,3 +150,36 @@ test('--watch needs the right to write clear_refs: an unprivileged user is refus
     await w.stop();
   }
 });
+
+test('transparent huge pages: memlens names exactly the areas smaps shows holding them', async (t) => {
+  const w = await startWorkload(['16', 'once']);
+  try {
+    const huge = BigInt(`0x${await w.command('h 1024')}`);
+    const r = await runCli(['dirty', String(w.pid), '--fallback', 'accessed', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as DirtyJson;
+    // Read smaps independently: which areas hold AnonHugePages right now?
+    const smaps = readFileSync(`/proc/${w.pid}/smaps`, 'utf8');
+    const holding: string[] = [];
+    let current = '';
+    for (const line of smaps.split('\n')) {
+      const head = /^([0-9a-f]+)-[0-9a-f]+ /.exec(line);
+      if (head?.[1]) current = `0x${head[1]}`;
+      const m = /^AnonHugePages:\s+(\d+) kB/.exec(line);
+      if (m?.[1] && Number(m[1]) > 0) holding.push(current);
+    }
+    assert.deepEqual(
+      doc.hugePageAreas.map((a) => a.start),
+      holding,
+    );
+    const mine = doc.hugePageAreas.find((a) => BigInt(a.start) <= huge && BigInt(a.end) > huge);
+    t.diagnostic(`huge pages in the MADV_HUGEPAGE area: ${mine ? `${mine.anonHugeBytes} bytes` : 'none (the kernel could not or would not give any)'}`);
+    if (mine) {
+      assert.equal(mine.anonHugeBytes % (2 * 1024 * 1024), 0);
+      const human = await runCli(['dirty', String(w.pid), '--fallback', 'accessed']);
+      assert.match(human.stdout, /transparent huge pages: one write there marks a whole 2 MiB page/);
+    }
+  } finally {
+    await w.stop();
+  }
+});

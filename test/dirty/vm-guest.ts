@@ -97,6 +97,21 @@ await check('heap-grown', async () => {
   }
 });
 
+// Transparent huge pages (this kernel's default is "always"): one byte written after a clear
+// marks the whole 2 MiB page soft-dirty.
+await check('thp', async () => {
+  const w = await startWorkload(['16', 'once']);
+  try {
+    const huge = BigInt(`0x${await w.command('h 1024')}`);
+    writeFileSync(`/proc/${w.pid}/clear_refs`, '4');
+    await w.command(`x ${(huge + 5n * 4096n + 100n).toString(16)}`);
+    const r = await runCli(['dirty', String(w.pid), '--json']);
+    return { huge, code: r.code, stderr: r.stderr, doc: parseJson(r.stdout) };
+  } finally {
+    await w.stop();
+  }
+});
+
 // A fixed write set: 300 pages (every other page from 0) written every 50 ms.
 await check('fixed', async () => {
   const w = await startWorkload(['4000', 'fixed', '0', '300', '2', '50']);

@@ -122,6 +122,21 @@ test('a heap grown during the round is new mapping as a whole: the kernel marks 
   assert.ok(r.pages >= 10 && r.pages < 10 + 64, `written ${r.pages}`);
 });
 
+test('under a transparent huge page one written byte marks 2 MiB, and memlens says so', (t) => {
+  const r = results.get('thp') as { error?: string; huge: string; code: number; stderr: string; doc: DirtyJson };
+  assert.equal(r.error, undefined, r.error);
+  assert.equal(r.code, 0, r.stderr);
+  const huge = BigInt(r.huge);
+  const area = r.doc.hugePageAreas.find((a) => BigInt(a.start) <= huge && BigInt(a.end) > huge);
+  assert.ok(area, `the kernel gave the MADV_HUGEPAGE area no huge page: ${JSON.stringify(r.doc.hugePageAreas)}`);
+  t.diagnostic(`${area.anonHugeBytes} bytes of huge pages in the area`);
+  const mine = r.doc.ranges.filter((x) => BigInt(x.start) >= huge && BigInt(x.end) <= huge + 4n * 1024n * 1024n);
+  assert.deepEqual(
+    mine.map((x) => [x.start, x.end, x.pages]),
+    [[r.huge, `0x${(huge + 2n * 1024n * 1024n).toString(16)}`, 512]],
+  );
+});
+
 test('--watch --until-stable converges on a fixed write set, at its size', () => {
   const r = result<DirtyWatchJson>('fixed');
   assert.equal(r.code, 0, r.stderr);

@@ -7,7 +7,9 @@
  *                                       new area of N pages, touches them all and prints
  *                                       "OK <hex address>"; "b N" grows the heap by N pages with
  *                                       sbrk, touches them and prints "OK <hex old break>";
- *                                       "q" exits.
+ *                                       "h N" maps N pages aligned to 2 MiB with MADV_HUGEPAGE,
+ *                                       touches them and prints "OK <hex address>"; "x ADDR" writes
+ *                                       one byte at hex address ADDR and prints "OK"; "q" exits.
  *   workload PAGES fixed FIRST COUNT STEP PERIOD_MS
  *                                       after READY, writes that same set every PERIOD_MS.
  *   workload PAGES grow PER_TICK PERIOD_MS
@@ -63,7 +65,24 @@ int main(int argc, char **argv) {
       long first, count, step;
       if (line[0] == 'q') break;
       long n;
-      if (sscanf(line, "b %ld", &n) == 1) {
+      unsigned long at;
+      if (sscanf(line, "x %lx", &at) == 1) {
+        *(volatile unsigned char *)at = 8;
+        printf("OK\n");
+        fflush(stdout);
+      } else if (sscanf(line, "h %ld", &n) == 1) {
+        size_t huge = 2u << 20, len = (size_t)(n * page_size);
+        unsigned char *raw = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (raw == MAP_FAILED) {
+          perror("mmap");
+          return 1;
+        }
+        unsigned char *aligned = (unsigned char *)(((unsigned long)raw + huge - 1) & ~(unsigned long)(huge - 1));
+        madvise(aligned, len, MADV_HUGEPAGE);
+        for (long p = 0; p < n; p++) aligned[p * page_size] = 7;
+        printf("OK %lx\n", (unsigned long)aligned);
+        fflush(stdout);
+      } else if (sscanf(line, "b %ld", &n) == 1) {
         unsigned char *old = sbrk(n * page_size);
         if (old == (void *)-1) {
           perror("sbrk");
