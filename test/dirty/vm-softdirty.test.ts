@@ -3,7 +3,7 @@
 // One boot runs every check (vm-guest.ts); this file judges what the guest reported.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import { artifactsDir, repoRoot } from '../helpers/paths.js';
 import { findSoftDirtyKernel, runInVm, vmResults, type VmRun } from './vm.js';
@@ -42,7 +42,9 @@ before(async () => {
   const kernel = findSoftDirtyKernel();
   assert.ok(kernel, 'no kernel with CONFIG_MEM_SOFT_DIRTY=y under /boot: run .ci/setup-system (it installs linux-image-amd64)');
   buildWorkload();
-  run = await runInVm(kernel, [process.execPath, join(repoRoot, 'dist', 'test', 'dirty', 'vm-guest.js')]);
+  run = await runInVm(kernel, [process.execPath, join(repoRoot, 'dist', 'test', 'dirty', 'vm-guest.js')], {
+    visible: [repoRoot, dirname(process.execPath)],
+  });
   results = vmResults(run);
   // The whole console, for a person to read when a check fails.
   mkdirSync(artifactsDir, { recursive: true });

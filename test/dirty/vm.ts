@@ -66,8 +66,12 @@ function findBusybox(): string {
 
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** Builds the initramfs (cpio, newc) in a fresh directory; returns its path. */
-export function buildInitramfs(kernel: GuestKernel, command: readonly string[], workDir: string): string {
+/**
+ * Builds the initramfs (cpio, newc) in a fresh directory; returns its path. `visible` lists host
+ * directories the program needs (the checkout, node's own): those under /tmp would be hidden by
+ * the guest's fresh tmpfs, so the init binds them back on top of it.
+ */
+export function buildInitramfs(kernel: GuestKernel, command: readonly string[], workDir: string, visible: readonly string[] = []): string {
   const tree = join(workDir, 'tree');
   for (const d of ['bin', 'modules', 'proc', 'sys', 'dev', 'newroot']) mkdirSync(join(tree, d), { recursive: true });
   copyFileSync(findBusybox(), join(tree, 'bin', 'busybox'));
@@ -76,6 +80,9 @@ export function buildInitramfs(kernel: GuestKernel, command: readonly string[], 
     // Built into the kernel instead of a module: nothing to load.
     if (source) copyModule(source, join(tree, 'modules', `${m}.ko`));
   }
+  const underTmp = [...new Set(visible.filter((p) => p === '/tmp' || p.startsWith('/tmp/')))];
+  const keep = underTmp.map((p, i) => `$B mkdir -p /keep/${i} && $B mount -o bind ${shellQuote(`/newroot${p}`)} /keep/${i}`).join('\n  ');
+  const restore = underTmp.map((p, i) => `$B mkdir -p ${shellQuote(`/newroot${p}`)} && $B mount -o bind /keep/${i} ${shellQuote(`/newroot${p}`)}`).join('\n  ');
   const init = `#!/bin/busybox sh
 B=/bin/busybox
 $B mount -t proc proc /proc
@@ -87,7 +94,9 @@ if $B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 root /newroot
   $B mount -t proc proc /newroot/proc
   $B mount -t sysfs sys /newroot/sys
   $B mount -t devtmpfs dev /newroot/dev
+  ${keep}
   $B mount -t tmpfs tmp /newroot/tmp
+  ${restore}
   echo "MEMLENS-VM-KERNEL $($B uname -r)"
   $B chroot /newroot /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp NO_COLOR=1 ${command.map(shellQuote).join(' ')}
   echo "MEMLENS-VM-EXIT $?"
@@ -116,10 +125,14 @@ export interface VmRun {
  * Boots the kernel with the program as the workload and returns the console output once the
  * machine powers off. No network, no KVM (software emulation), 1 GiB of memory.
  */
-export async function runInVm(kernel: GuestKernel, command: readonly string[], opts: { memoryMiB?: number; hangGuardMs?: number } = {}): Promise<VmRun> {
+export async function runInVm(
+  kernel: GuestKernel,
+  command: readonly string[],
+  opts: { memoryMiB?: number; hangGuardMs?: number; visible?: readonly string[] } = {},
+): Promise<VmRun> {
   const workDir = mkdtempSync(join(tmpdir(), 'memlens-vm-'));
   try {
-    const initramfs = buildInitramfs(kernel, command, workDir);
+    const initramfs = buildInitramfs(kernel, command, workDir, opts.visible);
     const args = [
       '-machine', 'q35,accel=tcg',
       '-cpu', 'max',
