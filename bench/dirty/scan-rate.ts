@@ -112,8 +112,8 @@ try {
       ['cFloor', () => cFloor(floorBinary, w.pid, 'big')],
     ];
     for (let k = 0; k < runs.length; k++) {
-      const [key, run] = runs[(k + r) % runs.length] ?? runs[0] ?? ['', () => ({ pages: 0, reads: 0, seconds: 1 })];
-      samples[key]?.push(run());
+      const entry = runs[(k + r) % runs.length];
+      if (entry) samples[entry[0]]?.push(entry[1]());
     }
     if (r < 2) samples.perPage?.push(cFloor(floorBinary, w.pid, 'page'));
     samples.parser?.push(parserOnly(pages));

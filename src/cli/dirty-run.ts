@@ -7,7 +7,7 @@ import { AccessedMeter, SoftDirtyMeter, readSoftDirty, type Meter } from '../ana
 import type { DirtySnapshot } from '../analyses/dirty/snapshot.js';
 import { sparkline } from '../analyses/dirty/sparkline.js';
 import { watch, type Round, type WatchResult } from '../analyses/dirty/watch.js';
-import type { SmapsEntry } from '../parsers/proc/smaps.js';
+import type { SmapsVma } from '../parsers/proc/smaps.js';
 import { ProcessGoneError, checkClearRights, probeSoftDirty, processName, processState, readSmaps, systemPageSize } from '../sources/pagemap.js';
 import { DIRTY_WIRE_VERSION, hexAddress, type DirtyJson, type DirtyJsonBase, type DirtyWatchJson } from '../wire/dirty.js';
 import type { DirtyOptions } from './commands/dirty.js';
@@ -75,7 +75,7 @@ export async function runDirty(o: DirtyRun): Promise<void> {
   }
 }
 
-function hugeAreas(smaps: readonly SmapsEntry[]): DirtyJsonBase['hugePageAreas'] {
+function hugeAreas(smaps: readonly SmapsVma[]): DirtyJsonBase['hugePageAreas'] {
   return hugePageAreas(smaps).map((h) => ({ start: hexAddress(h.start), end: hexAddress(h.end), mapping: h.mapping, anonHugeBytes: h.anonHugeBytes }));
 }
 

@@ -10,8 +10,8 @@ import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node
 import { execFileSync } from 'node:child_process';
 import { UserError, isPermission, isVanished } from '../base/errors.js';
 import { PAGEMAP_ENTRY_BYTES, SoftDirtyScanner, type PageRange, type PagemapTally } from '../parsers/pagemap.js';
-import { parseMaps, type MapsEntry } from '../parsers/proc/maps.js';
-import { parseSmaps, type SmapsEntry } from '../parsers/proc/smaps.js';
+import { parseMaps, type VmaHeader } from '../parsers/proc/maps.js';
+import { parseSmaps, type SmapsVma } from '../parsers/proc/smaps.js';
 
 /** 2 MiB of entries = 262 144 pages (1 GiB of 4 KiB pages) per read. */
 export const WINDOW_BYTES = 2 * 1024 * 1024;
@@ -60,24 +60,26 @@ export function systemPageSize(): number {
   return n;
 }
 
-export function readMaps(pid: number | 'self'): MapsEntry[] {
+export function readMaps(pid: number | 'self'): VmaHeader[] {
   let text: string;
   try {
     text = readFileSync(procPath(pid, 'maps'), 'utf8');
   } catch (e) {
     throw boundary(pid, 'read the maps', e);
   }
-  return parseMaps(text, procPath(pid, 'maps'));
+  // Lines of another shape are skipped (parseMaps counts them); areas are what matters here.
+  return parseMaps(text).vmas;
 }
 
-export function readSmaps(pid: number | 'self'): SmapsEntry[] {
+export function readSmaps(pid: number | 'self'): SmapsVma[] {
   let text: string;
   try {
     text = readFileSync(procPath(pid, 'smaps'), 'utf8');
   } catch (e) {
     throw boundary(pid, 'read smaps', e);
   }
-  return parseSmaps(text, procPath(pid, 'smaps'));
+  // Empty text (no address space left: a zombie) is not smaps: no areas.
+  return parseSmaps(text, procPath(pid, 'smaps')) ?? [];
 }
 
 /** The state letter of /proc/PID/stat ("R", "S", "Z", …), or undefined once the process is gone. */

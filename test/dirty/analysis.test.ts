@@ -5,16 +5,16 @@ import { planIntervals, scannableAreas } from '../../src/analyses/dirty/areas.js
 import { DEFAULT_RULE, isSteady, judge, parseTolerance, relativeChange } from '../../src/analyses/dirty/convergence.js';
 import { classify, type IntervalResult } from '../../src/analyses/dirty/snapshot.js';
 import { sparkline } from '../../src/analyses/dirty/sparkline.js';
-import type { MapsEntry } from '../../src/parsers/proc/maps.js';
+import type { VmaHeader } from '../../src/parsers/proc/maps.js';
 
-const area = (start: number, end: number, path = '', perms = 'rw-p'): MapsEntry => ({
+const area = (start: number, end: number, name = '', perms = 'rw-p'): VmaHeader => ({
   start: address(BigInt(start)),
   end: address(BigInt(end)),
   perms,
   offset: 0n,
-  device: '00:00',
+  dev: '00:00',
   inode: 0,
-  path,
+  name,
 });
 const plain = (p: ReturnType<typeof planIntervals>) => p.map((i) => [i.area, Number(i.start), Number(i.end), i.isNew]);
 
@@ -53,7 +53,7 @@ test('planIntervals: new areas, areas grown up or down, and areas merged over a 
 test('scannableAreas leaves out PROT_NONE reservations and [vsyscall]', () => {
   const got = scannableAreas([area(0x1000, 0x2000), area(0x2000, 0x9000, '', '---p'), area(0x9000, 0xa000, '/lib/x.so', 'r--p'), area(0xffff0000, 0xffff1000, '[vsyscall]', '--xp')]);
   assert.deepEqual(
-    got.map((a) => a.path || a.perms),
+    got.map((a) => a.name || a.perms),
     ['rw-p', '/lib/x.so'],
   );
 });

@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Cursor } from '../../src/base/cursor.js';
-import { ParseError } from '../../src/base/errors.js';
 import { SeededRandom, randomChunks } from '../../src/base/random.js';
 import { SoftDirtyScanner, encodePagemapEntry, readPagemapEntry, type PageRange } from '../../src/parsers/pagemap.js';
-import { mappingLabel, parseMaps } from '../../src/parsers/proc/maps.js';
-import { parseSmaps, smapsSize } from '../../src/parsers/proc/smaps.js';
+import { mappingLabel, scannableAreas } from '../../src/analyses/dirty/areas.js';
+import { parseMaps } from '../../src/parsers/proc/maps.js';
+import { parseSmaps } from '../../src/parsers/proc/smaps.js';
 import { fixturesDir } from '../helpers/paths.js';
 
 const dir = join(fixturesDir, 'dirty');
@@ -102,50 +102,38 @@ test('only present or swapped pages count; soft-dirty holes are counted apart; r
   assert.equal(r.tally.pages, 5);
 });
 
-test('maps: a real file parses, and the odd lines too', () => {
-  const areas = parseMaps(readFileSync(join(dir, 'maps-6.18.44-sleep.txt'), 'utf8'));
-  assert.equal(areas.length, 37);
-  assert.ok(areas.some((a) => a.path === '/usr/bin/sleep' && a.perms === 'r-xp'));
-  assert.ok(areas.some((a) => a.path === '[stack]'));
-  for (let i = 1; i < areas.length; i++) assert.ok((areas[i]?.start ?? 0n) >= (areas[i - 1]?.end ?? 0n), 'sorted, not overlapping');
+test('the maps and smaps that memlens dirty needs: labels, VmFlags, Referenced and AnonHugePages', () => {
+  const { vmas, badLines } = parseMaps(readFileSync(join(dir, 'maps-6.18.44-sleep.txt'), 'utf8'));
+  assert.equal(badLines, 0);
+  assert.equal(vmas.length, 37);
+  for (let i = 1; i < vmas.length; i++) assert.ok((vmas[i]?.start ?? 0n) >= (vmas[i - 1]?.end ?? 0n), 'sorted, not overlapping');
   const odd = parseMaps(
     [
       '7f00000000-7f00001000 rw-s 00000000 00:01 1234                       /dev/shm/a name with spaces (deleted)',
       '7f00001000-7f00002000 rw-p 00000000 00:00 0 ',
       '7f00002000-7f00003000 rw-p 00000000 00:00 0                          [anon:v8 heap]',
       '7f00003000-7f00004000 rw-s 00000000 00:01 99',
+      '7f00004000-7f00005000 ---p 00000000 00:00 0',
       'ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]',
       '',
     ].join('\n'),
-  );
+  ).vmas;
   assert.deepEqual(
-    odd.map((a) => [a.path, mappingLabel(a)]),
-    [
-      ['/dev/shm/a name with spaces (deleted)', '/dev/shm/a name with spaces (deleted)'],
-      ['', '[anon]'],
-      ['[anon:v8 heap]', '[anon:v8 heap]'],
-      ['', '[anon shared]'],
-      ['[vsyscall]', '[vsyscall]'],
-    ],
+    odd.map((a) => mappingLabel(a)),
+    ['/dev/shm/a name with spaces (deleted)', '[anon]', '[anon:v8 heap]', '[anon shared]', '[anon]', '[vsyscall]'],
   );
-  assert.equal(odd[4]?.start, 0xffffffffff600000n);
-  assert.throws(() => parseMaps('hello world\n', 'x'), (e: unknown) => e instanceof ParseError && /x:1/.test(e.message));
-  assert.throws(() => parseMaps('2000-1000 rw-p 00000000 00:00 0\n'), ParseError);
-});
-
-test('smaps: sizes in bytes (kB = 1024), VmFlags kept, per area', () => {
-  const entries2 = parseSmaps(readFileSync(join(dir, 'smaps-6.18.44-sleep.txt'), 'utf8'));
-  assert.equal(entries2.length, 37);
-  const stack = entries2.find((e) => e.area.path === '[stack]');
-  assert.ok(stack);
-  assert.equal(smapsSize(stack, 'KernelPageSize'), 4096);
-  assert.ok(smapsSize(stack, 'Rss') % 4096 === 0 && smapsSize(stack, 'Rss') > 0);
-  assert.ok(stack.vmFlags.includes('rd') && stack.vmFlags.includes('wr'));
+  // PROT_NONE and [vsyscall] are never scanned.
+  assert.equal(scannableAreas(odd).length, 4);
+  const smaps = parseSmaps(readFileSync(join(dir, 'smaps-6.18.44-sleep.txt'), 'utf8')) ?? assert.fail('not smaps');
+  assert.equal(smaps.length, 37);
+  const stack = smaps.find((e) => e.name === '[stack]') ?? assert.fail('no stack');
+  assert.ok((stack.counters.referencedBytes ?? 0) > 0 && (stack.counters.referencedBytes ?? 0) % 4096 === 0);
+  assert.equal(stack.counters.anonHugePagesBytes, 0);
   // This kernel has no soft-dirty: no area carries "sd".
-  assert.ok(entries2.every((e) => !e.vmFlags.includes('sd')));
-  assert.equal(smapsSize(stack, 'NoSuchField'), 0);
-  const made = parseSmaps('1000-3000 rw-p 00000000 00:00 0\nRss:                   8 kB\nReferenced:            4 kB\nAnonHugePages:         0 kB\nVmFlags: rd wr mr mw me ac sd \n');
-  assert.equal(smapsSize(made[0] ?? assert.fail(), 'Referenced'), 4096);
-  assert.deepEqual(made[0]?.vmFlags, ['rd', 'wr', 'mr', 'mw', 'me', 'ac', 'sd']);
-  assert.throws(() => parseSmaps('Rss: 4 kB\n'), ParseError);
+  assert.ok(smaps.every((e) => !e.vmFlags.includes('sd')));
+  const made = parseSmaps('1000-3000 rw-p 00000000 00:00 0\nRss:                   8 kB\nReferenced:            4 kB\nAnonHugePages:      2048 kB\nVmFlags: rd wr mr mw me ac sd \n') ?? assert.fail('not smaps');
+  const one = made[0] ?? assert.fail('no area');
+  assert.equal(one.counters.referencedBytes, 4096);
+  assert.equal(one.counters.anonHugePagesBytes, 2 * 1024 * 1024);
+  assert.deepEqual(one.vmFlags, ['rd', 'wr', 'mr', 'mw', 'me', 'ac', 'sd']);
 });

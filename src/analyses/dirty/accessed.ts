@@ -4,8 +4,8 @@
 // /proc/PID/smaps count the pages the process *touched*, reading or writing, since then.
 // This is never a count of writes, and memlens labels it so.
 import { bytes, type Bytes } from '../../base/units.js';
-import { mappingLabel } from '../../parsers/proc/maps.js';
-import { smapsSize, type SmapsEntry } from '../../parsers/proc/smaps.js';
+import type { SmapsVma } from '../../parsers/proc/smaps.js';
+import { mappingLabel } from './areas.js';
 
 export interface TouchedArea {
   start: bigint;
@@ -22,22 +22,22 @@ export interface TouchedSnapshot {
   pages: number;
 }
 
-export function touchedPages(smaps: readonly SmapsEntry[], pageSize: number): TouchedSnapshot {
+export function touchedPages(smaps: readonly SmapsVma[], pageSize: number): TouchedSnapshot {
   const areas: TouchedArea[] = [];
   let total = 0;
   for (const e of smaps) {
-    const referenced = smapsSize(e, 'Referenced');
+    const referenced = e.counters.referencedBytes ?? 0;
     if (referenced === 0) continue;
     const pages = Math.round(referenced / pageSize);
     total += pages;
-    areas.push({ start: e.area.start, end: e.area.end, mapping: mappingLabel(e.area), pages, anonHugeBytes: bytes(smapsSize(e, 'AnonHugePages')) });
+    areas.push({ start: e.start, end: e.end, mapping: mappingLabel(e), pages, anonHugeBytes: bytes(e.counters.anonHugePagesBytes ?? 0) });
   }
   return { areas, pages: total };
 }
 
 /** Areas holding transparent huge pages, where one write (or touch) marks a whole 2 MiB page. */
-export function hugePageAreas(smaps: readonly SmapsEntry[]): { mapping: string; start: bigint; end: bigint; anonHugeBytes: Bytes }[] {
+export function hugePageAreas(smaps: readonly SmapsVma[]): { mapping: string; start: bigint; end: bigint; anonHugeBytes: Bytes }[] {
   return smaps
-    .filter((e) => smapsSize(e, 'AnonHugePages') > 0)
-    .map((e) => ({ mapping: mappingLabel(e.area), start: e.area.start, end: e.area.end, anonHugeBytes: smapsSize(e, 'AnonHugePages') }));
+    .filter((e) => (e.counters.anonHugePagesBytes ?? 0) > 0)
+    .map((e) => ({ mapping: mappingLabel(e), start: e.start, end: e.end, anonHugeBytes: bytes(e.counters.anonHugePagesBytes ?? 0) }));
 }

@@ -3,7 +3,7 @@
 // Documentation/admin-guide/mm/soft-dirty.rst: "the kernel always marks new memory regions (and
 // expanded regions) as soft dirty". Those pages were not necessarily written, so the parts of an
 // area that did not exist in the previous round's maps are reported as "new mapping", not writes.
-import type { MapsEntry } from '../../parsers/proc/maps.js';
+import type { VmaHeader } from '../../parsers/proc/maps.js';
 
 /** One interval to scan, tied to its area and whether it is new since the previous round. */
 export interface PlannedInterval {
@@ -14,8 +14,14 @@ export interface PlannedInterval {
 }
 
 /** Areas worth scanning: not PROT_NONE (never written: guard and reserved ranges) and not [vsyscall]. */
-export function scannableAreas(areas: readonly MapsEntry[]): MapsEntry[] {
-  return areas.filter((a) => !a.perms.startsWith('---') && a.path !== '[vsyscall]' && a.end > a.start);
+export function scannableAreas(areas: readonly VmaHeader[]): VmaHeader[] {
+  return areas.filter((a) => !a.perms.startsWith('---') && a.name !== '[vsyscall]' && a.end > a.start);
+}
+
+/** A short human label for an area: its path, its [pseudo-name], or the kind of anonymous memory. */
+export function mappingLabel(a: VmaHeader): string {
+  if (a.name !== '') return a.name;
+  return a.perms.endsWith('s') ? '[anon shared]' : '[anon]';
 }
 
 /**
@@ -23,7 +29,7 @@ export function scannableAreas(areas: readonly MapsEntry[]): MapsEntry[] {
  * (new). Without a previous round, everything is old. Both lists must be sorted by address,
  * as /proc/PID/maps lists them.
  */
-export function planIntervals(areas: readonly MapsEntry[], previous: readonly MapsEntry[] | undefined): PlannedInterval[] {
+export function planIntervals(areas: readonly VmaHeader[], previous: readonly VmaHeader[] | undefined): PlannedInterval[] {
   const out: PlannedInterval[] = [];
   let p = 0;
   areas.forEach((area, index) => {

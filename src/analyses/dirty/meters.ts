@@ -2,8 +2,8 @@
 // where the kernel lacks them, referenced bits (pages touched). Each meter starts a round by
 // clearing the target's bits and ends it by reading them.
 import { PagemapReader, ProcessGoneError, clearRefs, isAlive, readMaps, readSmaps } from '../../sources/pagemap.js';
-import type { MapsEntry } from '../../parsers/proc/maps.js';
-import type { SmapsEntry } from '../../parsers/proc/smaps.js';
+import type { VmaHeader } from '../../parsers/proc/maps.js';
+import type { SmapsVma } from '../../parsers/proc/smaps.js';
 import { touchedPages, type TouchedSnapshot } from './accessed.js';
 import { planIntervals, scannableAreas } from './areas.js';
 import { classify, type DirtySnapshot } from './snapshot.js';
@@ -27,7 +27,7 @@ export interface Meter {
 }
 
 /** Reads the soft-dirty state without clearing anything (plain `memlens dirty PID`). */
-export function readSoftDirty(pid: number, pageSize: number, previous?: readonly MapsEntry[]): DirtySnapshot {
+export function readSoftDirty(pid: number, pageSize: number, previous?: readonly VmaHeader[]): DirtySnapshot {
   const areas = scannableAreas(readMaps(pid));
   if (areas.length === 0 && !isAlive(pid)) throw new ProcessGoneError(pid);
   const plan = planIntervals(areas, previous);
@@ -39,7 +39,7 @@ export function readSoftDirty(pid: number, pageSize: number, previous?: readonly
   }
 }
 
-function sameBounds(a: readonly MapsEntry[], b: readonly MapsEntry[]): boolean {
+function sameBounds(a: readonly VmaHeader[], b: readonly VmaHeader[]): boolean {
   if (a.length !== b.length) return false;
   return a.every((x, i) => {
     const y = b[i];
@@ -47,13 +47,13 @@ function sameBounds(a: readonly MapsEntry[], b: readonly MapsEntry[]): boolean {
   });
 }
 
-function softDirtyAreas(smaps: readonly SmapsEntry[]): Set<bigint> {
-  return new Set(smaps.filter((e) => e.vmFlags.includes('sd')).map((e) => e.area.start));
+function softDirtyAreas(smaps: readonly SmapsVma[]): Set<bigint> {
+  return new Set(smaps.filter((e) => e.vmFlags.includes('sd')).map((e) => e.start));
 }
 
 export class SoftDirtyMeter implements Meter {
   readonly method = 'soft-dirty';
-  private previous: MapsEntry[] = [];
+  private previous: VmaHeader[] = [];
   private readonly reader: PagemapReader;
 
   constructor(

@@ -7,8 +7,8 @@
 // Pages neither present nor swapped never count: they hold no data.
 import { address, type Address } from '../../base/units.js';
 import type { PageRange } from '../../parsers/pagemap.js';
-import { mappingLabel, type MapsEntry } from '../../parsers/proc/maps.js';
-import type { PlannedInterval } from './areas.js';
+import type { VmaHeader } from '../../parsers/proc/maps.js';
+import { mappingLabel, type PlannedInterval } from './areas.js';
 
 export interface IntervalResult {
   ranges: PageRange[];
@@ -23,7 +23,7 @@ export interface LabelledRange {
 }
 
 export interface AreaDirt {
-  area: MapsEntry;
+  area: VmaHeader;
   mapping: string;
   writtenPages: number;
   newMappingPages: number;
@@ -60,7 +60,7 @@ export interface ClassifyOptions {
   markedAreas?: ReadonlySet<bigint>;
 }
 
-export function classify(areas: readonly MapsEntry[], plan: readonly PlannedInterval[], results: readonly IntervalResult[], opts: ClassifyOptions): DirtySnapshot {
+export function classify(areas: readonly VmaHeader[], plan: readonly PlannedInterval[], results: readonly IntervalResult[], opts: ClassifyOptions): DirtySnapshot {
   const perArea: AreaDirt[] = areas.map((area) => ({
     area,
     mapping: mappingLabel(area),

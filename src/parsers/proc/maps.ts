@@ -1,49 +1,55 @@
-// /proc/PID/maps: one line per virtual memory area (VMA).
-// Format from fs/proc/task_mmu.c show_map_vma(): "start-end perms offset major:minor inode   path",
-// addresses and offset in hex, the path padded with spaces and possibly absent (anonymous memory)
-// or a pseudo-name in brackets ("[heap]", "[stack]", "[vdso]", "[anon:name]").
-import { ParseError } from '../../base/errors.js';
-import { address, type Address } from '../../base/units.js';
+// /proc/PID/maps lines, also the header line of each VMA in smaps (fs/proc/task_mmu.c
+// show_map_vma): "start-end perms offset major:minor inode" then, after padding, the name:
+// a path (with " (deleted)" when unlinked), "[heap]", "[stack]", "[vdso]", "[anon:name]",
+// "[anon_shmem:name]" or nothing. Newlines in paths are printed as "\012"
+// (seq_file_path(m, file, "\n")).
+import type { Address } from '../../base/units.js';
 
-export interface MapsEntry {
+export interface VmaHeader {
   start: Address;
-  /** Exclusive end. */
   end: Address;
-  /** "rw-p" and the like: read, write, execute, then p (private) or s (shared). */
+  /** "rw-p": read, write, exec, then 's' shared or 'p' private. */
   perms: string;
   offset: bigint;
-  /** "major:minor" in hex, as the kernel prints it. */
-  device: string;
+  /** "major:minor" of the device, in hex as printed. */
+  dev: string;
   inode: number;
-  /** The path or pseudo-name; "" for anonymous memory. A " (deleted)" suffix is kept. */
-  path: string;
+  /** Everything after the padding; "" for a plain anonymous mapping. */
+  name: string;
 }
 
-const LINE = /^([0-9a-f]+)-([0-9a-f]+) ([r-][w-][x-][ps]) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)(?: +(.*))?$/;
+const HEADER = /^([0-9a-f]+)-([0-9a-f]+) ([-rwxsp]{4}) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)(?: +(.*))?$/;
 
-/** Parses the whole text of a maps file; `source` names it in errors. */
-export function parseMaps(text: string, source = 'maps'): MapsEntry[] {
-  const out: MapsEntry[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    if (line === undefined || line === '') continue;
-    const m = LINE.exec(line);
-    if (!m) throw new ParseError(`not a maps line: ${JSON.stringify(line.slice(0, 120))}`, source, i + 1);
-    const [, start, end, perms, offset, device, inode, path] = m;
-    if (start === undefined || end === undefined || perms === undefined || offset === undefined || device === undefined || inode === undefined) {
-      throw new ParseError('incomplete maps line', source, i + 1);
-    }
-    const s = BigInt(`0x${start}`);
-    const e = BigInt(`0x${end}`);
-    if (e < s) throw new ParseError(`area ends before it starts: ${start}-${end}`, source, i + 1);
-    out.push({ start: address(s), end: address(e), perms, offset: BigInt(`0x${offset}`), device, inode: Number(inode), path: path ?? '' });
+export function parseVmaHeader(line: string): VmaHeader | undefined {
+  const m = HEADER.exec(line);
+  if (!m?.[1] || !m[2] || !m[3] || !m[4] || !m[5] || !m[6]) return undefined;
+  return {
+    start: BigInt(`0x${m[1]}`) as Address,
+    end: BigInt(`0x${m[2]}`) as Address,
+    perms: m[3],
+    offset: BigInt(`0x${m[4]}`),
+    dev: m[5],
+    inode: Number(m[6]),
+    name: m[7] ?? '',
+  };
+}
+
+/** Quick test used while scanning smaps: does this line start a new VMA? */
+export function looksLikeVmaHeader(line: string): boolean {
+  const c = line.charCodeAt(0);
+  // Hex digits are lower case in maps; smaps field names start with an upper-case letter.
+  return ((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)) && line.indexOf('-') > 0;
+}
+
+/** Parses /proc/PID/maps: one VMA header per line; lines of another shape are counted. */
+export function parseMaps(text: string): { vmas: VmaHeader[]; badLines: number } {
+  const vmas: VmaHeader[] = [];
+  let badLines = 0;
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const h = parseVmaHeader(line);
+    if (h) vmas.push(h);
+    else badLines++;
   }
-  return out;
-}
-
-/** A short human label for an area: its path, its [pseudo-name], or the kind of anonymous memory. */
-export function mappingLabel(e: MapsEntry): string {
-  if (e.path !== '') return e.path;
-  return e.perms.endsWith('s') ? '[anon shared]' : '[anon]';
+  return { vmas, badLines };
 }

@@ -1,48 +1,168 @@
-// /proc/PID/smaps: the maps header line of each area followed by "Key:   value kB" lines
-// (fs/proc/task_mmu.c show_smap(), Documentation/filesystems/proc.rst). Sizes are in the
-// kernel's "kB", which is 1024 bytes; they are returned in bytes.
+// /proc/PID/smaps and /proc/PID/smaps_rollup (fs/proc/task_mmu.c show_smap, show_smaps_rollup;
+// Documentation/filesystems/proc.rst "smaps"). Both print the same "Key: value kB" counters;
+// the rollup sums them over all VMAs in one page-table walk and adds Pss_Anon/File/Shmem (5.4+).
+// Hugetlb pages are NOT in Rss/Pss/Private_*/Shared_* but only in *_Hugetlb.
 import { ParseError } from '../../base/errors.js';
-import { kibToBytes, type Bytes } from '../../base/units.js';
-import { parseMaps, type MapsEntry } from './maps.js';
+import type { Bytes } from '../../base/units.js';
+import { parseFieldLine } from './fields.js';
+import { looksLikeVmaHeader, parseVmaHeader, type VmaHeader } from './maps.js';
 
-export interface SmapsEntry {
-  area: MapsEntry;
-  /** Every "Key: N kB" field of the area, in bytes. */
-  sizes: Map<string, Bytes>;
-  /** VmFlags two-letter codes ("rd", "wr", "sd" = soft-dirty, "hg", "nh" = no huge pages, …). */
+/** The memory counters of one VMA (smaps) or of the whole process (smaps_rollup), in bytes. */
+export interface SmapsCounters {
+  /** Size of the VMA (smaps only; the rollup has no Size line). */
+  sizeBytes: Bytes | undefined;
+  rssBytes: Bytes;
+  pssBytes: Bytes;
+  pssDirtyBytes: Bytes | undefined;
+  /** Rollup only (5.4+). */
+  pssAnonBytes: Bytes | undefined;
+  pssFileBytes: Bytes | undefined;
+  pssShmemBytes: Bytes | undefined;
+  sharedCleanBytes: Bytes;
+  sharedDirtyBytes: Bytes;
+  privateCleanBytes: Bytes;
+  privateDirtyBytes: Bytes;
+  anonymousBytes: Bytes;
+  /** Includes the swapped part of shmem behind shmem mappings. */
+  swapBytes: Bytes;
+  /** Excludes shmem swap (proc.rst). Undefined before 4.3. */
+  swapPssBytes: Bytes | undefined;
+  lockedBytes: Bytes;
+  sharedHugetlbBytes: Bytes;
+  privateHugetlbBytes: Bytes;
+  /**
+   * Pages referenced (accessed) since the last `clear_refs` 1-3 (proc.rst); absent lines stay
+   * undefined. memlens dirty's accessed-page fallback sums it.
+   */
+  referencedBytes?: Bytes;
+  /** Anonymous memory in transparent huge pages (one write marks 2 MiB soft-dirty there). */
+  anonHugePagesBytes?: Bytes;
+}
+
+/** USS: the pages mapped only by this process (proc.rst: Private_Clean + Private_Dirty). */
+export function ussBytes(c: SmapsCounters): Bytes {
+  return (c.privateCleanBytes + c.privateDirtyBytes) as Bytes;
+}
+
+const KEYS: Record<string, keyof SmapsCounters> = {
+  Size: 'sizeBytes',
+  Rss: 'rssBytes',
+  Pss: 'pssBytes',
+  Pss_Dirty: 'pssDirtyBytes',
+  Pss_Anon: 'pssAnonBytes',
+  Pss_File: 'pssFileBytes',
+  Pss_Shmem: 'pssShmemBytes',
+  Shared_Clean: 'sharedCleanBytes',
+  Shared_Dirty: 'sharedDirtyBytes',
+  Private_Clean: 'privateCleanBytes',
+  Private_Dirty: 'privateDirtyBytes',
+  Anonymous: 'anonymousBytes',
+  Swap: 'swapBytes',
+  SwapPss: 'swapPssBytes',
+  Locked: 'lockedBytes',
+  Shared_Hugetlb: 'sharedHugetlbBytes',
+  Private_Hugetlb: 'privateHugetlbBytes',
+  Referenced: 'referencedBytes',
+  AnonHugePages: 'anonHugePagesBytes',
+};
+
+function emptyCounters(): SmapsCounters {
+  const z = 0 as Bytes;
+  return {
+    sizeBytes: undefined,
+    rssBytes: z,
+    pssBytes: z,
+    pssDirtyBytes: undefined,
+    pssAnonBytes: undefined,
+    pssFileBytes: undefined,
+    pssShmemBytes: undefined,
+    sharedCleanBytes: z,
+    sharedDirtyBytes: z,
+    privateCleanBytes: z,
+    privateDirtyBytes: z,
+    anonymousBytes: z,
+    swapBytes: z,
+    swapPssBytes: undefined,
+    lockedBytes: z,
+    sharedHugetlbBytes: z,
+    privateHugetlbBytes: z,
+  };
+}
+
+/** Applies one counter line; returns false when the line is not a "kB" counter. */
+function applyLine(c: SmapsCounters, line: string): boolean {
+  const colon = line.indexOf(':');
+  if (colon <= 0) return false;
+  const field = KEYS[line.slice(0, colon)];
+  if (field === undefined) return true; // a counter we do not use (KSM, THPeligible, VmFlags, …)
+  const f = parseFieldLine(line);
+  if (!f?.hasKbUnit) return false;
+  (c as unknown as Record<string, number>)[field] = f.value;
+  return true;
+}
+
+/**
+ * Parses /proc/PID/smaps_rollup. Returns undefined for text that is not a rollup (no
+ * "[rollup]" header); an empty text (a process without mm, e.g. a kernel thread) is also
+ * undefined.
+ */
+export function parseSmapsRollup(text: string, source = 'smaps_rollup'): SmapsCounters | undefined {
+  const nl = text.indexOf('\n');
+  if (nl < 0) return undefined;
+  const header = text.slice(0, nl);
+  if (!header.endsWith('[rollup]')) return undefined;
+  const c = emptyCounters();
+  let start = nl + 1;
+  let lineNo = 1;
+  let sawRss = false;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    lineNo++;
+    start = end + 1;
+    if (line === '') continue;
+    if (line.startsWith('Rss:')) sawRss = true;
+    if (!applyLine(c, line)) throw new ParseError(`unexpected line ${JSON.stringify(line.slice(0, 60))}`, source, lineNo);
+  }
+  if (!sawRss) throw new ParseError('no Rss line', source);
+  return c;
+}
+
+export interface SmapsVma extends VmaHeader {
+  counters: SmapsCounters;
+  /** The two-letter VmFlags (proc.rst), e.g. "rd", "wr", "sh", "ht". */
   vmFlags: string[];
 }
 
-const HEADER = /^[0-9a-f]+-[0-9a-f]+ /;
-const SIZE = /^([A-Za-z_]+):\s+(\d+) kB$/;
-
-export function parseSmaps(text: string, source = 'smaps'): SmapsEntry[] {
-  const out: SmapsEntry[] = [];
-  let current: SmapsEntry | undefined;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    if (line === undefined || line === '') continue;
-    if (HEADER.test(line)) {
-      const [area] = parseMaps(line, `${source}:${i + 1}`);
-      if (!area) throw new ParseError('unreadable area header', source, i + 1);
-      current = { area, sizes: new Map(), vmFlags: [] };
-      out.push(current);
+/** Parses /proc/PID/smaps into its VMAs. Returns undefined when the text is not smaps. */
+export function parseSmaps(text: string, source = 'smaps'): SmapsVma[] | undefined {
+  const out: SmapsVma[] = [];
+  let cur: SmapsVma | undefined;
+  let lineNo = 0;
+  for (const line of text.split('\n')) {
+    lineNo++;
+    if (line === '') continue;
+    if (looksLikeVmaHeader(line)) {
+      const h = parseVmaHeader(line);
+      if (!h) {
+        if (out.length === 0) return undefined;
+        throw new ParseError(`bad VMA header ${JSON.stringify(line.slice(0, 60))}`, source, lineNo);
+      }
+      cur = { ...h, counters: emptyCounters(), vmFlags: [] };
+      out.push(cur);
       continue;
     }
-    if (!current) throw new ParseError('field before the first area header', source, i + 1);
-    const m = SIZE.exec(line);
-    if (m?.[1] !== undefined && m[2] !== undefined) {
-      current.sizes.set(m[1], kibToBytes(Number(m[2])));
-    } else if (line.startsWith('VmFlags:')) {
-      current.vmFlags = line.slice('VmFlags:'.length).trim().split(/\s+/).filter((f) => f !== '');
+    if (!cur) return undefined;
+    if (line.startsWith('VmFlags:')) {
+      cur.vmFlags = line.slice(8).trim().split(/\s+/).filter((s) => s !== '');
+      continue;
     }
-    // Other lines (THPeligible: 0, ProtectionKey: 0) carry no size and are not needed here.
+    if (!applyLine(cur.counters, line)) {
+      // THPeligible and ProtectionKey are bare integers; anything else is unexpected.
+      if (/^[A-Za-z_]+:\s*-?\d+\s*$/.test(line)) continue;
+      throw new ParseError(`unexpected line ${JSON.stringify(line.slice(0, 60))}`, source, lineNo);
+    }
   }
   return out;
-}
-
-/** A size field of an area in bytes; absent fields (older kernels) read as 0. */
-export function smapsSize(e: SmapsEntry, key: string): Bytes {
-  return e.sizes.get(key) ?? kibToBytes(0);
 }
