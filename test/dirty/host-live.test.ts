@@ -2,11 +2,13 @@
 // what is checked: the probe must agree with the kernel's configuration, and the accessed-page
 // fallback must count exactly the pages a workload touches.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { runCli } from '../helpers/cli.js';
+import { cliPath } from '../helpers/paths.js';
 import { startWorkload } from './workload.js';
 import type { DirtyJson, DirtyWatchJson } from '../../src/wire/dirty.js';
 
@@ -179,6 +181,54 @@ test('transparent huge pages: memlens names exactly the areas smaps shows holdin
       const human = await runCli(['dirty', String(w.pid), '--fallback', 'accessed']);
       assert.match(human.stdout, /transparent huge pages: one write there marks a whole 2 MiB page/);
     }
+  } finally {
+    await w.stop();
+  }
+});
+
+test('Ctrl-C ends a watch like the end of a round: the rounds so far, a verdict, exit code 0', async () => {
+  const w = await startWorkload(['100', 'fixed', '0', '20', '1', '40']);
+  try {
+    const child = spawn(process.execPath, [cliPath, 'dirty', String(w.pid), '--watch', '--fallback', 'accessed', '--interval', '200ms'], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let interrupted = false;
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      // Interrupt once the second round has been printed.
+      if (!interrupted && /^round +2 /m.test(stdout)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^round +1 /m);
+    assert.match(stdout, /^(converged after|not converged after) \d+ rounds/m);
+    assert.match(stdout, /rounds of 200 ms/);
+  } finally {
+    await w.stop();
+  }
+});
+
+test('without soft-dirty, --watch without --fallback refuses before clearing anything', async (t) => {
+  const w = await startWorkload(['300', 'once']);
+  try {
+    const probe = JSON.parse((await runCli(['dirty', String(w.pid), '--json'])).stdout) as DirtyJson;
+    if (probe.softDirty.supported) {
+      t.skip('this kernel tracks soft-dirty pages');
+      return;
+    }
+    const r = await runCli(['dirty', String(w.pid), '--watch', '--max-rounds', '2']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /soft-dirty tracking is not available/);
+    // The referenced bits of the workload's 300 touched pages are intact: nothing was cleared.
+    const after = JSON.parse((await runCli(['dirty', String(w.pid), '--fallback', 'accessed', '--json'])).stdout) as DirtyJson;
+    assert.equal(after.areas.find((a) => a.start === hex(w.address))?.pages, 300);
   } finally {
     await w.stop();
   }
