@@ -127,6 +127,13 @@ test('convergence: the stated rule, round by round', () => {
   // Three steady rounds after the first: converged at round 4, working set the mean of the plateau.
   assert.deepEqual(judge([300, 302, 299, 301], rule), { state: 'converged', workingSetPages: 301, rounds: 4 });
   assert.deepEqual(judge([300, 302, 299], rule), { state: 'running', steadyRun: 2 });
+  // Slow drift: every step within 5 %, but the four counts spread over 11 %: not a plateau.
+  assert.deepEqual(judge([1000, 1040, 1080, 1120], rule), { state: 'running', steadyRun: 3 });
+  assert.equal(judge([1000, 1040, 1080, 1120, 1160, 1200, 1240, 1280], rule).state, 'gave-up');
+  // Slower drift, inside the band of a 10 % tolerance, but rising at every round: still not a plateau.
+  assert.deepEqual(judge([1000, 1020, 1040, 1060], { ...rule, tolerance: 0.1 }), { state: 'running', steadyRun: 3 });
+  // A plateau wobbles both ways and converges.
+  assert.deepEqual(judge([1000, 1030, 1010, 1025], rule), { state: 'converged', workingSetPages: 1016, rounds: 4 });
   // A jump resets the count.
   assert.deepEqual(judge([300, 302, 600, 601, 602], rule), { state: 'running', steadyRun: 2 });
   // Never before minRounds, even with a longer stable run required to be short.

@@ -140,6 +140,7 @@ test('safety and usage: pid 1 refused without --force, bad values are usage erro
   const help = await runCli(['dirty', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /converges after 3 consecutive steady rounds/);
+  assert.match(help.stdout, /never passes for stable/);
 });
 
 test('--watch needs the right to write clear_refs: an unprivileged user is refused before anything is cleared', async () => {

@@ -162,6 +162,11 @@ test('--watch --until-stable does not converge on a write set that keeps growing
   assert.equal(r.doc.rounds.length, 8);
   const counts = r.doc.rounds.map((x) => x.pages);
   for (let i = 1; i < counts.length; i++) assert.ok((counts[i] ?? 0) > (counts[i - 1] ?? 0), `rounds ${counts.join(', ')}`);
+  // Slow growth: steps under the tolerance, yet the counts drift out of the band: still not converged.
+  const drift = (results.get('grow') as { drift: DirtyWatchJson }).drift;
+  const steps = drift.rounds.slice(1).map((x) => x.change);
+  assert.equal(drift.converged, false, JSON.stringify(drift.rounds));
+  assert.ok(steps.filter((c) => c <= 0.08).length >= 3, `steps ${steps.join(', ')}`);
   assert.match(r.human, /not converged after 4 rounds/);
   assert.match(r.human, /round +4 /);
 });
