@@ -243,7 +243,7 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, tolerance: number, pag
   } else if (lastRound) {
     out(
       c.yellow(
-        `not converged after ${result.rounds.length} rounds (${result.stopReason}): the count still changes by more than ${(tolerance * 100).toFixed(1)} %; last round ${fmtInt(lastRound.pages)} pages (${formatBytes(lastRound.pages * pageSize)}) ${what}`,
+        `not converged after ${result.rounds.length} rounds (${result.stopReason}): the count per round has not settled within ±${(tolerance * 100).toFixed(1)} %; last round ${fmtInt(lastRound.pages)} pages (${formatBytes(lastRound.pages * pageSize)}) ${what}`,
       ),
     );
   } else {

@@ -24,9 +24,8 @@ Convergence (--watch --until-stable):
   larger of the two, or by at most 8 pages. The watch converges after 3 consecutive steady rounds
   whose 4 counts (with the round before them) also lie within that band of each other (max - min)
   and do not all rise (or all fall) by more than 8 pages per round, so that a set growing a little
-  every round never passes for stable; never before round 4. It
-  gives up (not converged) after --max-rounds rounds (default 20 with --until-stable, otherwise it
-  runs until Ctrl-C).
+  every round never passes for stable; never before round 4. It gives up (not converged) after
+  --max-rounds rounds (default 20 with --until-stable; without it the watch runs until Ctrl-C).
 
 Safety:
   Without --watch nothing is cleared. --watch clears the target's soft-dirty (or referenced) bits
