@@ -3,7 +3,7 @@
 // fallback must count exactly the pages a workload touches.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { release } from 'node:os';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -11,6 +11,9 @@ import { runCli } from '../helpers/cli.js';
 import { cliPath } from '../helpers/paths.js';
 import { startWorkload } from './workload.js';
 import type { DirtyJson, DirtyWatchJson } from '../../src/wire/dirty.js';
+import { scannableAreas } from '../../src/analyses/dirty/areas.js';
+import { SoftDirtyScanner } from '../../src/parsers/pagemap.js';
+import { PagemapReader, readMaps, type ScanInterval } from '../../src/sources/pagemap.js';
 
 /** CONFIG_MEM_SOFT_DIRTY of the running kernel, or undefined when its configuration is not readable. */
 function kernelHasSoftDirty(): boolean | undefined {
@@ -230,6 +233,52 @@ test('without soft-dirty, --watch without --fallback refuses before clearing any
     // The referenced bits of the workload's 300 touched pages are intact: nothing was cleared.
     const after = JSON.parse((await runCli(['dirty', String(w.pid), '--fallback', 'accessed', '--json'])).stdout) as DirtyJson;
     assert.equal(after.areas.find((a) => a.start === hex(w.address))?.pages, 300);
+  } finally {
+    await w.stop();
+  }
+});
+
+test('batched pagemap reads give, interval by interval, what one read per interval gives, in fewer reads', async () => {
+  const w = await startWorkload(['3000', 'once']);
+  try {
+    // Several areas, some small and close together (libraries), one split in three intervals.
+    await w.command('m 7');
+    await w.command('m 300');
+    const areas = scannableAreas(readMaps(w.pid));
+    const intervals: ScanInterval[] = [];
+    for (const a of areas) {
+      const pages = (a.end - a.start) / BigInt(w.pageSize);
+      if (pages >= 3n) {
+        const third = (pages / 3n) * BigInt(w.pageSize);
+        intervals.push({ start: a.start, end: a.start + third }, { start: a.start + third, end: a.start + 2n * third }, { start: a.start + 2n * third, end: a.end });
+      } else {
+        intervals.push({ start: a.start, end: a.end });
+      }
+    }
+    const batched = new PagemapReader(w.pid, w.pageSize);
+    const got = batched.scan(intervals);
+    batched.close();
+    // The reference: each interval on its own, with the plain parser.
+    const fd = openSync(`/proc/${w.pid}/pagemap`, 'r');
+    try {
+      intervals.forEach((iv, i) => {
+        const n = Number((iv.end - iv.start) / BigInt(w.pageSize));
+        const buf = Buffer.alloc(n * 8);
+        const read = readSync(fd, buf, 0, buf.length, Number((iv.start / BigInt(w.pageSize)) * 8n));
+        const s = new SoftDirtyScanner(w.pageSize, iv.start);
+        s.feed(buf.subarray(0, read));
+        s.skipPages(n - read / 8);
+        assert.deepEqual(got[i], s.finish(), `interval ${i} ${iv.start.toString(16)}-${iv.end.toString(16)}`);
+      });
+    } finally {
+      closeSync(fd);
+    }
+    assert.equal(got.reduce((s, r) => s + r.tally.pages, 0), areas.reduce((s, a) => s + Number((a.end - a.start) / BigInt(w.pageSize)), 0));
+    // The workload's 3000 touched pages are present.
+    const mine = intervals.findIndex((iv) => iv.start === w.address);
+    assert.ok(mine >= 0);
+    assert.equal((got[mine]?.tally.present ?? 0) + (got[mine + 1]?.tally.present ?? 0) + (got[mine + 2]?.tally.present ?? 0), 3000);
+    assert.ok(batched.reads < intervals.length / 2, `${batched.reads} reads for ${intervals.length} intervals`);
   } finally {
     await w.stop();
   }
