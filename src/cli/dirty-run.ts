@@ -250,5 +250,18 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, tolerance: number, pag
     out(c.yellow('no complete round'));
   }
   if (base.method === 'accessed') out(c.dim(`(${TOUCHED}: from the referenced bits, not a count of writes)`));
+  // Where the last round's pages were, by mapping.
+  const lastDirty = result.last?.dirty;
+  const lastTouched = result.last?.touched;
+  if (lastDirty) {
+    const rows = lastDirty.areas
+      .filter((x) => x.writtenPages > 0 || x.newMappingPages > 0)
+      .map((x) => ({ mapping: x.mapping, pages: x.writtenPages, extra: x.newMappingPages > 0 ? `${fmtInt(x.newMappingPages)} new mapping` : '' }));
+    if (rows.length > 0) out(c.dim('\nlast round, by mapping:'));
+    printAreaTable(rows, pageSize, WRITTEN);
+  } else if (lastTouched && lastTouched.areas.length > 0) {
+    out(c.dim('\nlast round, by mapping:'));
+    printAreaTable(lastTouched.areas.map((x) => ({ mapping: x.mapping, pages: x.pages, extra: '' })), pageSize, TOUCHED);
+  }
   printHuge(doc.hugePageAreas);
 }
