@@ -69,3 +69,42 @@ test('loading an archive: not an archive, corrupt, truncated, gzip-compressed', 
   writeFileSync(gz, gzipSync(good));
   assert.equal((await loadArchive(gz)).recordCount, parseArchive(good)?.recordCount);
 });
+
+test('snapshot --from - reads the real BusyBox fixture from stdin: what nobody could not read is null, never 0', async () => {
+  const { spawn } = await import('node:child_process');
+  const { cliPath } = await import('../helpers/paths.js');
+  const fixture = readFileSync(join(repoRoot, 'fixtures', 'capture', 'busybox-1.35-linux-6.18.44.snap'));
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, 'snapshot', '--from', '-', '--json'], { env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(fixture);
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^memlens: warning: 1 of 2 processes partly read \(smaps_rollup: permission denied/);
+  const j = JSON.parse(r.stdout) as { host: string; time: string; pageSize: number; ledger: { total: number }; stats: { kernelThreadsSkipped: number }; processes: { name: string; user: string | null; pss: number | null; uss: number | null; rss: number | null; unread: string[] }[] };
+  assert.equal(j.host, 'vm');
+  assert.equal(j.time, '2026-11-23T12:03:28.000Z');
+  assert.equal(j.pageSize, 4096);
+  assert.equal(j.ledger.total, 24684084 * 1024);
+  assert.equal(j.stats.kernelThreadsSkipped, 1);
+  const sleeper = j.processes.find((p) => p.name === 'we ird) (x');
+  assert.ok(sleeper);
+  assert.equal(sleeper.user, 'root');
+  assert.equal(sleeper.pss, null);
+  assert.equal(sleeper.uss, null);
+  assert.ok(sleeper.rss !== null && sleeper.rss > 0, 'status is readable, so RSS is known');
+  assert.deepEqual(sleeper.unread, ['smaps_rollup: permission denied']);
+  const shell = j.processes.find((p) => p.user === 'nobody');
+  assert.ok(shell?.pss !== null && shell?.pss !== undefined && shell.pss > 0);
+});
+
+test('process PID --from: a kernel thread of the archive is refused in one line, exit 1', async () => {
+  const r = await runCli(['process', '2', '--from', join(repoRoot, 'fixtures', 'capture', 'busybox-1.35-linux-6.18.44.snap')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^memlens: process 2 is a kernel thread/m);
+});

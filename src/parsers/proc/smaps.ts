@@ -4,7 +4,7 @@
 // Hugetlb pages are NOT in Rss/Pss/Private_*/Shared_* but only in *_Hugetlb.
 import { ParseError } from '../../base/errors.js';
 import type { Bytes } from '../../base/units.js';
-import { parseFieldLine } from './fields.js';
+import { kbLineBytes } from './fields.js';
 import { looksLikeVmaHeader, parseVmaHeader, type VmaHeader } from './maps.js';
 
 /** The memory counters of one VMA (smaps) or of the whole process (smaps_rollup), in bytes. */
@@ -95,9 +95,9 @@ function applyLine(c: SmapsCounters, line: string): boolean {
   if (colon <= 0) return false;
   const field = KEYS[line.slice(0, colon)];
   if (field === undefined) return true; // a counter we do not use (KSM, THPeligible, VmFlags, …)
-  const f = parseFieldLine(line);
-  if (!f?.hasKbUnit) return false;
-  (c as unknown as Record<string, number>)[field] = f.value;
+  const v = kbLineBytes(line, colon, line.length);
+  if (Number.isNaN(v)) return false;
+  (c as unknown as Record<string, number>)[field] = v;
   return true;
 }
 
