@@ -1,11 +1,31 @@
 import type { Command } from 'commander';
-import { UserError } from '../../base/errors.js';
+import { UsageError } from '../../base/errors.js';
+
+interface MemtraceFlags {
+  json?: boolean;
+  html?: string;
+  folded?: boolean;
+  hideLwt?: boolean;
+  lwtPrefix: string[];
+  top: string;
+}
 
 export function defineMemtrace(program: Command): void {
   program
     .command('memtrace')
-    .description('(not yet implemented)')
-    .action(() => {
-      throw new UserError('memtrace is not implemented yet');
+    .description('read an OCaml memtrace trace (.ctf): memory over time, top sites, leaks, allocation races, Lwt vs application')
+    .argument('<file>', 'the trace (memtrace format v1, v2 or v3)')
+    .option('--json', 'print the analysis as JSON (schema memlens.memtrace v1)')
+    .option('--html <out>', 'also write a self-contained HTML report (flame graph, timeline) to this file')
+    .option('--folded', 'print allocations by backtrace as folded stacks (flamegraph.pl, speedscope)')
+    .option('--hide-lwt', "leave Lwt's frames out of folded stacks")
+    .option('--lwt-prefix <prefix...>', 'more function-name prefixes to count as Lwt machinery (e.g. Lwt_utils)', [])
+    .option('--top <n>', 'sites listed in each ranking', '15')
+    .action(async (file: string, flags: MemtraceFlags) => {
+      const top = Number(flags.top);
+      if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top wants a positive integer, not "${flags.top}"`);
+      if (flags.json === true && flags.folded === true) throw new UsageError('--json and --folded both write to standard output: choose one');
+      const { runMemtrace } = await import('./memtrace-run.js');
+      await runMemtrace(file, { json: flags.json === true, html: flags.html, folded: flags.folded === true, hideLwt: flags.hideLwt === true, lwtPrefixes: flags.lwtPrefix, top });
     });
 }

@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
-import { UserError } from '../../base/errors.js';
+import { addMemoryFlags } from '../memory-flags.js';
 
 export function defineProcess(program: Command): void {
-  program
-    .command('process')
-    .description('(not yet implemented)')
-    .action(() => {
-      throw new UserError('process is not implemented yet');
-    });
+  addMemoryFlags(
+    program
+      .command('process')
+      .description('the mappings of one process grouped by kind (heap, stack, anonymous, files, shared memory, …)')
+      .argument('<pid>', 'process id')
+      .option('--vmas', 'list every mapping (VMA) instead of groups'),
+  ).action(async (pid: string, raw: Record<string, unknown>) => {
+    const { runProcess } = await import('../run-process.js');
+    await runProcess(pid, raw);
+  });
 }

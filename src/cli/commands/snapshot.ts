@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
-import { UserError } from '../../base/errors.js';
+import { addMemoryFlags } from '../memory-flags.js';
 
 export function defineSnapshot(program: Command): void {
-  program
-    .command('snapshot')
-    .description('(not yet implemented)')
-    .action(() => {
-      throw new UserError('snapshot is not implemented yet');
-    });
+  addMemoryFlags(
+    program
+      .command('snapshot')
+      .description('where all of MemTotal goes (non-overlapping ledger), the "used" definitions, and the processes')
+      .option('--group-by <what>', 'process|program|user|cgroup (groups sum PSS, so shared pages count once)', 'process')
+      .option('--kernel-threads', 'include kernel threads in the process list'),
+  ).action(async (raw: Record<string, unknown>) => {
+    const { runSnapshot } = await import('../run-snapshot.js');
+    await runSnapshot(raw);
+  });
 }

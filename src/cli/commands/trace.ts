@@ -1,11 +1,22 @@
 import type { Command } from 'commander';
-import { UserError } from '../../base/errors.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function defineTrace(program: Command): void {
   program
     .command('trace')
-    .description('(not yet implemented)')
-    .action(() => {
-      throw new UserError('trace is not implemented yet');
+    .description('trace every mmap, munmap, brk and mremap of every process, live (root)')
+    .option('--duration <time>', 'stop after this long (10s, 500ms, 2m); default: until Ctrl-C')
+    .option('--pid <N>', 'only this process (repeatable, or comma-separated)', collect)
+    .option('--name <NAME>', 'only processes (or threads) with this name')
+    .option('--json', 'one JSON event per line (NDJSON) on stdout; the summary goes to stderr as JSON')
+    .option('--db <URL>', 'store events here: mysql://user:pass@host:port/db or a SQLite file (default: SQLite under the data directory)')
+    .option('--no-store', 'do not store events')
+    .option('--backend <name>', 'tracefs (default) or bpftrace', 'tracefs')
+    .option('--from-stap <FILE>', 'read the output of memlens.stp from FILE ("-" = stdin) instead of tracing')
+    .option('--include-self', "also trace memlens's own process and its children")
+    .action(async (opts: { duration?: string; pid?: string[]; name?: string; json?: boolean; db?: string; store: boolean; backend: string; fromStap?: string; includeSelf?: boolean }) => {
+      const { runTrace } = await import('../trace/run-trace.js');
+      await runTrace(opts);
     });
 }

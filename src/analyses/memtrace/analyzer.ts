@@ -1,0 +1,198 @@
+// The streaming analysis of a memtrace trace: one pass over the events, state bounded by the
+// sampled objects still live, the sites and a fixed-size timeline (never by the event count).
+//
+// Exact peak attribution in one pass: each site keeps its live samples and its live samples
+// at the last global peak. Sites touched since that peak are kept in a dirty list; when live
+// memory reaches a new peak, only the dirty sites copy their current value. Each event dirties
+// at most one site, so this costs O(1) per event amortised.
+import type { MemtraceDecoder } from '../../parsers/memtrace/decoder.js';
+import { AllocSource, type MemtraceVisitor, type TraceInfo } from '../../parsers/memtrace/types.js';
+import { AdaptiveBins, MAX_BINS } from './bins.js';
+import type { LwtClassifier } from './lwt.js';
+import { SiteResolver } from './site-resolver.js';
+
+interface LiveObject {
+  site: number;
+  node: number;
+  samples: number;
+  /** µs since the trace start. */
+  t: number;
+  source: AllocSource;
+  promoted: boolean;
+}
+
+export interface SiteStats {
+  allocations: number;
+  allocSamples: number;
+  promotedSamples: number;
+  live: number;
+  liveAtPeak: number;
+  dirty: boolean;
+  collectedYoung: number;
+  promotedCollected: number;
+  majorCollected: number;
+  collectedCount: number;
+  lifetimeSumUs: number;
+  /** Samples allocated / collected per timeline bin (by the event's time). */
+  allocBins: Float64Array;
+  collectBins: Float64Array;
+}
+
+export class MemtraceAnalyzer implements MemtraceVisitor {
+  traceInfo: TraceInfo | undefined;
+  decoder: MemtraceDecoder | undefined;
+  resolver: SiteResolver | undefined;
+  readonly bins = new AdaptiveBins();
+  readonly stats: SiteStats[] = [];
+  private readonly objects = new Map<number, LiveObject>();
+  private readonly dirty: number[] = [];
+  private startUs = 0;
+
+  live = 0;
+  peak = 0;
+  peakTimeUs = 0;
+  lastTimeUs = 0;
+  allocSamples = [0, 0, 0];
+  collectedSamples = [0, 0, 0];
+  promotedSamples = 0;
+  orphanPromotions = 0;
+  orphanCollections = 0;
+  /** Timeline vectors, in samples. */
+  readonly allocBins = this.bins.vector();
+  readonly collectBins = this.bins.vector();
+  readonly promoteBins = this.bins.vector();
+  /** freedMatrix[a * MAX_BINS + c]: samples allocated in bin a and collected in bin c. */
+  readonly freedMatrix = this.bins.matrix();
+  /** Samples allocated per stack node (for folded stacks / the flame graph). */
+  nodeSamples = new Float64Array(1024);
+
+  constructor(private readonly lwt: LwtClassifier) {}
+
+  /** Binds the decoder whose trie and locations the events refer to. Call before decoding. */
+  attach(decoder: MemtraceDecoder): void {
+    this.decoder = decoder;
+    this.resolver = new SiteResolver(decoder, this.lwt);
+  }
+
+  info(info: TraceInfo): void {
+    this.traceInfo = info;
+    this.startUs = info.startTimeUs;
+  }
+
+  get objectsLive(): Iterable<LiveObject> {
+    return this.objects.values();
+  }
+
+  private siteStats(site: number): SiteStats {
+    let s = this.stats[site];
+    if (s === undefined) {
+      s = {
+        allocations: 0,
+        allocSamples: 0,
+        promotedSamples: 0,
+        live: 0,
+        liveAtPeak: 0,
+        dirty: false,
+        collectedYoung: 0,
+        promotedCollected: 0,
+        majorCollected: 0,
+        collectedCount: 0,
+        lifetimeSumUs: 0,
+        allocBins: this.bins.vector(),
+        collectBins: this.bins.vector(),
+      };
+      this.stats[site] = s;
+    }
+    return s;
+  }
+
+  alloc(id: number, timeUs: number, _lengthWords: number, nsamples: number, source: AllocSource, stack: number): void {
+    const resolver = this.resolver;
+    if (resolver === undefined) throw new Error('MemtraceAnalyzer.attach() was not called');
+    const t = timeUs - this.startUs;
+    const site = resolver.siteOf(stack);
+    const s = this.siteStats(site);
+    const bin = this.bins.bin(t);
+    this.objects.set(id, { site, node: stack, samples: nsamples, t, source, promoted: false });
+    s.allocations++;
+    s.allocSamples += nsamples;
+    s.allocBins[bin] = (s.allocBins[bin] ?? 0) + nsamples;
+    this.allocBins[bin] = (this.allocBins[bin] ?? 0) + nsamples;
+    this.allocSamples[source] = (this.allocSamples[source] ?? 0) + nsamples;
+    if (stack >= this.nodeSamples.length) {
+      let len = this.nodeSamples.length;
+      while (len <= stack) len *= 2;
+      const grown = new Float64Array(len);
+      grown.set(this.nodeSamples);
+      this.nodeSamples = grown;
+    }
+    this.nodeSamples[stack] = (this.nodeSamples[stack] ?? 0) + nsamples;
+    s.live += nsamples;
+    this.touch(site, s);
+    this.live += nsamples;
+    if (t > this.lastTimeUs) this.lastTimeUs = t;
+    if (this.live > this.peak) this.newPeak(t);
+  }
+
+  private touch(site: number, s: SiteStats): void {
+    if (!s.dirty) {
+      s.dirty = true;
+      this.dirty.push(site);
+    }
+  }
+
+  private newPeak(t: number): void {
+    for (const site of this.dirty) {
+      const s = this.stats[site];
+      if (s === undefined) continue;
+      s.liveAtPeak = s.live;
+      s.dirty = false;
+    }
+    this.dirty.length = 0;
+    this.peak = this.live;
+    this.peakTimeUs = t;
+  }
+
+  promote(id: number, timeUs: number): void {
+    const o = this.objects.get(id);
+    if (o === undefined || o.promoted) {
+      this.orphanPromotions++;
+      return;
+    }
+    o.promoted = true;
+    const t = timeUs - this.startUs;
+    const bin = this.bins.bin(t);
+    this.promoteBins[bin] = (this.promoteBins[bin] ?? 0) + o.samples;
+    this.promotedSamples += o.samples;
+    const s = this.siteStats(o.site);
+    s.promotedSamples += o.samples;
+    if (t > this.lastTimeUs) this.lastTimeUs = t;
+  }
+
+  collect(id: number, timeUs: number): void {
+    const o = this.objects.get(id);
+    if (o === undefined) {
+      this.orphanCollections++;
+      return;
+    }
+    this.objects.delete(id);
+    const t = timeUs - this.startUs;
+    const bin = this.bins.bin(t);
+    const allocBin = this.bins.binOf(o.t);
+    const n = o.samples;
+    const s = this.siteStats(o.site);
+    s.live -= n;
+    this.touch(o.site, s);
+    this.live -= n;
+    s.collectBins[bin] = (s.collectBins[bin] ?? 0) + n;
+    this.collectBins[bin] = (this.collectBins[bin] ?? 0) + n;
+    this.freedMatrix[allocBin * MAX_BINS + bin] = (this.freedMatrix[allocBin * MAX_BINS + bin] ?? 0) + n;
+    this.collectedSamples[o.source] = (this.collectedSamples[o.source] ?? 0) + n;
+    if (o.promoted) s.promotedCollected += n;
+    else if (o.source === AllocSource.minor) s.collectedYoung += n;
+    else s.majorCollected += n;
+    s.collectedCount++;
+    s.lifetimeSumUs += Math.max(0, t - o.t);
+    if (t > this.lastTimeUs) this.lastTimeUs = t;
+  }
+}

@@ -1,0 +1,243 @@
+// Assembles the typed report (src/wire/memtrace.ts) from the decoder and the analysis state.
+import { formatBytes } from '../../base/units.js';
+import type { MemtraceDecoder } from '../../parsers/memtrace/decoder.js';
+import { AllocSource } from '../../parsers/memtrace/types.js';
+import {
+  MEMTRACE_WIRE_VERSION,
+  type MemtraceWireFrame,
+  type MemtraceWireReport,
+  type MemtraceWireSite,
+  type MemtraceWireSplit,
+  type MemtraceWireWindow,
+} from '../../wire/memtrace.js';
+import type { MemtraceAnalyzer } from './analyzer.js';
+import { liveCurve } from './curves.js';
+import { findLeaks } from './leaks.js';
+import type { SiteIdentity } from './site-resolver.js';
+import { findGrowthWindows, type GrowthWindow } from './windows.js';
+
+export interface ReportOptions {
+  path: string;
+  lwtPrefixes: readonly string[];
+  /** How many sites each ranking lists. */
+  top: number;
+}
+
+const round = (n: number): number => Math.round(n);
+
+function frameOf(id: SiteIdentity): MemtraceWireFrame | null {
+  const l = id.frame;
+  return l === undefined ? null : { defname: l.defname, filename: l.filename, line: l.line, startChar: l.startChar, endChar: l.endChar };
+}
+
+export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: MemtraceDecoder, opts: ReportOptions): MemtraceWireReport {
+  const info = decoder.info;
+  const resolver = analyzer.resolver;
+  if (info === undefined || resolver === undefined) throw new Error('report before a decoded trace_info');
+  const bps = info.wordSizeBits / 8 / info.sampleRate;
+  const bytes = (samples: number): number => round(samples * bps);
+  const bins = analyzer.bins;
+  const nBins = bins.lastBin + 1;
+  const binS = bins.widthUs / 1e6;
+  const durationUs = Math.max(analyzer.lastTimeUs, decoder.lastTimeUs - info.startTimeUs, 0);
+
+  // Sites and their Lwt / application split.
+  const sites: MemtraceWireSite[] = resolver.sites.map((id, i) => {
+    const s = analyzer.stats[i];
+    const collected = s === undefined ? 0 : s.collectedYoung + s.promotedCollected + s.majorCollected;
+    return {
+      id: i,
+      owner: id.owner,
+      frame: frameOf(id),
+      label: id.label,
+      allocations: s?.allocations ?? 0,
+      allocatedBytes: bytes(s?.allocSamples ?? 0),
+      liveEndBytes: bytes(s?.live ?? 0),
+      livePeakBytes: bytes(s?.liveAtPeak ?? 0),
+      promotedBytes: bytes(s?.promotedSamples ?? 0),
+      lifetime: {
+        collectedYoungBytes: bytes(s?.collectedYoung ?? 0),
+        promotedCollectedBytes: bytes(s?.promotedCollected ?? 0),
+        majorCollectedBytes: bytes(s?.majorCollected ?? 0),
+        neverCollectedBytes: bytes(s?.live ?? 0),
+        meanLifetimeS: s !== undefined && s.collectedCount > 0 && collected > 0 ? s.lifetimeSumUs / s.collectedCount / 1e6 : null,
+      },
+    };
+  });
+  const split = (pick: (s: MemtraceWireSite) => number): MemtraceWireSplit => {
+    let lwt = 0;
+    let app = 0;
+    for (const s of sites) {
+      if (s.owner === 'lwt') lwt += pick(s);
+      else app += pick(s);
+    }
+    return { totalBytes: lwt + app, lwtBytes: lwt, appBytes: app };
+  };
+  const rank = (pick: (s: MemtraceWireSite) => number): number[] =>
+    sites
+      .filter((s) => pick(s) > 0)
+      .sort((a, b) => pick(b) - pick(a) || a.id - b.id)
+      .slice(0, opts.top)
+      .map((s) => s.id);
+
+  // Timeline.
+  const live = liveCurve(analyzer.allocBins, analyzer.collectBins, nBins);
+  const timeline = {
+    binWidthS: binS,
+    bins: live.map((l, b) => ({
+      tS: b * binS,
+      liveBytes: bytes(l),
+      allocatedBytes: bytes(analyzer.allocBins[b] ?? 0),
+      collectedBytes: bytes(analyzer.collectBins[b] ?? 0),
+      promotedBytes: bytes(analyzer.promoteBins[b] ?? 0),
+    })),
+  };
+
+  // Findings.
+  const leakFindings = findLeaks(analyzer.stats, nBins, analyzer.live);
+  const leakSites = new Set(leakFindings.map((l) => l.site));
+  const neverFreed = new Float64Array(nBins);
+  for (const o of analyzer.objectsLive) {
+    const b = bins.binOf(o.t);
+    neverFreed[b] = (neverFreed[b] ?? 0) + o.samples;
+  }
+  const windows = findGrowthWindows({
+    nBins,
+    live,
+    allocBins: analyzer.allocBins,
+    collectBins: analyzer.collectBins,
+    freedMatrix: analyzer.freedMatrix,
+    neverFreed,
+    stats: analyzer.stats,
+    leakSites,
+  });
+  const label = (site: number): string => resolver.sites[site]?.label ?? '?';
+  const owner = (site: number): 'app' | 'lwt' => resolver.sites[site]?.owner ?? 'app';
+  const wireWindow = (w: GrowthWindow): MemtraceWireWindow => {
+    const startS = w.s * binS;
+    const endS = (w.e + 1) * binS;
+    const dur = Math.max(endS - startS, 1e-9);
+    const top = w.sites[0];
+    const explanation =
+      w.kind === 'race'
+        ? `allocation outpaced reclamation from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s: live memory grew by ${formatBytes(bytes(w.rise))}, ` +
+          `${Math.round(w.freedLater * 100)}% of what piled up was freed later${w.settledBin === null ? '' : ` (back near its earlier level at ${(w.settledBin * binS).toFixed(2)} s)`}` +
+          (top === undefined ? '' : `; mostly ${label(top.site)}`)
+        : w.kind === 'leak'
+          ? `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s that is never freed, held by leak suspects: a leak, not a race`
+          : `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s that stays live without growing further (warm-up, a working set): not a race`;
+    return {
+      kind: w.kind,
+      startS,
+      endS,
+      growthBytes: bytes(w.rise),
+      allocatedBytesPerS: bytes(w.allocated) / dur,
+      collectedBytesPerS: bytes(w.collected) / dur,
+      freedLaterFraction: w.freedLater,
+      settledAtS: w.settledBin === null ? null : w.settledBin * binS,
+      sites: w.sites.map((s) => ({ siteId: s.site, label: label(s.site), owner: owner(s.site), growthBytes: bytes(s.growth), shareOfGrowth: s.share, reclaimedFraction: s.reclaimed })),
+      explanation,
+    };
+  };
+  const growthWindows = windows.map(wireWindow);
+  const races = growthWindows.filter((w) => w.kind === 'race');
+  const leaks = leakFindings.map((l) => ({
+    siteId: l.site,
+    label: label(l.site),
+    owner: owner(l.site),
+    liveEndBytes: bytes(l.liveEnd),
+    shareOfEndLive: l.share,
+    retainedFraction: l.retained,
+    growthBytesPerS: binS > 0 ? (l.slopePerBin * bps) / binS : 0,
+    risingFraction: l.rising,
+    curve: l.curve.map(bytes),
+  }));
+
+  // Steady state: nothing found, and live memory flat over the second half.
+  const peak = analyzer.peak;
+  const mid = live[Math.floor((nBins - 1) / 2)] ?? 0;
+  const endLive = live[nBins - 1] ?? 0;
+  const flat = peak === 0 || Math.abs(endLive - mid) <= 0.1 * peak;
+  const steady = leaks.length === 0 && races.length === 0 && flat;
+  const reason = steady
+    ? 'no leak suspect, no allocation race, and live memory is flat over the second half of the trace'
+    : [leaks.length > 0 ? `${leaks.length} leak suspect(s)` : '', races.length > 0 ? `${races.length} allocation race(s)` : '', flat ? '' : 'live memory still changing over the second half']
+        .filter((s) => s !== '')
+        .join(', ');
+
+  const i = decoder.integrity;
+  const unknownCodes = countUnknownCodes(decoder);
+  const ok =
+    i.cacheVerifierFailures === 0 && i.allocIdMismatches === 0 && i.corruptPackets === 0 && i.locationErrors === 0 && !i.truncated && analyzer.orphanCollections === 0 && analyzer.orphanPromotions === 0;
+  return {
+    schema: 'memlens.memtrace',
+    version: MEMTRACE_WIRE_VERSION,
+    trace: {
+      path: opts.path,
+      formatVersion: info.formatVersion,
+      executable: info.executableName,
+      host: info.hostName,
+      pid: info.pid.toString(),
+      sampleRate: info.sampleRate,
+      wordSizeBits: info.wordSizeBits,
+      ocamlRuntimeParams: info.ocamlRuntimeParams,
+      context: info.context ?? null,
+      startTimeUs: info.startTimeUs,
+      endTimeUs: info.startTimeUs + durationUs,
+      durationS: durationUs / 1e6,
+      bytesPerSample: bps,
+    },
+    events: { ...decoder.counts },
+    integrity: {
+      ok,
+      packets: i.packets,
+      cacheVerifierChecks: i.cacheVerifierChecks,
+      cacheVerifierFailures: i.cacheVerifierFailures,
+      allocIdChecks: i.allocIdChecks,
+      allocIdMismatches: i.allocIdMismatches,
+      wrongPidPackets: i.wrongPidPackets,
+      corruptPackets: i.corruptPackets,
+      locationErrors: i.locationErrors,
+      unknownLocationCodes: unknownCodes,
+      inconsistentLocations: i.inconsistentLocations,
+      nonMonotoneTimes: i.nonMonotoneTimes,
+      truncatedBacktraces: i.truncatedBacktraces,
+      orphanPromotions: analyzer.orphanPromotions,
+      orphanCollections: analyzer.orphanCollections,
+      truncated: i.truncated,
+      warnings: [...i.warnings],
+    },
+    totals: {
+      allocated: split((s) => s.allocatedBytes),
+      allocatedMinorBytes: bytes(analyzer.allocSamples[AllocSource.minor] ?? 0),
+      allocatedMajorBytes: bytes(analyzer.allocSamples[AllocSource.major] ?? 0),
+      allocatedExternalBytes: bytes(analyzer.allocSamples[AllocSource.external] ?? 0),
+      promotedBytes: bytes(analyzer.promotedSamples),
+      collectedBytes: bytes(analyzer.collectedSamples.reduce((a, b) => a + b, 0)),
+      collectedMinorBytes: bytes(analyzer.collectedSamples[AllocSource.minor] ?? 0),
+      collectedMajorBytes: bytes((analyzer.collectedSamples[AllocSource.major] ?? 0) + (analyzer.collectedSamples[AllocSource.external] ?? 0)),
+      liveEnd: split((s) => s.liveEndBytes),
+      livePeak: split((s) => s.livePeakBytes),
+      peakTimeS: analyzer.peakTimeUs / 1e6,
+    },
+    timeline,
+    lwt: { prefixes: [...opts.lwtPrefixes] },
+    sites,
+    rankings: { byAllocated: rank((s) => s.allocatedBytes), byLiveEnd: rank((s) => s.liveEndBytes), byLivePeak: rank((s) => s.livePeakBytes) },
+    leaks,
+    races,
+    growthWindows,
+    steadyState: { steady, reason },
+  };
+}
+
+/** Location codes used by backtraces that have no location (never described, or lost). */
+function countUnknownCodes(decoder: MemtraceDecoder): number {
+  const seen = new Set<number>();
+  const { trie, locations } = decoder;
+  for (let n = 1; n < trie.size; n++) {
+    const c = trie.codeOf(n);
+    if (!locations.has(c)) seen.add(c);
+  }
+  return seen.size;
+}

@@ -1,0 +1,130 @@
+// The terminal report of `memlens memtrace`.
+import { formatBytes } from '../../base/units.js';
+import type { MemtraceWireReport, MemtraceWireSite, MemtraceWireSplit } from '../../wire/memtrace.js';
+import { sparkline } from './sparkline.js';
+
+export interface TextStyle {
+  bold(s: string): string;
+  dim(s: string): string;
+  red(s: string): string;
+  yellow(s: string): string;
+  green(s: string): string;
+}
+
+type Row = string[];
+
+/** Display width in code points (the report's own characters are all single-width). */
+const width = (s: string): number => Array.from(s).length;
+
+function table(rows: Row[], right: boolean[]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, width(c))));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => {
+          const pad = ' '.repeat((widths[i] ?? 0) - width(c));
+          return right[i] === true ? pad + c : c + pad;
+        })
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
+const num = (n: number): string => n.toLocaleString('en-US');
+
+function splitText(s: MemtraceWireSplit): string {
+  if (s.totalBytes <= 0) return '';
+  return `Lwt's own ${formatBytes(s.lwtBytes)} (${pct(s.lwtBytes / s.totalBytes)}), application ${formatBytes(s.appBytes)}`;
+}
+
+/** Control characters from the trace never reach the terminal raw. */
+function clean(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function siteName(s: MemtraceWireSite): string {
+  return s.owner === 'lwt' ? `[Lwt, for] ${clean(s.label)}` : clean(s.label);
+}
+
+export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
+  const out: string[] = [];
+  const t = r.trace;
+  const i = r.integrity;
+  out.push(st.bold(`memtrace: ${clean(t.path)}`));
+  out.push(`  program    ${clean(t.executable)} (pid ${t.pid} on ${clean(t.host)})${t.context === null ? '' : `, context ${clean(t.context)}`}`);
+  out.push(`  trace      format v${t.formatVersion}, sample rate ${t.sampleRate} per word, ${t.wordSizeBits}-bit words (1 sample ≈ ${formatBytes(t.bytesPerSample)}), ${t.durationS.toFixed(2)} s`);
+  out.push(`  events     ${num(r.events.allocations)} allocations, ${num(r.events.promotions)} promotions, ${num(r.events.collections)} collections`);
+  const checks = `${i.cacheVerifierChecks - i.cacheVerifierFailures}/${i.cacheVerifierChecks} cache verifier checks, ${i.allocIdChecks - i.allocIdMismatches}/${i.allocIdChecks} allocation-id checks`;
+  out.push(`  integrity  ${i.ok ? st.green('ok') : st.yellow('problems')}: ${checks}${i.unknownLocationCodes > 0 ? `, ${i.unknownLocationCodes} location codes unknown` : ''}`);
+  for (const w of i.warnings) out.push(`  ${st.yellow('warning')}    ${clean(w)}`);
+  out.push('');
+
+  const tt = r.totals;
+  out.push(st.bold('Memory (estimated from the samples)'));
+  out.push(
+    table(
+      [
+        ['allocated', formatBytes(tt.allocated.totalBytes), `minor ${formatBytes(tt.allocatedMinorBytes)}, major ${formatBytes(tt.allocatedMajorBytes)}, external ${formatBytes(tt.allocatedExternalBytes)}`],
+        ['', '', splitText(tt.allocated)],
+        ['promoted', formatBytes(tt.promotedBytes), tt.allocatedMinorBytes > 0 ? `${pct(tt.promotedBytes / tt.allocatedMinorBytes)} of the minor allocations` : ''],
+        ['collected', formatBytes(tt.collectedBytes), `minor ${formatBytes(tt.collectedMinorBytes)}, major ${formatBytes(tt.collectedMajorBytes)}`],
+        ['live, peak', formatBytes(tt.livePeak.totalBytes), `at ${tt.peakTimeS.toFixed(2)} s; ${splitText(tt.livePeak)}`],
+        ['live, end', formatBytes(tt.liveEnd.totalBytes), splitText(tt.liveEnd)],
+      ].map((row) => row.map((c) => `  ${c}`)),
+      [false, true, false],
+    ),
+  );
+  out.push(`  live memory over time  ${sparkline(r.timeline.bins.map((b) => b.liveBytes))}`);
+  out.push('');
+
+  const byId = new Map(r.sites.map((s) => [s.id, s]));
+  const ranking = (title: string, ids: number[], pick: (s: MemtraceWireSite) => number, total: number): void => {
+    out.push(st.bold(title));
+    if (ids.length === 0) {
+      out.push('  (none)');
+      out.push('');
+      return;
+    }
+    const rows: Row[] = [['  bytes', 'share', 'young/promoted/major/live', 'site']];
+    for (const id of ids) {
+      const s = byId.get(id);
+      if (s === undefined) continue;
+      const l = s.lifetime;
+      const lt = [l.collectedYoungBytes, l.promotedCollectedBytes, l.majorCollectedBytes, l.neverCollectedBytes];
+      const sum = lt.reduce((a, b) => a + b, 0);
+      rows.push([`  ${formatBytes(pick(s))}`, total > 0 ? pct(pick(s) / total) : '', sum > 0 ? lt.map((x) => pct(x / sum)).join('/') : '', siteName(s)]);
+    }
+    out.push(table(rows, [true, true, false, false]));
+    out.push('');
+  };
+  ranking('Sites by bytes allocated', r.rankings.byAllocated, (s) => s.allocatedBytes, tt.allocated.totalBytes);
+  ranking('Sites by bytes live at the end', r.rankings.byLiveEnd, (s) => s.liveEndBytes, tt.liveEnd.totalBytes);
+  ranking(`Sites by bytes live at the peak (${tt.peakTimeS.toFixed(2)} s)`, r.rankings.byLivePeak, (s) => s.livePeakBytes, tt.livePeak.totalBytes);
+
+  out.push(st.bold('Leak suspects'));
+  if (r.leaks.length === 0) out.push('  none');
+  r.leaks.forEach((l, k) => {
+    out.push(`  ${k + 1}. ${st.red(clean(l.label))}${l.owner === 'lwt' ? ' (inside Lwt)' : ''}`);
+    out.push(
+      `     ${formatBytes(l.liveEndBytes)} live at the end (${pct(l.shareOfEndLive)} of it), growing ${formatBytes(l.growthBytesPerS)}/s; ${pct(l.retainedFraction)} of what it allocated is never freed`,
+    );
+    out.push(`     ${sparkline(l.curve)}`);
+  });
+  out.push('');
+  out.push(st.bold('Allocation races'));
+  if (r.races.length === 0) out.push('  none');
+  r.races.forEach((w, k) => {
+    out.push(`  ${k + 1}. ${st.yellow(`${w.startS.toFixed(2)}–${w.endS.toFixed(2)} s`)}: ${clean(w.explanation)}`);
+    out.push(`     allocated ${formatBytes(w.allocatedBytesPerS)}/s while ${formatBytes(w.collectedBytesPerS)}/s was collected`);
+    for (const s of w.sites) out.push(`     ${pct(s.shareOfGrowth).padStart(4)} ${clean(s.label)}${s.owner === 'lwt' ? ' (inside Lwt)' : ''}: +${formatBytes(s.growthBytes)}, ${pct(s.reclaimedFraction)} reclaimed later`);
+  });
+  const others = r.growthWindows.filter((w) => w.kind !== 'race');
+  for (const w of others) out.push(`  ${st.dim(`(not a race) ${clean(w.explanation)}`)}`);
+  out.push('');
+  out.push(`${st.bold('Verdict')}: ${r.steadyState.steady ? st.green('steady') : 'not steady'}: ${r.steadyState.reason}`);
+  return `${out.join('\n')}\n`;
+}

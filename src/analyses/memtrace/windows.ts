@@ -1,0 +1,144 @@
+// Sustained growth windows and allocation races. On the global live samples L[b] at the end of
+// each timeline bin (net[b] = L[b] - L[b-1], L[-1] = 0), the rule (README, section memtrace):
+//
+// A growth window is a run of bins [s, e] found greedily from the left: s is a bin with
+// net > 0, e (at least MIN_BINS-1 bins later) maximises the rise L[e] - L[s-1] among the ends
+// for which at least POSITIVE_FRACTION of the bins in [s, e] have net > 0; it is kept when
+// the rise is at least MIN_RISE of the trace's peak. The scan resumes after e.
+//
+// Each window is classified by what happens later to the memory it accumulated: of the
+// samples allocated in [s, e] and still live at the end of e (R), the share collected after e
+// (F / R, exact from the allocation-bin × collection-bin matrix) is `freedLaterFraction`.
+// - race: freedLaterFraction >= RACE_FREED: allocation outpaced reclamation for a sustained
+//   period, yet what piled up was freed afterwards: every value is eventually freed, memory
+//   grew anyway;
+// - leak: otherwise, when leak-suspect sites account for at least half of the window's growth;
+// - retained: otherwise (warm-up, a working set or a cache that stays: a steady state).
+// Sites responsible: the sites whose live memory grew most across the window.
+import { MAX_BINS } from './bins.js';
+import type { SiteStats } from './analyzer.js';
+import { liveCurve } from './curves.js';
+
+export const WINDOW_RULE = {
+  GROWTH_PER_BIN: 0.005,
+  MIN_BINS: 3,
+  MIN_BINS_SHARE: 0.05,
+  MIN_RISE_SAMPLES: 30,
+  POSITIVE_FRACTION: 0.6,
+  MIN_RISE: 0.1,
+  RACE_FREED: 0.75,
+  SETTLED_WITHIN: 0.25,
+  MAX_SITES: 5,
+} as const;
+
+export interface WindowSite {
+  site: number;
+  growth: number;
+  share: number;
+  reclaimed: number;
+}
+
+export interface GrowthWindow {
+  kind: 'race' | 'leak' | 'retained';
+  s: number;
+  e: number;
+  rise: number;
+  allocated: number;
+  collected: number;
+  freedLater: number;
+  settledBin: number | null;
+  sites: WindowSite[];
+}
+
+export interface WindowInputs {
+  nBins: number;
+  live: number[];
+  allocBins: Float64Array;
+  collectBins: Float64Array;
+  freedMatrix: Float64Array;
+  /** Samples still live at the end, by allocation bin. */
+  neverFreed: Float64Array;
+  stats: readonly (SiteStats | undefined)[];
+  leakSites: ReadonlySet<number>;
+}
+
+export function findGrowthWindows(x: WindowInputs): GrowthWindow[] {
+  const { nBins, live } = x;
+  const peak = Math.max(0, ...live);
+  if (peak <= 0) return [];
+  const L = (b: number): number => (b < 0 ? 0 : (live[b] ?? 0));
+  const nets = Array.from({ length: nBins }, (_, b) => L(b) - L(b - 1)).sort((a, b) => a - b);
+  const drift = Math.max(0, nets[Math.floor((nBins - 1) / 2)] ?? 0);
+  const growing = (b: number): boolean => L(b) - L(b - 1) - drift > WINDOW_RULE.GROWTH_PER_BIN * peak;
+  const minBins = Math.max(WINDOW_RULE.MIN_BINS, Math.ceil(WINDOW_RULE.MIN_BINS_SHARE * nBins));
+  const out: GrowthWindow[] = [];
+  let s = 0;
+  while (s < nBins) {
+    if (!growing(s)) {
+      s++;
+      continue;
+    }
+    let best = -1;
+    let bestRise = 0;
+    let positive = 0;
+    for (let e = s; e < nBins; e++) {
+      if (growing(e)) positive++;
+      const len = e - s + 1;
+      const rise = L(e) - L(s - 1) - drift * len;
+      if (len >= minBins && positive / len >= WINDOW_RULE.POSITIVE_FRACTION && rise > bestRise) {
+        best = e;
+        bestRise = rise;
+      }
+    }
+    if (best < 0 || bestRise < WINDOW_RULE.MIN_RISE * peak || bestRise < WINDOW_RULE.MIN_RISE_SAMPLES) {
+      s++;
+      continue;
+    }
+    out.push(classify(x, s, best, L(best) - L(s - 1)));
+    s = best + 1;
+  }
+  return out;
+}
+
+function classify(x: WindowInputs, s: number, e: number, rise: number): GrowthWindow {
+  let retained = 0;
+  let freedLater = 0;
+  let allocated = 0;
+  let collected = 0;
+  for (let a = s; a <= e; a++) {
+    allocated += x.allocBins[a] ?? 0;
+    collected += x.collectBins[a] ?? 0;
+    retained += x.neverFreed[a] ?? 0;
+    for (let c = e + 1; c < MAX_BINS; c++) {
+      const v = x.freedMatrix[a * MAX_BINS + c] ?? 0;
+      freedLater += v;
+      retained += v;
+    }
+  }
+  const freedShare = retained > 0 ? freedLater / retained : 0;
+  const before = s > 0 ? (x.live[s - 1] ?? 0) : 0;
+  let settledBin: number | null = null;
+  for (let b = e + 1; b < x.nBins; b++) {
+    if ((x.live[b] ?? 0) <= before + WINDOW_RULE.SETTLED_WITHIN * rise) {
+      settledBin = b;
+      break;
+    }
+  }
+  const sites: WindowSite[] = [];
+  let positiveGrowth = 0;
+  let leakGrowth = 0;
+  x.stats.forEach((st, site) => {
+    if (st === undefined) return;
+    const curve = liveCurve(st.allocBins, st.collectBins, x.nBins);
+    const g = (curve[e] ?? 0) - (s > 0 ? (curve[s - 1] ?? 0) : 0);
+    if (g <= 0) return;
+    positiveGrowth += g;
+    if (x.leakSites.has(site)) leakGrowth += g;
+    const end = curve[x.nBins - 1] ?? 0;
+    sites.push({ site, growth: g, share: 0, reclaimed: Math.min(1, Math.max(0, ((curve[e] ?? 0) - end) / g)) });
+  });
+  sites.sort((a, b) => b.growth - a.growth);
+  for (const w of sites) w.share = positiveGrowth > 0 ? w.growth / positiveGrowth : 0;
+  const kind = freedShare >= WINDOW_RULE.RACE_FREED ? 'race' : positiveGrowth > 0 && leakGrowth >= 0.5 * positiveGrowth ? 'leak' : 'retained';
+  return { kind, s, e, rise, allocated, collected, freedLater: freedShare, settledBin, sites: sites.slice(0, WINDOW_RULE.MAX_SITES) };
+}

@@ -1,0 +1,177 @@
+// Per-process figures kept from the traced events, for any backend:
+//  (a) requested: Σ mmap lengths − Σ munmap lengths of successful calls (the classic definition),
+//      shown as 0 when negative (tracing did not start when the process did);
+//  (b) mapped now: the exact address-space model (memory-model.ts), seeded from /proc/PID/maps at
+//      start, copied on fork, reset on exec, dropped on exit; comparable with VmSize.
+// Percentages are of the system's total virtual memory, defined as MemTotal + SwapTotal.
+import type { TraceBatch } from '../../sources/trace-backend.js';
+import type { LifecycleEvent, MemEvent } from '../../wire/events.js';
+import { ProcessMemoryModel } from './memory-model.js';
+
+export interface ProcessSeed {
+  pid: number;
+  name: string;
+  ranges: [bigint, bigint][];
+  /** The current break (end of [heap], or start_brk when there is no heap yet), if known. */
+  brk: bigint | undefined;
+}
+
+export interface ProcessAccount {
+  pid: number;
+  name: string;
+  /** Σ mmap − Σ munmap lengths of successful calls; may be negative (display clamps it to 0). */
+  requestedRawBytes: bigint;
+  /** null when the process exited (its mappings are gone) or was never modelled. */
+  model: ProcessMemoryModel | null;
+  exited: boolean;
+  calls: number;
+  failedCalls: number;
+}
+
+export interface AccountRow {
+  pid: number;
+  name: string;
+  calls: number;
+  failedCalls: number;
+  requestedBytes: bigint;
+  requestedPercent: number;
+  /** null for a process that exited. */
+  mappedNowBytes: bigint | null;
+  mappedNowPercent: number | null;
+  /** false when the model did not start from a full picture (after exec, or a process never seeded). */
+  modelComplete: boolean;
+  exited: boolean;
+}
+
+export class ProcessAccounts {
+  private readonly accounts = new Map<number, ProcessAccount>();
+
+  constructor(readonly pageSize: bigint) {}
+
+  private account(pid: number, name: string): ProcessAccount {
+    let a = this.accounts.get(pid);
+    if (!a) {
+      const model = new ProcessMemoryModel(this.pageSize);
+      model.complete = false;
+      a = { pid, name, requestedRawBytes: 0n, model, exited: false, calls: 0, failedCalls: 0 };
+      this.accounts.set(pid, a);
+    }
+    return a;
+  }
+
+  get(pid: number): ProcessAccount | undefined {
+    return this.accounts.get(pid);
+  }
+
+  /** Seeds models; the accounts only show up in summaries once a call was seen. */
+  seed(seeds: Iterable<ProcessSeed>): void {
+    for (const s of seeds) {
+      const a = this.account(s.pid, s.name);
+      a.model ??= new ProcessMemoryModel(this.pageSize);
+      a.model.seed(s.ranges, s.brk);
+    }
+  }
+
+  applyEvent(e: MemEvent): void {
+    const a = this.account(e.pid, e.name);
+    if (a.exited) {
+      // A pid reused after its process exited: a new process.
+      a.exited = false;
+      a.requestedRawBytes = 0n;
+      a.model = new ProcessMemoryModel(this.pageSize);
+      a.model.complete = false;
+    }
+    a.name = e.name;
+    a.calls++;
+    if (e.error !== null) {
+      a.failedCalls++;
+    } else if (e.call === 'mmap') {
+      a.requestedRawBytes += e.lengthBytes;
+    } else if (e.call === 'munmap') {
+      a.requestedRawBytes -= e.lengthBytes;
+    }
+    a.model?.apply(e);
+  }
+
+  applyLifecycle(l: LifecycleEvent): void {
+    switch (l.kind) {
+      case 'fork': {
+        if (l.isThread) return;
+        // kernel/fork.c dup_mmap(): the child starts with a copy of its parent's address space.
+        const parent = this.accounts.get(l.parentPid);
+        const child = this.account(l.childPid, l.name);
+        child.exited = false;
+        child.requestedRawBytes = 0n;
+        child.calls = 0;
+        child.failedCalls = 0;
+        child.model = parent?.model?.clone() ?? null;
+        if (!child.model) {
+          child.model = new ProcessMemoryModel(this.pageSize);
+          child.model.complete = false;
+        }
+        return;
+      }
+      case 'exec': {
+        const a = this.account(l.pid, l.name);
+        a.name = l.name;
+        a.model ??= new ProcessMemoryModel(this.pageSize);
+        a.model.reset();
+        return;
+      }
+      case 'rename': {
+        const a = this.accounts.get(l.pid);
+        if (a && l.pid === l.tid) a.name = l.newName;
+        return;
+      }
+      case 'exit': {
+        const a = this.accounts.get(l.pid);
+        if (!a) return;
+        a.exited = true;
+        a.model = null;
+        return;
+      }
+    }
+  }
+
+  /** Applies a batch, events and lifecycle interleaved by kernel timestamp. */
+  apply(batch: TraceBatch): void {
+    const { events, lifecycle } = batch;
+    let i = 0;
+    let j = 0;
+    while (i < events.length || j < lifecycle.length) {
+      const e = events[i];
+      const l = lifecycle[j];
+      if (e && (!l || e.ktimeNs < l.ktimeNs)) {
+        this.applyEvent(e);
+        i++;
+      } else if (l) {
+        this.applyLifecycle(l);
+        j++;
+      }
+    }
+  }
+
+  /** Rows for every process that made at least one call, largest mapped-now first. */
+  rows(totalVirtualBytes: bigint): AccountRow[] {
+    const pct = (b: bigint) => (totalVirtualBytes > 0n ? (Number(b) * 100) / Number(totalVirtualBytes) : 0);
+    const rows: AccountRow[] = [];
+    for (const a of this.accounts.values()) {
+      if (a.calls === 0) continue;
+      const requested = a.requestedRawBytes > 0n ? a.requestedRawBytes : 0n;
+      const mapped = a.exited || !a.model ? null : a.model.space.mappedBytes;
+      rows.push({
+        pid: a.pid,
+        name: a.name,
+        calls: a.calls,
+        failedCalls: a.failedCalls,
+        requestedBytes: requested,
+        requestedPercent: pct(requested),
+        mappedNowBytes: mapped,
+        mappedNowPercent: mapped === null ? null : pct(mapped),
+        modelComplete: a.model?.complete ?? false,
+        exited: a.exited,
+      });
+    }
+    return rows.sort((x, y) => Number((y.mappedNowBytes ?? -1n) - (x.mappedNowBytes ?? -1n)) || Number(y.requestedBytes - x.requestedBytes) || x.pid - y.pid);
+  }
+}

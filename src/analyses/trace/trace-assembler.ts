@@ -1,0 +1,100 @@
+// Turns raw records, in timestamp order, into MemEvents and LifecycleEvents: keeps the process
+// table current, pairs entries with exits, names errors, and applies the pid filter and the
+// exclusion of memlens's own processes.
+import type { TraceBatch } from '../../sources/trace-backend.js';
+import type { MemEvent } from '../../wire/events.js';
+import type { TraceRecord } from '../../parsers/tracefs/trace-records.js';
+import { errnoName, isErrorReturn } from './errno-names.js';
+import type { ProcessTable } from './process-table.js';
+import { SyscallPairer } from './syscall-pairing.js';
+
+export interface AssemblerOptions {
+  host: string;
+  /** Kernel timestamp (the trace clock) → wall clock, ms since the epoch. */
+  wallClockMs(ktimeNs: bigint): number;
+  /** Only these processes, when set. */
+  pids?: ReadonlySet<number>;
+}
+
+interface Attribution {
+  pid: number;
+  name: string;
+  thread: string;
+  keep: boolean;
+}
+
+export class TraceAssembler {
+  private readonly pairer = new SyscallPairer<Attribution>();
+
+  constructor(
+    readonly table: ProcessTable,
+    private readonly options: AssemblerOptions,
+  ) {}
+
+  get unpaired(): number {
+    return this.pairer.unpaired;
+  }
+
+  private wanted(pid: number): boolean {
+    return !this.table.isExcluded(pid) && (this.options.pids === undefined || this.options.pids.has(pid));
+  }
+
+  /** Events were lost: pending entries may belong to exits that will never come. */
+  lostEvents(): void {
+    this.pairer.dropAll();
+  }
+
+  push(r: TraceRecord, out: TraceBatch): void {
+    switch (r.kind) {
+      case 'enter': {
+        const a = this.table.attribute(r.tid);
+        this.pairer.enter(r, { pid: a.pid, name: a.name, thread: a.thread, keep: !a.excluded && (this.options.pids === undefined || this.options.pids.has(a.pid)) });
+        return;
+      }
+      case 'exit': {
+        const p = this.pairer.exit(r);
+        if (!p?.attached.keep) return;
+        out.events.push(this.event(p.enter, p.attached, r.ret));
+        return;
+      }
+      default: {
+        if (r.kind === 'exec') this.pairer.endThread(r.oldPid);
+        if (r.kind === 'task-exit') this.pairer.endThread(r.tid);
+        const l = this.table.apply(r);
+        if (!l) return;
+        const pid = l.kind === 'fork' ? l.childPid : l.pid;
+        const parentWanted = l.kind === 'fork' && this.wanted(l.parentPid);
+        if (this.wanted(pid) || parentWanted) out.lifecycle.push(l);
+      }
+    }
+  }
+
+  private event(e: TraceRecord & { kind: 'enter' }, a: Attribution, ret: bigint): MemEvent {
+    let error: string | null = null;
+    if (e.call === 'brk') {
+      // brk returns the unchanged break on failure, never -errno (mm/mmap.c); glibc reports ENOMEM.
+      if (e.addr !== 0n && ret !== e.addr) error = 'ENOMEM';
+    } else if (isErrorReturn(ret)) {
+      error = errnoName(Number(-ret));
+    }
+    return {
+      timeMs: this.options.wallClockMs(e.ktimeNs),
+      ktimeNs: e.ktimeNs,
+      host: this.options.host,
+      pid: a.pid,
+      tid: e.tid,
+      name: a.name,
+      thread: a.thread,
+      call: e.call,
+      addr: e.addr,
+      lengthBytes: e.lengthBytes,
+      prot: e.prot,
+      flags: e.flags,
+      fd: e.fd,
+      result: ret,
+      error,
+      newLengthBytes: e.newLengthBytes,
+      newAddr: e.newAddr,
+    };
+  }
+}

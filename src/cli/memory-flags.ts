@@ -1,0 +1,71 @@
+// The output flags shared by `memlens snapshot` and `memlens process`.
+import type { Command } from 'commander';
+import { UsageError } from '../base/errors.js';
+import { formatBytes } from '../base/units.js';
+
+export const SORT_KEYS = ['pss', 'rss', 'uss', 'swap', 'name'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+export interface MemoryFlags {
+  json?: boolean;
+  csv?: boolean;
+  sort: SortKey;
+  limit?: number;
+  bytes?: boolean;
+  from?: string;
+}
+
+export function addMemoryFlags(cmd: Command): Command {
+  return cmd
+    .option('--json', 'machine output: JSON (schema 1), sizes in bytes')
+    .option('--csv', 'machine output: CSV table, sizes in bytes')
+    .option('--sort <key>', `sort by ${SORT_KEYS.join('|')}`, 'pss')
+    .option('--limit <n>', 'show at most N rows (human output: 20 by default)')
+    .option('--bytes', 'human output with exact byte counts instead of KiB/MiB/GiB')
+    .option('--from <file>', 'read an archive written by `memlens capture` instead of the live /proc');
+}
+
+/** Validates the raw commander options. */
+export function memoryFlags(raw: Record<string, unknown>): MemoryFlags {
+  const sort = typeof raw.sort === 'string' ? raw.sort : 'pss';
+  if (!(SORT_KEYS as readonly string[]).includes(sort)) throw new UsageError(`--sort must be one of ${SORT_KEYS.join(', ')} (got ${JSON.stringify(sort)})`);
+  let limit: number | undefined;
+  if (raw.limit !== undefined) {
+    const text = typeof raw.limit === 'string' ? raw.limit : '';
+    limit = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isInteger(limit)) throw new UsageError(`--limit must be a whole number ≥ 0 (got ${JSON.stringify(text)})`);
+  }
+  if (raw.json === true && raw.csv === true) throw new UsageError('--json and --csv cannot be combined');
+  const out: MemoryFlags = { sort: sort as SortKey };
+  if (raw.json === true) out.json = true;
+  if (raw.csv === true) out.csv = true;
+  if (raw.bytes === true) out.bytes = true;
+  if (limit !== undefined) out.limit = limit;
+  if (typeof raw.from === 'string') out.from = raw.from;
+  return out;
+}
+
+/** Human size: binary units, or exact bytes with --bytes; null is "n/a". */
+export function sizeText(b: number | null, exactBytes: boolean | undefined): string {
+  if (b === null) return 'n/a';
+  return exactBytes ? String(b) : formatBytes(b);
+}
+
+/** Compares two sizes for a descending sort with unknown (null) last. */
+export function bySizeDesc(a: number | null, b: number | null): number {
+  if (a === null && b === null) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return b - a;
+}
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+export function csvField(v: string | number | null): string {
+  if (v === null) return '';
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function csvLine(fields: (string | number | null)[]): string {
+  return fields.map(csvField).join(',');
+}

@@ -1,0 +1,68 @@
+// `memlens process PID`: the mappings of one process from smaps, grouped by kind and name.
+import { UsageError, UserError } from '../base/errors.js';
+import { collectProcessMappings, MAPPING_KIND_LABELS, type MappingGroup } from '../analyses/mappings.js';
+import { openProcSource } from '../sources/open-source.js';
+import { processMappingsJson } from '../wire/snapshot.js';
+import { bySizeDesc, csvLine, memoryFlags, sizeText, type SortKey } from './memory-flags.js';
+import { palette, printable, table, toJson } from './output.js';
+
+function sortGroups(gs: MappingGroup[], key: SortKey): MappingGroup[] {
+  const pick = (g: MappingGroup): number => (key === 'pss' ? g.pssBytes : key === 'rss' ? g.rssBytes : key === 'uss' ? g.ussBytes : g.swapBytes);
+  return key === 'name' ? gs.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name)) : gs.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.name.localeCompare(b.name));
+}
+
+export async function runProcess(pidText: string, raw: Record<string, unknown>): Promise<void> {
+  const flags = memoryFlags(raw);
+  if (!/^\d+$/.test(pidText)) throw new UsageError(`PID must be a process id (got ${JSON.stringify(pidText)})`);
+  const pid = Number(pidText);
+  const source = await openProcSource(flags.from);
+  const r = await collectProcessMappings(source, pid);
+  if (!r.ok) {
+    if (r.reason === 'missing') throw new UserError(`no process ${pid} in ${source.description}`);
+    if (r.reason === 'kernel-thread') throw new UserError(`process ${pid} is a kernel thread: it has no mappings of its own`);
+    throw new UserError(`cannot read ${pid}/smaps: permission denied (needs root, the same user, or CAP_SYS_PTRACE)`);
+  }
+  const m = r.value;
+  const groups = sortGroups([...m.groups], flags.sort);
+  const kinds = [...m.kinds].sort((a, b) => bySizeDesc(a.pssBytes, b.pssBytes));
+  const machine = flags.json === true || flags.csv === true;
+  const limit = flags.limit ?? (machine ? undefined : 30);
+  const shown = limit === undefined ? groups : groups.slice(0, limit);
+  const exact = flags.bytes;
+
+  if (flags.json) {
+    process.stdout.write(`${toJson(processMappingsJson(m, { time: source.time(), host: await source.hostname(), source: source.description }, kinds, shown))}\n`);
+    return;
+  }
+  if (flags.csv) {
+    const lines = [csvLine(['kind', 'name', 'mappings', 'size', 'rss', 'pss', 'uss', 'swap', 'swap_pss'])];
+    for (const g of shown) lines.push(csvLine([g.kind, g.name, g.mappings, g.sizeBytes, g.rssBytes, g.pssBytes, g.ussBytes, g.swapBytes, g.swapPssBytes]));
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return;
+  }
+  const c = palette();
+  const out: string[] = [];
+  const cmd = m.cmdline && m.cmdline.length > 0 ? m.cmdline.join(' ') : `[${m.identity.name}]`;
+  out.push(c.bold(`process ${pid} (${printable(m.identity.name)}), parent ${m.identity.ppid}: ${printable(cmd.length > 100 ? `${cmd.slice(0, 99)}…` : cmd)}`));
+  out.push(`${m.vmas.length} mappings: PSS ${sizeText(m.total.pssBytes, exact)}, USS ${sizeText(m.total.ussBytes, exact)}, RSS ${sizeText(m.total.rssBytes, exact)}, swap ${sizeText(m.total.swapBytes, exact)}, virtual ${sizeText(m.total.sizeBytes, exact)}`);
+  out.push('');
+  out.push(c.bold('By kind'));
+  out.push(
+    table(
+      [['KIND', 'MAPS', 'PSS', 'USS', 'RSS', 'SWAP', 'SIZE'], ...kinds.map((k) => [MAPPING_KIND_LABELS[k.kind], String(k.mappings), sizeText(k.pssBytes, exact), sizeText(k.ussBytes, exact), sizeText(k.rssBytes, exact), sizeText(k.swapBytes, exact), sizeText(k.sizeBytes, exact)])],
+      ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ),
+  );
+  out.push('');
+  out.push(c.bold(`By mapping (by ${flags.sort}; ${shown.length} of ${groups.length})`));
+  out.push(
+    table(
+      [
+        ['KIND', 'NAME', 'MAPS', 'PSS', 'USS', 'RSS', 'SWAP', 'SIZE'],
+        ...shown.map((g) => [MAPPING_KIND_LABELS[g.kind], printable(g.name === '' ? '-' : g.name), String(g.mappings), sizeText(g.pssBytes, exact), sizeText(g.ussBytes, exact), sizeText(g.rssBytes, exact), sizeText(g.swapBytes, exact), sizeText(g.sizeBytes, exact)]),
+      ],
+      ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ),
+  );
+  process.stdout.write(`${out.join('\n')}\n`);
+}

@@ -1,0 +1,52 @@
+// `memlens snapshot`: collects, sorts, limits and prints.
+import { UsageError } from '../base/errors.js';
+import { GROUP_BYS, groupProcesses, type GroupBy, type ProcessGroup } from '../analyses/process-groups.js';
+import type { ProcessMemory } from '../analyses/processes.js';
+import { collectSnapshot } from '../analyses/snapshot.js';
+import { openProcSource } from '../sources/open-source.js';
+import { snapshotJson } from '../wire/snapshot.js';
+import { bySizeDesc, memoryFlags, type SortKey } from './memory-flags.js';
+import { palette, toJson } from './output.js';
+import { groupsCsv, partlyReadWarning, processesCsv, renderSnapshot } from './snapshot-output.js';
+
+const DEFAULT_HUMAN_LIMIT = 20;
+
+function sortProcesses(ps: ProcessMemory[], key: SortKey): ProcessMemory[] {
+  const pick = (p: ProcessMemory): number | null => (key === 'pss' ? p.pssBytes : key === 'rss' ? p.rssBytes : key === 'uss' ? p.ussBytes : key === 'swap' ? p.swapBytes : null);
+  return key === 'name' ? ps.sort((a, b) => a.name.localeCompare(b.name) || a.pid - b.pid) : ps.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.pid - b.pid);
+}
+
+function sortGroups(gs: ProcessGroup[], key: SortKey): ProcessGroup[] {
+  const pick = (g: ProcessGroup): number | null => (key === 'pss' ? g.pssBytes : key === 'rss' ? g.rssBytes : key === 'uss' ? g.ussBytes : key === 'swap' ? g.swapBytes : null);
+  return key === 'name' ? gs.sort((a, b) => a.label.localeCompare(b.label)) : gs.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.label.localeCompare(b.label));
+}
+
+export async function runSnapshot(raw: Record<string, unknown>): Promise<void> {
+  const flags = memoryFlags(raw);
+  const by = typeof raw.groupBy === 'string' ? raw.groupBy : 'process';
+  if (!(GROUP_BYS as readonly string[]).includes(by)) throw new UsageError(`--group-by must be one of ${GROUP_BYS.join(', ')} (got ${JSON.stringify(by)})`);
+  const groupBy = by as GroupBy;
+  const source = await openProcSource(flags.from);
+  const snap = await collectSnapshot(source, { includeKernelThreads: raw.kernelThreads === true });
+  const processes = sortProcesses([...snap.processes], flags.sort);
+  const machine = flags.json === true || flags.csv === true;
+  const limit = flags.limit ?? (machine ? undefined : DEFAULT_HUMAN_LIMIT);
+  const cut = <T>(xs: T[]): T[] => (limit === undefined ? xs : xs.slice(0, limit));
+  const groups = groupBy === 'process' ? undefined : { by: groupBy, items: sortGroups(groupProcesses(snap.processes, groupBy), flags.sort) };
+
+  const warning = partlyReadWarning(snap);
+  if (warning) process.stderr.write(`${warning}\n`);
+
+  if (flags.json) {
+    process.stdout.write(`${toJson(snapshotJson(snap, cut(processes), groups ? { by: groups.by, items: cut(groups.items) } : undefined))}\n`);
+    return;
+  }
+  if (flags.csv) {
+    process.stdout.write(groups ? groupsCsv(cut(groups.items), groups.by) : processesCsv(cut(processes)));
+    return;
+  }
+  const view = groups
+    ? { groups: { by: groups.by, items: cut(groups.items) }, totalRows: groups.items.length, sort: flags.sort }
+    : { processes: cut(processes), totalRows: processes.length, sort: flags.sort };
+  process.stdout.write(renderSnapshot(snap, view, flags.bytes, palette()));
+}

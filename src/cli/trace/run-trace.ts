@@ -1,0 +1,91 @@
+// `memlens trace`: start a backend, show each call as it happens (or NDJSON), keep per-process
+// accounts, store the events, and end with the per-process summary and the lost-event count.
+import { hostname } from 'node:os';
+import { UsageError } from '../../base/errors.js';
+import { parseDurationMs } from '../../base/units.js';
+import { ProcessAccounts } from '../../analyses/trace/process-accounts.js';
+import { createTraceBackend, isLive, type BackendChoice, type BackendKind, BACKEND_KINDS } from '../../sources/trace-backends.js';
+import { pageSizeBytes, readProcessSeeds, totalVirtualBytes } from '../../sources/trace-proc.js';
+import { eventToJson, type MemEvent } from '../../wire/events.js';
+import { palette, toJson } from '../output.js';
+import { openEventSink } from './event-sink.js';
+import { eventLine, HEADER, summaryText } from './trace-lines.js';
+
+export interface TraceFlags {
+  duration?: string;
+  pid?: string[];
+  name?: string;
+  json?: boolean;
+  db?: string;
+  store: boolean;
+  backend: string;
+  fromStap?: string;
+  includeSelf?: boolean;
+}
+
+function parsePids(values: string[] | undefined): number[] | undefined {
+  if (!values || values.length === 0) return undefined;
+  const pids = values.flatMap((v) => v.split(',')).map((v) => v.trim());
+  for (const p of pids) if (!/^\d+$/.test(p) || Number(p) <= 0) throw new UsageError(`--pid: "${p}" is not a process id`);
+  return pids.map(Number);
+}
+
+export async function runTrace(flags: TraceFlags): Promise<void> {
+  const durationMs = flags.duration === undefined ? undefined : parseDurationMs(flags.duration);
+  if (durationMs === undefined && flags.duration !== undefined) throw new UsageError(`--duration: "${flags.duration}" is not a duration (e.g. 10s, 500ms, 2m)`);
+  if (!BACKEND_KINDS.includes(flags.backend as BackendKind)) throw new UsageError(`--backend: "${flags.backend}" is not one of ${BACKEND_KINDS.join(', ')}`);
+  if (flags.db !== undefined && !flags.store) throw new UsageError('--db and --no-store cannot be used together');
+  const pids = parsePids(flags.pid);
+  const host = hostname();
+  const choice: BackendChoice = {
+    backend: flags.backend as BackendKind,
+    ...(flags.fromStap === undefined ? {} : { fromStap: flags.fromStap }),
+    options: {
+      host,
+      excludeSelf: flags.includeSelf !== true,
+      ...(pids ? { pids } : {}),
+      onLeftoversRemoved: (names: string[]) => process.stderr.write(`memlens: removed tracing instance${names.length > 1 ? 's' : ''} left by a killed run: ${names.join(', ')}\n`),
+    },
+  };
+  const json = flags.json === true;
+  const out = process.stdout;
+  const err = process.stderr;
+  const p = palette();
+
+  const sink = await openEventSink({ store: flags.store, ...(flags.db === undefined ? {} : { db: flags.db }) });
+  const backend = await createTraceBackend(choice);
+  const accounts = new ProcessAccounts(pageSizeBytes());
+  const total = totalVirtualBytes();
+  await backend.start();
+  if (isLive(choice)) accounts.seed(readProcessSeeds(pids));
+
+  const stop = () => void backend.stop();
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, stop);
+  const timer = durationMs === undefined ? undefined : setTimeout(stop, durationMs);
+  err.write(`memlens: tracing mmap, munmap, brk and mremap with ${backend.name}; events ${sink.description}${durationMs === undefined ? '; Ctrl-C stops' : ''}\n`);
+  if (!json) out.write(`${p.bold(HEADER)}\n`);
+
+  const wanted = (e: MemEvent) => flags.name === undefined || e.name === flags.name || e.thread === flags.name;
+  try {
+    for await (const batch of backend.batches()) {
+      accounts.apply(batch);
+      const shown = flags.name === undefined ? batch.events : batch.events.filter(wanted);
+      sink.write(shown);
+      if (shown.length === 0) continue;
+      out.write(shown.map((e) => (json ? JSON.stringify(eventToJson(e)) : eventLine(e, p))).join('\n') + '\n');
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    for (const s of signals) process.removeListener(s, stop);
+    await backend.stop();
+  }
+  const lost = backend.lost();
+  await sink.close(host, lost);
+  const rows = accounts.rows(total).filter((r) => flags.name === undefined || r.name === flags.name);
+  if (json) {
+    err.write(`${toJson({ summary: { totalVirtualBytes: total, processes: rows, lost } })}\n`);
+  } else {
+    out.write(`\n${summaryText(rows, total, lost, 25, p)}\n`);
+  }
+}

@@ -1,0 +1,75 @@
+// What a capture archive says about the moment and machine it describes: capture time, host
+// name and page size. Each comes from the script's metadata when the board had the command
+// (date, hostname, getconf), else from /proc files captured alongside.
+import { ParseError } from '../base/errors.js';
+import type { CaptureArchive } from './archive.js';
+
+const utf8 = new TextDecoder('utf-8');
+
+function fileText(archive: CaptureArchive, name: string): string | undefined {
+  const entry = archive.entries.get(name);
+  return entry?.kind === 'file' ? utf8.decode(entry.data) : undefined;
+}
+
+/**
+ * Capture time. Fallback without `date`: boot time plus uptime, i.e. "btime" of /proc/stat
+ * (seconds since the epoch) plus the first field of /proc/uptime (Documentation/filesystems/proc.rst).
+ */
+export function archiveTime(archive: CaptureArchive): Date | undefined {
+  const iso = archive.meta.get('time');
+  if (iso !== undefined && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(iso)) return new Date(iso);
+  const epoch = archive.meta.get('epoch');
+  if (epoch !== undefined && /^\d{1,12}$/.test(epoch)) return new Date(Number(epoch) * 1000);
+  const btime = /^btime (\d+)$/m.exec(fileText(archive, 'proc/stat') ?? '')?.[1];
+  const uptime = /^(\d+(?:\.\d+)?) /.exec(fileText(archive, 'proc/uptime') ?? '')?.[1];
+  if (btime !== undefined && uptime !== undefined) return new Date((Number(btime) + Number(uptime)) * 1000);
+  return undefined;
+}
+
+/** Host name: the kernel's (what os.hostname() returns live), else the hostname command's. */
+export function archiveHostname(archive: CaptureArchive): string | undefined {
+  const kernel = fileText(archive, 'proc/sys/kernel/hostname')?.trim();
+  if (kernel) return kernel;
+  return archive.meta.get('hostname')?.trim() || undefined;
+}
+
+/**
+ * Base page size. BusyBox has no getconf, so the fallback is the KernelPageSize of the first
+ * mapping in a captured smaps (fs/proc/task_mmu.c prints it per VMA; the first mapping of a
+ * program is its text, mapped with base pages). The capturing shell's own smaps is tried first.
+ */
+export function archivePageSize(archive: CaptureArchive, source = 'archive'): number {
+  const meta = archive.meta.get('pagesize');
+  if (meta !== undefined && /^\d{1,9}$/.test(meta.trim())) {
+    const n = Number(meta.trim());
+    if (n > 0 && (n & (n - 1)) === 0) return n;
+  }
+  const shell = archive.meta.get('shell-pid');
+  const names = [...(shell ? [`proc/${shell}/smaps`] : []), ...[...archive.entries.keys()].filter((n) => /^proc\/\d+\/smaps$/.test(n))];
+  for (const name of names) {
+    const kib = /^KernelPageSize:\s+(\d+) kB$/m.exec(fileText(archive, name) ?? '')?.[1];
+    if (kib !== undefined && Number(kib) > 0) return Number(kib) * 1024;
+  }
+  throw new ParseError('the page size is not recorded (no getconf on the board and no readable smaps)', source);
+}
+
+export interface ArchiveStats {
+  processes: number;
+  /** Processes with at least one file unreadable for lack of permission. */
+  partlyDenied: number;
+  /** Bytes of captured file contents. */
+  payloadBytes: number;
+}
+
+export function archiveStats(archive: CaptureArchive): ArchiveStats {
+  const pids = new Set<string>();
+  const denied = new Set<string>();
+  let payloadBytes = 0;
+  for (const entry of archive.entries.values()) {
+    const pid = /^proc\/(\d+)\//.exec(entry.name)?.[1];
+    if (pid !== undefined) pids.add(pid);
+    if (entry.kind === 'file') payloadBytes += entry.data.length;
+    if (pid !== undefined && entry.kind === 'unreadable' && entry.reason === 'permission') denied.add(pid);
+  }
+  return { processes: pids.size, partlyDenied: denied.size, payloadBytes };
+}

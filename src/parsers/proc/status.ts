@@ -1,0 +1,106 @@
+// /proc/PID/status (fs/proc/array.c proc_pid_status, task_mem in fs/proc/task_mmu.c).
+// Cheap to read for every process: O(1) in the kernel, world-readable, independent of RSS.
+// Kernel threads have no mm, so their status has no Vm*/Rss* lines at all.
+import { ParseError } from '../../base/errors.js';
+import type { Bytes } from '../../base/units.js';
+import { lines, parseFieldLine } from './fields.js';
+
+export interface ProcStatus {
+  /** The task's comm, unescaped (at most 15 bytes in the kernel, TASK_COMM_LEN = 16). */
+  name: string;
+  tgid: number;
+  pid: number;
+  ppid: number;
+  /** Real, effective, saved and filesystem uid. */
+  uids: [number, number, number, number];
+  threads: number | undefined;
+  /** From the "Kthread:" line (newer kernels); undefined when the kernel does not print it. */
+  kthread: boolean | undefined;
+  vmSizeBytes: Bytes | undefined;
+  vmRssBytes: Bytes | undefined;
+  rssAnonBytes: Bytes | undefined;
+  rssFileBytes: Bytes | undefined;
+  rssShmemBytes: Bytes | undefined;
+  vmSwapBytes: Bytes | undefined;
+  vmPteBytes: Bytes | undefined;
+  hugetlbBytes: Bytes | undefined;
+}
+
+/**
+ * Undoes the escaping of the Name line. The kernel escapes only '\n' and '\\' there
+ * (fs/proc/array.c proc_task_name: seq_escape_str(..., ESCAPE_SPACE | ESCAPE_SPECIAL, "\n\\")),
+ * so "\\n" is a newline and "\\\\" a backslash; every other byte is printed as is.
+ */
+export function unescapeStatusName(s: string): string {
+  if (!s.includes('\\')) return s;
+  return s.replace(/\\(n|\\)/g, (_m, c: string) => (c === 'n' ? '\n' : '\\'));
+}
+
+const SIZE_KEYS: Record<string, keyof ProcStatus> = {
+  VmSize: 'vmSizeBytes',
+  VmRSS: 'vmRssBytes',
+  RssAnon: 'rssAnonBytes',
+  RssFile: 'rssFileBytes',
+  RssShmem: 'rssShmemBytes',
+  VmSwap: 'vmSwapBytes',
+  VmPTE: 'vmPteBytes',
+  HugetlbPages: 'hugetlbBytes',
+};
+
+/** Parses /proc/PID/status. Returns undefined when the text has no Name/Pid lines. */
+export function parseStatus(text: string, source = 'status'): ProcStatus | undefined {
+  const st: ProcStatus = {
+    name: '',
+    tgid: -1,
+    pid: -1,
+    ppid: -1,
+    uids: [-1, -1, -1, -1],
+    threads: undefined,
+    kthread: undefined,
+    vmSizeBytes: undefined,
+    vmRssBytes: undefined,
+    rssAnonBytes: undefined,
+    rssFileBytes: undefined,
+    rssShmemBytes: undefined,
+    vmSwapBytes: undefined,
+    vmPteBytes: undefined,
+    hugetlbBytes: undefined,
+  };
+  let sawName = false;
+  for (const line of lines(text)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const key = line.slice(0, colon);
+    if (key === 'Name') {
+      // "Name:\t<comm>": one tab after the colon; the name itself may start with spaces.
+      const rest = line.slice(colon + 1);
+      st.name = unescapeStatusName(rest.startsWith('\t') ? rest.slice(1) : rest.trimStart());
+      sawName = true;
+      continue;
+    }
+    if (key === 'Uid') {
+      const parts = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+      if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x))) throw new ParseError(`bad Uid line`, source);
+      st.uids = parts as [number, number, number, number];
+      continue;
+    }
+    const sizeKey = SIZE_KEYS[key];
+    if (sizeKey !== undefined) {
+      const f = parseFieldLine(line);
+      if (!f?.hasKbUnit) throw new ParseError(`bad ${key} line`, source);
+      (st as unknown as Record<string, number>)[sizeKey] = f.value;
+      continue;
+    }
+    if (key === 'Tgid' || key === 'Pid' || key === 'PPid' || key === 'Threads' || key === 'Kthread') {
+      const v = Number(line.slice(colon + 1).trim());
+      if (!Number.isInteger(v)) throw new ParseError(`bad ${key} line`, source);
+      if (key === 'Tgid') st.tgid = v;
+      else if (key === 'Pid') st.pid = v;
+      else if (key === 'PPid') st.ppid = v;
+      else if (key === 'Threads') st.threads = v;
+      else st.kthread = v !== 0;
+    }
+  }
+  if (!sawName || st.pid < 0) return undefined;
+  return st;
+}

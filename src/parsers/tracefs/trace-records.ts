@@ -1,0 +1,71 @@
+// The raw, unpaired records a tracer delivers before pairing and attribution: one syscall entry,
+// one syscall exit, or one process-lifecycle tracepoint. Backend-neutral: the tracefs decoder
+// produces them, and any backend that sees enter and exit separately can too.
+import type { MemCall } from '../../wire/events.js';
+
+export interface EnterRecord {
+  kind: 'enter';
+  ktimeNs: bigint;
+  tid: number;
+  call: MemCall;
+  /** mmap/munmap/mremap: addr; brk: the requested break. */
+  addr: bigint;
+  /** mmap/munmap: len; mremap: old_len; brk: 0. */
+  lengthBytes: bigint;
+  prot: number | null;
+  flags: number | null;
+  fd: number | null;
+  newLengthBytes: bigint | null;
+  newAddr: bigint | null;
+}
+
+export interface ExitRecord {
+  kind: 'exit';
+  ktimeNs: bigint;
+  tid: number;
+  call: MemCall;
+  ret: bigint;
+}
+
+/** task:task_newtask, fired in the creator's context (include/trace/events/task.h). */
+export interface NewTaskRecord {
+  kind: 'newtask';
+  ktimeNs: bigint;
+  parentTid: number;
+  tid: number;
+  comm: string;
+  cloneFlags: bigint;
+}
+
+/** sched:sched_process_exec: `pid` is the task's pid after exec (the tgid), oldPid its tid before. */
+export interface ExecRecord {
+  kind: 'exec';
+  ktimeNs: bigint;
+  pid: number;
+  oldPid: number;
+  filename: string;
+}
+
+/** sched:sched_process_exit: one thread exits; groupDead when it was the last of its process. */
+export interface TaskExitRecord {
+  kind: 'task-exit';
+  ktimeNs: bigint;
+  tid: number;
+  comm: string;
+  /** null on kernels whose event has no group_dead field. */
+  groupDead: boolean | null;
+}
+
+/** task:task_rename: prctl(PR_SET_NAME), writes to /proc/PID/comm, and exec. */
+export interface RenameRecord {
+  kind: 'rename';
+  ktimeNs: bigint;
+  tid: number;
+  oldComm: string;
+  newComm: string;
+}
+
+export type TraceRecord = EnterRecord | ExitRecord | NewTaskRecord | ExecRecord | TaskExitRecord | RenameRecord;
+
+/** CLONE_THREAD from include/uapi/linux/sched.h: the new task joins its creator's thread group. */
+export const CLONE_THREAD = 0x10000n;

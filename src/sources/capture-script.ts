@@ -1,0 +1,47 @@
+// The capture script (scripts/capture.sh) shipped in the package, found relative to this
+// module so that it works from the repository (dist/src/sources) and from an installed package
+// alike, and run locally with the system's sh.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError, errnoCode } from '../base/errors.js';
+
+export function captureScriptPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'scripts', 'capture.sh');
+    if (existsSync(candidate) && existsSync(join(dir, 'package.json'))) return candidate;
+    const up = dirname(dir);
+    if (up === dir) throw new UserError('scripts/capture.sh is missing from this memlens installation');
+    dir = up;
+  }
+}
+
+export function readCaptureScript(): Promise<string> {
+  return readFile(captureScriptPath(), 'utf8');
+}
+
+/**
+ * Runs the capture script with `shell` and writes the archive to `outPath` ("-" = stdout).
+ * The script's stderr passes through; a non-zero exit is a failure.
+ */
+export async function runCaptureScript(outPath: string, shell = 'sh'): Promise<void> {
+  const script = captureScriptPath();
+  const out = outPath === '-' ? undefined : await open(outPath, 'w').catch((e: unknown) => {
+    throw new UserError(`cannot write ${outPath}: ${errnoCode(e) ?? String(e)}`);
+  });
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(shell, [script], { stdio: ['ignore', out ? out.fd : 'inherit', 'inherit'] });
+      child.on('error', (e) => {
+        reject(new UserError(`cannot run ${shell}: ${errnoCode(e) ?? e.message}`));
+      });
+      child.on('close', resolve);
+    });
+    if (code !== 0) throw new UserError(`the capture script failed (${shell} exited with ${code ?? 'a signal'})`);
+  } finally {
+    await out?.close();
+  }
+}

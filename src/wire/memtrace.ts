@@ -1,0 +1,181 @@
+// The `memlens memtrace --json` output (and the data embedded in the --html report).
+// Wire version: bump MEMTRACE_WIRE_VERSION and note the change here when a field changes.
+// All sizes are estimated bytes: sampled words / sample rate × word size (memtrace's own
+// estimate, memtrace_viewer's bytes_of_nsamples). Times are seconds since the trace start
+// unless named ...Us (µs since the Unix epoch).
+
+export const MEMTRACE_WIRE_VERSION = 1;
+
+export type Owner = 'app' | 'lwt';
+
+export interface MemtraceWireFrame {
+  defname: string;
+  filename: string;
+  line: number;
+  startChar: number;
+  endChar: number;
+}
+
+export interface MemtraceWireTrace {
+  path: string;
+  formatVersion: number;
+  executable: string;
+  host: string;
+  pid: string;
+  sampleRate: number;
+  wordSizeBits: number;
+  ocamlRuntimeParams: string;
+  context: string | null;
+  startTimeUs: number;
+  endTimeUs: number;
+  durationS: number;
+  /** Estimated bytes one sample stands for: word size / sample rate. */
+  bytesPerSample: number;
+}
+
+export interface MemtraceWireEvents {
+  allocations: number;
+  promotions: number;
+  collections: number;
+  locations: number;
+}
+
+export interface MemtraceWireIntegrity {
+  ok: boolean;
+  packets: number;
+  cacheVerifierChecks: number;
+  cacheVerifierFailures: number;
+  allocIdChecks: number;
+  allocIdMismatches: number;
+  wrongPidPackets: number;
+  corruptPackets: number;
+  locationErrors: number;
+  unknownLocationCodes: number;
+  inconsistentLocations: number;
+  nonMonotoneTimes: number;
+  truncatedBacktraces: number;
+  orphanPromotions: number;
+  orphanCollections: number;
+  truncated: boolean;
+  warnings: string[];
+}
+
+/** Bytes split between Lwt's own machinery and the application. */
+export interface MemtraceWireSplit {
+  totalBytes: number;
+  lwtBytes: number;
+  appBytes: number;
+}
+
+export interface MemtraceWireTotals {
+  allocated: MemtraceWireSplit;
+  allocatedMinorBytes: number;
+  allocatedMajorBytes: number;
+  allocatedExternalBytes: number;
+  promotedBytes: number;
+  collectedBytes: number;
+  collectedMinorBytes: number;
+  collectedMajorBytes: number;
+  liveEnd: MemtraceWireSplit;
+  livePeak: MemtraceWireSplit;
+  peakTimeS: number;
+}
+
+export interface MemtraceWireBin {
+  tS: number;
+  liveBytes: number;
+  allocatedBytes: number;
+  collectedBytes: number;
+  promotedBytes: number;
+}
+
+export interface MemtraceWireLifetime {
+  /** Collected while still in the minor heap. */
+  collectedYoungBytes: number;
+  /** Promoted to the major heap, then collected. */
+  promotedCollectedBytes: number;
+  /** Allocated directly in the major heap (or external), then collected. */
+  majorCollectedBytes: number;
+  /** Still live at the end of the trace. */
+  neverCollectedBytes: number;
+  /** Mean lifetime of the collected samples, seconds (null if none was collected). */
+  meanLifetimeS: number | null;
+}
+
+export interface MemtraceWireSite {
+  id: number;
+  /** 'lwt': allocated inside Lwt's machinery on behalf of `frame`; 'app': allocated by `frame`. */
+  owner: Owner;
+  /** The first frame outside Lwt (from the allocation point outwards); null if unknown. */
+  frame: MemtraceWireFrame | null;
+  label: string;
+  allocations: number;
+  allocatedBytes: number;
+  liveEndBytes: number;
+  livePeakBytes: number;
+  promotedBytes: number;
+  lifetime: MemtraceWireLifetime;
+}
+
+export interface MemtraceWireLeak {
+  siteId: number;
+  label: string;
+  owner: Owner;
+  liveEndBytes: number;
+  /** Share of the end's live memory held by this site. */
+  shareOfEndLive: number;
+  /** live at end / allocated: how much of what the site allocated is never freed. */
+  retainedFraction: number;
+  /** Least-squares growth of the site's live bytes, bytes per second. */
+  growthBytesPerS: number;
+  /** Fraction of time steps in which the site's live bytes did not fall. */
+  risingFraction: number;
+  /** The site's live bytes at each timeline bin (same bins as `timeline`). */
+  curve: number[];
+}
+
+export interface MemtraceWireRaceSite {
+  siteId: number;
+  label: string;
+  owner: Owner;
+  /** Growth of this site's live bytes across the window. */
+  growthBytes: number;
+  shareOfGrowth: number;
+  /** Fraction of that growth gone again by the end of the trace. */
+  reclaimedFraction: number;
+}
+
+export interface MemtraceWireWindow {
+  kind: 'race' | 'leak' | 'retained';
+  startS: number;
+  endS: number;
+  growthBytes: number;
+  allocatedBytesPerS: number;
+  collectedBytesPerS: number;
+  /** Of the window's allocations still live at its end, the share freed later in the trace. */
+  freedLaterFraction: number;
+  /** When live memory fell back near its level before the window (null: it did not). */
+  settledAtS: number | null;
+  sites: MemtraceWireRaceSite[];
+  explanation: string;
+}
+
+export interface MemtraceWireReport {
+  schema: 'memlens.memtrace';
+  version: typeof MEMTRACE_WIRE_VERSION;
+  trace: MemtraceWireTrace;
+  events: MemtraceWireEvents;
+  integrity: MemtraceWireIntegrity;
+  totals: MemtraceWireTotals;
+  timeline: { binWidthS: number; bins: MemtraceWireBin[] };
+  lwt: { prefixes: string[] };
+  /** Every site, in id order. Rankings are lists of site ids, largest first. */
+  sites: MemtraceWireSite[];
+  rankings: { byAllocated: number[]; byLiveEnd: number[]; byLivePeak: number[] };
+  leaks: MemtraceWireLeak[];
+  /** Allocation races: growth windows whose memory was freed again later. */
+  races: MemtraceWireWindow[];
+  /** Every sustained growth window, races included, with its classification. */
+  growthWindows: MemtraceWireWindow[];
+  steadyState: { steady: boolean; reason: string };
+}

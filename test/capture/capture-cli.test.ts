@@ -1,0 +1,71 @@
+// memlens capture on the command line: the printed script is the shipped one, -o runs it here
+// with the system sh, and bad usage or bad archives give one line and the documented exit code.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseArchive } from '../../src/parsers/archive.js';
+import { captureScriptPath } from '../../src/sources/capture-script.js';
+import { loadArchive } from '../../src/sources/archive.js';
+import { UserError } from '../../src/base/errors.js';
+import { runCli } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/paths.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'memlens-capture-cli-'));
+
+test('capture --print-script prints the shipped script', async () => {
+  const r = await runCli(['capture', '--print-script']);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, readFileSync(join(repoRoot, 'scripts', 'capture.sh'), 'utf8'));
+  assert.equal(captureScriptPath(), join(repoRoot, 'scripts', 'capture.sh'));
+  // The package ships it (package.json "files").
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { files: string[] };
+  assert.ok(pkg.files.includes('scripts/capture.sh'));
+});
+
+test('capture -o FILE runs the script with sh and writes an archive that includes the capturing shell', async () => {
+  const out = join(scratch, 'here.snap');
+  const r = await runCli(['capture', '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^wrote .*here\.snap: \d+ processes, [\d.]+ [KMG]iB of \/proc files/);
+  const archive = parseArchive(readFileSync(out));
+  assert.ok(archive);
+  const shell = archive.meta.get('shell-pid');
+  assert.ok(shell);
+  const comm = archive.entries.get(`proc/${shell}/comm`);
+  assert.ok(comm?.kind === 'file');
+  assert.equal(new TextDecoder().decode(comm.data), 'sh\n');
+  // Here getconf exists, so the page size is recorded directly.
+  const { execFileSync } = await import('node:child_process');
+  assert.equal(archive.meta.get('pagesize'), execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim());
+});
+
+test('capture usage errors exit 2 with one line', async () => {
+  for (const args of [['capture'], ['capture', '--print-script', '-o', join(scratch, 'x')], ['capture', '--bogus']]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stdout, '');
+  }
+});
+
+test('capture -o into an unwritable place exits 1 with one line', async () => {
+  const r = await runCli(['capture', '-o', join(scratch, 'no', 'such', 'dir', 'x.snap')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^memlens: cannot write .*x\.snap: ENOENT\n$/);
+});
+
+test('loading an archive: not an archive, corrupt, truncated, gzip-compressed', async () => {
+  const good = readFileSync(join(repoRoot, 'fixtures', 'capture', 'busybox-1.35-linux-6.18.44.snap'));
+  const notArchive = join(scratch, 'meminfo');
+  writeFileSync(notArchive, readFileSync('/proc/meminfo'));
+  await assert.rejects(loadArchive(notArchive), (e: unknown) => e instanceof UserError && /is not a memlens capture archive/.test(e.message));
+  const truncated = join(scratch, 'truncated.snap');
+  writeFileSync(truncated, good.subarray(0, good.length - 10));
+  await assert.rejects(loadArchive(truncated), (e: unknown) => e instanceof UserError && /^corrupt archive: .*truncated/.test(e.message));
+  await assert.rejects(loadArchive(join(scratch, 'absent.snap')), (e: unknown) => e instanceof UserError && /cannot read archive .*ENOENT/.test(e.message));
+  const { gzipSync } = await import('node:zlib');
+  const gz = join(scratch, 'board.snap.gz');
+  writeFileSync(gz, gzipSync(good));
+  assert.equal((await loadArchive(gz)).recordCount, parseArchive(good)?.recordCount);
+});

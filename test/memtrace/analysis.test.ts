@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SeededRandom, randomChunks } from '../../src/base/random.js';
+import { createMemtraceAnalysis } from '../../src/analyses/memtrace/analyze.js';
+import { MemtraceAnalyzer } from '../../src/analyses/memtrace/analyzer.js';
+import { AdaptiveBins, MAX_BINS } from '../../src/analyses/memtrace/bins.js';
+import { foldedStacks, stacksOf } from '../../src/analyses/memtrace/folded.js';
+import { LwtClassifier } from '../../src/analyses/memtrace/lwt.js';
+import { buildMemtraceReport } from '../../src/analyses/memtrace/report.js';
+import { MemtraceDecoder } from '../../src/parsers/memtrace/decoder.js';
+import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
+import { readPublicTrace } from './public-traces.js';
+import { buildScenario, type ScenarioOptions } from './scenarios.js';
+
+function analyse(bytes: Uint8Array, chunks?: Uint8Array[], prefixes: string[] = []): { report: MemtraceWireReport; a: ReturnType<typeof createMemtraceAnalysis> } {
+  const a = createMemtraceAnalysis('test.ctf', prefixes);
+  for (const c of chunks ?? [bytes]) a.decoder.push(c);
+  a.decoder.end();
+  return { report: buildMemtraceReport(a.analyzer, a.decoder, { path: 'test.ctf', lwtPrefixes: prefixes, top: 10 }), a };
+}
+
+const base: ScenarioOptions = { durationS: 100, tickUs: 2000, leak: false, race: null, warmup: false, seed: 1 };
+// 1 sample = 8 bytes / 1e-4 (the scenarios' sample rate, 64-bit words).
+const BPS = 80_000;
+
+test('scenario with a leak and a race: the leaking site, the racing window and its sites', () => {
+  const { bytes, written } = buildScenario({ ...base, leak: true, race: { fromS: 40, toS: 60 } });
+  const { report: r } = analyse(bytes);
+  assert.deepEqual(r.events, { allocations: written.allocations, promotions: written.promotions, collections: written.collections, locations: written.locations });
+  assert.equal(r.integrity.ok, true);
+  assert.equal(r.leaks.length, 1);
+  const leak = r.leaks[0];
+  assert.ok(leak);
+  assert.match(leak.label, /Cache\.add \(bin\/cache\.ml:12\)/);
+  // One leaked sample every 10 ticks of 50,000, never collected.
+  assert.equal(leak.liveEndBytes, 5000 * BPS);
+  assert.ok(leak.shareOfEndLive > 0.95);
+  assert.equal(leak.retainedFraction, 1);
+  assert.equal(r.races.length, 1);
+  const race = r.races[0];
+  assert.ok(race);
+  assert.ok(race.startS >= 38 && race.startS <= 41, `race starts at ${race.startS}`);
+  assert.ok(race.endS >= 59 && race.endS <= 62, `race ends at ${race.endS}`);
+  assert.match(race.sites[0]?.label ?? '', /Producer\.push/);
+  assert.ok((race.sites[0]?.shareOfGrowth ?? 0) > 0.8);
+  assert.equal(race.sites[0]?.reclaimedFraction, 1);
+  assert.ok(race.freedLaterFraction >= 0.75);
+  assert.ok(race.settledAtS !== null && race.settledAtS > 60);
+  assert.ok(r.totals.peakTimeS > 59 && r.totals.peakTimeS < 61);
+  assert.equal(r.steadyState.steady, false);
+  // Rankings: live at peak is led by the producer, live at end by the cache.
+  assert.match(r.sites[r.rankings.byLivePeak[0] ?? -1]?.label ?? '', /Producer\.push/);
+  assert.match(r.sites[r.rankings.byLiveEnd[0] ?? -1]?.label ?? '', /Cache\.add/);
+});
+
+test('Lwt separation: allocations inside Lwt are Lwt-owned and attributed to the first frame outside it', () => {
+  const { report: r } = analyse(buildScenario(base).bytes);
+  const lwtSites = r.sites.filter((s) => s.owner === 'lwt');
+  assert.equal(lwtSites.length, 1);
+  assert.match(lwtSites[0]?.label ?? '', /Server\.serve \(bin\/server\.ml:60\)/);
+  // One 1-sample callback cell per tick.
+  assert.equal(r.totals.allocated.lwtBytes, 50_000 * BPS);
+  assert.equal(r.totals.allocated.lwtBytes + r.totals.allocated.appBytes, r.totals.allocated.totalBytes);
+  // Application allocations made inside Lwt callbacks are the application's (Server.parse).
+  assert.ok(r.sites.some((s) => s.owner === 'app' && /Server\.parse/.test(s.label)));
+  // A configured prefix makes Server.serve count as Lwt glue: its Lwt-owned memory moves out
+  // to the next frame outside Lwt (past Lwt_main.run), Server.main.
+  const { report: r2 } = analyse(buildScenario(base).bytes, undefined, ['Dune__exe__Server.serve']);
+  const lwt2 = r2.sites.filter((s) => s.owner === 'lwt');
+  assert.equal(lwt2.length, 1);
+  assert.match(lwt2[0]?.label ?? '', /Server\.main \(bin\/server\.ml:200\)/);
+  assert.equal(r2.totals.allocated.lwtBytes, r.totals.allocated.lwtBytes);
+});
+
+test('the steady program: nothing flagged, warm-up growth classified as retained', () => {
+  const { report: r } = analyse(buildScenario({ ...base, warmup: true, seed: 5 }).bytes);
+  assert.deepEqual(r.leaks, []);
+  assert.deepEqual(r.races, []);
+  assert.equal(r.steadyState.steady, true);
+  assert.ok(r.growthWindows.every((w) => w.kind === 'retained'));
+  assert.ok(r.growthWindows.length >= 1);
+  assert.ok(r.growthWindows[0] !== undefined && r.growthWindows[0].endS < 10);
+});
+
+test('a race alone is not a leak; a leak alone is not a race', () => {
+  const race = analyse(buildScenario({ ...base, race: { fromS: 10, toS: 30 }, seed: 9 }).bytes).report;
+  assert.equal(race.leaks.length, 0);
+  assert.equal(race.races.length, 1);
+  assert.ok((race.races[0]?.startS ?? 0) >= 8 && (race.races[0]?.startS ?? 0) <= 11);
+  const leak = analyse(buildScenario({ ...base, leak: true, seed: 10 }).bytes).report;
+  assert.equal(leak.races.length, 0);
+  assert.equal(leak.leaks.length, 1);
+});
+
+test('the analysis does not depend on chunk boundaries', () => {
+  const bytes = buildScenario({ ...base, durationS: 20, leak: true, race: { fromS: 5, toS: 10 } }).bytes;
+  const whole = analyse(bytes).report;
+  const rng = new SeededRandom(31);
+  const chunked = analyse(bytes, randomChunks(bytes, rng, 3000)).report;
+  assert.deepEqual(chunked, whole);
+});
+
+test('live at the peak per site is exact (checked by replaying the events)', () => {
+  const bytes = readPublicTrace('ocamlopt-v3.ctf');
+  const { a } = analyse(bytes);
+  // Replay: live per site over time, remember the per-site vector at the first global maximum.
+  const events: [string, number][] = [];
+  const sizes = new Map<number, [number, number]>();
+  const replay = new MemtraceAnalyzer(new LwtClassifier());
+  const d = new MemtraceDecoder({
+    info: (i) => replay.info(i),
+    alloc: (id, t, l, n, s, node) => {
+      replay.alloc(id, t, l, n, s, node);
+      sizes.set(id, [n, replay.resolver?.siteOf(node) ?? -1]);
+      events.push(['a', id]);
+    },
+    promote: (id, t) => replay.promote(id, t),
+    collect: (id, t) => {
+      replay.collect(id, t);
+      events.push(['c', id]);
+    },
+  });
+  replay.attach(d);
+  d.push(bytes);
+  d.end();
+  const live = new Map<number, number>();
+  let total = 0;
+  let peak = 0;
+  let atPeak = new Map<number, number>();
+  for (const [k, id] of events) {
+    const [n, site] = sizes.get(id) ?? [0, -1];
+    const sign = k === 'a' ? 1 : -1;
+    live.set(site, (live.get(site) ?? 0) + sign * n);
+    total += sign * n;
+    if (total > peak) {
+      peak = total;
+      atPeak = new Map(live);
+    }
+  }
+  assert.equal(a.analyzer.peak, peak);
+  a.analyzer.stats.forEach((s, site) => assert.equal(s.liveAtPeak, atPeak.get(site) ?? 0, `site ${site}`));
+});
+
+test('folded stacks: caller first, values sum to the allocated bytes, Lwt frames can be hidden', () => {
+  const bytes = buildScenario({ ...base, durationS: 10 }).bytes;
+  const { a, report } = analyse(bytes);
+  const stacks = stacksOf(a.decoder, a.analyzer.nodeSamples);
+  const text = foldedStacks(a.decoder, stacks, BPS, a.lwt, false);
+  const lines = text.trimEnd().split('\n');
+  let sum = 0;
+  for (const l of lines) {
+    const m = /^(.+) (\d+)$/.exec(l);
+    assert.ok(m, l);
+    sum += Number(m[2]);
+    assert.ok(m[1]?.startsWith('Dune__exe__Server.main;'), l);
+  }
+  assert.equal(sum, report.totals.allocated.totalBytes);
+  assert.ok(text.includes('Dune__exe__Server.main;Lwt_main.run;Lwt.bind;Dune__exe__Server.handle_request;Dune__exe__Server.parse '));
+  const hidden = foldedStacks(a.decoder, stacks, BPS, a.lwt, true);
+  assert.ok(!/Lwt/.test(hidden));
+  assert.ok(hidden.includes('Dune__exe__Server.main;Dune__exe__Server.handle_request;Dune__exe__Server.parse '));
+});
+
+test('Lwt frames: Lwt modules, dune-wrapped Lwt libraries and prefixes', () => {
+  const c = new LwtClassifier(['Tezos_base.Lwt_utils']);
+  const f = (defname: string, filename = 'x.ml'): boolean => c.isLwt({ defname, filename, line: 1, startChar: 0, endChar: 1 });
+  assert.equal(f('Lwt.bind'), true);
+  assert.equal(f('Lwt_unix.read'), true);
+  assert.equal(f('Lwt_engine.fun_1234'), true);
+  assert.equal(f('Lwt_unix__Lwt_engine.iter'), true);
+  assert.equal(f('Tezos_base.Lwt_utils.fold'), true);
+  assert.equal(f('Dune__exe__Lwt_helper.run'), false);
+  assert.equal(f('Lwtx.f'), false);
+  assert.equal(f('??', 'src/core/lwt.ml'), true);
+  assert.equal(f('Main.f'), false);
+});
+
+test('adaptive bins keep totals when they merge', () => {
+  const b = new AdaptiveBins();
+  const v = b.vector();
+  const m = b.matrix();
+  let total = 0;
+  for (let t = 0; t < 5_000_000; t += 7919) {
+    const k = b.bin(t);
+    v[k] = (v[k] ?? 0) + 1;
+    m[k * MAX_BINS + k] = (m[k * MAX_BINS + k] ?? 0) + 1;
+    total++;
+  }
+  assert.equal(
+    v.reduce((x, y) => x + y, 0),
+    total,
+  );
+  assert.equal(
+    m.reduce((x, y) => x + y, 0),
+    total,
+  );
+  assert.ok(b.lastBin < MAX_BINS);
+  assert.equal(b.binOf(4_999_999), b.lastBin);
+});

@@ -1,0 +1,110 @@
+// Hand-built traces with known behaviour, written with the test encoder: a Lwt server whose
+// cache never evicts (a leak), a producer that outruns its consumer for a while (an
+// allocation race that ends), request churn, Lwt's own allocations, and a steady program.
+import type { SourceLocation } from '../../src/parsers/memtrace/types.js';
+import { SeededRandom } from '../../src/base/random.js';
+import { TraceEncoder } from './trace-encoder.js';
+
+const loc = (filename: string, line: number, defname: string): SourceLocation[] => [{ filename, line, startChar: 2, endChar: 20, defname }];
+
+export const CODES = {
+  main: 0x401000,
+  lwtRun: 0x402000,
+  lwtBind: 0x403000,
+  handle: 0x404000,
+  parse: 0x405000,
+  cacheAdd: 0x406000,
+  producerPush: 0x407000,
+  serve: 0x408000,
+  lwtWakeup: 0x409000,
+  loadConfig: 0x40a000,
+} as const;
+
+export const SCENARIO_LOCATIONS = new Map<number, SourceLocation[]>([
+  [CODES.main, loc('bin/server.ml', 200, 'Dune__exe__Server.main')],
+  [CODES.lwtRun, loc('src/unix/lwt_main.ml', 33, 'Lwt_main.run')],
+  [CODES.lwtBind, loc('src/core/lwt.ml', 1800, 'Lwt.bind')],
+  [CODES.handle, loc('bin/server.ml', 40, 'Dune__exe__Server.handle_request')],
+  [CODES.parse, loc('bin/server.ml', 20, 'Dune__exe__Server.parse')],
+  [CODES.cacheAdd, loc('bin/cache.ml', 12, 'Dune__exe__Cache.add')],
+  [CODES.producerPush, loc('bin/producer.ml', 8, 'Dune__exe__Producer.push')],
+  [CODES.serve, loc('bin/server.ml', 60, 'Dune__exe__Server.serve')],
+  [CODES.lwtWakeup, loc('src/core/lwt.ml', 1200, 'Lwt.wakeup_later')],
+  [CODES.loadConfig, loc('bin/config.ml', 5, 'Dune__exe__Config.load')],
+]);
+
+export interface ScenarioOptions {
+  durationS: number;
+  tickUs: number;
+  leak: boolean;
+  race: { fromS: number; toS: number } | null;
+  /** A working set allocated in the first seconds and kept (warm-up). */
+  warmup: boolean;
+  seed: number;
+  version?: 1 | 2 | 3;
+  /** Stream packets out instead of keeping the trace in memory. */
+  sink?: (packet: Uint8Array) => void;
+}
+
+export const T0 = 1_700_000_000_000_000;
+
+/** Builds the trace; returns its bytes and what was written. */
+export function buildScenario(o: ScenarioOptions): { bytes: Uint8Array; written: TraceEncoder['written'] } {
+  const enc = new TraceEncoder({ version: o.version ?? 3, sampleRate: 1e-4, locations: SCENARIO_LOCATIONS, executable: '/srv/server.exe', host: 'node-1', ...(o.sink === undefined ? {} : { sink: o.sink }) });
+  const rng = new SeededRandom(o.seed);
+  const due = new Map<number, number[]>();
+  const promoteDue = new Map<number, number[]>();
+  const schedule = (m: Map<number, number[]>, tick: number, id: number): void => {
+    const l = m.get(tick);
+    if (l === undefined) m.set(tick, [id]);
+    else l.push(id);
+  };
+  const queue: number[] = [];
+  let qHead = 0;
+  const ticks = Math.floor((o.durationS * 1e6) / o.tickUs);
+  const C = CODES;
+  for (let tick = 0; tick < ticks; tick++) {
+    const now = T0 + tick * o.tickUs;
+    const tS = (tick * o.tickUs) / 1e6;
+    for (const id of promoteDue.get(tick) ?? []) enc.promote(now, id);
+    promoteDue.delete(tick);
+    for (const id of due.get(tick) ?? []) enc.collect(now, id);
+    due.delete(tick);
+    // Request churn: short-lived parse buffers, some survive a minor GC.
+    for (let k = 0; k < 2; k++) {
+      const id = enc.alloc(now, { lengthWords: rng.int(2, 12), stack: [C.main, C.lwtRun, C.lwtBind, C.handle, C.parse] });
+      const life = rng.int(1, 5);
+      if (rng.next() < 0.1) {
+        schedule(promoteDue, tick + 1, id);
+        schedule(due, tick + 1 + rng.int(10, 50), id);
+      } else schedule(due, tick + life, id);
+    }
+    // Lwt's own allocation (a callback cell) on behalf of Server.serve.
+    const cb = enc.alloc(now, { lengthWords: 4, stack: [C.main, C.lwtRun, C.serve, C.lwtBind] });
+    schedule(due, tick + rng.int(1, 3), cb);
+    if (o.leak && tick % 10 === 0) {
+      const id = enc.alloc(now, { lengthWords: 20, samples: 1, stack: [C.main, C.lwtRun, C.lwtBind, C.handle, C.cacheAdd] });
+      schedule(promoteDue, tick + 1, id);
+    }
+    if (o.warmup && tS < 5 && tick % 2 === 0) {
+      const id = enc.alloc(now, { lengthWords: 30, samples: 1, stack: [C.main, C.loadConfig] });
+      schedule(promoteDue, tick + 1, id);
+    }
+    if (o.race !== null) {
+      if (tS >= o.race.fromS && tS < o.race.toS) {
+        for (let k = 0; k < 2; k++) {
+          const id = enc.alloc(now, { lengthWords: 16, stack: [C.main, C.lwtRun, C.lwtBind, C.producerPush] });
+          queue.push(id);
+          schedule(promoteDue, tick + 1, id);
+        }
+      }
+      // The consumer takes one item per tick; promotion (tick + 1) comes before its collection.
+      if (qHead < queue.length && (queue[qHead] ?? 0) < enc.nextAllocId - 4) {
+        const id = queue[qHead++] ?? 0;
+        schedule(due, tick + 2, id);
+      }
+    }
+  }
+  const bytes = enc.finish();
+  return { bytes, written: enc.written };
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { LedgerItemJson, ProcessMappingsJson, SnapshotJson } from '../../src/wire/snapshot.js';
+import { runCli } from '../helpers/cli.js';
+import { vmDir } from './fixtures.js';
+
+const sum = (xs: readonly LedgerItemJson[]): number => xs.reduce((a, i) => a + i.bytes, 0);
+
+test('snapshot --json: schema 1, ledger adds up to total with one "unaccounted", processes in bytes', async () => {
+  const r = await runCli(['snapshot', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as SnapshotJson;
+  assert.equal(j.schema, 1);
+  assert.ok(!Number.isNaN(Date.parse(j.time)));
+  assert.equal(typeof j.host, 'string');
+  assert.equal(sum(j.ledger.items), j.ledger.total);
+  assert.equal(j.ledger.items.filter((i) => i.key === 'unaccounted').length, 1);
+  assert.equal(j.ledger.total, j.meminfo.MemTotal);
+  assert.ok(j.processes.length > 0);
+  for (const p of j.processes) {
+    for (const k of ['pid', 'ppid', 'name', 'user', 'rss', 'pss', 'uss', 'swap'] as const) assert.ok(k in p, `${k} in process`);
+    assert.ok(p.pss === null || Number.isInteger(p.pss));
+  }
+  // Sorted by PSS, largest first, unknown last.
+  const pss = j.processes.map((p) => p.pss ?? -1);
+  assert.deepEqual(pss, [...pss].sort((a, b) => b - a));
+  assert.ok(j.used.some((u) => u.formula === 'MemTotal − MemAvailable'));
+});
+
+test('snapshot human output: tree, used definitions, processes; --limit and --sort name', async () => {
+  const r = await runCli(['snapshot', '--limit', '3', '--sort', 'name']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Where MemTotal goes/);
+  assert.match(r.stdout, /├─ slab/);
+  assert.match(r.stdout, /unaccounted/);
+  assert.match(r.stdout, /MemTotal − MemAvailable/);
+  assert.match(r.stdout, /(KiB|MiB|GiB)/);
+  assert.match(r.stdout, /Processes \(by name; 3 of \d+/);
+  const b = await runCli(['snapshot', '--bytes', '--limit', '1']);
+  assert.doesNotMatch(b.stdout.split('Processes (')[0] ?? '', /MiB|GiB/);
+});
+
+test('snapshot --group-by program|user|cgroup and --csv', async () => {
+  for (const by of ['program', 'user', 'cgroup']) {
+    const r = await runCli(['snapshot', '--json', '--group-by', by]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as SnapshotJson;
+    assert.equal(j.groups?.by, by);
+    const grouped = j.groups.items.reduce((a, g) => a + g.pids.length, 0);
+    assert.equal(grouped, j.stats.collected, 'every process in exactly one group');
+  }
+  const csv = await runCli(['snapshot', '--csv', '--limit', '5']);
+  assert.equal(csv.code, 0);
+  const lines = csv.stdout.trimEnd().split('\n');
+  assert.equal(lines[0], 'pid,ppid,name,user,uid,program,cgroup,threads,rss,pss,uss,swap,swap_pss,pss_anon,pss_file,pss_shmem,vm_size,cmdline');
+  assert.equal(lines.length, 6);
+  const g = await runCli(['snapshot', '--csv', '--group-by', 'user']);
+  assert.match(g.stdout, /^user,label,processes,pss/);
+});
+
+test('usage errors exit 2, runtime failures exit 1, each with one line', async () => {
+  for (const args of [
+    ['snapshot', '--sort', 'size'],
+    ['snapshot', '--limit', 'x'],
+    ['snapshot', '--group-by', 'host'],
+    ['snapshot', '--json', '--csv'],
+    ['process', 'abc'],
+  ]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  const gone = await runCli(['process', '999999999']);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /^memlens: no process 999999999/);
+  const kt = await runCli(['process', '2']);
+  assert.equal(kt.code, 1);
+  assert.match(kt.stderr, /kernel thread/);
+});
+
+test('process PID: groups by kind in human, JSON and CSV form', async () => {
+  const pid = String(process.pid);
+  const h = await runCli(['process', pid]);
+  assert.equal(h.code, 0, h.stderr);
+  assert.match(h.stdout, /By kind/);
+  assert.match(h.stdout, /heap/);
+  assert.match(h.stdout, /kernel-provided +\[vdso\]/);
+  const j = JSON.parse((await runCli(['process', pid, '--json'])).stdout) as ProcessMappingsJson;
+  assert.equal(j.schema, 1);
+  assert.equal(j.pid, process.pid);
+  assert.equal(j.name, 'node');
+  assert.equal(
+    j.groups.reduce((a, g) => a + g.rss, 0),
+    j.total.rss,
+  );
+  assert.ok(j.groups.some((g) => g.kind === 'file' && g.name === process.execPath));
+  const c = await runCli(['process', pid, '--csv', '--sort', 'rss']);
+  assert.match(c.stdout, /^kind,name,mappings,size,rss,pss,uss,swap,swap_pss\n/);
+});
+
+test('--from is routed to the archive reader', async () => {
+  const r = await runCli(['snapshot', '--from', `${vmDir}/meminfo`]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+});

@@ -1,0 +1,165 @@
+// `memlens trace` with the tracefs backend on the real kernel, against a workload whose calls are
+// known exactly (test/workloads/mmap-known.c).
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import type { MemEventJson } from '../../src/wire/events.js';
+import { runCli } from '../helpers/cli.js';
+import { withTraceLock } from '../helpers/trace-lock.js';
+import { buildWorkload, checkWorkloadEvents, parseDone } from './known-workload.js';
+import { startTrace, startWorkload } from './trace-process.js';
+
+const INSTANCES = '/sys/kernel/tracing/instances';
+const { binary, execLink } = buildWorkload();
+
+interface SummaryRow {
+  pid: number;
+  name: string;
+  requestedBytes: number;
+  mappedNowBytes: number | null;
+  mappedNowPercent: number | null;
+  modelComplete: boolean;
+  exited: boolean;
+}
+interface Summary {
+  summary: { totalVirtualBytes: number; processes: SummaryRow[]; lost: { lostEvents: number; unpaired: number; malformed: number } };
+}
+
+function parseNdjson(text: string): MemEventJson[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as MemEventJson);
+}
+
+const memlensInstances = () => (existsSync(INSTANCES) ? readdirSync(INSTANCES).filter((n) => n.startsWith('memlens-')) : []);
+
+test('the traced events of the workload match its calls exactly; mapped now matches VmSize; nothing lost', async () => {
+  // The workload exists (paused) before tracing starts, so its address space is seeded from /proc/PID/maps.
+  const w = await startWorkload(binary, execLink);
+  const trace = await startTrace(['--json', '--no-store']);
+  const instance = memlensInstances().find((n) => n.startsWith(`memlens-${trace.child.pid}-`));
+  assert.ok(instance, 'a private instance named after the memlens process');
+  const ids = parseDone(await w.go());
+  assert.equal(ids.pid, w.pid);
+  // Still alive (waiting on stdin): its VmSize now is what the model must show.
+  const vmSizeKib = Number(/^VmSize:\s*(\d+) kB/m.exec(readFileSync(`/proc/${w.pid}/status`, 'utf8'))?.[1]);
+  await new Promise((r) => setTimeout(r, 300)); // one read round, so the last calls are in
+  trace.child.kill('SIGINT');
+  const code = await trace.exited;
+  await w.finish();
+  assert.equal(code, 0, trace.stderr());
+
+  const events = parseNdjson(trace.stdout());
+  for (const e of events) {
+    assert.deepEqual(Object.keys(e), ['time', 'ktime', 'host', 'pid', 'tid', 'name', 'thread', 'call', 'addr', 'length', 'prot', 'flags', 'fd', 'result', 'error', 'new_length', 'new_addr']);
+    assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  }
+  checkWorkloadEvents(events, ids);
+  // memlens leaves itself out by default.
+  assert.ok(!events.some((e) => e.pid === trace.child.pid), 'no events of memlens itself');
+  // Events of one thread come in kernel-time order.
+  const mine = events.filter((e) => e.pid === ids.pid);
+  assert.deepEqual(
+    mine.map((e) => BigInt(e.ktime)),
+    mine.map((e) => BigInt(e.ktime)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
+
+  const summaryLine = trace.stderr().split('\n').find((l) => l.startsWith('{"summary"'));
+  assert.ok(summaryLine, trace.stderr());
+  const summary = (JSON.parse(summaryLine) as Summary).summary;
+  assert.equal(summary.lost.lostEvents, 0);
+  assert.equal(summary.lost.malformed, 0);
+  const row = summary.processes.find((r) => r.pid === ids.pid);
+  assert.ok(row);
+  assert.equal(row.name, 'mmap-known');
+  assert.equal(row.requestedBytes, 0x7000 + 0x9000 + 0x1000 - 0x3000 + 0x801000);
+  assert.equal(row.modelComplete, true);
+  assert.equal(row.mappedNowBytes, vmSizeKib * 1024, 'mapped now = VmSize');
+  const meminfo = readFileSync('/proc/meminfo', 'utf8');
+  const kib = (n: string) => Number(new RegExp(`^${n}:\\s*(\\d+)`, 'm').exec(meminfo)?.[1]) * 1024;
+  assert.equal(summary.totalVirtualBytes, kib('MemTotal') + kib('SwapTotal'));
+  assert.ok(Math.abs((row.mappedNowPercent ?? 0) - (row.mappedNowBytes * 100) / summary.totalVirtualBytes) < 1e-9);
+  const child = summary.processes.find((r) => r.pid === ids.childPid);
+  assert.equal(child?.exited, true);
+  assert.equal(child.name, 'mlexec');
+  assert.ok(!memlensInstances().includes(instance), 'the instance is removed on SIGINT');
+});
+
+test('--pid keeps one process; text mode prints snoop lines and the summary', async () => {
+  const w = await startWorkload(binary, execLink);
+  const trace = await startTrace(['--pid', String(w.pid), '--no-store']);
+  const ids = parseDone(await w.go());
+  await new Promise((r) => setTimeout(r, 300));
+  trace.child.kill('SIGTERM');
+  const code = await trace.exited;
+  await w.finish();
+  assert.equal(code, 0, trace.stderr());
+  const lines = trace.stdout().split('\n');
+  assert.match(lines[0] ?? '', /^TIME\s+PID\s+TID\s+NAME\s+THREAD\s+CALL\s+ARGS = RESULT/);
+  const eventLines = lines.filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l));
+  assert.equal(eventLines.length, 15, trace.stdout());
+  assert.ok(eventLines.every((l) => l.split(/\s+/)[1] === String(ids.pid)));
+  assert.ok(eventLines.some((l) => / mmap-known\s+mlworker\s+mmap\s+addr=0x0 len=77824 prot=rw- flags=0x22 fd=-1 = 0x[0-9a-f]+$/.test(l)));
+  assert.ok(eventLines.some((l) => /mmap\s+addr=0x0 len=45056 prot=r-- flags=0x2 fd=12345 = -9 EBADF$/.test(l)));
+  assert.match(trace.stdout(), /Per process/);
+  assert.match(trace.stdout(), /MemTotal \+ SwapTotal/);
+  assert.match(trace.stdout(), /lost events: 0 /);
+});
+
+test('kill -9 leaves the instance behind; the next start removes it', async () => {
+  // Any tracefs run starting meanwhile would remove the leftover too: hold the tracing lock.
+  await withTraceLock(async () => {
+    const trace = await startTrace(['--no-store']);
+    const pid = trace.child.pid;
+    const left = memlensInstances().find((n) => n.startsWith(`memlens-${pid}-`));
+    assert.ok(left);
+    trace.child.kill('SIGKILL');
+    await trace.exited;
+    assert.ok(memlensInstances().includes(left), 'SIGKILL cannot clean up');
+    const next = await runCli(['trace', '--no-store', '--duration', '200ms']);
+    assert.equal(next.code, 0, next.stderr);
+    assert.ok(next.stderr.includes(`removed tracing instance left by a killed run: ${left}`), next.stderr);
+    assert.ok(!memlensInstances().includes(left));
+    assert.ok(!memlensInstances().some((n) => n.startsWith(`memlens-${pid}-`)));
+  });
+});
+
+test('--duration ends the run by itself and removes the instance', async () => {
+  const before = memlensInstances();
+  const r = await runCli(['trace', '--no-store', '--json', '--duration', '300ms']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /"summary"/);
+  assert.deepEqual(
+    memlensInstances().filter((n) => !before.includes(n)),
+    [],
+  );
+});
+
+test('usage errors exit 2 with one line; not being root exits 1 with one line', async () => {
+  for (const args of [
+    ['--duration', 'soon'],
+    ['--backend', 'dtrace'],
+    ['--pid', 'abc'],
+    ['--db', 'mysql://x', '--no-store'],
+  ]) {
+    const r = await runCli(['trace', ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  const nobody = await runCli(['trace', '--no-store', '--duration', '1s'], { uid: 65534, gid: 65534 });
+  assert.equal(nobody.code, 1, nobody.stderr);
+  assert.match(nobody.stderr, /^memlens: memlens trace needs root/);
+  assert.equal(nobody.stderr.trim().split('\n').length, 1);
+});
+
+test('--include-self shows memlens itself, which is otherwise left out', async () => {
+  const withSelf = await startTrace(['--json', '--no-store', '--include-self', '--duration', '300ms']);
+  assert.equal(await withSelf.exited, 0, withSelf.stderr());
+  const own = parseNdjson(withSelf.stdout()).filter((e) => e.pid === withSelf.child.pid);
+  assert.ok(own.length > 0, 'node maps memory while it reads /proc and the ring buffers');
+  assert.ok(own.every((e) => e.name === 'node' || e.name === 'MainThread'), own[0]?.name);
+  const without = await startTrace(['--json', '--no-store', '--duration', '300ms']);
+  assert.equal(await without.exited, 0, without.stderr());
+  assert.equal(parseNdjson(without.stdout()).filter((e) => e.pid === without.child.pid).length, 0);
+});

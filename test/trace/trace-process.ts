@@ -1,0 +1,66 @@
+// Runs `memlens trace` in the background the way a user would, and the known workload next to it.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { cliPath } from '../helpers/paths.js';
+
+export interface Running {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code when the process ends. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `memlens trace ARGS` and resolves once it says it is tracing. */
+export async function startTrace(args: string[]): Promise<Running> {
+  const child = spawn(process.execPath, [cliPath, 'trace', ...args], { env: { ...process.env, NO_COLOR: '1' } });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      if (err.includes('memlens: tracing')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`memlens trace ended (${code}) before tracing: ${err}`)));
+  });
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+export interface Workload {
+  child: ChildProcessWithoutNullStreams;
+  pid: number;
+  /** Sends the "go" line and resolves with the "done …" line. */
+  go(): Promise<string>;
+  /** Closes stdin: the workload exits. */
+  finish(): Promise<void>;
+}
+
+export async function startWorkload(binary: string, execLink: string): Promise<Workload> {
+  const child = spawn(binary, [execLink]);
+  const lines = createInterface({ input: child.stdout });
+  const iterator = lines[Symbol.asyncIterator]();
+  const next = async () => {
+    const r = await iterator.next();
+    assert.ok(r.done !== true, 'workload ended early');
+    return r.value;
+  };
+  const ready = await next();
+  const pid = Number(/^ready (\d+)/.exec(ready)?.[1]);
+  assert.ok(pid > 0, ready);
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return {
+    child,
+    pid,
+    go: async () => {
+      child.stdin.write('\n');
+      return next();
+    },
+    finish: async () => {
+      child.stdin.end();
+      await closed;
+    },
+  };
+}
