@@ -1,11 +1,110 @@
+// `memlens events`: what `memlens trace` stored, filtered, as a table or NDJSON.
 import type { Command } from 'commander';
-import { UserError } from '../../base/errors.js';
+import { UsageError } from '../../base/errors.js';
+import { formatBytes, parseDurationMs } from '../../base/units.js';
+import type { StoredEvent } from '../../store/index.js';
+import { MEM_CALLS, eventToJson, type MemCall } from '../../wire/events.js';
+import { palette, printable, table } from '../output.js';
+
+interface EventsFlags {
+  db?: string;
+  pid?: string;
+  name?: string;
+  call?: string;
+  since?: string;
+  until?: string;
+  host?: string;
+  limit: string;
+  before?: string;
+  json?: boolean;
+}
+
+/** ISO-8601 (a date or a date and time) or a duration back from now ("10m", "2h", "90s"). */
+export function parseTimeBound(text: string, flag: string, nowMs: number = Date.now()): number {
+  const ago = parseDurationMs(text);
+  if (ago !== undefined) return nowMs - ago;
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const t = Date.parse(text);
+    if (!Number.isNaN(t)) return t;
+  }
+  throw new UsageError(`${flag} ${text}: expected an ISO-8601 time (2026-11-23T10:00:00Z) or a duration back from now (10m, 2h)`);
+}
+
+function positiveInt(text: string, flag: string, max = 2 ** 31 - 1): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} ${text}: expected a whole number from 1 to ${max}`);
+  return n;
+}
 
 export function defineEvents(program: Command): void {
   program
     .command('events')
-    .description('(not yet implemented)')
-    .action(() => {
-      throw new UserError('events is not implemented yet');
+    .description('query the events stored by `memlens trace` (the newest N, printed oldest first)')
+    .option('--db <url>', 'database: a file path, sqlite:///path or mysql://user:pass@host:port/db (default: the SQLite file under the data directory)')
+    .option('--pid <n>', 'only this process id')
+    .option('--name <name>', 'only processes of this name')
+    .option('--call <call>', `only this call (${MEM_CALLS.join(', ')})`)
+    .option('--since <time>', 'only events at or after: ISO-8601 or a duration back from now (10m, 2h)')
+    .option('--until <time>', 'only events before: ISO-8601 or a duration back from now')
+    .option('--host <host>', 'only events of this host')
+    .option('--limit <n>', 'at most this many events (the newest)', '50')
+    .option('--before <id>', 'only events with a smaller id (the next page back in time)')
+    .option('--json', 'NDJSON: one event per line, with the field names of `memlens trace --json`')
+    .action(async (flags: EventsFlags) => {
+      const call = flags.call;
+      if (call !== undefined && !MEM_CALLS.includes(call as MemCall)) throw new UsageError(`--call ${call}: expected one of ${MEM_CALLS.join(', ')}`);
+      const now = Date.now();
+      const query = {
+        ...(flags.host === undefined ? {} : { host: flags.host }),
+        ...(flags.pid === undefined ? {} : { pid: positiveInt(flags.pid, '--pid') }),
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+        ...(call === undefined ? {} : { call: call as MemCall }),
+        ...(flags.since === undefined ? {} : { sinceMs: parseTimeBound(flags.since, '--since', now) }),
+        ...(flags.until === undefined ? {} : { untilMs: parseTimeBound(flags.until, '--until', now) }),
+        ...(flags.before === undefined ? {} : { beforeId: positiveInt(flags.before, '--before', Number.MAX_SAFE_INTEGER) }),
+        limit: positiveInt(flags.limit, '--limit', 10_000),
+      };
+      const { openStore } = await import('../../store/index.js');
+      const store = await openStore(flags.db);
+      try {
+        const events = await store.queryEvents(query);
+        printEvents(events.reverse(), flags.json === true);
+      } finally {
+        await store.close();
+      }
     });
+}
+
+/** NDJSON in the wire form (wire/events.ts), or an aligned table. */
+export function printEvents(events: readonly StoredEvent[], json: boolean): void {
+  if (json) {
+    process.stdout.write(events.map((e) => `${JSON.stringify(eventToJson(e))}\n`).join(''));
+    return;
+  }
+  if (events.length === 0) {
+    process.stderr.write('no stored events match\n');
+    return;
+  }
+  const p = palette();
+  const manyHosts = new Set(events.map((e) => e.host)).size > 1;
+  const header = ['ID', 'TIME (UTC)', ...(manyHosts ? ['HOST'] : []), 'PID', 'TID', 'NAME', 'THREAD', 'CALL', 'ADDR', 'LENGTH', 'RESULT'];
+  const rows = events.map((e) => {
+    const result = e.error !== null ? p.red(`${e.result} ${e.error}`) : e.call === 'munmap' ? '0' : `0x${e.result.toString(16)}`;
+    const length = e.call === 'brk' ? '' : e.call === 'mremap' && e.newLengthBytes !== null ? `${formatBytes(Number(e.lengthBytes))} → ${formatBytes(Number(e.newLengthBytes))}` : formatBytes(Number(e.lengthBytes));
+    return [
+      String(e.id),
+      new Date(e.timeMs).toISOString().replace('T', ' ').replace('Z', ''),
+      ...(manyHosts ? [printable(e.host)] : []),
+      String(e.pid),
+      String(e.tid),
+      printable(e.name),
+      printable(e.thread),
+      e.call,
+      `0x${e.addr.toString(16)}`,
+      length,
+      result,
+    ];
+  });
+  const align: ('left' | 'right')[] = header.map((h) => (['ID', 'PID', 'TID', 'LENGTH'].includes(h) ? 'right' : 'left'));
+  process.stdout.write(`${table([header.map((h) => p.bold(h)), ...rows], align)}\n`);
 }

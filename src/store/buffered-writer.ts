@@ -1,0 +1,350 @@
+// BufferedWriter: what a tracer writes through. It never blocks the tracer and never loses an event:
+// events are cut into batches (each with a fresh id), committed in order by one worker; while the
+// database is down, or when more than `maxMemoryEvents` wait in memory, batches go to a local spill
+// file instead, and the worker drains that file first when the database answers again, retrying
+// with exponential backoff. Order is kept (the spill file only ever holds batches older than the
+// ones in memory) and every batch is written exactly once (the store skips a batch id it has seen).
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LostCounts, MemEvent } from '../wire/events.js';
+import { newBatchId, type EventStore, type LostDelta, type StoreBatch } from './event-store.js';
+import { SpillFile } from './spill-file.js';
+import type { ProcessStart } from './totals.js';
+import { dataDir } from './url.js';
+
+export interface BufferedWriterOptions {
+  /** Where spill files live (default: <data dir>/spill). */
+  spillDir?: string;
+  /** Events per batch (default 5,000). */
+  batchEvents?: number;
+  /** A partial batch is cut after this long (default 200 ms). */
+  flushIntervalMs?: number;
+  /** At most this many events wait in memory; beyond it batches are spilled (default 100,000). */
+  maxMemoryEvents?: number;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Told about each failed attempt (the writer keeps retrying). */
+  onError?: (error: unknown, consecutiveFailures: number) => void;
+}
+
+export interface WriterStats {
+  committedEvents: number;
+  committedBatches: number;
+  /** Batches found already committed on retry (a commit whose answer was lost). */
+  duplicateBatches: number;
+  failedAttempts: number;
+  /** Batches that went through the spill file. */
+  spilledBatches: number;
+  /** Events waiting in memory. */
+  memoryEvents: number;
+  /** Bytes of spilled batches not yet written. */
+  spillBytes: number;
+  databaseUp: boolean;
+  /** Spill-file lines that could not be read (skipped). */
+  malformedSpillLines: number;
+}
+
+export interface CloseResult {
+  /** True when everything reached the database. */
+  complete: boolean;
+  /** The spill files still holding batches (written at the next start), if not complete. */
+  spillFiles: string[];
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Spill files held by live writers of this process (a closed writer's leftovers may be adopted). */
+const inUse = new Set<string>();
+
+export class BufferedWriter {
+  private readonly opts: Required<Omit<BufferedWriterOptions, 'onError'>> & Pick<BufferedWriterOptions, 'onError'>;
+  private pending: MemEvent[] = [];
+  private pendingStarts: ProcessStart[] = [];
+  private pendingLost = new Map<string, LostCounts>();
+  private readonly queue: StoreBatch[] = [];
+  private memoryEvents = 0;
+  /** Spill files in the order they must be drained: adopted leftovers first, then our own. */
+  private readonly spills: SpillFile[] = [];
+  private own: SpillFile | undefined;
+  private readonly key: string;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private wake: (() => void) | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private closed = false;
+  private failures = 0;
+  private readonly s: Omit<WriterStats, 'memoryEvents' | 'spillBytes' | 'malformedSpillLines'> = { committedEvents: 0, committedBatches: 0, duplicateBatches: 0, failedAttempts: 0, spilledBatches: 0, databaseUp: true };
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly store: EventStore,
+    options: BufferedWriterOptions = {},
+  ) {
+    this.opts = {
+      spillDir: options.spillDir ?? join(dataDir(), 'spill'),
+      batchEvents: options.batchEvents ?? 5000,
+      flushIntervalMs: options.flushIntervalMs ?? 200,
+      maxMemoryEvents: options.maxMemoryEvents ?? 100_000,
+      retryMinMs: options.retryMinMs ?? 250,
+      retryMaxMs: options.retryMaxMs ?? 10_000,
+      onError: options.onError,
+    };
+    // One spill namespace per database, so a leftover is only ever replayed into its own database.
+    this.key = createHash('sha256').update(store.description).digest('hex').slice(0, 16);
+    mkdirSync(this.opts.spillDir, { recursive: true });
+    this.adoptLeftovers();
+    if (this.spills.length > 0) this.kick();
+  }
+
+  /** Spill files of this database left by memlens runs that are gone: drained before anything new. */
+  private adoptLeftovers(): void {
+    const prefix = `${this.key}-`;
+    const found = readdirSync(this.opts.spillDir)
+      .filter((f) => f.startsWith(prefix) && f.endsWith('.ndjson'))
+      .map((f) => ({ f, pid: Number(f.slice(prefix.length, -'.ndjson'.length).split('.')[0]) }))
+      .filter(({ f, pid }) => Number.isInteger(pid) && (pid === process.pid ? !inUse.has(join(this.opts.spillDir, f)) : !alive(pid)))
+      .map(({ f }) => ({ f, mtime: statSync(join(this.opts.spillDir, f)).mtimeMs }))
+      .sort((a, b) => a.mtime - b.mtime);
+    for (const { f } of found) {
+      // Rename to our pid first so that no other memlens adopts the same file.
+      const mine = join(this.opts.spillDir, `${this.key}-${process.pid}.${newBatchId()}.ndjson`);
+      try {
+        renameSync(join(this.opts.spillDir, f), mine);
+        try {
+          renameSync(join(this.opts.spillDir, `${f}.offset`), `${mine}.offset`);
+        } catch {
+          // no offset yet: read from the start
+        }
+      } catch {
+        continue; // another memlens took it
+      }
+      inUse.add(mine);
+      this.spills.push(new SpillFile(mine, false));
+    }
+  }
+
+  /** Queues events (in kernel-time order). Never blocks and never throws for database trouble. */
+  write(events: readonly MemEvent[]): void {
+    if (this.closed) throw new Error('BufferedWriter: write after close');
+    for (const e of events) this.pending.push(e);
+    if (this.pending.length >= this.opts.batchEvents) this.cut();
+    else this.arm();
+  }
+
+  /** Queues new process instances (forks seen by the tracer); they are written with the next batch. */
+  processStarted(start: ProcessStart): void {
+    this.pendingStarts.push(start);
+    this.arm();
+  }
+
+  /** Adds lost-event counts for a host (deltas, not running totals). */
+  recordLost(host: string, counts: LostCounts): void {
+    const have = this.pendingLost.get(host) ?? { lostEvents: 0, unpaired: 0, malformed: 0 };
+    this.pendingLost.set(host, { lostEvents: have.lostEvents + counts.lostEvents, unpaired: have.unpaired + counts.unpaired, malformed: have.malformed + counts.malformed });
+    this.arm();
+  }
+
+  stats(): WriterStats {
+    return {
+      ...this.s,
+      memoryEvents: this.memoryEvents + this.pending.length,
+      spillBytes: this.spills.reduce((n, f) => n + f.unreadBytes(), 0),
+      malformedSpillLines: this.spills.reduce((n, f) => n + f.malformedLines, 0),
+    };
+  }
+
+  private arm(): void {
+    if (this.timer !== undefined || this.closing) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.cut();
+    }, this.opts.flushIntervalMs);
+  }
+
+  /** Turns everything pending into batches of at most batchEvents, in order. */
+  private cut(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const lost: LostDelta[] = [...this.pendingLost].map(([host, counts]) => ({ host, counts }));
+    this.pendingLost.clear();
+    let starts = this.pendingStarts;
+    this.pendingStarts = [];
+    const events = this.pending;
+    this.pending = [];
+    if (events.length === 0 && starts.length === 0 && lost.length === 0) return;
+    let first = true;
+    for (let i = 0; i < Math.max(events.length, 1); i += this.opts.batchEvents) {
+      const part = events.slice(i, i + this.opts.batchEvents);
+      // Starts and lost counts ride with the first batch (starts are applied in kernel-time order).
+      this.enqueue({ id: newBatchId(), events: part, starts: first ? starts : [], lost: first ? lost : [] });
+      first = false;
+      starts = [];
+    }
+    this.kick();
+  }
+
+  private spillingMode(): boolean {
+    return !this.s.databaseUp || this.spills.some((f) => !f.drained());
+  }
+
+  private enqueue(batch: StoreBatch): void {
+    if (this.spillingMode()) {
+      this.spillAppend(batch);
+      return;
+    }
+    this.queue.push(batch);
+    this.memoryEvents += batch.events.length;
+    if (this.memoryEvents > this.opts.maxMemoryEvents) this.spillQueue();
+  }
+
+  private ownSpill(): SpillFile {
+    if (!this.own || this.spills.at(-1) !== this.own) {
+      const path = join(this.opts.spillDir, `${this.key}-${process.pid}.${newBatchId()}.ndjson`);
+      inUse.add(path);
+      this.own = new SpillFile(path, true);
+      this.spills.push(this.own);
+    }
+    return this.own;
+  }
+
+  private spillAppend(batch: StoreBatch): void {
+    this.ownSpill().append(batch);
+    this.s.spilledBatches++;
+  }
+
+  /** Moves every batch waiting in memory, oldest first, to the end of the spill file. */
+  private spillQueue(): void {
+    for (const b of this.queue.splice(0)) this.spillAppend(b);
+    this.memoryEvents = 0;
+  }
+
+  private kick(): void {
+    // One worker at a time; a worker sleeping in backoff is woken by its timer, not by new events.
+    if (this.running || this.closed) return;
+    this.running = true;
+    this.work().catch((e: unknown) => {
+      // Only a spill-file failure (disk full, removed directory) gets here: report and stop.
+      this.running = false;
+      this.opts.onError?.(e, this.failures);
+    });
+  }
+
+  private next(): { batch: StoreBatch; done: () => void } | undefined {
+    for (;;) {
+      const f = this.spills[0];
+      if (f === undefined) break;
+      const b = f.peek();
+      if (b !== undefined) return { batch: b, done: () => f.advance() };
+      // This file is drained: our own file may still be appended to, unless memory is in use again.
+      f.remove();
+      inUse.delete(f.path);
+      this.spills.shift();
+      if (f === this.own) this.own = undefined;
+    }
+    const b = this.queue[0];
+    if (b === undefined) return undefined;
+    return {
+      batch: b,
+      done: () => {
+        // The batch may have moved to the spill file meanwhile (close); then the file replays it
+        // and the batch id makes that replay a no-op.
+        if (this.queue[0] !== b) return;
+        this.queue.shift();
+        this.memoryEvents -= b.events.length;
+      },
+    };
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      if (this.closed) {
+        this.running = false;
+        return;
+      }
+      const item = this.next();
+      if (item === undefined) {
+        this.running = false;
+        for (const w of this.drainWaiters.splice(0)) w();
+        return;
+      }
+      try {
+        const outcome = await this.store.commitBatch(item.batch);
+        item.done();
+        if (outcome === 'duplicate') this.s.duplicateBatches++;
+        else {
+          this.s.committedBatches++;
+          this.s.committedEvents += item.batch.events.length;
+        }
+        this.failures = 0;
+        this.s.databaseUp = true;
+      } catch (e) {
+        this.failures++;
+        this.s.failedAttempts++;
+        this.s.databaseUp = false;
+        // Keep what waits in memory safe on disk while the database is away.
+        this.spillQueue();
+        this.opts.onError?.(e, this.failures);
+        const delay = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(this.failures - 1, 20));
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.sleepTimer = setTimeout(() => {
+            this.wake = undefined;
+            this.sleepTimer = undefined;
+            resolve();
+          }, delay);
+        });
+      }
+    }
+  }
+
+  /** Cuts what is pending and resolves when everything so far is in the database. */
+  async flush(): Promise<void> {
+    this.cut();
+    if (this.next() === undefined) return;
+    const drained = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    this.kick();
+    await drained;
+  }
+
+  /**
+   * Writes what it can within timeoutMs (default 10 s), then stops. Anything not written stays in
+   * the spill file and is written by the next writer of the same database.
+   */
+  async close(timeoutMs = 10_000): Promise<CloseResult> {
+    this.closing = true;
+    this.cut();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const outcome = await Promise.race([this.flush().then(() => 'done' as const), timedOut]);
+    clearTimeout(timer);
+    this.closed = true;
+    if (outcome === 'timeout') {
+      // Keep what is left on disk; a commit still in flight either lands (and its spilled copy is
+      // skipped later by batch id) or not (and the copy is written later).
+      this.spillQueue();
+      if (this.sleepTimer !== undefined) clearTimeout(this.sleepTimer);
+      const w = this.wake;
+      this.wake = undefined;
+      w?.();
+    }
+    const left = this.spills.filter((f) => !f.drained());
+    for (const f of this.spills) {
+      if (left.includes(f)) f.close();
+      else f.remove();
+      inUse.delete(f.path);
+    }
+    this.spills.length = 0;
+    return { complete: left.length === 0 && this.queue.length === 0, spillFiles: left.map((f) => f.path) };
+  }
+}

@@ -1,0 +1,117 @@
+// Opens the Kysely handle for a store location: better-sqlite3 for a file, a mysql2 pool for a URL.
+// Failures to reach the database become one-line UserErrors that name the database and the cause.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, MysqlDialect, SqliteDialect } from 'kysely';
+import { createConnection, createPool, type ConnectionOptions, type Pool } from 'mysql2';
+import { UserError, errnoCode } from '../base/errors.js';
+import type { Dialect, StoreDatabase } from './schema.js';
+import { describeLocation, type StoreLocation } from './url.js';
+
+export interface Connection {
+  db: Kysely<StoreDatabase>;
+  dialect: Dialect;
+  description: string;
+}
+
+export async function connect(loc: StoreLocation): Promise<Connection> {
+  return loc.kind === 'sqlite' ? connectSqlite(loc.path, loc.createDir === true) : connectMysql(loc);
+}
+
+function connectSqlite(path: string, createDir: boolean): Connection {
+  let sqlite: Database.Database;
+  try {
+    // Only the default location's directories are created: a mistyped --db path is an error, not
+    // a new directory tree (and recursive mkdir under /proc never returns on Node 20).
+    if (createDir) mkdirSync(dirname(path), { recursive: true });
+    sqlite = new Database(path);
+    // WAL: readers (the dashboard, `memlens events`) never block the tracer's writes, and a commit
+    // is one append to the log. synchronous=NORMAL is durable across an application crash in WAL
+    // mode (a power loss may lose the last commits): https://sqlite.org/pragma.html#pragma_synchronous
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 10000');
+  } catch (e) {
+    throw new UserError(`cannot open database sqlite:${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  // 64-bit columns read back as bigint, never rounded through a double.
+  sqlite.defaultSafeIntegers(true);
+  return { db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite', description: `sqlite:${path}` };
+}
+
+type MysqlLocation = Extract<StoreLocation, { kind: 'mysql' }>;
+
+function options(loc: MysqlLocation, withDatabase: boolean): ConnectionOptions {
+  return {
+    ...(loc.socketPath === undefined ? { host: loc.host, port: loc.port } : { socketPath: loc.socketPath }),
+    user: loc.user,
+    password: loc.password,
+    ...(withDatabase ? { database: loc.database } : {}),
+    charset: 'utf8mb4',
+    connectTimeout: 5000,
+    // BIGINT always as decimal strings: no value past 2^53 is ever rounded.
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  };
+}
+
+/** One connection to check that the server answers and the database exists (creating it if not). */
+function probe(loc: MysqlLocation): Promise<void> {
+  const attempt = (withDatabase: boolean): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const c = createConnection(options(loc, withDatabase));
+      c.on('error', () => undefined);
+      c.connect((err) => {
+        if (err) {
+          c.destroy();
+          reject(err);
+          return;
+        }
+        const done = (e: Error | null): void => {
+          c.end(() => undefined);
+          if (e) reject(e);
+          else resolve();
+        };
+        // The name passed the URL check (letters, digits, _ $ -), so quoting it with backticks is safe.
+        if (withDatabase) done(null);
+        else c.query(`CREATE DATABASE IF NOT EXISTS \`${loc.database}\` CHARACTER SET utf8mb4`, (e) => done(e));
+      });
+    });
+  return attempt(true).catch(async (e: unknown) => {
+    if (errnoCode(e) === 'ER_BAD_DB_ERROR') return attempt(false);
+    throw e;
+  });
+}
+
+async function connectMysql(loc: MysqlLocation): Promise<Connection> {
+  const description = describeLocation(loc);
+  try {
+    await probe(loc);
+  } catch (e) {
+    throw new UserError(`cannot reach database ${description}: ${mysqlCause(e)}`);
+  }
+  const pool: Pool = createPool({ ...options(loc, true), connectionLimit: 4, waitForConnections: true, enableKeepAlive: true });
+  // A server that goes away makes idle pooled connections emit errors: they are dropped by the
+  // pool, and the next query reports the outage to its caller (the BufferedWriter retries).
+  pool.on('connection', (c) => c.on('error', () => undefined));
+  return { db: new Kysely<StoreDatabase>({ dialect: new MysqlDialect({ pool }) }), dialect: 'mysql', description };
+}
+
+export function mysqlCause(e: unknown): string {
+  const code = errnoCode(e);
+  const message = e instanceof Error ? e.message : String(e);
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (is the server running?)';
+    case 'ENOTFOUND':
+      return 'unknown host';
+    case 'ETIMEDOUT':
+      return 'connection timed out';
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_DBACCESS_DENIED_ERROR':
+      return `access denied (${message})`;
+    default:
+      return code === undefined ? message : `${code}: ${message}`;
+  }
+}

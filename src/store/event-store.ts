@@ -1,0 +1,412 @@
+// The event store: one typed query layer (Kysely) over SQLite and MySQL/MariaDB.
+// Writes are batches: one transaction inserts the events with multi-row INSERTs, adds the batch's
+// per-process and per-host deltas, and records the batch id, so that a batch retried after a commit
+// whose answer was lost is recognised and skipped (exactly once). All SQL is parameterised.
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { Migrator } from 'kysely';
+import { UserError } from '../base/errors.js';
+import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
+import type { Connection } from './connect.js';
+import { dbToNumber } from './int64.js';
+import { eventToRow, rowToEvent, clip, NAME_WIDTH, type StoredEvent } from './rows.js';
+import { STORE_SCHEMA_VERSION, migrationProvider, type Dialect, type Int64Out, type StoreDatabase } from './schema.js';
+import { foldBatch, keyOf, requestedBytes, type ProcessDelta, type ProcessStart } from './totals.js';
+
+export interface EventFilter {
+  host?: string;
+  pid?: number;
+  name?: string;
+  call?: MemCall;
+  /** Inclusive lower bound on the event's wall-clock time (epoch ms). */
+  sinceMs?: number;
+  /** Exclusive upper bound on the event's wall-clock time (epoch ms). */
+  untilMs?: number;
+}
+
+export interface EventQuery extends EventFilter {
+  /** Keyset cursor: only events with a smaller id (the next page when scrolling back in time). */
+  beforeId?: number;
+  /** Only events with a greater id (what arrived since the newest one a client holds). */
+  afterId?: number;
+  /** At most this many rows (default 100, at most 10,000). */
+  limit?: number;
+}
+
+export interface ProcessTotals {
+  host: string;
+  pid: number;
+  /** The instance's start stamp; 0n = already running when first seen. */
+  startNs: bigint;
+  name: string;
+  mmapBytes: bigint;
+  munmapBytes: bigint;
+  /** max(0, mmapBytes − munmapBytes). */
+  requestedBytes: bigint;
+  mmapCalls: number;
+  munmapCalls: number;
+  brkCalls: number;
+  mremapCalls: number;
+  failedCalls: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
+export interface HostSummary {
+  host: string;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  eventCount: number;
+  lost: LostCounts;
+}
+
+export interface LostDelta {
+  host: string;
+  /** Added to the host's counters: pass what was lost since the previous report, not a running total. */
+  counts: LostCounts;
+}
+
+/** Everything one transaction writes. The id makes the write idempotent. */
+export interface StoreBatch {
+  id: string;
+  events: readonly MemEvent[];
+  starts?: readonly ProcessStart[];
+  lost?: readonly LostDelta[];
+}
+
+export interface RetentionResult {
+  deletedEvents: number;
+  deletedProcesses: number;
+  deletedBatches: number;
+}
+
+const MAX_LIMIT = 10_000;
+// Rows per INSERT: SQLite allows 32,766 bound parameters (SQLITE_MAX_VARIABLE_NUMBER since 3.32),
+// 17 per event; mysql2 interpolates client-side, bounded by max_allowed_packet (16 MiB default).
+const ROWS_PER_INSERT: Record<Dialect, number> = { sqlite: 1500, mysql: 2000 };
+const DELETE_CHUNK = 50_000;
+
+export const newBatchId = (): string => randomUUID();
+
+export class EventStore {
+  /** Current process instance per (host, pid), as committed; filled lazily from the database. */
+  private readonly current = new Map<string, bigint>();
+
+  private constructor(
+    readonly db: Kysely<StoreDatabase>,
+    readonly dialect: Dialect,
+    readonly description: string,
+  ) {}
+
+  static async open(conn: Connection): Promise<EventStore> {
+    const store = new EventStore(conn.db, conn.dialect, conn.description);
+    await store.migrate();
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error !== undefined) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+      throw new UserError(`cannot prepare database ${this.description}: migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`);
+    }
+    const applied = (await migrator.getMigrations()).filter((m) => m.executedAt !== undefined).length;
+    if (applied > STORE_SCHEMA_VERSION) {
+      throw new UserError(`database ${this.description} has schema version ${applied}, newer than this memlens (${STORE_SCHEMA_VERSION}): upgrade memlens`);
+    }
+  }
+
+  /** Writes events as one new batch. */
+  async appendEvents(events: readonly MemEvent[], starts: readonly ProcessStart[] = []): Promise<void> {
+    if (events.length === 0 && starts.length === 0) return;
+    await this.commitBatch({ id: newBatchId(), events, starts });
+  }
+
+  /** Adds lost-event counts to a host's counters. */
+  async recordLost(host: string, counts: LostCounts): Promise<void> {
+    await this.commitBatch({ id: newBatchId(), events: [], lost: [{ host, counts }] });
+  }
+
+  /**
+   * Writes a batch in one transaction, or nothing. Returns 'duplicate' when a batch with this id was
+   * committed before (its retry is then a no-op).
+   */
+  async commitBatch(batch: StoreBatch): Promise<'committed' | 'duplicate'> {
+    const touched: ProcessDelta[] = [];
+    let outcome: 'committed' | 'duplicate';
+    try {
+      outcome = await this.db.transaction().execute(async (trx) => {
+        const seen = await trx.selectFrom('batches').select('batch_id').where('batch_id', '=', batch.id).executeTakeFirst();
+        if (seen !== undefined) return 'duplicate' as const;
+        const nowMs = Date.now();
+        await trx.insertInto('batches').values({ batch_id: batch.id, host: clip(batch.events[0]?.host ?? batch.lost?.[0]?.host ?? '', NAME_WIDTH), event_count: batch.events.length, committed_ms: nowMs }).execute();
+        const chunk = ROWS_PER_INSERT[this.dialect];
+        for (let i = 0; i < batch.events.length; i += chunk) {
+          await trx.insertInto('events').values(batch.events.slice(i, i + chunk).map(eventToRow)).execute();
+        }
+        const deltas = await this.foldWithCurrent(trx, batch);
+        await this.addProcessDeltas(trx, deltas);
+        await this.addHostDeltas(trx, batch);
+        touched.push(...deltas);
+        return 'committed' as const;
+      });
+    } catch (e) {
+      // The transaction rolled back: forget what it would have opened.
+      this.current.clear();
+      throw e;
+    }
+    for (const d of touched) {
+      // An instance opened by the batch: its seq was assigned in SQL; reload it when next needed.
+      if (d.opened) this.current.delete(keyOf(d.host, d.pid));
+      else this.current.set(keyOf(d.host, d.pid), d.startNs);
+    }
+    if (this.current.size > 200_000) this.current.clear();
+    return outcome;
+  }
+
+  private async foldWithCurrent(trx: Transaction<StoreDatabase>, batch: StoreBatch): Promise<ProcessDelta[]> {
+    // Load the current instance of every (host, pid) of the batch that the cache does not know.
+    const missing = new Map<string, Set<number>>();
+    for (const e of batch.events) {
+      if (this.current.has(keyOf(e.host, e.pid))) continue;
+      let pids = missing.get(e.host);
+      if (!pids) missing.set(e.host, (pids = new Set()));
+      pids.add(e.pid);
+    }
+    const loaded = new Map<string, { startNs: bigint; seq: number }>();
+    for (const [host, pidSet] of missing) {
+      const pids = [...pidSet];
+      for (let i = 0; i < pids.length; i += 1000) {
+        const rows = await trx
+          .selectFrom('processes')
+          .select(['pid', 'start_ns', 'seq'])
+          .where('host', '=', host)
+          .where('pid', 'in', pids.slice(i, i + 1000))
+          .execute();
+        for (const r of rows) {
+          const k = keyOf(host, dbToNumber(r.pid));
+          const seq = dbToNumber(r.seq);
+          const have = loaded.get(k);
+          if (!have || seq > have.seq) loaded.set(k, { startNs: BigInt(r.start_ns), seq });
+        }
+      }
+    }
+    for (const [k, v] of loaded) this.current.set(k, v.startNs);
+    return foldBatch(batch.events, batch.starts ?? [], (host, pid) => this.current.get(keyOf(host, pid)));
+  }
+
+  private upsertSet(table: string, add: readonly string[], min: readonly string[], max: readonly string[], replace: readonly string[]): Record<string, RawBuilder<unknown>> {
+    const set: Record<string, RawBuilder<unknown>> = {};
+    const mysql = this.dialect === 'mysql';
+    const cur = (c: string) => (mysql ? sql.ref(c) : sql.ref(`${table}.${c}`));
+    const inc = (c: string) => (mysql ? sql`values(${sql.ref(c)})` : sql.ref(`excluded.${c}`));
+    for (const c of add) set[c] = sql`${cur(c)} + ${inc(c)}`;
+    for (const c of min) set[c] = mysql ? sql`least(${cur(c)}, ${inc(c)})` : sql`min(${cur(c)}, ${inc(c)})`;
+    for (const c of max) set[c] = mysql ? sql`greatest(${cur(c)}, ${inc(c)})` : sql`max(${cur(c)}, ${inc(c)})`;
+    for (const c of replace) set[c] = inc(c);
+    return set;
+  }
+
+  private async addProcessDeltas(trx: Transaction<StoreDatabase>, deltas: readonly ProcessDelta[]): Promise<void> {
+    if (deltas.length === 0) return;
+    // New instances get seq = 1 + the greatest seq of their (host, pid), computed in SQL so that it
+    // stays right whatever this process's cache holds.
+    const seqOf = new Map<string, number>();
+    const seqOfDelta = new Map<ProcessDelta, number>();
+    for (const d of deltas) {
+      if (!d.opened) continue;
+      const k = keyOf(d.host, d.pid);
+      let seq = seqOf.get(k);
+      if (seq === undefined) {
+        const row = await trx.selectFrom('processes').select((eb) => eb.fn.max<Int64Out | null>('seq').as('m')).where('host', '=', d.host).where('pid', '=', d.pid).executeTakeFirst();
+        seq = row?.m === null || row?.m === undefined ? 0 : dbToNumber(row.m);
+      }
+      seqOf.set(k, seq + 1);
+      seqOfDelta.set(d, seq + 1);
+    }
+    const rows = deltas.map((d) => ({
+      host: clip(d.host, NAME_WIDTH),
+      pid: d.pid,
+      start_ns: d.startNs,
+      name: clip(d.name, NAME_WIDTH),
+      mmap_bytes: d.mmapBytes,
+      munmap_bytes: d.munmapBytes,
+      mmap_calls: d.mmapCalls,
+      munmap_calls: d.munmapCalls,
+      brk_calls: d.brkCalls,
+      mremap_calls: d.mremapCalls,
+      failed_calls: d.failedCalls,
+      first_seen_ms: d.firstSeenMs,
+      last_seen_ms: d.lastSeenMs,
+      seq: seqOfDelta.get(d) ?? 0,
+    }));
+    const set = this.upsertSet('processes', ['mmap_bytes', 'munmap_bytes', 'mmap_calls', 'munmap_calls', 'brk_calls', 'mremap_calls', 'failed_calls'], ['first_seen_ms'], ['last_seen_ms'], ['name']);
+    for (let i = 0; i < rows.length; i += 1000) {
+      const q = trx.insertInto('processes').values(rows.slice(i, i + 1000));
+      await (this.dialect === 'mysql' ? q.onDuplicateKeyUpdate(set) : q.onConflict((oc) => oc.columns(['host', 'pid', 'start_ns']).doUpdateSet(set))).execute();
+    }
+  }
+
+  private async addHostDeltas(trx: Transaction<StoreDatabase>, batch: StoreBatch): Promise<void> {
+    interface HostDelta {
+      first: number;
+      last: number;
+      events: number;
+      lost: LostCounts;
+    }
+    const hosts = new Map<string, HostDelta>();
+    const get = (host: string, timeMs: number): HostDelta => {
+      let h = hosts.get(host);
+      if (!h) hosts.set(host, (h = { first: timeMs, last: timeMs, events: 0, lost: { lostEvents: 0, unpaired: 0, malformed: 0 } }));
+      return h;
+    };
+    for (const e of batch.events) {
+      const h = get(e.host, e.timeMs);
+      h.events++;
+      h.first = Math.min(h.first, e.timeMs);
+      h.last = Math.max(h.last, e.timeMs);
+    }
+    const now = Date.now();
+    for (const l of batch.lost ?? []) {
+      const h = get(l.host, now);
+      h.lost.lostEvents += l.counts.lostEvents;
+      h.lost.unpaired += l.counts.unpaired;
+      h.lost.malformed += l.counts.malformed;
+    }
+    for (const s of batch.starts ?? []) get(s.host, s.timeMs);
+    if (hosts.size === 0) return;
+    const rows = [...hosts].map(([host, h]) => ({
+      host: clip(host, NAME_WIDTH),
+      first_seen_ms: Math.trunc(h.first),
+      last_seen_ms: Math.trunc(h.last),
+      event_count: h.events,
+      lost_events: h.lost.lostEvents,
+      unpaired: h.lost.unpaired,
+      malformed: h.lost.malformed,
+    }));
+    const set = this.upsertSet('hosts', ['event_count', 'lost_events', 'unpaired', 'malformed'], ['first_seen_ms'], ['last_seen_ms'], []);
+    const q = trx.insertInto('hosts').values(rows);
+    await (this.dialect === 'mysql' ? q.onDuplicateKeyUpdate(set) : q.onConflict((oc) => oc.column('host').doUpdateSet(set))).execute();
+  }
+
+  /** Newest first, keyset-paged by id. */
+  async queryEvents(query: EventQuery = {}): Promise<StoredEvent[]> {
+    const limit = Math.max(1, Math.min(MAX_LIMIT, Math.trunc(query.limit ?? 100)));
+    let q = this.filtered(query).selectAll();
+    if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
+    if (query.afterId !== undefined) q = q.where('id', '>', query.afterId);
+    const rows = await q.orderBy('id', 'desc').limit(limit).execute();
+    return rows.map(rowToEvent);
+  }
+
+  async countEvents(filter: EventFilter = {}): Promise<number> {
+    const row = await this.filtered(filter)
+      .select((eb) => eb.fn.countAll<Int64Out>().as('n'))
+      .executeTakeFirstOrThrow();
+    return dbToNumber(row.n);
+  }
+
+  private filtered(f: EventFilter) {
+    let q = this.db.selectFrom('events');
+    if (f.host !== undefined) q = q.where('host', '=', f.host);
+    if (f.pid !== undefined) q = q.where('pid', '=', f.pid);
+    if (f.name !== undefined) q = q.where('name', '=', f.name);
+    if (f.call !== undefined) q = q.where('syscall', '=', f.call);
+    if (f.sinceMs !== undefined) q = q.where('time_ms', '>=', Math.trunc(f.sinceMs));
+    if (f.untilMs !== undefined) q = q.where('time_ms', '<', Math.trunc(f.untilMs));
+    return q;
+  }
+
+  /** Per-process totals as kept incrementally; largest "requested" first. */
+  async processTotals(opts: { host?: string; pid?: number; limit?: number } = {}): Promise<ProcessTotals[]> {
+    let q = this.db.selectFrom('processes').selectAll();
+    if (opts.host !== undefined) q = q.where('host', '=', opts.host);
+    if (opts.pid !== undefined) q = q.where('pid', '=', opts.pid);
+    const rows = await q.orderBy('host').orderBy('pid').orderBy('seq').execute();
+    const out = rows.map((r): ProcessTotals => {
+      const mmapBytes = BigInt(r.mmap_bytes);
+      const munmapBytes = BigInt(r.munmap_bytes);
+      return {
+        host: r.host,
+        pid: dbToNumber(r.pid),
+        startNs: BigInt(r.start_ns),
+        name: r.name,
+        mmapBytes,
+        munmapBytes,
+        requestedBytes: requestedBytes(mmapBytes, munmapBytes),
+        mmapCalls: dbToNumber(r.mmap_calls),
+        munmapCalls: dbToNumber(r.munmap_calls),
+        brkCalls: dbToNumber(r.brk_calls),
+        mremapCalls: dbToNumber(r.mremap_calls),
+        failedCalls: dbToNumber(r.failed_calls),
+        firstSeenMs: dbToNumber(r.first_seen_ms),
+        lastSeenMs: dbToNumber(r.last_seen_ms),
+      };
+    });
+    // Stable sort: equal figures keep host, pid, instance order.
+    out.sort((a, b) => (a.requestedBytes > b.requestedBytes ? -1 : a.requestedBytes < b.requestedBytes ? 1 : 0));
+    return opts.limit === undefined ? out : out.slice(0, opts.limit);
+  }
+
+  async hosts(): Promise<HostSummary[]> {
+    const rows = await this.db.selectFrom('hosts').selectAll().orderBy('host').execute();
+    return rows.map((r) => ({
+      host: r.host,
+      firstSeenMs: dbToNumber(r.first_seen_ms),
+      lastSeenMs: dbToNumber(r.last_seen_ms),
+      eventCount: dbToNumber(r.event_count),
+      lost: { lostEvents: dbToNumber(r.lost_events), unpaired: dbToNumber(r.unpaired), malformed: dbToNumber(r.malformed) },
+    }));
+  }
+
+  /**
+   * Deletes events older than maxAgeMs and/or all but the newest maxRows events, in chunks so that
+   * no single statement holds locks for long. Age retention also drops processes not seen within
+   * the age and batch ids older than it. Totals are cumulative and are not reduced by retention.
+   */
+  async applyRetention(opts: { maxAgeMs?: number; maxRows?: number; nowMs?: number }): Promise<RetentionResult> {
+    const result: RetentionResult = { deletedEvents: 0, deletedProcesses: 0, deletedBatches: 0 };
+    const minRow = await this.db.selectFrom('events').select((eb) => eb.fn.min<Int64Out | null>('id').as('m')).executeTakeFirst();
+    if (minRow?.m === null || minRow?.m === undefined) return this.retainMeta(opts, result);
+    const minId = dbToNumber(minRow.m);
+    if (opts.maxAgeMs !== undefined) {
+      const cutoff = Math.trunc((opts.nowMs ?? Date.now()) - opts.maxAgeMs);
+      const top = await this.db.selectFrom('events').select((eb) => eb.fn.max<Int64Out | null>('id').as('m')).where('time_ms', '<', cutoff).executeTakeFirst();
+      if (top?.m !== null && top?.m !== undefined) {
+        const topId = dbToNumber(top.m);
+        for (let lo = minId; lo <= topId; lo += DELETE_CHUNK) {
+          const r = await this.db.deleteFrom('events').where('id', '>=', lo).where('id', '<', Math.min(lo + DELETE_CHUNK, topId + 1)).where('time_ms', '<', cutoff).executeTakeFirst();
+          result.deletedEvents += Number(r.numDeletedRows);
+        }
+      }
+    }
+    if (opts.maxRows !== undefined) {
+      const keep = Math.max(0, Math.trunc(opts.maxRows));
+      const edge = await this.db.selectFrom('events').select('id').orderBy('id', 'desc').limit(1).offset(keep).executeTakeFirst();
+      if (edge !== undefined) {
+        const topId = dbToNumber(edge.id);
+        for (let lo = minId; lo <= topId; lo += DELETE_CHUNK) {
+          const r = await this.db.deleteFrom('events').where('id', '>=', lo).where('id', '<=', Math.min(lo + DELETE_CHUNK - 1, topId)).executeTakeFirst();
+          result.deletedEvents += Number(r.numDeletedRows);
+        }
+      }
+    }
+    return this.retainMeta(opts, result);
+  }
+
+  private async retainMeta(opts: { maxAgeMs?: number; nowMs?: number }, result: RetentionResult): Promise<RetentionResult> {
+    if (opts.maxAgeMs === undefined) return result;
+    const cutoff = Math.trunc((opts.nowMs ?? Date.now()) - opts.maxAgeMs);
+    const p = await this.db.deleteFrom('processes').where('last_seen_ms', '<', cutoff).executeTakeFirst();
+    result.deletedProcesses = Number(p.numDeletedRows);
+    const b = await this.db.deleteFrom('batches').where('committed_ms', '<', cutoff).executeTakeFirst();
+    result.deletedBatches = Number(b.numDeletedRows);
+    if (result.deletedProcesses > 0) this.current.clear();
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,23 @@
+// The event store's public face: open a store by URL, write batches, query events and totals.
+export { EventStore, newBatchId } from './event-store.js';
+export type { EventFilter, EventQuery, HostSummary, LostDelta, ProcessTotals, RetentionResult, StoreBatch } from './event-store.js';
+export type { StoredEvent } from './rows.js';
+export type { ProcessStart } from './totals.js';
+export { STORE_SCHEMA_VERSION } from './schema.js';
+export { parseStoreUrl, defaultSqlitePath, dataDir, describeLocation, redact, type StoreLocation } from './url.js';
+export { BufferedWriter, type BufferedWriterOptions, type WriterStats } from './buffered-writer.js';
+
+import { connect } from './connect.js';
+import { EventStore } from './event-store.js';
+import { parseStoreUrl } from './url.js';
+
+/** Opens (creating and migrating as needed) the store at a `--db` value; undefined = the default SQLite file. */
+export async function openStore(url?: string): Promise<EventStore> {
+  const conn = await connect(parseStoreUrl(url));
+  try {
+    return await EventStore.open(conn);
+  } catch (e) {
+    await conn.db.destroy();
+    throw e;
+  }
+}

@@ -1,0 +1,110 @@
+// A local, append-only file of batches that could not be written to the database yet (the database
+// is down, or the in-memory bound was reached). Batches are read back in the order they were
+// appended; the read position is kept in a small ".offset" file beside it, so a memlens that was
+// killed resumes where it stopped. A batch whose commit succeeded but whose offset was not saved is
+// replayed and then skipped by the store's batch-id check: exactly once either way.
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import type { StoreBatch } from './event-store.js';
+import { decodeBatch, encodeBatch } from './spill-codec.js';
+
+const READ_CHUNK = 1 << 20;
+
+export class SpillFile {
+  private fd: number;
+  private readOffset: number;
+  private next: { batch: StoreBatch; end: number } | undefined;
+  /** Lines that were not spill batches (skipped and counted, never fatal). */
+  malformedLines = 0;
+  appendedBatches = 0;
+
+  constructor(
+    readonly path: string,
+    writable: boolean,
+  ) {
+    this.fd = openSync(path, writable ? 'a+' : 'r');
+    const saved = existsSync(this.offsetPath) ? Number(readFileSync(this.offsetPath, 'utf8').trim()) : 0;
+    this.readOffset = Number.isSafeInteger(saved) && saved >= 0 ? saved : 0;
+  }
+
+  private get offsetPath(): string {
+    return `${this.path}.offset`;
+  }
+
+  append(batch: StoreBatch): void {
+    const data = Buffer.from(encodeBatch(batch), 'utf8');
+    let at = 0;
+    while (at < data.length) at += writeSync(this.fd, data, at, data.length - at);
+    this.appendedBatches++;
+  }
+
+  /** The oldest batch not yet written, or undefined when none is complete in the file. */
+  peek(): StoreBatch | undefined {
+    while (this.next === undefined) {
+      const line = this.readLine(this.readOffset);
+      if (line === undefined) return undefined;
+      try {
+        this.next = { batch: decodeBatch(line.text), end: line.end };
+      } catch {
+        this.malformedLines++;
+        this.setOffset(line.end);
+      }
+    }
+    return this.next.batch;
+  }
+
+  /** Marks the batch returned by peek() as written. */
+  advance(): void {
+    if (this.next === undefined) return;
+    this.setOffset(this.next.end);
+    this.next = undefined;
+  }
+
+  /** True when every complete batch has been read (a torn last line from a crash is not a batch). */
+  drained(): boolean {
+    return this.peek() === undefined;
+  }
+
+  unreadBytes(): number {
+    return Math.max(0, fstatSync(this.fd).size - this.readOffset);
+  }
+
+  private setOffset(offset: number): void {
+    this.readOffset = offset;
+    // Write-then-rename: a crash leaves the old or the new offset, never a torn one.
+    writeFileSync(`${this.offsetPath}.tmp`, String(offset));
+    renameSync(`${this.offsetPath}.tmp`, this.offsetPath);
+  }
+
+  private readLine(from: number): { text: string; end: number } | undefined {
+    const parts: Buffer[] = [];
+    let pos = from;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(READ_CHUNK);
+      const n = readSync(this.fd, buf, 0, READ_CHUNK, pos);
+      if (n === 0) return undefined;
+      const nl = buf.subarray(0, n).indexOf(0x0a);
+      if (nl >= 0) {
+        parts.push(buf.subarray(0, nl));
+        return { text: Buffer.concat(parts).toString('utf8'), end: pos + nl + 1 };
+      }
+      parts.push(buf.subarray(0, n));
+      pos += n;
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  /** Closes and deletes the file and its offset. */
+  remove(): void {
+    this.close();
+    for (const p of [this.path, this.offsetPath]) {
+      try {
+        unlinkSync(p);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

@@ -1,0 +1,4 @@
+// The database schema of the event store is a wire format too: several memlens versions and several
+// hosts may write into one MySQL server. Bump STORE_SCHEMA_VERSION with every new migration in
+// src/store/schema.ts; the number of applied migrations equals this version.
+export const STORE_SCHEMA_VERSION = 1;
