@@ -29,7 +29,7 @@ const intString = z
 export const eventsQuerySchema = z.object({
   host: z.string().max(255).optional(),
   pid: intString.optional(),
-  /** Substring of the process name. */
+  /** The process name, exactly. */
   name: z.string().max(64).optional(),
   call: z.enum(MEM_CALLS).optional(),
   /** Time range, ms since the epoch, inclusive. */

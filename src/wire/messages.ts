@@ -285,7 +285,7 @@ export type ServerMessage = HelloMessage | UpdateMessage | ErrorBody;
 /** Which live calls a client wants; the same rule the store applies to the events query. */
 export interface CallFilter {
   pid?: number;
-  /** Substring of the process name. */
+  /** The process name, exactly (as the store filters it). */
   name?: string;
   call?: MemCall;
 }
@@ -307,6 +307,6 @@ export type ClientMessage = SubscribeMessage;
 export function callMatches(e: { pid: number; name: string; call: MemCall; timeMs?: number }, f: CallFilter): boolean {
   if (f.pid !== undefined && e.pid !== f.pid) return false;
   if (f.call !== undefined && e.call !== f.call) return false;
-  if (f.name !== undefined && f.name !== '' && !e.name.includes(f.name)) return false;
+  if (f.name !== undefined && f.name !== '' && e.name !== f.name) return false;
   return true;
 }

@@ -93,7 +93,7 @@ export class MemoryEventStore implements EventStoreView {
       (e) =>
         e.host === f.host &&
         (f.pid === undefined || e.pid === f.pid) &&
-        (f.name === undefined || e.name.includes(f.name)) &&
+        (f.name === undefined || e.name === f.name) &&
         (f.call === undefined || e.call === f.call) &&
         (f.fromMs === undefined || e.timeMs >= f.fromMs) &&
         (f.toMs === undefined || e.timeMs <= f.toMs),
