@@ -156,6 +156,8 @@ export class ProcessesView {
     const p = this.pieBody;
     const c = themeColours();
     const empty = p === null || p.slices.length === 0;
+    // The chart is a canvas: its content is also given as text, for screen readers (and tests).
+    byId('pie').setAttribute('aria-label', empty ? 'no requested memory' : p.slices.map((x) => `${x.pid === null ? x.label : `${x.label} (${x.pid})`}: ${bytesText(x.bytes)}`).join('; '));
     setText(byId('pie-note'), empty ? 'No requested memory recorded yet (the pie needs the tracer).' : `Top 10 of requested memory, then the ${countText(p.othersCount)} others · total ${bytesText(p.totalRequestedBytes)}`);
     this.pie.setOption(
       {

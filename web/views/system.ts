@@ -50,6 +50,7 @@ export class SystemView {
     const c = themeColours();
     const root = b?.root ?? null;
     const total = root?.bytes ?? null;
+    byId('ledger').setAttribute('aria-label', root === null ? 'no ledger' : `${root.name} ${bytesText(root.bytes)}: ${(root.children ?? []).map((n) => `${n.name} ${bytesText(n.bytes)}`).join('; ')}`);
     setText(byId('ledger-note'), root === null ? 'The ledger is not available (no /proc sample yet, or a remote host).' : `${root.name} = ${bytesText(total)}: categories that do not overlap, then the processes (PSS) and their mapping kinds.`);
     this.chart.setOption(
       {
