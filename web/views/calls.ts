@@ -68,8 +68,25 @@ export class CallList {
     return this.rows.length;
   }
 
+  private lastReloadMs = 0;
+  private reloadTimer: number | null = null;
+
+  /**
+   * The server skipped calls: the newest page from the store is the truth. At most one reload a
+   * second, so that a flood of calls does not turn into a flood of queries.
+   */
+  private reloadHead(): void {
+    if (this.reloadTimer !== null) return;
+    const wait = Math.max(0, 1000 - (Date.now() - this.lastReloadMs));
+    this.reloadTimer = window.setTimeout(() => {
+      this.reloadTimer = null;
+      this.lastReloadMs = Date.now();
+      void this.reset(this.filter, this.host, false);
+    }, wait);
+  }
+
   /** Starts over with a new filter: the newest page, then older pages on demand. */
-  async reset(filter: CallFilterState, host: string | undefined): Promise<void> {
+  async reset(filter: CallFilterState, host: string | undefined, recount = true): Promise<void> {
     this.filter = filter;
     this.host = host;
     this.generation++;
@@ -83,7 +100,7 @@ export class CallList {
     this.scroller.scrollTop = 0;
     this.sync();
     await this.loadMore(true);
-    void this.countMatching();
+    if (recount) void this.countMatching();
   }
 
   private query(): CallQuery {
@@ -144,9 +161,8 @@ export class CallList {
       return;
     }
     if (skipped > 0) {
-      // The server could not send them all: the newest page from the store is the truth.
-      void this.reset(this.filter, this.host);
-      return;
+      // The server could not send them all: show what came now, then reload from the store.
+      this.reloadHead();
     }
     for (const c of fresh) this.keys.add(callKey(c));
     this.rows = [...fresh, ...this.rows];
