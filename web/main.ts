@@ -9,10 +9,11 @@ import { CallsView } from './views/calls.js';
 import { DetailView } from './views/detail.js';
 import { ProcessesView } from './views/processes.js';
 import { SystemView } from './views/system.js';
+import { MemtraceView } from './views/memtrace.js';
 import { TimelineView } from './views/timeline.js';
 
-type Tab = 'processes' | 'calls' | 'system' | 'timeline';
-const TABS: Tab[] = ['processes', 'calls', 'system', 'timeline'];
+type Tab = 'processes' | 'calls' | 'system' | 'timeline' | 'memtrace';
+const TABS: Tab[] = ['processes', 'calls', 'system', 'timeline', 'memtrace'];
 
 let tab: Tab = 'processes';
 let host: string | undefined;
@@ -24,6 +25,7 @@ const processes = new ProcessesView((pid) => openDetail(pid));
 const calls = new CallsView(() => resubscribe());
 const system = new SystemView();
 const timeline = new TimelineView();
+const memtrace = new MemtraceView();
 let callsLoaded = false;
 
 const live = new LiveConnection(onMessage, (s) => status.connection(s));
@@ -54,6 +56,7 @@ function showTab(t: Tab): void {
     calls.setHost(host);
   }
   if (t === 'timeline') timeline.render();
+  if (t === 'memtrace') void memtrace.open();
   location.hash = t;
   resubscribe();
 }
@@ -113,6 +116,7 @@ function setTheme(theme: 'light' | 'dark'): void {
   system.refreshTheme();
   timeline.refreshTheme();
   detail.refreshTheme();
+  memtrace.refreshTheme();
   if (tab === 'timeline') timeline.render();
 }
 

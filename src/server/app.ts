@@ -9,6 +9,7 @@ import { eventsQuerySchema, hostQuerySchema, pidParamsSchema } from '../wire/mes
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import type { ErrorBody } from '../wire/messages.js';
 import { LiveHub } from './live-hub.js';
+import { registerMemtraceRoutes } from './memtrace-routes.js';
 import { createMetricsRegistry, METRICS_CONTENT_TYPE } from './metrics.js';
 import type { AccessPolicy } from './security.js';
 import { presentedToken, queryToken, TOKEN_COOKIE } from './security.js';
@@ -21,6 +22,8 @@ export interface DashboardServerOptions {
   webRoot: string;
   version: string;
   log?: (msg: string, err?: unknown) => void;
+  /** Directory of memtrace traces the OCaml view may open (memlens serve --memtrace-dir). */
+  memtraceDir?: string | null;
   /** Include the memlens process's own process_* and nodejs_* metrics (default true). */
   defaultMetrics?: boolean;
 }
@@ -97,6 +100,7 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
     if (body === undefined) return reply.code(404).send(errorBody(404, `no process ${pid}`));
     return body;
   });
+  registerMemtraceRoutes(app, opts.memtraceDir ?? null);
   app.get('/metrics', async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metrics.metrics()));
 
   if (existsSync(opts.webRoot)) {

@@ -34,6 +34,8 @@ export interface ServeOptions {
   cpuBudget: number;
   version: string;
   log: (line: string) => void;
+  /** Directory of memtrace traces for the dashboard's OCaml view. */
+  memtraceDir?: string | null;
 }
 
 export interface RunningServe {
@@ -107,7 +109,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     return { rows: r.value.kinds.map((k) => ({ kind: MAPPING_KIND_LABELS[k.kind], count: k.mappings, sizeBytes: k.sizeBytes, rssBytes: k.rssBytes, pssBytes: k.pssBytes })) };
   };
   const views = new DashboardViews(state, storeView(store), readMappings);
-  const server = await createDashboardServer({ views, access, webRoot: WEB_ROOT, version: o.version, log: (msg, err) => o.log(`${msg}${err instanceof Error ? `: ${err.message}` : ''}`) });
+  const server = await createDashboardServer({ views, access, webRoot: WEB_ROOT, version: o.version, memtraceDir: o.memtraceDir ?? null, log: (msg, err) => o.log(`${msg}${err instanceof Error ? `: ${err.message}` : ''}`) });
   try {
     await server.app.listen({ host: o.host, port: o.port });
   } catch (e) {

@@ -196,3 +196,26 @@ export interface MemtraceWireReport {
   growthWindows: MemtraceWireWindow[];
   steadyState: { steady: boolean; reason: string };
 }
+
+/** The flame graph's data: frames ([label, 1 if Lwt]) and stacks ([frame indexes caller first, bytes]). */
+export interface MemtraceWireFlame {
+  frames: [string, number][];
+  stacks: [number[], number][];
+}
+
+/** GET /api/v1/memtrace/files of `memlens serve --memtrace-dir DIR` (dashboard API version). */
+export interface MemtraceFilesBody {
+  type: 'memtrace-files';
+  v: number;
+  /** null: the server was started without --memtrace-dir. */
+  dir: string | null;
+  files: { name: string; sizeBytes: number; mtimeMs: number }[];
+}
+
+/** GET /api/v1/memtrace/report?file=NAME. */
+export interface MemtraceReportBody {
+  type: 'memtrace-report';
+  v: number;
+  report: MemtraceWireReport;
+  flame: MemtraceWireFlame;
+}

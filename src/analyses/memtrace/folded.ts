@@ -4,6 +4,7 @@
 import type { MemtraceDecoder } from '../../parsers/memtrace/decoder.js';
 import { codeFramesInnermostFirst, frameLabel, type Frame } from './frames.js';
 import type { LwtClassifier } from './lwt.js';
+import type { MemtraceWireFlame } from '../../wire/memtrace.js';
 
 export interface StackEntry {
   /** Frames caller first. */
@@ -48,12 +49,8 @@ export function foldedStacks(decoder: MemtraceDecoder, stacks: StackEntry[], byt
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
-export interface FlameData {
-  /** [label, isLwt (0/1)] per frame. */
-  frames: [string, number][];
-  /** [frame indexes caller first, estimated bytes]. */
-  stacks: [number[], number][];
-}
+/** The flame graph's data (typed on the wire: the dashboard draws it too). */
+export type FlameData = MemtraceWireFlame;
 
 /** The flame graph's data: the largest stacks, the rest folded into one "(other stacks)". */
 export function flameData(decoder: MemtraceDecoder, stacks: StackEntry[], bytesPerSample: number, lwt: LwtClassifier, maxStacks = 4000): FlameData {

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError, UserError } from '../../base/errors.js';
 import { errnoCode } from '../../base/errors.js';
@@ -9,6 +10,7 @@ interface ServeFlags {
   token?: string;
   trace: boolean;
   cpuBudget: string;
+  memtraceDir?: string;
 }
 
 export function defineServe(program: Command): void {
@@ -21,17 +23,19 @@ export function defineServe(program: Command): void {
     .option('--token <T>', 'token required on every request (default: generated when --host is not loopback)')
     .option('--no-trace', 'do not trace system calls (serve /proc data only)')
     .option('--cpu-budget <percent>', 'share of one core the /proc sampler may use', '1.5')
+    .option('--memtrace-dir <dir>', 'directory of OCaml memtrace traces (.ctf) the dashboard\'s OCaml view may open')
     .action(async (flags: ServeFlags) => {
       const port = Number(flags.port);
       if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) throw new UsageError(`--port: "${flags.port}" is not a port number (1-65535)`);
       const budget = Number(flags.cpuBudget);
       if (!Number.isFinite(budget) || budget <= 0 || budget > 100) throw new UsageError(`--cpu-budget: "${flags.cpuBudget}" is not a percentage (0-100]`);
       if (flags.token?.length === 0) throw new UsageError('--token: the token must not be empty');
+      if (flags.memtraceDir !== undefined && !statSync(flags.memtraceDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--memtrace-dir: "${flags.memtraceDir}" is not a directory`);
       const { startServe } = await import('../../server/runtime.js');
       const log = (line: string): void => void process.stderr.write(`memlens: ${line}\n`);
       let running;
       try {
-        running = await startServe({ host: flags.host, port, db: flags.db, token: flags.token ?? null, trace: flags.trace, cpuBudget: budget / 100, version: program.version() ?? 'unknown', log });
+        running = await startServe({ host: flags.host, port, db: flags.db, token: flags.token ?? null, trace: flags.trace, cpuBudget: budget / 100, memtraceDir: flags.memtraceDir ?? null, version: program.version() ?? 'unknown', log });
       } catch (e) {
         const code = errnoCode(e);
         if (code === 'EADDRINUSE') throw new UserError(`port ${port} on ${flags.host} is already in use (choose another with --port)`);
