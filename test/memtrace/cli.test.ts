@@ -92,6 +92,9 @@ test('bad input: one line and exit 1; bad usage: exit 2', async () => {
   assert.equal(r.code, 2);
   r = await runCli(['memtrace', publicTracePath('synthetic-v2.ctf'), '--json', '--folded']);
   assert.equal(r.code, 2);
+  r = await runCli(['serve', '--memtrace-dir', join(dir, 'no-such-dir')]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--memtrace-dir: .* is not a directory/);
 });
 
 test('a truncated trace is analysed with a warning, exit 0', async () => {
