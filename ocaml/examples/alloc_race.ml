@@ -1,31 +1,44 @@
-(* An allocation race: for the first phase a producer enqueues messages faster than the
-   consumer drains them, so memory grows although every message is eventually freed; then
-   the producer slows to the consumer's pace and the queue drains to a steady state.
-   Expected finding: a race window over the first phase at [make_message]; no leak. *)
+(* An allocation race: a producer enqueues messages, a consumer drains them. For a while the
+   producer runs three times faster than the consumer, so memory piles up although every
+   message is eventually freed; then the consumer catches up, the queue drains and the program
+   runs in a steady state until the end. Short-lived garbage each tick keeps the GC cycling,
+   as in a real server.
+   Expected finding: one race window over the fast phase, at [make_message]; no leak. *)
 
 let queue : Bytes.t Queue.t = Queue.create ()
-let make_message i = Bytes.make 512 (Char.chr (97 + (i mod 26))) [@@inline never]
+
+(* Not a tail call: the frame of [make_message] stays on the stack when Bytes.make samples. *)
+let make_message i =
+  let m = Bytes.make 512 (Char.chr (97 + (i mod 26))) in
+  Bytes.unsafe_set m 1 '!';
+  m
+[@@inline never]
+
 let checksum = ref 0
 
 let consume k =
+  let k = min k (Queue.length queue) in
   for _ = 1 to k do
-    if not (Queue.is_empty queue) then begin
-      let m = Queue.pop queue in
-      checksum := !checksum + Char.code (Bytes.get m 0)
-    end
+    let m = Queue.pop queue in
+    checksum := !checksum + Char.code (Bytes.get m 0)
   done
+
+let scratch_work tick =
+  let l = List.init 2000 (fun i -> i + tick) in
+  checksum := !checksum + List.fold_left ( + ) 0 l
+[@@inline never]
 
 let () =
   Memlens_trace.trace_if_requested ~context:"alloc_race" ();
-  let ticks = try int_of_string Sys.argv.(1) with _ -> 300 in
-  let race_ticks = ticks / 2 in
+  let ticks = try int_of_string Sys.argv.(1) with _ -> 1200 in
+  (* ticks: a quarter steady, a quarter racing, then catch-up and steady again *)
+  let race_from = ticks / 4 and race_to = ticks / 2 in
   for tick = 1 to ticks do
-    let produced = if tick <= race_ticks then 300 else 100 in
+    let racing = tick > race_from && tick <= race_to in
+    let produced = if racing then 150 else 50 in
     for i = 1 to produced do Queue.push (make_message (tick + i)) queue done;
-    (* the consumer handles 100 messages a tick; during the race it falls behind *)
-    consume (if tick <= race_ticks then 100 else 300);
-    Unix.sleepf 0.005
+    consume (if racing then 50 else 150);
+    scratch_work tick;
+    Unix.sleepf 0.002
   done;
-  consume (Queue.length queue);
-  Gc.full_major ();
   Printf.printf "done, checksum %d, queue %d\n" !checksum (Queue.length queue)

@@ -29,7 +29,8 @@ let task_code name =
       Hashtbl.add task_names c name;
       c
 
-(* Printexc gives one slot per inlined frame for a code; each becomes one location. *)
+(* Printexc gives one slot per inlined frame for a code, innermost first; each becomes one
+   location. The format lists them caller first, as memtrace's writer does, so reverse. *)
 let describe code : Trace_writer.location list =
   match Hashtbl.find_opt task_names code with
   | Some name -> [ { filename = task_frame_filename; line = 0; start_char = 0; end_char = 0; defname = name } ]
@@ -38,7 +39,7 @@ let describe code : Trace_writer.location list =
       match Printexc.backtrace_slots_of_raw_entry entry with
       | None -> []
       | Some slots ->
-          Array.to_list slots
+          List.rev (Array.to_list slots)
           |> List.filter_map (fun slot ->
                  match Printexc.Slot.location slot with
                  | None -> None

@@ -161,7 +161,8 @@ export interface MemtraceWireRaceSite {
 }
 
 export interface MemtraceWireWindow {
-  kind: 'race' | 'gc-cycle' | 'leak' | 'retained';
+  /** 'gc-swing' added in v1 after the first traces of real programs (no field changed). */
+  kind: 'race' | 'gc-cycle' | 'gc-swing' | 'leak' | 'retained';
   startS: number;
   endS: number;
   growthBytes: number;

@@ -107,7 +107,7 @@ export function renderHtmlReport(r: MemtraceWireReport, flame: FlameData): strin
         .join('')
     : '<p>No leak suspect.</p>';
   const windowHtml = (w: MemtraceWireReport['growthWindows'][number]): string =>
-    `<div class="card"><div><b class="${w.kind === 'race' ? 'warn' : ''}">${h(w.kind === 'race' ? 'Allocation race' : w.kind === 'gc-cycle' ? 'A GC cycle (not a race)' : w.kind === 'leak' ? 'Growth from a leak (not a race)' : 'Retained growth (not a race)')}</b> ${w.startS.toFixed(2)}–${w.endS.toFixed(2)} s</div><div>${h(w.explanation)}</div>` +
+    `<div class="card"><div><b class="${w.kind === 'race' ? 'warn' : ''}">${h(w.kind === 'race' ? 'Allocation race' : w.kind === 'gc-cycle' ? 'A GC cycle (not a race)' : w.kind === 'gc-swing' ? 'An ordinary GC swing (not a race)' : w.kind === 'leak' ? 'Growth from a leak (not a race)' : 'Retained growth (not a race)')}</b> ${w.startS.toFixed(2)}–${w.endS.toFixed(2)} s</div><div>${h(w.explanation)}</div>` +
     `<div class="sub">allocated ${h(formatBytes(w.allocatedBytesPerS))}/s, collected ${h(formatBytes(w.collectedBytesPerS))}/s during the window; ${pct(w.freedLaterFraction)} of what piled up freed later</div>` +
     `<table><tr><th class="n">growth</th><th class="n">share</th><th>site</th><th class="n">reclaimed later</th></tr>${w.sites
       .map((s) => `<tr><td class="n">+${h(formatBytes(s.growthBytes))}</td><td class="n">${pct(s.shareOfGrowth)}</td><td>${ownerBadge(s.owner)}<code>${h(s.label)}</code></td><td class="n">${pct(s.reclaimedFraction)}</td></tr>`)

@@ -134,6 +134,8 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
           (top === undefined ? '' : `; mostly ${label(top.site)}`)
         : w.kind === 'gc-cycle'
           ? `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s collected at once right after it (garbage waiting for a major GC cycle): not a race`
+          : w.kind === 'gc-swing'
+          ? `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s, freed again, but no longer than this trace's ordinary GC swings: not sustained, not a race`
           : w.kind === 'leak'
           ? `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s that is never freed, held by leak suspects: a leak, not a race`
           : `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s that stays live without growing further (warm-up, a working set): not a race`;

@@ -15,6 +15,10 @@
 // - race: freedLaterFraction >= RACE_FREED otherwise: allocation outpaced reclamation for a
 //   sustained period, and what piled up was given back gradually afterwards: every value is
 //   eventually freed, memory grew anyway;
+// - gc-swing: a would-be race no longer than the trace's ordinary swings: when at least two
+//   other growth windows exist and this one lasts less than RACE_MIN_SWINGS times their median
+//   length, it is the GC's incremental sawtooth (major slices reclaim garbage gradually, so it
+//   does not fall back at once), not a sustained period;
 // - leak: otherwise, when leak-suspect sites account for at least half of the window's growth;
 // - retained: otherwise (warm-up, a working set or a cache that stays: a steady state).
 // Sites responsible: the sites whose live memory grew most across the window.
@@ -30,6 +34,7 @@ export const WINDOW_RULE = {
   POSITIVE_FRACTION: 0.6,
   MIN_RISE: 0.1,
   RACE_FREED: 0.75,
+  RACE_MIN_SWINGS: 3,
   SWEEP_BINS: 1,
   SWEEP_SHARE: 0.1,
   SETTLED_WITHIN: 0.25,
@@ -44,7 +49,7 @@ export interface WindowSite {
 }
 
 export interface GrowthWindow {
-  kind: 'race' | 'gc-cycle' | 'leak' | 'retained';
+  kind: 'race' | 'gc-cycle' | 'gc-swing' | 'leak' | 'retained';
   s: number;
   e: number;
   rise: number;
@@ -101,7 +106,20 @@ export function findGrowthWindows(x: WindowInputs): GrowthWindow[] {
     out.push(classify(x, s, best, L(best) - L(s - 1)));
     s = best + 1;
   }
-  return out;
+  return markOrdinarySwings(out);
+}
+
+/** Races must be sustained: longer than RACE_MIN_SWINGS times the trace's ordinary swings. */
+function markOrdinarySwings(windows: GrowthWindow[]): GrowthWindow[] {
+  const lengths = windows.map((w) => w.e - w.s + 1);
+  return windows.map((w, i) => {
+    if (w.kind !== 'race') return w;
+    const others = lengths.filter((_, j) => j !== i).sort((a, b) => a - b);
+    if (others.length < 2) return w;
+    const mid = others.length >> 1;
+    const median = others.length % 2 === 1 ? (others[mid] ?? 0) : ((others[mid - 1] ?? 0) + (others[mid] ?? 0)) / 2;
+    return (lengths[i] ?? 0) < WINDOW_RULE.RACE_MIN_SWINGS * median ? { ...w, kind: 'gc-swing' } : w;
+  });
 }
 
 function classify(x: WindowInputs, s: number, e: number, rise: number): GrowthWindow {

@@ -1,0 +1,89 @@
+// The OCaml recording library (ocaml/) end to end: real OCaml programs with known memory
+// behaviour, built with Debian's OCaml and dune, traced with MEMLENS_TRACE, then analysed by
+// `memlens memtrace`. The leak must be named at its site, the race window and its site found,
+// and nothing flagged in the steady program.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
+import { runCli } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/paths.js';
+
+const ocamlRoot = join(repoRoot, 'ocaml');
+const exe = (name: string): string => join(ocamlRoot, '_build', 'default', 'examples', `${name}.exe`);
+const dir = mkdtempSync(join(tmpdir(), 'memlens-ocaml-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+before(() => {
+  // dune builds the library and the example programs; a failure here is a failed test.
+  const r = spawnSync('dune', ['build', '--root', ocamlRoot], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `dune build failed:\n${r.stderr}`);
+});
+
+function record(name: string, args: string[] = []): string {
+  const trace = join(dir, `${name}.ctf`);
+  const r = spawnSync(exe(name), args, { env: { ...process.env, MEMLENS_TRACE: trace, MEMLENS_TRACE_RATE: '1e-3' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return trace;
+}
+
+async function analyse(trace: string): Promise<MemtraceWireReport> {
+  const r = await runCli(['memtrace', trace, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as MemtraceWireReport;
+  assert.equal(j.integrity.ok, true, JSON.stringify(j.integrity));
+  assert.equal(j.integrity.truncated, false);
+  assert.equal(j.trace.formatVersion, 2);
+  assert.equal(j.trace.sampleRate, 1e-3);
+  assert.ok(j.events.allocations > 500, `${j.events.allocations} allocation samples`);
+  return j;
+}
+
+test('leak: the Lwt server simulation\'s never-evicting cache is named, allocations are attributed to the task', async () => {
+  const j = await analyse(record('leak_server'));
+  assert.equal(j.trace.context, 'leak_server');
+  const labels = j.leaks.map((l) => l.label);
+  assert.ok(labels.some((l) => /Leak_server\.build_response/.test(l)), labels.join('; '));
+  const top = j.leaks[0];
+  assert.ok(top && top.shareOfEndLive > 0.5, 'the leaking responses hold most of the end\'s live memory');
+  assert.equal(j.races.length, 0, j.races.map((r) => r.explanation).join('; '));
+  // Callbacks run from Lwt's scheduler, yet their samples carry the task's synthetic root frame.
+  const task = j.tasks.find((t) => t.name === 'request handler');
+  assert.ok(task && task.allocatedBytes > 0.5 * j.totals.allocated.totalBytes, JSON.stringify(j.tasks));
+});
+
+test('race: the window where the producer outpaces the consumer, and its site; no leak', async () => {
+  const j = await analyse(record('alloc_race'));
+  assert.equal(j.leaks.length, 0, j.leaks.map((l) => l.label).join('; '));
+  assert.ok(j.races.length >= 1, j.growthWindows.map((w) => w.explanation).join('\n'));
+  const race = [...j.races].sort((a, b) => b.growthBytes - a.growthBytes)[0];
+  assert.ok(race);
+  // The program races over its second quarter of ticks, then catches up.
+  const d = j.trace.durationS;
+  assert.ok(race.startS < 0.45 * d && race.endS > 0.4 * d && race.endS < 0.75 * d, `${race.startS}–${race.endS} of ${d} s`);
+  assert.match(race.sites[0]?.label ?? '', /Alloc_race\.make_message/);
+  assert.ok(race.freedLaterFraction > 0.9);
+  assert.notEqual(race.settledAtS, null, 'memory came back once the race stopped');
+});
+
+test('steady: nothing flagged', async () => {
+  const j = await analyse(record('steady'));
+  assert.equal(j.leaks.length, 0, j.leaks.map((l) => l.label).join('; '));
+  assert.equal(j.races.length, 0, j.races.map((r) => r.explanation).join('; '));
+  assert.equal(j.steadyState.steady, true, j.steadyState.reason);
+});
+
+test('SIGTERM flushes the trace: the program exits as the signal would, the trace reads whole', async () => {
+  const trace = join(dir, 'term.ctf');
+  const child = spawn(exe('leak_server'), ['100000000'], { env: { ...process.env, MEMLENS_TRACE: trace, MEMLENS_TRACE_RATE: '1e-3' }, stdio: 'ignore' });
+  // Wait until the program has written more than its first packet, then stop it.
+  while (!existsSync(trace) || statSync(trace).size < 100_000) await new Promise((r) => setTimeout(r, 50));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 128 + 15);
+  const j = await analyse(trace);
+  assert.ok(j.leaks.length >= 1);
+});
