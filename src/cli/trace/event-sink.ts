@@ -1,6 +1,5 @@
 // Where `memlens trace` keeps its events: the store (default: SQLite under the user's data
 // directory; --db URL for MySQL/MariaDB), or nowhere with --no-store. The one call site of the store.
-import { UserError } from '../../base/errors.js';
 import type { LifecycleEvent, LostCounts, MemEvent } from '../../wire/events.js';
 
 export interface EventSink {
@@ -17,7 +16,9 @@ const NO_STORE: EventSink = {
   close: () => Promise.resolve(),
 };
 
-export function openEventSink(options: { store: boolean; db?: string }): Promise<EventSink> {
-  if (!options.store) return Promise.resolve(NO_STORE);
-  return Promise.reject(new UserError('this build of memlens has no event store yet: run memlens trace with --no-store'));
+export async function openEventSink(options: { store: boolean; db?: string }): Promise<EventSink> {
+  if (!options.store) return NO_STORE;
+  // Loaded only when storing: the store pulls in the SQLite and MySQL drivers.
+  const { openStoreSink } = await import('../../store/index.js');
+  return openStoreSink(options.db);
 }
