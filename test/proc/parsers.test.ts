@@ -179,7 +179,7 @@ test('smaps and maps: same VMAs in the same order; names of memfd, SysV, shared 
 test('cgroup file: v1 memory controller wins on a hybrid system, v2 alone otherwise', () => {
   const hybrid = parseCgroupFile(readFixture('cgroup', 'v1-hybrid.cgroup'));
   assert.equal(hybrid.length, 10);
-  assert.match(memoryCgroupPath(hybrid) ?? '', /^\/process_api\//);
+  assert.match(memoryCgroupPath(hybrid) ?? '', /^\/machine\.grp\//);
   assert.equal(memoryCgroupPath(parseCgroupFile('0::/system.slice/ssh.service\n')), '/system.slice/ssh.service');
   assert.equal(memoryCgroupPath(parseCgroupFile('1:name=systemd:/user.slice\n')), '/user.slice');
   assert.equal(memoryCgroupPath([]), undefined);
