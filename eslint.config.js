@@ -34,7 +34,8 @@ export default tseslint.config(
   {
     files: ['web/**/*.ts'],
     languageOptions: {
-      parserOptions: { project: ['web/tsconfig.json'], tsconfigRootDir: import.meta.dirname },
+      // The browser code has its own tsconfig (DOM lib, bundler resolution), not the Node one.
+      parserOptions: { projectService: false, project: ['web/tsconfig.json'], tsconfigRootDir: import.meta.dirname },
       globals: { ...globals.browser },
     },
     rules: {

@@ -42,6 +42,32 @@ test('capture -o FILE runs the script with sh and writes an archive that include
   assert.equal(archive.meta.get('pagesize'), execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim());
 });
 
+test('capture --no-smaps: smaps only where smaps_rollup is unreadable; snapshot --from still works', async () => {
+  const out = join(scratch, 'rollup-only.snap');
+  const r = await runCli(['capture', '--no-smaps', '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const archive = parseArchive(readFileSync(out));
+  assert.ok(archive);
+  let rollups = 0;
+  for (const [name, entry] of archive.entries) {
+    const m = /^proc\/(\d+)\/smaps_rollup$/.exec(name);
+    if (!m) continue;
+    const smaps = archive.entries.get(`proc/${m[1] ?? ''}/smaps`);
+    if (entry.kind === 'file') {
+      rollups++;
+      assert.equal(smaps, undefined, `pid ${m[1] ?? ''}: smaps left out when the rollup was read`);
+    }
+  }
+  assert.ok(rollups > 0);
+  const snap = await runCli(['snapshot', '--from', out, '--json']);
+  assert.equal(snap.code, 0, snap.stderr);
+  const j = JSON.parse(snap.stdout) as { processes: { pss: number | null }[] };
+  assert.ok(j.processes.some((p) => p.pss !== null && p.pss > 0));
+  // The printed script carries the choice in its first line, for boards.
+  const printed = await runCli(['capture', '--print-script', '--no-smaps']);
+  assert.equal(printed.stdout.split('\n')[0], 'MEMLENS_CAPTURE_SMAPS=no');
+});
+
 test('capture usage errors exit 2 with one line', async () => {
   for (const args of [['capture'], ['capture', '--print-script', '-o', join(scratch, 'x')], ['capture', '--bogus']]) {
     const r = await runCli(args);

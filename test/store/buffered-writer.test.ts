@@ -14,13 +14,15 @@ import { sqliteBackend } from './backends.js';
 import { event, randomEvents, withoutId } from './events-fixture.js';
 
 const dirs: string[] = [];
+const backends: { drop(): Promise<void> }[] = [];
 const tempDir = (): string => {
   const d = mkdtempSync(join(tmpdir(), 'memlens-writer-'));
   dirs.push(d);
   return d;
 };
-after(() => {
+after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const b of backends) await b.drop();
 });
 
 test('the spill line format is lossless for 64-bit values', () => {
@@ -31,6 +33,7 @@ test('the spill line format is lossless for 64-bit values', () => {
 
 test('past the memory bound, batches go through the spill file; order and count are kept', async () => {
   const backend = sqliteBackend();
+  backends.push(backend);
   const store = await openStore(backend.url);
   const spillDir = tempDir();
   const writer = new BufferedWriter(store, { spillDir, batchEvents: 100, maxMemoryEvents: 1000 });
@@ -47,11 +50,11 @@ test('past the memory bound, batches go through the spill file; order and count 
   const stored = await store.queryEvents({ limit: 10_000 });
   assert.deepEqual(stored.map(withoutId), [...events].reverse());
   await store.close();
-  await backend.drop();
 });
 
 test('a dead run’s spill file is adopted and written first; damaged lines are skipped and counted', async () => {
   const backend = sqliteBackend();
+  backends.push(backend);
   const store = await openStore(backend.url);
   const spillDir = tempDir();
   // What a writer of a memlens that died (a pid that has exited) left behind: two batches, then a
@@ -75,6 +78,5 @@ test('a dead run’s spill file is adopted and written first; damaged lines are 
   const stored = await store.queryEvents({ limit: 10_000 });
   assert.deepEqual(stored.map(withoutId), [...old, ...fresh].reverse());
   await store.close();
-  await backend.drop();
 });
 

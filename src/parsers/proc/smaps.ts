@@ -30,6 +30,13 @@ export interface SmapsCounters {
   lockedBytes: Bytes;
   sharedHugetlbBytes: Bytes;
   privateHugetlbBytes: Bytes;
+  /**
+   * Pages referenced (accessed) since the last `clear_refs` 1-3 (proc.rst); absent lines stay
+   * undefined. memlens dirty's accessed-page fallback sums it.
+   */
+  referencedBytes?: Bytes;
+  /** Anonymous memory in transparent huge pages (one write marks 2 MiB soft-dirty there). */
+  anonHugePagesBytes?: Bytes;
 }
 
 /** USS: the pages mapped only by this process (proc.rst: Private_Clean + Private_Dirty). */
@@ -55,6 +62,8 @@ const KEYS: Record<string, keyof SmapsCounters> = {
   Locked: 'lockedBytes',
   Shared_Hugetlb: 'sharedHugetlbBytes',
   Private_Hugetlb: 'privateHugetlbBytes',
+  Referenced: 'referencedBytes',
+  AnonHugePages: 'anonHugePagesBytes',
 };
 
 function emptyCounters(): SmapsCounters {
@@ -85,7 +94,7 @@ function applyLine(c: SmapsCounters, line: string): boolean {
   const colon = line.indexOf(':');
   if (colon <= 0) return false;
   const field = KEYS[line.slice(0, colon)];
-  if (field === undefined) return true; // a counter we do not use (Referenced, KSM, VmFlags, …)
+  if (field === undefined) return true; // a counter we do not use (KSM, THPeligible, VmFlags, …)
   const v = kbLineBytes(line, colon, line.length);
   if (Number.isNaN(v)) return false;
   (c as unknown as Record<string, number>)[field] = v;

@@ -1,0 +1,77 @@
+// Runs a tracing backend for the dashboard: every batch goes to the per-process accounts
+// (src/analyses/trace), to the store's buffered writer and to the live state; the accounts'
+// rows are handed to the live state a few times a second, not per batch.
+import type { ProcessAccounts, AccountRow } from '../../analyses/trace/process-accounts.js';
+import type { BufferedWriter } from '../../store/index.js';
+import type { TraceBackend } from '../../sources/trace-backend.js';
+import type { LostCounts } from '../../wire/events.js';
+import type { TracedProcess } from '../inputs.js';
+import type { LiveState } from '../live-state.js';
+
+const ACCOUNTS_EVERY_MS = 250;
+/** Exited processes stay in the table (greyed) while they are among the newest this many. */
+const EXITED_KEPT = 200;
+
+export function tracedFromRows(rows: readonly AccountRow[]): TracedProcess[] {
+  const alive = rows.filter((r) => !r.exited);
+  // rows() lists exited processes in no time order; keep the largest requesters among them.
+  const exited = rows.filter((r) => r.exited).sort((a, b) => Number(b.requestedBytes - a.requestedBytes)).slice(0, EXITED_KEPT);
+  return [...alive, ...exited].map((r) => ({
+    pid: r.pid,
+    name: r.name,
+    requestedBytes: Number(r.requestedBytes),
+    mappedNowBytes: r.mappedNowBytes === null ? null : Number(r.mappedNowBytes),
+    calls: r.calls,
+    alive: !r.exited,
+  }));
+}
+
+export interface TracerFeedOptions {
+  backend: TraceBackend;
+  accounts: ProcessAccounts;
+  state: LiveState;
+  writer: BufferedWriter | null;
+  host: string;
+  totalVirtualBytes: bigint;
+  /** Kernel time → wall clock, for the store's process starts. */
+  wallClockMs: (ktimeNs: bigint) => number;
+}
+
+/** Consumes batches until the backend stops. */
+export async function feedFromTracer(o: TracerFeedOptions): Promise<void> {
+  let lastAccounts = 0;
+  let reported: LostCounts = { lostEvents: 0, unpaired: 0, malformed: 0 };
+  const publish = (): void => {
+    o.state.applyTrace(tracedFromRows(o.accounts.rows(o.totalVirtualBytes)), Date.now());
+    const lost = o.backend.lost();
+    o.state.setLost(lost);
+    if (o.writer !== null) {
+      // The store adds what it is given: hand it what was lost since the last report.
+      const delta = { lostEvents: lost.lostEvents - reported.lostEvents, unpaired: lost.unpaired - reported.unpaired, malformed: lost.malformed - reported.malformed };
+      if (delta.lostEvents > 0 || delta.unpaired > 0 || delta.malformed > 0) o.writer.recordLost(o.host, delta);
+    }
+    reported = { ...lost };
+    lastAccounts = Date.now();
+  };
+  // A quiet spell after a batch must not leave the table behind: publish once it has settled.
+  let trailing: NodeJS.Timeout | null = null;
+  for await (const batch of o.backend.batches()) {
+    o.accounts.apply(batch);
+    o.state.addEvents(batch.events);
+    if (o.writer !== null) {
+      for (const l of batch.lifecycle) {
+        if (l.kind === 'fork' && !l.isThread) o.writer.processStarted({ host: o.host, pid: l.childPid, startNs: l.ktimeNs, name: l.name, timeMs: o.wallClockMs(l.ktimeNs) });
+      }
+      o.writer.write(batch.events);
+    }
+    if (Date.now() - lastAccounts >= ACCOUNTS_EVERY_MS) publish();
+    else if (trailing === null) {
+      trailing = setTimeout(() => {
+        trailing = null;
+        publish();
+      }, ACCOUNTS_EVERY_MS);
+    }
+  }
+  if (trailing !== null) clearTimeout(trailing);
+  publish();
+}

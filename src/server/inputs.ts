@@ -1,0 +1,85 @@
+// What the dashboard server is fed with, as small interfaces: the /proc sampler, the tracer's
+// per-process accounting and the event store each reach the server through an adapter
+// (src/server/adapters/) that turns their own types into these. The server holds no copy of
+// their logic: it aggregates, keeps a short history and serves.
+import type { MemEvent } from '../wire/events.js';
+import type { LedgerNode, MappingKindRow, UsedDefinition } from '../wire/messages.js';
+
+/** One process as the /proc sampler last saw it. Null = unreadable (permission) or not read. */
+export interface SampledProcess {
+  pid: number;
+  name: string;
+  cmdline: string | null;
+  rssBytes: number | null;
+  pssBytes: number | null;
+  swapBytes: number | null;
+  /** VmSize: everything mapped right now (mm->total_vm, fs/proc/task_mmu.c task_mem). */
+  vmSizeBytes: number | null;
+  sampledAtMs: number;
+  /** When the PSS figure was read; older than sampledAtMs when smaps_rollup is read less often. */
+  pssAtMs: number | null;
+}
+
+/** One complete /proc sample of the system. */
+export interface SystemSample {
+  atMs: number;
+  host: string;
+  memTotalBytes: number | null;
+  swapTotalBytes: number | null;
+  /** MemTotal → categories → processes → mapping kinds; null when the ledger could not be built. */
+  ledger: LedgerNode | null;
+  used: UsedDefinition[];
+  /** The ledger's top-level categories (a partition of MemTotal), for the timeline. */
+  categories: { name: string; bytes: number | null }[];
+  processes: SampledProcess[];
+  pssUnavailable: number;
+  pssDeferred: number;
+}
+
+/** The tracer's accounting of one process since tracing started. */
+export interface TracedProcess {
+  pid: number;
+  name: string;
+  /** mmap − munmap (with brk and mremap growth), clamped at 0. */
+  requestedBytes: number;
+  /** Mapped right now according to the tracer's address-space model; null if not modelled. */
+  mappedNowBytes: number | null;
+  calls: number;
+  alive: boolean;
+}
+
+/** Per-process totals a store holds for a host (used for hosts this server does not sample). */
+export interface StoredProcessTotal {
+  pid: number;
+  name: string;
+  requestedBytes: number;
+  calls: number;
+}
+
+export interface EventFilter {
+  host: string;
+  pid?: number;
+  name?: string;
+  call?: MemEvent['call'];
+  fromMs?: number;
+  toMs?: number;
+}
+
+export interface EventPage {
+  /** Newest first. */
+  events: MemEvent[];
+  next: string | null;
+}
+
+/** The read side of the event store, as the server needs it. */
+export interface EventStoreView {
+  /** "sqlite:/path" or "mysql://host/db": for display, never with a password. */
+  readonly description: string;
+  page(filter: EventFilter, before: string | null, limit: number): Promise<EventPage>;
+  count(filter: EventFilter): Promise<number>;
+  hosts(): Promise<string[]>;
+  processTotals(host: string): Promise<StoredProcessTotal[]>;
+}
+
+/** Reads one process's mappings grouped by kind, on demand (only for the process detail view). */
+export type MappingsReader = (pid: number) => Promise<{ rows: MappingKindRow[] } | { error: string }>;

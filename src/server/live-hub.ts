@@ -1,0 +1,246 @@
+// Live updates over WebSocket. The hub never forwards the event firehose: every tick (at most
+// MAX_UPDATES_PER_SECOND) it sends each client one batched `update` holding only the parts that
+// changed since that client's last update, and at most CALLS_PER_UPDATE of the new calls that
+// match the client's filter; the rest are counted in `callsSkipped`.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import { eventToJson } from '../wire/events.js';
+import type { MemEventJson } from '../wire/events.js';
+import { clientMessageSchema } from '../wire/messages-input.js';
+import { callMatches, MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
+import type { ErrorBody, HelloMessage, SubscribeMessage, UpdateMessage } from '../wire/messages.js';
+import type { Part } from './live-state.js';
+import type { AccessPolicy } from './security.js';
+import { presentedToken } from './security.js';
+import type { DashboardViews } from './views.js';
+
+export const MAX_UPDATES_PER_SECOND = 4;
+export const CALLS_PER_UPDATE = 200;
+/** A client further behind than this is skipped for a tick (its next update carries the news). */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+const HEARTBEAT_MS = 30_000;
+const REMOTE_REFRESH_MS = 2000;
+const PROCESSES_MIN_INTERVAL_MS = 1000;
+export const LIVE_PATH = '/api/v1/live';
+
+interface Client {
+  socket: WebSocket;
+  sub: SubscribeMessage | null;
+  sent: Record<Part, number>;
+  lastSeq: number;
+  seq: number;
+  alive: boolean;
+  lastDetail: number | null;
+  lastStatusMs: number;
+  lastRemoteMs: number;
+  busy: boolean;
+}
+
+export interface LiveHubOptions {
+  views: DashboardViews;
+  access: AccessPolicy;
+  log: (msg: string, err?: unknown) => void;
+}
+
+export class LiveHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly clients = new Set<Client>();
+  private tickTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: LiveHubOptions) {}
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  start(): void {
+    this.tickTimer = setInterval(() => void this.tick(), 1000 / MAX_UPDATES_PER_SECOND);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
+  }
+
+  async close(): Promise<void> {
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const c of this.clients) c.socket.terminate();
+    this.clients.clear();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  /**
+   * The HTTP server's 'upgrade' handler. All checks happen before handleUpgrade: a socket that
+   * fails them is answered with a plain HTTP error and closed, and never becomes a client.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = req.url ?? '/';
+    const path = url.split('?')[0];
+    const refusal = this.refusal(req, path, url);
+    if (refusal !== null) {
+      const [status, text] = refusal;
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+  }
+
+  private refusal(req: IncomingMessage, path: string | undefined, url: string): [number, string] | null {
+    if (path !== LIVE_PATH) return [404, 'Not Found'];
+    const { access } = this.opts;
+    if (!access.hostAllowed(req.headers.host)) return [403, 'Forbidden host'];
+    const origin = req.headers.origin;
+    if (!access.originAllowed(typeof origin === 'string' ? origin : undefined)) return [403, 'Forbidden origin'];
+    if (!access.tokenValid(presentedToken(req.headers, url))) return [401, 'Unauthorized'];
+    return null;
+  }
+
+  private accept(socket: WebSocket): void {
+    const client: Client = {
+      socket,
+      sub: null,
+      sent: { status: -1, processes: -1, ledger: -1, timeline: -1 },
+      lastSeq: this.opts.views.state.newestSeq,
+      seq: 0,
+      alive: true,
+      lastDetail: null,
+      lastStatusMs: 0,
+      lastRemoteMs: 0,
+      busy: false,
+    };
+    this.clients.add(client);
+    socket.on('pong', () => (client.alive = true));
+    socket.on('close', () => this.clients.delete(client));
+    socket.on('error', (e) => this.opts.log('websocket error', e));
+    socket.on('message', (raw: RawData) => this.receive(client, raw));
+    const hello: HelloMessage = { type: 'hello', v, host: this.opts.views.state.host, serverTimeMs: Date.now(), maxUpdatesPerSecond: MAX_UPDATES_PER_SECOND };
+    socket.send(JSON.stringify(hello));
+  }
+
+  private receive(client: Client, raw: RawData): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(rawText(raw));
+    } catch {
+      parsed = undefined;
+    }
+    const r = clientMessageSchema.safeParse(parsed);
+    if (!r.success) {
+      const err: ErrorBody = { type: 'error', v, statusCode: 400, message: 'invalid message' };
+      client.socket.send(JSON.stringify(err));
+      return;
+    }
+    client.sub = r.data;
+    // A new subscription starts from a clean slate: every part is sent again, live calls start now.
+    client.sent = { status: -1, processes: -1, ledger: -1, timeline: -1 };
+    client.lastSeq = this.opts.views.state.newestSeq;
+    client.lastDetail = null;
+    client.lastStatusMs = 0;
+    client.lastRemoteMs = 0;
+  }
+
+  private heartbeat(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        c.socket.terminate();
+        this.clients.delete(c);
+        continue;
+      }
+      c.alive = false;
+      c.socket.ping();
+    }
+  }
+
+  private async tick(): Promise<void> {
+    await Promise.all([...this.clients].map((c) => this.update(c)));
+  }
+
+  private async update(c: Client): Promise<void> {
+    if (c.sub === null || c.busy) return;
+    if (c.socket.bufferedAmount > MAX_BUFFERED_BYTES) return;
+    c.busy = true;
+    try {
+      const msg = await this.buildUpdate(c, c.sub);
+      if (msg !== null && c.socket.readyState === c.socket.OPEN) c.socket.send(JSON.stringify(msg));
+    } catch (e) {
+      this.opts.log('live update failed', e);
+    } finally {
+      c.busy = false;
+    }
+  }
+
+  private async buildUpdate(c: Client, sub: SubscribeMessage): Promise<UpdateMessage | null> {
+    const { views } = this.opts;
+    const state = views.state;
+    const local = views.isLocal(sub.host);
+    const msg: UpdateMessage = { type: 'update', v, seq: c.seq + 1, serverTimeMs: Date.now() };
+    let any = false;
+    const now = Date.now();
+    // Status changes with every sample; it also carries ages, so it goes out at least once a second.
+    if (c.sent.status !== state.version('status') || now - c.lastStatusMs >= 1000) {
+      msg.status = await views.status(sub.host);
+      c.sent.status = state.version('status');
+      c.lastStatusMs = now;
+      any = true;
+    }
+    // A remote host's totals come from the store, re-read every REMOTE_REFRESH_MS.
+    // The table is re-sent at most once a second even when the tracer changes it constantly.
+    const processesChanged = local
+      ? c.sent.processes !== state.version('processes') && now - c.lastRemoteMs >= PROCESSES_MIN_INTERVAL_MS
+      : now - c.lastRemoteMs >= REMOTE_REFRESH_MS;
+    if (processesChanged) {
+      msg.processes = await views.processes(sub.host);
+      msg.pie = await views.pie(sub.host);
+      c.sent.processes = state.version('processes');
+      c.lastRemoteMs = now;
+      any = true;
+    }
+    if (c.sent.ledger !== state.version('ledger')) {
+      msg.ledger = views.ledger(sub.host);
+      c.sent.ledger = state.version('ledger');
+      any = true;
+    }
+    if (local && c.sent.timeline !== state.version('timeline')) {
+      const p = state.latestTimelinePoint();
+      if (p !== undefined) {
+        msg.timelinePoint = { categories: state.timeline().categories, point: p };
+        any = true;
+      }
+      c.sent.timeline = state.version('timeline');
+    }
+    if (local && sub.detailPid !== undefined) {
+      const p = state.latestHistoryPoint(sub.detailPid);
+      if (p !== undefined && p.tMs !== c.lastDetail) {
+        msg.detailPoint = { pid: sub.detailPid, point: p, row: state.processRows().find((r) => r.pid === sub.detailPid) ?? null };
+        c.lastDetail = p.tMs;
+        any = true;
+      }
+    }
+    if (local && sub.calls !== undefined) {
+      const filter = sub.calls;
+      const { events, gap } = state.eventsAfter(c.lastSeq);
+      if (events.length > 0 || gap > 0) {
+        c.lastSeq = state.newestSeq;
+        const calls: MemEventJson[] = [];
+        let skipped = gap;
+        for (const { event } of events) {
+          if (!callMatches(event, filter)) continue;
+          if (calls.length < CALLS_PER_UPDATE) calls.push(eventToJson(event));
+          else skipped++;
+        }
+        if (calls.length > 0) msg.calls = calls;
+        if (skipped > 0) msg.callsSkipped = skipped;
+        if (calls.length > 0 || skipped > 0) any = true;
+      }
+    }
+    if (!any) return null;
+    c.seq++;
+    return msg;
+  }
+}
+
+function rawText(raw: RawData): string {
+  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
+  if (raw instanceof ArrayBuffer) return Buffer.from(raw).toString('utf8');
+  return raw.toString('utf8');
+}

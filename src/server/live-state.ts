@@ -1,0 +1,206 @@
+// The server's picture of the present and the recent past: the last /proc sample, the tracer's
+// accounting, the newest events and a bounded history. The sampler and the tracer write into it;
+// the HTTP routes, the WebSocket hub and /metrics read from it. Each part has a version number
+// that grows when it changes, so that the hub sends a part only when it is new.
+import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
+import { MEM_CALLS } from '../wire/events.js';
+import type { ProcessPoint, ProcessRow, SamplerState, TimelinePoint, TracingState } from '../wire/messages.js';
+import { buildProcessRows, requestedPie, totalVirtualBytes } from './aggregate.js';
+import type { SystemSample, TracedProcess } from './inputs.js';
+import { Ring } from './ring.js';
+
+export type Part = 'status' | 'processes' | 'ledger' | 'timeline';
+
+export interface LiveStateOptions {
+  host: string;
+  /** Timeline points kept (one per sample). */
+  timelinePoints?: number;
+  /** History points kept per process. */
+  processPoints?: number;
+  /** Newest events kept in memory for live delivery (the store keeps all of them). */
+  recentEvents?: number;
+}
+
+export interface SequencedEvent {
+  seq: number;
+  event: MemEvent;
+}
+
+export class LiveState {
+  readonly host: string;
+  readonly startedAtMs = Date.now();
+  private sample: SystemSample | null = null;
+  private traced: Map<number, TracedProcess> | null = null;
+  private tracedAtMs: number | null = null;
+  private tracingState: TracingState = { state: 'disabled', reason: 'not started' };
+  private lostCounts: LostCounts = { lostEvents: 0, unpaired: 0, malformed: 0 };
+  private samplerState: SamplerState = {
+    intervalMs: 0,
+    cpuBudget: 0,
+    lastSampleMs: null,
+    lastCostMs: null,
+    pssUnavailable: 0,
+    pssDeferred: 0,
+    processes: 0,
+    error: null,
+  };
+  private readonly versions: Record<Part, number> = { status: 0, processes: 0, ledger: 0, timeline: 0 };
+  private rowsCache: { version: number; rows: ProcessRow[] } | null = null;
+
+  private readonly timelineRing: Ring<TimelinePoint>;
+  private timelineCategories: string[] = [];
+  private readonly processHistory = new Map<number, Ring<ProcessPoint>>();
+  private readonly processPoints: number;
+
+  private readonly recent: Ring<SequencedEvent>;
+  private lastSeq = 0;
+  private readonly eventsByCall = new Map<MemCall, number>(MEM_CALLS.map((c) => [c, 0]));
+
+  constructor(opts: LiveStateOptions) {
+    this.host = opts.host;
+    this.timelineRing = new Ring(opts.timelinePoints ?? 3600);
+    this.processPoints = opts.processPoints ?? 720;
+    // 100,000 events: a quarter second of 400,000 events/s, the whole system's calls, not one process's.
+    this.recent = new Ring(opts.recentEvents ?? 100_000);
+  }
+
+  version(part: Part): number {
+    return this.versions[part];
+  }
+
+  private bump(...parts: Part[]): void {
+    for (const p of parts) this.versions[p]++;
+  }
+
+  // ---- writers ------------------------------------------------------------------------------
+
+  applySample(s: SystemSample): void {
+    this.sample = s;
+    // The timeline keeps one point per sample; categories may change between kernels only.
+    const names = s.categories.map((c) => c.name);
+    if (names.join('\0') !== this.timelineCategories.join('\0')) {
+      this.timelineCategories = names;
+      this.timelineRing.clear();
+    }
+    this.timelineRing.push({ tMs: s.atMs, bytes: s.categories.map((c) => c.bytes) });
+    const rows = this.processRowsFor(s, this.traced);
+    const alive = new Set<number>();
+    for (const r of rows) {
+      alive.add(r.pid);
+      let ring = this.processHistory.get(r.pid);
+      if (ring === undefined) this.processHistory.set(r.pid, (ring = new Ring(this.processPoints)));
+      ring.push({ tMs: s.atMs, rssBytes: r.rssBytes, pssBytes: r.pssBytes, mappedNowBytes: r.mappedNowBytes, requestedBytes: r.requestedBytes });
+    }
+    for (const pid of this.processHistory.keys()) if (!alive.has(pid)) this.processHistory.delete(pid);
+    this.bump('status', 'processes', 'ledger', 'timeline');
+  }
+
+  applyTrace(rows: readonly TracedProcess[], atMs: number): void {
+    this.traced = new Map(rows.map((r) => [r.pid, r]));
+    this.tracedAtMs = atMs;
+    this.bump('processes');
+  }
+
+  setTracing(state: TracingState): void {
+    this.tracingState = state;
+    if (state.state !== 'running') {
+      this.traced = null;
+      this.tracedAtMs = null;
+    } else if (this.traced === null) this.traced = new Map();
+    this.bump('status', 'processes');
+  }
+
+  setLost(lost: LostCounts): void {
+    const l = this.lostCounts;
+    if (l.lostEvents === lost.lostEvents && l.unpaired === lost.unpaired && l.malformed === lost.malformed) return;
+    this.lostCounts = { ...lost };
+    this.bump('status');
+  }
+
+  setSampler(state: SamplerState): void {
+    this.samplerState = { ...state };
+    this.bump('status');
+  }
+
+  addEvents(events: readonly MemEvent[]): void {
+    for (const event of events) {
+      this.recent.push({ seq: ++this.lastSeq, event });
+      this.eventsByCall.set(event.call, (this.eventsByCall.get(event.call) ?? 0) + 1);
+    }
+  }
+
+  // ---- readers ------------------------------------------------------------------------------
+
+  get latestSample(): SystemSample | null {
+    return this.sample;
+  }
+  get tracing(): TracingState {
+    return this.tracingState;
+  }
+  get lost(): LostCounts {
+    return this.lostCounts;
+  }
+  get sampler(): SamplerState {
+    return this.samplerState;
+  }
+  get tracedAt(): number | null {
+    return this.tracedAtMs;
+  }
+  get totalVirtual(): number | null {
+    return this.sample === null ? null : totalVirtualBytes(this.sample.memTotalBytes, this.sample.swapTotalBytes);
+  }
+  get eventCountsByCall(): ReadonlyMap<MemCall, number> {
+    return this.eventsByCall;
+  }
+  get newestSeq(): number {
+    return this.lastSeq;
+  }
+
+  private processRowsFor(s: SystemSample | null, traced: Map<number, TracedProcess> | null): ProcessRow[] {
+    const total = s === null ? null : totalVirtualBytes(s.memTotalBytes, s.swapTotalBytes);
+    return buildProcessRows(s?.processes ?? [], traced, total);
+  }
+
+  processRows(): ProcessRow[] {
+    const v = this.versions.processes;
+    if (this.rowsCache?.version !== v) this.rowsCache = { version: v, rows: this.processRowsFor(this.sample, this.traced) };
+    return this.rowsCache.rows;
+  }
+
+  pie(): ReturnType<typeof requestedPie> {
+    return requestedPie(this.processRows());
+  }
+
+  timeline(): { categories: string[]; points: TimelinePoint[] } {
+    return { categories: this.timelineCategories, points: this.timelineRing.toArray() };
+  }
+
+  latestTimelinePoint(): TimelinePoint | undefined {
+    return this.timelineRing.last();
+  }
+
+  history(pid: number): ProcessPoint[] {
+    return this.processHistory.get(pid)?.toArray() ?? [];
+  }
+
+  latestHistoryPoint(pid: number): ProcessPoint | undefined {
+    return this.processHistory.get(pid)?.last();
+  }
+
+  /**
+   * Events with seq > afterSeq, newest first. `gap` counts events that were pushed out of the
+   * in-memory ring before they could be delivered.
+   */
+  eventsAfter(afterSeq: number): { events: SequencedEvent[]; gap: number } {
+    const all = this.recent.toArray();
+    const oldest = all[0]?.seq ?? this.lastSeq + 1;
+    const gap = Math.max(0, oldest - afterSeq - 1);
+    const out: SequencedEvent[] = [];
+    for (let i = all.length - 1; i >= 0; i--) {
+      const e = all[i];
+      if (e === undefined || e.seq <= afterSeq) break;
+      out.push(e);
+    }
+    return { events: out, gap };
+  }
+}

@@ -1,0 +1,168 @@
+// The Prometheus endpoint. Names follow prometheus.io "Metric and label naming": the memlens_
+// prefix, base units with the unit as suffix (_bytes, _seconds), counters ending in _total, no
+// pid label (process-exporter's model: per program name, top N plus an "other" group so that
+// sum() stays the whole), no "total" series beside labelled ones.
+//
+// The values are built fresh on every scrape from the live state (collect() hooks, so a program
+// that disappears also disappears from the output). They are not re-read from /proc on the
+// scrape: reading smaps_rollup of every process is costly and stalls the processes read (the
+// kernel takes their mmap lock), so the figures are those of the sampler's last sample and
+// memlens_sample_age_seconds says how old they are.
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { programGroups } from './aggregate.js';
+import type { LiveState } from './live-state.js';
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const PROGRAM_TOP_N = 20;
+
+export function createMetricsRegistry(state: LiveState, version: string, opts: { defaultMetrics?: boolean } = {}): Registry {
+  const register = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register });
+
+  new Gauge({
+    name: 'memlens_build_info',
+    help: 'Always 1; the label says which memlens version serves these metrics.',
+    labelNames: ['version'],
+    registers: [register],
+    collect() {
+      this.set({ version }, 1);
+    },
+  });
+
+  new Gauge({
+    name: 'memlens_memory_bytes',
+    help: 'Physical memory by ledger category, a partition of MemTotal (/proc/meminfo and per-process reads), from the last /proc sample.',
+    labelNames: ['category'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const c of state.latestSample?.categories ?? []) if (c.bytes !== null) this.set({ category: c.name }, c.bytes);
+    },
+  });
+
+  new Gauge({
+    name: 'memlens_mem_total_bytes',
+    help: 'MemTotal from /proc/meminfo.',
+    registers: [register],
+    collect() {
+      this.reset();
+      const v = state.latestSample?.memTotalBytes;
+      if (v !== null && v !== undefined) this.set(v);
+    },
+  });
+
+  new Gauge({
+    name: 'memlens_swap_total_bytes',
+    help: 'SwapTotal from /proc/meminfo.',
+    registers: [register],
+    collect() {
+      this.reset();
+      const v = state.latestSample?.swapTotalBytes;
+      if (v !== null && v !== undefined) this.set(v);
+    },
+  });
+
+  new Gauge({
+    name: 'memlens_program_memory_bytes',
+    help: `Memory of the processes of one program (grouped by process name; the top ${PROGRAM_TOP_N} by resident memory, the rest in program="other"). memtype: resident (RSS), proportional_resident (PSS, from smaps_rollup; absent when unreadable), swapped, requested (mmap minus munmap seen by the tracer).`,
+    labelNames: ['program', 'memtype'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const g of programGroups(state.processRows(), PROGRAM_TOP_N)) {
+        this.set({ program: g.program, memtype: 'resident' }, g.rssBytes);
+        if (g.pssBytes !== null) this.set({ program: g.program, memtype: 'proportional_resident' }, g.pssBytes);
+        this.set({ program: g.program, memtype: 'swapped' }, g.swapBytes);
+        if (g.requestedBytes !== null) this.set({ program: g.program, memtype: 'requested' }, g.requestedBytes);
+      }
+    },
+  });
+
+  new Gauge({
+    name: 'memlens_program_processes',
+    help: `Number of live processes of one program (same grouping as memlens_program_memory_bytes).`,
+    labelNames: ['program'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const g of programGroups(state.processRows(), PROGRAM_TOP_N)) this.set({ program: g.program }, g.processes);
+    },
+  });
+
+  new Gauge({
+    name: 'memlens_pss_unavailable_processes',
+    help: 'Processes whose PSS could not be read in the last sample (permission), so proportional_resident is partial.',
+    registers: [register],
+    collect() {
+      this.set(state.sampler.pssUnavailable);
+    },
+  });
+
+  new Gauge({
+    name: 'memlens_sample_age_seconds',
+    help: 'Age of the last complete /proc sample.',
+    registers: [register],
+    collect() {
+      this.reset();
+      const t = state.sampler.lastSampleMs;
+      if (t !== null) this.set(Math.max(0, (Date.now() - t) / 1000));
+    },
+  });
+
+  new Gauge({
+    name: 'memlens_sample_cpu_seconds',
+    help: 'CPU time (user + system) the last /proc sample cost.',
+    registers: [register],
+    collect() {
+      this.reset();
+      const c = state.sampler.lastCostMs;
+      if (c !== null) this.set(c / 1000);
+    },
+  });
+
+  new Gauge({
+    name: 'memlens_sample_interval_seconds',
+    help: 'Current interval between /proc samples, adapted to the CPU budget.',
+    registers: [register],
+    collect() {
+      this.set(state.sampler.intervalMs / 1000);
+    },
+  });
+
+  new Gauge({
+    name: 'memlens_tracing_up',
+    help: '1 when the system-call tracer is running, 0 when it is unavailable (e.g. not root) or disabled.',
+    registers: [register],
+    collect() {
+      this.set(state.tracing.state === 'running' ? 1 : 0);
+    },
+  });
+
+  new Counter({
+    name: 'memlens_traced_calls_total',
+    help: 'Memory-mapping system calls traced since memlens serve started, by call.',
+    labelNames: ['call'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const [call, n] of state.eventCountsByCall) this.inc({ call }, n);
+    },
+  });
+
+  const lostCounter = (name: string, help: string, pick: (l: LiveState['lost']) => number): void => {
+    new Counter({
+      name,
+      help,
+      registers: [register],
+      collect() {
+        this.reset();
+        this.inc(pick(state.lost));
+      },
+    });
+  };
+  lostCounter('memlens_trace_lost_events_total', 'Events the kernel dropped before memlens read them (ring-buffer overrun).', (l) => l.lostEvents);
+  lostCounter('memlens_trace_unpaired_events_total', 'System-call entries without exit (or the reverse) when pairing.', (l) => l.unpaired);
+  lostCounter('memlens_trace_malformed_records_total', 'Trace records that could not be decoded and were skipped.', (l) => l.malformed);
+
+  return register;
+}

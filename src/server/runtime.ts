@@ -1,0 +1,134 @@
+// `memlens serve` in one process: the /proc sampler (on a CPU budget), the tracer (tracefs; shown
+// as unavailable without root), the event store with its buffered writer, and the dashboard
+// server (HTTP API, WebSocket updates, the page, /metrics). Everything here is wiring: the logic
+// lives in src/analyses, src/sources, src/store and the rest of src/server.
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { MAPPING_KIND_LABELS, collectProcessMappings } from '../analyses/mappings.js';
+import { ProcessAccounts } from '../analyses/trace/process-accounts.js';
+import { collectSnapshot } from '../analyses/snapshot.js';
+import { openLiveProcSource } from '../sources/procfs.js';
+import type { TraceBackend } from '../sources/trace-backend.js';
+import { createTraceBackend } from '../sources/trace-backends.js';
+import { pageSizeBytes, readProcessSeeds, totalVirtualBytes } from '../sources/trace-proc.js';
+import { BufferedWriter, openStore } from '../store/index.js';
+import type { EventStore } from '../store/index.js';
+import { sampleFromSnapshot } from './adapters/snapshot-sample.js';
+import { storeView } from './adapters/store-view.js';
+import { feedFromTracer } from './adapters/tracer-feed.js';
+import { createDashboardServer } from './app.js';
+import type { MappingsReader } from './inputs.js';
+import { LiveState } from './live-state.js';
+import { AdaptiveSampler } from './sampler.js';
+import { createAccessPolicy } from './security.js';
+import { DashboardViews } from './views.js';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  /** Store URL; undefined = the default SQLite file. */
+  db: string | undefined;
+  token: string | null;
+  trace: boolean;
+  /** Share of one core the /proc sampler may use (default 0.015). */
+  cpuBudget: number;
+  version: string;
+  log: (line: string) => void;
+}
+
+export interface RunningServe {
+  url: string;
+  /** The URL to open, with the token when one is required. */
+  openUrl: string;
+  token: string | null;
+  close(): Promise<void>;
+}
+
+const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startServe(o: ServeOptions): Promise<RunningServe> {
+  const host = hostname();
+  const access = createAccessPolicy({ listenHost: o.host, token: o.token, extraHosts: [host] });
+  const store: EventStore = await openStore(o.db);
+  const writer = new BufferedWriter(store, { onError: (e, n) => n === 1 && o.log(`store: ${e instanceof Error ? e.message : String(e)} (retrying; events are kept)`) });
+  const state = new LiveState({ host });
+  const source = openLiveProcSource();
+
+  const sampler = new AdaptiveSampler({
+    cpuBudget: o.cpuBudget,
+    minIntervalMs: 1000,
+    maxIntervalMs: 60_000,
+    async sample() {
+      const snap = await collectSnapshot(source);
+      const s = sampleFromSnapshot(snap);
+      state.applySample(s);
+      return { processes: s.processes.length, pssUnavailable: s.pssUnavailable, pssDeferred: s.pssDeferred, atMs: s.atMs };
+    },
+    onState: (s) => state.setSampler(s),
+    onError: (e) => o.log(`sampler: ${e instanceof Error ? e.message : String(e)}`),
+  });
+
+  let backend: TraceBackend | null = null;
+  let feed: Promise<void> = Promise.resolve();
+  if (!o.trace) state.setTracing({ state: 'disabled', reason: 'started with --no-trace' });
+  else {
+    try {
+      const b = await createTraceBackend({ backend: 'tracefs', options: { host, excludeSelf: true } });
+      await b.start();
+      backend = b;
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      state.setTracing({ state: 'unavailable', reason: process.getuid?.() === 0 ? reason : `tracing needs root: ${reason}` });
+      o.log(`tracing unavailable: ${reason}; serving /proc data only`);
+    }
+    if (backend !== null) {
+      const accounts = new ProcessAccounts(pageSizeBytes());
+      accounts.seed(readProcessSeeds());
+      state.setTracing({ state: 'running', backend: backend.name, sinceMs: Date.now() });
+      // trace_clock "mono" is CLOCK_MONOTONIC, the clock of process.hrtime.
+      const offsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
+      const b = backend;
+      feed = feedFromTracer({ backend: b, accounts, state, writer, host, totalVirtualBytes: totalVirtualBytes(), wallClockMs: (ns) => offsetMs + Number(ns) / 1e6 }).catch((e: unknown) => {
+        const reason = e instanceof Error ? e.message : String(e);
+        state.setTracing({ state: 'unavailable', reason: `tracer stopped: ${reason}` });
+        o.log(`tracer stopped: ${reason}`);
+      });
+    }
+  }
+  sampler.start();
+
+  const readMappings: MappingsReader = async (pid) => {
+    const r = await collectProcessMappings(source, pid);
+    if (!r.ok) return { error: r.reason === 'permission' ? 'permission denied (smaps needs root or the same user)' : r.reason === 'missing' ? 'the process has exited' : 'a kernel thread has no mappings' };
+    return { rows: r.value.kinds.map((k) => ({ kind: MAPPING_KIND_LABELS[k.kind], count: k.mappings, sizeBytes: k.sizeBytes, rssBytes: k.rssBytes, pssBytes: k.pssBytes })) };
+  };
+  const views = new DashboardViews(state, storeView(store), readMappings);
+  const server = await createDashboardServer({ views, access, webRoot: WEB_ROOT, version: o.version, log: (msg, err) => o.log(`${msg}${err instanceof Error ? `: ${err.message}` : ''}`) });
+  try {
+    await server.app.listen({ host: o.host, port: o.port });
+  } catch (e) {
+    await sampler.stop();
+    await backend?.stop();
+    await writer.close();
+    await store.close();
+    throw e;
+  }
+  const url = `http://${urlHost(o.host)}:${o.port}/`;
+  return {
+    url,
+    openUrl: access.token === null ? url : `${url}?token=${encodeURIComponent(access.token)}`,
+    token: access.token,
+    async close() {
+      await server.close();
+      await sampler.stop();
+      await backend?.stop();
+      await feed;
+      await writer.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,157 @@
+// Builds every body the dashboard reads, for HTTP and WebSocket alike. The local host's views come
+// from the live state; another host (several hosts writing into one MySQL database) has only what
+// the store recorded, so its /proc figures are null ("n/a"), never 0.
+import { eventToJson } from '../wire/events.js';
+import type { EventsQuery } from '../wire/messages-input.js';
+import type { EventCountBody, EventsBody, HostsBody, LedgerBody, PieBody, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../wire/messages.js';
+import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
+import { requestedPie, storedProcessRows } from './aggregate.js';
+import type { EventFilter, EventStoreView, MappingsReader } from './inputs.js';
+import type { LiveState } from './live-state.js';
+
+export const EVENTS_PAGE_DEFAULT = 200;
+
+export class DashboardViews {
+  /** Per-host cache of stored totals, so that a remote host costs one query per interval. */
+  private readonly remoteTotals = new Map<string, { atMs: number; body: ProcessesBody }>();
+  private storedCount = new Map<string, { atMs: number; count: number }>();
+
+  constructor(
+    readonly state: LiveState,
+    readonly store: EventStoreView | null,
+    private readonly readMappings: MappingsReader | null,
+    private readonly remoteRefreshMs = 2000,
+  ) {}
+
+  isLocal(host: string | undefined): boolean {
+    return host === undefined || host === '' || host === this.state.host;
+  }
+
+  private hostOf(host: string | undefined): string {
+    return this.isLocal(host) ? this.state.host : (host as string);
+  }
+
+  async status(host?: string): Promise<StatusBody> {
+    const s = this.state.latestSample;
+    const selected = this.hostOf(host);
+    return {
+      type: 'status',
+      v,
+      host: this.state.host,
+      selectedHost: selected,
+      serverTimeMs: Date.now(),
+      tracing: this.state.tracing,
+      lost: this.state.lost,
+      sampler: this.state.sampler,
+      memTotalBytes: this.isLocal(host) ? (s?.memTotalBytes ?? null) : null,
+      swapTotalBytes: this.isLocal(host) ? (s?.swapTotalBytes ?? null) : null,
+      totalVirtualBytes: this.isLocal(host) ? this.state.totalVirtual : null,
+      storedEvents: await this.cachedCount(selected),
+      store: this.store?.description ?? 'none',
+    };
+  }
+
+  private async cachedCount(host: string): Promise<number | null> {
+    if (this.store === null) return null;
+    const c = this.storedCount.get(host);
+    // Counting millions of rows is not free: at most once a second per host.
+    if (c !== undefined && Date.now() - c.atMs < 1000) return c.count;
+    try {
+      const count = await this.store.count({ host });
+      this.storedCount.set(host, { atMs: Date.now(), count });
+      return count;
+    } catch {
+      return c?.count ?? null;
+    }
+  }
+
+  async processes(host?: string): Promise<ProcessesBody> {
+    if (this.isLocal(host)) {
+      const s = this.state.latestSample;
+      const rows = this.state.processRows();
+      return {
+        type: 'processes',
+        v,
+        host: this.state.host,
+        atMs: Math.max(s?.atMs ?? 0, this.state.tracedAt ?? 0) || null,
+        totalVirtualBytes: this.state.totalVirtual,
+        rows,
+        remote: false,
+      };
+    }
+    const h = host as string;
+    const cached = this.remoteTotals.get(h);
+    if (cached !== undefined && Date.now() - cached.atMs < this.remoteRefreshMs) return cached.body;
+    const totals = this.store === null ? [] : await this.store.processTotals(h);
+    const body: ProcessesBody = { type: 'processes', v, host: h, atMs: Date.now(), totalVirtualBytes: null, rows: storedProcessRows(totals, null), remote: true };
+    this.remoteTotals.set(h, { atMs: Date.now(), body });
+    return body;
+  }
+
+  async pie(host?: string): Promise<PieBody> {
+    const p = await this.processes(host);
+    const pie = requestedPie(p.rows);
+    return { type: 'pie', v, host: p.host, ...pie };
+  }
+
+  ledger(host?: string): LedgerBody {
+    const s = this.isLocal(host) ? this.state.latestSample : null;
+    return { type: 'ledger', v, host: this.hostOf(host), atMs: s?.atMs ?? null, root: s?.ledger ?? null, used: s?.used ?? [] };
+  }
+
+  timeline(host?: string): TimelineBody {
+    if (!this.isLocal(host)) return { type: 'timeline', v, host: this.hostOf(host), categories: [], points: [] };
+    const t = this.state.timeline();
+    return { type: 'timeline', v, host: this.state.host, categories: t.categories, points: t.points };
+  }
+
+  async processDetail(pid: number, host?: string): Promise<ProcessDetailBody | undefined> {
+    const p = await this.processes(host);
+    const row = p.rows.find((r) => r.pid === pid);
+    if (row === undefined) return undefined;
+    let mappings: ProcessDetailBody['mappings'] = null;
+    let mappingsError: string | null = null;
+    let mappingsAtMs: number | null = null;
+    if (!this.isLocal(host)) mappingsError = 'mappings are only read on the host itself';
+    else if (this.readMappings === null) mappingsError = 'mappings reader not available';
+    else if (!row.alive) mappingsError = 'the process has exited';
+    else {
+      const r = await this.readMappings(pid);
+      if ('error' in r) mappingsError = r.error;
+      else {
+        mappings = r.rows;
+        mappingsAtMs = Date.now();
+      }
+    }
+    return { type: 'process', v, host: p.host, row, mappings, mappingsAtMs, mappingsError, history: this.isLocal(host) ? this.state.history(pid) : [] };
+  }
+
+  private filterOf(q: EventsQuery): EventFilter {
+    const f: EventFilter = { host: this.hostOf(q.host) };
+    if (q.pid !== undefined) f.pid = q.pid;
+    if (q.name !== undefined && q.name !== '') f.name = q.name;
+    if (q.call !== undefined) f.call = q.call;
+    if (q.from !== undefined) f.fromMs = q.from;
+    if (q.to !== undefined) f.toMs = q.to;
+    return f;
+  }
+
+  async events(q: EventsQuery): Promise<EventsBody> {
+    const host = this.hostOf(q.host);
+    if (this.store === null) return { type: 'events', v, host, rows: [], next: null };
+    const page = await this.store.page(this.filterOf(q), q.before ?? null, q.limit ?? EVENTS_PAGE_DEFAULT);
+    return { type: 'events', v, host, rows: page.events.map(eventToJson), next: page.next };
+  }
+
+  async eventCount(q: EventsQuery): Promise<EventCountBody> {
+    const host = this.hostOf(q.host);
+    const count = this.store === null ? 0 : await this.store.count(this.filterOf(q));
+    return { type: 'event-count', v, host, count };
+  }
+
+  async hosts(): Promise<HostsBody> {
+    const stored = this.store === null ? [] : await this.store.hosts();
+    const hosts = [...new Set([this.state.host, ...stored])].sort();
+    return { type: 'hosts', v, local: this.state.host, hosts };
+  }
+}

@@ -1,0 +1,46 @@
+// Validation of everything that enters the dashboard server: WebSocket messages from browsers and
+// query strings. zod schemas checked against the types of messages.ts, so the two cannot drift.
+import { z } from 'zod';
+import { MEM_CALLS } from './events.js';
+import type { CallFilter, ClientMessage, SubscribeMessage } from './messages.js';
+import { MESSAGES_WIRE_VERSION } from './messages.js';
+
+const callFilterSchema = z.object({
+  pid: z.number().int().positive().optional(),
+  name: z.string().max(64).optional(),
+  call: z.enum(MEM_CALLS).optional(),
+}) satisfies z.ZodType<CallFilter>;
+
+export const subscribeSchema = z.object({
+  type: z.literal('subscribe'),
+  v: z.literal(MESSAGES_WIRE_VERSION),
+  host: z.string().max(255).optional(),
+  calls: callFilterSchema.optional(),
+  detailPid: z.number().int().positive().optional(),
+}) satisfies z.ZodType<SubscribeMessage>;
+
+export const clientMessageSchema = z.discriminatedUnion('type', [subscribeSchema]) satisfies z.ZodType<ClientMessage>;
+
+const intString = z
+  .string()
+  .regex(/^\d{1,15}$/)
+  .transform(Number);
+
+export const eventsQuerySchema = z.object({
+  host: z.string().max(255).optional(),
+  pid: intString.optional(),
+  /** The process name, exactly. */
+  name: z.string().max(64).optional(),
+  call: z.enum(MEM_CALLS).optional(),
+  /** Time range, ms since the epoch, inclusive. */
+  from: intString.optional(),
+  to: intString.optional(),
+  /** Cursor from a previous page's `next`. */
+  before: z.string().max(200).optional(),
+  limit: intString.pipe(z.number().int().min(1).max(1000)).optional(),
+});
+export type EventsQuery = z.infer<typeof eventsQuerySchema>;
+
+export const hostQuerySchema = z.object({ host: z.string().max(255).optional() });
+
+export const pidParamsSchema = z.object({ pid: intString.pipe(z.number().int().positive()) });

@@ -1,0 +1,312 @@
+// HTTP API responses and WebSocket messages of `memlens serve`. These types are the spec of the
+// dashboard protocol: the server builds them, the browser (web/) reads them. Every message is a
+// discriminated union member keyed on `type` and carries `v` = MESSAGES_WIRE_VERSION.
+// Bump the version and note the change here when a field changes meaning or disappears.
+//
+// Conventions: sizes are bytes (numbers: memory sizes fit in 2^53), times are milliseconds since
+// the epoch. A figure that could not be read (permission, tracing off, remote host) is `null` and
+// the page shows "n/a": never 0. Every figure read from /proc carries the time it was read, so the
+// page can show how old it is.
+//
+// What enters the server (WebSocket client messages, query strings) is validated with zod in
+// messages-input.ts; this file has no runtime dependency, so the browser bundle stays small.
+import type { LostCounts, MemCall, MemEventJson } from './events.js';
+
+export const MESSAGES_WIRE_VERSION = 1;
+type V = typeof MESSAGES_WIRE_VERSION;
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+/** Where a tracer stands. `unavailable` carries the one-line reason (e.g. "needs root"). */
+export type TracingState =
+  | { state: 'running'; backend: string; sinceMs: number }
+  | { state: 'unavailable'; reason: string }
+  | { state: 'disabled'; reason: string };
+
+/** How the /proc sampler is doing: how often it samples and what one sample costs. */
+export interface SamplerState {
+  /** Current interval between samples (adapted to the CPU budget). */
+  intervalMs: number;
+  /** Share of one core the sampler may use, e.g. 0.015. */
+  cpuBudget: number;
+  /** Wall time the last complete sample describes; null before the first. */
+  lastSampleMs: number | null;
+  /** CPU time (user + system) the last sample cost. */
+  lastCostMs: number | null;
+  /** Processes whose PSS could not be read (permission) in the last sample. */
+  pssUnavailable: number;
+  /** Processes left out of the detailed (smaps_rollup) read to keep within the budget. */
+  pssDeferred: number;
+  processes: number;
+  /** A human line when the sampler cannot run at all (else null). */
+  error: string | null;
+}
+
+/** One row of the processes table. */
+export interface ProcessRow {
+  pid: number;
+  /** comm: at most 15 bytes, chosen by the process itself (treat as untrusted text). */
+  name: string;
+  /** The command line, NULs turned into spaces; null when unreadable. Untrusted text. */
+  cmdline: string | null;
+  /** mmap − munmap (and brk/mremap growth) seen by the tracer; never below 0. Null without tracing. */
+  requestedBytes: number | null;
+  /** requestedBytes / (MemTotal + SwapTotal). Null when either is unknown. */
+  requestedRatio: number | null;
+  /** Bytes mapped right now per the tracer's address-space model (or VmSize when untraced). */
+  mappedNowBytes: number | null;
+  rssBytes: number | null;
+  /** Null when smaps_rollup is unreadable (permission) or not yet read within the budget. */
+  pssBytes: number | null;
+  swapBytes: number | null;
+  /** Time the /proc figures (rss, pss, swap) of this row were read. */
+  sampledAtMs: number | null;
+  /** Time the PSS figure was read (smaps_rollup is read less often than status). */
+  pssAtMs: number | null;
+  /** Calls the tracer attributed to this process since serve started. */
+  calls: number | null;
+  /** False once the process has exited (rows linger while the tracer still accounts them). */
+  alive: boolean;
+}
+
+export interface PieSlice {
+  /** The process name, or "others" for the remainder. */
+  label: string;
+  /** Null for the "others" slice. */
+  pid: number | null;
+  bytes: number;
+}
+
+/** A node of the system picture: MemTotal → categories → processes → mapping kinds. */
+export interface LedgerNode {
+  name: string;
+  /** Null when unknown; the node is then drawn as "n/a", not as 0. */
+  bytes: number | null;
+  /** Short explanation shown in the tooltip (e.g. which /proc fields it comes from). */
+  note?: string;
+  children?: LedgerNode[];
+}
+
+/** One of the several definitions of "used memory", side by side. */
+export interface UsedDefinition {
+  name: string;
+  bytes: number | null;
+  /** The formula, e.g. "MemTotal − MemAvailable". */
+  formula: string;
+}
+
+/** Totals of one mapping kind within a process (anonymous, file, heap, stack, shmem, …). */
+export interface MappingKindRow {
+  kind: string;
+  count: number;
+  sizeBytes: number;
+  rssBytes: number | null;
+  pssBytes: number | null;
+}
+
+/** A point of a process's memory over time. */
+export interface ProcessPoint {
+  tMs: number;
+  rssBytes: number | null;
+  pssBytes: number | null;
+  mappedNowBytes: number | null;
+  requestedBytes: number | null;
+}
+
+/** A point of the system timeline: one value per category of `TimelineBody.categories`. */
+export interface TimelinePoint {
+  tMs: number;
+  bytes: (number | null)[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP responses (GET /api/v1/…)
+
+export interface StatusBody {
+  type: 'status';
+  v: V;
+  /** The host this server samples and traces. */
+  host: string;
+  /** The host whose data this body describes (differs when a remote host is selected). */
+  selectedHost: string;
+  serverTimeMs: number;
+  tracing: TracingState;
+  lost: LostCounts;
+  sampler: SamplerState;
+  memTotalBytes: number | null;
+  swapTotalBytes: number | null;
+  /** MemTotal + SwapTotal: the denominator of every percentage on the page. */
+  totalVirtualBytes: number | null;
+  /** Events stored for the selected host; null while unknown. */
+  storedEvents: number | null;
+  /** "sqlite:…" or "mysql://host/db" (never a password). */
+  store: string;
+}
+
+export interface ProcessesBody {
+  type: 'processes';
+  v: V;
+  host: string;
+  /** Time of the newest figure in the body. */
+  atMs: number | null;
+  totalVirtualBytes: number | null;
+  rows: ProcessRow[];
+  /** True for a remote host: only the store's per-process totals exist, /proc figures are n/a. */
+  remote: boolean;
+}
+
+export interface PieBody {
+  type: 'pie';
+  v: V;
+  host: string;
+  /** Top 10 by requested bytes, then "others" (only when there are more than 10). */
+  slices: PieSlice[];
+  /** How many processes the "others" slice holds. */
+  othersCount: number;
+  totalRequestedBytes: number;
+}
+
+export interface LedgerBody {
+  type: 'ledger';
+  v: V;
+  host: string;
+  atMs: number | null;
+  /** Null before the first sample or for a remote host. */
+  root: LedgerNode | null;
+  used: UsedDefinition[];
+}
+
+export interface EventsBody {
+  type: 'events';
+  v: V;
+  host: string;
+  /** Newest first. */
+  rows: MemEventJson[];
+  /** Cursor for the next (older) page, or null at the end. Opaque. */
+  next: string | null;
+}
+
+export interface EventCountBody {
+  type: 'event-count';
+  v: V;
+  host: string;
+  count: number;
+}
+
+export interface ProcessDetailBody {
+  type: 'process';
+  v: V;
+  host: string;
+  row: ProcessRow;
+  /** Null when the mappings could not be read (permission, vanished, remote host). */
+  mappings: MappingKindRow[] | null;
+  mappingsAtMs: number | null;
+  mappingsError: string | null;
+  history: ProcessPoint[];
+}
+
+export interface TimelineBody {
+  type: 'timeline';
+  v: V;
+  host: string;
+  categories: string[];
+  points: TimelinePoint[];
+}
+
+export interface HostsBody {
+  type: 'hosts';
+  v: V;
+  local: string;
+  hosts: string[];
+}
+
+export interface ErrorBody {
+  type: 'error';
+  v: V;
+  statusCode: number;
+  message: string;
+}
+
+export type HttpBody =
+  | StatusBody
+  | ProcessesBody
+  | PieBody
+  | LedgerBody
+  | EventsBody
+  | EventCountBody
+  | ProcessDetailBody
+  | TimelineBody
+  | HostsBody
+  | ErrorBody;
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket: server → browser
+
+export interface HelloMessage {
+  type: 'hello';
+  v: V;
+  host: string;
+  serverTimeMs: number;
+  /** The server sends at most this many `update` messages a second. */
+  maxUpdatesPerSecond: number;
+}
+
+/**
+ * One batched update. Each part is present only when it changed since the last update sent to
+ * this client; parts are whole replacements except `calls`, which are the new calls (newest
+ * first) matching the client's filter.
+ */
+export interface UpdateMessage {
+  type: 'update';
+  v: V;
+  seq: number;
+  serverTimeMs: number;
+  status?: StatusBody;
+  processes?: ProcessesBody;
+  pie?: PieBody;
+  ledger?: LedgerBody;
+  timelinePoint?: { categories: string[]; point: TimelinePoint };
+  /** Present when the client follows a process (subscribe.detailPid). */
+  detailPoint?: { pid: number; point: ProcessPoint; row: ProcessRow | null };
+  calls?: MemEventJson[];
+  /**
+   * Matching calls that were not sent because the batch was full (the browser never gets the raw
+   * firehose). The page then reloads the newest page over HTTP instead of appending.
+   */
+  callsSkipped?: number;
+}
+
+export type ServerMessage = HelloMessage | UpdateMessage | ErrorBody;
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket: browser → server (input to the server: validated by messages-input.ts)
+
+/** Which live calls a client wants; the same rule the store applies to the events query. */
+export interface CallFilter {
+  pid?: number;
+  /** The process name, exactly (as the store filters it). */
+  name?: string;
+  call?: MemCall;
+}
+
+export interface SubscribeMessage {
+  type: 'subscribe';
+  v: V;
+  /** Host to show; absent = the local host. */
+  host?: string;
+  /** Which live calls to receive; absent = none (the calls view is not open). */
+  calls?: CallFilter;
+  /** A process whose detail view is open. */
+  detailPid?: number;
+}
+
+export type ClientMessage = SubscribeMessage;
+
+/** Calls matching a live filter: the same rule the store applies to `eventsQuerySchema`. */
+export function callMatches(e: { pid: number; name: string; call: MemCall; timeMs?: number }, f: CallFilter): boolean {
+  if (f.pid !== undefined && e.pid !== f.pid) return false;
+  if (f.call !== undefined && e.call !== f.call) return false;
+  if (f.name !== undefined && f.name !== '' && e.name !== f.name) return false;
+  return true;
+}

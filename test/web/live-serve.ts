@@ -1,0 +1,111 @@
+// Starts the built `memlens serve` on a free port with a private SQLite store, and the C workload
+// of workload.c, for the browser tests and the serve benchmarks.
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { cliPath, repoRoot } from '../helpers/paths.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves with the first stdout line matching `re`, whenever it comes. */
+function lineMatching(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (d: string) => {
+      buf += d;
+      const m = re.exec(buf);
+      if (m !== null) resolve(m);
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before printing ${re.source}; stdout: ${buf}`)));
+  });
+}
+
+export interface LiveServe {
+  url: string;
+  child: ChildProcess;
+  stderr(): string;
+  stop(): Promise<number | null>;
+}
+
+export async function startServe(extra: string[] = []): Promise<LiveServe> {
+  const dir = mkdtempSync(join(tmpdir(), 'memlens-serve-test-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, [cliPath, 'serve', '--port', String(port), '--db', join(dir, 'events.db'), ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', XDG_DATA_HOME: dir },
+  });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const m = await lineMatching(child, /dashboard at (\S+)/);
+  return {
+    url: m[1] ?? '',
+    child,
+    stderr: () => err,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) {
+          resolve(child.exitCode);
+          return;
+        }
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGINT');
+      }),
+  };
+}
+
+let compiled: string | undefined;
+export function workloadBinary(): string {
+  if (compiled !== undefined) return compiled;
+  const out = join(mkdtempSync(join(tmpdir(), 'memlens-workload-')), 'workload');
+  execFileSync('gcc', ['-O1', '-o', out, join(repoRoot, 'test', 'web', 'workload.c')]);
+  compiled = out;
+  return out;
+}
+
+export interface Workload {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the workload and resolves once its mappings are made. */
+export async function startWorkload(name: string, gib: number, count: number, unmap: number, extraArgs: string[] = []): Promise<Workload> {
+  const child = spawn(workloadBinary(), [name, String(gib), String(count), String(unmap), ...extraArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await lineMatching(child, /ready/);
+  return {
+    pid: child.pid ?? 0,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => resolve());
+        child.stdin.end();
+      }),
+  };
+}
+
+export async function launchBrowser(): Promise<BrowserContext> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'memlens-chromium-'));
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1440, height: 900 },
+  });
+}

@@ -1,0 +1,38 @@
+// The typed HTTP client of the dashboard. The server's own cookie carries the token (when one is
+// required), so requests need nothing more than the same origin.
+import type { EventCountBody, EventsBody, HostsBody, LedgerBody, PieBody, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../src/wire/messages.js';
+import { MESSAGES_WIRE_VERSION } from '../src/wire/messages.js';
+
+async function get<T extends { type: string; v: number }>(path: string, type: T['type'], params: Record<string, string | number | undefined> = {}): Promise<T> {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') qs.set(k, String(v));
+  const url = qs.size > 0 ? `${path}?${qs.toString()}` : path;
+  const res = await fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } });
+  const body = (await res.json()) as { type?: unknown; v?: unknown; message?: unknown };
+  if (!res.ok) throw new Error(typeof body.message === 'string' ? body.message : `HTTP ${res.status}`);
+  if (body.v !== MESSAGES_WIRE_VERSION || body.type !== type) throw new Error(`unexpected answer from ${path}`);
+  return body as T;
+}
+
+export interface CallQuery {
+  host?: string;
+  pid?: number;
+  name?: string;
+  call?: string;
+  from?: number;
+  to?: number;
+  before?: string;
+  limit?: number;
+}
+
+export const api = {
+  status: (host?: string) => get<StatusBody>('/api/v1/status', 'status', { host }),
+  hosts: () => get<HostsBody>('/api/v1/hosts', 'hosts'),
+  processes: (host?: string) => get<ProcessesBody>('/api/v1/processes', 'processes', { host }),
+  pie: (host?: string) => get<PieBody>('/api/v1/pie', 'pie', { host }),
+  ledger: (host?: string) => get<LedgerBody>('/api/v1/ledger', 'ledger', { host }),
+  timeline: (host?: string) => get<TimelineBody>('/api/v1/timeline', 'timeline', { host }),
+  process: (pid: number, host?: string) => get<ProcessDetailBody>(`/api/v1/processes/${pid}`, 'process', { host }),
+  events: (q: CallQuery) => get<EventsBody>('/api/v1/events', 'events', { ...q }),
+  eventCount: (q: CallQuery) => get<EventCountBody>('/api/v1/events/count', 'event-count', { ...q, before: undefined, limit: undefined }),
+};

@@ -1,0 +1,52 @@
+// ECharts, tree-shaken to the chart types the dashboard draws. Labels and legends are drawn on
+// the canvas (text, not markup); tooltips are HTML, so every tooltip here is built by a formatter
+// that escapes all data with ECharts' own encodeHTML: a process named "<i id=pwn>x" shows as text.
+import { LineChart, PieChart, SunburstChart, TreemapChart } from 'echarts/charts';
+import { DataZoomComponent, GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
+import * as echarts from 'echarts/core';
+import { CanvasRenderer } from 'echarts/renderers';
+
+echarts.use([PieChart, SunburstChart, TreemapChart, LineChart, TooltipComponent, LegendComponent, GridComponent, DataZoomComponent, CanvasRenderer]);
+
+export { echarts };
+export type Chart = echarts.ECharts;
+
+/** Escapes text for the HTML of a tooltip. */
+export const esc = (s: string): string => echarts.format.encodeHTML(s);
+
+/** Colours from the page's theme (CSS variables), so charts follow light and dark. */
+export function themeColours(): { text: string; muted: string; grid: string; palette: string[] } {
+  const css = getComputedStyle(document.documentElement);
+  const v = (name: string): string => css.getPropertyValue(name).trim();
+  return {
+    text: v('--fg'),
+    muted: v('--muted'),
+    grid: v('--border'),
+    palette: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((i) => v(`--c${i}`)),
+  };
+}
+
+const charts = new Set<Chart>();
+
+export function makeChart(container: HTMLElement): Chart {
+  const chart = echarts.init(container, undefined, { renderer: 'canvas' });
+  charts.add(chart);
+  new ResizeObserver(() => chart.resize()).observe(container);
+  return chart;
+}
+
+export function disposeChart(chart: Chart): void {
+  charts.delete(chart);
+  chart.dispose();
+}
+
+/** Tooltip options shared by every chart: HTML, appended to the chart, data escaped by formatters. */
+export function tooltipBase(): Record<string, unknown> {
+  const c = themeColours();
+  return {
+    confine: true,
+    backgroundColor: getComputedStyle(document.documentElement).getPropertyValue('--panel').trim(),
+    borderColor: c.grid,
+    textStyle: { color: c.text },
+  };
+}

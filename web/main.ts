@@ -1,0 +1,144 @@
+// The memlens dashboard. Plain TypeScript over the typed API (src/wire/messages.ts): the first
+// picture comes over HTTP, then batched updates over one WebSocket. No framework.
+import type { ServerMessage, UpdateMessage } from '../src/wire/messages.js';
+import { api } from './api.js';
+import { byId, el, setText } from './dom.js';
+import { LiveConnection } from './live.js';
+import { StatusBar } from './status-bar.js';
+import { CallsView } from './views/calls.js';
+import { DetailView } from './views/detail.js';
+import { ProcessesView } from './views/processes.js';
+import { SystemView } from './views/system.js';
+import { TimelineView } from './views/timeline.js';
+
+type Tab = 'processes' | 'calls' | 'system' | 'timeline';
+const TABS: Tab[] = ['processes', 'calls', 'system', 'timeline'];
+
+let tab: Tab = 'processes';
+let host: string | undefined;
+let localHost = '';
+
+const status = new StatusBar();
+const detail = new DetailView(() => resubscribe());
+const processes = new ProcessesView((pid) => openDetail(pid));
+const calls = new CallsView(() => resubscribe());
+const system = new SystemView();
+const timeline = new TimelineView();
+let callsLoaded = false;
+
+const live = new LiveConnection(onMessage, (s) => status.connection(s));
+
+function resubscribe(): void {
+  const sub: Parameters<LiveConnection['subscribe']>[0] = {};
+  if (host !== undefined) sub.host = host;
+  if (detail.pid !== null) {
+    sub.detailPid = detail.pid;
+    sub.calls = { pid: detail.pid };
+  } else if (tab === 'calls') sub.calls = calls.liveFilter();
+  live.subscribe(sub);
+}
+
+function openDetail(pid: number): void {
+  void detail.open(pid, host);
+  resubscribe();
+}
+
+function showTab(t: Tab): void {
+  tab = t;
+  for (const name of TABS) {
+    byId(`view-${name}`).hidden = name !== t;
+    byId(`tab-${name}`).setAttribute('aria-selected', String(name === t));
+  }
+  if (t === 'calls' && !callsLoaded) {
+    callsLoaded = true;
+    calls.setHost(host);
+  }
+  if (t === 'timeline') timeline.render();
+  location.hash = t;
+  resubscribe();
+}
+
+function applyUpdate(m: UpdateMessage): void {
+  if (m.status !== undefined) status.set(m.status);
+  if (m.processes !== undefined) processes.setProcesses(m.processes);
+  if (m.pie !== undefined) processes.setPie(m.pie);
+  if (m.ledger !== undefined) system.set(m.ledger);
+  if (m.timelinePoint !== undefined) timeline.add(m.timelinePoint.categories, m.timelinePoint.point);
+  if (m.detailPoint !== undefined) detail.addPoint(m.detailPoint.pid, m.detailPoint.point, m.detailPoint.row);
+  if (m.calls !== undefined || m.callsSkipped !== undefined) {
+    if (detail.pid !== null) detail.addCalls(m.calls ?? [], m.callsSkipped ?? 0);
+    else if (tab === 'calls') calls.list.addLive(m.calls ?? [], m.callsSkipped ?? 0);
+  }
+  if (tab === 'timeline') timeline.render();
+  setText(byId('st-seq'), `update #${m.seq}`);
+}
+
+function onMessage(m: ServerMessage): void {
+  switch (m.type) {
+    case 'hello':
+      localHost = m.host;
+      break;
+    case 'update':
+      applyUpdate(m);
+      break;
+    case 'error':
+      setText(byId('st-error'), m.message);
+      break;
+  }
+}
+
+async function loadAll(): Promise<void> {
+  const [st, procs, pie, ledger, tl] = await Promise.all([api.status(host), api.processes(host), api.pie(host), api.ledger(host), api.timeline(host)]);
+  status.set(st);
+  processes.setProcesses(procs);
+  processes.setPie(pie);
+  system.set(ledger);
+  timeline.set(tl);
+  if (tab === 'timeline') timeline.render();
+}
+
+async function loadHosts(): Promise<void> {
+  const h = await api.hosts();
+  localHost = h.local;
+  const select = byId('host', HTMLSelectElement);
+  select.replaceChildren(...h.hosts.map((name) => el('option', { value: name }, name === h.local ? `${name} (this machine)` : name)));
+  select.value = host ?? h.local;
+  byId('host-box').hidden = h.hosts.length < 2;
+}
+
+function setTheme(theme: 'light' | 'dark'): void {
+  document.documentElement.dataset.theme = theme;
+  localStorage.setItem('memlens-theme', theme);
+  processes.refreshTheme();
+  system.refreshTheme();
+  timeline.refreshTheme();
+  detail.refreshTheme();
+  if (tab === 'timeline') timeline.render();
+}
+
+function init(): void {
+  for (const t of TABS) byId(`tab-${t}`).addEventListener('click', () => showTab(t));
+  byId('host', HTMLSelectElement).addEventListener('change', (ev) => {
+    const value = (ev.target as HTMLSelectElement).value;
+    host = value === localHost ? undefined : value;
+    detail.close();
+    void loadAll();
+    if (callsLoaded) calls.setHost(host);
+    resubscribe();
+  });
+  byId('theme').addEventListener('click', () => setTheme(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark'));
+  // Ages keep growing between updates: re-render them every second.
+  setInterval(() => {
+    status.render();
+    system.tick(status.serverNow());
+  }, 1000);
+  const initial = location.hash.slice(1) as Tab;
+  showTab(TABS.includes(initial) ? initial : 'processes');
+  live.connect();
+  void loadHosts().catch(() => undefined);
+  void loadAll().catch((e: unknown) => setText(byId('st-error'), e instanceof Error ? e.message : String(e)));
+}
+
+const saved = localStorage.getItem('memlens-theme');
+document.documentElement.dataset.theme = saved === 'dark' || saved === 'light' ? saved : matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+init();
