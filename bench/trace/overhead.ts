@@ -1,6 +1,7 @@
 // Tracing overhead: one workload of N mmap+munmap pairs (2N traced calls, 4N tracepoint hits),
 // timed around its loop, untraced and under each tracer, side by side in one run.
 //   node dist/bench/trace/overhead.js [--pairs 1000000] [--runs 3] [--slow-runs 1] [--db FILE|URL|none]
+// (--slow-runs 0 leaves out strace and perf trace, which take minutes.)
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,8 +69,8 @@ await times('bpftrace -f json tracing/memlens.bt, printing every call', runs, as
   return { ns: w.ns, captured: `${lines} lines for the pid, bpftrace lost ${lost}` };
 });
 
-await times('strace -f -o /dev/null', slowRuns, async () => ({ ...(await workload(['strace', '-f', '-o', '/dev/null'])), captured: 'per process' }));
-await times('perf trace -e mmap,munmap,brk,mremap -o /dev/null', slowRuns, async () => ({ ...(await workload(['perf', 'trace', '-e', 'mmap,munmap,brk,mremap', '-o', '/dev/null', '--'])), captured: 'per process' }));
+if (slowRuns > 0) await times('strace -f -o /dev/null', slowRuns, async () => ({ ...(await workload(['strace', '-f', '-o', '/dev/null'])), captured: 'per process' }));
+if (slowRuns > 0) await times('perf trace -e mmap,munmap,brk,mremap -o /dev/null', slowRuns, async () => ({ ...(await workload(['perf', 'trace', '-e', 'mmap,munmap,brk,mremap', '-o', '/dev/null', '--'])), captured: 'per process' }));
 
 const base = rows[0]?.nsPerPair ?? NaN;
 console.log(`| configuration | ns per pair | added ns per traced call | captured |`);

@@ -75,7 +75,7 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
   if (line.startsWith('#')) {
     if (!line.startsWith(HEADER)) return undefined;
     const version = line.slice(HEADER.length).trim();
-    if (version !== String(STAP_FORMAT_VERSION)) throw new ParseError(`SystemTap output of format version "${version}"; this memlens reads version ${STAP_FORMAT_VERSION}`, source, lineNo);
+    if (version !== String(STAP_FORMAT_VERSION)) throw new ParseError(`format version "${version}" of memlens.stp output; this memlens reads version ${STAP_FORMAT_VERSION}`, source, lineNo);
     return { kind: 'started' };
   }
   const f = line.split(' ');

@@ -76,7 +76,8 @@ export function createBpftraceBackend(options: BpftraceBackendOptions): TraceBac
         // bpftrace without losing events. If memlens dies, bpftrace's next heartbeat write fails
         // (SIGPIPE) and it exits, taking its probes with it.
         detached: true,
-        env: { ...process.env, BPFTRACE_PERF_RB_PAGES: String(options.perfBufferPages ?? 1024) },
+        // Room for many threads inside a call at once (the pending-entry maps are keyed by thread).
+        env: { ...process.env, BPFTRACE_PERF_RB_PAGES: String(options.perfBufferPages ?? 1024), BPFTRACE_MAP_KEYS_MAX: '65536' },
       });
       child = proc;
       const asm = new TraceAssembler({

@@ -1,0 +1,26 @@
+// `memlens trace --from-stap`: the command reads memlens.stp output from a file or a pipe.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../helpers/cli.js';
+import { fixturesDir } from '../helpers/paths.js';
+
+test('memlens trace --from-stap FILE --json: every call as NDJSON, the summary on stderr', async () => {
+  const r = await runCli(['trace', '--from-stap', join(fixturesDir, 'stap', 'known-workload.txt'), '--no-store', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { pid: number; name: string; call: string; error: string | null });
+  assert.equal(lines.length, 28);
+  assert.ok(lines.some((l) => l.name === 'wl "q" (é)' && l.call === 'mmap' && l.error === 'EBADF'));
+  const summary = JSON.parse(r.stderr.split('\n').find((l) => l.startsWith('{')) ?? '{}') as { summary: { lost: unknown } };
+  assert.deepEqual(summary.summary.lost, { lostEvents: 0, unpaired: 0, malformed: 0 });
+});
+
+test('memlens trace --from-stap -: reads the pipe; another format version is one clear error', async () => {
+  const ok = await runCli(['trace', '--from-stap', '-', '--no-store', '--json'], { input: readFileSync(join(fixturesDir, 'stap', 'edge-cases.txt'), 'utf8') });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout.trim().split('\n').length, 6);
+  const bad = await runCli(['trace', '--from-stap', '-', '--no-store'], { input: '#memlens-stap 9\n' });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^memlens: SystemTap output on standard input:1: format version "9" of memlens\.stp output; this memlens reads version 1$/m);
+});
