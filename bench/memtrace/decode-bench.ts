@@ -10,7 +10,7 @@
 //    its peak RSS is its own.
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMemtraceAnalysis } from '../../src/analyses/memtrace/analyze.js';
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   const file = arg('--file', join(tmpdir(), 'memlens-bench-memtrace.ctf'));
   if (p !== '') return phase(p, file);
   const target = Number(arg('--events', '10000000'));
-  process.stdout.write(`node ${process.version}\n\npublic traces (decoding from memory, repeated for at least 1 s):\n`);
+  process.stdout.write(`node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n\npublic traces (decoding from memory, repeated for at least 1 s):\n`);
   for (const t of PUBLIC_TRACES) {
     const path = publicTracePath(t.name);
     if (!existsSync(path)) continue;

@@ -44,7 +44,7 @@ export function reconcile(mi: Meminfo, processes: readonly ProcessMemory[]): Rec
   });
   const pssShmem = sumOf(processes, (p) => p.pssShmemBytes);
   const rows = [
-    row('anon', 'anonymous', 'AnonPages', b('AnonPages'), 'Σ Pss_Anon', sumOf(processes, (p) => p.pssAnonBytes), 'the rest: processes not read (permission, kernel threads with borrowed mm) and counter timing'),
+    row('anon', 'anonymous', 'AnonPages', b('AnonPages'), 'Σ Pss_Anon', sumOf(processes, (p) => p.pssAnonBytes), 'the rest: processes not read (permission), processes that exited meanwhile, and counter timing'),
     row('shmem', 'shared memory', 'Shmem', b('Shmem'), 'Σ Pss_Shmem', pssShmem, 'the rest: tmpfs files, memfd and SysV segments that no process maps'),
     row('file_mapped', 'mapped file pages', 'Mapped − Σ Pss_Shmem', Math.max(0, b('Mapped') - pssShmem), 'Σ Pss_File', sumOf(processes, (p) => p.pssFileBytes), 'Mapped counts mapped shmem too, hence the subtraction'),
     row('page_cache', 'page cache', 'Cached − Shmem', Math.max(0, b('Cached') - b('Shmem')), 'Σ Pss_File', sumOf(processes, (p) => p.pssFileBytes), 'the rest: cached file data no process maps (reclaimable)'),

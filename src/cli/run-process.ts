@@ -2,7 +2,7 @@
 import { UsageError, UserError } from '../base/errors.js';
 import { collectProcessMappings, MAPPING_KIND_LABELS, type MappingGroup } from '../analyses/mappings.js';
 import { openProcSource } from '../sources/open-source.js';
-import { processMappingsJson } from '../wire/snapshot.js';
+import { processMappingsJson, vmaJson } from '../wire/snapshot.js';
 import { bySizeDesc, csvLine, memoryFlags, sizeText, type SortKey } from './memory-flags.js';
 import { palette, printable, table, toJson } from './output.js';
 
@@ -29,9 +29,33 @@ export async function runProcess(pidText: string, raw: Record<string, unknown>):
   const limit = flags.limit ?? (machine ? undefined : 30);
   const shown = limit === undefined ? groups : groups.slice(0, limit);
   const exact = flags.bytes;
+  const withVmas = raw.vmas === true;
 
   if (flags.json) {
-    process.stdout.write(`${toJson(processMappingsJson(m, { time: source.time(), host: await source.hostname(), source: source.description }, kinds, shown))}\n`);
+    process.stdout.write(`${toJson(processMappingsJson(m, { time: source.time(), host: await source.hostname(), source: source.description }, kinds, shown, withVmas))}\n`);
+    return;
+  }
+  if (withVmas) {
+    const vmas = m.vmas.map(vmaJson);
+    const pick = (v: (typeof vmas)[number]): number => (flags.sort === 'rss' ? v.rss : flags.sort === 'uss' ? v.uss : flags.sort === 'swap' ? v.swap : v.pss);
+    // --sort name keeps address order; the others sort by size.
+    const sorted = flags.sort === 'name' ? vmas : [...vmas].sort((a, b) => pick(b) - pick(a));
+    const rows = limit === undefined ? sorted : sorted.slice(0, limit);
+    if (flags.csv) {
+      const lines = [csvLine(['start', 'end', 'perms', 'kind', 'name', 'size', 'rss', 'pss', 'uss', 'swap', 'swap_pss'])];
+      for (const v of rows) lines.push(csvLine([v.start, v.end, v.perms, v.kind, v.name, v.size, v.rss, v.pss, v.uss, v.swap, v.swapPss]));
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return;
+    }
+    process.stdout.write(
+      `${table(
+        [
+          ['ADDRESS', 'PERMS', 'KIND', 'PSS', 'USS', 'RSS', 'SWAP', 'SIZE', 'NAME'],
+          ...rows.map((v) => [`${v.start}-${v.end}`, v.perms, MAPPING_KIND_LABELS[v.kind], sizeText(v.pss, exact), sizeText(v.uss, exact), sizeText(v.rss, exact), sizeText(v.swap, exact), sizeText(v.size, exact), printable(v.name)]),
+        ],
+        ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left'],
+      )}\n`,
+    );
     return;
   }
   if (flags.csv) {

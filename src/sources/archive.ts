@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { ParseError, UserError, errnoCode } from '../base/errors.js';
 import { archiveHostname, archivePageSize, archiveTime } from '../parsers/archive-meta.js';
 import { ArchiveReader, type ArchiveEntry, type CaptureArchive } from '../parsers/archive.js';
-import { parsePasswd } from '../parsers/passwd.js';
+import { parsePasswd } from '../parsers/proc/passwd.js';
 import type { ProcSource, ReadResult } from './proc-source.js';
 
 const utf8 = new TextDecoder('utf-8');

@@ -19,22 +19,31 @@ export function captureScriptPath(): string {
   }
 }
 
-export function readCaptureScript(): Promise<string> {
-  return readFile(captureScriptPath(), 'utf8');
+/** What to capture per process; the script reads it from MEMLENS_CAPTURE_SMAPS. */
+export interface CaptureChoice {
+  /** Include each process's full smaps (needed by `memlens process PID --from`). */
+  smaps: boolean;
+}
+
+/** The script as printed for a board; a rollup-only choice is fixed in a first line. */
+export async function readCaptureScript(choice: CaptureChoice = { smaps: true }): Promise<string> {
+  const script = await readFile(captureScriptPath(), 'utf8');
+  return choice.smaps ? script : `MEMLENS_CAPTURE_SMAPS=no\n${script}`;
 }
 
 /**
  * Runs the capture script with `shell` and writes the archive to `outPath` ("-" = stdout).
  * The script's stderr passes through; a non-zero exit is a failure.
  */
-export async function runCaptureScript(outPath: string, shell = 'sh'): Promise<void> {
+export async function runCaptureScript(outPath: string, shell = 'sh', choice: CaptureChoice = { smaps: true }): Promise<void> {
   const script = captureScriptPath();
   const out = outPath === '-' ? undefined : await open(outPath, 'w').catch((e: unknown) => {
     throw new UserError(`cannot write ${outPath}: ${errnoCode(e) ?? String(e)}`);
   });
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(shell, [script], { stdio: ['ignore', out ? out.fd : 'inherit', 'inherit'] });
+      const env = { ...process.env, MEMLENS_CAPTURE_SMAPS: choice.smaps ? 'yes' : 'no' };
+      const child = spawn(shell, [script], { stdio: ['ignore', out ? out.fd : 'inherit', 'inherit'], env });
       child.on('error', (e) => {
         reject(new UserError(`cannot run ${shell}: ${errnoCode(e) ?? e.message}`));
       });

@@ -1,12 +1,12 @@
 // Chooses where /proc data comes from: the live system, or an archive written by
 // `memlens capture` (--from FILE).
-import { UserError } from '../base/errors.js';
+import { openArchiveSource } from './archive.js';
 import type { ProcSource } from './proc-source.js';
 import { openLiveProcSource } from './procfs.js';
 
-/** Opens a captured archive. Until archive support lands this says so in one line. */
+/** Opens a captured archive ("-" = standard input). */
 export function openArchive(path: string): Promise<ProcSource> {
-  return Promise.reject(new UserError(`archives not supported yet (${path})`));
+  return openArchiveSource(path);
 }
 
 export async function openProcSource(from: string | undefined): Promise<ProcSource> {

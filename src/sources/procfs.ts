@@ -1,9 +1,15 @@
-// The live ProcSource: reads a mounted procfs (normally /proc). Reads run through a small
-// limit of files in flight: enough to keep both the kernel's page-table walks (smaps_rollup)
-// and libuv's thread pool busy, without opening a thousand files at once.
+// The live ProcSource: reads a mounted procfs (normally /proc).
+// Two ways to read, chosen by `io`:
+// - 'sync' (default): open/read/close on the calling thread into one reused buffer. procfs
+//   reads never wait for a disk; their cost is kernel CPU (the smaps_rollup page-table walk),
+//   so a thread pool only adds hand-offs. Measured on 2 cores with ~1100 processes: reading
+//   status+smaps_rollup+cmdline+cgroup this way costs 1.3-1.6x reading smaps_rollup alone,
+//   while the thread-pool path below cost 2-5x.
+// - 'async': libuv's thread pool with at most maxInFlight files open, for callers that must
+//   not block the event loop (a server sampling in the background).
 // A process that exits between listing and reading gives ENOENT or ESRCH ("missing"); a file
 // guarded by ptrace access checks (smaps, smaps_rollup, exe, environ) gives EACCES ("permission").
-import { close, open, read, readdir, readFile, readlink } from 'node:fs';
+import { close, closeSync, open, openSync, read, readdir, readFile, readlink, readlinkSync, readSync } from 'node:fs';
 import { endianness, hostname } from 'node:os';
 import { join } from 'node:path';
 import { errnoCode } from '../base/errors.js';
@@ -12,7 +18,9 @@ import { parsePasswd } from '../parsers/proc/passwd.js';
 import type { ProcSource, ReadResult } from './proc-source.js';
 
 export interface LiveProcSourceOptions {
-  /** Files read at the same time (default 16). */
+  /** How files are read (default 'sync', see above). */
+  io?: 'sync' | 'async';
+  /** Files read at the same time with io 'async' (default 16). */
   maxInFlight?: number;
   /** Where user names come from (default /etc/passwd). */
   passwdPath?: string;
@@ -82,11 +90,34 @@ function readWhole(path: string): Promise<Uint8Array> {
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
+let syncBuffer = Buffer.allocUnsafe(65536);
+
+/** Reads a whole procfs file into the shared buffer; returns the length. */
+function readWholeSync(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    let len = 0;
+    for (;;) {
+      if (syncBuffer.length - len < 4096) {
+        const bigger = Buffer.allocUnsafe(syncBuffer.length * 2);
+        syncBuffer.copy(bigger, 0, 0, len);
+        syncBuffer = bigger;
+      }
+      const n = readSync(fd, syncBuffer, len, syncBuffer.length - len, null);
+      if (n === 0) return len;
+      len += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 class LiveProcSource implements ProcSource {
   readonly description: string;
   private readonly limiter: Limiter;
   private users: Promise<Map<number, string>> | undefined;
   private pageSizeValue: Promise<number> | undefined;
+  private readonly sync: boolean;
 
   constructor(
     private readonly root: string,
@@ -94,6 +125,7 @@ class LiveProcSource implements ProcSource {
   ) {
     this.description = root === '/proc' ? 'live /proc' : `live ${root}`;
     this.limiter = new Limiter(Math.max(1, options.maxInFlight ?? 16));
+    this.sync = (options.io ?? 'sync') === 'sync';
   }
 
   listPids(): Promise<number[]> {
@@ -118,6 +150,10 @@ class LiveProcSource implements ProcSource {
 
   async readBytes(path: string): Promise<ReadResult<Uint8Array>> {
     try {
+      if (this.sync) {
+        const len = readWholeSync(join(this.root, path));
+        return { ok: true, value: Uint8Array.prototype.slice.call(syncBuffer, 0, len) };
+      }
       return { ok: true, value: await this.limiter.run(() => readWhole(join(this.root, path))) };
     } catch (e) {
       const reason = classify(e);
@@ -127,11 +163,30 @@ class LiveProcSource implements ProcSource {
   }
 
   async readText(path: string): Promise<ReadResult<string>> {
+    if (this.sync) {
+      try {
+        const len = readWholeSync(join(this.root, path));
+        return { ok: true, value: utf8.decode(syncBuffer.subarray(0, len)) };
+      } catch (e) {
+        const reason = classify(e);
+        if (reason) return { ok: false, reason };
+        throw e;
+      }
+    }
     const r = await this.readBytes(path);
     return r.ok ? { ok: true, value: utf8.decode(r.value) } : r;
   }
 
   readLink(path: string): Promise<ReadResult<string>> {
+    if (this.sync) {
+      try {
+        return Promise.resolve({ ok: true, value: readlinkSync(join(this.root, path)) });
+      } catch (e) {
+        const reason = classify(e);
+        if (reason) return Promise.resolve({ ok: false, reason });
+        throw e;
+      }
+    }
     return new Promise((resolve, reject) => {
       readlink(join(this.root, path), (err, target) => {
         if (!err) resolve({ ok: true, value: target });

@@ -1,5 +1,4 @@
 // The one place that picks a tracing backend from the command line's choice.
-import { UserError } from '../base/errors.js';
 import type { TraceBackend } from './trace-backend.js';
 import type { TracefsBackendOptions } from './tracefs.js';
 
@@ -16,15 +15,18 @@ export interface BackendChoice {
 
 export async function createTraceBackend(choice: BackendChoice): Promise<TraceBackend> {
   if (choice.fromStap !== undefined) {
-    throw new UserError('--from-stap is not available in this build');
+    const { createStapBackend } = await import('./stap.js');
+    return createStapBackend(choice.fromStap, choice.options);
   }
   switch (choice.backend) {
     case 'tracefs': {
       const { createTracefsBackend } = await import('./tracefs.js');
       return createTracefsBackend(choice.options);
     }
-    case 'bpftrace':
-      throw new UserError('--backend bpftrace is not available in this build');
+    case 'bpftrace': {
+      const { createBpftraceBackend } = await import('./bpftrace.js');
+      return createBpftraceBackend(choice.options);
+    }
   }
 }
 

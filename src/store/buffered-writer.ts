@@ -41,7 +41,7 @@ export interface WriterStats {
   /** Bytes of spilled batches not yet written. */
   spillBytes: number;
   databaseUp: boolean;
-  /** Spill-file lines that could not be read (skipped). */
+  /** Spill-file lines that could not be read, and batches torn by a crash (skipped). */
   malformedSpillLines: number;
 }
 
@@ -60,6 +60,9 @@ const alive = (pid: number): boolean => {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 };
+
+/** Spill files are named <key>-<pid>.<id>.ndjson, the key naming the database they belong to. */
+export const spillKey = (description: string): string => createHash('sha256').update(description).digest('hex').slice(0, 16);
 
 /** Spill files held by live writers of this process (a closed writer's leftovers may be adopted). */
 const inUse = new Set<string>();
@@ -82,6 +85,7 @@ export class BufferedWriter {
   private closing = false;
   private closed = false;
   private failures = 0;
+  private malformedDone = 0;
   private readonly s: Omit<WriterStats, 'memoryEvents' | 'spillBytes' | 'malformedSpillLines'> = { committedEvents: 0, committedBatches: 0, duplicateBatches: 0, failedAttempts: 0, spilledBatches: 0, databaseUp: true };
   private drainWaiters: (() => void)[] = [];
 
@@ -99,7 +103,7 @@ export class BufferedWriter {
       onError: options.onError,
     };
     // One spill namespace per database, so a leftover is only ever replayed into its own database.
-    this.key = createHash('sha256').update(store.description).digest('hex').slice(0, 16);
+    this.key = spillKey(store.description);
     mkdirSync(this.opts.spillDir, { recursive: true });
     this.adoptLeftovers();
     if (this.spills.length > 0) this.kick();
@@ -158,7 +162,7 @@ export class BufferedWriter {
       ...this.s,
       memoryEvents: this.memoryEvents + this.pending.length,
       spillBytes: this.spills.reduce((n, f) => n + f.unreadBytes(), 0),
-      malformedSpillLines: this.spills.reduce((n, f) => n + f.malformedLines, 0),
+      malformedSpillLines: this.spills.reduce((n, f) => n + f.malformedLines, this.malformedDone),
     };
   }
 
@@ -246,7 +250,9 @@ export class BufferedWriter {
       if (f === undefined) break;
       const b = f.peek();
       if (b !== undefined) return { batch: b, done: () => f.advance() };
-      // This file is drained: our own file may still be appended to, unless memory is in use again.
+      // This file is drained. Bytes left after the last complete line are a batch torn by a crash
+      // of the run that wrote it: counted, never silent.
+      this.malformedDone += f.malformedLines + (f.unreadBytes() > 0 ? 1 : 0);
       f.remove();
       inUse.delete(f.path);
       this.spills.shift();

@@ -1,6 +1,6 @@
 // The event store's schema, in one place: the typed tables for Kysely and the migrations that create
-// them, applied automatically at open (Kysely's Migrator with an in-code provider, so nothing depends
-// on files beside the compiled code).
+// them, in code (nothing depends on files beside the compiled code), applied automatically at open
+// by migrate.ts.
 //
 // Column conventions (one set for SQLite and MySQL/MariaDB):
 // - times are epoch milliseconds in BIGINT; kernel timestamps nanoseconds in BIGINT;
@@ -10,7 +10,7 @@
 //   nonsense arguments ≥ 2^63 (e.g. mmap(NULL, (size_t)-1), which fails) read back correctly but sort
 //   as negatives. Results are the kernel's signed long: an address or -errno, stored as they are.
 // - `syscall` rather than `call` (a reserved word in MySQL).
-import type { ColumnType, Generated, Kysely, Migration, MigrationProvider } from 'kysely';
+import type { ColumnType, Generated, Kysely, Migration } from 'kysely';
 import { sql } from 'kysely';
 import { STORE_SCHEMA_VERSION } from '../wire/store.js';
 
@@ -184,8 +184,4 @@ function initial(dialect: Dialect): Migration {
 /** The migrations, keyed so that they sort in the order they apply. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
   return { '0001_initial': initial(dialect) };
-}
-
-export function migrationProvider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: () => Promise.resolve(migrations(dialect)) };
 }

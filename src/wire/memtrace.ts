@@ -106,8 +106,13 @@ export interface MemtraceWireSite {
   id: number;
   /** 'lwt': allocated inside Lwt's machinery on behalf of `frame`; 'app': allocated by `frame`. */
   owner: Owner;
-  /** The first frame outside Lwt (from the allocation point outwards); null if unknown. */
+  /**
+   * The frame the site is named after: the first frame, from the allocation point outwards,
+   * outside Lwt and the standard library (see README); null if unknown.
+   */
   frame: MemtraceWireFrame | null;
+  /** The innermost frame, when it is not `frame` (e.g. Stdlib__Bytes.make). */
+  allocationPoint: MemtraceWireFrame | null;
   label: string;
   allocations: number;
   allocatedBytes: number;
@@ -115,6 +120,16 @@ export interface MemtraceWireSite {
   livePeakBytes: number;
   promotedBytes: number;
   lifetime: MemtraceWireLifetime;
+}
+
+/** Memory by Lwt task: the root frames written by the memlens OCaml recording library. */
+export interface MemtraceWireTask {
+  name: string;
+  allocatedBytes: number;
+  /** Of allocatedBytes, allocated inside Lwt's machinery. */
+  lwtAllocatedBytes: number;
+  liveEndBytes: number;
+  livePeakBytes: number;
 }
 
 export interface MemtraceWireLeak {
@@ -146,7 +161,7 @@ export interface MemtraceWireRaceSite {
 }
 
 export interface MemtraceWireWindow {
-  kind: 'race' | 'leak' | 'retained';
+  kind: 'race' | 'gc-cycle' | 'leak' | 'retained';
   startS: number;
   endS: number;
   growthBytes: number;
@@ -172,6 +187,8 @@ export interface MemtraceWireReport {
   /** Every site, in id order. Rankings are lists of site ids, largest first. */
   sites: MemtraceWireSite[];
   rankings: { byAllocated: number[]; byLiveEnd: number[]; byLivePeak: number[] };
+  /** Memory by Lwt task, largest allocation first (empty without task frames). */
+  tasks: MemtraceWireTask[];
   leaks: MemtraceWireLeak[];
   /** Allocation races: growth windows whose memory was freed again later. */
   races: MemtraceWireWindow[];

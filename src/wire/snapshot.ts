@@ -7,7 +7,7 @@ import type { Snapshot } from '../analyses/snapshot.js';
 import type { LedgerDetail, LedgerItem } from '../analyses/ledger.js';
 import type { ProcessGroup, GroupBy } from '../analyses/process-groups.js';
 import type { ProcessMemory } from '../analyses/processes.js';
-import type { MappingKind, MappingTotals, ProcessMappings } from '../analyses/mappings.js';
+import { classifyMapping, type MappingKind, type MappingTotals, type ProcessMappings } from '../analyses/mappings.js';
 
 export const SNAPSHOT_SCHEMA = 1;
 
@@ -55,6 +55,8 @@ export interface ProcessJson {
   rssAnon: number | null;
   rssFile: number | null;
   rssShmem: number | null;
+  /** Hugetlb pages mapped (Private_Hugetlb + Shared_Hugetlb); not part of rss/pss. */
+  hugetlb: number | null;
   /** Why some figures are null ([] when all were read). */
   unread: string[];
 }
@@ -134,6 +136,7 @@ export function processJson(p: ProcessMemory): ProcessJson {
     rssAnon: p.rssAnonBytes,
     rssFile: p.rssFileBytes,
     rssShmem: p.rssShmemBytes,
+    hugetlb: p.hugetlbBytes,
     unread: p.unread,
   };
 }
@@ -202,10 +205,38 @@ export interface ProcessMappingsJson {
   total: MappingTotalsJson & { mappings: number };
   kinds: (MappingTotalsJson & { kind: MappingKind; mappings: number })[];
   groups: (MappingTotalsJson & { kind: MappingKind; name: string; mappings: number })[];
+  /** With --vmas: every mapping, in address order. Addresses are hex strings (64-bit). */
+  vmas?: VmaJson[];
+}
+
+export interface VmaJson extends MappingTotalsJson {
+  start: string;
+  end: string;
+  perms: string;
+  kind: MappingKind;
+  name: string;
 }
 
 function totalsJson(t: MappingTotals): MappingTotalsJson {
   return { size: t.sizeBytes, rss: t.rssBytes, pss: t.pssBytes, uss: t.ussBytes, swap: t.swapBytes, swapPss: t.swapPssBytes };
+}
+
+export function vmaJson(v: ProcessMappings['vmas'][number]): VmaJson {
+  const cls = classifyMapping(v);
+  const c = v.counters;
+  return {
+    start: `0x${v.start.toString(16)}`,
+    end: `0x${v.end.toString(16)}`,
+    perms: v.perms,
+    kind: cls.kind,
+    name: v.name,
+    size: c.sizeBytes ?? Number(v.end - v.start),
+    rss: c.rssBytes,
+    pss: c.pssBytes,
+    uss: c.privateCleanBytes + c.privateDirtyBytes,
+    swap: c.swapBytes,
+    swapPss: c.swapPssBytes ?? 0,
+  };
 }
 
 export function processMappingsJson(
@@ -213,8 +244,9 @@ export function processMappingsJson(
   meta: { time: Date; host: string; source: string },
   kinds: ProcessMappings['kinds'],
   groups: ProcessMappings['groups'],
+  withVmas = false,
 ): ProcessMappingsJson {
-  return {
+  const out: ProcessMappingsJson = {
     schema: SNAPSHOT_SCHEMA,
     time: meta.time.toISOString(),
     host: meta.host,
@@ -227,4 +259,6 @@ export function processMappingsJson(
     kinds: kinds.map((k) => ({ kind: k.kind, mappings: k.mappings, ...totalsJson(k) })),
     groups: groups.map((g) => ({ kind: g.kind, name: g.name, mappings: g.mappings, ...totalsJson(g) })),
   };
+  if (withVmas) out.vmas = m.vmas.map(vmaJson);
+  return out;
 }

@@ -3,7 +3,7 @@
 // does; its archive must read back like a live read of the same moment.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -35,11 +35,12 @@ before(async () => {
   const printed = await runCli(['capture', '--print-script']);
   assert.equal(printed.code, 0, printed.stderr);
   script = printed.stdout;
-  workload = await startWorkload(CHILDREN, PRIVATE_KIB, SHARED_KIB);
+  workload = await startWorkload(scratch, CHILDREN, PRIVATE_KIB, SHARED_KIB);
 });
 
 after(async () => {
   await workload.stop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 /** Runs the script under BusyBox sh; returns stdout bytes and stderr text. */
@@ -86,21 +87,46 @@ async function text(source: ProcSource, path: string): Promise<string> {
   return r.value;
 }
 
-let capture: { archive: CaptureArchive; source: ProcSource; before: Set<number>; after: Set<number> } | undefined;
+const PID_FILES = ['status', 'stat', 'statm', 'cmdline', 'comm', 'smaps_rollup', 'maps', 'cgroup', 'exe'];
+
+/** A process's start time (field 22 of stat, after the parenthesised comm): with the pid, its identity. */
+function startTime(pid: number): string | undefined {
+  const r = liveRead(`${pid}/stat`, false);
+  return r.ok ? r.value.slice(r.value.lastIndexOf(')') + 2).split(' ')[19] : undefined;
+}
+
+/**
+ * Whether each file of each process can be read live, and if not why ("ok", "permission",
+ * "missing"), keyed by pid, start time and file, so that a reused pid is another process.
+ */
+function liveOutcomes(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const pid of livePids()) {
+    const start = startTime(pid);
+    if (start === undefined) continue;
+    for (const file of PID_FILES) {
+      const r = liveRead(`${pid}/${file}`, file === 'exe');
+      out.set(`${pid}/${file}@${start}`, r.ok ? 'ok' : r.reason);
+    }
+  }
+  return out;
+}
+
+let capture: { archive: CaptureArchive; source: ProcSource; before: Map<string, string>; after: Map<string, string> } | undefined;
 
 async function captureAll(): Promise<NonNullable<typeof capture>> {
   if (capture) return capture;
-  const pidsBefore = livePids();
+  const outcomesBefore = liveOutcomes();
   // Processes that come and go during the capture: some vanish between their files.
   const churn = spawn(busybox, ['sh', '-c', 'while :; do busybox sleep 0.03 & busybox sleep 0.01; done'], { stdio: 'ignore' });
   const run = await runBusybox([]);
   churn.kill('SIGKILL');
-  const pidsAfter = livePids();
+  const outcomesAfter = liveOutcomes();
   assert.equal(run.code, 0, run.err);
   assert.equal(run.err, '');
   const archive = parseArchive(run.out, 'busybox capture');
   assert.ok(archive, 'the output is a capture archive');
-  capture = { archive, source: archiveSource(archive, 'busybox capture'), before: pidsBefore, after: pidsAfter };
+  capture = { archive, source: archiveSource(archive, 'busybox capture'), before: outcomesBefore, after: outcomesAfter };
   return capture;
 }
 
@@ -157,21 +183,23 @@ test('BusyBox capture: the idle workload reads the same in the archive as live',
 });
 
 test('BusyBox capture: every long-lived process is there, and what was unreadable is unreadable live for the same reason', async () => {
-  const { archive, source, before: pidsBefore, after: pidsAfter } = await captureAll();
+  const { archive, source, before, after } = await captureAll();
   const listed = new Set(await source.listPids());
   let compared = 0;
-  for (const pid of pidsBefore) {
-    if (!pidsAfter.has(pid)) continue;
-    assert.ok(listed.has(pid), `long-lived pid ${pid} captured`);
-    for (const file of ['status', 'stat', 'statm', 'cmdline', 'comm', 'smaps_rollup', 'maps', 'cgroup', 'exe']) {
-      const entry = archive.entries.get(`proc/${pid}/${file}`);
-      assert.ok(entry, `proc/${pid}/${file} recorded`);
-      const live = liveRead(`${pid}/${file}`, file === 'exe');
-      const captured = file === 'exe' ? await source.readLink(`${pid}/exe`) : await source.readText(`${pid}/${file}`);
-      // Whether it could be read, and if not why, must agree (the contents move on).
-      assert.equal(captured.ok ? 'ok' : captured.reason, live.ok ? 'ok' : live.reason, `proc/${pid}/${file}`);
-      compared++;
+  // The capture ran between the two live passes: where both passes agree (the process neither
+  // started, exited nor changed in between), the archive must say the same.
+  for (const [key, outcome] of before) {
+    if (after.get(key) !== outcome) continue;
+    const path = key.slice(0, key.indexOf('@'));
+    const pid = Number(path.split('/')[0]);
+    const file = path.split('/')[1] ?? '';
+    if (outcome !== 'missing') {
+      assert.ok(listed.has(pid), `long-lived pid ${pid} captured`);
+      assert.ok(archive.entries.get(`proc/${path}`), `proc/${path} recorded`);
     }
+    const captured = file === 'exe' ? await source.readLink(path) : await source.readText(path);
+    assert.equal(captured.ok ? 'ok' : captured.reason, outcome, `proc/${path}`);
+    compared++;
   }
   assert.ok(compared > 100, `compared ${compared} files`);
   // Paths the script does not capture read as missing, never as empty files.

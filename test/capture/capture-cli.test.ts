@@ -1,10 +1,10 @@
 // memlens capture on the command line: the printed script is the shipped one, -o runs it here
 // with the system sh, and bad usage or bad archives give one line and the documented exit code.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { parseArchive } from '../../src/parsers/archive.js';
 import { captureScriptPath } from '../../src/sources/capture-script.js';
 import { loadArchive } from '../../src/sources/archive.js';
@@ -13,6 +13,7 @@ import { runCli } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/paths.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-capture-cli-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 test('capture --print-script prints the shipped script', async () => {
   const r = await runCli(['capture', '--print-script']);
@@ -39,6 +40,32 @@ test('capture -o FILE runs the script with sh and writes an archive that include
   // Here getconf exists, so the page size is recorded directly.
   const { execFileSync } = await import('node:child_process');
   assert.equal(archive.meta.get('pagesize'), execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim());
+});
+
+test('capture --no-smaps: smaps only where smaps_rollup is unreadable; snapshot --from still works', async () => {
+  const out = join(scratch, 'rollup-only.snap');
+  const r = await runCli(['capture', '--no-smaps', '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const archive = parseArchive(readFileSync(out));
+  assert.ok(archive);
+  let rollups = 0;
+  for (const [name, entry] of archive.entries) {
+    const m = /^proc\/(\d+)\/smaps_rollup$/.exec(name);
+    if (!m) continue;
+    const smaps = archive.entries.get(`proc/${m[1] ?? ''}/smaps`);
+    if (entry.kind === 'file') {
+      rollups++;
+      assert.equal(smaps, undefined, `pid ${m[1] ?? ''}: smaps left out when the rollup was read`);
+    }
+  }
+  assert.ok(rollups > 0);
+  const snap = await runCli(['snapshot', '--from', out, '--json']);
+  assert.equal(snap.code, 0, snap.stderr);
+  const j = JSON.parse(snap.stdout) as { processes: { pss: number | null }[] };
+  assert.ok(j.processes.some((p) => p.pss !== null && p.pss > 0));
+  // The printed script carries the choice in its first line, for boards.
+  const printed = await runCli(['capture', '--print-script', '--no-smaps']);
+  assert.equal(printed.stdout.split('\n')[0], 'MEMLENS_CAPTURE_SMAPS=no');
 });
 
 test('capture usage errors exit 2 with one line', async () => {
@@ -68,4 +95,43 @@ test('loading an archive: not an archive, corrupt, truncated, gzip-compressed', 
   const gz = join(scratch, 'board.snap.gz');
   writeFileSync(gz, gzipSync(good));
   assert.equal((await loadArchive(gz)).recordCount, parseArchive(good)?.recordCount);
+});
+
+test('snapshot --from - reads the real BusyBox fixture from stdin: what nobody could not read is null, never 0', async () => {
+  const { spawn } = await import('node:child_process');
+  const { cliPath } = await import('../helpers/paths.js');
+  const fixture = readFileSync(join(repoRoot, 'fixtures', 'capture', 'busybox-1.35-linux-6.18.44.snap'));
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, 'snapshot', '--from', '-', '--json'], { env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(fixture);
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^memlens: warning: 1 of 2 processes partly read \(smaps_rollup: permission denied/);
+  const j = JSON.parse(r.stdout) as { host: string; time: string; pageSize: number; ledger: { total: number }; stats: { kernelThreadsSkipped: number }; processes: { name: string; user: string | null; pss: number | null; uss: number | null; rss: number | null; unread: string[] }[] };
+  assert.equal(j.host, 'vm');
+  assert.equal(j.time, '2026-11-23T12:03:28.000Z');
+  assert.equal(j.pageSize, 4096);
+  assert.equal(j.ledger.total, 24684084 * 1024);
+  assert.equal(j.stats.kernelThreadsSkipped, 1);
+  const sleeper = j.processes.find((p) => p.name === 'we ird) (x');
+  assert.ok(sleeper);
+  assert.equal(sleeper.user, 'root');
+  assert.equal(sleeper.pss, null);
+  assert.equal(sleeper.uss, null);
+  assert.ok(sleeper.rss !== null && sleeper.rss > 0, 'status is readable, so RSS is known');
+  assert.deepEqual(sleeper.unread, ['smaps_rollup: permission denied']);
+  const shell = j.processes.find((p) => p.user === 'nobody');
+  assert.ok(shell?.pss !== null && shell?.pss !== undefined && shell.pss > 0);
+});
+
+test('process PID --from: a kernel thread of the archive is refused in one line, exit 1', async () => {
+  const r = await runCli(['process', '2', '--from', join(repoRoot, 'fixtures', 'capture', 'busybox-1.35-linux-6.18.44.snap')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^memlens: process 2 is a kernel thread/m);
 });

@@ -1,8 +1,7 @@
 // Starts bench/snapshot/workload.c: a parent with shared memory and children with private
 // memory, all idle until stopped, so that their figures hold still while they are read twice.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { repoRoot } from '../helpers/paths.js';
@@ -13,19 +12,17 @@ export interface Workload {
   stop(): Promise<void>;
 }
 
-let binary: string | undefined;
-
-export function workloadBinary(): string {
-  if (!binary) {
-    const dir = mkdtempSync(join(tmpdir(), 'memlens-workload-'));
-    binary = join(dir, 'workload');
+/** Compiles the workload into dir (once per dir). */
+export function workloadBinary(dir: string): string {
+  const binary = join(dir, 'workload');
+  if (!existsSync(binary)) {
     execFileSync('gcc', ['-O2', '-Wall', '-o', binary, join(repoRoot, 'bench', 'snapshot', 'workload.c')], { stdio: 'inherit' });
   }
   return binary;
 }
 
-export async function startWorkload(children: number, privateKib: number, sharedKib: number): Promise<Workload> {
-  const child = spawn(workloadBinary(), [String(children), String(privateKib), String(sharedKib)], { stdio: ['pipe', 'pipe', 'inherit'] });
+export async function startWorkload(dir: string, children: number, privateKib: number, sharedKib: number): Promise<Workload> {
+  const child = spawn(workloadBinary(dir), [String(children), String(privateKib), String(sharedKib)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const pids: number[] = [];
   const lines = createInterface({ input: child.stdout });

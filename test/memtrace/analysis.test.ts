@@ -4,7 +4,10 @@ import { SeededRandom, randomChunks } from '../../src/base/random.js';
 import { createMemtraceAnalysis } from '../../src/analyses/memtrace/analyze.js';
 import { MemtraceAnalyzer } from '../../src/analyses/memtrace/analyzer.js';
 import { AdaptiveBins, MAX_BINS } from '../../src/analyses/memtrace/bins.js';
-import { foldedStacks, stacksOf } from '../../src/analyses/memtrace/folded.js';
+import { flameData, foldedStacks, stacksOf } from '../../src/analyses/memtrace/folded.js';
+import { renderHtmlReport } from '../../src/analyses/memtrace/html-report.js';
+import { renderTextReport } from '../../src/analyses/memtrace/text-report.js';
+import { LiveObjects } from '../../src/analyses/memtrace/live-objects.js';
 import { LwtClassifier } from '../../src/analyses/memtrace/lwt.js';
 import { buildMemtraceReport } from '../../src/analyses/memtrace/report.js';
 import { MemtraceDecoder } from '../../src/parsers/memtrace/decoder.js';
@@ -80,6 +83,27 @@ test('the steady program: nothing flagged, warm-up growth classified as retained
   assert.ok(r.growthWindows.every((w) => w.kind === 'retained'));
   assert.ok(r.growthWindows.length >= 1);
   assert.ok(r.growthWindows[0] !== undefined && r.growthWindows[0].endS < 10);
+});
+
+test("the GC's sawtooth is a GC cycle, not a race; the steady verdict holds", () => {
+  const { report: r } = analyse(buildScenario({ ...base, gcPeriodS: 20, seed: 12 }).bytes);
+  assert.deepEqual(r.races, []);
+  assert.deepEqual(r.leaks, []);
+  assert.ok(r.growthWindows.some((w) => w.kind === 'gc-cycle'), JSON.stringify(r.growthWindows.map((w) => [w.kind, w.startS, w.endS])));
+  assert.equal(r.steadyState.steady, true, r.steadyState.reason);
+});
+
+test('memory by Lwt task from the recording library\'s root frames', () => {
+  const { report: r } = analyse(buildScenario({ ...base, tasks: true, durationS: 20 }).bytes);
+  assert.equal(r.tasks.length, 1);
+  const t = r.tasks[0];
+  assert.ok(t);
+  assert.equal(t.name, 'request handler');
+  // The request churn (2 allocations per tick, 1 sample each, of 10,000 ticks) runs in the task.
+  assert.equal(t.allocatedBytes, 20_000 * BPS);
+  assert.equal(t.lwtAllocatedBytes, 0);
+  // The task frame is a root, not a site: sites still name application code.
+  assert.ok(r.sites.every((s) => !s.label.startsWith('task ')));
 });
 
 test('a race alone is not a leak; a leak alone is not a race', () => {
@@ -196,4 +220,45 @@ test('adaptive bins keep totals when they merge', () => {
   );
   assert.ok(b.lastBin < MAX_BINS);
   assert.equal(b.binOf(4_999_999), b.lastBin);
+});
+
+test('fuzz: the whole analysis and its reports survive corrupted traces', () => {
+  const good = buildScenario({ ...base, durationS: 4, leak: true, race: { fromS: 1, toS: 2 }, tasks: true }).bytes;
+  const rng = new SeededRandom(4242);
+  for (let k = 0; k < 60; k++) {
+    const bytes = good.slice();
+    for (let f = rng.int(1, 30); f > 0; f--) bytes[rng.int(200, bytes.length - 1)] = rng.int(0, 255);
+    const cut = rng.next() < 0.3 ? rng.int(300, bytes.length) : bytes.length;
+    const { report, a } = analyse(bytes.subarray(0, cut));
+    assert.equal(report.events.allocations, a.decoder.counts.allocations);
+    const stacks = stacksOf(a.decoder, a.analyzer.nodeSamples);
+    assert.equal(typeof foldedStacks(a.decoder, stacks, BPS, a.lwt, true), 'string');
+    assert.ok(renderHtmlReport(report, flameData(a.decoder, stacks, BPS, a.lwt)).startsWith('<!doctype html>'));
+    assert.ok(renderTextReport(report, { bold: (x) => x, dim: (x) => x, red: (x) => x, yellow: (x) => x, green: (x) => x }).length > 0);
+  }
+});
+
+test('live objects: the paged index agrees with a plain Map under random use', () => {
+  const live = new LiveObjects();
+  const model = new Map<number, number>();
+  const rng = new SeededRandom(99);
+  let next = -50;
+  for (let k = 0; k < 50_000; k++) {
+    if (rng.next() < 0.55) {
+      const id = rng.next() < 0.02 && model.size > 0 ? [...model.keys()][0] ?? next : next++;
+      live.add(id, k, -1, rng.int(1, 4), k, 0);
+      model.set(id, k);
+    } else if (model.size > 0) {
+      const ids = [...model.keys()];
+      const id = ids[rng.next() < 0.5 ? 0 : rng.int(0, ids.length - 1)] ?? 0;
+      const slot = live.slotOf(id);
+      assert.ok(slot >= 0);
+      assert.equal(live.site[slot], model.get(id));
+      live.remove(id, slot);
+      model.delete(id);
+      assert.equal(live.slotOf(id), -1);
+    }
+    assert.equal(live.size, model.size);
+  }
+  assert.deepEqual([...live.slots()].map((s) => live.site[s]).sort((a, b) => (a ?? 0) - (b ?? 0)), [...model.values()].sort((a, b) => a - b));
 });

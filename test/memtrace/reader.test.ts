@@ -268,3 +268,109 @@ test('fuzz: corrupted traces never crash or hang, only refuse or warn', () => {
     }
   }
 });
+
+test('streaming keeps the undecoded buffer to about a packet, whatever the trace size', () => {
+  const enc = new TraceEncoder({ sampleRate: 0.01 });
+  let t = 1_700_000_000_000_000;
+  const live: number[] = [];
+  for (let k = 0; k < 200_000; k++) {
+    t += 50;
+    live.push(enc.alloc(t, { lengthWords: 5, stack: [0x10, 0x20 + (k % 50) * 8, 0x900 + (k % 7) * 8] }));
+    if (live.length > 100) enc.collect(t, live.shift() ?? 0);
+  }
+  const bytes = enc.finish();
+  assert.ok(bytes.length > 2_000_000);
+  const d = new MemtraceDecoder({ alloc: () => undefined, promote: () => undefined, collect: () => undefined });
+  for (let at = 0; at < bytes.length; at += 65536) d.push(bytes.subarray(at, at + 65536));
+  d.end();
+  assert.equal(d.counts.allocations, 200_000);
+  assert.deepEqual(d.integrity.warnings, []);
+  assert.ok(d.bufferCapacity <= 4 * 65536, `buffer grew to ${d.bufferCapacity}`);
+});
+
+test('not CTF at all: the decoder refuses with one clear message', () => {
+  assert.throws(() => decodeMemtrace(new TextEncoder().encode('x'.repeat(200)), new Recorder()), /not a memtrace trace \(no CTF magic\)/);
+});
+
+test('move-to-front tables past 31 entries: evicted file and function names come back as new', () => {
+  const locations = new Map<number, { filename: string; line: number; startChar: number; endChar: number; defname: string }[]>();
+  const codes: number[] = [];
+  for (let f = 0; f < 40; f++) {
+    for (let g = 0; g < 40; g++) {
+      const code = 0x100000 + (f * 40 + g) * 16;
+      codes.push(code);
+      // Two inlined locations per code, in two different files.
+      locations.set(code, [
+        { filename: `dir/file${f}.ml`, line: g + 1, startChar: g, endChar: 900 + g, defname: `File${f}.fn${g}` },
+        { filename: `dir/file${(f * 7) % 40}.ml`, line: 1000 + g, startChar: 3, endChar: 4, defname: `File${(f * 7) % 40}.inl${g % 35}` },
+      ]);
+    }
+  }
+  const enc = new TraceEncoder({ locations });
+  const rng = new SeededRandom(5);
+  let t = 1_700_000_000_000_000;
+  for (let k = 0; k < 4000; k++) enc.alloc((t += 10), { lengthWords: 3, stack: [codes[rng.int(0, codes.length - 1)] ?? 0, codes[rng.int(0, codes.length - 1)] ?? 0] });
+  const d = decodeMemtrace(enc.finish(), new Recorder());
+  assert.deepEqual(d.integrity.warnings, []);
+  let checked = 0;
+  for (const [code, locs] of d.locations) {
+    assert.deepEqual(locs, locations.get(code));
+    checked++;
+  }
+  assert.ok(checked > 1000, `${checked} codes checked`);
+});
+
+test('format v3 with two domains: separate caches, tables and clocks per domain', () => {
+  const start = 1_700_000_000_000_000;
+  const packets: { domain: number; bytes: Uint8Array }[] = [];
+  const locations = new Map<number, { filename: string; line: number; startChar: number; endChar: number; defname: string }[]>();
+  for (let c = 0; c < 40; c++) locations.set(0x5000 + c * 8, [{ filename: `d${c % 3}.ml`, line: c, startChar: 1, endChar: 2, defname: `D${c % 3}.f${c}` }]);
+  const sink = (domain: number) => (p: Uint8Array) => packets.push({ domain, bytes: p });
+  const d0 = new TraceEncoder({ version: 3, startUs: start, locations, sink: sink(0) });
+  const d1 = new TraceEncoder({ version: 3, startUs: start, locations, domain: 1, firstAllocId: 1_000_000, writeInfo: false, sink: sink(1) });
+  const rng = new SeededRandom(17);
+  const expected = new Map<number, number[]>();
+  let t = start;
+  const live: [TraceEncoder, number][] = [];
+  for (let k = 0; k < 6000; k++) {
+    t += rng.int(1, 3000);
+    const enc = rng.next() < 0.5 ? d0 : d1;
+    // The two domains use the same codes in different cache buckets and table orders.
+    const stack = Array.from({ length: rng.int(1, 6) }, () => 0x5000 + rng.int(0, 39) * 8);
+    const id = enc.alloc(t, { lengthWords: 3, stack });
+    expected.set(id, stack);
+    live.push([enc, id]);
+    if (live.length > 50) {
+      const [e, old] = live.splice(rng.int(0, live.length - 1), 1)[0] ?? [d0, 0];
+      // A domain collects only its own objects here.
+      e.collect(t, old);
+    }
+    if (k % 500 === 0) {
+      // Whole packets interleave in the file, each domain's in its own time order.
+      d0.flushAt(t);
+      d1.flushAt(t);
+    }
+  }
+  d0.finish();
+  d1.finish();
+  const bytes = new Uint8Array(packets.reduce((n, p) => n + p.bytes.length, 0));
+  let at = 0;
+  for (const p of packets) {
+    bytes.set(p.bytes, at);
+    at += p.bytes.length;
+  }
+  const got = new Map<number, number[]>();
+  const dec: MemtraceDecoder = new MemtraceDecoder({
+    alloc: (id, _t, _l, _n, _s, node) => got.set(id, dec.trie.backtrace(node)),
+    promote: () => undefined,
+    collect: () => undefined,
+  });
+  dec.push(bytes);
+  dec.end();
+  assert.deepEqual(dec.integrity.warnings, []);
+  assert.ok(dec.integrity.cacheVerifierChecks > 10);
+  assert.equal(dec.integrity.cacheVerifierFailures, 0);
+  assert.equal(dec.integrity.nonMonotoneTimes, 0);
+  assert.deepEqual(got, expected);
+  for (const [code, locs] of dec.locations) assert.deepEqual(locs, locations.get(code));
+});

@@ -18,6 +18,8 @@ export const CODES = {
   serve: 0x408000,
   lwtWakeup: 0x409000,
   loadConfig: 0x40a000,
+  /** A synthetic task root frame, as the memlens OCaml library writes them (above 2^53). */
+  task: 0x3f00_0000_0000_0000,
 } as const;
 
 export const SCENARIO_LOCATIONS = new Map<number, SourceLocation[]>([
@@ -31,6 +33,7 @@ export const SCENARIO_LOCATIONS = new Map<number, SourceLocation[]>([
   [CODES.serve, loc('bin/server.ml', 60, 'Dune__exe__Server.serve')],
   [CODES.lwtWakeup, loc('src/core/lwt.ml', 1200, 'Lwt.wakeup_later')],
   [CODES.loadConfig, loc('bin/config.ml', 5, 'Dune__exe__Config.load')],
+  [CODES.task, [{ filename: '(memlens task)', line: 0, startChar: 0, endChar: 0, defname: 'request handler' }]],
 ]);
 
 export interface ScenarioOptions {
@@ -40,6 +43,13 @@ export interface ScenarioOptions {
   race: { fromS: number; toS: number } | null;
   /** A working set allocated in the first seconds and kept (warm-up). */
   warmup: boolean;
+  /**
+   * A GC sawtooth: half of the request garbage survives a minor GC and is collected only at
+   * the next major sweep, every this many seconds.
+   */
+  gcPeriodS?: number;
+  /** Root the request stacks in a task frame ("request handler"). */
+  tasks?: boolean;
   seed: number;
   version?: 1 | 2 | 3;
   /** Stream packets out instead of keeping the trace in memory. */
@@ -71,10 +81,15 @@ export function buildScenario(o: ScenarioOptions): { bytes: Uint8Array; written:
     for (const id of due.get(tick) ?? []) enc.collect(now, id);
     due.delete(tick);
     // Request churn: short-lived parse buffers, some survive a minor GC.
+    const root = o.tasks === true ? [C.task, C.main] : [C.main];
     for (let k = 0; k < 2; k++) {
-      const id = enc.alloc(now, { lengthWords: rng.int(2, 12), stack: [C.main, C.lwtRun, C.lwtBind, C.handle, C.parse] });
+      const id = enc.alloc(now, { lengthWords: rng.int(2, 12), stack: [...root, C.lwtRun, C.lwtBind, C.handle, C.parse] });
       const life = rng.int(1, 5);
-      if (rng.next() < 0.1) {
+      if (o.gcPeriodS !== undefined && rng.next() < 0.5) {
+        const periodTicks = Math.round((o.gcPeriodS * 1e6) / o.tickUs);
+        schedule(promoteDue, tick + 1, id);
+        schedule(due, (Math.floor(tick / periodTicks) + 1) * periodTicks, id);
+      } else if (rng.next() < 0.1) {
         schedule(promoteDue, tick + 1, id);
         schedule(due, tick + 1 + rng.int(10, 50), id);
       } else schedule(due, tick + life, id);

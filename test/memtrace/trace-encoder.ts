@@ -21,6 +21,12 @@ export interface EncoderOptions {
   clampBug?: boolean;
   /** Location code -> locations; codes without an entry get one made up from the code. */
   locations?: Map<number, SourceLocation[]>;
+  /** Format v3: the domain written in every packet header (default 0). */
+  domain?: number;
+  /** The first allocation id (domains of one trace use disjoint ranges). */
+  firstAllocId?: number;
+  /** Write the trace_info packet (false for a second domain's packets). Default true. */
+  writeInfo?: boolean;
   /** Receives each packet as it is finished (large traces); finish() then returns nothing. */
   sink?: (packet: Uint8Array) => void;
 }
@@ -132,6 +138,11 @@ export class TraceEncoder {
     this.startUs = opts.startUs ?? 1_700_000_000_000_000;
     this.packetStartUs = this.startUs;
     this.packetEndUs = this.startUs;
+    this.nextId = opts.firstAllocId ?? 0;
+    if (opts.writeInfo === false) {
+      this.beginEventsPacket(this.startUs);
+      return;
+    }
     const b = new Bytes();
     this.header(b, this.startUs, this.startUs, 0, 0, false);
     b.u32(0 << 25 | this.startUs % (1 << 25));
@@ -154,7 +165,7 @@ export class TraceEncoder {
     b.u32(0);
     b.u16(this.version);
     b.u64(pid);
-    if (this.version >= 3) b.u16(0);
+    if (this.version >= 3) b.u16(this.opts.domain ?? 0);
     if (verify) {
       const ix = this.verifyIx;
       this.verifyIx = (this.verifyIx + 5413) & (CACHE_SIZE - 1);

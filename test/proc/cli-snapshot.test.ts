@@ -94,6 +94,16 @@ test('process PID: groups by kind in human, JSON and CSV form', async () => {
     j.total.rss,
   );
   assert.ok(j.groups.some((g) => g.kind === 'file' && g.name === process.execPath));
+  const v = JSON.parse((await runCli(['process', pid, '--json', '--vmas'])).stdout) as ProcessMappingsJson;
+  const vmas = v.vmas ?? [];
+  assert.equal(vmas.length, v.total.mappings);
+  assert.equal(
+    vmas.reduce((a, x) => a + x.pss, 0),
+    v.total.pss,
+  );
+  assert.match(vmas[0]?.start ?? '', /^0x[0-9a-f]+$/);
+  const vh = await runCli(['process', pid, '--vmas', '--limit', '3']);
+  assert.equal(vh.stdout.trimEnd().split('\n').length, 4);
   const c = await runCli(['process', pid, '--csv', '--sort', 'rss']);
   assert.match(c.stdout, /^kind,name,mappings,size,rss,pss,uss,swap,swap_pss\n/);
 });

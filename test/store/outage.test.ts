@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -85,4 +86,74 @@ test('a writer closed while the database is down leaves a spill file that the ne
   assert.deepEqual(readdirSync(spillDir), []);
   await assertStoredOnce(store2, events);
   await store2.close();
+});
+
+/**
+ * A TCP relay to the server that, once armed, lets a COMMIT through, swallows the server's answer
+ * and cuts the connection: the transaction is committed but the client cannot know it.
+ */
+function lossyRelay(targetPort: number): Promise<{ port: number; arm: () => void; cut: () => number; close: () => void }> {
+  let armed = false;
+  let cuts = 0;
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    let swallowing = false;
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+    client.on('data', (d: Buffer) => {
+      // MySQL COM_QUERY (0x03) "commit", as Kysely sends it at the end of a transaction.
+      if (armed && d.toString('latin1').toLowerCase().includes('\u0003commit')) {
+        armed = false;
+        swallowing = true;
+      }
+      upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (!swallowing) {
+        client.write(d);
+        return;
+      }
+      cuts++;
+      client.destroy();
+      upstream.destroy();
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      resolve({
+        port: typeof addr === 'object' && addr !== null ? addr.port : 0,
+        arm: () => (armed = true),
+        cut: () => cuts,
+        close: () => server.close(),
+      });
+    });
+  });
+}
+
+test('a commit whose answer is lost is retried and not written twice (batch ids)', async () => {
+  const relay = await lossyRelay(server.port);
+  try {
+    const store = await openStore(`mysql://root@127.0.0.1:${relay.port}/memlens_lost_answer`);
+    const writer = new BufferedWriter(store, { spillDir, batchEvents: 500, flushIntervalMs: 10, retryMinMs: 50, onError: () => undefined });
+    const events = randomEvents(new SeededRandom(9), 2000, 1_000_000n, ['lost-answer']);
+    writer.write(events.slice(0, 1000));
+    await writer.flush();
+    relay.arm();
+    writer.write(events.slice(1000, 1500));
+    await writer.flush();
+    writer.write(events.slice(1500));
+    await writer.flush();
+    const stats = writer.stats();
+    await writer.close();
+    assert.equal(relay.cut(), 1, 'one commit answer was swallowed');
+    assert.equal(stats.duplicateBatches, 1, 'its retry found the batch already committed');
+    assert.ok(stats.failedAttempts >= 1);
+    await assertStoredOnce(store, events);
+    await store.close();
+  } finally {
+    relay.close();
+  }
 });

@@ -5,7 +5,8 @@ import { SeededRandom } from '../../src/base/random.js';
 import { STORE_SCHEMA_VERSION, newBatchId, openStore, type EventStore, type ProcessStart, type ProcessTotals } from '../../src/store/index.js';
 import { migrations } from '../../src/store/schema.js';
 import type { MemEvent } from '../../src/wire/events.js';
-import { mariadbBackend, sqliteBackend, type Backend } from './backends.js';
+import { createConnection } from 'mysql2/promise';
+import { SHARED_MYSQL, mariadbBackend, sqliteBackend, type Backend } from './backends.js';
 import { event, randomEvents, withoutId } from './events-fixture.js';
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -249,3 +250,22 @@ for (const kind of ['sqlite', 'mariadb'] as const) {
     });
   });
 }
+
+test('two memlens opening one new MariaDB database at once both get the schema, applied once', async () => {
+  const backend = await mariadbBackend('memlens_test_store_open');
+  try {
+    const [a, b] = await Promise.all([openStore(backend.url), openStore(backend.url)]);
+    await a.appendEvents([event({ host: 'both' })]);
+    assert.equal(await b.countEvents({ host: 'both' }), 1);
+    await Promise.all([a.close(), b.close()]);
+    const c = await createConnection(SHARED_MYSQL);
+    try {
+      const [rows] = await c.query('select name from memlens_test_store_open.memlens_migrations');
+      assert.deepEqual(rows, [{ name: '0001_initial' }]);
+    } finally {
+      await c.end();
+    }
+  } finally {
+    await backend.drop();
+  }
+});

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRandom, randomChunks } from '../../src/base/random.js';
+import { lostInStats, parseCpuStats } from '../../src/parsers/tracefs/cpu-stats.js';
 import { parseEventFormat, parseFieldLines } from '../../src/parsers/tracefs/event-format.js';
 import { DEFAULT_ENTRY_TYPES, parseEntryHeader, parsePageLayout, type PageLayout } from '../../src/parsers/tracefs/page-layout.js';
 import { PageStream } from '../../src/parsers/tracefs/page-stream.js';
@@ -153,6 +154,12 @@ test('lost events: the overrun fixture reports in its page header exactly what p
   const overrun = fx.stats.reduce((n, s) => n + Number(/^overrun: (\d+)/m.exec(s)?.[1] ?? 'NaN'), 0);
   assert.ok(overrun > 0);
   assert.equal(missed, overrun);
+  // What memlens reads from per_cpu/cpuN/stats says the same.
+  assert.equal(
+    fx.stats.reduce((n, s) => n + lostInStats(parseCpuStats(s)), 0),
+    overrun,
+  );
+  assert.deepEqual(parseCpuStats(fx.stats[1] ?? ''), { entries: 252, overrun: 11755, commitOverrun: 0, droppedEvents: 0, readEvents: 0 });
 });
 
 test('streaming at hostile chunk boundaries gives the same records as whole pages', () => {

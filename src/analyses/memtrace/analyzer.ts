@@ -8,18 +8,11 @@
 import type { MemtraceDecoder } from '../../parsers/memtrace/decoder.js';
 import { AllocSource, type MemtraceVisitor, type TraceInfo } from '../../parsers/memtrace/types.js';
 import { AdaptiveBins, MAX_BINS } from './bins.js';
+import { LiveObjects } from './live-objects.js';
 import type { LwtClassifier } from './lwt.js';
 import { SiteResolver } from './site-resolver.js';
 
-interface LiveObject {
-  site: number;
-  node: number;
-  samples: number;
-  /** µs since the trace start. */
-  t: number;
-  source: AllocSource;
-  promoted: boolean;
-}
+const PROMOTED = 4;
 
 export interface SiteStats {
   allocations: number;
@@ -38,14 +31,25 @@ export interface SiteStats {
   collectBins: Float64Array;
 }
 
+/** Memory by Lwt task, in samples. */
+export interface TaskStats {
+  allocSamples: number;
+  lwtSamples: number;
+  live: number;
+  liveAtPeak: number;
+  dirty: boolean;
+}
+
 export class MemtraceAnalyzer implements MemtraceVisitor {
   traceInfo: TraceInfo | undefined;
   decoder: MemtraceDecoder | undefined;
   resolver: SiteResolver | undefined;
   readonly bins = new AdaptiveBins();
   readonly stats: SiteStats[] = [];
-  private readonly objects = new Map<number, LiveObject>();
+  readonly objects = new LiveObjects();
   private readonly dirty: number[] = [];
+  readonly taskStats: TaskStats[] = [];
+  private readonly dirtyTasks: number[] = [];
   private startUs = 0;
 
   live = 0;
@@ -79,10 +83,6 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
     this.startUs = info.startTimeUs;
   }
 
-  get objectsLive(): Iterable<LiveObject> {
-    return this.objects.values();
-  }
-
   private siteStats(site: number): SiteStats {
     let s = this.stats[site];
     if (s === undefined) {
@@ -113,7 +113,15 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
     const site = resolver.siteOf(stack);
     const s = this.siteStats(site);
     const bin = this.bins.bin(t);
-    this.objects.set(id, { site, node: stack, samples: nsamples, t, source, promoted: false });
+    const task = resolver.taskOf(stack);
+    this.objects.add(id, site, task, nsamples, t, source);
+    if (task >= 0) {
+      const ts = this.taskOf(task);
+      ts.allocSamples += nsamples;
+      if (resolver.sites[site]?.owner === 'lwt') ts.lwtSamples += nsamples;
+      ts.live += nsamples;
+      this.touchTask(task, ts);
+    }
     s.allocations++;
     s.allocSamples += nsamples;
     s.allocBins[bin] = (s.allocBins[bin] ?? 0) + nsamples;
@@ -134,6 +142,22 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
     if (this.live > this.peak) this.newPeak(t);
   }
 
+  private taskOf(task: number): TaskStats {
+    let ts = this.taskStats[task];
+    if (ts === undefined) {
+      ts = { allocSamples: 0, lwtSamples: 0, live: 0, liveAtPeak: 0, dirty: false };
+      this.taskStats[task] = ts;
+    }
+    return ts;
+  }
+
+  private touchTask(task: number, ts: TaskStats): void {
+    if (!ts.dirty) {
+      ts.dirty = true;
+      this.dirtyTasks.push(task);
+    }
+  }
+
   private touch(site: number, s: SiteStats): void {
     if (!s.dirty) {
       s.dirty = true;
@@ -149,50 +173,70 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
       s.dirty = false;
     }
     this.dirty.length = 0;
+    for (const task of this.dirtyTasks) {
+      const ts = this.taskStats[task];
+      if (ts === undefined) continue;
+      ts.liveAtPeak = ts.live;
+      ts.dirty = false;
+    }
+    this.dirtyTasks.length = 0;
     this.peak = this.live;
     this.peakTimeUs = t;
   }
 
   promote(id: number, timeUs: number): void {
-    const o = this.objects.get(id);
-    if (o === undefined || o.promoted) {
+    const objects = this.objects;
+    const slot = objects.slotOf(id);
+    if (slot < 0 || ((objects.flags[slot] ?? 0) & PROMOTED) !== 0) {
       this.orphanPromotions++;
       return;
     }
-    o.promoted = true;
+    objects.flags[slot] = (objects.flags[slot] ?? 0) | PROMOTED;
+    const n = objects.samples[slot] ?? 0;
     const t = timeUs - this.startUs;
     const bin = this.bins.bin(t);
-    this.promoteBins[bin] = (this.promoteBins[bin] ?? 0) + o.samples;
-    this.promotedSamples += o.samples;
-    const s = this.siteStats(o.site);
-    s.promotedSamples += o.samples;
+    this.promoteBins[bin] = (this.promoteBins[bin] ?? 0) + n;
+    this.promotedSamples += n;
+    const s = this.siteStats(objects.site[slot] ?? 0);
+    s.promotedSamples += n;
     if (t > this.lastTimeUs) this.lastTimeUs = t;
   }
 
   collect(id: number, timeUs: number): void {
-    const o = this.objects.get(id);
-    if (o === undefined) {
+    const objects = this.objects;
+    const slot = objects.slotOf(id);
+    if (slot < 0) {
       this.orphanCollections++;
       return;
     }
-    this.objects.delete(id);
+    const site = objects.site[slot] ?? 0;
+    const task = objects.task[slot] ?? -1;
+    const n = objects.samples[slot] ?? 0;
+    const allocT = objects.t[slot] ?? 0;
+    const flags = objects.flags[slot] ?? 0;
+    objects.remove(id, slot);
     const t = timeUs - this.startUs;
     const bin = this.bins.bin(t);
-    const allocBin = this.bins.binOf(o.t);
-    const n = o.samples;
-    const s = this.siteStats(o.site);
+    const allocBin = this.bins.binOf(allocT);
+    const s = this.siteStats(site);
     s.live -= n;
-    this.touch(o.site, s);
+    this.touch(site, s);
+    if (task >= 0) {
+      const ts = this.taskOf(task);
+      ts.live -= n;
+      this.touchTask(task, ts);
+    }
     this.live -= n;
     s.collectBins[bin] = (s.collectBins[bin] ?? 0) + n;
     this.collectBins[bin] = (this.collectBins[bin] ?? 0) + n;
     this.freedMatrix[allocBin * MAX_BINS + bin] = (this.freedMatrix[allocBin * MAX_BINS + bin] ?? 0) + n;
-    this.collectedSamples[o.source] = (this.collectedSamples[o.source] ?? 0) + n;
-    if (o.promoted) s.promotedCollected += n;
-    else if (o.source === AllocSource.minor) s.collectedYoung += n;
+    const source = flags & 3;
+    this.collectedSamples[source] = (this.collectedSamples[source] ?? 0) + n;
+    if ((flags & PROMOTED) !== 0) s.promotedCollected += n;
+    else if (source === AllocSource.minor) s.collectedYoung += n;
     else s.majorCollected += n;
     s.collectedCount++;
-    s.lifetimeSumUs += Math.max(0, t - o.t);
+    s.lifetimeSumUs += Math.max(0, t - allocT);
     if (t > this.lastTimeUs) this.lastTimeUs = t;
   }
 }

@@ -107,7 +107,7 @@ export function renderHtmlReport(r: MemtraceWireReport, flame: FlameData): strin
         .join('')
     : '<p>No leak suspect.</p>';
   const windowHtml = (w: MemtraceWireReport['growthWindows'][number]): string =>
-    `<div class="card"><div><b class="${w.kind === 'race' ? 'warn' : ''}">${h(w.kind === 'race' ? 'Allocation race' : w.kind === 'leak' ? 'Growth from a leak (not a race)' : 'Retained growth (not a race)')}</b> ${w.startS.toFixed(2)}–${w.endS.toFixed(2)} s</div><div>${h(w.explanation)}</div>` +
+    `<div class="card"><div><b class="${w.kind === 'race' ? 'warn' : ''}">${h(w.kind === 'race' ? 'Allocation race' : w.kind === 'gc-cycle' ? 'A GC cycle (not a race)' : w.kind === 'leak' ? 'Growth from a leak (not a race)' : 'Retained growth (not a race)')}</b> ${w.startS.toFixed(2)}–${w.endS.toFixed(2)} s</div><div>${h(w.explanation)}</div>` +
     `<div class="sub">allocated ${h(formatBytes(w.allocatedBytesPerS))}/s, collected ${h(formatBytes(w.collectedBytesPerS))}/s during the window; ${pct(w.freedLaterFraction)} of what piled up freed later</div>` +
     `<table><tr><th class="n">growth</th><th class="n">share</th><th>site</th><th class="n">reclaimed later</th></tr>${w.sites
       .map((s) => `<tr><td class="n">+${h(formatBytes(s.growthBytes))}</td><td class="n">${pct(s.shareOfGrowth)}</td><td>${ownerBadge(s.owner)}<code>${h(s.label)}</code></td><td class="n">${pct(s.reclaimedFraction)}</td></tr>`)
@@ -143,6 +143,16 @@ ${card('live at end', formatBytes(tt.liveEnd.totalBytes), splitLine(tt.liveEnd))
 ${rankingTable('By bytes allocated', r.rankings.byAllocated, sites, (s) => s.allocatedBytes, tt.allocated.totalBytes)}
 ${rankingTable('By bytes live at the end', r.rankings.byLiveEnd, sites, (s) => s.liveEndBytes, tt.liveEnd.totalBytes)}
 ${rankingTable('By bytes live at the peak', r.rankings.byLivePeak, sites, (s) => s.livePeakBytes, tt.livePeak.totalBytes)}
+${
+  r.tasks.length === 0
+    ? ''
+    : `<h3>By Lwt task</h3><table><tr><th class="n">allocated</th><th class="n">Lwt's own</th><th class="n">live at peak</th><th class="n">live at end</th><th>task</th></tr>${r.tasks
+        .map(
+          (k) =>
+            `<tr><td class="n">${h(formatBytes(k.allocatedBytes))}</td><td class="n">${h(formatBytes(k.lwtAllocatedBytes))}</td><td class="n">${h(formatBytes(k.livePeakBytes))}</td><td class="n">${h(formatBytes(k.liveEndBytes))}</td><td><code>${h(k.name)}</code></td></tr>`,
+        )
+        .join('')}</table>`
+}
 <h2>Allocations by backtrace</h2>
 <div class="card"><label><input type="checkbox" id="hide-lwt"> hide Lwt frames</label> <span id="flame-info" class="sub"></span><div id="flame"></div></div>
 <script type="application/json" id="flame-data">${jsonForScript(flame)}</script>

@@ -7,8 +7,10 @@
 //   4. rising: L did not fall in at least RISING_FRACTION of the steps, and rose in at least
 //      MIN_RISING_STEPS steps and in at least RISING_STEPS_SHARE of them (one jump at the end
 //      is not growth through the trace);
-//   5. growth, not warm-up: at least GROWTH_AFTER_WARMUP of the end's live memory was added
-//      after the first quarter of the site's activity;
+//   5. the memory live at the end was allocated all along, by the allocation times of the
+//      samples still live at the end: at least SPREAD of it after the first quarter of the
+//      site's activity (growth, not warm-up), and at least SPREAD of it before the last
+//      quarter (it survived, rather than being garbage the next GC cycle would have taken);
 //   6. not given back: the end's live memory is at least KEPT_AT_END of the site's maximum.
 import { liveCurve, slope } from './curves.js';
 import type { SiteStats } from './analyzer.js';
@@ -20,7 +22,7 @@ export const LEAK_RULE = {
   RISING_FRACTION: 0.75,
   MIN_RISING_STEPS: 3,
   RISING_STEPS_SHARE: 0.1,
-  GROWTH_AFTER_WARMUP: 0.5,
+  SPREAD: 0.5,
   KEPT_AT_END: 0.9,
 } as const;
 
@@ -35,7 +37,8 @@ export interface LeakFinding {
   curve: number[];
 }
 
-export function findLeaks(stats: readonly (SiteStats | undefined)[], nBins: number, totalLiveEnd: number): LeakFinding[] {
+/** neverFreed(site): samples still live at the end, by allocation bin. */
+export function findLeaks(stats: readonly (SiteStats | undefined)[], nBins: number, totalLiveEnd: number, neverFreed: (site: number) => Float64Array | undefined): LeakFinding[] {
   const out: LeakFinding[] = [];
   stats.forEach((s, site) => {
     if (s === undefined || s.live < LEAK_RULE.MIN_LIVE_SAMPLES || totalLiveEnd <= 0) return;
@@ -60,8 +63,17 @@ export function findLeaks(stats: readonly (SiteStats | undefined)[], nBins: numb
     if (rising < LEAK_RULE.RISING_FRACTION) return;
     if (risingSteps < Math.max(LEAK_RULE.MIN_RISING_STEPS, LEAK_RULE.RISING_STEPS_SHARE * (span - 1))) return;
     const end = curve[nBins - 1] ?? 0;
-    const quarter = curve[f + Math.floor(span / 4)] ?? 0;
-    if (end - quarter < LEAK_RULE.GROWTH_AFTER_WARMUP * end) return;
+    const byAge = neverFreed(site);
+    if (byAge === undefined) return;
+    const firstQuarterEnd = f + Math.floor(span / 4);
+    const lastQuarterStart = f + Math.ceil((3 * span) / 4);
+    let early = 0;
+    let late = 0;
+    for (let b = f; b < nBins; b++) {
+      if (b < firstQuarterEnd) early += byAge[b] ?? 0;
+      if (b >= lastQuarterStart) late += byAge[b] ?? 0;
+    }
+    if (s.live - early < LEAK_RULE.SPREAD * s.live || s.live - late < LEAK_RULE.SPREAD * s.live) return;
     if (end < LEAK_RULE.KEPT_AT_END * max) return;
     out.push({ site, liveEnd: s.live, share, retained: s.allocSamples > 0 ? s.live / s.allocSamples : 0, slopePerBin: slope(curve, f), rising, curve });
   });

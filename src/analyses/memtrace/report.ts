@@ -1,7 +1,7 @@
 // Assembles the typed report (src/wire/memtrace.ts) from the decoder and the analysis state.
 import { formatBytes } from '../../base/units.js';
 import type { MemtraceDecoder } from '../../parsers/memtrace/decoder.js';
-import { AllocSource } from '../../parsers/memtrace/types.js';
+import { AllocSource, type SourceLocation } from '../../parsers/memtrace/types.js';
 import {
   MEMTRACE_WIRE_VERSION,
   type MemtraceWireFrame,
@@ -13,7 +13,6 @@ import {
 import type { MemtraceAnalyzer } from './analyzer.js';
 import { liveCurve } from './curves.js';
 import { findLeaks } from './leaks.js';
-import type { SiteIdentity } from './site-resolver.js';
 import { findGrowthWindows, type GrowthWindow } from './windows.js';
 
 export interface ReportOptions {
@@ -25,8 +24,7 @@ export interface ReportOptions {
 
 const round = (n: number): number => Math.round(n);
 
-function frameOf(id: SiteIdentity): MemtraceWireFrame | null {
-  const l = id.frame;
+function frameOf(l: SourceLocation | undefined): MemtraceWireFrame | null {
   return l === undefined ? null : { defname: l.defname, filename: l.filename, line: l.line, startChar: l.startChar, endChar: l.endChar };
 }
 
@@ -48,7 +46,8 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
     return {
       id: i,
       owner: id.owner,
-      frame: frameOf(id),
+      frame: frameOf(id.frame),
+      allocationPoint: frameOf(id.allocationPoint),
       label: id.label,
       allocations: s?.allocations ?? 0,
       allocatedBytes: bytes(s?.allocSamples ?? 0),
@@ -94,13 +93,23 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
   };
 
   // Findings.
-  const leakFindings = findLeaks(analyzer.stats, nBins, analyzer.live);
-  const leakSites = new Set(leakFindings.map((l) => l.site));
   const neverFreed = new Float64Array(nBins);
-  for (const o of analyzer.objectsLive) {
-    const b = bins.binOf(o.t);
-    neverFreed[b] = (neverFreed[b] ?? 0) + o.samples;
+  const neverFreedBySite = new Map<number, Float64Array>();
+  const objects = analyzer.objects;
+  for (const slot of objects.slots()) {
+    const b = bins.binOf(objects.t[slot] ?? 0);
+    const n = objects.samples[slot] ?? 0;
+    const site = objects.site[slot] ?? 0;
+    neverFreed[b] = (neverFreed[b] ?? 0) + n;
+    let v = neverFreedBySite.get(site);
+    if (v === undefined) {
+      v = new Float64Array(nBins);
+      neverFreedBySite.set(site, v);
+    }
+    v[b] = (v[b] ?? 0) + n;
   }
+  const leakFindings = findLeaks(analyzer.stats, nBins, analyzer.live, (site) => neverFreedBySite.get(site));
+  const leakSites = new Set(leakFindings.map((l) => l.site));
   const windows = findGrowthWindows({
     nBins,
     live,
@@ -123,7 +132,9 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
         ? `allocation outpaced reclamation from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s: live memory grew by ${formatBytes(bytes(w.rise))}, ` +
           `${Math.round(w.freedLater * 100)}% of what piled up was freed later${w.settledBin === null ? '' : ` (back near its earlier level at ${(w.settledBin * binS).toFixed(2)} s)`}` +
           (top === undefined ? '' : `; mostly ${label(top.site)}`)
-        : w.kind === 'leak'
+        : w.kind === 'gc-cycle'
+          ? `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s collected at once right after it (garbage waiting for a major GC cycle): not a race`
+          : w.kind === 'leak'
           ? `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s that is never freed, held by leak suspects: a leak, not a race`
           : `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s that stays live without growing further (warm-up, a working set): not a race`;
     return {
@@ -153,15 +164,20 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
     curve: l.curve.map(bytes),
   }));
 
-  // Steady state: nothing found, and live memory flat over the second half.
+  // Steady state: nothing found, and the floor of live memory flat over the second half: the
+  // minimum over its last quarter is within 10% of the peak of the minimum over the third
+  // quarter. Minima, because the GC's sawtooth moves the curve up and down by whole cycles;
+  // what survives the cycles is its floor.
   const peak = analyzer.peak;
-  const mid = live[Math.floor((nBins - 1) / 2)] ?? 0;
-  const endLive = live[nBins - 1] ?? 0;
-  const flat = peak === 0 || Math.abs(endLive - mid) <= 0.1 * peak;
+  const q3 = Math.floor(nBins / 2);
+  const q4 = Math.floor((3 * nBins) / 4);
+  const floor3 = Math.min(...live.slice(q3, Math.max(q4, q3 + 1)));
+  const floor4 = Math.min(...live.slice(Math.min(q4, nBins - 1)));
+  const flat = peak === 0 || Math.abs(floor4 - floor3) <= 0.1 * peak;
   const steady = leaks.length === 0 && races.length === 0 && flat;
   const reason = steady
-    ? 'no leak suspect, no allocation race, and live memory is flat over the second half of the trace'
-    : [leaks.length > 0 ? `${leaks.length} leak suspect(s)` : '', races.length > 0 ? `${races.length} allocation race(s)` : '', flat ? '' : 'live memory still changing over the second half']
+    ? 'no leak suspect, no allocation race, and the floor of live memory is flat over the second half of the trace'
+    : [leaks.length > 0 ? `${leaks.length} leak suspect(s)` : '', races.length > 0 ? `${races.length} allocation race(s)` : '', flat ? '' : 'the floor of live memory still moving over the second half']
         .filter((s) => s !== '')
         .join(', ');
 
@@ -224,6 +240,12 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
     lwt: { prefixes: [...opts.lwtPrefixes] },
     sites,
     rankings: { byAllocated: rank((s) => s.allocatedBytes), byLiveEnd: rank((s) => s.liveEndBytes), byLivePeak: rank((s) => s.livePeakBytes) },
+    tasks: resolver.tasks
+      .map((name, k) => {
+        const ts = analyzer.taskStats[k];
+        return { name, allocatedBytes: bytes(ts?.allocSamples ?? 0), lwtAllocatedBytes: bytes(ts?.lwtSamples ?? 0), liveEndBytes: bytes(ts?.live ?? 0), livePeakBytes: bytes(ts?.liveAtPeak ?? 0) };
+      })
+      .sort((a, b) => b.allocatedBytes - a.allocatedBytes || (a.name < b.name ? -1 : 1)),
     leaks,
     races,
     growthWindows,

@@ -47,7 +47,7 @@ function clean(s: string): string {
 }
 
 function siteName(s: MemtraceWireSite): string {
-  return s.owner === 'lwt' ? `[Lwt, for] ${clean(s.label)}` : clean(s.label);
+  return s.owner === 'lwt' ? `[Lwt] ${clean(s.label)}` : clean(s.label);
 }
 
 export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
@@ -105,6 +105,13 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
   ranking('Sites by bytes live at the end', r.rankings.byLiveEnd, (s) => s.liveEndBytes, tt.liveEnd.totalBytes);
   ranking(`Sites by bytes live at the peak (${tt.peakTimeS.toFixed(2)} s)`, r.rankings.byLivePeak, (s) => s.livePeakBytes, tt.livePeak.totalBytes);
 
+  if (r.tasks.length > 0) {
+    out.push(st.bold('Memory by Lwt task'));
+    const rows: Row[] = [['  allocated', "Lwt's own", 'live at peak', 'live at end', 'task']];
+    for (const t of r.tasks.slice(0, 20)) rows.push([`  ${formatBytes(t.allocatedBytes)}`, formatBytes(t.lwtAllocatedBytes), formatBytes(t.livePeakBytes), formatBytes(t.liveEndBytes), clean(t.name)]);
+    out.push(table(rows, [true, true, true, true, false]));
+    out.push('');
+  }
   out.push(st.bold('Leak suspects'));
   if (r.leaks.length === 0) out.push('  none');
   r.leaks.forEach((l, k) => {

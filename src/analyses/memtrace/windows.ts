@@ -9,9 +9,12 @@
 // Each window is classified by what happens later to the memory it accumulated: of the
 // samples allocated in [s, e] and still live at the end of e (R), the share collected after e
 // (F / R, exact from the allocation-bin × collection-bin matrix) is `freedLaterFraction`.
-// - race: freedLaterFraction >= RACE_FREED: allocation outpaced reclamation for a sustained
-//   period, yet what piled up was freed afterwards: every value is eventually freed, memory
-//   grew anyway;
+// - gc-cycle: freedLaterFraction >= RACE_FREED, but live memory fell back near its level
+//   before the window within SWEEP_BINS bins (at most SWEEP_SHARE of the window's length) after
+//   its end: garbage waiting for one major GC cycle, collected at once (the GC's sawtooth);
+// - race: freedLaterFraction >= RACE_FREED otherwise: allocation outpaced reclamation for a
+//   sustained period, and what piled up was given back gradually afterwards: every value is
+//   eventually freed, memory grew anyway;
 // - leak: otherwise, when leak-suspect sites account for at least half of the window's growth;
 // - retained: otherwise (warm-up, a working set or a cache that stays: a steady state).
 // Sites responsible: the sites whose live memory grew most across the window.
@@ -27,6 +30,8 @@ export const WINDOW_RULE = {
   POSITIVE_FRACTION: 0.6,
   MIN_RISE: 0.1,
   RACE_FREED: 0.75,
+  SWEEP_BINS: 1,
+  SWEEP_SHARE: 0.1,
   SETTLED_WITHIN: 0.25,
   MAX_SITES: 5,
 } as const;
@@ -39,7 +44,7 @@ export interface WindowSite {
 }
 
 export interface GrowthWindow {
-  kind: 'race' | 'leak' | 'retained';
+  kind: 'race' | 'gc-cycle' | 'leak' | 'retained';
   s: number;
   e: number;
   rise: number;
@@ -67,8 +72,7 @@ export function findGrowthWindows(x: WindowInputs): GrowthWindow[] {
   const peak = Math.max(0, ...live);
   if (peak <= 0) return [];
   const L = (b: number): number => (b < 0 ? 0 : (live[b] ?? 0));
-  const nets = Array.from({ length: nBins }, (_, b) => L(b) - L(b - 1)).sort((a, b) => a - b);
-  const drift = Math.max(0, nets[Math.floor((nBins - 1) / 2)] ?? 0);
+  const drift = Math.max(0, L(nBins - 1) / nBins);
   const growing = (b: number): boolean => L(b) - L(b - 1) - drift > WINDOW_RULE.GROWTH_PER_BIN * peak;
   const minBins = Math.max(WINDOW_RULE.MIN_BINS, Math.ceil(WINDOW_RULE.MIN_BINS_SHARE * nBins));
   const out: GrowthWindow[] = [];
@@ -139,6 +143,7 @@ function classify(x: WindowInputs, s: number, e: number, rise: number): GrowthWi
   });
   sites.sort((a, b) => b.growth - a.growth);
   for (const w of sites) w.share = positiveGrowth > 0 ? w.growth / positiveGrowth : 0;
-  const kind = freedShare >= WINDOW_RULE.RACE_FREED ? 'race' : positiveGrowth > 0 && leakGrowth >= 0.5 * positiveGrowth ? 'leak' : 'retained';
+  const sweep = settledBin !== null && settledBin - e <= Math.max(WINDOW_RULE.SWEEP_BINS, WINDOW_RULE.SWEEP_SHARE * (e - s + 1));
+  const kind = freedShare >= WINDOW_RULE.RACE_FREED ? (sweep ? 'gc-cycle' : 'race') : positiveGrowth > 0 && leakGrowth >= 0.5 * positiveGrowth ? 'leak' : 'retained';
   return { kind, s, e, rise, allocated, collected, freedLater: freedShare, settledBin, sites: sites.slice(0, WINDOW_RULE.MAX_SITES) };
 }

@@ -12,7 +12,7 @@ export function defineTrace(program: Command): void {
     .option('--json', 'one JSON event per line (NDJSON) on stdout; the summary goes to stderr as JSON')
     .option('--db <URL>', 'store events here: mysql://user:pass@host:port/db or a SQLite file (default: SQLite under the data directory)')
     .option('--no-store', 'do not store events')
-    .option('--backend <name>', 'tracefs (default) or bpftrace', 'tracefs')
+    .option('--backend <name>', 'tracefs or bpftrace', 'tracefs')
     .option('--from-stap <FILE>', 'read the output of memlens.stp from FILE ("-" = stdin) instead of tracing')
     .option('--include-self', "also trace memlens's own process and its children")
     .action(async (opts: { duration?: string; pid?: string[]; name?: string; json?: boolean; db?: string; store: boolean; backend: string; fromStap?: string; includeSelf?: boolean }) => {

@@ -8,7 +8,7 @@ import { createTraceBackend, isLive, type BackendChoice, type BackendKind, BACKE
 import { pageSizeBytes, readProcessSeeds, totalVirtualBytes } from '../../sources/trace-proc.js';
 import { eventToJson, type MemEvent } from '../../wire/events.js';
 import { palette, toJson } from '../output.js';
-import { openEventSink } from './event-sink.js';
+import { openEventSink, type EventSink } from './event-sink.js';
 import { eventLine, HEADER, summaryText } from './trace-lines.js';
 
 export interface TraceFlags {
@@ -52,12 +52,19 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   const err = process.stderr;
   const p = palette();
 
-  const sink = await openEventSink({ store: flags.store, ...(flags.db === undefined ? {} : { db: flags.db }) });
   const backend = await createTraceBackend(choice);
   const accounts = new ProcessAccounts(pageSizeBytes());
   const total = totalVirtualBytes();
+  // The backend first: it says "needs root" before anything is created on disk.
   await backend.start();
-  if (isLive(choice)) accounts.seed(readProcessSeeds(pids));
+  let sink: EventSink;
+  try {
+    sink = await openEventSink({ store: flags.store, ...(flags.db === undefined ? {} : { db: flags.db }) });
+    if (isLive(choice)) accounts.seed(readProcessSeeds(pids));
+  } catch (e) {
+    await backend.stop();
+    throw e;
+  }
 
   const stop = () => void backend.stop();
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -71,7 +78,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
     for await (const batch of backend.batches()) {
       accounts.apply(batch);
       const shown = flags.name === undefined ? batch.events : batch.events.filter(wanted);
-      sink.write(shown);
+      sink.write(shown, batch.lifecycle);
       if (shown.length === 0) continue;
       out.write(shown.map((e) => (json ? JSON.stringify(eventToJson(e)) : eventLine(e, p))).join('\n') + '\n');
     }

@@ -101,6 +101,11 @@ export class MemtraceDecoder {
     }
   }
 
+  /** Capacity of the buffer of undecoded bytes: about one packet plus one chunk, whatever the file size. */
+  get bufferCapacity(): number {
+    return this.buf.length;
+  }
+
   /** Where the reader is in the file (bytes consumed). */
   get bytesConsumed(): number {
     return this.fileOffset;
@@ -137,7 +142,7 @@ export class MemtraceDecoder {
         // Detection first: it names foreign CTF formats before anything else is tried.
         if (avail < Math.min(80, HEADER_PREFIX_BYTES) && !final) return;
         if (avail === 0) return;
-        detectMemtrace(this.buf.subarray(this.start, this.stop), this.source);
+        if (detectMemtrace(this.buf.subarray(this.start, this.stop), this.source) === undefined) throw new ParseError('not a memtrace trace (no CTF magic)', this.source);
       }
       if (avail < HEADER_PREFIX_BYTES) return;
       const view = new DataView(this.buf.buffer, this.buf.byteOffset + this.start, avail);

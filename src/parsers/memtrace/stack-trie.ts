@@ -4,11 +4,22 @@
 // with the number of events. The (parent, code) -> child index is one open-addressing hash
 // table over typed arrays: a Map per node made the garbage collector the main cost.
 
+import { CorruptDataError } from './corrupt.js';
+
+/**
+ * A bound on distinct frames (trie nodes), about 450 MiB of tables: real traces stay far below
+ * (a 1,676-allocation compiler trace has 36k), while a corrupt backtrace can expand each byte
+ * into many frames; past the bound the events are treated as corrupt, so memory stays bounded.
+ */
+export const MAX_TRIE_NODES = 16 * 1024 * 1024;
+
 export class StackTrie {
   /** parent[n]: the caller's node; node 0 is the empty backtrace. */
   private parent = new Int32Array(1024);
   private codes = new Float64Array(1024);
   private depths = new Int32Array(1024);
+  /** roots[n]: the outermost frame's node of n's backtrace (n itself at depth 1). */
+  private roots = new Int32Array(1024);
   /** Hash slots holding node numbers (0 = empty); a power of two, at most half full. */
   private slots = new Int32Array(2048);
   private count = 1;
@@ -36,11 +47,13 @@ export class StackTrie {
       if (this.parent[n] === node && this.codes[n] === code) return n;
       i = (i + 1) & mask;
     }
+    if (this.count >= MAX_TRIE_NODES) throw new CorruptDataError(`more than ${MAX_TRIE_NODES} distinct backtrace frames`);
     const n = this.count++;
     if (n >= this.parent.length) this.grow();
     this.parent[n] = node;
     this.codes[n] = code;
     this.depths[n] = (this.depths[node] ?? 0) + 1;
+    this.roots[n] = node === 0 ? n : (this.roots[node] ?? 0);
     slots[i] = n;
     if (this.count * 2 > slots.length) this.rehash();
     return n;
@@ -57,6 +70,9 @@ export class StackTrie {
     const d = new Int32Array(len);
     d.set(this.depths);
     this.depths = d;
+    const r = new Int32Array(len);
+    r.set(this.roots);
+    this.roots = r;
   }
 
   private rehash(): void {
@@ -78,6 +94,10 @@ export class StackTrie {
   }
   depthOf(node: number): number {
     return this.depths[node] ?? 0;
+  }
+  /** The node of the outermost frame (0 for the empty backtrace). */
+  rootOf(node: number): number {
+    return this.roots[node] ?? 0;
   }
 
   /** The location codes of a node's backtrace, caller first (main ... allocation point). */

@@ -27,3 +27,23 @@ export function lines(text: string): string[] {
   if (out.length > 0 && out[out.length - 1] === '') out.pop();
   return out;
 }
+
+/** The decimal integer at text[i..end), after leading blanks; NaN when there is none. */
+export function intAt(text: string, i: number, end: number): number {
+  while (i < end && (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x09)) i++;
+  let n = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) break;
+    n = n * 10 + c;
+    digits++;
+  }
+  return digits > 0 ? n : NaN;
+}
+
+/** The bytes of a "Key:   N kB" line whose colon is at `colon`; NaN when it has another shape. */
+export function kbLineBytes(text: string, colon: number, end: number): number {
+  if (!text.startsWith(' kB', end - 3)) return NaN;
+  return intAt(text, colon + 1, end - 3) * 1024;
+}

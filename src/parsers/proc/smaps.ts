@@ -4,7 +4,7 @@
 // Hugetlb pages are NOT in Rss/Pss/Private_*/Shared_* but only in *_Hugetlb.
 import { ParseError } from '../../base/errors.js';
 import type { Bytes } from '../../base/units.js';
-import { parseFieldLine } from './fields.js';
+import { kbLineBytes } from './fields.js';
 import { looksLikeVmaHeader, parseVmaHeader, type VmaHeader } from './maps.js';
 
 /** The memory counters of one VMA (smaps) or of the whole process (smaps_rollup), in bytes. */
@@ -30,6 +30,13 @@ export interface SmapsCounters {
   lockedBytes: Bytes;
   sharedHugetlbBytes: Bytes;
   privateHugetlbBytes: Bytes;
+  /**
+   * Pages referenced (accessed) since the last `clear_refs` 1-3 (proc.rst); absent lines stay
+   * undefined. memlens dirty's accessed-page fallback sums it.
+   */
+  referencedBytes?: Bytes;
+  /** Anonymous memory in transparent huge pages (one write marks 2 MiB soft-dirty there). */
+  anonHugePagesBytes?: Bytes;
 }
 
 /** USS: the pages mapped only by this process (proc.rst: Private_Clean + Private_Dirty). */
@@ -55,6 +62,8 @@ const KEYS: Record<string, keyof SmapsCounters> = {
   Locked: 'lockedBytes',
   Shared_Hugetlb: 'sharedHugetlbBytes',
   Private_Hugetlb: 'privateHugetlbBytes',
+  Referenced: 'referencedBytes',
+  AnonHugePages: 'anonHugePagesBytes',
 };
 
 function emptyCounters(): SmapsCounters {
@@ -85,10 +94,10 @@ function applyLine(c: SmapsCounters, line: string): boolean {
   const colon = line.indexOf(':');
   if (colon <= 0) return false;
   const field = KEYS[line.slice(0, colon)];
-  if (field === undefined) return true; // a counter we do not use (Referenced, KSM, VmFlags, …)
-  const f = parseFieldLine(line);
-  if (!f?.hasKbUnit) return false;
-  (c as unknown as Record<string, number>)[field] = f.value;
+  if (field === undefined) return true; // a counter we do not use (KSM, THPeligible, VmFlags, …)
+  const v = kbLineBytes(line, colon, line.length);
+  if (Number.isNaN(v)) return false;
+  (c as unknown as Record<string, number>)[field] = v;
   return true;
 }
 

@@ -3,7 +3,7 @@
 // Kernel threads have no mm, so their status has no Vm*/Rss* lines at all.
 import { ParseError } from '../../base/errors.js';
 import type { Bytes } from '../../base/units.js';
-import { lines, parseFieldLine } from './fields.js';
+import { intAt, kbLineBytes } from './fields.js';
 
 export interface ProcStatus {
   /** The task's comm, unescaped (at most 15 bytes in the kernel, TASK_COMM_LEN = 16). */
@@ -47,7 +47,11 @@ const SIZE_KEYS: Record<string, keyof ProcStatus> = {
   HugetlbPages: 'hugetlbBytes',
 };
 
-/** Parses /proc/PID/status. Returns undefined when the text has no Name/Pid lines. */
+/**
+ * Parses /proc/PID/status. Returns undefined when the text has no Name/Pid lines.
+ * It is read for every process on every snapshot, so it scans line by line and only cuts out
+ * the lines it uses (status has about 60 lines; a dozen matter here).
+ */
 export function parseStatus(text: string, source = 'status'): ProcStatus | undefined {
   const st: ProcStatus = {
     name: '',
@@ -67,39 +71,41 @@ export function parseStatus(text: string, source = 'status'): ProcStatus | undef
     hugetlbBytes: undefined,
   };
   let sawName = false;
-  for (const line of lines(text)) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const key = line.slice(0, colon);
-    if (key === 'Name') {
-      // "Name:\t<comm>": one tab after the colon; the name itself may start with spaces.
-      const rest = line.slice(colon + 1);
-      st.name = unescapeStatusName(rest.startsWith('\t') ? rest.slice(1) : rest.trimStart());
-      sawName = true;
-      continue;
+  let start = 0;
+  const len = text.length;
+  while (start < len) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = len;
+    const colon = text.indexOf(':', start);
+    if (colon > start && colon < end) {
+      const key = text.slice(start, colon);
+      if (key === 'Name') {
+        // "Name:\t<comm>": one tab after the colon; the name itself may start with spaces.
+        const rest = text.slice(colon + 1, end);
+        st.name = unescapeStatusName(rest.startsWith('\t') ? rest.slice(1) : rest.trimStart());
+        sawName = true;
+      } else if (key === 'Uid') {
+        const parts = text.slice(colon + 1, end).trim().split(/\s+/).map(Number);
+        if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x))) throw new ParseError(`bad Uid line`, source);
+        st.uids = parts as [number, number, number, number];
+      } else {
+        const sizeKey = SIZE_KEYS[key];
+        if (sizeKey !== undefined) {
+          const v = kbLineBytes(text, colon, end);
+          if (Number.isNaN(v)) throw new ParseError(`bad ${key} line`, source);
+          (st as unknown as Record<string, number>)[sizeKey] = v;
+        } else if (key === 'Tgid' || key === 'Pid' || key === 'PPid' || key === 'Threads' || key === 'Kthread') {
+          const v = intAt(text, colon + 1, end);
+          if (Number.isNaN(v)) throw new ParseError(`bad ${key} line`, source);
+          if (key === 'Tgid') st.tgid = v;
+          else if (key === 'Pid') st.pid = v;
+          else if (key === 'PPid') st.ppid = v;
+          else if (key === 'Threads') st.threads = v;
+          else st.kthread = v !== 0;
+        }
+      }
     }
-    if (key === 'Uid') {
-      const parts = line.slice(colon + 1).trim().split(/\s+/).map(Number);
-      if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x))) throw new ParseError(`bad Uid line`, source);
-      st.uids = parts as [number, number, number, number];
-      continue;
-    }
-    const sizeKey = SIZE_KEYS[key];
-    if (sizeKey !== undefined) {
-      const f = parseFieldLine(line);
-      if (!f?.hasKbUnit) throw new ParseError(`bad ${key} line`, source);
-      (st as unknown as Record<string, number>)[sizeKey] = f.value;
-      continue;
-    }
-    if (key === 'Tgid' || key === 'Pid' || key === 'PPid' || key === 'Threads' || key === 'Kthread') {
-      const v = Number(line.slice(colon + 1).trim());
-      if (!Number.isInteger(v)) throw new ParseError(`bad ${key} line`, source);
-      if (key === 'Tgid') st.tgid = v;
-      else if (key === 'Pid') st.pid = v;
-      else if (key === 'PPid') st.ppid = v;
-      else if (key === 'Threads') st.threads = v;
-      else st.kthread = v !== 0;
-    }
+    start = end + 1;
   }
   if (!sawName || st.pid < 0) return undefined;
   return st;

@@ -41,6 +41,16 @@ function readNum(view: DataView, at: number, f: FieldFormat, le: boolean): numbe
   }
 }
 
+/**
+ * The low 32 bits of an integer field, without making a bigint: prot, flags and fd are ints in
+ * user space that the kernel declares as unsigned long (mm/mmap.c ksys_mmap_pgoff).
+ */
+function readLow32(view: DataView, at: number, f: FieldFormat, le: boolean): number {
+  const o = at + f.offset;
+  if (f.size === 8) return view.getUint32(le ? o : o + 4, le);
+  return readNum(view, at, f, le) >>> 0;
+}
+
 /** A char[N] field: bytes up to the first NUL. */
 function readFixedString(view: DataView, at: number, f: FieldFormat): string {
   const bytes = new Uint8Array(view.buffer, view.byteOffset + at + f.offset, f.size);
@@ -69,8 +79,6 @@ const need = (format: EventFormat, name: string): FieldFormat => {
   return f;
 };
 
-const u32 = (v: bigint): number => Number(BigInt.asUintN(32, v));
-const i32 = (v: bigint): number => Number(BigInt.asIntN(32, v));
 
 function enterDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
   const pid = need(format, 'common_pid');
@@ -84,10 +92,9 @@ function enterDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
         call,
         addr: readBig(v, at, addr, le),
         lengthBytes: readBig(v, at, len, le),
-        // The kernel declares these unsigned long; user space passes ints (mm/mmap.c ksys_mmap_pgoff).
-        prot: u32(readBig(v, at, prot, le)),
-        flags: u32(readBig(v, at, flags, le)),
-        fd: i32(readBig(v, at, fd, le)),
+        prot: readLow32(v, at, prot, le),
+        flags: readLow32(v, at, flags, le),
+        fd: readLow32(v, at, fd, le) | 0,
         newLengthBytes: null,
         newAddr: null,
       });
@@ -128,7 +135,7 @@ function enterDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
     case 'mremap': {
       const [addr, oldLen, newLen, flags, newAddr] = ['addr', 'old_len', 'new_len', 'flags', 'new_addr'].map((n) => need(format, n)) as [FieldFormat, FieldFormat, FieldFormat, FieldFormat, FieldFormat];
       return (ktimeNs, v, at) => {
-        const f = u32(readBig(v, at, flags, le));
+        const f = readLow32(v, at, flags, le);
         return {
           kind: 'enter',
           ktimeNs,

@@ -1,0 +1,99 @@
+// Shared pieces of the tracing benchmarks: building the C workloads, running memlens trace in the
+// background as a user would, and reading its JSON summary and its peak memory.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The repository root (this file runs compiled from dist/bench/trace). */
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+export const scratch = mkdtempSync(join(tmpdir(), 'memlens-bench-trace-'));
+
+export async function buildC(name: string): Promise<string> {
+  const out = join(scratch, name);
+  await run('gcc', ['-O2', '-o', out, join(root, 'bench', 'trace', `${name}.c`)]);
+  return out;
+}
+
+/** Runs a command to its end; returns its stdout. */
+export function runToEnd(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? 'a signal'}`))));
+  });
+}
+
+export interface Summary {
+  processes: { pid: number; calls: number; failedCalls: number }[];
+  lost: { lostEvents: number; unpaired: number; malformed: number };
+}
+
+export interface Tracer {
+  pid: number;
+  /** Peak resident set (VmHWM) of the memlens process, in KiB, as last read. */
+  peakRssKib(): number;
+  /** SIGINT, then the summary it printed. */
+  stop(): Promise<Summary>;
+}
+
+/** Starts `memlens trace --json ARGS` (events to /dev/null, the JSON summary on stderr). */
+export async function startMemlens(args: string[]): Promise<Tracer> {
+  const errPath = join(scratch, `memlens-${Date.now()}.err`);
+  const errFd = openSync(errPath, 'w');
+  const devnull = openSync('/dev/null', 'w');
+  const child: ChildProcess = spawn(process.execPath, [cli, 'trace', '--json', ...args], { stdio: ['ignore', devnull, errFd] });
+  closeSync(errFd);
+  closeSync(devnull);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('memlens did not start');
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  let hwm = 0;
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m?.[1]) hwm = Math.max(hwm, Number(m[1]));
+    } catch {
+      // gone
+    }
+  }, 500);
+  for (;;) {
+    const text = readFileSync(errPath, 'utf8');
+    if (text.includes('memlens: tracing')) break;
+    if (child.exitCode !== null) throw new Error(`memlens trace ended before tracing: ${text}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    pid,
+    peakRssKib: () => hwm,
+    stop: async () => {
+      child.kill('SIGINT');
+      const code = await exited;
+      clearInterval(poll);
+      const text = readFileSync(errPath, 'utf8');
+      const line = text.split('\n').reverse().find((l) => l.startsWith('{'));
+      if (code !== 0 || line === undefined) throw new Error(`memlens trace exited with ${code ?? 'a signal'}: ${text.slice(-2000)}`);
+      return (JSON.parse(line) as { summary: Summary }).summary;
+    },
+  };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}

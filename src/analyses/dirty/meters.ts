@@ -1,0 +1,110 @@
+// The two ways of measuring one round on a live process: soft-dirty bits (pages written) and,
+// where the kernel lacks them, referenced bits (pages touched). Each meter starts a round by
+// clearing the target's bits and ends it by reading them.
+import { PagemapReader, ProcessGoneError, clearRefs, isAlive, readMaps, readSmaps } from '../../sources/pagemap.js';
+import type { VmaHeader } from '../../parsers/proc/maps.js';
+import type { SmapsVma } from '../../parsers/proc/smaps.js';
+import { touchedPages, type TouchedSnapshot } from './accessed.js';
+import { planIntervals, scannableAreas } from './areas.js';
+import { classify, type DirtySnapshot } from './snapshot.js';
+
+export interface RoundReading {
+  /** Written (soft-dirty) or touched (accessed) pages of the round. */
+  pages: number;
+  /** Soft-dirty pages of new or grown areas; 0 for the accessed method. */
+  newMappingPages: number;
+  dirty?: DirtySnapshot;
+  touched?: TouchedSnapshot;
+}
+
+export interface Meter {
+  readonly method: 'soft-dirty' | 'accessed';
+  /** Clears the target's bits: the round starts now. */
+  begin(): void;
+  /** Reads what the round saw. Throws ProcessGoneError when the target has exited. */
+  measure(): RoundReading;
+  close(): void;
+}
+
+/** Reads the soft-dirty state without clearing anything (plain `memlens dirty PID`). */
+export function readSoftDirty(pid: number, pageSize: number, previous?: readonly VmaHeader[]): DirtySnapshot {
+  const areas = scannableAreas(readMaps(pid));
+  if (areas.length === 0 && !isAlive(pid)) throw new ProcessGoneError(pid);
+  const plan = planIntervals(areas, previous);
+  const reader = new PagemapReader(pid, pageSize);
+  try {
+    return classify(areas, plan, reader.scan(plan), { afterClear: previous !== undefined });
+  } finally {
+    reader.close();
+  }
+}
+
+function sameBounds(a: readonly VmaHeader[], b: readonly VmaHeader[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i];
+    return y !== undefined && x.start === y.start && x.end === y.end;
+  });
+}
+
+function softDirtyAreas(smaps: readonly SmapsVma[]): Set<bigint> {
+  return new Set(smaps.filter((e) => e.vmFlags.includes('sd')).map((e) => e.start));
+}
+
+export class SoftDirtyMeter implements Meter {
+  readonly method = 'soft-dirty';
+  private previous: VmaHeader[] = [];
+  private readonly reader: PagemapReader;
+
+  constructor(
+    readonly pid: number,
+    readonly pageSize: number,
+  ) {
+    this.reader = new PagemapReader(pid, pageSize);
+  }
+
+  begin(): void {
+    // Maps first, then the clear: an area created between the two counts as new next round.
+    this.previous = scannableAreas(readMaps(this.pid));
+    clearRefs(this.pid, 4);
+  }
+
+  measure(): RoundReading {
+    const areas = scannableAreas(readMaps(this.pid));
+    if (!isAlive(this.pid)) throw new ProcessGoneError(this.pid);
+    const plan = planIntervals(areas, this.previous);
+    const results = this.reader.scan(plan);
+    // When the maps changed, areas may have been merged or grown: smaps VmFlags tells which
+    // carry VM_SOFTDIRTY as a whole (fs/proc/task_mmu.c show_smap_vma_flags, "sd").
+    const markedAreas = sameBounds(areas, this.previous) ? undefined : softDirtyAreas(readSmaps(this.pid));
+    const dirty = classify(areas, plan, results, { afterClear: true, markedAreas });
+    if (!isAlive(this.pid)) throw new ProcessGoneError(this.pid);
+    return { pages: dirty.writtenPages, newMappingPages: dirty.newMappingPages, dirty };
+  }
+
+  close(): void {
+    this.reader.close();
+  }
+}
+
+export class AccessedMeter implements Meter {
+  readonly method = 'accessed';
+  constructor(
+    readonly pid: number,
+    readonly pageSize: number,
+  ) {}
+
+  begin(): void {
+    clearRefs(this.pid, 1);
+  }
+
+  measure(): RoundReading {
+    const touched = touchedPages(readSmaps(this.pid), this.pageSize);
+    if (!isAlive(this.pid)) throw new ProcessGoneError(this.pid);
+    return { pages: touched.pages, newMappingPages: 0, touched };
+  }
+
+  close(): void {
+    // nothing held open
+  }
+}

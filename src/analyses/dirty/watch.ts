@@ -1,0 +1,95 @@
+// The watch loop: clear, wait one interval, read, repeat; judge convergence after each round.
+// A target that exits ends the watch with the rounds measured so far.
+import { ProcessGoneError } from '../../sources/pagemap.js';
+import { judge, relativeChange, type ConvergenceRule, type Verdict } from './convergence.js';
+import type { Meter, RoundReading } from './meters.js';
+
+export interface Round {
+  round: number;
+  pages: number;
+  newMappingPages: number;
+  /** Milliseconds between the clear and the start of the reading. */
+  intervalMs: number;
+  /** Relative change from the previous round (0 for the first). */
+  change: number;
+}
+
+export type StopReason = 'converged' | 'max-rounds' | 'exited' | 'interrupted';
+
+export interface WatchResult {
+  rounds: Round[];
+  verdict: Verdict;
+  stopReason: StopReason;
+  last: RoundReading | undefined;
+}
+
+export interface WatchOptions {
+  meter: Meter;
+  intervalMs: number;
+  rule: ConvergenceRule;
+  /** Stop as soon as the series converges; otherwise run until maxRounds or interruption. */
+  untilStable: boolean;
+  /** Hard cap on rounds (Infinity: until interrupted). */
+  maxRounds: number;
+  signal?: AbortSignal;
+  onRound?: (round: Round, verdict: Verdict) => void;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function watch(opts: WatchOptions): Promise<WatchResult> {
+  const rounds: Round[] = [];
+  const series: number[] = [];
+  let verdict: Verdict = { state: 'running', steadyRun: 0 };
+  let last: RoundReading | undefined;
+  let stopReason: StopReason = 'max-rounds';
+  try {
+    for (let n = 1; n <= opts.maxRounds; n++) {
+      opts.meter.begin();
+      const cleared = performance.now();
+      await sleep(opts.intervalMs, opts.signal);
+      if (opts.signal?.aborted) {
+        stopReason = 'interrupted';
+        break;
+      }
+      const intervalMs = performance.now() - cleared;
+      last = opts.meter.measure();
+      const previous = series[series.length - 1];
+      series.push(last.pages);
+      const round: Round = {
+        round: n,
+        pages: last.pages,
+        newMappingPages: last.newMappingPages,
+        intervalMs: Math.round(intervalMs),
+        change: previous === undefined ? 0 : relativeChange(previous, last.pages),
+      };
+      rounds.push(round);
+      verdict = judge(series, { ...opts.rule, maxRounds: opts.maxRounds });
+      opts.onRound?.(round, verdict);
+      if (verdict.state === 'converged' && opts.untilStable) {
+        stopReason = 'converged';
+        break;
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof ProcessGoneError)) throw e;
+    stopReason = 'exited';
+  }
+  // The final verdict is judged on the rounds that exist, whatever ended the watch.
+  verdict = judge(series, { ...opts.rule, maxRounds: Number.POSITIVE_INFINITY });
+  return { rounds, verdict, stopReason, last };
+}

@@ -1,0 +1,184 @@
+// Reads `bpftrace -f json tracing/memlens.bt` output: one JSON object per line,
+// {"type": ..., "data": ...} (bpftrace src/output.cpp, JsonOutput). The script prints each
+// completed call and each lifecycle event as a tuple, {"type": "value", "data": [...]}; the
+// tuple layouts are documented at the top of tracing/memlens.bt. bpftrace reports its own
+// losses as {"type": "lost_events", "data": {"events": N}}, and prints the script's maps when it
+// stops: @unpaired (returns without an entry) and the entries still pending. The "S" tuple is a
+// heartbeat; the first one says that every probe is attached (bpftrace's own "attached_probes"
+// message comes before that).
+// Unknown message types are ignored; lines that do not parse are skipped and counted.
+import { ParseError } from '../base/errors.js';
+import type { LifecycleEvent } from '../wire/events.js';
+import { LineSplitter } from './line-splitter.js';
+import { parseLosslessJson, type JsonValue } from './lossless-json.js';
+import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TraceRecord } from './trace-records.js';
+
+export interface BpftraceParserOptions {
+  host: string;
+  /** Wall clock minus CLOCK_MONOTONIC, ns: bpftrace's nsecs is bpf_ktime_get_ns(). */
+  wallOffsetNs: bigint;
+}
+
+/** Maps of memlens.bt that hold entries waiting for their return. */
+const PENDING_MAPS = new Set(['@mmap', '@munmap', '@brk', '@mremap']);
+
+class BadRecord extends Error {}
+
+function isObject(v: JsonValue | undefined): v is { [key: string]: JsonValue } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function int(v: JsonValue | undefined): bigint {
+  if (typeof v !== 'bigint') throw new BadRecord(`expected an integer, got ${typeof v}`);
+  return v;
+}
+
+function id(v: JsonValue | undefined): number {
+  const n = int(v);
+  if (n <= 0n || n > 0x7fffffffn) throw new BadRecord('not a process or thread id');
+  return Number(n);
+}
+
+function str(v: JsonValue | undefined): string {
+  if (typeof v !== 'string') throw new BadRecord('expected a string');
+  return v;
+}
+
+function count(v: JsonValue | undefined): number {
+  const n = int(v);
+  if (n < 0n) throw new BadRecord('negative count');
+  return Number(n);
+}
+
+export class BpftraceOutputParser {
+  private readonly splitter = new LineSplitter();
+  private bad = 0;
+  readonly samples: string[] = [];
+
+  constructor(private readonly options: BpftraceParserOptions) {}
+
+  get malformed(): number {
+    return this.bad + this.splitter.overlong;
+  }
+
+  push(chunk: Uint8Array): TraceRecord[] {
+    const out: TraceRecord[] = [];
+    for (const line of this.splitter.push(chunk)) this.line(line, out);
+    return out;
+  }
+
+  end(): TraceRecord[] {
+    const out: TraceRecord[] = [];
+    const last = this.splitter.end();
+    if (last !== undefined) this.line(last, out);
+    return out;
+  }
+
+  private line(bytes: Uint8Array, out: TraceRecord[]): void {
+    // bpftrace separates sections with blank lines.
+    if (bytes.every((b) => b === 0x20 || b === 0x0d || b === 0x09)) return;
+    try {
+      const msg = parseLosslessJson(bytes, 'bpftrace output');
+      if (!isObject(msg)) throw new BadRecord('not an object');
+      this.message(msg, out);
+    } catch (e) {
+      if (!(e instanceof BadRecord) && !(e instanceof ParseError)) throw e;
+      this.bad++;
+      if (this.samples.length < 5) this.samples.push(e.message);
+    }
+  }
+
+  private message(msg: { [key: string]: JsonValue }, out: TraceRecord[]): void {
+    const data = msg.data;
+    switch (msg.type) {
+      case 'lost_events':
+        if (!isObject(data)) throw new BadRecord('lost_events without data');
+        out.push({ kind: 'lost', count: count(data.events) });
+        return;
+      case 'map':
+        if (!isObject(data)) throw new BadRecord('map without data');
+        for (const [name, value] of Object.entries(data)) {
+          if (name === '@unpaired') out.push({ kind: 'unpaired', count: count(value) });
+          else if (PENDING_MAPS.has(name) && isObject(value)) out.push({ kind: 'unpaired', count: Object.keys(value).length });
+        }
+        return;
+      case 'value':
+        if (!Array.isArray(data)) throw new BadRecord('value is not a tuple');
+        out.push(this.tuple(data));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private tuple(t: JsonValue[]): TraceRecord {
+    const expect = (n: number): void => {
+      if (t.length !== n) throw new BadRecord(`tuple of ${t.length} elements, expected ${n}`);
+    };
+    switch (t[0]) {
+      case 'C': {
+        const ktimeNs = int(t[2]);
+        const head: CallHead = {
+          ktimeNs,
+          timeMs: Number((ktimeNs + this.options.wallOffsetNs) / 1_000_000n),
+          host: this.options.host,
+          pid: id(t[3]),
+          tid: id(t[4]),
+          name: str(t[5]),
+          thread: str(t[6]),
+        };
+        let args: CallArgs;
+        let ret: bigint;
+        switch (t[1]) {
+          case 'mmap':
+            expect(13);
+            args = { call: 'mmap', addr: int(t[7]), len: int(t[8]), prot: int(t[9]), flags: int(t[10]), fd: int(t[11]) };
+            ret = int(t[12]);
+            break;
+          case 'munmap':
+            expect(10);
+            args = { call: 'munmap', addr: int(t[7]), len: int(t[8]) };
+            ret = int(t[9]);
+            break;
+          case 'brk':
+            expect(9);
+            args = { call: 'brk', brk: int(t[7]) };
+            ret = int(t[8]);
+            break;
+          case 'mremap':
+            expect(13);
+            args = { call: 'mremap', addr: int(t[7]), oldLen: int(t[8]), newLen: int(t[9]), flags: int(t[10]), newAddr: int(t[11]) };
+            ret = int(t[12]);
+            break;
+          default:
+            throw new BadRecord('unknown call');
+        }
+        return { kind: 'call', event: buildMemEvent(head, args, ret) };
+      }
+      case 'F':
+        expect(8);
+        return { kind: 'lifecycle', event: forkEvent(int(t[1]), id(t[2]), id(t[4]), int(t[5]), str(t[6]), str(t[7])) };
+      case 'E': {
+        expect(7);
+        id(t[3]);
+        const ev: LifecycleEvent = { kind: 'exec', ktimeNs: int(t[1]), pid: id(t[2]), tid: id(t[4]), name: str(t[5]), filename: str(t[6]) };
+        return { kind: 'lifecycle', event: ev };
+      }
+      case 'X': {
+        expect(5);
+        const ev: LifecycleEvent = { kind: 'exit', ktimeNs: int(t[1]), pid: id(t[2]), tid: id(t[3]), name: str(t[4]) };
+        return { kind: 'lifecycle', event: ev };
+      }
+      case 'R': {
+        expect(6);
+        const ev: LifecycleEvent = { kind: 'rename', ktimeNs: int(t[1]), pid: id(t[2]), tid: id(t[3]), oldName: str(t[4]), newName: str(t[5]) };
+        return { kind: 'lifecycle', event: ev };
+      }
+      case 'S':
+        expect(2);
+        return { kind: 'heartbeat', ktimeNs: int(t[1]) };
+      default:
+        throw new BadRecord('unknown tuple');
+    }
+  }
+}

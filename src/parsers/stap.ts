@@ -1,0 +1,205 @@
+// Reads the output of tracing/memlens.stp (SystemTap), line format version 1, documented at the
+// top of that script and in the README ("SystemTap"). One space between fields; names escaped so
+// that they hold no space (\xHH for every byte outside 0x21..0x7e and for '\' and '"'; "" is the
+// empty name). Malformed lines are skipped and counted, never fatal: a trace that is half
+// garbage still gives its good half. A header of another format version is an error.
+import { ParseError } from '../base/errors.js';
+import type { LifecycleEvent } from '../wire/events.js';
+import { LineSplitter } from './line-splitter.js';
+import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TraceRecord } from './trace-records.js';
+
+export const STAP_FORMAT_VERSION = 1;
+const HEADER = '#memlens-stap';
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+const HEX_U64 = /^0x[0-9a-fA-F]{1,16}$/;
+const DEC_I64 = /^-?[0-9]{1,20}$/;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+/** Why a line was rejected; thrown inside, counted outside. */
+class BadLine extends Error {}
+
+function hexU64(t: string | undefined): bigint {
+  if (t === undefined || !HEX_U64.test(t)) throw new BadLine(`not a 0x number: ${t}`);
+  return BigInt(t);
+}
+
+function decI64(t: string | undefined): bigint {
+  if (t === undefined || !DEC_I64.test(t)) throw new BadLine(`not a decimal number: ${t}`);
+  const v = BigInt(t);
+  if (v < I64_MIN || v > I64_MAX) throw new BadLine(`out of range: ${t}`);
+  return v;
+}
+
+function id(t: string | undefined): number {
+  const v = decI64(t);
+  if (v <= 0n || v > 0x7fffffffn) throw new BadLine(`not a process or thread id: ${t}`);
+  return Number(v);
+}
+
+function timeNs(t: string | undefined): bigint {
+  const v = decI64(t);
+  if (v < 0n) throw new BadLine(`negative time: ${t}`);
+  return v;
+}
+
+/** Undoes the script's esc(): \xHH becomes the byte; the bytes are then read as UTF-8. */
+export function unescapeStapName(t: string | undefined): string {
+  if (t === undefined || t === '') throw new BadLine('missing name');
+  if (t === '""') return '';
+  const out: number[] = [];
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 0x5c) {
+      const hex = t.slice(i + 1, i + 4);
+      if (!/^x[0-9a-fA-F]{2}$/.test(hex)) throw new BadLine(`bad escape in name: ${t}`);
+      out.push(parseInt(hex.slice(1), 16));
+      i += 3;
+    } else {
+      out.push(c);
+    }
+  }
+  return utf8.decode(new Uint8Array(out));
+}
+
+/**
+ * Parses one line (without its newline). Returns undefined for lines that carry nothing (blank,
+ * comments); throws BadLine for malformed lines and ParseError for a header of another version.
+ */
+function parseLine(raw: string, host: string, source: string, lineNo: number): TraceRecord | undefined {
+  // Tolerate CRLF (a trace saved through a Windows editor).
+  const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  if (line === '') return undefined;
+  if (line.startsWith('#')) {
+    if (!line.startsWith(HEADER)) return undefined;
+    const version = line.slice(HEADER.length).trim();
+    if (version !== String(STAP_FORMAT_VERSION)) throw new ParseError(`SystemTap output of format version "${version}"; this memlens reads version ${STAP_FORMAT_VERSION}`, source, lineNo);
+    return { kind: 'started' };
+  }
+  const f = line.split(' ');
+  const kind = f[0];
+  const expect = (n: number): void => {
+    if (f.length !== n) throw new BadLine(`${kind ?? ''} line with ${f.length} fields, expected ${n}`);
+  };
+  switch (kind) {
+    case 'C': {
+      const call = f[7];
+      const head: CallHead = {
+        ktimeNs: timeNs(f[1]),
+        timeMs: Number(timeNs(f[2]) / 1_000_000n),
+        host,
+        pid: id(f[3]),
+        tid: id(f[4]),
+        name: unescapeStapName(f[5]),
+        thread: unescapeStapName(f[6]),
+      };
+      let args: CallArgs;
+      let ret: bigint;
+      switch (call) {
+        case 'mmap':
+          expect(14);
+          args = { call, addr: hexU64(f[8]), len: hexU64(f[9]), prot: hexU64(f[10]), flags: hexU64(f[11]), fd: decI64(f[12]) };
+          ret = decI64(f[13]);
+          break;
+        case 'munmap':
+          expect(11);
+          args = { call, addr: hexU64(f[8]), len: hexU64(f[9]) };
+          ret = decI64(f[10]);
+          break;
+        case 'brk':
+          expect(10);
+          args = { call, brk: hexU64(f[8]) };
+          ret = decI64(f[9]);
+          break;
+        case 'mremap':
+          expect(14);
+          args = { call, addr: hexU64(f[8]), oldLen: hexU64(f[9]), newLen: hexU64(f[10]), flags: hexU64(f[11]), newAddr: hexU64(f[12]) };
+          ret = decI64(f[13]);
+          break;
+        default:
+          throw new BadLine(`unknown call ${call ?? ''}`);
+      }
+      return { kind: 'call', event: buildMemEvent(head, args, ret) };
+    }
+    case 'F': {
+      expect(9);
+      const ev = forkEvent(timeNs(f[1]), id(f[3]), id(f[5]), hexU64(f[6]), unescapeStapName(f[7]), unescapeStapName(f[8]));
+      id(f[4]);
+      return { kind: 'lifecycle', event: ev };
+    }
+    case 'E': {
+      expect(8);
+      id(f[4]);
+      // tid: the thread that called execve (the event's old_tid), as for the other backends.
+      const ev: LifecycleEvent = { kind: 'exec', ktimeNs: timeNs(f[1]), pid: id(f[3]), tid: id(f[5]), name: unescapeStapName(f[6]), filename: unescapeStapName(f[7]) };
+      return { kind: 'lifecycle', event: ev };
+    }
+    case 'X': {
+      expect(6);
+      const ev: LifecycleEvent = { kind: 'exit', ktimeNs: timeNs(f[1]), pid: id(f[3]), tid: id(f[4]), name: unescapeStapName(f[5]) };
+      return { kind: 'lifecycle', event: ev };
+    }
+    case 'R': {
+      expect(7);
+      const ev: LifecycleEvent = { kind: 'rename', ktimeNs: timeNs(f[1]), pid: id(f[3]), tid: id(f[4]), oldName: unescapeStapName(f[5]), newName: unescapeStapName(f[6]) };
+      return { kind: 'lifecycle', event: ev };
+    }
+    case 'U': {
+      expect(4);
+      const n = decI64(f[3]);
+      if (n < 0n) throw new BadLine('negative count');
+      return { kind: 'unpaired', count: Number(n) };
+    }
+    default:
+      throw new BadLine(`unknown line kind ${kind ?? ''}`);
+  }
+}
+
+/** Streams memlens.stp output: push chunks as they come, in any sizes. */
+export class StapOutputParser {
+  private readonly splitter = new LineSplitter();
+  private lineNo = 0;
+  private badLines = 0;
+  /** The first malformed lines, for a diagnostic. */
+  readonly samples: string[] = [];
+
+  constructor(
+    private readonly host: string,
+    private readonly source = 'SystemTap output',
+  ) {}
+
+  /** Lines skipped because they were malformed (including overlong ones). */
+  get malformed(): number {
+    return this.badLines + this.splitter.overlong;
+  }
+
+  push(chunk: Uint8Array): TraceRecord[] {
+    const out: TraceRecord[] = [];
+    for (const line of this.splitter.push(chunk)) this.line(line, out);
+    return out;
+  }
+
+  end(): TraceRecord[] {
+    const out: TraceRecord[] = [];
+    const last = this.splitter.end();
+    if (last !== undefined) this.line(last, out);
+    return out;
+  }
+
+  private line(bytes: Uint8Array, out: TraceRecord[]): void {
+    this.lineNo++;
+    // The format is ASCII; latin1 (one character per byte) keeps any stray byte as it is, so a
+    // line with raw bytes in a name (another producer) still splits at the right spaces.
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+    try {
+      const r = parseLine(text, this.host, this.source, this.lineNo);
+      if (r !== undefined) out.push(r);
+    } catch (e) {
+      if (!(e instanceof BadLine)) throw e;
+      this.badLines++;
+      if (this.samples.length < 5) this.samples.push(`line ${this.lineNo}: ${e.message}`);
+    }
+  }
+}

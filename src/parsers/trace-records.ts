@@ -1,0 +1,82 @@
+// What the line parsers of external tracers (SystemTap, bpftrace) turn their output into.
+import type { LifecycleEvent, MemEvent } from '../wire/events.js';
+import { memCallError, toSigned64 } from './mem-call-result.js';
+
+export type TraceRecord =
+  | { kind: 'call'; event: MemEvent }
+  | { kind: 'lifecycle'; event: LifecycleEvent }
+  /** Returns seen without their entry, or entries still waiting for their return at the end. */
+  | { kind: 'unpaired'; count: number }
+  /** Events the tracer says it lost. */
+  | { kind: 'lost'; count: number }
+  /** The tracer is attached (bpftrace) or its header line was read (SystemTap). */
+  | { kind: 'started' }
+  /** bpftrace's periodic mark: everything before it, up to its kernel time, has been printed. */
+  | { kind: 'heartbeat'; ktimeNs: bigint };
+
+/** The arguments of one call as the tracers print them, already split per call. */
+export type CallArgs =
+  | { call: 'mmap'; addr: bigint; len: bigint; prot: bigint; flags: bigint; fd: bigint }
+  | { call: 'munmap'; addr: bigint; len: bigint }
+  | { call: 'brk'; brk: bigint }
+  | { call: 'mremap'; addr: bigint; oldLen: bigint; newLen: bigint; flags: bigint; newAddr: bigint };
+
+export interface CallHead {
+  timeMs: number;
+  ktimeNs: bigint;
+  host: string;
+  pid: number;
+  tid: number;
+  name: string;
+  thread: string;
+}
+
+// MREMAP_FIXED (include/uapi/linux/mman.h): only then is new_address an argument.
+const MREMAP_FIXED = 2n;
+
+export function buildMemEvent(head: CallHead, args: CallArgs, rawResult: bigint): MemEvent {
+  const result = toSigned64(rawResult);
+  const base = { ...head, call: args.call, result };
+  switch (args.call) {
+    case 'mmap':
+      return {
+        ...base,
+        addr: args.addr,
+        lengthBytes: args.len,
+        prot: Number(args.prot),
+        flags: Number(args.flags),
+        fd: Number(BigInt.asIntN(32, args.fd)),
+        error: memCallError('mmap', 0n, result),
+        newLengthBytes: null,
+        newAddr: null,
+      };
+    case 'munmap':
+      return { ...base, addr: args.addr, lengthBytes: args.len, prot: null, flags: null, fd: null, error: memCallError('munmap', 0n, result), newLengthBytes: null, newAddr: null };
+    case 'brk':
+      return { ...base, addr: args.brk, lengthBytes: 0n, prot: null, flags: null, fd: null, error: memCallError('brk', args.brk, result), newLengthBytes: null, newAddr: null };
+    case 'mremap':
+      return {
+        ...base,
+        addr: args.addr,
+        lengthBytes: args.oldLen,
+        prot: null,
+        flags: Number(args.flags),
+        fd: null,
+        error: memCallError('mremap', 0n, result),
+        newLengthBytes: args.newLen,
+        newAddr: (args.flags & MREMAP_FIXED) !== 0n ? args.newAddr : null,
+      };
+  }
+}
+
+/** CLONE_THREAD (include/uapi/linux/sched.h): the new task is a thread of the creator's process. */
+export const CLONE_THREAD = 0x10000n;
+
+/**
+ * A fork or clone seen in the parent. The name is the new process's name: the child's comm for a
+ * new process, and the parent process's name for a new thread (its comm is the thread's own).
+ */
+export function forkEvent(ktimeNs: bigint, parentPid: number, childTid: number, cloneFlags: bigint, childComm: string, parentName: string): LifecycleEvent {
+  const isThread = (cloneFlags & CLONE_THREAD) !== 0n;
+  return { kind: 'fork', ktimeNs, parentPid, childPid: isThread ? parentPid : childTid, childTid, isThread, name: isThread ? parentName : childComm };
+}

@@ -1,0 +1,101 @@
+// The SystemTap line parser on lines in exactly memlens.stp's format.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ParseError } from '../../src/base/errors.js';
+import { SeededRandom, randomChunks } from '../../src/base/random.js';
+import { StapOutputParser, unescapeStapName } from '../../src/parsers/stap.js';
+import type { TraceRecord } from '../../src/parsers/trace-records.js';
+import { callsOf, fixture, knownReport, lifecycleOf } from './fixtures.js';
+import { betweenMarkers, expectedCalls, PROCESS_NAME, shape, WORKER_NAME } from './known-workload.js';
+
+function parseAll(bytes: Uint8Array, chunks?: Uint8Array[]): { records: TraceRecord[]; malformed: number } {
+  const p = new StapOutputParser('host-a');
+  const records: TraceRecord[] = [];
+  for (const c of chunks ?? [bytes]) records.push(...p.push(c));
+  records.push(...p.end());
+  return { records, malformed: p.malformed };
+}
+
+test('stap parser: the known workload, exact calls with pid vs tid and process vs thread names', () => {
+  const { records, malformed } = parseAll(fixture('stap', 'known-workload.txt'));
+  assert.equal(malformed, 0);
+  const r = knownReport();
+  const calls = betweenMarkers(callsOf(records), r);
+  assert.deepEqual(calls.map(shape), expectedCalls(r));
+  const first = callsOf(records)[0];
+  assert.ok(first);
+  assert.equal(first.host, 'host-a');
+  assert.equal(first.ktimeNs, 2254858293720n);
+  // wall 1795434000123584820 ns since the epoch, to the millisecond
+  assert.equal(first.timeMs, 1795434000123);
+  const life = lifecycleOf(records);
+  assert.ok(life.some((l) => l.kind === 'rename' && l.tid === r.worker && l.oldName === PROCESS_NAME && l.newName === WORKER_NAME));
+  assert.ok(life.some((l) => l.kind === 'fork' && l.parentPid === r.pid && l.childPid === r.child && !l.isThread));
+  assert.ok(life.some((l) => l.kind === 'fork' && l.parentPid === r.pid && l.childPid === r.pid && l.childTid === r.worker && l.isThread));
+  assert.deepEqual(records.filter((x) => x.kind === 'unpaired'), [{ kind: 'unpaired', count: 0 }]);
+  assert.deepEqual(records[0], { kind: 'started' });
+});
+
+test('stap parser: the same records whatever the chunk boundaries', () => {
+  for (const name of ['known-workload.txt', 'edge-cases.txt']) {
+    const bytes = fixture('stap', name);
+    const whole = parseAll(bytes);
+    for (let seed = 1; seed <= 30; seed++) {
+      const rng = new SeededRandom(seed);
+      const split = parseAll(bytes, randomChunks(bytes, rng, 1 + (seed % 7) * 9));
+      assert.deepEqual(split.records, whole.records, `${name} seed ${seed}`);
+      assert.equal(split.malformed, whole.malformed);
+    }
+  }
+});
+
+test('stap parser: edge cases, malformed lines skipped and counted', () => {
+  const { records, malformed } = parseAll(fixture('stap', 'edge-cases.txt'));
+  assert.equal(malformed, 6);
+  const calls = callsOf(records);
+  assert.equal(calls.length, 6);
+  const [big, empty, brk, mremap, enomem, crlf] = calls;
+  assert.ok(big && empty && brk && mremap && enomem && crlf);
+  assert.equal(big.name, 'Web Content');
+  assert.equal(big.thread, 'Isolated Web Co');
+  assert.equal(big.pid, 4242);
+  assert.equal(big.tid, 4243);
+  assert.equal(big.lengthBytes, 4294967296n, 'sizes past 32 bits');
+  assert.equal(big.fd, -1);
+  assert.equal(big.error, null);
+  assert.equal(empty.name, '');
+  assert.equal(empty.thread, '');
+  assert.equal(empty.addr, 0xfffffffffffff000n);
+  assert.equal(empty.result, -22n);
+  assert.equal(empty.error, 'EINVAL');
+  assert.equal(brk.name, 'kworker/u8:2');
+  assert.equal(brk.error, 'ENOMEM', 'brk returning the old break failed');
+  assert.equal(mremap.name, 'a\\b');
+  assert.equal(mremap.newLengthBytes, 0x2000n);
+  assert.equal(mremap.newAddr, 0x9000n, 'MREMAP_FIXED carries the new address');
+  assert.equal(mremap.flags, 3);
+  assert.equal(enomem.fd, 3);
+  assert.equal(enomem.error, 'ENOMEM');
+  assert.equal(crlf.call, 'munmap');
+  assert.equal(crlf.result, 0n);
+  assert.deepEqual(lifecycleOf(records), [
+    { kind: 'rename', ktimeNs: 1011n, pid: 4242, tid: 4243, oldName: 'Isolated Web Co', newName: 'DOM Worker' },
+    { kind: 'exec', ktimeNs: 1012n, pid: 4244, tid: 4245, name: '日本', filename: '/usr/bin/日本' },
+    { kind: 'fork', ktimeNs: 1013n, parentPid: 4242, childPid: 4242, childTid: 4246, isThread: true, name: 'Web Content' },
+    { kind: 'exit', ktimeNs: 1014n, pid: 4242, tid: 4242, name: 'Web Content' },
+  ]);
+  assert.deepEqual(records.at(-1), { kind: 'unpaired', count: 7 });
+});
+
+test('stap parser: a header of another format version is an error, not garbage', () => {
+  const p = new StapOutputParser('h', 'trace.txt');
+  assert.throws(() => p.push(new TextEncoder().encode('#memlens-stap 2\n')), (e: unknown) => e instanceof ParseError && /version "2"/.test(e.message) && /trace\.txt:1/.test(e.message));
+});
+
+test('stap parser: name escapes', () => {
+  assert.equal(unescapeStapName('""'), '');
+  assert.equal(unescapeStapName('a\\x20b\\x5c\\x22'), 'a b\\"');
+  assert.equal(unescapeStapName('\\xff\\xfe'), '\ufffd\ufffd', 'bytes that are not UTF-8');
+  assert.throws(() => unescapeStapName('a\\x2'));
+  assert.throws(() => unescapeStapName('a\\n'));
+});
