@@ -98,14 +98,15 @@ async function latency(rate: number, seconds: number): Promise<void> {
   await serve.stop();
 }
 
-async function idleCpu(seconds: number): Promise<void> {
-  const serve = await startServe();
+async function idleCpu(seconds: number, extra: string[]): Promise<void> {
+  const label = extra.length === 0 ? 'tracing' : extra.join(' ');
+  const serve = await startServe(extra);
   await sleep(5000);
   const pid = serve.child.pid ?? 0;
   let c0 = cpuSeconds(pid);
   let t0 = Date.now();
   await sleep(seconds * 1000);
-  console.log(`idle, no browser: server CPU ${(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 100).toFixed(2)} % of one core over ${seconds} s`);
+  console.log(`${label}, no browser: server CPU ${(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 100).toFixed(2)} % of one core over ${seconds} s`);
   const browser = await launchBrowser();
   const page = await browser.newPage();
   await page.goto(serve.url);
@@ -113,7 +114,7 @@ async function idleCpu(seconds: number): Promise<void> {
   c0 = cpuSeconds(pid);
   t0 = Date.now();
   await sleep(seconds * 1000);
-  console.log(`idle, one browser on the processes view: server CPU ${(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 100).toFixed(2)} % of one core over ${seconds} s`);
+  console.log(`${label}, one browser on the processes view: server CPU ${(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 100).toFixed(2)} % of one core over ${seconds} s`);
   await browser.close();
   await serve.stop();
 }
@@ -178,5 +179,8 @@ if (what === 'latency' || what === 'all') {
   await latency(1000, 20);
   await latency(50_000, 20);
 }
-if (what === 'cpu' || what === 'all') await idleCpu(30);
+if (what === 'cpu' || what === 'all') {
+  await idleCpu(30, ['--no-trace']);
+  await idleCpu(30, []);
+}
 if (what === 'fps' || what === 'all') await fps(1_000_000, 10);
