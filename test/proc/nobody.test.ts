@@ -64,9 +64,9 @@ test('as nobody: exit 0, other users\' PSS null, their RSS still read, one warni
   const warnings = r.stderr.trim().split('\n').filter((l) => l.startsWith('memlens: warning:'));
   assert.equal(warnings.length, 1, r.stderr);
   // The warning counts what was denied at the time of the read, exited processes included.
-  const denied = j.processes.filter((p) => p.unread.includes('smaps_rollup: permission denied')).length;
-  assert.ok(denied >= others.length);
-  assert.match(warnings[0] ?? '', new RegExp(`^memlens: warning: ${denied} of ${j.stats.collected} processes partly read \\(smaps_rollup: permission denied ×${denied}\\)`));
+  const deniedCount = j.processes.filter((p) => p.unread.includes('smaps_rollup: permission denied')).length;
+  assert.ok(deniedCount >= others.length);
+  assert.match(warnings[0] ?? '', new RegExp(`^memlens: warning: ${deniedCount} of ${j.stats.collected} processes partly read \\(smaps_rollup: permission denied ×${deniedCount}\\)`));
   assert.match(warnings[0] ?? '', /run as root/);
   const human = await runAsNobody(['snapshot', '--limit', '500']);
   assert.equal(human.code, 0);
