@@ -119,8 +119,12 @@ async function captureAll(): Promise<NonNullable<typeof capture>> {
   const outcomesBefore = liveOutcomes();
   // Processes that come and go during the capture: some vanish between their files.
   const churn = spawn(busybox, ['sh', '-c', 'while :; do busybox sleep 0.03 & busybox sleep 0.01; done'], { stdio: 'ignore' });
-  const run = await runBusybox([]);
-  churn.kill('SIGKILL');
+  let run: Awaited<ReturnType<typeof runBusybox>>;
+  try {
+    run = await runBusybox([]);
+  } finally {
+    churn.kill('SIGKILL');
+  }
   const outcomesAfter = liveOutcomes();
   assert.equal(run.code, 0, run.err);
   assert.equal(run.err, '');
