@@ -42,12 +42,12 @@ export function formatBytes(b: Bytes | number | null | undefined): string {
   return neg ? `-${text}` : text;
 }
 
-/** Parses "10s", "500ms", "2m", "1h" or a bare number of seconds into milliseconds. */
+/** Parses "10s", "500ms", "2m", "1h", "7d" or a bare number of seconds into milliseconds. */
 export function parseDurationMs(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
   if (!m?.[1]) return undefined;
   const n = Number(m[1]);
   const unit = m[2] ?? 's';
-  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : unit === 'h' ? 3_600_000 : 86_400_000;
   return n * factor;
 }

@@ -36,7 +36,11 @@ export interface ServeOptions {
   log: (line: string) => void;
   /** Directory of memtrace traces for the dashboard's OCaml view. */
   memtraceDir?: string | null;
+  /** Retention limit of the store, applied at start and then every RETENTION_EVERY_MS. */
+  retention?: { maxAgeMs?: number; maxRows?: number } | null;
 }
+
+const RETENTION_EVERY_MS = 10 * 60_000;
 
 export interface RunningServe {
   url: string;
@@ -103,6 +107,26 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   }
   sampler.start();
 
+  let retentionTimer: NodeJS.Timeout | undefined;
+  const retention = o.retention ?? null;
+  if (retention !== null) {
+    let pruning = false;
+    const prune = (): void => {
+      if (pruning) return;
+      pruning = true;
+      store
+        .applyRetention(retention)
+        .then((r) => {
+          if (r.deletedEvents > 0) o.log(`retention: deleted ${r.deletedEvents} stored events`);
+        })
+        .catch((e: unknown) => o.log(`retention: ${e instanceof Error ? e.message : String(e)}`))
+        .finally(() => (pruning = false));
+    };
+    prune();
+    retentionTimer = setInterval(prune, RETENTION_EVERY_MS);
+    retentionTimer.unref();
+  }
+
   const readMappings: MappingsReader = async (pid) => {
     const r = await collectProcessMappings(source, pid);
     if (!r.ok) return { error: r.reason === 'permission' ? 'permission denied (smaps needs root or the same user)' : r.reason === 'missing' ? 'the process has exited' : 'a kernel thread has no mappings' };
@@ -125,6 +149,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     openUrl: access.token === null ? url : `${url}?token=${encodeURIComponent(access.token)}`,
     token: access.token,
     async close() {
+      clearInterval(retentionTimer);
       await server.close();
       await sampler.stop();
       await backend?.stop();

@@ -1,5 +1,6 @@
 // `memlens events`: what `memlens trace` stored, filtered, as a table or NDJSON.
 import type { Command } from 'commander';
+import { addRetentionFlags, parseRetention } from '../retention-flags.js';
 import { UsageError } from '../../base/errors.js';
 import { formatBytes, parseDurationMs } from '../../base/units.js';
 import type { StoredEvent } from '../../store/index.js';
@@ -17,6 +18,9 @@ interface EventsFlags {
   limit: string;
   before?: string;
   json?: boolean;
+  prune?: boolean;
+  maxAge?: string;
+  maxRows?: string;
 }
 
 /** ISO-8601 (a date or a date and time) or a duration back from now ("10m", "2h", "90s"). */
@@ -37,7 +41,7 @@ function positiveInt(text: string, flag: string, max = 2 ** 31 - 1): number {
 }
 
 export function defineEvents(program: Command): void {
-  program
+  const command = program
     .command('events')
     .description('query the events stored by `memlens trace` (the newest N, printed oldest first)')
     .option('--db <url>', 'database: a file path, sqlite:///path or mysql://user:pass@host:port/db (default: the SQLite file under the data directory)')
@@ -50,7 +54,13 @@ export function defineEvents(program: Command): void {
     .option('--limit <n>', 'at most this many events (the newest)', '50')
     .option('--before <id>', 'only events with a smaller id (the next page back in time)')
     .option('--json', 'NDJSON: one event per line, with the field names of `memlens trace --json`')
-    .action(async (flags: EventsFlags) => {
+    .option('--prune', 'apply the retention limit (--max-age, --max-rows) to the store instead of listing');
+  addRetentionFlags(command);
+  command.action(async (flags: EventsFlags) => {
+      if (flags.prune === true) {
+        await prune(flags);
+        return;
+      }
       const call = flags.call;
       if (call !== undefined && !MEM_CALLS.includes(call as MemCall)) throw new UsageError(`--call ${call}: expected one of ${MEM_CALLS.join(', ')}`);
       const now = Date.now();
@@ -73,6 +83,20 @@ export function defineEvents(program: Command): void {
         await store.close();
       }
     });
+}
+
+/** `memlens events --prune`: one pass of retention, e.g. from cron. */
+async function prune(flags: EventsFlags): Promise<void> {
+  const retention = parseRetention(flags);
+  if (retention === undefined) throw new UsageError('--prune needs --max-age and/or --max-rows');
+  const { openStore } = await import('../../store/index.js');
+  const store = await openStore(flags.db);
+  try {
+    const r = await store.applyRetention(retention);
+    process.stdout.write(`pruned ${r.deletedEvents} events, ${r.deletedProcesses} process records, ${r.deletedBatches} batch ids\n`);
+  } finally {
+    await store.close();
+  }
 }
 
 /** NDJSON in the wire form (wire/events.ts), or an aligned table. */

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { addRetentionFlags, parseRetention } from '../retention-flags.js';
 import { UsageError, UserError } from '../../base/errors.js';
 import { errnoCode } from '../../base/errors.js';
 
@@ -11,10 +12,12 @@ interface ServeFlags {
   trace: boolean;
   cpuBudget: string;
   memtraceDir?: string;
+  maxAge?: string;
+  maxRows?: string;
 }
 
 export function defineServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description('the live dashboard: /proc sampler, tracer (root), store, HTTP API, WebSocket updates and /metrics in one process')
     .option('--host <address>', 'address to listen on; any other than loopback requires a token', '127.0.0.1')
@@ -23,8 +26,10 @@ export function defineServe(program: Command): void {
     .option('--token <T>', 'token required on every request (default: generated when --host is not loopback)')
     .option('--no-trace', 'do not trace system calls (serve /proc data only)')
     .option('--cpu-budget <percent>', 'share of one core the /proc sampler may use', '1.5')
-    .option('--memtrace-dir <dir>', 'directory of OCaml memtrace traces (.ctf) the dashboard\'s OCaml view may open')
-    .action(async (flags: ServeFlags) => {
+    .option('--memtrace-dir <dir>', 'directory of OCaml memtrace traces (.ctf) the dashboard\'s OCaml view may open');
+  addRetentionFlags(command);
+  command.action(async (flags: ServeFlags) => {
+      const retention = parseRetention(flags);
       const port = Number(flags.port);
       if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) throw new UsageError(`--port: "${flags.port}" is not a port number (1-65535)`);
       const budget = Number(flags.cpuBudget);
@@ -35,7 +40,7 @@ export function defineServe(program: Command): void {
       const log = (line: string): void => void process.stderr.write(`memlens: ${line}\n`);
       let running;
       try {
-        running = await startServe({ host: flags.host, port, db: flags.db, token: flags.token ?? null, trace: flags.trace, cpuBudget: budget / 100, memtraceDir: flags.memtraceDir ?? null, version: program.version() ?? 'unknown', log });
+        running = await startServe({ host: flags.host, port, db: flags.db, token: flags.token ?? null, trace: flags.trace, cpuBudget: budget / 100, memtraceDir: flags.memtraceDir ?? null, retention: retention ?? null, version: program.version() ?? 'unknown', log });
       } catch (e) {
         const code = errnoCode(e);
         if (code === 'EADDRINUSE') throw new UserError(`port ${port} on ${flags.host} is already in use (choose another with --port)`);

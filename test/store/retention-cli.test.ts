@@ -1,0 +1,43 @@
+// The store's retention limit from the command line: `memlens events --prune --max-age/--max-rows`,
+// on a SQLite file and on the shared MariaDB.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openStore } from '../../src/store/index.js';
+import { runCli } from '../helpers/cli.js';
+import { mariadbBackend, sqliteBackend } from './backends.js';
+import { event } from './events-fixture.js';
+
+const HOUR_MS = 3_600_000;
+
+test('events --prune: --max-age drops what is older, --max-rows keeps the newest; bad limits are usage errors', async () => {
+  for (const b of [sqliteBackend(), await mariadbBackend('memlens_test_store_prune')]) {
+    try {
+      const now = Date.now();
+      const store = await openStore(b.url);
+      // Ages 72 h, 50 h, 3 h, 2 h and 1 h.
+      await store.appendEvents([72, 50, 3, 2, 1].map((h, i) => event({ timeMs: now - h * HOUR_MS, ktimeNs: BigInt(i + 1), pid: 10 + i })));
+      await store.close();
+
+      const age = await runCli(['events', '--db', b.url, '--prune', '--max-age', '2d']);
+      assert.equal(age.code, 0, age.stderr);
+      assert.match(age.stdout, /^pruned 2 events/);
+      const rows = await runCli(['events', '--db', b.url, '--prune', '--max-rows', '2']);
+      assert.equal(rows.code, 0, rows.stderr);
+      assert.match(rows.stdout, /^pruned 1 events/);
+      const left = await runCli(['events', '--db', b.url, '--json']);
+      assert.deepEqual(
+        left.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { pid: number }).pid),
+        [13, 14],
+        'the two newest are kept',
+      );
+
+      for (const args of [['--prune'], ['--prune', '--max-age', 'soon'], ['--prune', '--max-rows', '0']]) {
+        const r = await runCli(['events', '--db', b.url, ...args]);
+        assert.equal(r.code, 2, args.join(' '));
+        assert.equal(r.stderr.split('\n').filter((l) => l !== '').length, 1, r.stderr);
+      }
+    } finally {
+      await b.drop();
+    }
+  }
+});
