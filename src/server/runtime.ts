@@ -30,7 +30,7 @@ export interface ServeOptions {
   db: string | undefined;
   token: string | null;
   trace: boolean;
-  /** Share of one core the /proc sampler may use (default 0.015). */
+  /** Share of one core the /proc sampler may use (default 0.01). */
   cpuBudget: number;
   version: string;
   log: (line: string) => void;

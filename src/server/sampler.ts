@@ -2,7 +2,7 @@
 // (and holds each target's mmap lock while the kernel walks its page tables: fs/proc/task_mmu.c
 // show_smaps_rollup), so the interval is not fixed: after each sample the next one is scheduled
 // so that sampling uses at most `cpuBudget` of one core on average. A sample that cost 30 ms of
-// CPU under a 1.5 % budget is followed by a 2 s pause; one that cost 300 ms by a 20 s pause.
+// CPU under a 1 % budget is followed by a 3 s pause; one that cost 300 ms by a 30 s pause.
 //
 // The cost is the process's CPU time (user + system, process.cpuUsage) across the sample, which
 // also counts other work done meanwhile (the tracer): when memlens is busy, it samples less.

@@ -25,7 +25,7 @@ export function defineServe(program: Command): void {
     .option('--db <URL>', 'event store: mysql://user:pass@host:port/db or a SQLite file (default: SQLite under the data directory)')
     .option('--token <T>', 'token required on every request (default: generated when --host is not loopback)')
     .option('--no-trace', 'do not trace system calls (serve /proc data only)')
-    .option('--cpu-budget <percent>', 'share of one core the /proc sampler may use', '1.5')
+    .option('--cpu-budget <percent>', 'share of one core the /proc sampler may use', '1')
     .option('--memtrace-dir <dir>', 'directory of OCaml memtrace traces (.ctf) the dashboard\'s OCaml view may open');
   addRetentionFlags(command);
   command.action(async (flags: ServeFlags) => {
