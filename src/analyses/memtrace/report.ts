@@ -13,7 +13,7 @@ import {
 import type { MemtraceAnalyzer } from './analyzer.js';
 import { liveCurve } from './curves.js';
 import { findLeaks } from './leaks.js';
-import { findGrowthWindows, type GrowthWindow } from './windows.js';
+import { WINDOW_RULE, findGrowthWindows, medianStep, type GrowthWindow } from './windows.js';
 
 export interface ReportOptions {
   path: string;
@@ -167,15 +167,17 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
   }));
 
   // Steady state: nothing found, and the floor of live memory flat over the second half: the
-  // minimum over its last quarter is within 10% of the peak of the minimum over the third
-  // quarter. Minima, because the GC's sawtooth moves the curve up and down by whole cycles;
-  // what survives the cycles is its floor.
+  // minimum over its last quarter is within 10% of the peak (or, if larger, NOISE_SIGMAS times
+  // the curve's median step: its ordinary jitter) of the minimum over the third quarter. Minima,
+  // because the GC's sawtooth moves the curve up and down by whole cycles; what survives the
+  // cycles is its floor.
   const peak = analyzer.peak;
   const q3 = Math.floor(nBins / 2);
   const q4 = Math.floor((3 * nBins) / 4);
   const floor3 = Math.min(...live.slice(q3, Math.max(q4, q3 + 1)));
   const floor4 = Math.min(...live.slice(Math.min(q4, nBins - 1)));
-  const flat = peak === 0 || Math.abs(floor4 - floor3) <= 0.1 * peak;
+  const tolerance = Math.max(0.1 * peak, WINDOW_RULE.NOISE_SIGMAS * medianStep(live, nBins));
+  const flat = peak === 0 || Math.abs(floor4 - floor3) <= tolerance;
   const steady = leaks.length === 0 && races.length === 0 && flat;
   const reason = steady
     ? 'no leak suspect, no allocation race, and the floor of live memory is flat over the second half of the trace'

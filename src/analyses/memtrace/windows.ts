@@ -4,7 +4,10 @@
 // A growth window is a run of bins [s, e] found greedily from the left: s is a bin with
 // net > 0, e (at least MIN_BINS-1 bins later) maximises the rise L[e] - L[s-1] among the ends
 // for which at least POSITIVE_FRACTION of the bins in [s, e] have net > 0; it is kept when
-// the rise is at least MIN_RISE of the trace's peak. The scan resumes after e.
+// the rise is at least MIN_RISE of the trace's peak, and stands out of the curve's own noise:
+// at least NOISE_SIGMAS × the median absolute bin-to-bin change × √(bins in the window), the
+// spread a random walk of that step would reach (sampling and the minor heap make a flat program's
+// live curve jitter; a short-lived program's jitter can reach its peak). The scan resumes after e.
 //
 // Each window is classified by what happens later to the memory it accumulated: of the
 // samples allocated in [s, e] and still live at the end of e (R), the share collected after e
@@ -35,6 +38,7 @@ export const WINDOW_RULE = {
   MIN_RISE: 0.1,
   RACE_FREED: 0.75,
   RACE_MIN_SWINGS: 3,
+  NOISE_SIGMAS: 3,
   SWEEP_BINS: 1,
   SWEEP_SHARE: 0.1,
   SETTLED_WITHIN: 0.25,
@@ -72,6 +76,14 @@ export interface WindowInputs {
   leakSites: ReadonlySet<number>;
 }
 
+/** The median absolute bin-to-bin change of a live curve: the size of its ordinary jitter. */
+export function medianStep(live: readonly number[], nBins: number): number {
+  const steps: number[] = [];
+  for (let b = 1; b < nBins; b++) steps.push(Math.abs((live[b] ?? 0) - (live[b - 1] ?? 0)));
+  steps.sort((a, b) => a - b);
+  return steps[steps.length >> 1] ?? 0;
+}
+
 export function findGrowthWindows(x: WindowInputs): GrowthWindow[] {
   const { nBins, live } = x;
   const peak = Math.max(0, ...live);
@@ -80,6 +92,7 @@ export function findGrowthWindows(x: WindowInputs): GrowthWindow[] {
   const drift = Math.max(0, L(nBins - 1) / nBins);
   const growing = (b: number): boolean => L(b) - L(b - 1) - drift > WINDOW_RULE.GROWTH_PER_BIN * peak;
   const minBins = Math.max(WINDOW_RULE.MIN_BINS, Math.ceil(WINDOW_RULE.MIN_BINS_SHARE * nBins));
+  const noiseStep = medianStep(live, nBins);
   const out: GrowthWindow[] = [];
   let s = 0;
   while (s < nBins) {
@@ -99,7 +112,8 @@ export function findGrowthWindows(x: WindowInputs): GrowthWindow[] {
         bestRise = rise;
       }
     }
-    if (best < 0 || bestRise < WINDOW_RULE.MIN_RISE * peak || bestRise < WINDOW_RULE.MIN_RISE_SAMPLES) {
+    const withinNoise = bestRise < WINDOW_RULE.NOISE_SIGMAS * noiseStep * Math.sqrt(best - s + 1);
+    if (best < 0 || bestRise < WINDOW_RULE.MIN_RISE * peak || bestRise < WINDOW_RULE.MIN_RISE_SAMPLES || withinNoise) {
       s++;
       continue;
     }
