@@ -9,7 +9,7 @@
 // Unknown message types are ignored; lines that do not parse are skipped and counted.
 import { ParseError } from '../base/errors.js';
 import type { LifecycleEvent } from '../wire/events.js';
-import { LineSplitter } from './line-splitter.js';
+import { LineRecordParser } from './line-record-parser.js';
 import { parseLosslessJson, type JsonValue } from './lossless-json.js';
 import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TraceRecord } from './trace-records.js';
 
@@ -50,31 +50,12 @@ function count(v: JsonValue | undefined): number {
   return Number(n);
 }
 
-export class BpftraceOutputParser {
-  private readonly splitter = new LineSplitter();
-  private bad = 0;
-  readonly samples: string[] = [];
-
-  constructor(private readonly options: BpftraceParserOptions) {}
-
-  get malformed(): number {
-    return this.bad + this.splitter.overlong;
+export class BpftraceOutputParser extends LineRecordParser {
+  constructor(private readonly options: BpftraceParserOptions) {
+    super();
   }
 
-  push(chunk: Uint8Array): TraceRecord[] {
-    const out: TraceRecord[] = [];
-    for (const line of this.splitter.push(chunk)) this.line(line, out);
-    return out;
-  }
-
-  end(): TraceRecord[] {
-    const out: TraceRecord[] = [];
-    const last = this.splitter.end();
-    if (last !== undefined) this.line(last, out);
-    return out;
-  }
-
-  private line(bytes: Uint8Array, out: TraceRecord[]): void {
+  protected line(bytes: Uint8Array, out: TraceRecord[]): void {
     // bpftrace separates sections with blank lines.
     if (bytes.every((b) => b === 0x20 || b === 0x0d || b === 0x09)) return;
     try {
@@ -83,8 +64,7 @@ export class BpftraceOutputParser {
       this.message(msg, out);
     } catch (e) {
       if (!(e instanceof BadRecord) && !(e instanceof ParseError)) throw e;
-      this.bad++;
-      if (this.samples.length < 5) this.samples.push(e.message);
+      this.skip(e.message);
     }
   }
 

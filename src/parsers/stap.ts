@@ -5,7 +5,7 @@
 // garbage still gives its good half. A header of another format version is an error.
 import { ParseError } from '../base/errors.js';
 import type { LifecycleEvent } from '../wire/events.js';
-import { LineSplitter } from './line-splitter.js';
+import { LineRecordParser } from './line-record-parser.js';
 import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TraceRecord } from './trace-records.js';
 
 export const STAP_FORMAT_VERSION = 1;
@@ -158,37 +158,17 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
 }
 
 /** Streams memlens.stp output: push chunks as they come, in any sizes. */
-export class StapOutputParser {
-  private readonly splitter = new LineSplitter();
+export class StapOutputParser extends LineRecordParser {
   private lineNo = 0;
-  private badLines = 0;
-  /** The first malformed lines, for a diagnostic. */
-  readonly samples: string[] = [];
 
   constructor(
     private readonly host: string,
     private readonly source = 'SystemTap output',
-  ) {}
-
-  /** Lines skipped because they were malformed (including overlong ones). */
-  get malformed(): number {
-    return this.badLines + this.splitter.overlong;
+  ) {
+    super();
   }
 
-  push(chunk: Uint8Array): TraceRecord[] {
-    const out: TraceRecord[] = [];
-    for (const line of this.splitter.push(chunk)) this.line(line, out);
-    return out;
-  }
-
-  end(): TraceRecord[] {
-    const out: TraceRecord[] = [];
-    const last = this.splitter.end();
-    if (last !== undefined) this.line(last, out);
-    return out;
-  }
-
-  private line(bytes: Uint8Array, out: TraceRecord[]): void {
+  protected line(bytes: Uint8Array, out: TraceRecord[]): void {
     this.lineNo++;
     // The format is ASCII; latin1 (one character per byte) keeps any stray byte as it is, so a
     // line with raw bytes in a name (another producer) still splits at the right spaces.
@@ -198,8 +178,7 @@ export class StapOutputParser {
       if (r !== undefined) out.push(r);
     } catch (e) {
       if (!(e instanceof BadLine)) throw e;
-      this.badLines++;
-      if (this.samples.length < 5) this.samples.push(`line ${this.lineNo}: ${e.message}`);
+      this.skip(`line ${this.lineNo}: ${e.message}`);
     }
   }
 }
