@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError, errnoCode } from '../base/errors.js';
 import { BpftraceOutputParser } from '../parsers/bpftrace.js';
 import type { LostCounts } from '../wire/events.js';
-import { TraceAssembler } from './trace-assembler.js';
+import { ReorderQueue } from './reorder-queue.js';
 import type { TraceBackend, TraceBackendOptions, TraceBatch } from './trace-backend.js';
 import { TraceFilter } from './trace-filter.js';
 
@@ -50,7 +50,7 @@ const TICK_MS = 50;
 export function createBpftraceBackend(options: BpftraceBackendOptions): TraceBackend {
   let child: ChildProcessByStdio<null, Readable, Readable> | undefined;
   let parser: BpftraceOutputParser | undefined;
-  let assembler: TraceAssembler | undefined;
+  let assembler: ReorderQueue | undefined;
   let tick: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
   let exited: Promise<number | null> | undefined;
@@ -80,7 +80,7 @@ export function createBpftraceBackend(options: BpftraceBackendOptions): TraceBac
         env: { ...process.env, BPFTRACE_PERF_RB_PAGES: String(options.perfBufferPages ?? 1024), BPFTRACE_MAP_KEYS_MAX: '65536' },
       });
       child = proc;
-      const asm = new TraceAssembler({
+      const asm = new ReorderQueue({
         filter,
         reorderWindowNs: 100_000_000n,
         maxHeldEvents: 200_000,

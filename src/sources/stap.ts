@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { ParseError, UserError, errnoCode } from '../base/errors.js';
 import { StapOutputParser } from '../parsers/stap.js';
 import type { LostCounts } from '../wire/events.js';
-import { TraceAssembler } from './trace-assembler.js';
+import { ReorderQueue } from './reorder-queue.js';
 import type { TraceBackend, TraceBackendOptions, TraceBatch } from './trace-backend.js';
 import { TraceFilter } from './trace-filter.js';
 
@@ -21,7 +21,7 @@ export function createStapBackend(input: string, options: TraceBackendOptions): 
   let stream: Readable | undefined;
   let tick: NodeJS.Timeout | undefined;
   let stopped = false;
-  const assembler = new TraceAssembler({
+  const assembler = new ReorderQueue({
     filter,
     // SystemTap's per-CPU output is merged by its transport; a generous window keeps order.
     reorderWindowNs: 200_000_000n,

@@ -4,7 +4,7 @@
 // at a modest interval, in whole pages, decoded from the kernel's format files, merged across CPUs
 // by timestamp (trace_clock "mono" = CLOCK_MONOTONIC, the clock of process.hrtime), paired and
 // attributed. Lost events come from the page headers and from per_cpu/cpuN/stats.
-import { closeSync, constants, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode, UserError } from '../base/errors.js';
 import { ProcessTable } from '../analyses/trace/process-table.js';
@@ -36,18 +36,44 @@ interface LostMarker {
 }
 type Item = TraceRecord | LostMarker;
 
+/** What one poll may still read from a CPU. */
+interface ReadBudget {
+  leftBytes: number;
+  /** When this poll read the CPU empty (trace clock), else null. */
+  emptyAtNs: bigint | null;
+}
+
 interface CpuReader {
   cpu: number;
   fd: number;
   stream: PageStream;
   /** Timestamp of the last record decoded from this CPU. */
   lastNs: bigint;
+  /** Decoded records of this CPU not yet merged, in its own (time) order, from `head` on. */
+  queue: Item[];
+  head: number;
 }
 
 /** Records within this much of "now" may still be being written on another CPU: held for the next read. */
 const SETTLE_NS = 20_000_000n;
-/** At most this many pages per CPU per read round, so one busy CPU cannot starve the merge. */
-const MAX_PAGES_PER_ROUND = 2048;
+/**
+ * Sub-buffer size asked of kernels that let it be set (buffer_subbuf_size_kb, Linux 6.8+):
+ * read() hands out one sub-buffer per call, so 64 KiB sub-buffers take a sixteenth of the
+ * system calls that 4 KiB pages do. Some kernels refuse the write (EPERM on the 6.18 build memlens
+ * is tested on); the pages are then read at the size the file reports.
+ */
+const SUBBUF_KB = 64;
+/**
+ * Bytes read per CPU in one round before the rounds' records are merged, paired and handed on.
+ * Small rounds keep each record short-lived: it is decoded, paired and written out before the
+ * garbage collector's young generation fills, instead of surviving (and being copied) as part of
+ * a whole poll's backlog.
+ */
+const ROUND_BYTES = 256 * 1024;
+/** A CPU read empty is read again within the same poll only after this long (see round()). */
+const REREAD_EMPTY_NS = 10_000_000n;
+/** At most this many bytes per CPU per poll, so one busy CPU cannot hold the loop forever. */
+const POLL_BYTES = 16 * 1024 * 1024;
 
 export function createTracefsBackend(options: TracefsBackendOptions): TraceBackend {
   return new TracefsBackend(options);
@@ -61,8 +87,6 @@ class TracefsBackend implements TraceBackend {
   private types!: EntryHeaderTypes;
   private decoder!: RecordDecoder;
   private assembler!: TraceAssembler;
-  private fresh: Item[] = [];
-  private held: Item[] = [];
   private readBuffer = new Uint8Array(0);
   private stopRequested = false;
   private wake: (() => void) | undefined;
@@ -117,6 +141,7 @@ class TracefsBackend implements TraceBackend {
     const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
     this.layout = parsePageLayout(readText(join(root, 'events', 'header_page')), littleEndian, `${root}/events/header_page`);
     this.types = parseEntryHeader(readText(join(root, 'events', 'header_event')), `${root}/events/header_event`);
+    if (existsSync(join(dir, 'buffer_subbuf_size_kb'))) tryWrite(join(dir, 'buffer_subbuf_size_kb'), String(SUBBUF_KB));
     const subbuf = tryReadNumber(join(dir, 'buffer_subbuf_size_kb'));
     if (subbuf !== undefined && subbuf * 1024 !== this.layout.pageSize) this.layout = { ...this.layout, pageSize: subbuf * 1024 };
     const formats = new Map<string, EventFormat>();
@@ -133,22 +158,22 @@ class TracefsBackend implements TraceBackend {
     }
     this.decoder = new RecordDecoder(formats, littleEndian);
     for (const event of formats.keys()) write(join(dir, 'events', event, 'enable'), '1');
-    this.readBuffer = new Uint8Array(this.layout.pageSize * MAX_PAGES_PER_ROUND);
+    this.readBuffer = new Uint8Array(Math.max(this.layout.pageSize, Math.floor(ROUND_BYTES / this.layout.pageSize) * this.layout.pageSize));
     for (const cpu of instanceCpus(dir)) {
       const fd = openSync(join(dir, 'per_cpu', `cpu${cpu}`, 'trace_pipe_raw'), constants.O_RDONLY | constants.O_NONBLOCK);
-      const reader: CpuReader = { cpu, fd, lastNs: 0n, stream: undefined as unknown as PageStream };
+      const reader: CpuReader = { cpu, fd, lastNs: 0n, stream: undefined as unknown as PageStream, queue: [], head: 0 };
       reader.stream = new PageStream(
         this.layout,
         this.types,
         (ts, view, at, length) => {
           const r = this.decoder.decode(ts, view, at, length);
-          if (r) this.fresh.push(r);
+          if (r) reader.queue.push(r);
           reader.lastNs = ts;
         },
         (missed, ts) => {
           if (missed > 0) this.lostInPages += missed;
           else this.pagesWithUnknownLoss++;
-          this.fresh.push({ kind: 'lost', ktimeNs: ts });
+          reader.queue.push({ kind: 'lost', ktimeNs: ts });
         },
       );
       this.cpus.push(reader);
@@ -165,50 +190,91 @@ class TracefsBackend implements TraceBackend {
     });
   }
 
-  /** Reads every CPU until it is empty (or a round's worth), decodes, and returns what is settled. */
-  private poll(final: boolean): TraceBatch {
-    if (this.closed) return { events: [], lifecycle: [] };
-    const now = process.hrtime.bigint();
-    let watermark = final ? (1n << 64n) : now - SETTLE_NS;
+  /**
+   * One round: reads at most a round's worth from every CPU that this poll has not yet read empty,
+   * decodes, and pairs what is settled into `batch`. Returns true while some CPU still has unread
+   * data within this poll's budget.
+   *
+   * A CPU read empty is not asked again for REREAD_EMPTY_NS: a reader that keeps asking catches up
+   * with the writer every time and takes the page it is writing, a copy under the writer's feet
+   * that cost the traced program several microseconds per call when measured (bench/README.md).
+   */
+  private round(final: boolean, batch: TraceBatch, budget: Map<CpuReader, ReadBudget>): boolean {
     const pageSize = this.layout.pageSize;
+    let more = false;
+    const now = process.hrtime.bigint();
     for (const c of this.cpus) {
+      const b = budget.get(c);
+      if (b === undefined) continue;
+      // Asked again after a while: its settled time then moves on, so the other CPUs' records
+      // read meanwhile need not wait for the next poll.
+      if (b.emptyAtNs !== null && now - b.emptyAtNs < REREAD_EMPTY_NS) continue;
+      b.emptyAtNs = null;
       let filled = 0;
-      let drained = false;
-      while (filled + pageSize <= this.readBuffer.length) {
+      while (filled + pageSize <= this.readBuffer.length && filled < b.leftBytes) {
         let n: number;
         try {
           n = readSync(c.fd, this.readBuffer, filled, pageSize, null);
         } catch (e) {
-          if (errnoCode(e) === 'EAGAIN') {
-            drained = true;
-            break;
-          }
-          throw e;
+          if (errnoCode(e) !== 'EAGAIN') throw e;
+          n = 0;
         }
         if (n === 0) {
-          drained = true;
+          b.emptyAtNs = process.hrtime.bigint();
           break;
         }
         filled += n;
       }
+      b.leftBytes -= filled;
       if (filled > 0) c.stream.push(this.readBuffer.subarray(0, filled));
-      if (!drained && !final && c.lastNs < watermark) watermark = c.lastNs;
+      if (b.emptyAtNs === null && b.leftBytes > 0) more = true;
     }
-    this.readStats();
-    const all = this.held.length === 0 ? this.fresh : this.held.concat(this.fresh);
-    this.fresh = [];
-    all.sort((a, b) => (a.ktimeNs < b.ktimeNs ? -1 : a.ktimeNs > b.ktimeNs ? 1 : 0));
-    let cut = all.length;
-    while (cut > 0 && (all[cut - 1]?.ktimeNs ?? 0n) > watermark) cut--;
-    this.held = all.slice(cut);
-    const batch: TraceBatch = { events: [], lifecycle: [] };
-    for (let i = 0; i < cut; i++) {
-      const item = all[i];
-      if (!item) continue;
+    // Settled: what no CPU can still add to. A CPU read empty has shown everything it recorded up
+    // to shortly before that moment; one with unread data, nothing after its last decoded record.
+    let watermark = 1n << 64n;
+    if (!final) {
+      for (const c of this.cpus) {
+        const emptyAtNs = budget.get(c)?.emptyAtNs ?? null;
+        const settledNs = emptyAtNs === null ? c.lastNs : emptyAtNs - SETTLE_NS;
+        if (settledNs < watermark) watermark = settledNs;
+      }
+    }
+    // Each CPU's settled records are a prefix of its queue; the sort merges those sorted runs.
+    const settled: Item[] = [];
+    for (const c of this.cpus) {
+      const q = c.queue;
+      let i = c.head;
+      while (i < q.length && (q[i]?.ktimeNs ?? 0n) <= watermark) settled.push(q[i++] as Item);
+      if (i === q.length) {
+        c.queue = [];
+        c.head = 0;
+      } else if (i > 4096 && i * 2 > q.length) {
+        c.queue = q.slice(i);
+        c.head = 0;
+      } else {
+        c.head = i;
+      }
+    }
+    if (this.cpus.length > 1) settled.sort((a, b) => (a.ktimeNs < b.ktimeNs ? -1 : a.ktimeNs > b.ktimeNs ? 1 : 0));
+    for (const item of settled) {
       if (item.kind === 'lost') this.assembler.lostEvents();
       else this.assembler.push(item, batch);
     }
-    return batch;
+    return more;
+  }
+
+  /** Reads every CPU until it is empty (or a poll's budget is spent), one round per batch. */
+  private *poll(final: boolean): Generator<TraceBatch> {
+    if (this.closed) return;
+    // The last poll, after tracing_on=0, takes everything that is left.
+    const budget = new Map(this.cpus.map((c) => [c, { leftBytes: final ? Infinity : POLL_BYTES, emptyAtNs: null as bigint | null }] as const));
+    for (;;) {
+      const batch: TraceBatch = { events: [], lifecycle: [] };
+      const more = this.round(final, batch, budget);
+      if (batch.events.length > 0 || batch.lifecycle.length > 0) yield batch;
+      if (!more) break;
+    }
+    this.readStats();
   }
 
   private readStats(): void {
@@ -228,9 +294,13 @@ class TracefsBackend implements TraceBackend {
     this.iterating = true;
     try {
       while (!this.stopRequested) {
-        const batch = this.poll(false);
-        if (batch.events.length > 0 || batch.lifecycle.length > 0) yield batch;
-        // stop() may have been called while the consumer handled the batch.
+        for (const batch of this.poll(false)) {
+          yield batch;
+          // stop() may have been called while the consumer handled the batch.
+          if (this.isStopRequested()) break;
+          // A turn of the event loop between rounds: the store's writer (on this thread) commits.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         if (this.isStopRequested()) break;
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, this.options.pollIntervalMs ?? 100);
@@ -244,8 +314,7 @@ class TracefsBackend implements TraceBackend {
       if (this.dir) {
         // Stop recording, then take everything that is left.
         tryWrite(join(this.dir, 'tracing_on'), '0');
-        const last = this.poll(true);
-        if (last.events.length > 0 || last.lifecycle.length > 0) yield last;
+        for (const batch of this.poll(true)) yield batch;
       }
     } finally {
       this.iterating = false;

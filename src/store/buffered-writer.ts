@@ -294,6 +294,10 @@ export class BufferedWriter {
         }
         this.failures = 0;
         this.s.databaseUp = true;
+        // SQLite commits synchronously under its promises: without a turn of the event loop
+        // between batches, a backlog would keep the tracer's reads (timers) waiting until it is
+        // gone, and the kernel's buffers would overflow meanwhile.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       } catch (e) {
         this.failures++;
         this.s.failedAttempts++;

@@ -9,10 +9,21 @@ import { UserError, errnoCode } from '../base/errors.js';
 import type { Dialect, StoreDatabase } from './schema.js';
 import { describeLocation, type StoreLocation } from './url.js';
 
+/** A statement prepared once and run many times on the SQLite connection itself. */
+export interface PreparedRun {
+  run(values: readonly unknown[]): void;
+}
+
 export interface Connection {
   db: Kysely<StoreDatabase>;
   dialect: Dialect;
   description: string;
+  /**
+   * SQLite only: prepares SQL text (compiled by Kysely) on the same connection, so that its runs
+   * take part in Kysely's open transaction. The event INSERT uses it: one prepared single-row
+   * statement run per event costs less than building, preparing and binding multi-row INSERTs.
+   */
+  prepare?: (sqlText: string) => PreparedRun;
 }
 
 export async function connect(loc: StoreLocation): Promise<Connection> {
@@ -37,7 +48,11 @@ function connectSqlite(path: string, createDir: boolean): Connection {
   }
   // 64-bit columns read back as bigint, never rounded through a double.
   sqlite.defaultSafeIntegers(true);
-  return { db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) }), dialect: 'sqlite', description: `sqlite:${path}` };
+  const prepare = (sqlText: string): PreparedRun => {
+    const stmt = sqlite.prepare(sqlText);
+    return { run: (values) => void stmt.run(values) };
+  };
+  return { db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) }), dialect: 'sqlite', description: `sqlite:${path}`, prepare };
 }
 
 /**

@@ -7,9 +7,9 @@ import { CompiledQuery, sql, type Kysely, type RawBuilder, type Transaction } fr
 import { assert } from '../base/assert.js';
 import { UserError } from '../base/errors.js';
 import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
-import type { Connection } from './connect.js';
+import type { Connection, PreparedRun } from './connect.js';
 import { dbToNumber } from './int64.js';
-import { EVENT_COLUMNS, eventToRow, rowToEvent, clip, NAME_WIDTH, type StoredEvent } from './rows.js';
+import { eventToRow, pushEventParams, rowToEvent, clip, NAME_WIDTH, type StoredEvent } from './rows.js';
 import { migrate } from './migrate.js';
 import { STORE_SCHEMA_VERSION, type Dialect, type Int64Out, type StoreDatabase } from './schema.js';
 import { foldBatch, keyOf, requestedBytes, type ProcessDelta, type ProcessStart } from './totals.js';
@@ -89,11 +89,36 @@ const DELETE_CHUNK = 50_000;
 
 export const newBatchId = (): string => randomUUID();
 
+/** An event with every column set, to check the order of the INSERT's parameters once. */
+const SAMPLE_EVENT: MemEvent = {
+  timeMs: 1,
+  ktimeNs: 2n,
+  host: 'h',
+  pid: 3,
+  tid: 4,
+  name: 'n',
+  thread: 't',
+  call: 'mremap',
+  addr: 5n,
+  lengthBytes: 6n,
+  prot: 7,
+  flags: 8,
+  fd: 9,
+  result: 10n,
+  error: 'E',
+  newLengthBytes: 11n,
+  newAddr: 12n,
+};
+
 export class EventStore {
   /** Current process instance per (host, pid), as committed; filled lazily from the database. */
   private readonly current = new Map<string, bigint>();
   /** SQL text of the events INSERT by row count (see insertEvents). */
   private readonly insertSql = new Map<number, string>();
+
+  /** SQLite: the single-row events INSERT, prepared once (see Connection.prepare). */
+  private insertOne: PreparedRun | undefined;
+  private readonly oneRow: unknown[] = [];
 
   private constructor(
     readonly db: Kysely<StoreDatabase>,
@@ -104,6 +129,15 @@ export class EventStore {
   static async open(conn: Connection): Promise<EventStore> {
     const store = new EventStore(conn.db, conn.dialect, conn.description);
     await store.migrate();
+    if (conn.prepare) {
+      // The statement text comes from the typed query builder; only its execution bypasses it.
+      const sample = eventToRow(SAMPLE_EVENT);
+      const compiled = conn.db.insertInto('events').values(sample).compile();
+      const params: unknown[] = [];
+      pushEventParams(SAMPLE_EVENT, params);
+      assert(compiled.parameters.length === params.length && compiled.parameters.every((v, i) => v === params[i]), 'events INSERT parameter order');
+      store.insertOne = conn.prepare(compiled.sql);
+    }
     return store;
   }
 
@@ -172,15 +206,24 @@ export class EventStore {
    * parameters are exactly those Kysely produced.
    */
   private async insertEvents(trx: Transaction<StoreDatabase>, events: readonly MemEvent[]): Promise<void> {
-    const rows = events.map(eventToRow);
+    const one = this.insertOne;
+    if (one !== undefined) {
+      const row = this.oneRow;
+      for (const e of events) {
+        row.length = 0;
+        pushEventParams(e, row);
+        one.run(row);
+      }
+      return;
+    }
     const params: unknown[] = [];
-    for (const r of rows) for (const c of EVENT_COLUMNS) params.push(r[c]);
-    let text = this.insertSql.get(rows.length);
+    for (const e of events) pushEventParams(e, params);
+    let text = this.insertSql.get(events.length);
     if (text === undefined) {
-      const compiled = trx.insertInto('events').values(rows).compile();
+      const compiled = trx.insertInto('events').values(events.map(eventToRow)).compile();
       assert(compiled.parameters.length === params.length && compiled.parameters.every((v, i) => v === params[i]), 'events INSERT parameter order');
       text = compiled.sql;
-      if (this.insertSql.size < 64) this.insertSql.set(rows.length, text);
+      if (this.insertSql.size < 64) this.insertSql.set(events.length, text);
     }
     await trx.executeQuery(CompiledQuery.raw(text, params));
   }

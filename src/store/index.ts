@@ -21,6 +21,5 @@ export async function openStore(url?: string): Promise<EventStore> {
     throw e;
   }
 }
-export { WorkerWriter } from './worker-writer.js';
 export type { CloseResult } from './buffered-writer.js';
-export { openStoreSink, type StoreSink } from './trace-sink.js';
+export { openStoreSink, type StoreSink, type StoreSinkOptions } from './trace-sink.js';

@@ -47,6 +47,33 @@ export function eventToRow(e: MemEvent): Insertable<EventsTable> {
   };
 }
 
+/**
+ * Appends one event's column values to `params`, in EVENT_COLUMNS order: the same values as
+ * eventToRow without building the row object (the store's INSERT path runs this per event).
+ * The store checks once per statement shape that both agree.
+ */
+export function pushEventParams(e: MemEvent, params: unknown[]): void {
+  params.push(
+    Math.trunc(e.timeMs),
+    u64ToDb(e.ktimeNs),
+    clip(e.host, NAME_WIDTH),
+    e.pid,
+    e.tid,
+    clip(e.name, NAME_WIDTH),
+    clip(e.thread, NAME_WIDTH),
+    e.call,
+    u64ToDb(e.addr),
+    u64ToDb(e.lengthBytes),
+    e.prot,
+    e.flags,
+    e.fd,
+    BigInt.asIntN(64, e.result),
+    e.error === null ? null : clip(e.error, ERROR_WIDTH),
+    e.newLengthBytes === null ? null : u64ToDb(e.newLengthBytes),
+    e.newAddr === null ? null : u64ToDb(e.newAddr),
+  );
+}
+
 function asCall(s: string): MemCall {
   const call = MEM_CALLS.find((c) => c === s);
   assert(call !== undefined, `unknown call "${s}" in the events table`);

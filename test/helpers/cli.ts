@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { cliPath } from './paths.js';
 
 export interface CliResult {
+  /** The memlens process's pid (names such as its tracing instance contain it). */
+  pid?: number;
   code: number | null;
   stdout: string;
   stderr: string;
@@ -21,7 +23,7 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: 
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => resolve({ pid: child.pid, code, stdout, stderr }));
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -1,7 +1,8 @@
 // Attribution rules of the process table and the enter/exit pairing, on hand-made record sequences.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errnoName, isErrorReturn } from '../../src/analyses/trace/errno-names.js';
+import { errnoName } from '../../src/base/errno-names.js';
+import { memCallError } from '../../src/parsers/mem-call-result.js';
 import { ProcessTable } from '../../src/analyses/trace/process-table.js';
 import { TraceAssembler } from '../../src/analyses/trace/trace-assembler.js';
 import type { EnterRecord, TraceRecord } from '../../src/parsers/tracefs/trace-records.js';
@@ -144,8 +145,11 @@ test('errno names and the IS_ERR_VALUE range', () => {
   assert.equal(errnoName(9), 'EBADF');
   assert.equal(errnoName(12), 'ENOMEM');
   assert.equal(errnoName(4000), 'E4000');
-  assert.equal(isErrorReturn(-1n), true);
-  assert.equal(isErrorReturn(-4095n), true);
-  assert.equal(isErrorReturn(-4096n), false); // an address in the top page range, not an error
-  assert.equal(isErrorReturn(0x7f0000000000n), false);
+  assert.equal(memCallError('mmap', 0n, -1n), 'EPERM');
+  assert.equal(memCallError('mmap', 0n, -4095n), 'E4095');
+  assert.equal(memCallError('mmap', 0n, -4096n), null); // an address in the top page range, not an error
+  assert.equal(memCallError('mremap', 0n, 0x7f0000000000n), null);
+  // brk never returns -errno: an unchanged break is its failure, brk(0) a query.
+  assert.equal(memCallError('brk', 0x5000n, 0x4000n), 'ENOMEM');
+  assert.equal(memCallError('brk', 0n, 0x4000n), null);
 });

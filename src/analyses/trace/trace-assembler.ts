@@ -4,7 +4,7 @@
 import type { TraceBatch } from '../../sources/trace-backend.js';
 import type { MemEvent } from '../../wire/events.js';
 import type { TraceRecord } from '../../parsers/tracefs/trace-records.js';
-import { errnoName, isErrorReturn } from './errno-names.js';
+import { memCallError } from '../../parsers/mem-call-result.js';
 import type { ProcessTable } from './process-table.js';
 import { SyscallPairer } from './syscall-pairing.js';
 
@@ -70,13 +70,8 @@ export class TraceAssembler {
   }
 
   private event(e: TraceRecord & { kind: 'enter' }, a: Attribution, ret: bigint): MemEvent {
-    let error: string | null = null;
-    if (e.call === 'brk') {
-      // brk returns the unchanged break on failure, never -errno (mm/mmap.c); glibc reports ENOMEM.
-      if (e.addr !== 0n && ret !== e.addr) error = 'ENOMEM';
-    } else if (isErrorReturn(ret)) {
-      error = errnoName(Number(-ret));
-    }
+    // brk fails by returning the unchanged break, the others by -errno (see memCallError).
+    const error = memCallError(e.call, e.addr, ret);
     return {
       timeMs: this.options.wallClockMs(e.ktimeNs),
       ktimeNs: e.ktimeNs,

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { addRetentionFlags, type RetentionFlags } from '../retention-flags.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function defineTrace(program: Command): void {
-  program
+  const command = program
     .command('trace')
     .description('trace every mmap, munmap, brk and mremap of every process, live (root)')
     .option('--duration <time>', 'stop after this long (10s, 500ms, 2m); default: until Ctrl-C')
@@ -15,8 +16,11 @@ export function defineTrace(program: Command): void {
     .option('--backend <name>', 'tracefs or bpftrace', 'tracefs')
     .option('--from-stap <FILE>', 'read the output of memlens.stp from FILE ("-" = stdin) instead of tracing')
     .option('--include-self', "also trace memlens's own process and its children")
-    .action(async (opts: { duration?: string; pid?: string[]; name?: string; json?: boolean; db?: string; store: boolean; backend: string; fromStap?: string; includeSelf?: boolean }) => {
+    .option('--quiet', 'no line per call: store the events and print only the summary (long captures at high rates)');
+  addRetentionFlags(command).action(
+    async (opts: { duration?: string; pid?: string[]; name?: string; json?: boolean; db?: string; store: boolean; backend: string; fromStap?: string; includeSelf?: boolean; quiet?: boolean } & RetentionFlags) => {
       const { runTrace } = await import('../trace/run-trace.js');
       await runTrace(opts);
-    });
+    },
+  );
 }

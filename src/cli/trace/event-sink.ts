@@ -16,9 +16,17 @@ const NO_STORE: EventSink = {
   close: () => Promise.resolve(),
 };
 
-export async function openEventSink(options: { store: boolean; db?: string }): Promise<EventSink> {
+export interface EventSinkOptions {
+  store: boolean;
+  db?: string;
+  host: string;
+  retention?: { maxAgeMs?: number; maxRows?: number };
+}
+
+export async function openEventSink(options: EventSinkOptions): Promise<EventSink> {
   if (!options.store) return NO_STORE;
   // Loaded only when storing: the store pulls in the SQLite and MySQL drivers.
-  const { openStoreSink } = await import('../../store/index.js');
-  return openStoreSink(options.db);
+  const { openStore, openStoreSink } = await import('../../store/index.js');
+  const store = await openStore(options.db);
+  return openStoreSink(store, { host: options.host, ...(options.retention ? { retention: options.retention } : {}) });
 }

@@ -6,8 +6,9 @@ import { parseDurationMs } from '../../base/units.js';
 import { ProcessAccounts } from '../../analyses/trace/process-accounts.js';
 import { createTraceBackend, isLive, type BackendChoice, type BackendKind, BACKEND_KINDS } from '../../sources/trace-backends.js';
 import { pageSizeBytes, readProcessSeeds, totalVirtualBytes } from '../../sources/trace-proc.js';
-import { eventToJson, type MemEvent } from '../../wire/events.js';
+import { EventLineWriter, type MemEvent } from '../../wire/events.js';
 import { palette, toJson } from '../output.js';
+import { parseRetention } from '../retention-flags.js';
 import { openEventSink, type EventSink } from './event-sink.js';
 import { eventLine, HEADER, summaryText } from './trace-lines.js';
 
@@ -21,6 +22,9 @@ export interface TraceFlags {
   backend: string;
   fromStap?: string;
   includeSelf?: boolean;
+  quiet?: boolean;
+  maxAge?: string;
+  maxRows?: string;
 }
 
 function parsePids(values: string[] | undefined): number[] | undefined {
@@ -35,6 +39,9 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   if (durationMs === undefined && flags.duration !== undefined) throw new UsageError(`--duration: "${flags.duration}" is not a duration (e.g. 10s, 500ms, 2m)`);
   if (!BACKEND_KINDS.includes(flags.backend as BackendKind)) throw new UsageError(`--backend: "${flags.backend}" is not one of ${BACKEND_KINDS.join(', ')}`);
   if (flags.db !== undefined && !flags.store) throw new UsageError('--db and --no-store cannot be used together');
+  const retention = parseRetention(flags);
+  if (retention !== undefined && !flags.store) throw new UsageError('--max-age and --max-rows limit the store: they cannot be used with --no-store');
+  if (flags.quiet === true && flags.json === true) throw new UsageError('--quiet and --json cannot be used together');
   const pids = parsePids(flags.pid);
   const host = hostname();
   const choice: BackendChoice = {
@@ -59,7 +66,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   await backend.start();
   let sink: EventSink;
   try {
-    sink = await openEventSink({ store: flags.store, ...(flags.db === undefined ? {} : { db: flags.db }) });
+    sink = await openEventSink({ store: flags.store, host, ...(flags.db === undefined ? {} : { db: flags.db }), ...(retention ? { retention } : {}) });
     if (isLive(choice)) accounts.seed(readProcessSeeds(pids));
   } catch (e) {
     await backend.stop();
@@ -71,16 +78,18 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   for (const s of signals) process.on(s, stop);
   const timer = durationMs === undefined ? undefined : setTimeout(stop, durationMs);
   err.write(`memlens: tracing mmap, munmap, brk and mremap with ${backend.name}; events ${sink.description}${durationMs === undefined ? '; Ctrl-C stops' : ''}\n`);
-  if (!json) out.write(`${p.bold(HEADER)}\n`);
+  const quiet = flags.quiet === true;
+  if (!json && !quiet) out.write(`${p.bold(HEADER)}\n`);
 
+  const lines = new EventLineWriter();
   const wanted = (e: MemEvent) => flags.name === undefined || e.name === flags.name || e.thread === flags.name;
   try {
     for await (const batch of backend.batches()) {
       accounts.apply(batch);
       const shown = flags.name === undefined ? batch.events : batch.events.filter(wanted);
       sink.write(shown, batch.lifecycle);
-      if (shown.length === 0) continue;
-      out.write(shown.map((e) => (json ? JSON.stringify(eventToJson(e)) : eventLine(e, p))).join('\n') + '\n');
+      if (shown.length === 0 || quiet) continue;
+      out.write(shown.map((e) => (json ? lines.line(e) : eventLine(e, p))).join('\n') + '\n');
     }
   } finally {
     if (timer) clearTimeout(timer);

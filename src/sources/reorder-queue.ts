@@ -7,7 +7,7 @@ import type { LifecycleEvent, LostCounts, MemEvent } from '../wire/events.js';
 import type { TraceBatch } from './trace-backend.js';
 import type { TraceFilter } from './trace-filter.js';
 
-export interface AssemblerOptions {
+export interface ReorderQueueOptions {
   filter: TraceFilter;
   /** How far back in kernel time records may still arrive out of order. */
   reorderWindowNs: bigint;
@@ -19,7 +19,7 @@ export interface AssemblerOptions {
 
 type Item = { at: bigint; event: MemEvent; life?: undefined } | { at: bigint; life: LifecycleEvent; event?: undefined };
 
-export class TraceAssembler {
+export class ReorderQueue {
   private waiting: Item[] = [];
   private readonly queue: TraceBatch[] = [];
   private queuedEvents = 0;
@@ -36,7 +36,7 @@ export class TraceAssembler {
   readonly started: Promise<void>;
   private heartbeatWaiters: { afterNs: bigint; left: number; resolve: () => void }[] = [];
 
-  constructor(private readonly options: AssemblerOptions) {
+  constructor(private readonly options: ReorderQueueOptions) {
     this.started = new Promise((resolve) => (this.startedResolve = resolve));
   }
 
