@@ -40,11 +40,25 @@ export interface Tracer {
   pid: number;
   /** Peak resident set (VmHWM) of the memlens process, in KiB, as last read. */
   peakRssKib(): number;
+  /** CPU time (user + system, all threads) the memlens process has used so far, in ms. */
+  cpuMs(): number;
   /** SIGINT, then the summary it printed. */
   stop(): Promise<Summary>;
 }
 
-/** Starts `memlens trace --json ARGS` (events to /dev/null, the JSON summary on stderr). */
+const TICKS_PER_SECOND = 100; // USER_HZ, the unit of utime and stime in /proc/PID/stat
+
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat, i.e. 12 and 13 after "pid (comm) ".
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
+/**
+ * Starts `memlens trace --json ARGS` (the JSON summary on stderr). Events go to /dev/null, unless
+ * ARGS has --quiet, which prints none.
+ */
 export async function startMemlens(args: string[]): Promise<Tracer> {
   const errPath = join(scratch, `memlens-${Date.now()}.err`);
   const errFd = openSync(errPath, 'w');
@@ -56,10 +70,12 @@ export async function startMemlens(args: string[]): Promise<Tracer> {
   if (pid === undefined) throw new Error('memlens did not start');
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   let hwm = 0;
+  let cpu = 0;
   const poll = setInterval(() => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m?.[1]) hwm = Math.max(hwm, Number(m[1]));
+      cpu = cpuMsOf(pid);
     } catch {
       // gone
     }
@@ -73,6 +89,14 @@ export async function startMemlens(args: string[]): Promise<Tracer> {
   return {
     pid,
     peakRssKib: () => hwm,
+    cpuMs: () => {
+      try {
+        cpu = cpuMsOf(pid);
+      } catch {
+        // gone: the last reading
+      }
+      return cpu;
+    },
     stop: async () => {
       child.kill('SIGINT');
       const code = await exited;

@@ -1,9 +1,10 @@
 // Tracing overhead: one workload of N mmap+munmap pairs (2N traced calls, 4N tracepoint hits),
-// timed around its loop, untraced and under each tracer, side by side in one run.
+// timed around its loop, untraced, with the kernel's tracepoints alone, and under each tracer,
+// side by side in one run.
 //   node dist/bench/trace/overhead.js [--pairs 1000000] [--runs 3] [--slow-runs 1] [--db FILE|URL|none]
 // (--slow-runs 0 leaves out strace and perf trace, which take minutes.)
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arg, buildC, median, root, runToEnd, scratch, sleep, startMemlens } from './harness.js';
 
@@ -44,14 +45,48 @@ const times = async (config: string, n: number, once: () => Promise<{ ns: number
 
 await times('untraced', runs, async () => ({ ...(await workload()), captured: '-' }));
 
-for (const backend of ['tracefs', 'bpftrace']) {
-  await times(`memlens trace --backend ${backend} (${db === 'none' ? 'no store' : db.startsWith('mysql') ? 'MariaDB' : 'SQLite'})`, runs, async () => {
-    const t = await startMemlens(['--backend', backend, ...storeArgs]);
+// The kernel's own share: the same events enabled in an instance of ours, nobody reading (the
+// ring buffer overwrites itself). What any tracefs reader adds comes on top of this.
+await times('kernel floor: the same tracepoints enabled, nothing reading', runs, async () => {
+  const tracefs = '/sys/kernel/tracing';
+  if (!existsSync(join(tracefs, 'instances'))) await runToEnd('mount', ['-t', 'tracefs', 'nodev', tracefs]);
+  const dir = join(tracefs, 'instances', 'memlens-bench-floor');
+  if (!existsSync(dir)) mkdirSync(dir);
+  try {
+    writeFileSync(join(dir, 'buffer_size_kb'), '8192');
+    writeFileSync(join(dir, 'trace_clock'), 'mono');
+    const events = ['mmap', 'munmap', 'brk', 'mremap'].flatMap((c) => [`syscalls/sys_enter_${c}`, `syscalls/sys_exit_${c}`]);
+    for (const e of [...events, 'task/task_newtask', 'sched/sched_process_exec', 'sched/sched_process_exit', 'task/task_rename']) {
+      if (existsSync(join(dir, 'events', e, 'enable'))) writeFileSync(join(dir, 'events', e, 'enable'), '1');
+    }
+    writeFileSync(join(dir, 'tracing_on'), '1');
+    return { ...(await workload()), captured: 'nothing read' };
+  } finally {
+    writeFileSync(join(dir, 'tracing_on'), '0');
+    writeFileSync(join(dir, 'events', 'enable'), '0');
+    rmdirSync(dir);
+  }
+});
+
+const store = db === 'none' ? 'no store' : db.startsWith('mysql') ? 'MariaDB' : 'SQLite';
+const memlensConfigs: { label: string; args: string[] }[] = [
+  { label: `memlens trace --quiet (tracefs), ${store}`, args: ['--quiet', '--backend', 'tracefs'] },
+  { label: `memlens trace --json > /dev/null (tracefs), ${store}`, args: ['--backend', 'tracefs'] },
+  { label: `memlens trace --quiet --backend bpftrace, ${store}`, args: ['--quiet', '--backend', 'bpftrace'] },
+];
+for (const c of memlensConfigs) {
+  await times(c.label, runs, async () => {
+    const t = await startMemlens([...c.args, ...storeArgs]);
+    const cpuBefore = t.cpuMs();
     const w = await workload();
     await sleep(1000);
+    const cpuMs = t.cpuMs() - cpuBefore;
     const s = await t.stop();
     const got = s.processes.find((p) => p.pid === w.pid)?.calls ?? 0;
-    return { ns: w.ns, captured: `${got}/${calls + 0} calls (+ loader), lost ${s.lost.lostEvents}, unpaired ${s.lost.unpaired}` };
+    return {
+      ns: w.ns,
+      captured: `${got} of ${calls} calls (+ loader); lost ${s.lost.lostEvents}, unpaired ${s.lost.unpaired}; memlens CPU ${(cpuMs / 1000).toFixed(2)} s, peak RSS ${(t.peakRssKib() / 1024).toFixed(0)} MiB`,
+    };
   });
 }
 

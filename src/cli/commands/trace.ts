@@ -16,7 +16,7 @@ export function defineTrace(program: Command): void {
     .option('--backend <name>', 'tracefs or bpftrace', 'tracefs')
     .option('--from-stap <FILE>', 'read the output of memlens.stp from FILE ("-" = stdin) instead of tracing')
     .option('--include-self', "also trace memlens's own process and its children")
-    .option('--quiet', 'no line per call: store the events and print only the summary (long captures at high rates)');
+    .option('--quiet', 'no line per call, only the summary (JSON on stderr with --json): long captures into the store at high rates');
   addRetentionFlags(command).action(
     async (opts: { duration?: string; pid?: string[]; name?: string; json?: boolean; db?: string; store: boolean; backend: string; fromStap?: string; includeSelf?: boolean; quiet?: boolean } & RetentionFlags) => {
       const { runTrace } = await import('../trace/run-trace.js');

@@ -41,7 +41,6 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   if (flags.db !== undefined && !flags.store) throw new UsageError('--db and --no-store cannot be used together');
   const retention = parseRetention(flags);
   if (retention !== undefined && !flags.store) throw new UsageError('--max-age and --max-rows limit the store: they cannot be used with --no-store');
-  if (flags.quiet === true && flags.json === true) throw new UsageError('--quiet and --json cannot be used together');
   const pids = parsePids(flags.pid);
   const host = hostname();
   const choice: BackendChoice = {
