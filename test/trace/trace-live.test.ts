@@ -86,15 +86,21 @@ test('the traced events of the workload match its calls exactly; mapped now matc
   assert.ok(!memlensInstances().includes(instance), 'the instance is removed on SIGINT');
 });
 
-test('--pid keeps one process; text mode prints snoop lines and the summary', async () => {
+/** Traces the known workload with `--pid` and ARGS (no store) until SIGTERM; the trace must exit 0. */
+async function traceWorkloadPid(args: string[]): Promise<{ trace: Awaited<ReturnType<typeof startTrace>>; ids: ReturnType<typeof parseDone> }> {
   const w = await startWorkload(binary, execLink);
-  const trace = await startTrace(['--pid', String(w.pid), '--no-store']);
+  const trace = await startTrace([...args, '--pid', String(w.pid), '--no-store']);
   const ids = parseDone(await w.go());
   await new Promise((r) => setTimeout(r, 300));
   trace.child.kill('SIGTERM');
   const code = await trace.exited;
   await w.finish();
   assert.equal(code, 0, trace.stderr());
+  return { trace, ids };
+}
+
+test('--pid keeps one process; text mode prints snoop lines and the summary', async () => {
+  const { trace, ids } = await traceWorkloadPid([]);
   const lines = trace.stdout().split('\n');
   assert.match(lines[0] ?? '', /^TIME\s+PID\s+TID\s+NAME\s+THREAD\s+CALL\s+ARGS = RESULT/);
   const eventLines = lines.filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l));
@@ -158,14 +164,7 @@ test('usage errors exit 2 with one line; not being root exits 1 with one line', 
 });
 
 test('--quiet prints no line per call, only the summary', async () => {
-  const w = await startWorkload(binary, execLink);
-  const trace = await startTrace(['--quiet', '--pid', String(w.pid), '--no-store']);
-  const ids = parseDone(await w.go());
-  await new Promise((r) => setTimeout(r, 300));
-  trace.child.kill('SIGTERM');
-  const code = await trace.exited;
-  await w.finish();
-  assert.equal(code, 0, trace.stderr());
+  const { trace, ids } = await traceWorkloadPid(['--quiet']);
   const out = trace.stdout();
   assert.doesNotMatch(out, /^TIME\s+PID/m);
   assert.equal(out.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l)).length, 0, out);
