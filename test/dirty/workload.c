@@ -16,6 +16,10 @@
  *                                       after READY, tick k writes pages [0, k*PER_TICK): a set
  *                                       that keeps growing.
  *   workload PAGES exit-after MS        after READY, exits after MS milliseconds.
+ *   workload PAGES loop FIRST COUNT STEP PERIOD_MS
+ *                                       after READY, writes that set every PERIOD_MS on its own,
+ *                                       whoever drives it; a stdin line "w FIRST COUNT STEP"
+ *                                       replaces the set from the next write on and prints "OK".
  * The looping modes end when stdin closes. */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -125,6 +129,37 @@ int main(int argc, char **argv) {
       if (stdin_ready(period)) break;
     }
     return 0;
+  }
+  if (strcmp(mode, "loop") == 0 && argc >= 7) {
+    long first = atol(argv[3]), count = atol(argv[4]), step = atol(argv[5]);
+    int period = atoi(argv[6]);
+    unsigned char v = 3;
+    char buf[256];
+    size_t have = 0;
+    for (;;) {
+      write_pages(first, count, step, v++);
+      if (!stdin_ready(period)) continue;
+      /* Plain read(2): stdio would buffer lines that poll(2) then no longer reports. */
+      ssize_t n = read(0, buf + have, sizeof buf - 1 - have);
+      if (n <= 0) return 0;
+      have += (size_t)n;
+      buf[have] = '\0';
+      char *nl;
+      while ((nl = strchr(buf, '\n')) != NULL) {
+        *nl = '\0';
+        long f, c, s;
+        if (sscanf(buf, "w %ld %ld %ld", &f, &c, &s) == 3) {
+          first = f;
+          count = c;
+          step = s;
+          printf("OK\n");
+          fflush(stdout);
+        }
+        have -= (size_t)(nl + 1 - buf);
+        memmove(buf, nl + 1, have + 1);
+      }
+      if (have == sizeof buf - 1) have = 0; /* a line too long to be a command */
+    }
   }
   if (strcmp(mode, "exit-after") == 0 && argc >= 4) {
     stdin_ready(atoi(argv[3]));

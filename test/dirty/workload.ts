@@ -88,36 +88,3 @@ export function startWorkload(args: string[], opts: { binary?: string } = {}): P
     };
   });
 }
-
-export interface Writer {
-  /** Changes the command written from the next step on. */
-  set(line: string): void;
-  /** Stops writing; resolves once the last command has been answered. */
-  stop(): Promise<void>;
-}
-
-/**
- * Sends `line` (a "w FIRST COUNT STEP" command of the "once" mode) to the workload again and
- * again, `periodMs` apart: a write set the test can change while the process runs.
- */
-export function keepWriting(w: Workload, line: string, periodMs: number): Writer {
-  let current = line;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      try {
-        await w.command(current);
-      } catch {
-        return; // The workload has exited.
-      }
-      await new Promise((resolve) => setTimeout(resolve, periodMs));
-    }
-  })();
-  return {
-    set: (l: string) => (current = l),
-    stop: async () => {
-      running = false;
-      await loop;
-    },
-  };
-}

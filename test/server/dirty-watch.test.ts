@@ -12,7 +12,7 @@ import type { DirtyJson } from '../../src/wire/dirty.js';
 import type { DirtyBody, ServerMessage, UpdateMessage } from '../../src/wire/messages.js';
 import { runCli } from '../helpers/cli.js';
 import { cliPath } from '../helpers/paths.js';
-import { buildWorkload, keepWriting, startWorkload, type Workload, type Writer } from '../dirty/workload.js';
+import { buildWorkload, startWorkload, type Workload } from '../dirty/workload.js';
 import { freePort, startServe, type LiveServe } from '../web/live-serve.js';
 import { parseExposition } from './exposition.js';
 import { makeHarness } from './harness.js';
@@ -99,7 +99,6 @@ const isDirtyUpdate = (m: ServerMessage): m is UpdateMessage & { dirty: NonNulla
 
 describe('a live watch with the accessed fallback: API, WebSocket and /metrics', () => {
   let w: Workload;
-  let writer: Writer;
   let serve: LiveServe;
   let comm: string;
   let body: DirtyBody;
@@ -107,8 +106,7 @@ describe('a live watch with the accessed fallback: API, WebSocket and /metrics',
 
   before(async () => {
     // 1000 pages mapped and touched; then pages 5, 8, 11, … (120 of them) written every 40 ms.
-    w = await startWorkload(['1000', 'once'], { binary: buildWorkload({ static: true }) });
-    writer = keepWriting(w, 'w 5 120 3', 40);
+    w = await startWorkload(['1000', 'loop', '5', '120', '3', '40'], { binary: buildWorkload({ static: true }) });
     comm = readFileSync(`/proc/${w.pid}/comm`, 'utf8').trim();
     serve = await startServe(['--no-trace', '--dirty-watch', String(w.pid), '--dirty-fallback', 'accessed', '--dirty-interval', '300ms']);
     body = await until(async () => {
@@ -118,7 +116,6 @@ describe('a live watch with the accessed fallback: API, WebSocket and /metrics',
   });
 
   after(async () => {
-    await writer.stop();
     await w.stop();
     const code = await serve.stop();
     assert.equal(code, 0, serve.stderr());

@@ -157,10 +157,14 @@ export class DirtyView {
 
   private renderMethod(h: DirtyWatchHead): void {
     const every = durationText(h.intervalMs);
+    // No watch runs: no figures, chart or tables, only what was asked for and why it cannot be.
+    byId('dirty-body').hidden = h.state === 'unavailable';
     const text =
-      h.method === 'soft-dirty'
-        ? `Method: soft-dirty bits, counting ${h.meaning}. Every round memlens clears the process's soft-dirty bits (writes 4 to /proc/${h.pid}/clear_refs), waits ${every} and counts the pages whose bit 55 of /proc/${h.pid}/pagemap is set again, present or swapped (${SOFT_DIRTY_DOC}). The kernel marks areas that are new or grown during a round as a whole, written or not: their pages are shown apart as "new mapping", never counted as writes.`
-        : `Method: referenced bits (--dirty-fallback accessed), counting ${h.meaning}${h.softDirty.supported ? '' : ', because this kernel does not track soft-dirty pages'}. Every round memlens clears the process's referenced bits (writes 1 to /proc/${h.pid}/clear_refs), waits ${every} and sums the Referenced lines of /proc/${h.pid}/smaps. Reads count as much as writes: these are not writes. The count is per area, not per page (no addresses of single pages), and pages of files shared with other processes (libraries) count when those processes touch them too.`;
+      h.state === 'unavailable'
+        ? `Asked for: soft-dirty bits, counting ${h.meaning} every ${every}. No watch runs, and nothing of the process has been or will be cleared.`
+        : h.method === 'soft-dirty'
+          ? `Method: soft-dirty bits, counting ${h.meaning}. Every round memlens clears the process's soft-dirty bits (writes 4 to /proc/${h.pid}/clear_refs), waits ${every} and counts the pages whose bit 55 of /proc/${h.pid}/pagemap is set again, present or swapped (${SOFT_DIRTY_DOC}). The kernel marks areas that are new or grown during a round as a whole, written or not: their pages are shown apart as "new mapping", never counted as writes.`
+          : `Method: referenced bits (--dirty-fallback accessed), counting ${h.meaning}${h.softDirty.supported ? '' : ', because this kernel does not track soft-dirty pages'}. Every round memlens clears the process's referenced bits (writes 1 to /proc/${h.pid}/clear_refs), waits ${every} and sums the Referenced lines of /proc/${h.pid}/smaps. Reads count as much as writes: these are not writes. The count is per area, not per page (no addresses of single pages), and pages of files shared with other processes (libraries) count when those processes touch them too.`;
     setText(byId('dirty-method'), text);
     byId('dirty-method').title = `soft-dirty probe: ${h.softDirty.probe}`;
   }
