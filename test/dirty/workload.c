@@ -19,7 +19,8 @@
  *   workload PAGES loop FIRST COUNT STEP PERIOD_MS
  *                                       after READY, writes that set every PERIOD_MS on its own,
  *                                       whoever drives it; a stdin line "w FIRST COUNT STEP"
- *                                       replaces the set from the next write on and prints "OK".
+ *                                       replaces the set from the next write on and prints "OK";
+ *                                       "m N" maps and touches N new pages, as in "once".
  * The looping modes end when stdin closes. */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -37,6 +38,19 @@ static void write_pages(long first, long count, long step, unsigned char value) 
     long p = first + i * step;
     if (p >= 0 && p < pages) area[p * page_size + (p % 64)] = value;
   }
+}
+
+/* Maps n fresh anonymous pages, touches them all and prints "OK <address>"; 0 on failure. */
+static int map_fresh(long n) {
+  unsigned char *fresh = mmap(NULL, (size_t)(n * page_size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (fresh == MAP_FAILED) {
+    perror("mmap");
+    return 0;
+  }
+  for (long p = 0; p < n; p++) fresh[p * page_size] = 5;
+  printf("OK %lx\n", (unsigned long)fresh);
+  fflush(stdout);
+  return 1;
 }
 
 /* Waits up to ms for stdin; returns 1 when stdin has data or closed. */
@@ -96,14 +110,7 @@ int main(int argc, char **argv) {
         printf("OK %lx\n", (unsigned long)old);
         fflush(stdout);
       } else if (sscanf(line, "m %ld", &n) == 1) {
-        unsigned char *fresh = mmap(NULL, (size_t)(n * page_size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (fresh == MAP_FAILED) {
-          perror("mmap");
-          return 1;
-        }
-        for (long p = 0; p < n; p++) fresh[p * page_size] = 5;
-        printf("OK %lx\n", (unsigned long)fresh);
-        fflush(stdout);
+        if (!map_fresh(n)) return 1;
       } else if (sscanf(line, "w %ld %ld %ld", &first, &count, &step) == 3) {
         write_pages(first, count, step, 2);
         printf("OK\n");
@@ -147,13 +154,15 @@ int main(int argc, char **argv) {
       char *nl;
       while ((nl = strchr(buf, '\n')) != NULL) {
         *nl = '\0';
-        long f, c, s;
+        long f, c, s, n;
         if (sscanf(buf, "w %ld %ld %ld", &f, &c, &s) == 3) {
           first = f;
           count = c;
           step = s;
           printf("OK\n");
           fflush(stdout);
+        } else if (sscanf(buf, "m %ld", &n) == 1) {
+          if (!map_fresh(n)) return 1;
         }
         have -= (size_t)(nl + 1 - buf);
         memmove(buf, nl + 1, have + 1);
