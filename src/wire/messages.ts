@@ -294,14 +294,14 @@ export interface DirtyWatchHead {
   workingSetBytes: number | null;
   /** When the newest round was read; null before the first. */
   lastRoundAtMs: number | null;
-  /** The newest round's written ranges (soft-dirty), by address: its `rangesSent` largest at most. */
+  /** The newest round's written ranges (soft-dirty), by address: the 500 largest when there are more. */
   ranges: DirtyRangeJson[];
   /** How many written ranges the newest round had in all. */
   rangesTotal: number;
-  /** The newest round's soft-dirty ranges in new or grown areas (not writes), the largest at most. */
+  /** The newest round's soft-dirty ranges in new or grown areas (not writes), likewise at most 500. */
   newMappingRanges: DirtyRangeJson[];
   newMappingRangesTotal: number;
-  /** Accessed method: the newest round's touched pages per area, by address, the largest at most. */
+  /** Accessed method: the newest round's touched pages per area, by address, likewise at most 500. */
   areas: TouchedAreaJson[];
   areasTotal: number;
   /** The newest round's pages per mapping name, most pages first. */
