@@ -70,7 +70,7 @@ export class DirtyView {
     this.loading ??= api
       .dirty()
       .then((body) => this.take(body))
-      .catch((e: unknown) => setText(byId('dirty-reason'), e instanceof Error ? e.message : String(e)))
+      .catch((e: unknown) => this.reason(e instanceof Error ? e.message : String(e), 'error'))
       .finally(() => (this.loading = null));
     return this.loading;
   }
@@ -78,7 +78,6 @@ export class DirtyView {
   private take(body: DirtyBody): void {
     this.head = body.watch;
     this.series = body.series.slice(-MAX_ROUNDS);
-    this.serverSkewMs = 0;
     this.chartDirty = true;
     this.render();
   }
