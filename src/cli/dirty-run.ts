@@ -224,7 +224,7 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, pageSize: number): Pro
   if (result.verdict.state === 'converged') {
     out(
       c.green(
-        `converged after ${result.rounds.length} rounds: writable working set ${fmtInt(result.verdict.workingSetPages)} pages (${formatBytes(result.verdict.workingSetPages * pageSize)}) ${what} ${perRound}`,
+        `converged after ${result.rounds.length} rounds: ${base.method === 'accessed' ? 'working set' : 'writable working set'} ${fmtInt(result.verdict.workingSetPages)} pages (${formatBytes(result.verdict.workingSetPages * pageSize)}) ${what} ${perRound}`,
       ),
     );
   } else if (lastRound) {
