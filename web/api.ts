@@ -1,6 +1,6 @@
 // The typed HTTP client of the dashboard. The server's own cookie carries the token (when one is
 // required), so requests need nothing more than the same origin.
-import type { EventCountBody, EventsBody, HostsBody, LedgerBody, PieBody, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../src/wire/messages.js';
+import type { DirtyBody, EventCountBody, EventsBody, HostsBody, LedgerBody, PieBody, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../src/wire/messages.js';
 import { MESSAGES_WIRE_VERSION } from '../src/wire/messages.js';
 import type { MemtraceFilesBody, MemtraceReportBody } from '../src/wire/memtrace.js';
 
@@ -35,6 +35,7 @@ export const api = {
   timeline: (host?: string) => get<TimelineBody>('/api/v1/timeline', 'timeline', { host }),
   process: (pid: number, host?: string) => get<ProcessDetailBody>(`/api/v1/processes/${pid}`, 'process', { host }),
   events: (q: CallQuery) => get<EventsBody>('/api/v1/events', 'events', { ...q }),
+  dirty: () => get<DirtyBody>('/api/v1/dirty', 'dirty'),
   memtraceFiles: () => get<MemtraceFilesBody>('/api/v1/memtrace/files', 'memtrace-files'),
   memtraceReport: (file: string) => get<MemtraceReportBody>('/api/v1/memtrace/report', 'memtrace-report', { file }),
   eventCount: (q: CallQuery) => get<EventCountBody>('/api/v1/events/count', 'event-count', { ...q, before: undefined, limit: undefined }),

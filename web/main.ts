@@ -7,13 +7,14 @@ import { LiveConnection } from './live.js';
 import { StatusBar } from './status-bar.js';
 import { CallsView } from './views/calls.js';
 import { DetailView } from './views/detail.js';
+import { DirtyView } from './views/dirty.js';
 import { ProcessesView } from './views/processes.js';
 import { SystemView } from './views/system.js';
 import { MemtraceView } from './views/memtrace.js';
 import { TimelineView } from './views/timeline.js';
 
-type Tab = 'processes' | 'calls' | 'system' | 'timeline' | 'memtrace';
-const TABS: Tab[] = ['processes', 'calls', 'system', 'timeline', 'memtrace'];
+type Tab = 'processes' | 'calls' | 'system' | 'timeline' | 'memtrace' | 'dirty';
+const TABS: Tab[] = ['processes', 'calls', 'system', 'timeline', 'memtrace', 'dirty'];
 
 let tab: Tab = 'processes';
 let host: string | undefined;
@@ -26,6 +27,7 @@ const calls = new CallsView(() => resubscribe());
 const system = new SystemView();
 const timeline = new TimelineView();
 const memtrace = new MemtraceView();
+const dirty = new DirtyView();
 let callsLoaded = false;
 
 const live = new LiveConnection(onMessage, (s) => status.connection(s));
@@ -37,7 +39,16 @@ function resubscribe(): void {
     sub.detailPid = detail.pid;
     sub.calls = { pid: detail.pid };
   } else if (tab === 'calls') sub.calls = calls.liveFilter();
+  // The dirty-pages rounds come only while their tab is open; it loads the history first.
+  if (tab === 'dirty') sub.dirty = { afterRound: dirty.newestRound };
   live.subscribe(sub);
+}
+
+/** (Re)loads the dirty-pages history over HTTP, then follows it live from its newest round. */
+function openDirty(): void {
+  void dirty.open().then(() => {
+    if (tab === 'dirty') resubscribe();
+  });
 }
 
 function openDetail(pid: number): void {
@@ -59,6 +70,7 @@ function showTab(t: Tab): void {
   if (t === 'memtrace') void memtrace.open();
   location.hash = t;
   resubscribe();
+  if (t === 'dirty') openDirty();
 }
 
 function applyUpdate(m: UpdateMessage): void {
@@ -72,6 +84,7 @@ function applyUpdate(m: UpdateMessage): void {
     if (detail.pid !== null) detail.addCalls(m.calls ?? [], m.callsSkipped ?? 0);
     else if (tab === 'calls') calls.list.addLive(m.calls ?? [], m.callsSkipped ?? 0);
   }
+  if (m.dirty !== undefined && tab === 'dirty' && dirty.apply(m.dirty) === 'reload') openDirty();
   if (tab === 'timeline') timeline.render();
   setText(byId('st-seq'), `update #${m.seq}`);
 }
@@ -117,6 +130,7 @@ function setTheme(theme: 'light' | 'dark'): void {
   timeline.refreshTheme();
   detail.refreshTheme();
   memtrace.refreshTheme();
+  dirty.refreshTheme();
   if (tab === 'timeline') timeline.render();
 }
 
@@ -135,11 +149,17 @@ function init(): void {
   setInterval(() => {
     status.render();
     system.tick(status.serverNow());
+    if (tab === 'dirty') dirty.tick(status.serverNow());
   }, 1000);
   const initial = location.hash.slice(1) as Tab;
   showTab(TABS.includes(initial) ? initial : 'processes');
   live.connect();
   void loadHosts().catch(() => undefined);
+  // The Dirty pages tab exists only when the server was started with --dirty-watch.
+  void dirty
+    .probe()
+    .then((present) => (byId('tab-dirty').hidden = !present))
+    .catch(() => undefined);
   void loadAll().catch((e: unknown) => setText(byId('st-error'), e instanceof Error ? e.message : String(e)));
 }
 

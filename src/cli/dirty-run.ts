@@ -1,26 +1,25 @@
 // `memlens dirty`: the work behind the command's flags (loaded lazily by commands/dirty.ts).
-import { UsageError, UserError } from '../base/errors.js';
+import { UserError } from '../base/errors.js';
 import { formatBytes, type Address } from '../base/units.js';
-import { hugePageAreas, touchedPages } from '../analyses/dirty/accessed.js';
-import { DEFAULT_RULE, parseTolerance, type ConvergenceRule } from '../analyses/dirty/convergence.js';
+import { touchedPages } from '../analyses/dirty/accessed.js';
 import { AccessedMeter, SoftDirtyMeter, readSoftDirty, type Meter } from '../analyses/dirty/meters.js';
 import type { DirtySnapshot } from '../analyses/dirty/snapshot.js';
 import { sparkline } from '../analyses/dirty/sparkline.js';
 import { watch, type Round, type WatchResult } from '../analyses/dirty/watch.js';
-import type { SmapsVma } from '../parsers/proc/smaps.js';
-import { ProcessGoneError, checkClearRights, probeSoftDirty, processName, processState, readSmaps, systemPageSize } from '../sources/pagemap.js';
-import { DIRTY_WIRE_VERSION, hexAddress, type DirtyJson, type DirtyJsonBase, type DirtyWatchJson } from '../wire/dirty.js';
+import { hugeAreasJson, rangeJson, roundJson, ruleJson, touchedAreaJson, workingSetPages as workingSet } from '../analyses/dirty/wire.js';
+import { ProcessGoneError, readSmaps } from '../sources/pagemap.js';
+import { DIRTY_MEANING, DIRTY_WIRE_VERSION, hexAddress, type DirtyJson, type DirtyJsonBase, type DirtyWatchJson } from '../wire/dirty.js';
 import type { DirtyOptions } from './commands/dirty.js';
+import { DIRTY_FLAG_NAMES, watchRule, type WatchTiming } from './dirty-flags.js';
+import { checkWatchRights, inspectTarget, softDirtyMissing } from './dirty-target.js';
 import { palette, printable, table, toJson } from './output.js';
 
-export interface DirtyRun extends Omit<DirtyOptions, 'maxRounds'> {
+export interface DirtyRun extends Omit<DirtyOptions, 'maxRounds' | 'tolerance' | 'interval'>, WatchTiming {
   pid: number;
-  intervalMs: number;
-  maxRounds: number | undefined;
 }
 
-const WRITTEN = 'pages written';
-const TOUCHED = 'pages touched (read or written)';
+const WRITTEN = DIRTY_MEANING['soft-dirty'];
+const TOUCHED = DIRTY_MEANING.accessed;
 /** Human output lists at most this many ranges; --json has them all. */
 const MAX_PRINTED_RANGES = 40;
 
@@ -33,31 +32,22 @@ const note = (s: string): void => {
 const fmtInt = (n: number): string => n.toLocaleString('en-US');
 
 export async function runDirty(o: DirtyRun): Promise<void> {
-  const tolerance = parseTolerance(o.tolerance);
-  if (tolerance === undefined) throw new UsageError(`--tolerance: not a percentage between 0 and 100: ${JSON.stringify(o.tolerance)}`);
-  if ((o.pid === 1 || o.pid === process.pid) && !o.force) {
-    throw new UserError(`refusing pid ${o.pid} (${o.pid === 1 ? 'init' : 'memlens itself'}): clearing its bits disturbs it; use --force if you mean it`);
-  }
-  const state = processState(o.pid);
-  if (state === undefined || state === 'Z' || state === 'X') throw new UserError(`no running process ${o.pid}`);
-  const name = processName(o.pid) ?? '?';
-  const pageSize = systemPageSize();
-  const probe = probeSoftDirty(pageSize);
-  const method = o.fallback === 'accessed' ? 'accessed' : 'soft-dirty';
+  const target = inspectTarget(o.pid, o, DIRTY_FLAG_NAMES);
+  const { name, pageSize, probe, method } = target;
   const base: DirtyJsonBase = {
     version: DIRTY_WIRE_VERSION,
     pid: o.pid,
     pageSize,
     softDirty: { supported: probe.supported, probe: probe.detail },
     method,
-    meaning: method === 'accessed' ? TOUCHED : WRITTEN,
+    meaning: target.meaning,
     hugePageAreas: [],
   };
   if (method === 'soft-dirty' && !probe.supported) {
     if (o.json) out(toJson({ ...base, ranges: [], pages: 0, bytes: 0, areas: [] } satisfies DirtyJson));
-    throw new UserError(`soft-dirty tracking is not available on this kernel: ${probe.detail}. Run with --fallback accessed to count ${TOUCHED} instead.`);
+    throw new UserError(softDirtyMissing(target, DIRTY_FLAG_NAMES, 'Run'));
   }
-  if (o.watch) checkClearRights(o.pid);
+  if (o.watch) checkWatchRights(target);
   const c = palette(o.json ? false : undefined);
   if (!o.json) {
     out(c.bold(`process ${o.pid} (${printable(name)})`) + c.dim(`  page size ${formatBytes(pageSize)}`));
@@ -67,7 +57,7 @@ export async function runDirty(o: DirtyRun): Promise<void> {
     }
   }
   try {
-    if (o.watch) await runWatch(o, base, tolerance, pageSize);
+    if (o.watch) await runWatch(o, base, pageSize);
     else runOnce(o, base, pageSize);
   } catch (e) {
     if (e instanceof ProcessGoneError) throw new UserError(`process ${o.pid} exited while memlens read it`);
@@ -75,13 +65,9 @@ export async function runDirty(o: DirtyRun): Promise<void> {
   }
 }
 
-function hugeAreas(smaps: readonly SmapsVma[]): DirtyJsonBase['hugePageAreas'] {
-  return hugePageAreas(smaps).map((h) => ({ start: hexAddress(h.start), end: hexAddress(h.end), mapping: h.mapping, anonHugeBytes: h.anonHugeBytes }));
-}
-
 function tryHugeAreas(pid: number): DirtyJsonBase['hugePageAreas'] {
   try {
-    return hugeAreas(readSmaps(pid));
+    return hugeAreasJson(readSmaps(pid));
   } catch (e) {
     if (e instanceof ProcessGoneError) return [];
     throw e;
@@ -95,11 +81,11 @@ function runOnce(o: DirtyRun, base: DirtyJsonBase, pageSize: number): void {
     const touched = touchedPages(smaps, pageSize);
     const doc: DirtyJson = {
       ...base,
-      hugePageAreas: hugeAreas(smaps),
+      hugePageAreas: hugeAreasJson(smaps),
       ranges: [],
       pages: touched.pages,
       bytes: touched.pages * pageSize,
-      areas: touched.areas.map((a) => ({ start: hexAddress(a.start), end: hexAddress(a.end), mapping: a.mapping, pages: a.pages })),
+      areas: touched.areas.map(touchedAreaJson),
     };
     if (o.json) {
       out(toJson(doc));
@@ -114,7 +100,7 @@ function runOnce(o: DirtyRun, base: DirtyJsonBase, pageSize: number): void {
   const doc: DirtyJson = {
     ...base,
     hugePageAreas: tryHugeAreas(o.pid),
-    ranges: snap.ranges.map((r) => ({ start: hexAddress(r.start), end: hexAddress(r.end), pages: r.pages, mapping: r.mapping })),
+    ranges: snap.ranges.map(rangeJson),
     pages: snap.writtenPages,
     bytes: snap.writtenPages * pageSize,
     areas: [],
@@ -171,10 +157,11 @@ function printHuge(areas: DirtyJsonBase['hugePageAreas']): void {
   out(`note: ${formatBytes(total)} in ${areas.length} areas is in transparent huge pages: one write there marks a whole 2 MiB page.`);
 }
 
-async function runWatch(o: DirtyRun, base: DirtyJsonBase, tolerance: number, pageSize: number): Promise<void> {
+async function runWatch(o: DirtyRun, base: DirtyJsonBase, pageSize: number): Promise<void> {
   const c = palette(o.json ? false : undefined);
-  const maxRounds = o.maxRounds ?? (o.untilStable ? DEFAULT_RULE.maxRounds : Number.POSITIVE_INFINITY);
-  const rule: ConvergenceRule = { ...DEFAULT_RULE, tolerance, maxRounds };
+  const { tolerance } = o;
+  const rule = watchRule(o, o.untilStable === true);
+  const { maxRounds } = rule;
   const meter: Meter = base.method === 'accessed' ? new AccessedMeter(o.pid, pageSize) : new SoftDirtyMeter(o.pid, pageSize);
   const what = base.method === 'accessed' ? 'touched' : 'written';
   const abort = new AbortController();
@@ -213,18 +200,18 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, tolerance: number, pag
   }
   const converged = result.verdict.state === 'converged';
   const lastRound = result.rounds[result.rounds.length - 1];
-  const workingSetPages = result.verdict.state === 'converged' ? result.verdict.workingSetPages : (lastRound?.pages ?? null);
+  const workingSetPages = workingSet(result.verdict, lastRound?.pages);
   const doc: DirtyWatchJson = {
     ...base,
     hugePageAreas: result.stopReason === 'exited' ? [] : tryHugeAreas(o.pid),
-    rounds: result.rounds.map((r) => ({ round: r.round, pages: r.pages, bytes: r.pages * pageSize, newMappingPages: r.newMappingPages, intervalMs: r.intervalMs, change: r.change })),
+    rounds: result.rounds.map((r) => roundJson(r, pageSize)),
     converged,
     stopReason: result.stopReason,
-    rule: { tolerance, stableRounds: rule.stableRounds, minRounds: rule.minRounds, maxRounds: Number.isFinite(maxRounds) ? maxRounds : null, noisePages: rule.noisePages },
+    rule: ruleJson(rule),
     workingSetPages,
     workingSetBytes: workingSetPages === null ? null : workingSetPages * pageSize,
-    ranges: (result.last?.dirty?.ranges ?? []).map((r) => ({ start: hexAddress(r.start), end: hexAddress(r.end), pages: r.pages, mapping: r.mapping })),
-    areas: (result.last?.touched?.areas ?? []).map((a) => ({ start: hexAddress(a.start), end: hexAddress(a.end), mapping: a.mapping, pages: a.pages })),
+    ranges: (result.last?.dirty?.ranges ?? []).map(rangeJson),
+    areas: (result.last?.touched?.areas ?? []).map(touchedAreaJson),
   };
   if (result.stopReason === 'exited') note(`process ${o.pid} exited during the watch; results of the ${result.rounds.length} rounds measured before that`);
   if (o.json) {
@@ -237,7 +224,7 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, tolerance: number, pag
   if (result.verdict.state === 'converged') {
     out(
       c.green(
-        `converged after ${result.rounds.length} rounds: writable working set ${fmtInt(result.verdict.workingSetPages)} pages (${formatBytes(result.verdict.workingSetPages * pageSize)}) ${what} ${perRound}`,
+        `converged after ${result.rounds.length} rounds: ${base.method === 'accessed' ? 'working set' : 'writable working set'} ${fmtInt(result.verdict.workingSetPages)} pages (${formatBytes(result.verdict.workingSetPages * pageSize)}) ${what} ${perRound}`,
       ),
     );
   } else if (lastRound) {

@@ -7,7 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { eventsQuerySchema, hostQuerySchema, pidParamsSchema } from '../wire/messages-input.js';
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
-import type { ErrorBody } from '../wire/messages.js';
+import type { DirtyBody, ErrorBody } from '../wire/messages.js';
+import type { DirtyWatchState } from './dirty-watch.js';
 import { LiveHub } from './live-hub.js';
 import { registerMemtraceRoutes } from './memtrace-routes.js';
 import { createMetricsRegistry, METRICS_CONTENT_TYPE } from './metrics.js';
@@ -26,6 +27,8 @@ export interface DashboardServerOptions {
   memtraceDir?: string | null;
   /** Include the memlens process's own process_* and nodejs_* metrics (default true). */
   defaultMetrics?: boolean;
+  /** The dirty-pages watch of `memlens serve --dirty-watch PID`; null or absent without one. */
+  dirty?: DirtyWatchState | null;
 }
 
 export interface DashboardServer {
@@ -56,8 +59,9 @@ function errorBody(statusCode: number, message: string): ErrorBody {
 export async function createDashboardServer(opts: DashboardServerOptions): Promise<DashboardServer> {
   const log = opts.log ?? (() => undefined);
   const app = Fastify({ logger: false, maxParamLength: 100, bodyLimit: 1024 });
-  const hub = new LiveHub({ views: opts.views, access: opts.access, log });
-  const metrics = createMetricsRegistry(opts.views.state, opts.version, { defaultMetrics: opts.defaultMetrics ?? true });
+  const dirty = opts.dirty ?? null;
+  const hub = new LiveHub({ views: opts.views, access: opts.access, log, dirty });
+  const metrics = createMetricsRegistry(opts.views.state, opts.version, { defaultMetrics: opts.defaultMetrics ?? true, dirty });
   const { access, views } = opts;
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
@@ -101,6 +105,8 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
     return body;
   });
   registerMemtraceRoutes(app, opts.memtraceDir ?? null);
+  // The watch itself was decided at start (it changes the target's state); the API only reads it.
+  app.get('/api/v1/dirty', (_req, reply) => reply.send(dirty?.body() ?? ({ type: 'dirty', v, watch: null, series: [] } satisfies DirtyBody)));
   app.get('/metrics', async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metrics.metrics()));
 
   if (existsSync(opts.webRoot)) {

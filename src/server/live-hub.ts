@@ -11,6 +11,7 @@ import type { MemEventJson } from '../wire/events.js';
 import { clientMessageSchema } from '../wire/messages-input.js';
 import { callMatches, MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import type { ErrorBody, HelloMessage, SubscribeMessage, UpdateMessage } from '../wire/messages.js';
+import type { DirtyWatchState } from './dirty-watch.js';
 import type { Part } from './live-state.js';
 import type { AccessPolicy } from './security.js';
 import { presentedToken } from './security.js';
@@ -36,12 +37,17 @@ interface Client {
   lastStatusMs: number;
   lastRemoteMs: number;
   busy: boolean;
+  /** Version of the dirty watch last sent (-1: send it), and the newest round the client holds. */
+  dirtySent: number;
+  dirtyRound: number;
 }
 
 export interface LiveHubOptions {
   views: DashboardViews;
   access: AccessPolicy;
   log: (msg: string, err?: unknown) => void;
+  /** The dirty-pages watch, when the server runs one. */
+  dirty?: DirtyWatchState | null;
 }
 
 export class LiveHub {
@@ -107,6 +113,8 @@ export class LiveHub {
       lastStatusMs: 0,
       lastRemoteMs: 0,
       busy: false,
+      dirtySent: -1,
+      dirtyRound: 0,
     };
     this.clients.add(client);
     socket.on('pong', () => (client.alive = true));
@@ -137,6 +145,9 @@ export class LiveHub {
     client.lastDetail = null;
     client.lastStatusMs = 0;
     client.lastRemoteMs = 0;
+    // The page says which rounds it holds (it loaded them over HTTP): only newer ones are sent.
+    client.dirtySent = -1;
+    client.dirtyRound = r.data.dirty?.afterRound ?? 0;
   }
 
   private heartbeat(): void {
@@ -232,6 +243,13 @@ export class LiveHub {
         if (skipped > 0) msg.callsSkipped = skipped;
         if (calls.length > 0 || skipped > 0) any = true;
       }
+    }
+    const dirty = this.opts.dirty ?? null;
+    if (sub.dirty !== undefined && dirty !== null && c.dirtySent !== dirty.version) {
+      msg.dirty = dirty.update(c.dirtyRound);
+      c.dirtySent = dirty.version;
+      c.dirtyRound = Math.max(c.dirtyRound, dirty.newestRound);
+      any = true;
     }
     if (!any) return null;
     c.seq++;

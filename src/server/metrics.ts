@@ -10,14 +10,17 @@
 // memlens_sample_age_seconds says how old they are.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { programGroups } from './aggregate.js';
+import type { DirtyRoundPoint, DirtyWatchHead } from '../wire/messages.js';
+import type { DirtyWatchState } from './dirty-watch.js';
 import type { LiveState } from './live-state.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const PROGRAM_TOP_N = 20;
 
-export function createMetricsRegistry(state: LiveState, version: string, opts: { defaultMetrics?: boolean } = {}): Registry {
+export function createMetricsRegistry(state: LiveState, version: string, opts: { defaultMetrics?: boolean; dirty?: DirtyWatchState | null } = {}): Registry {
   const register = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register });
+  if (opts.dirty) registerDirtyMetrics(register, opts.dirty);
 
   new Gauge({
     name: 'memlens_build_info',
@@ -165,4 +168,94 @@ export function createMetricsRegistry(state: LiveState, version: string, opts: {
   lostCounter('memlens_trace_malformed_records_total', 'Trace records that could not be decoded and were skipped.', (l) => l.malformed);
 
   return register;
+}
+
+/**
+ * The dirty-pages watch of `memlens serve --dirty-watch PID`, one target per server. Per-round
+ * counts are gauges of the newest complete round (the count of a fixed-length interval, not a
+ * running total). Written and touched pages are separate metrics, never one metric with a label:
+ * they mean different things (the accessed fallback counts reads too) and must not be summed;
+ * nor are new-mapping pages, which the kernel marks without any write. Only the metrics of the
+ * watch's method exist, and a figure that does not exist yet (before the first round, a working
+ * set before convergence) has no sample, never a 0. No pid label, as everywhere here: the
+ * target's program name is on memlens_dirty_watch_info.
+ */
+function registerDirtyMetrics(register: Registry, dirty: DirtyWatchState): void {
+  const head = (): DirtyWatchHead => dirty.head;
+  /** A gauge without labels whose sample is left out while `value` has none. */
+  const gauge = (name: string, help: string, value: () => number | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [register],
+      collect() {
+        const x = value();
+        // reset() leaves an unlabelled gauge at 0; remove() takes that sample away.
+        this.reset();
+        if (x === undefined) this.remove();
+        else this.set(x);
+      },
+    });
+  };
+  const newest = (): DirtyRoundPoint | undefined => dirty.newestPoint();
+
+  new Gauge({
+    name: 'memlens_dirty_watch_info',
+    help: "Always 1 while a dirty-pages watch is configured; labels: program (the target's process name), method (soft_dirty: pages written; accessed: pages touched, read or written).",
+    labelNames: ['program', 'method'],
+    registers: [register],
+    collect() {
+      this.reset();
+      const h = head();
+      this.set({ program: h.name, method: h.method === 'soft-dirty' ? 'soft_dirty' : 'accessed' }, 1);
+    },
+  });
+  gauge(
+    'memlens_dirty_watch_running',
+    '1 while the dirty-pages watch measures rounds; 0 once it has stopped (target exited, converged under --dirty-until-stable, --dirty-max-rounds reached), failed, or could not start (no soft-dirty tracking and no fallback).',
+    () => (head().state === 'running' ? 1 : 0),
+  );
+  new Counter({
+    name: 'memlens_dirty_rounds_total',
+    help: 'Rounds of the dirty-pages watch measured since memlens serve started (clear the bits, wait one interval, count).',
+    registers: [register],
+    collect() {
+      this.reset();
+      this.inc(head().rounds);
+    },
+  });
+  gauge('memlens_dirty_round_interval_seconds', 'Length of a round of the dirty-pages watch as asked (--dirty-interval); per-round page counts divided by it are rates.', () => head().intervalMs / 1000);
+  gauge('memlens_dirty_page_size_bytes', 'Size of the pages the dirty-pages metrics count.', () => head().pageSize);
+  if (head().method === 'soft-dirty') {
+    gauge(
+      'memlens_dirty_round_written_pages',
+      'Pages the target wrote during the newest round of the dirty-pages watch (soft-dirty bits, Documentation/admin-guide/mm/soft-dirty.rst).',
+      () => newest()?.pages,
+    );
+    gauge(
+      'memlens_dirty_round_new_mapping_pages',
+      'Soft-dirty pages of areas new or grown during the newest round: the kernel marks such areas as a whole, so they are not writes and are never included in memlens_dirty_round_written_pages.',
+      () => newest()?.newMappingPages,
+    );
+  } else {
+    gauge(
+      'memlens_dirty_round_touched_pages',
+      'Pages the target touched (read or written) during the newest round: the accessed fallback (referenced bits, smaps Referenced), not a count of writes.',
+      () => newest()?.pages,
+    );
+  }
+  gauge(
+    'memlens_dirty_converged',
+    '1 when the pages per round of the dirty-pages watch have converged by its rule (3 steady rounds in a row within --dirty-tolerance or 8 pages, not trending), else 0. No sample before the first round.',
+    () => (head().rounds === 0 ? undefined : head().converged ? 1 : 0),
+  );
+  gauge(
+    'memlens_dirty_working_set_pages',
+    'The working set the dirty-pages watch converged on: the mean pages per round of its steady rounds (written, or touched under the accessed fallback). No sample while not converged.',
+    () => (head().converged ? (head().workingSetPages ?? undefined) : undefined),
+  );
+  gauge('memlens_dirty_round_age_seconds', 'Age of the newest round of the dirty-pages watch. No sample before the first round.', () => {
+    const t = head().lastRoundAtMs;
+    return t === null ? undefined : Math.max(0, (Date.now() - t) / 1000);
+  });
 }

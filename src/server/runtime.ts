@@ -17,6 +17,7 @@ import { sampleFromSnapshot } from './adapters/snapshot-sample.js';
 import { storeView } from './adapters/store-view.js';
 import { feedFromTracer } from './adapters/tracer-feed.js';
 import { createDashboardServer } from './app.js';
+import { DirtyWatchState, startDirtyWatch, type DirtyWatchConfig, type RunningDirtyWatch } from './dirty-watch.js';
 import type { MappingsReader } from './inputs.js';
 import { LiveState } from './live-state.js';
 import { AdaptiveSampler } from './sampler.js';
@@ -38,6 +39,8 @@ export interface ServeOptions {
   memtraceDir?: string | null;
   /** Retention limit of the store, applied at start and then every RETENTION_EVERY_MS. */
   retention?: { maxAgeMs?: number; maxRows?: number } | null;
+  /** The dirty-pages watch (--dirty-watch PID), checked by the command before the start. */
+  dirtyWatch?: DirtyWatchConfig | null;
 }
 
 const RETENTION_EVERY_MS = 10 * 60_000;
@@ -133,7 +136,17 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     return { rows: r.value.kinds.map((k) => ({ kind: MAPPING_KIND_LABELS[k.kind], count: k.mappings, sizeBytes: k.sizeBytes, rssBytes: k.rssBytes, pssBytes: k.pssBytes })) };
   };
   const views = new DashboardViews(state, storeView(store), readMappings);
-  const server = await createDashboardServer({ views, access, webRoot: WEB_ROOT, version: o.version, memtraceDir: o.memtraceDir ?? null, log: (msg, err) => o.log(`${msg}${err instanceof Error ? `: ${err.message}` : ''}`) });
+  const dirtyConfig = o.dirtyWatch ?? null;
+  const dirty = dirtyConfig === null ? null : new DirtyWatchState(dirtyConfig);
+  const server = await createDashboardServer({
+    views,
+    access,
+    webRoot: WEB_ROOT,
+    version: o.version,
+    memtraceDir: o.memtraceDir ?? null,
+    dirty,
+    log: (msg, err) => o.log(`${msg}${err instanceof Error ? `: ${err.message}` : ''}`),
+  });
   try {
     await server.app.listen({ host: o.host, port: o.port });
   } catch (e) {
@@ -143,6 +156,16 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     await store.close();
     throw e;
   }
+  // Only once the server listens: a start that fails has cleared nothing of the target.
+  let dirtyRun: RunningDirtyWatch | null = null;
+  if (dirty !== null) {
+    const c = dirty.config;
+    if (c.unavailable !== null) o.log(`dirty watch of process ${c.pid}: not started: ${c.unavailable}`);
+    else {
+      dirtyRun = startDirtyWatch(dirty, o.log);
+      o.log(`dirty watch of process ${c.pid}: every ${c.intervalMs} ms memlens clears its ${c.method === 'accessed' ? 'referenced' : 'soft-dirty'} bits and counts the ${dirty.head.meaning} since`);
+    }
+  }
   const url = `http://${urlHost(o.host)}:${o.port}/`;
   return {
     url,
@@ -150,6 +173,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     token: access.token,
     async close() {
       clearInterval(retentionTimer);
+      await dirtyRun?.stop();
       await server.close();
       await sampler.stop();
       await backend?.stop();

@@ -11,6 +11,9 @@ export const DIRTY_WIRE_VERSION = 1;
 /** How pages were counted: soft-dirty bits (written) or referenced bits (touched, read or written). */
 export type DirtyMethod = 'soft-dirty' | 'accessed';
 
+/** What a count of pages means under each method, in the words every output uses (`meaning`). */
+export const DIRTY_MEANING = { 'soft-dirty': 'pages written', accessed: 'pages touched (read or written)' } as const satisfies Record<DirtyMethod, string>;
+
 export interface DirtyRangeJson {
   start: string;
   /** Exclusive. */

@@ -17,6 +17,7 @@ export const subscribeSchema = z.object({
   host: z.string().max(255).optional(),
   calls: callFilterSchema.optional(),
   detailPid: z.number().int().positive().optional(),
+  dirty: z.object({ afterRound: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).optional(),
 }) satisfies z.ZodType<SubscribeMessage>;
 
 export const clientMessageSchema = z.discriminatedUnion('type', [subscribeSchema]) satisfies z.ZodType<ClientMessage>;

@@ -10,6 +10,12 @@
 //
 // What enters the server (WebSocket client messages, query strings) is validated with zod in
 // messages-input.ts; this file has no runtime dependency, so the browser bundle stays small.
+//
+// Changes within version 1 (additions only: no field changed meaning or disappeared, so a page or
+// client written for the first set keeps working):
+// - the dirty-pages watch of `memlens serve --dirty-watch PID`: GET /api/v1/dirty (DirtyBody),
+//   UpdateMessage.dirty, SubscribeMessage.dirty.
+import type { DirtyMethod, DirtyRangeJson, DirtyRoundJson, DirtyWatchJson, HugePageAreaJson, TouchedAreaJson } from './dirty.js';
 import type { LostCounts, MemCall, MemEventJson } from './events.js';
 
 export const MESSAGES_WIRE_VERSION = 1;
@@ -221,6 +227,99 @@ export interface HostsBody {
   hosts: string[];
 }
 
+// ---------------------------------------------------------------------------------------------
+// The dirty-pages watch (`memlens serve --dirty-watch PID`): the series of rounds of
+// `memlens dirty PID --watch`, built from the types of its `--json` output (dirty.ts).
+
+/** One round of the watch: the `--json` round, with when it was read and the verdict after it. */
+export interface DirtyRoundPoint extends DirtyRoundJson {
+  /** When the round's reading was taken. */
+  atMs: number;
+  /** The series had converged after this round (the rule of convergence.ts, judged at that round). */
+  converged: boolean;
+}
+
+/** A round's pages summed per mapping name (every area of one file, or of one kind, together). */
+export interface DirtyMappingPages {
+  mapping: string;
+  /** Pages written (soft-dirty) or touched (accessed) in the round. */
+  pages: number;
+  /** Soft-dirty pages of new or grown areas: not writes, never added to `pages`. */
+  newMappingPages: number;
+}
+
+/**
+ * - `running`: rounds are being measured;
+ * - `stopped`: the watch ended (`stopReason` says why: the process exited, it converged under
+ *   --dirty-until-stable, --dirty-max-rounds was reached, the server is stopping); its rounds stay;
+ * - `failed`: reading the process failed (e.g. permission lost); its rounds so far stay;
+ * - `unavailable`: no watch runs (the kernel has no soft-dirty tracking and no fallback was asked);
+ *   nothing was cleared.
+ */
+export type DirtyWatchState = 'running' | 'stopped' | 'failed' | 'unavailable';
+
+/** Everything about the watch but its series: small, sent whole with every change. */
+export interface DirtyWatchHead {
+  /** When the watch began; it identifies the watch (a page holding another one's rounds starts over). */
+  startedAtMs: number;
+  pid: number;
+  /** /proc/PID/comm when the watch began: chosen by the process itself, untrusted text. */
+  name: string;
+  pageSize: number;
+  /** The round trip on memlens's own memory that tells whether this kernel tracks soft-dirty pages. */
+  softDirty: { supported: boolean; probe: string };
+  method: DirtyMethod;
+  /** What a count means: "pages written" or "pages touched (read or written)" (DIRTY_MEANING). */
+  meaning: string;
+  state: DirtyWatchState;
+  /** Why the watch is stopped, failed or unavailable, in one sentence; null while running. */
+  reason: string | null;
+  /** Set once the watch has stopped. */
+  stopReason: DirtyWatchJson['stopReason'] | null;
+  /** The length of a round asked for (each round's `intervalMs` is the one measured). */
+  intervalMs: number;
+  /** Whether the watch stops at convergence (--dirty-until-stable) or keeps watching. */
+  untilStable: boolean;
+  rule: DirtyWatchJson['rule'];
+  /** Rounds measured since the watch began (the series keeps the newest `keptRounds`). */
+  rounds: number;
+  keptRounds: number;
+  converged: boolean;
+  /** Steady rounds in a row after the newest round (the rule needs `rule.stableRounds`). */
+  steadyRounds: number;
+  /** The round at which the current converged stretch began; null when not converged. */
+  convergedSinceRound: number | null;
+  /** As in `--json`: converged, the mean count of the steady rounds; otherwise the newest round's count. */
+  workingSetPages: number | null;
+  workingSetBytes: number | null;
+  /** When the newest round was read; null before the first. */
+  lastRoundAtMs: number | null;
+  /** The newest round's written ranges (soft-dirty), by address: the 500 largest when there are more. */
+  ranges: DirtyRangeJson[];
+  /** How many written ranges the newest round had in all. */
+  rangesTotal: number;
+  /** The newest round's soft-dirty ranges in new or grown areas (not writes), likewise at most 500. */
+  newMappingRanges: DirtyRangeJson[];
+  newMappingRangesTotal: number;
+  /** Accessed method: the newest round's touched pages per area, by address, likewise at most 500. */
+  areas: TouchedAreaJson[];
+  areasTotal: number;
+  /** The newest round's pages per mapping name, most pages first. */
+  byMapping: DirtyMappingPages[];
+  /** Areas holding transparent huge pages when the watch began: one write there marks 2 MiB. */
+  hugePageAreas: HugePageAreaJson[];
+}
+
+/** GET /api/v1/dirty: the watch and its series (so that a page opened late has the history). */
+export interface DirtyBody {
+  type: 'dirty';
+  v: V;
+  /** Null: the server was started without --dirty-watch. */
+  watch: DirtyWatchHead | null;
+  /** The kept rounds, oldest first. */
+  series: DirtyRoundPoint[];
+}
+
 export interface ErrorBody {
   type: 'error';
   v: V;
@@ -238,6 +337,7 @@ export type HttpBody =
   | ProcessDetailBody
   | TimelineBody
   | HostsBody
+  | DirtyBody
   | ErrorBody;
 
 // ---------------------------------------------------------------------------------------------
@@ -275,6 +375,12 @@ export interface UpdateMessage {
    * firehose). The page then reloads the newest page over HTTP instead of appending.
    */
   callsSkipped?: number;
+  /**
+   * Present when the client follows the dirty-pages watch (subscribe.dirty) and it changed: the
+   * head, whole, and the rounds after the client's last one (after `subscribe.dirty.afterRound`
+   * for the first update of a subscription).
+   */
+  dirty?: { watch: DirtyWatchHead; rounds: DirtyRoundPoint[] };
 }
 
 export type ServerMessage = HelloMessage | UpdateMessage | ErrorBody;
@@ -299,6 +405,8 @@ export interface SubscribeMessage {
   calls?: CallFilter;
   /** A process whose detail view is open. */
   detailPid?: number;
+  /** Follow the dirty-pages watch; `afterRound`: the newest round the page already holds (0: none). */
+  dirty?: { afterRound: number };
 }
 
 export type ClientMessage = SubscribeMessage;

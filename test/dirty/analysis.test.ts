@@ -5,6 +5,7 @@ import { planIntervals, scannableAreas } from '../../src/analyses/dirty/areas.js
 import { DEFAULT_RULE, isSteady, judge, parseTolerance, relativeChange } from '../../src/analyses/dirty/convergence.js';
 import { classify, type IntervalResult } from '../../src/analyses/dirty/snapshot.js';
 import { sparkline } from '../../src/analyses/dirty/sparkline.js';
+import { largestInAddressOrder, pagesByMapping } from '../../src/analyses/dirty/wire.js';
 import type { VmaHeader } from '../../src/parsers/proc/maps.js';
 
 const area = (start: number, end: number, name = '', perms = 'rw-p'): VmaHeader => ({
@@ -146,6 +147,64 @@ test('convergence: the stated rule, round by round', () => {
   assert.equal(parseTolerance('0.1'), 0.1);
   assert.equal(parseTolerance('150%'), undefined);
   assert.equal(parseTolerance('five'), undefined);
+});
+
+test('convergence on the newest rounds only (a long-lived watch): the same verdict as on the whole series', () => {
+  const rule = { ...DEFAULT_RULE, maxRounds: Number.POSITIVE_INFINITY };
+  const series = [120, 121, 120, 122, 121, 400, 410, 405, 404, 406, 403, 120, 500, 90, 260, 262, 261, 263];
+  // The dashboard's worker keeps 16 rounds; the rule never looks further back than stableRounds + 1.
+  for (const keep of [DEFAULT_RULE.stableRounds + 1, 6, 16]) {
+    for (let n = 1; n <= series.length; n++) {
+      const whole = judge(series.slice(0, n), rule);
+      const tail = judge(series.slice(Math.max(0, n - keep), n), rule, n);
+      if (whole.state === 'running' && tail.state === 'running') assert.equal(tail.steadyRun, Math.min(whole.steadyRun, keep - 1), `round ${n}, keeping ${keep}`);
+      else assert.deepEqual(tail, whole, `round ${n}, keeping ${keep}`);
+    }
+  }
+  // The round count, not the kept window, decides minRounds and maxRounds.
+  assert.equal(judge([300, 300, 300, 300], { ...DEFAULT_RULE, maxRounds: 40 }, 40).state, 'converged');
+  assert.deepEqual(judge([300, 600, 300, 600], { ...DEFAULT_RULE, maxRounds: 40 }, 40), { state: 'gave-up', rounds: 40 });
+  assert.deepEqual(judge([300, 300, 300, 300], DEFAULT_RULE, 4), { state: 'converged', workingSetPages: 300, rounds: 4 });
+});
+
+test('a bounded view of a round: the ranges holding the most pages, in address order', () => {
+  const ranges = Array.from({ length: 1000 }, (_, i) => ({ start: BigInt(0x1000 * (1000 - i)), pages: i % 7 }));
+  const kept = largestInAddressOrder(ranges, 500);
+  assert.equal(kept.length, 500);
+  // Sorted by address, and nothing left out holds more pages than anything kept.
+  for (let i = 1; i < kept.length; i++) assert.ok((kept[i - 1]?.start ?? 0n) < (kept[i]?.start ?? 0n));
+  const smallestKept = Math.min(...kept.map((r) => r.pages));
+  const left = ranges.filter((r) => !kept.includes(r));
+  assert.ok(left.every((r) => r.pages <= smallestKept));
+  // Ties at the edge go to the lower addresses.
+  const edge = left.filter((r) => r.pages === smallestKept);
+  assert.ok(edge.every((r) => kept.filter((k) => k.pages === smallestKept).every((k) => k.start < r.start)));
+  // Fewer than the limit: all of them, in address order.
+  assert.deepEqual(
+    largestInAddressOrder(ranges.slice(0, 3), 500).map((r) => r.start),
+    [0x3e6000n, 0x3e7000n, 0x3e8000n],
+  );
+});
+
+test('a round by mapping: areas of one name summed, new mapping apart and never added', () => {
+  const dirtyArea = (mapping: string, writtenPages: number, newMappingPages: number) => ({ area: area(0, 0x1000), mapping, writtenPages, newMappingPages, presentPages: 0, swappedPages: 0, wholeAreaMarked: false });
+  const reading = {
+    pages: 0,
+    newMappingPages: 0,
+    dirty: {
+      ranges: [],
+      newMappingRanges: [],
+      scannedPages: 0,
+      writtenPages: 0,
+      newMappingPages: 0,
+      areas: [dirtyArea('[anon]', 10, 0), dirtyArea('/usr/lib/libc.so.6', 2, 0), dirtyArea('[anon]', 5, 100), dirtyArea('[stack]', 0, 0), dirtyArea('[heap]', 0, 30)],
+    },
+  };
+  assert.deepEqual(pagesByMapping(reading), [
+    { mapping: '[anon]', pages: 15, newMappingPages: 100 },
+    { mapping: '/usr/lib/libc.so.6', pages: 2, newMappingPages: 0 },
+    { mapping: '[heap]', pages: 0, newMappingPages: 30 },
+  ]);
 });
 
 test('sparkline: flat is flat, the peak is the full block', () => {

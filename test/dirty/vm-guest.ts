@@ -1,9 +1,14 @@
 // The program the soft-dirty virtual machine runs (see vm.ts and vm-softdirty.test.ts): several
 // checks in one boot, each printed as `MEMLENS-VM-RESULT <name> <json>` on the serial console for
 // the host test to judge. It runs under the guest kernel, with this checkout shared read-only.
+import { spawn } from 'node:child_process';
 import { openSync, readSync, closeSync, writeFileSync } from 'node:fs';
-import { release } from 'node:os';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
 import { runCli } from '../helpers/cli.js';
+import { cliPath } from '../helpers/paths.js';
+import type { DirtyBody, ServerMessage } from '../../src/wire/messages.js';
 import { SoftDirtyMeter } from '../../src/analyses/dirty/meters.js';
 import { hexAddress } from '../../src/wire/dirty.js';
 import { startWorkload } from './workload.js';
@@ -133,6 +138,70 @@ await check('grow', async () => {
     const human = await runCli(['dirty', String(w.pid), '--watch', '--until-stable', '--interval', '1s', '--max-rounds', '4']);
     return { code: r.code, stderr: r.stderr, doc: parseJson(r.stdout), drift: parseJson(drift.stdout), human: human.stdout };
   } finally {
+    await w.stop();
+  }
+});
+
+// memlens serve --dirty-watch under this kernel, read by a plain HTTP and WebSocket client: a
+// workload writes 300 pages (every other one) every 50 ms on its own, and maps 100 new pages once
+// during the watch; the watch stops after 10 rounds of 1 s (--dirty-max-rounds).
+await check('serve', async () => {
+  const w = await startWorkload(['4000', 'loop', '0', '300', '2', '50']);
+  const port = 7979;
+  const base = `http://127.0.0.1:${port}`;
+  const serve = spawn(process.execPath, [cliPath, 'serve', '--no-trace', '--port', String(port), '--db', join(tmpdir(), 'memlens-vm-serve.db'), '--dirty-watch', String(w.pid), '--dirty-interval', '1s', '--dirty-max-rounds', '10'], {
+    env: { ...process.env, XDG_DATA_HOME: tmpdir() },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  serve.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => serve.once('exit', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      serve.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (out.includes('dashboard at')) resolve();
+      });
+      serve.once('exit', (code) => reject(new Error(`memlens serve exited (${code}): ${stderr}`)));
+    });
+    // The WebSocket client follows the watch from before its first round.
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/live`);
+    const wsRounds: number[] = [];
+    let wsStopped = false;
+    ws.on('message', (data: WebSocket.RawData) => {
+      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data instanceof ArrayBuffer ? Buffer.from(data).toString('utf8') : data.toString('utf8');
+      const m = JSON.parse(text) as ServerMessage;
+      if (m.type !== 'update' || m.dirty === undefined) return;
+      wsRounds.push(...m.dirty.rounds.map((r) => r.round));
+      if (m.dirty.watch.state !== 'running') wsStopped = true;
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ type: 'subscribe', v: 1, dirty: { afterRound: 0 } }));
+    const get = async (): Promise<DirtyBody> => (await (await fetch(`${base}/api/v1/dirty`)).json()) as DirtyBody;
+    const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 200));
+    // After round 3, map 100 new pages: some round must show them as new mapping, not as writes.
+    while (((await get()).watch?.rounds ?? 0) < 3) await pause();
+    const fresh = await w.command('m 100');
+    const mappedAfterRound = (await get()).watch?.rounds ?? 0;
+    let body = await get();
+    while (body.watch?.state === 'running') {
+      await pause();
+      body = await get();
+    }
+    while (!wsStopped) await pause();
+    ws.close();
+    const metrics = (await (await fetch(`${base}/metrics`)).text())
+      .split('\n')
+      .filter((l) => l.startsWith('memlens_dirty_'));
+    serve.kill('SIGINT');
+    const code = await exited;
+    return { address: w.address, pages: w.pages, pageSize: w.pageSize, fresh: `0x${fresh}`, mappedAfterRound, body, wsRounds, metrics, code, stderr };
+  } finally {
+    if (serve.exitCode === null) serve.kill('SIGKILL');
     await w.stop();
   }
 });

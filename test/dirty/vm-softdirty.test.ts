@@ -9,6 +9,7 @@ import { artifactsDir, repoRoot } from '../helpers/paths.js';
 import { findSoftDirtyKernel, runInVm, vmResults, type VmRun } from './vm.js';
 import { buildWorkload } from './workload.js';
 import type { DirtyJson, DirtyRangeJson, DirtyWatchJson } from '../../src/wire/dirty.js';
+import type { DirtyBody } from '../../src/wire/messages.js';
 
 interface Guest<T> {
   error?: string;
@@ -169,4 +170,65 @@ test('--watch --until-stable does not converge on a write set that keeps growing
   assert.ok(steps.filter((c) => c <= 0.08).length >= 3, `steps ${steps.join(', ')}`);
   assert.match(r.human, /not converged after 4 rounds/);
   assert.match(r.human, /round +4 /);
+});
+
+test('memlens serve --dirty-watch on the soft-dirty kernel: the series over HTTP and WebSocket, new mapping apart, converged, in /metrics', (t) => {
+  const r = results.get('serve') as {
+    error?: string;
+    address: string;
+    pages: number;
+    pageSize: number;
+    fresh: string;
+    mappedAfterRound: number;
+    body: DirtyBody;
+    wsRounds: number[];
+    metrics: string[];
+    code: number | null;
+    stderr: string;
+  };
+  assert.ok(r, `the guest reported no "serve" result; console:\n${run.console.slice(-4000)}`);
+  assert.equal(r.error, undefined, `guest check "serve" failed: ${r.error}`);
+  const h = r.body.watch;
+  assert.ok(h !== null);
+  t.diagnostic(`pages written per round in the guest: ${r.body.series.map((x) => `${x.pages}${x.newMappingPages > 0 ? `+${x.newMappingPages} new` : ''}`).join(', ')}`);
+  assert.equal(h.method, 'soft-dirty');
+  assert.equal(h.meaning, 'pages written');
+  assert.equal(h.softDirty.supported, true);
+  assert.equal(h.state, 'stopped');
+  assert.equal(h.stopReason, 'max-rounds');
+  assert.equal(h.reason, 'stopped after 10 rounds, the limit set by --dirty-max-rounds');
+  assert.deepEqual(
+    r.body.series.map((x) => x.round),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  );
+  // The WebSocket client got every round once, in order.
+  assert.deepEqual(r.wsRounds, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  // Every round: the 300 pages of the set, plus the few the process writes for itself.
+  for (const x of r.body.series) assert.ok(x.pages >= 300 && x.pages < 300 + 64, `round ${x.round}: ${x.pages} written`);
+  // The 100 freshly mapped and touched pages are new mapping in one round (the one they were mapped in), never writes.
+  const withNew = r.body.series.filter((x) => x.newMappingPages >= 100);
+  assert.equal(withNew.length, 1, JSON.stringify(r.body.series));
+  assert.ok((withNew[0]?.round ?? 0) >= r.mappedAfterRound && (withNew[0]?.round ?? 0) <= r.mappedAfterRound + 1, `new mapping in round ${withNew[0]?.round}, mapped after round ${r.mappedAfterRound}`);
+  // A fixed write set converges, and the watch went on past it to its 10 rounds.
+  assert.equal(h.converged, true, JSON.stringify(r.body.series));
+  assert.ok(h.convergedSinceRound !== null && h.convergedSinceRound < 10);
+  assert.ok(h.workingSetPages !== null && h.workingSetPages >= 300 && h.workingSetPages < 300 + 64, `working set ${h.workingSetPages}`);
+  // The newest round's ranges in the workload's area: every other page from 0, 300 of them.
+  const mine = inArea(h.ranges, r.address, r.pages, r.pageSize);
+  assert.equal(mine.length, 300);
+  mine.forEach((x, i) => assert.equal(BigInt(x.start), BigInt(r.address) + BigInt(2 * i * r.pageSize)));
+  assert.ok(h.byMapping.some((m) => m.mapping === '[anon]' && m.pages >= 300));
+  // /metrics: written and new-mapping pages as two series, no touched pages.
+  const metric = (name: string): number | undefined => {
+    const line = r.metrics.find((l) => l.startsWith(`${name} `));
+    return line === undefined ? undefined : Number(line.slice(name.length + 1));
+  };
+  assert.equal(metric('memlens_dirty_round_written_pages'), r.body.series[9]?.pages);
+  assert.equal(metric('memlens_dirty_round_new_mapping_pages'), r.body.series[9]?.newMappingPages);
+  assert.equal(metric('memlens_dirty_round_touched_pages'), undefined);
+  assert.equal(metric('memlens_dirty_rounds_total'), 10);
+  assert.equal(metric('memlens_dirty_converged'), 1);
+  assert.equal(metric('memlens_dirty_watch_running'), 0);
+  assert.ok(r.metrics.some((l) => /^memlens_dirty_watch_info\{.*method="soft_dirty".*\} 1$/.test(l)), r.metrics.join('\n'));
+  assert.equal(r.code, 0, r.stderr);
 });

@@ -87,6 +87,8 @@ export function buildInitramfs(kernel: GuestKernel, command: readonly string[], 
 B=/bin/busybox
 $B mount -t proc proc /proc
 $B mount -t devtmpfs dev /dev
+# No network card, but the loopback interface: a server in the guest and its clients talk over it.
+$B ip link set lo up || echo "MEMLENS-VM-ERROR lo"
 for m in ${NINEP_MODULES.join(' ')}; do
   [ -e /modules/$m.ko ] && { $B insmod /modules/$m.ko || echo "MEMLENS-VM-ERROR insmod $m"; }
 done

@@ -16,6 +16,11 @@
  *                                       after READY, tick k writes pages [0, k*PER_TICK): a set
  *                                       that keeps growing.
  *   workload PAGES exit-after MS        after READY, exits after MS milliseconds.
+ *   workload PAGES loop FIRST COUNT STEP PERIOD_MS
+ *                                       after READY, writes that set every PERIOD_MS on its own,
+ *                                       whoever drives it; a stdin line "w FIRST COUNT STEP"
+ *                                       replaces the set from the next write on and prints "OK";
+ *                                       "m N" maps and touches N new pages, as in "once".
  * The looping modes end when stdin closes. */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -33,6 +38,19 @@ static void write_pages(long first, long count, long step, unsigned char value) 
     long p = first + i * step;
     if (p >= 0 && p < pages) area[p * page_size + (p % 64)] = value;
   }
+}
+
+/* Maps n fresh anonymous pages, touches them all and prints "OK <address>"; 0 on failure. */
+static int map_fresh(long n) {
+  unsigned char *fresh = mmap(NULL, (size_t)(n * page_size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (fresh == MAP_FAILED) {
+    perror("mmap");
+    return 0;
+  }
+  for (long p = 0; p < n; p++) fresh[p * page_size] = 5;
+  printf("OK %lx\n", (unsigned long)fresh);
+  fflush(stdout);
+  return 1;
 }
 
 /* Waits up to ms for stdin; returns 1 when stdin has data or closed. */
@@ -92,14 +110,7 @@ int main(int argc, char **argv) {
         printf("OK %lx\n", (unsigned long)old);
         fflush(stdout);
       } else if (sscanf(line, "m %ld", &n) == 1) {
-        unsigned char *fresh = mmap(NULL, (size_t)(n * page_size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (fresh == MAP_FAILED) {
-          perror("mmap");
-          return 1;
-        }
-        for (long p = 0; p < n; p++) fresh[p * page_size] = 5;
-        printf("OK %lx\n", (unsigned long)fresh);
-        fflush(stdout);
+        if (!map_fresh(n)) return 1;
       } else if (sscanf(line, "w %ld %ld %ld", &first, &count, &step) == 3) {
         write_pages(first, count, step, 2);
         printf("OK\n");
@@ -125,6 +136,39 @@ int main(int argc, char **argv) {
       if (stdin_ready(period)) break;
     }
     return 0;
+  }
+  if (strcmp(mode, "loop") == 0 && argc >= 7) {
+    long first = atol(argv[3]), count = atol(argv[4]), step = atol(argv[5]);
+    int period = atoi(argv[6]);
+    unsigned char v = 3;
+    char buf[256];
+    size_t have = 0;
+    for (;;) {
+      write_pages(first, count, step, v++);
+      if (!stdin_ready(period)) continue;
+      /* Plain read(2): stdio would buffer lines that poll(2) then no longer reports. */
+      ssize_t n = read(0, buf + have, sizeof buf - 1 - have);
+      if (n <= 0) return 0;
+      have += (size_t)n;
+      buf[have] = '\0';
+      char *nl;
+      while ((nl = strchr(buf, '\n')) != NULL) {
+        *nl = '\0';
+        long f, c, s, n;
+        if (sscanf(buf, "w %ld %ld %ld", &f, &c, &s) == 3) {
+          first = f;
+          count = c;
+          step = s;
+          printf("OK\n");
+          fflush(stdout);
+        } else if (sscanf(buf, "m %ld", &n) == 1) {
+          if (!map_fresh(n)) return 1;
+        }
+        have -= (size_t)(nl + 1 - buf);
+        memmove(buf, nl + 1, have + 1);
+      }
+      if (have == sizeof buf - 1) have = 0; /* a line too long to be a command */
+    }
   }
   if (strcmp(mode, "exit-after") == 0 && argc >= 4) {
     stdin_ready(atoi(argv[3]));

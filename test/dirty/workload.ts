@@ -7,16 +7,23 @@ import { repoRoot } from '../helpers/paths.js';
 
 /** The compiled workload lives in dist/ of the checkout: a virtual machine sharing the checkout sees it too. */
 export const workloadBinary: string = join(repoRoot, 'dist', 'test-bin', 'dirty-workload');
+/**
+ * The same program linked statically: it maps no shared library, so under the accessed fallback
+ * its count is its own (the referenced flag of a library's page is set by whichever process
+ * touches it, so a dynamically linked target's count jumps whenever other processes start).
+ */
+export const staticWorkloadBinary: string = join(repoRoot, 'dist', 'test-bin', 'dirty-workload-static');
 
-export function buildWorkload(): string {
+export function buildWorkload(opts: { static?: boolean } = {}): string {
   const source = join(repoRoot, 'test', 'dirty', 'workload.c');
-  if (existsSync(workloadBinary) && statSync(workloadBinary).mtimeMs >= statSync(source).mtimeMs) return workloadBinary;
+  const binary = opts.static === true ? staticWorkloadBinary : workloadBinary;
+  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return binary;
   mkdirSync(join(repoRoot, 'dist', 'test-bin'), { recursive: true });
   // Build under a private name, then rename: test files running side by side never see half a file.
-  const tmp = `${workloadBinary}.${process.pid}`;
-  execFileSync('gcc', ['-O2', '-Wall', '-o', tmp, source], { stdio: 'inherit' });
-  renameSync(tmp, workloadBinary);
-  return workloadBinary;
+  const tmp = `${binary}.${process.pid}`;
+  execFileSync('gcc', ['-O2', '-Wall', ...(opts.static === true ? ['-static'] : []), '-o', tmp, source], { stdio: 'inherit' });
+  renameSync(tmp, binary);
+  return binary;
 }
 
 export interface Workload {
@@ -31,8 +38,9 @@ export interface Workload {
   stop(): Promise<void>;
 }
 
-export function startWorkload(args: string[]): Promise<Workload> {
-  const child = spawn(buildWorkload(), args, { stdio: ['pipe', 'pipe', 'inherit'] });
+/** Starts the workload (or `binary`, a copy of it under another name); resolves once it is READY. */
+export function startWorkload(args: string[], opts: { binary?: string } = {}): Promise<Workload> {
+  const child = spawn(opts.binary ?? buildWorkload(), args, { stdio: ['pipe', 'pipe', 'inherit'] });
   let buffered = '';
   const waiters: ((line: string) => void)[] = [];
   const lines: string[] = [];

@@ -63,17 +63,21 @@ export type Verdict =
   | { state: 'running'; steadyRun: number }
   | { state: 'gave-up'; rounds: number };
 
-/** Judges a series of per-round counts after its latest round. */
-export function judge(series: readonly number[], rule: ConvergenceRule): Verdict {
+/**
+ * Judges a series of per-round counts after its latest round. A long-lived watch may keep only
+ * the newest counts (at least `stableRounds + 1`, all the rule looks at besides the round count):
+ * `roundsSoFar` then says how many rounds there have been in all.
+ */
+export function judge(series: readonly number[], rule: ConvergenceRule, roundsSoFar: number = series.length): Verdict {
   let steadyRun = 0;
   for (let i = 1; i < series.length; i++) {
     steadyRun = isSteady(series[i - 1] ?? 0, series[i] ?? 0, rule) ? steadyRun + 1 : 0;
   }
   const last = series.slice(-(rule.stableRounds + 1));
-  if (steadyRun >= rule.stableRounds && series.length >= rule.minRounds && withinBand(last, rule) && !trends(last, rule)) {
-    return { state: 'converged', workingSetPages: Math.round(last.reduce((a, b) => a + b, 0) / last.length), rounds: series.length };
+  if (steadyRun >= rule.stableRounds && roundsSoFar >= rule.minRounds && withinBand(last, rule) && !trends(last, rule)) {
+    return { state: 'converged', workingSetPages: Math.round(last.reduce((a, b) => a + b, 0) / last.length), rounds: roundsSoFar };
   }
-  if (series.length >= rule.maxRounds) return { state: 'gave-up', rounds: series.length };
+  if (roundsSoFar >= rule.maxRounds) return { state: 'gave-up', rounds: roundsSoFar };
   return { state: 'running', steadyRun };
 }
 

@@ -17,6 +17,7 @@ export interface Round {
 export type StopReason = 'converged' | 'max-rounds' | 'exited' | 'interrupted';
 
 export interface WatchResult {
+  /** The rounds measured, oldest first (only the newest `keepRounds` when that was set). */
   rounds: Round[];
   verdict: Verdict;
   stopReason: StopReason;
@@ -32,7 +33,14 @@ export interface WatchOptions {
   /** Hard cap on rounds (Infinity: until interrupted). */
   maxRounds: number;
   signal?: AbortSignal;
-  onRound?: (round: Round, verdict: Verdict) => void;
+  /**
+   * Keep only the newest this-many rounds in memory, in the result as in the series the verdict
+   * is judged on (never fewer than the rule looks at: `stableRounds + 1`). A watch that runs for
+   * days (the dashboard's) must not grow without bound; `memlens dirty` keeps them all.
+   */
+  keepRounds?: number;
+  /** Called after each round with the verdict then and what the round read (its ranges or areas). */
+  onRound?: (round: Round, verdict: Verdict, reading: RoundReading) => void;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -57,6 +65,8 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
   let verdict: Verdict = { state: 'running', steadyRun: 0 };
   let last: RoundReading | undefined;
   let stopReason: StopReason = 'max-rounds';
+  let roundsSoFar = 0;
+  const keep = opts.keepRounds === undefined ? Number.POSITIVE_INFINITY : Math.max(opts.keepRounds, opts.rule.stableRounds + 1);
   try {
     for (let n = 1; n <= opts.maxRounds; n++) {
       opts.meter.begin();
@@ -78,8 +88,11 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
         change: previous === undefined ? 0 : relativeChange(previous, last.pages),
       };
       rounds.push(round);
-      verdict = judge(series, { ...opts.rule, maxRounds: opts.maxRounds });
-      opts.onRound?.(round, verdict);
+      roundsSoFar = n;
+      if (rounds.length > keep) rounds.shift();
+      if (series.length > keep) series.shift();
+      verdict = judge(series, { ...opts.rule, maxRounds: opts.maxRounds }, roundsSoFar);
+      opts.onRound?.(round, verdict, last);
       if (verdict.state === 'converged' && opts.untilStable) {
         stopReason = 'converged';
         break;
@@ -90,6 +103,6 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
     stopReason = 'exited';
   }
   // The final verdict is judged on the rounds that exist, whatever ended the watch.
-  verdict = judge(series, { ...opts.rule, maxRounds: Number.POSITIVE_INFINITY });
+  verdict = judge(series, { ...opts.rule, maxRounds: Number.POSITIVE_INFINITY }, roundsSoFar);
   return { rounds, verdict, stopReason, last };
 }

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../base/errors.js';
-import { parseDurationMs } from '../../base/units.js';
+import { DIRTY_FLAG_NAMES, parsePid, parseWatchFlags } from '../dirty-flags.js';
 
 export interface DirtyOptions {
   json?: boolean;
@@ -51,16 +51,10 @@ export function defineDirty(program: Command): void {
     .option('--force', 'allow pid 1 and memlens itself')
     .addHelpText('after', RULE_HELP)
     .action(async (pidText: string, opts: DirtyOptions) => {
-      if (!/^\d+$/.test(pidText) || Number(pidText) <= 0) throw new UsageError(`not a process id: ${JSON.stringify(pidText)}`);
-      const intervalMs = parseDurationMs(opts.interval);
-      if (intervalMs === undefined || intervalMs <= 0) throw new UsageError(`--interval: not a duration: ${JSON.stringify(opts.interval)}`);
-      let maxRounds: number | undefined;
-      if (opts.maxRounds !== undefined) {
-        if (!/^\d+$/.test(opts.maxRounds) || Number(opts.maxRounds) < 1) throw new UsageError(`--max-rounds: not a positive whole number: ${JSON.stringify(opts.maxRounds)}`);
-        maxRounds = Number(opts.maxRounds);
-      }
+      const pid = parsePid(pidText);
+      const timing = parseWatchFlags(opts, DIRTY_FLAG_NAMES);
       if (!opts.watch && (opts.untilStable || opts.maxRounds !== undefined)) throw new UsageError('--until-stable and --max-rounds need --watch');
       const { runDirty } = await import('../dirty-run.js');
-      await runDirty({ ...opts, pid: Number(pidText), intervalMs, maxRounds });
+      await runDirty({ ...opts, pid, ...timing });
     });
 }

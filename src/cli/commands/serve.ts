@@ -1,10 +1,76 @@
 import { statSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { addRetentionFlags, parseRetention } from '../retention-flags.js';
 import { UsageError, UserError } from '../../base/errors.js';
 import { errnoCode } from '../../base/errors.js';
+import { parsePid, parseWatchFlags, SERVE_DIRTY_FLAG_NAMES, watchRule } from '../dirty-flags.js';
+import type { DirtyWatchConfig } from '../../server/dirty-watch.js';
 
-interface ServeFlags {
+/** The dirty-pages watch's flags: those of `memlens dirty --watch`, prefixed with --dirty-. */
+interface ServeDirtyFlags {
+  dirtyWatch?: string;
+  dirtyInterval?: string;
+  dirtyUntilStable?: boolean;
+  dirtyTolerance?: string;
+  dirtyMaxRounds?: string;
+  dirtyFallback?: 'accessed';
+  dirtyForce?: boolean;
+}
+
+const DIRTY_HELP = `
+Dirty pages (--dirty-watch PID):
+  Every round memlens clears the process's soft-dirty bits (/proc/PID/clear_refs), waits one
+  --dirty-interval and counts the pages written since, as \`memlens dirty PID --watch\` does, with
+  the same convergence rule (memlens dirty --help). Clearing changes the process's state: the next
+  write to each page takes a minor fault, and a checkpointer relying on the same bits is
+  disturbed. So the watch is decided here, at start, never through the (read-only) API; it needs
+  the right to write clear_refs (the process's owner or root), and pid 1 and memlens itself are
+  refused unless --dirty-force. The watch keeps going after it converges, the verdict re-judged
+  every round, until the process exits or the server stops; --dirty-until-stable stops it at
+  convergence and --dirty-max-rounds after N rounds. Kernels without soft-dirty tracking: the tab
+  says so and nothing is cleared, unless --dirty-fallback accessed, which counts pages touched
+  (read or written) instead, labelled as such.`;
+
+/** Checks the watch's flags and its target before the server starts; null without --dirty-watch. */
+async function dirtyWatchConfig(f: ServeDirtyFlags): Promise<DirtyWatchConfig | null> {
+  const names = SERVE_DIRTY_FLAG_NAMES;
+  if (f.dirtyWatch === undefined) {
+    const stray = (
+      [
+        [f.dirtyInterval, names.interval],
+        [f.dirtyUntilStable, names.untilStable],
+        [f.dirtyTolerance, names.tolerance],
+        [f.dirtyMaxRounds, names.maxRounds],
+        [f.dirtyFallback, names.fallback],
+        [f.dirtyForce, names.force],
+      ] as const
+    ).filter(([value]) => value !== undefined);
+    if (stray.length > 0) throw new UsageError(`${stray.map(([, name]) => name).join(', ')}: only with --dirty-watch PID`);
+    return null;
+  }
+  const pid = parsePid(f.dirtyWatch, '--dirty-watch: ');
+  const timing = parseWatchFlags({ interval: f.dirtyInterval ?? '1s', tolerance: f.dirtyTolerance ?? '5%', maxRounds: f.dirtyMaxRounds }, names);
+  const untilStable = f.dirtyUntilStable === true;
+  const { checkWatchRights, inspectTarget, softDirtyMissing } = await import('../dirty-target.js');
+  const target = inspectTarget(pid, { force: f.dirtyForce, fallback: f.dirtyFallback }, names);
+  // Without soft-dirty tracking (and no fallback asked) the server still starts: the tab says why
+  // no watch runs, and nothing of the target is cleared, so its rights do not matter.
+  const unavailable = target.method === 'soft-dirty' && !target.probe.supported ? softDirtyMissing(target, names, 'Restart memlens serve') : null;
+  if (unavailable === null) checkWatchRights(target);
+  return {
+    pid,
+    name: target.name,
+    pageSize: target.pageSize,
+    softDirty: { supported: target.probe.supported, probe: target.probe.detail },
+    method: target.method,
+    intervalMs: timing.intervalMs,
+    untilStable,
+    rule: watchRule(timing, untilStable),
+    unavailable,
+  };
+}
+
+interface ServeFlags extends ServeDirtyFlags {
   host: string;
   port: string;
   db?: string;
@@ -26,7 +92,15 @@ export function defineServe(program: Command): void {
     .option('--token <T>', 'token required on every request (default: generated when --host is not loopback)')
     .option('--no-trace', 'do not trace system calls (serve /proc data only)')
     .option('--cpu-budget <percent>', 'share of one core the /proc sampler may use', '1')
-    .option('--memtrace-dir <dir>', 'directory of OCaml memtrace traces (.ctf) the dashboard\'s OCaml view may open');
+    .option('--memtrace-dir <dir>', 'directory of OCaml memtrace traces (.ctf) the dashboard\'s OCaml view may open')
+    .option('--dirty-watch <pid>', 'watch which pages process PID writes, round after round, in the Dirty pages tab (clears its soft-dirty bits every round)')
+    .option('--dirty-interval <duration>', 'with --dirty-watch: length of a round (500ms, 1s, 2m; default 1s)')
+    .option('--dirty-until-stable', 'with --dirty-watch: stop when the count per round has converged (default: keep watching)')
+    .option('--dirty-tolerance <percent>', 'with --dirty-watch: relative change a steady round may show (default 5%)')
+    .option('--dirty-max-rounds <n>', 'with --dirty-watch: stop after this many rounds (default: none; 20 with --dirty-until-stable)')
+    .addOption(new Option('--dirty-fallback <method>', 'with --dirty-watch: count pages touched (read or written) instead of written').choices(['accessed']))
+    .option('--dirty-force', 'with --dirty-watch: allow pid 1 and memlens itself')
+    .addHelpText('after', DIRTY_HELP);
   addRetentionFlags(command);
   command.action(async (flags: ServeFlags) => {
       const retention = parseRetention(flags);
@@ -36,11 +110,13 @@ export function defineServe(program: Command): void {
       if (!Number.isFinite(budget) || budget <= 0 || budget > 100) throw new UsageError(`--cpu-budget: "${flags.cpuBudget}" is not a percentage (0-100]`);
       if (flags.token?.length === 0) throw new UsageError('--token: the token must not be empty');
       if (flags.memtraceDir !== undefined && !statSync(flags.memtraceDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--memtrace-dir: "${flags.memtraceDir}" is not a directory`);
+      // Before anything starts: a refused target leaves no server behind and clears nothing.
+      const dirtyWatch = await dirtyWatchConfig(flags);
       const { startServe } = await import('../../server/runtime.js');
       const log = (line: string): void => void process.stderr.write(`memlens: ${line}\n`);
       let running;
       try {
-        running = await startServe({ host: flags.host, port, db: flags.db, token: flags.token ?? null, trace: flags.trace, cpuBudget: budget / 100, memtraceDir: flags.memtraceDir ?? null, retention: retention ?? null, version: program.version() ?? 'unknown', log });
+        running = await startServe({ host: flags.host, port, db: flags.db, token: flags.token ?? null, trace: flags.trace, cpuBudget: budget / 100, memtraceDir: flags.memtraceDir ?? null, retention: retention ?? null, dirtyWatch, version: program.version() ?? 'unknown', log });
       } catch (e) {
         const code = errnoCode(e);
         if (code === 'EADDRINUSE') throw new UserError(`port ${port} on ${flags.host} is already in use (choose another with --port)`);
