@@ -48,9 +48,11 @@ export function createMetricsRegistry(state: LiveState, version: string, opts: {
     help: 'MemTotal from /proc/meminfo.',
     registers: [register],
     collect() {
+      // reset() leaves an unlabelled gauge at 0: before the first sample there must be no sample at all.
       this.reset();
       const v = state.latestSample?.memTotalBytes;
       if (v !== null && v !== undefined) this.set(v);
+      else this.remove();
     },
   });
 
@@ -62,6 +64,7 @@ export function createMetricsRegistry(state: LiveState, version: string, opts: {
       this.reset();
       const v = state.latestSample?.swapTotalBytes;
       if (v !== null && v !== undefined) this.set(v);
+      else this.remove();
     },
   });
 
@@ -109,6 +112,7 @@ export function createMetricsRegistry(state: LiveState, version: string, opts: {
       this.reset();
       const t = state.sampler.lastSampleMs;
       if (t !== null) this.set(Math.max(0, (Date.now() - t) / 1000));
+      else this.remove();
     },
   });
 
@@ -120,6 +124,7 @@ export function createMetricsRegistry(state: LiveState, version: string, opts: {
       this.reset();
       const c = state.sampler.lastCostMs;
       if (c !== null) this.set(c / 1000);
+      else this.remove();
     },
   });
 

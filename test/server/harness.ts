@@ -15,13 +15,15 @@ export interface Harness {
   token: string | null;
 }
 
-export async function makeHarness(listenHost: string, token: string | null, opts: { tracing?: boolean } = {}): Promise<Harness> {
+/** `sampled: false`: a server before its first /proc sample. */
+export async function makeHarness(listenHost: string, token: string | null, opts: { tracing?: boolean; sampled?: boolean } = {}): Promise<Harness> {
   const state = new LiveState({ host: 'testhost' });
   const now = Date.now();
-  state.setSampler({ intervalMs: 2000, cpuBudget: 0.015, lastSampleMs: now, lastCostMs: 12, pssUnavailable: 1, pssDeferred: 0, processes: 14, error: null });
+  const sampled = opts.sampled ?? true;
+  state.setSampler({ intervalMs: 2000, cpuBudget: 0.015, lastSampleMs: sampled ? now : null, lastCostMs: sampled ? 12 : null, pssUnavailable: 1, pssDeferred: 0, processes: 14, error: null });
   if (opts.tracing ?? true) state.setTracing({ state: 'running', backend: 'test', sinceMs: now });
   else state.setTracing({ state: 'unavailable', reason: 'tracing needs root' });
-  state.applySample(sampleFixture(now));
+  if (sampled) state.applySample(sampleFixture(now));
   if (opts.tracing ?? true) state.applyTrace(tracedFixture(), now);
   const events = Array.from({ length: 30 }, (_, i) => eventFixture(i));
   events.push(eventFixture(1000, 'otherhost'), eventFixture(1001, 'otherhost', 'munmap'));

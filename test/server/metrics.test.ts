@@ -112,3 +112,17 @@ describe('program groups for /metrics', () => {
     );
   });
 });
+
+test('before the first /proc sample, figures not known yet have no sample (never a 0)', async () => {
+  const h = await makeHarness('127.0.0.1', null, { sampled: false });
+  try {
+    const f = parseExposition((await h.server.app.inject({ url: '/metrics', headers: { host: '127.0.0.1' } })).body);
+    for (const name of ['memlens_mem_total_bytes', 'memlens_swap_total_bytes', 'memlens_sample_age_seconds', 'memlens_sample_cpu_seconds', 'memlens_memory_bytes']) {
+      assert.deepEqual(f.get(name)?.samples ?? [], [], name);
+    }
+    // Known figures are still there.
+    assert.equal(f.get('memlens_sample_interval_seconds')?.samples[0]?.value, 2);
+  } finally {
+    await h.server.close();
+  }
+});
