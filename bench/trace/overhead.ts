@@ -1,25 +1,24 @@
 // Tracing overhead: one workload of N mmap+munmap pairs (2N traced calls, 4N tracepoint hits),
 // timed around its loop, untraced, with the kernel's tracepoints alone, and under each tracer,
 // side by side in one run.
-//   node dist/bench/trace/overhead.js [--pairs 1000000] [--runs 3] [--slow-runs 1] [--db FILE|URL|none]
+//   node dist/bench/trace/overhead.js [--pairs 500000] [--rounds 7] [--slow-runs 1] [--db FILE|URL|none]
 // (--slow-runs 0 leaves out strace and perf trace, which take minutes.)
+//
+// The machine these run on is a VM whose speed drifts by tens of per cent within minutes (other
+// guests on the host). So the configurations are interleaved: every round runs each of them once,
+// an untraced run first, and a configuration's cost is the median over rounds of its difference to
+// that round's untraced run. Slow drift then cancels out; what is left shows as the spread.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arg, buildC, median, root, runToEnd, scratch, sleep, startMemlens } from './harness.js';
 
-const pairs = Number(arg('pairs', '1000000'));
-const runs = Number(arg('runs', '3'));
+const pairs = Number(arg('pairs', '500000'));
+const rounds = Number(arg('rounds', '7'));
 const slowRuns = Number(arg('slow-runs', '1'));
 const db = arg('db', join(scratch, 'overhead.sqlite'));
 const storeArgs = db === 'none' ? ['--no-store'] : ['--db', db];
 const calls = 2 * pairs;
-
-interface Row {
-  config: string;
-  nsPerPair: number;
-  captured: string;
-}
 
 const bin = await buildC('mmap-pairs');
 // The workload runs on CPU 0; tracers are free to use the other CPU.
@@ -30,24 +29,19 @@ const workload = async (prefix: string[] = []): Promise<{ pid: number; ns: numbe
   return { pid: Number(m[1]), ns: Number(m[2]) };
 };
 
-const rows: Row[] = [];
-const times = async (config: string, n: number, once: () => Promise<{ ns: number; captured: string }>) => {
-  const ns: number[] = [];
-  let captured = '';
-  for (let i = 0; i < n; i++) {
-    const r = await once();
-    ns.push(r.ns);
-    captured = r.captured;
-  }
-  rows.push({ config, nsPerPair: median(ns) / pairs, captured });
-  process.stderr.write(`${config}: ${(median(ns) / pairs).toFixed(0)} ns/pair (${ns.map((x) => (x / pairs).toFixed(0)).join(', ')})\n`);
-};
+interface Outcome {
+  ns: number;
+  captured: string;
+}
 
-await times('untraced', runs, async () => ({ ...(await workload()), captured: '-' }));
+interface Config {
+  name: string;
+  once: () => Promise<Outcome>;
+}
 
 // The kernel's own share: the same events enabled in an instance of ours, nobody reading (the
 // ring buffer overwrites itself). What any tracefs reader adds comes on top of this.
-await times('kernel floor: the same tracepoints enabled, nothing reading', runs, async () => {
+async function kernelFloor(): Promise<Outcome> {
   const tracefs = '/sys/kernel/tracing';
   if (!existsSync(join(tracefs, 'instances'))) await runToEnd('mount', ['-t', 'tracefs', 'nodev', tracefs]);
   const dir = join(tracefs, 'instances', 'memlens-bench-floor');
@@ -66,32 +60,24 @@ await times('kernel floor: the same tracepoints enabled, nothing reading', runs,
     writeFileSync(join(dir, 'events', 'enable'), '0');
     rmdirSync(dir);
   }
-});
+}
 
-const store = db === 'none' ? 'no store' : db.startsWith('mysql') ? 'MariaDB' : 'SQLite';
-const memlensConfigs: { label: string; args: string[] }[] = [
-  { label: `memlens trace --quiet (tracefs), ${store}`, args: ['--quiet', '--backend', 'tracefs'] },
-  { label: `memlens trace --json > /dev/null (tracefs), ${store}`, args: ['--backend', 'tracefs'] },
-  { label: `memlens trace --quiet --backend bpftrace, ${store}`, args: ['--quiet', '--backend', 'bpftrace'] },
-];
-for (const c of memlensConfigs) {
-  await times(c.label, runs, async () => {
-    const t = await startMemlens([...c.args, ...storeArgs]);
-    const cpuBefore = t.cpuMs();
-    const w = await workload();
-    await sleep(1000);
-    const cpuMs = t.cpuMs() - cpuBefore;
-    const s = await t.stop();
-    const got = s.processes.find((p) => p.pid === w.pid)?.calls ?? 0;
-    return {
-      ns: w.ns,
-      captured: `${got} of ${calls} calls (+ loader); lost ${s.lost.lostEvents}, unpaired ${s.lost.unpaired}; memlens CPU ${(cpuMs / 1000).toFixed(2)} s, peak RSS ${(t.peakRssKib() / 1024).toFixed(0)} MiB`,
-    };
-  });
+async function memlens(args: string[]): Promise<Outcome> {
+  const t = await startMemlens([...args, ...storeArgs]);
+  const cpuBefore = t.cpuMs();
+  const w = await workload();
+  await sleep(1000);
+  const cpuMs = t.cpuMs() - cpuBefore;
+  const s = await t.stop();
+  const got = s.processes.find((p) => p.pid === w.pid)?.calls ?? 0;
+  return {
+    ns: w.ns,
+    captured: `${got} of ${calls} calls (+ loader); lost ${s.lost.lostEvents}, unpaired ${s.lost.unpaired}; memlens CPU ${(cpuMs / 1000).toFixed(2)} s, peak RSS ${(t.peakRssKib() / 1024).toFixed(0)} MiB`,
+  };
 }
 
 // The peer: bpftrace printing every completed call (the same script memlens runs), to a file.
-await times('bpftrace -f json tracing/memlens.bt, printing every call', runs, async () => {
+async function bpftracePrinting(): Promise<Outcome> {
   const outFile = join(scratch, `bpftrace-${Date.now()}.json`);
   const bt = spawn('bpftrace', ['-f', 'json', '-B', 'full', '-o', outFile, join(root, 'tracing', 'memlens.bt'), '0'], { stdio: 'ignore' });
   while (!existsSync(outFile) || !readFileSync(outFile, 'utf8').includes('["S"')) await sleep(100);
@@ -99,15 +85,61 @@ await times('bpftrace -f json tracing/memlens.bt, printing every call', runs, as
   await sleep(500);
   bt.kill('SIGINT');
   await new Promise((r) => bt.on('close', r));
-  const lines = readFileSync(outFile, 'utf8').split('\n').filter((l) => l.includes(`,${w.pid},${w.pid},`)).length;
-  const lost = /"lost_events", "data": \{"events": (\d+)/.exec(readFileSync(outFile, 'utf8'))?.[1] ?? '0';
+  const text = readFileSync(outFile, 'utf8');
+  const lines = text.split('\n').filter((l) => l.includes(`,${w.pid},${w.pid},`)).length;
+  const lost = /"lost_events", "data": \{"events": (\d+)/.exec(text)?.[1] ?? '0';
   return { ns: w.ns, captured: `${lines} lines for the pid, bpftrace lost ${lost}` };
-});
+}
 
-if (slowRuns > 0) await times('strace -f -o /dev/null', slowRuns, async () => ({ ...(await workload(['strace', '-f', '-o', '/dev/null'])), captured: 'per process' }));
-if (slowRuns > 0) await times('perf trace -e mmap,munmap,brk,mremap -o /dev/null', slowRuns, async () => ({ ...(await workload(['perf', 'trace', '-e', 'mmap,munmap,brk,mremap', '-o', '/dev/null', '--'])), captured: 'per process' }));
+const store = db === 'none' ? 'no store' : db.startsWith('mysql') ? 'MariaDB' : 'SQLite';
+const configs: Config[] = [
+  { name: 'untraced', once: async () => ({ ...(await workload()), captured: '-' }) },
+  { name: 'kernel floor: the same tracepoints enabled, nothing reading', once: kernelFloor },
+  { name: `memlens trace --quiet (tracefs), ${store}`, once: () => memlens(['--quiet', '--backend', 'tracefs']) },
+  { name: `memlens trace --json > /dev/null (tracefs), ${store}`, once: () => memlens(['--backend', 'tracefs']) },
+  { name: `memlens trace --quiet --backend bpftrace, ${store}`, once: () => memlens(['--quiet', '--backend', 'bpftrace']) },
+  { name: 'bpftrace -f json tracing/memlens.bt, printing every call', once: bpftracePrinting },
+];
+const slow: Config[] = [
+  { name: 'strace -f -o /dev/null', once: async () => ({ ...(await workload(['strace', '-f', '-o', '/dev/null'])), captured: 'per process' }) },
+  { name: 'perf trace -e mmap,munmap,brk,mremap -o /dev/null', once: async () => ({ ...(await workload(['perf', 'trace', '-e', 'mmap,munmap,brk,mremap', '-o', '/dev/null', '--'])), captured: 'per process' }) },
+];
 
-const base = rows[0]?.nsPerPair ?? NaN;
-console.log(`| configuration | ns per pair | added ns per traced call | captured |`);
+interface Tally {
+  ns: number[];
+  /** Per round: this run minus the same round's untraced run, ns per pair. */
+  added: number[];
+  captured: string;
+}
+const tally = new Map<string, Tally>();
+const record = (name: string, o: Outcome, untracedNs: number): void => {
+  const t = tally.get(name) ?? { ns: [], added: [], captured: '' };
+  t.ns.push(o.ns / pairs);
+  t.added.push((o.ns - untracedNs) / pairs);
+  t.captured = o.captured;
+  tally.set(name, t);
+};
+
+const runRound = async (list: Config[], label: string): Promise<void> => {
+  const untraced = configs[0];
+  if (untraced === undefined) throw new Error('no untraced configuration');
+  const base = await untraced.once();
+  record(untraced.name, base, base.ns);
+  for (const c of list) {
+    const o = await c.once();
+    record(c.name, o, base.ns);
+    process.stderr.write(`${label} ${c.name}: ${(o.ns / pairs).toFixed(0)} ns/pair (untraced ${(base.ns / pairs).toFixed(0)})\n`);
+  }
+};
+for (let r = 1; r <= rounds; r++) await runRound(configs.slice(1), `round ${r}/${rounds}`);
+for (let r = 1; r <= slowRuns; r++) await runRound(slow, `slow ${r}/${slowRuns}`);
+
+const fmt = (x: number): string => x.toFixed(0);
+console.log(`${rounds} rounds of ${pairs.toLocaleString('en')} pairs; "added" is the median over rounds of (run − that round's untraced run) / 2 calls per pair, with its range.`);
+console.log('');
+console.log(`| configuration | ns per pair, median | added ns per traced call, median (min … max) | captured (last round) |`);
 console.log(`|---|---:|---:|---|`);
-for (const r of rows) console.log(`| ${r.config} | ${r.nsPerPair.toFixed(0)} | ${r === rows[0] ? '-' : ((r.nsPerPair - base) / 2).toFixed(0)} | ${r.captured} |`);
+for (const [name, t] of tally) {
+  const added = name === 'untraced' ? '–' : `${fmt(median(t.added) / 2)} (${fmt(Math.min(...t.added) / 2)} … ${fmt(Math.max(...t.added) / 2)})`;
+  console.log(`| ${name} | ${fmt(median(t.ns))} | ${added} | ${t.captured} |`);
+}

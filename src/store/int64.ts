@@ -4,8 +4,12 @@
 // every real address's value and order.
 import type { Int64Out } from './schema.js';
 
-/** u64 → the signed BIGINT with the same bits. */
-export const u64ToDb = (v: bigint): bigint => BigInt.asIntN(64, v);
+const I64_MAX = (1n << 63n) - 1n;
+
+/** u64 → the signed BIGINT with the same bits (unchanged, and not copied, below 2^63: the common case). */
+export const u64ToDb = (v: bigint): bigint => (v >= 0n && v <= I64_MAX ? v : BigInt.asIntN(64, v));
+/** A signed 64-bit value (results, -errno) → BIGINT (wrapped to 64 bits, as the kernel's long is). */
+export const i64ToDb = (v: bigint): bigint => (v >= -I64_MAX - 1n && v <= I64_MAX ? v : BigInt.asIntN(64, v));
 /** The signed BIGINT read back → u64. */
 export const dbToU64 = (v: Int64Out): bigint => BigInt.asUintN(64, BigInt(v));
 /** A signed 64-bit value (results, -errno) read back. */

@@ -3,7 +3,7 @@
 import type { Insertable, Selectable } from 'kysely';
 import { assert } from '../base/assert.js';
 import { MEM_CALLS, type MemCall, type MemEvent } from '../wire/events.js';
-import { dbToI64, dbToNumber, dbToNumberOrNull, dbToU64, u64ToDb } from './int64.js';
+import { dbToI64, dbToNumber, dbToNumberOrNull, dbToU64, i64ToDb, u64ToDb } from './int64.js';
 import type { EventsTable } from './schema.js';
 
 /** A stored event: the event plus its row id, the keyset cursor for paging. */
@@ -67,7 +67,7 @@ export function pushEventParams(e: MemEvent, params: unknown[]): void {
     e.prot,
     e.flags,
     e.fd,
-    BigInt.asIntN(64, e.result),
+    i64ToDb(e.result),
     e.error === null ? null : clip(e.error, ERROR_WIDTH),
     e.newLengthBytes === null ? null : u64ToDb(e.newLengthBytes),
     e.newAddr === null ? null : u64ToDb(e.newAddr),

@@ -5,6 +5,7 @@ import { UsageError } from '../../base/errors.js';
 import { parseDurationMs } from '../../base/units.js';
 import { ProcessAccounts } from '../../analyses/trace/process-accounts.js';
 import { createTraceBackend, isLive, type BackendChoice, type BackendKind, BACKEND_KINDS } from '../../sources/trace-backends.js';
+import { lowerBackgroundThreads } from '../../sources/own-threads.js';
 import { pageSizeBytes, readProcessSeeds, totalVirtualBytes } from '../../sources/trace-proc.js';
 import { EventLineWriter, type MemEvent } from '../../wire/events.js';
 import { palette, toJson } from '../output.js';
@@ -72,6 +73,8 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
     throw e;
   }
 
+  // The runtime's background threads yield to the traced programs (src/sources/own-threads.ts).
+  if (isLive(choice)) lowerBackgroundThreads();
   const stop = () => void backend.stop();
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const s of signals) process.on(s, stop);
