@@ -21,5 +21,6 @@ export async function openStore(url?: string): Promise<EventStore> {
     throw e;
   }
 }
+export { WorkerWriter } from './worker-writer.js';
 export type { CloseResult } from './buffered-writer.js';
 export { openStoreSink, type StoreSink, type StoreSinkOptions } from './trace-sink.js';

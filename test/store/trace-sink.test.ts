@@ -24,7 +24,7 @@ test('the trace sink stores events and the run’s lost counts', async () => {
   const backend = sqliteBackend();
   try {
     const err = collector();
-    const sink = openStoreSink(await openStore(backend.url), { host: 'sink', stderr: err.stream });
+    const sink = await openStoreSink(backend.url, { host: 'sink', stderr: err.stream });
     assert.match(sink.description, /^stored in sqlite:/);
     const events = randomEvents(new SeededRandom(12), 500, 1n, ['sink']);
     sink.write(events);
@@ -46,7 +46,7 @@ for (const kind of ['sqlite', 'mariadb'] as const) {
   test(`a pid reused after a fork the tracer saw starts new totals (${kind})`, async () => {
     const backend = kind === 'sqlite' ? sqliteBackend() : await mariadbBackend('memlens_test_trace_sink');
     try {
-      const sink = openStoreSink(await openStore(backend.url), { host: 'h' });
+      const sink = await openStoreSink(backend.url, { host: 'h' });
       const mib = 1n << 20n;
       // pid 500 maps 3 MiB and exits; a fork then creates a new process that gets pid 500 again
       // and maps 1 MiB. Without the start, its totals would read 4 MiB under the new name.
@@ -88,7 +88,7 @@ test('retention runs while tracing: --max-rows keeps the newest events', async (
     await before.close();
     const err = collector();
     // The first pass runs when the sink opens; the interval then repeats it.
-    const sink = openStoreSink(await openStore(backend.url), { host: 'r', retention: { maxRows: 100 }, retentionEveryMs: 50, stderr: err.stream });
+    const sink = await openStoreSink(backend.url, { host: 'r', retention: { maxRows: 100 }, retentionEveryMs: 50, stderr: err.stream });
     const fresh = randomEvents(new SeededRandom(4), 50, 1_000_000_000n, ['r']);
     sink.write(fresh);
     const store = await openStore(backend.url);

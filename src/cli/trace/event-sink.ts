@@ -6,6 +6,8 @@ export interface EventSink {
   readonly description: string;
   /** Queues events (never blocks the tracer); lifecycle events tell the store where new processes begin. */
   write(events: readonly MemEvent[], lifecycle: readonly LifecycleEvent[]): void;
+  /** Undefined while the store keeps up; else a promise to await before reading more. */
+  pressure(): Promise<void> | undefined;
   /** Writes what is left and the lost-event counts. */
   close(host: string, lost: LostCounts): Promise<void>;
 }
@@ -13,6 +15,7 @@ export interface EventSink {
 const NO_STORE: EventSink = {
   description: 'not stored (--no-store)',
   write: () => undefined,
+  pressure: () => undefined,
   close: () => Promise.resolve(),
 };
 
@@ -26,7 +29,6 @@ export interface EventSinkOptions {
 export async function openEventSink(options: EventSinkOptions): Promise<EventSink> {
   if (!options.store) return NO_STORE;
   // Loaded only when storing: the store pulls in the SQLite and MySQL drivers.
-  const { openStore, openStoreSink } = await import('../../store/index.js');
-  const store = await openStore(options.db);
-  return openStoreSink(store, { host: options.host, ...(options.retention ? { retention: options.retention } : {}) });
+  const { openStoreSink } = await import('../../store/index.js');
+  return openStoreSink(options.db, { host: options.host, ...(options.retention ? { retention: options.retention } : {}) });
 }

@@ -90,6 +90,9 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
       accounts.apply(batch);
       const shown = flags.name === undefined ? batch.events : batch.events.filter(wanted);
       sink.write(shown, batch.lifecycle);
+      // The store's worker is behind: stop reading until it catches up (the kernel drops and counts).
+      const behind = sink.pressure();
+      if (behind !== undefined) await behind;
       if (shown.length === 0 || quiet) continue;
       out.write(shown.map((e) => (json ? lines.line(e) : eventLine(e, p))).join('\n') + '\n');
     }

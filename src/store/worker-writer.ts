@@ -1,0 +1,153 @@
+// WorkerWriter: the BufferedWriter in a worker thread of its own. The tracer's thread only encodes
+// events into a binary buffer and transfers it (event-batch-codec.ts), while the store's SQL work,
+// several microseconds per event on SQLite (bench/README.md), runs in the worker. Same guarantees
+// as BufferedWriter, plus flow control: pressure() tells the tracer to stop reading while too many
+// events wait for the worker to take them, so that memory stays bounded however slow the worker is.
+import { Worker } from 'node:worker_threads';
+import { UserError } from '../base/errors.js';
+import type { LostCounts, MemEvent } from '../wire/events.js';
+import { encodeEventBatch } from './event-batch-codec.js';
+import type { BufferedWriterOptions, CloseResult, WriterStats } from './buffered-writer.js';
+import type { ProcessStart } from './totals.js';
+import type { FromWorker, ToWorker, WorkerInit } from './writer-protocol.js';
+
+type Pending = { resolve: (m: FromWorker) => void; reject: (e: Error) => void };
+
+export class WorkerWriter {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private gone: Error | undefined;
+  /** Events posted that the worker has not taken yet. */
+  private waitingEvents = 0;
+  private drained: (() => void) | undefined;
+  private drainedPromise: Promise<void> | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly description: string,
+  ) {
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'db-error') this.onError?.(new Error(m.message), m.failures);
+      else if (m.type === 'taken') this.took(m.events);
+      else if (m.type === 'retention') this.onRetention?.(m.deletedEvents, m.error);
+      else if ('id' in m) {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        if (m.type === 'failed') p?.reject(new Error(m.message));
+        else p?.resolve(m);
+      }
+    });
+    const fail = (e: Error): void => {
+      this.gone = e;
+      this.took(this.waitingEvents);
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the store's worker thread exited (code ${code})`)));
+  }
+
+  /** Told about each failed write attempt (the worker keeps retrying). */
+  onError: ((error: Error, consecutiveFailures: number) => void) | undefined;
+  /** Told after each retention pass of the worker. */
+  onRetention: ((deletedEvents: number, error: string | null) => void) | undefined;
+
+  /** Opens the store at a `--db` value in a new worker thread; open errors are the store's own UserErrors. */
+  static open(url: string | undefined, options: Omit<BufferedWriterOptions, 'onError'> = {}, retention: { limit: { maxAgeMs?: number; maxRows?: number }; everyMs: number } | null = null): Promise<WorkerWriter> {
+    const init: WorkerInit = { url, options, retention: retention?.limit ?? null, retentionEveryMs: retention?.everyMs ?? 0 };
+    const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: init });
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: FromWorker): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        if (m.type === 'ready') resolve(new WorkerWriter(worker, m.description));
+        else if (m.type === 'open-failed') reject(new UserError(m.message, m.exitCode));
+        else reject(new Error(`unexpected first message ${m.type} from the store's worker`));
+      };
+      const onError = (e: Error): void => {
+        worker.off('message', onMessage);
+        reject(e);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', onError);
+    });
+  }
+
+  private post(m: ToWorker): void {
+    if (this.gone) throw this.gone;
+    this.worker.postMessage(m);
+  }
+
+  private call(make: (id: number) => ToWorker): Promise<FromWorker> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      try {
+        this.post(make(id));
+      } catch (e) {
+        this.pending.delete(id);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  }
+
+  private took(events: number): void {
+    this.waitingEvents -= events;
+    if (this.waitingEvents <= WorkerWriter.RESUME_BELOW_EVENTS && this.drained) {
+      const d = this.drained;
+      this.drained = undefined;
+      this.drainedPromise = undefined;
+      d();
+    }
+  }
+
+  /** Above this many events waiting for the worker, pressure() asks the tracer to stop reading. */
+  static readonly PAUSE_ABOVE_EVENTS = 200_000;
+  static readonly RESUME_BELOW_EVENTS = 50_000;
+
+  /** Queues events (in kernel-time order); never blocks. */
+  write(events: readonly MemEvent[]): void {
+    if (events.length === 0) return;
+    const batch = encodeEventBatch(events);
+    if (this.gone) throw this.gone;
+    this.worker.postMessage({ type: 'write', batch, events: events.length } satisfies ToWorker, [batch]);
+    this.waitingEvents += events.length;
+  }
+
+  /**
+   * Undefined while the worker keeps up; else a promise that resolves once it has taken enough of
+   * what waits (or is gone). A tracer awaits it before reading more.
+   */
+  pressure(): Promise<void> | undefined {
+    if (this.waitingEvents <= WorkerWriter.PAUSE_ABOVE_EVENTS && this.drained === undefined) return undefined;
+    this.drainedPromise ??= new Promise<void>((resolve) => (this.drained = resolve));
+    return this.drainedPromise;
+  }
+
+  processStarted(start: ProcessStart): void {
+    this.post({ type: 'start', start });
+  }
+
+  /** Adds lost-event counts for a host (deltas, not running totals). */
+  recordLost(host: string, counts: LostCounts): void {
+    this.post({ type: 'lost', host, counts });
+  }
+
+  async flush(): Promise<void> {
+    await this.call((id) => ({ type: 'flush', id }));
+  }
+
+  async stats(): Promise<WriterStats> {
+    const m = await this.call((id) => ({ type: 'stats', id }));
+    if (m.type !== 'stats') throw new Error(`unexpected answer ${m.type}`);
+    return m.stats;
+  }
+
+  /** Writes what it can within timeoutMs, closes the store and ends the worker (see BufferedWriter.close). */
+  async close(timeoutMs = 10_000): Promise<CloseResult> {
+    const m = await this.call((id) => ({ type: 'close', id, timeoutMs }));
+    if (m.type !== 'closed') throw new Error(`unexpected answer ${m.type}`);
+    await this.worker.terminate();
+    return m.result;
+  }
+}
