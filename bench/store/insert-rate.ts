@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { SeededRandom } from '../../src/base/random.js';
-import { BufferedWriter, openStore, type EventStore } from '../../src/store/index.js';
+import { BufferedWriter, WorkerWriter, openStore, type EventStore } from '../../src/store/index.js';
 import { eventToRow } from '../../src/store/rows.js';
 import type { MemEvent } from '../../src/wire/events.js';
 
@@ -135,8 +135,23 @@ async function run(backend: string, url: string, events: readonly MemEvent[], pe
     const spilled = writer.stats().spilledBatches;
     await writer.close();
     rmSync(spillDir, { recursive: true, force: true });
-    rows.push({ backend, method: `memlens BufferedWriter (what the tracer uses; ${spilled} batches spilled)`, events: events.length, ...t });
+    rows.push({ backend, method: `memlens BufferedWriter (what the dashboard's tracer uses; ${spilled} batches spilled)`, events: events.length, ...t });
     await store.close();
+  }
+  {
+    const spillDir = mkdtempSync(join(tmpdir(), 'memlens-bench-spill-'));
+    const writer = await WorkerWriter.open(url, { spillDir });
+    const t = await timed(async () => {
+      for (let i = 0; i < events.length; i += 1000) {
+        writer.write(events.slice(i, i + 1000));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await writer.flush();
+    }, server);
+    const spilled = (await writer.stats()).spilledBatches;
+    await writer.close();
+    rmSync(spillDir, { recursive: true, force: true });
+    rows.push({ backend, method: `memlens WorkerWriter (the same in a worker thread, binary hand-over: what memlens trace uses; ${spilled} batches spilled)`, events: events.length, ...t });
   }
   {
     const store = await openStore(url);

@@ -15,10 +15,28 @@ if (port === null) throw new Error('writer-worker.js runs as a worker thread onl
 const post = (m: FromWorker): void => port.postMessage(m);
 const init = workerData as WorkerInit;
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+/** Events waiting in the writer's memory above which a database that answers is "slow". */
+const SLOW_DATABASE_EVENTS = 100_000;
 
 try {
   const store = await openStore(init.url);
-  const writer = new BufferedWriter(store, { ...init.options, onError: (e, failures) => post({ type: 'db-error', message: messageOf(e), failures }) });
+  // The spill bound sits above the slow-database bound: with the database up, flow control keeps
+  // the queue below it and nothing is spilled.
+  const writer = new BufferedWriter(store, { maxMemoryEvents: 3 * SLOW_DATABASE_EVENTS, ...init.options, onError: (e, failures) => post({ type: 'db-error', message: messageOf(e), failures }) });
+  // Taken events are acknowledged at once, unless the database is up but slower than the events
+  // come: then the acknowledgement waits until the writer's queue has gone down, the tracer's
+  // thread stops reading (WorkerWriter.pressure) and the kernel drops and counts the excess. The
+  // spill file is for a database that is away, not for one that cannot keep up: spilling there
+  // would only add work where work is already too much.
+  let heldEvents = 0;
+  const release = (): void => {
+    if (heldEvents === 0) return;
+    const s = writer.stats();
+    if (s.databaseUp && s.memoryEvents > SLOW_DATABASE_EVENTS) return;
+    post({ type: 'taken', events: heldEvents });
+    heldEvents = 0;
+  };
+  const releaseTimer = setInterval(release, 50);
   let retentionTimer: NodeJS.Timeout | undefined;
   const retention = init.retention;
   if (retention !== null) {
@@ -35,7 +53,8 @@ try {
     switch (m.type) {
       case 'write':
         writer.write(decodeEventBatch(m.batch));
-        post({ type: 'taken', events: m.events });
+        heldEvents += m.events;
+        release();
         break;
       case 'start':
         writer.processStarted(m.start);
@@ -54,6 +73,7 @@ try {
         break;
       case 'close':
         if (retentionTimer !== undefined) clearInterval(retentionTimer);
+        clearInterval(releaseTimer);
         writer
           .close(m.timeoutMs)
           .then(async (result) => {
