@@ -2,8 +2,8 @@
 // the thread that runs it (dirty-worker.ts).
 import type { ConvergenceRule, Verdict } from '../analyses/dirty/convergence.js';
 import type { StopReason } from '../analyses/dirty/watch.js';
-import type { DirtyMethod, DirtyRangeJson, DirtyRoundJson, HugePageAreaJson, TouchedAreaJson } from '../wire/dirty.js';
-import type { DirtyMappingPages } from '../wire/messages.js';
+import type { DirtyMethod, DirtyRoundJson, HugePageAreaJson } from '../wire/dirty.js';
+import type { DirtyWatchHead } from '../wire/messages.js';
 
 export interface DirtyWorkerInit {
   pid: number;
@@ -17,15 +17,7 @@ export interface DirtyWorkerInit {
 }
 
 /** A round, already cut down to what the page shows (a round may have 100 000s of ranges). */
-export interface RoundView {
-  ranges: DirtyRangeJson[];
-  rangesTotal: number;
-  newMappingRanges: DirtyRangeJson[];
-  newMappingRangesTotal: number;
-  areas: TouchedAreaJson[];
-  areasTotal: number;
-  byMapping: DirtyMappingPages[];
-}
+export type RoundView = Pick<DirtyWatchHead, 'ranges' | 'rangesTotal' | 'newMappingRanges' | 'newMappingRangesTotal' | 'areas' | 'areasTotal' | 'byMapping'>;
 
 export type ToDirtyWorker = { type: 'stop' };
 

@@ -98,19 +98,8 @@ test('loading an archive: not an archive, corrupt, truncated, gzip-compressed', 
 });
 
 test('snapshot --from - reads the real BusyBox fixture from stdin: what nobody could not read is null, never 0', async () => {
-  const { spawn } = await import('node:child_process');
-  const { cliPath } = await import('../helpers/paths.js');
   const fixture = readFileSync(join(repoRoot, 'fixtures', 'capture', 'busybox-1.35-linux-6.18.44.snap'));
-  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, 'snapshot', '--from', '-', '--json'], { env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(fixture);
-  });
+  const r = await runCli(['snapshot', '--from', '-', '--json'], { input: fixture });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /^memlens: warning: 1 of 2 processes partly read \(smaps_rollup: permission denied/);
   const j = JSON.parse(r.stdout) as { host: string; time: string; pageSize: number; ledger: { total: number }; stats: { kernelThreadsSkipped: number }; processes: { name: string; user: string | null; pss: number | null; uss: number | null; rss: number | null; unread: string[] }[] };

@@ -1,18 +1,26 @@
-// Runs the built memlens command as a user would, capturing its output and exit code.
+// Runs the built memlens command (or any command) as a user would, capturing its output and exit code.
 import { spawn } from 'node:child_process';
 import { cliPath } from './paths.js';
 
 export interface CliResult {
-  /** The memlens process's pid (names such as its tracing instance contain it). */
+  /** The process's pid (names such as memlens's tracing instance contain it). */
   pid?: number;
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; uid?: number; gid?: number } = {}): Promise<CliResult> {
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string | Buffer;
+  uid?: number;
+  gid?: number;
+}
+
+/** Runs COMMAND ARGS to its end with NO_COLOR set, feeding `input` on stdin. */
+export function runProcess(command: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
+    const child = spawn(command, args, {
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       ...(opts.uid === undefined ? {} : { uid: opts.uid }),
@@ -26,4 +34,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: 
     child.on('close', (code) => resolve({ pid: child.pid, code, stdout, stderr }));
     child.stdin.end(opts.input ?? '');
   });
+}
+
+export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return runProcess(process.execPath, [cliPath, ...args], opts);
 }

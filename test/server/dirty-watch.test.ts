@@ -4,13 +4,12 @@
 // checks of `memlens dirty` refuse the same targets with the same exit codes, before any server
 // starts. Conditions are awaited by polling, without time limits.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { DirtyJson } from '../../src/wire/dirty.js';
 import type { DirtyBody, ServerMessage, UpdateMessage } from '../../src/wire/messages.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runProcess } from '../helpers/cli.js';
 import { cliPath } from '../helpers/paths.js';
 import { buildWorkload, startWorkload, type Workload } from '../dirty/workload.js';
 import { freePort, startServe, type LiveServe } from '../web/live-serve.js';
@@ -331,15 +330,7 @@ describe('what memlens serve refuses before it starts (the checks of memlens dir
   test('memlens itself without --dirty-force: exit code 1', async () => {
     // `exec` keeps the shell's pid for memlens: $$ is memlens's own pid.
     const port = await freePort();
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', `exec "$0" "$1" serve --no-trace --port ${port} --db /dev/null/never-opened.db --dirty-watch $$ --dirty-fallback accessed`, process.execPath, cliPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const r = await runProcess('/bin/sh', ['-c', `exec "$0" "$1" serve --no-trace --port ${port} --db /dev/null/never-opened.db --dirty-watch $$ --dirty-fallback accessed`, process.execPath, cliPath]);
     oneLine(r, 1, /^memlens: refusing pid \d+ \(memlens itself\): .*--dirty-force/);
   });
 
