@@ -1,7 +1,7 @@
 // Shared pieces of the tracing benchmarks: building the C workloads, running memlens trace in the
 // background as a user would, and reading its JSON summary and its peak memory.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,4 +120,29 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+/**
+ * Runs `fn` with a tracefs instance of the benchmark's own (`instances/NAME`) that has the events
+ * memlens enables switched on, tracing on, and nobody reading; removes the instance afterwards.
+ */
+export async function withTracepointsInstance<T>(name: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const tracefs = '/sys/kernel/tracing';
+  if (!existsSync(join(tracefs, 'instances'))) await runToEnd('mount', ['-t', 'tracefs', 'nodev', tracefs]);
+  const dir = join(tracefs, 'instances', name);
+  if (!existsSync(dir)) mkdirSync(dir);
+  try {
+    writeFileSync(join(dir, 'buffer_size_kb'), '8192');
+    writeFileSync(join(dir, 'trace_clock'), 'mono');
+    const syscalls = ['mmap', 'munmap', 'brk', 'mremap'].flatMap((c) => [`syscalls/sys_enter_${c}`, `syscalls/sys_exit_${c}`]);
+    for (const e of [...syscalls, 'task/task_newtask', 'sched/sched_process_exec', 'sched/sched_process_exit', 'task/task_rename']) {
+      if (existsSync(join(dir, 'events', e, 'enable'))) writeFileSync(join(dir, 'events', e, 'enable'), '1');
+    }
+    writeFileSync(join(dir, 'tracing_on'), '1');
+    return await fn(dir);
+  } finally {
+    writeFileSync(join(dir, 'tracing_on'), '0');
+    writeFileSync(join(dir, 'events', 'enable'), '0');
+    rmdirSync(dir);
+  }
 }

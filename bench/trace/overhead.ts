@@ -9,9 +9,9 @@
 // an untraced run first, and a configuration's cost is the median over rounds of its difference to
 // that round's untraced run. Slow drift then cancels out; what is left shows as the spread.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { arg, buildC, median, root, runToEnd, scratch, sleep, startMemlens } from './harness.js';
+import { arg, buildC, median, root, runToEnd, scratch, sleep, startMemlens, withTracepointsInstance } from './harness.js';
 
 const pairs = Number(arg('pairs', '500000'));
 const rounds = Number(arg('rounds', '7'));
@@ -42,24 +42,7 @@ interface Config {
 // The kernel's own share: the same events enabled in an instance of ours, nobody reading (the
 // ring buffer overwrites itself). What any tracefs reader adds comes on top of this.
 async function kernelFloor(): Promise<Outcome> {
-  const tracefs = '/sys/kernel/tracing';
-  if (!existsSync(join(tracefs, 'instances'))) await runToEnd('mount', ['-t', 'tracefs', 'nodev', tracefs]);
-  const dir = join(tracefs, 'instances', 'memlens-bench-floor');
-  if (!existsSync(dir)) mkdirSync(dir);
-  try {
-    writeFileSync(join(dir, 'buffer_size_kb'), '8192');
-    writeFileSync(join(dir, 'trace_clock'), 'mono');
-    const events = ['mmap', 'munmap', 'brk', 'mremap'].flatMap((c) => [`syscalls/sys_enter_${c}`, `syscalls/sys_exit_${c}`]);
-    for (const e of [...events, 'task/task_newtask', 'sched/sched_process_exec', 'sched/sched_process_exit', 'task/task_rename']) {
-      if (existsSync(join(dir, 'events', e, 'enable'))) writeFileSync(join(dir, 'events', e, 'enable'), '1');
-    }
-    writeFileSync(join(dir, 'tracing_on'), '1');
-    return { ...(await workload()), captured: 'nothing read' };
-  } finally {
-    writeFileSync(join(dir, 'tracing_on'), '0');
-    writeFileSync(join(dir, 'events', 'enable'), '0');
-    rmdirSync(dir);
-  }
+  return withTracepointsInstance('memlens-bench-floor', async () => ({ ...(await workload()), captured: 'nothing read' }));
 }
 
 async function memlens(args: string[]): Promise<Outcome> {

@@ -5,14 +5,12 @@
 // readers run in a child process on the other CPU and throw the bytes away. Interleaved rounds.
 //   node dist/bench/trace/reader-pattern.js [--pairs 500000] [--rounds 5]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { arg, buildC, median, runToEnd, sleep } from './harness.js';
+import { arg, buildC, median, runToEnd, sleep, withTracepointsInstance } from './harness.js';
 
 const pairs = Number(arg('pairs', '500000'));
 const rounds = Number(arg('rounds', '5'));
-const tracefs = '/sys/kernel/tracing';
-const dir = join(tracefs, 'instances', 'memlens-bench-reader');
 
 const bin = await buildC('mmap-pairs');
 const workload = async (): Promise<number> => {
@@ -42,7 +40,7 @@ process.stdout.write('ready\\n');
 sweep();
 `;
 
-async function withReader(pauseMs: number | null): Promise<number> {
+async function withReader(dir: string, pauseMs: number | null): Promise<number> {
   if (pauseMs === null) return workload();
   const child = spawn('taskset', ['-c', '1', process.execPath, '-e', readerSource, dir, String(pauseMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
@@ -54,13 +52,8 @@ async function withReader(pauseMs: number | null): Promise<number> {
   }
 }
 
-if (!existsSync(join(tracefs, 'instances'))) await runToEnd('mount', ['-t', 'tracefs', 'nodev', tracefs]);
-if (!existsSync(dir)) mkdirSync(dir);
 const results = new Map<string, number[]>();
-try {
-  writeFileSync(join(dir, 'buffer_size_kb'), '8192');
-  writeFileSync(join(dir, 'trace_clock'), 'mono');
-  for (const c of ['mmap', 'munmap', 'brk', 'mremap']) for (const side of ['enter', 'exit']) writeFileSync(join(dir, 'events', 'syscalls', `sys_${side}_${c}`, 'enable'), '1');
+await withTracepointsInstance('memlens-bench-reader', async (dir) => {
   const configs: [string, number | null][] = [
     ['nobody reading', null],
     ['memlens pattern: sweep, 10 ms pause once read empty', 10],
@@ -71,7 +64,7 @@ try {
     const untraced = await workload();
     writeFileSync(join(dir, 'tracing_on'), '1');
     for (const [name, pause] of configs) {
-      const ns = await withReader(pause);
+      const ns = await withReader(dir, pause);
       const list = results.get(name) ?? [];
       list.push((ns - untraced) / 2);
       results.set(name, list);
@@ -79,11 +72,7 @@ try {
       await sleep(200);
     }
   }
-} finally {
-  writeFileSync(join(dir, 'tracing_on'), '0');
-  writeFileSync(join(dir, 'events', 'enable'), '0');
-  rmdirSync(dir);
-}
+});
 console.log(`| reader | added ns per traced call, median over ${rounds} rounds (min … max) |`);
 console.log('|---|---:|');
 for (const [name, xs] of results) console.log(`| ${name} | ${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)} … ${Math.max(...xs).toFixed(0)}) |`);

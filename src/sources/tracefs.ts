@@ -191,13 +191,13 @@ class TracefsBackend implements TraceBackend {
   }
 
   /**
-   * One round: reads at most a round's worth from every CPU that this poll has not yet read empty,
-   * decodes, and pairs what is settled into `batch`. Returns true while some CPU still has unread
-   * data within this poll's budget.
+   * One round: reads at most a round's worth from every CPU (but one read empty less than
+   * REREAD_EMPTY_NS ago), decodes, and pairs what is settled into `batch`. Returns true while some
+   * CPU still has unread data within this poll's budget.
    *
-   * A CPU read empty is not asked again for REREAD_EMPTY_NS: a reader that keeps asking catches up
-   * with the writer every time and takes the page it is writing, a copy under the writer's feet
-   * that cost the traced program several microseconds per call when measured (bench/README.md).
+   * A CPU read empty is not asked again at once: a reader that keeps asking catches up with the
+   * writer every time and takes the page it is writing, a copy under the writer's feet that cost
+   * the traced program about 1 µs more per call when measured (bench/README.md, reader pattern).
    */
   private round(final: boolean, batch: TraceBatch, budget: Map<CpuReader, ReadBudget>): boolean {
     const pageSize = this.layout.pageSize;
@@ -298,7 +298,8 @@ class TracefsBackend implements TraceBackend {
           yield batch;
           // stop() may have been called while the consumer handled the batch.
           if (this.isStopRequested()) break;
-          // A turn of the event loop between rounds: the store's writer (on this thread) commits.
+          // A turn of the event loop between rounds: the dashboard's store writer (on this thread)
+          // commits, and the trace's store worker's acknowledgements arrive.
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
         if (this.isStopRequested()) break;

@@ -1,16 +1,9 @@
 // Where `memlens trace` keeps its events: the store (default: SQLite under the user's data
 // directory; --db URL for MySQL/MariaDB), or nowhere with --no-store. The one call site of the store.
-import type { LifecycleEvent, LostCounts, MemEvent } from '../../wire/events.js';
+import type { StoreSink } from '../../store/trace-sink.js';
 
-export interface EventSink {
-  readonly description: string;
-  /** Queues events (never blocks the tracer); lifecycle events tell the store where new processes begin. */
-  write(events: readonly MemEvent[], lifecycle: readonly LifecycleEvent[]): void;
-  /** Undefined while the store keeps up; else a promise to await before reading more. */
-  pressure(): Promise<void> | undefined;
-  /** Writes what is left and the lost-event counts. */
-  close(host: string, lost: LostCounts): Promise<void>;
-}
+/** The store's sink, or one that keeps nothing. */
+export type EventSink = StoreSink;
 
 const NO_STORE: EventSink = {
   description: 'not stored (--no-store)',
