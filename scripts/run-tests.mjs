@@ -1,12 +1,19 @@
 // Runs every compiled test file with Node's own test runner.
 // Node 20 cannot glob, so the files are listed here. MEMLENS_TEST_FILTER=substring narrows the set.
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const testRoot = join(root, 'dist', 'test');
+// test/helpers/waiting.ts writes a note here for each condition a test is waiting for.
+const waitingDir = join(root, 'test-artifacts', 'waiting');
+// Tests have no time limits. If the suite prints nothing for this long (a whole run takes a few
+// minutes), what is still running and what it waits for are printed, so that a run that never ends
+// says why. Nothing is stopped: the report is all.
+const SILENT_REPORT_MS = 10 * 60_000;
+
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir).sort()) {
@@ -18,7 +25,71 @@ const walk = (dir) => {
 walk(testRoot);
 const filter = process.env.MEMLENS_TEST_FILTER;
 const selected = filter ? files.filter((f) => relative(root, f).includes(filter)) : files;
+
+rmSync(waitingDir, { recursive: true, force: true });
+mkdirSync(waitingDir, { recursive: true });
+
+/** pid → { ppid, startTicks, args } of every process, read from /proc. */
+function processes() {
+  const all = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter((a) => a !== '').join(' ');
+      all.set(Number(name), { ppid: Number(fields[1]), startTicks: Number(fields[19]), args });
+    } catch {
+      // The process ended while it was being read.
+    }
+  }
+  return all;
+}
+
+function report(runnerPid, silentMs) {
+  const lines = [`run-tests: nothing printed for ${(silentMs / 60_000).toFixed(1)} min; still running:`];
+  const all = processes();
+  // USER_HZ is 100 on every Linux architecture memlens runs on (sysconf(_SC_CLK_TCK)).
+  const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  const walkTree = (pid, depth) => {
+    for (const [child, p] of all) {
+      if (p.ppid !== pid) continue;
+      const ageS = Math.round(uptimeS - p.startTicks / 100);
+      lines.push(`${'  '.repeat(depth)}${child} (${ageS} s) ${p.args.slice(0, 240)}`);
+      // A browser's own dozen processes say nothing about the test.
+      if (!p.args.includes('chromium')) walkTree(child, depth + 1);
+    }
+  };
+  walkTree(runnerPid, 1);
+  const notes = existsSync(waitingDir) ? readdirSync(waitingDir).sort() : [];
+  lines.push(notes.length === 0 ? 'no test has said what it waits for' : 'waiting for:');
+  for (const n of notes) {
+    try {
+      lines.push(`  ${readFileSync(join(waitingDir, n), 'utf8').trim()}`);
+    } catch {
+      // Settled while being read.
+    }
+  }
+  process.stdout.write(lines.map((l) => `# ${l}\n`).join(''));
+}
+
 // Tests that trace the kernel, restart databases or boot a VM serialise themselves through
 // locks of their own; the rest run two files at a time (the machines have two cores).
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...selected], { stdio: 'inherit', cwd: root });
-process.exit(r.status ?? 1);
+const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=2', ...selected], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+let lastOutputMs = Date.now();
+let lastReportMs = 0;
+child.stdout.on('data', (chunk) => {
+  lastOutputMs = Date.now();
+  process.stdout.write(chunk);
+});
+const watch = setInterval(() => {
+  const now = Date.now();
+  if (now - lastOutputMs < SILENT_REPORT_MS || now - lastReportMs < SILENT_REPORT_MS) return;
+  report(child.pid, now - lastOutputMs);
+  lastReportMs = now;
+}, 10_000);
+child.on('close', (code) => {
+  clearInterval(watch);
+  // A runner killed by a signal has no exit code: that is a failure too.
+  process.exitCode = code ?? 1;
+});

@@ -58,7 +58,8 @@ function errorBody(statusCode: number, message: string): ErrorBody {
 
 export async function createDashboardServer(opts: DashboardServerOptions): Promise<DashboardServer> {
   const log = opts.log ?? (() => undefined);
-  const app = Fastify({ logger: false, maxParamLength: 100, bodyLimit: 1024 });
+  // Router options go under routerOptions: set at the top level, Fastify 5 warns (FSTDEP022) at every start.
+  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 100 }, bodyLimit: 1024 });
   const dirty = opts.dirty ?? null;
   const hub = new LiveHub({ views: opts.views, access: opts.access, log, dirty });
   const metrics = createMetricsRegistry(opts.views.state, opts.version, { defaultMetrics: opts.defaultMetrics ?? true, dirty });

@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitingFor } from './waiting.js';
 
 const LOCK = join(tmpdir(), 'memlens-test-trace.lock');
 
@@ -19,6 +20,15 @@ function holderAlive(): boolean {
 }
 
 export async function withTraceLock<T>(fn: () => Promise<T>): Promise<T> {
+  await waitingFor(`the trace lock ${LOCK}`, takeLock);
+  try {
+    return await fn();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+async function takeLock(): Promise<void> {
   for (;;) {
     try {
       mkdirSync(LOCK);
@@ -29,10 +39,5 @@ export async function withTraceLock<T>(fn: () => Promise<T>): Promise<T> {
       if (!holderAlive()) rmSync(LOCK, { recursive: true, force: true });
       else await new Promise((r) => setTimeout(r, 100));
     }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(LOCK, { recursive: true, force: true });
   }
 }

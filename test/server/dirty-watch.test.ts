@@ -11,6 +11,7 @@ import type { DirtyJson } from '../../src/wire/dirty.js';
 import type { DirtyBody, ServerMessage, UpdateMessage } from '../../src/wire/messages.js';
 import { runCli, runProcess } from '../helpers/cli.js';
 import { cliPath } from '../helpers/paths.js';
+import { describePredicate, waitingFor } from '../helpers/waiting.js';
 import { buildWorkload, startWorkload, type Workload } from '../dirty/workload.js';
 import { freePort, startServe, type LiveServe } from '../web/live-serve.js';
 import { parseExposition } from './exposition.js';
@@ -21,11 +22,13 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /** Polls until `probe` returns something, as long as it takes. */
 async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
-  for (;;) {
-    const got = await probe();
-    if (got !== undefined) return got;
-    await sleep(100);
-  }
+  return waitingFor(`the server: ${describePredicate(probe)}`, async () => {
+    for (;;) {
+      const got = await probe();
+      if (got !== undefined) return got;
+      await sleep(100);
+    }
+  });
 }
 
 async function dirtyBody(serve: LiveServe): Promise<DirtyBody> {

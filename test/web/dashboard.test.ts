@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { artifactsDir } from '../helpers/paths.js';
+import { describePredicate, waitingFor } from '../helpers/waiting.js';
 import type { LiveServe, Workload } from './live-serve.js';
 import { launchBrowser, startServe, startWorkload } from './live-serve.js';
 
@@ -21,7 +22,7 @@ const canRun = process.getuid?.() === 0 && existsSync('/usr/bin/chromium');
 
 /** Waits, as long as it takes, until the predicate holds in the page. */
 async function until<A>(page: Page, fn: (arg: A) => boolean, arg?: A): Promise<void> {
-  await page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: 0, polling: 200 });
+  await waitingFor(`the page: ${describePredicate(fn, arg)}`, () => page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: 0, polling: 200 }));
 }
 
 describe('dashboard in chromium against a live memlens serve', { skip: canRun ? false : 'needs root (tracing) and /usr/bin/chromium' }, () => {
@@ -49,6 +50,8 @@ describe('dashboard in chromium against a live memlens serve', { skip: canRun ? 
     await hostile.stop();
     const code = await serve.stop();
     assert.equal(code, 0, serve.stderr());
+    // No deprecation or other runtime warning on an operator's terminal.
+    assert.doesNotMatch(serve.stderr(), /Warning/);
   });
 
   test('the known workload appears in the processes table with its requested memory', async () => {

@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { DirtyBody } from '../../src/wire/messages.js';
 import { artifactsDir } from '../helpers/paths.js';
+import { describePredicate, waitingFor } from '../helpers/waiting.js';
 import { buildWorkload, startWorkload, type Workload } from '../dirty/workload.js';
 import type { LiveServe } from './live-serve.js';
 import { launchBrowser, startServe } from './live-serve.js';
@@ -26,7 +27,7 @@ const hex = (n: bigint): string => `0x${n.toString(16)}`;
 
 /** Waits, as long as it takes, until the predicate holds in the page. */
 async function until<A>(page: Page, fn: (arg: A) => boolean, arg?: A): Promise<void> {
-  await page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: 0, polling: 200 });
+  await waitingFor(`the page: ${describePredicate(fn, arg)}`, () => page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: 0, polling: 200 }));
 }
 
 async function dirtyBody(serve: LiveServe): Promise<DirtyBody> {
@@ -54,10 +55,9 @@ describe('the Dirty pages tab against a live watch', { skip: canRun ? false : 'n
     w = await startWorkload(['1000', 'loop', '5', '120', '3', '40'], { binary });
     serve = await startServe(['--no-trace', '--dirty-watch', String(w.pid), '--dirty-fallback', 'accessed', '--dirty-interval', '400ms']);
     // The page opens late: three rounds are already measured, and must be on the chart.
-    for (;;) {
-      if (((await dirtyBody(serve)).watch?.rounds ?? 0) >= 3) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitingFor('the watch\'s third round', async () => {
+      while (((await dirtyBody(serve)).watch?.rounds ?? 0) < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+    });
     browser = await launchBrowser();
     page = await browser.newPage();
     page.on('pageerror', (e) => errors.push(String(e)));

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { BrowserContext } from 'playwright-core';
 import { cliPath, repoRoot } from '../helpers/paths.js';
+import { waitingFor } from '../helpers/waiting.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,7 +25,7 @@ export function freePort(): Promise<number> {
 
 /** Resolves with the first stdout line matching `re`, whenever it comes. */
 function lineMatching(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
+  return waitingFor(`pid ${child.pid} (${child.spawnargs.join(' ').slice(0, 200)}) to print /${re.source}/`, () => new Promise((resolve, reject) => {
     let buf = '';
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (d: string) => {
@@ -33,7 +34,7 @@ function lineMatching(child: ChildProcess, re: RegExp): Promise<RegExpExecArray>
       if (m !== null) resolve(m);
     });
     child.once('exit', (code) => reject(new Error(`exited with ${code} before printing ${re.source}; stdout: ${buf}`)));
-  });
+  }));
 }
 
 export interface LiveServe {
@@ -58,14 +59,14 @@ export async function startServe(extra: string[] = []): Promise<LiveServe> {
     child,
     stderr: () => err,
     stop: () =>
-      new Promise((resolve) => {
+      waitingFor(`memlens serve (pid ${child.pid}) to exit after SIGINT`, () => new Promise((resolve) => {
         if (child.exitCode !== null) {
           resolve(child.exitCode);
           return;
         }
         child.once('exit', (code) => resolve(code));
         child.kill('SIGINT');
-      }),
+      })),
   };
 }
 
