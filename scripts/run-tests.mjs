@@ -75,7 +75,9 @@ function report(runnerPid, silentMs) {
 
 // Tests that trace the kernel, restart databases or boot a VM serialise themselves through
 // locks of their own; the rest run two files at a time (the machines have two cores).
-const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=2', ...selected], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+// --test-force-exit: a file whose tests have all ended exits even if something it started still
+// holds its event loop open, rather than keeping the run from ending.
+const child = spawn(process.execPath, ['--test', '--test-force-exit', '--test-reporter=tap', '--test-concurrency=2', ...selected], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
 let lastOutputMs = Date.now();
 let lastReportMs = 0;
 child.stdout.on('data', (chunk) => {

@@ -1,43 +1,72 @@
 // A machine-wide lock for tests that depend on tracing state shared by every tracer on the machine
 // (such as leftover tracefs instances, which any starting `memlens trace` removes). Test files run
 // two at a time; tests that need the kernel's tracing to themselves hold this lock.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+//
+// The lock is a file naming its holder by pid and start time, put in place whole by link(2), which
+// fails if the file exists. A holder that was killed leaves the file behind; its pid may by then
+// name another process, so the start time decides whether the holder still runs.
+import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitingFor } from './waiting.js';
 
-const LOCK = join(tmpdir(), 'memlens-test-trace.lock');
+const LOCK = join(tmpdir(), 'memlens-test-trace.held');
 
-function holderAlive(): boolean {
+/** "pid starttime" of a process (field 22 of /proc/PID/stat), or undefined once it has gone. */
+function identity(pid: number | 'self'): string | undefined {
   try {
-    const pid = Number(readFileSync(join(LOCK, 'pid'), 'utf8'));
-    if (!(pid > 0)) return true; // being written: assume alive
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return `${pid === 'self' ? process.pid : pid} ${fields[19]}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The holder's "pid starttime" if that process no longer runs, else undefined. */
+function staleHolder(): string | undefined {
+  const held = readHolder();
+  if (held === undefined) return undefined; // released meanwhile
+  const pid = Number(held.split(' ')[0]);
+  return pid > 0 && identity(pid) === held ? undefined : held;
+}
+
+async function takeLock(): Promise<void> {
+  const mine = identity('self');
+  if (mine === undefined) throw new Error('cannot read /proc/self/stat');
+  const draft = `${LOCK}.${process.pid}`;
+  writeFileSync(draft, `${mine}\n`);
+  try {
+    for (;;) {
+      try {
+        linkSync(draft, LOCK);
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const stale = staleHolder();
+        // Checked again just before removing: another waiter may have removed it and locked.
+        if (stale !== undefined && readHolder() === stale) rmSync(LOCK, { force: true });
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    rmSync(draft, { force: true });
   }
 }
 
 export async function withTraceLock<T>(fn: () => Promise<T>): Promise<T> {
-  await waitingFor(`the trace lock ${LOCK}`, takeLock);
+  await waitingFor(`the trace lock ${LOCK} (held by: ${readHolder() ?? 'nobody'})`, takeLock);
   try {
     return await fn();
   } finally {
-    rmSync(LOCK, { recursive: true, force: true });
+    rmSync(LOCK, { force: true });
   }
 }
 
-async function takeLock(): Promise<void> {
-  for (;;) {
-    try {
-      mkdirSync(LOCK);
-      writeFileSync(join(LOCK, 'pid'), String(process.pid));
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (!holderAlive()) rmSync(LOCK, { recursive: true, force: true });
-      else await new Promise((r) => setTimeout(r, 100));
-    }
+function readHolder(): string | undefined {
+  try {
+    return readFileSync(LOCK, 'utf8').trim();
+  } catch {
+    return undefined;
   }
 }

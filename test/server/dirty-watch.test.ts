@@ -11,6 +11,7 @@ import type { DirtyJson } from '../../src/wire/dirty.js';
 import type { DirtyBody, ServerMessage, UpdateMessage } from '../../src/wire/messages.js';
 import { runCli, runProcess } from '../helpers/cli.js';
 import { cliPath } from '../helpers/paths.js';
+import { Teardown } from '../helpers/teardown.js';
 import { describePredicate, waitingFor } from '../helpers/waiting.js';
 import { buildWorkload, startWorkload, type Workload } from '../dirty/workload.js';
 import { freePort, startServe, type LiveServe } from '../web/live-serve.js';
@@ -105,12 +106,15 @@ describe('a live watch with the accessed fallback: API, WebSocket and /metrics',
   let comm: string;
   let body: DirtyBody;
   const ROUNDS = 8;
+  const teardown = new Teardown();
 
   before(async () => {
     // 1000 pages mapped and touched; then pages 5, 8, 11, … (120 of them) written every 40 ms.
     w = await startWorkload(['1000', 'loop', '5', '120', '3', '40'], { binary: buildWorkload({ static: true }) });
+    teardown.add(() => w.stop());
     comm = readFileSync(`/proc/${w.pid}/comm`, 'utf8').trim();
     serve = await startServe(['--no-trace', '--dirty-watch', String(w.pid), '--dirty-fallback', 'accessed', '--dirty-interval', '300ms']);
+    teardown.add(async () => assert.equal(await serve.stop(), 0, serve.stderr()));
     // At least ROUNDS rounds, and converged: a fixed write set converges within a few rounds, so
     // 40 rounds without convergence end the wait (and fail the test below) rather than hang.
     body = await until(async () => {
@@ -119,11 +123,7 @@ describe('a live watch with the accessed fallback: API, WebSocket and /metrics',
     });
   });
 
-  after(async () => {
-    await w.stop();
-    const code = await serve.stop();
-    assert.equal(code, 0, serve.stderr());
-  });
+  after(() => teardown.run());
 
   test('GET /api/v1/dirty: the watch, its rule, and every round so far, touched pages never called writes', async () => {
     assert.equal(body.type, 'dirty');

@@ -40,7 +40,7 @@ async function traceInto(db: string): Promise<void> {
   assert.equal(code, 0, trace.stderr());
   const ours = (e: MemEventJson) => e.pid === ids.pid || e.pid === ids.childPid;
   const streamed = ndjson(trace.stdout()).filter(ours).sort(byTime);
-  assert.ok(streamed.length > 15);
+  assert.ok(streamed.length > 15, `${streamed.length} events of the workload streamed; the tracer said: ${trace.stderr()}`);
 
   const stored: MemEventJson[] = [];
   for (const pid of [ids.pid, ids.childPid]) {

@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { DirtyBody } from '../../src/wire/messages.js';
 import { artifactsDir } from '../helpers/paths.js';
+import { Teardown } from '../helpers/teardown.js';
 import { describePredicate, waitingFor } from '../helpers/waiting.js';
 import { buildWorkload, startWorkload, type Workload } from '../dirty/workload.js';
 import type { LiveServe } from './live-serve.js';
@@ -45,6 +46,7 @@ describe('the Dirty pages tab against a live watch', { skip: canRun ? false : 'n
   let browser: BrowserContext;
   let page: Page;
   const errors: string[] = [];
+  const teardown = new Teardown();
 
   before(async () => {
     mkdirSync(shots, { recursive: true });
@@ -53,12 +55,15 @@ describe('the Dirty pages tab against a live watch', { skip: canRun ? false : 'n
     copyFileSync(buildWorkload({ static: true }), binary);
     // Pages 5, 8, 11, … (120 of them) written every 40 ms by the workload itself.
     w = await startWorkload(['1000', 'loop', '5', '120', '3', '40'], { binary });
+    teardown.add(() => w.stop());
     serve = await startServe(['--no-trace', '--dirty-watch', String(w.pid), '--dirty-fallback', 'accessed', '--dirty-interval', '400ms']);
+    teardown.add(async () => assert.equal(await serve.stop(), 0, serve.stderr()));
     // The page opens late: three rounds are already measured, and must be on the chart.
     await waitingFor('the watch\'s third round', async () => {
       while (((await dirtyBody(serve)).watch?.rounds ?? 0) < 3) await new Promise((resolve) => setTimeout(resolve, 100));
     });
     browser = await launchBrowser();
+    teardown.add(() => browser.close());
     page = await browser.newPage();
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => {
@@ -68,12 +73,7 @@ describe('the Dirty pages tab against a live watch', { skip: canRun ? false : 'n
     assert.match(response?.headers()['content-security-policy'] ?? '', /script-src 'self'/);
   });
 
-  after(async () => {
-    await browser.close();
-    await w.stop();
-    const code = await serve.stop();
-    assert.equal(code, 0, serve.stderr());
-  });
+  after(() => teardown.run());
 
   test('the tab appears, and opened late it shows the history from round 1', async () => {
     await until(page, () => document.getElementById('tab-dirty')?.hidden === false);

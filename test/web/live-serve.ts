@@ -44,6 +44,13 @@ export interface LiveServe {
   stop(): Promise<number | null>;
 }
 
+// Servers still running when the test process exits (a failed before(), a forced exit) are told
+// to stop, so none is left tracing the machine after the test run.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGINT');
+});
+
 export async function startServe(extra: string[] = []): Promise<LiveServe> {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-serve-test-'));
   const port = await freePort();
@@ -51,6 +58,8 @@ export async function startServe(extra: string[] = []): Promise<LiveServe> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', XDG_DATA_HOME: dir },
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const m = await lineMatching(child, /dashboard at (\S+)/);

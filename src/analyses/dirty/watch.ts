@@ -71,12 +71,16 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
     for (let n = 1; n <= opts.maxRounds; n++) {
       opts.meter.begin();
       const cleared = performance.now();
-      await sleep(opts.intervalMs, opts.signal);
+      // Node's timers count from the event loop's cached clock and can fire up to a millisecond
+      // early; a round lasts at least the interval it is reported as.
+      let intervalMs = 0;
+      while ((intervalMs = performance.now() - cleared) < opts.intervalMs && opts.signal?.aborted !== true) {
+        await sleep(Math.max(1, Math.ceil(opts.intervalMs - intervalMs)), opts.signal);
+      }
       if (opts.signal?.aborted) {
         stopReason = 'interrupted';
         break;
       }
-      const intervalMs = performance.now() - cleared;
       last = opts.meter.measure();
       const previous = series[series.length - 1];
       series.push(last.pages);
