@@ -43,6 +43,8 @@ export interface WriterStats {
   databaseUp: boolean;
   /** Spill-file lines that could not be read, and batches torn by a crash (skipped). */
   malformedSpillLines: number;
+  /** How long the commit now in flight has waited for the database's answer (0: none in flight). */
+  commitWaitMs: number;
 }
 
 export interface CloseResult {
@@ -86,8 +88,10 @@ export class BufferedWriter {
   private closed = false;
   private failures = 0;
   private malformedDone = 0;
-  private readonly s: Omit<WriterStats, 'memoryEvents' | 'spillBytes' | 'malformedSpillLines'> = { committedEvents: 0, committedBatches: 0, duplicateBatches: 0, failedAttempts: 0, spilledBatches: 0, databaseUp: true };
+  private readonly s: Omit<WriterStats, 'memoryEvents' | 'spillBytes' | 'malformedSpillLines' | 'commitWaitMs'> = { committedEvents: 0, committedBatches: 0, duplicateBatches: 0, failedAttempts: 0, spilledBatches: 0, databaseUp: true };
   private drainWaiters: (() => void)[] = [];
+  /** performance.now() when the commit in flight was sent; undefined when none is. */
+  private commitSentAt: number | undefined;
 
   constructor(
     private readonly store: EventStore,
@@ -163,7 +167,19 @@ export class BufferedWriter {
       memoryEvents: this.memoryEvents + this.pending.length,
       spillBytes: this.spills.reduce((n, f) => n + f.unreadBytes(), 0),
       malformedSpillLines: this.spills.reduce((n, f) => n + f.malformedLines, this.malformedDone),
+      commitWaitMs: this.commitSentAt === undefined ? 0 : performance.now() - this.commitSentAt,
     };
+  }
+
+  /**
+   * Moves everything waiting in memory to the spill file, and sends what comes next there too until
+   * the file is drained: for a database that has stopped answering without failing (a frozen server,
+   * a network path that drops packets), where the commit in flight may wait for minutes.
+   */
+  spillWaiting(): void {
+    if (this.closed) return;
+    this.cut();
+    this.spillQueue();
   }
 
   private arm(): void {
@@ -285,7 +301,8 @@ export class BufferedWriter {
         return;
       }
       try {
-        const outcome = await this.store.commitBatch(item.batch);
+        this.commitSentAt = performance.now();
+        const outcome = await this.store.commitBatch(item.batch).finally(() => (this.commitSentAt = undefined));
         item.done();
         if (outcome === 'duplicate') this.s.duplicateBatches++;
         else {

@@ -9,7 +9,7 @@ import type { LostCounts, MemEvent } from '../wire/events.js';
 import { encodeEventBatch } from './event-batch-codec.js';
 import type { BufferedWriterOptions, CloseResult, WriterStats } from './buffered-writer.js';
 import type { ProcessStart } from './totals.js';
-import type { FromWorker, ToWorker, WorkerInit } from './writer-protocol.js';
+import type { FlowBounds, FromWorker, ToWorker, WorkerInit } from './writer-protocol.js';
 
 type Pending = { resolve: (m: FromWorker) => void; reject: (e: Error) => void };
 
@@ -53,8 +53,8 @@ export class WorkerWriter {
   onRetention: ((deletedEvents: number, error: string | null) => void) | undefined;
 
   /** Opens the store at a `--db` value in a new worker thread; open errors are the store's own UserErrors. */
-  static open(url: string | undefined, options: Omit<BufferedWriterOptions, 'onError'> = {}, retention: { limit: { maxAgeMs?: number; maxRows?: number }; everyMs: number } | null = null): Promise<WorkerWriter> {
-    const init: WorkerInit = { url, options, retention: retention?.limit ?? null, retentionEveryMs: retention?.everyMs ?? 0 };
+  static open(url: string | undefined, options: Omit<BufferedWriterOptions, 'onError'> = {}, retention: { limit: { maxAgeMs?: number; maxRows?: number }; everyMs: number } | null = null, flow?: FlowBounds): Promise<WorkerWriter> {
+    const init: WorkerInit = { url, options, retention: retention?.limit ?? null, retentionEveryMs: retention?.everyMs ?? 0, flow };
     const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: init });
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker): void => {
@@ -104,6 +104,11 @@ export class WorkerWriter {
   /** Above this many events waiting for the worker, pressure() asks the tracer to stop reading. */
   static readonly PAUSE_ABOVE_EVENTS = 200_000;
   static readonly RESUME_BELOW_EVENTS = 50_000;
+
+  /** Events written that the worker has not acknowledged yet (what pressure() looks at). */
+  unacknowledgedEvents(): number {
+    return this.waitingEvents;
+  }
 
   /** Queues events (in kernel-time order); never blocks. */
   write(events: readonly MemEvent[]): void {

@@ -10,6 +10,15 @@ export interface WorkerInit {
   /** Retention applied by the worker at start and then every `retentionEveryMs`. */
   retention: { maxAgeMs?: number; maxRows?: number } | null;
   retentionEveryMs: number;
+  /** Flow-control bounds (writer-worker.ts); tests make them small. */
+  flow?: FlowBounds;
+}
+
+export interface FlowBounds {
+  /** Events waiting in the writer's memory above which a database that answers is "slow" (default 100,000). */
+  slowDatabaseEvents?: number;
+  /** A commit unanswered for this long means the database is away, not slow (default 2,000 ms). */
+  stalledCommitMs?: number;
 }
 
 export type ToWorker =

@@ -16,7 +16,14 @@ const post = (m: FromWorker): void => port.postMessage(m);
 const init = workerData as WorkerInit;
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 /** Events waiting in the writer's memory above which a database that answers is "slow". */
-const SLOW_DATABASE_EVENTS = 100_000;
+const SLOW_DATABASE_EVENTS = init.flow?.slowDatabaseEvents ?? 100_000;
+/**
+ * A commit that has had no answer for this long means a database that is away without saying so
+ * (a frozen server, a network path that drops packets: TCP may take a quarter of an hour to give
+ * up). Normal commits take tens of milliseconds (bench/README.md). Past this bound what waits goes
+ * to the spill file and the tracer reads on, instead of pausing while the kernel drops events.
+ */
+const STALLED_COMMIT_MS = init.flow?.stalledCommitMs ?? 2000;
 
 try {
   const store = await openStore(init.url);
@@ -32,7 +39,10 @@ try {
   const release = (): void => {
     if (heldEvents === 0) return;
     const s = writer.stats();
-    if (s.databaseUp && s.memoryEvents > SLOW_DATABASE_EVENTS) return;
+    if (s.databaseUp && s.memoryEvents > SLOW_DATABASE_EVENTS) {
+      if (s.commitWaitMs < STALLED_COMMIT_MS) return;
+      writer.spillWaiting();
+    }
     post({ type: 'taken', events: heldEvents });
     heldEvents = 0;
   };

@@ -1,5 +1,6 @@
-// The database goes away during a run (kill -9 of a MariaDB server this test starts itself) and
-// comes back: every event must be stored exactly once, in order, with totals to match.
+// The database goes away during a run and comes back: killed (kill -9 of a MariaDB server this test
+// starts itself), frozen (SIGSTOP: no answer, no error), or answering a commit the client never hears
+// of. Every event must be stored exactly once, in order, with totals to match.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,10 +9,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SeededRandom } from '../../src/base/random.js';
-import { BufferedWriter, openStore, type EventStore } from '../../src/store/index.js';
+import { BufferedWriter, WorkerWriter, openStore, type EventStore } from '../../src/store/index.js';
 import type { MemEvent } from '../../src/wire/events.js';
 import { randomEvents } from './events-fixture.js';
 import { PrivateMariadb } from './private-mariadb.js';
+import { waitingFor } from '../helpers/waiting.js';
 
 let server: PrivateMariadb;
 let spillDir: string;
@@ -86,6 +88,43 @@ test('a writer closed while the database is down leaves a spill file that the ne
   assert.deepEqual(readdirSync(spillDir), []);
   await assertStoredOnce(store2, events);
   await store2.close();
+});
+
+test('a database that stops answering without failing: the tracer is not held, what waits is spilled, all is written once it answers', async () => {
+  const url = server.url('memlens_outage_frozen');
+  const writer = await WorkerWriter.open(url, { spillDir, batchEvents: 200, flushIntervalMs: 20, retryMinMs: 50, retryMaxMs: 400 }, null, { slowDatabaseEvents: 1000, stalledCommitMs: 300 });
+  const events = randomEvents(new SeededRandom(10), 9000, 1_000_000n, ['frozen']);
+  writer.write(events.slice(0, 3000));
+  await writer.flush();
+  // Frozen: the commit in flight gets no answer and no error. A slow database would hold the
+  // acknowledgements (the tracer pauses, the kernel drops); a frozen one must not.
+  server.freeze();
+  try {
+    // 2,000 events: above the slow bound, below the memory bound (3 × 1,000) that spills anyway.
+    for (let i = 3000; i < 5000; i += 500) writer.write(events.slice(i, i + 500));
+    await waitingFor('the worker to acknowledge every event while the database is frozen', async () => {
+      while (writer.unacknowledgedEvents() > 0) await sleep(20);
+    });
+    const frozen = await writer.stats();
+    assert.ok(frozen.commitWaitMs >= 300, `a commit is waiting (${frozen.commitWaitMs} ms)`);
+    assert.ok(frozen.spilledBatches > 0, 'what waited went to the spill file');
+    assert.ok(frozen.memoryEvents < 1000, `memory bounded (${frozen.memoryEvents} events in memory)`);
+    // Spilling goes on while the commit waits: nothing more is held in memory.
+    for (let i = 5000; i < 9000; i += 500) writer.write(events.slice(i, i + 500));
+    await waitingFor('the worker to acknowledge the events written after the spill began', async () => {
+      while (writer.unacknowledgedEvents() > 0) await sleep(20);
+    });
+    assert.equal((await writer.stats()).memoryEvents, 0);
+  } finally {
+    server.thaw();
+  }
+  await writer.flush();
+  const closed = await writer.close();
+  assert.ok(closed.complete);
+  assert.deepEqual(readdirSync(spillDir), [], 'spill files removed once written');
+  const store = await openStore(url);
+  await assertStoredOnce(store, events);
+  await store.close();
 });
 
 /**

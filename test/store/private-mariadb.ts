@@ -83,7 +83,18 @@ export class PrivateMariadb {
     this.child = undefined;
   }
 
+  /** SIGSTOP: the server keeps its connections open and answers nothing, as a hung host or a network path that drops packets. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT: the frozen server goes on where it stopped. */
+  thaw(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async destroy(): Promise<void> {
+    this.thaw();
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
