@@ -65,6 +65,9 @@ export function summaryText(rows: AccountRow[], totalVirtualBytes: bigint, lost:
     `REQUESTED = Σ mmap − Σ munmap lengths of successful calls (0 when negative). MAPPED NOW = the address space kept from the calls, seeded from /proc/PID/maps (≥: started after exec, so a lower bound).`,
     `%VM = percent of total virtual memory, MemTotal + SwapTotal = ${formatBytes(Number(totalVirtualBytes))}.`,
     lostLine(lost, p),
+    // A dropped event belongs to no known process (the kernel counts drops per CPU), so any row may
+    // miss calls: said once here rather than guessed per row.
+    lost.lostEvents > 0 ? p.red('The kernel dropped events: the figures above miss the calls they held.') : '',
   ];
   return lines.filter((l) => l !== '').join('\n');
 }
