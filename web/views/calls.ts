@@ -8,6 +8,7 @@ import { elementScroll, observeElementOffset, observeElementRect, Virtualizer } 
 import type { MemEventJson } from '../../src/wire/events.js';
 import { MEM_CALLS } from '../../src/wire/events.js';
 import type { CallFilter } from '../../src/wire/messages.js';
+import { callMatches } from '../../src/wire/messages.js';
 import type { CallQuery } from '../api.js';
 import { api } from '../api.js';
 import { byId, el, setText } from '../dom.js';
@@ -24,6 +25,15 @@ export interface CallFilterState {
   call?: string;
   fromMs?: number;
   toMs?: number;
+}
+
+/** The part of a filter the server applies to live calls (the time range is the page's). */
+function liveFilterOf(f: CallFilterState): CallFilter {
+  const live: CallFilter = {};
+  if (f.pid !== undefined) live.pid = f.pid;
+  if (f.name !== undefined && f.name !== '') live.name = f.name;
+  if (f.call !== undefined && f.call !== '') live.call = f.call as CallFilter['call'];
+  return live;
 }
 
 /** A virtual, keyset-paged list of calls, used by the calls view and by the process detail. */
@@ -145,15 +155,21 @@ export class CallList {
     this.sync();
   }
 
-  /** Whether a live call passes the time-range part of the filter (the server applies the rest). */
-  private inRange(e: MemEventJson): boolean {
+  /**
+   * Whether a live call passes the whole filter. The server filters live calls by the subscription
+   * too, but updates sent under the previous filter can still arrive after the list was reset for a
+   * new one; unchecked, they would fill the top of a list that claims to be filtered.
+   */
+  private matches(e: MemEventJson): boolean {
     const t = Date.parse(e.time);
-    return (this.filter.fromMs === undefined || t >= this.filter.fromMs) && (this.filter.toMs === undefined || t <= this.filter.toMs);
+    if (this.filter.fromMs !== undefined && t < this.filter.fromMs) return false;
+    if (this.filter.toMs !== undefined && t > this.filter.toMs) return false;
+    return callMatches(e, liveFilterOf(this.filter));
   }
 
   /** New calls from the server, newest first. */
   addLive(calls: MemEventJson[], skipped: number): void {
-    const fresh = calls.filter((c) => this.inRange(c) && !this.keys.has(callKey(c)));
+    const fresh = calls.filter((c) => this.matches(c) && !this.keys.has(callKey(c)));
     if (this.scroller.scrollTop > ROW_HEIGHT) {
       this.held = [...fresh, ...this.held].slice(0, 10_000);
       this.heldSkipped += skipped;
@@ -283,20 +299,12 @@ export class CallsView {
 
   apply(): void {
     this.filter = this.readForm();
-    const live: CallFilter = {};
-    if (this.filter.pid !== undefined) live.pid = this.filter.pid;
-    if (this.filter.name !== undefined) live.name = this.filter.name;
-    if (this.filter.call !== undefined) live.call = this.filter.call as CallFilter['call'];
-    this.onFilter(live);
+    this.onFilter(liveFilterOf(this.filter));
     void this.list.reset(this.filter, this.host);
   }
 
   liveFilter(): CallFilter {
-    const live: CallFilter = {};
-    if (this.filter.pid !== undefined) live.pid = this.filter.pid;
-    if (this.filter.name !== undefined) live.name = this.filter.name;
-    if (this.filter.call !== undefined) live.call = this.filter.call as CallFilter['call'];
-    return live;
+    return liveFilterOf(this.filter);
   }
 
   setHost(host: string | undefined): void {
