@@ -34,7 +34,8 @@ const apiGet = async <T>(serve: LiveServe, path: string): Promise<T> => (await (
 
 /**
  * Starts both workloads and waits until the server's figures have their calls: 4 × 512 GiB mapped
- * and one unmapped is 1.50 TiB requested, exactly; the hostile one maps 2 × 512 GiB. The tracer
+ * and one unmapped is 1.50 TiB requested (plus the dynamic loader's few small mappings); the
+ * hostile one maps 2 × 512 GiB. The tracer
  * traces every process, so when the machine makes more calls than it keeps, the kernel drops
  * events, counts them, and the workloads' calls may be among the dropped: their figures can then
  * never come right. A drop while they wait starts a new pair, and after three such attempts the
