@@ -2,7 +2,7 @@
 // of workload.c, for the browser tests and the serve benchmarks.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,7 +73,12 @@ export async function startServe(extra: string[] = []): Promise<LiveServe> {
           resolve(child.exitCode);
           return;
         }
-        child.once('exit', (code) => resolve(code));
+        child.once('exit', (code) => {
+          // The store and data directory are the test's own; what to look at afterwards is the
+          // exit code and stderr, which the caller has.
+          rmSync(dir, { recursive: true, force: true });
+          resolve(code);
+        });
         child.kill('SIGINT');
       })),
   };
@@ -111,11 +116,26 @@ export async function startWorkload(name: string, gib: number, count: number, un
   };
 }
 
+// Browser profiles go when the test process exits: the browser's processes may still be writing to
+// them just after close() has returned.
+const profiles = new Set<string>();
+process.once('exit', () => {
+  for (const dir of profiles) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Left in the temporary directory.
+    }
+  }
+});
+
 export async function launchBrowser(): Promise<BrowserContext> {
   const userDataDir = mkdtempSync(join(tmpdir(), 'memlens-chromium-'));
-  return chromium.launchPersistentContext(userDataDir, {
+  const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1440, height: 900 },
   });
+  profiles.add(userDataDir);
+  return context;
 }
