@@ -20,7 +20,7 @@ export const PROGRAM_TOP_N = 20;
 export function createMetricsRegistry(state: LiveState, version: string, opts: { defaultMetrics?: boolean; dirty?: DirtyWatchState | null } = {}): Registry {
   const register = new Registry();
   // The event-loop delay histogram samples by a timer; prom-client's default of every 10 ms woke the
-  // idle server 100 times a second, about 0.8 % of a core here (bench/README.md). Every 100 ms still
+  // idle server 100 times a second, 0.4 to 0.9 % of a core here (bench/README.md). Every 100 ms still
   // measures each delay in nanoseconds, ten times a second.
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register, eventLoopMonitoringPrecision: 100 });
   if (opts.dirty) registerDirtyMetrics(register, opts.dirty);
