@@ -8,19 +8,15 @@
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startTime } from '../../src/sources/trace-proc.js';
 import { waitingFor } from './waiting.js';
 
 const LOCK = join(tmpdir(), 'memlens-test-trace.held');
 
-/** "pid starttime" of a process (field 22 of /proc/PID/stat), or undefined once it has gone. */
+/** "pid starttime" of a process, or undefined once it has gone. */
 function identity(pid: number | 'self'): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return `${pid === 'self' ? process.pid : pid} ${fields[19]}`;
-  } catch {
-    return undefined;
-  }
+  const start = startTime(pid);
+  return start === undefined ? undefined : `${pid === 'self' ? process.pid : pid} ${start}`;
 }
 
 /** The holder's "pid starttime" if that process no longer runs, else undefined. */

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { artifactsDir } from './paths.js';
 
 /** Where the notes live; scripts/run-tests.mjs reads the same folder. */
-export const waitingDir: string = join(artifactsDir, 'waiting');
+const waitingDir: string = join(artifactsDir, 'waiting');
 
 let seq = 0;
 

@@ -15,19 +15,15 @@ import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { artifactsDir } from '../helpers/paths.js';
 import { Teardown } from '../helpers/teardown.js';
-import { describePredicate, waitingFor } from '../helpers/waiting.js';
+import { waitingFor } from '../helpers/waiting.js';
 import type { ProcessesBody, StatusBody } from '../../src/wire/messages.js';
 import type { LiveServe, Workload } from './live-serve.js';
-import { launchBrowser, startServe, startWorkload } from './live-serve.js';
+import { launchBrowser, startServe, startWorkload, untilInPage as until } from './live-serve.js';
 
 const HOSTILE_NAME = '<i id=pwn>x';
 const HOSTILE_ARGS = [`"'"''<script>window.__pwned=1</script>`, `<img src=x onerror="window.__pwned=2">`, `'"><svg onload=window.__pwned=3>`];
 const canRun = process.getuid?.() === 0 && existsSync('/usr/bin/chromium');
 
-/** Waits, as long as it takes, until the predicate holds in the page. */
-async function until<A>(page: Page, fn: (arg: A) => boolean, arg?: A): Promise<void> {
-  await waitingFor(`the page: ${describePredicate(fn, arg)}`, () => page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: 0, polling: 200 }));
-}
 
 const GIB = 2 ** 30;
 const apiGet = async <T>(serve: LiveServe, path: string): Promise<T> => (await (await fetch(`${serve.url}api/v1/${path}`)).json()) as T;

@@ -16,20 +16,16 @@ import type { BrowserContext, Page } from 'playwright-core';
 import type { DirtyBody } from '../../src/wire/messages.js';
 import { artifactsDir } from '../helpers/paths.js';
 import { Teardown } from '../helpers/teardown.js';
-import { describePredicate, waitingFor } from '../helpers/waiting.js';
+import { waitingFor } from '../helpers/waiting.js';
 import { buildWorkload, startWorkload, type Workload } from '../dirty/workload.js';
 import type { LiveServe } from './live-serve.js';
-import { launchBrowser, startServe } from './live-serve.js';
+import { launchBrowser, startServe, untilInPage as until } from './live-serve.js';
 
 const HOSTILE = '<i id=dpwn>x';
 const canRun = existsSync('/usr/bin/chromium');
 const shots = join(artifactsDir, 'serve');
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
 
-/** Waits, as long as it takes, until the predicate holds in the page. */
-async function until<A>(page: Page, fn: (arg: A) => boolean, arg?: A): Promise<void> {
-  await waitingFor(`the page: ${describePredicate(fn, arg)}`, () => page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: 0, polling: 200 }));
-}
 
 async function dirtyBody(serve: LiveServe): Promise<DirtyBody> {
   return (await (await fetch(`${serve.url}api/v1/dirty`)).json()) as DirtyBody;

@@ -7,9 +7,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { cliPath, repoRoot } from '../helpers/paths.js';
-import { waitingFor } from '../helpers/waiting.js';
+import { describePredicate, waitingFor } from '../helpers/waiting.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -138,4 +138,9 @@ export async function launchBrowser(): Promise<BrowserContext> {
   });
   profiles.add(userDataDir);
   return context;
+}
+
+/** Waits, as long as it takes, until the predicate holds in the page; the wait leaves a note saying so. */
+export async function untilInPage<A>(page: Page, fn: (arg: A) => boolean, arg?: A): Promise<void> {
+  await waitingFor(`the page: ${describePredicate(fn, arg)}`, () => page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: 0, polling: 200 }));
 }
