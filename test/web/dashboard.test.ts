@@ -24,7 +24,6 @@ const HOSTILE_NAME = '<i id=pwn>x';
 const HOSTILE_ARGS = [`"'"''<script>window.__pwned=1</script>`, `<img src=x onerror="window.__pwned=2">`, `'"><svg onload=window.__pwned=3>`];
 const canRun = process.getuid?.() === 0 && existsSync('/usr/bin/chromium');
 
-
 const GIB = 2 ** 30;
 const apiGet = async <T>(serve: LiveServe, path: string): Promise<T> => (await (await fetch(`${serve.url}api/v1/${path}`)).json()) as T;
 

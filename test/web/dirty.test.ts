@@ -26,7 +26,6 @@ const canRun = existsSync('/usr/bin/chromium');
 const shots = join(artifactsDir, 'serve');
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
 
-
 async function dirtyBody(serve: LiveServe): Promise<DirtyBody> {
   return (await (await fetch(`${serve.url}api/v1/dirty`)).json()) as DirtyBody;
 }
