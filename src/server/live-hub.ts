@@ -80,15 +80,28 @@ export class LiveHub {
    * fails them is answered with a plain HTTP error and closed, and never becomes a client.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = req.url ?? '/';
-    const path = url.split('?')[0];
-    const refusal = this.refusal(req, path, url);
+    // This runs outside Fastify's error handling: an exception here would end the process. Every
+    // header it reads is the client's, so anything that throws is answered with a 400, never rethrown.
+    socket.on('error', (e) => this.opts.log('upgrade socket error', e));
+    let refusal: [number, string] | null;
+    try {
+      const url = req.url ?? '/';
+      refusal = this.refusal(req, url.split('?')[0], url);
+    } catch (e) {
+      this.opts.log('upgrade refused: unreadable request', e);
+      refusal = [400, 'Bad Request'];
+    }
     if (refusal !== null) {
       const [status, text] = refusal;
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    try {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    } catch (e) {
+      this.opts.log('upgrade failed', e);
+      socket.destroy();
+    }
   }
 
   private refusal(req: IncomingMessage, path: string | undefined, url: string): [number, string] | null {

@@ -111,10 +111,23 @@ export function presentedToken(headers: Record<string, string | string[] | undef
   if (typeof cookie === 'string') {
     for (const part of cookie.split(';')) {
       const eq = part.indexOf('=');
-      if (eq > 0 && part.slice(0, eq).trim() === TOKEN_COOKIE) return decodeURIComponent(part.slice(eq + 1).trim());
+      if (eq > 0 && part.slice(0, eq).trim() === TOKEN_COOKIE) return decodeCookieValue(part.slice(eq + 1).trim());
     }
   }
   return undefined;
+}
+
+/**
+ * A cookie value as the server set it (percent-encoded). Any client can send any bytes here, so a
+ * malformed escape such as "%E0%A4%A" is not an error to raise (decodeURIComponent throws
+ * URIError): it is a token that matches nothing, returned as sent.
+ */
+export function decodeCookieValue(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 export function queryToken(url: string): string | undefined {
