@@ -140,7 +140,7 @@ export async function launchBrowser(): Promise<BrowserContext> {
   return context;
 }
 
-/** Waits, as long as it takes, until the predicate holds in the page; the wait leaves a note saying so. */
+/** Waits until the predicate holds in the page, at most the wait bound; the wait leaves a note saying so. */
 export async function untilInPage<A>(page: Page, fn: (arg: A) => boolean, arg?: A): Promise<void> {
   await waitingFor(`the page: ${describePredicate(fn, arg)}`, () => page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: 0, polling: 200 }));
 }
