@@ -23,4 +23,4 @@ export async function openStore(url?: string): Promise<EventStore> {
 }
 export { WorkerWriter } from './worker-writer.js';
 export type { CloseResult } from './buffered-writer.js';
-export { openStoreSink, type StoreSink, type StoreSinkOptions } from './trace-sink.js';
+export { openStoreSink, type StoreOutcome, type StoreSink, type StoreSinkOptions } from './trace-sink.js';
