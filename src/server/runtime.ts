@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { MAPPING_KIND_LABELS, collectProcessMappings } from '../analyses/mappings.js';
 import { ProcessAccounts } from '../analyses/trace/process-accounts.js';
 import { collectSnapshot } from '../analyses/snapshot.js';
+import { statStartTime } from '../parsers/proc/stat.js';
+import type { ProcSource } from '../sources/proc-source.js';
 import { openLiveProcSource } from '../sources/procfs.js';
 import type { TraceBackend } from '../sources/trace-backend.js';
 import { createTraceBackend } from '../sources/trace-backends.js';
@@ -55,6 +57,25 @@ export interface RunningServe {
 
 const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
 
+/**
+ * The start time of each process (stat field 22), which tells a process from a later one that got
+ * its pid: the PSS history is kept per process. One small read per process, eight at a time.
+ */
+async function readStartTimes(source: ProcSource, pids: readonly number[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < pids.length) {
+      const pid = pids[next++] as number;
+      const r = await source.readText(`${pid}/stat`);
+      const t = r.ok ? statStartTime(r.value) : undefined;
+      if (t !== undefined) out.set(pid, t);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return out;
+}
+
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
@@ -73,7 +94,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     maxIntervalMs: 60_000,
     async sample() {
       const snap = await collectSnapshot(source);
-      const s = sampleFromSnapshot(snap);
+      const s = sampleFromSnapshot(snap, await readStartTimes(source, snap.processes.map((p) => p.pid)));
       state.applySample(s);
       return { processes: s.processes.length, pssUnavailable: s.pssUnavailable, pssDeferred: s.pssDeferred, atMs: s.atMs };
     },
