@@ -3,7 +3,7 @@
 // (src/server/adapters/) that turns their own types into these. The server holds no copy of
 // their logic: it aggregates, keeps a short history and serves.
 import type { MemEvent } from '../wire/events.js';
-import type { LedgerNode, MappingKindRow, UsedDefinition } from '../wire/messages.js';
+import type { HistoryBody, LedgerNode, MappingKindRow, UsedDefinition } from '../wire/messages.js';
 
 /** One process as the /proc sampler last saw it. Null = unreadable (permission) or not read. */
 export interface SampledProcess {
@@ -97,3 +97,8 @@ export interface EventStoreView {
 
 /** Reads one process's mappings grouped by kind, on demand (only for the process detail view). */
 export type MappingsReader = (pid: number) => Promise<{ rows: MappingKindRow[] } | { error: string }>;
+
+/** Windows of the stored /proc history (history-recorder.ts), for the timeline. */
+export interface HistoryReader {
+  window(q: { host?: string; fromMs?: number; toMs?: number; points?: number; pids?: readonly { pid: number; startTicks: number }[] }): Promise<HistoryBody>;
+}

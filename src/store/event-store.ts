@@ -10,6 +10,7 @@ import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
 import type { Connection, PreparedRun } from './connect.js';
 import { dbToNumber } from './int64.js';
 import { eventToRow, pushEventParams, rowToEvent, clip, NAME_WIDTH, type StoredEvent } from './rows.js';
+import { HistoryStore } from './history.js';
 import { migrate } from './migrate.js';
 import { STORE_SCHEMA_VERSION, type Dialect, type Int64Out, type StoreDatabase } from './schema.js';
 import { foldBatch, keyOf, requestedBytes, type ProcessDelta, type ProcessStart } from './totals.js';
@@ -119,12 +120,16 @@ export class EventStore {
   /** SQLite: the single-row events INSERT, prepared once (see Connection.prepare). */
   private insertOne: PreparedRun | undefined;
   private readonly oneRow: unknown[] = [];
+  /** The /proc history of `memlens serve` (history.ts), in the same database. */
+  readonly history: HistoryStore;
 
   private constructor(
     readonly db: Kysely<StoreDatabase>,
     readonly dialect: Dialect,
     readonly description: string,
-  ) {}
+  ) {
+    this.history = new HistoryStore(db, dialect);
+  }
 
   static async open(conn: Connection): Promise<EventStore> {
     const store = new EventStore(conn.db, conn.dialect, conn.description);

@@ -22,6 +22,7 @@
 //   PieBody.figure and PieBody.exitedIncluded, GET /api/v1/pie?figure=&exited=,
 //   SubscribeMessage.pie. Without them the pie is requested memory of live processes (exited ones
 //   used to be included).
+// - the stored /proc history: GET /api/v1/history (HistoryBody).
 import type { DirtyMethod, DirtyRangeJson, DirtyRoundJson, DirtyWatchJson, HugePageAreaJson, TouchedAreaJson } from './dirty.js';
 import type { LostCounts, MemCall, MemEventJson } from './events.js';
 
@@ -283,6 +284,52 @@ export interface TimelineBody {
   points: TimelinePoint[];
 }
 
+/** A process instance of the history: a pid and its start time (stat field 22) name it for good. */
+export interface HistoryProcess {
+  pid: number;
+  startTicks: number;
+  /** comm as last seen: untrusted text. */
+  name: string;
+  /** The highest PSS of the window. */
+  maxPssBytes: number;
+  /** Mean PSS of the window's first and last bucket: how much it grew. */
+  firstPssBytes: number;
+  lastPssBytes: number;
+}
+
+/** One process's PSS over the window: [time, mean, lowest, highest] per bucket. */
+export interface HistorySeries {
+  pid: number;
+  startTicks: number;
+  name: string;
+  points: [number, number, number, number][];
+}
+
+/** A window of the stored /proc history (GET /api/v1/history). */
+export interface HistoryBody {
+  type: 'history';
+  v: V;
+  host: string;
+  fromMs: number;
+  toMs: number;
+  /** Where the figures come from: "every sample", "1 minute" or "1 hour" buckets. */
+  tier: string;
+  /** Width of a point after merging buckets to fit the request (0: every sample as it came). */
+  bucketMs: number;
+  /** Ledger categories: key (stable) and label. */
+  categories: { key: string; name: string }[];
+  /** Per point: its time and, per category, the mean, lowest and highest bytes (null: no data). */
+  points: { tMs: number; avg: (number | null)[]; min: (number | null)[]; max: (number | null)[] }[];
+  /** The window's processes with the highest PSS, highest first (at most 40). */
+  processes: HistoryProcess[];
+  /** The series drawn: those asked for, else the top few of `processes`. */
+  series: HistorySeries[];
+  /** Resolution of the process series (they start at the minute tier). */
+  seriesBucketMs: number;
+  /** The oldest time the history holds for the host (null: empty). */
+  oldestMs: number | null;
+}
+
 export interface HostsBody {
   type: 'hosts';
   v: V;
@@ -400,6 +447,7 @@ export type HttpBody =
   | ProcessDetailBody
   | TimelineBody
   | HostsBody
+  | HistoryBody
   | DirtyBody
   | ErrorBody;
 
