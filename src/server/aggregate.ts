@@ -20,13 +20,14 @@ export function buildProcessRows(sampled: readonly SampledProcess[], traced: Rea
   for (const p of sampled) {
     seen.add(p.pid);
     const t = traced?.get(p.pid);
-    // Tracing runs but saw no call from this process since it started: nothing requested.
+    // Tracing runs but has no model of this process (started since, not seen yet): nothing known to be requested.
     const requested = traced === null ? null : Math.max(0, t?.requestedBytes ?? 0);
     rows.push({
       pid: p.pid,
       name: p.name,
       cmdline: p.cmdline,
       requestedBytes: requested,
+      reservedBytes: traced === null ? null : Math.max(0, t?.reservedBytes ?? 0),
       requestedRatio: ratio(requested, totalVirtual),
       mappedNowBytes: t?.mappedNowBytes ?? p.vmSizeBytes,
       rssBytes: p.rssBytes,
@@ -48,6 +49,7 @@ export function buildProcessRows(sampled: readonly SampledProcess[], traced: Rea
         name: t.name,
         cmdline: null,
         requestedBytes: requested,
+        reservedBytes: Math.max(0, t.reservedBytes),
         requestedRatio: ratio(requested, totalVirtual),
         mappedNowBytes: t.mappedNowBytes,
         rssBytes: null,
@@ -72,6 +74,8 @@ export function storedProcessRows(totals: readonly StoredProcessTotal[], totalVi
       name: t.name,
       cmdline: null,
       requestedBytes: requested,
+      // The store keeps call totals, not address spaces: which bytes are PROT_NONE is not known.
+      reservedBytes: null,
       requestedRatio: ratio(requested, totalVirtual),
       mappedNowBytes: null,
       rssBytes: null,

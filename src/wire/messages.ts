@@ -15,6 +15,9 @@
 // client written for the first set keeps working):
 // - the dirty-pages watch of `memlens serve --dirty-watch PID`: GET /api/v1/dirty (DirtyBody),
 //   UpdateMessage.dirty, SubscribeMessage.dirty.
+// - ProcessRow.reservedBytes (PROT_NONE address space). With it, ProcessRow.requestedBytes and
+//   requestedRatio count only accessible mappings (they counted mmap − munmap, PROT_NONE
+//   reservations included, which put Chromium at thousands of percent of total virtual memory).
 import type { DirtyMethod, DirtyRangeJson, DirtyRoundJson, DirtyWatchJson, HugePageAreaJson, TouchedAreaJson } from './dirty.js';
 import type { LostCounts, MemCall, MemEventJson } from './events.js';
 
@@ -56,9 +59,19 @@ export interface ProcessRow {
   name: string;
   /** The command line, NULs turned into spaces; null when unreadable. Untrusted text. */
   cmdline: string | null;
-  /** mmap − munmap (and brk/mremap growth) seen by the tracer; never below 0. Null without tracing. */
+  /**
+   * Bytes mapped with some access (PROT_READ, WRITE or EXEC), per the tracer's address-space model
+   * (seeded from /proc/PID/maps, kept from mmap, munmap, brk, mremap and mprotect). Null without
+   * tracing; for a host known only from the store, Σ mmap − Σ munmap (never below 0).
+   */
   requestedBytes: number | null;
-  /** requestedBytes / (MemTotal + SwapTotal). Null when either is unknown. */
+  /**
+   * Bytes mapped with PROT_NONE: address space reserved and never usable until mprotect makes it
+   * accessible, so never backed by memory or swap. reserved + requested = everything mapped.
+   * Null without tracing, and for a host known only from the store.
+   */
+  reservedBytes: number | null;
+  /** requestedBytes / (MemTotal + SwapTotal): reserved bytes take no share. Null when either is unknown. */
   requestedRatio: number | null;
   /** Bytes mapped right now per the tracer's address-space model (or VmSize when untraced). */
   mappedNowBytes: number | null;

@@ -1,4 +1,5 @@
 // The database schema of the event store is a wire format too: several memlens versions and several
 // hosts may write into one MySQL server. Bump STORE_SCHEMA_VERSION with every new migration in
 // src/store/schema.ts; the number of applied migrations equals this version.
-export const STORE_SCHEMA_VERSION = 1;
+// 2: processes.mprotect_calls (migration 0002).
+export const STORE_SCHEMA_VERSION = 2;

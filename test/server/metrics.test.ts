@@ -84,6 +84,7 @@ describe('program groups for /metrics', () => {
     name,
     cmdline: null,
     requestedBytes: null,
+    reservedBytes: null,
     requestedRatio: null,
     mappedNowBytes: null,
     rssBytes: rss,

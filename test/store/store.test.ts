@@ -18,7 +18,7 @@ function naiveTotals(events: readonly MemEvent[], starts: readonly ProcessStart[
     const k = `${host}/${pid}/${startNs}`;
     let t = out.get(k);
     if (!t) {
-      t = { host, pid, startNs, name, mmapBytes: 0n, munmapBytes: 0n, requestedBytes: 0n, mmapCalls: 0, munmapCalls: 0, brkCalls: 0, mremapCalls: 0, failedCalls: 0, firstSeenMs: timeMs, lastSeenMs: timeMs };
+      t = { host, pid, startNs, name, mmapBytes: 0n, munmapBytes: 0n, requestedBytes: 0n, mmapCalls: 0, munmapCalls: 0, brkCalls: 0, mremapCalls: 0, mprotectCalls: 0, failedCalls: 0, firstSeenMs: timeMs, lastSeenMs: timeMs };
       out.set(k, t);
     }
     return t;
@@ -40,6 +40,7 @@ function naiveTotals(events: readonly MemEvent[], starts: readonly ProcessStart[
       t.munmapCalls++;
       if (e.error === null) t.munmapBytes += e.lengthBytes;
     } else if (e.call === 'brk') t.brkCalls++;
+    else if (e.call === 'mprotect') t.mprotectCalls++;
     else t.mremapCalls++;
   }
   for (const t of out.values()) t.requestedBytes = t.mmapBytes > t.munmapBytes ? t.mmapBytes - t.munmapBytes : 0n;

@@ -55,7 +55,7 @@ test('captured workload: events, names, errors and lifecycle come out exactly as
   );
 
   const accounts = new ProcessAccounts(4096n);
-  accounts.seed([{ pid: ids.pid, name: 'mmap-known', ranges: [], brk: undefined }]);
+  accounts.seed([{ pid: ids.pid, name: 'mmap-known', ranges: [], reserved: [], brk: undefined }]);
   accounts.apply(batch);
   const rows = accounts.rows(1n << 34n);
   const parent = rows.find((r) => r.pid === ids.pid);
