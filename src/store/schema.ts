@@ -144,9 +144,10 @@ export interface StoreDatabase {
 
 export type Dialect = 'sqlite' | 'mysql';
 
-// Migrations build tables through an untyped handle: the typed one describes the result.
+// Migrations build tables through an untyped handle: the typed one describes the result. This is
+// the one untyped handle of the store (migrate.ts and the tests that build old schemas use it).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDb = Kysely<any>;
+export type AnyDb = Kysely<any>;
 
 function initial(dialect: Dialect): Migration {
   const mysql = dialect === 'mysql';
