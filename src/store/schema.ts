@@ -57,7 +57,7 @@ export interface ProcessesTable {
   munmap_calls: Int64;
   brk_calls: Int64;
   mremap_calls: Int64;
-  /** Added by migration 0002. */
+  /** Added by migration 0003. */
   mprotect_calls: Int64;
   failed_calls: Int64;
   first_seen_ms: Int64;
