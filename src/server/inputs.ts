@@ -18,6 +18,15 @@ export interface SampledProcess {
   sampledAtMs: number;
   /** When the PSS figure was read; older than sampledAtMs when smaps_rollup is read less often. */
   pssAtMs: number | null;
+  /** Field 22 of /proc/PID/stat (start time, clock ticks since boot); null when unread. */
+  startTime: string | null;
+}
+
+/** Figures of one process read after the last sample (the detail view reads its smaps). */
+export interface FreshReading {
+  rssBytes: number | null;
+  pssBytes: number | null;
+  atMs: number;
 }
 
 /** One complete /proc sample of the system. */
@@ -46,6 +55,11 @@ export interface TracedProcess {
   mappedNowBytes: number | null;
   calls: number;
   alive: boolean;
+  /**
+   * Address space reserved with PROT_NONE and never made accessible; absent or null when the
+   * tracer does not follow mprotect.
+   */
+  reservedBytes?: number | null;
 }
 
 /** Per-process totals a store holds for a host (used for hosts this server does not sample). */

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { MAPPING_KIND_LABELS, collectProcessMappings } from '../analyses/mappings.js';
 import { ProcessAccounts } from '../analyses/trace/process-accounts.js';
 import { collectSnapshot } from '../analyses/snapshot.js';
+import { statStartTime } from '../parsers/proc/stat.js';
+import type { ProcSource } from '../sources/proc-source.js';
 import { openLiveProcSource } from '../sources/procfs.js';
 import type { TraceBackend } from '../sources/trace-backend.js';
 import { createTraceBackend } from '../sources/trace-backends.js';
@@ -61,6 +63,25 @@ export interface RunningServe {
 
 const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
 
+/**
+ * The start time of each process (stat field 22), which tells a process from a later one that got
+ * its pid: the PSS history is kept per process. One small read per process, eight at a time.
+ */
+async function readStartTimes(source: ProcSource, pids: readonly number[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < pids.length) {
+      const pid = pids[next++] as number;
+      const r = await source.readText(`${pid}/stat`);
+      const t = r.ok ? statStartTime(r.value) : undefined;
+      if (t !== undefined) out.set(pid, t);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return out;
+}
+
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
@@ -73,11 +94,13 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   const state = new LiveState({ host });
   const source = openLiveProcSource();
   const history = new HistoryRecorder(store.history, host, { retention: o.historyRetention ?? DEFAULT_HISTORY_RETENTION, flushEveryMs: o.historyFlushMs, log: o.log });
-  // The in-memory per-process histories start with the stored last hour, for the processes that
-  // are still the same (same pid and start time): a restart keeps their past.
+  // The in-memory per-process histories (the sparklines' ProcessHistory and the detail view's
+  // points) start with the stored last hour, one point a minute: a restart keeps their past. Both
+  // key a process by pid and start time, so a pid now held by another process starts empty.
   try {
     const byPid = new Map<number, { startTicks: number; points: { tMs: number; pssBytes: number }[] }>();
     for (const r of await history.recentProcessPss(Date.now() - 3_600_000)) {
+      state.pssHistory.add(r.tMs, r.pid, String(r.startTicks), r.pssBytes);
       let e = byPid.get(r.pid);
       if (e === undefined || e.startTicks !== r.startTicks) byPid.set(r.pid, (e = { startTicks: r.startTicks, points: [] }));
       e.points.push({ tMs: r.tMs, pssBytes: r.pssBytes });
@@ -94,9 +117,10 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     maxIntervalMs: 60_000,
     async sample() {
       const snap = await collectSnapshot(source);
-      const s = sampleFromSnapshot(snap);
+      const starts = await readStartTimes(source, snap.processes.map((p) => p.pid));
+      const s = sampleFromSnapshot(snap, starts);
       state.applySample(s);
-      history.record(historySampleFromSnapshot(snap, startTime));
+      history.record(historySampleFromSnapshot(snap, (pid) => starts.get(pid)));
       return { processes: s.processes.length, pssUnavailable: s.pssUnavailable, pssDeferred: s.pssDeferred, atMs: s.atMs };
     },
     onState: (s) => state.setSampler(s),

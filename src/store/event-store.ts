@@ -177,7 +177,7 @@ export class EventStore {
     const touched: ProcessDelta[] = [];
     let outcome: 'committed' | 'duplicate';
     try {
-      outcome = await this.db.transaction().execute(async (trx) => {
+      outcome = await this.inTransaction(async (trx) => {
         const seen = await trx.selectFrom('batches').select('batch_id').where('batch_id', '=', batch.id).executeTakeFirst();
         if (seen !== undefined) return 'duplicate' as const;
         const nowMs = Date.now();
@@ -202,6 +202,29 @@ export class EventStore {
     }
     if (this.current.size > 200_000) this.current.clear();
     return outcome;
+  }
+
+  /**
+   * Runs `body` in a transaction and commits it. When the body or the commit fails, the rollback's
+   * own failure is ignored and the first error is thrown: SQLite ends the transaction itself on
+   * some errors (SQLITE_FULL among them, https://sqlite.org/lang_transaction.html: "the
+   * transaction may be rolled back automatically"), and its "cannot rollback - no transaction is
+   * active" would otherwise hide the reason, such as a full disk.
+   */
+  private async inTransaction<T>(body: (trx: Transaction<StoreDatabase>) => Promise<T>): Promise<T> {
+    const trx = await this.db.startTransaction().execute();
+    let result: T;
+    try {
+      result = await body(trx);
+      await trx.commit().execute();
+    } catch (e) {
+      await trx
+        .rollback()
+        .execute()
+        .catch(() => undefined);
+      throw e;
+    }
+    return result;
   }
 
   /**

@@ -25,4 +25,4 @@ export { HistoryStore, HISTORY_TIERS, PROCESS_TIERS, DEFAULT_HISTORY_RETENTION, 
 export type { HistoryBatch, HistoryRetention, HistoryTier, ProcessHistoryRow, ProcessNameRow, SystemHistoryRow } from './history.js';
 export { WorkerWriter } from './worker-writer.js';
 export type { CloseResult } from './buffered-writer.js';
-export { openStoreSink, type StoreSink, type StoreSinkOptions } from './trace-sink.js';
+export { openStoreSink, type StoreOutcome, type StoreSink, type StoreSinkOptions } from './trace-sink.js';

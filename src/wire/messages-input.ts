@@ -18,6 +18,7 @@ export const subscribeSchema = z.object({
   calls: callFilterSchema.optional(),
   detailPid: z.number().int().positive().optional(),
   dirty: z.object({ afterRound: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).optional(),
+  pie: z.object({ figure: z.enum(['pss', 'requested']), exited: z.boolean() }).optional(),
 }) satisfies z.ZodType<SubscribeMessage>;
 
 export const clientMessageSchema = z.discriminatedUnion('type', [subscribeSchema]) satisfies z.ZodType<ClientMessage>;
@@ -43,6 +44,13 @@ export const eventsQuerySchema = z.object({
 export type EventsQuery = z.infer<typeof eventsQuerySchema>;
 
 export const hostQuerySchema = z.object({ host: z.string().max(255).optional() });
+
+export const pieQuerySchema = z.object({
+  host: z.string().max(255).optional(),
+  figure: z.enum(['pss', 'requested']).optional(),
+  /** "1": exited processes take part. */
+  exited: z.enum(['0', '1']).optional(),
+});
 
 export const pidParamsSchema = z.object({ pid: intString.pipe(z.number().int().positive()) });
 

@@ -1,7 +1,8 @@
 // The /proc history survives a restart of `memlens serve`: a server samples for a while and
 // stops; a second one started on the same store serves, through the HTTP API and in the Timeline
-// drawn by Chromium, the samples the first one took, and the per-process PSS history of a process
-// that lived through both (this test's own process) starts before the restart.
+// drawn by Chromium, the samples the first one took, and the per-process PSS histories (the
+// sparklines' and the detail view's) of a process that lived through both (this test's own
+// process) start before the restart.
 // The functions passed to the page run in the browser: hence the DOM types in this file.
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { artifactsDir } from '../helpers/paths.js';
 import { waitingFor } from '../helpers/waiting.js';
-import type { HistoryBody, ProcessDetailBody } from '../../src/wire/messages.js';
+import type { HistoryBody, ProcessDetailBody, ProcessesBody } from '../../src/wire/messages.js';
 import type { LiveServe } from './live-serve.js';
 import { launchBrowser, serveDataDir, startServe } from './live-serve.js';
 
@@ -86,6 +87,13 @@ describe('history across a restart of memlens serve', { skip: canRun ? false : '
       detail.history.some((p) => p.tMs < stoppedAt && p.pssBytes !== null),
       `the in-memory PSS history of process ${process.pid} starts before the restart: ${JSON.stringify(detail.history.slice(0, 3))}`,
     );
+
+    // The sparklines' PSS history (ProcessHistory) was seeded from the store too.
+    const spark = await until(`the second server's sparkline series of process ${process.pid}`, async () => {
+      const body = await apiGet<ProcessesBody>(second, 'processes');
+      return body.pssHistory?.series.find((x) => x.pid === process.pid);
+    });
+    assert.ok((spark.tMs[0] ?? Infinity) < stoppedAt, `the sparkline of process ${process.pid} starts before the restart: ${JSON.stringify(spark.tMs.slice(0, 3))}`);
 
     // The Timeline in Chromium: its first point is from the first server.
     const browser = await launchBrowser();
