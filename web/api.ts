@@ -1,10 +1,6 @@
 // The typed HTTP client of the dashboard. The server's own cookie carries the token (when one is
 // required), so requests need nothing more than the same origin.
-<<<<<<< HEAD
-import type { DirtyBody, EventCountBody, EventsBody, HistoryBody, HostsBody, LedgerBody, PieBody, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../src/wire/messages.js';
-=======
-import type { DirtyBody, EventCountBody, EventsBody, HostsBody, LedgerBody, PieBody, PieFigure, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../src/wire/messages.js';
->>>>>>> main
+import type { DirtyBody, EventCountBody, EventsBody, HistoryBody, HostsBody, LedgerBody, PieBody, PieFigure, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../src/wire/messages.js';
 import { MESSAGES_WIRE_VERSION } from '../src/wire/messages.js';
 import type { MemtraceFilesBody, MemtraceReportBody } from '../src/wire/memtrace.js';
 
