@@ -94,11 +94,13 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   const state = new LiveState({ host });
   const source = openLiveProcSource();
   const history = new HistoryRecorder(store.history, host, { retention: o.historyRetention ?? DEFAULT_HISTORY_RETENTION, flushEveryMs: o.historyFlushMs, log: o.log });
-  // The in-memory per-process histories start with the stored last hour, for the processes that
-  // are still the same (same pid and start time): a restart keeps their past.
+  // The in-memory per-process histories (the sparklines' ProcessHistory and the detail view's
+  // points) start with the stored last hour, one point a minute: a restart keeps their past. Both
+  // key a process by pid and start time, so a pid now held by another process starts empty.
   try {
     const byPid = new Map<number, { startTicks: number; points: { tMs: number; pssBytes: number }[] }>();
     for (const r of await history.recentProcessPss(Date.now() - 3_600_000)) {
+      state.pssHistory.add(r.tMs, r.pid, String(r.startTicks), r.pssBytes);
       let e = byPid.get(r.pid);
       if (e === undefined || e.startTicks !== r.startTicks) byPid.set(r.pid, (e = { startTicks: r.startTicks, points: [] }));
       e.points.push({ tMs: r.tMs, pssBytes: r.pssBytes });
@@ -115,9 +117,10 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     maxIntervalMs: 60_000,
     async sample() {
       const snap = await collectSnapshot(source);
-      const s = sampleFromSnapshot(snap, await readStartTimes(source, snap.processes.map((p) => p.pid)));
+      const starts = await readStartTimes(source, snap.processes.map((p) => p.pid));
+      const s = sampleFromSnapshot(snap, starts);
       state.applySample(s);
-      history.record(historySampleFromSnapshot(snap, startTime));
+      history.record(historySampleFromSnapshot(snap, (pid) => starts.get(pid)));
       return { processes: s.processes.length, pssUnavailable: s.pssUnavailable, pssDeferred: s.pssDeferred, atMs: s.atMs };
     },
     onState: (s) => state.setSampler(s),
