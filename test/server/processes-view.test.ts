@@ -144,7 +144,7 @@ describe('the processes API', async () => {
     assert.equal(pss.exitedIncluded, false);
     // The fixture's largest PSS is pid 113's: 14 MiB × 0.5.
     assert.equal(pss.slices[0]?.pid, 113);
-    assert.equal(pss.slices[0]?.bytes, 7 * MiB);
+    assert.equal(pss.slices[0].bytes, 7 * MiB);
     assert.equal((await get<PieBody>('/api/v1/pie')).figure, 'requested');
     assert.equal((await h.server.app.inject({ url: '/api/v1/pie?figure=rss', headers: { host: '127.0.0.1' } })).statusCode, 400);
   });
@@ -163,6 +163,6 @@ describe('the processes API', async () => {
     assert.equal(detail.row.pssBytes, 1 << 19);
     const row = (await get<ProcessesBody>('/api/v1/processes')).rows.find((r) => r.pid === 113);
     assert.equal(row?.rssBytes, 1 << 20);
-    assert.equal(row?.pssBytes, 1 << 19);
+    assert.equal(row.pssBytes, 1 << 19);
   });
 });
