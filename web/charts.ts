@@ -22,7 +22,8 @@ export function themeColours(): { text: string; muted: string; grid: string; pal
     text: v('--fg'),
     muted: v('--muted'),
     grid: v('--border'),
-    palette: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((i) => v(`--c${i}`)),
+    // The shared colour-blind-safe palette (src/base/palette.ts), per theme; the last is neutral grey.
+    palette: [1, 2, 3, 4, 5, 6, 7, 8].map((i) => v(`--c${i}`)),
   };
 }
 

@@ -120,6 +120,17 @@ export class LiveState {
     this.bump('processes');
   }
 
+  /**
+   * Puts stored PSS readings (the minute means of the history) in front of a process's in-memory
+   * history, so that a restarted server shows its past. Only for a process with no history yet.
+   */
+  seedProcessHistory(pid: number, points: readonly { tMs: number; pssBytes: number }[]): void {
+    if (this.processHistory.has(pid) || points.length === 0) return;
+    const ring = new Ring<ProcessPoint>(this.processPoints);
+    for (const p of points) ring.push({ tMs: p.tMs, rssBytes: null, pssBytes: p.pssBytes, mappedNowBytes: null, requestedBytes: null });
+    this.processHistory.set(pid, ring);
+  }
+
   applyTrace(rows: readonly TracedProcess[], atMs: number): void {
     this.traced = new Map(rows.map((r) => [r.pid, r]));
     for (const r of rows) if (!this.tracedSince.has(r.pid)) this.tracedSince.set(r.pid, atMs);

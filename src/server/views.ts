@@ -2,11 +2,11 @@
 // from the live state; another host (several hosts writing into one MySQL database) has only what
 // the store recorded, so its /proc figures are null ("n/a"), never 0.
 import { eventToJson } from '../wire/events.js';
-import type { EventsQuery } from '../wire/messages-input.js';
-import type { EventCountBody, EventsBody, HostsBody, LedgerBody, PieBody, PieFigure, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../wire/messages.js';
+import type { EventsQuery, HistoryQuery } from '../wire/messages-input.js';
+import type { EventCountBody, EventsBody, HistoryBody, HostsBody, LedgerBody, PieBody, PieFigure, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../wire/messages.js';
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import { processPie, storedProcessRows } from './aggregate.js';
-import type { EventFilter, EventStoreView, MappingsReader } from './inputs.js';
+import type { EventFilter, EventStoreView, HistoryReader, MappingsReader } from './inputs.js';
 import type { LiveState } from './live-state.js';
 
 export const EVENTS_PAGE_DEFAULT = 200;
@@ -15,6 +15,8 @@ export class DashboardViews {
   /** Per-host cache of stored totals, so that a remote host costs one query per interval. */
   private readonly remoteTotals = new Map<string, { atMs: number; body: ProcessesBody }>();
   private storedCount = new Map<string, { atMs: number; count: number }>();
+  /** The stored /proc history; null without a store (the timeline then has the live ring only). */
+  history: HistoryReader | null = null;
 
   constructor(
     readonly state: LiveState,
@@ -104,6 +106,19 @@ export class DashboardViews {
     if (!this.isLocal(host)) return { type: 'timeline', v, host: this.hostOf(host), categories: [], points: [] };
     const t = this.state.timeline();
     return { type: 'timeline', v, host: this.state.host, categories: t.categories, points: t.points };
+  }
+
+  async historyWindow(q: HistoryQuery): Promise<HistoryBody> {
+    const host = this.hostOf(q.host);
+    const pids = q.pids === undefined || q.pids === '' ? undefined : q.pids.split(',').map((p) => {
+      const [pid, start] = p.split(':');
+      return { pid: Number(pid), startTicks: Number(start) };
+    });
+    if (this.history === null) {
+      const now = Date.now();
+      return { type: 'history', v, host, fromMs: q.from ?? now - 3_600_000, toMs: q.to ?? now, tier: 'none', bucketMs: 0, categories: [], points: [], processes: [], series: [], seriesBucketMs: 0, oldestMs: null };
+    }
+    return this.history.window({ host, fromMs: q.from, toMs: q.to, points: q.points, pids: pids?.slice(0, 20) });
   }
 
   async processDetail(pid: number, host?: string): Promise<ProcessDetailBody | undefined> {

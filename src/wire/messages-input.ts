@@ -53,3 +53,20 @@ export const pieQuerySchema = z.object({
 });
 
 export const pidParamsSchema = z.object({ pid: intString.pipe(z.number().int().positive()) });
+
+/** GET /api/v1/history: a window of the /proc history at a resolution fitting `points`. */
+export const historyQuerySchema = z.object({
+  host: z.string().max(255).optional(),
+  /** The window, ms since the epoch; absent: the last hour up to now. */
+  from: intString.optional(),
+  to: intString.optional(),
+  /** About how many points the chart can show (its width in pixels); the server picks the tier. */
+  points: intString.pipe(z.number().int().min(10).max(4000)).optional(),
+  /** Processes to draw, as pid:startTicks separated by commas; absent: the top ones by PSS. */
+  pids: z
+    .string()
+    .max(2000)
+    .regex(/^(\d{1,10}:\d{1,15})(,\d{1,10}:\d{1,15})*$|^$/)
+    .optional(),
+});
+export type HistoryQuery = z.infer<typeof historyQuerySchema>;

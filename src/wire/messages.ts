@@ -15,13 +15,16 @@
 // client written for the first set keeps working):
 // - the dirty-pages watch of `memlens serve --dirty-watch PID`: GET /api/v1/dirty (DirtyBody),
 //   UpdateMessage.dirty, SubscribeMessage.dirty.
-// - why a figure is n/a: ProcessRow.unavailable; address space reserved without access:
-//   ProcessRow.reservedBytes.
+// - why a figure is n/a: ProcessRow.unavailable.
 // - the PSS history of every process over the last hour with its growth: ProcessesBody.pssHistory.
 // - the pie of PSS or of requested memory, over live processes unless exited ones are asked for:
 //   PieBody.figure and PieBody.exitedIncluded, GET /api/v1/pie?figure=&exited=,
 //   SubscribeMessage.pie. Without them the pie is requested memory of live processes (exited ones
 //   used to be included).
+// - the stored /proc history: GET /api/v1/history (HistoryBody).
+// - ProcessRow.reservedBytes (PROT_NONE address space). With it, ProcessRow.requestedBytes and
+//   requestedRatio count only accessible mappings (they counted mmap − munmap, PROT_NONE
+//   reservations included, which put Chromium at thousands of percent of total virtual memory).
 import type { DirtyMethod, DirtyRangeJson, DirtyRoundJson, DirtyWatchJson, HugePageAreaJson, TouchedAreaJson } from './dirty.js';
 import type { LostCounts, MemCall, MemEventJson } from './events.js';
 
@@ -78,16 +81,20 @@ export interface ProcessRow {
   name: string;
   /** The command line, NULs turned into spaces; null when unreadable. Untrusted text. */
   cmdline: string | null;
-  /** mmap − munmap (and brk/mremap growth) seen by the tracer; never below 0. Null without tracing. */
-  requestedBytes: number | null;
-  /** requestedBytes / (MemTotal + SwapTotal). Null when either is unknown. */
-  requestedRatio: number | null;
   /**
-   * Address space reserved with PROT_NONE and never made accessible (mmap PROT_NONE, mprotect
-   * back to PROT_NONE), as the tracer follows it: it costs no memory, and it is kept out of
-   * requestedBytes. Null when the tracer does not follow mprotect (or tracing is off).
+   * Bytes mapped with some access (PROT_READ, WRITE or EXEC), per the tracer's address-space model
+   * (seeded from /proc/PID/maps, kept from mmap, munmap, brk, mremap and mprotect). Null without
+   * tracing; for a host known only from the store, Σ mmap − Σ munmap (never below 0).
+   */
+  requestedBytes: number | null;
+  /**
+   * Bytes mapped with PROT_NONE: address space reserved and never usable until mprotect makes it
+   * accessible, so never backed by memory or swap. reserved + requested = everything mapped.
+   * Null without tracing, and for a host known only from the store.
    */
   reservedBytes: number | null;
+  /** requestedBytes / (MemTotal + SwapTotal): reserved bytes take no share. Null when either is unknown. */
+  requestedRatio: number | null;
   /** Bytes mapped right now per the tracer's address-space model (or VmSize when untraced). */
   mappedNowBytes: number | null;
   rssBytes: number | null;
@@ -283,6 +290,52 @@ export interface TimelineBody {
   points: TimelinePoint[];
 }
 
+/** A process instance of the history: a pid and its start time (stat field 22) name it for good. */
+export interface HistoryProcess {
+  pid: number;
+  startTicks: number;
+  /** comm as last seen: untrusted text. */
+  name: string;
+  /** The highest PSS of the window. */
+  maxPssBytes: number;
+  /** Mean PSS of the window's first and last bucket: how much it grew. */
+  firstPssBytes: number;
+  lastPssBytes: number;
+}
+
+/** One process's PSS over the window: [time, mean, lowest, highest] per bucket. */
+export interface HistorySeries {
+  pid: number;
+  startTicks: number;
+  name: string;
+  points: [number, number, number, number][];
+}
+
+/** A window of the stored /proc history (GET /api/v1/history). */
+export interface HistoryBody {
+  type: 'history';
+  v: V;
+  host: string;
+  fromMs: number;
+  toMs: number;
+  /** Where the figures come from: "every sample", "1 minute" or "1 hour" buckets. */
+  tier: string;
+  /** Width of a point after merging buckets to fit the request (0: every sample as it came). */
+  bucketMs: number;
+  /** Ledger categories: key (stable) and label. */
+  categories: { key: string; name: string }[];
+  /** Per point: its time and, per category, the mean, lowest and highest bytes (null: no data). */
+  points: { tMs: number; avg: (number | null)[]; min: (number | null)[]; max: (number | null)[] }[];
+  /** The window's processes with the highest PSS, highest first (at most 40). */
+  processes: HistoryProcess[];
+  /** The series drawn: those asked for, else the top few of `processes`. */
+  series: HistorySeries[];
+  /** Resolution of the process series (they start at the minute tier). */
+  seriesBucketMs: number;
+  /** The oldest time the history holds for the host (null: empty). */
+  oldestMs: number | null;
+}
+
 export interface HostsBody {
   type: 'hosts';
   v: V;
@@ -400,6 +453,7 @@ export type HttpBody =
   | ProcessDetailBody
   | TimelineBody
   | HostsBody
+  | HistoryBody
   | DirtyBody
   | ErrorBody;
 

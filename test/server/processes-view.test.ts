@@ -24,7 +24,7 @@ const sampled = (pid: number, pss: number | null, atMs = 1000): SampledProcess =
   startTime: '1',
 });
 
-const traced = (pid: number, requested: number, alive = true): TracedProcess => ({ pid, name: `t${pid}`, requestedBytes: requested, mappedNowBytes: requested, calls: 1, alive });
+const traced = (pid: number, requested: number, alive = true): TracedProcess => ({ pid, name: `t${pid}`, requestedBytes: requested, reservedBytes: 0, mappedNowBytes: requested, calls: 1, alive });
 
 describe('PSS history', () => {
   test('keeps one point per spacing plus the newest, within the span', () => {

@@ -2,7 +2,7 @@
 // `memlens serve` run as root: a workload with known mappings shows up in the processes table,
 // the pie and the calls table; the ledger renders; a process named "<i id=pwn>x" with a command
 // line full of quotes and markup shows as literal text and injects nothing. Conditions are
-// awaited by polling the page, without time limits; the one condition that events dropped by the
+// awaited by polling the page, each wait bounded; the one condition that events dropped by the
 // kernel could make impossible is decided by the loss count instead (startTracedWorkloads).
 // Screenshots go to test-artifacts/.
 // The functions passed to the page run in the browser: hence the DOM types in this file.

@@ -161,7 +161,7 @@ export async function untilInPage<A>(page: Page, fn: (arg: A) => boolean, arg?: 
       if (e instanceof Error && e.name === 'TimeoutError') throw new Error(`waited ${Math.round(timeoutMs / 1000)} s for ${what}`);
       throw e;
     }
-  });
+  }, timeoutMs + 30_000);
 }
 
 /**
