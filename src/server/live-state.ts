@@ -52,6 +52,8 @@ export class LiveState {
   private rowsCache: { version: number; rows: ProcessRow[] } | null = null;
   /** Figures read after the last sample (process detail), by pid; cleared by the next sample. */
   private readonly fresh = new Map<number, FreshReading>();
+  /** When each pid of the tracer's accounting first appeared in it (bounded by that accounting). */
+  private readonly tracedSince = new Map<number, number>();
   private readonly pss: InMemoryProcessHistory;
   private pssBodyCache: { version: number; body: PssHistory | null } | null = null;
 
@@ -131,6 +133,8 @@ export class LiveState {
 
   applyTrace(rows: readonly TracedProcess[], atMs: number): void {
     this.traced = new Map(rows.map((r) => [r.pid, r]));
+    for (const r of rows) if (!this.tracedSince.has(r.pid)) this.tracedSince.set(r.pid, atMs);
+    for (const pid of this.tracedSince.keys()) if (!this.traced.has(pid)) this.tracedSince.delete(pid);
     this.tracedAtMs = atMs;
     this.bump('processes');
   }
@@ -192,7 +196,25 @@ export class LiveState {
 
   private processRowsFor(s: SystemSample | null, traced: Map<number, TracedProcess> | null): ProcessRow[] {
     const total = s === null ? null : totalVirtualBytes(s.memTotalBytes, s.swapTotalBytes);
-    return buildProcessRows(s?.processes ?? [], traced, total, this.fresh);
+    return buildProcessRows(s?.processes ?? [], traced, total, this.fresh, this.goneSinceSample(s, traced));
+  }
+
+  /**
+   * Pids the tracer accounts as running, that it knew before the last sample began, and that the
+   * sample did not find: a sample lists every process of /proc when it begins, so these had
+   * exited by then. The tracer misses exits when the kernel drops events (its buffer full): such
+   * processes would otherwise stay "running" with n/a figures for ever.
+   */
+  private goneSinceSample(s: SystemSample | null, traced: Map<number, TracedProcess> | null): Set<number> {
+    const gone = new Set<number>();
+    if (s === null || traced === null) return gone;
+    const listed = new Set(s.processes.map((p) => p.pid));
+    for (const t of traced.values()) {
+      if (!t.alive || listed.has(t.pid)) continue;
+      const since = this.tracedSince.get(t.pid);
+      if (since !== undefined && since < s.atMs) gone.add(t.pid);
+    }
+    return gone;
   }
 
   processRows(): ProcessRow[] {
