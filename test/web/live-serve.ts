@@ -51,10 +51,13 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGINT');
 });
 
-export async function startServe(extra: string[] = []): Promise<LiveServe> {
+/** `prefix`: a command the server runs under, e.g. ['prlimit', '--nofile=400:400', '--']. */
+export async function startServe(extra: string[] = [], opts: { prefix?: string[] } = {}): Promise<LiveServe> {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-serve-test-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [cliPath, 'serve', '--port', String(port), '--db', join(dir, 'events.db'), ...extra], {
+  const argv = [process.execPath, cliPath, 'serve', '--port', String(port), '--db', join(dir, 'events.db'), ...extra];
+  const [command = process.execPath, ...args] = [...(opts.prefix ?? []), ...argv];
+  const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', XDG_DATA_HOME: dir },
   });
