@@ -84,6 +84,7 @@ describe('program groups for /metrics', () => {
     name,
     cmdline: null,
     requestedBytes: null,
+    reservedBytes: null,
     requestedRatio: null,
     mappedNowBytes: null,
     rssBytes: rss,
@@ -93,6 +94,7 @@ describe('program groups for /metrics', () => {
     pssAtMs: 0,
     calls: null,
     alive: true,
+    unavailable: {},
   });
 
   test('top N by RSS plus "other": a partition whose sum is the whole', () => {
