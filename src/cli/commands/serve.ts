@@ -123,6 +123,10 @@ export function defineServe(program: Command): void {
         const code = errnoCode(e);
         if (code === 'EADDRINUSE') throw new UserError(`port ${port} on ${flags.host} is already in use (choose another with --port)`);
         if (code === 'EADDRNOTAVAIL') throw new UserError(`cannot listen on ${flags.host}: no such address on this machine`);
+        // getaddrinfo(3) errors: the name does not resolve (EAI_NONAME, reported by Node as
+        // ENOTFOUND) or the resolver could not be asked (EAI_AGAIN).
+        if (code === 'ENOTFOUND' || code === 'EAI_NONAME' || code === 'EAI_AGAIN' || code === 'EAI_FAIL') throw new UserError(`cannot listen on ${flags.host}: the name does not resolve to an address of this machine (${code})`);
+        if (code === 'EACCES') throw new UserError(`cannot listen on port ${port}: permission denied (ports below 1024 need root)`);
         throw e;
       }
       process.stdout.write(`memlens serve: dashboard at ${running.openUrl}\n`);
