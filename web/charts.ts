@@ -4,9 +4,9 @@
 import { LineChart, PieChart, SunburstChart, TreemapChart } from 'echarts/charts';
 import { DataZoomComponent, GridComponent, LegendComponent, MarkAreaComponent, MarkLineComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
-import { CanvasRenderer } from 'echarts/renderers';
+import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
 
-echarts.use([PieChart, SunburstChart, TreemapChart, LineChart, TooltipComponent, LegendComponent, GridComponent, DataZoomComponent, MarkAreaComponent, MarkLineComponent, CanvasRenderer]);
+echarts.use([PieChart, SunburstChart, TreemapChart, LineChart, TooltipComponent, LegendComponent, GridComponent, DataZoomComponent, MarkAreaComponent, MarkLineComponent, CanvasRenderer, SVGRenderer]);
 
 export { echarts };
 export type Chart = echarts.ECharts;
@@ -29,8 +29,9 @@ export function themeColours(): { text: string; muted: string; grid: string; pal
 
 const charts = new Set<Chart>();
 
-export function makeChart(container: HTMLElement): Chart {
-  const chart = echarts.init(container, undefined, { renderer: 'canvas' });
+/** A chart in the container. SVG where tests read the rendered labels (each is an element). */
+export function makeChart(container: HTMLElement, renderer: 'canvas' | 'svg' = 'canvas'): Chart {
+  const chart = echarts.init(container, undefined, { renderer });
   charts.add(chart);
   new ResizeObserver(() => chart.resize()).observe(container);
   return chart;
