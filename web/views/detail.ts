@@ -127,14 +127,18 @@ export class DetailView {
         // A log axis has no 0: an empty figure is a gap, not a point at the bottom.
         data: h.map((p) => [p.tMs, log && (p[s.key] ?? 0) <= 0 ? null : p[s.key]]),
       }));
-    const xAxis = (pane: number): Record<string, unknown> => ({ type: 'time', gridIndex: pane, axisLabel: { color: c.muted, show: pane === 1, hideOverlap: true }, splitLine: { show: false } });
+    // The time range is the history's, at least a minute: a single point would otherwise get a
+    // range of days from ECharts.
+    const t0 = h[0]?.tMs ?? Date.now();
+    const t1 = Math.max(h[h.length - 1]?.tMs ?? t0, t0 + 60_000);
+    const xAxis = (pane: number): Record<string, unknown> => ({ type: 'time', gridIndex: pane, min: t0, max: t1, axisLabel: { color: c.muted, show: pane === 1, hideOverlap: true }, splitLine: { show: false } });
     this.chart.setOption(
       {
         color: c.palette,
         animation: false,
-        legend: { top: 0, textStyle: { color: c.text }, tooltip: { show: true, formatter: (p: { name: string }) => esc(`${p.name}: ${help.get(p.name) ?? ''}`) } },
+        legend: { type: 'scroll', top: 0, textStyle: { color: c.text }, tooltip: { show: true, formatter: (p: { name: string }) => esc(`${p.name}: ${help.get(p.name) ?? ''}`) } },
         grid: [
-          { left: 8, right: 16, top: 46, height: '30%', containLabel: true },
+          { left: 8, right: 16, top: 56, height: '28%', containLabel: true },
           { left: 8, right: 16, bottom: 8, height: '30%', containLabel: true },
         ],
         axisPointer: { link: [{ xAxisIndex: 'all' }] },

@@ -72,7 +72,8 @@ export class MemtraceView {
       if (gen !== this.generation) return;
       this.clear();
       note.classList.add('error');
-      setText(note, `${name}: ${e instanceof Error ? e.message : String(e)}`);
+      // The server's message names the file already.
+      setText(note, e instanceof Error ? e.message : String(e));
     }
   }
 

@@ -27,14 +27,16 @@ interface TreeNode {
   children?: TreeNode[];
 }
 
-function toTree(n: LedgerNode, colour: string): TreeNode {
+/** `inherited`: the nearest ancestor's note, for parts (mapping kinds) that carry none of their own. */
+function toTree(n: LedgerNode, colour: string, inherited?: string): TreeNode {
   // Inside a box the text is black or white for its colour; a parent's heading is drawn on the
   // page's background between the boxes, in the page's text colour (the series' upperLabel).
   const out: TreeNode = { name: n.name, value: Math.max(0, n.bytes ?? 0), itemStyle: { color: colour }, label: { color: textOn(colour) } };
   if (n.bytes === null) out.unknown = true;
-  if (n.note !== undefined) out.note = n.note;
+  const note = n.note ?? inherited;
+  if (note !== undefined) out.note = note;
   const kids = (n.children ?? []).filter((c) => (c.bytes ?? 0) > 0);
-  if (kids.length > 0) out.children = kids.map((c) => toTree(c, colour));
+  if (kids.length > 0) out.children = kids.map((c) => toTree(c, colour, note));
   return out;
 }
 
@@ -114,7 +116,9 @@ export class SystemView {
             const shares = [
               total !== null && total > 0 ? `${percentText(v / total)} of MemTotal` : '',
               used !== null && used > 0 && node.name !== FREE ? `${percentText(v / used)} of what is used` : '',
-              parent !== undefined && parent.value > 0 ? `${percentText(v / parent.value)} of ${esc(parent.name)}` : '',
+              // A process's mapping kinds are read apart from its category figure, which the server
+              // may scale: a share above 100 % would say more than the figures can.
+              parent !== undefined && parent.value > 0 && v <= parent.value ? `${percentText(v / parent.value)} of ${esc(parent.name)}` : '',
             ].filter((t) => t !== '');
             const note = node.note === undefined ? '' : `<br/><span style="opacity:.8">from: ${esc(node.note)}</span>`;
             return `${esc(path.join(' › '))}<br/><b>${esc(node.unknown === true ? 'n/a' : bytesText(v))}</b> · ${shares.join(' · ')}${note}`;
