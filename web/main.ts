@@ -22,7 +22,14 @@ let localHost = '';
 
 const status = new StatusBar();
 const detail = new DetailView(() => resubscribe());
-const processes = new ProcessesView((pid) => openDetail(pid));
+const processes = new ProcessesView(
+  (pid) => openDetail(pid),
+  () => {
+    resubscribe();
+    void loadPie().catch(() => undefined);
+  },
+  (counts) => status.setPssCounts(counts),
+);
 const calls = new CallsView(() => resubscribe());
 const system = new SystemView();
 const timeline = new TimelineView();
@@ -41,6 +48,7 @@ function resubscribe(): void {
   } else if (tab === 'calls') sub.calls = calls.liveFilter();
   // The dirty-pages rounds come only while their tab is open; it loads the history first.
   if (tab === 'dirty') sub.dirty = { afterRound: dirty.newestRound };
+  sub.pie = processes.pieChoice();
   live.subscribe(sub);
 }
 
@@ -103,8 +111,14 @@ function onMessage(m: ServerMessage): void {
   }
 }
 
+async function loadPie(): Promise<void> {
+  const c = processes.pieChoice();
+  processes.setPie(await api.pie(host, c.figure, c.exited));
+}
+
 async function loadAll(): Promise<void> {
-  const [st, procs, pie, ledger, tl] = await Promise.all([api.status(host), api.processes(host), api.pie(host), api.ledger(host), api.timeline(host)]);
+  const c = processes.pieChoice();
+  const [st, procs, pie, ledger, tl] = await Promise.all([api.status(host), api.processes(host), api.pie(host, c.figure, c.exited), api.ledger(host), api.timeline(host)]);
   status.set(st);
   processes.setProcesses(procs);
   processes.setPie(pie);

@@ -3,7 +3,7 @@
 // (src/server/adapters/) that turns their own types into these. The server holds no copy of
 // their logic: it aggregates, keeps a short history and serves.
 import type { MemEvent } from '../wire/events.js';
-import type { LedgerNode, MappingKindRow, UsedDefinition } from '../wire/messages.js';
+import type { HistoryBody, LedgerNode, MappingKindRow, UsedDefinition } from '../wire/messages.js';
 
 /** One process as the /proc sampler last saw it. Null = unreadable (permission) or not read. */
 export interface SampledProcess {
@@ -18,6 +18,15 @@ export interface SampledProcess {
   sampledAtMs: number;
   /** When the PSS figure was read; older than sampledAtMs when smaps_rollup is read less often. */
   pssAtMs: number | null;
+  /** Field 22 of /proc/PID/stat (start time, clock ticks since boot); null when unread. */
+  startTime: string | null;
+}
+
+/** Figures of one process read after the last sample (the detail view reads its smaps). */
+export interface FreshReading {
+  rssBytes: number | null;
+  pssBytes: number | null;
+  atMs: number;
 }
 
 /** One complete /proc sample of the system. */
@@ -46,6 +55,11 @@ export interface TracedProcess {
   mappedNowBytes: number | null;
   calls: number;
   alive: boolean;
+  /**
+   * Address space reserved with PROT_NONE and never made accessible; absent or null when the
+   * tracer does not follow mprotect.
+   */
+  reservedBytes?: number | null;
 }
 
 /** Per-process totals a store holds for a host (used for hosts this server does not sample). */
@@ -83,3 +97,8 @@ export interface EventStoreView {
 
 /** Reads one process's mappings grouped by kind, on demand (only for the process detail view). */
 export type MappingsReader = (pid: number) => Promise<{ rows: MappingKindRow[] } | { error: string }>;
+
+/** Windows of the stored /proc history (history-recorder.ts), for the timeline. */
+export interface HistoryReader {
+  window(q: { host?: string; fromMs?: number; toMs?: number; points?: number; pids?: readonly { pid: number; startTicks: number }[] }): Promise<HistoryBody>;
+}

@@ -50,3 +50,19 @@ export function describePredicate(fn: (...args: never[]) => unknown, arg?: unkno
   const source = fn.toString().replace(/\s+/g, ' ').slice(0, 400);
   return arg === undefined ? source : `${source} with ${JSON.stringify(arg, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
 }
+
+/**
+ * Like waitingFor, with a bound: fails after `ms` saying what it waited for (and `more()`, such as
+ * what the process waited on had said), instead of waiting on.
+ */
+export async function waitAtMost<T>(ms: number, what: string, body: () => Promise<T>, more: () => string = () => ''): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`waited ${ms / 1000} s for ${what}, in vain${more() === '' ? '' : `; ${more()}`}`)), ms);
+  });
+  try {
+    return await waitingFor(what, () => Promise.race([body(), late]));
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -17,6 +17,7 @@ export function sampleFixture(atMs: number, host = 'testhost'): SystemSample {
     vmSizeBytes: (i + 1) * 10 * MiB,
     sampledAtMs: atMs,
     pssAtMs: i === 3 ? null : atMs,
+    startTime: String(1000 + i),
   }));
   return {
     atMs,

@@ -85,6 +85,7 @@ describe('program groups for /metrics', () => {
     cmdline: null,
     requestedBytes: null,
     requestedRatio: null,
+    reservedBytes: null,
     mappedNowBytes: null,
     rssBytes: rss,
     pssBytes: pss,
@@ -93,6 +94,7 @@ describe('program groups for /metrics', () => {
     pssAtMs: 0,
     calls: null,
     alive: true,
+    unavailable: {},
   });
 
   test('top N by RSS plus "other": a partition whose sum is the whole', () => {

@@ -99,8 +99,13 @@ export interface Workload {
 }
 
 /** Starts the workload and resolves once its mappings are made. */
-export async function startWorkload(name: string, gib: number, count: number, unmap: number, extraArgs: string[] = []): Promise<Workload> {
-  const child = spawn(workloadBinary(), [name, String(gib), String(count), String(unmap), ...extraArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
+export function startWorkload(name: string, gib: number, count: number, unmap: number, extraArgs: string[] = []): Promise<Workload> {
+  return startWorkloadMode(name, [String(gib), String(count), String(unmap), ...extraArgs]);
+}
+
+/** Starts the workload with the arguments after its name (a mode of workload.c), once it is ready. */
+export async function startWorkloadMode(name: string, args: string[]): Promise<Workload> {
+  const child = spawn(workloadBinary(), [name, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   await lineMatching(child, /ready/);
   return {
     pid: child.pid ?? 0,
@@ -140,7 +145,21 @@ export async function launchBrowser(): Promise<BrowserContext> {
   return context;
 }
 
-/** Waits until the predicate holds in the page, at most the wait bound; the wait leaves a note saying so. */
-export async function untilInPage<A>(page: Page, fn: (arg: A) => boolean, arg?: A): Promise<void> {
-  await waitingFor(`the page: ${describePredicate(fn, arg)}`, () => page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: 0, polling: 200 }));
+/** How long a page wait lasts at most by default: generous, for a machine busy with other tests. */
+export const PAGE_WAIT_MS = 5 * 60_000;
+
+/**
+ * Waits until the predicate holds in the page, at most `timeoutMs`; the wait leaves a note saying
+ * so, and when the bound runs out it fails saying what it waited for.
+ */
+export async function untilInPage<A>(page: Page, fn: (arg: A) => boolean, arg?: A, timeoutMs: number = PAGE_WAIT_MS): Promise<void> {
+  const what = `the page: ${describePredicate(fn, arg)}`;
+  await waitingFor(what, async () => {
+    try {
+      await page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: timeoutMs, polling: 200 });
+    } catch (e) {
+      if (e instanceof Error && e.name === 'TimeoutError') throw new Error(`waited ${Math.round(timeoutMs / 1000)} s for ${what}`);
+      throw e;
+    }
+  }, timeoutMs + 30_000);
 }
