@@ -48,13 +48,13 @@ export function buildProcessRows(
 ): ProcessRow[] {
   const rows: ProcessRow[] = [];
   const seen = new Set<number>();
-  const reserved = (t: TracedProcess | undefined): number | null => (traced === null ? null : (t?.reservedBytes ?? null));
+  const reserved = (t: TracedProcess | undefined): number | null => (traced === null ? null : Math.max(0, t?.reservedBytes ?? 0));
   for (const p of sampled) {
     seen.add(p.pid);
     const t = traced?.get(p.pid);
     const f = fresh.get(p.pid);
     const newer = f !== undefined && f.atMs > p.sampledAtMs ? f : undefined;
-    // Tracing runs but saw no call from this process since it started: nothing requested.
+    // Tracing runs but has no model of this process (started since, not seen yet): nothing known to be requested.
     const requested = traced === null ? null : Math.max(0, t?.requestedBytes ?? 0);
     const row = {
       pid: p.pid,
@@ -114,6 +114,7 @@ export function storedProcessRows(totals: readonly StoredProcessTotal[], totalVi
       cmdline: null,
       requestedBytes: requested,
       requestedRatio: ratio(requested, totalVirtual),
+      // The store keeps call totals, not address spaces: which bytes are PROT_NONE is not known.
       reservedBytes: null,
       mappedNowBytes: null,
       rssBytes: null,

@@ -57,6 +57,8 @@ export interface ProcessesTable {
   munmap_calls: Int64;
   brk_calls: Int64;
   mremap_calls: Int64;
+  /** Added by migration 0002. */
+  mprotect_calls: Int64;
   failed_calls: Int64;
   first_seen_ms: Int64;
   last_seen_ms: Int64;
@@ -295,7 +297,26 @@ function history(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * mprotect is traced too: its events fit the events table as they are (`syscall` is varchar(8),
+ * and "mprotect" has 8 characters; prot has its column), and processes counts its calls. Rows
+ * written before have none: 0.
+ */
+function mprotectCalls(): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .alterTable('processes')
+        .addColumn('mprotect_calls', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.alterTable('processes').dropColumn('mprotect_calls').execute();
+    },
+  };
+}
+
 /** The migrations, keyed so that they sort in the order they apply. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_history': history(dialect) };
+  return { '0001_initial': initial(dialect), '0002_history': history(dialect), '0003_mprotect_calls': mprotectCalls() };
 }

@@ -56,6 +56,7 @@ export function tracedFixture(): TracedProcess[] {
     pid: 100 + i,
     name: i === 13 ? '<i id=pwn>x' : `prog${i % 5}`,
     requestedBytes: (i === 13 ? 100 : i + 1) * 4 * MiB,
+    reservedBytes: (i + 1) * 2 * MiB,
     mappedNowBytes: (i + 1) * 8 * MiB,
     calls: i + 1,
     alive: true,

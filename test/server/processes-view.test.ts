@@ -24,7 +24,7 @@ const sampled = (pid: number, pss: number | null, atMs = 1000): SampledProcess =
   startTime: '1',
 });
 
-const traced = (pid: number, requested: number, alive = true): TracedProcess => ({ pid, name: `t${pid}`, requestedBytes: requested, mappedNowBytes: requested, calls: 1, alive });
+const traced = (pid: number, requested: number, alive = true): TracedProcess => ({ pid, name: `t${pid}`, requestedBytes: requested, reservedBytes: 0, mappedNowBytes: requested, calls: 1, alive });
 
 describe('PSS history', () => {
   test('keeps one point per spacing plus the newest, within the span', () => {
@@ -144,7 +144,7 @@ describe('the processes API', async () => {
     assert.equal(pss.exitedIncluded, false);
     // The fixture's largest PSS is pid 113's: 14 MiB × 0.5.
     assert.equal(pss.slices[0]?.pid, 113);
-    assert.equal(pss.slices[0]?.bytes, 7 * MiB);
+    assert.equal(pss.slices[0].bytes, 7 * MiB);
     assert.equal((await get<PieBody>('/api/v1/pie')).figure, 'requested');
     assert.equal((await h.server.app.inject({ url: '/api/v1/pie?figure=rss', headers: { host: '127.0.0.1' } })).statusCode, 400);
   });
@@ -163,6 +163,6 @@ describe('the processes API', async () => {
     assert.equal(detail.row.pssBytes, 1 << 19);
     const row = (await get<ProcessesBody>('/api/v1/processes')).rows.find((r) => r.pid === 113);
     assert.equal(row?.rssBytes, 1 << 20);
-    assert.equal(row?.pssBytes, 1 << 19);
+    assert.equal(row.pssBytes, 1 << 19);
   });
 });

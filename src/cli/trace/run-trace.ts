@@ -86,7 +86,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const s of signals) process.on(s, stop);
   const timer = durationMs === undefined ? undefined : setTimeout(stop, durationMs);
-  err.write(`memlens: tracing mmap, munmap, brk and mremap with ${backend.name}; events ${sink.description}${durationMs === undefined ? '; Ctrl-C stops' : ''}\n`);
+  err.write(`memlens: tracing mmap, munmap, brk, mremap and mprotect with ${backend.name}; events ${sink.description}${durationMs === undefined ? '; Ctrl-C stops' : ''}\n`);
   const quiet = flags.quiet === true;
   if (!json && !quiet) out.write(`${p.bold(HEADER)}\n`);
 
