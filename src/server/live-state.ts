@@ -128,7 +128,7 @@ export class LiveState {
   seedProcessHistory(pid: number, points: readonly { tMs: number; pssBytes: number }[]): void {
     if (this.processHistory.has(pid) || points.length === 0) return;
     const ring = new Ring<ProcessPoint>(this.processPoints);
-    for (const p of points) ring.push({ tMs: p.tMs, rssBytes: null, pssBytes: p.pssBytes, mappedNowBytes: null, requestedBytes: null });
+    for (const p of points) ring.push({ tMs: p.tMs, rssBytes: null, pssBytes: p.pssBytes, ussBytes: null, swapBytes: null, mappedNowBytes: null, requestedBytes: null });
     this.processHistory.set(pid, ring);
   }
 
