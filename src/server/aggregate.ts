@@ -39,12 +39,15 @@ const tracerReason = (traced: ReadonlyMap<number, TracedProcess> | null): Unavai
  * running: requested and calls are then unknown (null), never 0. `fresh` holds figures read after
  * the sample (the detail view reads a process's smaps when it opens): they replace the sample's,
  * so that a row never shows n/a, or an older figure, where the detail panel shows a newer one.
+ * `gone`: pids the tracer holds as running that the sample should have listed and did not (see
+ * LiveState.goneSinceSample): they have exited, whatever the tracer missed.
  */
 export function buildProcessRows(
   sampled: readonly SampledProcess[],
   traced: ReadonlyMap<number, TracedProcess> | null,
   totalVirtual: number | null,
   fresh: ReadonlyMap<number, FreshReading> = new Map(),
+  gone: ReadonlySet<number> = new Set(),
 ): ProcessRow[] {
   const rows: ProcessRow[] = [];
   const seen = new Set<number>();
@@ -80,7 +83,8 @@ export function buildProcessRows(
     for (const t of traced.values()) {
       if (seen.has(t.pid)) continue;
       const requested = Math.max(0, t.requestedBytes);
-      const f = t.alive ? fresh.get(t.pid) : undefined;
+      const alive = t.alive && !gone.has(t.pid);
+      const f = alive ? fresh.get(t.pid) : undefined;
       const row = {
         pid: t.pid,
         name: t.name,
@@ -95,9 +99,9 @@ export function buildProcessRows(
         sampledAtMs: f?.atMs ?? null,
         pssAtMs: f !== undefined && f.pssBytes !== null ? f.atMs : null,
         calls: t.calls,
-        alive: t.alive,
+        alive,
       };
-      const proc: Unavailable = t.alive ? 'not-sampled' : 'exited';
+      const proc: Unavailable = alive ? 'not-sampled' : 'exited';
       rows.push({ ...row, unavailable: reasonsOf(row, { reserved: 'not-measured', mappedNow: proc, rss: proc, pss: proc, swap: proc }) });
     }
   }
