@@ -37,8 +37,8 @@ export const eventsQuerySchema = z.object({
   /** Time range, ms since the epoch, inclusive. */
   from: intString.optional(),
   to: intString.optional(),
-  /** Cursor from a previous page's `next`. */
-  before: z.string().max(200).optional(),
+  /** Cursor from a previous page's `next`: an event id, in decimal (anything else is a 400). */
+  before: z.string().regex(/^\d{1,20}$/).optional(),
   limit: intString.pipe(z.number().int().min(1).max(1000)).optional(),
 });
 export type EventsQuery = z.infer<typeof eventsQuerySchema>;
