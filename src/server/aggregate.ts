@@ -39,22 +39,25 @@ const tracerReason = (traced: ReadonlyMap<number, TracedProcess> | null): Unavai
  * running: requested and calls are then unknown (null), never 0. `fresh` holds figures read after
  * the sample (the detail view reads a process's smaps when it opens): they replace the sample's,
  * so that a row never shows n/a, or an older figure, where the detail panel shows a newer one.
+ * `gone`: pids the tracer holds as running that the sample should have listed and did not (see
+ * LiveState.goneSinceSample): they have exited, whatever the tracer missed.
  */
 export function buildProcessRows(
   sampled: readonly SampledProcess[],
   traced: ReadonlyMap<number, TracedProcess> | null,
   totalVirtual: number | null,
   fresh: ReadonlyMap<number, FreshReading> = new Map(),
+  gone: ReadonlySet<number> = new Set(),
 ): ProcessRow[] {
   const rows: ProcessRow[] = [];
   const seen = new Set<number>();
-  const reserved = (t: TracedProcess | undefined): number | null => (traced === null ? null : (t?.reservedBytes ?? null));
+  const reserved = (t: TracedProcess | undefined): number | null => (traced === null ? null : Math.max(0, t?.reservedBytes ?? 0));
   for (const p of sampled) {
     seen.add(p.pid);
     const t = traced?.get(p.pid);
     const f = fresh.get(p.pid);
     const newer = f !== undefined && f.atMs > p.sampledAtMs ? f : undefined;
-    // Tracing runs but saw no call from this process since it started: nothing requested.
+    // Tracing runs but has no model of this process (started since, not seen yet): nothing known to be requested.
     const requested = traced === null ? null : Math.max(0, t?.requestedBytes ?? 0);
     const row = {
       pid: p.pid,
@@ -80,7 +83,8 @@ export function buildProcessRows(
     for (const t of traced.values()) {
       if (seen.has(t.pid)) continue;
       const requested = Math.max(0, t.requestedBytes);
-      const f = t.alive ? fresh.get(t.pid) : undefined;
+      const alive = t.alive && !gone.has(t.pid);
+      const f = alive ? fresh.get(t.pid) : undefined;
       const row = {
         pid: t.pid,
         name: t.name,
@@ -95,9 +99,9 @@ export function buildProcessRows(
         sampledAtMs: f?.atMs ?? null,
         pssAtMs: f !== undefined && f.pssBytes !== null ? f.atMs : null,
         calls: t.calls,
-        alive: t.alive,
+        alive,
       };
-      const proc: Unavailable = t.alive ? 'not-sampled' : 'exited';
+      const proc: Unavailable = alive ? 'not-sampled' : 'exited';
       rows.push({ ...row, unavailable: reasonsOf(row, { reserved: 'not-measured', mappedNow: proc, rss: proc, pss: proc, swap: proc }) });
     }
   }
@@ -114,6 +118,7 @@ export function storedProcessRows(totals: readonly StoredProcessTotal[], totalVi
       cmdline: null,
       requestedBytes: requested,
       requestedRatio: ratio(requested, totalVirtual),
+      // The store keeps call totals, not address spaces: which bytes are PROT_NONE is not known.
       reservedBytes: null,
       mappedNowBytes: null,
       rssBytes: null,

@@ -12,6 +12,8 @@ export interface SampledProcess {
   cmdline: string | null;
   rssBytes: number | null;
   pssBytes: number | null;
+  /** USS (Private_Clean + Private_Dirty), read with PSS from smaps_rollup. */
+  ussBytes: number | null;
   swapBytes: number | null;
   /** VmSize: everything mapped right now (mm->total_vm, fs/proc/task_mmu.c task_mem). */
   vmSizeBytes: number | null;
@@ -49,17 +51,14 @@ export interface SystemSample {
 export interface TracedProcess {
   pid: number;
   name: string;
-  /** mmap − munmap (with brk and mremap growth), clamped at 0. */
+  /** Bytes mapped with some access (not PROT_NONE), per the tracer's address-space model. */
   requestedBytes: number;
+  /** Bytes mapped with PROT_NONE: reserved address space, never backed by memory or swap. */
+  reservedBytes: number;
   /** Mapped right now according to the tracer's address-space model; null if not modelled. */
   mappedNowBytes: number | null;
   calls: number;
   alive: boolean;
-  /**
-   * Address space reserved with PROT_NONE and never made accessible; absent or null when the
-   * tracer does not follow mprotect.
-   */
-  reservedBytes?: number | null;
 }
 
 /** Per-process totals a store holds for a host (used for hosts this server does not sample). */

@@ -52,6 +52,8 @@ export class LiveState {
   private rowsCache: { version: number; rows: ProcessRow[] } | null = null;
   /** Figures read after the last sample (process detail), by pid; cleared by the next sample. */
   private readonly fresh = new Map<number, FreshReading>();
+  /** When each pid of the tracer's accounting first appeared in it (bounded by that accounting). */
+  private readonly tracedSince = new Map<number, number>();
   private readonly pss: InMemoryProcessHistory;
   private pssBodyCache: { version: number; body: PssHistory | null } | null = null;
 
@@ -94,11 +96,12 @@ export class LiveState {
     this.timelineRing.push({ tMs: s.atMs, bytes: s.categories.map((c) => c.bytes) });
     const rows = this.processRowsFor(s, this.traced);
     const alive = new Set<number>();
+    const uss = new Map(s.processes.map((p) => [p.pid, p.ussBytes]));
     for (const r of rows) {
       alive.add(r.pid);
       let ring = this.processHistory.get(r.pid);
       if (ring === undefined) this.processHistory.set(r.pid, (ring = new Ring(this.processPoints)));
-      ring.push({ tMs: s.atMs, rssBytes: r.rssBytes, pssBytes: r.pssBytes, mappedNowBytes: r.mappedNowBytes, requestedBytes: r.requestedBytes });
+      ring.push({ tMs: s.atMs, rssBytes: r.rssBytes, pssBytes: r.pssBytes, ussBytes: uss.get(r.pid) ?? null, swapBytes: r.swapBytes, mappedNowBytes: r.mappedNowBytes, requestedBytes: r.requestedBytes });
     }
     for (const pid of this.processHistory.keys()) if (!alive.has(pid)) this.processHistory.delete(pid);
     for (const p of s.processes) this.pss.add(s.atMs, p.pid, p.startTime ?? '', p.pssBytes);
@@ -125,12 +128,14 @@ export class LiveState {
   seedProcessHistory(pid: number, points: readonly { tMs: number; pssBytes: number }[]): void {
     if (this.processHistory.has(pid) || points.length === 0) return;
     const ring = new Ring<ProcessPoint>(this.processPoints);
-    for (const p of points) ring.push({ tMs: p.tMs, rssBytes: null, pssBytes: p.pssBytes, mappedNowBytes: null, requestedBytes: null });
+    for (const p of points) ring.push({ tMs: p.tMs, rssBytes: null, pssBytes: p.pssBytes, ussBytes: null, swapBytes: null, mappedNowBytes: null, requestedBytes: null });
     this.processHistory.set(pid, ring);
   }
 
   applyTrace(rows: readonly TracedProcess[], atMs: number): void {
     this.traced = new Map(rows.map((r) => [r.pid, r]));
+    for (const r of rows) if (!this.tracedSince.has(r.pid)) this.tracedSince.set(r.pid, atMs);
+    for (const pid of this.tracedSince.keys()) if (!this.traced.has(pid)) this.tracedSince.delete(pid);
     this.tracedAtMs = atMs;
     this.bump('processes');
   }
@@ -192,7 +197,25 @@ export class LiveState {
 
   private processRowsFor(s: SystemSample | null, traced: Map<number, TracedProcess> | null): ProcessRow[] {
     const total = s === null ? null : totalVirtualBytes(s.memTotalBytes, s.swapTotalBytes);
-    return buildProcessRows(s?.processes ?? [], traced, total, this.fresh);
+    return buildProcessRows(s?.processes ?? [], traced, total, this.fresh, this.goneSinceSample(s, traced));
+  }
+
+  /**
+   * Pids the tracer accounts as running, that it knew before the last sample began, and that the
+   * sample did not find: a sample lists every process of /proc when it begins, so these had
+   * exited by then. The tracer misses exits when the kernel drops events (its buffer full): such
+   * processes would otherwise stay "running" with n/a figures for ever.
+   */
+  private goneSinceSample(s: SystemSample | null, traced: Map<number, TracedProcess> | null): Set<number> {
+    const gone = new Set<number>();
+    if (s === null || traced === null) return gone;
+    const listed = new Set(s.processes.map((p) => p.pid));
+    for (const t of traced.values()) {
+      if (!t.alive || listed.has(t.pid)) continue;
+      const since = this.tracedSince.get(t.pid);
+      if (since !== undefined && since < s.atMs) gone.add(t.pid);
+    }
+    return gone;
   }
 
   processRows(): ProcessRow[] {

@@ -49,6 +49,7 @@ export interface ProcessTotals {
   munmapCalls: number;
   brkCalls: number;
   mremapCalls: number;
+  mprotectCalls: number;
   failedCalls: number;
   firstSeenMs: number;
   lastSeenMs: number;
@@ -327,12 +328,13 @@ export class EventStore {
       munmap_calls: d.munmapCalls,
       brk_calls: d.brkCalls,
       mremap_calls: d.mremapCalls,
+      mprotect_calls: d.mprotectCalls,
       failed_calls: d.failedCalls,
       first_seen_ms: d.firstSeenMs,
       last_seen_ms: d.lastSeenMs,
       seq: seqOfDelta.get(d) ?? 0,
     }));
-    const set = this.upsertSet('processes', ['mmap_bytes', 'munmap_bytes', 'mmap_calls', 'munmap_calls', 'brk_calls', 'mremap_calls', 'failed_calls'], ['first_seen_ms'], ['last_seen_ms'], ['name']);
+    const set = this.upsertSet('processes', ['mmap_bytes', 'munmap_bytes', 'mmap_calls', 'munmap_calls', 'brk_calls', 'mremap_calls', 'mprotect_calls', 'failed_calls'], ['first_seen_ms'], ['last_seen_ms'], ['name']);
     for (let i = 0; i < rows.length; i += 1000) {
       const q = trx.insertInto('processes').values(rows.slice(i, i + 1000));
       await (this.dialect === 'mysql' ? q.onDuplicateKeyUpdate(set) : q.onConflict((oc) => oc.columns(['host', 'pid', 'start_ns']).doUpdateSet(set))).execute();
@@ -430,6 +432,7 @@ export class EventStore {
         munmapCalls: dbToNumber(r.munmap_calls),
         brkCalls: dbToNumber(r.brk_calls),
         mremapCalls: dbToNumber(r.mremap_calls),
+        mprotectCalls: dbToNumber(r.mprotect_calls),
         failedCalls: dbToNumber(r.failed_calls),
         firstSeenMs: dbToNumber(r.first_seen_ms),
         lastSeenMs: dbToNumber(r.last_seen_ms),

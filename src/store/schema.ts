@@ -57,6 +57,8 @@ export interface ProcessesTable {
   munmap_calls: Int64;
   brk_calls: Int64;
   mremap_calls: Int64;
+  /** Added by migration 0003. */
+  mprotect_calls: Int64;
   failed_calls: Int64;
   first_seen_ms: Int64;
   last_seen_ms: Int64;
@@ -142,9 +144,10 @@ export interface StoreDatabase {
 
 export type Dialect = 'sqlite' | 'mysql';
 
-// Migrations build tables through an untyped handle: the typed one describes the result.
+// Migrations build tables through an untyped handle: the typed one describes the result. This is
+// the one untyped handle of the store (migrate.ts and the tests that build old schemas use it).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDb = Kysely<any>;
+export type AnyDb = Kysely<any>;
 
 function initial(dialect: Dialect): Migration {
   const mysql = dialect === 'mysql';
@@ -295,7 +298,26 @@ function history(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * mprotect is traced too: its events fit the events table as they are (`syscall` is varchar(8),
+ * and "mprotect" has 8 characters; prot has its column), and processes counts its calls. Rows
+ * written before have none: 0.
+ */
+function mprotectCalls(): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .alterTable('processes')
+        .addColumn('mprotect_calls', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.alterTable('processes').dropColumn('mprotect_calls').execute();
+    },
+  };
+}
+
 /** The migrations, keyed so that they sort in the order they apply. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_history': history(dialect) };
+  return { '0001_initial': initial(dialect), '0002_history': history(dialect), '0003_mprotect_calls': mprotectCalls() };
 }

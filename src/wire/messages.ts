@@ -15,14 +15,16 @@
 // client written for the first set keeps working):
 // - the dirty-pages watch of `memlens serve --dirty-watch PID`: GET /api/v1/dirty (DirtyBody),
 //   UpdateMessage.dirty, SubscribeMessage.dirty.
-// - why a figure is n/a: ProcessRow.unavailable; address space reserved without access:
-//   ProcessRow.reservedBytes.
+// - why a figure is n/a: ProcessRow.unavailable.
 // - the PSS history of every process over the last hour with its growth: ProcessesBody.pssHistory.
 // - the pie of PSS or of requested memory, over live processes unless exited ones are asked for:
 //   PieBody.figure and PieBody.exitedIncluded, GET /api/v1/pie?figure=&exited=,
 //   SubscribeMessage.pie. Without them the pie is requested memory of live processes (exited ones
 //   used to be included).
 // - the stored /proc history: GET /api/v1/history (HistoryBody).
+// - ProcessRow.reservedBytes (PROT_NONE address space). With it, ProcessRow.requestedBytes and
+//   requestedRatio count only accessible mappings (they counted mmap − munmap, PROT_NONE
+//   reservations included, which put Chromium at thousands of percent of total virtual memory).
 import type { DirtyMethod, DirtyRangeJson, DirtyRoundJson, DirtyWatchJson, HugePageAreaJson, TouchedAreaJson } from './dirty.js';
 import type { LostCounts, MemCall, MemEventJson } from './events.js';
 
@@ -79,16 +81,20 @@ export interface ProcessRow {
   name: string;
   /** The command line, NULs turned into spaces; null when unreadable. Untrusted text. */
   cmdline: string | null;
-  /** mmap − munmap (and brk/mremap growth) seen by the tracer; never below 0. Null without tracing. */
-  requestedBytes: number | null;
-  /** requestedBytes / (MemTotal + SwapTotal). Null when either is unknown. */
-  requestedRatio: number | null;
   /**
-   * Address space reserved with PROT_NONE and never made accessible (mmap PROT_NONE, mprotect
-   * back to PROT_NONE), as the tracer follows it: it costs no memory, and it is kept out of
-   * requestedBytes. Null when the tracer does not follow mprotect (or tracing is off).
+   * Bytes mapped with some access (PROT_READ, WRITE or EXEC), per the tracer's address-space model
+   * (seeded from /proc/PID/maps, kept from mmap, munmap, brk, mremap and mprotect). Null without
+   * tracing; for a host known only from the store, Σ mmap − Σ munmap (never below 0).
+   */
+  requestedBytes: number | null;
+  /**
+   * Bytes mapped with PROT_NONE: address space reserved and never usable until mprotect makes it
+   * accessible, so never backed by memory or swap. reserved + requested = everything mapped.
+   * Null without tracing, and for a host known only from the store.
    */
   reservedBytes: number | null;
+  /** requestedBytes / (MemTotal + SwapTotal): reserved bytes take no share. Null when either is unknown. */
+  requestedRatio: number | null;
   /** Bytes mapped right now per the tracer's address-space model (or VmSize when untraced). */
   mappedNowBytes: number | null;
   rssBytes: number | null;
@@ -150,6 +156,9 @@ export interface ProcessPoint {
   tMs: number;
   rssBytes: number | null;
   pssBytes: number | null;
+  /** USS: pages only this process maps (Private_Clean + Private_Dirty of smaps_rollup). Added in v1 without a bump: older clients ignore it. */
+  ussBytes: number | null;
+  swapBytes: number | null;
   mappedNowBytes: number | null;
   requestedBytes: number | null;
 }

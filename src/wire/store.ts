@@ -4,4 +4,5 @@
 //
 // 1: events, processes, hosts, batches.
 // 2: the /proc history of `memlens serve` (history_system, history_process, history_names).
-export const STORE_SCHEMA_VERSION = 2;
+// 3: processes.mprotect_calls (mprotect is traced; rows written before count 0).
+export const STORE_SCHEMA_VERSION = 3;

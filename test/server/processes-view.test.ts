@@ -17,6 +17,7 @@ const sampled = (pid: number, pss: number | null, atMs = 1000): SampledProcess =
   cmdline: null,
   rssBytes: 2 * MiB,
   pssBytes: pss,
+  ussBytes: null,
   swapBytes: 0,
   vmSizeBytes: 10 * MiB,
   sampledAtMs: atMs,
@@ -24,7 +25,7 @@ const sampled = (pid: number, pss: number | null, atMs = 1000): SampledProcess =
   startTime: '1',
 });
 
-const traced = (pid: number, requested: number, alive = true): TracedProcess => ({ pid, name: `t${pid}`, requestedBytes: requested, mappedNowBytes: requested, calls: 1, alive });
+const traced = (pid: number, requested: number, alive = true): TracedProcess => ({ pid, name: `t${pid}`, requestedBytes: requested, reservedBytes: 0, mappedNowBytes: requested, calls: 1, alive });
 
 describe('PSS history', () => {
   test('keeps one point per spacing plus the newest, within the span', () => {
@@ -84,9 +85,11 @@ describe('why a figure is n/a', () => {
     ]);
     const rows = buildProcessRows([sampled(1, null)], t, 100 * MiB);
     const by = new Map(rows.map((r) => [r.pid, r]));
-    assert.deepEqual(by.get(1)?.unavailable, { pss: 'permission', reserved: 'not-measured' });
-    assert.deepEqual(by.get(2)?.unavailable, { reserved: 'not-measured', rss: 'not-sampled', pss: 'not-sampled', swap: 'not-sampled' });
-    assert.deepEqual(by.get(3)?.unavailable, { reserved: 'not-measured', rss: 'exited', pss: 'exited', swap: 'exited' });
+    // The tracer follows mprotect, so a traced process's reserved bytes are known (0 here), never n/a.
+    assert.deepEqual(by.get(1)?.unavailable, { pss: 'permission' });
+    assert.equal(by.get(1)?.reservedBytes, 0);
+    assert.deepEqual(by.get(2)?.unavailable, { rss: 'not-sampled', pss: 'not-sampled', swap: 'not-sampled' });
+    assert.deepEqual(by.get(3)?.unavailable, { rss: 'exited', pss: 'exited', swap: 'exited' });
     const untraced = buildProcessRows([sampled(1, MiB)], null, 100 * MiB);
     assert.deepEqual(untraced[0]?.unavailable, { requested: 'no-tracing', reserved: 'no-tracing', calls: 'no-tracing' });
   });
@@ -144,7 +147,7 @@ describe('the processes API', async () => {
     assert.equal(pss.exitedIncluded, false);
     // The fixture's largest PSS is pid 113's: 14 MiB × 0.5.
     assert.equal(pss.slices[0]?.pid, 113);
-    assert.equal(pss.slices[0]?.bytes, 7 * MiB);
+    assert.equal(pss.slices[0].bytes, 7 * MiB);
     assert.equal((await get<PieBody>('/api/v1/pie')).figure, 'requested');
     assert.equal((await h.server.app.inject({ url: '/api/v1/pie?figure=rss', headers: { host: '127.0.0.1' } })).statusCode, 400);
   });
@@ -163,6 +166,6 @@ describe('the processes API', async () => {
     assert.equal(detail.row.pssBytes, 1 << 19);
     const row = (await get<ProcessesBody>('/api/v1/processes')).rows.find((r) => r.pid === 113);
     assert.equal(row?.rssBytes, 1 << 20);
-    assert.equal(row?.pssBytes, 1 << 19);
+    assert.equal(row.pssBytes, 1 << 19);
   });
 });

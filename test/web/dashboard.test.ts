@@ -18,7 +18,7 @@ import { Teardown } from '../helpers/teardown.js';
 import { waitingFor } from '../helpers/waiting.js';
 import type { ProcessesBody, StatusBody } from '../../src/wire/messages.js';
 import type { LiveServe, Workload } from './live-serve.js';
-import { launchBrowser, startServe, startWorkload, untilInPage as until } from './live-serve.js';
+import { hoverChartUntil, launchBrowser, startServe, startWorkload, untilInPage as until } from './live-serve.js';
 
 const HOSTILE_NAME = '<i id=pwn>x';
 const HOSTILE_ARGS = [`"'"''<script>window.__pwned=1</script>`, `<img src=x onerror="window.__pwned=2">`, `'"><svg onload=window.__pwned=3>`];
@@ -120,18 +120,8 @@ describe('dashboard in chromium against a live memlens serve', { skip: canRun ? 
     const sel = `#proc-body tr[data-pid="${hostile.pid}"]`;
     await until(page, (s: string) => document.querySelector(s)?.querySelector('[data-col=name]')?.textContent === '<i id=pwn>x', sel);
     assert.equal(await page.locator('#pwn').count(), 0);
-    // The pie's tooltip is HTML: hover around the ring until the hostile slice's tooltip shows.
-    const box = await page.locator('#pie').boundingBox();
-    assert.ok(box !== null);
-    // The ring (web/views/processes.ts): centred at 34 % of the width, radii 32 % to 62 % of half the smaller side.
-    const r = (Math.min(box.width, box.height) / 2) * 0.47;
-    let tooltip = '';
-    for (let deg = 0; deg < 360 && !tooltip.includes(HOSTILE_NAME); deg += 6) {
-      const a = (deg * Math.PI) / 180;
-      await page.mouse.move(box.x + box.width * 0.34 + r * Math.cos(a), box.y + box.height / 2 + r * Math.sin(a));
-      // The tooltip is the chart's only div without the drawing (svg) inside.
-      tooltip = await page.evaluate(() => [...document.querySelectorAll('#pie div')].filter((d) => d.querySelector('svg') === null).map((d) => d.textContent).join('|'));
-    }
+    // The pie's tooltip is HTML: hover over the ring until the hostile slice's tooltip shows.
+    const tooltip = await hoverChartUntil(page, '#pie', HOSTILE_NAME);
     assert.ok(tooltip.includes(HOSTILE_NAME), `no tooltip with the hostile name (saw: ${tooltip.slice(0, 200)})`);
     await page.screenshot({ path: join(shots, 'pie-tooltip-hostile.png') });
     await page.mouse.move(5, 5);

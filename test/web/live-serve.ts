@@ -58,6 +58,8 @@ export interface StartServeOptions {
    * temporary directory, removed when the server stops.
    */
   dir?: string;
+  /** A command the server runs under, e.g. ['prlimit', '--nofile=400:400', '--']. */
+  prefix?: string[];
 }
 
 /** A data directory for startServe({ dir }), kept across servers; remove it with rmSync when done. */
@@ -69,7 +71,9 @@ export async function startServe(extra: string[] = [], opts: StartServeOptions =
   const keep = opts.dir !== undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'memlens-serve-test-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [cliPath, 'serve', '--port', String(port), '--db', join(dir, 'events.db'), ...extra], {
+  const argv = [process.execPath, cliPath, 'serve', '--port', String(port), '--db', join(dir, 'events.db'), ...extra];
+  const [command = process.execPath, ...args] = [...(opts.prefix ?? []), ...argv];
+  const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', XDG_DATA_HOME: dir },
   });
@@ -177,4 +181,29 @@ export async function untilInPage<A>(page: Page, fn: (arg: A) => boolean, arg?: 
       throw e;
     }
   }, timeoutMs + 30_000);
+}
+
+/**
+ * Moves the pointer over the pie of `selector` (an ECharts chart drawn as SVG) point by point, 8 px
+ * apart over the box of its shapes, until its tooltip holds `text`; returns the tooltips seen, the
+ * last one last. The tooltip is the chart's only div without the drawing inside.
+ */
+export async function hoverChartUntil(page: Page, selector: string, text: string): Promise<string> {
+  const box = await page.evaluate((sel: string) => {
+    const rects = [...document.querySelectorAll(`${sel} svg path`)].map((p) => p.getBoundingClientRect()).filter((r) => r.width > 0 && r.height > 0);
+    if (rects.length === 0) return null;
+    const x = Math.min(...rects.map((r) => r.left));
+    const y = Math.min(...rects.map((r) => r.top));
+    return { x, y, w: Math.max(...rects.map((r) => r.right)) - x, h: Math.max(...rects.map((r) => r.bottom)) - y };
+  }, selector);
+  if (box === null) return '';
+  let seen = '';
+  for (let dy = 4; dy < box.h; dy += 8) {
+    for (let dx = 4; dx < box.w; dx += 8) {
+      await page.mouse.move(box.x + dx, box.y + dy);
+      seen = await page.evaluate((sel: string) => [...document.querySelectorAll(`${sel} div`)].filter((d) => d.querySelector('svg') === null).map((d) => d.textContent).join('|'), selector);
+      if (seen.includes(text)) return seen;
+    }
+  }
+  return seen;
 }

@@ -10,8 +10,9 @@
  *   workload NAME grow MIB MS
  *     every MS milliseconds maps MIB MiB more and writes every page: its memory grows steadily,
  *     up to 1 GiB.
- *   workload NAME exit MIB
- *     maps MIB MiB, writes every page, prints "ready" and exits at once. */
+ *   workload NAME map GIB MIB
+ *     maps GIB GiB readable and writable (MAP_NORESERVE) and writes its first MIB MiB: GIB GiB
+ *     requested (accessible), MIB MiB of memory. */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ static void wait_stdin(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 5 && !(argc == 4 && strcmp(argv[2], "exit") == 0)) return 2;
+  if (argc < 5) return 2;
   if (prctl(PR_SET_NAME, argv[1], 0, 0, 0) != 0) return 3;
   if (strcmp(argv[2], "reserve") == 0) {
     size_t len = (size_t)strtoull(argv[3], NULL, 10) << 30, used = (size_t)strtoull(argv[4], NULL, 10) << 20;
@@ -68,12 +69,13 @@ int main(int argc, char **argv) {
       }
     }
   }
-  if (strcmp(argv[2], "exit") == 0) {
-    size_t len = (size_t)strtoull(argv[3], NULL, 10) << 20;
-    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return 4;
-    touch(p, len);
+  if (strcmp(argv[2], "map") == 0) {
+    size_t len = (size_t)strtoull(argv[3], NULL, 10) << 30, used = (size_t)strtoull(argv[4], NULL, 10) << 20;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED || used > len) return 4;
+    touch(p, used);
     ready();
+    wait_stdin();
     return 0;
   }
   size_t len = (size_t)strtoull(argv[2], NULL, 10) << 30;

@@ -420,21 +420,26 @@ export class ProcessesView {
     this.laidOut = layout;
     const w = this.pie.getWidth();
     const h = this.pie.getHeight();
-    // Outside labels need about 90 px either side of the ring (a 15-byte name and a percentage).
-    const LABEL_ROOM = 90;
-    const legendRows = slices.length * 20 + 10;
+    const legendRows = slices.length * 20 + 12;
     const ring =
       layout === 'side'
-        ? { cx: w * 0.3, cy: h / 2, r: Math.max(30, Math.min(w * 0.3 - LABEL_ROOM, h / 2 - 24)) }
-        : { cx: w / 2, cy: Math.max(60, (h - legendRows) / 2), r: Math.max(30, Math.min(w / 2 - LABEL_ROOM, (h - legendRows) / 2 - 24)) };
-    const data = slices.map((s, i) => ({
-      name: s.pid === null ? `others (${countText(p?.othersCount)})` : `${s.label} (${s.pid})`,
-      value: s.bytes,
-      pid: s.pid,
-      label: s.pid === null ? 'others' : s.label,
-      // The remainder is grey: it is not one process.
-      itemStyle: { color: s.pid === null ? palette.others : palette.slices[i % palette.slices.length] },
-    }));
+        ? { cx: w * 0.27, cy: h / 2, r: Math.max(30, Math.min(w * 0.24, h / 2 - 16)) }
+        : { cx: w / 2, cy: 0, r: Math.max(30, Math.min(w / 2 - 16, (h - legendRows) / 2 - 16)) };
+    if (layout === 'below') ring.cy = ring.r + 12;
+    const total = slices.reduce((s, x) => s + x.bytes, 0);
+    const data = slices.map((s, i) => {
+      const colour = (s.pid === null ? palette.others : palette.slices[i % palette.slices.length]) ?? palette.others;
+      return {
+        name: s.pid === null ? `others (${countText(p?.othersCount)})` : `${s.label} (${s.pid})`,
+        value: s.bytes,
+        pid: s.pid,
+        rank: s.pid === null ? '' : String(i + 1),
+        share: total > 0 ? s.bytes / total : 0,
+        // The remainder is grey: it is not one process.
+        itemStyle: { color: colour },
+        label: { color: inkOn(colour) },
+      };
+    });
     this.pie.setOption(
       {
         animation: false,
@@ -447,13 +452,15 @@ export class ProcessesView {
             return `<b>${esc(q.name)}</b> (${esc(whose)})<br/>${esc(what)}: ${esc(bytesText(q.value))} \u00b7 ${q.percent.toFixed(1)} %`;
           },
         },
-        // The legend names every slice in full (a comm is at most 15 bytes; legend text is not
-        // cut); the ring labels only the slices wide enough to hold a name, and ECharts hides a
-        // label that would overlap another.
+        // Names go in the legend, in full (a comm is at most 15 bytes, and legend text is never
+        // cut), numbered by rank; a slice carries its number, inside it. Names on the ring, outside,
+        // did not fit: ten slices of one browser's processes left labels on top of one another
+        // and cut at the chart's edge. Numbers also name the slices for whoever cannot tell the
+        // colours apart.
         legend: {
           type: 'scroll',
           orient: 'vertical',
-          ...(layout === 'side' ? { right: 4, top: 'middle' } : { left: 'center', top: ring.cy + ring.r + 30, bottom: 4 }),
+          ...(layout === 'side' ? { left: ring.cx + ring.r + 24, top: 'middle' } : { left: 'center', top: ring.cy + ring.r + 12, bottom: 4 }),
           icon: 'circle',
           itemWidth: 10,
           itemHeight: 10,
@@ -461,7 +468,7 @@ export class ProcessesView {
           pageTextStyle: { color: c.muted },
           formatter: (name: string) => {
             const d = data.find((x) => x.name === name);
-            return d === undefined ? name : `${name}  ${bytesText(d.value)}`;
+            return d === undefined ? name : `${d.rank === '' ? '  ' : d.rank}  ${name}  ${bytesText(d.value)} · ${(d.share * 100).toFixed(0)} %`;
           },
         },
         series: [
@@ -469,16 +476,10 @@ export class ProcessesView {
             type: 'pie',
             radius: [ring.r * 0.55, ring.r],
             center: [ring.cx, ring.cy],
-            avoidLabelOverlap: true,
-            // 18 degrees = 5 %: smaller slices are named in the legend and the tooltip only.
-            minShowLabelAngle: 18,
-            labelLayout: { hideOverlap: true },
-            label: {
-              color: c.text,
-              overflow: 'none',
-              formatter: (q: { data: { label: string }; percent: number }) => `${q.data.label} ${q.percent.toFixed(0)} %`,
-            },
-            labelLine: { length: 6, length2: 6 },
+            // 12 degrees (3 %): a narrower slice is too thin for its number, found in the legend and the tooltip.
+            minShowLabelAngle: 12,
+            label: { position: 'inside', fontWeight: 600, formatter: (q: { data: { rank: string } }) => q.data.rank },
+            labelLine: { show: false },
             data,
           },
         ],
@@ -486,6 +487,19 @@ export class ProcessesView {
       { notMerge: true },
     );
   }
+}
+
+/** Black or white, whichever reads better on `hex` (WCAG relative luminance). */
+function inkOn(hex: string): string {
+  const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex.trim());
+  if (m === null) return '#000000';
+  const lin = (h: string | undefined): number => {
+    const c = parseInt(h ?? '0', 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const l = 0.2126 * lin(m[1]) + 0.7152 * lin(m[2]) + 0.0722 * lin(m[3]);
+  // Contrast with black (l + 0.05) / 0.05 against white 1.05 / (l + 0.05): equal at l ≈ 0.179.
+  return l > 0.179 ? '#000000' : '#ffffff';
 }
 
 /** How many of the shown rows have PSS n/a, and why. */
