@@ -150,19 +150,21 @@ async function paint(dir: string): Promise<void> {
   const serve = await startServe(['--no-trace'], { dir });
   const browser = await launchBrowser();
   try {
-    const ready: Record<string, string> = {
-      processes: "document.querySelectorAll('#proc-body tr').length > 0 && document.querySelector('#pie canvas') !== null",
-      calls: "document.querySelectorAll('#calls-inner .vrow').length > 10",
-      system: "document.querySelectorAll('#used-body tr').length > 0 && document.querySelector('#ledger canvas') !== null",
-      timeline: "Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > 0",
+    // Functions, not strings: the page's CSP forbids eval.
+    const ready = (tab: string): boolean => {
+      const d = document;
+      if (tab === 'processes') return d.querySelectorAll('#proc-body tr').length > 0 && d.querySelector('#pie canvas') !== null;
+      if (tab === 'calls') return d.querySelectorAll('#calls-inner .vrow').length > 10;
+      if (tab === 'system') return d.querySelectorAll('#used-body tr').length > 0 && d.querySelector('#ledger canvas') !== null;
+      return Number(d.getElementById('timeline')?.dataset.drawn ?? 0) > 0;
     };
-    for (const [tab, predicate] of Object.entries(ready)) {
+    for (const tab of ['processes', 'calls', 'system', 'timeline']) {
       const runs: number[] = [];
       for (let i = 0; i < 3; i++) {
         const page = await browser.newPage();
         await page.goto(`${serve.url}#${tab}`);
         await page.click(`#tab-${tab}`);
-        await page.waitForFunction(predicate, undefined, { timeout: 120_000, polling: 'raf' });
+        await page.waitForFunction(ready, tab, { timeout: 120_000, polling: 'raf' });
         // The paint after the content is in: two animation frames.
         const ms = await page.evaluate(() => new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))));
         runs.push(ms);
@@ -174,7 +176,7 @@ async function paint(dir: string): Promise<void> {
     const page = await browser.newPage();
     await page.goto(`${serve.url}#timeline`);
     await page.click('#tab-timeline');
-    await page.waitForFunction("Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > 0", undefined, { timeout: 120_000 });
+    await page.waitForFunction(() => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > 0, undefined, { timeout: 120_000 });
     for (const label of ['6 h', '1 d', '7 d', '30 d', '1 h', '7 d', '1 d', '1 h']) {
       const before = Number(await page.evaluate(() => document.getElementById('timeline')?.dataset.drawn ?? 0));
       const t = await page.evaluate(() => performance.now());
@@ -217,7 +219,7 @@ async function shots(dir: string, out: string): Promise<void> {
         await page.goto(`${serve.url}#timeline`);
         await page.click('#tab-timeline');
         await page.click('#tl-spans button:text-is("1 d")');
-        await page.waitForFunction("document.getElementById('timeline')?.dataset.tier === '1 minute'", undefined, { timeout: 120_000 });
+        await page.waitForFunction(() => document.getElementById('timeline')?.dataset.tier === '1 minute', undefined, { timeout: 120_000 });
         await page.waitForTimeout(300);
         const box = await page.locator('#timeline').boundingBox();
         if (box !== null) await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.75);
