@@ -103,7 +103,12 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
       if (e === undefined || e.startTicks !== r.startTicks) byPid.set(r.pid, (e = { startTicks: r.startTicks, points: [] }));
       e.points.push({ tMs: r.tMs, pssBytes: r.pssBytes });
     }
-    for (const [pid, e] of byPid) if (startTime(pid) === String(e.startTicks)) state.seedProcessHistory(pid, e.points);
+    for (const [pid, e] of byPid) {
+      if (startTime(pid) !== String(e.startTicks)) continue;
+      state.seedProcessHistory(pid, e.points);
+      // The processes table's sparklines and growth start from the stored hour too.
+      for (const p of e.points) state.pssHistory.add(p.tMs, pid, String(e.startTicks), p.pssBytes);
+    }
   } catch (e) {
     o.log(`history: cannot read the stored process history: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -115,9 +120,11 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     maxIntervalMs: 60_000,
     async sample() {
       const snap = await collectSnapshot(source);
-      const s = sampleFromSnapshot(snap, await readStartTimes(source, snap.processes.map((p) => p.pid)));
+      // Start times are read once per sample, for the in-memory history and the stored one.
+      const startTimes = await readStartTimes(source, snap.processes.map((p) => p.pid));
+      const s = sampleFromSnapshot(snap, startTimes);
       state.applySample(s);
-      history.record(historySampleFromSnapshot(snap, startTime));
+      history.record(historySampleFromSnapshot(snap, (pid) => startTimes.get(pid)));
       return { processes: s.processes.length, pssUnavailable: s.pssUnavailable, pssDeferred: s.pssDeferred, atMs: s.atMs };
     },
     onState: (s) => state.setSampler(s),

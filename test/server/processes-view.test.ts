@@ -84,9 +84,9 @@ describe('why a figure is n/a', () => {
     ]);
     const rows = buildProcessRows([sampled(1, null)], t, 100 * MiB);
     const by = new Map(rows.map((r) => [r.pid, r]));
-    assert.deepEqual(by.get(1)?.unavailable, { pss: 'permission', reserved: 'not-measured' });
-    assert.deepEqual(by.get(2)?.unavailable, { reserved: 'not-measured', rss: 'not-sampled', pss: 'not-sampled', swap: 'not-sampled' });
-    assert.deepEqual(by.get(3)?.unavailable, { reserved: 'not-measured', rss: 'exited', pss: 'exited', swap: 'exited' });
+    assert.deepEqual(by.get(1)?.unavailable, { pss: 'permission' });
+    assert.deepEqual(by.get(2)?.unavailable, { rss: 'not-sampled', pss: 'not-sampled', swap: 'not-sampled' });
+    assert.deepEqual(by.get(3)?.unavailable, { rss: 'exited', pss: 'exited', swap: 'exited' });
     const untraced = buildProcessRows([sampled(1, MiB)], null, 100 * MiB);
     assert.deepEqual(untraced[0]?.unavailable, { requested: 'no-tracing', reserved: 'no-tracing', calls: 'no-tracing' });
   });
