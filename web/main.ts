@@ -74,7 +74,10 @@ function showTab(t: Tab): void {
     callsLoaded = true;
     calls.setHost(host);
   }
-  if (t === 'timeline') timeline.render();
+  if (t === 'timeline') {
+    timeline.render();
+    timeline.sampled();
+  }
   if (t === 'memtrace') void memtrace.open();
   location.hash = t;
   resubscribe();
@@ -86,7 +89,7 @@ function applyUpdate(m: UpdateMessage): void {
   if (m.processes !== undefined) processes.setProcesses(m.processes);
   if (m.pie !== undefined) processes.setPie(m.pie);
   if (m.ledger !== undefined) system.set(m.ledger);
-  if (m.timelinePoint !== undefined) timeline.add(m.timelinePoint.categories, m.timelinePoint.point);
+  if (m.timelinePoint !== undefined && tab === 'timeline') timeline.sampled();
   if (m.detailPoint !== undefined) detail.addPoint(m.detailPoint.pid, m.detailPoint.point, m.detailPoint.row);
   if (m.calls !== undefined || m.callsSkipped !== undefined) {
     if (detail.pid !== null) detail.addCalls(m.calls ?? [], m.callsSkipped ?? 0);
@@ -118,13 +121,12 @@ async function loadPie(): Promise<void> {
 
 async function loadAll(): Promise<void> {
   const c = processes.pieChoice();
-  const [st, procs, pie, ledger, tl] = await Promise.all([api.status(host), api.processes(host), api.pie(host, c.figure, c.exited), api.ledger(host), api.timeline(host)]);
+  const [st, procs, pie, ledger] = await Promise.all([api.status(host), api.processes(host), api.pie(host, c.figure, c.exited), api.ledger(host)]);
   status.set(st);
   processes.setProcesses(procs);
   processes.setPie(pie);
   system.set(ledger);
-  timeline.set(tl);
-  if (tab === 'timeline') timeline.render();
+  timeline.setHost(host);
 }
 
 async function loadHosts(): Promise<void> {

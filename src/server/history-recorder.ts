@@ -261,8 +261,9 @@ export class HistoryRecorder {
     const lo = tierBucket > 0 ? Math.floor(fromMs / tierBucket) * tierBucket : fromMs;
 
     // The system's categories, merged to the output's buckets.
-    const bucket = outputBucketMs(tierBucket, span, points);
     const sys = await this.systemRows(host, tier, lo, toMs);
+    // Buckets are merged only when there are more than the chart can show.
+    const bucket = new Set(sys.map((r) => r.tMs)).size > points ? outputBucketMs(tierBucket, span, points) : tierBucket;
     const keys = local ? [...this.labels.keys()] : [];
     for (const r of sys) if (!keys.includes(r.category)) keys.push(r.category);
     const index = new Map(keys.map((k, i) => [k, i]));

@@ -12,6 +12,8 @@ export interface SampledProcess {
   cmdline: string | null;
   rssBytes: number | null;
   pssBytes: number | null;
+  /** USS (Private_Clean + Private_Dirty), read with PSS from smaps_rollup. */
+  ussBytes: number | null;
   swapBytes: number | null;
   /** VmSize: everything mapped right now (mm->total_vm, fs/proc/task_mmu.c task_mem). */
   vmSizeBytes: number | null;

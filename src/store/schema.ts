@@ -57,7 +57,7 @@ export interface ProcessesTable {
   munmap_calls: Int64;
   brk_calls: Int64;
   mremap_calls: Int64;
-  /** Added by migration 0002. */
+  /** Added by migration 0003. */
   mprotect_calls: Int64;
   failed_calls: Int64;
   first_seen_ms: Int64;
@@ -144,9 +144,10 @@ export interface StoreDatabase {
 
 export type Dialect = 'sqlite' | 'mysql';
 
-// Migrations build tables through an untyped handle: the typed one describes the result.
+// Migrations build tables through an untyped handle: the typed one describes the result. This is
+// the one untyped handle of the store (migrate.ts and the tests that build old schemas use it).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDb = Kysely<any>;
+export type AnyDb = Kysely<any>;
 
 function initial(dialect: Dialect): Migration {
   const mysql = dialect === 'mysql';

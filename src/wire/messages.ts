@@ -156,6 +156,9 @@ export interface ProcessPoint {
   tMs: number;
   rssBytes: number | null;
   pssBytes: number | null;
+  /** USS: pages only this process maps (Private_Clean + Private_Dirty of smaps_rollup). Added in v1 without a bump: older clients ignore it. */
+  ussBytes: number | null;
+  swapBytes: number | null;
   mappedNowBytes: number | null;
   requestedBytes: number | null;
 }

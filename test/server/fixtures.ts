@@ -13,6 +13,7 @@ export function sampleFixture(atMs: number, host = 'testhost'): SystemSample {
     cmdline: i === 13 ? `"'<script>alert(1)</script>` : `/usr/bin/prog${i % 5} --n ${i}`,
     rssBytes: (i + 1) * MiB,
     pssBytes: i === 3 ? null : (i + 1) * MiB * 0.5,
+    ussBytes: i === 3 ? null : (i + 1) * MiB * 0.25,
     swapBytes: 0,
     vmSizeBytes: (i + 1) * 10 * MiB,
     sampledAtMs: atMs,

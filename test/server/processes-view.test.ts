@@ -17,6 +17,7 @@ const sampled = (pid: number, pss: number | null, atMs = 1000): SampledProcess =
   cmdline: null,
   rssBytes: 2 * MiB,
   pssBytes: pss,
+  ussBytes: null,
   swapBytes: 0,
   vmSizeBytes: 10 * MiB,
   sampledAtMs: atMs,
@@ -84,7 +85,9 @@ describe('why a figure is n/a', () => {
     ]);
     const rows = buildProcessRows([sampled(1, null)], t, 100 * MiB);
     const by = new Map(rows.map((r) => [r.pid, r]));
+    // The tracer follows mprotect, so a traced process's reserved bytes are known (0 here), never n/a.
     assert.deepEqual(by.get(1)?.unavailable, { pss: 'permission' });
+    assert.equal(by.get(1)?.reservedBytes, 0);
     assert.deepEqual(by.get(2)?.unavailable, { rss: 'not-sampled', pss: 'not-sampled', swap: 'not-sampled' });
     assert.deepEqual(by.get(3)?.unavailable, { rss: 'exited', pss: 'exited', swap: 'exited' });
     const untraced = buildProcessRows([sampled(1, MiB)], null, 100 * MiB);

@@ -51,10 +51,29 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGINT');
 });
 
-export async function startServe(extra: string[] = []): Promise<LiveServe> {
-  const dir = mkdtempSync(join(tmpdir(), 'memlens-serve-test-'));
+export interface StartServeOptions {
+  /**
+   * The data directory (its events.db is the store) to use, and keep when the server stops: a
+   * second server started on the same directory finds what the first stored. Default: a new
+   * temporary directory, removed when the server stops.
+   */
+  dir?: string;
+  /** A command the server runs under, e.g. ['prlimit', '--nofile=400:400', '--']. */
+  prefix?: string[];
+}
+
+/** A data directory for startServe({ dir }), kept across servers; remove it with rmSync when done. */
+export function serveDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'memlens-serve-test-'));
+}
+
+export async function startServe(extra: string[] = [], opts: StartServeOptions = {}): Promise<LiveServe> {
+  const keep = opts.dir !== undefined;
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'memlens-serve-test-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [cliPath, 'serve', '--port', String(port), '--db', join(dir, 'events.db'), ...extra], {
+  const argv = [process.execPath, cliPath, 'serve', '--port', String(port), '--db', join(dir, 'events.db'), ...extra];
+  const [command = process.execPath, ...args] = [...(opts.prefix ?? []), ...argv];
+  const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', XDG_DATA_HOME: dir },
   });
@@ -76,7 +95,7 @@ export async function startServe(extra: string[] = []): Promise<LiveServe> {
         child.once('exit', (code) => {
           // The store and data directory are the test's own; what to look at afterwards is the
           // exit code and stderr, which the caller has.
-          rmSync(dir, { recursive: true, force: true });
+          if (!keep) rmSync(dir, { recursive: true, force: true });
           resolve(code);
         });
         child.kill('SIGINT');

@@ -4,7 +4,7 @@
 // click a grey bar above it to zoom out. The tree and its rectangles come from
 // src/wire/memtrace-flame.ts, inlined as compiled source, so the report and the dashboard draw
 // from the same code and neither recurses (stacks 9,984 frames deep exist).
-import { PALETTE_LIGHT } from '../../base/palette.js';
+import { HUE, PALETTE_LIGHT } from '../../base/palette.js';
 import { buildFlameTree, flameFind, flamePath, layoutFlame } from '../../wire/memtrace-flame.js';
 
 /** Ancestors of the zoomed frame drawn as grey bars; above that many, the middle ones fold into one bar. */
@@ -23,8 +23,8 @@ export const FLAME_SCRIPT = String.raw`
   var ROW = 18;
   var WIDTH = 1200;
   var TRAIL_MAX = ${FLAME_TRAIL_MAX};
-  var APP = ['${PALETTE_LIGHT[1]}', '#F3CF80'];
-  var LWT = ['${PALETTE_LIGHT[4]}', '#A9D8F3'];
+  var APP = ['${PALETTE_LIGHT[HUE.orange]}', '#F3CF80'];
+  var LWT = ['${PALETTE_LIGHT[HUE.sky]}', '#A9D8F3'];
   var zoomPath = [];
   var data;
   function fmt(b) {

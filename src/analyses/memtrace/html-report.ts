@@ -1,7 +1,7 @@
 // The self-contained HTML report: one file, no network, inline CSS, SVG drawn here, and a
 // small inline script for the interactive flame graph (html-flame.ts).
 import { axisText, byteAxis, secondsAxis, secondsText } from '../../base/axis.js';
-import { PALETTE_LIGHT } from '../../base/palette.js';
+import { HUE, PALETTE_LIGHT } from '../../base/palette.js';
 import { formatBytes } from '../../base/units.js';
 import type { MemtraceWireReport, MemtraceWireSite, MemtraceWireSplit } from '../../wire/memtrace.js';
 import type { FlameData } from './folded.js';
@@ -29,8 +29,8 @@ code{font:12px ui-monospace,monospace}
 `;
 
 // Chart colours from the shared colour-blind-safe palette (src/base/palette.ts).
-const LIVE_FILL = PALETTE_LIGHT[1];
-const PEAK_STROKE = PALETTE_LIGHT[3];
+const LIVE_FILL = PALETTE_LIGHT[HUE.orange];
+const PEAK_STROKE = PALETTE_LIGHT[HUE.vermillion];
 const RACE_FILL = '#f6d2bd';
 
 const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;

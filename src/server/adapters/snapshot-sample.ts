@@ -61,6 +61,7 @@ export function sampledProcess(p: ProcessMemory, atMs: number, startTime: string
     cmdline: p.cmdline === null ? null : p.cmdline.join(' '),
     rssBytes: p.rssBytes,
     pssBytes: p.pssBytes,
+    ussBytes: p.ussBytes,
     swapBytes: p.swapBytes,
     vmSizeBytes: p.vmSizeBytes,
     sampledAtMs: atMs,
