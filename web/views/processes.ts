@@ -121,7 +121,7 @@ export class ProcessesView {
         numeric: true,
       },
       { key: 'mappedNowBytes', title: 'Mapped now', help: 'Virtual memory mapped right now, accessible or not: the tracer\u2019s model of the address space, else VmSize of /proc/PID/status.', numeric: true },
-      { key: 'calls', title: 'Calls', help: 'mmap, munmap, brk and mremap calls the tracer saw since memlens serve started.', numeric: true },
+      { key: 'calls', title: 'Calls', help: 'mmap, munmap, brk, mremap and mprotect calls the tracer saw since memlens serve started.', numeric: true },
       { key: 'age', title: 'Age', help: 'How old the row\u2019s /proc figures (RSS, PSS, swap) are: the sampler reads /proc every few seconds, less often when a sample costs more CPU.', numeric: true },
     ];
     const thead = byId('proc-head', HTMLTableSectionElement);
