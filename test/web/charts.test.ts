@@ -192,7 +192,7 @@ describe('charts in chromium against a live memlens serve', { skip: canRun ? fal
     const mmap = rows.find((x) => x.call === 'mmap' && x.size === '1.00 GiB');
     assert.ok(mmap !== undefined, 'no 1 GiB mmap row');
     assert.match(mmap.result ?? '', /^0x[0-9a-f]{6,}$/);
-    assert.equal(mmap.prot, '---');
+    assert.equal(mmap.prot, 'rw-');
     assert.equal(mmap.flags, 'private anon noreserve');
     assert.equal(mmap.fd, 'none');
     // tid and thread are hidden at first and can be shown.

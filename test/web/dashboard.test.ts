@@ -110,7 +110,7 @@ describe('dashboard in chromium against a live memlens serve', { skip: canRun ? 
   });
 
   test('the pie of requested memory has the workload as a slice', async () => {
-    // The pie shows PSS by default; the workload's PROT_NONE mappings hold no memory.
+    // The pie shows PSS by default; the workload's mappings are never touched, so they hold no memory.
     await page.selectOption('#pie-figure', 'requested');
     await until(page, (pid: number) => (document.getElementById('pie')?.getAttribute('aria-label') ?? '').includes(`mlworkload (${pid}): 1.50 TiB`), known.pid);
     assert.ok((await page.locator('#pie svg').count()) > 0);

@@ -2,8 +2,9 @@
  * Sets its name (comm) to NAME with prctl(PR_SET_NAME) (exec -a does not change comm), prints
  * "ready" once its memory is in place, and waits until its stdin closes. Modes:
  *   workload NAME GIB COUNT UNMAP [ignored arguments...]
- *     maps COUNT regions of GIB GiB (PROT_NONE + MAP_NORESERVE: address space only, no memory
- *     used) and unmaps UNMAP of them.
+ *     maps COUNT regions of GIB GiB, readable and writable but never touched (MAP_NORESERVE: no
+ *     memory used, no commit charge), and unmaps UNMAP of them: requested, not reserved, address
+ *     space (the reserve mode is the PROT_NONE case).
  *   workload NAME reserve GIB MIB
  *     reserves GIB GiB with PROT_NONE, makes its first MIB MiB readable and writable with
  *     mprotect and writes every page of them: GIB GiB of address space, MIB MiB of memory.
@@ -83,7 +84,7 @@ int main(int argc, char **argv) {
   void *maps[64];
   if (count > 64) return 2;
   for (int i = 0; i < count; i++) {
-    maps[i] = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    maps[i] = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (maps[i] == MAP_FAILED) return 4;
   }
   for (int i = 0; i < unmap && i < count; i++) munmap(maps[i], len);
