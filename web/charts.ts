@@ -27,9 +27,20 @@ export function themeColours(): { text: string; muted: string; grid: string; pal
   };
 }
 
+/**
+ * The pie's colours: Paul Tol's colour-blind-safe "muted" scheme on light, his "light" scheme on
+ * dark (https://personal.sron.nl/~pault/), one colour per named slice, grey for the remainder.
+ * Slices are also named on the ring and in the legend, so colour is never the only key.
+ */
+export function pieColours(): { slices: string[]; others: string } {
+  const css = getComputedStyle(document.documentElement);
+  const v = (name: string): string => css.getPropertyValue(name).trim();
+  return { slices: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => v(`--pie${i}`)), others: v('--pie-others') };
+}
+
 const charts = new Set<Chart>();
 
-/** A chart in the container. SVG where tests read the rendered labels (each is an element). */
+/** `svg`: the chart's text is in the DOM (labels can be measured and read); canvas for the rest. */
 export function makeChart(container: HTMLElement, renderer: 'canvas' | 'svg' = 'canvas'): Chart {
   const chart = echarts.init(container, undefined, { renderer });
   charts.add(chart);

@@ -14,6 +14,41 @@ export interface Retention {
   maxRows?: number;
 }
 
+export interface HistoryRetentionFlags {
+  historyRaw?: string;
+  historyMinutes?: string;
+  historyHours?: string;
+}
+
+/** How long `memlens serve` keeps each tier of its /proc history (src/store/history.ts). */
+export interface HistoryRetentionMs {
+  rawMs: number;
+  minuteMs: number;
+  hourMs: number;
+}
+
+export const HISTORY_RETENTION_DEFAULTS = { raw: '1d', minutes: '30d', hours: '400d' } as const;
+
+export function addHistoryRetentionFlags(command: Command): Command {
+  return command
+    .option('--history-raw <duration>', `history: keep every /proc sample of the memory categories this long (default ${HISTORY_RETENTION_DEFAULTS.raw})`)
+    .option('--history-minutes <duration>', `history: keep the per-minute buckets (categories and processes) this long (default ${HISTORY_RETENTION_DEFAULTS.minutes})`)
+    .option('--history-hours <duration>', `history: keep the per-hour buckets this long (default ${HISTORY_RETENTION_DEFAULTS.hours})`);
+}
+
+export function parseHistoryRetention(flags: HistoryRetentionFlags): HistoryRetentionMs {
+  const one = (name: string, value: string): number => {
+    const ms = parseDurationMs(value);
+    if (ms === undefined || ms <= 0) throw new UsageError(`--history-${name} ${value}: expected a duration such as 30d, 12h or 90m`);
+    return ms;
+  };
+  return {
+    rawMs: one('raw', flags.historyRaw ?? HISTORY_RETENTION_DEFAULTS.raw),
+    minuteMs: one('minutes', flags.historyMinutes ?? HISTORY_RETENTION_DEFAULTS.minutes),
+    hourMs: one('hours', flags.historyHours ?? HISTORY_RETENTION_DEFAULTS.hours),
+  };
+}
+
 export function addRetentionFlags(command: Command): Command {
   return command
     .option('--max-age <duration>', 'retention: delete stored events older than this (30d, 12h)')

@@ -5,7 +5,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
-import { eventsQuerySchema, hostQuerySchema, pidParamsSchema } from '../wire/messages-input.js';
+import { eventsQuerySchema, historyQuerySchema, hostQuerySchema, pidParamsSchema, pieQuerySchema } from '../wire/messages-input.js';
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import type { DirtyBody, ErrorBody } from '../wire/messages.js';
 import type { DirtyWatchState } from './dirty-watch.js';
@@ -94,9 +94,13 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
   app.get('/api/v1/status', async (req) => views.status(hostQuerySchema.parse(req.query).host));
   app.get('/api/v1/hosts', async () => views.hosts());
   app.get('/api/v1/processes', async (req) => views.processes(hostQuerySchema.parse(req.query).host));
-  app.get('/api/v1/pie', async (req) => views.pie(hostQuerySchema.parse(req.query).host));
+  app.get('/api/v1/pie', async (req) => {
+    const q = pieQuerySchema.parse(req.query);
+    return views.pie(q.host, q.figure, q.exited === '1');
+  });
   app.get('/api/v1/ledger', (req, reply) => reply.send( views.ledger(hostQuerySchema.parse(req.query).host)));
   app.get('/api/v1/timeline', (req, reply) => reply.send( views.timeline(hostQuerySchema.parse(req.query).host)));
+  app.get('/api/v1/history', async (req) => views.historyWindow(historyQuerySchema.parse(req.query)));
   app.get('/api/v1/events', async (req) => views.events(eventsQuerySchema.parse(req.query)));
   app.get('/api/v1/events/count', async (req) => views.eventCount(eventsQuerySchema.parse(req.query)));
   app.get('/api/v1/processes/:pid', async (req, reply) => {

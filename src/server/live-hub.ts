@@ -214,7 +214,7 @@ export class LiveHub {
       : now - c.lastRemoteMs >= REMOTE_REFRESH_MS;
     if (processesChanged) {
       msg.processes = await views.processes(sub.host);
-      msg.pie = await views.pie(sub.host);
+      msg.pie = await views.pie(sub.host, sub.pie?.figure, sub.pie?.exited);
       c.sent.processes = state.version('processes');
       c.lastRemoteMs = now;
       any = true;

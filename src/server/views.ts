@@ -2,11 +2,11 @@
 // from the live state; another host (several hosts writing into one MySQL database) has only what
 // the store recorded, so its /proc figures are null ("n/a"), never 0.
 import { eventToJson } from '../wire/events.js';
-import type { EventsQuery } from '../wire/messages-input.js';
-import type { EventCountBody, EventsBody, HostsBody, LedgerBody, PieBody, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../wire/messages.js';
+import type { EventsQuery, HistoryQuery } from '../wire/messages-input.js';
+import type { EventCountBody, EventsBody, HistoryBody, HostsBody, LedgerBody, PieBody, PieFigure, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../wire/messages.js';
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
-import { requestedPie, storedProcessRows } from './aggregate.js';
-import type { EventFilter, EventStoreView, MappingsReader } from './inputs.js';
+import { processPie, storedProcessRows } from './aggregate.js';
+import type { EventFilter, EventStoreView, HistoryReader, MappingsReader } from './inputs.js';
 import type { LiveState } from './live-state.js';
 
 export const EVENTS_PAGE_DEFAULT = 200;
@@ -15,6 +15,8 @@ export class DashboardViews {
   /** Per-host cache of stored totals, so that a remote host costs one query per interval. */
   private readonly remoteTotals = new Map<string, { atMs: number; body: ProcessesBody }>();
   private storedCount = new Map<string, { atMs: number; count: number }>();
+  /** The stored /proc history; null without a store (the timeline then has the live ring only). */
+  history: HistoryReader | null = null;
 
   constructor(
     readonly state: LiveState,
@@ -77,21 +79,22 @@ export class DashboardViews {
         totalVirtualBytes: this.state.totalVirtual,
         rows,
         remote: false,
+        pssHistory: this.state.pssHistoryBody(),
       };
     }
     const h = host as string;
     const cached = this.remoteTotals.get(h);
     if (cached !== undefined && Date.now() - cached.atMs < this.remoteRefreshMs) return cached.body;
     const totals = this.store === null ? [] : await this.store.processTotals(h);
-    const body: ProcessesBody = { type: 'processes', v, host: h, atMs: Date.now(), totalVirtualBytes: null, rows: storedProcessRows(totals, null), remote: true };
+    const body: ProcessesBody = { type: 'processes', v, host: h, atMs: Date.now(), totalVirtualBytes: null, rows: storedProcessRows(totals, null), remote: true, pssHistory: null };
     this.remoteTotals.set(h, { atMs: Date.now(), body });
     return body;
   }
 
-  async pie(host?: string): Promise<PieBody> {
+  /** The pie of `figure` (default: requested memory, the pie's first meaning) over live processes, or all when `withExited`. */
+  async pie(host?: string, figure: PieFigure = 'requested', withExited = false): Promise<PieBody> {
     const p = await this.processes(host);
-    const pie = requestedPie(p.rows);
-    return { type: 'pie', v, host: p.host, ...pie };
+    return { type: 'pie', v, host: p.host, figure, exitedIncluded: withExited, ...processPie(p.rows, figure, withExited) };
   }
 
   ledger(host?: string): LedgerBody {
@@ -105,9 +108,22 @@ export class DashboardViews {
     return { type: 'timeline', v, host: this.state.host, categories: t.categories, points: t.points };
   }
 
+  async historyWindow(q: HistoryQuery): Promise<HistoryBody> {
+    const host = this.hostOf(q.host);
+    const pids = q.pids === undefined || q.pids === '' ? undefined : q.pids.split(',').map((p) => {
+      const [pid, start] = p.split(':');
+      return { pid: Number(pid), startTicks: Number(start) };
+    });
+    if (this.history === null) {
+      const now = Date.now();
+      return { type: 'history', v, host, fromMs: q.from ?? now - 3_600_000, toMs: q.to ?? now, tier: 'none', bucketMs: 0, categories: [], points: [], processes: [], series: [], seriesBucketMs: 0, oldestMs: null };
+    }
+    return this.history.window({ host, fromMs: q.from, toMs: q.to, points: q.points, pids: pids?.slice(0, 20) });
+  }
+
   async processDetail(pid: number, host?: string): Promise<ProcessDetailBody | undefined> {
-    const p = await this.processes(host);
-    const row = p.rows.find((r) => r.pid === pid);
+    let p = await this.processes(host);
+    let row = p.rows.find((r) => r.pid === pid);
     if (row === undefined) return undefined;
     let mappings: ProcessDetailBody['mappings'] = null;
     let mappingsError: string | null = null;
@@ -121,6 +137,13 @@ export class DashboardViews {
       else {
         mappings = r.rows;
         mappingsAtMs = Date.now();
+        // The mappings were read now, the row's figures at the last sample (up to a minute ago,
+        // or never for a process started since): the row takes the newer figures, so that the
+        // table and this panel show the same RSS and PSS.
+        const sum = (k: 'rssBytes' | 'pssBytes'): number | null => (r.rows.some((m) => m[k] === null) ? null : r.rows.reduce((s, m) => s + (m[k] ?? 0), 0));
+        this.state.applyReading(pid, { rssBytes: sum('rssBytes'), pssBytes: sum('pssBytes'), atMs: mappingsAtMs });
+        p = await this.processes(host);
+        row = p.rows.find((x) => x.pid === pid) ?? row;
       }
     }
     return { type: 'process', v, host: p.host, row, mappings, mappingsAtMs, mappingsError, history: this.isLocal(host) ? this.state.history(pid) : [] };

@@ -18,6 +18,7 @@ export function sampleFixture(atMs: number, host = 'testhost'): SystemSample {
     vmSizeBytes: (i + 1) * 10 * MiB,
     sampledAtMs: atMs,
     pssAtMs: i === 3 ? null : atMs,
+    startTime: String(1000 + i),
   }));
   return {
     atMs,
@@ -56,6 +57,7 @@ export function tracedFixture(): TracedProcess[] {
     pid: 100 + i,
     name: i === 13 ? '<i id=pwn>x' : `prog${i % 5}`,
     requestedBytes: (i === 13 ? 100 : i + 1) * 4 * MiB,
+    reservedBytes: (i + 1) * 2 * MiB,
     mappedNowBytes: (i + 1) * 8 * MiB,
     calls: i + 1,
     alive: true,

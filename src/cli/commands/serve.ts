@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { addRetentionFlags, parseRetention } from '../retention-flags.js';
+import { addHistoryRetentionFlags, addRetentionFlags, parseHistoryRetention, parseRetention, type HistoryRetentionFlags } from '../retention-flags.js';
 import { UsageError, UserError } from '../../base/errors.js';
 import { errnoCode } from '../../base/errors.js';
 import { parsePid, parseWatchFlags, SERVE_DIRTY_FLAG_NAMES, watchRule } from '../dirty-flags.js';
@@ -70,7 +70,7 @@ async function dirtyWatchConfig(f: ServeDirtyFlags): Promise<DirtyWatchConfig | 
   };
 }
 
-interface ServeFlags extends ServeDirtyFlags {
+interface ServeFlags extends ServeDirtyFlags, HistoryRetentionFlags {
   host: string;
   port: string;
   db?: string;
@@ -102,8 +102,10 @@ export function defineServe(program: Command): void {
     .option('--dirty-force', 'with --dirty-watch: allow pid 1 and memlens itself')
     .addHelpText('after', DIRTY_HELP);
   addRetentionFlags(command);
+  addHistoryRetentionFlags(command);
   command.action(async (flags: ServeFlags) => {
       const retention = parseRetention(flags);
+      const historyRetention = parseHistoryRetention(flags);
       const port = Number(flags.port);
       if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) throw new UsageError(`--port: "${flags.port}" is not a port number (1-65535)`);
       const budget = Number(flags.cpuBudget);
@@ -116,7 +118,7 @@ export function defineServe(program: Command): void {
       const log = (line: string): void => void process.stderr.write(`memlens: ${line}\n`);
       let running;
       try {
-        running = await startServe({ host: flags.host, port, db: flags.db, token: flags.token ?? null, trace: flags.trace, cpuBudget: budget / 100, memtraceDir: flags.memtraceDir ?? null, retention: retention ?? null, dirtyWatch, version: program.version() ?? 'unknown', log });
+        running = await startServe({ host: flags.host, port, db: flags.db, token: flags.token ?? null, trace: flags.trace, cpuBudget: budget / 100, memtraceDir: flags.memtraceDir ?? null, retention: retention ?? null, historyRetention, dirtyWatch, version: program.version() ?? 'unknown', log });
       } catch (e) {
         const code = errnoCode(e);
         if (code === 'EADDRINUSE') throw new UserError(`port ${port} on ${flags.host} is already in use (choose another with --port)`);
