@@ -25,6 +25,9 @@
 #      or error (the message is the one the reading command printed)
 #   M  metadata (time, epoch, pagesize, hostname, uname, uid, shell-pid, end-time),
 #      the output of a command (the reader drops the final newline)
+# Bounds of the reader (ARCHIVE_LIMITS in src/parsers/archive.ts): a record of at most 128 MiB,
+# at most 1,000,000 records, at most 1 GiB in all (after gunzip); an archive over one is refused
+# as corrupt, after reading no more than the bound.
 # A process that vanishes mid-capture leaves E records with reason missing, as a live read
 # would see it; nothing else changes. Files of each process are read back to back and
 # written with one cat, so the archive stays a sequence of whole records.

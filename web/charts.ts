@@ -40,7 +40,7 @@ export function pieColours(): { slices: string[]; others: string } {
 
 const charts = new Set<Chart>();
 
-/** `svg`: the chart's text is in the DOM (labels can be measured and read); canvas for the rest. */
+/** A chart in the container. SVG where tests read the rendered labels (each is an element). */
 export function makeChart(container: HTMLElement, renderer: 'canvas' | 'svg' = 'canvas'): Chart {
   const chart = echarts.init(container, undefined, { renderer });
   charts.add(chart);

@@ -41,13 +41,3 @@ export function formatBytes(b: Bytes | number | null | undefined): string {
   const text = i === 0 ? `${v} B` : `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${BINARY_UNITS[i] ?? '?'}`;
   return neg ? `-${text}` : text;
 }
-
-/** Parses "10s", "500ms", "2m", "1h", "7d" or a bare number of seconds into milliseconds. */
-export function parseDurationMs(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (!m?.[1]) return undefined;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : unit === 'h' ? 3_600_000 : 86_400_000;
-  return n * factor;
-}

@@ -1,8 +1,9 @@
 // The flags of a dirty-pages watch, shared by `memlens dirty` and `memlens serve --dirty-watch`:
-// parsed in one place, so that both take the same values and reject bad ones in the same words
-// (a usage error: exit code 2). Pure: the commands import it before anything heavy.
+// checked in one place, so that both take the same values and reject bad ones in the same words
+// (a usage error: exit code 2). The interval, round limit and pid arrive already parsed by their
+// argParsers (flag-values.ts); the tolerance, a percentage, is checked here. Pure: the commands
+// import it before anything heavy.
 import { UsageError } from '../base/errors.js';
-import { parseDurationMs } from '../base/units.js';
 import { DEFAULT_RULE, parseTolerance, type ConvergenceRule } from '../analyses/dirty/convergence.js';
 
 /** How the command at hand spells the watch's flags: `memlens dirty`'s own or serve's `--dirty-…`. */
@@ -33,16 +34,14 @@ export const SERVE_DIRTY_FLAG_NAMES: DirtyFlagNames = {
   force: '--dirty-force',
 };
 
-/** A process id as typed: a positive whole number. */
-export function parsePid(text: string, prefix = ''): number {
-  if (!/^\d+$/.test(text) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) throw new UsageError(`${prefix}not a process id: ${JSON.stringify(text)}`);
-  return Number(text);
-}
+/** The default length of a round, 1 s. */
+export const DEFAULT_INTERVAL_MS = 1000;
 
 export interface WatchFlagText {
-  interval: string;
+  /** Milliseconds, at most MAX_TIMER_MS (flag-values.ts timerFlag). */
+  interval: number;
   tolerance: string;
-  maxRounds?: string | undefined;
+  maxRounds?: number | undefined;
 }
 
 export interface WatchTiming {
@@ -54,13 +53,8 @@ export interface WatchTiming {
 }
 
 export function parseWatchFlags(flags: WatchFlagText, names: DirtyFlagNames): WatchTiming {
-  const intervalMs = parseDurationMs(flags.interval);
-  if (intervalMs === undefined || intervalMs <= 0) throw new UsageError(`${names.interval}: not a duration: ${JSON.stringify(flags.interval)}`);
-  let maxRounds: number | undefined;
-  if (flags.maxRounds !== undefined) {
-    if (!/^\d+$/.test(flags.maxRounds) || Number(flags.maxRounds) < 1) throw new UsageError(`${names.maxRounds}: not a positive whole number: ${JSON.stringify(flags.maxRounds)}`);
-    maxRounds = Number(flags.maxRounds);
-  }
+  const intervalMs = flags.interval;
+  const maxRounds = flags.maxRounds;
   const tolerance = parseTolerance(flags.tolerance);
   if (tolerance === undefined) throw new UsageError(`${names.tolerance}: not a percentage between 0 and 100: ${JSON.stringify(flags.tolerance)}`);
   return { intervalMs, tolerance, maxRounds };

@@ -10,8 +10,9 @@ async function main(argv: string[]): Promise<number> {
     .description('Where memory goes on a Linux system, and who asks for it')
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text) })
-    .showHelpAfterError('(run with --help for usage)');
+    // A usage error is one line, like every other error of memlens: commander's own text ("error:
+    // option '--limit <n>' argument 'x' is invalid. expected …") after the program's name.
+    .configureOutput({ outputError: (text, write) => write(`memlens: ${text.trim().replace(/\s*\n\s*/g, ' ').replace(/^error: /, '').replace(/ is invalid( for argument '[^']*')?\. /, ' is invalid$1: ')} (see --help)\n`) });
   for (const define of COMMANDS) define(program);
   program.commands.forEach((c) => c.exitOverride());
   try {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../base/errors.js';
 import { formatBytes } from '../base/units.js';
+import { integerFlag } from './flag-values.js';
 
 export const SORT_KEYS = ['pss', 'rss', 'uss', 'swap', 'name'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -20,7 +21,7 @@ export function addMemoryFlags(cmd: Command): Command {
     .option('--json', 'machine output: JSON (schema 1), sizes in bytes')
     .option('--csv', 'machine output: CSV table, sizes in bytes')
     .option('--sort <key>', `sort by ${SORT_KEYS.join('|')}`, 'pss')
-    .option('--limit <n>', 'show at most N rows (human output: 20 by default)')
+    .option('--limit <n>', 'show at most N rows (human output: 20 by default)', integerFlag(0))
     .option('--bytes', 'human output with exact byte counts instead of KiB/MiB/GiB')
     .option('--from <file>', 'read an archive written by `memlens capture` instead of the live /proc');
 }
@@ -29,12 +30,8 @@ export function addMemoryFlags(cmd: Command): Command {
 export function memoryFlags(raw: Record<string, unknown>): MemoryFlags {
   const sort = typeof raw.sort === 'string' ? raw.sort : 'pss';
   if (!(SORT_KEYS as readonly string[]).includes(sort)) throw new UsageError(`--sort must be one of ${SORT_KEYS.join(', ')} (got ${JSON.stringify(sort)})`);
-  let limit: number | undefined;
-  if (raw.limit !== undefined) {
-    const text = typeof raw.limit === 'string' ? raw.limit : '';
-    limit = /^\d+$/.test(text) ? Number(text) : NaN;
-    if (!Number.isInteger(limit)) throw new UsageError(`--limit must be a whole number ≥ 0 (got ${JSON.stringify(text)})`);
-  }
+  // --limit arrives checked by its argParser (flag-values.ts).
+  const limit = typeof raw.limit === 'number' ? raw.limit : undefined;
   if (raw.json === true && raw.csv === true) throw new UsageError('--json and --csv cannot be combined');
   const out: MemoryFlags = { sort: sort as SortKey };
   if (raw.json === true) out.json = true;

@@ -1,12 +1,12 @@
 // The retention limit of the event store, as flags: --max-age (a duration such as 30d) and
 // --max-rows (keep the newest N events). Used by `memlens events --prune` and `memlens serve`.
 import type { Command } from 'commander';
-import { UsageError } from '../base/errors.js';
-import { parseDurationMs } from '../base/units.js';
+import { durationFlag, integerFlag } from './flag-values.js';
 
+/** As the argParsers leave them: milliseconds and a count. */
 export interface RetentionFlags {
-  maxAge?: string;
-  maxRows?: string;
+  maxAge?: number;
+  maxRows?: number;
 }
 
 export interface Retention {
@@ -14,10 +14,11 @@ export interface Retention {
   maxRows?: number;
 }
 
+/** As the argParsers leave them: milliseconds. */
 export interface HistoryRetentionFlags {
-  historyRaw?: string;
-  historyMinutes?: string;
-  historyHours?: string;
+  historyRaw?: number;
+  historyMinutes?: number;
+  historyHours?: number;
 }
 
 /** How long `memlens serve` keeps each tier of its /proc history (src/store/history.ts). */
@@ -31,42 +32,27 @@ export const HISTORY_RETENTION_DEFAULTS = { raw: '1d', minutes: '30d', hours: '4
 
 export function addHistoryRetentionFlags(command: Command): Command {
   return command
-    .option('--history-raw <duration>', `history: keep every /proc sample of the memory categories this long (default ${HISTORY_RETENTION_DEFAULTS.raw})`)
-    .option('--history-minutes <duration>', `history: keep the per-minute buckets (categories and processes) this long (default ${HISTORY_RETENTION_DEFAULTS.minutes})`)
-    .option('--history-hours <duration>', `history: keep the per-hour buckets this long (default ${HISTORY_RETENTION_DEFAULTS.hours})`);
+    .option('--history-raw <duration>', `history: keep every /proc sample of the memory categories this long (default ${HISTORY_RETENTION_DEFAULTS.raw})`, durationFlag)
+    .option('--history-minutes <duration>', `history: keep the per-minute buckets (categories and processes) this long (default ${HISTORY_RETENTION_DEFAULTS.minutes})`, durationFlag)
+    .option('--history-hours <duration>', `history: keep the per-hour buckets this long (default ${HISTORY_RETENTION_DEFAULTS.hours})`, durationFlag);
 }
 
 export function parseHistoryRetention(flags: HistoryRetentionFlags): HistoryRetentionMs {
-  const one = (name: string, value: string): number => {
-    const ms = parseDurationMs(value);
-    if (ms === undefined || ms <= 0) throw new UsageError(`--history-${name} ${value}: expected a duration such as 30d, 12h or 90m`);
-    return ms;
-  };
   return {
-    rawMs: one('raw', flags.historyRaw ?? HISTORY_RETENTION_DEFAULTS.raw),
-    minuteMs: one('minutes', flags.historyMinutes ?? HISTORY_RETENTION_DEFAULTS.minutes),
-    hourMs: one('hours', flags.historyHours ?? HISTORY_RETENTION_DEFAULTS.hours),
+    rawMs: flags.historyRaw ?? durationFlag(HISTORY_RETENTION_DEFAULTS.raw),
+    minuteMs: flags.historyMinutes ?? durationFlag(HISTORY_RETENTION_DEFAULTS.minutes),
+    hourMs: flags.historyHours ?? durationFlag(HISTORY_RETENTION_DEFAULTS.hours),
   };
 }
 
 export function addRetentionFlags(command: Command): Command {
   return command
-    .option('--max-age <duration>', 'retention: delete stored events older than this (30d, 12h)')
-    .option('--max-rows <n>', 'retention: keep only the newest N stored events');
+    .option('--max-age <duration>', 'retention: delete stored events older than this (30d, 12h)', durationFlag)
+    .option('--max-rows <n>', 'retention: keep only the newest N stored events', integerFlag(1));
 }
 
 /** undefined when neither flag was given. */
 export function parseRetention(flags: RetentionFlags): Retention | undefined {
-  const out: Retention = {};
-  if (flags.maxAge !== undefined) {
-    const ms = parseDurationMs(flags.maxAge);
-    if (ms === undefined || ms <= 0) throw new UsageError(`--max-age ${flags.maxAge}: expected a duration such as 30d, 12h or 90m`);
-    out.maxAgeMs = ms;
-  }
-  if (flags.maxRows !== undefined) {
-    const n = Number(flags.maxRows);
-    if (!/^\d+$/.test(flags.maxRows) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--max-rows ${flags.maxRows}: expected a whole number of at least 1`);
-    out.maxRows = n;
-  }
-  return out.maxAgeMs === undefined && out.maxRows === undefined ? undefined : out;
+  if (flags.maxAge === undefined && flags.maxRows === undefined) return undefined;
+  return { ...(flags.maxAge === undefined ? {} : { maxAgeMs: flags.maxAge }), ...(flags.maxRows === undefined ? {} : { maxRows: flags.maxRows }) };
 }

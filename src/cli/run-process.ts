@@ -1,5 +1,5 @@
 // `memlens process PID`: the mappings of one process from smaps, grouped by kind and name.
-import { UsageError, UserError } from '../base/errors.js';
+import { UserError } from '../base/errors.js';
 import { collectProcessMappings, MAPPING_KIND_LABELS, type MappingGroup } from '../analyses/mappings.js';
 import { openProcSource } from '../sources/open-source.js';
 import { processMappingsJson, vmaJson } from '../analyses/snapshot-json.js';
@@ -11,10 +11,8 @@ function sortGroups(gs: MappingGroup[], key: SortKey): MappingGroup[] {
   return key === 'name' ? gs.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name)) : gs.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.name.localeCompare(b.name));
 }
 
-export async function runProcess(pidText: string, raw: Record<string, unknown>): Promise<void> {
+export async function runProcess(pid: number, raw: Record<string, unknown>): Promise<void> {
   const flags = memoryFlags(raw);
-  if (!/^\d+$/.test(pidText)) throw new UsageError(`PID must be a process id (got ${JSON.stringify(pidText)})`);
-  const pid = Number(pidText);
   const source = await openProcSource(flags.from);
   const r = await collectProcessMappings(source, pid);
   if (!r.ok) {

@@ -28,6 +28,30 @@ export interface CaptureArchive {
   recordCount: number;
 }
 
+/**
+ * What an archive may claim, so that no input makes the reader's memory grow without bound (the
+ * archive is kept whole: every analysis reads it like /proc). Checked as the bytes arrive, so an
+ * archive over a bound fails after reading at most that bound, not after reading it all.
+ *  - one record: 128 MiB. The largest /proc file captured is a process's smaps, about 650 bytes
+ *    per mapping (measured on Linux 6.x); at the default vm.max_map_count of 65530 mappings
+ *    (Documentation/admin-guide/sysctl/vm.rst) that is about 42 MiB, so 128 MiB is three times it.
+ *  - the whole archive: 1 GiB of bytes (after gunzip), the reader's memory bound with its records.
+ *  - records: 1,000,000 (each costs a map entry besides its bytes); a process writes about ten
+ *    (status, stat, statm, cmdline, comm, smaps_rollup, smaps, maps, cgroup, exe), so this is room
+ *    for some 100,000 processes, far above kernel.pid_max's default of 32768 pids.
+ */
+export interface ArchiveLimits {
+  maxRecordBytes: number;
+  maxArchiveBytes: number;
+  maxRecords: number;
+}
+
+export const ARCHIVE_LIMITS: ArchiveLimits = {
+  maxRecordBytes: 128 * 1024 * 1024,
+  maxArchiveBytes: 1024 * 1024 * 1024,
+  maxRecords: 1_000_000,
+};
+
 const MAGIC_BYTES = new TextEncoder().encode(ARCHIVE_MAGIC);
 /** Longest header line accepted: names are short /proc paths, so anything longer is corruption. */
 const MAX_LINE_BYTES = 4096;
@@ -68,10 +92,33 @@ export class ArchiveReader {
   private readonly entries = new Map<string, ArchiveEntry>();
   private readonly meta = new Map<string, string>();
 
-  constructor(private readonly source = 'archive') {}
+  constructor(
+    private readonly source = 'archive',
+    private readonly limits: ArchiveLimits = ARCHIVE_LIMITS,
+  ) {}
+
+  /**
+   * True once the first bytes differ from the magic line: the input is not an archive and no
+   * further byte will be looked at, so a reader of a stream stops reading it.
+   */
+  get rejected(): boolean {
+    return this.notArchive;
+  }
 
   push(chunk: Uint8Array): void {
     if (this.notArchive) return;
+    // The whole-archive bound: the bytes up to it are read as usual (an earlier error, or "not an
+    // archive", wins), and not one byte past it is kept.
+    const room = this.limits.maxArchiveBytes - this.offset;
+    if (chunk.length > room) {
+      this.pushWithin(chunk.subarray(0, room));
+      if (this.rejected) return; // pushWithin may have found it is no archive
+      this.fail(`longer than the limit of ${this.limits.maxArchiveBytes} bytes`, this.limits.maxArchiveBytes);
+    }
+    this.pushWithin(chunk);
+  }
+
+  private pushWithin(chunk: Uint8Array): void {
     let k = 0;
     while (k < chunk.length) {
       const state = this.state;
@@ -175,7 +222,8 @@ export class ArchiveReader {
     if (!m) return this.fail(`bad record header ${JSON.stringify(text.slice(0, 80))}`, at);
     const [, kind = '', lengthText = '', name = ''] = m;
     const length = Number(lengthText);
-    if (!Number.isSafeInteger(length) || length > 0x7fffffff) return this.fail(`record ${name} claims ${lengthText} bytes`, at);
+    if (!Number.isSafeInteger(length) || length > this.limits.maxRecordBytes) return this.fail(`record ${name} claims ${lengthText} bytes, more than the limit of ${this.limits.maxRecordBytes}`, at);
+    if (this.recordCount >= this.limits.maxRecords) return this.fail(`more than the limit of ${this.limits.maxRecords} records`, at);
     this.state = length === 0 ? { at: 'separator', kind, name, data: new Uint8Array(0) } : { at: 'payload', kind, name, length, parts: [], filled: 0 };
   }
 

@@ -86,11 +86,52 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/**
+ * The host of the link printed at start. Bound to every interface (0.0.0.0, ::), the listen
+ * address is no address to connect to, and not a name the Host check accepts: the link names
+ * loopback, which reaches the same server and is always allowed.
+ */
+export function linkHost(listenHost: string): string {
+  const h = listenHost.replace(/^\[|\]$/g, '');
+  if (h === '0.0.0.0') return '127.0.0.1';
+  if (h === '::' || h === '0:0:0:0:0:0:0:0') return '::1';
+  return h;
+}
+
+/**
+ * Starts everything, then listens. When the server cannot listen (the port is taken, the address
+ * is not this machine's, the name does not resolve), everything started so far is closed again
+ * before the error is rethrown: the sampler's and the hub's timers, the tracer's tracefs instance
+ * and the store would otherwise keep the process running after the command has said it failed.
+ */
 export async function startServe(o: ServeOptions): Promise<RunningServe> {
+  const opened: (() => Promise<void>)[] = [];
+  const closeOpened = async (): Promise<void> => {
+    for (const close of opened.reverse()) {
+      try {
+        await close();
+      } catch (e) {
+        o.log(`while stopping: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  };
+  try {
+    return await start(o, opened);
+  } catch (e) {
+    await closeOpened();
+    throw e;
+  }
+}
+
+async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<RunningServe> {
   const host = hostname();
   const access = createAccessPolicy({ listenHost: o.host, token: o.token, extraHosts: [host] });
   const store: EventStore = await openStore(o.db);
+  opened.push(() => store.close());
   const writer = new BufferedWriter(store, { onError: (e, n) => n === 1 && o.log(`store: ${e instanceof Error ? e.message : String(e)} (retrying; events are kept)`) });
+  opened.push(async () => {
+    await writer.close();
+  });
   const state = new LiveState({ host });
   const source = openLiveProcSource();
   const history = new HistoryRecorder(store.history, host, { retention: o.historyRetention ?? DEFAULT_HISTORY_RETENTION, flushEveryMs: o.historyFlushMs, log: o.log });
@@ -110,6 +151,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     o.log(`history: cannot read the stored process history: ${e instanceof Error ? e.message : String(e)}`);
   }
   history.start();
+  opened.push(() => history.close());
 
   const sampler = new AdaptiveSampler({
     cpuBudget: o.cpuBudget,
@@ -135,6 +177,11 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
       const b = await createTraceBackend({ backend: 'tracefs', options: { host, excludeSelf: true } });
       await b.start();
       backend = b;
+      // The feed ends once the backend has stopped; the writer it feeds is closed after both.
+      opened.push(async () => {
+        await b.stop();
+        await feed;
+      });
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       state.setTracing({ state: 'unavailable', reason: process.getuid?.() === 0 ? reason : `tracing needs root: ${reason}` });
@@ -155,6 +202,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     }
   }
   sampler.start();
+  opened.push(() => sampler.stop());
 
   let pruningHistory = false;
   const pruneHistory = (): void => {
@@ -168,9 +216,17 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   pruneHistory();
   const historyTimer = setInterval(pruneHistory, RETENTION_EVERY_MS);
   historyTimer.unref();
+  opened.push(() => {
+    clearInterval(historyTimer);
+    return Promise.resolve();
+  });
 
   let retentionTimer: NodeJS.Timeout | undefined;
   const retention = o.retention ?? null;
+  opened.push(() => {
+    clearInterval(retentionTimer);
+    return Promise.resolve();
+  });
   if (retention !== null) {
     let pruning = false;
     const prune = (): void => {
@@ -207,17 +263,8 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     dirty,
     log: (msg, err) => o.log(`${msg}${err instanceof Error ? `: ${err.message}` : ''}`),
   });
-  try {
-    await server.app.listen({ host: o.host, port: o.port });
-  } catch (e) {
-    clearInterval(historyTimer);
-    await sampler.stop();
-    await backend?.stop();
-    await writer.close();
-    await history.close();
-    await store.close();
-    throw e;
-  }
+  opened.push(() => server.close());
+  await server.app.listen({ host: o.host, port: o.port });
   // Only once the server listens: a start that fails has cleared nothing of the target.
   let dirtyRun: RunningDirtyWatch | null = null;
   if (dirty !== null) {
@@ -228,7 +275,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
       o.log(`dirty watch of process ${c.pid}: every ${c.intervalMs} ms memlens clears its ${c.method === 'accessed' ? 'referenced' : 'soft-dirty'} bits and counts the ${dirty.head.meaning} since`);
     }
   }
-  const url = `http://${urlHost(o.host)}:${o.port}/`;
+  const url = `http://${urlHost(linkHost(o.host))}:${o.port}/`;
   return {
     url,
     openUrl: access.token === null ? url : `${url}?token=${encodeURIComponent(access.token)}`,

@@ -10,11 +10,45 @@ import type { EventFilter, EventStoreView, HistoryReader, MappingsReader } from 
 import type { LiveState } from './live-state.js';
 
 export const EVENTS_PAGE_DEFAULT = 200;
+/**
+ * Hosts whose stored totals and event count are kept (least recently used first out). A
+ * `?host=` value comes from any client, even from another site's page (a no-cors request), so
+ * only hosts the store holds events of get an entry, and at most this many: 400,000 requests
+ * with distinct made-up hosts once grew the server by 150 MiB, never given back.
+ */
+export const HOST_CACHE_ENTRIES = 64;
+/** How long the store's list of hosts is trusted before it is read again. */
+const KNOWN_HOSTS_REFRESH_MS = 2000;
+
+/** A Map that keeps its newest `max` entries: get and set make an entry the newest. */
+class BoundedCache<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get size(): number {
+    return this.map.size;
+  }
+  get(key: string): V | undefined {
+    const val = this.map.get(key);
+    if (val !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, val);
+    }
+    return val;
+  }
+  set(key: string, val: V): void {
+    this.map.delete(key);
+    this.map.set(key, val);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value ?? '');
+  }
+}
 
 export class DashboardViews {
   /** Per-host cache of stored totals, so that a remote host costs one query per interval. */
-  private readonly remoteTotals = new Map<string, { atMs: number; body: ProcessesBody }>();
-  private storedCount = new Map<string, { atMs: number; count: number }>();
+  private readonly remoteTotals = new BoundedCache<{ atMs: number; body: ProcessesBody }>(HOST_CACHE_ENTRIES);
+  private readonly storedCount = new BoundedCache<{ atMs: number; count: number }>(HOST_CACHE_ENTRIES);
+  /** The store's hosts, as last read; one read at a time however many requests ask. */
+  private knownHosts: { atMs: number; hosts: ReadonlySet<string> } | null = null;
+  private knownHostsRead: Promise<ReadonlySet<string>> | null = null;
   /** The stored /proc history; null without a store (the timeline then has the live ring only). */
   history: HistoryReader | null = null;
 
@@ -24,6 +58,29 @@ export class DashboardViews {
     private readonly readMappings: MappingsReader | null,
     private readonly remoteRefreshMs = 2000,
   ) {}
+
+  /** Entries held in the per-host caches (each at most HOST_CACHE_ENTRIES). */
+  cacheSizes(): { remoteTotals: number; storedCount: number } {
+    return { remoteTotals: this.remoteTotals.size, storedCount: this.storedCount.size };
+  }
+
+  /** True when the store holds events of `host` (or it is this host). */
+  private async hostKnown(host: string): Promise<boolean> {
+    if (host === this.state.host) return true;
+    if (this.store === null) return false;
+    const k = this.knownHosts;
+    if (k !== null && Date.now() - k.atMs < KNOWN_HOSTS_REFRESH_MS) return k.hosts.has(host);
+    this.knownHostsRead ??= this.store
+      .hosts()
+      .then((list) => {
+        const hosts = new Set(list);
+        this.knownHosts = { atMs: Date.now(), hosts };
+        return hosts;
+      })
+      .catch(() => this.knownHosts?.hosts ?? new Set<string>())
+      .finally(() => (this.knownHostsRead = null));
+    return (await this.knownHostsRead).has(host);
+  }
 
   isLocal(host: string | undefined): boolean {
     return host === undefined || host === '' || host === this.state.host;
@@ -55,6 +112,8 @@ export class DashboardViews {
 
   private async cachedCount(host: string): Promise<number | null> {
     if (this.store === null) return null;
+    // A host the store has never seen has no events: answered without a query, and not kept.
+    if (!(await this.hostKnown(host))) return 0;
     const c = this.storedCount.get(host);
     // Counting millions of rows is not free: at most once a second per host.
     if (c !== undefined && Date.now() - c.atMs < 1000) return c.count;
@@ -83,6 +142,7 @@ export class DashboardViews {
       };
     }
     const h = host as string;
+    if (!(await this.hostKnown(h))) return { type: 'processes', v, host: h, atMs: Date.now(), totalVirtualBytes: null, rows: [], remote: true, pssHistory: null };
     const cached = this.remoteTotals.get(h);
     if (cached !== undefined && Date.now() - cached.atMs < this.remoteRefreshMs) return cached.body;
     const totals = this.store === null ? [] : await this.store.processTotals(h);

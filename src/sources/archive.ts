@@ -2,12 +2,14 @@
 // board's capture exactly as on the live system. Files that could not be read at capture time
 // read back as 'permission' or 'missing', as the live read would have reported them, so that
 // figures become null ("n/a") rather than 0.
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { ParseError, UserError, errnoCode } from '../base/errors.js';
 import { archiveHostname, archivePageSize, archiveTime } from '../parsers/archive-meta.js';
-import { ArchiveReader, type ArchiveEntry, type CaptureArchive } from '../parsers/archive.js';
+import { ARCHIVE_LIMITS, ArchiveReader, type ArchiveEntry, type ArchiveLimits, type CaptureArchive } from '../parsers/archive.js';
 import { parsePasswd } from '../parsers/proc/passwd.js';
 import type { ProcSource, ReadResult } from './proc-source.js';
 
@@ -17,36 +19,59 @@ const PID_FILE = /^proc\/(\d+)\//;
 /** Reads and checks an archive file ("-" = standard input; gzip-compressed archives are accepted). */
 export async function loadArchive(path: string): Promise<CaptureArchive> {
   const label = path === '-' ? 'standard input' : path;
-  let bytes: Uint8Array;
+  return readArchiveStream(path === '-' ? process.stdin : createReadStream(path), label);
+}
+
+/**
+ * Reads an archive as it streams in, never more of it than needed to judge it: the first bytes
+ * must be the magic line (or gzip's, RFC 1952: 1f 8b, then the same inside), and a record or an
+ * archive over ARCHIVE_LIMITS fails as soon as it says so or crosses them. So /dev/zero, `yes`, or a
+ * gzip bomb fail after one chunk or at a bound, instead of being read into memory whole.
+ */
+export async function readArchiveStream(input: Readable, label: string, limits: ArchiveLimits = ARCHIVE_LIMITS): Promise<CaptureArchive> {
+  const reader = new ArchiveReader(label, limits);
+  const notArchive = (): UserError => new UserError(`${label} is not a memlens capture archive (make one with: memlens capture)`);
+  const raw = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
-    bytes = path === '-' ? await readStdin() : await readFile(path);
-  } catch (e) {
-    throw new UserError(`cannot read archive ${label}: ${errnoCode(e) ?? String(e)}`);
-  }
-  // A capture piped through gzip on the board (`sh | gzip > board.snap.gz`): RFC 1952 magic.
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (e) {
-      throw new UserError(`archive ${label} is a corrupt gzip file: ${e instanceof Error ? e.message : String(e)}`);
+    // The first bytes decide between gzip and plain.
+    let head = Buffer.alloc(0);
+    while (head.length < 2) {
+      const next = await raw.next();
+      if (next.done === true) break;
+      head = Buffer.concat([head, next.value]);
     }
-  }
-  const reader = new ArchiveReader(label);
-  try {
-    reader.push(bytes);
+    const rest = async function* (): AsyncGenerator<Buffer> {
+      yield head;
+      for (let next = await raw.next(); next.done !== true; next = await raw.next()) yield next.value;
+    };
+    const gzip = head[0] === 0x1f && head[1] === 0x8b;
+    const chunks: AsyncIterable<Buffer> = gzip ? gunzipped(Readable.from(rest())) : rest();
+    for await (const chunk of chunks) {
+      reader.push(chunk);
+      if (reader.rejected) throw notArchive();
+    }
     const archive = reader.end();
-    if (!archive) throw new UserError(`${label} is not a memlens capture archive (make one with: memlens capture)`);
+    if (!archive) throw notArchive();
     return archive;
   } catch (e) {
+    if (e instanceof UserError) throw e;
     if (e instanceof ParseError) throw new UserError(`corrupt archive: ${e.message}`);
-    throw e;
+    // zlib's errors carry its codes (Z_DATA_ERROR, Z_BUF_ERROR for a truncated stream).
+    if (errnoCode(e)?.startsWith('Z_') === true) throw new UserError(`archive ${label} is a corrupt gzip file: ${e instanceof Error ? e.message : String(e)}`);
+    throw new UserError(`cannot read archive ${label}: ${errnoCode(e) ?? String(e)}`);
+  } finally {
+    // Stop reading: the rest of a refused input (or of an endless one) is never pulled.
+    await raw.return?.();
+    if (input !== process.stdin) input.destroy();
   }
 }
 
-async function readStdin(): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+/** The decompressed chunks of a gzip stream; an error of either side ends the iteration with it. */
+function gunzipped(compressed: Readable): AsyncIterable<Buffer> {
+  const gunzip = createGunzip();
+  // pipeline destroys both streams on an error, so it surfaces in the consumer's iteration.
+  pipeline(compressed, gunzip).catch(() => undefined);
+  return gunzip;
 }
 
 export async function openArchiveSource(path: string): Promise<ProcSource> {

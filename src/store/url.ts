@@ -25,9 +25,11 @@ const DATABASE_NAME = /^[A-Za-z0-9_$-]{1,64}$/;
  * Parses a `--db` value: undefined → the default SQLite file; `sqlite:///abs/path`, `sqlite:rel/path`
  * or a plain path → SQLite; `mysql://user:pass@host:port/db` (also `mariadb://`) → MySQL/MariaDB.
  * A bad value is a usage error with one line that names the problem and shows the accepted forms.
+ * An empty value is one: `--db "$UNSET_VARIABLE"` must not quietly mean the default store.
  */
 export function parseStoreUrl(text: string | undefined, env: NodeJS.ProcessEnv = process.env): StoreLocation {
-  if (text === undefined || text === '') return { kind: 'sqlite', path: defaultSqlitePath(env), createDir: true };
+  if (text === undefined) return { kind: 'sqlite', path: defaultSqlitePath(env), createDir: true };
+  if (text.trim() === '') throw bad(text, 'empty (leave --db out for the default SQLite file)');
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text)?.[1]?.toLowerCase();
   if (scheme === undefined) return { kind: 'sqlite', path: resolve(text) };
   if (scheme === 'sqlite' || scheme === 'file') {
@@ -56,6 +58,9 @@ export function parseStoreUrl(text: string | undefined, env: NodeJS.ProcessEnv =
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(text, `bad port ${url.port}`);
     }
     const socketPath = url.searchParams.get('socket') ?? undefined;
+    // Without a host the driver would connect to localhost:3306 and create the database there: a
+    // URL that names no server names no place to store. Only a local socket may stand for it.
+    if (url.hostname === '' && socketPath === undefined) throw bad(text, 'the host is missing (mysql://user:pass@HOST:port/db, or ?socket=/path for a local socket)');
     const host = url.hostname === '' ? 'localhost' : url.hostname.replace(/^\[(.*)\]$/, '$1');
     return {
       kind: 'mysql',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Cursor, EndOfDataError } from '../../src/base/cursor.js';
-import { formatBytes, kibToBytes, parseDurationMs } from '../../src/base/units.js';
+import { formatBytes, kibToBytes } from '../../src/base/units.js';
 
 test('cursor reads both endiannesses and 64-bit values beyond 2^53 exactly', () => {
   const buf = new Uint8Array([0x01, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]);
@@ -20,12 +20,9 @@ test('cursor fails loudly past the end instead of returning zeros', () => {
   assert.equal(c.offset, 2, 'a failed read does not move the cursor');
 });
 
-test('units: kB is KiB, binary formatting, durations', () => {
+test('units: kB is KiB, binary formatting', () => {
   assert.equal(kibToBytes(4), 4096);
   assert.equal(formatBytes(1536), '1.50 KiB');
   assert.equal(formatBytes(null), 'n/a');
   assert.equal(formatBytes(3 * 1024 ** 3), '3.00 GiB');
-  assert.equal(parseDurationMs('10s'), 10_000);
-  assert.equal(parseDurationMs('250ms'), 250);
-  assert.equal(parseDurationMs('ten'), undefined);
 });

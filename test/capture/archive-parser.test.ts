@@ -135,7 +135,9 @@ test('specific corruptions are named', () => {
     parseError(() => parseArchive(enc.encode(text)), pattern);
   }
   // A length claim far beyond the data is a truncation, not a giant allocation.
-  parseError(() => parseArchive(enc.encode('memlens-capture 1\nF 1999999999 proc/meminfo\nMemTotal')), /truncated inside record proc\/meminfo \(8 of 1999999999 bytes\)/);
+  parseError(() => parseArchive(enc.encode('memlens-capture 1\nF 99999999 proc/meminfo\nMemTotal')), /truncated inside record proc\/meminfo \(8 of 99999999 bytes\)/);
+  // A claim over the record bound (ARCHIVE_LIMITS) is refused at its header.
+  parseError(() => parseArchive(enc.encode('memlens-capture 1\nF 1999999999 proc/meminfo\nMemTotal')), /claims 1999999999 bytes, more than the limit of 134217728 \(at byte 18\)/);
   parseError(() => parseArchive(enc.encode('memlens-capture 1\nF 999999999999 proc/meminfo\nMemTotal')), /claims 999999999999 bytes/);
   parseError(() => parseArchive(enc.encode(`memlens-capture 1\n${'F'.repeat(10_000)}`)), /header line longer/);
   parseError(() => parseArchive(Uint8Array.from([...enc.encode('memlens-capture 1\nF 1 \xff'), 0xff, 0x0a])), /bad record header|not text/);

@@ -14,6 +14,8 @@ export interface CliResult {
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   input?: string | Buffer;
+  /** Leave stdin open (an input that never ends, as a terminal's) until the process exits. */
+  stdinOpen?: boolean;
   uid?: number;
   gid?: number;
   /** After this long the process is killed and the run fails saying so (default 10 minutes). */
@@ -36,7 +38,10 @@ export function runProcess(command: string, args: string[], opts: RunOptions = {
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ pid: child.pid, code, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
+    if (opts.stdinOpen === true) {
+      child.stdin.on('error', () => undefined);
+      child.on('exit', () => child.stdin.destroy());
+    } else child.stdin.end(opts.input ?? '');
     // A run past the bound is killed, so that it does not outlive the failed test.
     const killer = setTimeout(() => child.kill('SIGKILL'), (opts.boundMs ?? RUN_BOUND_MS) + 1000);
     child.on('close', () => clearTimeout(killer));

@@ -17,7 +17,7 @@ const sampled = (pid: number, pss: number | null, atMs = 1000): SampledProcess =
   cmdline: null,
   rssBytes: 2 * MiB,
   pssBytes: pss,
-  ussBytes: pss === null ? null : pss / 2,
+  ussBytes: null,
   swapBytes: 0,
   vmSizeBytes: 10 * MiB,
   sampledAtMs: atMs,

@@ -8,7 +8,9 @@ test('no --db: events.sqlite under $XDG_DATA_HOME/memlens, else ~/.local/share/m
   assert.deepEqual(parseStoreUrl(undefined, { XDG_DATA_HOME: '/data', HOME: '/home/u' }), { kind: 'sqlite', path: '/data/memlens/events.sqlite', createDir: true });
   assert.deepEqual(parseStoreUrl(undefined, { HOME: '/home/u' }), { kind: 'sqlite', path: '/home/u/.local/share/memlens/events.sqlite', createDir: true });
   // The XDG spec: a relative value is invalid and ignored.
-  assert.deepEqual(parseStoreUrl('', { XDG_DATA_HOME: 'rel', HOME: '/home/u' }), { kind: 'sqlite', path: '/home/u/.local/share/memlens/events.sqlite', createDir: true });
+  assert.deepEqual(parseStoreUrl(undefined, { XDG_DATA_HOME: 'rel', HOME: '/home/u' }), { kind: 'sqlite', path: '/home/u/.local/share/memlens/events.sqlite', createDir: true });
+  // An empty --db (an unset shell variable) is not the default: refused.
+  assert.throws(() => parseStoreUrl('', { HOME: '/home/u' }), (e: unknown) => e instanceof UsageError && /empty/.test(e.message));
 });
 
 test('SQLite: a plain path, sqlite:///absolute, sqlite:relative', () => {
@@ -22,6 +24,8 @@ test('MySQL and MariaDB URLs: user, password (percent-decoded), host, port, data
   assert.deepEqual(parseStoreUrl('mysql://memlens:p%40ss@db.example:3307/traces'), { kind: 'mysql', host: 'db.example', port: 3307, user: 'memlens', password: 'p@ss', database: 'traces' });
   assert.deepEqual(parseStoreUrl('mariadb://127.0.0.1/t'), { kind: 'mysql', host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 't' });
   assert.deepEqual(parseStoreUrl('mysql://u@[::1]:3306/t'), { kind: 'mysql', host: '::1', port: 3306, user: 'u', password: '', database: 't' });
+  // No host but a local socket: the socket is the server.
+  assert.deepEqual(parseStoreUrl('mysql:///t?socket=/run/mysqld/mysqld.sock'), { kind: 'mysql', host: 'localhost', port: 3306, user: 'root', password: '', database: 't', socketPath: '/run/mysqld/mysqld.sock' });
 });
 
 test('bad URLs are usage errors on one line, without the password', () => {
@@ -30,6 +34,10 @@ test('bad URLs are usage errors on one line, without the password', () => {
     ['mysql://u:secret@host:99999/db', /not a valid URL|bad port/],
     ['mysql://u:secret@host/bad;name', /database name/],
     ['postgres://u@h/db', /unknown scheme "postgres:"/],
+    // No host: the driver would quietly use localhost:3306 and create the database there.
+    ['mysql:///x', /host is missing/],
+    ['mysql://u:secret@/x', /host is missing|not a valid URL/],
+    ['mariadb://:3307/x', /host is missing|not a valid URL/],
   ] as const) {
     assert.throws(
       () => parseStoreUrl(url),

@@ -58,6 +58,8 @@ export interface StartServeOptions {
    * temporary directory, removed when the server stops.
    */
   dir?: string;
+  /** A command the server runs under, e.g. ['prlimit', '--nofile=400:400', '--']. */
+  prefix?: string[];
 }
 
 /** A data directory for startServe({ dir }), kept across servers; remove it with rmSync when done. */
@@ -69,7 +71,9 @@ export async function startServe(extra: string[] = [], opts: StartServeOptions =
   const keep = opts.dir !== undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'memlens-serve-test-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [cliPath, 'serve', '--port', String(port), '--db', join(dir, 'events.db'), ...extra], {
+  const argv = [process.execPath, cliPath, 'serve', '--port', String(port), '--db', join(dir, 'events.db'), ...extra];
+  const [command = process.execPath, ...args] = [...(opts.prefix ?? []), ...argv];
+  const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', XDG_DATA_HOME: dir },
   });

@@ -1,14 +1,16 @@
-import { Option, type Command } from 'commander';
+import { Argument, Option, type Command } from 'commander';
 import { UsageError } from '../../base/errors.js';
-import { DIRTY_FLAG_NAMES, parsePid, parseWatchFlags } from '../dirty-flags.js';
+import { DEFAULT_INTERVAL_MS, DIRTY_FLAG_NAMES, parseWatchFlags } from '../dirty-flags.js';
+import { integerFlag, pidFlag, timerFlag } from '../flag-values.js';
 
 export interface DirtyOptions {
   json?: boolean;
   watch?: boolean;
-  interval: string;
+  /** Milliseconds. */
+  interval: number;
   untilStable?: boolean;
   tolerance: string;
-  maxRounds?: string;
+  maxRounds?: number;
   fallback?: 'accessed';
   force?: boolean;
 }
@@ -40,18 +42,17 @@ export function defineDirty(program: Command): void {
   program
     .command('dirty')
     .description('which pages a process writes (soft-dirty bits), round after round until the written set stabilises')
-    .argument('<pid>', 'process id')
+    .addArgument(new Argument('<pid>', 'process id').argParser(pidFlag))
     .option('--json', 'one JSON document on stdout')
     .option('--watch', 'clear the bits, wait one interval, count, repeat')
-    .option('--interval <duration>', 'length of a round (500ms, 1s, 2m)', '1s')
+    .addOption(new Option('--interval <duration>', 'length of a round (500ms, 1s, 2m; at most 24d)').argParser(timerFlag).default(DEFAULT_INTERVAL_MS, '1s'))
     .option('--until-stable', 'with --watch: stop when the written count per round has converged')
     .option('--tolerance <percent>', 'with --watch: relative change a steady round may show', '5%')
-    .option('--max-rounds <n>', 'with --watch: stop after this many rounds')
+    .option('--max-rounds <n>', 'with --watch: stop after this many rounds', integerFlag(1))
     .addOption(new Option('--fallback <method>', 'count pages touched (read or written) instead of written').choices(['accessed']))
     .option('--force', 'allow pid 1 and memlens itself')
     .addHelpText('after', RULE_HELP)
-    .action(async (pidText: string, opts: DirtyOptions) => {
-      const pid = parsePid(pidText);
+    .action(async (pid: number, opts: DirtyOptions) => {
       const timing = parseWatchFlags(opts, DIRTY_FLAG_NAMES);
       if (!opts.watch && (opts.untilStable || opts.maxRounds !== undefined)) throw new UsageError('--until-stable and --max-rounds need --watch');
       const { runDirty } = await import('../dirty-run.js');

@@ -1,58 +1,60 @@
 // `memlens events`: what `memlens trace` stored, filtered, as a table or NDJSON.
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { addRetentionFlags, parseRetention } from '../retention-flags.js';
 import { UsageError } from '../../base/errors.js';
-import { formatBytes, parseDurationMs } from '../../base/units.js';
+import { formatBytes } from '../../base/units.js';
+import { durationMs, integerFlag, nonEmptyFlag, pidFlag } from '../flag-values.js';
 import type { StoredEvent } from '../../store/index.js';
 import { MEM_CALLS, eventToJson, type MemCall } from '../../wire/events.js';
 import { palette, printable, table } from '../output.js';
 
+/** The flags as commander leaves them, numbers already checked (flag-values.ts). */
 interface EventsFlags {
   db?: string;
-  pid?: string;
+  pid?: number;
   name?: string;
   call?: string;
-  since?: string;
-  until?: string;
+  /** Epoch milliseconds. */
+  since?: number;
+  until?: number;
   host?: string;
-  limit: string;
-  before?: string;
+  limit: number;
+  before?: number;
   json?: boolean;
   prune?: boolean;
-  maxAge?: string;
-  maxRows?: string;
+  maxAge?: number;
+  maxRows?: number;
 }
 
-/** ISO-8601 (a date or a date and time) or a duration back from now ("10m", "2h", "90s"). */
-export function parseTimeBound(text: string, flag: string, nowMs: number = Date.now()): number {
-  const ago = parseDurationMs(text);
-  if (ago !== undefined) return nowMs - ago;
+/** The most events one listing returns: the rows are held in memory to be printed oldest first. */
+export const MAX_LIMIT = 10_000;
+
+/** ISO-8601 (a date or a date and time) or a duration back from now ("10m", "2h", "90s"), as epoch ms. */
+export function parseTimeBound(text: string, nowMs: number = Date.now()): number {
+  const ago = durationMs(text);
+  if (ago !== undefined && ago <= nowMs) return nowMs - ago;
   if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
     const t = Date.parse(text);
     if (!Number.isNaN(t)) return t;
   }
-  throw new UsageError(`${flag} ${text}: expected an ISO-8601 time (2026-11-23T10:00:00Z) or a duration back from now (10m, 2h)`);
+  throw new InvalidArgumentError('expected an ISO-8601 time (2026-11-23T10:00:00Z) or a duration back from now (10m, 2h)');
 }
 
-function positiveInt(text: string, flag: string, max = 2 ** 31 - 1): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} ${text}: expected a whole number from 1 to ${max}`);
-  return n;
-}
+const timeBoundFlag = (text: string): number => parseTimeBound(text);
 
 export function defineEvents(program: Command): void {
   const command = program
     .command('events')
     .description('query the events stored by `memlens trace` (the newest N, printed oldest first)')
-    .option('--db <url>', 'database: a file path, sqlite:///path or mysql://user:pass@host:port/db (default: the SQLite file under the data directory)')
-    .option('--pid <n>', 'only this process id')
+    .option('--db <url>', 'database: a file path, sqlite:///path or mysql://user:pass@host:port/db (default: the SQLite file under the data directory)', nonEmptyFlag)
+    .option('--pid <n>', 'only this process id', pidFlag)
     .option('--name <name>', 'only processes of this name')
     .option('--call <call>', `only this call (${MEM_CALLS.join(', ')})`)
-    .option('--since <time>', 'only events at or after: ISO-8601 or a duration back from now (10m, 2h)')
-    .option('--until <time>', 'only events before: ISO-8601 or a duration back from now')
+    .option('--since <time>', 'only events at or after: ISO-8601 or a duration back from now (10m, 2h)', timeBoundFlag)
+    .option('--until <time>', 'only events before: ISO-8601 or a duration back from now', timeBoundFlag)
     .option('--host <host>', 'only events of this host')
-    .option('--limit <n>', 'at most this many events (the newest)', '50')
-    .option('--before <id>', 'only events with a smaller id (the next page back in time)')
+    .option('--limit <n>', `at most this many events (the newest), 1 to ${MAX_LIMIT}`, integerFlag(1, MAX_LIMIT), 50)
+    .option('--before <id>', 'only events with a smaller id (the next page back in time)', integerFlag(1))
     .option('--json', 'NDJSON: one event per line, with the field names of `memlens trace --json`')
     .option('--prune', 'apply the retention limit (--max-age, --max-rows) to the store instead of listing');
   addRetentionFlags(command);
@@ -63,16 +65,15 @@ export function defineEvents(program: Command): void {
       }
       const call = flags.call;
       if (call !== undefined && !MEM_CALLS.includes(call as MemCall)) throw new UsageError(`--call ${call}: expected one of ${MEM_CALLS.join(', ')}`);
-      const now = Date.now();
       const query = {
         ...(flags.host === undefined ? {} : { host: flags.host }),
-        ...(flags.pid === undefined ? {} : { pid: positiveInt(flags.pid, '--pid') }),
+        ...(flags.pid === undefined ? {} : { pid: flags.pid }),
         ...(flags.name === undefined ? {} : { name: flags.name }),
         ...(call === undefined ? {} : { call: call as MemCall }),
-        ...(flags.since === undefined ? {} : { sinceMs: parseTimeBound(flags.since, '--since', now) }),
-        ...(flags.until === undefined ? {} : { untilMs: parseTimeBound(flags.until, '--until', now) }),
-        ...(flags.before === undefined ? {} : { beforeId: positiveInt(flags.before, '--before', Number.MAX_SAFE_INTEGER) }),
-        limit: positiveInt(flags.limit, '--limit', 10_000),
+        ...(flags.since === undefined ? {} : { sinceMs: flags.since }),
+        ...(flags.until === undefined ? {} : { untilMs: flags.until }),
+        ...(flags.before === undefined ? {} : { beforeId: flags.before }),
+        limit: flags.limit,
       };
       const { openStore } = await import('../../store/index.js');
       const store = await openStore(flags.db);

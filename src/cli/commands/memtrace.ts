@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../base/errors.js';
+import { integerFlag } from '../flag-values.js';
 
 interface MemtraceFlags {
   json?: boolean;
@@ -7,7 +8,7 @@ interface MemtraceFlags {
   folded?: boolean;
   hideLwt?: boolean;
   lwtPrefix: string[];
-  top: string;
+  top: number;
 }
 
 export function defineMemtrace(program: Command): void {
@@ -20,12 +21,10 @@ export function defineMemtrace(program: Command): void {
     .option('--folded', 'print allocations by backtrace as folded stacks (flamegraph.pl, speedscope)')
     .option('--hide-lwt', "leave Lwt's frames out of folded stacks")
     .option('--lwt-prefix <prefix...>', 'more function-name prefixes to count as Lwt machinery (e.g. Lwt_utils)', [])
-    .option('--top <n>', 'sites listed in each ranking', '15')
+    .option('--top <n>', 'sites listed in each ranking', integerFlag(1), 15)
     .action(async (file: string, flags: MemtraceFlags) => {
-      const top = Number(flags.top);
-      if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top wants a positive integer, not "${flags.top}"`);
       if (flags.json === true && flags.folded === true) throw new UsageError('--json and --folded both write to standard output: choose one');
       const { runMemtrace } = await import('./memtrace-run.js');
-      await runMemtrace(file, { json: flags.json === true, html: flags.html, folded: flags.folded === true, hideLwt: flags.hideLwt === true, lwtPrefixes: flags.lwtPrefix, top });
+      await runMemtrace(file, { json: flags.json === true, html: flags.html, folded: flags.folded === true, hideLwt: flags.hideLwt === true, lwtPrefixes: flags.lwtPrefix, top: flags.top });
     });
 }

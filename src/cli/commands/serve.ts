@@ -3,16 +3,18 @@ import { Option, type Command } from 'commander';
 import { addHistoryRetentionFlags, addRetentionFlags, parseHistoryRetention, parseRetention, type HistoryRetentionFlags } from '../retention-flags.js';
 import { UsageError, UserError } from '../../base/errors.js';
 import { errnoCode } from '../../base/errors.js';
-import { parsePid, parseWatchFlags, SERVE_DIRTY_FLAG_NAMES, watchRule } from '../dirty-flags.js';
+import { DEFAULT_INTERVAL_MS, parseWatchFlags, SERVE_DIRTY_FLAG_NAMES, watchRule } from '../dirty-flags.js';
+import { integerFlag, nonEmptyFlag, pidFlag, timerFlag } from '../flag-values.js';
 import type { DirtyWatchConfig } from '../../server/dirty-watch.js';
 
 /** The dirty-pages watch's flags: those of `memlens dirty --watch`, prefixed with --dirty-. */
 interface ServeDirtyFlags {
-  dirtyWatch?: string;
-  dirtyInterval?: string;
+  dirtyWatch?: number;
+  /** Milliseconds. */
+  dirtyInterval?: number;
   dirtyUntilStable?: boolean;
   dirtyTolerance?: string;
-  dirtyMaxRounds?: string;
+  dirtyMaxRounds?: number;
   dirtyFallback?: 'accessed';
   dirtyForce?: boolean;
 }
@@ -48,8 +50,8 @@ async function dirtyWatchConfig(f: ServeDirtyFlags): Promise<DirtyWatchConfig | 
     if (stray.length > 0) throw new UsageError(`${stray.map(([, name]) => name).join(', ')}: only with --dirty-watch PID`);
     return null;
   }
-  const pid = parsePid(f.dirtyWatch, '--dirty-watch: ');
-  const timing = parseWatchFlags({ interval: f.dirtyInterval ?? '1s', tolerance: f.dirtyTolerance ?? '5%', maxRounds: f.dirtyMaxRounds }, names);
+  const pid = f.dirtyWatch;
+  const timing = parseWatchFlags({ interval: f.dirtyInterval ?? DEFAULT_INTERVAL_MS, tolerance: f.dirtyTolerance ?? '5%', maxRounds: f.dirtyMaxRounds }, names);
   const untilStable = f.dirtyUntilStable === true;
   const { checkWatchRights, inspectTarget, softDirtyMissing } = await import('../dirty-target.js');
   const target = inspectTarget(pid, { force: f.dirtyForce, fallback: f.dirtyFallback }, names);
@@ -72,14 +74,14 @@ async function dirtyWatchConfig(f: ServeDirtyFlags): Promise<DirtyWatchConfig | 
 
 interface ServeFlags extends ServeDirtyFlags, HistoryRetentionFlags {
   host: string;
-  port: string;
+  port: number;
   db?: string;
   token?: string;
   trace: boolean;
   cpuBudget: string;
   memtraceDir?: string;
-  maxAge?: string;
-  maxRows?: string;
+  maxAge?: number;
+  maxRows?: number;
 }
 
 export function defineServe(program: Command): void {
@@ -87,17 +89,17 @@ export function defineServe(program: Command): void {
     .command('serve')
     .description('the live dashboard: /proc sampler, tracer (root), store, HTTP API, WebSocket updates and /metrics in one process')
     .option('--host <address>', 'address to listen on; any other than loopback requires a token', '127.0.0.1')
-    .option('--port <N>', 'port to listen on', '7878')
-    .option('--db <URL>', 'event store: mysql://user:pass@host:port/db or a SQLite file (default: SQLite under the data directory)')
+    .option('--port <N>', 'port to listen on', integerFlag(1, 65535), 7878)
+    .option('--db <URL>', 'event store: mysql://user:pass@host:port/db or a SQLite file (default: SQLite under the data directory)', nonEmptyFlag)
     .option('--token <T>', 'token required on every request (default: generated when --host is not loopback)')
     .option('--no-trace', 'do not trace system calls (serve /proc data only)')
     .option('--cpu-budget <percent>', 'share of one core the /proc sampler may use', '1')
     .option('--memtrace-dir <dir>', 'directory of OCaml memtrace traces (.ctf) the dashboard\'s OCaml view may open')
-    .option('--dirty-watch <pid>', 'watch which pages process PID writes, round after round, in the Dirty pages tab (clears its soft-dirty bits every round)')
-    .option('--dirty-interval <duration>', 'with --dirty-watch: length of a round (500ms, 1s, 2m; default 1s)')
+    .option('--dirty-watch <pid>', 'watch which pages process PID writes, round after round, in the Dirty pages tab (clears its soft-dirty bits every round)', pidFlag)
+    .option('--dirty-interval <duration>', 'with --dirty-watch: length of a round (500ms, 1s, 2m, at most 24d; default 1s)', timerFlag)
     .option('--dirty-until-stable', 'with --dirty-watch: stop when the count per round has converged (default: keep watching)')
     .option('--dirty-tolerance <percent>', 'with --dirty-watch: relative change a steady round may show (default 5%)')
-    .option('--dirty-max-rounds <n>', 'with --dirty-watch: stop after this many rounds (default: none; 20 with --dirty-until-stable)')
+    .option('--dirty-max-rounds <n>', 'with --dirty-watch: stop after this many rounds (default: none; 20 with --dirty-until-stable)', integerFlag(1))
     .addOption(new Option('--dirty-fallback <method>', 'with --dirty-watch: count pages touched (read or written) instead of written').choices(['accessed']))
     .option('--dirty-force', 'with --dirty-watch: allow pid 1 and memlens itself')
     .addHelpText('after', DIRTY_HELP);
@@ -106,8 +108,7 @@ export function defineServe(program: Command): void {
   command.action(async (flags: ServeFlags) => {
       const retention = parseRetention(flags);
       const historyRetention = parseHistoryRetention(flags);
-      const port = Number(flags.port);
-      if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) throw new UsageError(`--port: "${flags.port}" is not a port number (1-65535)`);
+      const port = flags.port;
       const budget = Number(flags.cpuBudget);
       if (!Number.isFinite(budget) || budget <= 0 || budget > 100) throw new UsageError(`--cpu-budget: "${flags.cpuBudget}" is not a percentage (0-100]`);
       if (flags.token?.length === 0) throw new UsageError('--token: the token must not be empty');
@@ -123,6 +124,10 @@ export function defineServe(program: Command): void {
         const code = errnoCode(e);
         if (code === 'EADDRINUSE') throw new UserError(`port ${port} on ${flags.host} is already in use (choose another with --port)`);
         if (code === 'EADDRNOTAVAIL') throw new UserError(`cannot listen on ${flags.host}: no such address on this machine`);
+        // getaddrinfo(3) errors: the name does not resolve (EAI_NONAME, reported by Node as
+        // ENOTFOUND) or the resolver could not be asked (EAI_AGAIN).
+        if (code === 'ENOTFOUND' || code === 'EAI_NONAME' || code === 'EAI_AGAIN' || code === 'EAI_FAIL') throw new UserError(`cannot listen on ${flags.host}: the name does not resolve to an address of this machine (${code})`);
+        if (code === 'EACCES') throw new UserError(`cannot listen on port ${port}: permission denied (ports below 1024 need root)`);
         throw e;
       }
       process.stdout.write(`memlens serve: dashboard at ${running.openUrl}\n`);

@@ -1,26 +1,24 @@
 import type { Command } from 'commander';
-import { addRetentionFlags, type RetentionFlags } from '../retention-flags.js';
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+import { addRetentionFlags } from '../retention-flags.js';
+import { nonEmptyFlag, pidListFlag, timerFlag } from '../flag-values.js';
+import type { TraceFlags } from '../trace/run-trace.js';
 
 export function defineTrace(program: Command): void {
   const command = program
     .command('trace')
     .description('trace every mmap, munmap, brk, mremap and mprotect of every process, live (root)')
-    .option('--duration <time>', 'stop after this long (10s, 500ms, 2m); default: until Ctrl-C')
-    .option('--pid <N>', 'only this process (repeatable, or comma-separated)', collect)
+    .option('--duration <time>', 'stop after this long (10s, 500ms, 2m; at most 24d); default: until Ctrl-C', timerFlag)
+    .option('--pid <N>', 'only this process (repeatable, or comma-separated)', pidListFlag)
     .option('--name <NAME>', 'only processes (or threads) with this name')
     .option('--json', 'one JSON event per line (NDJSON) on stdout; the summary goes to stderr as JSON')
-    .option('--db <URL>', 'store events here: mysql://user:pass@host:port/db or a SQLite file (default: SQLite under the data directory)')
+    .option('--db <URL>', 'store events here: mysql://user:pass@host:port/db or a SQLite file (default: SQLite under the data directory)', nonEmptyFlag)
     .option('--no-store', 'do not store events')
     .option('--backend <name>', 'tracefs or bpftrace', 'tracefs')
     .option('--from-stap <FILE>', 'read the output of memlens.stp from FILE ("-" = stdin) instead of tracing')
     .option('--include-self', "also trace memlens's own process and its children")
     .option('--quiet', 'no line per call, only the summary (JSON on stderr with --json): long captures into the store at high rates');
-  addRetentionFlags(command).action(
-    async (opts: { duration?: string; pid?: string[]; name?: string; json?: boolean; db?: string; store: boolean; backend: string; fromStap?: string; includeSelf?: boolean; quiet?: boolean } & RetentionFlags) => {
-      const { runTrace } = await import('../trace/run-trace.js');
-      await runTrace(opts);
-    },
-  );
+  addRetentionFlags(command).action(async (opts: TraceFlags) => {
+    const { runTrace } = await import('../trace/run-trace.js');
+    await runTrace(opts);
+  });
 }

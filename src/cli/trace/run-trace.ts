@@ -2,7 +2,6 @@
 // accounts, store the events, and end with the per-process summary and the lost-event count.
 import { hostname } from 'node:os';
 import { ExitCode, UsageError } from '../../base/errors.js';
-import { parseDurationMs } from '../../base/units.js';
 import { ProcessAccounts } from '../../analyses/trace/process-accounts.js';
 import { createTraceBackend, isLive, type BackendChoice, type BackendKind, BACKEND_KINDS } from '../../sources/trace-backends.js';
 import { lowerBackgroundThreads } from '../../sources/own-threads.js';
@@ -13,9 +12,11 @@ import { parseRetention } from '../retention-flags.js';
 import { openEventSink, type EventSink } from './event-sink.js';
 import { eventLine, HEADER, summaryText } from './trace-lines.js';
 
+/** The flags as commander leaves them, integers and durations already checked (flag-values.ts). */
 export interface TraceFlags {
-  duration?: string;
-  pid?: string[];
+  /** Milliseconds, at most MAX_TIMER_MS. */
+  duration?: number;
+  pid?: number[];
   name?: string;
   json?: boolean;
   db?: string;
@@ -24,25 +25,17 @@ export interface TraceFlags {
   fromStap?: string;
   includeSelf?: boolean;
   quiet?: boolean;
-  maxAge?: string;
-  maxRows?: string;
-}
-
-function parsePids(values: string[] | undefined): number[] | undefined {
-  if (!values || values.length === 0) return undefined;
-  const pids = values.flatMap((v) => v.split(',')).map((v) => v.trim());
-  for (const p of pids) if (!/^\d+$/.test(p) || Number(p) <= 0) throw new UsageError(`--pid: "${p}" is not a process id`);
-  return pids.map(Number);
+  maxAge?: number;
+  maxRows?: number;
 }
 
 export async function runTrace(flags: TraceFlags): Promise<void> {
-  const durationMs = flags.duration === undefined ? undefined : parseDurationMs(flags.duration);
-  if (durationMs === undefined && flags.duration !== undefined) throw new UsageError(`--duration: "${flags.duration}" is not a duration (e.g. 10s, 500ms, 2m)`);
+  const durationMs = flags.duration;
   if (!BACKEND_KINDS.includes(flags.backend as BackendKind)) throw new UsageError(`--backend: "${flags.backend}" is not one of ${BACKEND_KINDS.join(', ')}`);
   if (flags.db !== undefined && !flags.store) throw new UsageError('--db and --no-store cannot be used together');
   const retention = parseRetention(flags);
   if (retention !== undefined && !flags.store) throw new UsageError('--max-age and --max-rows limit the store: they cannot be used with --no-store');
-  const pids = parsePids(flags.pid);
+  const pids = flags.pid !== undefined && flags.pid.length > 0 ? flags.pid : undefined;
   const host = hostname();
   const choice: BackendChoice = {
     backend: flags.backend as BackendKind,
