@@ -101,7 +101,7 @@ export class LiveState {
       alive.add(r.pid);
       let ring = this.processHistory.get(r.pid);
       if (ring === undefined) this.processHistory.set(r.pid, (ring = new Ring(this.processPoints)));
-      ring.push({ tMs: s.atMs, rssBytes: r.rssBytes, pssBytes: r.pssBytes, ussBytes: uss.get(r.pid) ?? null, swapBytes: r.swapBytes, mappedNowBytes: r.mappedNowBytes, requestedBytes: r.requestedBytes });
+      ring.push({ tMs: s.atMs, rssBytes: r.rssBytes, pssBytes: r.pssBytes, ussBytes: uss.get(r.pid) ?? null, swapBytes: r.swapBytes, mappedNowBytes: r.mappedNowBytes, requestedBytes: r.requestedBytes, reservedBytes: r.reservedBytes });
     }
     for (const pid of this.processHistory.keys()) if (!alive.has(pid)) this.processHistory.delete(pid);
     for (const p of s.processes) this.pss.add(s.atMs, p.pid, p.startTime ?? '', p.pssBytes);
@@ -128,7 +128,7 @@ export class LiveState {
   seedProcessHistory(pid: number, points: readonly { tMs: number; pssBytes: number }[]): void {
     if (this.processHistory.has(pid) || points.length === 0) return;
     const ring = new Ring<ProcessPoint>(this.processPoints);
-    for (const p of points) ring.push({ tMs: p.tMs, rssBytes: null, pssBytes: p.pssBytes, ussBytes: null, swapBytes: null, mappedNowBytes: null, requestedBytes: null });
+    for (const p of points) ring.push({ tMs: p.tMs, rssBytes: null, pssBytes: p.pssBytes, ussBytes: null, swapBytes: null, mappedNowBytes: null, requestedBytes: null, reservedBytes: null });
     this.processHistory.set(pid, ring);
   }
 

@@ -67,13 +67,14 @@ export function flagsText(call: MemEventJson['call'], flags: number | null): str
 
 /**
  * What the call returned, in the same terms for every call: mmap and mremap the address of the
- * mapping, munmap "ok", brk the new break; a failed call its errno name. brk does not fail with
+ * mapping, munmap and mprotect "ok", brk the new break; a failed call its errno name. brk does not fail with
  * an errno: when it cannot move the break it returns the old one (mm/mmap.c, SYSCALL_DEFINE1(brk)).
  */
 export function resultText(e: MemEventJson): string {
   if (e.error !== null) return e.error;
   switch (e.call) {
     case 'munmap':
+    case 'mprotect':
       return 'ok';
     case 'brk':
       return e.addr === '0x0' || e.addr === e.result ? e.result : `${e.result} (not moved)`;

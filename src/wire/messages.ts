@@ -161,6 +161,8 @@ export interface ProcessPoint {
   swapBytes: number | null;
   mappedNowBytes: number | null;
   requestedBytes: number | null;
+  /** ProcessRow.reservedBytes at this time (PROT_NONE address space). */
+  reservedBytes: number | null;
 }
 
 /** A point of the system timeline: one value per category of `TimelineBody.categories`. */

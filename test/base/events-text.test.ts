@@ -10,6 +10,7 @@ test('result: mmap the address, munmap ok, brk the new break, failures their err
   assert.equal(resultText(base), '0x7f0000000000');
   assert.equal(resultText({ ...base, call: 'munmap', addr: '0x7f0000000000', result: '0x0', prot: null, flags: null, fd: null }), 'ok');
   assert.equal(resultText({ ...base, call: 'munmap', result: '-22', error: 'EINVAL' }), 'EINVAL');
+  assert.equal(resultText({ ...base, call: 'mprotect', result: '0x0' }), 'ok');
   assert.equal(resultText({ ...base, call: 'brk', addr: '0x0', length: 0, result: '0x5555556000' }), '0x5555556000');
   assert.equal(resultText({ ...base, call: 'brk', addr: '0x5555577000', length: 0, result: '0x5555577000' }), '0x5555577000');
   // brk that could not move returns the old break (mm/mmap.c).

@@ -78,7 +78,7 @@ export const CALL_COLUMNS: Column[] = [
     text: addressText,
     title: (e) => (e.call === 'mremap' && e.new_addr !== null ? `${e.addr}, new address ${e.new_addr}` : e.addr),
   },
-  { id: 'prot', head: 'prot', help: 'mmap: the protection asked for (read, write, execute)', width: '44px', minPx: 44, optional: 'shown', text: (e) => (e.call === 'mmap' ? protText(e.prot) : ''), title: (e) => (e.prot === null ? '' : `PROT bits 0x${e.prot.toString(16)}`) },
+  { id: 'prot', head: 'prot', help: 'mmap and mprotect: the protection asked for (read, write, execute)', width: '44px', minPx: 44, optional: 'shown', text: (e) => (e.call === 'mmap' || e.call === 'mprotect' ? protText(e.prot) : ''), title: (e) => (e.prot === null ? '' : `PROT bits 0x${e.prot.toString(16)}`) },
   {
     id: 'flags',
     head: 'flags',

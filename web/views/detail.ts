@@ -24,14 +24,11 @@ const RESIDENT: { key: PointKey; name: string; colour: number; help: string }[] 
   { key: 'swapBytes', name: 'swap', colour: HUE.vermillion, help: 'swapped out (VmSwap)' },
 ];
 
-/**
- * Pane 1: address space, which costs no RAM until touched. The reserved figure (PROT_NONE
- * reservations) goes here as { key: 'reservedBytes', name: 'reserved' } once ProcessPoint
- * carries it.
- */
+/** Pane 1: address space, which costs no RAM until touched. */
 const ADDRESS_SPACE: { key: PointKey; name: string; colour: number; help: string }[] = [
   { key: 'mappedNowBytes', name: 'mapped now', colour: HUE.purple, help: 'mapped right now, per the tracer (else VmSize)' },
-  { key: 'requestedBytes', name: 'requested', colour: HUE.sky, help: 'mmap − munmap lengths the tracer saw since serve started' },
+  { key: 'requestedBytes', name: 'requested', colour: HUE.sky, help: 'accessible address space the calls asked for (mmap − munmap, PROT_NONE excluded)' },
+  { key: 'reservedBytes', name: 'reserved', colour: HUE.yellow, help: 'address space mapped PROT_NONE: reserved, never backed by memory until mprotect opens it' },
 ];
 
 export class DetailView {
