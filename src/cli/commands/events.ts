@@ -6,7 +6,8 @@ import { formatBytes } from '../../base/units.js';
 import { durationMs, integerFlag, nonEmptyFlag, pidFlag } from '../flag-values.js';
 import type { StoredEvent } from '../../store/index.js';
 import { MEM_CALLS, eventToJson, type MemCall } from '../../wire/events.js';
-import { palette, printable, table } from '../output.js';
+import { printable } from '../../base/terminal-text.js';
+import { palette, table } from '../output.js';
 
 /** The flags as commander leaves them, numbers already checked (flag-values.ts). */
 interface EventsFlags {
