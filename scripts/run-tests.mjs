@@ -9,10 +9,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const testRoot = join(root, 'dist', 'test');
 // test/helpers/waiting.ts writes a note here for each condition a test is waiting for.
 const waitingDir = join(root, 'test-artifacts', 'waiting');
-// Tests have no time limits. If the suite prints nothing for this long (a whole run takes a few
-// minutes), what is still running and what it waits for are printed, so that a run that never ends
-// says why. Nothing is stopped: the report is all.
+// Each wait in a test has its own bound (test/helpers/waiting.ts), and every test has a backstop
+// (--test-timeout below). If the suite prints nothing for this long (a whole run takes a few
+// minutes), what is still running and what it waits for are printed. Nothing is stopped: the report
+// is all.
 const SILENT_REPORT_MS = 10 * 60_000;
+// The backstop for a test that waits on something outside waitingFor: longer than any bounded wait
+// inside it (the trace lock's is 20 minutes), so that the specific message comes first.
+const TEST_BOUND_MS = 30 * 60_000;
 
 const files = [];
 const walk = (dir) => {
@@ -77,7 +81,7 @@ function report(runnerPid, silentMs) {
 // locks of their own; the rest run two files at a time (the machines have two cores).
 // --test-force-exit: a file whose tests have all ended exits even if something it started still
 // holds its event loop open, rather than keeping the run from ending.
-const child = spawn(process.execPath, ['--test', '--test-force-exit', '--test-reporter=tap', '--test-concurrency=2', ...selected], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+const child = spawn(process.execPath, ['--test', '--test-force-exit', `--test-timeout=${TEST_BOUND_MS}`, '--test-reporter=tap', '--test-concurrency=2', ...selected], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
 let lastOutputMs = Date.now();
 let lastReportMs = 0;
 child.stdout.on('data', (chunk) => {

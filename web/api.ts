@@ -1,6 +1,6 @@
 // The typed HTTP client of the dashboard. The server's own cookie carries the token (when one is
 // required), so requests need nothing more than the same origin.
-import type { DirtyBody, EventCountBody, EventsBody, HostsBody, LedgerBody, PieBody, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../src/wire/messages.js';
+import type { DirtyBody, EventCountBody, EventsBody, HistoryBody, HostsBody, LedgerBody, PieBody, PieFigure, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../src/wire/messages.js';
 import { MESSAGES_WIRE_VERSION } from '../src/wire/messages.js';
 import type { MemtraceFilesBody, MemtraceReportBody } from '../src/wire/memtrace.js';
 
@@ -30,9 +30,10 @@ export const api = {
   status: (host?: string) => get<StatusBody>('/api/v1/status', 'status', { host }),
   hosts: () => get<HostsBody>('/api/v1/hosts', 'hosts'),
   processes: (host?: string) => get<ProcessesBody>('/api/v1/processes', 'processes', { host }),
-  pie: (host?: string) => get<PieBody>('/api/v1/pie', 'pie', { host }),
+  pie: (host?: string, figure?: PieFigure, exited?: boolean) => get<PieBody>('/api/v1/pie', 'pie', { host, figure, exited: exited === undefined ? undefined : exited ? '1' : '0' }),
   ledger: (host?: string) => get<LedgerBody>('/api/v1/ledger', 'ledger', { host }),
   timeline: (host?: string) => get<TimelineBody>('/api/v1/timeline', 'timeline', { host }),
+  history: (q: { host?: string; from?: number; to?: number; points?: number; pids?: string }) => get<HistoryBody>('/api/v1/history', 'history', { ...q }),
   process: (pid: number, host?: string) => get<ProcessDetailBody>(`/api/v1/processes/${pid}`, 'process', { host }),
   events: (q: CallQuery) => get<EventsBody>('/api/v1/events', 'events', { ...q }),
   dirty: () => get<DirtyBody>('/api/v1/dirty', 'dirty'),

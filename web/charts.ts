@@ -4,9 +4,9 @@
 import { LineChart, PieChart, SunburstChart, TreemapChart } from 'echarts/charts';
 import { DataZoomComponent, GridComponent, LegendComponent, MarkAreaComponent, MarkLineComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
-import { CanvasRenderer } from 'echarts/renderers';
+import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
 
-echarts.use([PieChart, SunburstChart, TreemapChart, LineChart, TooltipComponent, LegendComponent, GridComponent, DataZoomComponent, MarkAreaComponent, MarkLineComponent, CanvasRenderer]);
+echarts.use([PieChart, SunburstChart, TreemapChart, LineChart, TooltipComponent, LegendComponent, GridComponent, DataZoomComponent, MarkAreaComponent, MarkLineComponent, CanvasRenderer, SVGRenderer]);
 
 export { echarts };
 export type Chart = echarts.ECharts;
@@ -22,14 +22,27 @@ export function themeColours(): { text: string; muted: string; grid: string; pal
     text: v('--fg'),
     muted: v('--muted'),
     grid: v('--border'),
-    palette: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((i) => v(`--c${i}`)),
+    // The shared colour-blind-safe palette (src/base/palette.ts), per theme; the last is neutral grey.
+    palette: [1, 2, 3, 4, 5, 6, 7, 8].map((i) => v(`--c${i}`)),
   };
+}
+
+/**
+ * The pie's colours: Paul Tol's colour-blind-safe "muted" scheme on light, his "light" scheme on
+ * dark (https://personal.sron.nl/~pault/), one colour per named slice, grey for the remainder.
+ * Slices are also named on the ring and in the legend, so colour is never the only key.
+ */
+export function pieColours(): { slices: string[]; others: string } {
+  const css = getComputedStyle(document.documentElement);
+  const v = (name: string): string => css.getPropertyValue(name).trim();
+  return { slices: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => v(`--pie${i}`)), others: v('--pie-others') };
 }
 
 const charts = new Set<Chart>();
 
-export function makeChart(container: HTMLElement): Chart {
-  const chart = echarts.init(container, undefined, { renderer: 'canvas' });
+/** A chart in the container. SVG where tests read the rendered labels (each is an element). */
+export function makeChart(container: HTMLElement, renderer: 'canvas' | 'svg' = 'canvas'): Chart {
+  const chart = echarts.init(container, undefined, { renderer });
   charts.add(chart);
   new ResizeObserver(() => chart.resize()).observe(container);
   return chart;

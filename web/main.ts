@@ -22,7 +22,14 @@ let localHost = '';
 
 const status = new StatusBar();
 const detail = new DetailView(() => resubscribe());
-const processes = new ProcessesView((pid) => openDetail(pid));
+const processes = new ProcessesView(
+  (pid) => openDetail(pid),
+  () => {
+    resubscribe();
+    void loadPie().catch(() => undefined);
+  },
+  (counts) => status.setPssCounts(counts),
+);
 const calls = new CallsView(() => resubscribe());
 const system = new SystemView();
 const timeline = new TimelineView();
@@ -41,6 +48,7 @@ function resubscribe(): void {
   } else if (tab === 'calls') sub.calls = calls.liveFilter();
   // The dirty-pages rounds come only while their tab is open; it loads the history first.
   if (tab === 'dirty') sub.dirty = { afterRound: dirty.newestRound };
+  sub.pie = processes.pieChoice();
   live.subscribe(sub);
 }
 
@@ -66,7 +74,10 @@ function showTab(t: Tab): void {
     callsLoaded = true;
     calls.setHost(host);
   }
-  if (t === 'timeline') timeline.render();
+  if (t === 'timeline') {
+    timeline.render();
+    timeline.sampled();
+  }
   if (t === 'memtrace') void memtrace.open();
   location.hash = t;
   resubscribe();
@@ -78,7 +89,7 @@ function applyUpdate(m: UpdateMessage): void {
   if (m.processes !== undefined) processes.setProcesses(m.processes);
   if (m.pie !== undefined) processes.setPie(m.pie);
   if (m.ledger !== undefined) system.set(m.ledger);
-  if (m.timelinePoint !== undefined) timeline.add(m.timelinePoint.categories, m.timelinePoint.point);
+  if (m.timelinePoint !== undefined && tab === 'timeline') timeline.sampled();
   if (m.detailPoint !== undefined) detail.addPoint(m.detailPoint.pid, m.detailPoint.point, m.detailPoint.row);
   if (m.calls !== undefined || m.callsSkipped !== undefined) {
     if (detail.pid !== null) detail.addCalls(m.calls ?? [], m.callsSkipped ?? 0);
@@ -103,14 +114,19 @@ function onMessage(m: ServerMessage): void {
   }
 }
 
+async function loadPie(): Promise<void> {
+  const c = processes.pieChoice();
+  processes.setPie(await api.pie(host, c.figure, c.exited));
+}
+
 async function loadAll(): Promise<void> {
-  const [st, procs, pie, ledger, tl] = await Promise.all([api.status(host), api.processes(host), api.pie(host), api.ledger(host), api.timeline(host)]);
+  const c = processes.pieChoice();
+  const [st, procs, pie, ledger] = await Promise.all([api.status(host), api.processes(host), api.pie(host, c.figure, c.exited), api.ledger(host)]);
   status.set(st);
   processes.setProcesses(procs);
   processes.setPie(pie);
   system.set(ledger);
-  timeline.set(tl);
-  if (tab === 'timeline') timeline.render();
+  timeline.setHost(host);
 }
 
 async function loadHosts(): Promise<void> {

@@ -4,6 +4,8 @@ import type { StatusBody } from '../src/wire/messages.js';
 import { byId, setText } from './dom.js';
 import { ageText, bytesText, countText } from './format.js';
 import type { ConnectionState } from './live.js';
+import type { PssNaCounts } from './views/processes.js';
+import { NA_REASON_TEXT } from './views/processes.js';
 
 function setBadge(id: string, text: string, level: 'ok' | 'warn' | 'bad' | 'info', title = ''): void {
   const node = byId(id);
@@ -16,6 +18,21 @@ export class StatusBar {
   private status: StatusBody | null = null;
   /** Difference between the server's clock and ours, so ages are right even if clocks differ. */
   private skewMs = 0;
+  /** What the processes table's PSS cells show: the strip counts the same rows. */
+  private pss: PssNaCounts | null = null;
+
+  setPssCounts(c: PssNaCounts): void {
+    this.pss = c;
+    this.renderPss();
+  }
+
+  private renderPss(): void {
+    const c = this.pss;
+    if (c === null) return;
+    const why = Object.entries(c.byReason).map(([k, n]) => `${countText(n)} ${k === 'not-sampled' ? 'new since the last sample' : NA_REASON_TEXT[k as keyof typeof NA_REASON_TEXT]}`);
+    const text = c.na === 0 ? `PSS for all ${countText(c.shown)} shown` : `PSS n/a for ${countText(c.na)} of ${countText(c.shown)} shown${why.length > 0 ? `: ${why.join(', ')}` : ''}`;
+    setBadge('st-pss', text, c.na > 0 ? 'warn' : 'ok', 'Counted over the rows the processes table shows. PSS needs smaps_rollup (root or the same user); a process started after the last /proc sample has none until the next one; an exited process has none.');
+  }
 
   set(s: StatusBody): void {
     this.status = s;
@@ -53,8 +70,7 @@ export class StatusBar {
         `Each /proc sample cost ${sm.lastCostMs === null ? 'n/a' : `${sm.lastCostMs.toFixed(0)} ms`} of CPU; the interval keeps the sampler within ${(sm.cpuBudget * 100).toFixed(1)} % of one core.`,
       );
     }
-    const pssNote = sm.pssUnavailable > 0 ? `PSS n/a for ${countText(sm.pssUnavailable)} of ${countText(sm.processes)}` : sm.pssDeferred > 0 ? `PSS deferred for ${countText(sm.pssDeferred)}` : `PSS for all ${countText(sm.processes)}`;
-    setBadge('st-pss', pssNote, sm.pssUnavailable > 0 || sm.pssDeferred > 0 ? 'warn' : 'ok', 'PSS needs smaps_rollup (root or the same user); large processes may be read less often to keep within the CPU budget');
+    this.renderPss();
     setBadge('st-store', `${countText(s.storedEvents)} calls stored`, 'info', s.store);
     setText(byId('st-total'), `MemTotal ${bytesText(s.memTotalBytes)} + SwapTotal ${bytesText(s.swapTotalBytes)} = ${bytesText(s.totalVirtualBytes)}`);
   }

@@ -10,7 +10,9 @@ import type { VmaHeader } from '../parsers/proc/maps.js';
 import type { ProcSource } from '../sources/proc-source.js';
 import { readProcessIdentity, type ProcessIdentity } from './process-identity.js';
 
-export type MappingKind = 'heap' | 'stack' | 'anon' | 'anon-named' | 'file' | 'shmem' | 'memfd' | 'sysv' | 'kernel';
+import type { MappingKind } from '../wire/snapshot-kinds.js';
+
+export type { MappingKind };
 
 export const MAPPING_KIND_LABELS: Record<MappingKind, string> = {
   heap: 'heap',

@@ -5,7 +5,9 @@
 import type { Bytes } from '../base/units.js';
 import type { ProcessMemory } from './processes.js';
 
-export type GroupBy = 'process' | 'program' | 'user' | 'cgroup';
+import type { GroupBy } from '../wire/snapshot-kinds.js';
+
+export type { GroupBy };
 export const GROUP_BYS: readonly GroupBy[] = ['process', 'program', 'user', 'cgroup'];
 
 export interface ProcessGroup {

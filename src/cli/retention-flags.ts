@@ -14,6 +14,37 @@ export interface Retention {
   maxRows?: number;
 }
 
+/** As the argParsers leave them: milliseconds. */
+export interface HistoryRetentionFlags {
+  historyRaw?: number;
+  historyMinutes?: number;
+  historyHours?: number;
+}
+
+/** How long `memlens serve` keeps each tier of its /proc history (src/store/history.ts). */
+export interface HistoryRetentionMs {
+  rawMs: number;
+  minuteMs: number;
+  hourMs: number;
+}
+
+export const HISTORY_RETENTION_DEFAULTS = { raw: '1d', minutes: '30d', hours: '400d' } as const;
+
+export function addHistoryRetentionFlags(command: Command): Command {
+  return command
+    .option('--history-raw <duration>', `history: keep every /proc sample of the memory categories this long (default ${HISTORY_RETENTION_DEFAULTS.raw})`, durationFlag)
+    .option('--history-minutes <duration>', `history: keep the per-minute buckets (categories and processes) this long (default ${HISTORY_RETENTION_DEFAULTS.minutes})`, durationFlag)
+    .option('--history-hours <duration>', `history: keep the per-hour buckets this long (default ${HISTORY_RETENTION_DEFAULTS.hours})`, durationFlag);
+}
+
+export function parseHistoryRetention(flags: HistoryRetentionFlags): HistoryRetentionMs {
+  return {
+    rawMs: flags.historyRaw ?? durationFlag(HISTORY_RETENTION_DEFAULTS.raw),
+    minuteMs: flags.historyMinutes ?? durationFlag(HISTORY_RETENTION_DEFAULTS.minutes),
+    hourMs: flags.historyHours ?? durationFlag(HISTORY_RETENTION_DEFAULTS.hours),
+  };
+}
+
 export function addRetentionFlags(command: Command): Command {
   return command
     .option('--max-age <duration>', 'retention: delete stored events older than this (30d, 12h)', durationFlag)

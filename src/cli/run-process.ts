@@ -2,7 +2,7 @@
 import { UserError } from '../base/errors.js';
 import { collectProcessMappings, MAPPING_KIND_LABELS, type MappingGroup } from '../analyses/mappings.js';
 import { openProcSource } from '../sources/open-source.js';
-import { processMappingsJson, vmaJson } from '../wire/snapshot.js';
+import { processMappingsJson, vmaJson } from '../analyses/snapshot-json.js';
 import { bySizeDesc, csvLine, memoryFlags, sizeText, type SortKey } from './memory-flags.js';
 import { printable } from '../base/terminal-text.js';
 import { palette, table, toJson } from './output.js';

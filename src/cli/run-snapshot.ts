@@ -4,7 +4,7 @@ import { GROUP_BYS, groupProcesses, type GroupBy, type ProcessGroup } from '../a
 import type { ProcessMemory } from '../analyses/processes.js';
 import { collectSnapshot } from '../analyses/snapshot.js';
 import { openProcSource } from '../sources/open-source.js';
-import { snapshotJson } from '../wire/snapshot.js';
+import { snapshotJson } from '../analyses/snapshot-json.js';
 import { bySizeDesc, memoryFlags, type SortKey } from './memory-flags.js';
 import { palette, toJson } from './output.js';
 import { groupsCsv, partlyReadWarning, processesCsv, renderSnapshot } from './snapshot-output.js';

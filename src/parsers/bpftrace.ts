@@ -20,7 +20,7 @@ export interface BpftraceParserOptions {
 }
 
 /** Maps of memlens.bt that hold entries waiting for their return. */
-const PENDING_MAPS = new Set(['@mmap', '@munmap', '@brk', '@mremap']);
+const PENDING_MAPS = new Set(['@mmap', '@munmap', '@brk', '@mremap', '@mprotect']);
 
 class BadRecord extends Error {}
 
@@ -129,6 +129,11 @@ export class BpftraceOutputParser extends LineRecordParser {
             expect(13);
             args = { call: 'mremap', addr: int(t[7]), oldLen: int(t[8]), newLen: int(t[9]), flags: int(t[10]), newAddr: int(t[11]) };
             ret = int(t[12]);
+            break;
+          case 'mprotect':
+            expect(11);
+            args = { call: 'mprotect', addr: int(t[7]), len: int(t[8]), prot: int(t[9]) };
+            ret = int(t[10]);
             break;
           default:
             throw new BadRecord('unknown call');

@@ -118,6 +118,11 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
           args = { call, addr: hexU64(f[8]), oldLen: hexU64(f[9]), newLen: hexU64(f[10]), flags: hexU64(f[11]), newAddr: hexU64(f[12]) };
           ret = decI64(f[13]);
           break;
+        case 'mprotect':
+          expect(12);
+          args = { call, addr: hexU64(f[8]), len: hexU64(f[9]), prot: hexU64(f[10]) };
+          ret = decI64(f[11]);
+          break;
         default:
           throw new BadLine(`unknown call ${call ?? ''}`);
       }

@@ -19,7 +19,8 @@ export type CallArgs =
   | { call: 'mmap'; addr: bigint; len: bigint; prot: bigint; flags: bigint; fd: bigint }
   | { call: 'munmap'; addr: bigint; len: bigint }
   | { call: 'brk'; brk: bigint }
-  | { call: 'mremap'; addr: bigint; oldLen: bigint; newLen: bigint; flags: bigint; newAddr: bigint };
+  | { call: 'mremap'; addr: bigint; oldLen: bigint; newLen: bigint; flags: bigint; newAddr: bigint }
+  | { call: 'mprotect'; addr: bigint; len: bigint; prot: bigint };
 
 export interface CallHead {
   timeMs: number;
@@ -66,6 +67,9 @@ export function buildMemEvent(head: CallHead, args: CallArgs, rawResult: bigint)
         newLengthBytes: args.newLen,
         newAddr: (args.flags & MREMAP_FIXED) !== 0n ? args.newAddr : null,
       };
+    case 'mprotect':
+      // prot is an unsigned long in the syscall (mm/mprotect.c) and an int in user space: the low 32 bits.
+      return { ...base, addr: args.addr, lengthBytes: args.len, prot: Number(BigInt.asUintN(32, args.prot)), flags: null, fd: null, error: memCallError('mprotect', 0n, result), newLengthBytes: null, newAddr: null };
   }
 }
 

@@ -6,26 +6,31 @@ import { ParseError } from '../base/errors.js';
 export interface MapsRanges {
   /** [start, end) of every mapping except [vsyscall], which is not a VMA and not in VmSize. */
   ranges: [bigint, bigint][];
+  /** The ranges with no access at all (permissions "---p" or "---s"): reserved address space. */
+  reserved: [bigint, bigint][];
   /** End of the [heap] mapping, if the process has one. */
   heapEnd: bigint | undefined;
 }
 
 export function parseMapsRanges(text: string, source: string): MapsRanges {
   const ranges: [bigint, bigint][] = [];
+  const reserved: [bigint, bigint][] = [];
   let heapEnd: bigint | undefined;
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? '';
     if (line === '') continue;
-    const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (....)/.exec(line);
     if (!m?.[1] || !m[2]) throw new ParseError(`not a maps line: "${line}"`, source, i + 1);
     if (line.endsWith(' [vsyscall]')) continue;
     const start = BigInt(`0x${m[1]}`);
     const end = BigInt(`0x${m[2]}`);
     ranges.push([start, end]);
+    // The permissions column: r, w, x or '-', then p (private) or s (shared) (fs/proc/task_mmu.c show_map_vma).
+    if (m[3]?.startsWith('---')) reserved.push([start, end]);
     if (line.endsWith(' [heap]')) heapEnd = end;
   }
-  return { ranges, heapEnd };
+  return { ranges, reserved, heapEnd };
 }
 
 /** Field 47 of /proc/PID/stat (start_brk), counting after the parenthesised comm which may hold spaces. */

@@ -1,7 +1,7 @@
 // Server-side aggregation: the browser receives tables and top-N lists, never raw samples.
 // Pure functions over the inputs, so they are tested without a server.
-import type { PieSlice, ProcessRow } from '../wire/messages.js';
-import type { SampledProcess, StoredProcessTotal, TracedProcess } from './inputs.js';
+import type { PieFigure, PieSlice, ProcessRow, RowFigure, Unavailable } from '../wire/messages.js';
+import type { FreshReading, SampledProcess, StoredProcessTotal, TracedProcess } from './inputs.js';
 
 /** MemTotal + SwapTotal: everything the system can back with memory. Null if either is unknown. */
 export function totalVirtualBytes(memTotal: number | null, swapTotal: number | null): number | null {
@@ -10,54 +10,99 @@ export function totalVirtualBytes(memTotal: number | null, swapTotal: number | n
 
 const ratio = (n: number | null, total: number | null): number | null => (n === null || total === null || total <= 0 ? null : n / total);
 
+type Reasons = ProcessRow['unavailable'];
+
+/** The reasons of a row's null figures; a figure with a value gets none. */
+function reasonsOf(row: Omit<ProcessRow, 'unavailable'>, why: Partial<Record<RowFigure, Unavailable>>): Reasons {
+  const value: Record<RowFigure, number | null> = {
+    requested: row.requestedBytes,
+    reserved: row.reservedBytes,
+    mappedNow: row.mappedNowBytes,
+    rss: row.rssBytes,
+    pss: row.pssBytes,
+    swap: row.swapBytes,
+    calls: row.calls,
+  };
+  const out: Reasons = {};
+  for (const k of Object.keys(value) as RowFigure[]) {
+    const reason = why[k];
+    if (value[k] === null && reason !== undefined) out[k] = reason;
+  }
+  return out;
+}
+
+/** Why a tracer figure is null: tracing is off, or the running tracer does not measure it. */
+const tracerReason = (traced: ReadonlyMap<number, TracedProcess> | null): Unavailable => (traced === null ? 'no-tracing' : 'not-measured');
+
 /**
  * Joins the /proc sample and the tracer's accounting by pid. `traced` is null when tracing is not
- * running: requested and calls are then unknown (null), never 0.
+ * running: requested and calls are then unknown (null), never 0. `fresh` holds figures read after
+ * the sample (the detail view reads a process's smaps when it opens): they replace the sample's,
+ * so that a row never shows n/a, or an older figure, where the detail panel shows a newer one.
+ * `gone`: pids the tracer holds as running that the sample should have listed and did not (see
+ * LiveState.goneSinceSample): they have exited, whatever the tracer missed.
  */
-export function buildProcessRows(sampled: readonly SampledProcess[], traced: ReadonlyMap<number, TracedProcess> | null, totalVirtual: number | null): ProcessRow[] {
+export function buildProcessRows(
+  sampled: readonly SampledProcess[],
+  traced: ReadonlyMap<number, TracedProcess> | null,
+  totalVirtual: number | null,
+  fresh: ReadonlyMap<number, FreshReading> = new Map(),
+  gone: ReadonlySet<number> = new Set(),
+): ProcessRow[] {
   const rows: ProcessRow[] = [];
   const seen = new Set<number>();
+  const reserved = (t: TracedProcess | undefined): number | null => (traced === null ? null : Math.max(0, t?.reservedBytes ?? 0));
   for (const p of sampled) {
     seen.add(p.pid);
     const t = traced?.get(p.pid);
-    // Tracing runs but saw no call from this process since it started: nothing requested.
+    const f = fresh.get(p.pid);
+    const newer = f !== undefined && f.atMs > p.sampledAtMs ? f : undefined;
+    // Tracing runs but has no model of this process (started since, not seen yet): nothing known to be requested.
     const requested = traced === null ? null : Math.max(0, t?.requestedBytes ?? 0);
-    rows.push({
+    const row = {
       pid: p.pid,
       name: p.name,
       cmdline: p.cmdline,
       requestedBytes: requested,
       requestedRatio: ratio(requested, totalVirtual),
+      reservedBytes: reserved(t),
       mappedNowBytes: t?.mappedNowBytes ?? p.vmSizeBytes,
-      rssBytes: p.rssBytes,
-      pssBytes: p.pssBytes,
+      rssBytes: newer?.rssBytes ?? p.rssBytes,
+      pssBytes: newer?.pssBytes ?? p.pssBytes,
       swapBytes: p.swapBytes,
-      sampledAtMs: p.sampledAtMs,
-      pssAtMs: p.pssAtMs,
+      sampledAtMs: newer?.atMs ?? p.sampledAtMs,
+      pssAtMs: newer !== undefined && newer.pssBytes !== null ? newer.atMs : p.pssAtMs,
       calls: traced === null ? null : (t?.calls ?? 0),
       alive: t?.alive ?? true,
-    });
+    };
+    // The sample read the process, so a null /proc figure is one its file refused (permission).
+    rows.push({ ...row, unavailable: reasonsOf(row, { requested: 'no-tracing', reserved: tracerReason(traced), mappedNow: 'permission', rss: 'permission', pss: 'permission', swap: 'permission', calls: 'no-tracing' }) });
   }
   // Processes the tracer knows but the last sample does not (started since, or already gone).
   if (traced !== null) {
     for (const t of traced.values()) {
       if (seen.has(t.pid)) continue;
       const requested = Math.max(0, t.requestedBytes);
-      rows.push({
+      const alive = t.alive && !gone.has(t.pid);
+      const f = alive ? fresh.get(t.pid) : undefined;
+      const row = {
         pid: t.pid,
         name: t.name,
         cmdline: null,
         requestedBytes: requested,
         requestedRatio: ratio(requested, totalVirtual),
+        reservedBytes: reserved(t),
         mappedNowBytes: t.mappedNowBytes,
-        rssBytes: null,
-        pssBytes: null,
+        rssBytes: f?.rssBytes ?? null,
+        pssBytes: f?.pssBytes ?? null,
         swapBytes: null,
-        sampledAtMs: null,
-        pssAtMs: null,
+        sampledAtMs: f?.atMs ?? null,
+        pssAtMs: f !== undefined && f.pssBytes !== null ? f.atMs : null,
         calls: t.calls,
-        alive: t.alive,
-      });
+        alive,
+      };
+      const proc: Unavailable = alive ? 'not-sampled' : 'exited';
+      rows.push({ ...row, unavailable: reasonsOf(row, { reserved: 'not-measured', mappedNow: proc, rss: proc, pss: proc, swap: proc }) });
     }
   }
   return rows;
@@ -67,12 +112,14 @@ export function buildProcessRows(sampled: readonly SampledProcess[], traced: Rea
 export function storedProcessRows(totals: readonly StoredProcessTotal[], totalVirtual: number | null): ProcessRow[] {
   return totals.map((t) => {
     const requested = Math.max(0, t.requestedBytes);
-    return {
+    const row = {
       pid: t.pid,
       name: t.name,
       cmdline: null,
       requestedBytes: requested,
       requestedRatio: ratio(requested, totalVirtual),
+      // The store keeps call totals, not address spaces: which bytes are PROT_NONE is not known.
+      reservedBytes: null,
       mappedNowBytes: null,
       rssBytes: null,
       pssBytes: null,
@@ -82,20 +129,34 @@ export function storedProcessRows(totals: readonly StoredProcessTotal[], totalVi
       calls: t.calls,
       alive: true,
     };
+    return { ...row, unavailable: reasonsOf(row, { reserved: 'remote', mappedNow: 'remote', rss: 'remote', pss: 'remote', swap: 'remote' }) };
   });
 }
 
 export const PIE_TOP = 10;
 
-/** The top `top` processes by requested bytes, then one "others" slice with the remainder. */
-export function requestedPie(rows: readonly ProcessRow[], top: number = PIE_TOP): { slices: PieSlice[]; othersCount: number; totalRequestedBytes: number } {
-  const withRequest = rows.filter((r): r is ProcessRow & { requestedBytes: number } => r.requestedBytes !== null && r.requestedBytes > 0);
-  withRequest.sort((a, b) => b.requestedBytes - a.requestedBytes || a.pid - b.pid);
-  const total = withRequest.reduce((s, r) => s + r.requestedBytes, 0);
-  const slices: PieSlice[] = withRequest.slice(0, top).map((r) => ({ label: r.name, pid: r.pid, bytes: r.requestedBytes }));
-  const rest = withRequest.slice(top);
-  if (rest.length > 0) slices.push({ label: 'others', pid: null, bytes: rest.reduce((s, r) => s + r.requestedBytes, 0) });
+/**
+ * The top `top` processes by `figure`, then one "others" slice with the remainder. Exited
+ * processes take part only when `withExited`: a pie of who holds memory now is led by processes
+ * that hold it now, not by the requests of programs that have already gone.
+ */
+export function processPie(rows: readonly ProcessRow[], figure: PieFigure, withExited = false, top: number = PIE_TOP): { slices: PieSlice[]; othersCount: number; totalRequestedBytes: number } {
+  const valueOf = (r: ProcessRow): number | null => (figure === 'pss' ? r.pssBytes : r.requestedBytes);
+  const withValue = rows.flatMap((r) => {
+    const v = valueOf(r);
+    return v !== null && v > 0 && (withExited || r.alive) ? [{ r, v }] : [];
+  });
+  withValue.sort((a, b) => b.v - a.v || a.r.pid - b.r.pid);
+  const total = withValue.reduce((s, x) => s + x.v, 0);
+  const slices: PieSlice[] = withValue.slice(0, top).map(({ r, v }) => ({ label: r.name, pid: r.pid, bytes: v }));
+  const rest = withValue.slice(top);
+  if (rest.length > 0) slices.push({ label: 'others', pid: null, bytes: rest.reduce((s, x) => s + x.v, 0) });
   return { slices, othersCount: rest.length, totalRequestedBytes: total };
+}
+
+/** The pie of requested memory over live processes (the pie's meaning before it had a picker). */
+export function requestedPie(rows: readonly ProcessRow[], top: number = PIE_TOP): { slices: PieSlice[]; othersCount: number; totalRequestedBytes: number } {
+  return processPie(rows, 'requested', false, top);
 }
 
 export interface ProgramGroup {

@@ -1,19 +1,24 @@
 // The dashboard's HTTP server: read-only JSON API, the static page, /metrics, and the WebSocket
 // upgrade handed to the live hub. Every request passes the access checks first (security.ts).
 import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import fastifyStatic from '@fastify/static';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
-import { eventsQuerySchema, hostQuerySchema, pidParamsSchema } from '../wire/messages-input.js';
+import { openFilesLimit } from '../sources/process-limits.js';
+import { eventsQuerySchema, historyQuerySchema, hostQuerySchema, pidParamsSchema, pieQuerySchema } from '../wire/messages-input.js';
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import type { DirtyBody, ErrorBody } from '../wire/messages.js';
+import { ConnectionGuard, connectionLimits } from './connections.js';
+import type { ConnectionLimits } from './connections.js';
 import type { DirtyWatchState } from './dirty-watch.js';
 import { LiveHub } from './live-hub.js';
 import { registerMemtraceRoutes } from './memtrace-routes.js';
 import { createMetricsRegistry, METRICS_CONTENT_TYPE } from './metrics.js';
 import type { AccessPolicy } from './security.js';
-import { presentedToken, queryToken, TOKEN_COOKIE } from './security.js';
+import { fetchSiteAllowed, presentedToken, queryToken, TOKEN_COOKIE } from './security.js';
 import type { DashboardViews } from './views.js';
 
 export interface DashboardServerOptions {
@@ -29,13 +34,30 @@ export interface DashboardServerOptions {
   defaultMetrics?: boolean;
   /** The dirty-pages watch of `memlens serve --dirty-watch PID`; null or absent without one. */
   dirty?: DirtyWatchState | null;
+  /** Connection caps; default: derived from this process's RLIMIT_NOFILE (connections.ts). */
+  limits?: ConnectionLimits;
 }
 
 export interface DashboardServer {
   app: FastifyInstance;
   hub: LiveHub;
+  connections: ConnectionGuard;
   close(): Promise<void>;
 }
+
+/**
+ * Timeouts of the HTTP server (node:http). A client gets HEADERS_TIMEOUT_MS to send its request
+ * line and headers from the moment it connects (Node's default is 60 s, during which a connection
+ * that sends nothing holds a descriptor), and REQUEST_TIMEOUT_MS for the whole request (the API
+ * takes no bodies). Node checks both every CONNECTIONS_CHECK_MS, so a silent connection is closed
+ * after 10 to 12 s. An idle keep-alive connection is closed after KEEP_ALIVE_MS (Node's default).
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 15_000;
+const CONNECTIONS_CHECK_MS = 2_000;
+const KEEP_ALIVE_MS = 5_000;
+/** Node's own limit on a request's header block, URL included (the default, stated): 16 KiB. */
+const MAX_HEADER_BYTES = 16 * 1024;
 
 // The page loads only its own script and styles; even if some text from a process got into the
 // markup, the browser would not run an inline script from it.
@@ -52,26 +74,80 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** Sent with every answer, including those written before Fastify sees the request. */
+const SECURITY_HEADERS: Record<string, string> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Content-Security-Policy': CSP,
+  'Cache-Control': 'no-store',
+};
+
 function errorBody(statusCode: number, message: string): ErrorBody {
   return { type: 'error', v, statusCode, message };
+}
+
+/**
+ * The answer to a request Node's HTTP parser rejected before any handler ran (headers over
+ * MAX_HEADER_BYTES, bytes that are not HTTP, a header timeout). Fixed text: nothing of the request
+ * is echoed. Written on the raw socket, which is then closed.
+ */
+function clientErrorResponse(err: NodeJS.ErrnoException): string {
+  const [status, text] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout']
+    : [400, 'Bad Request'];
+  return rawErrorResponse(status, text);
+}
+
+function rawErrorResponse(status: number, text: string): string {
+  const body = JSON.stringify(errorBody(status, text.toLowerCase()));
+  const headers = Object.entries({ ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' });
+  return `HTTP/1.1 ${status} ${text}\r\n${headers.map(([k, val]) => `${k}: ${val}`).join('\r\n')}\r\n\r\n${body}`;
 }
 
 export async function createDashboardServer(opts: DashboardServerOptions): Promise<DashboardServer> {
   const log = opts.log ?? (() => undefined);
   // Router options go under routerOptions: set at the top level, Fastify 5 warns (FSTDEP022) at every start.
-  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 100 }, bodyLimit: 1024 });
+  const app = Fastify({
+    logger: false,
+    routerOptions: { maxParamLength: 100 },
+    bodyLimit: 1024,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS, maxHeaderSize: MAX_HEADER_BYTES },
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
+      // The client is gone: nothing to answer.
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      socket.end(clientErrorResponse(err));
+    },
+    // Errors the router raises before the onRequest hook (a path parameter over maxParamLength,
+    // a malformed percent-escape in the path): Fastify's own answer echoes the URL and skips the
+    // Host check and the headers above. A fixed answer, after the same Host check, instead.
+    frameworkErrors: (err, req, genericReply) => {
+      // The handler is generic over route types this server does not use.
+      const reply = genericReply as unknown as FastifyReply;
+      void reply.headers(SECURITY_HEADERS);
+      if (!opts.access.hostAllowed(req.headers.host)) return void reply.code(403).send(errorBody(403, 'host not allowed'));
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      return void reply.code(tooLong ? 414 : 400).send(errorBody(tooLong ? 414 : 400, tooLong ? 'URL too long' : 'bad URL'));
+    },
+  });
+  const limits = opts.limits ?? connectionLimits(openFilesLimit(), availableParallelism());
+  const connections = new ConnectionGuard(limits);
+  connections.attach(app.server);
   const dirty = opts.dirty ?? null;
-  const hub = new LiveHub({ views: opts.views, access: opts.access, log, dirty });
+  const hub = new LiveHub({ views: opts.views, access: opts.access, log, dirty, connections });
   const metrics = createMetricsRegistry(opts.views.state, opts.version, { defaultMetrics: opts.defaultMetrics ?? true, dirty });
   const { access, views } = opts;
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    void reply.header('X-Content-Type-Options', 'nosniff');
-    void reply.header('Referrer-Policy', 'no-referrer');
-    void reply.header('Content-Security-Policy', CSP);
-    void reply.header('Cache-Control', 'no-store');
+    void reply.headers(SECURITY_HEADERS);
     // DNS rebinding: a page on evil.example resolving to 127.0.0.1 arrives with Host: evil.example.
     if (!access.hostAllowed(req.headers.host)) return reply.code(403).send(errorBody(403, 'host not allowed'));
+    if (!fetchSiteAllowed(req.headers['sec-fetch-site'], req.headers['sec-fetch-mode'], req.url.split('?')[0] ?? '')) return reply.code(403).send(errorBody(403, 'cross-site request refused'));
     // The API is read-only: nothing can be changed through it.
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply.code(405).header('Allow', 'GET, HEAD').send(errorBody(405, 'read-only API'));
     if (!access.tokenValid(presentedToken(req.headers, req.url))) return reply.code(401).header('WWW-Authenticate', 'Bearer').send(errorBody(401, 'token required'));
@@ -94,9 +170,13 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
   app.get('/api/v1/status', async (req) => views.status(hostQuerySchema.parse(req.query).host));
   app.get('/api/v1/hosts', async () => views.hosts());
   app.get('/api/v1/processes', async (req) => views.processes(hostQuerySchema.parse(req.query).host));
-  app.get('/api/v1/pie', async (req) => views.pie(hostQuerySchema.parse(req.query).host));
+  app.get('/api/v1/pie', async (req) => {
+    const q = pieQuerySchema.parse(req.query);
+    return views.pie(q.host, q.figure, q.exited === '1');
+  });
   app.get('/api/v1/ledger', (req, reply) => reply.send( views.ledger(hostQuerySchema.parse(req.query).host)));
   app.get('/api/v1/timeline', (req, reply) => reply.send( views.timeline(hostQuerySchema.parse(req.query).host)));
+  app.get('/api/v1/history', async (req) => views.historyWindow(historyQuerySchema.parse(req.query)));
   app.get('/api/v1/events', async (req) => views.events(eventsQuerySchema.parse(req.query)));
   app.get('/api/v1/events/count', async (req) => views.eventCount(eventsQuerySchema.parse(req.query)));
   app.get('/api/v1/processes/:pid', async (req, reply) => {
@@ -117,11 +197,18 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
   }
 
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
+  // CONNECT (a proxy tunnel) never reaches Fastify; without a listener Node drops the connection
+  // unanswered. This server is no proxy: it says so.
+  app.server.on('connect', (_req, socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.end(rawErrorResponse(405, 'Method Not Allowed'));
+  });
   hub.start();
 
   return {
     app,
     hub,
+    connections,
     async close() {
       await hub.close();
       await app.close();

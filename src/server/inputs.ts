@@ -3,7 +3,7 @@
 // (src/server/adapters/) that turns their own types into these. The server holds no copy of
 // their logic: it aggregates, keeps a short history and serves.
 import type { MemEvent } from '../wire/events.js';
-import type { LedgerNode, MappingKindRow, UsedDefinition } from '../wire/messages.js';
+import type { HistoryBody, LedgerNode, MappingKindRow, UsedDefinition } from '../wire/messages.js';
 
 /** One process as the /proc sampler last saw it. Null = unreadable (permission) or not read. */
 export interface SampledProcess {
@@ -12,12 +12,23 @@ export interface SampledProcess {
   cmdline: string | null;
   rssBytes: number | null;
   pssBytes: number | null;
+  /** USS (Private_Clean + Private_Dirty), read with PSS from smaps_rollup. */
+  ussBytes: number | null;
   swapBytes: number | null;
   /** VmSize: everything mapped right now (mm->total_vm, fs/proc/task_mmu.c task_mem). */
   vmSizeBytes: number | null;
   sampledAtMs: number;
   /** When the PSS figure was read; older than sampledAtMs when smaps_rollup is read less often. */
   pssAtMs: number | null;
+  /** Field 22 of /proc/PID/stat (start time, clock ticks since boot); null when unread. */
+  startTime: string | null;
+}
+
+/** Figures of one process read after the last sample (the detail view reads its smaps). */
+export interface FreshReading {
+  rssBytes: number | null;
+  pssBytes: number | null;
+  atMs: number;
 }
 
 /** One complete /proc sample of the system. */
@@ -40,8 +51,10 @@ export interface SystemSample {
 export interface TracedProcess {
   pid: number;
   name: string;
-  /** mmap − munmap (with brk and mremap growth), clamped at 0. */
+  /** Bytes mapped with some access (not PROT_NONE), per the tracer's address-space model. */
   requestedBytes: number;
+  /** Bytes mapped with PROT_NONE: reserved address space, never backed by memory or swap. */
+  reservedBytes: number;
   /** Mapped right now according to the tracer's address-space model; null if not modelled. */
   mappedNowBytes: number | null;
   calls: number;
@@ -83,3 +96,8 @@ export interface EventStoreView {
 
 /** Reads one process's mappings grouped by kind, on demand (only for the process detail view). */
 export type MappingsReader = (pid: number) => Promise<{ rows: MappingKindRow[] } | { error: string }>;
+
+/** Windows of the stored /proc history (history-recorder.ts), for the timeline. */
+export interface HistoryReader {
+  window(q: { host?: string; fromMs?: number; toMs?: number; points?: number; pids?: readonly { pid: number; startTicks: number }[] }): Promise<HistoryBody>;
+}

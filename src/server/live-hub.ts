@@ -11,6 +11,7 @@ import type { MemEventJson } from '../wire/events.js';
 import { clientMessageSchema } from '../wire/messages-input.js';
 import { callMatches, MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import type { ErrorBody, HelloMessage, SubscribeMessage, UpdateMessage } from '../wire/messages.js';
+import type { ConnectionGuard } from './connections.js';
 import type { DirtyWatchState } from './dirty-watch.js';
 import type { Part } from './live-state.js';
 import type { AccessPolicy } from './security.js';
@@ -25,6 +26,14 @@ const HEARTBEAT_MS = 30_000;
 const REMOTE_REFRESH_MS = 2000;
 const PROCESSES_MIN_INTERVAL_MS = 1000;
 export const LIVE_PATH = '/api/v1/live';
+/**
+ * A client's messages are answered (an error for an invalid one): a client that sends faster than
+ * it reads would make those answers pile up. Past INVALID_MESSAGES_MAX invalid messages it is
+ * disconnected (1008, policy violation), and no answer is queued behind more than
+ * ANSWER_BUFFER_MAX_BYTES not yet sent.
+ */
+const INVALID_MESSAGES_MAX = 100;
+const ANSWER_BUFFER_MAX_BYTES = 64 * 1024;
 
 interface Client {
   socket: WebSocket;
@@ -40,6 +49,7 @@ interface Client {
   /** Version of the dirty watch last sent (-1: send it), and the newest round the client holds. */
   dirtySent: number;
   dirtyRound: number;
+  invalidMessages: number;
 }
 
 export interface LiveHubOptions {
@@ -48,6 +58,8 @@ export interface LiveHubOptions {
   log: (msg: string, err?: unknown) => void;
   /** The dirty-pages watch, when the server runs one. */
   dirty?: DirtyWatchState | null;
+  /** The server's connection caps: a WebSocket client is admitted only within them. */
+  connections?: ConnectionGuard;
 }
 
 export class LiveHub {
@@ -109,8 +121,10 @@ export class LiveHub {
     const { access } = this.opts;
     if (!access.hostAllowed(req.headers.host)) return [403, 'Forbidden host'];
     const origin = req.headers.origin;
-    if (!access.originAllowed(typeof origin === 'string' ? origin : undefined)) return [403, 'Forbidden origin'];
+    if (!access.originAllowed(typeof origin === 'string' ? origin : undefined, req.headers.host)) return [403, 'Forbidden origin'];
     if (!access.tokenValid(presentedToken(req.headers, url))) return [401, 'Unauthorized'];
+    // Checked last, once the client has shown it may connect: it then takes a WebSocket slot.
+    if (this.opts.connections !== undefined && !this.opts.connections.admitWebSocket(req.socket)) return [503, 'Too many live clients'];
     return null;
   }
 
@@ -128,6 +142,7 @@ export class LiveHub {
       busy: false,
       dirtySent: -1,
       dirtyRound: 0,
+      invalidMessages: 0,
     };
     this.clients.add(client);
     socket.on('pong', () => (client.alive = true));
@@ -147,6 +162,11 @@ export class LiveHub {
     }
     const r = clientMessageSchema.safeParse(parsed);
     if (!r.success) {
+      if (++client.invalidMessages > INVALID_MESSAGES_MAX) {
+        client.socket.close(1008, 'too many invalid messages');
+        return;
+      }
+      if (client.socket.bufferedAmount > ANSWER_BUFFER_MAX_BYTES) return;
       const err: ErrorBody = { type: 'error', v, statusCode: 400, message: 'invalid message' };
       client.socket.send(JSON.stringify(err));
       return;
@@ -214,7 +234,7 @@ export class LiveHub {
       : now - c.lastRemoteMs >= REMOTE_REFRESH_MS;
     if (processesChanged) {
       msg.processes = await views.processes(sub.host);
-      msg.pie = await views.pie(sub.host);
+      msg.pie = await views.pie(sub.host, sub.pie?.figure, sub.pie?.exited);
       c.sent.processes = state.version('processes');
       c.lastRemoteMs = now;
       any = true;

@@ -4,9 +4,11 @@
 // that grows when it changes, so that the hub sends a part only when it is new.
 import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
 import { MEM_CALLS } from '../wire/events.js';
-import type { ProcessPoint, ProcessRow, SamplerState, TimelinePoint, TracingState } from '../wire/messages.js';
-import { buildProcessRows, requestedPie, totalVirtualBytes } from './aggregate.js';
-import type { SystemSample, TracedProcess } from './inputs.js';
+import type { PieFigure, ProcessPoint, ProcessRow, PssHistory, SamplerState, TimelinePoint, TracingState } from '../wire/messages.js';
+import { buildProcessRows, processPie, totalVirtualBytes } from './aggregate.js';
+import type { FreshReading, SystemSample, TracedProcess } from './inputs.js';
+import { InMemoryProcessHistory } from './process-history.js';
+import type { ProcessHistory } from './process-history.js';
 import { Ring } from './ring.js';
 
 export type Part = 'status' | 'processes' | 'ledger' | 'timeline';
@@ -19,6 +21,8 @@ export interface LiveStateOptions {
   processPoints?: number;
   /** Newest events kept in memory for live delivery (the store keeps all of them). */
   recentEvents?: number;
+  /** The PSS history of the processes table (default: in memory, bounded as process-history.ts says). */
+  pssHistory?: InMemoryProcessHistory;
 }
 
 export interface SequencedEvent {
@@ -46,6 +50,12 @@ export class LiveState {
   };
   private readonly versions: Record<Part, number> = { status: 0, processes: 0, ledger: 0, timeline: 0 };
   private rowsCache: { version: number; rows: ProcessRow[] } | null = null;
+  /** Figures read after the last sample (process detail), by pid; cleared by the next sample. */
+  private readonly fresh = new Map<number, FreshReading>();
+  /** When each pid of the tracer's accounting first appeared in it (bounded by that accounting). */
+  private readonly tracedSince = new Map<number, number>();
+  private readonly pss: InMemoryProcessHistory;
+  private pssBodyCache: { version: number; body: PssHistory | null } | null = null;
 
   private readonly timelineRing: Ring<TimelinePoint>;
   private timelineCategories: string[] = [];
@@ -62,6 +72,7 @@ export class LiveState {
     this.processPoints = opts.processPoints ?? 720;
     // 100,000 events: a quarter second of 400,000 events/s, the whole system's calls, not one process's.
     this.recent = new Ring(opts.recentEvents ?? 100_000);
+    this.pss = opts.pssHistory ?? new InMemoryProcessHistory();
   }
 
   version(part: Part): number {
@@ -85,18 +96,46 @@ export class LiveState {
     this.timelineRing.push({ tMs: s.atMs, bytes: s.categories.map((c) => c.bytes) });
     const rows = this.processRowsFor(s, this.traced);
     const alive = new Set<number>();
+    const uss = new Map(s.processes.map((p) => [p.pid, p.ussBytes]));
     for (const r of rows) {
       alive.add(r.pid);
       let ring = this.processHistory.get(r.pid);
       if (ring === undefined) this.processHistory.set(r.pid, (ring = new Ring(this.processPoints)));
-      ring.push({ tMs: s.atMs, rssBytes: r.rssBytes, pssBytes: r.pssBytes, mappedNowBytes: r.mappedNowBytes, requestedBytes: r.requestedBytes });
+      ring.push({ tMs: s.atMs, rssBytes: r.rssBytes, pssBytes: r.pssBytes, ussBytes: uss.get(r.pid) ?? null, swapBytes: r.swapBytes, mappedNowBytes: r.mappedNowBytes, requestedBytes: r.requestedBytes });
     }
     for (const pid of this.processHistory.keys()) if (!alive.has(pid)) this.processHistory.delete(pid);
+    for (const p of s.processes) this.pss.add(s.atMs, p.pid, p.startTime ?? '', p.pssBytes);
+    this.pss.prune(s.atMs);
+    this.fresh.clear();
     this.bump('status', 'processes', 'ledger', 'timeline');
+  }
+
+  /**
+   * Figures of one process read after the last sample (the detail view reads its smaps): the row
+   * shows them until the next sample, so that the table and the detail panel agree.
+   */
+  applyReading(pid: number, reading: FreshReading): void {
+    const sampledAt = this.sample?.atMs ?? -Infinity;
+    if (reading.atMs <= sampledAt) return;
+    this.fresh.set(pid, reading);
+    this.bump('processes');
+  }
+
+  /**
+   * Puts stored PSS readings (the minute means of the history) in front of a process's in-memory
+   * history, so that a restarted server shows its past. Only for a process with no history yet.
+   */
+  seedProcessHistory(pid: number, points: readonly { tMs: number; pssBytes: number }[]): void {
+    if (this.processHistory.has(pid) || points.length === 0) return;
+    const ring = new Ring<ProcessPoint>(this.processPoints);
+    for (const p of points) ring.push({ tMs: p.tMs, rssBytes: null, pssBytes: p.pssBytes, ussBytes: null, swapBytes: null, mappedNowBytes: null, requestedBytes: null });
+    this.processHistory.set(pid, ring);
   }
 
   applyTrace(rows: readonly TracedProcess[], atMs: number): void {
     this.traced = new Map(rows.map((r) => [r.pid, r]));
+    for (const r of rows) if (!this.tracedSince.has(r.pid)) this.tracedSince.set(r.pid, atMs);
+    for (const pid of this.tracedSince.keys()) if (!this.traced.has(pid)) this.tracedSince.delete(pid);
     this.tracedAtMs = atMs;
     this.bump('processes');
   }
@@ -158,7 +197,25 @@ export class LiveState {
 
   private processRowsFor(s: SystemSample | null, traced: Map<number, TracedProcess> | null): ProcessRow[] {
     const total = s === null ? null : totalVirtualBytes(s.memTotalBytes, s.swapTotalBytes);
-    return buildProcessRows(s?.processes ?? [], traced, total);
+    return buildProcessRows(s?.processes ?? [], traced, total, this.fresh, this.goneSinceSample(s, traced));
+  }
+
+  /**
+   * Pids the tracer accounts as running, that it knew before the last sample began, and that the
+   * sample did not find: a sample lists every process of /proc when it begins, so these had
+   * exited by then. The tracer misses exits when the kernel drops events (its buffer full): such
+   * processes would otherwise stay "running" with n/a figures for ever.
+   */
+  private goneSinceSample(s: SystemSample | null, traced: Map<number, TracedProcess> | null): Set<number> {
+    const gone = new Set<number>();
+    if (s === null || traced === null) return gone;
+    const listed = new Set(s.processes.map((p) => p.pid));
+    for (const t of traced.values()) {
+      if (!t.alive || listed.has(t.pid)) continue;
+      const since = this.tracedSince.get(t.pid);
+      if (since !== undefined && since < s.atMs) gone.add(t.pid);
+    }
+    return gone;
   }
 
   processRows(): ProcessRow[] {
@@ -167,8 +224,20 @@ export class LiveState {
     return this.rowsCache.rows;
   }
 
-  pie(): ReturnType<typeof requestedPie> {
-    return requestedPie(this.processRows());
+  pie(figure: PieFigure = 'requested', withExited = false): ReturnType<typeof processPie> {
+    return processPie(this.processRows(), figure, withExited);
+  }
+
+  /** Where the PSS history is kept: a source of older samples (the store) can seed it with `add`. */
+  get pssHistory(): ProcessHistory {
+    return this.pss;
+  }
+
+  /** The sparklines and growth of the table's processes, computed once per sample. */
+  pssHistoryBody(): PssHistory | null {
+    const v = this.versions.timeline;
+    if (this.pssBodyCache?.version !== v) this.pssBodyCache = { version: v, body: this.pss.body(this.processRows().map((r) => r.pid)) };
+    return this.pssBodyCache.body;
   }
 
   timeline(): { categories: string[]; points: TimelinePoint[] } {

@@ -14,6 +14,8 @@ import type { DirtyRoundPoint, DirtyWatchHead } from '../wire/messages.js';
 import type { DirtyWatchState } from './dirty-watch.js';
 import type { LiveState } from './live-state.js';
 
+const PROM_CLIENT_GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const PROGRAM_TOP_N = 20;
 
@@ -22,7 +24,14 @@ export function createMetricsRegistry(state: LiveState, version: string, opts: {
   // The event-loop delay histogram samples by a timer; prom-client's default of every 10 ms woke the
   // idle server 100 times a second, 0.4 to 0.9 % of a core here (bench/README.md). Every 100 ms still
   // measures each delay in nanoseconds, ten times a second.
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register, eventLoopMonitoringPrecision: 100 });
+  if (opts.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register, eventLoopMonitoringPrecision: 100 });
+    // prom-client exposes these three as gauges named *_total, which Prometheus's naming rules
+    // reserve for counters (promtool check metrics: "non-counter metrics should not have _total
+    // suffix"); a PromQL rate() over them would be wrong. Their counts without the suffix are
+    // process_* figures nobody here needs, so they go.
+    for (const name of PROM_CLIENT_GAUGES_NAMED_TOTAL) register.removeSingleMetric(name);
+  }
   if (opts.dirty) registerDirtyMetrics(register, opts.dirty);
 
   new Gauge({

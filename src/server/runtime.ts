@@ -7,17 +7,21 @@ import { fileURLToPath } from 'node:url';
 import { MAPPING_KIND_LABELS, collectProcessMappings } from '../analyses/mappings.js';
 import { ProcessAccounts } from '../analyses/trace/process-accounts.js';
 import { collectSnapshot } from '../analyses/snapshot.js';
+import { statStartTime } from '../parsers/proc/stat.js';
+import type { ProcSource } from '../sources/proc-source.js';
 import { openLiveProcSource } from '../sources/procfs.js';
 import type { TraceBackend } from '../sources/trace-backend.js';
 import { createTraceBackend } from '../sources/trace-backends.js';
-import { pageSizeBytes, readProcessSeeds, totalVirtualBytes } from '../sources/trace-proc.js';
-import { BufferedWriter, openStore } from '../store/index.js';
+import { pageSizeBytes, readProcessSeeds, startTime, totalVirtualBytes } from '../sources/trace-proc.js';
+import { BufferedWriter, DEFAULT_HISTORY_RETENTION, openStore, type HistoryRetention } from '../store/index.js';
 import type { EventStore } from '../store/index.js';
+import { historySampleFromSnapshot } from './adapters/history-sample.js';
 import { sampleFromSnapshot } from './adapters/snapshot-sample.js';
 import { storeView } from './adapters/store-view.js';
 import { feedFromTracer } from './adapters/tracer-feed.js';
 import { createDashboardServer } from './app.js';
 import { DirtyWatchState, startDirtyWatch, type DirtyWatchConfig, type RunningDirtyWatch } from './dirty-watch.js';
+import { HistoryRecorder } from './history-recorder.js';
 import type { MappingsReader } from './inputs.js';
 import { LiveState } from './live-state.js';
 import { AdaptiveSampler } from './sampler.js';
@@ -39,6 +43,10 @@ export interface ServeOptions {
   memtraceDir?: string | null;
   /** Retention limit of the store, applied at start and then every RETENTION_EVERY_MS. */
   retention?: { maxAgeMs?: number; maxRows?: number } | null;
+  /** How long each tier of the /proc history is kept (default DEFAULT_HISTORY_RETENTION). */
+  historyRetention?: HistoryRetention;
+  /** How often the history's pending rows are written (default 10 s). */
+  historyFlushMs?: number;
   /** The dirty-pages watch (--dirty-watch PID), checked by the command before the start. */
   dirtyWatch?: DirtyWatchConfig | null;
 }
@@ -55,17 +63,95 @@ export interface RunningServe {
 
 const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
 
+/**
+ * The start time of each process (stat field 22), which tells a process from a later one that got
+ * its pid: the PSS history is kept per process. One small read per process, eight at a time.
+ */
+async function readStartTimes(source: ProcSource, pids: readonly number[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < pids.length) {
+      const pid = pids[next++] as number;
+      const r = await source.readText(`${pid}/stat`);
+      const t = r.ok ? statStartTime(r.value) : undefined;
+      if (t !== undefined) out.set(pid, t);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return out;
+}
+
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/**
+ * The host of the link printed at start. Bound to every interface (0.0.0.0, ::), the listen
+ * address is no address to connect to, and not a name the Host check accepts: the link names
+ * loopback, which reaches the same server and is always allowed.
+ */
+export function linkHost(listenHost: string): string {
+  const h = listenHost.replace(/^\[|\]$/g, '');
+  if (h === '0.0.0.0') return '127.0.0.1';
+  if (h === '::' || h === '0:0:0:0:0:0:0:0') return '::1';
+  return h;
+}
+
+/**
+ * Starts everything, then listens. When the server cannot listen (the port is taken, the address
+ * is not this machine's, the name does not resolve), everything started so far is closed again
+ * before the error is rethrown: the sampler's and the hub's timers, the tracer's tracefs instance
+ * and the store would otherwise keep the process running after the command has said it failed.
+ */
 export async function startServe(o: ServeOptions): Promise<RunningServe> {
+  const opened: (() => Promise<void>)[] = [];
+  const closeOpened = async (): Promise<void> => {
+    for (const close of opened.reverse()) {
+      try {
+        await close();
+      } catch (e) {
+        o.log(`while stopping: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  };
+  try {
+    return await start(o, opened);
+  } catch (e) {
+    await closeOpened();
+    throw e;
+  }
+}
+
+async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<RunningServe> {
   const host = hostname();
   const access = createAccessPolicy({ listenHost: o.host, token: o.token, extraHosts: [host] });
   const store: EventStore = await openStore(o.db);
+  opened.push(() => store.close());
   const writer = new BufferedWriter(store, { onError: (e, n) => n === 1 && o.log(`store: ${e instanceof Error ? e.message : String(e)} (retrying; events are kept)`) });
+  opened.push(async () => {
+    await writer.close();
+  });
   const state = new LiveState({ host });
   const source = openLiveProcSource();
+  const history = new HistoryRecorder(store.history, host, { retention: o.historyRetention ?? DEFAULT_HISTORY_RETENTION, flushEveryMs: o.historyFlushMs, log: o.log });
+  // The in-memory per-process histories (the sparklines' ProcessHistory and the detail view's
+  // points) start with the stored last hour, one point a minute: a restart keeps their past. Both
+  // key a process by pid and start time, so a pid now held by another process starts empty.
+  try {
+    const byPid = new Map<number, { startTicks: number; points: { tMs: number; pssBytes: number }[] }>();
+    for (const r of await history.recentProcessPss(Date.now() - 3_600_000)) {
+      state.pssHistory.add(r.tMs, r.pid, String(r.startTicks), r.pssBytes);
+      let e = byPid.get(r.pid);
+      if (e === undefined || e.startTicks !== r.startTicks) byPid.set(r.pid, (e = { startTicks: r.startTicks, points: [] }));
+      e.points.push({ tMs: r.tMs, pssBytes: r.pssBytes });
+    }
+    for (const [pid, e] of byPid) if (startTime(pid) === String(e.startTicks)) state.seedProcessHistory(pid, e.points);
+  } catch (e) {
+    o.log(`history: cannot read the stored process history: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  history.start();
+  opened.push(() => history.close());
 
   const sampler = new AdaptiveSampler({
     cpuBudget: o.cpuBudget,
@@ -73,8 +159,10 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     maxIntervalMs: 60_000,
     async sample() {
       const snap = await collectSnapshot(source);
-      const s = sampleFromSnapshot(snap);
+      const starts = await readStartTimes(source, snap.processes.map((p) => p.pid));
+      const s = sampleFromSnapshot(snap, starts);
       state.applySample(s);
+      history.record(historySampleFromSnapshot(snap, (pid) => starts.get(pid)));
       return { processes: s.processes.length, pssUnavailable: s.pssUnavailable, pssDeferred: s.pssDeferred, atMs: s.atMs };
     },
     onState: (s) => state.setSampler(s),
@@ -89,6 +177,11 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
       const b = await createTraceBackend({ backend: 'tracefs', options: { host, excludeSelf: true } });
       await b.start();
       backend = b;
+      // The feed ends once the backend has stopped; the writer it feeds is closed after both.
+      opened.push(async () => {
+        await b.stop();
+        await feed;
+      });
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       state.setTracing({ state: 'unavailable', reason: process.getuid?.() === 0 ? reason : `tracing needs root: ${reason}` });
@@ -109,9 +202,31 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     }
   }
   sampler.start();
+  opened.push(() => sampler.stop());
+
+  let pruningHistory = false;
+  const pruneHistory = (): void => {
+    if (pruningHistory) return;
+    pruningHistory = true;
+    history
+      .applyRetention()
+      .catch((e: unknown) => o.log(`history retention: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => (pruningHistory = false));
+  };
+  pruneHistory();
+  const historyTimer = setInterval(pruneHistory, RETENTION_EVERY_MS);
+  historyTimer.unref();
+  opened.push(() => {
+    clearInterval(historyTimer);
+    return Promise.resolve();
+  });
 
   let retentionTimer: NodeJS.Timeout | undefined;
   const retention = o.retention ?? null;
+  opened.push(() => {
+    clearInterval(retentionTimer);
+    return Promise.resolve();
+  });
   if (retention !== null) {
     let pruning = false;
     const prune = (): void => {
@@ -136,6 +251,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     return { rows: r.value.kinds.map((k) => ({ kind: MAPPING_KIND_LABELS[k.kind], count: k.mappings, sizeBytes: k.sizeBytes, rssBytes: k.rssBytes, pssBytes: k.pssBytes })) };
   };
   const views = new DashboardViews(state, storeView(store), readMappings);
+  views.history = history;
   const dirtyConfig = o.dirtyWatch ?? null;
   const dirty = dirtyConfig === null ? null : new DirtyWatchState(dirtyConfig);
   const server = await createDashboardServer({
@@ -147,15 +263,8 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     dirty,
     log: (msg, err) => o.log(`${msg}${err instanceof Error ? `: ${err.message}` : ''}`),
   });
-  try {
-    await server.app.listen({ host: o.host, port: o.port });
-  } catch (e) {
-    await sampler.stop();
-    await backend?.stop();
-    await writer.close();
-    await store.close();
-    throw e;
-  }
+  opened.push(() => server.close());
+  await server.app.listen({ host: o.host, port: o.port });
   // Only once the server listens: a start that fails has cleared nothing of the target.
   let dirtyRun: RunningDirtyWatch | null = null;
   if (dirty !== null) {
@@ -166,19 +275,21 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
       o.log(`dirty watch of process ${c.pid}: every ${c.intervalMs} ms memlens clears its ${c.method === 'accessed' ? 'referenced' : 'soft-dirty'} bits and counts the ${dirty.head.meaning} since`);
     }
   }
-  const url = `http://${urlHost(o.host)}:${o.port}/`;
+  const url = `http://${urlHost(linkHost(o.host))}:${o.port}/`;
   return {
     url,
     openUrl: access.token === null ? url : `${url}?token=${encodeURIComponent(access.token)}`,
     token: access.token,
     async close() {
       clearInterval(retentionTimer);
+      clearInterval(historyTimer);
       await dirtyRun?.stop();
       await server.close();
       await sampler.stop();
       await backend?.stop();
       await feed;
       await writer.close();
+      await history.close();
       await store.close();
     },
   };

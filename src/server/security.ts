@@ -18,8 +18,12 @@ export interface AccessPolicy {
   readonly token: string | null;
   readonly allowedHosts: ReadonlySet<string>;
   hostAllowed(hostHeader: string | undefined): boolean;
-  /** Browser origins ("http://127.0.0.1:7878") must name an allowed host. Absent = not a browser. */
-  originAllowed(originHeader: string | undefined): boolean;
+  /**
+   * A browser's Origin ("http://127.0.0.1:7878") must be this server as the request reached it:
+   * scheme http, an allowed host, and the host and port of the request's own Host header.
+   * Absent = not a browser.
+   */
+  originAllowed(originHeader: string | undefined, hostHeader: string | undefined): boolean;
   tokenValid(candidate: string | undefined): boolean;
 }
 
@@ -80,15 +84,16 @@ export function createAccessPolicy(opts: AccessOptions): AccessPolicy {
     token,
     allowedHosts: allowed,
     hostAllowed,
-    originAllowed(originHeader) {
+    originAllowed(originHeader, hostHeader) {
       if (originHeader === undefined) return true;
-      let url: URL;
-      try {
-        url = new URL(originHeader);
-      } catch {
-        return false;
-      }
-      return (url.protocol === 'http:' || url.protocol === 'https:') && hostAllowed(url.host);
+      // Browsers do not apply the same-origin policy to WebSocket: a page on localhost:3000 (any
+      // local web server, a dev server) may open ws://localhost:7878 and read every update. Its
+      // Origin names its own port, while the browser sets Host to the server's. The port is
+      // compared with the Host header's rather than the listening port, so that a forwarded port
+      // (ssh -L 9000:localhost:7878, where the page is http://localhost:9000) keeps working.
+      const origin = parseHttpAuthority(originHeader, false);
+      const host = hostHeader === undefined ? null : parseHttpAuthority(hostHeader, true);
+      return origin !== null && host !== null && hostAllowed(hostHeader) && origin.host === host.host && origin.port === host.port;
     },
     tokenValid(candidate) {
       if (token === null) return true;
@@ -96,6 +101,36 @@ export function createAccessPolicy(opts: AccessOptions): AccessPolicy {
       return secretsEqual(candidate, token);
     },
   };
+}
+
+/**
+ * The host and port of an Origin ("http://h:p", the server is plain HTTP) or of a Host header
+ * ("h:p"), with the port made explicit (80 when absent); null when it is not one.
+ */
+function parseHttpAuthority(text: string, isHostHeader: boolean): { host: string; port: string } | null {
+  let url: URL;
+  try {
+    url = new URL(isHostHeader ? `http://${text}` : text);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:') return null;
+  // Exactly scheme://host[:port] (an Origin), exactly host[:port] (a Host): no user, path or query.
+  if (isHostHeader ? /[@/?#\\]/.test(text) : text.trim().toLowerCase() !== url.origin) return null;
+  return { host: url.hostname.toLowerCase(), port: url.port === '' ? '80' : url.port };
+}
+
+/**
+ * Fetch Metadata (https://www.w3.org/TR/fetch-metadata/): browsers say whether a request comes from
+ * the dashboard's own page ("same-origin"), from the user ("none": the address bar, a bookmark) or
+ * from another site. Another site's page may link to the dashboard (a navigation) but never call
+ * the API, not even with mode no-cors, where it cannot read the answer but still makes the server
+ * do the work. "same-site" is refused too: a page on localhost:3000 is same-site with
+ * localhost:7878 (a site ignores the port). Non-browser clients send no Sec-Fetch-Site.
+ */
+export function fetchSiteAllowed(site: string | string[] | undefined, mode: string | string[] | undefined, path: string): boolean {
+  if (site === undefined || site === 'same-origin' || site === 'none') return true;
+  return mode === 'navigate' && !path.startsWith('/api/') && path !== '/metrics';
 }
 
 /** The token a request presents: `Authorization: Bearer …`, `?token=…`, or the cookie set at login. */

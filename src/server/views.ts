@@ -2,19 +2,55 @@
 // from the live state; another host (several hosts writing into one MySQL database) has only what
 // the store recorded, so its /proc figures are null ("n/a"), never 0.
 import { eventToJson } from '../wire/events.js';
-import type { EventsQuery } from '../wire/messages-input.js';
-import type { EventCountBody, EventsBody, HostsBody, LedgerBody, PieBody, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../wire/messages.js';
+import type { EventsQuery, HistoryQuery } from '../wire/messages-input.js';
+import type { EventCountBody, EventsBody, HistoryBody, HostsBody, LedgerBody, PieBody, PieFigure, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../wire/messages.js';
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
-import { requestedPie, storedProcessRows } from './aggregate.js';
-import type { EventFilter, EventStoreView, MappingsReader } from './inputs.js';
+import { processPie, storedProcessRows } from './aggregate.js';
+import type { EventFilter, EventStoreView, HistoryReader, MappingsReader } from './inputs.js';
 import type { LiveState } from './live-state.js';
 
 export const EVENTS_PAGE_DEFAULT = 200;
+/**
+ * Hosts whose stored totals and event count are kept (least recently used first out). A
+ * `?host=` value comes from any client, even from another site's page (a no-cors request), so
+ * only hosts the store holds events of get an entry, and at most this many: 400,000 requests
+ * with distinct made-up hosts once grew the server by 150 MiB, never given back.
+ */
+export const HOST_CACHE_ENTRIES = 64;
+/** How long the store's list of hosts is trusted before it is read again. */
+const KNOWN_HOSTS_REFRESH_MS = 2000;
+
+/** A Map that keeps its newest `max` entries: get and set make an entry the newest. */
+class BoundedCache<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get size(): number {
+    return this.map.size;
+  }
+  get(key: string): V | undefined {
+    const val = this.map.get(key);
+    if (val !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, val);
+    }
+    return val;
+  }
+  set(key: string, val: V): void {
+    this.map.delete(key);
+    this.map.set(key, val);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value ?? '');
+  }
+}
 
 export class DashboardViews {
   /** Per-host cache of stored totals, so that a remote host costs one query per interval. */
-  private readonly remoteTotals = new Map<string, { atMs: number; body: ProcessesBody }>();
-  private storedCount = new Map<string, { atMs: number; count: number }>();
+  private readonly remoteTotals = new BoundedCache<{ atMs: number; body: ProcessesBody }>(HOST_CACHE_ENTRIES);
+  private readonly storedCount = new BoundedCache<{ atMs: number; count: number }>(HOST_CACHE_ENTRIES);
+  /** The store's hosts, as last read; one read at a time however many requests ask. */
+  private knownHosts: { atMs: number; hosts: ReadonlySet<string> } | null = null;
+  private knownHostsRead: Promise<ReadonlySet<string>> | null = null;
+  /** The stored /proc history; null without a store (the timeline then has the live ring only). */
+  history: HistoryReader | null = null;
 
   constructor(
     readonly state: LiveState,
@@ -22,6 +58,29 @@ export class DashboardViews {
     private readonly readMappings: MappingsReader | null,
     private readonly remoteRefreshMs = 2000,
   ) {}
+
+  /** Entries held in the per-host caches (each at most HOST_CACHE_ENTRIES). */
+  cacheSizes(): { remoteTotals: number; storedCount: number } {
+    return { remoteTotals: this.remoteTotals.size, storedCount: this.storedCount.size };
+  }
+
+  /** True when the store holds events of `host` (or it is this host). */
+  private async hostKnown(host: string): Promise<boolean> {
+    if (host === this.state.host) return true;
+    if (this.store === null) return false;
+    const k = this.knownHosts;
+    if (k !== null && Date.now() - k.atMs < KNOWN_HOSTS_REFRESH_MS) return k.hosts.has(host);
+    this.knownHostsRead ??= this.store
+      .hosts()
+      .then((list) => {
+        const hosts = new Set(list);
+        this.knownHosts = { atMs: Date.now(), hosts };
+        return hosts;
+      })
+      .catch(() => this.knownHosts?.hosts ?? new Set<string>())
+      .finally(() => (this.knownHostsRead = null));
+    return (await this.knownHostsRead).has(host);
+  }
 
   isLocal(host: string | undefined): boolean {
     return host === undefined || host === '' || host === this.state.host;
@@ -53,6 +112,8 @@ export class DashboardViews {
 
   private async cachedCount(host: string): Promise<number | null> {
     if (this.store === null) return null;
+    // A host the store has never seen has no events: answered without a query, and not kept.
+    if (!(await this.hostKnown(host))) return 0;
     const c = this.storedCount.get(host);
     // Counting millions of rows is not free: at most once a second per host.
     if (c !== undefined && Date.now() - c.atMs < 1000) return c.count;
@@ -77,21 +138,23 @@ export class DashboardViews {
         totalVirtualBytes: this.state.totalVirtual,
         rows,
         remote: false,
+        pssHistory: this.state.pssHistoryBody(),
       };
     }
     const h = host as string;
+    if (!(await this.hostKnown(h))) return { type: 'processes', v, host: h, atMs: Date.now(), totalVirtualBytes: null, rows: [], remote: true, pssHistory: null };
     const cached = this.remoteTotals.get(h);
     if (cached !== undefined && Date.now() - cached.atMs < this.remoteRefreshMs) return cached.body;
     const totals = this.store === null ? [] : await this.store.processTotals(h);
-    const body: ProcessesBody = { type: 'processes', v, host: h, atMs: Date.now(), totalVirtualBytes: null, rows: storedProcessRows(totals, null), remote: true };
+    const body: ProcessesBody = { type: 'processes', v, host: h, atMs: Date.now(), totalVirtualBytes: null, rows: storedProcessRows(totals, null), remote: true, pssHistory: null };
     this.remoteTotals.set(h, { atMs: Date.now(), body });
     return body;
   }
 
-  async pie(host?: string): Promise<PieBody> {
+  /** The pie of `figure` (default: requested memory, the pie's first meaning) over live processes, or all when `withExited`. */
+  async pie(host?: string, figure: PieFigure = 'requested', withExited = false): Promise<PieBody> {
     const p = await this.processes(host);
-    const pie = requestedPie(p.rows);
-    return { type: 'pie', v, host: p.host, ...pie };
+    return { type: 'pie', v, host: p.host, figure, exitedIncluded: withExited, ...processPie(p.rows, figure, withExited) };
   }
 
   ledger(host?: string): LedgerBody {
@@ -105,9 +168,22 @@ export class DashboardViews {
     return { type: 'timeline', v, host: this.state.host, categories: t.categories, points: t.points };
   }
 
+  async historyWindow(q: HistoryQuery): Promise<HistoryBody> {
+    const host = this.hostOf(q.host);
+    const pids = q.pids === undefined || q.pids === '' ? undefined : q.pids.split(',').map((p) => {
+      const [pid, start] = p.split(':');
+      return { pid: Number(pid), startTicks: Number(start) };
+    });
+    if (this.history === null) {
+      const now = Date.now();
+      return { type: 'history', v, host, fromMs: q.from ?? now - 3_600_000, toMs: q.to ?? now, tier: 'none', bucketMs: 0, categories: [], points: [], processes: [], series: [], seriesBucketMs: 0, oldestMs: null };
+    }
+    return this.history.window({ host, fromMs: q.from, toMs: q.to, points: q.points, pids: pids?.slice(0, 20) });
+  }
+
   async processDetail(pid: number, host?: string): Promise<ProcessDetailBody | undefined> {
-    const p = await this.processes(host);
-    const row = p.rows.find((r) => r.pid === pid);
+    let p = await this.processes(host);
+    let row = p.rows.find((r) => r.pid === pid);
     if (row === undefined) return undefined;
     let mappings: ProcessDetailBody['mappings'] = null;
     let mappingsError: string | null = null;
@@ -121,6 +197,13 @@ export class DashboardViews {
       else {
         mappings = r.rows;
         mappingsAtMs = Date.now();
+        // The mappings were read now, the row's figures at the last sample (up to a minute ago,
+        // or never for a process started since): the row takes the newer figures, so that the
+        // table and this panel show the same RSS and PSS.
+        const sum = (k: 'rssBytes' | 'pssBytes'): number | null => (r.rows.some((m) => m[k] === null) ? null : r.rows.reduce((s, m) => s + (m[k] ?? 0), 0));
+        this.state.applyReading(pid, { rssBytes: sum('rssBytes'), pssBytes: sum('pssBytes'), atMs: mappingsAtMs });
+        p = await this.processes(host);
+        row = p.rows.find((x) => x.pid === pid) ?? row;
       }
     }
     return { type: 'process', v, host: p.host, row, mappings, mappingsAtMs, mappingsError, history: this.isLocal(host) ? this.state.history(pid) : [] };

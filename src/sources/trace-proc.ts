@@ -82,7 +82,7 @@ export function readProcessSeed(pid: number): ProcessSeed | undefined {
   // Kernel threads have no address space: an empty maps file.
   const parsed = parseMapsRanges(maps, `${PROC}/${pid}/maps`);
   const stat = parsed.heapEnd === undefined ? read(`${PROC}/${pid}/stat`) : undefined;
-  return { pid, name, ranges: parsed.ranges, brk: parsed.heapEnd ?? (stat === undefined ? undefined : parseStatStartBrk(stat)) };
+  return { pid, name, ranges: parsed.ranges, reserved: parsed.reserved, brk: parsed.heapEnd ?? (stat === undefined ? undefined : parseStatStartBrk(stat)) };
 }
 
 export function readProcessSeeds(pids: Iterable<number> = listPids()): ProcessSeed[] {

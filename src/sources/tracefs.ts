@@ -1,5 +1,5 @@
 // The default tracing backend: the kernel's own tracefs, no compiler and no kernel module.
-// A private instance gets the syscall events of mmap, munmap, brk and mremap and the lifecycle
+// A private instance gets the syscall events of mmap, munmap, brk, mremap and mprotect and the lifecycle
 // events; every CPU's binary ring buffer (per_cpu/cpuN/trace_pipe_raw) is read without blocking
 // at a modest interval, in whole pages, decoded from the kernel's format files, merged across CPUs
 // by timestamp (trace_clock "mono" = CLOCK_MONOTONIC, the clock of process.hrtime), paired and

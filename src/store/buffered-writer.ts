@@ -4,12 +4,16 @@
 // file instead, and the worker drains that file first when the database answers again, retrying
 // with exponential backoff. Order is kept (the spill file only ever holds batches older than the
 // ones in memory) and every batch is written exactly once (the store skips a batch id it has seen).
+// When the spill file cannot be written either (a full disk), batches stay in memory, stats() says
+// so (spillFault), and the caller stops taking events (writer-worker.ts) so that the kernel drops
+// and counts them instead; close() then reports, as lostEvents, what could be kept nowhere.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LostCounts, MemEvent } from '../wire/events.js';
 import { newBatchId, type EventStore, type LostDelta, type StoreBatch } from './event-store.js';
 import { SpillFile } from './spill-file.js';
+import { describeStorageError } from './storage-fault.js';
 import type { ProcessStart } from './totals.js';
 import { dataDir } from './url.js';
 
@@ -26,6 +30,8 @@ export interface BufferedWriterOptions {
   retryMaxMs?: number;
   /** Told about each failed attempt (the writer keeps retrying). */
   onError?: (error: unknown, consecutiveFailures: number) => void;
+  /** Told when the spill file cannot be written (a description of the failure), and when it can again (null). */
+  onSpillFault?: (fault: string | null) => void;
 }
 
 export interface WriterStats {
@@ -45,6 +51,10 @@ export interface WriterStats {
   malformedSpillLines: number;
   /** How long the commit now in flight has waited for the database's answer (0: none in flight). */
   commitWaitMs: number;
+  /** Why the last spill write failed ("disk full (…)"), while batches that should be spilled wait in memory; else null. */
+  spillFault: string | null;
+  /** The directory the spill files go to. */
+  spillDir: string;
 }
 
 export interface CloseResult {
@@ -52,6 +62,12 @@ export interface CloseResult {
   complete: boolean;
   /** The spill files still holding batches (written at the next start), if not complete. */
   spillFiles: string[];
+  /** Events that reached neither the database nor a spill file (both failing at close, e.g. disk full): lost. */
+  lostEvents: number;
+  /** Why the database last failed, when it was not answering at close. */
+  databaseError: string | null;
+  /** Why the spill file last failed, when it could not be written at close. */
+  spillFault: string | null;
 }
 
 const alive = (pid: number): boolean => {
@@ -70,7 +86,7 @@ export const spillKey = (description: string): string => createHash('sha256').up
 const inUse = new Set<string>();
 
 export class BufferedWriter {
-  private readonly opts: Required<Omit<BufferedWriterOptions, 'onError'>> & Pick<BufferedWriterOptions, 'onError'>;
+  private readonly opts: Required<Omit<BufferedWriterOptions, 'onError' | 'onSpillFault'>> & Pick<BufferedWriterOptions, 'onError' | 'onSpillFault'>;
   private pending: MemEvent[] = [];
   private pendingStarts: ProcessStart[] = [];
   private pendingLost = new Map<string, LostCounts>();
@@ -88,7 +104,9 @@ export class BufferedWriter {
   private closed = false;
   private failures = 0;
   private malformedDone = 0;
-  private readonly s: Omit<WriterStats, 'memoryEvents' | 'spillBytes' | 'malformedSpillLines' | 'commitWaitMs'> = { committedEvents: 0, committedBatches: 0, duplicateBatches: 0, failedAttempts: 0, spilledBatches: 0, databaseUp: true };
+  private spillFault: string | null = null;
+  private lastError: string | null = null;
+  private readonly s: Omit<WriterStats, 'memoryEvents' | 'spillBytes' | 'malformedSpillLines' | 'commitWaitMs' | 'spillFault' | 'spillDir'> = { committedEvents: 0, committedBatches: 0, duplicateBatches: 0, failedAttempts: 0, spilledBatches: 0, databaseUp: true };
   private drainWaiters: (() => void)[] = [];
   /** performance.now() when the commit in flight was sent; undefined when none is. */
   private commitSentAt: number | undefined;
@@ -105,6 +123,7 @@ export class BufferedWriter {
       retryMinMs: options.retryMinMs ?? 250,
       retryMaxMs: options.retryMaxMs ?? 10_000,
       onError: options.onError,
+      onSpillFault: options.onSpillFault,
     };
     // One spill namespace per database, so a leftover is only ever replayed into its own database.
     this.key = spillKey(store.description);
@@ -168,6 +187,8 @@ export class BufferedWriter {
       spillBytes: this.spills.reduce((n, f) => n + f.unreadBytes(), 0),
       malformedSpillLines: this.spills.reduce((n, f) => n + f.malformedLines, this.malformedDone),
       commitWaitMs: this.commitSentAt === undefined ? 0 : performance.now() - this.commitSentAt,
+      spillFault: this.spillFault,
+      spillDir: this.opts.spillDir,
     };
   }
 
@@ -220,8 +241,10 @@ export class BufferedWriter {
 
   private enqueue(batch: StoreBatch): void {
     if (this.spillingMode()) {
-      this.spillAppend(batch);
-      return;
+      // Batches held in memory by a failed spill go first, to keep the file's order; if they still
+      // cannot go, this one waits behind them.
+      this.spillQueue();
+      if (this.queue.length === 0 && this.spillAppend(batch)) return;
     }
     this.queue.push(batch);
     this.memoryEvents += batch.events.length;
@@ -238,15 +261,32 @@ export class BufferedWriter {
     return this.own;
   }
 
-  private spillAppend(batch: StoreBatch): void {
-    this.ownSpill().append(batch);
+  /** Appends a batch to the spill file; false (and the fault noted and told) when it cannot. */
+  private spillAppend(batch: StoreBatch): boolean {
+    try {
+      this.ownSpill().append(batch);
+    } catch (e) {
+      const fault = `cannot write the spill file in ${this.opts.spillDir}: ${describeStorageError(e)}`;
+      if (this.spillFault === null) this.opts.onSpillFault?.(fault);
+      this.spillFault = fault;
+      return false;
+    }
     this.s.spilledBatches++;
+    if (this.spillFault !== null) {
+      this.spillFault = null;
+      this.opts.onSpillFault?.(null);
+    }
+    return true;
   }
 
-  /** Moves every batch waiting in memory, oldest first, to the end of the spill file. */
+  /** Moves the batches waiting in memory, oldest first, to the end of the spill file, until one cannot go. */
   private spillQueue(): void {
-    for (const b of this.queue.splice(0)) this.spillAppend(b);
-    this.memoryEvents = 0;
+    while (this.queue.length > 0) {
+      const b = this.queue[0];
+      if (b === undefined || !this.spillAppend(b)) return;
+      this.queue.shift();
+      this.memoryEvents -= b.events.length;
+    }
   }
 
   private kick(): void {
@@ -311,6 +351,12 @@ export class BufferedWriter {
         }
         this.failures = 0;
         this.s.databaseUp = true;
+        this.lastError = null;
+        // Nothing is held in memory for want of a spill file any more.
+        if (this.spillFault !== null && this.queue.length === 0) {
+          this.spillFault = null;
+          this.opts.onSpillFault?.(null);
+        }
         // SQLite commits synchronously under its promises: without a turn of the event loop
         // between batches, a backlog would keep the tracer's reads (timers) waiting until it is
         // gone, and the kernel's buffers would overflow meanwhile.
@@ -319,7 +365,9 @@ export class BufferedWriter {
         this.failures++;
         this.s.failedAttempts++;
         this.s.databaseUp = false;
-        // Keep what waits in memory safe on disk while the database is away.
+        this.lastError = describeStorageError(e);
+        // Keep what waits in memory safe on disk while the database is away (before telling, so
+        // that the listener can see from stats() whether that worked).
         this.spillQueue();
         this.opts.onError?.(e, this.failures);
         const delay = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(this.failures - 1, 20));
@@ -348,22 +396,35 @@ export class BufferedWriter {
    * Writes what it can within timeoutMs (default 10 s), then stops. Anything not written stays in
    * the spill file and is written by the next writer of the same database.
    */
-  async close(timeoutMs = 10_000): Promise<CloseResult> {
+  async close(timeoutMs = 10_000, stalledCommitMs = Infinity): Promise<CloseResult> {
     this.closing = true;
     this.cut();
+    // A writer sleeping before its next retry tries again now: a database back meanwhile is used,
+    // one still away fails at once and the close gives up on it.
+    this.wakeNow();
+    const failuresBefore = this.failures;
     let timer: NodeJS.Timeout | undefined;
+    let poll: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-    const outcome = await Promise.race([this.flush().then(() => 'done' as const), timedOut]);
+    // Whatever the database does, a close ends soon: one that fails again, or leaves a commit
+    // unanswered for stalledCommitMs (a frozen server), is given up on and what waits is spilled.
+    // Unless the spill file cannot take it (a full disk): then giving up early loses events, and
+    // the database has until timeoutMs.
+    const away = new Promise<'away'>((resolve) => {
+      poll = setInterval(() => {
+        const waited = this.commitSentAt === undefined ? 0 : performance.now() - this.commitSentAt;
+        if (this.spillFault === null && (this.failures > failuresBefore || waited >= stalledCommitMs)) resolve('away');
+      }, 20);
+    });
+    const outcome = await Promise.race([this.flush().then(() => 'done' as const), timedOut, away]);
     clearTimeout(timer);
+    clearInterval(poll);
     this.closed = true;
-    if (outcome === 'timeout') {
+    if (outcome !== 'done') {
       // Keep what is left on disk; a commit still in flight either lands (and its spilled copy is
       // skipped later by batch id) or not (and the copy is written later).
       this.spillQueue();
-      if (this.sleepTimer !== undefined) clearTimeout(this.sleepTimer);
-      const w = this.wake;
-      this.wake = undefined;
-      w?.();
+      this.wakeNow();
     }
     const left = this.spills.filter((f) => !f.drained());
     for (const f of this.spills) {
@@ -372,6 +433,28 @@ export class BufferedWriter {
       inUse.delete(f.path);
     }
     this.spills.length = 0;
-    return { complete: left.length === 0 && this.queue.length === 0, spillFiles: left.map((f) => f.path) };
+    const lostEvents = this.queue.reduce((n, b) => n + b.events.length, 0);
+    return {
+      complete: left.length === 0 && this.queue.length === 0,
+      spillFiles: left.map((f) => f.path),
+      lostEvents,
+      databaseError: outcome === 'done' ? null : this.awayReason(),
+      spillFault: this.queue.length > 0 ? this.spillFault : null,
+    };
+  }
+
+  /** Why a close gave up on the database. */
+  private awayReason(): string {
+    if (this.commitSentAt !== undefined) return `no answer to a commit for ${((performance.now() - this.commitSentAt) / 1000).toFixed(1)} s`;
+    return this.lastError ?? 'still writing when the close ran out of time';
+  }
+
+  /** Ends a backoff sleep now. */
+  private wakeNow(): void {
+    if (this.sleepTimer !== undefined) clearTimeout(this.sleepTimer);
+    this.sleepTimer = undefined;
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
   }
 }

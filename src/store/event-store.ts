@@ -10,6 +10,7 @@ import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
 import type { Connection, PreparedRun } from './connect.js';
 import { dbToNumber } from './int64.js';
 import { eventToRow, pushEventParams, rowToEvent, clip, NAME_WIDTH, type StoredEvent } from './rows.js';
+import { HistoryStore } from './history.js';
 import { migrate } from './migrate.js';
 import { STORE_SCHEMA_VERSION, type Dialect, type Int64Out, type StoreDatabase } from './schema.js';
 import { foldBatch, keyOf, requestedBytes, type ProcessDelta, type ProcessStart } from './totals.js';
@@ -48,6 +49,7 @@ export interface ProcessTotals {
   munmapCalls: number;
   brkCalls: number;
   mremapCalls: number;
+  mprotectCalls: number;
   failedCalls: number;
   firstSeenMs: number;
   lastSeenMs: number;
@@ -119,12 +121,16 @@ export class EventStore {
   /** SQLite: the single-row events INSERT, prepared once (see Connection.prepare). */
   private insertOne: PreparedRun | undefined;
   private readonly oneRow: unknown[] = [];
+  /** The /proc history of `memlens serve` (history.ts), in the same database. */
+  readonly history: HistoryStore;
 
   private constructor(
     readonly db: Kysely<StoreDatabase>,
     readonly dialect: Dialect,
     readonly description: string,
-  ) {}
+  ) {
+    this.history = new HistoryStore(db, dialect);
+  }
 
   static async open(conn: Connection): Promise<EventStore> {
     const store = new EventStore(conn.db, conn.dialect, conn.description);
@@ -172,7 +178,7 @@ export class EventStore {
     const touched: ProcessDelta[] = [];
     let outcome: 'committed' | 'duplicate';
     try {
-      outcome = await this.db.transaction().execute(async (trx) => {
+      outcome = await this.inTransaction(async (trx) => {
         const seen = await trx.selectFrom('batches').select('batch_id').where('batch_id', '=', batch.id).executeTakeFirst();
         if (seen !== undefined) return 'duplicate' as const;
         const nowMs = Date.now();
@@ -197,6 +203,29 @@ export class EventStore {
     }
     if (this.current.size > 200_000) this.current.clear();
     return outcome;
+  }
+
+  /**
+   * Runs `body` in a transaction and commits it. When the body or the commit fails, the rollback's
+   * own failure is ignored and the first error is thrown: SQLite ends the transaction itself on
+   * some errors (SQLITE_FULL among them, https://sqlite.org/lang_transaction.html: "the
+   * transaction may be rolled back automatically"), and its "cannot rollback - no transaction is
+   * active" would otherwise hide the reason, such as a full disk.
+   */
+  private async inTransaction<T>(body: (trx: Transaction<StoreDatabase>) => Promise<T>): Promise<T> {
+    const trx = await this.db.startTransaction().execute();
+    let result: T;
+    try {
+      result = await body(trx);
+      await trx.commit().execute();
+    } catch (e) {
+      await trx
+        .rollback()
+        .execute()
+        .catch(() => undefined);
+      throw e;
+    }
+    return result;
   }
 
   /**
@@ -299,12 +328,13 @@ export class EventStore {
       munmap_calls: d.munmapCalls,
       brk_calls: d.brkCalls,
       mremap_calls: d.mremapCalls,
+      mprotect_calls: d.mprotectCalls,
       failed_calls: d.failedCalls,
       first_seen_ms: d.firstSeenMs,
       last_seen_ms: d.lastSeenMs,
       seq: seqOfDelta.get(d) ?? 0,
     }));
-    const set = this.upsertSet('processes', ['mmap_bytes', 'munmap_bytes', 'mmap_calls', 'munmap_calls', 'brk_calls', 'mremap_calls', 'failed_calls'], ['first_seen_ms'], ['last_seen_ms'], ['name']);
+    const set = this.upsertSet('processes', ['mmap_bytes', 'munmap_bytes', 'mmap_calls', 'munmap_calls', 'brk_calls', 'mremap_calls', 'mprotect_calls', 'failed_calls'], ['first_seen_ms'], ['last_seen_ms'], ['name']);
     for (let i = 0; i < rows.length; i += 1000) {
       const q = trx.insertInto('processes').values(rows.slice(i, i + 1000));
       await (this.dialect === 'mysql' ? q.onDuplicateKeyUpdate(set) : q.onConflict((oc) => oc.columns(['host', 'pid', 'start_ns']).doUpdateSet(set))).execute();
@@ -402,6 +432,7 @@ export class EventStore {
         munmapCalls: dbToNumber(r.munmap_calls),
         brkCalls: dbToNumber(r.brk_calls),
         mremapCalls: dbToNumber(r.mremap_calls),
+        mprotectCalls: dbToNumber(r.mprotect_calls),
         failedCalls: dbToNumber(r.failed_calls),
         firstSeenMs: dbToNumber(r.first_seen_ms),
         lastSeenMs: dbToNumber(r.last_seen_ms),

@@ -21,6 +21,8 @@ export async function openStore(url?: string): Promise<EventStore> {
     throw e;
   }
 }
+export { HistoryStore, HISTORY_TIERS, PROCESS_TIERS, DEFAULT_HISTORY_RETENTION, mergeProcessRow, mergeSystemRow, tierRetentionMs } from './history.js';
+export type { HistoryBatch, HistoryRetention, HistoryTier, ProcessHistoryRow, ProcessNameRow, SystemHistoryRow } from './history.js';
 export { WorkerWriter } from './worker-writer.js';
 export type { CloseResult } from './buffered-writer.js';
-export { openStoreSink, type StoreSink, type StoreSinkOptions } from './trace-sink.js';
+export { openStoreSink, type StoreOutcome, type StoreSink, type StoreSinkOptions } from './trace-sink.js';

@@ -4,12 +4,10 @@
 // information_schema.tables, and on MariaDB 10.11.19 that query made the server die with signal 11
 // (in free_tmp_table → ha_maria::drop_table) while other databases were being created and dropped.
 // A CREATE TABLE IF NOT EXISTS needs no introspection at all.
-import { sql, type Kysely } from 'kysely';
-import { migrations, type Dialect } from './schema.js';
+import { sql } from 'kysely';
+import { migrations, type AnyDb, type Dialect } from './schema.js';
 
-// The migrations table is not part of StoreDatabase: it is reached through an untyped handle.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDb = Kysely<any>;
+// The migrations table is not part of StoreDatabase: it is reached through the untyped handle.
 
 const LOCK = 'memlens_store_migrate';
 

@@ -57,6 +57,8 @@ export interface ProcessesTable {
   munmap_calls: Int64;
   brk_calls: Int64;
   mremap_calls: Int64;
+  /** Added by migration 0003. */
+  mprotect_calls: Int64;
   failed_calls: Int64;
   first_seen_ms: Int64;
   last_seen_ms: Int64;
@@ -82,18 +84,70 @@ export interface BatchesTable {
   committed_ms: Int64;
 }
 
+/**
+ * The /proc history of `memlens serve`, one row per (host, tier, bucket, ledger category). Tier 0
+ * holds every sample (n = 1, min = max = avg); tiers 1 and 2 one bucket per minute and per hour
+ * (history.ts). Sizes in KiB: /proc/meminfo counts in kB, so nothing is lost, and a KiB figure
+ * below 8 GiB fits SQLite's 3-byte integer where the byte figure takes 6.
+ */
+export interface HistorySystemTable {
+  host: string;
+  tier: Int32;
+  /** Sample time (tier 0) or the bucket's start (epoch ms). */
+  t_ms: Int64;
+  /** The ledger item's key (ledger.ts), e.g. "anon", "free". */
+  category: string;
+  n: Int32;
+  avg_kib: Int64;
+  min_kib: Int64;
+  max_kib: Int64;
+}
+
+/** Per-process history: one row per (host, tier ≥ 1, bucket, process instance). */
+export interface HistoryProcessTable {
+  host: string;
+  tier: Int32;
+  t_ms: Int64;
+  pid: Int32;
+  /** Field 22 of /proc/PID/stat (clock ticks since boot): with the pid, one process for good. */
+  start_ticks: Int64;
+  /** Samples merged into the bucket. */
+  n: Int32;
+  pss_avg_kib: Int64;
+  pss_min_kib: Int64;
+  pss_max_kib: Int64;
+  /** The bucket's last reading of each (null when unreadable). */
+  rss_kib: Int64Nullable;
+  uss_kib: Int64Nullable;
+  swap_kib: Int64Nullable;
+}
+
+/** Names of the process instances in the history (comm is chosen by the process: untrusted). */
+export interface HistoryNamesTable {
+  host: string;
+  pid: Int32;
+  start_ticks: Int64;
+  name: string;
+  first_ms: Int64;
+  last_ms: Int64;
+}
+
 export interface StoreDatabase {
   events: EventsTable;
   processes: ProcessesTable;
   hosts: HostsTable;
   batches: BatchesTable;
+  history_system: HistorySystemTable;
+  history_process: HistoryProcessTable;
+  history_names: HistoryNamesTable;
 }
 
 export type Dialect = 'sqlite' | 'mysql';
 
-// Migrations build tables through an untyped handle: the typed one describes the result.
+// Migrations build tables through an untyped handle: the typed one describes the result. This is
+// the one untyped handle of the store (migrate.ts and the tests that build old schemas use it).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDb = Kysely<any>;
+export type AnyDb = Kysely<any>;
 
 function initial(dialect: Dialect): Migration {
   const mysql = dialect === 'mysql';
@@ -181,7 +235,89 @@ function initial(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * The /proc history (schema version 2). The tables are keyed by (host, tier, t_ms, …) so that a
+ * window of one tier is one range of the key; on SQLite they are WITHOUT ROWID tables, whose rows
+ * live in the primary key's b-tree instead of a rowid table plus an index holding the same columns
+ * again (https://sqlite.org/withoutrowid.html): at 300 processes a minute that is 432,000 rows a
+ * day, where every byte of a row counts. history_process has a second index by process, for the
+ * few series the timeline draws.
+ */
+function history(dialect: Dialect): Migration {
+  const mysql = dialect === 'mysql';
+  const text = (n: number) => sql.raw(`varchar(${n})`);
+  const tableEnd = mysql ? sql`ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin` : sql`WITHOUT ROWID`;
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('history_system')
+        .addColumn('host', text(255), (c) => c.notNull())
+        .addColumn('tier', 'integer', (c) => c.notNull())
+        .addColumn('t_ms', 'bigint', (c) => c.notNull())
+        .addColumn('category', text(64), (c) => c.notNull())
+        .addColumn('n', 'integer', (c) => c.notNull())
+        .addColumn('avg_kib', 'bigint', (c) => c.notNull())
+        .addColumn('min_kib', 'bigint', (c) => c.notNull())
+        .addColumn('max_kib', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('history_system_pk', ['host', 'tier', 't_ms', 'category'])
+        .modifyEnd(tableEnd)
+        .execute();
+      await db.schema
+        .createTable('history_process')
+        .addColumn('host', text(255), (c) => c.notNull())
+        .addColumn('tier', 'integer', (c) => c.notNull())
+        .addColumn('t_ms', 'bigint', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('start_ticks', 'bigint', (c) => c.notNull())
+        .addColumn('n', 'integer', (c) => c.notNull())
+        .addColumn('pss_avg_kib', 'bigint', (c) => c.notNull())
+        .addColumn('pss_min_kib', 'bigint', (c) => c.notNull())
+        .addColumn('pss_max_kib', 'bigint', (c) => c.notNull())
+        .addColumn('rss_kib', 'bigint')
+        .addColumn('uss_kib', 'bigint')
+        .addColumn('swap_kib', 'bigint')
+        .addPrimaryKeyConstraint('history_process_pk', ['host', 'tier', 't_ms', 'pid', 'start_ticks'])
+        .modifyEnd(tableEnd)
+        .execute();
+      await db.schema.createIndex('history_process_by_pid').on('history_process').columns(['host', 'tier', 'pid', 't_ms']).execute();
+      await db.schema
+        .createTable('history_names')
+        .addColumn('host', text(255), (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('start_ticks', 'bigint', (c) => c.notNull())
+        .addColumn('name', text(64), (c) => c.notNull())
+        .addColumn('first_ms', 'bigint', (c) => c.notNull())
+        .addColumn('last_ms', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('history_names_pk', ['host', 'pid', 'start_ticks'])
+        .modifyEnd(tableEnd)
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      for (const t of ['history_names', 'history_process', 'history_system']) await db.schema.dropTable(t).execute();
+    },
+  };
+}
+
+/**
+ * mprotect is traced too: its events fit the events table as they are (`syscall` is varchar(8),
+ * and "mprotect" has 8 characters; prot has its column), and processes counts its calls. Rows
+ * written before have none: 0.
+ */
+function mprotectCalls(): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .alterTable('processes')
+        .addColumn('mprotect_calls', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.alterTable('processes').dropColumn('mprotect_calls').execute();
+    },
+  };
+}
+
 /** The migrations, keyed so that they sort in the order they apply. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect) };
+  return { '0001_initial': initial(dialect), '0002_history': history(dialect), '0003_mprotect_calls': mprotectCalls() };
 }

@@ -3,7 +3,7 @@
 // appended; the read position is kept in a small ".offset" file beside it, so a memlens that was
 // killed resumes where it stopped. A batch whose commit succeeded but whose offset was not saved is
 // replayed and then skipped by the store's batch-id check: exactly once either way.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import type { StoreBatch } from './event-store.js';
 import { decodeBatch, encodeBatch } from './spill-codec.js';
 
@@ -30,10 +30,25 @@ export class SpillFile {
     return `${this.path}.offset`;
   }
 
+  /**
+   * Appends one batch whole, or nothing: a write that fails part way (ENOSPC on a full disk) is cut
+   * back off, so that the next batch appended after room is made does not follow a torn line and
+   * get read back as part of it. Throws the write's error.
+   */
   append(batch: StoreBatch): void {
     const data = Buffer.from(encodeBatch(batch), 'utf8');
-    let at = 0;
-    while (at < data.length) at += writeSync(this.fd, data, at, data.length - at);
+    const before = fstatSync(this.fd).size;
+    try {
+      let at = 0;
+      while (at < data.length) at += writeSync(this.fd, data, at, data.length - at);
+    } catch (e) {
+      try {
+        ftruncateSync(this.fd, before);
+      } catch {
+        // Could not cut it back: the torn line is skipped and counted as malformed when read.
+      }
+      throw e;
+    }
     this.appendedBatches++;
   }
 
@@ -70,9 +85,15 @@ export class SpillFile {
 
   private setOffset(offset: number): void {
     this.readOffset = offset;
-    // Write-then-rename: a crash leaves the old or the new offset, never a torn one.
-    writeFileSync(`${this.offsetPath}.tmp`, String(offset));
-    renameSync(`${this.offsetPath}.tmp`, this.offsetPath);
+    // Write-then-rename: a crash leaves the old or the new offset, never a torn one. On a full disk
+    // the saved offset stays behind (the next advance tries again): a run killed meanwhile replays
+    // batches that are already stored, and the store skips them by batch id.
+    try {
+      writeFileSync(`${this.offsetPath}.tmp`, String(offset));
+      renameSync(`${this.offsetPath}.tmp`, this.offsetPath);
+    } catch {
+      // kept in memory; saved at the next advance
+    }
   }
 
   private readLine(from: number): { text: string; end: number } | undefined {
@@ -99,7 +120,7 @@ export class SpillFile {
   /** Closes and deletes the file and its offset. */
   remove(): void {
     this.close();
-    for (const p of [this.path, this.offsetPath]) {
+    for (const p of [this.path, this.offsetPath, `${this.offsetPath}.tmp`]) {
       try {
         unlinkSync(p);
       } catch {

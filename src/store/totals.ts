@@ -33,6 +33,7 @@ export interface ProcessDelta extends ProcessKey {
   munmapCalls: number;
   brkCalls: number;
   mremapCalls: number;
+  mprotectCalls: number;
   failedCalls: number;
   firstSeenMs: number;
   lastSeenMs: number;
@@ -43,7 +44,7 @@ export interface ProcessDelta extends ProcessKey {
 export const keyOf = (host: string, pid: number): string => `${host}\u0000${pid}`;
 
 function emptyDelta(key: ProcessKey, name: string, timeMs: number, opened: boolean): ProcessDelta {
-  return { ...key, name, mmapBytes: 0n, munmapBytes: 0n, mmapCalls: 0, munmapCalls: 0, brkCalls: 0, mremapCalls: 0, failedCalls: 0, firstSeenMs: timeMs, lastSeenMs: timeMs, opened };
+  return { ...key, name, mmapBytes: 0n, munmapBytes: 0n, mmapCalls: 0, munmapCalls: 0, brkCalls: 0, mremapCalls: 0, mprotectCalls: 0, failedCalls: 0, firstSeenMs: timeMs, lastSeenMs: timeMs, opened };
 }
 
 /**
@@ -104,6 +105,9 @@ export function foldBatch(events: readonly MemEvent[], starts: readonly ProcessS
         break;
       case 'mremap':
         d.mremapCalls++;
+        break;
+      case 'mprotect':
+        d.mprotectCalls++;
         break;
     }
   }

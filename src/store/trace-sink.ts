@@ -1,6 +1,8 @@
 // What `memlens trace` writes its events through (src/cli/trace/event-sink.ts): a WorkerWriter on
-// the store named by --db, with one line on stderr when the database goes away and, at the end,
-// where the events are kept if it is still away.
+// the store named by --db, with one line on stderr when the database goes away or the spill file
+// cannot be written (a full disk) and, at the end, where the events are kept if the database is
+// still away, or how many were lost if they could be kept nowhere. Each line says only what is true:
+// "kept" only when a spill file holds them.
 //
 // The store's work runs in a worker thread at the weakest priority, beside the tracer's thread:
 // where a core is free (the traced programs sleep, or the machine has more than two cores) it takes
@@ -20,8 +22,21 @@ export interface StoreSink {
   /** Undefined while the store keeps up; else a promise to await before reading more. */
   pressure(): Promise<void> | undefined;
   /** Adds the run's lost counts, writes what is left (or keeps it in the spill file) and closes. */
-  close(host: string, lost: LostCounts): Promise<void>;
+  close(host: string, lost: LostCounts): Promise<StoreOutcome>;
 }
+
+/** How a run's events ended up: in the database, in spill files for the next run, or lost. */
+export interface StoreOutcome {
+  /** Every event reached the database. */
+  complete: boolean;
+  /** Spill files holding what the database has not taken yet (written by the next run storing there). */
+  spillFiles: string[];
+  /** Events kept nowhere (database and spill file both failing at the end, e.g. a full disk). */
+  lostEvents: number;
+}
+
+/** How long the end of a run waits for a database that answers to take what waits (then it is spilled). */
+const CLOSE_TIMEOUT_MS = 5000;
 
 export interface StoreSinkOptions {
   host: string;
@@ -33,13 +48,23 @@ export interface StoreSinkOptions {
 
 const RETENTION_EVERY_MS = 10 * 60_000;
 
+/** What happens to events while neither the database nor the spill file takes them (writer-worker.ts, release). */
+const HELD = 'events wait in memory until the database or the spill file takes them; when too many wait, memlens stops reading and the kernel drops (and counts) new events';
+
 /** Opens the store at a `--db` value (undefined: the default SQLite file) in its worker thread. */
 export async function openStoreSink(db: string | undefined, options: StoreSinkOptions): Promise<StoreSink> {
   const stderr = options.stderr ?? process.stderr;
   const retention = options.retention === undefined ? null : { limit: options.retention, everyMs: options.retentionEveryMs ?? RETENTION_EVERY_MS };
   const writer = await WorkerWriter.open(db, {}, retention);
-  writer.onError = (e, failures) => {
-    if (failures === 1) stderr.write(`memlens: database ${writer.description} unavailable (${e.message}); events are kept and written when it is back\n`);
+  writer.onError = (e, failures, info) => {
+    if (failures !== 1) return;
+    const what = info.diskFull ? `cannot take events: ${e.message}` : `unavailable (${e.message})`;
+    if (info.spillFault === null) stderr.write(`memlens: database ${writer.description} ${what}; events are kept in a spill file in ${writer.spillDir} and written when it ${info.diskFull ? 'has room again' : 'is back'}\n`);
+    else stderr.write(`memlens: database ${writer.description} ${what}, and ${info.spillFault}; ${HELD}\n`);
+  };
+  writer.onSpillFault = (fault) => {
+    if (fault !== null) stderr.write(`memlens: ${fault}; ${HELD}\n`);
+    else stderr.write(`memlens: the events held in memory are stored or spilled now; reading on\n`);
   };
   writer.onRetention = (deleted, error) => {
     if (error !== null) stderr.write(`memlens: retention: ${error}\n`);
@@ -65,8 +90,22 @@ export async function openStoreSink(db: string | undefined, options: StoreSinkOp
     pressure: () => writer.pressure(),
     close: async (host, lost) => {
       if (lost.lostEvents + lost.unpaired + lost.malformed > 0) writer.recordLost(host, lost);
-      const result = await writer.close();
-      if (!result.complete) stderr.write(`memlens: database ${writer.description} still unavailable; events kept in ${result.spillFiles.join(', ')} and written by the next memlens that stores there\n`);
+      let result;
+      try {
+        result = await writer.close(CLOSE_TIMEOUT_MS);
+      } catch (e) {
+        // Not expected (the worker bounds its own close); then nothing is known of what it held.
+        stderr.write(`memlens: ${e instanceof Error ? e.message : String(e)}; events not yet stored may be lost (spill files, if any, are in ${writer.spillDir})\n`);
+        return { complete: false, spillFiles: [], lostEvents: 0 };
+      }
+      if (result.spillFiles.length > 0) {
+        const why = result.databaseError === null ? '' : ` (${result.databaseError})`;
+        stderr.write(`memlens: database ${writer.description} did not take every event before the end${why}; the rest is kept in ${result.spillFiles.join(', ')} and written into ${writer.description} by the next \`memlens trace\` that stores there\n`);
+      }
+      if (result.lostEvents > 0) {
+        stderr.write(`memlens: ${result.lostEvents} events were LOST: the database did not take them${result.databaseError === null ? '' : ` (${result.databaseError})`} and the spill file could not hold them (${result.spillFault ?? 'no room'})\n`);
+      }
+      return { complete: result.complete, spillFiles: result.spillFiles, lostEvents: result.lostEvents };
     },
   };
 }

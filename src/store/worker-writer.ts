@@ -21,14 +21,20 @@ export class WorkerWriter {
   private waitingEvents = 0;
   private drained: (() => void) | undefined;
   private drainedPromise: Promise<void> | undefined;
+  /** The worker holds what it took in memory, with nowhere to keep it: read no more than is read. */
+  private holding = false;
 
   private constructor(
     private readonly worker: Worker,
     readonly description: string,
+    /** Where the worker's spill files go. */
+    readonly spillDir: string,
   ) {
     worker.on('message', (m: FromWorker) => {
-      if (m.type === 'db-error') this.onError?.(new Error(m.message), m.failures);
+      if (m.type === 'db-error') this.onError?.(new Error(m.message), m.failures, { diskFull: m.diskFull, spillFault: m.spillFault });
+      else if (m.type === 'spill-fault') this.onSpillFault?.(m.fault, m.spillDir);
       else if (m.type === 'taken') this.took(m.events);
+      else if (m.type === 'hold') this.holding = m.on;
       else if (m.type === 'retention') this.onRetention?.(m.deletedEvents, m.error);
       else if ('id' in m) {
         const p = this.pending.get(m.id);
@@ -47,8 +53,10 @@ export class WorkerWriter {
     worker.on('exit', (code) => fail(new Error(`the store's worker thread exited (code ${code})`)));
   }
 
-  /** Told about each failed write attempt (the worker keeps retrying). */
-  onError: ((error: Error, consecutiveFailures: number) => void) | undefined;
+  /** Told about each failed write attempt (the worker keeps retrying); spillFault: why what waits cannot be spilled either. */
+  onError: ((error: Error, consecutiveFailures: number, info: { diskFull: boolean; spillFault: string | null }) => void) | undefined;
+  /** Told when events are held in memory because the spill file cannot be written (fault), and when that ends (null). */
+  onSpillFault: ((fault: string | null, spillDir: string) => void) | undefined;
   /** Told after each retention pass of the worker. */
   onRetention: ((deletedEvents: number, error: string | null) => void) | undefined;
 
@@ -60,7 +68,7 @@ export class WorkerWriter {
       const onMessage = (m: FromWorker): void => {
         worker.off('message', onMessage);
         worker.off('error', onError);
-        if (m.type === 'ready') resolve(new WorkerWriter(worker, m.description));
+        if (m.type === 'ready') resolve(new WorkerWriter(worker, m.description, m.spillDir));
         else if (m.type === 'open-failed') reject(new UserError(m.message, m.exitCode));
         else reject(new Error(`unexpected first message ${m.type} from the store's worker`));
       };
@@ -124,7 +132,8 @@ export class WorkerWriter {
    * what waits (or is gone). A tracer awaits it before reading more.
    */
   pressure(): Promise<void> | undefined {
-    if (this.waitingEvents <= WorkerWriter.PAUSE_ABOVE_EVENTS && this.drained === undefined) return undefined;
+    const bound = this.holding ? 0 : WorkerWriter.PAUSE_ABOVE_EVENTS;
+    if (this.waitingEvents <= bound && this.drained === undefined) return undefined;
     this.drainedPromise ??= new Promise<void>((resolve) => (this.drained = resolve));
     return this.drainedPromise;
   }
@@ -148,11 +157,24 @@ export class WorkerWriter {
     return m.stats;
   }
 
-  /** Writes what it can within timeoutMs, closes the store and ends the worker (see BufferedWriter.close). */
+  /**
+   * Writes what it can within timeoutMs (less when the database fails or stops answering), closes
+   * the store and ends the worker (see BufferedWriter.close). The worker answers within timeoutMs
+   * and a second; if it does not within CLOSE_GRACE_MS more, it is ended and this throws.
+   */
   async close(timeoutMs = 10_000): Promise<CloseResult> {
-    const m = await this.call((id) => ({ type: 'close', id, timeoutMs }));
-    if (m.type !== 'closed') throw new Error(`unexpected answer ${m.type}`);
-    await this.worker.terminate();
-    return m.result;
+    let bound: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (bound = setTimeout(() => resolve('late'), timeoutMs + WorkerWriter.CLOSE_GRACE_MS)));
+    try {
+      const m = await Promise.race([this.call((id) => ({ type: 'close', id, timeoutMs })), late]);
+      if (m === 'late') throw new Error(`the store's worker thread did not finish closing within ${(timeoutMs + WorkerWriter.CLOSE_GRACE_MS) / 1000} s`);
+      if (m.type !== 'closed') throw new Error(`unexpected answer ${m.type}`);
+      return m.result;
+    } finally {
+      clearTimeout(bound);
+      await this.worker.terminate();
+    }
   }
+
+  static readonly CLOSE_GRACE_MS = 5000;
 }

@@ -19,6 +19,8 @@ export interface FlowBounds {
   slowDatabaseEvents?: number;
   /** A commit unanswered for this long means the database is away, not slow (default 2,000 ms). */
   stalledCommitMs?: number;
+  /** Events held in memory because the spill file cannot be written, above which the tracer stops reading (default 10,000). */
+  unspillableEvents?: number;
 }
 
 export type ToWorker =
@@ -30,11 +32,16 @@ export type ToWorker =
   | { type: 'close'; id: number; timeoutMs: number };
 
 export type FromWorker =
-  | { type: 'ready'; description: string }
+  | { type: 'ready'; description: string; spillDir: string }
   | { type: 'open-failed'; message: string; exitCode: number }
-  | { type: 'db-error'; message: string; failures: number }
+  /** A write to the database failed; `spillFault` says why what waits cannot go to the spill file either (else null). */
+  | { type: 'db-error'; message: string; failures: number; diskFull: boolean; spillFault: string | null }
+  /** The spill file cannot be written (fault) and events are held in memory, or no longer are (null). */
+  | { type: 'spill-fault'; fault: string | null; spillDir: string }
   /** The worker has taken these events into its writer: they no longer wait in the message queue. */
   | { type: 'taken'; events: number }
+  /** Acknowledgements are held until the database or the spill file takes events again: stop reading now (on), or read on (off). */
+  | { type: 'hold'; on: boolean }
   | { type: 'retention'; deletedEvents: number; error: string | null }
   | { type: 'flushed'; id: number }
   | { type: 'stats'; id: number; stats: WriterStats }

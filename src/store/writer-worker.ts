@@ -8,13 +8,14 @@ import { UserError } from '../base/errors.js';
 import { BufferedWriter } from './buffered-writer.js';
 import { decodeEventBatch } from './event-batch-codec.js';
 import { openStore } from './index.js';
+import { describeStorageError, isDiskFull } from './storage-fault.js';
 import type { FromWorker, ToWorker, WorkerInit } from './writer-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('writer-worker.js runs as a worker thread only');
 const post = (m: FromWorker): void => port.postMessage(m);
 const init = workerData as WorkerInit;
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const messageOf = (e: unknown): string => describeStorageError(e);
 /** Events waiting in the writer's memory above which a database that answers is "slow". */
 const SLOW_DATABASE_EVENTS = init.flow?.slowDatabaseEvents ?? 100_000;
 /**
@@ -25,25 +26,52 @@ const SLOW_DATABASE_EVENTS = init.flow?.slowDatabaseEvents ?? 100_000;
  * to the spill file and the tracer reads on, instead of pausing while the kernel drops events.
  */
 const STALLED_COMMIT_MS = init.flow?.stalledCommitMs ?? 2000;
+/** Events held in memory, for want of a spill file, above which the tracer stops reading: two batches. */
+const UNSPILLABLE_EVENTS = init.flow?.unspillableEvents ?? 10_000;
+/** How long the store's connections may take to close at the end. */
+const STORE_CLOSE_MS = 1000;
 
 try {
   const store = await openStore(init.url);
   // The spill bound sits above the slow-database bound: with the database up, flow control keeps
   // the queue below it and nothing is spilled.
-  const writer = new BufferedWriter(store, { maxMemoryEvents: 3 * SLOW_DATABASE_EVENTS, ...init.options, onError: (e, failures) => post({ type: 'db-error', message: messageOf(e), failures }) });
+  const writer: BufferedWriter = new BufferedWriter(store, {
+    maxMemoryEvents: 3 * SLOW_DATABASE_EVENTS,
+    ...init.options,
+    onError: (e, failures) => post({ type: 'db-error', message: messageOf(e), failures, diskFull: isDiskFull(e), spillFault: writer.stats().spillFault }),
+    onSpillFault: (fault) => post({ type: 'spill-fault', fault, spillDir: writer.stats().spillDir }),
+  });
   // Taken events are acknowledged at once, unless the database is up but slower than the events
   // come: then the acknowledgement waits until the writer's queue has gone down, the tracer's
   // thread stops reading (WorkerWriter.pressure) and the kernel drops and counts the excess. The
   // spill file is for a database that is away, not for one that cannot keep up: spilling there
   // would only add work where work is already too much.
+  // The same holds when the spill file cannot be written (a full disk) while the database cannot
+  // take the events either: they stay in memory, so the tracer stops reading once the bound is
+  // reached, and the kernel drops and counts what comes next instead of memlens losing events it
+  // has accepted.
+  // Events held that way are kept nowhere but here: a run that ends before the database takes them
+  // loses them (and says how many). So the bound is much lower, and the tracer is told to stop
+  // reading at once (a 'hold' message) rather than after PAUSE_ABOVE_EVENTS more.
   let heldEvents = 0;
+  let holding = false;
+  const hold = (on: boolean): void => {
+    if (on !== holding) post({ type: 'hold', on });
+    holding = on;
+  };
   const release = (): void => {
     if (heldEvents === 0) return;
-    const s = writer.stats();
-    if (s.databaseUp && s.memoryEvents > SLOW_DATABASE_EVENTS) {
+    let s = writer.stats();
+    if (s.memoryEvents > SLOW_DATABASE_EVENTS && s.spillFault === null && s.databaseUp) {
       if (s.commitWaitMs < STALLED_COMMIT_MS) return;
       writer.spillWaiting();
+      s = writer.stats();
     }
+    if (s.memoryEvents > UNSPILLABLE_EVENTS && s.spillFault !== null) {
+      hold(true);
+      return;
+    }
+    hold(false);
     post({ type: 'taken', events: heldEvents });
     heldEvents = 0;
   };
@@ -86,9 +114,14 @@ try {
         if (retentionTimer !== undefined) clearInterval(retentionTimer);
         clearInterval(releaseTimer);
         writer
-          .close(m.timeoutMs)
+          .close(m.timeoutMs, STALLED_COMMIT_MS)
           .then(async (result) => {
-            await store.close().catch(() => undefined);
+            // Closing the connections of a frozen server waits for answers that never come (the
+            // pool ends each connection with COM_QUIT and waits): bounded, and the thread is
+            // terminated by WorkerWriter.close afterwards anyway.
+            let bound: NodeJS.Timeout | undefined;
+            await Promise.race([store.close().catch(() => undefined), new Promise<void>((resolve) => (bound = setTimeout(resolve, STORE_CLOSE_MS)))]);
+            clearTimeout(bound);
             post({ type: 'closed', id: m.id, result });
             port.close();
           })
@@ -96,7 +129,7 @@ try {
         break;
     }
   });
-  post({ type: 'ready', description: store.description });
+  post({ type: 'ready', description: store.description, spillDir: writer.stats().spillDir });
 } catch (e) {
   post({ type: 'open-failed', message: messageOf(e), exitCode: e instanceof UserError ? e.exitCode : 1 });
   port.close();

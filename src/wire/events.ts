@@ -6,9 +6,14 @@
 // WebSocket, HTTP) addresses are "0x…" hex strings and the kernel timestamp a decimal string,
 // so that no consumer loses precision past 2^53.
 
+//
+// Changes within version 1 (additions only):
+// - the call "mprotect" (addr, length, prot; result 0 or -errno). Appended last: the store's batch
+//   codec keeps the index into MEM_CALLS, so the order of the others never changes.
+
 export const EVENTS_WIRE_VERSION = 1;
 
-export const MEM_CALLS = ['mmap', 'munmap', 'brk', 'mremap'] as const;
+export const MEM_CALLS = ['mmap', 'munmap', 'brk', 'mremap', 'mprotect'] as const;
 export type MemCall = (typeof MEM_CALLS)[number];
 
 /** One completed system call (its enter paired with its exit), attributed to its process. */
@@ -27,17 +32,17 @@ export interface MemEvent {
   /** The calling thread's own name. */
   thread: string;
   call: MemCall;
-  /** mmap/munmap/mremap: the address argument; brk: the requested break (0 = query). */
+  /** mmap/munmap/mremap/mprotect: the address argument; brk: the requested break (0 = query). */
   addr: bigint;
   /** Length argument in bytes (mremap: the old length); brk: 0. */
   lengthBytes: bigint;
-  /** mmap: PROT_* bits; null for the others. */
+  /** mmap, mprotect: PROT_* bits; null for the others. */
   prot: number | null;
   /** mmap: MAP_* flags; mremap: MREMAP_* flags; null for the others. */
   flags: number | null;
   /** mmap: the file descriptor (-1 for anonymous); null for the others. */
   fd: number | null;
-  /** The raw return value: an address for mmap/mremap/brk, 0 for munmap, or -errno. */
+  /** The raw return value: an address for mmap/mremap/brk, 0 for munmap/mprotect, or -errno. */
   result: bigint;
   /** null on success, else the errno name ("EBADF"). brk never fails this way: see note. */
   error: string | null;

@@ -18,6 +18,7 @@ export const subscribeSchema = z.object({
   calls: callFilterSchema.optional(),
   detailPid: z.number().int().positive().optional(),
   dirty: z.object({ afterRound: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).optional(),
+  pie: z.object({ figure: z.enum(['pss', 'requested']), exited: z.boolean() }).optional(),
 }) satisfies z.ZodType<SubscribeMessage>;
 
 export const clientMessageSchema = z.discriminatedUnion('type', [subscribeSchema]) satisfies z.ZodType<ClientMessage>;
@@ -44,4 +45,28 @@ export type EventsQuery = z.infer<typeof eventsQuerySchema>;
 
 export const hostQuerySchema = z.object({ host: z.string().max(255).optional() });
 
+export const pieQuerySchema = z.object({
+  host: z.string().max(255).optional(),
+  figure: z.enum(['pss', 'requested']).optional(),
+  /** "1": exited processes take part. */
+  exited: z.enum(['0', '1']).optional(),
+});
+
 export const pidParamsSchema = z.object({ pid: intString.pipe(z.number().int().positive()) });
+
+/** GET /api/v1/history: a window of the /proc history at a resolution fitting `points`. */
+export const historyQuerySchema = z.object({
+  host: z.string().max(255).optional(),
+  /** The window, ms since the epoch; absent: the last hour up to now. */
+  from: intString.optional(),
+  to: intString.optional(),
+  /** About how many points the chart can show (its width in pixels); the server picks the tier. */
+  points: intString.pipe(z.number().int().min(10).max(4000)).optional(),
+  /** Processes to draw, as pid:startTicks separated by commas; absent: the top ones by PSS. */
+  pids: z
+    .string()
+    .max(2000)
+    .regex(/^(\d{1,10}:\d{1,15})(,\d{1,10}:\d{1,15})*$|^$/)
+    .optional(),
+});
+export type HistoryQuery = z.infer<typeof historyQuerySchema>;

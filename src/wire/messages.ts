@@ -15,6 +15,16 @@
 // client written for the first set keeps working):
 // - the dirty-pages watch of `memlens serve --dirty-watch PID`: GET /api/v1/dirty (DirtyBody),
 //   UpdateMessage.dirty, SubscribeMessage.dirty.
+// - why a figure is n/a: ProcessRow.unavailable.
+// - the PSS history of every process over the last hour with its growth: ProcessesBody.pssHistory.
+// - the pie of PSS or of requested memory, over live processes unless exited ones are asked for:
+//   PieBody.figure and PieBody.exitedIncluded, GET /api/v1/pie?figure=&exited=,
+//   SubscribeMessage.pie. Without them the pie is requested memory of live processes (exited ones
+//   used to be included).
+// - the stored /proc history: GET /api/v1/history (HistoryBody).
+// - ProcessRow.reservedBytes (PROT_NONE address space). With it, ProcessRow.requestedBytes and
+//   requestedRatio count only accessible mappings (they counted mmap − munmap, PROT_NONE
+//   reservations included, which put Chromium at thousands of percent of total virtual memory).
 import type { DirtyMethod, DirtyRangeJson, DirtyRoundJson, DirtyWatchJson, HugePageAreaJson, TouchedAreaJson } from './dirty.js';
 import type { LostCounts, MemCall, MemEventJson } from './events.js';
 
@@ -49,6 +59,21 @@ export interface SamplerState {
   error: string | null;
 }
 
+/**
+ * Why a figure of a process row is null (the page shows "n/a" and this reason):
+ * - `exited`: the process has gone; only the tracer's totals remain;
+ * - `permission`: /proc/PID/smaps_rollup (or status) could not be read by memlens's user;
+ * - `not-sampled`: the process started after the last /proc sample (the sampler's interval grows
+ *   with its cost, up to a minute), so its /proc figures have not been read yet;
+ * - `no-tracing`: the figure comes from the tracer, and tracing is not running;
+ * - `not-measured`: the running tracer does not measure this figure;
+ * - `remote`: another host's row: only what the store recorded exists here.
+ */
+export type Unavailable = 'exited' | 'permission' | 'not-sampled' | 'no-tracing' | 'not-measured' | 'remote';
+
+/** The figures of a row that can be n/a. */
+export type RowFigure = 'requested' | 'reserved' | 'mappedNow' | 'rss' | 'pss' | 'swap' | 'calls';
+
 /** One row of the processes table. */
 export interface ProcessRow {
   pid: number;
@@ -56,9 +81,19 @@ export interface ProcessRow {
   name: string;
   /** The command line, NULs turned into spaces; null when unreadable. Untrusted text. */
   cmdline: string | null;
-  /** mmap − munmap (and brk/mremap growth) seen by the tracer; never below 0. Null without tracing. */
+  /**
+   * Bytes mapped with some access (PROT_READ, WRITE or EXEC), per the tracer's address-space model
+   * (seeded from /proc/PID/maps, kept from mmap, munmap, brk, mremap and mprotect). Null without
+   * tracing; for a host known only from the store, Σ mmap − Σ munmap (never below 0).
+   */
   requestedBytes: number | null;
-  /** requestedBytes / (MemTotal + SwapTotal). Null when either is unknown. */
+  /**
+   * Bytes mapped with PROT_NONE: address space reserved and never usable until mprotect makes it
+   * accessible, so never backed by memory or swap. reserved + requested = everything mapped.
+   * Null without tracing, and for a host known only from the store.
+   */
+  reservedBytes: number | null;
+  /** requestedBytes / (MemTotal + SwapTotal): reserved bytes take no share. Null when either is unknown. */
   requestedRatio: number | null;
   /** Bytes mapped right now per the tracer's address-space model (or VmSize when untraced). */
   mappedNowBytes: number | null;
@@ -74,7 +109,12 @@ export interface ProcessRow {
   calls: number | null;
   /** False once the process has exited (rows linger while the tracer still accounts them). */
   alive: boolean;
+  /** For each figure above that is null, why; a figure with a value has no entry. */
+  unavailable: Partial<Record<RowFigure, Unavailable>>;
 }
+
+/** What the pie divides: PSS (resident memory, shared pages divided among their users) or requested memory. */
+export type PieFigure = 'pss' | 'requested';
 
 export interface PieSlice {
   /** The process name, or "others" for the remainder. */
@@ -116,6 +156,9 @@ export interface ProcessPoint {
   tMs: number;
   rssBytes: number | null;
   pssBytes: number | null;
+  /** USS: pages only this process maps (Private_Clean + Private_Dirty of smaps_rollup). Added in v1 without a bump: older clients ignore it. */
+  ussBytes: number | null;
+  swapBytes: number | null;
   mappedNowBytes: number | null;
   requestedBytes: number | null;
 }
@@ -150,6 +193,29 @@ export interface StatusBody {
   store: string;
 }
 
+/** One process's PSS over the last hour, for the sparkline of its row. */
+export interface PssSeries {
+  pid: number;
+  /** Points oldest first, at most PssHistory.maxPoints, picked evenly from the points the server keeps. */
+  tMs: number[];
+  pssBytes: (number | null)[];
+  /**
+   * Least-squares slope of PSS over the last 5 minutes and the last hour, bytes per second; null
+   * with fewer than two points in the window.
+   */
+  growth5mBytesPerS: number | null;
+  growth1hBytesPerS: number | null;
+}
+
+/** PSS history of the processes of the table, kept by the server in memory. */
+export interface PssHistory {
+  /** The sparklines' common time axis: from an hour before the newest sample (or the first sample) to the newest. */
+  fromMs: number;
+  toMs: number;
+  maxPoints: number;
+  series: PssSeries[];
+}
+
 export interface ProcessesBody {
   type: 'processes';
   v: V;
@@ -160,16 +226,23 @@ export interface ProcessesBody {
   rows: ProcessRow[];
   /** True for a remote host: only the store's per-process totals exist, /proc figures are n/a. */
   remote: boolean;
+  /** Null for a remote host (no /proc samples). */
+  pssHistory: PssHistory | null;
 }
 
 export interface PieBody {
   type: 'pie';
   v: V;
   host: string;
-  /** Top 10 by requested bytes, then "others" (only when there are more than 10). */
+  /** The figure divided. */
+  figure: PieFigure;
+  /** Whether exited processes take part (by default they do not). */
+  exitedIncluded: boolean;
+  /** Top 10 by the figure, then "others" (only when there are more than 10). */
   slices: PieSlice[];
   /** How many processes the "others" slice holds. */
   othersCount: number;
+  /** The sum of the slices (kept under this name for pages written for the requested-only pie). */
   totalRequestedBytes: number;
 }
 
@@ -218,6 +291,52 @@ export interface TimelineBody {
   host: string;
   categories: string[];
   points: TimelinePoint[];
+}
+
+/** A process instance of the history: a pid and its start time (stat field 22) name it for good. */
+export interface HistoryProcess {
+  pid: number;
+  startTicks: number;
+  /** comm as last seen: untrusted text. */
+  name: string;
+  /** The highest PSS of the window. */
+  maxPssBytes: number;
+  /** Mean PSS of the window's first and last bucket: how much it grew. */
+  firstPssBytes: number;
+  lastPssBytes: number;
+}
+
+/** One process's PSS over the window: [time, mean, lowest, highest] per bucket. */
+export interface HistorySeries {
+  pid: number;
+  startTicks: number;
+  name: string;
+  points: [number, number, number, number][];
+}
+
+/** A window of the stored /proc history (GET /api/v1/history). */
+export interface HistoryBody {
+  type: 'history';
+  v: V;
+  host: string;
+  fromMs: number;
+  toMs: number;
+  /** Where the figures come from: "every sample", "1 minute" or "1 hour" buckets. */
+  tier: string;
+  /** Width of a point after merging buckets to fit the request (0: every sample as it came). */
+  bucketMs: number;
+  /** Ledger categories: key (stable) and label. */
+  categories: { key: string; name: string }[];
+  /** Per point: its time and, per category, the mean, lowest and highest bytes (null: no data). */
+  points: { tMs: number; avg: (number | null)[]; min: (number | null)[]; max: (number | null)[] }[];
+  /** The window's processes with the highest PSS, highest first (at most 40). */
+  processes: HistoryProcess[];
+  /** The series drawn: those asked for, else the top few of `processes`. */
+  series: HistorySeries[];
+  /** Resolution of the process series (they start at the minute tier). */
+  seriesBucketMs: number;
+  /** The oldest time the history holds for the host (null: empty). */
+  oldestMs: number | null;
 }
 
 export interface HostsBody {
@@ -337,6 +456,7 @@ export type HttpBody =
   | ProcessDetailBody
   | TimelineBody
   | HostsBody
+  | HistoryBody
   | DirtyBody
   | ErrorBody;
 
@@ -407,6 +527,8 @@ export interface SubscribeMessage {
   detailPid?: number;
   /** Follow the dirty-pages watch; `afterRound`: the newest round the page already holds (0: none). */
   dirty?: { afterRound: number };
+  /** Which pie the updates carry; absent = requested memory of live processes. */
+  pie?: { figure: PieFigure; exited: boolean };
 }
 
 export type ClientMessage = SubscribeMessage;

@@ -1,4 +1,8 @@
 // The database schema of the event store is a wire format too: several memlens versions and several
 // hosts may write into one MySQL server. Bump STORE_SCHEMA_VERSION with every new migration in
 // src/store/schema.ts; the number of applied migrations equals this version.
-export const STORE_SCHEMA_VERSION = 1;
+//
+// 1: events, processes, hosts, batches.
+// 2: the /proc history of `memlens serve` (history_system, history_process, history_names).
+// 3: processes.mprotect_calls (mprotect is traced; rows written before count 0).
+export const STORE_SCHEMA_VERSION = 3;

@@ -75,3 +75,21 @@ test('lossless JSON: integers stay exact, bad input is a ParseError', () => {
   assert.equal(parseLosslessJson(enc('"\\u00e9\\ud83d\\ude00"'), 't'), 'é\u{1f600}');
   for (const bad of ['[1,', '{"a" 1}', '"\\q"', '[1] x', '', '-', '"\\u12"']) assert.throws(() => parseLosslessJson(enc(bad), 't'), ParseError, bad);
 });
+
+test('bpftrace parser: mprotect tuples, a success and a failure; a short one is skipped and counted', () => {
+  const lines = [
+    '{"type": "value", "data": ["C", "mprotect", 1000, 42, 43, "v8", "v8:worker", 138538481876992, 8388608, 3, 0]}',
+    '{"type": "value", "data": ["C", "mprotect", 1001, 42, 43, "v8", "v8:worker", 138538488168448, 2097152, 0, -12]}',
+    '{"type": "value", "data": ["C", "mprotect", 1002, 42, 43, "v8", "v8:worker", 138538488168448, 2097152, 0]}',
+    '',
+  ].join('\n');
+  const { records, malformed } = parseAll(new TextEncoder().encode(lines));
+  assert.equal(malformed, 1);
+  assert.deepEqual(
+    callsOf(records).map((e) => [e.call, e.addr, e.lengthBytes, e.prot, e.flags, e.fd, e.result, e.error]),
+    [
+      ['mprotect', 0x7e0001000000n, 0x800000n, 3, null, null, 0n, null],
+      ['mprotect', 0x7e0001600000n, 0x200000n, 0, null, null, -12n, 'ENOMEM'],
+    ],
+  );
+});

@@ -99,3 +99,22 @@ test('stap parser: name escapes', () => {
   assert.throws(() => unescapeStapName('a\\x2'));
   assert.throws(() => unescapeStapName('a\\n'));
 });
+
+test('stap parser: mprotect lines, a success and a failure; a short one is skipped and counted', () => {
+  const text = [
+    '#memlens-stap 1',
+    'C 1000 1795434000000001000 42 43 v8 v8:worker mprotect 0x7e0001000000 0x800000 0x3 0',
+    'C 1001 1795434000000002000 42 43 v8 v8:worker mprotect 0x7e0001600000 0x200000 0x0 -12',
+    'C 1002 1795434000000003000 42 43 v8 v8:worker mprotect 0x7e0001600000 0x200000 0',
+    '',
+  ].join('\n');
+  const { records, malformed } = parseAll(new TextEncoder().encode(text));
+  assert.equal(malformed, 1);
+  assert.deepEqual(
+    callsOf(records).map((e) => [e.call, e.addr, e.lengthBytes, e.prot, e.flags, e.fd, e.result, e.error]),
+    [
+      ['mprotect', 0x7e0001000000n, 0x800000n, 3, null, null, 0n, null],
+      ['mprotect', 0x7e0001600000n, 0x200000n, 0, null, null, -12n, 'ENOMEM'],
+    ],
+  );
+});

@@ -37,7 +37,7 @@ function fakeBuildTree(): string {
 test('stap -p1 parses tracing/memlens.stp', async () => {
   const r = await stap(['-p1', '-r', fakeBuildTree(), script]);
   assert.equal(r.code, 0, r.stderr);
-  for (const probe of ['syscall.mmap2', 'syscall.mmap2.return', 'syscall.munmap.return', 'syscall.brk.return', 'syscall.mremap.return', 'kernel.trace("task_newtask")', 'kernel.trace("sched_process_exec")', 'kernel.trace("sched_process_exit")']) {
+  for (const probe of ['syscall.mmap2', 'syscall.mmap2.return', 'syscall.munmap.return', 'syscall.brk.return', 'syscall.mremap.return', 'syscall.mprotect.return', 'kernel.trace("task_newtask")', 'kernel.trace("sched_process_exec")', 'kernel.trace("sched_process_exit")']) {
     assert.ok(r.stdout.includes(`probe ${probe}`), `parse tree has ${probe}`);
   }
 });
@@ -73,7 +73,7 @@ test('every line memlens.stp prints is one the parser reads', () => {
   const head = /function head:string[^]*?sprintf\("([^"]*)"/.exec(text)?.[1];
   assert.equal(head, '%d %d %d %d %s %s');
   const formats = [...text.matchAll(/printf\("((?:#|[CFEXRU] )[^"]*)\\n"/g)].map((m) => m[1] ?? '');
-  assert.equal(formats.length, 10, formats.join('\n'));
+  assert.equal(formats.length, 11, formats.join('\n'));
   // Stand-in values the way stap prints them: head fields, escaped names, decimals, 0x hex.
   const sample = (fmt: string): string => {
     let n = 0;
@@ -87,5 +87,5 @@ test('every line memlens.stp prints is one the parser reads', () => {
   const lines = formats.map(sample);
   const records = p.push(new TextEncoder().encode(lines.join('\n') + '\n'));
   assert.equal(p.malformed, 0, `${p.samples.join('; ')}\n${lines.join('\n')}`);
-  assert.deepEqual(records.map((r) => r.kind).sort(), ['call', 'call', 'call', 'call', 'lifecycle', 'lifecycle', 'lifecycle', 'lifecycle', 'started', 'unpaired']);
+  assert.deepEqual(records.map((r) => r.kind).sort(), ['call', 'call', 'call', 'call', 'call', 'lifecycle', 'lifecycle', 'lifecycle', 'lifecycle', 'started', 'unpaired']);
 });

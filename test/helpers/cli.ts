@@ -1,6 +1,7 @@
 // Runs the built memlens command (or any command) as a user would, capturing its output and exit code.
 import { spawn } from 'node:child_process';
 import { cliPath } from './paths.js';
+import { waitingFor } from './waiting.js';
 
 export interface CliResult {
   /** The process's pid (names such as memlens's tracing instance contain it). */
@@ -17,11 +18,14 @@ export interface RunOptions {
   stdinOpen?: boolean;
   uid?: number;
   gid?: number;
+  /** After this long the process is killed and the run fails saying so (default 10 minutes). */
+  boundMs?: number;
 }
 
 /** Runs COMMAND ARGS to its end with NO_COLOR set, feeding `input` on stdin. */
 export function runProcess(command: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
+  const what = `${command} ${args.join(' ')}`.slice(0, 300);
+  return waitingFor(`${what} to end`, () => new Promise<CliResult>((resolve, reject) => {
     const child = spawn(command, args, {
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -38,8 +42,13 @@ export function runProcess(command: string, args: string[], opts: RunOptions = {
       child.stdin.on('error', () => undefined);
       child.on('exit', () => child.stdin.destroy());
     } else child.stdin.end(opts.input ?? '');
-  });
+    // A run past the bound is killed, so that it does not outlive the failed test.
+    const killer = setTimeout(() => child.kill('SIGKILL'), (opts.boundMs ?? RUN_BOUND_MS) + 1000);
+    child.on('close', () => clearTimeout(killer));
+  }), opts.boundMs ?? RUN_BOUND_MS);
 }
+
+const RUN_BOUND_MS = 10 * 60_000;
 
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return runProcess(process.execPath, [cliPath, ...args], opts);

@@ -27,13 +27,15 @@ function staleHolder(): string | undefined {
   return pid > 0 && identity(pid) === held ? undefined : held;
 }
 
-async function takeLock(): Promise<void> {
+async function takeLock(signal: AbortSignal): Promise<void> {
   const mine = identity('self');
   if (mine === undefined) throw new Error('cannot read /proc/self/stat');
   const draft = `${LOCK}.${process.pid}`;
   writeFileSync(draft, `${mine}\n`);
   try {
     for (;;) {
+      // The wait's bound ran out: stop trying, or a lock taken after the test gave up would stay held.
+      if (signal.aborted) return;
       try {
         linkSync(draft, LOCK);
         return;
@@ -51,7 +53,8 @@ async function takeLock(): Promise<void> {
 }
 
 export async function withTraceLock<T>(fn: () => Promise<T>): Promise<T> {
-  await waitingFor(`the trace lock ${LOCK} (held by: ${readHolder() ?? 'nobody'})`, takeLock);
+  // Holders are whole test files that trace (the dashboard's browser test, a VM boot): minutes each.
+  await waitingFor(`the trace lock ${LOCK} (held by: ${readHolder() ?? 'nobody'})`, takeLock, 20 * 60_000);
   try {
     return await fn();
   } finally {

@@ -13,6 +13,7 @@ import { createAccessPolicy } from '../../src/server/security.js';
 import { DashboardViews } from '../../src/server/views.js';
 import type { MemtraceFilesBody, MemtraceReportBody } from '../../src/wire/memtrace.js';
 import { artifactsDir, repoRoot } from '../helpers/paths.js';
+import { untilInPage } from '../web/live-serve.js';
 import { readPublicTrace } from './public-traces.js';
 import { buildScenario } from './scenarios.js';
 
@@ -76,9 +77,9 @@ test('the OCaml view in Chromium: open a trace, see live memory, findings, sites
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(`http://127.0.0.1:${address.port}/#memtrace`);
-    await page.waitForFunction(() => document.querySelectorAll('#mt-file option').length > 1, undefined, { timeout: 0, polling: 100 });
+    await untilInPage(page, () => document.querySelectorAll('#mt-file option').length > 1);
     await page.selectOption('#mt-file', 'server.ctf');
-    await page.waitForFunction(() => document.querySelectorAll('#mt-sites tr').length > 0, undefined, { timeout: 0, polling: 100 });
+    await untilInPage(page, () => document.querySelectorAll('#mt-sites tr').length > 0);
     const findings = (await page.locator('#mt-findings').textContent()) ?? '';
     assert.match(findings, /Leak suspect: Dune__exe__Cache\.add/);
     assert.match(findings, /Allocation race: allocation outpaced reclamation/);

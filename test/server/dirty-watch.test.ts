@@ -2,7 +2,7 @@
 // watching test/dirty/workload.c live on this machine's kernel. The HTTP API and the WebSocket
 // carry the series, /metrics its figures; a target that exits ends the watch with its rounds; the
 // checks of `memlens dirty` refuse the same targets with the same exit codes, before any server
-// starts. Conditions are awaited by polling, without time limits.
+// starts. Conditions are awaited by polling, each wait bounded (test/helpers/waiting.ts).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -21,10 +21,11 @@ import { makeHarness } from './harness.js';
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls until `probe` returns something, as long as it takes. */
+/** Polls until `probe` returns something, within the wait bound. */
 async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
-  return waitingFor(`the server: ${describePredicate(probe)}`, async () => {
+  return waitingFor(`the server: ${describePredicate(probe)}`, async (signal) => {
     for (;;) {
+      signal.throwIfAborted();
       const got = await probe();
       if (got !== undefined) return got;
       await sleep(100);
@@ -75,14 +76,16 @@ class LiveClient {
     this.socket.send(JSON.stringify(m));
   }
 
-  /** The next message (waiting as long as it takes). */
+  /** The next message, within the wait bound. */
   async next(): Promise<ServerMessage> {
-    for (;;) {
-      const m = this.inbox.shift();
-      if (m !== undefined) return m;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = null;
-    }
+    return waitingFor('the next WebSocket message', async () => {
+      for (;;) {
+        const m = this.inbox.shift();
+        if (m !== undefined) return m;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = null;
+      }
+    });
   }
 
   /** Skips messages until one satisfies `want`. */

@@ -13,10 +13,12 @@ export function sampleFixture(atMs: number, host = 'testhost'): SystemSample {
     cmdline: i === 13 ? `"'<script>alert(1)</script>` : `/usr/bin/prog${i % 5} --n ${i}`,
     rssBytes: (i + 1) * MiB,
     pssBytes: i === 3 ? null : (i + 1) * MiB * 0.5,
+    ussBytes: i === 3 ? null : (i + 1) * MiB * 0.25,
     swapBytes: 0,
     vmSizeBytes: (i + 1) * 10 * MiB,
     sampledAtMs: atMs,
     pssAtMs: i === 3 ? null : atMs,
+    startTime: String(1000 + i),
   }));
   return {
     atMs,
@@ -55,6 +57,7 @@ export function tracedFixture(): TracedProcess[] {
     pid: 100 + i,
     name: i === 13 ? '<i id=pwn>x' : `prog${i % 5}`,
     requestedBytes: (i === 13 ? 100 : i + 1) * 4 * MiB,
+    reservedBytes: (i + 1) * 2 * MiB,
     mappedNowBytes: (i + 1) * 8 * MiB,
     calls: i + 1,
     alive: true,

@@ -1,6 +1,7 @@
 // Builds a dashboard server over the hand-made inputs of fixtures.ts, for tests without a browser.
 import { join } from 'node:path';
 import { createDashboardServer } from '../../src/server/app.js';
+import type { ConnectionLimits } from '../../src/server/connections.js';
 import type { DashboardServer } from '../../src/server/app.js';
 import { LiveState } from '../../src/server/live-state.js';
 import { createAccessPolicy } from '../../src/server/security.js';
@@ -11,12 +12,13 @@ import { eventFixture, MemoryEventStore, sampleFixture, tracedFixture } from './
 export interface Harness {
   server: DashboardServer;
   state: LiveState;
+  views: DashboardViews;
   store: MemoryEventStore;
   token: string | null;
 }
 
 /** `sampled: false`: a server before its first /proc sample. */
-export async function makeHarness(listenHost: string, token: string | null, opts: { tracing?: boolean; sampled?: boolean } = {}): Promise<Harness> {
+export async function makeHarness(listenHost: string, token: string | null, opts: { tracing?: boolean; sampled?: boolean; limits?: ConnectionLimits; memtraceDir?: string } = {}): Promise<Harness> {
   const state = new LiveState({ host: 'testhost' });
   const now = Date.now();
   const sampled = opts.sampled ?? true;
@@ -30,6 +32,6 @@ export async function makeHarness(listenHost: string, token: string | null, opts
   const store = new MemoryEventStore(events);
   const views = new DashboardViews(state, store, (pid) => Promise.resolve(pid === 113 ? { rows: [{ kind: 'anonymous', count: 3, sizeBytes: 3 << 20, rssBytes: 1 << 20, pssBytes: 1 << 19 }] } : { error: 'permission denied' }));
   const access = createAccessPolicy({ listenHost, token });
-  const server = await createDashboardServer({ views, access, webRoot: join(repoRoot, 'dist', 'web'), version: 'test', defaultMetrics: false });
-  return { server, state, store, token: access.token };
+  const server = await createDashboardServer({ views, access, webRoot: join(repoRoot, 'dist', 'web'), version: 'test', defaultMetrics: false, memtraceDir: opts.memtraceDir ?? null, ...(opts.limits === undefined ? {} : { limits: opts.limits }) });
+  return { server, state, views, store, token: access.token };
 }

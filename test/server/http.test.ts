@@ -57,6 +57,8 @@ describe('access on loopback without a token', async () => {
     assert.equal(p103?.pssBytes, null);
     assert.equal(p103.requestedBytes, 4 * 4 * 1024 * 1024);
     assert.equal(p103.requestedRatio, (16 * 1024 * 1024) / ((8192 + 2048) * 1024 * 1024));
+    // Reserved (PROT_NONE) bytes come with the row and take no share of total virtual memory.
+    assert.equal(p103.reservedBytes, 4 * 2 * 1024 * 1024);
     const hostile = body.rows.find((x) => x.pid === 113);
     assert.equal(hostile?.name, '<i id=pwn>x');
   });
@@ -129,6 +131,8 @@ describe('access on loopback without a token', async () => {
     assert.equal(body.remote, true);
     assert.ok(body.rows.length > 0);
     assert.ok(body.rows.every((r) => r.rssBytes === null && r.pssBytes === null && r.sampledAtMs === null));
+    // The store keeps call totals, not address spaces: reserved is not known there.
+    assert.ok(body.rows.every((r) => r.reservedBytes === null));
     const hosts = (await app.inject({ url: '/api/v1/hosts', headers: { host: '127.0.0.1' } })).json<{ hosts: string[] }>();
     assert.deepEqual(hosts.hosts, ['otherhost', 'testhost']);
   });
@@ -140,7 +144,7 @@ describe('without tracing', async () => {
 
   test('requested and calls are n/a (null), never 0, and the reason is in the status', async () => {
     const rows = (await h.server.app.inject({ url: '/api/v1/processes', headers: { host: '127.0.0.1' } })).json<ProcessesBody>().rows;
-    assert.ok(rows.every((r) => r.requestedBytes === null && r.calls === null && r.requestedRatio === null));
+    assert.ok(rows.every((r) => r.requestedBytes === null && r.reservedBytes === null && r.calls === null && r.requestedRatio === null));
     assert.ok(rows.every((r) => r.rssBytes !== null));
     const st = (await h.server.app.inject({ url: '/api/v1/status', headers: { host: '127.0.0.1' } })).json<StatusBody>();
     assert.deepEqual(st.tracing, { state: 'unavailable', reason: 'tracing needs root' });

@@ -9,6 +9,7 @@ import type { ServerMessage, UpdateMessage } from '../../src/wire/messages.js';
 import { CALLS_PER_UPDATE } from '../../src/server/live-hub.js';
 import { eventFixture } from './fixtures.js';
 import { makeHarness } from './harness.js';
+import { describePredicate, waitingFor } from '../helpers/waiting.js';
 
 function rawText(data: WebSocket.RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
@@ -35,14 +36,11 @@ function attempt(url: string, headers: Record<string, string>): Promise<{ status
   });
 }
 
-/**
- * Takes messages from the socket's inbox until `done` says stop. Waits as long as it takes
- * (no time limit).
- */
+/** Takes messages from the socket's inbox until `done` says stop, within the wait bound. */
 function collect(ws: WebSocket, done: (all: ServerMessage[]) => boolean): Promise<ServerMessage[]> {
   const box = inbox.get(ws) ?? [];
   const all: ServerMessage[] = [];
-  return new Promise((resolve) => {
+  return waitingFor(`WebSocket messages until ${describePredicate(done)}`, () => new Promise((resolve) => {
     const check = (): void => {
       while (box.length > 0) {
         all.push(box.shift() as ServerMessage);
@@ -57,7 +55,7 @@ function collect(ws: WebSocket, done: (all: ServerMessage[]) => boolean): Promis
     const onMessage = (): void => check();
     ws.on('message', onMessage);
     check();
-  });
+  }));
 }
 
 describe('WebSocket upgrade with a token', async () => {

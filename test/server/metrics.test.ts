@@ -39,7 +39,7 @@ describe('/metrics', async () => {
     assert.ok(prog.samples.some((s) => s.labels.program === '<i id=pwn>x'));
     const calls = f.get('memlens_traced_calls_total');
     assert.equal(calls?.type, 'counter');
-    assert.deepEqual(calls.samples.map((s) => s.labels.call).sort(), ['brk', 'mmap', 'mremap', 'munmap']);
+    assert.deepEqual(calls.samples.map((s) => s.labels.call).sort(), ['brk', 'mmap', 'mprotect', 'mremap', 'munmap']);
     assert.equal(f.get('memlens_trace_lost_events_total')?.type, 'counter');
     assert.equal(f.get('memlens_tracing_up')?.samples[0]?.value, 1);
     for (const name of f.keys()) {
@@ -84,6 +84,7 @@ describe('program groups for /metrics', () => {
     name,
     cmdline: null,
     requestedBytes: null,
+    reservedBytes: null,
     requestedRatio: null,
     mappedNowBytes: null,
     rssBytes: rss,
@@ -93,6 +94,7 @@ describe('program groups for /metrics', () => {
     pssAtMs: 0,
     calls: null,
     alive: true,
+    unavailable: {},
   });
 
   test('top N by RSS plus "other": a partition whose sum is the whole', () => {

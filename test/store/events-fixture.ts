@@ -25,7 +25,7 @@ export function event(over: Partial<MemEvent> = {}): MemEvent {
   };
 }
 
-const CALLS: readonly MemCall[] = ['mmap', 'munmap', 'brk', 'mremap'];
+const CALLS: readonly MemCall[] = ['mmap', 'munmap', 'brk', 'mremap', 'mprotect'];
 const ERRORS = ['EBADF', 'ENOMEM', 'EINVAL'];
 
 /**
@@ -37,7 +37,7 @@ export function randomEvents(rng: SeededRandom, n: number, startKtime: bigint, h
   let ktime = startKtime;
   for (let i = 0; i < n; i++) {
     ktime += BigInt(rng.int(1, 5000));
-    const call = CALLS[rng.int(0, 3)] ?? 'mmap';
+    const call = CALLS[rng.int(0, CALLS.length - 1)] ?? 'mmap';
     const failed = rng.next() < 0.15;
     const pid = rng.int(1, 12);
     const big = rng.next() < 0.05;
@@ -55,7 +55,7 @@ export function randomEvents(rng: SeededRandom, n: number, startKtime: bigint, h
         call,
         addr: BigInt(rng.int(0, 1 << 30)) * 4096n,
         lengthBytes: call === 'brk' ? 0n : lengthBytes,
-        prot: call === 'mmap' ? 3 : null,
+        prot: call === 'mmap' ? 3 : call === 'mprotect' ? rng.int(0, 7) : null,
         flags: call === 'mmap' ? 0x22 : call === 'mremap' ? 1 : null,
         fd: call === 'mmap' ? -1 : null,
         result: failed ? -BigInt(rng.int(1, 30)) : 0x7f00_0000_0000n + BigInt(i) * 4096n,

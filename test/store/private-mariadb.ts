@@ -83,6 +83,17 @@ export class PrivateMariadb {
     this.child = undefined;
   }
 
+  /** SIGTERM: the server shuts down cleanly (closing its connections), as an administrator's stop. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGCONT');
+    child.kill('SIGTERM');
+    await exited;
+    this.child = undefined;
+  }
+
   /** SIGSTOP: the server keeps its connections open and answers nothing, as a hung host or a network path that drops packets. */
   freeze(): void {
     this.child?.kill('SIGSTOP');

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SeededRandom } from '../../src/base/random.js';
 import { STORE_SCHEMA_VERSION, newBatchId, openStore, type EventStore, type ProcessStart, type ProcessTotals } from '../../src/store/index.js';
-import { migrations } from '../../src/store/schema.js';
+import { migrations, type AnyDb } from '../../src/store/schema.js';
+import { connect } from '../../src/store/connect.js';
+import { parseStoreUrl } from '../../src/store/url.js';
 import type { MemEvent } from '../../src/wire/events.js';
 import { createConnection } from 'mysql2/promise';
 import { SHARED_MYSQL, mariadbBackend, sqliteBackend, type Backend } from './backends.js';
@@ -18,7 +20,7 @@ function naiveTotals(events: readonly MemEvent[], starts: readonly ProcessStart[
     const k = `${host}/${pid}/${startNs}`;
     let t = out.get(k);
     if (!t) {
-      t = { host, pid, startNs, name, mmapBytes: 0n, munmapBytes: 0n, requestedBytes: 0n, mmapCalls: 0, munmapCalls: 0, brkCalls: 0, mremapCalls: 0, failedCalls: 0, firstSeenMs: timeMs, lastSeenMs: timeMs };
+      t = { host, pid, startNs, name, mmapBytes: 0n, munmapBytes: 0n, requestedBytes: 0n, mmapCalls: 0, munmapCalls: 0, brkCalls: 0, mremapCalls: 0, mprotectCalls: 0, failedCalls: 0, firstSeenMs: timeMs, lastSeenMs: timeMs };
       out.set(k, t);
     }
     return t;
@@ -40,6 +42,7 @@ function naiveTotals(events: readonly MemEvent[], starts: readonly ProcessStart[
       t.munmapCalls++;
       if (e.error === null) t.munmapBytes += e.lengthBytes;
     } else if (e.call === 'brk') t.brkCalls++;
+    else if (e.call === 'mprotect') t.mprotectCalls++;
     else t.mremapCalls++;
   }
   for (const t of out.values()) t.requestedBytes = t.mmapBytes > t.munmapBytes ? t.mmapBytes - t.munmapBytes : 0n;
@@ -261,7 +264,7 @@ test('two memlens opening one new MariaDB database at once both get the schema, 
     const c = await createConnection(SHARED_MYSQL);
     try {
       const [rows] = await c.query('select name from memlens_test_store_open.memlens_migrations');
-      assert.deepEqual(rows, [{ name: '0001_initial' }]);
+      assert.deepEqual(rows, [{ name: '0001_initial' }, { name: '0002_history' }, { name: '0003_mprotect_calls' }]);
     } finally {
       await c.end();
     }
@@ -269,3 +272,51 @@ test('two memlens opening one new MariaDB database at once both get the schema, 
     await backend.drop();
   }
 });
+
+for (const kind of ['sqlite', 'mariadb'] as const) {
+  test(`${kind}: a database of schema 1 with totals in it gets mprotect_calls = 0, and counts them from then on`, async () => {
+    const backend = kind === 'sqlite' ? sqliteBackend() : await mariadbBackend('memlens_test_store_v1');
+    try {
+      // Schema 1 exactly as an older memlens left it: only the first migration, one process row.
+      const conn = await connect(parseStoreUrl(backend.url));
+      const first = migrations(conn.dialect)['0001_initial'];
+      assert.ok(first);
+      // The migrations table as migrate.ts creates it, and the first migration run through the untyped handle.
+      const any = conn.db as unknown as AnyDb;
+      await any.schema.createTable('memlens_migrations').addColumn('name', 'varchar(64)', (c) => c.primaryKey()).addColumn('applied_ms', 'bigint', (c) => c.notNull()).execute();
+      await first.up(any);
+      await any.insertInto('memlens_migrations').values({ name: '0001_initial', applied_ms: 1 }).execute();
+      await any
+        .insertInto('processes')
+        .values({ host: 'old', pid: 7, start_ns: 0, name: 'old', mmap_bytes: 8192, munmap_bytes: 0, mmap_calls: 2, munmap_calls: 0, brk_calls: 1, mremap_calls: 0, failed_calls: 0, first_seen_ms: 1, last_seen_ms: 2, seq: 1 })
+        .execute();
+      await conn.db.destroy();
+
+      const store = await openStore(backend.url);
+      try {
+        const [before] = await store.processTotals({ host: 'old' });
+        assert.equal(before?.mprotectCalls, 0);
+        assert.equal(before.mmapCalls, 2);
+        await store.appendEvents([
+          event({ host: 'old', pid: 7, name: 'old', call: 'mprotect', addr: 0x7f00_0000_0000n, lengthBytes: 4096n, prot: 0, flags: null, fd: null, result: 0n }),
+          event({ host: 'old', pid: 7, name: 'old', call: 'mprotect', addr: 0x7f00_0000_0000n, lengthBytes: 4096n, prot: 3, flags: null, fd: null, result: -12n, error: 'ENOMEM' }),
+        ]);
+        const [after] = await store.processTotals({ host: 'old' });
+        assert.equal(after?.mprotectCalls, 2);
+        assert.equal(after.failedCalls, 1);
+        const back = await store.queryEvents({ host: 'old', call: 'mprotect', limit: 10 });
+        assert.deepEqual(
+          back.map((e) => [e.call, e.prot, e.lengthBytes, e.result, e.error]),
+          [
+            ['mprotect', 3, 4096n, -12n, 'ENOMEM'],
+            ['mprotect', 0, 4096n, 0n, null],
+          ],
+        );
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await backend.drop();
+    }
+  });
+}

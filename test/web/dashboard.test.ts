@@ -2,7 +2,7 @@
 // `memlens serve` run as root: a workload with known mappings shows up in the processes table,
 // the pie and the calls table; the ledger renders; a process named "<i id=pwn>x" with a command
 // line full of quotes and markup shows as literal text and injects nothing. Conditions are
-// awaited by polling the page, without time limits; the one condition that events dropped by the
+// awaited by polling the page, each wait bounded; the one condition that events dropped by the
 // kernel could make impossible is decided by the loss count instead (startTracedWorkloads).
 // Screenshots go to test-artifacts/.
 // The functions passed to the page run in the browser: hence the DOM types in this file.
@@ -18,7 +18,7 @@ import { Teardown } from '../helpers/teardown.js';
 import { waitingFor } from '../helpers/waiting.js';
 import type { ProcessesBody, StatusBody } from '../../src/wire/messages.js';
 import type { LiveServe, Workload } from './live-serve.js';
-import { launchBrowser, startServe, startWorkload, untilInPage as until } from './live-serve.js';
+import { hoverChartUntil, launchBrowser, startServe, startWorkload, untilInPage as until } from './live-serve.js';
 
 const HOSTILE_NAME = '<i id=pwn>x';
 const HOSTILE_ARGS = [`"'"''<script>window.__pwned=1</script>`, `<img src=x onerror="window.__pwned=2">`, `'"><svg onload=window.__pwned=3>`];
@@ -99,36 +99,29 @@ describe('dashboard in chromium against a live memlens serve', { skip: canRun ? 
       page,
       (pid: number) => {
         const row = document.querySelector(`#proc-body tr[data-pid="${pid}"]`);
-        return row !== null && row.children[1]?.textContent === 'mlworkload' && row.children[2]?.textContent === '1.50 TiB';
+        return row !== null && row.querySelector('[data-col=name]')?.textContent === 'mlworkload' && row.querySelector('[data-col=requestedBytes]')?.textContent === '1.50 TiB';
       },
       known.pid,
     );
-    const ratio = await page.textContent(`#proc-body tr[data-pid="${known.pid}"] td:nth-child(4)`);
+    const ratio = await page.textContent(`#proc-body tr[data-pid="${known.pid}"] td[data-col=requestedRatio]`);
     assert.match(ratio ?? '', /%$/);
     assert.match((await page.textContent('#proc-total')) ?? '', /MemTotal \+ SwapTotal/);
     await page.screenshot({ path: join(shots, 'processes.png') });
   });
 
   test('the pie of requested memory has the workload as a slice', async () => {
+    // The pie shows PSS by default; the workload's PROT_NONE mappings hold no memory.
+    await page.selectOption('#pie-figure', 'requested');
     await until(page, (pid: number) => (document.getElementById('pie')?.getAttribute('aria-label') ?? '').includes(`mlworkload (${pid}): 1.50 TiB`), known.pid);
-    assert.ok((await page.locator('#pie canvas').count()) > 0);
+    assert.ok((await page.locator('#pie svg').count()) > 0);
   });
 
   test('hostile names and command lines are literal text, and nothing is injected', async () => {
     const sel = `#proc-body tr[data-pid="${hostile.pid}"]`;
-    await until(page, (s: string) => document.querySelector(s)?.children[1]?.textContent === '<i id=pwn>x', sel);
+    await until(page, (s: string) => document.querySelector(s)?.querySelector('[data-col=name]')?.textContent === '<i id=pwn>x', sel);
     assert.equal(await page.locator('#pwn').count(), 0);
-    // The pie's tooltip is HTML: hover around the ring until the hostile slice's tooltip shows.
-    const box = await page.locator('#pie').boundingBox();
-    assert.ok(box !== null);
-    const r = (Math.min(box.width, box.height) / 2) * 0.525;
-    let tooltip = '';
-    for (let deg = 0; deg < 360 && !tooltip.includes(HOSTILE_NAME); deg += 6) {
-      const a = (deg * Math.PI) / 180;
-      await page.mouse.move(box.x + box.width / 2 + r * Math.cos(a), box.y + box.height / 2 + r * Math.sin(a));
-      // The tooltip is the chart's only div without a canvas inside.
-      tooltip = await page.evaluate(() => [...document.querySelectorAll('#pie div')].filter((d) => d.querySelector('canvas') === null).map((d) => d.textContent).join('|'));
-    }
+    // The pie's tooltip is HTML: hover over the ring until the hostile slice's tooltip shows.
+    const tooltip = await hoverChartUntil(page, '#pie', HOSTILE_NAME);
     assert.ok(tooltip.includes(HOSTILE_NAME), `no tooltip with the hostile name (saw: ${tooltip.slice(0, 200)})`);
     await page.screenshot({ path: join(shots, 'pie-tooltip-hostile.png') });
     await page.mouse.move(5, 5);

@@ -4,7 +4,7 @@
 // method). The workload runs under the name "<i id=dpwn>x", so its process name and the path of
 // its executable's mapping are hostile text. The test changes the write set mid-watch to show
 // that the watch keeps judging after it has converged, then ends the process. Conditions are
-// awaited by polling the page, without time limits. Screenshots go to test-artifacts/serve/.
+// awaited by polling the page, each wait bounded. Screenshots go to test-artifacts/serve/.
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 import assert from 'node:assert/strict';

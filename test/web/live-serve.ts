@@ -51,10 +51,29 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGINT');
 });
 
-export async function startServe(extra: string[] = []): Promise<LiveServe> {
-  const dir = mkdtempSync(join(tmpdir(), 'memlens-serve-test-'));
+export interface StartServeOptions {
+  /**
+   * The data directory (its events.db is the store) to use, and keep when the server stops: a
+   * second server started on the same directory finds what the first stored. Default: a new
+   * temporary directory, removed when the server stops.
+   */
+  dir?: string;
+  /** A command the server runs under, e.g. ['prlimit', '--nofile=400:400', '--']. */
+  prefix?: string[];
+}
+
+/** A data directory for startServe({ dir }), kept across servers; remove it with rmSync when done. */
+export function serveDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'memlens-serve-test-'));
+}
+
+export async function startServe(extra: string[] = [], opts: StartServeOptions = {}): Promise<LiveServe> {
+  const keep = opts.dir !== undefined;
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'memlens-serve-test-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [cliPath, 'serve', '--port', String(port), '--db', join(dir, 'events.db'), ...extra], {
+  const argv = [process.execPath, cliPath, 'serve', '--port', String(port), '--db', join(dir, 'events.db'), ...extra];
+  const [command = process.execPath, ...args] = [...(opts.prefix ?? []), ...argv];
+  const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', XDG_DATA_HOME: dir },
   });
@@ -76,7 +95,7 @@ export async function startServe(extra: string[] = []): Promise<LiveServe> {
         child.once('exit', (code) => {
           // The store and data directory are the test's own; what to look at afterwards is the
           // exit code and stderr, which the caller has.
-          rmSync(dir, { recursive: true, force: true });
+          if (!keep) rmSync(dir, { recursive: true, force: true });
           resolve(code);
         });
         child.kill('SIGINT');
@@ -99,8 +118,13 @@ export interface Workload {
 }
 
 /** Starts the workload and resolves once its mappings are made. */
-export async function startWorkload(name: string, gib: number, count: number, unmap: number, extraArgs: string[] = []): Promise<Workload> {
-  const child = spawn(workloadBinary(), [name, String(gib), String(count), String(unmap), ...extraArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
+export function startWorkload(name: string, gib: number, count: number, unmap: number, extraArgs: string[] = []): Promise<Workload> {
+  return startWorkloadMode(name, [String(gib), String(count), String(unmap), ...extraArgs]);
+}
+
+/** Starts the workload with the arguments after its name (a mode of workload.c), once it is ready. */
+export async function startWorkloadMode(name: string, args: string[]): Promise<Workload> {
+  const child = spawn(workloadBinary(), [name, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   await lineMatching(child, /ready/);
   return {
     pid: child.pid ?? 0,
@@ -140,7 +164,46 @@ export async function launchBrowser(): Promise<BrowserContext> {
   return context;
 }
 
-/** Waits, as long as it takes, until the predicate holds in the page; the wait leaves a note saying so. */
-export async function untilInPage<A>(page: Page, fn: (arg: A) => boolean, arg?: A): Promise<void> {
-  await waitingFor(`the page: ${describePredicate(fn, arg)}`, () => page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: 0, polling: 200 }));
+/** How long a page wait lasts at most by default: generous, for a machine busy with other tests. */
+export const PAGE_WAIT_MS = 5 * 60_000;
+
+/**
+ * Waits until the predicate holds in the page, at most `timeoutMs`; the wait leaves a note saying
+ * so, and when the bound runs out it fails saying what it waited for.
+ */
+export async function untilInPage<A>(page: Page, fn: (arg: A) => boolean, arg?: A, timeoutMs: number = PAGE_WAIT_MS): Promise<void> {
+  const what = `the page: ${describePredicate(fn, arg)}`;
+  await waitingFor(what, async () => {
+    try {
+      await page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: timeoutMs, polling: 200 });
+    } catch (e) {
+      if (e instanceof Error && e.name === 'TimeoutError') throw new Error(`waited ${Math.round(timeoutMs / 1000)} s for ${what}`);
+      throw e;
+    }
+  }, timeoutMs + 30_000);
+}
+
+/**
+ * Moves the pointer over the pie of `selector` (an ECharts chart drawn as SVG) point by point, 8 px
+ * apart over the box of its shapes, until its tooltip holds `text`; returns the tooltips seen, the
+ * last one last. The tooltip is the chart's only div without the drawing inside.
+ */
+export async function hoverChartUntil(page: Page, selector: string, text: string): Promise<string> {
+  const box = await page.evaluate((sel: string) => {
+    const rects = [...document.querySelectorAll(`${sel} svg path`)].map((p) => p.getBoundingClientRect()).filter((r) => r.width > 0 && r.height > 0);
+    if (rects.length === 0) return null;
+    const x = Math.min(...rects.map((r) => r.left));
+    const y = Math.min(...rects.map((r) => r.top));
+    return { x, y, w: Math.max(...rects.map((r) => r.right)) - x, h: Math.max(...rects.map((r) => r.bottom)) - y };
+  }, selector);
+  if (box === null) return '';
+  let seen = '';
+  for (let dy = 4; dy < box.h; dy += 8) {
+    for (let dx = 4; dx < box.w; dx += 8) {
+      await page.mouse.move(box.x + dx, box.y + dy);
+      seen = await page.evaluate((sel: string) => [...document.querySelectorAll(`${sel} div`)].filter((d) => d.querySelector('svg') === null).map((d) => d.textContent).join('|'), selector);
+      if (seen.includes(text)) return seen;
+    }
+  }
+  return seen;
 }

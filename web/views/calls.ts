@@ -7,6 +7,7 @@
 import { elementScroll, observeElementOffset, observeElementRect, Virtualizer } from '@tanstack/virtual-core';
 import type { MemEventJson } from '../../src/wire/events.js';
 import { MEM_CALLS } from '../../src/wire/events.js';
+import { addressText, flagsText, protText, resultText } from '../../src/wire/events-text.js';
 import type { CallFilter } from '../../src/wire/messages.js';
 import { callMatches } from '../../src/wire/messages.js';
 import type { CallQuery } from '../api.js';
@@ -18,6 +19,120 @@ export const ROW_HEIGHT = 24;
 const PAGE = 500;
 
 export const callKey = (e: MemEventJson): string => `${e.ktime}:${e.tid}:${e.call}`;
+
+/**
+ * The columns of a call list. Each means the same for every call: "size" is the length the call
+ * names (mremap: old → new; brk names none), "result" what it returned (see resultText),
+ * "address" the address it asked for. The header is built from this list, so every column has
+ * its heading; the optional ones can be hidden (remembered in localStorage).
+ */
+interface Column {
+  id: string;
+  head: string;
+  /** Tooltip of the heading: what the column shows. */
+  help: string;
+  /** A grid track size. */
+  width: string;
+  /** Width in px the column needs at least (for the list's horizontal scroll). */
+  minPx: number;
+  num?: boolean;
+  /** Columns that can be hidden, and whether they start hidden. */
+  optional?: 'shown' | 'hidden';
+  text(e: MemEventJson): string;
+  title?(e: MemEventJson): string;
+}
+
+const exact = (n: number | null): string => (n === null ? '' : `${n.toLocaleString('en-US')} bytes`);
+
+export const CALL_COLUMNS: Column[] = [
+  { id: 'time', head: 'time', help: 'when the call was made (local time)', width: '96px', minPx: 96, text: (e) => timeText(Date.parse(e.time)), title: (e) => e.time },
+  { id: 'pid', head: 'pid', help: 'process id', width: '64px', minPx: 64, num: true, text: (e) => String(e.pid) },
+  { id: 'name', head: 'process', help: "the process's name at the call", width: 'minmax(90px, 1fr)', minPx: 90, text: (e) => e.name, title: (e) => e.name },
+  { id: 'call', head: 'call', help: 'the system call', width: '64px', minPx: 64, text: (e) => e.call },
+  {
+    id: 'size',
+    head: 'size',
+    help: 'the length the call names: mmap and munmap their length, mremap old → new; brk names none (its new break is the result)',
+    width: '118px',
+    minPx: 118,
+    num: true,
+    text: (e) => (e.call === 'brk' ? '—' : e.call === 'mremap' ? `${bytesText(e.length)} → ${bytesText(e.new_length)}` : bytesText(e.length)),
+    title: (e) => (e.call === 'brk' ? 'brk takes no length' : e.call === 'mremap' ? `${exact(e.length)} → ${exact(e.new_length)}` : exact(e.length)),
+  },
+  {
+    id: 'result',
+    head: 'result',
+    help: 'what the call returned: mmap and mremap the address of the mapping, munmap ok, brk the new break; a failed call its error',
+    width: '168px',
+    minPx: 168,
+    text: resultText,
+    title: (e) => (e.error !== null ? `failed: ${e.error} (${e.result})` : `returned ${e.result}`),
+  },
+  {
+    id: 'address',
+    head: 'address',
+    help: 'the address asked for: mmap its hint (any = none), munmap and mremap the range, brk the break requested (query = 0)',
+    width: '140px',
+    minPx: 140,
+    optional: 'shown',
+    text: addressText,
+    title: (e) => (e.call === 'mremap' && e.new_addr !== null ? `${e.addr}, new address ${e.new_addr}` : e.addr),
+  },
+  { id: 'prot', head: 'prot', help: 'mmap: the protection asked for (read, write, execute)', width: '44px', minPx: 44, optional: 'shown', text: (e) => (e.call === 'mmap' ? protText(e.prot) : ''), title: (e) => (e.prot === null ? '' : `PROT bits 0x${e.prot.toString(16)}`) },
+  {
+    id: 'flags',
+    head: 'flags',
+    help: 'mmap: MAP_* flags; mremap: MREMAP_* flags',
+    width: '150px',
+    minPx: 150,
+    optional: 'shown',
+    text: (e) => flagsText(e.call, e.flags),
+    title: (e) => (e.flags === null ? '' : `${flagsText(e.call, e.flags)} (0x${e.flags.toString(16)})`),
+  },
+  { id: 'fd', head: 'fd', help: 'mmap: the file descriptor mapped (none: anonymous memory)', width: '46px', minPx: 46, num: true, optional: 'shown', text: (e) => (e.call !== 'mmap' || e.fd === null ? '' : e.fd < 0 ? 'none' : String(e.fd)) },
+  { id: 'tid', head: 'tid', help: 'thread id of the calling thread', width: '64px', minPx: 64, num: true, optional: 'hidden', text: (e) => String(e.tid) },
+  { id: 'thread', head: 'thread', help: "the calling thread's name", width: '110px', minPx: 110, optional: 'hidden', text: (e) => e.thread, title: (e) => e.thread },
+];
+
+const COLUMNS_KEY = 'memlens-call-columns';
+
+/** The optional columns the user hid, shared by every call list and kept across visits. */
+const hiddenColumns = new Set<string>(CALL_COLUMNS.filter((c) => c.optional === 'hidden').map((c) => c.id));
+try {
+  const saved = localStorage.getItem(COLUMNS_KEY);
+  if (saved !== null) {
+    const ids = JSON.parse(saved) as unknown;
+    if (Array.isArray(ids)) {
+      hiddenColumns.clear();
+      for (const id of ids) if (typeof id === 'string' && CALL_COLUMNS.some((c) => c.id === id && c.optional !== undefined)) hiddenColumns.add(id);
+    }
+  }
+} catch {
+  // Storage unavailable or malformed: the defaults.
+}
+const columnListeners = new Set<() => void>();
+
+function setColumnHidden(id: string, hidden: boolean): void {
+  if (hidden) hiddenColumns.add(id);
+  else hiddenColumns.delete(id);
+  try {
+    localStorage.setItem(COLUMNS_KEY, JSON.stringify([...hiddenColumns]));
+  } catch {
+    // Not kept, still applied.
+  }
+  for (const f of columnListeners) f();
+}
+
+/** The checkboxes that show or hide the optional columns. */
+export function columnChooser(holder: HTMLElement): void {
+  const boxes = CALL_COLUMNS.filter((c) => c.optional !== undefined).map((c) => {
+    const box = el('input', { type: 'checkbox', 'data-col': c.id });
+    box.checked = !hiddenColumns.has(c.id);
+    box.addEventListener('change', () => setColumnHidden(c.id, !box.checked));
+    return el('label', { title: c.help }, box, ` ${c.head}`);
+  });
+  holder.replaceChildren(...boxes);
+}
 
 export interface CallFilterState {
   pid?: number;
@@ -51,6 +166,7 @@ export class CallList {
   private host: string | undefined;
 
   constructor(
+    private readonly head: HTMLElement,
     private readonly scroller: HTMLElement,
     private readonly inner: HTMLElement,
     private readonly onInfo: (text: string) => void,
@@ -72,6 +188,37 @@ export class CallList {
     });
     this.virtualizer._didMount();
     this.virtualizer._willUpdate();
+    this.layoutColumns();
+    columnListeners.add(() => this.layoutColumns());
+  }
+
+  private template = '';
+
+  /** The header and the grid of the rows, for the columns shown now. */
+  private layoutColumns(): void {
+    const shown = CALL_COLUMNS.filter((c) => !hiddenColumns.has(c.id));
+    this.template = shown.map((c) => c.width).join(' ');
+    // Gaps of 8 px and 8 px padding each side; below this width the list scrolls sideways.
+    const minPx = shown.reduce((a, c) => a + c.minPx, 0) + 8 * (shown.length - 1) + 16;
+    this.head.style.gridTemplateColumns = this.template;
+    this.head.style.minWidth = `${minPx}px`;
+    this.scroller.style.minWidth = `${minPx}px`;
+    this.head.replaceChildren(
+      ...CALL_COLUMNS.map((c) => {
+        const span = el('span', { 'data-col': c.id, title: c.help, class: c.num === true ? 'num' : '' }, c.head);
+        span.hidden = hiddenColumns.has(c.id);
+        return span;
+      }),
+    );
+    for (const row of this.pool) this.styleRow(row);
+  }
+
+  private styleRow(row: HTMLElement): void {
+    row.style.gridTemplateColumns = this.template;
+    CALL_COLUMNS.forEach((c, i) => {
+      const cell = row.children[i];
+      if (cell instanceof HTMLElement) cell.hidden = hiddenColumns.has(c.id);
+    });
   }
 
   get length(): number {
@@ -211,7 +358,8 @@ export class CallList {
     let row = this.pool[i];
     if (row === undefined) {
       row = el('div', { class: 'vrow' });
-      for (let c = 0; c < 7; c++) row.append(el('span', { class: `c${c}` }));
+      for (const c of CALL_COLUMNS) row.append(el('span', { 'data-col': c.id, class: c.num === true ? 'num' : '' }));
+      this.styleRow(row);
       this.pool[i] = row;
     }
     return row;
@@ -228,19 +376,20 @@ export class CallList {
       const cells = row.children;
       if (r === undefined) {
         row.classList.add('more');
-        const texts = ['', '', 'loading older calls…', '', '', '', ''];
-        texts.forEach((t, i) => {
+        CALL_COLUMNS.forEach((c, i) => {
           const cell = cells[i];
-          if (cell !== undefined) setText(cell, t);
+          if (cell !== undefined) setText(cell, c.id === 'name' ? 'loading older calls…' : '');
         });
         void this.loadMore();
       } else {
         row.classList.remove('more');
         row.classList.toggle('failed', r.error !== null);
-        const texts = [timeText(Date.parse(r.time)), String(r.pid), r.name, r.call, r.call === 'brk' ? r.addr : bytesText(r.length), r.error ?? r.result, r.call === 'mremap' ? `→ ${bytesText(r.new_length)}` : r.fd !== null && r.fd >= 0 ? `fd ${r.fd}` : ''];
-        texts.forEach((t, i) => {
+        CALL_COLUMNS.forEach((c, i) => {
           const cell = cells[i];
-          if (cell !== undefined) setText(cell, t);
+          if (cell === undefined) return;
+          setText(cell, c.text(r));
+          const title = c.title?.(r) ?? '';
+          if (cell.getAttribute('title') !== title) cell.setAttribute('title', title);
         });
         row.dataset.index = String(item.index);
       }
@@ -259,7 +408,9 @@ export class CallsView {
   constructor(private readonly onFilter: (f: CallFilter) => void) {
     const select = byId('calls-call', HTMLSelectElement);
     for (const c of MEM_CALLS) select.append(el('option', { value: c }, c));
+    columnChooser(byId('calls-columns-list'));
     this.list = new CallList(
+      byId('calls-head'),
       byId('calls-scroll'),
       byId('calls-inner'),
       (t) => setText(byId('calls-info'), t),

@@ -1,19 +1,37 @@
 // Process detail: a panel over the page with the process's mappings by kind, its memory over
-// time (RSS, PSS, mapped now, requested) and its calls (a CallList filtered by pid).
+// time and its calls (a CallList filtered by pid). Memory over time is two panes: resident memory
+// (RSS, PSS, USS, swap) on a linear axis, and address space (mapped now, requested) on a log
+// axis. They differ by orders of magnitude: a 1 TiB reservation on one linear axis with RSS put
+// RSS and PSS on the zero line.
 import type { MemEventJson } from '../../src/wire/events.js';
 import type { ProcessDetailBody, ProcessPoint, ProcessRow } from '../../src/wire/messages.js';
 import { api } from '../api.js';
 import type { Chart } from '../charts.js';
 import { esc, makeChart, themeColours, tooltipBase } from '../charts.js';
 import { byId, el, setText } from '../dom.js';
+import { axisText, byteAxis } from '../../src/base/axis.js';
+import { HUE } from '../../src/base/palette.js';
 import { bytesText, countText, timeText } from '../format.js';
 import { CallList } from './calls.js';
 
-const SERIES: { key: keyof Omit<ProcessPoint, 'tMs'>; name: string }[] = [
-  { key: 'rssBytes', name: 'RSS' },
-  { key: 'pssBytes', name: 'PSS' },
-  { key: 'mappedNowBytes', name: 'mapped now' },
-  { key: 'requestedBytes', name: 'requested' },
+type PointKey = keyof Omit<ProcessPoint, 'tMs'>;
+
+/** Pane 0: what is in RAM or swap. Colours are palette indexes, fixed per figure. */
+const RESIDENT: { key: PointKey; name: string; colour: number; help: string }[] = [
+  { key: 'rssBytes', name: 'RSS', colour: HUE.blue, help: 'resident set: pages in RAM, shared ones counted whole (VmRSS)' },
+  { key: 'pssBytes', name: 'PSS', colour: HUE.orange, help: 'proportional set: shared pages divided among their users (smaps_rollup Pss)' },
+  { key: 'ussBytes', name: 'USS', colour: HUE.green, help: 'unique set: pages only this process maps (Private_Clean + Private_Dirty)' },
+  { key: 'swapBytes', name: 'swap', colour: HUE.vermillion, help: 'swapped out (VmSwap)' },
+];
+
+/**
+ * Pane 1: address space, which costs no RAM until touched. The reserved figure (PROT_NONE
+ * reservations) goes here as { key: 'reservedBytes', name: 'reserved' } once ProcessPoint
+ * carries it.
+ */
+const ADDRESS_SPACE: { key: PointKey; name: string; colour: number; help: string }[] = [
+  { key: 'mappedNowBytes', name: 'mapped now', colour: HUE.purple, help: 'mapped right now, per the tracer (else VmSize)' },
+  { key: 'requestedBytes', name: 'requested', colour: HUE.sky, help: 'mmap − munmap lengths the tracer saw since serve started' },
 ];
 
 export class DetailView {
@@ -25,7 +43,7 @@ export class DetailView {
 
   constructor(private readonly onClose: () => void) {
     this.chart = makeChart(byId('detail-chart'));
-    this.calls = new CallList(byId('detail-calls-scroll'), byId('detail-calls-inner'), (t) => setText(byId('detail-calls-info'), t), () => undefined);
+    this.calls = new CallList(byId('detail-calls-head'), byId('detail-calls-scroll'), byId('detail-calls-inner'), (t) => setText(byId('detail-calls-info'), t), () => undefined);
     byId('detail-close').addEventListener('click', () => this.close());
     document.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape' && this.pid !== null) this.close();
@@ -93,12 +111,37 @@ export class DetailView {
 
   private renderChart(): void {
     const c = themeColours();
+    const h = this.history;
+    const maxOf = (keys: PointKey[]): number => Math.max(1, ...h.flatMap((p) => keys.map((k) => p[k] ?? 0)));
+    const ya = byteAxis(maxOf(RESIDENT.map((s) => s.key)));
+    const help = new Map([...RESIDENT, ...ADDRESS_SPACE].map((s) => [s.name, s.help]));
+    const series = (list: typeof RESIDENT, pane: number, log: boolean): Record<string, unknown>[] =>
+      list.map((s) => ({
+        name: s.name,
+        type: 'line',
+        xAxisIndex: pane,
+        yAxisIndex: pane,
+        color: c.palette[s.colour],
+        showSymbol: h.length < 30,
+        symbolSize: 4,
+        // A log axis has no 0: an empty figure is a gap, not a point at the bottom.
+        data: h.map((p) => [p.tMs, log && (p[s.key] ?? 0) <= 0 ? null : p[s.key]]),
+      }));
+    // The time range is the history's, at least a minute: a single point would otherwise get a
+    // range of days from ECharts.
+    const t0 = h[0]?.tMs ?? Date.now();
+    const t1 = Math.max(h[h.length - 1]?.tMs ?? t0, t0 + 60_000);
+    const xAxis = (pane: number): Record<string, unknown> => ({ type: 'time', gridIndex: pane, min: t0, max: t1, axisLabel: { color: c.muted, show: pane === 1, hideOverlap: true }, splitLine: { show: false } });
     this.chart.setOption(
       {
         color: c.palette,
         animation: false,
-        grid: { left: 70, right: 16, top: 30, bottom: 30 },
-        legend: { top: 0, textStyle: { color: c.text } },
+        legend: { type: 'scroll', top: 0, textStyle: { color: c.text }, tooltip: { show: true, formatter: (p: { name: string }) => esc(`${p.name}: ${help.get(p.name) ?? ''}`) } },
+        grid: [
+          { left: 8, right: 16, top: 56, height: '28%', containLabel: true },
+          { left: 8, right: 16, bottom: 8, height: '30%', containLabel: true },
+        ],
+        axisPointer: { link: [{ xAxisIndex: 'all' }] },
         tooltip: {
           ...tooltipBase(),
           trigger: 'axis',
@@ -108,9 +151,20 @@ export class DetailView {
             return `${t === undefined ? '' : esc(timeText(t))}<br/>${ps.map((p) => `${p.marker}${esc(p.seriesName)}: ${esc(bytesText(p.value[1]))}`).join('<br/>')}`;
           },
         },
-        xAxis: { type: 'time', axisLabel: { color: c.muted } },
-        yAxis: { type: 'value', axisLabel: { color: c.muted, formatter: (v: number) => bytesText(v) }, splitLine: { lineStyle: { color: c.grid } } },
-        series: SERIES.map((s) => ({ name: s.name, type: 'line', showSymbol: this.history.length < 3, data: this.history.map((p) => [p.tMs, p[s.key]]) })),
+        xAxis: [xAxis(0), xAxis(1)],
+        yAxis: [
+          { type: 'value', gridIndex: 0, name: 'resident memory', nameTextStyle: { color: c.muted, align: 'left' }, min: 0, max: ya.max, interval: ya.step, axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, ya) }, splitLine: { lineStyle: { color: c.grid } } },
+          {
+            type: 'log',
+            logBase: 1024,
+            gridIndex: 1,
+            name: 'address space (log scale)',
+            nameTextStyle: { color: c.muted, align: 'left' },
+            axisLabel: { color: c.muted, formatter: (v: number) => bytesText(v) },
+            splitLine: { lineStyle: { color: c.grid } },
+          },
+        ],
+        series: [...series(RESIDENT, 0, false), ...series(ADDRESS_SPACE, 1, true)],
       },
       { notMerge: true },
     );

@@ -2,7 +2,11 @@
 // (src/server/memtrace-routes.ts): live memory over time, the findings (growth windows), the top sites
 // with their Lwt/application owner, the findings, and the allocations as a flame graph that can
 // hide Lwt's frames. Text from the trace reaches the page through textContent only.
-import type { MemtraceReportBody, MemtraceWireFlame, MemtraceWireReport, MemtraceWireSite } from '../../src/wire/memtrace.js';
+import { axisText, byteAxis, secondsAxis, secondsText } from '../../src/base/axis.js';
+import { HUE } from '../../src/base/palette.js';
+import type { MemtraceReportBody, MemtraceWireReport, MemtraceWireSite } from '../../src/wire/memtrace.js';
+import type { FlameTreeNode } from '../../src/wire/memtrace-flame.js';
+import { buildFlameTree, flameFind, flamePath, layoutFlame } from '../../src/wire/memtrace-flame.js';
 import { api } from '../api.js';
 import type { Chart } from '../charts.js';
 import { esc, makeChart, themeColours, tooltipBase } from '../charts.js';
@@ -10,19 +14,17 @@ import { byId, el, setText } from '../dom.js';
 import { bytesText } from '../format.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
-
-interface FlameNode {
-  name: string;
-  lwt: boolean;
-  value: number;
-  children: Map<string, FlameNode>;
-}
+/** Ancestors of the zoomed frame drawn as grey bars; above that many, the middle ones fold into one bar. */
+const TRAIL_MAX = 12;
 
 export class MemtraceView {
   private readonly chart: Chart;
   private body: MemtraceReportBody | null = null;
-  private zoom: string[] = [];
+  private zoom: number[] = [];
   private loaded = false;
+  /** Counts loads: an answer for an earlier choice of trace is dropped, never drawn. */
+  private generation = 0;
+  private tree: { root: FlameTreeNode; hideLwt: boolean } | null = null;
 
   constructor() {
     this.chart = makeChart(byId('mt-chart'));
@@ -49,20 +51,49 @@ export class MemtraceView {
   }
 
   private async load(name: string): Promise<void> {
-    if (name === '') return;
-    setText(byId('mt-note'), `analysing ${name}…`);
+    const gen = ++this.generation;
+    // The previous trace's charts go before anything of the new one is drawn, and stay gone when
+    // the new one fails: no figure on screen may belong to another trace than the one chosen.
+    this.clear();
+    if (name === '') {
+      setText(byId('mt-note'), '');
+      return;
+    }
+    const note = byId('mt-note');
+    note.classList.remove('error');
+    setText(note, `analysing ${name}…`);
     try {
-      this.body = await api.memtraceReport(name);
+      const body = await api.memtraceReport(name);
+      if (gen !== this.generation) return;
+      this.body = body;
       this.zoom = [];
       this.render();
     } catch (e) {
-      this.body = null;
-      setText(byId('mt-note'), e instanceof Error ? e.message : String(e));
+      if (gen !== this.generation) return;
+      this.clear();
+      note.classList.add('error');
+      // The server's message names the file already.
+      setText(note, e instanceof Error ? e.message : String(e));
     }
   }
 
+  /** Empties every part of the view that shows a trace. */
+  private clear(): void {
+    this.body = null;
+    this.tree = null;
+    this.zoom = [];
+    this.chart.clear();
+    byId('mt-chart').setAttribute('aria-label', 'no trace');
+    byId('mt-findings').replaceChildren();
+    byId('mt-sites').replaceChildren();
+    byId('mt-flame').replaceChildren();
+    setText(byId('mt-flame-info'), '');
+  }
+
   refreshTheme(): void {
-    if (this.body !== null) this.drawChart(this.body.report);
+    if (this.body === null) return;
+    this.drawChart(this.body.report);
+    this.drawFlame();
   }
 
   private render(): void {
@@ -70,9 +101,10 @@ export class MemtraceView {
     if (b === null) return;
     const r = b.report;
     const t = r.trace;
+    byId('mt-note').classList.remove('error');
     setText(
       byId('mt-note'),
-      `${t.executable} (pid ${t.pid} on ${t.host}) · format v${t.formatVersion} · rate ${t.sampleRate} · ${t.durationS.toFixed(2)} s · ${r.events.allocations} allocations, ${r.events.promotions} promotions, ${r.events.collections} collections · integrity ${r.integrity.ok ? 'ok' : 'problems'}`,
+      `${t.executable} (pid ${t.pid} on ${t.host}) · format v${t.formatVersion} · rate ${t.sampleRate} · ${secondsText(t.durationS)} · ${r.events.allocations} allocations, ${r.events.promotions} promotions, ${r.events.collections} collections · integrity ${r.integrity.ok ? 'ok' : 'problems'}`,
     );
     this.drawChart(r);
     this.drawFindings(r);
@@ -83,29 +115,36 @@ export class MemtraceView {
   private drawChart(r: MemtraceWireReport): void {
     const c = themeColours();
     const w = r.timeline.binWidthS;
+    const bins = r.timeline.bins;
+    // Axes in the unit of their range (a 13 ms trace in ms), on round steps of that unit.
+    const xa = secondsAxis(Math.max(w * bins.length, 1e-9));
+    const ya = byteAxis(Math.max(1, ...bins.map((b) => b.liveBytes)));
+    byId('mt-chart').setAttribute('aria-label', `live memory over ${secondsText(w * bins.length)}, peak ${bytesText(r.totals.livePeak.totalBytes)}`);
     this.chart.setOption(
       {
         color: c.palette,
         animation: false,
-        grid: { left: 80, right: 20, top: 20, bottom: 40 },
+        // containLabel: the grid leaves room for the widest label, so none is clipped.
+        grid: { left: 8, right: 24, top: 16, bottom: 8, containLabel: true },
         tooltip: {
           ...tooltipBase(),
           trigger: 'axis',
           formatter: (params: unknown) => {
             const ps = params as { value: [number, number] }[];
             const p = ps[0];
-            return p === undefined ? '' : esc(`${p.value[0].toFixed(2)} s: ${bytesText(p.value[1])} live`);
+            return p === undefined ? '' : esc(`${axisText(p.value[0], xa)}: ${bytesText(p.value[1])} live`);
           },
         },
-        xAxis: { type: 'value', name: 's', axisLabel: { color: c.muted }, splitLine: { lineStyle: { color: c.grid } } },
-        yAxis: { type: 'value', axisLabel: { color: c.muted, formatter: (v: number) => bytesText(v) }, splitLine: { lineStyle: { color: c.grid } } },
+        xAxis: { type: 'value', min: 0, max: xa.max, interval: xa.step, axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, xa) }, splitLine: { lineStyle: { color: c.grid } } },
+        yAxis: { type: 'value', min: 0, max: ya.max, interval: ya.step, axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, ya) }, splitLine: { lineStyle: { color: c.grid } } },
         series: [
           {
             type: 'line',
             name: 'live',
-            showSymbol: false,
+            showSymbol: true,
+            symbolSize: 4,
             areaStyle: { opacity: 0.3 },
-            data: r.timeline.bins.map((bin) => [bin.tS + w, bin.liveBytes]),
+            data: bins.map((bin) => [bin.tS + w, bin.liveBytes]),
           },
         ],
       },
@@ -138,89 +177,92 @@ export class MemtraceView {
     byId('mt-sites').replaceChildren(...ids.map((id) => byId_.get(id)).filter((s): s is MemtraceWireSite => s !== undefined).map(row));
   }
 
-  private tree(flame: MemtraceWireFlame, hideLwt: boolean): FlameNode {
-    const root: FlameNode = { name: 'all', lwt: false, value: 0, children: new Map() };
-    for (const [frames, bytes] of flame.stacks) {
-      root.value += bytes;
-      let node = root;
-      let kept = frames.filter((f) => !(hideLwt && flame.frames[f]?.[1] === 1));
-      if (kept.length === 0) kept = [-1];
-      for (const f of kept) {
-        const key = String(f);
-        let child = node.children.get(key);
-        if (child === undefined) {
-          const fr = flame.frames[f];
-          child = { name: fr?.[0] ?? '[Lwt]', lwt: fr === undefined || fr[1] === 1, value: 0, children: new Map() };
-          node.children.set(key, child);
-        }
-        child.value += bytes;
-        node = child;
-      }
-    }
-    return root;
+  private flameTree(b: MemtraceReportBody, hideLwt: boolean): FlameTreeNode {
+    if (this.tree?.hideLwt !== hideLwt) this.tree = { root: buildFlameTree(b.flame, hideLwt), hideLwt };
+    return this.tree.root;
   }
 
   private drawFlame(): void {
     const b = this.body;
     const holder = byId('mt-flame');
+    const info = byId('mt-flame-info');
     if (b === null) return;
-    const root = this.tree(b.flame, byId('mt-hide-lwt', HTMLInputElement).checked);
-    let focus = root;
-    const trail: FlameNode[] = [root];
-    for (const k of this.zoom) {
-      const next = focus.children.get(k);
-      if (next === undefined) break;
-      focus = next;
-      trail.push(next);
+    try {
+      this.drawFlameOf(b, holder, info);
+      info.classList.remove('error');
+    } catch (e) {
+      // Never an empty section without a word.
+      holder.replaceChildren();
+      info.classList.add('error');
+      setText(info, `The flame graph could not be drawn: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const depth = (n: FlameNode): number => 1 + Math.max(0, ...[...n.children.values()].map(depth));
+  }
+
+  private drawFlameOf(b: MemtraceReportBody, holder: HTMLElement, info: HTMLElement): void {
+    const root = this.flameTree(b, byId('mt-hide-lwt', HTMLInputElement).checked);
+    const focus = flameFind(root, this.zoom);
+    this.zoom = flamePath(focus);
+    const ancestors: FlameTreeNode[] = [];
+    for (let a = focus.parent; a !== null; a = a.parent) ancestors.push(a);
+    ancestors.reverse();
+    // Deep zooms keep the root, one folded bar for the middle and the nearest ancestors.
+    let trail = ancestors.map((node) => ({ node, folded: 0 }));
+    if (trail.length > TRAIL_MAX) {
+      const keep = TRAIL_MAX - 2;
+      const folded = trail.length - 1 - keep;
+      trail = [...trail.slice(0, 1), { node: ancestors[folded] ?? root, folded }, ...trail.slice(trail.length - keep)];
+    }
     const W = 1200;
     const ROW = 18;
-    const rows = trail.length + depth(focus) - 1;
+    const rects = layoutFlame(focus, W, 0.3);
+    const rows = trail.length + focus.height;
     const svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('viewBox', `0 0 ${W} ${rows * ROW}`);
     svg.setAttribute('width', '100%');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', `flame graph, ${focus.height} frames deep`);
     const c = themeColours();
-    const rect = (n: FlameNode, x: number, w: number, r: number, path: string[], grey: boolean): void => {
-      if (w < 0.3) return;
+    // Application frames orange, Lwt's sky blue, two shades each so that neighbours part; black
+    // text reads on all four.
+    const app = [c.palette[HUE.orange] ?? '#E69F00', '#F3CF80'];
+    const lwt = [c.palette[HUE.sky] ?? '#56B4E9', '#A9D8F3'];
+    const shade = (name: string): number => {
+      let h = 0;
+      for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+      return h % 2;
+    };
+    const total = root.value;
+    const rect = (n: FlameTreeNode, x: number, w: number, r: number, grey: boolean, label: string): void => {
       const g = document.createElementNS(SVG, 'g');
       const box = document.createElementNS(SVG, 'rect');
       box.setAttribute('x', String(x));
       box.setAttribute('y', String(r * ROW));
       box.setAttribute('width', String(Math.max(w - 0.5, 0.3)));
       box.setAttribute('height', String(ROW - 1));
-      box.setAttribute('fill', grey ? c.grid : n.lwt ? (c.palette[0] ?? '#6ea2ff') : (c.palette[1] ?? '#e07b39'));
+      box.setAttribute('fill', grey ? c.grid : ((n.lwt ? lwt : app)[shade(n.name)] ?? '#E69F00'));
       g.appendChild(box);
       const title = document.createElementNS(SVG, 'title');
-      title.textContent = `${n.name}: ${bytesText(n.value)}${n.lwt ? ' [Lwt]' : ''}`;
+      title.textContent = `${label}: ${bytesText(n.value)} (${total > 0 ? ((100 * n.value) / total).toFixed(1) : '0'} % of all)${n.lwt ? ' [Lwt]' : ''}`;
       g.appendChild(title);
       if (w > 40) {
         const text = document.createElementNS(SVG, 'text');
         text.setAttribute('x', String(x + 3));
         text.setAttribute('y', String(r * ROW + 13));
         text.setAttribute('font-size', '11');
-        text.setAttribute('fill', c.text);
-        const chars = Math.floor((w - 6) / 6.5);
-        text.textContent = n.name.length > chars ? `${n.name.slice(0, Math.max(chars - 1, 1))}…` : n.name;
+        text.setAttribute('fill', grey ? c.text : '#000000');
+        const chars = Math.floor((w - 6) / 6.7);
+        text.textContent = label.length > chars ? `${label.slice(0, Math.max(chars - 1, 1))}…` : label;
         g.appendChild(text);
       }
       g.addEventListener('click', () => {
-        this.zoom = path;
+        this.zoom = flamePath(n);
         this.drawFlame();
       });
       svg.appendChild(g);
     };
-    trail.forEach((n, i) => rect(n, 0, W, i, this.zoom.slice(0, i), i < trail.length - 1));
-    const children = (n: FlameNode, x: number, w: number, r: number, path: string[]): void => {
-      let at = x;
-      for (const [k, child] of [...n.children.entries()].sort((a, b2) => b2[1].value - a[1].value)) {
-        const cw = n.value > 0 ? (w * child.value) / n.value : 0;
-        rect(child, at, cw, r, [...path, k], false);
-        children(child, at, cw, r + 1, [...path, k]);
-        at += cw;
-      }
-    };
-    children(focus, 0, W, trail.length, [...this.zoom]);
+    trail.forEach((e, i) => rect(e.node, 0, W, i, true, e.folded > 0 ? `… ${e.folded} frames (click to go up to ${e.node.name})` : e.node.name));
+    for (const r of rects) rect(r.node, r.x, r.width, trail.length + r.row, false, r.node.name);
     holder.replaceChildren(svg);
+    setText(info, `Showing ${bytesText(focus.value)} of ${bytesText(total)} allocated, ${root.height - 1} frames deep at most${this.zoom.length > 0 ? ' (click a grey bar to zoom out)' : ' (click a frame to zoom in)'}`);
   }
 }

@@ -1,39 +1,197 @@
-// The timeline: system memory over time, the ledger's categories stacked (they partition
-// MemTotal, so the stack's top is MemTotal). Points come one per /proc sample.
-import type { TimelineBody, TimelinePoint } from '../../src/wire/messages.js';
+// The timeline: "who is growing?". Top: the memory in use, the ledger's categories stacked (free
+// is not on the stack: it would squeeze the rest into a strip; it is a dashed line, off unless
+// asked for). Bottom: the processes with the highest PSS of the window as lines, chosen in the
+// picker. The data is the stored history (GET /api/v1/history): zooming or panning asks for the
+// new window at a resolution that fits the chart's width, and the server picks the tier.
+import type { HistoryBody } from '../../src/wire/messages.js';
+import { api } from '../api.js';
 import type { Chart } from '../charts.js';
 import { esc, makeChart, themeColours, tooltipBase } from '../charts.js';
-import { byId, setText } from '../dom.js';
-import { bytesText, timeText } from '../format.js';
+import { byId, el, setText } from '../dom.js';
+import { bytesText } from '../format.js';
 
-const MAX_POINTS = 3600;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Okabe–Ito colours (Okabe & Ito 2008), distinguishable with the common colour-vision deficiencies. */
+const OKABE_ITO = { orange: '#E69F00', sky: '#56B4E9', green: '#009E73', yellow: '#F0E442', blue: '#0072B2', vermillion: '#D55E00', purple: '#CC79A7' };
+/** Each category keeps its colour whatever else is shown; the bottom of the stack is what processes own. */
+const CATEGORY_ORDER = ['anon', 'shmem', 'kernel', 'hugetlb', 'zswap', 'swap_cache', 'buffers', 'page_cache', 'unaccepted', 'unaccounted'];
+/** Short names for the legend; the tooltip gives the ledger's full label. */
+const SHORT_NAME: Record<string, string> = {
+  anon: 'anonymous',
+  shmem: 'shared memory',
+  kernel: 'kernel',
+  hugetlb: 'hugetlb pool',
+  zswap: 'zswap',
+  swap_cache: 'swap cache',
+  buffers: 'buffers',
+  page_cache: 'page cache',
+  unaccepted: 'unaccepted',
+  unaccounted: 'unaccounted',
+  free: 'free',
+};
+const CATEGORY_COLOUR: Record<string, string> = {
+  anon: OKABE_ITO.blue,
+  shmem: OKABE_ITO.purple,
+  kernel: OKABE_ITO.vermillion,
+  hugetlb: OKABE_ITO.orange,
+  zswap: OKABE_ITO.yellow,
+  swap_cache: OKABE_ITO.yellow,
+  buffers: OKABE_ITO.green,
+  page_cache: OKABE_ITO.sky,
+};
+/** Process lines: no yellow (too faint on white); after the six colours, the same with dashes. */
+const LINE_COLOURS = [OKABE_ITO.orange, OKABE_ITO.sky, OKABE_ITO.green, OKABE_ITO.blue, OKABE_ITO.vermillion, OKABE_ITO.purple];
+const SPANS: [string, number][] = [
+  ['1 h', HOUR],
+  ['6 h', 6 * HOUR],
+  ['1 d', DAY],
+  ['7 d', 7 * DAY],
+  ['30 d', 30 * DAY],
+];
+
+type ChartPoint = [number, number | null];
 
 export class TimelineView {
-  private categories: string[] = [];
-  private points: TimelinePoint[] = [];
   private readonly chart: Chart;
+  private host: string | undefined;
+  private body: HistoryBody | null = null;
+  /** The window shown; `follow`: its end is now and moves with it. */
+  private span = HOUR;
+  private toMs: number | null = null;
+  private chosen: { pid: number; startTicks: number }[] | null = null;
+  private showFree = false;
   private dirty = false;
+  private loading = false;
+  private again = false;
+  private lastLiveFetch = 0;
+  private zoomTimer: number | undefined;
+  /** Set when a window is drawn: the time its data arrived, for the benchmark. */
+  drawnAtMs = 0;
+  drawnWindows = 0;
 
   constructor() {
     this.chart = makeChart(byId('timeline'));
+    const spans = byId('tl-spans');
+    spans.replaceChildren(
+      ...SPANS.map(([label, ms]) => {
+        const b = el('button', { type: 'button' }, label);
+        b.addEventListener('click', () => {
+          this.span = ms;
+          this.toMs = null;
+          void this.fetch();
+        });
+        return b;
+      }),
+    );
+    byId('tl-live').addEventListener('click', () => {
+      this.toMs = null;
+      void this.fetch();
+    });
+    byId('tl-free', HTMLInputElement).addEventListener('change', (ev) => {
+      this.showFree = (ev.target as HTMLInputElement).checked;
+      this.dirty = true;
+      this.render();
+    });
+    byId('tl-picker-top').addEventListener('click', () => {
+      this.chosen = null;
+      void this.fetch();
+    });
+    // Zoom and pan end in a new window, fetched at the resolution that fits it.
+    this.chart.on('datazoom', () => {
+      window.clearTimeout(this.zoomTimer);
+      this.zoomTimer = window.setTimeout(() => this.zoomed(), 150);
+    });
   }
 
-  set(body: TimelineBody): void {
-    this.categories = body.categories;
-    this.points = body.points.slice(-MAX_POINTS);
-    this.dirty = true;
+  /** Where the window is, for tests and the benchmark. */
+  get window(): { fromMs: number; toMs: number; follow: boolean; tier: string | null; points: number } {
+    const to = this.toMs ?? this.body?.toMs ?? Date.now();
+    return { fromMs: to - this.span, toMs: to, follow: this.toMs === null, tier: this.body?.tier ?? null, points: this.body?.points.length ?? 0 };
   }
 
-  add(categories: string[], point: TimelinePoint): void {
-    if (categories.join('\0') !== this.categories.join('\0')) {
-      this.categories = categories;
-      this.points = [];
+  setHost(host: string | undefined): void {
+    if (host === this.host) return;
+    this.host = host;
+    this.chosen = null;
+    void this.fetch();
+  }
+
+  /** A new sample arrived: a window that follows now is fetched again (at most every 5 s). */
+  sampled(): void {
+    if (this.toMs !== null || Date.now() - this.lastLiveFetch < 5000) return;
+    void this.fetch();
+  }
+
+  /** Shows the window [toMs − span, toMs]; null toMs: up to now, following it. */
+  async show(fromMs: number, toMs: number | null): Promise<void> {
+    const to = toMs ?? Date.now();
+    this.span = Math.max(60_000, to - fromMs);
+    this.toMs = toMs;
+    await this.fetch();
+  }
+
+  private zoomed(): void {
+    const opt = this.chart.getOption() as { dataZoom?: { startValue?: number; endValue?: number }[] };
+    const z = opt.dataZoom?.[0];
+    if (z?.startValue === undefined || z.endValue === undefined) return;
+    const now = Date.now();
+    // An end within 1 % of the span from now keeps following.
+    const follow = now - z.endValue < (z.endValue - z.startValue) / 100;
+    void this.show(z.startValue, follow ? null : z.endValue);
+  }
+
+  async fetch(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return;
     }
-    const last = this.points[this.points.length - 1];
-    if (last !== undefined && last.tMs >= point.tMs) return;
-    this.points.push(point);
-    if (this.points.length > MAX_POINTS) this.points.shift();
-    this.dirty = true;
+    this.loading = true;
+    try {
+      const to = this.toMs ?? Date.now();
+      if (this.toMs === null) this.lastLiveFetch = Date.now();
+      const width = Math.max(200, Math.round(byId('timeline').clientWidth || 800));
+      const pids = this.chosen === null ? undefined : this.chosen.map((p) => `${p.pid}:${p.startTicks}`).join(',');
+      this.body = await api.history({ host: this.host, from: Math.round(to - this.span), to: Math.round(to), points: width, pids: pids === '' ? undefined : pids });
+      this.drawPicker();
+      this.dirty = true;
+      this.render();
+      this.drawnAtMs = performance.now();
+      this.drawnWindows++;
+    } catch (e) {
+      setText(byId('timeline-note'), `history: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.loading = false;
+    }
+    if (this.again) {
+      this.again = false;
+      await this.fetch();
+    }
+  }
+
+  private drawPicker(): void {
+    const b = this.body;
+    const list = byId('tl-picker-list');
+    if (b === null) return;
+    const drawn = new Set(b.series.map((s) => `${s.pid}:${s.startTicks}`));
+    list.replaceChildren(
+      ...b.processes.map((p) => {
+        const key = `${p.pid}:${p.startTicks}`;
+        const box = el('input', { type: 'checkbox' });
+        box.checked = drawn.has(key);
+        box.addEventListener('change', () => {
+          const now = (this.chosen ?? b.series.map((s) => ({ pid: s.pid, startTicks: s.startTicks }))).filter((c) => `${c.pid}:${c.startTicks}` !== key);
+          if (box.checked) now.push({ pid: p.pid, startTicks: p.startTicks });
+          this.chosen = now.slice(0, 20);
+          void this.fetch();
+        });
+        const growth = p.lastPssBytes - p.firstPssBytes;
+        const label = el('label', { class: 'tl-pick', title: `pid ${p.pid}; highest PSS ${bytesText(p.maxPssBytes)}; ${growth >= 0 ? 'grew' : 'shrank'} ${bytesText(Math.abs(growth))} over the window` });
+        label.append(box, ` ${p.name} (${p.pid}) `, el('span', { class: 'muted' }, `${bytesText(p.maxPssBytes)}${growth !== 0 ? `, ${growth > 0 ? '+' : '−'}${bytesText(Math.abs(growth))}` : ''}`));
+        return label;
+      }),
+    );
+    setText(byId('tl-picker-count'), `${b.series.length} of ${b.processes.length}`);
   }
 
   refreshTheme(): void {
@@ -42,41 +200,180 @@ export class TimelineView {
 
   /** Drawn only when visible and changed. */
   render(): void {
-    if (!this.dirty) return;
+    if (!this.dirty || this.body === null) return;
+    if (byId('view-timeline').hidden) return;
     this.dirty = false;
+    const b = this.body;
     const c = themeColours();
-    setText(byId('timeline-note'), this.points.length === 0 ? 'No samples yet (or a remote host: the timeline exists only for the local host).' : `${this.points.length} samples; categories stacked up to MemTotal. n/a values leave a gap.`);
+    const dark = document.documentElement.dataset.theme === 'dark';
+    const grey = dark ? '#8a8f98' : '#7a7f87';
+    const idx = new Map(b.categories.map((cat, i) => [cat.key, i]));
+    // Categories that stay at 0 (or unknown) through the window are left out of the stack and legend.
+    const used = [...b.categories]
+      .filter((cat) => {
+        const i = idx.get(cat.key) ?? -1;
+        return cat.key !== 'free' && b.points.some((p) => (p.max[i] ?? 0) > 0);
+      })
+      .sort((x, y) => rank(x.key) - rank(y.key));
+    const free = idx.get('free');
+    const series: Record<string, unknown>[] = [];
+    const colours: string[] = [];
+    const point = (i: number) => b.points.map((p): ChartPoint => [p.tMs, p.avg[i] ?? null]);
+    for (const cat of used) {
+      const i = idx.get(cat.key) ?? 0;
+      const colour = CATEGORY_COLOUR[cat.key] ?? grey;
+      colours.push(colour);
+      series.push({ name: SHORT_NAME[cat.key] ?? cat.name, id: `cat-${cat.key}`, type: 'line', stack: 'used', areaStyle: { opacity: 0.85 }, showSymbol: false, symbolSize: 4, lineStyle: { width: 0.5 }, color: colour, xAxisIndex: 0, yAxisIndex: 0, sampling: 'lttb', connectNulls: false, data: point(i) });
+    }
+    if (this.showFree && free !== undefined) {
+      series.push({ name: 'free', id: 'cat-free', type: 'line', showSymbol: false, lineStyle: { width: 1.5, type: 'dashed' }, color: c.text, xAxisIndex: 0, yAxisIndex: 0, data: point(free) });
+    }
+    b.series.forEach((s, k) => {
+      const colour = LINE_COLOURS[k % LINE_COLOURS.length] ?? OKABE_ITO.blue;
+      series.push({
+        name: `${s.name} (${s.pid})`,
+        id: `proc-${s.pid}-${s.startTicks}`,
+        type: 'line',
+        showSymbol: s.points.length < 3,
+        symbolSize: 5,
+        lineStyle: { width: 2, type: k >= LINE_COLOURS.length ? 'dashed' : 'solid' },
+        color: colour,
+        xAxisIndex: 1,
+        yAxisIndex: 1,
+        data: s.points.map((p) => [p[0], p[1], p[2], p[3]]),
+      });
+    });
+    const usedIdx = used.map((cat) => idx.get(cat.key) ?? -1);
+    let stackTop = 0;
+    for (const p of b.points) stackTop = Math.max(stackTop, usedIdx.reduce((sum, i) => sum + (p.avg[i] ?? 0), 0), this.showFree && free !== undefined ? (p.avg[free] ?? 0) : 0);
+    let processTop = 0;
+    for (const s of b.series) for (const p of s.points) processTop = Math.max(processTop, p[1]);
+    const to = b.toMs;
+    const from = b.fromMs;
+    const oldest = Math.min(b.oldestMs ?? from, from);
+    const extentMax = Math.max(Date.now(), to);
+    const seriesNote = b.seriesBucketMs > 0 ? `; processes per ${durationText(b.seriesBucketMs)}` : '';
+    setText(
+      byId('timeline-note'),
+      b.points.length === 0
+        ? 'No history in this window yet (the sampler writes one point per sample; processes appear per minute).'
+        : `${b.points.length} points from the ${b.tier} tier${b.bucketMs > 0 ? `, ${durationText(b.bucketMs)} each` : ''}${seriesNote}. Scroll or drag to zoom and pan; older windows come from coarser tiers.`,
+    );
+    // What is drawn, as attributes: the browser tests and the benchmark read them.
+    const box = byId('timeline');
+    box.dataset.fromMs = String(from);
+    box.dataset.toMs = String(to);
+    box.dataset.points = String(b.points.length);
+    box.dataset.firstMs = String(b.points[0]?.tMs ?? '');
+    box.dataset.series = String(b.series.filter((s) => s.points.length > 0).length);
+    box.dataset.seriesFirstMs = String(Math.min(...b.series.map((s) => s.points[0]?.[0] ?? Infinity)));
+    box.dataset.tier = b.tier;
+    box.dataset.drawn = String(this.drawnWindows + 1);
+    const axisLabel = { color: c.muted, hideOverlap: true };
     this.chart.setOption(
       {
-        color: c.palette,
+        color: colours,
         animation: false,
-        grid: { left: 70, right: 20, top: 40, bottom: 60 },
-        legend: { type: 'scroll', top: 0, textStyle: { color: c.text } },
+        // Two grids share the time axis: memory of the whole system on top, processes below.
+        grid: [
+          { left: 64, right: 16, top: 48, height: '38%' },
+          { left: 64, right: 16, top: '63%', bottom: 58 },
+        ],
+        legend: [
+          { type: 'scroll', top: 0, left: 8, right: 8, textStyle: { color: c.text }, pageTextStyle: { color: c.muted }, data: series.filter((s) => s.xAxisIndex === 0).map((s) => s.name) },
+          { type: 'scroll', top: '56%', left: 150, right: 8, textStyle: { color: c.text }, pageTextStyle: { color: c.muted }, data: series.filter((s) => s.xAxisIndex === 1).map((s) => s.name) },
+        ],
         tooltip: {
           ...tooltipBase(),
           trigger: 'axis',
-          formatter: (params: unknown) => {
-            const ps = params as { seriesName: string; value: [number, number | null]; marker: string }[];
-            const t = ps[0]?.value[0];
-            const lines = ps.map((p) => `${p.marker}${esc(p.seriesName)}: ${esc(bytesText(p.value[1]))}`);
-            return `${t === undefined ? '' : esc(timeText(t))}<br/>${lines.join('<br/>')}`;
-          },
+          axisPointer: { type: 'line', link: [{ xAxisIndex: 'all' }] },
+          formatter: (params: unknown) => tooltipText(params as TooltipParam[], b),
         },
-        xAxis: { type: 'time', axisLabel: { color: c.muted }, axisLine: { lineStyle: { color: c.grid } } },
-        yAxis: { type: 'value', axisLabel: { color: c.muted, formatter: (v: number) => bytesText(v) }, splitLine: { lineStyle: { color: c.grid } } },
-        dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 10 }],
-        series: this.categories.map((name, i) => ({
-          name,
-          type: 'line',
-          stack: 'ledger',
-          areaStyle: {},
-          showSymbol: false,
-          sampling: 'lttb',
-          lineStyle: { width: 1 },
-          data: this.points.map((p) => [p.tMs, p.bytes[i] ?? null]),
+        axisPointer: { link: [{ xAxisIndex: 'all' }] },
+        xAxis: [0, 1].map((i) => ({ type: 'time', gridIndex: i, min: oldest, max: extentMax, axisLabel: i === 0 ? { show: false } : axisLabel, axisLine: { lineStyle: { color: c.grid } }, splitLine: { show: false } })),
+        yAxis: [0, 1].map((i) => ({
+          type: 'value',
+          gridIndex: i,
+          name: i === 0 ? 'memory in use' : 'PSS of processes',
+          nameLocation: 'end',
+          nameGap: 8,
+          nameTextStyle: { color: c.muted, align: 'left' },
+          // Steps of 1, 2 or 5 GiB (MiB, KiB): round figures in the unit the labels use.
+          interval: binaryStep(i === 0 ? stackTop : processTop),
+          axisLabel: { color: c.muted, formatter: (v: number) => bytesText(v) },
+          splitLine: { lineStyle: { color: c.grid } },
         })),
+        dataZoom: [
+          { type: 'inside', xAxisIndex: [0, 1], startValue: from, endValue: to, filterMode: 'none' },
+          { type: 'slider', xAxisIndex: [0, 1], startValue: from, endValue: to, filterMode: 'none', height: 18, bottom: 8, textStyle: { color: c.muted }, labelFormatter: (v: number) => whenText(v) },
+        ],
+        series,
       },
       { notMerge: true },
     );
   }
+}
+
+interface TooltipParam {
+  seriesName: string;
+  seriesId: string;
+  value: (number | null)[];
+  marker: string;
+}
+
+/** An axis step for values up to `top`: 1, 2 or 5 times a power of ten of KiB, MiB or GiB, about 3–6 steps. */
+function binaryStep(top: number): number | undefined {
+  if (!(top > 0)) return undefined;
+  const unit = top >= 2 ** 30 ? 2 ** 30 : top >= 2 ** 20 ? 2 ** 20 : 2 ** 10;
+  const raw = top / unit / 4;
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  const m = raw / pow;
+  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * pow * unit;
+}
+
+function rank(key: string): number {
+  const i = CATEGORY_ORDER.indexOf(key);
+  return i < 0 ? CATEGORY_ORDER.length : i;
+}
+
+/** Date and time to the second, in the browser's zone: windows span days. */
+function whenText(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function durationText(ms: number): string {
+  if (ms >= DAY && ms % DAY === 0) return `${ms / DAY} d`;
+  if (ms >= HOUR && ms % HOUR === 0) return `${ms / HOUR} h`;
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return `${Math.round(ms / 1000)} s`;
+}
+
+/** Every mark's tooltip: the time, then each category (lowest–highest when a point merges several samples) and each process. */
+function tooltipText(ps: TooltipParam[], b: HistoryBody): string {
+  const t = (ps.find((p) => p.seriesId.startsWith('cat-')) ?? ps[0])?.value[0];
+  if (t === undefined || t === null) return '';
+  const point = b.points.find((p) => p.tMs === t);
+  const lines: string[] = [];
+  let used = 0;
+  for (const p of ps) {
+    const v = p.value[1] ?? null;
+    if (p.seriesId.startsWith('cat-')) {
+      const key = p.seriesId.slice(4);
+      const i = b.categories.findIndex((c) => c.key === key);
+      const lo = point?.min[i] ?? null;
+      const hi = point?.max[i] ?? null;
+      const range = lo !== null && hi !== null && lo !== hi ? ` (${bytesText(lo)} – ${bytesText(hi)})` : '';
+      if (key !== 'free' && v !== null) used += v;
+      lines.push(`${p.marker}${esc(b.categories[i]?.name ?? p.seriesName)}: ${esc(bytesText(v))}${esc(range)}`);
+    } else {
+      const lo = p.value[2] ?? null;
+      const hi = p.value[3] ?? null;
+      const range = lo !== null && hi !== null && lo !== hi ? ` (${bytesText(lo)} – ${bytesText(hi)})` : '';
+      lines.push(`${p.marker}${esc(p.seriesName)} PSS: ${esc(bytesText(v))}${esc(range)}`);
+    }
+  }
+  const head = `${esc(whenText(t))}${b.bucketMs > 0 ? ` (${esc(durationText(b.bucketMs))} mean; lowest – highest)` : ''}`;
+  return `${head}<br/>${used > 0 ? `in use: ${esc(bytesText(used))}<br/>` : ''}${lines.join('<br/>')}`;
 }

@@ -1,5 +1,7 @@
 // The self-contained HTML report: one file, no network, inline CSS, SVG drawn here, and a
 // small inline script for the interactive flame graph (html-flame.ts).
+import { axisText, byteAxis, secondsAxis, secondsText } from '../../base/axis.js';
+import { HUE, PALETTE_LIGHT } from '../../base/palette.js';
 import { formatBytes } from '../../base/units.js';
 import type { MemtraceWireReport, MemtraceWireSite, MemtraceWireSplit } from '../../wire/memtrace.js';
 import type { FlameData } from './folded.js';
@@ -20,11 +22,16 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .warn{color:#8a5a00}.bad{color:#b3261e}.good{color:#1e7a3c}
 .bar{display:flex;height:10px;width:160px;border-radius:2px;overflow:hidden;background:#eee}
 .bar span{display:block;height:100%}
-.l1{background:#9ccc9c}.l2{background:#e8c170}.l3{background:#c9a0dc}.l4{background:#d9534f}
+.l1{background:#009E73}.l2{background:#E69F00}.l3{background:#56B4E9}.l4{background:#D55E00}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;vertical-align:middle}
-#flame svg text{font:11px ui-monospace,monospace;pointer-events:none;fill:#111}#flame svg g{cursor:pointer}
+#flame{max-height:80vh;overflow:auto}#flame svg text{font:11px ui-monospace,monospace;pointer-events:none;fill:#111}#flame svg g{cursor:pointer}
 code{font:12px ui-monospace,monospace}
 `;
+
+// Chart colours from the shared colour-blind-safe palette (src/base/palette.ts).
+const LIVE_FILL = PALETTE_LIGHT[HUE.orange];
+const PEAK_STROKE = PALETTE_LIGHT[HUE.vermillion];
+const RACE_FILL = '#f6d2bd';
 
 const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 
@@ -42,34 +49,44 @@ function timelineSvg(r: MemtraceWireReport): string {
   const bins = r.timeline.bins;
   const W = 1180;
   const H = 220;
-  const pad = 44;
   if (bins.length === 0) return '<p class="sub">(no events)</p>';
-  const maxLive = Math.max(1, ...bins.map((b) => b.liveBytes));
-  const tMax = Math.max(r.timeline.binWidthS * bins.length, 1e-9);
-  const x = (t: number): number => pad + (t / tMax) * (W - pad - 10);
-  const y = (v: number): number => H - 24 - (v / maxLive) * (H - 40);
+  const ya = byteAxis(Math.max(1, ...bins.map((b) => b.liveBytes)));
+  const xa = secondsAxis(Math.max(r.timeline.binWidthS * bins.length, 1e-9));
+  // The left margin fits the longest y label (10 px sans-serif: at most 6.5 px a character)
+  // plus the gap to the axis, so that "11.5 MiB" is never cut to "1.5 MiB".
+  const yLabels = ya.ticks.map((v) => axisText(v, ya));
+  const pad = Math.ceil(Math.max(...yLabels.map((t) => t.length)) * 6.5) + 10;
+  const right = 12;
+  const x = (t: number): number => pad + (t / xa.max) * (W - pad - right);
+  const y = (v: number): number => H - 24 - (v / ya.max) * (H - 40);
   const parts: string[] = [];
   for (const w of r.growthWindows) {
-    const cls = w.kind === 'race' ? '#f4c7c3' : '#e6e6e6';
-    parts.push(`<rect x="${x(w.startS).toFixed(1)}" y="10" width="${Math.max(1, x(w.endS) - x(w.startS)).toFixed(1)}" height="${H - 34}" fill="${cls}"><title>${h(w.kind)}: ${h(w.explanation)}</title></rect>`);
+    const fill = w.kind === 'race' ? RACE_FILL : '#e6e6e6';
+    parts.push(`<rect x="${x(w.startS).toFixed(1)}" y="10" width="${Math.max(1, x(w.endS) - x(w.startS)).toFixed(1)}" height="${H - 34}" fill="${fill}"><title>${h(w.kind)}: ${h(w.explanation)} (${h(axisText(w.startS, xa))} to ${h(axisText(w.endS, xa))})</title></rect>`);
   }
+  for (const v of ya.ticks) parts.push(`<line x1="${pad}" x2="${W - right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e2e2df"/>`);
   const pts = bins.map((b) => `${x(b.tS + r.timeline.binWidthS).toFixed(1)},${y(b.liveBytes).toFixed(1)}`);
-  parts.push(`<polygon points="${x(0).toFixed(1)},${y(0).toFixed(1)} ${pts.join(' ')} ${x(tMax).toFixed(1)},${y(0).toFixed(1)}" fill="#f2a65a" fill-opacity="0.55" stroke="#c86b1a"/>`);
-  const pk = r.totals.peakTimeS;
-  parts.push(`<line x1="${x(pk).toFixed(1)}" x2="${x(pk).toFixed(1)}" y1="10" y2="${H - 24}" stroke="#b3261e" stroke-dasharray="3 3"><title>peak ${h(formatBytes(r.totals.livePeak.totalBytes))} at ${pk.toFixed(2)} s</title></line>`);
-  for (let k = 0; k <= 4; k++) {
-    const v = (maxLive * k) / 4;
-    parts.push(`<text x="${pad - 4}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" font-size="10" fill="#5b6570">${h(formatBytes(v))}</text>`);
-    const t = (tMax * k) / 4;
-    parts.push(`<text x="${x(t).toFixed(1)}" y="${H - 8}" text-anchor="${k === 4 ? "end" : k === 0 ? "start" : "middle"}" font-size="10" fill="#5b6570">${t.toFixed(t < 10 ? 2 : 0)} s</text>`);
+  const end = r.timeline.binWidthS * bins.length;
+  parts.push(`<polygon points="${x(0).toFixed(1)},${y(0).toFixed(1)} ${pts.join(' ')} ${x(end).toFixed(1)},${y(0).toFixed(1)}" fill="${LIVE_FILL}" fill-opacity="0.45" stroke="${LIVE_FILL}"><title>live memory, peak ${h(formatBytes(r.totals.livePeak.totalBytes))}</title></polygon>`);
+  // A mark per bin, so that every value has a tooltip.
+  for (const b of bins) {
+    const t = b.tS + r.timeline.binWidthS;
+    parts.push(`<circle cx="${x(t).toFixed(1)}" cy="${y(b.liveBytes).toFixed(1)}" r="2.5" fill="${LIVE_FILL}"><title>${h(axisText(t, xa))}: ${h(formatBytes(b.liveBytes))} live</title></circle>`);
   }
+  const pk = r.totals.peakTimeS;
+  parts.push(`<line x1="${x(pk).toFixed(1)}" x2="${x(pk).toFixed(1)}" y1="10" y2="${H - 24}" stroke="${PEAK_STROKE}" stroke-width="1.5" stroke-dasharray="3 3"><title>peak ${h(formatBytes(r.totals.livePeak.totalBytes))} at ${h(axisText(pk, xa))}</title></line>`);
+  yLabels.forEach((text, k) => parts.push(`<text class="y-label" x="${pad - 6}" y="${(y(ya.ticks[k] ?? 0) + 4).toFixed(1)}" text-anchor="end" font-size="10" fill="#5b6570">${h(text)}</text>`));
+  xa.ticks.forEach((t, k) => {
+    const anchor = k === xa.ticks.length - 1 ? 'end' : k === 0 ? 'start' : 'middle';
+    parts.push(`<text class="x-label" x="${x(t).toFixed(1)}" y="${H - 8}" text-anchor="${anchor}" font-size="10" fill="#5b6570">${h(axisText(t, xa))}</text>`);
+  });
   return `<svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="live memory over time">${parts.join('')}</svg>`;
 }
 
 function curveSvg(values: number[], w = 220, hgt = 40): string {
   const max = Math.max(1, ...values);
   const pts = values.map((v, i) => `${((i / Math.max(values.length - 1, 1)) * w).toFixed(1)},${(hgt - 2 - (v / max) * (hgt - 4)).toFixed(1)}`);
-  return `<svg viewBox="0 0 ${w} ${hgt}" width="${w}" height="${hgt}"><polyline points="${pts.join(' ')}" fill="none" stroke="#b3261e" stroke-width="1.5"/></svg>`;
+  return `<svg viewBox="0 0 ${w} ${hgt}" width="${w}" height="${hgt}"><polyline points="${pts.join(' ')}" fill="none" stroke="${PEAK_STROKE}" stroke-width="1.5"><title>live bytes over the run, peak ${h(formatBytes(max))}</title></polyline></svg>`;
 }
 
 function lifetimeBar(s: MemtraceWireSite): string {
@@ -107,7 +124,7 @@ export function renderHtmlReport(r: MemtraceWireReport, flame: FlameData): strin
         .join('')
     : '<p>No leak suspect.</p>';
   const windowHtml = (w: MemtraceWireReport['growthWindows'][number]): string =>
-    `<div class="card"><div><b class="${w.kind === 'race' ? 'warn' : ''}">${h(w.kind === 'race' ? 'Allocation race' : w.kind === 'gc-cycle' ? 'A GC cycle (not a race)' : w.kind === 'gc-swing' ? 'An ordinary GC swing (not a race)' : w.kind === 'leak' ? 'Growth from a leak (not a race)' : 'Retained growth (not a race)')}</b> ${w.startS.toFixed(2)}–${w.endS.toFixed(2)} s</div><div>${h(w.explanation)}</div>` +
+    `<div class="card"><div><b class="${w.kind === 'race' ? 'warn' : ''}">${h(w.kind === 'race' ? 'Allocation race' : w.kind === 'gc-cycle' ? 'A GC cycle (not a race)' : w.kind === 'gc-swing' ? 'An ordinary GC swing (not a race)' : w.kind === 'leak' ? 'Growth from a leak (not a race)' : 'Retained growth (not a race)')}</b> ${h(secondsText(w.startS))} to ${h(secondsText(w.endS))}</div><div>${h(w.explanation)}</div>` +
     `<div class="sub">allocated ${h(formatBytes(w.allocatedBytesPerS))}/s, collected ${h(formatBytes(w.collectedBytesPerS))}/s during the window; ${pct(w.freedLaterFraction)} of what piled up freed later</div>` +
     `<table><tr><th class="n">growth</th><th class="n">share</th><th>site</th><th class="n">reclaimed later</th></tr>${w.sites
       .map((s) => `<tr><td class="n">+${h(formatBytes(s.growthBytes))}</td><td class="n">${pct(s.shareOfGrowth)}</td><td>${ownerBadge(s.owner)}<code>${h(s.label)}</code></td><td class="n">${pct(s.reclaimedFraction)}</td></tr>`)
@@ -120,7 +137,7 @@ export function renderHtmlReport(r: MemtraceWireReport, flame: FlameData): strin
 <title>memlens memtrace: ${h(t.executable)}</title><style>${CSS}</style></head>
 <body><main>
 <h1>OCaml memory: <code>${h(t.executable)}</code></h1>
-<div class="sub">pid ${h(t.pid)} on ${h(t.host)} · memtrace format v${t.formatVersion} · sample rate ${t.sampleRate} per word · ${t.wordSizeBits}-bit words (1 sample ≈ ${h(formatBytes(t.bytesPerSample))}) · ${t.durationS.toFixed(2)} s · ${h(t.path)}${t.context === null ? '' : ` · context ${h(t.context)}`}</div>
+<div class="sub">pid ${h(t.pid)} on ${h(t.host)} · memtrace format v${t.formatVersion} · sample rate ${t.sampleRate} per word · ${t.wordSizeBits}-bit words (1 sample ≈ ${h(formatBytes(t.bytesPerSample))}) · ${h(secondsText(t.durationS))} · ${h(t.path)}${t.context === null ? '' : ` · context ${h(t.context)}`}</div>
 <div class="card">Events: ${r.events.allocations.toLocaleString('en-US')} allocations, ${r.events.promotions.toLocaleString('en-US')} promotions, ${r.events.collections.toLocaleString('en-US')} collections.
 Integrity: <b class="${i.ok ? 'good' : 'warn'}">${i.ok ? 'ok' : 'problems'}</b> (${h(checks)}${i.unknownLocationCodes > 0 ? `, ${i.unknownLocationCodes} unknown location codes` : ''})
 ${i.warnings.map((w) => `<div class="warn">⚠ ${h(w)}</div>`).join('')}</div>
@@ -129,7 +146,7 @@ ${i.warnings.map((w) => `<div class="warn">⚠ ${h(w)}</div>`).join('')}</div>
 ${card('allocated', formatBytes(tt.allocated.totalBytes), `<div class="sub">minor ${h(formatBytes(tt.allocatedMinorBytes))} · major ${h(formatBytes(tt.allocatedMajorBytes))} · external ${h(formatBytes(tt.allocatedExternalBytes))}</div>${splitLine(tt.allocated)}`)}
 ${card('promoted', formatBytes(tt.promotedBytes))}
 ${card('collected', formatBytes(tt.collectedBytes), `<div class="sub">minor ${h(formatBytes(tt.collectedMinorBytes))} · major ${h(formatBytes(tt.collectedMajorBytes))}</div>`)}
-${card(`live at peak (${tt.peakTimeS.toFixed(2)} s)`, formatBytes(tt.livePeak.totalBytes), splitLine(tt.livePeak))}
+${card(`live at peak (${secondsText(tt.peakTimeS)})`, formatBytes(tt.livePeak.totalBytes), splitLine(tt.livePeak))}
 ${card('live at end', formatBytes(tt.liveEnd.totalBytes), splitLine(tt.liveEnd))}
 </div>
 <h2>Live memory over time</h2>

@@ -107,6 +107,23 @@ export class AddressSpace {
     this.total -= removed;
   }
 
+  /** The parts of [start, end) that are in the set, in address order. */
+  within(start: bigint, end: bigint): [bigint, bigint][] {
+    const out: [bigint, bigint][] = [];
+    for (let i = this.firstEndingAfter(start, false); i < this.starts.length && (this.starts[i] ?? 0n) < end; i++) {
+      const rs = this.starts[i] ?? 0n;
+      const re = this.ends[i] ?? 0n;
+      out.push([rs > start ? rs : start, re < end ? re : end]);
+    }
+    return out;
+  }
+
+  /** Whether the byte at `a` is in the set. */
+  contains(a: bigint): boolean {
+    const i = this.firstEndingAfter(a, false);
+    return i < this.starts.length && (this.starts[i] ?? 0n) <= a;
+  }
+
   /** Bytes of [start, end) that are mapped. */
   mappedWithin(start: bigint, end: bigint): bigint {
     let n = 0n;

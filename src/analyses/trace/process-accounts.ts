@@ -1,9 +1,13 @@
-// Per-process figures kept from the traced events, for any backend:
-//  (a) requested: Σ mmap lengths − Σ munmap lengths of successful calls (the classic definition),
-//      shown as 0 when negative (tracing did not start when the process did);
-//  (b) mapped now: the exact address-space model (memory-model.ts), seeded from /proc/PID/maps at
-//      start, copied on fork, reset on exec, dropped on exit; comparable with VmSize.
-// Percentages are of the system's total virtual memory, defined as MemTotal + SwapTotal.
+// Per-process figures kept from the traced events, for any backend, all from the address-space
+// model (memory-model.ts), seeded from /proc/PID/maps at start, copied on fork, reset on exec:
+//  (a) reserved: bytes mapped with PROT_NONE: address space held but never usable, so never
+//      backed by memory or swap (V8 and Chromium reserve tens of GiB this way);
+//  (b) requested: bytes mapped with some access (mmap'd accessible, or made so by mprotect);
+//  (c) mapped now: reserved + requested, everything mapped; comparable with VmSize. This is what
+//      "Σ mmap − Σ munmap" approximates, without counting MAP_FIXED replacements twice.
+// Percentages are of the system's total virtual memory, MemTotal + SwapTotal; the share of a
+// process is its requested bytes only: reserved address space takes none of that memory.
+// When a process exits its model is dropped; its last reserved and requested figures are kept.
 import type { TraceBatch } from '../../sources/trace-backend.js';
 import type { LifecycleEvent, MemEvent } from '../../wire/events.js';
 import { ProcessMemoryModel } from './memory-model.js';
@@ -12,6 +16,8 @@ export interface ProcessSeed {
   pid: number;
   name: string;
   ranges: [bigint, bigint][];
+  /** The ranges among `ranges` mapped with PROT_NONE ("---p" or "---s" in maps). */
+  reserved: [bigint, bigint][];
   /** The current break (end of [heap], or start_brk when there is no heap yet), if known. */
   brk: bigint | undefined;
 }
@@ -19,8 +25,9 @@ export interface ProcessSeed {
 export interface ProcessAccount {
   pid: number;
   name: string;
-  /** Σ mmap − Σ munmap lengths of successful calls; may be negative (display clamps it to 0). */
-  requestedRawBytes: bigint;
+  /** Reserved and requested bytes when the model was dropped at exit (the model's figures before). */
+  lastReservedBytes: bigint;
+  lastRequestedBytes: bigint;
   /** null when the process exited (its mappings are gone) or was never modelled. */
   model: ProcessMemoryModel | null;
   exited: boolean;
@@ -33,9 +40,13 @@ export interface AccountRow {
   name: string;
   calls: number;
   failedCalls: number;
+  /** Bytes mapped with PROT_NONE (at exit, for a process that exited). */
+  reservedBytes: bigint;
+  /** Bytes mapped with some access (at exit, for a process that exited). */
   requestedBytes: bigint;
+  /** requestedBytes as a percentage of MemTotal + SwapTotal. */
   requestedPercent: number;
-  /** null for a process that exited. */
+  /** reserved + requested; null for a process that exited. */
   mappedNowBytes: bigint | null;
   mappedNowPercent: number | null;
   /** false when the model did not start from a full picture (after exec, or a process never seeded). */
@@ -53,7 +64,7 @@ export class ProcessAccounts {
     if (!a) {
       const model = new ProcessMemoryModel(this.pageSize);
       model.complete = false;
-      a = { pid, name, requestedRawBytes: 0n, model, exited: false, calls: 0, failedCalls: 0 };
+      a = { pid, name, lastReservedBytes: 0n, lastRequestedBytes: 0n, model, exited: false, calls: 0, failedCalls: 0 };
       this.accounts.set(pid, a);
     }
     return a;
@@ -68,7 +79,7 @@ export class ProcessAccounts {
     for (const s of seeds) {
       const a = this.account(s.pid, s.name);
       a.model ??= new ProcessMemoryModel(this.pageSize);
-      a.model.seed(s.ranges, s.brk);
+      a.model.seed(s.ranges, s.brk, s.reserved);
     }
   }
 
@@ -77,19 +88,14 @@ export class ProcessAccounts {
     if (a.exited) {
       // A pid reused after its process exited: a new process.
       a.exited = false;
-      a.requestedRawBytes = 0n;
+      a.lastReservedBytes = 0n;
+      a.lastRequestedBytes = 0n;
       a.model = new ProcessMemoryModel(this.pageSize);
       a.model.complete = false;
     }
     a.name = e.name;
     a.calls++;
-    if (e.error !== null) {
-      a.failedCalls++;
-    } else if (e.call === 'mmap') {
-      a.requestedRawBytes += e.lengthBytes;
-    } else if (e.call === 'munmap') {
-      a.requestedRawBytes -= e.lengthBytes;
-    }
+    if (e.error !== null) a.failedCalls++;
     a.model?.apply(e);
   }
 
@@ -101,7 +107,8 @@ export class ProcessAccounts {
         const parent = this.accounts.get(l.parentPid);
         const child = this.account(l.childPid, l.name);
         child.exited = false;
-        child.requestedRawBytes = 0n;
+        child.lastReservedBytes = 0n;
+        child.lastRequestedBytes = 0n;
         child.calls = 0;
         child.failedCalls = 0;
         child.model = parent?.model?.clone() ?? null;
@@ -127,6 +134,8 @@ export class ProcessAccounts {
         const a = this.accounts.get(l.pid);
         if (!a) return;
         a.exited = true;
+        a.lastReservedBytes = a.model?.reservedBytes ?? 0n;
+        a.lastRequestedBytes = a.model?.requestedBytes ?? 0n;
         a.model = null;
         return;
       }
@@ -151,19 +160,24 @@ export class ProcessAccounts {
     }
   }
 
-  /** Rows for every process that made at least one call, largest mapped-now first. */
-  rows(totalVirtualBytes: bigint): AccountRow[] {
+  /**
+   * Rows for every process that made at least one call (with `quietToo`, also for every live
+   * process modelled from its seed that made none), largest mapped-now first.
+   */
+  rows(totalVirtualBytes: bigint, quietToo = false): AccountRow[] {
     const pct = (b: bigint) => (totalVirtualBytes > 0n ? (Number(b) * 100) / Number(totalVirtualBytes) : 0);
     const rows: AccountRow[] = [];
     for (const a of this.accounts.values()) {
-      if (a.calls === 0) continue;
-      const requested = a.requestedRawBytes > 0n ? a.requestedRawBytes : 0n;
-      const mapped = a.exited || !a.model ? null : a.model.space.mappedBytes;
+      if (a.calls === 0 && !(quietToo && !a.exited && a.model?.complete === true)) continue;
+      const model = a.exited ? null : a.model;
+      const requested = model ? model.requestedBytes : a.lastRequestedBytes;
+      const mapped = model ? model.space.mappedBytes : null;
       rows.push({
         pid: a.pid,
         name: a.name,
         calls: a.calls,
         failedCalls: a.failedCalls,
+        reservedBytes: model ? model.reservedBytes : a.lastReservedBytes,
         requestedBytes: requested,
         requestedPercent: pct(requested),
         mappedNowBytes: mapped,

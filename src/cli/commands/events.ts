@@ -101,6 +101,11 @@ async function prune(flags: EventsFlags): Promise<void> {
   }
 }
 
+/** PROT_READ, PROT_WRITE, PROT_EXEC as r, w, x (include/uapi/asm-generic/mman-common.h); "---" is PROT_NONE. */
+function protText(p: number): string {
+  return ['r', 'w', 'x'].map((c, i) => ((p & (1 << i)) !== 0 ? c : '-')).join('');
+}
+
 /** NDJSON in the wire form (wire/events.ts), or an aligned table. */
 export function printEvents(events: readonly StoredEvent[], json: boolean): void {
   if (json) {
@@ -113,9 +118,9 @@ export function printEvents(events: readonly StoredEvent[], json: boolean): void
   }
   const p = palette();
   const manyHosts = new Set(events.map((e) => e.host)).size > 1;
-  const header = ['ID', 'TIME (UTC)', ...(manyHosts ? ['HOST'] : []), 'PID', 'TID', 'NAME', 'THREAD', 'CALL', 'ADDR', 'LENGTH', 'RESULT'];
+  const header = ['ID', 'TIME (UTC)', ...(manyHosts ? ['HOST'] : []), 'PID', 'TID', 'NAME', 'THREAD', 'CALL', 'ADDR', 'LENGTH', 'PROT', 'RESULT'];
   const rows = events.map((e) => {
-    const result = e.error !== null ? p.red(`${e.result} ${e.error}`) : e.call === 'munmap' ? '0' : `0x${e.result.toString(16)}`;
+    const result = e.error !== null ? p.red(`${e.result} ${e.error}`) : e.call === 'munmap' || e.call === 'mprotect' ? '0' : `0x${e.result.toString(16)}`;
     const length = e.call === 'brk' ? '' : e.call === 'mremap' && e.newLengthBytes !== null ? `${formatBytes(Number(e.lengthBytes))} → ${formatBytes(Number(e.newLengthBytes))}` : formatBytes(Number(e.lengthBytes));
     return [
       String(e.id),
@@ -128,6 +133,7 @@ export function printEvents(events: readonly StoredEvent[], json: boolean): void
       e.call,
       `0x${e.addr.toString(16)}`,
       length,
+      e.prot === null ? '' : protText(e.prot),
       result,
     ];
   });

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { addRetentionFlags, parseRetention } from '../retention-flags.js';
+import { addHistoryRetentionFlags, addRetentionFlags, parseHistoryRetention, parseRetention, type HistoryRetentionFlags } from '../retention-flags.js';
 import { UsageError, UserError } from '../../base/errors.js';
 import { printable } from '../../base/terminal-text.js';
 import { errnoCode } from '../../base/errors.js';
@@ -73,7 +73,7 @@ async function dirtyWatchConfig(f: ServeDirtyFlags): Promise<DirtyWatchConfig | 
   };
 }
 
-interface ServeFlags extends ServeDirtyFlags {
+interface ServeFlags extends ServeDirtyFlags, HistoryRetentionFlags {
   host: string;
   port: number;
   db?: string;
@@ -105,8 +105,10 @@ export function defineServe(program: Command): void {
     .option('--dirty-force', 'with --dirty-watch: allow pid 1 and memlens itself')
     .addHelpText('after', DIRTY_HELP);
   addRetentionFlags(command);
+  addHistoryRetentionFlags(command);
   command.action(async (flags: ServeFlags) => {
       const retention = parseRetention(flags);
+      const historyRetention = parseHistoryRetention(flags);
       const port = flags.port;
       const budget = Number(flags.cpuBudget);
       if (!Number.isFinite(budget) || budget <= 0 || budget > 100) throw new UsageError(`--cpu-budget: "${flags.cpuBudget}" is not a percentage (0-100]`);
@@ -118,11 +120,15 @@ export function defineServe(program: Command): void {
       const log = (line: string): void => void process.stderr.write(`memlens: ${printable(line)}\n`);
       let running;
       try {
-        running = await startServe({ host: flags.host, port, db: flags.db, token: flags.token ?? null, trace: flags.trace, cpuBudget: budget / 100, memtraceDir: flags.memtraceDir ?? null, retention: retention ?? null, dirtyWatch, version: program.version() ?? 'unknown', log });
+        running = await startServe({ host: flags.host, port, db: flags.db, token: flags.token ?? null, trace: flags.trace, cpuBudget: budget / 100, memtraceDir: flags.memtraceDir ?? null, retention: retention ?? null, historyRetention, dirtyWatch, version: program.version() ?? 'unknown', log });
       } catch (e) {
         const code = errnoCode(e);
         if (code === 'EADDRINUSE') throw new UserError(`port ${port} on ${flags.host} is already in use (choose another with --port)`);
         if (code === 'EADDRNOTAVAIL') throw new UserError(`cannot listen on ${flags.host}: no such address on this machine`);
+        // getaddrinfo(3) errors: the name does not resolve (EAI_NONAME, reported by Node as
+        // ENOTFOUND) or the resolver could not be asked (EAI_AGAIN).
+        if (code === 'ENOTFOUND' || code === 'EAI_NONAME' || code === 'EAI_AGAIN' || code === 'EAI_FAIL') throw new UserError(`cannot listen on ${flags.host}: the name does not resolve to an address of this machine (${code})`);
+        if (code === 'EACCES') throw new UserError(`cannot listen on port ${port}: permission denied (ports below 1024 need root)`);
         throw e;
       }
       process.stdout.write(`memlens serve: dashboard at ${running.openUrl}\n`);

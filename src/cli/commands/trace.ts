@@ -6,7 +6,7 @@ import type { TraceFlags } from '../trace/run-trace.js';
 export function defineTrace(program: Command): void {
   const command = program
     .command('trace')
-    .description('trace every mmap, munmap, brk and mremap of every process, live (root)')
+    .description('trace every mmap, munmap, brk, mremap and mprotect of every process, live (root)')
     .option('--duration <time>', 'stop after this long (10s, 500ms, 2m; at most 24d); default: until Ctrl-C', timerFlag)
     .option('--pid <N>', 'only this process (repeatable, or comma-separated)', pidListFlag)
     .option('--name <NAME>', 'only processes (or threads) with this name')

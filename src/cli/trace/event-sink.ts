@@ -9,7 +9,7 @@ const NO_STORE: EventSink = {
   description: 'not stored (--no-store)',
   write: () => undefined,
   pressure: () => undefined,
-  close: () => Promise.resolve(),
+  close: () => Promise.resolve({ complete: true, spillFiles: [], lostEvents: 0 }),
 };
 
 export interface EventSinkOptions {

@@ -1,7 +1,7 @@
 // `memlens trace`: start a backend, show each call as it happens (or NDJSON), keep per-process
 // accounts, store the events, and end with the per-process summary and the lost-event count.
 import { hostname } from 'node:os';
-import { UsageError } from '../../base/errors.js';
+import { ExitCode, UsageError } from '../../base/errors.js';
 import { ProcessAccounts } from '../../analyses/trace/process-accounts.js';
 import { createTraceBackend, isLive, type BackendChoice, type BackendKind, BACKEND_KINDS } from '../../sources/trace-backends.js';
 import { lowerBackgroundThreads } from '../../sources/own-threads.js';
@@ -68,11 +68,18 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
 
   // The runtime's background threads yield to the traced programs (src/sources/own-threads.ts).
   if (isLive(choice)) lowerBackgroundThreads();
-  const stop = () => void backend.stop();
+  // A stop (Ctrl-C, --duration) also ends a wait for the store to catch up: with the database and
+  // the spill file both failing, that wait lasts until one of them takes events again.
+  let stopRequested: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
+  const stop = () => {
+    stopRequested();
+    void backend.stop();
+  };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const s of signals) process.on(s, stop);
   const timer = durationMs === undefined ? undefined : setTimeout(stop, durationMs);
-  err.write(`memlens: tracing mmap, munmap, brk and mremap with ${backend.name}; events ${sink.description}${durationMs === undefined ? '; Ctrl-C stops' : ''}\n`);
+  err.write(`memlens: tracing mmap, munmap, brk, mremap and mprotect with ${backend.name}; events ${sink.description}${durationMs === undefined ? '; Ctrl-C stops' : ''}\n`);
   const quiet = flags.quiet === true;
   if (!json && !quiet) out.write(`${p.bold(HEADER)}\n`);
 
@@ -85,20 +92,28 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
       sink.write(shown, batch.lifecycle);
       // The store's worker is behind: stop reading until it catches up (the kernel drops and counts).
       const behind = sink.pressure();
-      if (behind !== undefined) await behind;
+      if (behind !== undefined) await Promise.race([behind, stopped]);
       if (shown.length === 0 || quiet) continue;
       out.write(shown.map((e) => (json ? lines.line(e) : eventLine(e, p))).join('\n') + '\n');
     }
   } finally {
     if (timer) clearTimeout(timer);
-    for (const s of signals) process.removeListener(s, stop);
     await backend.stop();
   }
+  // The store's close is bounded (a few seconds, whatever the database does); a second Ctrl-C
+  // meanwhile is answered with what is happening rather than an exit that skips the summary.
+  const closing = () => err.write('memlens: finishing: writing or spilling the events that wait (a few seconds)\n');
+  for (const s of signals) {
+    process.removeListener(s, stop);
+    process.on(s, closing);
+  }
   const lost = backend.lost();
-  await sink.close(host, lost);
+  const stored = await sink.close(host, lost);
+  for (const s of signals) process.removeListener(s, closing);
+  if (stored.lostEvents > 0) process.exitCode = ExitCode.failure;
   const rows = accounts.rows(total).filter((r) => flags.name === undefined || r.name === flags.name);
   if (json) {
-    err.write(`${toJson({ summary: { totalVirtualBytes: total, processes: rows, lost } })}\n`);
+    err.write(`${toJson({ summary: { totalVirtualBytes: total, processes: rows, lost, store: stored } })}\n`);
   } else {
     out.write(`\n${summaryText(rows, total, lost, 25, p)}\n`);
   }

@@ -29,14 +29,16 @@ function args(e: MemEvent): string {
       return `brk=${hex(e.addr)}`;
     case 'mremap':
       return `addr=${hex(e.addr)} old_len=${e.lengthBytes} new_len=${e.newLengthBytes ?? 0n} flags=0x${(e.flags ?? 0).toString(16)}${e.newAddr === null ? '' : ` new_addr=${hex(e.newAddr)}`}`;
+    case 'mprotect':
+      return `addr=${hex(e.addr)} len=${e.lengthBytes} prot=${prot(e.prot ?? 0)}`;
   }
 }
 
-export const HEADER = `${'TIME'.padEnd(12)} ${'PID'.padStart(7)} ${'TID'.padStart(7)} ${'NAME'.padEnd(15)} ${'THREAD'.padEnd(15)} ${'CALL'.padEnd(6)} ARGS = RESULT`;
+export const HEADER = `${'TIME'.padEnd(12)} ${'PID'.padStart(7)} ${'TID'.padStart(7)} ${'NAME'.padEnd(15)} ${'THREAD'.padEnd(15)} ${'CALL'.padEnd(8)} ARGS = RESULT`;
 
 export function eventLine(e: MemEvent, p: Palette): string {
-  const result = e.error === null ? (e.call === 'munmap' ? '0' : hex(e.result)) : p.red(`${e.result} ${e.error}`);
-  return `${clock(e.timeMs)} ${String(e.pid).padStart(7)} ${String(e.tid).padStart(7)} ${printable(e.name).padEnd(15)} ${printable(e.thread).padEnd(15)} ${e.call.padEnd(6)} ${args(e)} = ${result}`;
+  const result = e.error === null ? (e.call === 'munmap' || e.call === 'mprotect' ? '0' : hex(e.result)) : p.red(`${e.result} ${e.error}`);
+  return `${clock(e.timeMs)} ${String(e.pid).padStart(7)} ${String(e.tid).padStart(7)} ${printable(e.name).padEnd(15)} ${printable(e.thread).padEnd(15)} ${e.call.padEnd(8)} ${args(e)} = ${result}`;
 }
 
 const percent = (x: number | null) => (x === null ? '-' : `${x < 0.01 && x > 0 ? '<0.01' : x.toFixed(2)}%`);
@@ -45,7 +47,7 @@ export function summaryText(rows: AccountRow[], totalVirtualBytes: bigint, lost:
   const shown = rows.slice(0, limit);
   const body = table(
     [
-      ['PID', 'NAME', 'CALLS', 'FAILED', 'REQUESTED', '%VM', 'MAPPED NOW', '%VM'],
+      ['PID', 'NAME', 'CALLS', 'FAILED', 'REQUESTED', '%VM', 'RESERVED', 'MAPPED NOW'],
       ...shown.map((r) => [
         String(r.pid),
         printable(r.name),
@@ -53,8 +55,8 @@ export function summaryText(rows: AccountRow[], totalVirtualBytes: bigint, lost:
         String(r.failedCalls),
         formatBytes(Number(r.requestedBytes)),
         percent(r.requestedPercent),
+        formatBytes(Number(r.reservedBytes)),
         r.exited ? 'exited' : `${r.modelComplete ? '' : '≥'}${formatBytes(Number(r.mappedNowBytes ?? 0n))}`,
-        percent(r.mappedNowPercent),
       ]),
     ],
     ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
@@ -63,8 +65,9 @@ export function summaryText(rows: AccountRow[], totalVirtualBytes: bigint, lost:
     p.bold('Per process'),
     body,
     rows.length > limit ? `(${rows.length - limit} more processes; --json gives them all)` : '',
-    `REQUESTED = Σ mmap − Σ munmap lengths of successful calls (0 when negative). MAPPED NOW = the address space kept from the calls, seeded from /proc/PID/maps (≥: started after exec, so a lower bound).`,
-    `%VM = percent of total virtual memory, MemTotal + SwapTotal = ${formatBytes(Number(totalVirtualBytes))}.`,
+    `MAPPED NOW = the address space kept from the calls, seeded from /proc/PID/maps (≥: started after exec, so a lower bound) = REQUESTED + RESERVED.`,
+    `RESERVED = mapped with PROT_NONE (no access, never backed by memory); REQUESTED = mapped with access (mmap, or mprotect of a reservation); of an exited process: at its exit.`,
+    `%VM = REQUESTED as a percent of total virtual memory, MemTotal + SwapTotal = ${formatBytes(Number(totalVirtualBytes))}.`,
     lostLine(lost, p),
     // A dropped event belongs to no known process (the kernel counts drops per CPU), so any row may
     // miss calls: said once here rather than guessed per row.

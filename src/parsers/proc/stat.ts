@@ -53,6 +53,18 @@ export function parseStat(text: string, source = 'stat'): ProcStat | undefined {
   };
 }
 
+/**
+ * Field 22 of stat, the start time in clock ticks since boot, as the text the kernel printed
+ * (fs/proc/array.c do_task_stat); with the pid it names one process for good. Undefined when the
+ * text is not a stat line.
+ */
+export function statStartTime(text: string): string | undefined {
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const v = text.slice(close + 2).split(' ')[22 - 3];
+  return v !== undefined && /^\d+$/.test(v) ? v : undefined;
+}
+
 /** True when the flags of stat field 9 carry PF_KTHREAD. */
 export function isKernelThreadFlags(flags: number): boolean {
   // flags fits in 32 bits; >>> 0 keeps the bit test unsigned.

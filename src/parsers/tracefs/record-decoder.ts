@@ -2,7 +2,7 @@
 // kernel's format files (events/<system>/<event>/format). The record's common_type selects the
 // event; events memlens did not ask for come back as undefined.
 import { ParseError } from '../../base/errors.js';
-import type { MemCall } from '../../wire/events.js';
+import { MEM_CALLS, type MemCall } from '../../wire/events.js';
 import { findField, type EventFormat, type FieldFormat } from './event-format.js';
 import type { TraceRecord } from './trace-records.js';
 
@@ -132,6 +132,25 @@ function enterDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
         newAddr: null,
       });
     }
+    case 'mprotect': {
+      // SYSCALL_DEFINE3(mprotect, unsigned long, start, size_t, len, unsigned long, prot) (mm/mprotect.c).
+      const start = need(format, 'start');
+      const len = need(format, 'len');
+      const prot = need(format, 'prot');
+      return (ktimeNs, v, at) => ({
+        kind: 'enter',
+        ktimeNs,
+        tid: readNum(v, at, pid, le),
+        call,
+        addr: readBig(v, at, start, le),
+        lengthBytes: readBig(v, at, len, le),
+        prot: readLow32(v, at, prot, le),
+        flags: null,
+        fd: null,
+        newLengthBytes: null,
+        newAddr: null,
+      });
+    }
     case 'mremap': {
       const [addr, oldLen, newLen, flags, newAddr] = ['addr', 'old_len', 'new_len', 'flags', 'new_addr'].map((n) => need(format, n)) as [FieldFormat, FieldFormat, FieldFormat, FieldFormat, FieldFormat];
       return (ktimeNs, v, at) => {
@@ -166,7 +185,7 @@ function exitDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
 }
 
 /** The events memlens enables, by tracefs path (system/event). */
-export const SYSCALL_EVENTS: { event: string; call: MemCall; side: 'enter' | 'exit' }[] = (['mmap', 'munmap', 'brk', 'mremap'] as const).flatMap((call) => [
+export const SYSCALL_EVENTS: { event: string; call: MemCall; side: 'enter' | 'exit' }[] = MEM_CALLS.flatMap((call) => [
   { event: `syscalls/sys_enter_${call}`, call, side: 'enter' as const },
   { event: `syscalls/sys_exit_${call}`, call, side: 'exit' as const },
 ]);

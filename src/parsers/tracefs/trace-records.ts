@@ -8,9 +8,9 @@ export interface EnterRecord {
   ktimeNs: bigint;
   tid: number;
   call: MemCall;
-  /** mmap/munmap/mremap: addr; brk: the requested break. */
+  /** mmap/munmap/mremap: addr; mprotect: start; brk: the requested break. */
   addr: bigint;
-  /** mmap/munmap: len; mremap: old_len; brk: 0. */
+  /** mmap/munmap/mprotect: len; mremap: old_len; brk: 0. */
   lengthBytes: bigint;
   prot: number | null;
   flags: number | null;

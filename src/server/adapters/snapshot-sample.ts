@@ -54,21 +54,24 @@ function ledgerNode(item: LedgerItem, processes: readonly ProcessMemory[]): Ledg
   return node;
 }
 
-export function sampledProcess(p: ProcessMemory, atMs: number): SampledProcess {
+export function sampledProcess(p: ProcessMemory, atMs: number, startTime: string | null = null): SampledProcess {
   return {
     pid: p.pid,
     name: p.name,
     cmdline: p.cmdline === null ? null : p.cmdline.join(' '),
     rssBytes: p.rssBytes,
     pssBytes: p.pssBytes,
+    ussBytes: p.ussBytes,
     swapBytes: p.swapBytes,
     vmSizeBytes: p.vmSizeBytes,
     sampledAtMs: atMs,
     pssAtMs: p.pssBytes === null ? null : atMs,
+    startTime,
   };
 }
 
-export function sampleFromSnapshot(s: Snapshot): SystemSample {
+/** `startTimes`: field 22 of each process's stat, read with the sample (absent: unread). */
+export function sampleFromSnapshot(s: Snapshot, startTimes: ReadonlyMap<number, string> = new Map()): SystemSample {
   const atMs = s.time.getTime();
   const processes = s.processes.filter((p) => !p.kernelThread);
   const memTotal = s.ledger.totalBytes;
@@ -81,7 +84,7 @@ export function sampleFromSnapshot(s: Snapshot): SystemSample {
     ledger: { name: 'MemTotal', bytes: memTotal, note: s.ledger.notes.join('; ') || 'all of MemTotal, each byte once', children: s.ledger.items.map((i) => ledgerNode(i, processes)) },
     used: s.used.map((u) => ({ name: u.label, bytes: u.bytes, formula: `${u.formula} (${u.usedBy})` })),
     categories: s.ledger.items.map((i) => ({ name: i.label, bytes: i.bytes })),
-    processes: processes.map((p) => sampledProcess(p, atMs)),
+    processes: processes.map((p) => sampledProcess(p, atMs, startTimes.get(p.pid) ?? null)),
     pssUnavailable: processes.filter((p) => p.pssBytes === null).length,
     pssDeferred: 0,
   };

@@ -36,7 +36,7 @@ export function storeView(store: EventStore): EventStoreView {
       for (const t of totals) {
         const prev = byPid.get(t.pid);
         if (prev !== undefined && prev.lastSeenMs > t.lastSeenMs) continue;
-        byPid.set(t.pid, { pid: t.pid, name: t.name, requestedBytes: Number(t.requestedBytes), calls: t.mmapCalls + t.munmapCalls + t.brkCalls + t.mremapCalls, lastSeenMs: t.lastSeenMs });
+        byPid.set(t.pid, { pid: t.pid, name: t.name, requestedBytes: Number(t.requestedBytes), calls: t.mmapCalls + t.munmapCalls + t.brkCalls + t.mremapCalls + t.mprotectCalls, lastSeenMs: t.lastSeenMs });
       }
       return [...byPid.values()].map(({ lastSeenMs: _unused, ...t }) => t);
     },

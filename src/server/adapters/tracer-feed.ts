@@ -20,6 +20,7 @@ export function tracedFromRows(rows: readonly AccountRow[]): TracedProcess[] {
     pid: r.pid,
     name: r.name,
     requestedBytes: Number(r.requestedBytes),
+    reservedBytes: Number(r.reservedBytes),
     mappedNowBytes: r.mappedNowBytes === null ? null : Number(r.mappedNowBytes),
     calls: r.calls,
     alive: !r.exited,
@@ -42,7 +43,7 @@ export async function feedFromTracer(o: TracerFeedOptions): Promise<void> {
   let lastAccounts = 0;
   let reported: LostCounts = { lostEvents: 0, unpaired: 0, malformed: 0 };
   const publish = (): void => {
-    o.state.applyTrace(tracedFromRows(o.accounts.rows(o.totalVirtualBytes)), Date.now());
+    o.state.applyTrace(tracedFromRows(o.accounts.rows(o.totalVirtualBytes, true)), Date.now());
     const lost = o.backend.lost();
     o.state.setLost(lost);
     if (o.writer !== null) {

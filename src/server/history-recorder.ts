@@ -1,0 +1,371 @@
+// Records every /proc sample of `memlens serve` into the store's history (src/store/history.ts)
+// and reads windows of it back for the timeline.
+//
+// The sampler hands a sample over and goes on: record() only merges it into the pending buckets
+// in memory (tier 0 rows, and the minute and hour buckets it falls in). A timer writes what is
+// pending every few seconds as one transaction of upserts, so neither the sampler nor the event
+// path waits for the database; a failed write keeps its rows pending (merged with the newer ones)
+// up to a bound, then counts what it drops. Reads merge the pending rows over the stored ones, so
+// the newest sample is in the timeline before it reaches the database.
+import type { HistoryBody, HistoryProcess, HistorySeries } from '../wire/messages.js';
+import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
+import {
+  HISTORY_TIERS,
+  mergeProcessRow,
+  mergeSystemRow,
+  tierRetentionMs,
+  type HistoryBatch,
+  type HistoryRetention,
+  type HistoryStore,
+  type ProcessHistoryRow,
+  type ProcessNameRow,
+  type SystemHistoryRow,
+} from '../store/history.js';
+
+export interface HistoryProcessInput {
+  pid: number;
+  /** Field 22 of /proc/PID/stat. */
+  startTicks: number;
+  name: string;
+  pssBytes: number;
+  rssBytes: number | null;
+  ussBytes: number | null;
+  swapBytes: number | null;
+}
+
+export interface HistorySampleInput {
+  atMs: number;
+  /** The ledger's top-level items: key, label and size. */
+  categories: readonly { key: string; name: string; bytes: number | null }[];
+  /** Processes whose PSS was read, with their start time. */
+  processes: readonly HistoryProcessInput[];
+}
+
+export interface HistoryWindowQuery {
+  /** Absent: the local host. Another host's history is read as stored (nothing pending). */
+  host?: string;
+  fromMs?: number;
+  toMs?: number;
+  points?: number;
+  pids?: readonly { pid: number; startTicks: number }[];
+}
+
+export interface HistoryRecorderOptions {
+  retention: HistoryRetention;
+  /** How often pending rows are written (default 10 s). */
+  flushEveryMs?: number;
+  /** Pending rows kept while the database fails; beyond it new samples are dropped and counted. */
+  maxPendingRows?: number;
+  log?: (line: string) => void;
+}
+
+/** A process's name is written again at most this often (its last_ms says until when it lived). */
+const NAME_REFRESH_MS = 10 * 60_000;
+/** Processes offered in the picker. */
+const RANKED = 40;
+/** Series drawn when none are asked for. */
+const DEFAULT_SERIES = 6;
+/** Windows at least this long rank processes on the hour tier (a few thousand rows, not 100,000s). */
+const RANK_ON_HOURS_MS = 6 * 3_600_000;
+
+const sysKey = (r: { tier: number; tMs: number; category: string }): string => `${r.tier}|${r.tMs}|${r.category}`;
+const procKey = (r: { tier: number; tMs: number; pid: number; startTicks: number }): string => `${r.tier}|${r.tMs}|${r.pid}|${r.startTicks}`;
+const instKey = (pid: number, startTicks: number): string => `${pid}|${startTicks}`;
+const kib = (bytes: number): number => Math.round(bytes / 1024);
+const kibOrNull = (bytes: number | null): number | null => (bytes === null ? null : kib(bytes));
+
+function mergeInto<T>(map: Map<string, T>, key: string, row: T, merge: (a: T, b: T) => T): void {
+  const old = map.get(key);
+  map.set(key, old === undefined ? row : merge(old, row));
+}
+
+/** Bucket length for a window of `spanMs` shown in about `points` points, a multiple of the tier's. */
+function outputBucketMs(tierBucketMs: number, spanMs: number, points: number): number {
+  const desired = spanMs / points;
+  const unit = tierBucketMs > 0 ? tierBucketMs : 1000;
+  if (desired <= (tierBucketMs > 0 ? tierBucketMs : 0)) return tierBucketMs;
+  return Math.max(unit, Math.ceil(desired / unit) * unit);
+}
+
+export class HistoryRecorder {
+  private pendingSystem = new Map<string, SystemHistoryRow>();
+  private pendingProcess = new Map<string, ProcessHistoryRow>();
+  private pendingNames = new Map<string, ProcessNameRow>();
+  /** The batch being written: still merged into reads until it is committed. */
+  private inFlight: HistoryBatch | null = null;
+  private readonly namesWritten = new Map<string, number>();
+  private readonly liveNames = new Map<string, string>();
+  private readonly labels = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | null = null;
+  private failing = false;
+  /** Samples not recorded because too many rows were pending (the database failing for long). */
+  dropped = 0;
+  /** Rows written, and time spent writing (for /metrics and the benchmark). */
+  written = 0;
+  writeMs = 0;
+
+  constructor(
+    readonly store: HistoryStore,
+    readonly host: string,
+    private readonly opts: HistoryRecorderOptions,
+  ) {}
+
+  get pendingRows(): number {
+    return this.pendingSystem.size + this.pendingProcess.size + this.pendingNames.size;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.opts.flushEveryMs ?? 10_000);
+    this.timer.unref();
+  }
+
+  /** Merges one sample into the pending buckets; never waits. */
+  record(s: HistorySampleInput): void {
+    if (this.pendingRows > (this.opts.maxPendingRows ?? 200_000)) {
+      this.dropped++;
+      return;
+    }
+    const host = this.host;
+    for (const c of s.categories) {
+      this.labels.set(c.key, c.name);
+      if (c.bytes === null) continue;
+      const k = kib(c.bytes);
+      for (const t of HISTORY_TIERS) {
+        const tMs = t.bucketMs === 0 ? s.atMs : Math.floor(s.atMs / t.bucketMs) * t.bucketMs;
+        const row: SystemHistoryRow = { host, tier: t.tier, tMs, category: c.key, n: 1, avgKib: k, minKib: k, maxKib: k };
+        mergeInto(this.pendingSystem, sysKey(row), row, mergeSystemRow);
+      }
+    }
+    if (this.liveNames.size > 100_000) this.liveNames.clear();
+    if (this.namesWritten.size > 100_000) this.namesWritten.clear();
+    for (const p of s.processes) {
+      const pss = kib(p.pssBytes);
+      for (const t of HISTORY_TIERS) {
+        if (t.bucketMs === 0) continue;
+        const tMs = Math.floor(s.atMs / t.bucketMs) * t.bucketMs;
+        const row: ProcessHistoryRow = { host, tier: t.tier, tMs, pid: p.pid, startTicks: p.startTicks, n: 1, pssAvgKib: pss, pssMinKib: pss, pssMaxKib: pss, rssKib: kibOrNull(p.rssBytes), ussKib: kibOrNull(p.ussBytes), swapKib: kibOrNull(p.swapBytes) };
+        mergeInto(this.pendingProcess, procKey(row), row, mergeProcessRow);
+      }
+      const key = instKey(p.pid, p.startTicks);
+      this.liveNames.set(key, p.name);
+      const last = this.namesWritten.get(key);
+      if (last === undefined || s.atMs - last >= NAME_REFRESH_MS) {
+        const old = this.pendingNames.get(key);
+        this.pendingNames.set(key, { host, pid: p.pid, startTicks: p.startTicks, name: p.name, firstMs: old?.firstMs ?? s.atMs, lastMs: s.atMs });
+      }
+    }
+  }
+
+  /** Writes what is pending; one write at a time (a flush asked for meanwhile waits for it, then writes). */
+  async flush(): Promise<void> {
+    while (this.flushing !== null) await this.flushing;
+    if (this.pendingRows === 0) return;
+    const batch: HistoryBatch = { system: [...this.pendingSystem.values()], processes: [...this.pendingProcess.values()], names: [...this.pendingNames.values()] };
+    this.pendingSystem = new Map();
+    this.pendingProcess = new Map();
+    this.pendingNames = new Map();
+    this.inFlight = batch;
+    this.flushing = (async () => {
+      const t0 = performance.now();
+      try {
+        await this.store.write(batch);
+        this.written += batch.system.length + batch.processes.length + batch.names.length;
+        for (const n of batch.names) this.namesWritten.set(instKey(n.pid, n.startTicks), n.lastMs);
+        if (this.failing) this.opts.log?.('history: writing again');
+        this.failing = false;
+      } catch (e) {
+        if (!this.failing) this.opts.log?.(`history: cannot write (${e instanceof Error ? e.message : String(e)}); samples are kept in memory and written when the database answers`);
+        this.failing = true;
+        // Back in front of what came meanwhile: the failed rows are the older ones.
+        const system = this.pendingSystem;
+        const processes = this.pendingProcess;
+        this.pendingSystem = new Map(batch.system.map((r) => [sysKey(r), r]));
+        this.pendingProcess = new Map(batch.processes.map((r) => [procKey(r), r]));
+        for (const [k, r] of system) mergeInto(this.pendingSystem, k, r, mergeSystemRow);
+        for (const [k, r] of processes) mergeInto(this.pendingProcess, k, r, mergeProcessRow);
+        for (const n of batch.names) if (!this.pendingNames.has(instKey(n.pid, n.startTicks))) this.pendingNames.set(instKey(n.pid, n.startTicks), n);
+      } finally {
+        this.writeMs += performance.now() - t0;
+        this.inFlight = null;
+      }
+    })();
+    try {
+      await this.flushing;
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  async applyRetention(nowMs = Date.now()): Promise<number> {
+    const r = await this.store.applyRetention(this.opts.retention, nowMs, [this.host]);
+    return r.deletedRows;
+  }
+
+  // ---- reading ------------------------------------------------------------------------------
+
+  private pendingSystemRows(host: string, tier: number, fromMs: number, toMs: number): SystemHistoryRow[] {
+    if (host !== this.host) return [];
+    const rows = [...this.pendingSystem.values(), ...(this.inFlight?.system ?? [])];
+    return rows.filter((r) => r.tier === tier && r.tMs >= fromMs && r.tMs <= toMs);
+  }
+
+  private pendingProcessRows(host: string, tier: number, fromMs: number, toMs: number, pids?: ReadonlySet<number>): ProcessHistoryRow[] {
+    if (host !== this.host) return [];
+    const rows = [...this.pendingProcess.values(), ...(this.inFlight?.processes ?? [])];
+    return rows.filter((r) => r.tier === tier && r.tMs >= fromMs && r.tMs <= toMs && (pids === undefined || pids.has(r.pid)));
+  }
+
+  /** The stored rows and the pending ones, a bucket merged into one row. */
+  private async systemRows(host: string, tier: number, fromMs: number, toMs: number): Promise<SystemHistoryRow[]> {
+    const map = new Map<string, SystemHistoryRow>();
+    for (const r of await this.store.system(host, tier, fromMs, toMs)) map.set(sysKey(r), r);
+    for (const r of this.pendingSystemRows(host, tier, fromMs, toMs)) mergeInto(map, sysKey(r), r, mergeSystemRow);
+    return [...map.values()];
+  }
+
+  private async processRows(host: string, tier: number, fromMs: number, toMs: number, pids?: readonly number[]): Promise<ProcessHistoryRow[]> {
+    const map = new Map<string, ProcessHistoryRow>();
+    for (const r of await this.store.processes(host, tier, fromMs, toMs, pids)) map.set(procKey(r), r);
+    for (const r of this.pendingProcessRows(host, tier, fromMs, toMs, pids === undefined ? undefined : new Set(pids))) mergeInto(map, procKey(r), r, mergeProcessRow);
+    return [...map.values()].sort((a, b) => a.tMs - b.tMs);
+  }
+
+  /** The tier for a window: the coarsest whose buckets are not wider than a point, and that still holds `fromMs`. */
+  static chooseTier(fromMs: number, toMs: number, points: number, retention: HistoryRetention, nowMs: number): number {
+    const desired = (toMs - fromMs) / points;
+    let tier = 0;
+    for (const t of HISTORY_TIERS) if (t.bucketMs <= desired) tier = t.tier;
+    while (tier < 2 && fromMs < nowMs - tierRetentionMs(retention, tier)) tier++;
+    return tier;
+  }
+
+  /** A window of the history for the timeline. */
+  async window(q: HistoryWindowQuery, nowMs = Date.now()): Promise<HistoryBody> {
+    const host = q.host ?? this.host;
+    const local = host === this.host;
+    const toMs = q.toMs ?? nowMs;
+    let fromMs = q.fromMs ?? toMs - 3_600_000;
+    if (fromMs >= toMs) fromMs = toMs - 60_000;
+    const points = q.points ?? 800;
+    const span = toMs - fromMs;
+    const tier = HistoryRecorder.chooseTier(fromMs, toMs, points, this.opts.retention, nowMs);
+    const tierInfo = HISTORY_TIERS[tier] ?? HISTORY_TIERS[0];
+    const tierBucket = tierInfo?.bucketMs ?? 0;
+    // A bucket that began before the window still describes part of it.
+    const lo = tierBucket > 0 ? Math.floor(fromMs / tierBucket) * tierBucket : fromMs;
+
+    // The system's categories, merged to the output's buckets.
+    const sys = await this.systemRows(host, tier, lo, toMs);
+    // Buckets are merged only when there are more than the chart can show.
+    const bucket = new Set(sys.map((r) => r.tMs)).size > points ? outputBucketMs(tierBucket, span, points) : tierBucket;
+    const keys = local ? [...this.labels.keys()] : [];
+    for (const r of sys) if (!keys.includes(r.category)) keys.push(r.category);
+    const index = new Map(keys.map((k, i) => [k, i]));
+    const merged = new Map<number, Map<string, SystemHistoryRow>>();
+    for (const r of sys) {
+      const t = bucket === 0 ? r.tMs : Math.floor(r.tMs / bucket) * bucket;
+      let m = merged.get(t);
+      if (m === undefined) merged.set(t, (m = new Map<string, SystemHistoryRow>()));
+      mergeInto(m, r.category, { ...r, tMs: t }, mergeSystemRow);
+    }
+    const points_ = [...merged.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([tMs, m]) => {
+        const avg = keys.map(() => null as number | null);
+        const min = [...avg];
+        const max = [...avg];
+        for (const [cat, r] of m) {
+          const i = index.get(cat);
+          if (i === undefined) continue;
+          avg[i] = r.avgKib * 1024;
+          min[i] = r.minKib * 1024;
+          max[i] = r.maxKib * 1024;
+        }
+        return { tMs, avg, min, max };
+      });
+
+    // The processes: ranked on a coarse tier, drawn from the tier that fits.
+    const procTier = Math.max(1, tier);
+    const procBucket = HISTORY_TIERS[procTier]?.bucketMs ?? 60_000;
+    const rankTier = span >= RANK_ON_HOURS_MS ? 2 : procTier;
+    const rankBucket = HISTORY_TIERS[rankTier]?.bucketMs ?? 60_000;
+    const ranked = new Map<string, { pid: number; startTicks: number; max: number; first: number; firstT: number; last: number; lastT: number }>();
+    for (const r of await this.processRows(host, rankTier, Math.floor(fromMs / rankBucket) * rankBucket, toMs)) {
+      const k = instKey(r.pid, r.startTicks);
+      const e = ranked.get(k);
+      if (e === undefined) ranked.set(k, { pid: r.pid, startTicks: r.startTicks, max: r.pssMaxKib, first: r.pssAvgKib, firstT: r.tMs, last: r.pssAvgKib, lastT: r.tMs });
+      else {
+        e.max = Math.max(e.max, r.pssMaxKib);
+        if (r.tMs < e.firstT) [e.first, e.firstT] = [r.pssAvgKib, r.tMs];
+        if (r.tMs >= e.lastT) [e.last, e.lastT] = [r.pssAvgKib, r.tMs];
+      }
+    }
+    const top = [...ranked.values()].sort((a, b) => b.max - a.max || a.pid - b.pid).slice(0, RANKED);
+    const wanted = q.pids ?? top.slice(0, DEFAULT_SERIES).map((p) => ({ pid: p.pid, startTicks: p.startTicks }));
+    const names = await this.namesOf(host, [...top, ...wanted]);
+    const nameOf = (pid: number, st: number): string => names.get(instKey(pid, st)) ?? `pid ${pid}`;
+    const processes: HistoryProcess[] = top.map((p) => ({ pid: p.pid, startTicks: p.startTicks, name: nameOf(p.pid, p.startTicks), maxPssBytes: p.max * 1024, firstPssBytes: p.first * 1024, lastPssBytes: p.last * 1024 }));
+
+    const seriesBucket = outputBucketMs(procBucket, span, Math.max(10, Math.floor(points / 2)));
+    const wantedKeys = new Set(wanted.map((w) => instKey(w.pid, w.startTicks)));
+    const seriesRows = await this.processRows(host, procTier, Math.floor(fromMs / procBucket) * procBucket, toMs, [...new Set(wanted.map((w) => w.pid))]);
+    const byInst = new Map<string, Map<string, ProcessHistoryRow>>();
+    for (const r of seriesRows) {
+      const k = instKey(r.pid, r.startTicks);
+      if (!wantedKeys.has(k)) continue;
+      let m = byInst.get(k);
+      if (m === undefined) byInst.set(k, (m = new Map<string, ProcessHistoryRow>()));
+      const t = Math.floor(r.tMs / seriesBucket) * seriesBucket;
+      mergeInto(m, String(t), { ...r, tMs: t }, mergeProcessRow);
+    }
+    const series: HistorySeries[] = wanted.map((w) => {
+      const m = byInst.get(instKey(w.pid, w.startTicks));
+      const pts = m === undefined ? [] : [...m.values()].sort((a, b) => a.tMs - b.tMs).map((r): [number, number, number, number] => [r.tMs, r.pssAvgKib * 1024, r.pssMinKib * 1024, r.pssMaxKib * 1024]);
+      return { pid: w.pid, startTicks: w.startTicks, name: nameOf(w.pid, w.startTicks), points: pts };
+    });
+
+    const oldestStored = await this.store.oldestMs(host, 2);
+    const oldestPending = local ? Math.min(...[...this.pendingSystem.values()].map((r) => r.tMs)) : Infinity;
+    const oldestMs = oldestStored ?? (Number.isFinite(oldestPending) ? oldestPending : null);
+    return {
+      type: 'history',
+      v,
+      host,
+      fromMs,
+      toMs,
+      tier: tierInfo?.label ?? 'every sample',
+      bucketMs: bucket,
+      categories: keys.map((k) => ({ key: k, name: this.labels.get(k) ?? k })),
+      points: points_,
+      processes,
+      series,
+      seriesBucketMs: seriesBucket,
+      oldestMs,
+    };
+  }
+
+  private async namesOf(host: string, insts: readonly { pid: number; startTicks: number }[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const missing: number[] = [];
+    for (const p of insts) {
+      const k = instKey(p.pid, p.startTicks);
+      const n = host === this.host ? (this.liveNames.get(k) ?? this.pendingNames.get(k)?.name) : undefined;
+      if (n !== undefined) out.set(k, n);
+      else missing.push(p.pid);
+    }
+    if (missing.length > 0) for (const r of await this.store.names(host, missing)) if (!out.has(instKey(r.pid, r.startTicks))) out.set(instKey(r.pid, r.startTicks), r.name);
+    return out;
+  }
+
+  /** Every process's mean PSS per minute since `sinceMs`, oldest first: the seed of in-memory histories. */
+  async recentProcessPss(sinceMs: number): Promise<{ tMs: number; pid: number; startTicks: number; pssBytes: number }[]> {
+    const rows = await this.processRows(this.host, 1, Math.floor(sinceMs / 60_000) * 60_000, Number.MAX_SAFE_INTEGER);
+    return rows.map((r) => ({ tMs: r.tMs, pid: r.pid, startTicks: r.startTicks, pssBytes: r.pssAvgKib * 1024 }));
+  }
+}
