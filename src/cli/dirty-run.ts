@@ -12,7 +12,8 @@ import { DIRTY_MEANING, DIRTY_WIRE_VERSION, hexAddress, type DirtyJson, type Dir
 import type { DirtyOptions } from './commands/dirty.js';
 import { DIRTY_FLAG_NAMES, watchRule, type WatchTiming } from './dirty-flags.js';
 import { checkWatchRights, inspectTarget, softDirtyMissing } from './dirty-target.js';
-import { palette, printable, table, toJson } from './output.js';
+import { printable } from '../base/terminal-text.js';
+import { palette, table, toJson } from './output.js';
 
 export interface DirtyRun extends Omit<DirtyOptions, 'maxRounds' | 'tolerance' | 'interval'>, WatchTiming {
   pid: number;
@@ -27,7 +28,7 @@ const out = (s: string): void => {
   process.stdout.write(`${s}\n`);
 };
 const note = (s: string): void => {
-  process.stderr.write(`memlens: ${s}\n`);
+  process.stderr.write(`memlens: ${printable(s)}\n`);
 };
 const fmtInt = (n: number): string => n.toLocaleString('en-US');
 

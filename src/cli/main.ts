@@ -3,6 +3,7 @@
 // commands/, whose action lazily imports the library code it calls. Only this file exits.
 import { Command, CommanderError } from 'commander';
 import { ExitCode, UserError } from '../base/errors.js';
+import { printable } from '../base/terminal-text.js';
 import { COMMANDS } from './commands/index.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -12,7 +13,7 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     // A usage error is one line, like every other error of memlens: commander's own text ("error:
     // option '--limit <n>' argument 'x' is invalid. expected …") after the program's name.
-    .configureOutput({ outputError: (text, write) => write(`memlens: ${text.trim().replace(/\s*\n\s*/g, ' ').replace(/^error: /, '').replace(/ is invalid( for argument '[^']*')?\. /, ' is invalid$1: ')} (see --help)\n`) });
+    .configureOutput({ outputError: (text, write) => write(`memlens: ${printable(text.trim().replace(/\s*\n\s*/g, ' ').replace(/^error: /, '').replace(/ is invalid( for argument '[^']*')?\. /, ' is invalid$1: '))} (see --help)\n`) });
   for (const define of COMMANDS) define(program);
   program.commands.forEach((c) => c.exitOverride());
   try {
@@ -25,11 +26,11 @@ async function main(argv: string[]): Promise<number> {
       return ExitCode.usage;
     }
     if (e instanceof UserError) {
-      process.stderr.write(`memlens: ${e.message}\n`);
+      process.stderr.write(`memlens: ${printable(e.message)}\n`);
       return e.exitCode;
     }
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    process.stderr.write(`memlens: internal error: ${message}\n`);
+    process.stderr.write(`memlens: internal error: ${printable(message)}\n`);
     if (process.env.MEMLENS_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     return ExitCode.failure;
   }

@@ -4,7 +4,8 @@ import { collectProcessMappings, MAPPING_KIND_LABELS, type MappingGroup } from '
 import { openProcSource } from '../sources/open-source.js';
 import { processMappingsJson, vmaJson } from '../analyses/snapshot-json.js';
 import { bySizeDesc, csvLine, memoryFlags, sizeText, type SortKey } from './memory-flags.js';
-import { palette, printable, table, toJson } from './output.js';
+import { printable } from '../base/terminal-text.js';
+import { palette, table, toJson } from './output.js';
 
 function sortGroups(gs: MappingGroup[], key: SortKey): MappingGroup[] {
   const pick = (g: MappingGroup): number => (key === 'pss' ? g.pssBytes : key === 'rss' ? g.rssBytes : key === 'uss' ? g.ussBytes : g.swapBytes);

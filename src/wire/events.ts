@@ -73,6 +73,15 @@ export interface MemEventJson {
   new_addr: string | null;
 }
 
+/**
+ * An event read back from the store (`memlens events --json`): the fields of MemEventJson plus
+ * `id`, the store's row id, which `--before ID` takes to page further back. An added field, so
+ * readers of MemEventJson read it unchanged; `memlens trace --json` has no id (nothing stored yet).
+ */
+export interface StoredEventJson extends MemEventJson {
+  id: number;
+}
+
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 export function eventToJson(e: MemEvent): MemEventJson {
@@ -95,6 +104,10 @@ export function eventToJson(e: MemEvent): MemEventJson {
     new_length: e.newLengthBytes === null ? null : Number(e.newLengthBytes),
     new_addr: e.newAddr === null ? null : hex(e.newAddr),
   };
+}
+
+export function storedEventToJson(e: MemEvent & { id: number }): StoredEventJson {
+  return { ...eventToJson(e), id: e.id };
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { csvLine, memoryFlags, sizeText } from '../../src/cli/memory-flags.js';
-import { printable } from '../../src/cli/output.js';
+import { printable } from '../../src/base/terminal-text.js';
 import { UsageError } from '../../src/base/errors.js';
 
 test('CSV quotes commas, quotes and line breaks (RFC 4180); null is an empty field', () => {

@@ -47,7 +47,7 @@ test('--json prints NDJSON oldest first, exactly the wire fields, filtered by pi
       b.name,
     );
     assert.equal(got[1]?.new_length, 1 << 20);
-    assert.deepEqual(Object.keys(got[0] ?? {}), ['time', 'ktime', 'host', 'pid', 'tid', 'name', 'thread', 'call', 'addr', 'length', 'prot', 'flags', 'fd', 'result', 'error', 'new_length', 'new_addr']);
+    assert.deepEqual(Object.keys(got[0] ?? {}), ['time', 'ktime', 'host', 'pid', 'tid', 'name', 'thread', 'call', 'addr', 'length', 'prot', 'flags', 'fd', 'result', 'error', 'new_length', 'new_addr', 'id']);
   }
 });
 
@@ -85,4 +85,25 @@ test('bad flags are usage errors (exit 2); an unreachable database exits 1; one 
   const r = await runCli(['events', '--db', 'mysql://root@127.0.0.1:1/x']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^memlens: cannot reach database mysql:\/\/root@127\.0\.0\.1:1\/x: connection refused/);
+});
+
+test('events --json carries each row id, so that --before ID pages further back', async () => {
+  const b = sqliteBackend();
+  try {
+    const store = await openStore(b.url);
+    await store.appendEvents([1, 2, 3, 4, 5].map((k) => event({ ktimeNs: BigInt(k), pid: 100 + k })));
+    await store.close();
+    const page = async (args: string[]): Promise<{ id: number; pid: number }[]> => {
+      const r = await runCli(['events', '--db', b.url, '--json', '--limit', '2', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; pid: number });
+    };
+    const newest = await page([]);
+    assert.deepEqual(newest.map((e) => e.pid), [104, 105]);
+    assert.ok(newest.every((e) => Number.isSafeInteger(e.id)), JSON.stringify(newest));
+    const older = await page(['--before', String(Math.min(...newest.map((e) => e.id)))]);
+    assert.deepEqual(older.map((e) => e.pid), [102, 103], 'the next page back, no overlap');
+  } finally {
+    await b.drop();
+  }
 });

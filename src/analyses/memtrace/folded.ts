@@ -1,6 +1,7 @@
 // Allocations by backtrace: folded stacks ("main;f;g 1234", caller first, the value in
 // estimated bytes allocated), the input format of flamegraph.pl, speedscope and inferno; and
 // the same stacks as a frame table for the HTML flame graph.
+import { printable } from '../../base/terminal-text.js';
 import type { MemtraceDecoder } from '../../parsers/memtrace/decoder.js';
 import { codeFramesInnermostFirst, frameLabel, type Frame } from './frames.js';
 import type { LwtClassifier } from './lwt.js';
@@ -28,10 +29,9 @@ export function stacksOf(decoder: MemtraceDecoder, nodeSamples: Float64Array): S
   return out;
 }
 
-/** A frame name safe for the folded format (no ';', no line breaks). */
+/** A frame name safe for the folded format (no ';', no line breaks) and for a terminal. */
 function foldedName(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/;/g, ':').replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return printable(s.replace(/;/g, ':'));
 }
 
 export function foldedStacks(decoder: MemtraceDecoder, stacks: StackEntry[], bytesPerSample: number, lwt: LwtClassifier, hideLwt: boolean): string {

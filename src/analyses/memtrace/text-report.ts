@@ -1,4 +1,5 @@
 // The terminal report of `memlens memtrace`.
+import { printable } from '../../base/terminal-text.js';
 import { formatBytes } from '../../base/units.js';
 import type { MemtraceWireReport, MemtraceWireSite, MemtraceWireSplit } from '../../wire/memtrace.js';
 import { sparkline } from './sparkline.js';
@@ -41,10 +42,7 @@ function splitText(s: MemtraceWireSplit): string {
 }
 
 /** Control characters from the trace never reach the terminal raw. */
-function clean(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
+const clean = printable;
 
 function siteName(s: MemtraceWireSite): string {
   return s.owner === 'lwt' ? `[Lwt] ${clean(s.label)}` : clean(s.label);

@@ -5,8 +5,9 @@ import { UsageError } from '../../base/errors.js';
 import { formatBytes } from '../../base/units.js';
 import { durationMs, integerFlag, nonEmptyFlag, pidFlag } from '../flag-values.js';
 import type { StoredEvent } from '../../store/index.js';
-import { MEM_CALLS, eventToJson, type MemCall } from '../../wire/events.js';
-import { palette, printable, table } from '../output.js';
+import { MEM_CALLS, storedEventToJson, type MemCall } from '../../wire/events.js';
+import { printable } from '../../base/terminal-text.js';
+import { palette, table } from '../output.js';
 
 /** The flags as commander leaves them, numbers already checked (flag-values.ts). */
 interface EventsFlags {
@@ -55,7 +56,7 @@ export function defineEvents(program: Command): void {
     .option('--host <host>', 'only events of this host')
     .option('--limit <n>', `at most this many events (the newest), 1 to ${MAX_LIMIT}`, integerFlag(1, MAX_LIMIT), 50)
     .option('--before <id>', 'only events with a smaller id (the next page back in time)', integerFlag(1))
-    .option('--json', 'NDJSON: one event per line, with the field names of `memlens trace --json`')
+    .option('--json', 'NDJSON: one event per line, with the field names of `memlens trace --json` and the id that --before takes')
     .option('--prune', 'apply the retention limit (--max-age, --max-rows) to the store instead of listing');
   addRetentionFlags(command);
   command.action(async (flags: EventsFlags) => {
@@ -108,7 +109,7 @@ function protText(p: number): string {
 /** NDJSON in the wire form (wire/events.ts), or an aligned table. */
 export function printEvents(events: readonly StoredEvent[], json: boolean): void {
   if (json) {
-    process.stdout.write(events.map((e) => `${JSON.stringify(eventToJson(e))}\n`).join(''));
+    process.stdout.write(events.map((e) => `${JSON.stringify(storedEventToJson(e))}\n`).join(''));
     return;
   }
   if (events.length === 0) {

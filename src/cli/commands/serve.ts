@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { addHistoryRetentionFlags, addRetentionFlags, parseHistoryRetention, parseRetention, type HistoryRetentionFlags } from '../retention-flags.js';
 import { UsageError, UserError } from '../../base/errors.js';
+import { printable } from '../../base/terminal-text.js';
 import { errnoCode } from '../../base/errors.js';
 import { DEFAULT_INTERVAL_MS, parseWatchFlags, SERVE_DIRTY_FLAG_NAMES, watchRule } from '../dirty-flags.js';
 import { integerFlag, nonEmptyFlag, pidFlag, timerFlag } from '../flag-values.js';
@@ -116,7 +117,7 @@ export function defineServe(program: Command): void {
       // Before anything starts: a refused target leaves no server behind and clears nothing.
       const dirtyWatch = await dirtyWatchConfig(flags);
       const { startServe } = await import('../../server/runtime.js');
-      const log = (line: string): void => void process.stderr.write(`memlens: ${line}\n`);
+      const log = (line: string): void => void process.stderr.write(`memlens: ${printable(line)}\n`);
       let running;
       try {
         running = await startServe({ host: flags.host, port, db: flags.db, token: flags.token ?? null, trace: flags.trace, cpuBudget: budget / 100, memtraceDir: flags.memtraceDir ?? null, retention: retention ?? null, historyRetention, dirtyWatch, version: program.version() ?? 'unknown', log });

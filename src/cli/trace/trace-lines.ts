@@ -3,7 +3,8 @@
 import { formatBytes } from '../../base/units.js';
 import type { AccountRow } from '../../analyses/trace/process-accounts.js';
 import type { LostCounts, MemEvent } from '../../wire/events.js';
-import { printable, table, type Palette } from '../output.js';
+import { printable } from '../../base/terminal-text.js';
+import { table, type Palette } from '../output.js';
 
 const hex = (v: bigint) => `0x${BigInt.asUintN(64, v).toString(16)}`;
 
