@@ -41,9 +41,11 @@ const get = (url: string) => server.app.inject({ url, headers: { host: '127.0.0.
 test('memtrace routes: list the directory, analyse a trace, refuse names outside it', async () => {
   const files = (await get('/api/v1/memtrace/files')).json<MemtraceFilesBody>();
   assert.equal(files.type, 'memtrace-files');
+  // link.ctf points outside the directory: it is not listed (its size and mtime are not the
+  // directory's to tell), and it cannot be opened (below).
   assert.deepEqual(
     files.files.map((f) => f.name),
-    ['link.ctf', 'notes.ctf', 'ocamlopt.ctf', 'server.ctf'],
+    ['notes.ctf', 'ocamlopt.ctf', 'server.ctf'],
   );
   const r = await get('/api/v1/memtrace/report?file=server.ctf');
   assert.equal(r.statusCode, 200);
