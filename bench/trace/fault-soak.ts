@@ -7,12 +7,13 @@
 // (temporary datadir, free port), never the machine's server; the spill directory is a tmpfs the
 // benchmark mounts (size --spill-mb) and unmounts.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { SeededRandom } from '../../src/base/random.js';
 import { PrivateMariadb } from '../../test/store/private-mariadb.js';
 import { arg, buildC, cli, scratch, sleep } from './harness.js';
+import { fillDisk } from '../../test/helpers/disk-fill.js';
 
 const minutes = Number(arg('minutes', '30'));
 const rate = Number(arg('rate', '20000'));
@@ -42,22 +43,6 @@ function schedule(): Fault[] {
     faults.push({ atS, kind: i === fillIndex ? 'disk-full' : (kinds[Math.floor(random.next() * 3)] ?? 'kill'), forS });
   }
   return faults;
-}
-
-/** Fills the filesystem holding `dir` to the last byte; returns the filler file. */
-function fill(dir: string): string {
-  const path = join(dir, 'filler');
-  const fd = openSync(path, 'w');
-  const chunk = Buffer.alloc(1 << 20);
-  for (const size of [1 << 20, 4096, 1]) {
-    try {
-      for (;;) writeSync(fd, chunk, 0, size);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-    }
-  }
-  closeSync(fd);
-  return path;
 }
 
 const mnt = join(scratch, 'spill-fs');
@@ -110,7 +95,7 @@ try {
       // The database away, so that events must go to the spill file, and then no room for it.
       await db.kill();
       await sleep(5000);
-      const filler = fill(mnt);
+      const filler = fillDisk(mnt);
       log(`spill filesystem full (${statfsSync(mnt).bavail} blocks free); spill files: ${readdirSync(spillDir).join(' ')}`);
       await sleep(f.forS * 1000);
       rmSync(filler);

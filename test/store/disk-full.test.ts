@@ -4,7 +4,7 @@
 // when there is room again.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,21 +14,7 @@ import { WorkerWriter, openStore } from '../../src/store/index.js';
 import { Teardown } from '../helpers/teardown.js';
 import { waitAtMost } from '../helpers/waiting.js';
 import { randomEvents, withoutId } from './events-fixture.js';
-
-function fill(mnt: string): string {
-  const path = join(mnt, 'filler');
-  const fd = openSync(path, 'w');
-  const chunk = Buffer.alloc(1 << 16);
-  for (const size of [1 << 16, 512, 1]) {
-    try {
-      for (;;) writeSync(fd, chunk, 0, size);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-    }
-  }
-  closeSync(fd);
-  return path;
-}
+import { fillDisk } from '../helpers/disk-fill.js';
 
 test('store and spill on a full disk: the worker holds the events, stops the tracer at once, says "disk full", and writes all once there is room', async () => {
   const local = new Teardown();
@@ -52,7 +38,7 @@ test('store and spill on a full disk: the worker holds the events, stops the tra
     writer.write(events.slice(0, 1000));
     await writer.flush();
 
-    const filler = fill(mnt);
+    const filler = fillDisk(mnt);
     for (let i = 1000; i < 6000; i += 500) writer.write(events.slice(i, i + 500));
     await waitAtMost(2 * 60_000, 'the worker to report that the spill file cannot be written', async () => {
       while (faults.length === 0) await sleep(20);

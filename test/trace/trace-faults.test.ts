@@ -6,7 +6,7 @@
 // reported lost.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +18,7 @@ import { Teardown } from '../helpers/teardown.js';
 import { waitAtMost } from '../helpers/waiting.js';
 import { PrivateMariadb } from '../store/private-mariadb.js';
 import { startTrace, type Running } from './trace-process.js';
+import { fillDisk } from '../helpers/disk-fill.js';
 
 const teardown = new Teardown();
 let dir: string;
@@ -190,22 +191,6 @@ function smallDisk(name: string, mb: number, local: Teardown): string {
   return mnt;
 }
 
-/** Fills the filesystem of `mnt` to the last byte; returns the filler file (remove it to make room). */
-function fill(mnt: string): string {
-  const path = join(mnt, 'filler');
-  const fd = openSync(path, 'w');
-  const chunk = Buffer.alloc(1 << 16);
-  for (const size of [1 << 16, 512, 1]) {
-    try {
-      for (;;) writeSync(fd, chunk, 0, size);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-    }
-  }
-  closeSync(fd);
-  return path;
-}
-
 test('disk full under the SQLite store: "disk full" is said, the events go to the spill file elsewhere and are written once there is room', async () => {
   const local = new Teardown();
   try {
@@ -219,7 +204,7 @@ test('disk full under the SQLite store: "disk full" is said, the events go to th
     local.add(() => trace.child.kill('SIGKILL'));
     await w.step(100);
     await sleep(500);
-    const filler = fill(mnt);
+    const filler = fillDisk(mnt);
     const made = await w.step(3000);
     await untilSaid(trace, 'disk full');
     assert.doesNotMatch(trace.stderr(), /cannot rollback/, 'the reason is the full disk, not the failed rollback after it');
@@ -255,7 +240,7 @@ test('disk full under the spill file too: memlens says so, never that the events
     local.add(() => trace.child.kill('SIGKILL'));
     await w.step(100);
     await sleep(500);
-    let filler = fill(mnt);
+    let filler = fillDisk(mnt);
     await w.step(3000);
     await untilSaid(trace, 'cannot write the spill file');
     const said = trace.stderr();
@@ -286,7 +271,7 @@ test('disk full under the spill file too: memlens says so, never that the events
     local.add(() => trace2.child.kill('SIGKILL'));
     await w2.step(100);
     await sleep(500);
-    filler = fill(mnt);
+    filler = fillDisk(mnt);
     await w2.step(3000);
     await untilSaid(trace2, 'cannot write the spill file');
     code = await interrupt(trace2, 'with the store and the spill on a full disk');
