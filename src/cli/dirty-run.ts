@@ -9,8 +9,7 @@ import { watch, type Round, type WatchResult } from '../analyses/dirty/watch.js'
 import { hugeAreasJson, rangeJson, roundJson, ruleJson, touchedAreaJson, workingSetPages as workingSet } from '../analyses/dirty/wire.js';
 import { ProcessGoneError, readSmaps } from '../sources/pagemap.js';
 import { DIRTY_MEANING, DIRTY_WIRE_VERSION, hexAddress, type DirtyJson, type DirtyJsonBase, type DirtyWatchJson } from '../wire/dirty.js';
-import type { DirtyOptions } from './commands/dirty.js';
-import { DIRTY_FLAG_NAMES, watchRule, type WatchTiming } from './dirty-flags.js';
+import { DIRTY_FLAG_NAMES, watchRule, type DirtyOptions, type WatchTiming } from './dirty-flags.js';
 import { checkWatchRights, inspectTarget, softDirtyMissing } from './dirty-target.js';
 import { printable } from '../base/terminal-text.js';
 import { palette, table, toJson } from './output.js';
