@@ -1,5 +1,5 @@
 // `memlens dirty`: the work behind the command's flags (loaded lazily by commands/dirty.ts).
-import { UserError } from '../base/errors.js';
+import { ProcessGoneError, UserError } from '../base/errors.js';
 import { formatBytes, type Address } from '../base/units.js';
 import { touchedPages } from '../analyses/dirty/accessed.js';
 import { AccessedMeter, SoftDirtyMeter, readSoftDirty, type Meter } from '../analyses/dirty/meters.js';
@@ -7,7 +7,7 @@ import type { DirtySnapshot } from '../analyses/dirty/snapshot.js';
 import { sparkline } from '../analyses/dirty/sparkline.js';
 import { watch, type Round, type WatchResult } from '../analyses/dirty/watch.js';
 import { hugeAreasJson, rangeJson, roundJson, ruleJson, touchedAreaJson, workingSetPages as workingSet } from '../analyses/dirty/wire.js';
-import { ProcessGoneError, readSmaps } from '../sources/pagemap.js';
+import { ProcessPages, readSmaps } from '../sources/pagemap.js';
 import { DIRTY_MEANING, DIRTY_WIRE_VERSION, hexAddress, type DirtyJson, type DirtyJsonBase, type DirtyWatchJson } from '../wire/dirty.js';
 import { DIRTY_FLAG_NAMES, watchRule, type DirtyOptions, type WatchTiming } from './dirty-flags.js';
 import { checkWatchRights, inspectTarget, softDirtyMissing } from './dirty-target.js';
@@ -96,7 +96,7 @@ function runOnce(o: DirtyRun, base: DirtyJsonBase, pageSize: number): void {
     printHuge(doc.hugePageAreas);
     return;
   }
-  const snap = readSoftDirty(o.pid, pageSize);
+  const snap = readSoftDirty(new ProcessPages(o.pid, pageSize));
   const doc: DirtyJson = {
     ...base,
     hugePageAreas: tryHugeAreas(o.pid),
@@ -162,7 +162,8 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, pageSize: number): Pro
   const { tolerance } = o;
   const rule = watchRule(o, o.untilStable === true);
   const { maxRounds } = rule;
-  const meter: Meter = base.method === 'accessed' ? new AccessedMeter(o.pid, pageSize) : new SoftDirtyMeter(o.pid, pageSize);
+  const target = new ProcessPages(o.pid, pageSize);
+  const meter: Meter = base.method === 'accessed' ? new AccessedMeter(target) : new SoftDirtyMeter(target);
   const what = base.method === 'accessed' ? 'touched' : 'written';
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();

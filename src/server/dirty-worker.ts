@@ -9,7 +9,8 @@ import { AccessedMeter, SoftDirtyMeter, type Meter, type RoundReading } from '..
 import { isSteady } from '../analyses/dirty/convergence.js';
 import { watch } from '../analyses/dirty/watch.js';
 import { hugeAreasJson, largestInAddressOrder, pagesByMapping, rangeJson, roundJson, touchedAreaJson } from '../analyses/dirty/wire.js';
-import { ProcessGoneError, readSmaps } from '../sources/pagemap.js';
+import { ProcessGoneError } from '../base/errors.js';
+import { ProcessPages, readSmaps } from '../sources/pagemap.js';
 import type { HugePageAreaJson } from '../wire/dirty.js';
 import type { DirtyWorkerInit, FromDirtyWorker, RoundView, ToDirtyWorker } from './dirty-protocol.js';
 
@@ -54,7 +55,8 @@ let previousPages: number | undefined;
 let steadyRounds = 0;
 try {
   post({ type: 'started', hugePageAreas: hugeAreasNow() });
-  meter = init.method === 'accessed' ? new AccessedMeter(init.pid, init.pageSize) : new SoftDirtyMeter(init.pid, init.pageSize);
+  const target = new ProcessPages(init.pid, init.pageSize);
+  meter = init.method === 'accessed' ? new AccessedMeter(target) : new SoftDirtyMeter(target);
   const result = await watch({
     meter,
     intervalMs: init.intervalMs,

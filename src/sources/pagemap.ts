@@ -8,7 +8,7 @@
 // gaps read as zero entries, so reading across a small gap costs less than another system call.
 import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { UserError, isPermission, isVanished } from '../base/errors.js';
+import { ProcessGoneError, UserError, isPermission, isVanished } from '../base/errors.js';
 import { PAGEMAP_ENTRY_BYTES, SoftDirtyScanner, type PageRange, type PagemapTally } from '../parsers/pagemap.js';
 import { parseMaps, type VmaHeader } from '../parsers/proc/maps.js';
 import { parseSmaps, type SmapsVma } from '../parsers/proc/smaps.js';
@@ -26,14 +26,6 @@ export interface ScanInterval {
 export interface IntervalScan {
   ranges: PageRange[];
   tally: PagemapTally;
-}
-
-/** The process went away (or became a zombie without an address space) while being read. */
-export class ProcessGoneError extends Error {
-  override name = 'ProcessGoneError';
-  constructor(readonly pid: number) {
-    super(`process ${pid} has exited`);
-  }
 }
 
 function procPath(pid: number | 'self', file: string): string {
@@ -259,5 +251,37 @@ export function processName(pid: number): string | undefined {
     return readFileSync(procPath(pid, 'comm'), 'utf8').replace(/\n$/, '');
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * One live process's memory-state files, as the dirty meters (src/analyses/dirty/meters.ts) use
+ * them: the analysis decides what to read and when, this object does the reading and writing.
+ */
+export class ProcessPages {
+  constructor(
+    readonly pid: number,
+    readonly pageSize: number,
+  ) {}
+
+  maps(): VmaHeader[] {
+    return readMaps(this.pid);
+  }
+
+  smaps(): SmapsVma[] {
+    return readSmaps(this.pid);
+  }
+
+  isAlive(): boolean {
+    return isAlive(this.pid);
+  }
+
+  clearRefs(value: 1 | 4): void {
+    clearRefs(this.pid, value);
+  }
+
+  /** Opens the pagemap; the caller closes it. */
+  openPagemap(): PagemapReader {
+    return new PagemapReader(this.pid, this.pageSize);
   }
 }

@@ -10,6 +10,7 @@ import { runCli } from '../helpers/cli.js';
 import { cliPath } from '../helpers/paths.js';
 import type { DirtyBody, ServerMessage } from '../../src/wire/messages.js';
 import { SoftDirtyMeter } from '../../src/analyses/dirty/meters.js';
+import { ProcessPages } from '../../src/sources/pagemap.js';
 import { hexAddress } from '../../src/wire/dirty.js';
 import { startWorkload } from './workload.js';
 
@@ -65,7 +66,7 @@ await check('exact', async () => {
 // A round in which the workload writes 10 old pages and maps (and touches) 100 new ones.
 await check('new-mapping', async () => {
   const w = await startWorkload(['2000', 'once']);
-  const meter = new SoftDirtyMeter(w.pid, w.pageSize);
+  const meter = new SoftDirtyMeter(new ProcessPages(w.pid, w.pageSize));
   try {
     meter.begin();
     await w.command('w 0 10 1');
@@ -83,7 +84,7 @@ await check('new-mapping', async () => {
 // (mm/mmap.c do_brk_flags), so its old pages read soft-dirty too; memlens must not call them writes.
 await check('heap-grown', async () => {
   const w = await startWorkload(['2000', 'once']);
-  const meter = new SoftDirtyMeter(w.pid, w.pageSize);
+  const meter = new SoftDirtyMeter(new ProcessPages(w.pid, w.pageSize));
   try {
     await w.command('b 200');
     meter.begin();

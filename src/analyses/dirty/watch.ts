@@ -1,6 +1,6 @@
 // The watch loop: clear, wait one interval, read, repeat; judge convergence after each round.
 // A target that exits ends the watch with the rounds measured so far.
-import { ProcessGoneError } from '../../sources/pagemap.js';
+import { ProcessGoneError } from '../../base/errors.js';
 import { judge, relativeChange, type ConvergenceRule, type Verdict } from './convergence.js';
 import type { Meter, RoundReading } from './meters.js';
 
