@@ -44,7 +44,7 @@ export class UsageError extends UserError {
 /** The process went away (or became a zombie without an address space) while being read. */
 export class ProcessGoneError extends Error {
   override name = 'ProcessGoneError';
-  constructor(readonly pid: number) {
+  constructor(readonly pid: number | 'self') {
     super(`process ${pid} has exited`);
   }
 }

@@ -7,7 +7,7 @@ import type { DirtySnapshot } from '../analyses/dirty/snapshot.js';
 import { sparkline } from '../analyses/dirty/sparkline.js';
 import { watch, type Round, type WatchResult } from '../analyses/dirty/watch.js';
 import { hugeAreasJson, rangeJson, roundJson, ruleJson, touchedAreaJson, workingSetPages as workingSet } from '../analyses/dirty/wire.js';
-import { ProcessPages, readSmaps } from '../sources/pagemap.js';
+import type { ProcessPages } from '../sources/pagemap.js';
 import { DIRTY_MEANING, DIRTY_WIRE_VERSION, hexAddress, type DirtyJson, type DirtyJsonBase, type DirtyWatchJson } from '../wire/dirty.js';
 import { DIRTY_FLAG_NAMES, watchRule, type DirtyOptions, type WatchTiming } from './dirty-flags.js';
 import { checkWatchRights, inspectTarget, softDirtyMissing } from './dirty-target.js';
@@ -32,7 +32,7 @@ const note = (s: string): void => {
 const fmtInt = (n: number): string => n.toLocaleString('en-US');
 
 export async function runDirty(o: DirtyRun): Promise<void> {
-  const target = inspectTarget(o.pid, o, DIRTY_FLAG_NAMES);
+  const target = await inspectTarget(o.pid, o, DIRTY_FLAG_NAMES);
   const { name, pageSize, probe, method } = target;
   const base: DirtyJsonBase = {
     version: DIRTY_WIRE_VERSION,
@@ -57,27 +57,28 @@ export async function runDirty(o: DirtyRun): Promise<void> {
     }
   }
   try {
-    if (o.watch) await runWatch(o, base, pageSize);
-    else runOnce(o, base, pageSize);
+    if (o.watch) await runWatch(o, base, target.pages);
+    else await runOnce(o, base, target.pages);
   } catch (e) {
     if (e instanceof ProcessGoneError) throw new UserError(`process ${o.pid} exited while memlens read it`);
     throw e;
   }
 }
 
-function tryHugeAreas(pid: number): DirtyJsonBase['hugePageAreas'] {
+async function tryHugeAreas(pages: ProcessPages): Promise<DirtyJsonBase['hugePageAreas']> {
   try {
-    return hugeAreasJson(readSmaps(pid));
+    return hugeAreasJson(await pages.smaps());
   } catch (e) {
     if (e instanceof ProcessGoneError) return [];
     throw e;
   }
 }
 
-function runOnce(o: DirtyRun, base: DirtyJsonBase, pageSize: number): void {
+async function runOnce(o: DirtyRun, base: DirtyJsonBase, pages: ProcessPages): Promise<void> {
+  const { pageSize } = pages;
   const c = palette(o.json ? false : undefined);
   if (base.method === 'accessed') {
-    const smaps = readSmaps(o.pid);
+    const smaps = await pages.smaps();
     const touched = touchedPages(smaps, pageSize);
     const doc: DirtyJson = {
       ...base,
@@ -96,10 +97,10 @@ function runOnce(o: DirtyRun, base: DirtyJsonBase, pageSize: number): void {
     printHuge(doc.hugePageAreas);
     return;
   }
-  const snap = readSoftDirty(new ProcessPages(o.pid, pageSize));
+  const snap = await readSoftDirty(pages);
   const doc: DirtyJson = {
     ...base,
-    hugePageAreas: tryHugeAreas(o.pid),
+    hugePageAreas: await tryHugeAreas(pages),
     ranges: snap.ranges.map(rangeJson),
     pages: snap.writtenPages,
     bytes: snap.writtenPages * pageSize,
@@ -157,12 +158,12 @@ function printHuge(areas: DirtyJsonBase['hugePageAreas']): void {
   out(`note: ${formatBytes(total)} in ${areas.length} areas is in transparent huge pages: one write there marks a whole 2 MiB page.`);
 }
 
-async function runWatch(o: DirtyRun, base: DirtyJsonBase, pageSize: number): Promise<void> {
+async function runWatch(o: DirtyRun, base: DirtyJsonBase, target: ProcessPages): Promise<void> {
+  const { pageSize } = target;
   const c = palette(o.json ? false : undefined);
   const { tolerance } = o;
   const rule = watchRule(o, o.untilStable === true);
   const { maxRounds } = rule;
-  const target = new ProcessPages(o.pid, pageSize);
   const meter: Meter = base.method === 'accessed' ? new AccessedMeter(target) : new SoftDirtyMeter(target);
   const what = base.method === 'accessed' ? 'touched' : 'written';
   const abort = new AbortController();
@@ -204,7 +205,7 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, pageSize: number): Pro
   const workingSetPages = workingSet(result.verdict, lastRound?.pages);
   const doc: DirtyWatchJson = {
     ...base,
-    hugePageAreas: result.stopReason === 'exited' ? [] : tryHugeAreas(o.pid),
+    hugePageAreas: result.stopReason === 'exited' ? [] : await tryHugeAreas(target),
     rounds: result.rounds.map((r) => roundJson(r, pageSize)),
     converged,
     stopReason: result.stopReason,

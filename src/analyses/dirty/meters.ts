@@ -22,16 +22,16 @@ export interface RoundReading {
 export interface Meter {
   readonly method: 'soft-dirty' | 'accessed';
   /** Clears the target's bits: the round starts now. */
-  begin(): void;
+  begin(): Promise<void>;
   /** Reads what the round saw. Throws ProcessGoneError when the target has exited. */
-  measure(): RoundReading;
+  measure(): Promise<RoundReading>;
   close(): void;
 }
 
 /** Reads the soft-dirty state without clearing anything (plain `memlens dirty PID`). */
-export function readSoftDirty(target: ProcessPages, previous?: readonly VmaHeader[]): DirtySnapshot {
-  const areas = scannableAreas(target.maps());
-  if (areas.length === 0 && !target.isAlive()) throw new ProcessGoneError(target.pid);
+export async function readSoftDirty(target: ProcessPages, previous?: readonly VmaHeader[]): Promise<DirtySnapshot> {
+  const areas = scannableAreas(await target.maps());
+  if (areas.length === 0 && !(await target.isAlive())) throw new ProcessGoneError(target.pid);
   const plan = planIntervals(areas, previous);
   const reader = target.openPagemap();
   try {
@@ -62,22 +62,22 @@ export class SoftDirtyMeter implements Meter {
     this.reader = target.openPagemap();
   }
 
-  begin(): void {
+  async begin(): Promise<void> {
     // Maps first, then the clear: an area created between the two counts as new next round.
-    this.previous = scannableAreas(this.target.maps());
+    this.previous = scannableAreas(await this.target.maps());
     this.target.clearRefs(4);
   }
 
-  measure(): RoundReading {
-    const areas = scannableAreas(this.target.maps());
-    if (!this.target.isAlive()) throw new ProcessGoneError(this.target.pid);
+  async measure(): Promise<RoundReading> {
+    const areas = scannableAreas(await this.target.maps());
+    if (!(await this.target.isAlive())) throw new ProcessGoneError(this.target.pid);
     const plan = planIntervals(areas, this.previous);
     const results = this.reader.scan(plan);
     // When the maps changed, areas may have been merged or grown: smaps VmFlags tells which
     // carry VM_SOFTDIRTY as a whole (fs/proc/task_mmu.c show_smap_vma_flags, "sd").
-    const markedAreas = sameBounds(areas, this.previous) ? undefined : softDirtyAreas(this.target.smaps());
+    const markedAreas = sameBounds(areas, this.previous) ? undefined : softDirtyAreas(await this.target.smaps());
     const dirty = classify(areas, plan, results, { afterClear: true, markedAreas });
-    if (!this.target.isAlive()) throw new ProcessGoneError(this.target.pid);
+    if (!(await this.target.isAlive())) throw new ProcessGoneError(this.target.pid);
     return { pages: dirty.writtenPages, newMappingPages: dirty.newMappingPages, dirty };
   }
 
@@ -90,13 +90,14 @@ export class AccessedMeter implements Meter {
   readonly method = 'accessed';
   constructor(readonly target: ProcessPages) {}
 
-  begin(): void {
+  begin(): Promise<void> {
     this.target.clearRefs(1);
+    return Promise.resolve();
   }
 
-  measure(): RoundReading {
-    const touched = touchedPages(this.target.smaps(), this.target.pageSize);
-    if (!this.target.isAlive()) throw new ProcessGoneError(this.target.pid);
+  async measure(): Promise<RoundReading> {
+    const touched = touchedPages(await this.target.smaps(), this.target.pageSize);
+    if (!(await this.target.isAlive())) throw new ProcessGoneError(this.target.pid);
     return { pages: touched.pages, newMappingPages: 0, touched };
   }
 
