@@ -3,7 +3,7 @@ import { ProcessGoneError, UserError } from '../base/errors.js';
 import { formatBytes } from '../base/units.js';
 import { touchedPages } from '../analyses/dirty/accessed.js';
 import { AccessedMeter, SoftDirtyMeter, readSoftDirty, type Meter } from '../analyses/dirty/meters.js';
-import { sparkline } from '../render/dirty-sparkline.js';
+import { sparkline } from '../render/sparkline.js';
 import { watch, type Round, type WatchResult } from '../analyses/dirty/watch.js';
 import { TOUCHED, WRITTEN, areaTableLines, fmtInt, hugeAreaLines, roundLine, snapshotLines, writtenAreaRows } from '../render/dirty-text.js';
 import { hugeAreasJson, rangeJson, roundJson, ruleJson, touchedAreaJson, workingSetPages as workingSet } from '../analyses/dirty/wire.js';

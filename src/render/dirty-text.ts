@@ -6,7 +6,7 @@ import { printable } from '../base/terminal-text.js';
 import type { DirtySnapshot } from '../analyses/dirty/snapshot.js';
 import type { Round } from '../analyses/dirty/watch.js';
 import { DIRTY_MEANING, hexAddress, type DirtyJsonBase } from '../wire/dirty.js';
-import { sparkline } from './dirty-sparkline.js';
+import { sparkline } from './sparkline.js';
 import { table, type Palette } from './text.js';
 
 export const WRITTEN = DIRTY_MEANING['soft-dirty'];

@@ -5,6 +5,9 @@ import type { MemtraceWireReport, MemtraceWireSite, MemtraceWireSplit } from '..
 import { sparkline } from './sparkline.js';
 import { table, type Palette } from './text.js';
 
+/** Characters of a curve at most: one per bin up to this, then the bins grouped. */
+const SPARK_WIDTH = 60;
+
 /** The colours the report uses. */
 type TextStyle = Pick<Palette, 'bold' | 'dim' | 'red' | 'yellow' | 'green'>;
 
@@ -51,7 +54,7 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
       ['left', 'right', 'left'],
     ),
   );
-  out.push(`  live memory over time  ${sparkline(r.timeline.bins.map((b) => b.liveBytes))}`);
+  out.push(`  live memory over time  ${sparkline(r.timeline.bins.map((b) => b.liveBytes), SPARK_WIDTH)}`);
   out.push('');
 
   const byId = new Map(r.sites.map((s) => [s.id, s]));
@@ -92,7 +95,7 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
     out.push(
       `     ${formatBytes(l.liveEndBytes)} live at the end (${pct(l.shareOfEndLive)} of it), growing ${formatBytes(l.growthBytesPerS)}/s; ${pct(l.retainedFraction)} of what it allocated is never freed`,
     );
-    out.push(`     ${sparkline(l.curve)}`);
+    out.push(`     ${sparkline(l.curve, SPARK_WIDTH)}`);
   });
   out.push('');
   out.push(st.bold('Allocation races'));

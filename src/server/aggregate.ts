@@ -4,7 +4,7 @@ import type { PieFigure, PieSlice, ProcessRow, RowFigure, Unavailable } from '..
 import type { FreshReading, SampledProcess, StoredProcessTotal, TracedProcess } from './inputs.js';
 
 /** MemTotal + SwapTotal: everything the system can back with memory. Null if either is unknown. */
-export function totalVirtualBytes(memTotal: number | null, swapTotal: number | null): number | null {
+export function memPlusSwapBytes(memTotal: number | null, swapTotal: number | null): number | null {
   return memTotal === null || swapTotal === null ? null : memTotal + swapTotal;
 }
 
