@@ -154,11 +154,6 @@ export function processPie(rows: readonly ProcessRow[], figure: PieFigure, withE
   return { slices, othersCount: rest.length, totalRequestedBytes: total };
 }
 
-/** The pie of requested memory over live processes (the pie's meaning before it had a picker). */
-export function requestedPie(rows: readonly ProcessRow[], top: number = PIE_TOP): { slices: PieSlice[]; othersCount: number; totalRequestedBytes: number } {
-  return processPie(rows, 'requested', false, top);
-}
-
 export interface ProgramGroup {
   program: string;
   processes: number;

@@ -448,20 +448,6 @@ export interface ErrorBody {
   message: string;
 }
 
-export type HttpBody =
-  | StatusBody
-  | ProcessesBody
-  | PieBody
-  | LedgerBody
-  | EventsBody
-  | EventCountBody
-  | ProcessDetailBody
-  | TimelineBody
-  | HostsBody
-  | HistoryBody
-  | DirtyBody
-  | ErrorBody;
-
 // ---------------------------------------------------------------------------------------------
 // WebSocket: server → browser
 
