@@ -7,10 +7,10 @@ import { createTraceBackend, isLive, type BackendChoice, type BackendKind, BACKE
 import { lowerBackgroundThreads } from '../../sources/own-threads.js';
 import { pageSizeBytes, readProcessSeeds, totalVirtualBytes } from '../../sources/trace-proc.js';
 import { EventLineWriter, type MemEvent } from '../../wire/events.js';
-import { palette, toJson } from '../output.js';
+import { palette, toJson } from '../../render/text.js';
 import { parseRetention } from '../retention-flags.js';
 import { openEventSink, type EventSink } from './event-sink.js';
-import { eventLine, HEADER, summaryText } from './trace-lines.js';
+import { eventLine, HEADER, summaryText } from '../../render/trace-text.js';
 
 /** The flags as commander leaves them, integers and durations already checked (flag-values.ts). */
 export interface TraceFlags {
