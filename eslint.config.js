@@ -28,7 +28,14 @@ export default tseslint.config(
     files: ['src/parsers/**/*.ts'],
     rules: {
       // Parsers are pure: text or bytes in, typed values out. Only src/sources touches the system.
-      'no-restricted-imports': ['error', { patterns: ['node:fs', 'node:fs/*', 'fs', 'node:child_process', 'node:net', '../sources/*', '../../sources/*', '../store/*', '../../store/*', '../server/*', '../../server/*'] }],
+      'no-restricted-imports': ['error', { patterns: ['node:fs', 'node:fs/*', 'fs', 'node:child_process', 'node:net', '../sources/*', '../../sources/*', '../analyses/*', '../../analyses/*', '../store/*', '../../store/*', '../server/*', '../../server/*', '../cli/*', '../../cli/*'] }],
+    },
+  },
+  {
+    files: ['src/sources/**/*.ts'],
+    rules: {
+      // Sources read the system and hand typed records up; what is made of them lives above.
+      'no-restricted-imports': ['error', { patterns: ['../analyses/*', '../../analyses/*', '../store/*', '../../store/*', '../server/*', '../../server/*', '../cli/*', '../../cli/*'] }],
     },
   },
   {

@@ -9,9 +9,9 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { UserError, errnoCode } from '../base/errors.js';
 import { BpftraceOutputParser } from '../parsers/bpftrace.js';
-import type { LostCounts } from '../wire/events.js';
+import type { LostCounts, TraceBatch } from '../wire/events.js';
 import { ReorderQueue } from './reorder-queue.js';
-import type { TraceBackend, TraceBackendOptions, TraceBatch } from './trace-backend.js';
+import type { TraceBackend, TraceBackendOptions } from './trace-backend.js';
 import { TraceFilter } from './trace-filter.js';
 
 export interface BpftraceBackendOptions extends TraceBackendOptions {

@@ -3,8 +3,7 @@
 // counts losses, and queues batches for one consumer with bounded memory: above the limit it asks
 // the source to pause reading, so that the tracer, not memlens, drops and reports the excess.
 import type { TraceRecord } from '../parsers/trace-records.js';
-import type { LifecycleEvent, LostCounts, MemEvent } from '../wire/events.js';
-import type { TraceBatch } from './trace-backend.js';
+import type { LifecycleEvent, LostCounts, MemEvent, TraceBatch } from '../wire/events.js';
 import type { TraceFilter } from './trace-filter.js';
 
 export interface ReorderQueueOptions {

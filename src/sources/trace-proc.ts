@@ -3,9 +3,9 @@
 // and the total virtual memory. Processes vanish while we read: they are skipped.
 import { readdirSync, readFileSync } from 'node:fs';
 import { isVanished, isPermission } from '../base/errors.js';
-import type { SeedTask } from '../analyses/trace/process-table.js';
-import type { ProcessSeed } from '../analyses/trace/process-accounts.js';
-import { parseMapsRanges, parseStatStartBrk, parseStatusTgid, parseTotalVirtualBytes } from '../parsers/trace-seed.js';
+import type { SeedTask } from '../parsers/trace/process-table.js';
+import type { ProcessSeed } from '../parsers/trace/seed.js';
+import { parseMapsRanges, parseStatStartBrk, parseStatusTgid, parseTotalVirtualBytes } from '../parsers/trace/seed.js';
 
 const PROC = '/proc';
 

@@ -7,16 +7,16 @@
 import { closeSync, constants, existsSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode, UserError } from '../base/errors.js';
-import { ProcessTable } from '../analyses/trace/process-table.js';
-import { TraceAssembler } from '../analyses/trace/trace-assembler.js';
+import { ProcessTable } from '../parsers/trace/process-table.js';
+import { TraceAssembler } from '../parsers/trace/trace-assembler.js';
 import { lostInStats, parseCpuStats } from '../parsers/tracefs/cpu-stats.js';
 import { parseEventFormat, type EventFormat } from '../parsers/tracefs/event-format.js';
 import { parseEntryHeader, parsePageLayout, type EntryHeaderTypes, type PageLayout } from '../parsers/tracefs/page-layout.js';
 import { PageStream } from '../parsers/tracefs/page-stream.js';
 import { LIFECYCLE_EVENTS, RecordDecoder, SYSCALL_EVENTS } from '../parsers/tracefs/record-decoder.js';
 import type { TraceRecord } from '../parsers/tracefs/trace-records.js';
-import type { LostCounts } from '../wire/events.js';
-import type { TraceBackend, TraceBackendOptions, TraceBatch } from './trace-backend.js';
+import type { LostCounts, TraceBatch } from '../wire/events.js';
+import type { TraceBackend, TraceBackendOptions } from './trace-backend.js';
 import { createInstance, findTracefs, instanceCpus, instanceName, readText, removeInstance, removeLeftovers, tryWrite, write } from './tracefs-instance.js';
 import { descendantsOf, listTasks, resolveThread } from './trace-proc.js';
 

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { errnoName } from '../../src/base/errno-names.js';
 import { memCallError } from '../../src/parsers/mem-call-result.js';
-import { ProcessTable } from '../../src/analyses/trace/process-table.js';
-import { TraceAssembler } from '../../src/analyses/trace/trace-assembler.js';
+import { ProcessTable } from '../../src/parsers/trace/process-table.js';
+import { TraceAssembler } from '../../src/parsers/trace/trace-assembler.js';
 import type { EnterRecord, TraceRecord } from '../../src/parsers/tracefs/trace-records.js';
-import type { TraceBatch } from '../../src/sources/trace-backend.js';
+import type { TraceBatch } from '../../src/wire/events.js';
 
 let clock = 0n;
 const t = () => (clock += 1000n);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { SeededRandom } from '../../src/base/random.js';
 import { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, MAP_FIXED, ProcessMemoryModel } from '../../src/analyses/trace/memory-model.js';
 import { ProcessAccounts } from '../../src/analyses/trace/process-accounts.js';
-import { parseMapsRanges } from '../../src/parsers/trace-seed.js';
+import { parseMapsRanges } from '../../src/parsers/trace/seed.js';
 import type { MemCall, MemEvent } from '../../src/wire/events.js';
 
 const PAGE = 4096n;

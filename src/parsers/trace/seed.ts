@@ -1,7 +1,18 @@
 // The few /proc facts tracing needs at start (Documentation/filesystems/proc.rst): a process's
 // mapped ranges and heap end (maps), its start_brk (stat field 47), a thread's Tgid (status), and
 // the total virtual memory MemTotal + SwapTotal (meminfo, in KiB).
-import { ParseError } from '../base/errors.js';
+import { ParseError } from '../../base/errors.js';
+
+/** What the address-space model of one process starts from when tracing begins. */
+export interface ProcessSeed {
+  pid: number;
+  name: string;
+  ranges: [bigint, bigint][];
+  /** The ranges among `ranges` mapped with PROT_NONE ("---p" or "---s" in maps). */
+  reserved: [bigint, bigint][];
+  /** The current break (end of [heap], or start_brk when there is no heap yet), if known. */
+  brk: bigint | undefined;
+}
 
 export interface MapsRanges {
   /** [start, end) of every mapping except [vsyscall], which is not a VMA and not in VmSize. */

@@ -4,7 +4,7 @@
 // task_newtask (CLONE_THREAD or not), sched_process_exec (a thread that execs becomes the leader),
 // task_rename, sched_process_exit (group_dead ends the process).
 import type { LifecycleEvent } from '../../wire/events.js';
-import { CLONE_THREAD, type TraceRecord } from '../../parsers/tracefs/trace-records.js';
+import { CLONE_THREAD, type TraceRecord } from '../tracefs/trace-records.js';
 
 export interface SeedTask {
   tid: number;

@@ -1,10 +1,9 @@
 // Turns raw records, in timestamp order, into MemEvents and LifecycleEvents: keeps the process
 // table current, pairs entries with exits, names errors, and applies the pid filter and the
 // exclusion of memlens's own processes.
-import type { TraceBatch } from '../../sources/trace-backend.js';
-import type { MemEvent } from '../../wire/events.js';
-import type { TraceRecord } from '../../parsers/tracefs/trace-records.js';
-import { memCallError } from '../../parsers/mem-call-result.js';
+import type { MemEvent, TraceBatch } from '../../wire/events.js';
+import type { TraceRecord } from '../tracefs/trace-records.js';
+import { memCallError } from '../mem-call-result.js';
 import type { ProcessTable } from './process-table.js';
 import { SyscallPairer } from './syscall-pairing.js';
 
