@@ -2,6 +2,7 @@
 // kernel's format files (events/<system>/<event>/format). The record's common_type selects the
 // event; events memlens did not ask for come back as undefined.
 import { ParseError } from '../../base/errors.js';
+import { MREMAP_FIXED } from '../../base/linux-flags.js';
 import { MEM_CALLS, type MemCall } from '../../wire/events.js';
 import { findField, type EventFormat, type FieldFormat } from './event-format.js';
 import type { TraceRecord } from './trace-records.js';
@@ -166,15 +167,13 @@ function enterDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
           flags: f,
           fd: null,
           newLengthBytes: readBig(v, at, newLen, le),
-          // new_addr only means something with MREMAP_FIXED (include/uapi/linux/mman.h).
+          // new_addr only means something with MREMAP_FIXED.
           newAddr: (f & MREMAP_FIXED) !== 0 ? readBig(v, at, newAddr, le) : null,
         };
       };
     }
   }
 }
-
-const MREMAP_FIXED = 2;
 
 function exitDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
   const pid = need(format, 'common_pid');

@@ -66,6 +66,3 @@ export interface RenameRecord {
 }
 
 export type TraceRecord = EnterRecord | ExitRecord | NewTaskRecord | ExecRecord | TaskExitRecord | RenameRecord;
-
-/** CLONE_THREAD from include/uapi/linux/sched.h: the new task joins its creator's thread group. */
-export const CLONE_THREAD = 0x10000n;
