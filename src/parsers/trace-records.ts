@@ -3,7 +3,8 @@ import type { LifecycleEvent, MemEvent } from '../wire/events.js';
 import { isThreadClone, MREMAP_FIXED } from '../base/linux-flags.js';
 import { memCallError, toSigned64 } from './mem-call-result.js';
 
-export type TraceRecord =
+/** One item of an external tracer's output, calls already paired (tracefs's raw records are RawTraceRecord, tracefs/trace-records.ts). */
+export type TracerLineRecord =
   | { kind: 'call'; event: MemEvent }
   | { kind: 'lifecycle'; event: LifecycleEvent }
   /** Returns seen without their entry, or entries still waiting for their return at the end. */

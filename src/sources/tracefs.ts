@@ -14,7 +14,7 @@ import { parseEventFormat, type EventFormat } from '../parsers/tracefs/event-for
 import { parseEntryHeader, parsePageLayout, type EntryHeaderTypes, type PageLayout } from '../parsers/tracefs/page-layout.js';
 import { PageStream } from '../parsers/tracefs/page-stream.js';
 import { LIFECYCLE_EVENTS, RecordDecoder, SYSCALL_EVENTS } from '../parsers/tracefs/record-decoder.js';
-import type { TraceRecord } from '../parsers/tracefs/trace-records.js';
+import type { RawTraceRecord } from '../parsers/tracefs/trace-records.js';
 import type { LostCounts, TraceBatch } from '../wire/events.js';
 import type { TraceBackend, TraceBackendOptions } from './trace-backend.js';
 import { createInstance, findTracefs, instanceCpus, instanceName, readText, removeInstance, removeLeftovers, tryWrite, write } from './tracefs-instance.js';
@@ -34,7 +34,7 @@ interface LostMarker {
   kind: 'lost';
   ktimeNs: bigint;
 }
-type Item = TraceRecord | LostMarker;
+type Item = RawTraceRecord | LostMarker;
 
 /** What one poll may still read from a CPU. */
 interface ReadBudget {

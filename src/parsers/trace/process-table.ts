@@ -4,7 +4,7 @@
 // task_newtask (CLONE_THREAD or not), sched_process_exec (a thread that execs becomes the leader),
 // task_rename, sched_process_exit (group_dead ends the process).
 import type { LifecycleEvent } from '../../wire/events.js';
-import type { TraceRecord } from '../tracefs/trace-records.js';
+import type { RawTraceRecord } from '../tracefs/trace-records.js';
 import { forkEvent } from '../trace-records.js';
 
 export interface SeedTask {
@@ -93,7 +93,7 @@ export class ProcessTable {
    * Applies a lifecycle record and returns the lifecycle event it means, if any. Threads that exit
    * while their process lives on change the table but produce no event: "exit" is a process's end.
    */
-  apply(r: TraceRecord): LifecycleEvent | undefined {
+  apply(r: RawTraceRecord): LifecycleEvent | undefined {
     switch (r.kind) {
       case 'newtask': {
         const parent = this.attribute(r.parentTid);

@@ -65,4 +65,5 @@ export interface RenameRecord {
   newComm: string;
 }
 
-export type TraceRecord = EnterRecord | ExitRecord | NewTaskRecord | ExecRecord | TaskExitRecord | RenameRecord;
+/** One raw record as the kernel wrote it, before pairing (the line tracers' records are TracerLineRecord, ../trace-records.ts). */
+export type RawTraceRecord = EnterRecord | ExitRecord | NewTaskRecord | ExecRecord | TaskExitRecord | RenameRecord;
