@@ -18,6 +18,7 @@ import type { RawTraceRecord } from '../parsers/tracefs/trace-records.js';
 import type { LostCounts, TraceBatch } from '../wire/events.js';
 import type { TraceBackend, TraceBackendOptions } from './trace-backend.js';
 import { createInstance, findTracefs, instanceCpus, instanceName, readText, removeInstance, removeLeftovers, tryWrite, write } from './tracefs-instance.js';
+import { MonotonicClock } from './mono-clock.js';
 import { descendantsOf, listTasks, resolveThread } from './trace-proc.js';
 
 export interface TracefsBackendOptions extends TraceBackendOptions {
@@ -182,10 +183,10 @@ class TracefsBackend implements TraceBackend {
     // Seeded after tracing is on: a task created meanwhile is both in /proc and in the trace.
     const table = new ProcessTable(resolveThread, renameTraced);
     table.seed(listTasks(), this.options.excludeSelf ? descendantsOf(process.pid) : []);
-    const offsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
+    const clock = new MonotonicClock();
     this.assembler = new TraceAssembler(table, {
       host: this.options.host,
-      wallClockMs: (ns) => offsetMs + Number(ns) / 1e6,
+      wallClockMs: (ns) => clock.wallMs(ns),
       ...(this.options.pids ? { pids: new Set(this.options.pids) } : {}),
     });
   }

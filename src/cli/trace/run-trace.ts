@@ -108,7 +108,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
     process.on(s, closing);
   }
   const lost = backend.lost();
-  const stored = await sink.close(host, lost);
+  const stored = await sink.close(lost);
   for (const s of signals) process.removeListener(s, closing);
   if (stored.lostEvents > 0) process.exitCode = ExitCode.failure;
   const rows = accounts.rows(total).filter((r) => flags.name === undefined || r.name === flags.name);
