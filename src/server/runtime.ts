@@ -12,7 +12,7 @@ import type { ProcSource } from '../sources/proc-source.js';
 import { openLiveProcSource } from '../sources/procfs.js';
 import type { TraceBackend } from '../sources/trace-backend.js';
 import { createTraceBackend } from '../sources/trace-backends.js';
-import { pageSizeBytes, readProcessSeeds, startTime, totalVirtualBytes } from '../sources/trace-proc.js';
+import { startTime, TraceProc } from '../sources/trace-proc.js';
 import { BufferedWriter, DEFAULT_HISTORY_RETENTION, openStore, type HistoryRetention } from '../store/index.js';
 import { RETENTION_EVERY_MS, startRetentionTimer } from '../store/retention-timer.js';
 import { TraceStoreFeed } from '../store/trace-feed.js';
@@ -188,11 +188,12 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
       o.log(`tracing unavailable: ${reason}; serving /proc data only`);
     }
     if (backend !== null) {
-      const accounts = new ProcessAccounts(pageSizeBytes());
-      accounts.seed(readProcessSeeds());
+      const proc = new TraceProc('/proc', source);
+      const accounts = new ProcessAccounts(await proc.pageSizeBytes());
+      accounts.seed(await proc.readProcessSeeds());
       state.setTracing({ state: 'running', backend: backend.name, sinceMs: Date.now() });
       const b = backend;
-      feed = feedFromTracer({ backend: b, accounts, state, store: new TraceStoreFeed(writer, host), totalVirtualBytes: totalVirtualBytes() }).catch((e: unknown) => {
+      feed = feedFromTracer({ backend: b, accounts, state, store: new TraceStoreFeed(writer, host), totalVirtualBytes: await proc.totalVirtualBytes() }).catch((e: unknown) => {
         const reason = e instanceof Error ? e.message : String(e);
         state.setTracing({ state: 'unavailable', reason: `tracer stopped: ${reason}` });
         o.log(`tracer stopped: ${reason}`);

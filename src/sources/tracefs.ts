@@ -19,7 +19,7 @@ import type { LostCounts, TraceBatch } from '../wire/events.js';
 import type { TraceBackend, TraceBackendOptions } from './trace-backend.js';
 import { createInstance, findTracefs, instanceCpus, instanceName, readText, removeInstance, removeLeftovers, tryWrite, write } from './tracefs-instance.js';
 import { MonotonicClock } from './mono-clock.js';
-import { descendantsOf, listTasks, resolveThread } from './trace-proc.js';
+import { TraceProc } from './trace-proc.js';
 
 export interface TracefsBackendOptions extends TraceBackendOptions {
   /** Per-CPU ring buffer size (buffer_size_kb). Big, so that bursts between reads are not lost. */
@@ -120,15 +120,14 @@ class TracefsBackend implements TraceBackend {
     process.on('exit', this.onExit);
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, this.onSignal);
     try {
-      this.setUp(root, this.dir);
+      await this.setUp(root, this.dir);
     } catch (e) {
       this.cleanup();
       throw e;
     }
-    await Promise.resolve();
   }
 
-  private setUp(root: string, dir: string): void {
+  private async setUp(root: string, dir: string): Promise<void> {
     write(join(dir, 'tracing_on'), '0');
     write(join(dir, 'buffer_size_kb'), String(this.options.bufferSizeKb ?? 8192));
     write(join(dir, 'trace_clock'), 'mono');
@@ -181,8 +180,9 @@ class TracefsBackend implements TraceBackend {
     }
     write(join(dir, 'tracing_on'), '1');
     // Seeded after tracing is on: a task created meanwhile is both in /proc and in the trace.
-    const table = new ProcessTable(resolveThread, renameTraced);
-    table.seed(listTasks(), this.options.excludeSelf ? descendantsOf(process.pid) : []);
+    const proc = new TraceProc();
+    const table = new ProcessTable(proc.resolveThread, renameTraced);
+    table.seed(await proc.listTasks(), this.options.excludeSelf ? await proc.descendantsOf(process.pid) : []);
     const clock = new MonotonicClock();
     this.assembler = new TraceAssembler(table, {
       host: this.options.host,

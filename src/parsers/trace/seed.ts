@@ -1,7 +1,9 @@
-// The few /proc facts tracing needs at start (Documentation/filesystems/proc.rst): a process's
-// mapped ranges and heap end (maps), its start_brk (stat field 47), a thread's Tgid (status), and
-// the total virtual memory MemTotal + SwapTotal (meminfo, in KiB).
+// What tracing starts from (Documentation/filesystems/proc.rst): a process's mapped ranges and heap
+// end (from maps, read with parsers/proc/maps.ts), and the total virtual memory MemTotal +
+// SwapTotal (from meminfo, read with parsers/proc/meminfo.ts). src/sources/trace-proc.ts reads them.
 import { ParseError } from '../../base/errors.js';
+import { parseVmaHeader } from '../proc/maps.js';
+import { meminfoBytes, type Meminfo } from '../proc/meminfo.js';
 
 /** What the address-space model of one process starts from when tracing begins. */
 export interface ProcessSeed {
@@ -31,40 +33,20 @@ export function parseMapsRanges(text: string, source: string): MapsRanges {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? '';
     if (line === '') continue;
-    const m = /^([0-9a-f]+)-([0-9a-f]+) (....)/.exec(line);
-    if (!m?.[1] || !m[2]) throw new ParseError(`not a maps line: "${line}"`, source, i + 1);
-    if (line.endsWith(' [vsyscall]')) continue;
-    const start = BigInt(`0x${m[1]}`);
-    const end = BigInt(`0x${m[2]}`);
-    ranges.push([start, end]);
+    const vma = parseVmaHeader(line);
+    if (!vma) throw new ParseError(`not a maps line: "${line}"`, source, i + 1);
+    if (vma.name === '[vsyscall]') continue;
+    ranges.push([vma.start, vma.end]);
     // The permissions column: r, w, x or '-', then p (private) or s (shared) (fs/proc/task_mmu.c show_map_vma).
-    if (m[3]?.startsWith('---')) reserved.push([start, end]);
-    if (line.endsWith(' [heap]')) heapEnd = end;
+    if (vma.perms.startsWith('---')) reserved.push([vma.start, vma.end]);
+    if (vma.name === '[heap]') heapEnd = vma.end;
   }
   return { ranges, reserved, heapEnd };
 }
 
-/** Field 47 of /proc/PID/stat (start_brk), counting after the parenthesised comm which may hold spaces. */
-export function parseStatStartBrk(text: string): bigint | undefined {
-  const close = text.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const rest = text.slice(close + 2).trim().split(/\s+/);
-  // rest[0] is field 3 (state): field n is rest[n - 3].
-  const v = rest[47 - 3];
-  return v !== undefined && /^\d+$/.test(v) ? BigInt(v) : undefined;
-}
-
-export function parseStatusTgid(text: string): number | undefined {
-  const m = /^Tgid:\s*(\d+)/m.exec(text);
-  return m?.[1] ? Number(m[1]) : undefined;
-}
-
 /** MemTotal + SwapTotal in bytes: memlens's definition of the system's total virtual memory. */
-export function parseTotalVirtualBytes(meminfo: string): bigint {
-  const kib = (name: string) => {
-    const m = new RegExp(`^${name}:\\s*(\\d+) kB`, 'm').exec(meminfo);
-    if (!m?.[1]) throw new ParseError(`no ${name}`, 'meminfo');
-    return BigInt(m[1]) * 1024n;
-  };
-  return kib('MemTotal') + kib('SwapTotal');
+export function totalVirtualBytes(meminfo: Meminfo): bigint {
+  const swap = meminfo.sizes.get('SwapTotal');
+  if (swap === undefined) throw new ParseError('no SwapTotal', 'meminfo');
+  return BigInt(meminfoBytes(meminfo, 'MemTotal')) + BigInt(swap);
 }
