@@ -31,15 +31,7 @@ function layerRule(layer, options = {}) {
 }
 
 function layerRules() {
-  return [
-    ...LAYERS.map((layer) => ({ files: [`src/${layer}/**/*.ts`], rules: { '@typescript-eslint/no-restricted-imports': layerRule(layer) } })),
-    {
-      // These two still import src/analyses/trace (sources → analyses); exempt from that one
-      // boundary only. Removed when the trace path moves to parsers.
-      files: ['src/sources/tracefs.ts', 'src/sources/trace-proc.ts'],
-      rules: { '@typescript-eslint/no-restricted-imports': layerRule('sources', { above: LAYERS.slice(LAYERS.indexOf('render')) }) },
-    },
-  ];
+  return LAYERS.map((layer) => ({ files: [`src/${layer}/**/*.ts`], rules: { '@typescript-eslint/no-restricted-imports': layerRule(layer) } }));
 }
 
 export default tseslint.config(
