@@ -37,7 +37,7 @@ const BOUNDARIES: Boundary[] = [
   { what: 'parsers do not import sources', file: 'src/parsers/proc/stat.ts', wrong: use('../../sources/procfs.js'), right: use('../../wire/snapshot.js') },
   { what: 'parsers do not read files', file: 'src/parsers/proc/stat.ts', wrong: use('node:fs'), right: use('../../base/errors.js') },
   { what: 'sources do not import analyses', file: 'src/sources/procfs.ts', wrong: use('../analyses/ledger.js'), right: use('../parsers/proc/auxv.js') },
-  { what: 'the trace path exemption covers analyses only', file: 'src/sources/tracefs.ts', wrong: use('../render/text.js'), right: use('../analyses/trace/trace-assembler.js') },
+  { what: 'the trace source does not import analyses', file: 'src/sources/tracefs.ts', wrong: use('../analyses/trace/address-space.js'), right: use('../parsers/trace/trace-assembler.js') },
   { what: 'analyses take only types from sources', file: 'src/analyses/dirty/meters.ts', wrong: use('../../sources/pagemap.js'), right: use('../../sources/pagemap.js', true) },
   { what: 'analyses do not import render', file: 'src/analyses/ledger.ts', wrong: use('../render/text.js'), right: use('../parsers/proc/meminfo.js') },
   { what: 'analyses start no processes', file: 'src/analyses/ledger.ts', wrong: use('node:child_process'), right: use('../base/units.js') },
