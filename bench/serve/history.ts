@@ -150,12 +150,13 @@ async function paint(dir: string): Promise<void> {
   const serve = await startServe(['--no-trace'], { dir });
   const browser = await launchBrowser();
   try {
-    // Functions, not strings: the page's CSP forbids eval.
+    // Functions, not strings: the page's CSP forbids eval. The pie and the ledger's chart are
+    // drawn as SVG (their labels are elements the tests read): complete once they have shapes.
     const ready = (tab: string): boolean => {
       const d = document;
-      if (tab === 'processes') return d.querySelectorAll('#proc-body tr').length > 0 && d.querySelector('#pie canvas') !== null;
+      if (tab === 'processes') return d.querySelectorAll('#proc-body tr').length > 0 && d.querySelector('#pie svg path') !== null;
       if (tab === 'calls') return d.querySelectorAll('#calls-inner .vrow').length > 10;
-      if (tab === 'system') return d.querySelectorAll('#used-body tr').length > 0 && d.querySelector('#ledger canvas') !== null;
+      if (tab === 'system') return d.querySelectorAll('#used-body tr').length > 0 && d.querySelector('#ledger svg path') !== null;
       return Number(d.getElementById('timeline')?.dataset.drawn ?? 0) > 0;
     };
     for (const tab of ['processes', 'calls', 'system', 'timeline']) {
