@@ -309,7 +309,7 @@ export class TimelineView {
         ],
         legend: [
           { type: 'scroll', top: 0, left: 8, right: 8, textStyle: { color: c.text }, pageTextStyle: { color: c.muted }, data: series.filter((s) => s.xAxisIndex === 0).map((s) => s.name) },
-          { type: 'scroll', top: '56%', left: 150, right: 8, textStyle: { color: c.text }, pageTextStyle: { color: c.muted }, data: series.filter((s) => s.xAxisIndex === 1).map((s) => s.name) },
+          { type: 'scroll', top: '56%', left: 200, right: 8, textStyle: { color: c.text }, pageTextStyle: { color: c.muted }, data: series.filter((s) => s.xAxisIndex === 1).map((s) => s.name) },
         ],
         tooltip: {
           ...tooltipBase(),
