@@ -169,6 +169,19 @@ async function paint(dir: string): Promise<void> {
         // The paint after the content is in: two animation frames.
         const ms = await page.evaluate(() => new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))));
         runs.push(ms);
+        // Where the time went: when the page's script and each API answer arrived (resource
+        // timing, ms after navigation), and how long the server took for each.
+        const parts = await page.evaluate(() =>
+          performance
+            .getEntriesByType('resource')
+            .filter((e) => /app\.js|api\/v1\//.test(e.name))
+            .map((e) => {
+              const r = e as PerformanceResourceTiming;
+              return `${new URL(r.name).pathname.replace('/api/v1/', '')} ${r.responseEnd.toFixed(0)} (server ${(r.responseStart - r.requestStart).toFixed(0)})`;
+            })
+            .join(', '),
+        );
+        console.log(`  run ${i + 1}: ${ms.toFixed(0)} ms; arrived: ${parts}`);
         await page.close();
       }
       runs.sort((a, b) => a - b);
