@@ -20,6 +20,7 @@ function reasonsOf(row: Omit<ProcessRow, 'unavailable'>, why: Partial<Record<Row
     mappedNow: row.mappedNowBytes,
     rss: row.rssBytes,
     pss: row.pssBytes,
+    uss: row.ussBytes,
     swap: row.swapBytes,
     calls: row.calls,
   };
@@ -69,6 +70,8 @@ export function buildProcessRows(
       mappedNowBytes: t?.mappedNowBytes ?? p.vmSizeBytes,
       rssBytes: newer?.rssBytes ?? p.rssBytes,
       pssBytes: newer?.pssBytes ?? p.pssBytes,
+      // The detail view's fresh reading has no USS: the sample's, read with the sample's PSS.
+      ussBytes: p.ussBytes,
       swapBytes: p.swapBytes,
       sampledAtMs: newer?.atMs ?? p.sampledAtMs,
       pssAtMs: newer !== undefined && newer.pssBytes !== null ? newer.atMs : p.pssAtMs,
@@ -76,7 +79,7 @@ export function buildProcessRows(
       alive: t?.alive ?? true,
     };
     // The sample read the process, so a null /proc figure is one its file refused (permission).
-    rows.push({ ...row, unavailable: reasonsOf(row, { requested: 'no-tracing', reserved: tracerReason(traced), mappedNow: 'permission', rss: 'permission', pss: 'permission', swap: 'permission', calls: 'no-tracing' }) });
+    rows.push({ ...row, unavailable: reasonsOf(row, { requested: 'no-tracing', reserved: tracerReason(traced), mappedNow: 'permission', rss: 'permission', pss: 'permission', uss: 'permission', swap: 'permission', calls: 'no-tracing' }) });
   }
   // Processes the tracer knows but the last sample does not (started since, or already gone).
   if (traced !== null) {
@@ -95,6 +98,7 @@ export function buildProcessRows(
         mappedNowBytes: t.mappedNowBytes,
         rssBytes: f?.rssBytes ?? null,
         pssBytes: f?.pssBytes ?? null,
+        ussBytes: null,
         swapBytes: null,
         sampledAtMs: f?.atMs ?? null,
         pssAtMs: f !== undefined && f.pssBytes !== null ? f.atMs : null,
@@ -102,7 +106,7 @@ export function buildProcessRows(
         alive,
       };
       const proc: Unavailable = alive ? 'not-sampled' : 'exited';
-      rows.push({ ...row, unavailable: reasonsOf(row, { reserved: 'not-measured', mappedNow: proc, rss: proc, pss: proc, swap: proc }) });
+      rows.push({ ...row, unavailable: reasonsOf(row, { reserved: 'not-measured', mappedNow: proc, rss: proc, pss: proc, uss: proc, swap: proc }) });
     }
   }
   return rows;
@@ -123,13 +127,14 @@ export function storedProcessRows(totals: readonly StoredProcessTotal[], totalVi
       mappedNowBytes: null,
       rssBytes: null,
       pssBytes: null,
+      ussBytes: null,
       swapBytes: null,
       sampledAtMs: null,
       pssAtMs: null,
       calls: t.calls,
       alive: true,
     };
-    return { ...row, unavailable: reasonsOf(row, { reserved: 'remote', mappedNow: 'remote', rss: 'remote', pss: 'remote', swap: 'remote' }) };
+    return { ...row, unavailable: reasonsOf(row, { reserved: 'remote', mappedNow: 'remote', rss: 'remote', pss: 'remote', uss: 'remote', swap: 'remote' }) };
   });
 }
 

@@ -72,7 +72,7 @@ export interface SamplerState {
 export type Unavailable = 'exited' | 'permission' | 'not-sampled' | 'no-tracing' | 'not-measured' | 'remote';
 
 /** The figures of a row that can be n/a. */
-export type RowFigure = 'requested' | 'reserved' | 'mappedNow' | 'rss' | 'pss' | 'swap' | 'calls';
+export type RowFigure = 'requested' | 'reserved' | 'mappedNow' | 'rss' | 'pss' | 'uss' | 'swap' | 'calls';
 
 /** One row of the processes table. */
 export interface ProcessRow {
@@ -100,6 +100,11 @@ export interface ProcessRow {
   rssBytes: number | null;
   /** Null when smaps_rollup is unreadable (permission) or not yet read within the budget. */
   pssBytes: number | null;
+  /**
+   * USS: pages only this process maps (Private_Clean + Private_Dirty of smaps_rollup), read with
+   * PSS from the same file. Added in v1 without a bump: older clients ignore it.
+   */
+  ussBytes: number | null;
   swapBytes: number | null;
   /** Time the /proc figures (rss, pss, swap) of this row were read. */
   sampledAtMs: number | null;

@@ -89,6 +89,7 @@ describe('program groups for /metrics', () => {
     mappedNowBytes: null,
     rssBytes: rss,
     pssBytes: pss,
+    ussBytes: null,
     swapBytes: 0,
     sampledAtMs: 0,
     pssAtMs: 0,

@@ -17,7 +17,8 @@ const sampled = (pid: number, pss: number | null, atMs = 1000): SampledProcess =
   cmdline: null,
   rssBytes: 2 * MiB,
   pssBytes: pss,
-  ussBytes: null,
+  // USS comes from the same file as PSS (smaps_rollup): both read or neither.
+  ussBytes: pss === null ? null : pss / 2,
   swapBytes: 0,
   vmSizeBytes: 10 * MiB,
   sampledAtMs: atMs,
@@ -86,10 +87,10 @@ describe('why a figure is n/a', () => {
     const rows = buildProcessRows([sampled(1, null)], t, 100 * MiB);
     const by = new Map(rows.map((r) => [r.pid, r]));
     // The tracer follows mprotect, so a traced process's reserved bytes are known (0 here), never n/a.
-    assert.deepEqual(by.get(1)?.unavailable, { pss: 'permission' });
+    assert.deepEqual(by.get(1)?.unavailable, { pss: 'permission', uss: 'permission' });
     assert.equal(by.get(1)?.reservedBytes, 0);
-    assert.deepEqual(by.get(2)?.unavailable, { rss: 'not-sampled', pss: 'not-sampled', swap: 'not-sampled' });
-    assert.deepEqual(by.get(3)?.unavailable, { rss: 'exited', pss: 'exited', swap: 'exited' });
+    assert.deepEqual(by.get(2)?.unavailable, { rss: 'not-sampled', pss: 'not-sampled', uss: 'not-sampled', swap: 'not-sampled' });
+    assert.deepEqual(by.get(3)?.unavailable, { rss: 'exited', pss: 'exited', uss: 'exited', swap: 'exited' });
     const untraced = buildProcessRows([sampled(1, MiB)], null, 100 * MiB);
     assert.deepEqual(untraced[0]?.unavailable, { requested: 'no-tracing', reserved: 'no-tracing', calls: 'no-tracing' });
   });
@@ -102,7 +103,7 @@ describe('why a figure is n/a', () => {
     ]);
     for (const rows of [buildProcessRows([sampled(1, null), sampled(4, MiB)], t, 100 * MiB), buildProcessRows([sampled(1, null)], null, null)]) {
       for (const r of rows) {
-        const figures = { requested: r.requestedBytes, reserved: r.reservedBytes, mappedNow: r.mappedNowBytes, rss: r.rssBytes, pss: r.pssBytes, swap: r.swapBytes, calls: r.calls };
+        const figures = { requested: r.requestedBytes, reserved: r.reservedBytes, mappedNow: r.mappedNowBytes, rss: r.rssBytes, pss: r.pssBytes, uss: r.ussBytes, swap: r.swapBytes, calls: r.calls };
         for (const [k, v] of Object.entries(figures)) assert.equal(v === null, k in r.unavailable, `pid ${r.pid} ${k}`);
       }
     }

@@ -171,6 +171,8 @@ export class CallList {
     private readonly inner: HTMLElement,
     private readonly onInfo: (text: string) => void,
     private readonly onHeld: (n: number) => void,
+    /** Columns this list never shows (the process detail's: every row is the same process). */
+    private readonly omit: ReadonlySet<string> = new Set(),
   ) {
     this.virtualizer = new Virtualizer<HTMLElement, HTMLElement>({
       count: 0,
@@ -196,7 +198,7 @@ export class CallList {
 
   /** The header and the grid of the rows, for the columns shown now. */
   private layoutColumns(): void {
-    const shown = CALL_COLUMNS.filter((c) => !hiddenColumns.has(c.id));
+    const shown = CALL_COLUMNS.filter((c) => this.shows(c.id));
     this.template = shown.map((c) => c.width).join(' ');
     // Gaps of 8 px and 8 px padding each side; below this width the list scrolls sideways.
     const minPx = shown.reduce((a, c) => a + c.minPx, 0) + 8 * (shown.length - 1) + 16;
@@ -206,7 +208,7 @@ export class CallList {
     this.head.replaceChildren(
       ...CALL_COLUMNS.map((c) => {
         const span = el('span', { 'data-col': c.id, title: c.help, class: c.num === true ? 'num' : '' }, c.head);
-        span.hidden = hiddenColumns.has(c.id);
+        span.hidden = !this.shows(c.id);
         return span;
       }),
     );
@@ -217,8 +219,12 @@ export class CallList {
     row.style.gridTemplateColumns = this.template;
     CALL_COLUMNS.forEach((c, i) => {
       const cell = row.children[i];
-      if (cell instanceof HTMLElement) cell.hidden = hiddenColumns.has(c.id);
+      if (cell instanceof HTMLElement) cell.hidden = !this.shows(c.id);
     });
+  }
+
+  private shows(id: string): boolean {
+    return !hiddenColumns.has(id) && !this.omit.has(id);
   }
 
   get length(): number {

@@ -40,7 +40,7 @@ export class DetailView {
 
   constructor(private readonly onClose: () => void) {
     this.chart = makeChart(byId('detail-chart'));
-    this.calls = new CallList(byId('detail-calls-head'), byId('detail-calls-scroll'), byId('detail-calls-inner'), (t) => setText(byId('detail-calls-info'), t), () => undefined);
+    this.calls = new CallList(byId('detail-calls-head'), byId('detail-calls-scroll'), byId('detail-calls-inner'), (t) => setText(byId('detail-calls-info'), t), () => undefined, new Set(['pid', 'name']));
     byId('detail-close').addEventListener('click', () => this.close());
     document.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape' && this.pid !== null) this.close();

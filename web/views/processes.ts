@@ -10,7 +10,7 @@ import { esc, makeChart, pieColours, themeColours, tooltipBase } from '../charts
 import { byId, el, setText } from '../dom.js';
 import { ageText, bytesText, countText, percentText } from '../format.js';
 
-type SortKey = 'pid' | 'name' | 'pssBytes' | 'growth' | 'rssBytes' | 'swapBytes' | 'requestedBytes' | 'requestedRatio' | 'reservedBytes' | 'mappedNowBytes' | 'calls' | 'age';
+type SortKey = 'pid' | 'name' | 'pssBytes' | 'ussBytes' | 'growth' | 'rssBytes' | 'swapBytes' | 'requestedBytes' | 'requestedRatio' | 'reservedBytes' | 'mappedNowBytes' | 'calls' | 'age';
 export type GrowthWindow = '5m' | '1h';
 
 /** Short text after "n/a" in a cell, and the sentence of its tooltip. */
@@ -36,6 +36,27 @@ interface Column {
   numeric: boolean;
   /** The cell holds a sparkline instead of text. */
   spark?: true;
+  /** Columns that can be hidden in the column picker, and whether they start hidden. */
+  optional?: 'shown' | 'hidden';
+}
+
+const COLUMNS_KEY = 'memlens-process-columns';
+
+/** The optional columns hidden now: the defaults, or what the picker last kept in localStorage. */
+function loadHidden(columns: readonly Column[]): Set<string> {
+  const ids = (c: Column): string => (c.spark ? 'spark' : c.key);
+  const hidden = new Set(columns.filter((c) => c.optional === 'hidden').map(ids));
+  try {
+    const saved = localStorage.getItem(COLUMNS_KEY);
+    const parsed = saved === null ? null : (JSON.parse(saved) as unknown);
+    if (Array.isArray(parsed)) {
+      hidden.clear();
+      for (const id of parsed) if (typeof id === 'string' && columns.some((c) => ids(c) === id && c.optional !== undefined)) hidden.add(id);
+    }
+  } catch {
+    // Storage unavailable or malformed: the defaults.
+  }
+  return hidden;
 }
 
 interface RowView {
@@ -78,6 +99,8 @@ export class ProcessesView {
   private pieBody: PieBody | null = null;
   private seriesByPid = new Map<number, PssSeries>();
   private readonly columns: Column[];
+  /** The optional columns hidden now (data-col names). */
+  private hidden = new Set<string>();
   private laidOut: 'side' | 'below' | null = null;
 
   /**
@@ -104,6 +127,13 @@ export class ProcessesView {
         title: 'Growth',
         help: 'How fast PSS grows: the least-squares slope of PSS over the window chosen above (last 5 minutes or last hour), per minute. Sort by it to find what is growing.',
         numeric: true,
+        optional: 'shown',
+      },
+      {
+        key: 'ussBytes',
+        title: 'USS',
+        help: 'Unique set size (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup): the pages in RAM that only this process maps, what its exit would free.',
+        numeric: true,
       },
       { key: 'rssBytes', title: 'RSS', help: 'Resident set size: the process\u2019s pages in RAM, each shared page counted in full in every process that maps it (so RSS adds up to more than the RAM in use).', numeric: true },
       { key: 'swapBytes', title: 'Swap', help: 'VmSwap of /proc/PID/status: the process\u2019s anonymous memory in swap.', numeric: true },
@@ -120,9 +150,10 @@ export class ProcessesView {
         help: 'Address space reserved with PROT_NONE and never made accessible (mmap PROT_NONE, or mprotect back to PROT_NONE): browsers, JVMs and Go programs reserve terabytes this way. It uses no memory and is not in Requested.',
         numeric: true,
       },
-      { key: 'mappedNowBytes', title: 'Mapped now', help: 'Virtual memory mapped right now, accessible or not: the tracer\u2019s model of the address space, else VmSize of /proc/PID/status.', numeric: true },
-      { key: 'calls', title: 'Calls', help: 'mmap, munmap, brk, mremap and mprotect calls the tracer saw since memlens serve started.', numeric: true },
-      { key: 'age', title: 'Age', help: 'How old the row\u2019s /proc figures (RSS, PSS, swap) are: the sampler reads /proc every few seconds, less often when a sample costs more CPU.', numeric: true },
+      // Hidden by default (the column picker shows them): the table fits 1440 px without them.
+      { key: 'mappedNowBytes', title: 'Mapped now', help: 'Virtual memory mapped right now, accessible or not: the tracer\u2019s model of the address space, else VmSize of /proc/PID/status.', numeric: true, optional: 'hidden' },
+      { key: 'calls', title: 'Calls', help: 'mmap, munmap, brk, mremap and mprotect calls the tracer saw since memlens serve started.', numeric: true, optional: 'hidden' },
+      { key: 'age', title: 'Age', help: 'How old the row\u2019s /proc figures (RSS, PSS, swap) are: the sampler reads /proc every few seconds, less often when a sample costs more CPU.', numeric: true, optional: 'hidden' },
     ];
     const thead = byId('proc-head', HTMLTableSectionElement);
     const tr = el('tr');
@@ -142,6 +173,9 @@ export class ProcessesView {
       tr.append(th);
     }
     thead.append(tr);
+    this.hidden = loadHidden(this.columns);
+    this.columnPicker();
+    this.applyHidden();
     this.tbody = byId('proc-body', HTMLTableSectionElement);
     this.tbody.addEventListener('click', (ev) => {
       const row = (ev.target as Element).closest('tr');
@@ -175,6 +209,43 @@ export class ProcessesView {
     this.pie.on('click', (p) => {
       const d = p.data as { pid?: number | null } | undefined;
       if (typeof d?.pid === 'number') this.onOpen(d.pid);
+    });
+  }
+
+  /** The checkboxes of the column picker, one per optional column. */
+  private columnPicker(): void {
+    const boxes = this.columns
+      .filter((c) => c.optional !== undefined)
+      .map((c) => {
+        const id = c.spark ? 'spark' : c.key;
+        const box = el('input', { type: 'checkbox', 'data-col': id });
+        box.checked = !this.hidden.has(id);
+        box.addEventListener('change', () => {
+          if (box.checked) this.hidden.delete(id);
+          else this.hidden.add(id);
+          try {
+            localStorage.setItem(COLUMNS_KEY, JSON.stringify([...this.hidden]));
+          } catch {
+            // Not kept, still applied.
+          }
+          this.applyHidden();
+        });
+        return el('label', { title: c.help }, box, ` ${c.title}`);
+      });
+    byId('proc-columns-list').replaceChildren(...boxes);
+  }
+
+  /** Hides the heading and every cell of the hidden columns (the hidden attribute, display: none). */
+  private applyHidden(): void {
+    const head = byId('proc-head').querySelectorAll('th');
+    this.columns.forEach((c, i) => {
+      const off = this.hidden.has(c.spark ? 'spark' : c.key);
+      const th = head[i];
+      if (th !== undefined) th.hidden = off;
+      for (const v of this.rowsByPid.values()) {
+        const td = v.tr.children[i];
+        if (td instanceof HTMLElement) td.hidden = off;
+      }
     });
   }
 
@@ -218,6 +289,8 @@ export class ProcessesView {
         return { text: r.name };
       case 'pssBytes':
         return figureCell(r, 'pss', r.pssBytes, bytesText);
+      case 'ussBytes':
+        return figureCell(r, 'uss', r.ussBytes, bytesText);
       case 'rssBytes':
         return figureCell(r, 'rss', r.rssBytes, bytesText);
       case 'swapBytes':
@@ -281,6 +354,7 @@ export class ProcessesView {
     for (const c of this.columns) {
       // data-col names the column for tests and styles (the two growth columns apart).
       const td = el('td', c.numeric ? { class: 'num', 'data-col': c.spark ? 'spark' : c.key } : { 'data-col': c.key });
+      td.hidden = this.hidden.has(c.spark ? 'spark' : c.key);
       if (c.spark) {
         td.className = 'spark-cell';
         td.append(svg);

@@ -5,6 +5,7 @@
 // new window at a resolution that fits the chart's width, and the server picks the tier.
 import type { HistoryBody } from '../../src/wire/messages.js';
 import { api } from '../api.js';
+import { axisText, byteAxis, type AxisScale } from '../../src/base/axis.js';
 import type { Chart } from '../charts.js';
 import { esc, makeChart, themeColours, tooltipBase } from '../charts.js';
 import { byId, el, setText } from '../dom.js';
@@ -58,6 +59,11 @@ export class TimelineView {
   private body: HistoryBody | null = null;
   /** The window shown; `follow`: its end is now and moves with it. */
   private span = HOUR;
+  /**
+   * Nobody chose the window yet: it shows the default span, or less when the history is younger
+   * than that (a fresh server's few points fill the chart instead of its right edge).
+   */
+  private fitting = true;
   private toMs: number | null = null;
   private chosen: { pid: number; startTicks: number }[] | null = null;
   private showFree = false;
@@ -78,6 +84,7 @@ export class TimelineView {
         const b = el('button', { type: 'button' }, label);
         b.addEventListener('click', () => {
           this.span = ms;
+          this.fitting = false;
           this.toMs = null;
           void this.fetch();
         });
@@ -107,7 +114,21 @@ export class TimelineView {
   /** Where the window is, for tests and the benchmark. */
   get window(): { fromMs: number; toMs: number; follow: boolean; tier: string | null; points: number } {
     const to = this.toMs ?? this.body?.toMs ?? Date.now();
-    return { fromMs: to - this.span, toMs: to, follow: this.toMs === null, tier: this.body?.tier ?? null, points: this.body?.points.length ?? 0 };
+    const from = this.body === null ? to - this.span : this.shownFrom(this.body);
+    return { fromMs: from, toMs: to, follow: this.toMs === null, tier: this.body?.tier ?? null, points: this.body?.points.length ?? 0 };
+  }
+
+  /**
+   * The start of the window drawn: the one asked for, or, while nobody chose one, the first point
+   * when the whole history is younger than the window (oldestMs is the start of its hour bucket:
+   * history older than the window's hour means the window is full, or has a gap worth seeing).
+   * At least a minute, so that two samples do not fill the width.
+   */
+  private shownFrom(b: HistoryBody): number {
+    const first = b.points[0]?.tMs;
+    if (!this.fitting || first === undefined || first <= b.fromMs) return b.fromMs;
+    if (b.oldestMs !== null && b.oldestMs < Math.floor(b.fromMs / HOUR) * HOUR) return b.fromMs;
+    return Math.max(b.fromMs, Math.min(first, b.toMs - 60_000));
   }
 
   setHost(host: string | undefined): void {
@@ -128,6 +149,7 @@ export class TimelineView {
     const to = toMs ?? Date.now();
     this.span = Math.max(60_000, to - fromMs);
     this.toMs = toMs;
+    this.fitting = false;
     await this.fetch();
   }
 
@@ -249,7 +271,7 @@ export class TimelineView {
     let processTop = 0;
     for (const s of b.series) for (const p of s.points) processTop = Math.max(processTop, p[1]);
     const to = b.toMs;
-    const from = b.fromMs;
+    const from = this.shownFrom(b);
     const oldest = Math.min(b.oldestMs ?? from, from);
     const extentMax = Math.max(Date.now(), to);
     const seriesNote = b.seriesBucketMs > 0 ? `; processes per ${durationText(b.seriesBucketMs)}` : '';
@@ -261,7 +283,8 @@ export class TimelineView {
     );
     // What is drawn, as attributes: the browser tests and the benchmark read them.
     const box = byId('timeline');
-    box.dataset.fromMs = String(from);
+    box.dataset.fromMs = String(b.fromMs);
+    box.dataset.shownFromMs = String(from);
     box.dataset.toMs = String(to);
     box.dataset.points = String(b.points.length);
     box.dataset.firstMs = String(b.points[0]?.tMs ?? '');
@@ -270,6 +293,11 @@ export class TimelineView {
     box.dataset.tier = b.tier;
     box.dataset.drawn = String(this.drawnWindows + 1);
     const axisLabel = { color: c.muted, hideOverlap: true };
+    // Round ticks from 0 to the first tick above the data, in one unit per axis (src/base/axis.ts):
+    // "0, 2, 4, 6 GiB", never a top of 4.66 GiB.
+    const yScales = [stackTop, processTop].map((top) => (top > 0 ? byteAxis(top, 4) : null));
+    const top = yScales[0] ?? null;
+    box.dataset.yTicks = top === null ? '' : top.ticks.map((t) => axisText(t, top)).join('|');
     this.chart.setOption(
       {
         color: colours,
@@ -281,7 +309,7 @@ export class TimelineView {
         ],
         legend: [
           { type: 'scroll', top: 0, left: 8, right: 8, textStyle: { color: c.text }, pageTextStyle: { color: c.muted }, data: series.filter((s) => s.xAxisIndex === 0).map((s) => s.name) },
-          { type: 'scroll', top: '56%', left: 150, right: 8, textStyle: { color: c.text }, pageTextStyle: { color: c.muted }, data: series.filter((s) => s.xAxisIndex === 1).map((s) => s.name) },
+          { type: 'scroll', top: '56%', left: 200, right: 8, textStyle: { color: c.text }, pageTextStyle: { color: c.muted }, data: series.filter((s) => s.xAxisIndex === 1).map((s) => s.name) },
         ],
         tooltip: {
           ...tooltipBase(),
@@ -291,18 +319,20 @@ export class TimelineView {
         },
         axisPointer: { link: [{ xAxisIndex: 'all' }] },
         xAxis: [0, 1].map((i) => ({ type: 'time', gridIndex: i, min: oldest, max: extentMax, axisLabel: i === 0 ? { show: false } : axisLabel, axisLine: { lineStyle: { color: c.grid } }, splitLine: { show: false } })),
-        yAxis: [0, 1].map((i) => ({
-          type: 'value',
-          gridIndex: i,
-          name: i === 0 ? 'memory in use' : 'PSS of processes',
-          nameLocation: 'end',
-          nameGap: 8,
-          nameTextStyle: { color: c.muted, align: 'left' },
-          // Steps of 1, 2 or 5 GiB (MiB, KiB): round figures in the unit the labels use.
-          interval: binaryStep(i === 0 ? stackTop : processTop),
-          axisLabel: { color: c.muted, formatter: (v: number) => bytesText(v) },
-          splitLine: { lineStyle: { color: c.grid } },
-        })),
+        yAxis: [0, 1].map((i) => {
+          const scale = yScales[i] ?? null;
+          return {
+            type: 'value',
+            gridIndex: i,
+            name: i === 0 ? 'memory in use' : 'PSS of processes',
+            nameLocation: 'end',
+            nameGap: 8,
+            nameTextStyle: { color: c.muted, align: 'left' },
+            ...scaleOf(scale),
+            axisLabel: { color: c.muted, formatter: (v: number) => (scale === null ? bytesText(v) : axisText(v, scale)) },
+            splitLine: { lineStyle: { color: c.grid } },
+          };
+        }),
         dataZoom: [
           { type: 'inside', xAxisIndex: [0, 1], startValue: from, endValue: to, filterMode: 'none' },
           { type: 'slider', xAxisIndex: [0, 1], startValue: from, endValue: to, filterMode: 'none', height: 18, bottom: 8, textStyle: { color: c.muted }, labelFormatter: (v: number) => whenText(v) },
@@ -321,14 +351,9 @@ interface TooltipParam {
   marker: string;
 }
 
-/** An axis step for values up to `top`: 1, 2 or 5 times a power of ten of KiB, MiB or GiB, about 3–6 steps. */
-function binaryStep(top: number): number | undefined {
-  if (!(top > 0)) return undefined;
-  const unit = top >= 2 ** 30 ? 2 ** 30 : top >= 2 ** 20 ? 2 ** 20 : 2 ** 10;
-  const raw = top / unit / 4;
-  const pow = 10 ** Math.floor(Math.log10(raw));
-  const m = raw / pow;
-  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * pow * unit;
+/** ECharts' bounds and interval for a scale; an empty axis keeps ECharts' own. */
+function scaleOf(a: AxisScale | null): Record<string, number> {
+  return a === null ? {} : { min: 0, max: a.max, interval: a.step };
 }
 
 function rank(key: string): number {
