@@ -1,5 +1,9 @@
-// Runs every compiled test file with Node's own test runner.
-// Node 20 cannot glob, so the files are listed here. MEMLENS_TEST_FILTER=substring narrows the set.
+// Runs the compiled test files of one tier with Node's own test runner:
+//   node scripts/run-tests.mjs [fast|live|all]      (fast when no tier is given)
+// fast: every *.test.js but *.live.test.js: no root, no service, no network beyond loopback.
+// live: every *.live.test.js: the real kernel, MariaDB, Chromium, BusyBox, OCaml, npm, Prometheus
+// (docs/testing.md says what each needs). Node 20 cannot glob, so the files are listed here.
+// MEMLENS_TEST_FILTER=substring narrows the set further.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -18,17 +22,31 @@ const SILENT_REPORT_MS = 10 * 60_000;
 // inside it (the trace lock's is 20 minutes), so that the specific message comes first.
 const TEST_BOUND_MS = 30 * 60_000;
 
+const TIERS = ['fast', 'live', 'all'];
+const tier = process.argv[2] ?? 'fast';
+if (!TIERS.includes(tier) || process.argv.length > 3) {
+  process.stderr.write(`usage: node scripts/run-tests.mjs [${TIERS.join('|')}]\n`);
+  process.exit(2);
+}
+const isLive = (name) => name.endsWith('.live.test.js');
+const inTier = (name) => tier === 'all' || (tier === 'live') === isLive(name);
+
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p);
-    else if (name.endsWith('.test.js')) files.push(p);
+    // A compiled file whose source is gone (renamed or removed since an earlier build) is stale.
+    else if (name.endsWith('.test.js') && inTier(name) && existsSync(join(root, relative(join(root, 'dist'), p)).replace(/\.js$/, '.ts'))) files.push(p);
   }
 };
 walk(testRoot);
 const filter = process.env.MEMLENS_TEST_FILTER;
 const selected = filter ? files.filter((f) => relative(root, f).includes(filter)) : files;
+if (selected.length === 0) {
+  process.stderr.write(`run-tests: no ${tier} test file${filter ? ` whose path contains "${filter}"` : ''} under ${relative(root, testRoot)} (built?)\n`);
+  process.exit(1);
+}
 
 rmSync(waitingDir, { recursive: true, force: true });
 mkdirSync(waitingDir, { recursive: true });
