@@ -8,9 +8,11 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
-execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
+// --incremental: tsc keeps what it learnt in dist/*.tsbuildinfo and checks again only what changed
+// since (a clean clone, or a removed dist/, builds everything).
+execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', join(root, 'dist', 'node.tsbuildinfo')], { stdio: 'inherit', cwd: root });
 if (existsSync(join(root, 'web', 'main.ts'))) {
-  execFileSync(bin('tsc'), ['-p', join(root, 'web', 'tsconfig.json')], { stdio: 'inherit', cwd: root });
+  execFileSync(bin('tsc'), ['-p', join(root, 'web', 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', join(root, 'dist', 'web.tsbuildinfo')], { stdio: 'inherit', cwd: root });
   const { build } = await import('esbuild');
   mkdirSync(join(root, 'dist', 'web'), { recursive: true });
   await build({

@@ -1,9 +1,7 @@
 // Which processes a backend passes on, followed through forks, and how records are put back in order.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UserError } from '../../src/base/errors.js';
 import type { TracerLineRecord } from '../../src/parsers/trace-records.js';
-import { createBpftraceBackend } from '../../src/sources/bpftrace.js';
 import { ReorderQueue } from '../../src/sources/reorder-queue.js';
 import { TraceFilter } from '../../src/sources/trace-filter.js';
 import type { LifecycleEvent, MemEvent } from '../../src/wire/events.js';
@@ -68,10 +66,4 @@ test('assembler: records come out in kernel-time order, once older than the wind
   for await (const b of a.batches()) got.push(`${b.events.map((e) => `${e.pid}@${e.ktimeNs}`).join(',')}|${b.lifecycle.map((l) => l.ktimeNs).join(',')}`);
   assert.deepEqual(got, ['2@300,1@500|400', '4@950,3@1000|']);
   assert.deepEqual(a.lost(5), { lostEvents: 3, unpaired: 2, malformed: 5 });
-});
-
-test('bpftrace backend: a missing bpftrace is one clear error', async () => {
-  const b = createBpftraceBackend({ host: 'h', excludeSelf: true, bpftrace: '/nonexistent/bpftrace' });
-  await assert.rejects(b.start(), (e: unknown) => e instanceof UserError && /bpftrace is not installed/.test(e.message));
-  await b.stop();
 });

@@ -1,4 +1,4 @@
-// The program the soft-dirty virtual machine runs (see vm.ts and vm-softdirty.test.ts): several
+// The program the soft-dirty virtual machine runs (see vm.ts and vm-softdirty.live.test.ts): several
 // checks in one boot, each printed as `MEMLENS-VM-RESULT <name> <json>` on the serial console for
 // the host test to judge. It runs under the guest kernel, with this checkout shared read-only.
 import { spawn } from 'node:child_process';

@@ -12,7 +12,7 @@ import { LwtClassifier } from '../../src/analyses/memtrace/lwt.js';
 import { buildMemtraceReport } from '../../src/analyses/memtrace/report.js';
 import { MemtraceDecoder } from '../../src/parsers/memtrace/decoder.js';
 import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
-import { readPublicTrace } from './public-traces.js';
+import { readPublicTrace, withoutPublicTraces } from './public-traces.js';
 import { buildScenario, type ScenarioOptions } from './scenarios.js';
 
 function analyse(bytes: Uint8Array, chunks?: Uint8Array[], prefixes: string[] = []): { report: MemtraceWireReport; a: ReturnType<typeof createMemtraceAnalysis> } {
@@ -124,7 +124,7 @@ test('the analysis does not depend on chunk boundaries', () => {
   assert.deepEqual(chunked, whole);
 });
 
-test('live at the peak per site is exact (checked by replaying the events)', () => {
+test('live at the peak per site is exact (checked by replaying the events)', { skip: withoutPublicTraces }, () => {
   const bytes = readPublicTrace('ocamlopt-v3.ctf');
   const { a } = analyse(bytes);
   // Replay: live per site over time, remember the per-site vector at the first global maximum.

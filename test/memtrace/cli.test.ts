@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
 import { runCli } from '../helpers/cli.js';
-import { publicTracePath, readPublicTrace } from './public-traces.js';
+import { publicTracePath, readPublicTrace, withoutPublicTraces } from './public-traces.js';
 import { buildScenario } from './scenarios.js';
 import { TraceEncoder } from './trace-encoder.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memlens-memtrace-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('--json follows the contract: trace, events, sites, leaks, races', async () => {
+test('--json follows the contract: trace, events, sites, leaks, races', { skip: withoutPublicTraces }, async () => {
   const r = await runCli(['memtrace', publicTracePath('ocamlopt-v3.ctf'), '--json']);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as MemtraceWireReport;
@@ -72,7 +72,7 @@ test('--html escapes every string from the trace', async () => {
   assert.equal(page.match(/<script/g)?.length, 2);
 });
 
-test('bad input: one line and exit 1; bad usage: exit 2', async () => {
+test('bad input: one line and exit 1; bad usage: exit 2', { skip: withoutPublicTraces }, async () => {
   const text = join(dir, 'text.ctf');
   writeFileSync(text, 'not a trace\n');
   let r = await runCli(['memtrace', text]);
@@ -97,7 +97,7 @@ test('bad input: one line and exit 1; bad usage: exit 2', async () => {
   assert.match(r.stderr, /--memtrace-dir: .* is not a directory/);
 });
 
-test('a truncated trace is analysed with a warning, exit 0', async () => {
+test('a truncated trace is analysed with a warning, exit 0', { skip: withoutPublicTraces }, async () => {
   const bytes = readPublicTrace('ocamlopt-v3.ctf');
   const cut = join(dir, 'cut.ctf');
   writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));

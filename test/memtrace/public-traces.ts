@@ -1,6 +1,8 @@
 // The public memtrace traces beside the checkout (see shared/data/memtrace/README.md), read in
-// place, never copied into the repository.
-import { readFileSync } from 'node:fs';
+// place, never copied into the repository. A plain clone has no ../shared: the tests that read the
+// traces are then skipped, saying which folder is missing. MEMLENS_MEMTRACE_DIR names another folder
+// (docs/testing.md).
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedDir } from '../helpers/paths.js';
 
@@ -17,7 +19,14 @@ export const PUBLIC_TRACES: PublicTrace[] = [
   { name: 'ocamlopt-v3.ctf', version: 3, statedAllocations: 1676 },
 ];
 
-export const publicTracePath = (name: string): string => join(sharedDir, 'data', 'memtrace', name);
+const envDir = process.env.MEMLENS_MEMTRACE_DIR;
+/** The folder of the public traces: ../shared/data/memtrace beside the checkout unless overridden. */
+export const publicTracesDir: string = envDir !== undefined && envDir !== '' ? envDir : join(sharedDir, 'data', 'memtrace');
+
+/** A test's `skip` option: false when the folder is there, else why the test does not run. */
+export const withoutPublicTraces: string | false = existsSync(publicTracesDir) ? false : `the public memtrace traces are not here: no folder ${publicTracesDir} (set MEMLENS_MEMTRACE_DIR to where they are)`;
+
+export const publicTracePath = (name: string): string => join(publicTracesDir, name);
 
 export function readPublicTrace(name: string): Uint8Array {
   return new Uint8Array(readFileSync(publicTracePath(name)));

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { ParseError } from '../../src/base/errors.js';
 import { SeededRandom, randomChunks } from '../../src/base/random.js';
 import { MemtraceDecoder, decodeMemtrace, detectMemtrace, type MemtraceVisitor } from '../../src/parsers/memtrace/index.js';
-import { PUBLIC_TRACES, readPublicTrace } from './public-traces.js';
+import { PUBLIC_TRACES, readPublicTrace, withoutPublicTraces } from './public-traces.js';
 import { TraceEncoder } from './trace-encoder.js';
 
 /** Records every event as a line, to compare decodings. */
@@ -49,7 +49,7 @@ function allocationsFromHeaders(bytes: Uint8Array): number {
 }
 
 for (const t of PUBLIC_TRACES) {
-  test(`public trace ${t.name}: every integrity check passes, counts match`, () => {
+  test(`public trace ${t.name}: every integrity check passes, counts match`, { skip: withoutPublicTraces }, () => {
     const bytes = readPublicTrace(t.name);
     const r = new Recorder();
     const d = decodeMemtrace(bytes, r, t.name);
@@ -79,7 +79,7 @@ for (const t of PUBLIC_TRACES) {
     assert.ok(d.locations.size > 0);
   });
 
-  test(`public trace ${t.name}: hostile chunk boundaries decode identically`, () => {
+  test(`public trace ${t.name}: hostile chunk boundaries decode identically`, { skip: withoutPublicTraces }, () => {
     const bytes = readPublicTrace(t.name);
     const whole = new Recorder();
     decodeMemtrace(bytes, whole);
@@ -95,7 +95,7 @@ for (const t of PUBLIC_TRACES) {
   });
 }
 
-test('public v1 trace: inlined locations are kept in caller-first order', () => {
+test('public v1 trace: inlined locations are kept in caller-first order', { skip: withoutPublicTraces }, () => {
   const d = decodeMemtrace(readPublicTrace('synthetic-v2.ctf'), new Recorder());
   const inlined = [...d.locations.values()].find((l) => l.length > 1);
   assert.ok(inlined);
@@ -200,7 +200,7 @@ test('memtrace <= 0.2.3 column clamping degrades to unknown locations with a war
   assert.equal(d.locations.get(0x100)?.[0]?.defname, 'A.f');
 });
 
-test('foreign CTF with the same magic is refused by name; other bytes are not mine', () => {
+test('foreign CTF with the same magic is refused by name; other bytes are not mine', { skip: withoutPublicTraces }, () => {
   const magic = [0xc1, 0x1f, 0xfc, 0xc1];
   const eventlog = new Uint8Array([...magic, 1, 0, 0, 0, ...new Array<number>(80).fill(0)]);
   assert.throws(() => detectMemtrace(eventlog), (e: unknown) => e instanceof ParseError && /OCaml runtime eventlog/.test(e.message));
@@ -218,7 +218,7 @@ test('foreign CTF with the same magic is refused by name; other bytes are not mi
   assert.equal(detectMemtrace(readPublicTrace('ocamlopt-v3.ctf')), true);
 });
 
-test('truncated traces are analysed up to where they end, with a warning', () => {
+test('truncated traces are analysed up to where they end, with a warning', { skip: withoutPublicTraces }, () => {
   const bytes = readPublicTrace('ocamlopt-v3.ctf');
   const full = decodeMemtrace(bytes, new Recorder());
   const rng = new SeededRandom(77);
@@ -244,7 +244,7 @@ test('truncated traces are analysed up to where they end, with a warning', () =>
   assert.ok(d.counts.allocations + d.counts.collections + d.counts.promotions > 0);
 });
 
-test('fuzz: corrupted traces never crash or hang, only refuse or warn', () => {
+test('fuzz: corrupted traces never crash or hang, only refuse or warn', { skip: withoutPublicTraces }, () => {
   const inputs = PUBLIC_TRACES.map((t) => readPublicTrace(t.name));
   const rng = new SeededRandom(2024);
   for (let k = 0; k < 300; k++) {

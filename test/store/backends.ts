@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 
+/** The two databases a store test runs on: SQLite in the fast tier, MariaDB in the live one. */
+export type BackendKind = 'sqlite' | 'mariadb';
+
 export interface Backend {
   name: string;
   url: string;

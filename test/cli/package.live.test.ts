@@ -15,7 +15,8 @@ import { delimiter, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runProcess } from '../helpers/cli.js';
 import type { CliResult, RunOptions } from '../helpers/cli.js';
-import { repoRoot, sharedDir } from '../helpers/paths.js';
+import { repoRoot } from '../helpers/paths.js';
+import { publicTracePath } from '../memtrace/public-traces.js';
 import { waitingFor } from '../helpers/waiting.js';
 import { freePort } from '../web/live-serve.js';
 
@@ -188,7 +189,7 @@ test('events answers on an empty store and refuses a store it cannot open', asyn
 });
 
 test('memtrace reads a public trace', async (t) => {
-  const trace = join(sharedDir, 'data', 'memtrace', 'ocamlopt-v3.ctf');
+  const trace = publicTracePath('ocamlopt-v3.ctf');
   if (!existsSync(trace)) {
     t.skip(`no public memtrace trace at ${trace}`);
     return;

@@ -1,16 +1,18 @@
 // The store's retention limit from the command line: `memlens events --prune --max-age/--max-rows`,
-// on a SQLite file and on the shared MariaDB.
+// on a SQLite file and on the shared MariaDB (run by retention-cli-sqlite.test.ts and
+// retention-cli-mariadb.live.test.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openStore } from '../../src/store/index.js';
 import { runCli } from '../helpers/cli.js';
-import { mariadbBackend, sqliteBackend } from './backends.js';
+import { mariadbBackend, sqliteBackend, type BackendKind } from './backends.js';
 import { event } from './events-fixture.js';
 
 const HOUR_MS = 3_600_000;
 
-test('events --prune: --max-age drops what is older, --max-rows keeps the newest; bad limits are usage errors', async () => {
-  for (const b of [sqliteBackend(), await mariadbBackend('memlens_test_store_prune')]) {
+export function retentionCliTests(kind: BackendKind): void {
+  test(`events --prune: --max-age drops what is older, --max-rows keeps the newest; bad limits are usage errors (${kind})`, async () => {
+    const b = kind === 'sqlite' ? sqliteBackend() : await mariadbBackend('memlens_test_store_prune');
     try {
       const now = Date.now();
       const store = await openStore(b.url);
@@ -39,5 +41,5 @@ test('events --prune: --max-age drops what is older, --max-rows keeps the newest
     } finally {
       await b.drop();
     }
-  }
-});
+  });
+}

@@ -1,11 +1,12 @@
-// The /proc history's tiers, merging and retention, against both real databases: samples go in
+// The /proc history's tiers, merging and retention, against both real databases (run by
+// history-sqlite.test.ts and history-mariadb.live.test.ts): samples go in
 // through the recorder (as `memlens serve` writes them), in several flushes and across a reopen
 // of the store, and every bucket is checked against the figures recomputed from the samples.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { HistoryRecorder, type HistorySampleInput } from '../../src/server/history-recorder.js';
 import { openStore, type EventStore, type HistoryRetention } from '../../src/store/index.js';
-import { mariadbBackend, sqliteBackend, type Backend } from './backends.js';
+import { mariadbBackend, sqliteBackend, type Backend, type BackendKind } from './backends.js';
 
 const HOST = 'host-a';
 const DAY = 86_400_000;
@@ -35,7 +36,7 @@ function expectedBucket(values: number[]): { n: number; avg: number; min: number
   return { n: values.length, avg: Math.floor(values.reduce((s, v) => s + v, 0) / values.length), min: Math.min(...values), max: Math.max(...values) };
 }
 
-for (const kind of ['sqlite', 'mariadb'] as const) {
+export function historyTests(kind: BackendKind): void {
   describe(`history on ${kind}`, () => {
     let backend: Backend;
     let store: EventStore;

@@ -1,4 +1,5 @@
-// The event store against both real databases: a temporary SQLite file and the shared MariaDB.
+// The event store against both real databases: a temporary SQLite file (store-sqlite.test.ts, fast
+// tier) and the shared MariaDB (store-mariadb.live.test.ts, live tier). The tests are here, once.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SeededRandom } from '../../src/base/random.js';
@@ -7,8 +8,7 @@ import { migrations, type AnyDb } from '../../src/store/schema.js';
 import { connect } from '../../src/store/connect.js';
 import { parseStoreUrl } from '../../src/store/url.js';
 import type { MemEvent } from '../../src/wire/events.js';
-import { createConnection } from 'mysql2/promise';
-import { SHARED_MYSQL, mariadbBackend, sqliteBackend, type Backend } from './backends.js';
+import { mariadbBackend, sqliteBackend, type Backend, type BackendKind } from './backends.js';
 import { event, randomEvents, withoutId } from './events-fixture.js';
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -49,12 +49,14 @@ function naiveTotals(events: readonly MemEvent[], starts: readonly ProcessStart[
   return out;
 }
 
-test('the schema version equals the number of migrations', () => {
-  assert.equal(Object.keys(migrations('sqlite')).length, STORE_SCHEMA_VERSION);
-  assert.equal(Object.keys(migrations('mysql')).length, STORE_SCHEMA_VERSION);
-});
+export function schemaVersionTests(): void {
+  test('the schema version equals the number of migrations', () => {
+    assert.equal(Object.keys(migrations('sqlite')).length, STORE_SCHEMA_VERSION);
+    assert.equal(Object.keys(migrations('mysql')).length, STORE_SCHEMA_VERSION);
+  });
+}
 
-for (const kind of ['sqlite', 'mariadb'] as const) {
+export function storeTests(kind: BackendKind): void {
   describe(`store on ${kind}`, () => {
     let backend: Backend;
     let store: EventStore;
@@ -254,26 +256,7 @@ for (const kind of ['sqlite', 'mariadb'] as const) {
   });
 }
 
-test('two memlens opening one new MariaDB database at once both get the schema, applied once', async () => {
-  const backend = await mariadbBackend('memlens_test_store_open');
-  try {
-    const [a, b] = await Promise.all([openStore(backend.url), openStore(backend.url)]);
-    await a.appendEvents([event({ host: 'both' })]);
-    assert.equal(await b.countEvents({ host: 'both' }), 1);
-    await Promise.all([a.close(), b.close()]);
-    const c = await createConnection(SHARED_MYSQL);
-    try {
-      const [rows] = await c.query('select name from memlens_test_store_open.memlens_migrations');
-      assert.deepEqual(rows, [{ name: '0001_initial' }, { name: '0002_history' }, { name: '0003_mprotect_calls' }]);
-    } finally {
-      await c.end();
-    }
-  } finally {
-    await backend.drop();
-  }
-});
-
-for (const kind of ['sqlite', 'mariadb'] as const) {
+export function schemaOneTests(kind: BackendKind): void {
   test(`${kind}: a database of schema 1 with totals in it gets mprotect_calls = 0, and counts them from then on`, async () => {
     const backend = kind === 'sqlite' ? sqliteBackend() : await mariadbBackend('memlens_test_store_v1');
     try {

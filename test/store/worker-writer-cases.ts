@@ -1,16 +1,16 @@
-// WorkerWriter: the store in a worker thread, on SQLite and on the shared MariaDB.
+// WorkerWriter: the store in a worker thread, on SQLite and on the shared MariaDB (run by
+// worker-writer-sqlite.test.ts and worker-writer-mariadb.live.test.ts).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { UserError } from '../../src/base/errors.js';
 import { SeededRandom } from '../../src/base/random.js';
 import { WorkerWriter, openStore } from '../../src/store/index.js';
-import { mariadbBackend, sqliteBackend } from './backends.js';
+import { mariadbBackend, sqliteBackend, type BackendKind } from './backends.js';
 import { randomEvents, withoutId } from './events-fixture.js';
 
-for (const kind of ['sqlite', 'mariadb'] as const) {
+export function workerWriterTests(kind: BackendKind): void {
   test(`events written through the worker thread arrive once, in order, with totals and lost counts (${kind})`, async () => {
     const backend = kind === 'sqlite' ? sqliteBackend() : await mariadbBackend('memlens_test_store_worker');
     const spillDir = mkdtempSync(join(tmpdir(), 'memlens-worker-spill-'));
@@ -44,34 +44,3 @@ for (const kind of ['sqlite', 'mariadb'] as const) {
     }
   });
 }
-
-test('the worker reports an unreachable database as the same one-line UserError', async () => {
-  await assert.rejects(WorkerWriter.open('mysql://root@127.0.0.1:1/x'), (e: unknown) => e instanceof UserError && e.exitCode === 1 && /^cannot reach database mysql:\/\/root@127\.0\.0\.1:1\/x: connection refused/.test(e.message));
-});
-
-test('pressure: the tracer is told to stop reading while too many events wait for the worker, and to go on once it took them', async () => {
-  const backend = sqliteBackend();
-  const spillDir = mkdtempSync(join(tmpdir(), 'memlens-worker-spill-'));
-  try {
-    const writer = await WorkerWriter.open(backend.url, { spillDir });
-    assert.equal(writer.pressure(), undefined);
-    const events = randomEvents(new SeededRandom(21), 10_000, 1n, ['pressure']);
-    // Posted without a turn of the event loop: the worker's acknowledgements cannot arrive yet.
-    let posted = 0;
-    while (posted <= WorkerWriter.PAUSE_ABOVE_EVENTS) {
-      writer.write(events);
-      posted += events.length;
-    }
-    const behind = writer.pressure();
-    assert.ok(behind !== undefined, 'more than the limit waits: the tracer must pause');
-    assert.equal(writer.pressure(), behind, 'one promise for one pause');
-    await behind;
-    assert.equal(writer.pressure(), undefined);
-    await writer.flush();
-    assert.equal((await writer.stats()).committedEvents, posted);
-    assert.ok((await writer.close()).complete);
-  } finally {
-    rmSync(spillDir, { recursive: true, force: true });
-    await backend.drop();
-  }
-});

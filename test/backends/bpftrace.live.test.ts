@@ -1,6 +1,7 @@
 // The bpftrace backend against the real kernel: a workload with exactly known calls.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { UserError } from '../../src/base/errors.js';
 import { createBpftraceBackend } from '../../src/sources/bpftrace.js';
 import { betweenMarkers, buildKnownWorkload, collect, expectedCalls, PROCESS_NAME, runKnownWorkload, shape, spawnKnownWorkload, WORKER_NAME } from './known-workload.js';
 
@@ -66,4 +67,11 @@ test('bpftrace backend: --pid keeps only that process', async () => {
   // Its child is another process: left out.
   const calls = betweenMarkers(got.events, r);
   assert.deepEqual(calls.map(shape), expectedCalls(r).filter((c) => c.pid === r.pid));
+});
+
+// memlens checks for root before it looks for bpftrace: as root, a missing bpftrace is said as such.
+test('bpftrace backend: a missing bpftrace is one clear error', async () => {
+  const b = createBpftraceBackend({ host: 'h', excludeSelf: true, bpftrace: '/nonexistent/bpftrace' });
+  await assert.rejects(b.start(), (e: unknown) => e instanceof UserError && /bpftrace is not installed/.test(e.message));
+  await b.stop();
 });

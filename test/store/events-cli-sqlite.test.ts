@@ -1,0 +1,43 @@
+// `memlens events` on a temporary SQLite file (fast tier): the tests it shares with MariaDB
+// (events-cli-cases.ts), then those that need no database server.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openStore } from '../../src/store/index.js';
+import { runCli } from '../helpers/cli.js';
+import { sqliteBackend } from './backends.js';
+import { eventsCliTests } from './events-cli-cases.js';
+import { event } from './events-fixture.js';
+
+eventsCliTests('sqlite');
+
+test('bad flags are usage errors (exit 2); an unreachable database exits 1; one line each', async () => {
+  for (const args of [['--since', 'yesterday'], ['--pid', '-3'], ['--call', 'mlock'], ['--limit', '0'], ['--db', 'ftp://x/y']]) {
+    const r = await runCli(['events', ...args]);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  const r = await runCli(['events', '--db', 'mysql://root@127.0.0.1:1/x']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^memlens: cannot reach database mysql:\/\/root@127\.0\.0\.1:1\/x: connection refused/);
+});
+
+test('events --json carries each row id, so that --before ID pages further back', async () => {
+  const b = sqliteBackend();
+  try {
+    const store = await openStore(b.url);
+    await store.appendEvents([1, 2, 3, 4, 5].map((k) => event({ ktimeNs: BigInt(k), pid: 100 + k })));
+    await store.close();
+    const page = async (args: string[]): Promise<{ id: number; pid: number }[]> => {
+      const r = await runCli(['events', '--db', b.url, '--json', '--limit', '2', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; pid: number });
+    };
+    const newest = await page([]);
+    assert.deepEqual(newest.map((e) => e.pid), [104, 105]);
+    assert.ok(newest.every((e) => Number.isSafeInteger(e.id)), JSON.stringify(newest));
+    const older = await page(['--before', String(Math.min(...newest.map((e) => e.id)))]);
+    assert.deepEqual(older.map((e) => e.pid), [102, 103], 'the next page back, no overlap');
+  } finally {
+    await b.drop();
+  }
+});
