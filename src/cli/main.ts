@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The memlens command. Thin on purpose: each command's flags live in its own module under
 // commands/, whose action lazily imports the library code it calls. Only this file exits.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, UserError } from '../base/errors.js';
 import { printable } from '../base/terminal-text.js';
@@ -9,7 +12,7 @@ import { COMMANDS } from './commands/index.js';
 async function main(argv: string[]): Promise<number> {
   const program = new Command('memlens')
     .description('Where memory goes on a Linux system, and who asks for it')
-    .version(VERSION)
+    .version(version())
     .exitOverride()
     // A usage error is one line, like every other error of memlens: commander's own text ("error:
     // option '--limit <n>' argument 'x' is invalid. expected …") after the program's name.
@@ -36,7 +39,20 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const VERSION = '0.1.0';
+/** The version, written once: package.json's, found by walking up from this module. */
+function version(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'memlens' && typeof pkg.version === 'string') return pkg.version;
+    }
+    const up = dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
+  }
+}
 
 // Writes to a closed pipe (memlens … | head) end the program quietly.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
