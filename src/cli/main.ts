@@ -39,8 +39,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** The version, written once: package.json's, found by walking up from this module. */
+/** package.json's version, put in by the bundler (scripts/build.mjs); absent when run from tsc's output. */
+declare const MEMLENS_VERSION: string | undefined;
+
+/** The version, written once in package.json: read from it when the bundler did not put it in. */
 function version(): string {
+  if (typeof MEMLENS_VERSION === 'string') return MEMLENS_VERSION;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const file = join(dir, 'package.json');
