@@ -21,8 +21,11 @@ execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.json')], { stdio: 'inherit'
 //   run long or find files relative to their own module (the dashboard, worker scripts, tracing/);
 // - src/base/errors.ts, so that an error class is one class whichever file throws it (main's
 //   `instanceof UserError` must hold for an error thrown by a module that is not bundled);
-// - the npm packages (commander stays one copy for the same reason; better-sqlite3 and mysql2
-//   cannot be bundled).
+// - the npm packages but commander (better-sqlite3 and mysql2 cannot be bundled; the others are
+//   loaded only by the modules left outside). commander is bundled: loading it from node_modules
+//   (seven CommonJS files behind an ES module wrapper) cost as much as all the rest of the start.
+//   main.ts therefore tells commander's errors by their code, as commander itself does, not by
+//   their class: a module left outside would throw node_modules' copy.
 // Both sides are built from the same sources in the same run, so they cannot disagree.
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const { build } = await import('esbuild');
@@ -33,6 +36,21 @@ const oneInstance = new Set([join(root, 'src', 'base', 'errors.ts')]);
 const keepTscOutput = {
   name: 'keep-tsc-output',
   setup(b) {
+    // commander has no side effects on load; said so, a bundle that imports it for nothing (the
+    // commands' bundles, through memory-flags.ts) leaves it out.
+    b.onResolve({ filter: /^commander$/ }, async (args) => {
+      if (args.pluginData === 'inner') return undefined;
+      const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'inner' });
+      return r.errors.length > 0 ? { errors: r.errors } : { path: r.path, sideEffects: false };
+    });
+    // commander requires node:child_process on load, for stand-alone executable subcommands
+    // (its spawn), which memlens has none of; loading that module (and net, dgram and streams
+    // behind it) was a tenth of `memlens --version`. commander gets it on first use instead.
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) => (/[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
+      contents: "module.exports = new Proxy({}, { get: (_target, key) => require('node:child_process')[key] });",
+      loader: 'js',
+    }));
     b.onResolve({ filter: /^\.\.?\// }, (args) => {
       if (args.kind === 'entry-point') return undefined;
       const target = resolve(args.resolveDir, args.path).replace(/\.js$/, '.ts');
@@ -52,7 +70,10 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  external: Object.keys(pkg.dependencies).filter((name) => name !== 'commander'),
+  // commander is CommonJS and requires Node's own modules, and an ES module has no `require`:
+  // process.getBuiltinModule (Node 20.16) gives them without loading node:module.
+  banner: { js: 'const require = (id) => process.getBuiltinModule(id);' },
   plugins: [keepTscOutput],
   // package.json is the one place the version is written.
   define: { MEMLENS_VERSION: JSON.stringify(pkg.version) },

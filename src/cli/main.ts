@@ -23,7 +23,7 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (e) {
-    if (e instanceof CommanderError) {
+    if (isCommanderError(e)) {
       // --help and --version end with exit code 0; everything else commander throws is usage.
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
       return ExitCode.usage;
@@ -37,6 +37,16 @@ async function main(argv: string[]): Promise<number> {
     if (process.env.MEMLENS_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     return ExitCode.failure;
   }
+}
+
+/**
+ * An error of commander, of this bundle's copy or of the node_modules copy that modules outside the
+ * bundle import (scripts/build.mjs): commander itself tells its errors by their code.
+ */
+function isCommanderError(e: unknown): e is CommanderError {
+  if (e instanceof CommanderError) return true;
+  if (!(e instanceof Error) || !('code' in e)) return false;
+  return typeof e.code === 'string' && e.code.startsWith('commander.') && 'exitCode' in e;
 }
 
 /** package.json's version, put in by the bundler (scripts/build.mjs); absent when run from tsc's output. */
