@@ -23,7 +23,7 @@ execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.json')], { stdio: 'inherit'
 //   `instanceof UserError` must hold for an error thrown by a module that is not bundled);
 // - the npm packages but commander (better-sqlite3 and mysql2 cannot be bundled; the others are
 //   loaded only by the modules left outside). commander is bundled: loading it from node_modules
-//   (seven CommonJS files behind an ES module wrapper) cost as much as all the rest of the start.
+//   means seven CommonJS files behind an ES module wrapper, each resolved, read and compiled.
 //   main.ts therefore tells commander's errors by their code, as commander itself does, not by
 //   their class: a module left outside would throw node_modules' copy.
 // Both sides are built from the same sources in the same run, so they cannot disagree.
