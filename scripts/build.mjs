@@ -1,8 +1,9 @@
-// Build: TypeScript for Node (src, test, bench) with tsc, then the dashboard bundle with esbuild.
-// Runs as `prepare`, so `npm install` in a fresh clone leaves a working `npx memlens`.
+// Build: TypeScript for Node (src, test, bench) with tsc, then with esbuild the CLI's start and
+// the dashboard bundle. Runs as `prepare`, so `npm install` in a fresh clone leaves a working
+// `npx memlens`.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -11,6 +12,76 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 // --incremental: tsc keeps what it learnt in dist/*.tsbuildinfo and checks again only what changed
 // since (a clean clone, or a removed dist/, builds everything).
 execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', join(root, 'dist', 'node.tsbuildinfo')], { stdio: 'inherit', cwd: root });
+
+// The CLI: tsc's output is one ES module per source file, and Node resolves, reads, compiles and
+// links each one on every run (about 40 for `memlens snapshot`), which was most of the start-up
+// beyond Node's own. esbuild replaces three of tsc's files with bundles of the same exports:
+// cli/main.js (the commands' definitions, which every run loads), and cli/run-snapshot.js and
+// cli/run-process.js (the two short-lived reading commands, with their parsers, sources and
+// analyses). Everything else stays tsc's output, loaded by path when its command runs:
+// - every dynamic import other than those two: serve, trace, capture, dirty, memtrace and events
+//   run long or find files relative to their own module (the dashboard, worker scripts, tracing/);
+// - src/base/errors.ts, so that an error class is one class whichever file throws it (main's
+//   `instanceof UserError` must hold for an error thrown by a module that is not bundled);
+// - the npm packages but commander (better-sqlite3 and mysql2 cannot be bundled; the others are
+//   loaded only by the modules left outside). commander is bundled: loading it from node_modules
+//   means seven CommonJS files behind an ES module wrapper, each resolved, read and compiled.
+//   main.ts therefore tells commander's errors by their code, as commander itself does, not by
+//   their class: a module left outside would throw node_modules' copy.
+// Both sides are built from the same sources in the same run, so they cannot disagree.
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const { build } = await import('esbuild');
+const srcCli = join(root, 'src', 'cli');
+const bundled = ['main', 'run-snapshot', 'run-process'].map((n) => join(srcCli, `${n}.ts`));
+const oneInstance = new Set([join(root, 'src', 'base', 'errors.ts')]);
+/** Leaves an import of a source file that is not to be bundled as an import of tsc's output. */
+const keepTscOutput = {
+  name: 'keep-tsc-output',
+  setup(b) {
+    // commander has no side effects on load; said so, a bundle that imports it for nothing (the
+    // commands' bundles, through memory-flags.ts) leaves it out.
+    b.onResolve({ filter: /^commander$/ }, async (args) => {
+      if (args.pluginData === 'inner') return undefined;
+      const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'inner' });
+      return r.errors.length > 0 ? { errors: r.errors } : { path: r.path, sideEffects: false };
+    });
+    // commander requires node:child_process on load, for stand-alone executable subcommands
+    // (its spawn), which memlens has none of; loading that module (and net, dgram and streams
+    // behind it) was a tenth of `memlens --version`. commander gets it on first use instead.
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) => (/[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
+      contents: "module.exports = new Proxy({}, { get: (_target, key) => require('node:child_process')[key] });",
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^\.\.?\// }, (args) => {
+      if (args.kind === 'entry-point') return undefined;
+      const target = resolve(args.resolveDir, args.path).replace(/\.js$/, '.ts');
+      const isEntry = bundled.includes(target);
+      if (!oneInstance.has(target) && !(args.kind === 'dynamic-import' || isEntry)) return undefined;
+      // The bundles land where tsc put the files they replace, so a path relative to src/cli is
+      // the same path relative to dist/src/cli.
+      const out = relative(srcCli, target).replace(/\.ts$/, '.js');
+      return { path: out.startsWith('.') ? out : `./${out}`, external: true };
+    });
+  },
+};
+await build({
+  entryPoints: bundled,
+  outdir: join(root, 'dist', 'src', 'cli'),
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: Object.keys(pkg.dependencies).filter((name) => name !== 'commander'),
+  // commander is CommonJS and requires Node's own modules, and an ES module has no `require`:
+  // process.getBuiltinModule (Node 20.16) gives them without loading node:module.
+  banner: { js: 'const require = (id) => process.getBuiltinModule(id);' },
+  plugins: [keepTscOutput],
+  // package.json is the one place the version is written.
+  define: { MEMLENS_VERSION: JSON.stringify(pkg.version) },
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
 if (existsSync(join(root, 'web', 'main.ts'))) {
   execFileSync(bin('tsc'), ['-p', join(root, 'web', 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', join(root, 'dist', 'web.tsbuildinfo')], { stdio: 'inherit', cwd: root });
   const { build } = await import('esbuild');

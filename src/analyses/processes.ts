@@ -21,7 +21,7 @@ export interface ProcessMemory {
   cmdline: string[] | null;
   uid: number;
   user: string | null;
-  /** The memory cgroup (v1 memory controller, else v2 unified path); null when unreadable. */
+  /** The memory cgroup (v1 memory controller, else v2 unified path); null when unreadable or not read (CollectOptions.readCgroup). */
   cgroup: string | null;
   threads: number | null;
   kernelThread: boolean;
@@ -55,6 +55,8 @@ export interface CollectOptions {
   concurrency?: number;
   /** Read the exe link to name programs (default true). */
   readExe?: boolean;
+  /** Read /proc/PID/cgroup (default true); without it every cgroup is null. */
+  readCgroup?: boolean;
 }
 
 export interface CollectStats {
@@ -139,7 +141,7 @@ async function collectOne(source: ProcSource, pid: number, users: Map<number, st
   const [rollupR, cmdR, cgR, exeR] = await Promise.all([
     hasMm ? source.readText(`${pid}/smaps_rollup`) : Promise.resolve(undefined),
     source.readBytes(`${pid}/cmdline`),
-    source.readText(`${pid}/cgroup`),
+    options.readCgroup === false ? Promise.resolve(undefined) : source.readText(`${pid}/cgroup`),
     options.readExe === false || !hasMm ? Promise.resolve(undefined) : source.readLink(`${pid}/exe`),
   ]);
 
@@ -166,7 +168,9 @@ async function collectOne(source: ProcSource, pid: number, users: Map<number, st
   else if (cmdR.reason === 'missing') return { kind: 'vanished' };
   else unread.push('cmdline: permission denied');
   let cgroup: string | null = null;
-  if (cgR.ok) cgroup = memoryCgroupPath(parseCgroupFile(cgR.value)) ?? null;
+  if (cgR === undefined) {
+    // Not asked for.
+  } else if (cgR.ok) cgroup = memoryCgroupPath(parseCgroupFile(cgR.value)) ?? null;
   else if (cgR.reason === 'missing') return { kind: 'vanished' };
   else unread.push('cgroup: permission denied');
 

@@ -1,11 +1,11 @@
 // Chooses where /proc data comes from: the live system, or an archive written by
 // `memlens capture` (--from FILE).
-import { openArchiveSource } from './archive.js';
 import type { ProcSource } from './proc-source.js';
 import { openLiveProcSource } from './procfs.js';
 
-/** Opens a captured archive ("-" = standard input). */
-export function openArchive(path: string): Promise<ProcSource> {
+/** Opens a captured archive ("-" = standard input). Its reader (zlib, streams) loads only then. */
+export async function openArchive(path: string): Promise<ProcSource> {
+  const { openArchiveSource } = await import('./archive.js');
   return openArchiveSource(path);
 }
 

@@ -11,7 +11,6 @@
 // guarded by ptrace access checks (smaps, smaps_rollup, exe, environ) gives EACCES ("permission").
 import { close, closeSync, open, openSync, read, readdir, readFile, readlink, readlinkSync, readSync } from 'node:fs';
 import { endianness, hostname } from 'node:os';
-import { join } from 'node:path';
 import { errnoCode } from '../base/errors.js';
 import { auxvValue, AT_PAGESZ } from '../parsers/proc/auxv.js';
 import { parsePasswd } from '../parsers/proc/passwd.js';
@@ -92,10 +91,25 @@ const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 let syncBuffer = Buffer.allocUnsafe(65536);
 
+/**
+ * Per-process files that one read returns whole when the buffer is larger than the file, so a
+ * read that leaves room in the buffer was the last one. status, stat, statm and cgroup are
+ * single_open seq_files (fs/proc/base.c, ONE(): proc_single_show prints the whole file as one
+ * record; so does show_smaps_rollup, fs/proc/task_mmu.c), and seq_read_iter (fs/seq_file.c)
+ * grows its buffer until the record fits, then copies as much as the caller asked for. cmdline
+ * (fs/proc/base.c, get_mm_cmdline) copies until the caller's count or the arguments' end. A
+ * regular file (a copied proc tree) is short only at its end too. Multi-record files (maps,
+ * smaps, slabinfo) are not here: seq_read_iter returns them a buffer-full at a time, and a
+ * short read there is not the end. The read at end of file that this spares is about a quarter
+ * of the system calls of a snapshot.
+ */
+const ONE_READ = /\/(?:status|stat|statm|cgroup|smaps_rollup|cmdline)$/;
+
 /** Reads a whole procfs file into the shared buffer; returns the length. */
 function readWholeSync(path: string): number {
   const fd = openSync(path, 'r');
   try {
+    const oneRead = ONE_READ.test(path);
     let len = 0;
     for (;;) {
       if (syncBuffer.length - len < 4096) {
@@ -103,9 +117,10 @@ function readWholeSync(path: string): number {
         syncBuffer.copy(bigger, 0, 0, len);
         syncBuffer = bigger;
       }
-      const n = readSync(fd, syncBuffer, len, syncBuffer.length - len, null);
-      if (n === 0) return len;
+      const room = syncBuffer.length - len;
+      const n = readSync(fd, syncBuffer, len, room, null);
       len += n;
+      if (n === 0 || (oneRead && n < room)) return len;
     }
   } finally {
     closeSync(fd);
@@ -114,6 +129,8 @@ function readWholeSync(path: string): number {
 
 class LiveProcSource implements MountedProcSource {
   readonly description: string;
+  /** The root with one trailing slash: paths are appended to it (no path.join per file). */
+  private readonly prefix: string;
   private readonly limiter: Limiter;
   private users: Promise<Map<number, string>> | undefined;
   private pageSizeValue: Promise<number> | undefined;
@@ -124,6 +141,7 @@ class LiveProcSource implements MountedProcSource {
     private readonly options: LiveProcSourceOptions,
   ) {
     this.description = root === '/proc' ? 'live /proc' : `live ${root}`;
+    this.prefix = root.endsWith('/') ? root : `${root}/`;
     this.limiter = new Limiter(Math.max(1, options.maxInFlight ?? 16));
     this.sync = (options.io ?? 'sync') === 'sync';
   }
@@ -151,10 +169,10 @@ class LiveProcSource implements MountedProcSource {
   async readBytes(path: string): Promise<ReadResult<Uint8Array>> {
     try {
       if (this.sync) {
-        const len = readWholeSync(join(this.root, path));
+        const len = readWholeSync(this.prefix + path);
         return { ok: true, value: Uint8Array.prototype.slice.call(syncBuffer, 0, len) };
       }
-      return { ok: true, value: await this.limiter.run(() => readWhole(join(this.root, path))) };
+      return { ok: true, value: await this.limiter.run(() => readWhole(this.prefix + path)) };
     } catch (e) {
       const reason = classify(e);
       if (reason) return { ok: false, reason };
@@ -165,8 +183,10 @@ class LiveProcSource implements MountedProcSource {
   async readText(path: string): Promise<ReadResult<string>> {
     if (this.sync) {
       try {
-        const len = readWholeSync(join(this.root, path));
-        return { ok: true, value: utf8.decode(syncBuffer.subarray(0, len)) };
+        const len = readWholeSync(this.prefix + path);
+        // Buffer's own UTF-8 decoding: the same replacement of bad bytes by U+FFFD as the
+        // TextDecoder, without a subarray object per file.
+        return { ok: true, value: syncBuffer.toString('utf8', 0, len) };
       } catch (e) {
         const reason = classify(e);
         if (reason) return { ok: false, reason };
@@ -180,7 +200,7 @@ class LiveProcSource implements MountedProcSource {
   readLink(path: string): Promise<ReadResult<string>> {
     if (this.sync) {
       try {
-        return Promise.resolve({ ok: true, value: readlinkSync(join(this.root, path)) });
+        return Promise.resolve({ ok: true, value: readlinkSync(this.prefix + path) });
       } catch (e) {
         const reason = classify(e);
         if (reason) return Promise.resolve({ ok: false, reason });
@@ -188,7 +208,7 @@ class LiveProcSource implements MountedProcSource {
       }
     }
     return new Promise((resolve, reject) => {
-      readlink(join(this.root, path), (err, target) => {
+      readlink(this.prefix + path, (err, target) => {
         if (!err) resolve({ ok: true, value: target });
         else {
           const reason = classify(err);

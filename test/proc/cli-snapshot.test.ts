@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { memoryCgroupPath, parseCgroupFile } from '../../src/parsers/proc/cgroup.js';
 import type { LedgerItemJson, ProcessMappingsJson, SnapshotJson } from '../../src/wire/snapshot.js';
 import { runCli } from '../helpers/cli.js';
 import { vmDir } from './fixtures.js';
@@ -57,6 +58,22 @@ test('snapshot --group-by program|user|cgroup and --csv', async () => {
   assert.equal(lines.length, 6);
   const g = await runCli(['snapshot', '--csv', '--group-by', 'user']);
   assert.match(g.stdout, /^user,label,processes,pss/);
+});
+
+test('snapshot reads /proc/PID/cgroup only with --group-by cgroup, and then for every process', async () => {
+  const plain = await runCli(['snapshot', '--json']);
+  assert.equal(plain.code, 0, plain.stderr);
+  const pj = JSON.parse(plain.stdout) as SnapshotJson;
+  assert.deepEqual(pj.processes.filter((p) => p.cgroup !== null).map((p) => p.pid), [], 'no cgroup without --group-by cgroup');
+  assert.ok(pj.processes.every((p) => !p.unread.some((u) => u.startsWith('cgroup'))), 'a cgroup not read is not "unread"');
+  const grouped = await runCli(['snapshot', '--json', '--group-by', 'cgroup']);
+  assert.equal(grouped.code, 0, grouped.stderr);
+  const gj = JSON.parse(grouped.stdout) as SnapshotJson;
+  // This test's own process lives on: its cgroup is the one its cgroup file names.
+  const own = gj.processes.find((p) => p.pid === process.pid);
+  assert.ok(own, `pid ${process.pid} in the snapshot`);
+  assert.equal(own.cgroup, memoryCgroupPath(parseCgroupFile(readFileSync(`/proc/${process.pid}/cgroup`, 'utf8'))));
+  assert.ok(gj.processes.filter((p) => p.cgroup === null).length <= gj.stats.partlyRead, 'every readable cgroup read');
 });
 
 test('usage errors exit 2, runtime failures exit 1, each with one line', async () => {
