@@ -5,7 +5,9 @@ import { gunzipSync } from 'node:zlib';
 import { UserError } from '../base/errors.js';
 import { parseMeminfo, type Meminfo } from '../parsers/proc/meminfo.js';
 import { parseSlabinfo, type SlabCache } from '../parsers/proc/slabinfo.js';
+import { parseZoneinfo, type Zone } from '../parsers/proc/zoneinfo.js';
 import type { ProcSource } from '../sources/proc-source.js';
+import { estimateMemAvailable, type AvailableEstimate } from './available.js';
 import { buildLedger, vmapStackFromConfig, type Ledger } from './ledger.js';
 import { collectProcesses, type CollectOptions, type CollectStats, type ProcessMemory } from './processes.js';
 import { reconcile, type Reconciliation } from './reconciliation.js';
@@ -32,6 +34,8 @@ export interface Snapshot {
   stats: CollectStats;
   /** Whether /proc/slabinfo could be read (root only). */
   slabinfoRead: boolean;
+  /** The MemAvailable estimate, made only when meminfo has no MemAvailable (before 3.14). */
+  availableEstimate: AvailableEstimate | undefined;
 }
 
 async function readMeminfo(source: ProcSource): Promise<Meminfo> {
@@ -45,6 +49,11 @@ async function readMeminfo(source: ProcSource): Promise<Meminfo> {
 async function readSlabCaches(source: ProcSource): Promise<SlabCache[] | undefined> {
   const r = await source.readText('slabinfo');
   return r.ok ? parseSlabinfo(r.value, 'slabinfo') : undefined;
+}
+
+async function readZones(source: ProcSource): Promise<Zone[] | undefined> {
+  const r = await source.readText('zoneinfo');
+  return r.ok ? parseZoneinfo(r.value, 'zoneinfo') : undefined;
 }
 
 async function readVmapStack(source: ProcSource): Promise<boolean | undefined> {
@@ -70,6 +79,8 @@ export async function collectSnapshot(source: ProcSource, options: SnapshotOptio
     options.processes === false
       ? { processes: [], stats: { listed: 0, collected: 0, vanished: 0, kernelThreadsSkipped: 0, partlyRead: 0, partlyReadReasons: {} } }
       : await collectProcesses(source, options);
+  // zoneinfo only matters to estimate MemAvailable, on kernels that do not print it.
+  const availableEstimate = meminfo.sizes.has('MemAvailable') ? undefined : estimateMemAvailable(meminfo, await readZones(source), pageSize);
   const ledger = buildLedger(meminfo, {
     pageSize,
     ...(slabCaches ? { slabCaches } : {}),
@@ -83,10 +94,11 @@ export async function collectSnapshot(source: ProcSource, options: SnapshotOptio
     pageSize,
     meminfo,
     ledger,
-    used: usedDefinitions(meminfo),
+    used: usedDefinitions(meminfo, availableEstimate),
     reconciliation: options.processes === false ? undefined : reconcile(meminfo, collected.processes),
     processes: collected.processes,
     stats: collected.stats,
     slabinfoRead: slabCaches !== undefined,
+    availableEstimate,
   };
 }
