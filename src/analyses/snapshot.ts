@@ -56,14 +56,28 @@ async function readZones(source: ProcSource): Promise<Zone[] | undefined> {
   return r.ok ? parseZoneinfo(r.value, 'zoneinfo') : undefined;
 }
 
-async function readVmapStack(source: ProcSource): Promise<boolean | undefined> {
+/** The kernel's "major.minor" from sys/kernel/osrelease (live, and captured by scripts/capture.sh). */
+async function readKernelVersion(source: ProcSource): Promise<[number, number] | undefined> {
+  const r = await source.readText('sys/kernel/osrelease');
+  const m = r.ok ? /^(\d+)\.(\d+)/.exec(r.value) : null;
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+async function readVmapStack(source: ProcSource): Promise<{ value: boolean; source: 'kernel config' | 'kernel version' } | undefined> {
   const r = await source.readBytes('config.gz');
-  if (!r.ok) return undefined;
-  try {
-    return vmapStackFromConfig(gunzipSync(r.value).toString('latin1'));
-  } catch {
-    return undefined; // not gzip: treat as unknown, the ledger then decides from the counters
+  if (r.ok) {
+    try {
+      const value = vmapStackFromConfig(gunzipSync(r.value).toString('latin1'));
+      if (value !== undefined) return { value, source: 'kernel config' };
+    } catch {
+      // not gzip: unknown, as without the file
+    }
   }
+  // Before 4.9 there is no CONFIG_VMAP_STACK: stacks are never vmalloc-ed, whatever the counters
+  // suggest. Otherwise the ledger decides from the counters.
+  const v = await readKernelVersion(source);
+  if (v !== undefined && (v[0] < 4 || (v[0] === 4 && v[1] < 9))) return { value: false, source: 'kernel version' };
+  return undefined;
 }
 
 export async function collectSnapshot(source: ProcSource, options: SnapshotOptions = {}): Promise<Snapshot> {
@@ -84,7 +98,7 @@ export async function collectSnapshot(source: ProcSource, options: SnapshotOptio
   const ledger = buildLedger(meminfo, {
     pageSize,
     ...(slabCaches ? { slabCaches } : {}),
-    ...(vmapStack === undefined ? {} : { vmapStack }),
+    ...(vmapStack === undefined ? {} : { vmapStack: vmapStack.value, vmapStackSource: vmapStack.source }),
     ...(options.topSlabCaches === undefined ? {} : { topSlabCaches: options.topSlabCaches }),
   });
   return {
