@@ -8,6 +8,7 @@ import { parseSlabinfo, type SlabCache } from '../parsers/proc/slabinfo.js';
 import { parseZoneinfo, type Zone } from '../parsers/proc/zoneinfo.js';
 import type { ProcSource } from '../sources/proc-source.js';
 import { estimateMemAvailable, type AvailableEstimate } from './available.js';
+import { kernelFallbacks, type KernelFallback } from './kernel-fallbacks.js';
 import { buildLedger, vmapStackFromConfig, type Ledger } from './ledger.js';
 import { collectProcesses, type CollectOptions, type CollectStats, type ProcessMemory } from './processes.js';
 import { reconcile, type Reconciliation } from './reconciliation.js';
@@ -36,6 +37,8 @@ export interface Snapshot {
   slabinfoRead: boolean;
   /** The MemAvailable estimate, made only when meminfo has no MemAvailable (before 3.14). */
   availableEstimate: AvailableEstimate | undefined;
+  /** What this kernel does not print and what is shown instead ([] on a current kernel). */
+  fallbacks: KernelFallback[];
 }
 
 async function readMeminfo(source: ProcSource): Promise<Meminfo> {
@@ -114,5 +117,6 @@ export async function collectSnapshot(source: ProcSource, options: SnapshotOptio
     stats: collected.stats,
     slabinfoRead: slabCaches !== undefined,
     availableEstimate,
+    fallbacks: kernelFallbacks(meminfo, ledger, availableEstimate, options.processes === false ? undefined : collected.processes),
   };
 }
