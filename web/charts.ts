@@ -38,19 +38,11 @@ export function pieColours(): { slices: string[]; others: string } {
   return { slices: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => v(`--pie${i}`)), others: v('--pie-others') };
 }
 
-const charts = new Set<Chart>();
-
 /** A chart in the container. SVG where tests read the rendered labels (each is an element). */
 export function makeChart(container: HTMLElement, renderer: 'canvas' | 'svg' = 'canvas'): Chart {
   const chart = echarts.init(container, undefined, { renderer });
-  charts.add(chart);
   new ResizeObserver(() => chart.resize()).observe(container);
   return chart;
-}
-
-export function disposeChart(chart: Chart): void {
-  charts.delete(chart);
-  chart.dispose();
 }
 
 /** Tooltip options shared by every chart: HTML, appended to the chart, data escaped by formatters. */

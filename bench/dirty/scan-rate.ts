@@ -11,13 +11,15 @@ import { join } from 'node:path';
 import { planIntervals, scannableAreas } from '../../src/analyses/dirty/areas.js';
 import { classify } from '../../src/analyses/dirty/snapshot.js';
 import { SoftDirtyScanner } from '../../src/parsers/pagemap.js';
-import { PagemapReader, WINDOW_BYTES, readMaps, systemPageSize } from '../../src/sources/pagemap.js';
+import { ProcessPages, WINDOW_BYTES } from '../../src/sources/pagemap.js';
+import { livePageSize, openLiveProcSource } from '../../src/sources/procfs.js';
 import { repoRoot } from '../../test/helpers/paths.js';
 import { startWorkload } from '../../test/dirty/workload.js';
 
 const gib = Number(process.argv[2] ?? '4');
 const repeats = Number(process.argv[3] ?? '5');
-const pageSize = systemPageSize();
+const pageSize = livePageSize();
+const proc = openLiveProcSource();
 
 function buildFloor(): string {
   const source = join(repoRoot, 'bench', 'dirty', 'floor.c');
@@ -36,20 +38,21 @@ interface Sample {
 }
 
 /** What `memlens dirty PID` does after its checks (readSoftDirty, step by step to count the reads). */
-function memlens(pid: number): Sample {
+async function memlens(pid: number): Promise<Sample> {
   const t0 = process.hrtime.bigint();
-  const areas = scannableAreas(readMaps(pid));
+  const target = new ProcessPages(proc, pid, pageSize);
+  const areas = scannableAreas(await target.maps());
   const plan = planIntervals(areas, undefined);
-  const reader = new PagemapReader(pid, pageSize);
+  const reader = target.openPagemap();
   const snap = classify(areas, plan, reader.scan(plan), { afterClear: false });
   reader.close();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { pages: snap.scannedPages, reads: reader.reads, seconds };
 }
 
-function nodeFloor(pid: number): Sample {
+async function nodeFloor(pid: number): Promise<Sample> {
   const t0 = process.hrtime.bigint();
-  const areas = scannableAreas(readMaps(pid));
+  const areas = scannableAreas(await new ProcessPages(proc, pid, pageSize).maps());
   const fd = openSync(`/proc/${pid}/pagemap`, 'r');
   const buf = Buffer.allocUnsafe(WINDOW_BYTES);
   let pages = 0;
@@ -106,14 +109,14 @@ try {
   const samples: Record<string, Sample[]> = { memlens: [], nodeFloor: [], cFloor: [], perPage: [], parser: [] };
   for (let r = 0; r < repeats; r++) {
     // Each repeat starts with a different contender.
-    const runs: [string, () => Sample][] = [
+    const runs: [string, () => Sample | Promise<Sample>][] = [
       ['memlens', () => memlens(w.pid)],
       ['nodeFloor', () => nodeFloor(w.pid)],
       ['cFloor', () => cFloor(floorBinary, w.pid, 'big')],
     ];
     for (let k = 0; k < runs.length; k++) {
       const entry = runs[(k + r) % runs.length];
-      if (entry) samples[entry[0]]?.push(entry[1]());
+      if (entry) samples[entry[0]]?.push(await entry[1]());
     }
     if (r < 2) samples.perPage?.push(cFloor(floorBinary, w.pid, 'page'));
     samples.parser?.push(parserOnly(pages));

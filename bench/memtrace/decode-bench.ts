@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMemtraceAnalysis } from '../../src/analyses/memtrace/analyze.js';
 import { flameData, foldedStacks, stacksOf } from '../../src/analyses/memtrace/folded.js';
-import { renderHtmlReport } from '../../src/analyses/memtrace/html-report.js';
+import { renderHtmlReport } from '../../src/render/memtrace-html.js';
 import { buildMemtraceReport } from '../../src/analyses/memtrace/report.js';
 import { decodeMemtrace, MemtraceDecoder, type MemtraceVisitor } from '../../src/parsers/memtrace/index.js';
 import { feedMemtraceFile } from '../../src/sources/memtrace-file.js';

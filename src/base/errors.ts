@@ -41,6 +41,14 @@ export class UsageError extends UserError {
   }
 }
 
+/** The process went away (or became a zombie without an address space) while being read. */
+export class ProcessGoneError extends Error {
+  override name = 'ProcessGoneError';
+  constructor(readonly pid: number | 'self') {
+    super(`process ${pid} has exited`);
+  }
+}
+
 /** Errno codes that mean "the process went away while we read it": normal on a live system. */
 const VANISHED = new Set(['ENOENT', 'ESRCH']);
 

@@ -10,8 +10,6 @@ export type Bytes = Brand<number, 'bytes'>;
 export type Pages = Brand<number, 'pages'>;
 /** Nanoseconds, as a bigint: kernel timestamps exceed 2^53. */
 export type Nanoseconds = Brand<bigint, 'ns'>;
-/** Milliseconds since the Unix epoch (wall clock). */
-export type EpochMs = Brand<number, 'epoch-ms'>;
 /** A virtual address: 64-bit, so a bigint. */
 export type Address = Brand<bigint, 'address'>;
 
@@ -19,12 +17,9 @@ export const bytes = (n: number): Bytes => n as Bytes;
 export const pages = (n: number): Pages => n as Pages;
 export const nanoseconds = (n: bigint): Nanoseconds => n as Nanoseconds;
 export const address = (n: bigint): Address => n as Address;
-export const epochMs = (n: number): EpochMs => n as EpochMs;
 
 /** The kernel's "kB" in /proc is 1024 bytes (fs/proc/meminfo.c show_val_kb shifts by 10). */
 export const kibToBytes = (kib: number): Bytes => (kib * 1024) as Bytes;
-export const pagesToBytes = (n: Pages, pageSize: Bytes): Bytes => (n * pageSize) as Bytes;
-export const bytesToPages = (b: Bytes, pageSize: Bytes): Pages => Math.floor(b / pageSize) as Pages;
 
 const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 

@@ -6,6 +6,19 @@
 import { UsageError } from '../base/errors.js';
 import { DEFAULT_RULE, parseTolerance, type ConvergenceRule } from '../analyses/dirty/convergence.js';
 
+/** The options commander hands `memlens dirty` (commands/dirty.ts), before dirty-run.ts checks them. */
+export interface DirtyOptions {
+  json?: boolean;
+  watch?: boolean;
+  /** Milliseconds. */
+  interval: number;
+  untilStable?: boolean;
+  tolerance: string;
+  maxRounds?: number;
+  fallback?: 'accessed';
+  force?: boolean;
+}
+
 /** How the command at hand spells the watch's flags: `memlens dirty`'s own or serve's `--dirty-…`. */
 export interface DirtyFlagNames {
   interval: string;

@@ -1,28 +1,22 @@
 // `memlens dirty`: the work behind the command's flags (loaded lazily by commands/dirty.ts).
-import { UserError } from '../base/errors.js';
-import { formatBytes, type Address } from '../base/units.js';
+import { ProcessGoneError, UserError } from '../base/errors.js';
+import { formatBytes } from '../base/units.js';
 import { touchedPages } from '../analyses/dirty/accessed.js';
 import { AccessedMeter, SoftDirtyMeter, readSoftDirty, type Meter } from '../analyses/dirty/meters.js';
-import type { DirtySnapshot } from '../analyses/dirty/snapshot.js';
-import { sparkline } from '../analyses/dirty/sparkline.js';
+import { sparkline } from '../render/sparkline.js';
 import { watch, type Round, type WatchResult } from '../analyses/dirty/watch.js';
+import { TOUCHED, WRITTEN, areaTableLines, fmtInt, hugeAreaLines, roundLine, snapshotLines, writtenAreaRows } from '../render/dirty-text.js';
 import { hugeAreasJson, rangeJson, roundJson, ruleJson, touchedAreaJson, workingSetPages as workingSet } from '../analyses/dirty/wire.js';
-import { ProcessGoneError, readSmaps } from '../sources/pagemap.js';
-import { DIRTY_MEANING, DIRTY_WIRE_VERSION, hexAddress, type DirtyJson, type DirtyJsonBase, type DirtyWatchJson } from '../wire/dirty.js';
-import type { DirtyOptions } from './commands/dirty.js';
-import { DIRTY_FLAG_NAMES, watchRule, type WatchTiming } from './dirty-flags.js';
+import type { ProcessPages } from '../sources/pagemap.js';
+import { DIRTY_WIRE_VERSION, type DirtyJson, type DirtyJsonBase, type DirtyWatchJson } from '../wire/dirty.js';
+import { DIRTY_FLAG_NAMES, watchRule, type DirtyOptions, type WatchTiming } from './dirty-flags.js';
 import { checkWatchRights, inspectTarget, softDirtyMissing } from './dirty-target.js';
 import { printable } from '../base/terminal-text.js';
-import { palette, table, toJson } from './output.js';
+import { palette, toJson } from '../render/text.js';
 
 export interface DirtyRun extends Omit<DirtyOptions, 'maxRounds' | 'tolerance' | 'interval'>, WatchTiming {
   pid: number;
 }
-
-const WRITTEN = DIRTY_MEANING['soft-dirty'];
-const TOUCHED = DIRTY_MEANING.accessed;
-/** Human output lists at most this many ranges; --json has them all. */
-const MAX_PRINTED_RANGES = 40;
 
 const out = (s: string): void => {
   process.stdout.write(`${s}\n`);
@@ -30,10 +24,9 @@ const out = (s: string): void => {
 const note = (s: string): void => {
   process.stderr.write(`memlens: ${printable(s)}\n`);
 };
-const fmtInt = (n: number): string => n.toLocaleString('en-US');
 
 export async function runDirty(o: DirtyRun): Promise<void> {
-  const target = inspectTarget(o.pid, o, DIRTY_FLAG_NAMES);
+  const target = await inspectTarget(o.pid, o, DIRTY_FLAG_NAMES);
   const { name, pageSize, probe, method } = target;
   const base: DirtyJsonBase = {
     version: DIRTY_WIRE_VERSION,
@@ -58,27 +51,28 @@ export async function runDirty(o: DirtyRun): Promise<void> {
     }
   }
   try {
-    if (o.watch) await runWatch(o, base, pageSize);
-    else runOnce(o, base, pageSize);
+    if (o.watch) await runWatch(o, base, target.pages);
+    else await runOnce(o, base, target.pages);
   } catch (e) {
     if (e instanceof ProcessGoneError) throw new UserError(`process ${o.pid} exited while memlens read it`);
     throw e;
   }
 }
 
-function tryHugeAreas(pid: number): DirtyJsonBase['hugePageAreas'] {
+async function tryHugeAreas(pages: ProcessPages): Promise<DirtyJsonBase['hugePageAreas']> {
   try {
-    return hugeAreasJson(readSmaps(pid));
+    return hugeAreasJson(await pages.smaps());
   } catch (e) {
     if (e instanceof ProcessGoneError) return [];
     throw e;
   }
 }
 
-function runOnce(o: DirtyRun, base: DirtyJsonBase, pageSize: number): void {
+async function runOnce(o: DirtyRun, base: DirtyJsonBase, pages: ProcessPages): Promise<void> {
+  const { pageSize } = pages;
   const c = palette(o.json ? false : undefined);
   if (base.method === 'accessed') {
-    const smaps = readSmaps(o.pid);
+    const smaps = await pages.smaps();
     const touched = touchedPages(smaps, pageSize);
     const doc: DirtyJson = {
       ...base,
@@ -93,14 +87,14 @@ function runOnce(o: DirtyRun, base: DirtyJsonBase, pageSize: number): void {
       return;
     }
     out(`${c.bold(fmtInt(touched.pages))} ${TOUCHED} (${formatBytes(touched.pages * pageSize)}) since the referenced bits were last cleared; memlens clears nothing without --watch`);
-    printAreaTable(touched.areas.map((a) => ({ mapping: a.mapping, pages: a.pages, extra: '' })), pageSize, TOUCHED);
-    printHuge(doc.hugePageAreas);
+    for (const line of areaTableLines(touched.areas.map((a) => ({ mapping: a.mapping, pages: a.pages, extra: '' })), pageSize, TOUCHED)) out(line);
+    for (const line of hugeAreaLines(doc.hugePageAreas)) out(line);
     return;
   }
-  const snap = readSoftDirty(o.pid, pageSize);
+  const snap = await readSoftDirty(pages);
   const doc: DirtyJson = {
     ...base,
-    hugePageAreas: tryHugeAreas(o.pid),
+    hugePageAreas: await tryHugeAreas(pages),
     ranges: snap.ranges.map(rangeJson),
     pages: snap.writtenPages,
     bytes: snap.writtenPages * pageSize,
@@ -113,57 +107,17 @@ function runOnce(o: DirtyRun, base: DirtyJsonBase, pageSize: number): void {
   out(
     `${c.bold(fmtInt(snap.writtenPages))} soft-dirty ${WRITTEN} (${formatBytes(snap.writtenPages * pageSize)}) since the bits were last cleared or the areas mapped, in ${fmtInt(snap.ranges.length)} ranges; ${fmtInt(snap.scannedPages)} pages scanned`,
   );
-  printSnapshot(snap, pageSize);
-  printHuge(doc.hugePageAreas);
+  for (const line of snapshotLines(snap, pageSize)) out(line);
+  for (const line of hugeAreaLines(doc.hugePageAreas)) out(line);
 }
 
-function printSnapshot(snap: DirtySnapshot, pageSize: number): void {
-  const rows = snap.areas
-    .filter((a) => a.writtenPages > 0 || a.newMappingPages > 0)
-    .map((a) => ({ mapping: a.mapping, pages: a.writtenPages, extra: a.newMappingPages > 0 ? `${fmtInt(a.newMappingPages)} new mapping` : '' }));
-  printAreaTable(rows, pageSize, WRITTEN);
-  if (snap.ranges.length === 0) return;
-  out('');
-  const shown = snap.ranges.slice(0, MAX_PRINTED_RANGES);
-  out(table([['start', 'end', 'pages', 'mapping'], ...shown.map((r) => [hex(r.start), hex(r.end), fmtInt(r.pages), printable(r.mapping)])], ['left', 'left', 'right', 'left']));
-  if (snap.ranges.length > shown.length) out(`… ${fmtInt(snap.ranges.length - shown.length)} more ranges (--json lists them all)`);
-}
-
-const hex = (a: Address): string => hexAddress(a);
-
-function printAreaTable(rows: { mapping: string; pages: number; extra: string }[], pageSize: number, what: string): void {
-  // One line per mapping name: areas of the same file or kind are summed.
-  const byName = new Map<string, { pages: number; extra: string[] }>();
-  for (const r of rows) {
-    const e = byName.get(r.mapping) ?? { pages: 0, extra: [] };
-    e.pages += r.pages;
-    if (r.extra) e.extra.push(r.extra);
-    byName.set(r.mapping, e);
-  }
-  const sorted = [...byName.entries()].sort((a, b) => b[1].pages - a[1].pages);
-  if (sorted.length === 0) return;
-  out('');
-  out(
-    table(
-      [['mapping', what, 'bytes', ''], ...sorted.map(([m, e]) => [printable(m), fmtInt(e.pages), formatBytes(e.pages * pageSize), e.extra.join(', ')])],
-      ['left', 'right', 'right', 'left'],
-    ),
-  );
-}
-
-function printHuge(areas: DirtyJsonBase['hugePageAreas']): void {
-  if (areas.length === 0) return;
-  const total = areas.reduce((s, a) => s + a.anonHugeBytes, 0);
-  out('');
-  out(`note: ${formatBytes(total)} in ${areas.length} areas is in transparent huge pages: one write there marks a whole 2 MiB page.`);
-}
-
-async function runWatch(o: DirtyRun, base: DirtyJsonBase, pageSize: number): Promise<void> {
+async function runWatch(o: DirtyRun, base: DirtyJsonBase, target: ProcessPages): Promise<void> {
+  const { pageSize } = target;
   const c = palette(o.json ? false : undefined);
   const { tolerance } = o;
   const rule = watchRule(o, o.untilStable === true);
   const { maxRounds } = rule;
-  const meter: Meter = base.method === 'accessed' ? new AccessedMeter(o.pid, pageSize) : new SoftDirtyMeter(o.pid, pageSize);
+  const meter: Meter = base.method === 'accessed' ? new AccessedMeter(target) : new SoftDirtyMeter(target);
   const what = base.method === 'accessed' ? 'touched' : 'written';
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
@@ -190,9 +144,7 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, pageSize: number): Pro
       onRound: (r: Round) => {
         series.push(r.pages);
         if (o.json) return;
-        const change = r.round === 1 ? '' : `${r.pages >= (series[series.length - 2] ?? 0) ? '+' : '-'}${(r.change * 100).toFixed(1)} %`;
-        const extra = r.newMappingPages > 0 ? c.dim(`  + ${fmtInt(r.newMappingPages)} new mapping`) : '';
-        out(`round ${String(r.round).padStart(3)}  ${fmtInt(r.pages).padStart(10)} ${what}  ${formatBytes(r.pages * pageSize).padStart(10)}  ${change.padStart(8)}  ${sparkline(series)}${extra}`);
+        out(roundLine(r, series, what, pageSize, c));
       },
     });
   } finally {
@@ -204,7 +156,7 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, pageSize: number): Pro
   const workingSetPages = workingSet(result.verdict, lastRound?.pages);
   const doc: DirtyWatchJson = {
     ...base,
-    hugePageAreas: result.stopReason === 'exited' ? [] : tryHugeAreas(o.pid),
+    hugePageAreas: result.stopReason === 'exited' ? [] : await tryHugeAreas(target),
     rounds: result.rounds.map((r) => roundJson(r, pageSize)),
     converged,
     stopReason: result.stopReason,
@@ -242,14 +194,12 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, pageSize: number): Pro
   const lastDirty = result.last?.dirty;
   const lastTouched = result.last?.touched;
   if (lastDirty) {
-    const rows = lastDirty.areas
-      .filter((x) => x.writtenPages > 0 || x.newMappingPages > 0)
-      .map((x) => ({ mapping: x.mapping, pages: x.writtenPages, extra: x.newMappingPages > 0 ? `${fmtInt(x.newMappingPages)} new mapping` : '' }));
+    const rows = writtenAreaRows(lastDirty);
     if (rows.length > 0) out(c.dim('\nlast round, by mapping:'));
-    printAreaTable(rows, pageSize, WRITTEN);
+    for (const line of areaTableLines(rows, pageSize, WRITTEN)) out(line);
   } else if (lastTouched && lastTouched.areas.length > 0) {
     out(c.dim('\nlast round, by mapping:'));
-    printAreaTable(lastTouched.areas.map((x) => ({ mapping: x.mapping, pages: x.pages, extra: '' })), pageSize, TOUCHED);
+    for (const line of areaTableLines(lastTouched.areas.map((x) => ({ mapping: x.mapping, pages: x.pages, extra: '' })), pageSize, TOUCHED)) out(line);
   }
-  printHuge(doc.hugePageAreas);
+  for (const line of hugeAreaLines(doc.hugePageAreas)) out(line);
 }

@@ -1,7 +1,6 @@
 // The output flags shared by `memlens snapshot` and `memlens process`.
 import type { Command } from 'commander';
 import { UsageError } from '../base/errors.js';
-import { formatBytes } from '../base/units.js';
 import { integerFlag } from './flag-values.js';
 
 export const SORT_KEYS = ['pss', 'rss', 'uss', 'swap', 'name'] as const;
@@ -42,27 +41,10 @@ export function memoryFlags(raw: Record<string, unknown>): MemoryFlags {
   return out;
 }
 
-/** Human size: binary units, or exact bytes with --bytes; null is "n/a". */
-export function sizeText(b: number | null, exactBytes: boolean | undefined): string {
-  if (b === null) return 'n/a';
-  return exactBytes ? String(b) : formatBytes(b);
-}
-
 /** Compares two sizes for a descending sort with unknown (null) last. */
 export function bySizeDesc(a: number | null, b: number | null): number {
   if (a === null && b === null) return 0;
   if (a === null) return 1;
   if (b === null) return -1;
   return b - a;
-}
-
-/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
-export function csvField(v: string | number | null): string {
-  if (v === null) return '';
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function csvLine(fields: (string | number | null)[]): string {
-  return fields.map(csvField).join(',');
 }

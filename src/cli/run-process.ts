@@ -3,9 +3,9 @@ import { UserError } from '../base/errors.js';
 import { collectProcessMappings, MAPPING_KIND_LABELS, type MappingGroup } from '../analyses/mappings.js';
 import { openProcSource } from '../sources/open-source.js';
 import { processMappingsJson, vmaJson } from '../analyses/snapshot-json.js';
-import { bySizeDesc, csvLine, memoryFlags, sizeText, type SortKey } from './memory-flags.js';
+import { bySizeDesc, memoryFlags, type SortKey } from './memory-flags.js';
 import { printable } from '../base/terminal-text.js';
-import { palette, table, toJson } from './output.js';
+import { csvLine, palette, sizeText, table, toJson } from '../render/text.js';
 
 function sortGroups(gs: MappingGroup[], key: SortKey): MappingGroup[] {
   const pick = (g: MappingGroup): number => (key === 'pss' ? g.pssBytes : key === 'rss' ? g.rssBytes : key === 'uss' ? g.ussBytes : g.swapBytes);

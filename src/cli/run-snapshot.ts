@@ -6,8 +6,8 @@ import { collectSnapshot } from '../analyses/snapshot.js';
 import { openProcSource } from '../sources/open-source.js';
 import { snapshotJson } from '../analyses/snapshot-json.js';
 import { bySizeDesc, memoryFlags, type SortKey } from './memory-flags.js';
-import { palette, toJson } from './output.js';
-import { groupsCsv, partlyReadWarning, processesCsv, renderSnapshot } from './snapshot-output.js';
+import { palette, toJson } from '../render/text.js';
+import { groupsCsv, partlyReadWarning, processesCsv, renderSnapshot } from '../render/snapshot-text.js';
 
 const DEFAULT_HUMAN_LIMIT = 20;
 

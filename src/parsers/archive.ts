@@ -61,13 +61,6 @@ const utf8 = new TextDecoder('utf-8');
 /** Header lines are ASCII by construction; decoding them strictly catches binary garbage. */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Does this start like a capture archive? Undefined when too short to tell. */
-export function looksLikeArchive(head: Uint8Array): boolean | undefined {
-  const n = Math.min(head.length, MAGIC_BYTES.length);
-  for (let k = 0; k < n; k++) if (head[k] !== MAGIC_BYTES[k]) return false;
-  return head.length >= MAGIC_BYTES.length ? true : undefined;
-}
-
 type State =
   | { at: 'magic' }
   | { at: 'header' }

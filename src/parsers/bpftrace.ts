@@ -11,7 +11,7 @@ import { ParseError } from '../base/errors.js';
 import type { LifecycleEvent } from '../wire/events.js';
 import { LineRecordParser } from './line-record-parser.js';
 import { parseLosslessJson, type JsonValue } from './lossless-json.js';
-import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TraceRecord } from './trace-records.js';
+import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TracerLineRecord } from './trace-records.js';
 
 export interface BpftraceParserOptions {
   host: string;
@@ -55,7 +55,7 @@ export class BpftraceOutputParser extends LineRecordParser {
     super();
   }
 
-  protected line(bytes: Uint8Array, out: TraceRecord[]): void {
+  protected line(bytes: Uint8Array, out: TracerLineRecord[]): void {
     // bpftrace separates sections with blank lines.
     if (bytes.every((b) => b === 0x20 || b === 0x0d || b === 0x09)) return;
     try {
@@ -68,7 +68,7 @@ export class BpftraceOutputParser extends LineRecordParser {
     }
   }
 
-  private message(msg: { [key: string]: JsonValue }, out: TraceRecord[]): void {
+  private message(msg: { [key: string]: JsonValue }, out: TracerLineRecord[]): void {
     const data = msg.data;
     switch (msg.type) {
       case 'lost_events':
@@ -91,7 +91,7 @@ export class BpftraceOutputParser extends LineRecordParser {
     }
   }
 
-  private tuple(t: JsonValue[]): TraceRecord {
+  private tuple(t: JsonValue[]): TracerLineRecord {
     const expect = (n: number): void => {
       if (t.length !== n) throw new BadRecord(`tuple of ${t.length} elements, expected ${n}`);
     };

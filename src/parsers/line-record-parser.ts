@@ -2,7 +2,7 @@
 // chunks of any size, split into lines, each line turned into records by the subclass; lines it
 // cannot read are skipped and counted, with the first few kept for a diagnostic.
 import { LineSplitter } from './line-splitter.js';
-import type { TraceRecord } from './trace-records.js';
+import type { TracerLineRecord } from './trace-records.js';
 
 export abstract class LineRecordParser {
   private readonly splitter = new LineSplitter();
@@ -15,14 +15,14 @@ export abstract class LineRecordParser {
     return this.skipped + this.splitter.overlong;
   }
 
-  push(chunk: Uint8Array): TraceRecord[] {
-    const out: TraceRecord[] = [];
+  push(chunk: Uint8Array): TracerLineRecord[] {
+    const out: TracerLineRecord[] = [];
     for (const line of this.splitter.push(chunk)) this.line(line, out);
     return out;
   }
 
-  end(): TraceRecord[] {
-    const out: TraceRecord[] = [];
+  end(): TracerLineRecord[] {
+    const out: TracerLineRecord[] = [];
     const last = this.splitter.end();
     if (last !== undefined) this.line(last, out);
     return out;
@@ -34,5 +34,5 @@ export abstract class LineRecordParser {
     if (this.samples.length < 5) this.samples.push(description);
   }
 
-  protected abstract line(bytes: Uint8Array, out: TraceRecord[]): void;
+  protected abstract line(bytes: Uint8Array, out: TracerLineRecord[]): void;
 }

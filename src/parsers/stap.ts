@@ -6,7 +6,7 @@
 import { ParseError } from '../base/errors.js';
 import type { LifecycleEvent } from '../wire/events.js';
 import { LineRecordParser } from './line-record-parser.js';
-import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TraceRecord } from './trace-records.js';
+import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TracerLineRecord } from './trace-records.js';
 
 export const STAP_FORMAT_VERSION = 1;
 const HEADER = '#memlens-stap';
@@ -68,7 +68,7 @@ export function unescapeStapName(t: string | undefined): string {
  * Parses one line (without its newline). Returns undefined for lines that carry nothing (blank,
  * comments); throws BadLine for malformed lines and ParseError for a header of another version.
  */
-function parseLine(raw: string, host: string, source: string, lineNo: number): TraceRecord | undefined {
+function parseLine(raw: string, host: string, source: string, lineNo: number): TracerLineRecord | undefined {
   // Tolerate CRLF (a trace saved through a Windows editor).
   const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
   if (line === '') return undefined;
@@ -173,7 +173,7 @@ export class StapOutputParser extends LineRecordParser {
     super();
   }
 
-  protected line(bytes: Uint8Array, out: TraceRecord[]): void {
+  protected line(bytes: Uint8Array, out: TracerLineRecord[]): void {
     this.lineNo++;
     // The format is ASCII; latin1 (one character per byte) keeps any stray byte as it is, so a
     // line with raw bytes in a name (another producer) still splits at the right spaces.

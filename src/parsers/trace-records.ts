@@ -1,8 +1,10 @@
 // What the line parsers of external tracers (SystemTap, bpftrace) turn their output into.
 import type { LifecycleEvent, MemEvent } from '../wire/events.js';
+import { isThreadClone, MREMAP_FIXED } from '../base/linux-flags.js';
 import { memCallError, toSigned64 } from './mem-call-result.js';
 
-export type TraceRecord =
+/** One item of an external tracer's output, calls already paired (tracefs's raw records are RawTraceRecord, tracefs/trace-records.ts). */
+export type TracerLineRecord =
   | { kind: 'call'; event: MemEvent }
   | { kind: 'lifecycle'; event: LifecycleEvent }
   /** Returns seen without their entry, or entries still waiting for their return at the end. */
@@ -31,9 +33,6 @@ export interface CallHead {
   name: string;
   thread: string;
 }
-
-// MREMAP_FIXED (include/uapi/linux/mman.h): only then is new_address an argument.
-const MREMAP_FIXED = 2n;
 
 export function buildMemEvent(head: CallHead, args: CallArgs, rawResult: bigint): MemEvent {
   const result = toSigned64(rawResult);
@@ -65,7 +64,7 @@ export function buildMemEvent(head: CallHead, args: CallArgs, rawResult: bigint)
         fd: null,
         error: memCallError('mremap', 0n, result),
         newLengthBytes: args.newLen,
-        newAddr: (args.flags & MREMAP_FIXED) !== 0n ? args.newAddr : null,
+        newAddr: (args.flags & BigInt(MREMAP_FIXED)) !== 0n ? args.newAddr : null,
       };
     case 'mprotect':
       // prot is an unsigned long in the syscall (mm/mprotect.c) and an int in user space: the low 32 bits.
@@ -73,14 +72,13 @@ export function buildMemEvent(head: CallHead, args: CallArgs, rawResult: bigint)
   }
 }
 
-/** CLONE_THREAD (include/uapi/linux/sched.h): the new task is a thread of the creator's process. */
-export const CLONE_THREAD = 0x10000n;
-
 /**
- * A fork or clone seen in the parent. The name is the new process's name: the child's comm for a
- * new process, and the parent process's name for a new thread (its comm is the thread's own).
+ * A fork or clone seen in the parent, for every backend (the tracefs process table too): the one
+ * place that tells a new process from a new thread. The name is the new process's name: the
+ * child's comm for a new process, and the parent process's name for a new thread (its comm is the
+ * thread's own).
  */
-export function forkEvent(ktimeNs: bigint, parentPid: number, childTid: number, cloneFlags: bigint, childComm: string, parentName: string): LifecycleEvent {
-  const isThread = (cloneFlags & CLONE_THREAD) !== 0n;
+export function forkEvent(ktimeNs: bigint, parentPid: number, childTid: number, cloneFlags: bigint, childComm: string, parentName: string): LifecycleEvent & { kind: 'fork' } {
+  const isThread = isThreadClone(cloneFlags);
   return { kind: 'fork', ktimeNs, parentPid, childPid: isThread ? parentPid : childTid, childTid, isThread, name: isThread ? parentName : childComm };
 }

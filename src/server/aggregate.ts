@@ -4,7 +4,7 @@ import type { PieFigure, PieSlice, ProcessRow, RowFigure, Unavailable } from '..
 import type { FreshReading, SampledProcess, StoredProcessTotal, TracedProcess } from './inputs.js';
 
 /** MemTotal + SwapTotal: everything the system can back with memory. Null if either is unknown. */
-export function totalVirtualBytes(memTotal: number | null, swapTotal: number | null): number | null {
+export function memPlusSwapBytes(memTotal: number | null, swapTotal: number | null): number | null {
   return memTotal === null || swapTotal === null ? null : memTotal + swapTotal;
 }
 
@@ -152,11 +152,6 @@ export function processPie(rows: readonly ProcessRow[], figure: PieFigure, withE
   const rest = withValue.slice(top);
   if (rest.length > 0) slices.push({ label: 'others', pid: null, bytes: rest.reduce((s, x) => s + x.v, 0) });
   return { slices, othersCount: rest.length, totalRequestedBytes: total };
-}
-
-/** The pie of requested memory over live processes (the pie's meaning before it had a picker). */
-export function requestedPie(rows: readonly ProcessRow[], top: number = PIE_TOP): { slices: PieSlice[]; othersCount: number; totalRequestedBytes: number } {
-  return processPie(rows, 'requested', false, top);
 }
 
 export interface ProgramGroup {

@@ -9,7 +9,9 @@ import { AccessedMeter, SoftDirtyMeter, type Meter, type RoundReading } from '..
 import { isSteady } from '../analyses/dirty/convergence.js';
 import { watch } from '../analyses/dirty/watch.js';
 import { hugeAreasJson, largestInAddressOrder, pagesByMapping, rangeJson, roundJson, touchedAreaJson } from '../analyses/dirty/wire.js';
-import { ProcessGoneError, readSmaps } from '../sources/pagemap.js';
+import { ProcessGoneError } from '../base/errors.js';
+import { ProcessPages } from '../sources/pagemap.js';
+import { openLiveProcSource } from '../sources/procfs.js';
 import type { HugePageAreaJson } from '../wire/dirty.js';
 import type { DirtyWorkerInit, FromDirtyWorker, RoundView, ToDirtyWorker } from './dirty-protocol.js';
 
@@ -40,9 +42,11 @@ function view(reading: RoundReading): RoundView {
   };
 }
 
-function hugeAreasNow(): HugePageAreaJson[] {
+const target = new ProcessPages(openLiveProcSource(), init.pid, init.pageSize);
+
+async function hugeAreasNow(): Promise<HugePageAreaJson[]> {
   try {
-    return hugeAreasJson(readSmaps(init.pid));
+    return hugeAreasJson(await target.smaps());
   } catch (e) {
     if (e instanceof ProcessGoneError) return [];
     throw e;
@@ -53,8 +57,8 @@ let meter: Meter | undefined;
 let previousPages: number | undefined;
 let steadyRounds = 0;
 try {
-  post({ type: 'started', hugePageAreas: hugeAreasNow() });
-  meter = init.method === 'accessed' ? new AccessedMeter(init.pid, init.pageSize) : new SoftDirtyMeter(init.pid, init.pageSize);
+  post({ type: 'started', hugePageAreas: await hugeAreasNow() });
+  meter = init.method === 'accessed' ? new AccessedMeter(target) : new SoftDirtyMeter(target);
   const result = await watch({
     meter,
     intervalMs: init.intervalMs,

@@ -3,7 +3,7 @@
 // (src/server/adapters/) that turns their own types into these. The server holds no copy of
 // their logic: it aggregates, keeps a short history and serves.
 import type { MemEvent } from '../wire/events.js';
-import type { HistoryBody, LedgerNode, MappingKindRow, UsedDefinition } from '../wire/messages.js';
+import type { HistoryBody, LedgerNode, MappingKindRow, UsedDefinitionRow } from '../wire/messages.js';
 
 /** One process as the /proc sampler last saw it. Null = unreadable (permission) or not read. */
 export interface SampledProcess {
@@ -39,7 +39,7 @@ export interface SystemSample {
   swapTotalBytes: number | null;
   /** MemTotal → categories → processes → mapping kinds; null when the ledger could not be built. */
   ledger: LedgerNode | null;
-  used: UsedDefinition[];
+  used: UsedDefinitionRow[];
   /** The ledger's top-level categories (a partition of MemTotal), for the timeline. */
   categories: { name: string; bytes: number | null }[];
   processes: SampledProcess[];
@@ -69,12 +69,15 @@ export interface StoredProcessTotal {
   calls: number;
 }
 
-export interface EventFilter {
+/** The events API's filter; the store's own (EventFilter, src/store) bounds time differently. */
+export interface EventViewFilter {
   host: string;
   pid?: number;
   name?: string;
   call?: MemEvent['call'];
+  /** Inclusive lower bound on the event's wall-clock time (epoch ms). */
   fromMs?: number;
+  /** Inclusive upper bound on the event's wall-clock time (epoch ms). */
   toMs?: number;
 }
 
@@ -88,8 +91,8 @@ export interface EventPage {
 export interface EventStoreView {
   /** "sqlite:/path" or "mysql://host/db": for display, never with a password. */
   readonly description: string;
-  page(filter: EventFilter, before: string | null, limit: number): Promise<EventPage>;
-  count(filter: EventFilter): Promise<number>;
+  page(filter: EventViewFilter, before: string | null, limit: number): Promise<EventPage>;
+  count(filter: EventViewFilter): Promise<number>;
   hosts(): Promise<string[]>;
   processTotals(host: string): Promise<StoredProcessTotal[]>;
 }

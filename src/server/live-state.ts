@@ -5,7 +5,7 @@
 import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
 import { MEM_CALLS } from '../wire/events.js';
 import type { PieFigure, ProcessPoint, ProcessRow, PssHistory, SamplerState, TimelinePoint, TracingState } from '../wire/messages.js';
-import { buildProcessRows, processPie, totalVirtualBytes } from './aggregate.js';
+import { buildProcessRows, memPlusSwapBytes, processPie } from './aggregate.js';
 import type { FreshReading, SystemSample, TracedProcess } from './inputs.js';
 import { InMemoryProcessHistory } from './process-history.js';
 import type { ProcessHistory } from './process-history.js';
@@ -186,7 +186,7 @@ export class LiveState {
     return this.tracedAtMs;
   }
   get totalVirtual(): number | null {
-    return this.sample === null ? null : totalVirtualBytes(this.sample.memTotalBytes, this.sample.swapTotalBytes);
+    return this.sample === null ? null : memPlusSwapBytes(this.sample.memTotalBytes, this.sample.swapTotalBytes);
   }
   get eventCountsByCall(): ReadonlyMap<MemCall, number> {
     return this.eventsByCall;
@@ -196,7 +196,7 @@ export class LiveState {
   }
 
   private processRowsFor(s: SystemSample | null, traced: Map<number, TracedProcess> | null): ProcessRow[] {
-    const total = s === null ? null : totalVirtualBytes(s.memTotalBytes, s.swapTotalBytes);
+    const total = s === null ? null : memPlusSwapBytes(s.memTotalBytes, s.swapTotalBytes);
     return buildProcessRows(s?.processes ?? [], traced, total, this.fresh, this.goneSinceSample(s, traced));
   }
 

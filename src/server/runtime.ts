@@ -12,8 +12,10 @@ import type { ProcSource } from '../sources/proc-source.js';
 import { openLiveProcSource } from '../sources/procfs.js';
 import type { TraceBackend } from '../sources/trace-backend.js';
 import { createTraceBackend } from '../sources/trace-backends.js';
-import { pageSizeBytes, readProcessSeeds, startTime, totalVirtualBytes } from '../sources/trace-proc.js';
+import { startTime, TraceProc } from '../sources/trace-proc.js';
 import { BufferedWriter, DEFAULT_HISTORY_RETENTION, openStore, type HistoryRetention } from '../store/index.js';
+import { RETENTION_EVERY_MS, startRetentionTimer } from '../store/retention-timer.js';
+import { TraceStoreFeed } from '../store/trace-feed.js';
 import type { EventStore } from '../store/index.js';
 import { historySampleFromSnapshot } from './adapters/history-sample.js';
 import { sampleFromSnapshot } from './adapters/snapshot-sample.js';
@@ -50,8 +52,6 @@ export interface ServeOptions {
   /** The dirty-pages watch (--dirty-watch PID), checked by the command before the start. */
   dirtyWatch?: DirtyWatchConfig | null;
 }
-
-const RETENTION_EVERY_MS = 10 * 60_000;
 
 export interface RunningServe {
   url: string;
@@ -188,13 +188,12 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
       o.log(`tracing unavailable: ${reason}; serving /proc data only`);
     }
     if (backend !== null) {
-      const accounts = new ProcessAccounts(pageSizeBytes());
-      accounts.seed(readProcessSeeds());
+      const proc = new TraceProc('/proc', source);
+      const accounts = new ProcessAccounts(await proc.pageSizeBytes());
+      accounts.seed(await proc.readProcessSeeds());
       state.setTracing({ state: 'running', backend: backend.name, sinceMs: Date.now() });
-      // trace_clock "mono" is CLOCK_MONOTONIC, the clock of process.hrtime.
-      const offsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
       const b = backend;
-      feed = feedFromTracer({ backend: b, accounts, state, writer, host, totalVirtualBytes: totalVirtualBytes(), wallClockMs: (ns) => offsetMs + Number(ns) / 1e6 }).catch((e: unknown) => {
+      feed = feedFromTracer({ backend: b, accounts, state, store: new TraceStoreFeed(writer, host), totalVirtualBytes: await proc.totalVirtualBytes() }).catch((e: unknown) => {
         const reason = e instanceof Error ? e.message : String(e);
         state.setTracing({ state: 'unavailable', reason: `tracer stopped: ${reason}` });
         o.log(`tracer stopped: ${reason}`);
@@ -204,46 +203,34 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
   sampler.start();
   opened.push(() => sampler.stop());
 
-  let pruningHistory = false;
-  const pruneHistory = (): void => {
-    if (pruningHistory) return;
-    pruningHistory = true;
-    history
-      .applyRetention()
-      .catch((e: unknown) => o.log(`history retention: ${e instanceof Error ? e.message : String(e)}`))
-      .finally(() => (pruningHistory = false));
-  };
-  pruneHistory();
-  const historyTimer = setInterval(pruneHistory, RETENTION_EVERY_MS);
-  historyTimer.unref();
+  const stopHistoryRetention = startRetentionTimer(
+    () => history.applyRetention(),
+    RETENTION_EVERY_MS,
+    (r) => {
+      if (!r.ok) o.log(`history retention: ${r.error instanceof Error ? r.error.message : String(r.error)}`);
+    },
+  );
   opened.push(() => {
-    clearInterval(historyTimer);
+    stopHistoryRetention();
     return Promise.resolve();
   });
 
-  let retentionTimer: NodeJS.Timeout | undefined;
   const retention = o.retention ?? null;
+  const stopRetention =
+    retention === null
+      ? undefined
+      : startRetentionTimer(
+          () => store.applyRetention(retention),
+          RETENTION_EVERY_MS,
+          (r) => {
+            if (!r.ok) o.log(`retention: ${r.error instanceof Error ? r.error.message : String(r.error)}`);
+            else if (r.value.deletedEvents > 0) o.log(`retention: deleted ${r.value.deletedEvents} stored events`);
+          },
+        );
   opened.push(() => {
-    clearInterval(retentionTimer);
+    stopRetention?.();
     return Promise.resolve();
   });
-  if (retention !== null) {
-    let pruning = false;
-    const prune = (): void => {
-      if (pruning) return;
-      pruning = true;
-      store
-        .applyRetention(retention)
-        .then((r) => {
-          if (r.deletedEvents > 0) o.log(`retention: deleted ${r.deletedEvents} stored events`);
-        })
-        .catch((e: unknown) => o.log(`retention: ${e instanceof Error ? e.message : String(e)}`))
-        .finally(() => (pruning = false));
-    };
-    prune();
-    retentionTimer = setInterval(prune, RETENTION_EVERY_MS);
-    retentionTimer.unref();
-  }
 
   const readMappings: MappingsReader = async (pid) => {
     const r = await collectProcessMappings(source, pid);
@@ -281,8 +268,8 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
     openUrl: access.token === null ? url : `${url}?token=${encodeURIComponent(access.token)}`,
     token: access.token,
     async close() {
-      clearInterval(retentionTimer);
-      clearInterval(historyTimer);
+      stopRetention?.();
+      stopHistoryRetention();
       await dirtyRun?.stop();
       await server.close();
       await sampler.stop();

@@ -6,7 +6,7 @@ import type { EventsQuery, HistoryQuery } from '../wire/messages-input.js';
 import type { EventCountBody, EventsBody, HistoryBody, HostsBody, LedgerBody, PieBody, PieFigure, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../wire/messages.js';
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import { processPie, storedProcessRows } from './aggregate.js';
-import type { EventFilter, EventStoreView, HistoryReader, MappingsReader } from './inputs.js';
+import type { EventViewFilter, EventStoreView, HistoryReader, MappingsReader } from './inputs.js';
 import type { LiveState } from './live-state.js';
 
 export const EVENTS_PAGE_DEFAULT = 200;
@@ -209,8 +209,8 @@ export class DashboardViews {
     return { type: 'process', v, host: p.host, row, mappings, mappingsAtMs, mappingsError, history: this.isLocal(host) ? this.state.history(pid) : [] };
   }
 
-  private filterOf(q: EventsQuery): EventFilter {
-    const f: EventFilter = { host: this.hostOf(q.host) };
+  private filterOf(q: EventsQuery): EventViewFilter {
+    const f: EventViewFilter = { host: this.hostOf(q.host) };
     if (q.pid !== undefined) f.pid = q.pid;
     if (q.name !== undefined && q.name !== '') f.name = q.name;
     if (q.call !== undefined) f.call = q.call;

@@ -9,9 +9,10 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { UserError, errnoCode } from '../base/errors.js';
 import { BpftraceOutputParser } from '../parsers/bpftrace.js';
-import type { LostCounts } from '../wire/events.js';
+import type { LostCounts, TraceBatch } from '../wire/events.js';
+import { monotonicToWallOffsetNs } from './mono-clock.js';
 import { ReorderQueue } from './reorder-queue.js';
-import type { TraceBackend, TraceBackendOptions, TraceBatch } from './trace-backend.js';
+import type { TraceBackend, TraceBackendOptions } from './trace-backend.js';
 import { TraceFilter } from './trace-filter.js';
 
 export interface BpftraceBackendOptions extends TraceBackendOptions {
@@ -31,14 +32,6 @@ export function bpftraceScriptPath(): string {
     if (up === dir) throw new UserError('tracing/memlens.bt is missing from this memlens installation');
     dir = up;
   }
-}
-
-/** Wall clock minus CLOCK_MONOTONIC in ns (bpftrace's nsecs and Node's hrtime are both CLOCK_MONOTONIC). */
-function wallOffsetNs(): bigint {
-  const before = process.hrtime.bigint();
-  const wall = BigInt(Date.now()) * 1_000_000n;
-  const after = process.hrtime.bigint();
-  return wall - (before + after) / 2n;
 }
 
 // bpftrace 0.17 prints this on every start on kernels that charge BPF memory to the memory
@@ -67,7 +60,7 @@ export function createBpftraceBackend(options: BpftraceBackendOptions): TraceBac
     async start(): Promise<void> {
       if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new UserError('the bpftrace backend needs root (run memlens as root)');
       const script = bpftraceScriptPath();
-      parser = new BpftraceOutputParser({ host: options.host, wallOffsetNs: wallOffsetNs() });
+      parser = new BpftraceOutputParser({ host: options.host, wallOffsetNs: monotonicToWallOffsetNs() });
       // Left out in the kernel: memlens and its direct children (bpftrace); later descendants here.
       const filter = new TraceFilter(options.pids, options.excludeSelf ? [process.pid] : []);
       const proc = spawn(options.bpftrace ?? 'bpftrace', ['-f', 'json', '-B', 'line', script, String(options.excludeSelf ? process.pid : 0)], {

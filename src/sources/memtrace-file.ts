@@ -5,18 +5,10 @@ import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { ParseError, UserError, errnoCode } from '../base/errors.js';
-import { MemtraceDecoder } from '../parsers/memtrace/decoder.js';
+import type { MemtraceDecoder } from '../parsers/memtrace/decoder.js';
 import { DETECT_BYTES, detectMemtrace } from '../parsers/memtrace/detect.js';
-import type { MemtraceVisitor } from '../parsers/memtrace/types.js';
 
 const CHUNK_BYTES = 1024 * 1024;
-
-/** Decodes the whole file through `visitor`; returns the decoder (info, counts, integrity, locations). */
-export async function readMemtraceFile(path: string, visitor: MemtraceVisitor): Promise<MemtraceDecoder> {
-  const decoder = new MemtraceDecoder(visitor, path);
-  await feedMemtraceFile(path, decoder);
-  return decoder;
-}
 
 export interface FeedOptions {
   /**

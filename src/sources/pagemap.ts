@@ -1,17 +1,19 @@
 // The only code of the dirty-pages feature that touches the system: /proc/PID/maps, smaps, stat,
-// pagemap and clear_refs of a live process, and the round-trip probe of soft-dirty support on
-// memlens's own memory.
+// comm (read through the ProcSource), pagemap and clear_refs of a live process, and the round-trip
+// probe of soft-dirty support on memlens's own memory.
 //
 // pagemap is read in large pread()s: one window covers a whole area, or several small areas that
 // lie close together, up to WINDOW_BYTES (CRIU's criu/pagemap-cache.c does the same with 2 MiB
 // windows). Documentation/admin-guide/mm/pagemap.rst: reads must be 8-byte aligned, and unmapped
 // gaps read as zero entries, so reading across a small gap costs less than another system call.
-import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { UserError, isPermission, isVanished } from '../base/errors.js';
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { ProcessGoneError, UserError, isPermission, isVanished } from '../base/errors.js';
 import { PAGEMAP_ENTRY_BYTES, SoftDirtyScanner, type PageRange, type PagemapTally } from '../parsers/pagemap.js';
 import { parseMaps, type VmaHeader } from '../parsers/proc/maps.js';
 import { parseSmaps, type SmapsVma } from '../parsers/proc/smaps.js';
+import { parseComm } from '../parsers/proc/comm.js';
+import { parseStat } from '../parsers/proc/stat.js';
+import type { MountedProcSource } from './proc-source.js';
 
 /** 2 MiB of entries = 262 144 pages (1 GiB of 4 KiB pages) per read. */
 export const WINDOW_BYTES = 2 * 1024 * 1024;
@@ -28,18 +30,6 @@ export interface IntervalScan {
   tally: PagemapTally;
 }
 
-/** The process went away (or became a zombie without an address space) while being read. */
-export class ProcessGoneError extends Error {
-  override name = 'ProcessGoneError';
-  constructor(readonly pid: number) {
-    super(`process ${pid} has exited`);
-  }
-}
-
-function procPath(pid: number | 'self', file: string): string {
-  return `/proc/${pid}/${file}`;
-}
-
 /** Maps a failed /proc access to the error a caller can act on. */
 function boundary(pid: number | 'self', what: string, e: unknown): Error {
   if (isVanished(e) && pid !== 'self') return new ProcessGoneError(pid);
@@ -47,83 +37,96 @@ function boundary(pid: number | 'self', what: string, e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-/** Base page size of the system: KernelPageSize of memlens's own first area, else getconf. */
-export function systemPageSize(): number {
-  try {
-    const m = /^KernelPageSize:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/smaps', 'utf8'));
-    if (m?.[1] !== undefined) return Number(m[1]) * 1024;
-  } catch {
-    // fall through to getconf
-  }
-  const n = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim());
-  if (!Number.isInteger(n) || n <= 0) throw new UserError('cannot find the page size (getconf PAGESIZE)');
-  return n;
-}
-
-export function readMaps(pid: number | 'self'): VmaHeader[] {
-  let text: string;
-  try {
-    text = readFileSync(procPath(pid, 'maps'), 'utf8');
-  } catch (e) {
-    throw boundary(pid, 'read the maps', e);
-  }
-  // Lines of another shape are skipped (parseMaps counts them); areas are what matters here.
-  return parseMaps(text).vmas;
-}
-
-export function readSmaps(pid: number | 'self'): SmapsVma[] {
-  let text: string;
-  try {
-    text = readFileSync(procPath(pid, 'smaps'), 'utf8');
-  } catch (e) {
-    throw boundary(pid, 'read smaps', e);
-  }
-  // Empty text (no address space left: a zombie) is not smaps: no areas.
-  return parseSmaps(text, procPath(pid, 'smaps')) ?? [];
-}
-
-/** The state letter of /proc/PID/stat ("R", "S", "Z", …), or undefined once the process is gone. */
-export function processState(pid: number): string | undefined {
-  try {
-    const text = readFileSync(procPath(pid, 'stat'), 'utf8');
-    // The command name is in parentheses and may itself contain ") "; the state follows the last one.
-    const close = text.lastIndexOf(') ');
-    return close < 0 ? undefined : text.charAt(close + 2);
-  } catch (e) {
-    if (isVanished(e)) return undefined;
-    throw e;
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  const s = processState(pid);
-  return s !== undefined && s !== 'Z' && s !== 'X';
+/** The same for a read through the ProcSource, which names the failure instead of throwing it. */
+function unreadable(pid: number | 'self', what: string, reason: 'missing' | 'permission'): Error {
+  if (reason === 'permission') return new UserError(`cannot ${what} of process ${pid}: permission denied (run as its owner or root)`);
+  return pid === 'self' ? new Error(`cannot ${what} of memlens itself: missing`) : new ProcessGoneError(pid);
 }
 
 /**
- * Writes a clear_refs value (Documentation/filesystems/proc.rst): 1 resets the referenced and
- * accessed bits of all pages, 4 clears the soft-dirty bits (and write-protects every pte).
+ * One process's memory-state files in a mounted procfs: what the dirty meters
+ * (src/analyses/dirty/meters.ts) read and write. The text files (maps, smaps, stat, comm) are read
+ * through the ProcSource; pagemap (binary, read in pread windows) and clear_refs (written) are
+ * opened under the same root, so a fixture tree can stand in for /proc.
  */
-export function clearRefs(pid: number | 'self', value: 1 | 4): void {
-  try {
-    writeFileSync(procPath(pid, 'clear_refs'), `${value}\n`);
-  } catch (e) {
-    throw boundary(pid, `write ${value} to clear_refs`, e);
+export class ProcessPages {
+  constructor(
+    readonly proc: MountedProcSource,
+    readonly pid: number | 'self',
+    readonly pageSize: number,
+  ) {}
+
+  private path(file: string): string {
+    return `${this.proc.root}/${this.pid}/${file}`;
+  }
+
+  private async text(file: string, what: string): Promise<string> {
+    const r = await this.proc.readText(`${this.pid}/${file}`);
+    if (!r.ok) throw unreadable(this.pid, what, r.reason);
+    return r.value;
+  }
+
+  async maps(): Promise<VmaHeader[]> {
+    // Lines of another shape are skipped (parseMaps counts them); areas are what matters here.
+    return parseMaps(await this.text('maps', 'read the maps')).vmas;
+  }
+
+  async smaps(): Promise<SmapsVma[]> {
+    // Empty text (no address space left: a zombie) is not smaps: no areas.
+    return parseSmaps(await this.text('smaps', 'read smaps'), this.path('smaps')) ?? [];
+  }
+
+  /** The state letter of stat ("R", "S", "Z", …), or undefined once the process is gone. */
+  async state(): Promise<string | undefined> {
+    const r = await this.proc.readText(`${this.pid}/stat`);
+    if (!r.ok) {
+      if (r.reason === 'missing') return undefined;
+      throw unreadable(this.pid, 'read the stat', r.reason);
+    }
+    return parseStat(r.value, this.path('stat'))?.state;
+  }
+
+  async isAlive(): Promise<boolean> {
+    const s = await this.state();
+    return s !== undefined && s !== 'Z' && s !== 'X';
+  }
+
+  /** The command name (comm), or undefined when it cannot be read. */
+  async name(): Promise<string | undefined> {
+    const r = await this.proc.readBytes(`${this.pid}/comm`);
+    return r.ok ? parseComm(r.value) : undefined;
+  }
+
+  /**
+   * Writes a clear_refs value (Documentation/filesystems/proc.rst): 1 resets the referenced and
+   * accessed bits of all pages, 4 clears the soft-dirty bits (and write-protects every pte).
+   */
+  clearRefs(value: 1 | 4): void {
+    try {
+      writeFileSync(this.path('clear_refs'), `${value}\n`);
+    } catch (e) {
+      throw boundary(this.pid, `write ${value} to clear_refs`, e);
+    }
+  }
+
+  /** Checks, without clearing anything, that clear_refs of the process could be written. */
+  checkClearRights(): void {
+    let fd: number;
+    try {
+      fd = openSync(this.path('clear_refs'), 'w');
+    } catch (e) {
+      throw boundary(this.pid, 'open clear_refs', e);
+    }
+    closeSync(fd);
+  }
+
+  /** Opens the pagemap; the caller closes it. */
+  openPagemap(): PagemapReader {
+    return new PagemapReader(this.path('pagemap'), this.pid, this.pageSize);
   }
 }
 
-/** Checks, without clearing anything, that clear_refs of the process could be written. */
-export function checkClearRights(pid: number): void {
-  let fd: number;
-  try {
-    fd = openSync(procPath(pid, 'clear_refs'), 'w');
-  } catch (e) {
-    throw boundary(pid, 'open clear_refs', e);
-  }
-  closeSync(fd);
-}
-
-/** An open /proc/PID/pagemap. */
+/** An open /proc/PID/pagemap (ProcessPages.openPagemap opens it). */
 export class PagemapReader {
   private readonly fd: number;
   private readonly buffer = Buffer.allocUnsafe(WINDOW_BYTES);
@@ -131,11 +134,12 @@ export class PagemapReader {
   reads = 0;
 
   constructor(
+    path: string,
     readonly pid: number | 'self',
     readonly pageSize: number,
   ) {
     try {
-      this.fd = openSync(procPath(pid, 'pagemap'), 'r');
+      this.fd = openSync(path, 'r');
     } catch (e) {
       throw boundary(pid, 'open pagemap', e);
     }
@@ -228,14 +232,15 @@ export interface SoftDirtyProbe {
  * `4` in clear_refs silently and never set bit 55, so the only reliable test is a round trip
  * (as CRIU's criu/kerndat.c does): clear memlens's own bits, write fresh pages, read bit 55.
  */
-export function probeSoftDirty(pageSize: number): SoftDirtyProbe {
+export async function probeSoftDirty(proc: MountedProcSource, pageSize: number): Promise<SoftDirtyProbe> {
+  const self = new ProcessPages(proc, 'self', pageSize);
   const probePages = 64;
   // A fresh buffer: its pages are not yet present, so the writes below create them.
   const fresh = Buffer.alloc(probePages * pageSize);
-  clearRefs('self', 4);
+  self.clearRefs(4);
   for (let p = 0; p < probePages; p++) fresh[p * pageSize] = 1 + (p % 200);
-  const areas = readMaps('self').filter((a) => a.perms.startsWith('rw'));
-  const reader = new PagemapReader('self', pageSize);
+  const areas = (await self.maps()).filter((a) => a.perms.startsWith('rw'));
+  const reader = self.openPagemap();
   let dirty = 0;
   try {
     for (const r of reader.scan(areas.map((a) => ({ start: a.start, end: a.end })))) dirty += r.tally.softDirty;
@@ -251,13 +256,4 @@ export function probeSoftDirty(pageSize: number): SoftDirtyProbe {
       ? `after clear_refs 4, ${probePages} freshly written pages of memlens itself showed pagemap bit 55`
       : `after clear_refs 4 memlens wrote ${probePages} fresh pages of its own, yet ${dirty} pages showed pagemap bit 55: this kernel does not track soft-dirty pages (built without CONFIG_MEM_SOFT_DIRTY, or the architecture lacks it)`,
   };
-}
-
-/** The process's command name (/proc/PID/comm), or undefined once it is gone. */
-export function processName(pid: number): string | undefined {
-  try {
-    return readFileSync(procPath(pid, 'comm'), 'utf8').replace(/\n$/, '');
-  } catch {
-    return undefined;
-  }
 }

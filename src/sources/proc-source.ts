@@ -23,3 +23,12 @@ export interface ProcSource {
   /** Optional: uid → user name (live: /etc/passwd; archive: its captured copy). */
   userNames(): Promise<Map<number, string>>;
 }
+
+/**
+ * A ProcSource over a mounted procfs ("/proc", or a directory of files standing in for it): the
+ * few files that are not read whole (pagemap, read in windows) or are written (clear_refs) are
+ * opened under its root.
+ */
+export interface MountedProcSource extends ProcSource {
+  readonly root: string;
+}

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { errnoCode } from '../base/errors.js';
 import { auxvValue, AT_PAGESZ } from '../parsers/proc/auxv.js';
 import { parsePasswd } from '../parsers/proc/passwd.js';
-import type { ProcSource, ReadResult } from './proc-source.js';
+import type { MountedProcSource, ReadResult } from './proc-source.js';
 
 export interface LiveProcSourceOptions {
   /** How files are read (default 'sync', see above). */
@@ -112,7 +112,7 @@ function readWholeSync(path: string): number {
   }
 }
 
-class LiveProcSource implements ProcSource {
+class LiveProcSource implements MountedProcSource {
   readonly description: string;
   private readonly limiter: Limiter;
   private users: Promise<Map<number, string>> | undefined;
@@ -120,7 +120,7 @@ class LiveProcSource implements ProcSource {
   private readonly sync: boolean;
 
   constructor(
-    private readonly root: string,
+    readonly root: string,
     private readonly options: LiveProcSourceOptions,
   ) {
     this.description = root === '/proc' ? 'live /proc' : `live ${root}`;
@@ -208,11 +208,7 @@ class LiveProcSource implements ProcSource {
   }
 
   pageSize(): Promise<number> {
-    this.pageSizeValue ??= this.readBytes('self/auxv').then((r) => {
-      const v = r.ok ? auxvValue(r.value, AT_PAGESZ, endianness() === 'LE') : undefined;
-      // Without auxv (a procfs of another machine's dump, say), 4 KiB is the common base page.
-      return v === undefined ? 4096 : Number(v);
-    });
+    this.pageSizeValue ??= Promise.resolve(livePageSize(this.root));
     return this.pageSizeValue;
   }
 
@@ -224,7 +220,23 @@ class LiveProcSource implements ProcSource {
   }
 }
 
+/**
+ * The base page size of the system whose procfs is at procRoot: AT_PAGESZ of self/auxv, the value
+ * the kernel hands every program (fs/binfmt_elf.c create_elf_tables). Without auxv (a procfs of
+ * another machine's dump, say), 4 KiB, the common base page. The one place memlens finds it.
+ */
+export function livePageSize(procRoot = '/proc'): number {
+  let v: bigint | undefined;
+  try {
+    const len = readWholeSync(join(procRoot, 'self/auxv'));
+    v = auxvValue(syncBuffer.subarray(0, len), AT_PAGESZ, endianness() === 'LE');
+  } catch (e) {
+    if (classify(e) === undefined) throw e;
+  }
+  return v === undefined ? 4096 : Number(v);
+}
+
 /** The ProcSource of the running system (or of another procfs mount given as procRoot). */
-export function openLiveProcSource(procRoot = '/proc', options: LiveProcSourceOptions = {}): ProcSource {
+export function openLiveProcSource(procRoot = '/proc', options: LiveProcSourceOptions = {}): MountedProcSource {
   return new LiveProcSource(procRoot, options);
 }

@@ -2,9 +2,8 @@
 // in kernel-timestamp order (per-CPU buffers deliver them slightly out of order), filters them,
 // counts losses, and queues batches for one consumer with bounded memory: above the limit it asks
 // the source to pause reading, so that the tracer, not memlens, drops and reports the excess.
-import type { TraceRecord } from '../parsers/trace-records.js';
-import type { LifecycleEvent, LostCounts, MemEvent } from '../wire/events.js';
-import type { TraceBatch } from './trace-backend.js';
+import type { TracerLineRecord } from '../parsers/trace-records.js';
+import type { LifecycleEvent, LostCounts, MemEvent, TraceBatch } from '../wire/events.js';
 import type { TraceFilter } from './trace-filter.js';
 
 export interface ReorderQueueOptions {
@@ -40,7 +39,7 @@ export class ReorderQueue {
     this.started = new Promise((resolve) => (this.startedResolve = resolve));
   }
 
-  add(records: readonly TraceRecord[]): void {
+  add(records: readonly TracerLineRecord[]): void {
     for (const r of records) {
       switch (r.kind) {
         case 'call':

@@ -5,9 +5,9 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ParseError, UserError, errnoCode } from '../base/errors.js';
 import { StapOutputParser } from '../parsers/stap.js';
-import type { LostCounts } from '../wire/events.js';
+import type { LostCounts, TraceBatch } from '../wire/events.js';
 import { ReorderQueue } from './reorder-queue.js';
-import type { TraceBackend, TraceBackendOptions, TraceBatch } from './trace-backend.js';
+import type { TraceBackend, TraceBackendOptions } from './trace-backend.js';
 import { TraceFilter } from './trace-filter.js';
 
 const TICK_MS = 50;

@@ -1,12 +1,6 @@
 // The interface every tracing backend (tracefs, bpftrace, a SystemTap stream) implements,
 // so that accounting, storing and display do not care where events come from.
-import type { LifecycleEvent, LostCounts, MemEvent } from '../wire/events.js';
-
-/** What a backend delivers, in kernel-timestamp order within one batch. */
-export interface TraceBatch {
-  events: MemEvent[];
-  lifecycle: LifecycleEvent[];
-}
+import type { LostCounts, TraceBatch } from '../wire/events.js';
 
 export interface TraceBackend {
   readonly name: 'tracefs' | 'bpftrace' | 'stap';

@@ -1,112 +1,140 @@
-// Reads what tracing needs from the live /proc: every thread with its process and name (to seed
-// the process table), each process's mapped ranges and break (to seed the address-space models),
-// and the total virtual memory. Processes vanish while we read: they are skipped.
+// Reads what tracing needs from /proc: every thread with its process and name (to seed the process
+// table), each process's mapped ranges and break (to seed the address-space models), the total
+// virtual memory and the page size. The files are read through a ProcSource and parsed by the
+// parsers of src/parsers/proc, so that a fixture tree can stand in for /proc. Processes vanish
+// while we read: they are skipped.
+//
+// Two reads cannot wait for a promise and go to the files directly, under the same root: the
+// thread lookup the process table makes in the middle of a batch (resolveThread), and the start
+// time that names a tracefs instance and is checked from signal handlers (startTime). The task
+// directories are listed directly too: ProcSource lists only the proc root.
 import { readdirSync, readFileSync } from 'node:fs';
-import { isVanished, isPermission } from '../base/errors.js';
-import type { SeedTask } from '../analyses/trace/process-table.js';
-import type { ProcessSeed } from '../analyses/trace/process-accounts.js';
-import { parseMapsRanges, parseStatStartBrk, parseStatusTgid, parseTotalVirtualBytes } from '../parsers/trace-seed.js';
+import { join } from 'node:path';
+import { isPermission, isVanished, ParseError } from '../base/errors.js';
+import { parseComm } from '../parsers/proc/comm.js';
+import { parseMeminfo } from '../parsers/proc/meminfo.js';
+import { parseStat, statStartBrk, statStartTime } from '../parsers/proc/stat.js';
+import { parseStatus } from '../parsers/proc/status.js';
+import type { SeedTask } from '../parsers/trace/process-table.js';
+import { parseMapsRanges, totalVirtualBytes, type ProcessSeed } from '../parsers/trace/seed.js';
+import type { ProcSource } from './proc-source.js';
+import { openLiveProcSource } from './procfs.js';
 
-const PROC = '/proc';
-
-function read(path: string): string | undefined {
+function readSync(path: string): Uint8Array | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readFileSync(path);
   } catch (e) {
     if (isVanished(e) || isPermission(e) || (e instanceof Error && 'code' in e && e.code === 'ESRCH')) return undefined;
     throw e;
   }
 }
 
-const comm = (text: string | undefined) => (text === undefined ? undefined : text.replace(/\n$/, ''));
+export class TraceProc {
+  readonly source: ProcSource;
 
-export function listPids(): number[] {
-  return readdirSync(PROC)
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number);
-}
-
-/** Every thread of every process right now. */
-export function listTasks(): SeedTask[] {
-  const out: SeedTask[] = [];
-  for (const pid of listPids()) {
-    let tids: string[];
-    try {
-      tids = readdirSync(`${PROC}/${pid}/task`);
-    } catch (e) {
-      if (isVanished(e)) continue;
-      throw e;
-    }
-    for (const t of tids) {
-      const name = comm(read(`${PROC}/${pid}/task/${t}/comm`));
-      if (name !== undefined) out.push({ tid: Number(t), tgid: pid, comm: name });
-    }
+  constructor(
+    /** The proc root: /proc, or a fixture tree shaped like it. */
+    readonly root = '/proc',
+    source?: ProcSource,
+  ) {
+    this.source = source ?? openLiveProcSource(root);
   }
-  return out;
-}
 
-/** A thread the trace never introduced: /proc/TID works for any thread id, listed or not. */
-export function resolveThread(tid: number): SeedTask | undefined {
-  const status = read(`${PROC}/${tid}/status`);
-  const name = comm(read(`${PROC}/${tid}/comm`));
-  const tgid = status === undefined ? undefined : parseStatusTgid(status);
-  return tgid === undefined || name === undefined ? undefined : { tid, tgid, comm: name };
-}
-
-/** A process and all its descendants, from the parent links in /proc/PID/stat. */
-export function descendantsOf(root: number): Set<number> {
-  const parent = new Map<number, number>();
-  for (const pid of listPids()) {
-    const stat = read(`${PROC}/${pid}/stat`);
-    const ppid = stat === undefined ? undefined : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid !== undefined && Number.isFinite(ppid)) parent.set(pid, ppid);
+  private async text(path: string): Promise<string | undefined> {
+    const r = await this.source.readText(path);
+    return r.ok ? r.value : undefined;
   }
-  const out = new Set([root]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [pid, ppid] of parent) {
-      if (!out.has(pid) && out.has(ppid)) {
-        out.add(pid);
-        grew = true;
+
+  private async comm(path: string): Promise<string | undefined> {
+    const r = await this.source.readBytes(path);
+    return r.ok ? parseComm(r.value) : undefined;
+  }
+
+  /** Every thread of every process right now. */
+  async listTasks(): Promise<SeedTask[]> {
+    const out: SeedTask[] = [];
+    for (const pid of await this.source.listPids()) {
+      let tids: string[];
+      try {
+        tids = readdirSync(join(this.root, String(pid), 'task'));
+      } catch (e) {
+        if (isVanished(e)) continue;
+        throw e;
+      }
+      for (const t of tids) {
+        const name = await this.comm(`${pid}/task/${t}/comm`);
+        if (name !== undefined) out.push({ tid: Number(t), tgid: pid, comm: name });
       }
     }
+    return out;
   }
-  return out;
-}
 
-export function readProcessSeed(pid: number): ProcessSeed | undefined {
-  const maps = read(`${PROC}/${pid}/maps`);
-  const name = comm(read(`${PROC}/${pid}/comm`));
-  if (maps === undefined || name === undefined) return undefined;
-  // Kernel threads have no address space: an empty maps file.
-  const parsed = parseMapsRanges(maps, `${PROC}/${pid}/maps`);
-  const stat = parsed.heapEnd === undefined ? read(`${PROC}/${pid}/stat`) : undefined;
-  return { pid, name, ranges: parsed.ranges, reserved: parsed.reserved, brk: parsed.heapEnd ?? (stat === undefined ? undefined : parseStatStartBrk(stat)) };
-}
+  /** A thread the trace never introduced: /proc/TID works for any thread id, listed or not. */
+  readonly resolveThread = (tid: number): SeedTask | undefined => {
+    const status = readSync(join(this.root, String(tid), 'status'));
+    const comm = readSync(join(this.root, String(tid), 'comm'));
+    const tgid = status === undefined ? undefined : parseStatus(new TextDecoder().decode(status), `${tid}/status`)?.tgid;
+    return tgid === undefined || tgid < 0 || comm === undefined ? undefined : { tid, tgid, comm: parseComm(comm) };
+  };
 
-export function readProcessSeeds(pids: Iterable<number> = listPids()): ProcessSeed[] {
-  const out: ProcessSeed[] = [];
-  for (const pid of pids) {
-    const s = readProcessSeed(pid);
-    if (s) out.push(s);
+  /** A process and all its descendants, from the parent links in /proc/PID/stat. */
+  async descendantsOf(root: number): Promise<Set<number>> {
+    const parent = new Map<number, number>();
+    for (const pid of await this.source.listPids()) {
+      const text = await this.text(`${pid}/stat`);
+      const stat = text === undefined ? undefined : parseStat(text, `${pid}/stat`);
+      if (stat !== undefined) parent.set(pid, stat.ppid);
+    }
+    const out = new Set([root]);
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const [pid, ppid] of parent) {
+        if (!out.has(pid) && out.has(ppid)) {
+          out.add(pid);
+          grew = true;
+        }
+      }
+    }
+    return out;
   }
-  return out;
-}
 
-export function totalVirtualBytes(): bigint {
-  return parseTotalVirtualBytes(readFileSync(`${PROC}/meminfo`, 'utf8'));
-}
+  async readProcessSeed(pid: number): Promise<ProcessSeed | undefined> {
+    const maps = await this.text(`${pid}/maps`);
+    const name = await this.comm(`${pid}/comm`);
+    if (maps === undefined || name === undefined) return undefined;
+    // Kernel threads have no address space: an empty maps file.
+    const parsed = parseMapsRanges(maps, join(this.root, String(pid), 'maps'));
+    const stat = parsed.heapEnd === undefined ? await this.text(`${pid}/stat`) : undefined;
+    return { pid, name, ranges: parsed.ranges, reserved: parsed.reserved, brk: parsed.heapEnd ?? (stat === undefined ? undefined : statStartBrk(stat)) };
+  }
 
-/** The base page size, from the kernel's own report for one of our mappings (there is no sysconf in Node). */
-export function pageSizeBytes(): bigint {
-  const m = /^KernelPageSize:\s*(\d+) kB/m.exec(readFileSync(`${PROC}/self/smaps`, 'utf8'));
-  return m?.[1] ? BigInt(m[1]) * 1024n : 4096n;
+  async readProcessSeeds(pids?: Iterable<number>): Promise<ProcessSeed[]> {
+    const out: ProcessSeed[] = [];
+    for (const pid of pids ?? (await this.source.listPids())) {
+      const s = await this.readProcessSeed(pid);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  /** MemTotal + SwapTotal. */
+  async totalVirtualBytes(): Promise<bigint> {
+    const r = await this.source.readText('meminfo');
+    if (!r.ok) throw new ParseError(`cannot read meminfo (${r.reason})`, join(this.root, 'meminfo'));
+    const meminfo = parseMeminfo(r.value);
+    if (meminfo === undefined) throw new ParseError('no MemTotal', join(this.root, 'meminfo'));
+    return totalVirtualBytes(meminfo);
+  }
+
+  /** The base page size (the ProcSource's: AT_PAGESZ of the auxiliary vector). */
+  async pageSizeBytes(): Promise<bigint> {
+    return BigInt(await this.source.pageSize());
+  }
 }
 
 /** Field 22 of /proc/PID/stat: start time in clock ticks since boot; with the pid it names one process for good. */
-export function startTime(pid: number | 'self'): string | undefined {
-  const stat = read(`${PROC}/${pid}/stat`);
-  if (stat === undefined) return undefined;
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3];
+export function startTime(pid: number | 'self', root = '/proc'): string | undefined {
+  const stat = readSync(join(root, String(pid), 'stat'));
+  return stat === undefined ? undefined : statStartTime(new TextDecoder().decode(stat));
 }

@@ -7,18 +7,19 @@
 import { closeSync, constants, existsSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode, UserError } from '../base/errors.js';
-import { ProcessTable } from '../analyses/trace/process-table.js';
-import { TraceAssembler } from '../analyses/trace/trace-assembler.js';
+import { ProcessTable } from '../parsers/trace/process-table.js';
+import { TraceAssembler } from '../parsers/trace/trace-assembler.js';
 import { lostInStats, parseCpuStats } from '../parsers/tracefs/cpu-stats.js';
 import { parseEventFormat, type EventFormat } from '../parsers/tracefs/event-format.js';
 import { parseEntryHeader, parsePageLayout, type EntryHeaderTypes, type PageLayout } from '../parsers/tracefs/page-layout.js';
 import { PageStream } from '../parsers/tracefs/page-stream.js';
 import { LIFECYCLE_EVENTS, RecordDecoder, SYSCALL_EVENTS } from '../parsers/tracefs/record-decoder.js';
-import type { TraceRecord } from '../parsers/tracefs/trace-records.js';
-import type { LostCounts } from '../wire/events.js';
-import type { TraceBackend, TraceBackendOptions, TraceBatch } from './trace-backend.js';
+import type { RawTraceRecord } from '../parsers/tracefs/trace-records.js';
+import type { LostCounts, TraceBatch } from '../wire/events.js';
+import type { TraceBackend, TraceBackendOptions } from './trace-backend.js';
 import { createInstance, findTracefs, instanceCpus, instanceName, readText, removeInstance, removeLeftovers, tryWrite, write } from './tracefs-instance.js';
-import { descendantsOf, listTasks, resolveThread } from './trace-proc.js';
+import { MonotonicClock } from './mono-clock.js';
+import { TraceProc } from './trace-proc.js';
 
 export interface TracefsBackendOptions extends TraceBackendOptions {
   /** Per-CPU ring buffer size (buffer_size_kb). Big, so that bursts between reads are not lost. */
@@ -34,7 +35,7 @@ interface LostMarker {
   kind: 'lost';
   ktimeNs: bigint;
 }
-type Item = TraceRecord | LostMarker;
+type Item = RawTraceRecord | LostMarker;
 
 /** What one poll may still read from a CPU. */
 interface ReadBudget {
@@ -119,15 +120,14 @@ class TracefsBackend implements TraceBackend {
     process.on('exit', this.onExit);
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, this.onSignal);
     try {
-      this.setUp(root, this.dir);
+      await this.setUp(root, this.dir);
     } catch (e) {
       this.cleanup();
       throw e;
     }
-    await Promise.resolve();
   }
 
-  private setUp(root: string, dir: string): void {
+  private async setUp(root: string, dir: string): Promise<void> {
     write(join(dir, 'tracing_on'), '0');
     write(join(dir, 'buffer_size_kb'), String(this.options.bufferSizeKb ?? 8192));
     write(join(dir, 'trace_clock'), 'mono');
@@ -180,12 +180,13 @@ class TracefsBackend implements TraceBackend {
     }
     write(join(dir, 'tracing_on'), '1');
     // Seeded after tracing is on: a task created meanwhile is both in /proc and in the trace.
-    const table = new ProcessTable(resolveThread, renameTraced);
-    table.seed(listTasks(), this.options.excludeSelf ? descendantsOf(process.pid) : []);
-    const offsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
+    const proc = new TraceProc();
+    const table = new ProcessTable(proc.resolveThread, renameTraced);
+    table.seed(await proc.listTasks(), this.options.excludeSelf ? await proc.descendantsOf(process.pid) : []);
+    const clock = new MonotonicClock();
     this.assembler = new TraceAssembler(table, {
       host: this.options.host,
-      wallClockMs: (ns) => offsetMs + Number(ns) / 1e6,
+      wallClockMs: (ns) => clock.wallMs(ns),
       ...(this.options.pids ? { pids: new Set(this.options.pids) } : {}),
     });
   }

@@ -12,7 +12,8 @@
 // taking CPU from the programs it watches or memory without bound (bench/README.md, "tracing
 // overhead" and "throughput", measure both).
 import type { LifecycleEvent, LostCounts, MemEvent } from '../wire/events.js';
-import type { ProcessStart } from './totals.js';
+import { RETENTION_EVERY_MS } from './retention-timer.js';
+import { TraceStoreFeed } from './trace-feed.js';
 import { WorkerWriter } from './worker-writer.js';
 
 export interface StoreSink {
@@ -21,8 +22,8 @@ export interface StoreSink {
   write(events: readonly MemEvent[], lifecycle?: readonly LifecycleEvent[]): void;
   /** Undefined while the store keeps up; else a promise to await before reading more. */
   pressure(): Promise<void> | undefined;
-  /** Adds the run's lost counts, writes what is left (or keeps it in the spill file) and closes. */
-  close(host: string, lost: LostCounts): Promise<StoreOutcome>;
+  /** Adds the run's lost counts (for the sink's host), writes what is left (or keeps it in the spill file) and closes. */
+  close(lost: LostCounts): Promise<StoreOutcome>;
 }
 
 /** How a run's events ended up: in the database, in spill files for the next run, or lost. */
@@ -46,8 +47,6 @@ export interface StoreSinkOptions {
   stderr?: NodeJS.WritableStream;
 }
 
-const RETENTION_EVERY_MS = 10 * 60_000;
-
 /** What happens to events while neither the database nor the spill file takes them (writer-worker.ts, release). */
 const HELD = 'events wait in memory until the database or the spill file takes them; when too many wait, memlens stops reading and the kernel drops (and counts) new events';
 
@@ -70,26 +69,14 @@ export async function openStoreSink(db: string | undefined, options: StoreSinkOp
     if (error !== null) stderr.write(`memlens: retention: ${error}\n`);
     else if (deleted > 0) stderr.write(`memlens: retention deleted ${deleted} stored events\n`);
   };
-  // Kernel time → wall clock for process starts: every event carries both, so the latest one
-  // gives the offset, whatever the backend's clock (before the first event: this process's own).
-  let offsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
-  const wallMs = (ktimeNs: bigint): number => offsetMs + Number(ktimeNs) / 1e6;
+  const feed = new TraceStoreFeed(writer, options.host);
 
   return {
     description: `stored in ${writer.description}`,
-    write: (events, lifecycle = []) => {
-      const last = events.at(-1);
-      if (last !== undefined) offsetMs = last.timeMs - Number(last.ktimeNs) / 1e6;
-      for (const l of lifecycle) {
-        if (l.kind !== 'fork' || l.isThread) continue;
-        const start: ProcessStart = { host: options.host, pid: l.childPid, startNs: l.ktimeNs, name: l.name, timeMs: wallMs(l.ktimeNs) };
-        writer.processStarted(start);
-      }
-      writer.write(events);
-    },
+    write: (events, lifecycle = []) => feed.write(events, lifecycle),
     pressure: () => writer.pressure(),
-    close: async (host, lost) => {
-      if (lost.lostEvents + lost.unpaired + lost.malformed > 0) writer.recordLost(host, lost);
+    close: async (lost) => {
+      feed.reportLost(lost);
       let result;
       try {
         result = await writer.close(CLOSE_TIMEOUT_MS);

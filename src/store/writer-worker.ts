@@ -8,6 +8,7 @@ import { UserError } from '../base/errors.js';
 import { BufferedWriter } from './buffered-writer.js';
 import { decodeEventBatch } from './event-batch-codec.js';
 import { openStore } from './index.js';
+import { startRetentionTimer } from './retention-timer.js';
 import { describeStorageError, isDiskFull } from './storage-fault.js';
 import type { FromWorker, ToWorker, WorkerInit } from './writer-protocol.js';
 
@@ -76,18 +77,15 @@ try {
     heldEvents = 0;
   };
   const releaseTimer = setInterval(release, 50);
-  let retentionTimer: NodeJS.Timeout | undefined;
   const retention = init.retention;
-  if (retention !== null) {
-    const prune = (): void => {
-      store.applyRetention(retention).then(
-        (r) => post({ type: 'retention', deletedEvents: r.deletedEvents, error: null }),
-        (e: unknown) => post({ type: 'retention', deletedEvents: 0, error: messageOf(e) }),
-      );
-    };
-    prune();
-    retentionTimer = setInterval(prune, init.retentionEveryMs);
-  }
+  const stopRetention =
+    retention === null
+      ? undefined
+      : startRetentionTimer(
+          () => store.applyRetention(retention),
+          init.retentionEveryMs,
+          (r) => post(r.ok ? { type: 'retention', deletedEvents: r.value.deletedEvents, error: null } : { type: 'retention', deletedEvents: 0, error: messageOf(r.error) }),
+        );
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'write':
@@ -111,7 +109,7 @@ try {
         post({ type: 'stats', id: m.id, stats: writer.stats() });
         break;
       case 'close':
-        if (retentionTimer !== undefined) clearInterval(retentionTimer);
+        stopRetention?.();
         clearInterval(releaseTimer);
         writer
           .close(m.timeoutMs, STALLED_COMMIT_MS)

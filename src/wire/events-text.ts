@@ -2,6 +2,7 @@
 // Flag values are Linux's generic ones (include/uapi/asm-generic/mman-common.h,
 // include/uapi/linux/mman.h), which x86-64 and arm64 use; `memlens trace` prints the same fields
 // raw (prot as rwx, flags in hex).
+import { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../base/linux-flags.js';
 import type { MemEventJson } from './events.js';
 
 const MAP_FLAGS: [number, string][] = [
@@ -25,9 +26,9 @@ const MAP_HUGETLB = 0x40000;
 const MAP_HUGE_SHIFT = 26;
 
 const MREMAP_FLAGS: [number, string][] = [
-  [1, 'maymove'],
-  [2, 'fixed'],
-  [4, 'dontunmap'],
+  [MREMAP_MAYMOVE, 'maymove'],
+  [MREMAP_FIXED, 'fixed'],
+  [MREMAP_DONTUNMAP, 'dontunmap'],
 ];
 
 /** PROT_* bits as rwx ("r-x"), as `memlens trace` prints them; PROT_NONE reads "---". */

@@ -163,6 +163,16 @@ export type LifecycleEvent =
   | { kind: 'exit'; ktimeNs: bigint; pid: number; tid: number; name: string }
   | { kind: 'rename'; ktimeNs: bigint; pid: number; tid: number; oldName: string; newName: string };
 
+/**
+ * What a tracing backend delivers, in kernel-timestamp order within one batch: the paired calls
+ * and the lifecycle events that keep names and address spaces right. Every backend, the
+ * accounts, the store and the dashboard speak it.
+ */
+export interface TraceBatch {
+  events: MemEvent[];
+  lifecycle: LifecycleEvent[];
+}
+
 /** Events lost by the tracer, never silent. */
 export interface LostCounts {
   /** Events the kernel dropped (ring-buffer overrun, "dropped_events", bpftrace "lost"). */

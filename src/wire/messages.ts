@@ -135,7 +135,7 @@ export interface LedgerNode {
 }
 
 /** One of the several definitions of "used memory", side by side. */
-export interface UsedDefinition {
+export interface UsedDefinitionRow {
   name: string;
   bytes: number | null;
   /** The formula, e.g. "MemTotal − MemAvailable". */
@@ -255,7 +255,7 @@ export interface LedgerBody {
   atMs: number | null;
   /** Null before the first sample or for a remote host. */
   root: LedgerNode | null;
-  used: UsedDefinition[];
+  used: UsedDefinitionRow[];
 }
 
 export interface EventsBody {
@@ -377,7 +377,7 @@ export interface DirtyMappingPages {
  * - `unavailable`: no watch runs (the kernel has no soft-dirty tracking and no fallback was asked);
  *   nothing was cleared.
  */
-export type DirtyWatchState = 'running' | 'stopped' | 'failed' | 'unavailable';
+export type DirtyWatchStatus = 'running' | 'stopped' | 'failed' | 'unavailable';
 
 /** Everything about the watch but its series: small, sent whole with every change. */
 export interface DirtyWatchHead {
@@ -392,7 +392,7 @@ export interface DirtyWatchHead {
   method: DirtyMethod;
   /** What a count means: "pages written" or "pages touched (read or written)" (DIRTY_MEANING). */
   meaning: string;
-  state: DirtyWatchState;
+  state: DirtyWatchStatus;
   /** Why the watch is stopped, failed or unavailable, in one sentence; null while running. */
   reason: string | null;
   /** Set once the watch has stopped. */
@@ -447,20 +447,6 @@ export interface ErrorBody {
   statusCode: number;
   message: string;
 }
-
-export type HttpBody =
-  | StatusBody
-  | ProcessesBody
-  | PieBody
-  | LedgerBody
-  | EventsBody
-  | EventCountBody
-  | ProcessDetailBody
-  | TimelineBody
-  | HostsBody
-  | HistoryBody
-  | DirtyBody
-  | ErrorBody;
 
 // ---------------------------------------------------------------------------------------------
 // WebSocket: server → browser

@@ -5,13 +5,13 @@ import { ParseError } from '../../src/base/errors.js';
 import { SeededRandom, randomChunks } from '../../src/base/random.js';
 import { BpftraceOutputParser } from '../../src/parsers/bpftrace.js';
 import { parseLosslessJson } from '../../src/parsers/lossless-json.js';
-import type { TraceRecord } from '../../src/parsers/trace-records.js';
+import type { TracerLineRecord } from '../../src/parsers/trace-records.js';
 import { callsOf, fixture, knownReport, lifecycleOf } from './fixtures.js';
 import { betweenMarkers, expectedCalls, PROCESS_NAME, shape, WORKER_NAME } from './known-workload.js';
 
-function parseAll(bytes: Uint8Array, chunks?: Uint8Array[]): { records: TraceRecord[]; malformed: number } {
+function parseAll(bytes: Uint8Array, chunks?: Uint8Array[]): { records: TracerLineRecord[]; malformed: number } {
   const p = new BpftraceOutputParser({ host: 'host-b', wallOffsetNs: 1_700_000_000_000_000_000n });
-  const records: TraceRecord[] = [];
+  const records: TracerLineRecord[] = [];
   for (const c of chunks ?? [bytes]) records.push(...p.push(c));
   records.push(...p.end());
   return { records, malformed: p.malformed };

@@ -1,7 +1,7 @@
 // Loads the backend fixtures and the report of the workload they were recorded from.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TraceRecord } from '../../src/parsers/trace-records.js';
+import type { TracerLineRecord } from '../../src/parsers/trace-records.js';
 import type { LifecycleEvent, MemEvent } from '../../src/wire/events.js';
 import { fixturesDir } from '../helpers/paths.js';
 import type { KnownReport } from './known-workload.js';
@@ -16,10 +16,10 @@ export function knownReport(): KnownReport {
   return { pid: Number(j.pid), worker: Number(j.worker), child: Number(j.child), markBegin: big('markBegin'), markEnd: big('markEnd'), a: big('a'), b: big('b'), c: big('c'), m: big('m'), k: big('k'), d: big('d'), e: big('e') };
 }
 
-export function callsOf(records: readonly TraceRecord[]): MemEvent[] {
+export function callsOf(records: readonly TracerLineRecord[]): MemEvent[] {
   return records.flatMap((r) => (r.kind === 'call' ? [r.event] : []));
 }
 
-export function lifecycleOf(records: readonly TraceRecord[]): LifecycleEvent[] {
+export function lifecycleOf(records: readonly TracerLineRecord[]): LifecycleEvent[] {
   return records.flatMap((r) => (r.kind === 'lifecycle' ? [r.event] : []));
 }

@@ -4,13 +4,13 @@ import { test } from 'node:test';
 import { ParseError } from '../../src/base/errors.js';
 import { SeededRandom, randomChunks } from '../../src/base/random.js';
 import { StapOutputParser, unescapeStapName } from '../../src/parsers/stap.js';
-import type { TraceRecord } from '../../src/parsers/trace-records.js';
+import type { TracerLineRecord } from '../../src/parsers/trace-records.js';
 import { callsOf, fixture, knownReport, lifecycleOf } from './fixtures.js';
 import { betweenMarkers, expectedCalls, PROCESS_NAME, shape, WORKER_NAME } from './known-workload.js';
 
-function parseAll(bytes: Uint8Array, chunks?: Uint8Array[]): { records: TraceRecord[]; malformed: number } {
+function parseAll(bytes: Uint8Array, chunks?: Uint8Array[]): { records: TracerLineRecord[]; malformed: number } {
   const p = new StapOutputParser('host-a');
-  const records: TraceRecord[] = [];
+  const records: TracerLineRecord[] = [];
   for (const c of chunks ?? [bytes]) records.push(...p.push(c));
   records.push(...p.end());
   return { records, malformed: p.malformed };

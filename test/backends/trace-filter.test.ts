@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UserError } from '../../src/base/errors.js';
-import type { TraceRecord } from '../../src/parsers/trace-records.js';
+import type { TracerLineRecord } from '../../src/parsers/trace-records.js';
 import { createBpftraceBackend } from '../../src/sources/bpftrace.js';
 import { ReorderQueue } from '../../src/sources/reorder-queue.js';
 import { TraceFilter } from '../../src/sources/trace-filter.js';
@@ -56,7 +56,7 @@ test('filter: --pid keeps those processes and their own lifecycle', () => {
 
 test('assembler: records come out in kernel-time order, once older than the window or when idle', async () => {
   const a = new ReorderQueue({ filter: new TraceFilter(undefined, []), reorderWindowNs: 100n, maxHeldEvents: 1000, onPressure: () => undefined });
-  const call = (pid: number, t: bigint): TraceRecord => ({ kind: 'call', event: ev(pid, t) });
+  const call = (pid: number, t: bigint): TracerLineRecord => ({ kind: 'call', event: ev(pid, t) });
   a.add([call(1, 500n), call(2, 300n), { kind: 'lifecycle', event: fork(1, 9, 400n) }, call(3, 1000n)]);
   a.tick(); // not idle: only what is older than 1000 - 100 goes out
   a.add([call(4, 950n)]);

@@ -4,7 +4,7 @@ import { address } from '../../src/base/units.js';
 import { planIntervals, scannableAreas } from '../../src/analyses/dirty/areas.js';
 import { DEFAULT_RULE, isSteady, judge, parseTolerance, relativeChange } from '../../src/analyses/dirty/convergence.js';
 import { classify, type IntervalResult } from '../../src/analyses/dirty/snapshot.js';
-import { sparkline } from '../../src/analyses/dirty/sparkline.js';
+import { sparkline } from '../../src/render/sparkline.js';
 import { largestInAddressOrder, pagesByMapping } from '../../src/analyses/dirty/wire.js';
 import type { VmaHeader } from '../../src/parsers/proc/maps.js';
 

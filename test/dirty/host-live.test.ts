@@ -13,7 +13,8 @@ import { startWorkload } from './workload.js';
 import type { DirtyJson, DirtyWatchJson } from '../../src/wire/dirty.js';
 import { scannableAreas } from '../../src/analyses/dirty/areas.js';
 import { SoftDirtyScanner } from '../../src/parsers/pagemap.js';
-import { PagemapReader, readMaps, type ScanInterval } from '../../src/sources/pagemap.js';
+import { ProcessPages, type ScanInterval } from '../../src/sources/pagemap.js';
+import { openLiveProcSource } from '../../src/sources/procfs.js';
 
 /** CONFIG_MEM_SOFT_DIRTY of the running kernel, or undefined when its configuration is not readable. */
 function kernelHasSoftDirty(): boolean | undefined {
@@ -244,7 +245,8 @@ test('batched pagemap reads give, interval by interval, what one read per interv
     // Several areas, some small and close together (libraries), one split in three intervals.
     await w.command('m 7');
     await w.command('m 300');
-    const areas = scannableAreas(readMaps(w.pid));
+    const pages = new ProcessPages(openLiveProcSource(), w.pid, w.pageSize);
+    const areas = scannableAreas(await pages.maps());
     const intervals: ScanInterval[] = [];
     for (const a of areas) {
       const pages = (a.end - a.start) / BigInt(w.pageSize);
@@ -255,7 +257,7 @@ test('batched pagemap reads give, interval by interval, what one read per interv
         intervals.push({ start: a.start, end: a.end });
       }
     }
-    const batched = new PagemapReader(w.pid, w.pageSize);
+    const batched = pages.openPagemap();
     const got = batched.scan(intervals);
     batched.close();
     // The reference: each interval on its own, with the plain parser.

@@ -10,6 +10,8 @@ import { runCli } from '../helpers/cli.js';
 import { cliPath } from '../helpers/paths.js';
 import type { DirtyBody, ServerMessage } from '../../src/wire/messages.js';
 import { SoftDirtyMeter } from '../../src/analyses/dirty/meters.js';
+import { ProcessPages } from '../../src/sources/pagemap.js';
+import { openLiveProcSource } from '../../src/sources/procfs.js';
 import { hexAddress } from '../../src/wire/dirty.js';
 import { startWorkload } from './workload.js';
 
@@ -65,12 +67,12 @@ await check('exact', async () => {
 // A round in which the workload writes 10 old pages and maps (and touches) 100 new ones.
 await check('new-mapping', async () => {
   const w = await startWorkload(['2000', 'once']);
-  const meter = new SoftDirtyMeter(w.pid, w.pageSize);
+  const meter = new SoftDirtyMeter(new ProcessPages(openLiveProcSource(), w.pid, w.pageSize));
   try {
-    meter.begin();
+    await meter.begin();
     await w.command('w 0 10 1');
     const fresh = await w.command('m 100');
-    const reading = meter.measure();
+    const reading = await meter.measure();
     const inOld = reading.dirty?.ranges.filter((x) => x.start >= w.address && x.end <= w.address + BigInt(w.pages * w.pageSize)) ?? [];
     return { address: w.address, fresh: `0x${fresh}`, pages: reading.pages, newMappingPages: reading.newMappingPages, writtenInOld: inOld, newRanges: reading.dirty?.newMappingRanges };
   } finally {
@@ -83,13 +85,13 @@ await check('new-mapping', async () => {
 // (mm/mmap.c do_brk_flags), so its old pages read soft-dirty too; memlens must not call them writes.
 await check('heap-grown', async () => {
   const w = await startWorkload(['2000', 'once']);
-  const meter = new SoftDirtyMeter(w.pid, w.pageSize);
+  const meter = new SoftDirtyMeter(new ProcessPages(openLiveProcSource(), w.pid, w.pageSize));
   try {
     await w.command('b 200');
-    meter.begin();
+    await meter.begin();
     await w.command('w 0 10 1');
     await w.command('b 50');
-    const reading = meter.measure();
+    const reading = await meter.measure();
     const heap = reading.dirty?.areas.find((a) => a.mapping === '[heap]');
     return {
       pages: reading.pages,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { csvLine, memoryFlags, sizeText } from '../../src/cli/memory-flags.js';
+import { memoryFlags } from '../../src/cli/memory-flags.js';
+import { csvLine, sizeText } from '../../src/render/text.js';
 import { printable } from '../../src/base/terminal-text.js';
 import { UsageError } from '../../src/base/errors.js';
 

@@ -2,7 +2,7 @@
 // in-memory event store with the same keyset-paging contract as the real one (newest first,
 // opaque cursor). The browser tests run against the real sampler, tracer and store instead.
 import type { MemCall, MemEvent } from '../../src/wire/events.js';
-import type { EventFilter, EventPage, EventStoreView, StoredProcessTotal, SystemSample, TracedProcess } from '../../src/server/inputs.js';
+import type { EventViewFilter, EventPage, EventStoreView, StoredProcessTotal, SystemSample, TracedProcess } from '../../src/server/inputs.js';
 
 const MiB = 1024 * 1024;
 
@@ -91,7 +91,7 @@ export class MemoryEventStore implements EventStoreView {
   readonly description = 'memory (test)';
   constructor(readonly events: MemEvent[]) {}
 
-  private matching(f: EventFilter): MemEvent[] {
+  private matching(f: EventViewFilter): MemEvent[] {
     return this.events.filter(
       (e) =>
         e.host === f.host &&
@@ -103,7 +103,7 @@ export class MemoryEventStore implements EventStoreView {
     );
   }
 
-  page(filter: EventFilter, before: string | null, limit: number): Promise<EventPage> {
+  page(filter: EventViewFilter, before: string | null, limit: number): Promise<EventPage> {
     const rows = this.matching(filter).sort((a, b) => (b.ktimeNs > a.ktimeNs ? 1 : b.ktimeNs < a.ktimeNs ? -1 : 0));
     const start = before === null ? 0 : rows.findIndex((e) => e.ktimeNs < BigInt(before));
     const slice = start < 0 ? [] : rows.slice(start, start + limit);
@@ -112,7 +112,7 @@ export class MemoryEventStore implements EventStoreView {
     return Promise.resolve({ events: slice, next: more && last !== undefined ? last.ktimeNs.toString() : null });
   }
 
-  count(filter: EventFilter): Promise<number> {
+  count(filter: EventViewFilter): Promise<number> {
     return Promise.resolve(this.matching(filter).length);
   }
 

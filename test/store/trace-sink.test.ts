@@ -28,7 +28,7 @@ test('the trace sink stores events and the run’s lost counts', async () => {
     assert.match(sink.description, /^stored in sqlite:/);
     const events = randomEvents(new SeededRandom(12), 500, 1n, ['sink']);
     sink.write(events);
-    await sink.close('sink', { lostEvents: 4, unpaired: 0, malformed: 1 });
+    await sink.close({ lostEvents: 4, unpaired: 0, malformed: 1 });
     assert.equal(err.said(), '');
     const store = await openStore(backend.url);
     try {
@@ -59,7 +59,7 @@ for (const kind of ['sqlite', 'mariadb'] as const) {
           { kind: 'fork', ktimeNs: 35n, parentPid: 500, childPid: 500, childTid: 501, isThread: true, name: 'new' },
         ],
       );
-      await sink.close('h', { lostEvents: 0, unpaired: 0, malformed: 0 });
+      await sink.close({ lostEvents: 0, unpaired: 0, malformed: 0 });
       const store = await openStore(backend.url);
       try {
         const totals = await store.processTotals({ host: 'h', pid: 500 });
@@ -95,7 +95,7 @@ test('retention runs while tracing: --max-rows keeps the newest events', async (
     try {
       // Wait for the first pass to have deleted the 200 oldest rows, then for the fresh events.
       while ((await store.countEvents({ host: 'r' })) > 150) await new Promise((r) => setTimeout(r, 20));
-      await sink.close('r', { lostEvents: 0, unpaired: 0, malformed: 0 });
+      await sink.close({ lostEvents: 0, unpaired: 0, malformed: 0 });
       assert.match(err.said(), /retention deleted 200 stored events/);
       const page = await store.queryEvents({ host: 'r', limit: 10_000 });
       const ktimes = page.map((e) => e.ktimeNs);

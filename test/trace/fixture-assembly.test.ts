@@ -5,12 +5,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ProcessAccounts } from '../../src/analyses/trace/process-accounts.js';
-import { ProcessTable } from '../../src/analyses/trace/process-table.js';
-import { TraceAssembler } from '../../src/analyses/trace/trace-assembler.js';
+import { ProcessTable } from '../../src/parsers/trace/process-table.js';
+import { TraceAssembler } from '../../src/parsers/trace/trace-assembler.js';
 import { PageStream } from '../../src/parsers/tracefs/page-stream.js';
 import { RecordDecoder } from '../../src/parsers/tracefs/record-decoder.js';
-import type { TraceRecord } from '../../src/parsers/tracefs/trace-records.js';
-import type { TraceBatch } from '../../src/sources/trace-backend.js';
+import type { RawTraceRecord } from '../../src/parsers/tracefs/trace-records.js';
+import type { TraceBatch } from '../../src/wire/events.js';
 import { eventToJson } from '../../src/wire/events.js';
 import { fixtureDirs, loadFixture } from './fixture-loader.js';
 import { checkWorkloadEvents, parseDone } from './known-workload.js';
@@ -21,7 +21,7 @@ test('captured workload: events, names, errors and lifecycle come out exactly as
   const fx = loadFixture(name);
   const ids = parseDone(readFileSync(join(fx.dir, 'workload.txt'), 'utf8').split('\n')[1] ?? '');
   const decoder = new RecordDecoder(fx.formats, true);
-  const records: TraceRecord[] = [];
+  const records: RawTraceRecord[] = [];
   for (const bytes of fx.cpus) {
     const s = new PageStream(fx.layout, fx.types, (ts, v, at, len) => {
       const r = decoder.decode(ts, v, at, len);

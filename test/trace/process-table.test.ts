@@ -3,17 +3,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { errnoName } from '../../src/base/errno-names.js';
 import { memCallError } from '../../src/parsers/mem-call-result.js';
-import { ProcessTable } from '../../src/analyses/trace/process-table.js';
-import { TraceAssembler } from '../../src/analyses/trace/trace-assembler.js';
-import type { EnterRecord, TraceRecord } from '../../src/parsers/tracefs/trace-records.js';
-import type { TraceBatch } from '../../src/sources/trace-backend.js';
+import { ProcessTable } from '../../src/parsers/trace/process-table.js';
+import { TraceAssembler } from '../../src/parsers/trace/trace-assembler.js';
+import type { EnterRecord, RawTraceRecord } from '../../src/parsers/tracefs/trace-records.js';
+import type { TraceBatch } from '../../src/wire/events.js';
 
 let clock = 0n;
 const t = () => (clock += 1000n);
-const enter = (tid: number, call: EnterRecord['call'] = 'mmap', len = 4096n): TraceRecord => ({ kind: 'enter', ktimeNs: t(), tid, call, addr: 0n, lengthBytes: len, prot: 3, flags: 0x22, fd: -1, newLengthBytes: null, newAddr: null });
-const exit = (tid: number, ret: bigint, call: EnterRecord['call'] = 'mmap'): TraceRecord => ({ kind: 'exit', ktimeNs: t(), tid, call, ret });
+const enter = (tid: number, call: EnterRecord['call'] = 'mmap', len = 4096n): RawTraceRecord => ({ kind: 'enter', ktimeNs: t(), tid, call, addr: 0n, lengthBytes: len, prot: 3, flags: 0x22, fd: -1, newLengthBytes: null, newAddr: null });
+const exit = (tid: number, ret: bigint, call: EnterRecord['call'] = 'mmap'): RawTraceRecord => ({ kind: 'exit', ktimeNs: t(), tid, call, ret });
 
-function run(table: ProcessTable, records: TraceRecord[], pids?: number[]): { batch: TraceBatch; assembler: TraceAssembler } {
+function run(table: ProcessTable, records: RawTraceRecord[], pids?: number[]): { batch: TraceBatch; assembler: TraceAssembler } {
   const assembler = new TraceAssembler(table, { host: 'h', wallClockMs: () => 0, ...(pids ? { pids: new Set(pids) } : {}) });
   const batch: TraceBatch = { events: [], lifecycle: [] };
   for (const r of records) assembler.push(r, batch);
@@ -110,7 +110,7 @@ test('a process forked by an excluded one is excluded too; --pid keeps only its 
 test('pairing: errors named, brk failure, exits without entries and lost exits counted', () => {
   const table = new ProcessTable();
   table.seed([{ tid: 800, tgid: 800, comm: 'p' }]);
-  const brkEnter: TraceRecord = { kind: 'enter', ktimeNs: t(), tid: 800, call: 'brk', addr: 0x1000n, lengthBytes: 0n, prot: null, flags: null, fd: null, newLengthBytes: null, newAddr: null };
+  const brkEnter: RawTraceRecord = { kind: 'enter', ktimeNs: t(), tid: 800, call: 'brk', addr: 0x1000n, lengthBytes: 0n, prot: null, flags: null, fd: null, newLengthBytes: null, newAddr: null };
   const { batch, assembler } = run(table, [
     exit(800, 0n, 'munmap'), // in flight when tracing started
     enter(800),

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRandom } from '../../src/base/random.js';
-import { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, MAP_FIXED, ProcessMemoryModel } from '../../src/analyses/trace/memory-model.js';
+import { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../../src/base/linux-flags.js';
+import { MAP_FIXED, ProcessMemoryModel } from '../../src/analyses/trace/memory-model.js';
 import { ProcessAccounts } from '../../src/analyses/trace/process-accounts.js';
-import { parseMapsRanges } from '../../src/parsers/trace-seed.js';
+import { parseMapsRanges } from '../../src/parsers/trace/seed.js';
 import type { MemCall, MemEvent } from '../../src/wire/events.js';
 
 const PAGE = 4096n;

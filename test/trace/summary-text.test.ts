@@ -2,8 +2,8 @@
 // when the kernel dropped events.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { summaryText } from '../../src/cli/trace/trace-lines.js';
-import { palette } from '../../src/cli/output.js';
+import { summaryText } from '../../src/render/trace-text.js';
+import { palette } from '../../src/render/text.js';
 import type { AccountRow } from '../../src/analyses/trace/process-accounts.js';
 
 const GIB = 2n ** 30n;

@@ -10,12 +10,12 @@ import { DEFAULT_ENTRY_TYPES, parseEntryHeader, parsePageLayout, type PageLayout
 import { PageStream } from '../../src/parsers/tracefs/page-stream.js';
 import { RecordDecoder } from '../../src/parsers/tracefs/record-decoder.js';
 import { decodePage } from '../../src/parsers/tracefs/ring-buffer-page.js';
-import type { TraceRecord } from '../../src/parsers/tracefs/trace-records.js';
+import type { RawTraceRecord } from '../../src/parsers/tracefs/trace-records.js';
 import { fixtureDirs, loadFixture, type TracefsFixture } from './fixture-loader.js';
 
-function decodeAll(fx: TracefsFixture, chunking?: SeededRandom): { records: TraceRecord[]; missed: number; streams: PageStream[] } {
+function decodeAll(fx: TracefsFixture, chunking?: SeededRandom): { records: RawTraceRecord[]; missed: number; streams: PageStream[] } {
   const decoder = new RecordDecoder(fx.formats, true);
-  const records: TraceRecord[] = [];
+  const records: RawTraceRecord[] = [];
   let missed = 0;
   const streams = fx.cpus.map((bytes) => {
     const s = new PageStream(
@@ -47,7 +47,7 @@ function textLines(text: string): { tid: number; usec: bigint; what: string }[] 
 const hex = (v: bigint) => `0x${BigInt.asUintN(64, v).toString(16)}`;
 
 /** Renders a decoded record the way the kernel's print fmt does, to compare with trace.txt. */
-function render(r: TraceRecord): string {
+function render(r: RawTraceRecord): string {
   switch (r.kind) {
     case 'enter':
       if (r.call === 'mmap') return `sys_mmap(addr: ${r.addr === 0n ? '0' : hex(r.addr)}, len: ${hex(r.lengthBytes)}, `;

@@ -1,7 +1,9 @@
 // The two ways of measuring one round on a live process: soft-dirty bits (pages written) and,
 // where the kernel lacks them, referenced bits (pages touched). Each meter starts a round by
-// clearing the target's bits and ends it by reading them.
-import { PagemapReader, ProcessGoneError, clearRefs, isAlive, readMaps, readSmaps } from '../../sources/pagemap.js';
+// clearing the target's bits and ends it by reading them. The reading and writing is the
+// ProcessPages handed in (src/sources/pagemap.ts): this file decides what to read and when.
+import { ProcessGoneError } from '../../base/errors.js';
+import type { PagemapReader, ProcessPages } from '../../sources/pagemap.js';
 import type { VmaHeader } from '../../parsers/proc/maps.js';
 import type { SmapsVma } from '../../parsers/proc/smaps.js';
 import { touchedPages, type TouchedSnapshot } from './accessed.js';
@@ -20,18 +22,18 @@ export interface RoundReading {
 export interface Meter {
   readonly method: 'soft-dirty' | 'accessed';
   /** Clears the target's bits: the round starts now. */
-  begin(): void;
+  begin(): Promise<void>;
   /** Reads what the round saw. Throws ProcessGoneError when the target has exited. */
-  measure(): RoundReading;
+  measure(): Promise<RoundReading>;
   close(): void;
 }
 
 /** Reads the soft-dirty state without clearing anything (plain `memlens dirty PID`). */
-export function readSoftDirty(pid: number, pageSize: number, previous?: readonly VmaHeader[]): DirtySnapshot {
-  const areas = scannableAreas(readMaps(pid));
-  if (areas.length === 0 && !isAlive(pid)) throw new ProcessGoneError(pid);
+export async function readSoftDirty(target: ProcessPages, previous?: readonly VmaHeader[]): Promise<DirtySnapshot> {
+  const areas = scannableAreas(await target.maps());
+  if (areas.length === 0 && !(await target.isAlive())) throw new ProcessGoneError(target.pid);
   const plan = planIntervals(areas, previous);
-  const reader = new PagemapReader(pid, pageSize);
+  const reader = target.openPagemap();
   try {
     return classify(areas, plan, reader.scan(plan), { afterClear: previous !== undefined });
   } finally {
@@ -56,29 +58,26 @@ export class SoftDirtyMeter implements Meter {
   private previous: VmaHeader[] = [];
   private readonly reader: PagemapReader;
 
-  constructor(
-    readonly pid: number,
-    readonly pageSize: number,
-  ) {
-    this.reader = new PagemapReader(pid, pageSize);
+  constructor(readonly target: ProcessPages) {
+    this.reader = target.openPagemap();
   }
 
-  begin(): void {
+  async begin(): Promise<void> {
     // Maps first, then the clear: an area created between the two counts as new next round.
-    this.previous = scannableAreas(readMaps(this.pid));
-    clearRefs(this.pid, 4);
+    this.previous = scannableAreas(await this.target.maps());
+    this.target.clearRefs(4);
   }
 
-  measure(): RoundReading {
-    const areas = scannableAreas(readMaps(this.pid));
-    if (!isAlive(this.pid)) throw new ProcessGoneError(this.pid);
+  async measure(): Promise<RoundReading> {
+    const areas = scannableAreas(await this.target.maps());
+    if (!(await this.target.isAlive())) throw new ProcessGoneError(this.target.pid);
     const plan = planIntervals(areas, this.previous);
     const results = this.reader.scan(plan);
     // When the maps changed, areas may have been merged or grown: smaps VmFlags tells which
     // carry VM_SOFTDIRTY as a whole (fs/proc/task_mmu.c show_smap_vma_flags, "sd").
-    const markedAreas = sameBounds(areas, this.previous) ? undefined : softDirtyAreas(readSmaps(this.pid));
+    const markedAreas = sameBounds(areas, this.previous) ? undefined : softDirtyAreas(await this.target.smaps());
     const dirty = classify(areas, plan, results, { afterClear: true, markedAreas });
-    if (!isAlive(this.pid)) throw new ProcessGoneError(this.pid);
+    if (!(await this.target.isAlive())) throw new ProcessGoneError(this.target.pid);
     return { pages: dirty.writtenPages, newMappingPages: dirty.newMappingPages, dirty };
   }
 
@@ -89,18 +88,16 @@ export class SoftDirtyMeter implements Meter {
 
 export class AccessedMeter implements Meter {
   readonly method = 'accessed';
-  constructor(
-    readonly pid: number,
-    readonly pageSize: number,
-  ) {}
+  constructor(readonly target: ProcessPages) {}
 
-  begin(): void {
-    clearRefs(this.pid, 1);
+  begin(): Promise<void> {
+    this.target.clearRefs(1);
+    return Promise.resolve();
   }
 
-  measure(): RoundReading {
-    const touched = touchedPages(readSmaps(this.pid), this.pageSize);
-    if (!isAlive(this.pid)) throw new ProcessGoneError(this.pid);
+  async measure(): Promise<RoundReading> {
+    const touched = touchedPages(await this.target.smaps(), this.target.pageSize);
+    if (!(await this.target.isAlive())) throw new ProcessGoneError(this.target.pid);
     return { pages: touched.pages, newMappingPages: 0, touched };
   }
 

@@ -1,6 +1,6 @@
 // The watch loop: clear, wait one interval, read, repeat; judge convergence after each round.
 // A target that exits ends the watch with the rounds measured so far.
-import { ProcessGoneError } from '../../sources/pagemap.js';
+import { ProcessGoneError } from '../../base/errors.js';
 import { judge, relativeChange, type ConvergenceRule, type Verdict } from './convergence.js';
 import type { Meter, RoundReading } from './meters.js';
 
@@ -69,7 +69,7 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
   const keep = opts.keepRounds === undefined ? Number.POSITIVE_INFINITY : Math.max(opts.keepRounds, opts.rule.stableRounds + 1);
   try {
     for (let n = 1; n <= opts.maxRounds; n++) {
-      opts.meter.begin();
+      await opts.meter.begin();
       const cleared = performance.now();
       // Node's timers count from the event loop's cached clock and can fire up to a millisecond
       // early; a round lasts at least the interval it is reported as.
@@ -81,7 +81,7 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
         stopReason = 'interrupted';
         break;
       }
-      last = opts.meter.measure();
+      last = await opts.meter.measure();
       const previous = series[series.length - 1];
       series.push(last.pages);
       const round: Round = {

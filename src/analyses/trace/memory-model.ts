@@ -22,14 +22,12 @@
 //          vma_to_resize: the old range must lie within one), so the part it grows takes the
 //          protection of the old range's first page.
 import type { MemEvent } from '../../wire/events.js';
+import { MREMAP_DONTUNMAP } from '../../base/linux-flags.js';
 import { AddressSpace } from './address-space.js';
 
 export const MAP_FIXED = 0x10;
 export const MAP_HUGETLB = 0x40000;
 const MAP_HUGE_SHIFT = 26;
-export const MREMAP_MAYMOVE = 1;
-export const MREMAP_FIXED = 2;
-export const MREMAP_DONTUNMAP = 4;
 /** PROT_READ | PROT_WRITE | PROT_EXEC (include/uapi/asm-generic/mman-common.h): none of them = PROT_NONE. */
 const PROT_ACCESS = 0x7;
 

@@ -8,19 +8,9 @@
 // Percentages are of the system's total virtual memory, MemTotal + SwapTotal; the share of a
 // process is its requested bytes only: reserved address space takes none of that memory.
 // When a process exits its model is dropped; its last reserved and requested figures are kept.
-import type { TraceBatch } from '../../sources/trace-backend.js';
-import type { LifecycleEvent, MemEvent } from '../../wire/events.js';
+import type { LifecycleEvent, MemEvent, TraceBatch } from '../../wire/events.js';
+import type { ProcessSeed } from '../../parsers/trace/seed.js';
 import { ProcessMemoryModel } from './memory-model.js';
-
-export interface ProcessSeed {
-  pid: number;
-  name: string;
-  ranges: [bigint, bigint][];
-  /** The ranges among `ranges` mapped with PROT_NONE ("---p" or "---s" in maps). */
-  reserved: [bigint, bigint][];
-  /** The current break (end of [heap], or start_brk when there is no heap yet), if known. */
-  brk: bigint | undefined;
-}
 
 export interface ProcessAccount {
   pid: number;

@@ -1,19 +1,7 @@
 import { Argument, Option, type Command } from 'commander';
 import { UsageError } from '../../base/errors.js';
-import { DEFAULT_INTERVAL_MS, DIRTY_FLAG_NAMES, parseWatchFlags } from '../dirty-flags.js';
+import { DEFAULT_INTERVAL_MS, DIRTY_FLAG_NAMES, parseWatchFlags, type DirtyOptions } from '../dirty-flags.js';
 import { integerFlag, pidFlag, timerFlag } from '../flag-values.js';
-
-export interface DirtyOptions {
-  json?: boolean;
-  watch?: boolean;
-  /** Milliseconds. */
-  interval: number;
-  untilStable?: boolean;
-  tolerance: string;
-  maxRounds?: number;
-  fallback?: 'accessed';
-  force?: boolean;
-}
 
 const RULE_HELP = `
 Counting:

@@ -7,7 +7,7 @@ import { durationMs, integerFlag, nonEmptyFlag, pidFlag } from '../flag-values.j
 import type { StoredEvent } from '../../store/index.js';
 import { MEM_CALLS, storedEventToJson, type MemCall } from '../../wire/events.js';
 import { printable } from '../../base/terminal-text.js';
-import { palette, table } from '../output.js';
+import { palette, table } from '../../render/text.js';
 
 /** The flags as commander leaves them, numbers already checked (flag-values.ts). */
 interface EventsFlags {

@@ -3,11 +3,11 @@ import { writeFile } from 'node:fs/promises';
 import { UserError, errnoCode } from '../../base/errors.js';
 import { createMemtraceAnalysis } from '../../analyses/memtrace/analyze.js';
 import { flameData, foldedStacks, stacksOf } from '../../analyses/memtrace/folded.js';
-import { renderHtmlReport } from '../../analyses/memtrace/html-report.js';
+import { renderHtmlReport } from '../../render/memtrace-html.js';
 import { buildMemtraceReport } from '../../analyses/memtrace/report.js';
-import { renderTextReport } from '../../analyses/memtrace/text-report.js';
+import { renderTextReport } from '../../render/memtrace-text.js';
 import { feedMemtraceFile } from '../../sources/memtrace-file.js';
-import { palette, toJson } from '../output.js';
+import { palette, toJson } from '../../render/text.js';
 
 export interface MemtraceRunOptions {
   json: boolean;

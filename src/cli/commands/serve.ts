@@ -55,7 +55,7 @@ async function dirtyWatchConfig(f: ServeDirtyFlags): Promise<DirtyWatchConfig | 
   const timing = parseWatchFlags({ interval: f.dirtyInterval ?? DEFAULT_INTERVAL_MS, tolerance: f.dirtyTolerance ?? '5%', maxRounds: f.dirtyMaxRounds }, names);
   const untilStable = f.dirtyUntilStable === true;
   const { checkWatchRights, inspectTarget, softDirtyMissing } = await import('../dirty-target.js');
-  const target = inspectTarget(pid, { force: f.dirtyForce, fallback: f.dirtyFallback }, names);
+  const target = await inspectTarget(pid, { force: f.dirtyForce, fallback: f.dirtyFallback }, names);
   // Without soft-dirty tracking (and no fallback asked) the server still starts: the tab says why
   // no watch runs, and nothing of the target is cleared, so its rights do not matter.
   const unavailable = target.method === 'soft-dirty' && !target.probe.supported ? softDirtyMissing(target, names, 'Restart memlens serve') : null;

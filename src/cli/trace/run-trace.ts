@@ -5,12 +5,12 @@ import { ExitCode, UsageError } from '../../base/errors.js';
 import { ProcessAccounts } from '../../analyses/trace/process-accounts.js';
 import { createTraceBackend, isLive, type BackendChoice, type BackendKind, BACKEND_KINDS } from '../../sources/trace-backends.js';
 import { lowerBackgroundThreads } from '../../sources/own-threads.js';
-import { pageSizeBytes, readProcessSeeds, totalVirtualBytes } from '../../sources/trace-proc.js';
+import { TraceProc } from '../../sources/trace-proc.js';
 import { EventLineWriter, type MemEvent } from '../../wire/events.js';
-import { palette, toJson } from '../output.js';
+import { palette, toJson } from '../../render/text.js';
 import { parseRetention } from '../retention-flags.js';
 import { openEventSink, type EventSink } from './event-sink.js';
-import { eventLine, HEADER, summaryText } from './trace-lines.js';
+import { eventLine, HEADER, summaryText } from '../../render/trace-text.js';
 
 /** The flags as commander leaves them, integers and durations already checked (flag-values.ts). */
 export interface TraceFlags {
@@ -53,14 +53,15 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   const p = palette();
 
   const backend = await createTraceBackend(choice);
-  const accounts = new ProcessAccounts(pageSizeBytes());
-  const total = totalVirtualBytes();
+  const proc = new TraceProc();
+  const accounts = new ProcessAccounts(await proc.pageSizeBytes());
+  const total = await proc.totalVirtualBytes();
   // The backend first: it says "needs root" before anything is created on disk.
   await backend.start();
   let sink: EventSink;
   try {
     sink = await openEventSink({ store: flags.store, host, ...(flags.db === undefined ? {} : { db: flags.db }), ...(retention ? { retention } : {}) });
-    if (isLive(choice)) accounts.seed(readProcessSeeds(pids));
+    if (isLive(choice)) accounts.seed(await proc.readProcessSeeds(pids));
   } catch (e) {
     await backend.stop();
     throw e;
@@ -108,7 +109,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
     process.on(s, closing);
   }
   const lost = backend.lost();
-  const stored = await sink.close(host, lost);
+  const stored = await sink.close(lost);
   for (const s of signals) process.removeListener(s, closing);
   if (stored.lostEvents > 0) process.exitCode = ExitCode.failure;
   const rows = accounts.rows(total).filter((r) => flags.name === undefined || r.name === flags.name);

@@ -23,7 +23,7 @@ import { BacktraceCache } from './backtrace-cache.js';
 import { CodeKeys } from './code-key.js';
 import { detectMemtrace } from './detect.js';
 import { LocationDecoder, readCString } from './location-codec.js';
-import { CTF_MAGIC, HEADER_PREFIX_BYTES, MAX_PACKET_BYTES, headerBytesFor, readPacketHeader, type PacketHeader } from './packet-header.js';
+import { CTF_MAGIC, HEADER_PREFIX_BYTES, MAX_PACKET_BYTES, headerBytesFor, peekSizeAndVersion, readPacketHeader, type PacketHeader } from './packet-header.js';
 import { StackTrie } from './stack-trie.js';
 import { AllocSource, emptyIntegrity, type MemtraceEventCounts, type MemtraceIntegrity, type MemtraceVisitor, type SourceLocation, type TraceInfo } from './types.js';
 import { readVint } from './vint.js';
@@ -145,10 +145,7 @@ export class MemtraceDecoder {
         if (detectMemtrace(this.buf.subarray(this.start, this.stop), this.source) === undefined) throw new ParseError('not a memtrace trace (no CTF magic)', this.source);
       }
       if (avail < HEADER_PREFIX_BYTES) return;
-      const view = new DataView(this.buf.buffer, this.buf.byteOffset + this.start, avail);
-      const magic = view.getUint32(0, true);
-      const packetBytes = Math.floor(view.getUint32(4, true) / 8);
-      const version = view.getUint16(28, true);
+      const { magic, packetBytes, version } = peekSizeAndVersion(new Cursor(new DataView(this.buf.buffer, this.buf.byteOffset + this.start, avail), true));
       const headerOk = magic === CTF_MAGIC && version >= 1 && version <= 3 && packetBytes >= headerBytesFor(version) && packetBytes <= MAX_PACKET_BYTES;
       if (!headerOk) {
         if (this.info === undefined) throw new ParseError('the first packet header is corrupt', this.source);

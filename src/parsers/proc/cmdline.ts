@@ -19,8 +19,3 @@ export function parseCmdline(bytes: Uint8Array): string[] {
   }
   return args;
 }
-
-/** The command line as one string for display: arguments joined by spaces. */
-export function cmdlineText(args: readonly string[]): string {
-  return args.join(' ');
-}

@@ -59,9 +59,23 @@ export function parseStat(text: string, source = 'stat'): ProcStat | undefined {
  * text is not a stat line.
  */
 export function statStartTime(text: string): string | undefined {
+  return statDecimalField(text, 22);
+}
+
+/**
+ * Field 47 of stat, start_brk: where the heap begins (Linux 3.3 and later; printed as 0 when the
+ * reader may not see the process's addresses). Undefined when the text is not a stat line.
+ */
+export function statStartBrk(text: string): bigint | undefined {
+  const v = statDecimalField(text, 47);
+  return v === undefined ? undefined : BigInt(v);
+}
+
+/** Field n (1-based, n >= 3) of a stat line as the decimal digits the kernel printed, counted after the comm. */
+function statDecimalField(text: string, n: number): string | undefined {
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
-  const v = text.slice(close + 2).split(' ')[22 - 3];
+  const v = text.slice(close + 2).trimEnd().split(' ')[n - 3];
   return v !== undefined && /^\d+$/.test(v) ? v : undefined;
 }
 

@@ -1,12 +1,13 @@
-// Turns the payload of a ring-buffer record into a TraceRecord, using only offsets from the
+// Turns the payload of a ring-buffer record into a RawTraceRecord, using only offsets from the
 // kernel's format files (events/<system>/<event>/format). The record's common_type selects the
 // event; events memlens did not ask for come back as undefined.
 import { ParseError } from '../../base/errors.js';
+import { MREMAP_FIXED } from '../../base/linux-flags.js';
 import { MEM_CALLS, type MemCall } from '../../wire/events.js';
 import { findField, type EventFormat, type FieldFormat } from './event-format.js';
-import type { TraceRecord } from './trace-records.js';
+import type { RawTraceRecord } from './trace-records.js';
 
-type Decode = (ktimeNs: bigint, view: DataView, at: number, length: number) => TraceRecord | undefined;
+type Decode = (ktimeNs: bigint, view: DataView, at: number, length: number) => RawTraceRecord | undefined;
 
 const utf8 = new TextDecoder('utf-8');
 
@@ -166,15 +167,13 @@ function enterDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
           flags: f,
           fd: null,
           newLengthBytes: readBig(v, at, newLen, le),
-          // new_addr only means something with MREMAP_FIXED (include/uapi/linux/mman.h).
+          // new_addr only means something with MREMAP_FIXED.
           newAddr: (f & MREMAP_FIXED) !== 0 ? readBig(v, at, newAddr, le) : null,
         };
       };
     }
   }
 }
-
-const MREMAP_FIXED = 2;
 
 function exitDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
   const pid = need(format, 'common_pid');
@@ -272,12 +271,12 @@ export class RecordDecoder {
     this.typeField = typeField;
   }
 
-  private tooShort(): TraceRecord | undefined {
+  private tooShort(): RawTraceRecord | undefined {
     this.malformed++;
     return undefined;
   }
 
-  decode(ktimeNs: bigint, view: DataView, at: number, length: number): TraceRecord | undefined {
+  decode(ktimeNs: bigint, view: DataView, at: number, length: number): RawTraceRecord | undefined {
     if (length < this.typeField.offset + this.typeField.size) return this.tooShort();
     const id = readNum(view, at, this.typeField, this.littleEndian);
     const d = this.byId.get(id);

@@ -65,7 +65,5 @@ export interface RenameRecord {
   newComm: string;
 }
 
-export type TraceRecord = EnterRecord | ExitRecord | NewTaskRecord | ExecRecord | TaskExitRecord | RenameRecord;
-
-/** CLONE_THREAD from include/uapi/linux/sched.h: the new task joins its creator's thread group. */
-export const CLONE_THREAD = 0x10000n;
+/** One raw record as the kernel wrote it, before pairing (the line tracers' records are TracerLineRecord, ../trace-records.ts). */
+export type RawTraceRecord = EnterRecord | ExitRecord | NewTaskRecord | ExecRecord | TaskExitRecord | RenameRecord;

@@ -1,9 +1,9 @@
 // The read side of the event store (src/store) as the dashboard server needs it. Paging is the
 // store's own keyset on the event id: the cursor the browser holds is that id, as a string.
 import type { EventStore } from '../../store/index.js';
-import type { EventFilter, EventPage, EventStoreView, StoredProcessTotal } from '../inputs.js';
+import type { EventViewFilter, EventPage, EventStoreView, StoredProcessTotal } from '../inputs.js';
 
-function storeFilter(f: EventFilter): Parameters<EventStore['countEvents']>[0] {
+function storeFilter(f: EventViewFilter): Parameters<EventStore['countEvents']>[0] {
   return {
     host: f.host,
     ...(f.pid === undefined ? {} : { pid: f.pid }),

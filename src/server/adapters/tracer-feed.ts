@@ -1,10 +1,10 @@
 // Runs a tracing backend for the dashboard: every batch goes to the per-process accounts
-// (src/analyses/trace), to the store's buffered writer and to the live state; the accounts'
-// rows are handed to the live state a few times a second, not per batch.
+// (src/analyses/trace), to the store (through TraceStoreFeed, the path `memlens trace` takes too)
+// and to the live state; the accounts' rows are handed to the live state a few times a second,
+// not per batch.
 import type { ProcessAccounts, AccountRow } from '../../analyses/trace/process-accounts.js';
-import type { BufferedWriter } from '../../store/index.js';
+import type { TraceStoreFeed } from '../../store/trace-feed.js';
 import type { TraceBackend } from '../../sources/trace-backend.js';
-import type { LostCounts } from '../../wire/events.js';
 import type { TracedProcess } from '../inputs.js';
 import type { LiveState } from '../live-state.js';
 
@@ -31,27 +31,18 @@ export interface TracerFeedOptions {
   backend: TraceBackend;
   accounts: ProcessAccounts;
   state: LiveState;
-  writer: BufferedWriter | null;
-  host: string;
+  store: TraceStoreFeed | null;
   totalVirtualBytes: bigint;
-  /** Kernel time → wall clock, for the store's process starts. */
-  wallClockMs: (ktimeNs: bigint) => number;
 }
 
 /** Consumes batches until the backend stops. */
 export async function feedFromTracer(o: TracerFeedOptions): Promise<void> {
   let lastAccounts = 0;
-  let reported: LostCounts = { lostEvents: 0, unpaired: 0, malformed: 0 };
   const publish = (): void => {
     o.state.applyTrace(tracedFromRows(o.accounts.rows(o.totalVirtualBytes, true)), Date.now());
     const lost = o.backend.lost();
     o.state.setLost(lost);
-    if (o.writer !== null) {
-      // The store adds what it is given: hand it what was lost since the last report.
-      const delta = { lostEvents: lost.lostEvents - reported.lostEvents, unpaired: lost.unpaired - reported.unpaired, malformed: lost.malformed - reported.malformed };
-      if (delta.lostEvents > 0 || delta.unpaired > 0 || delta.malformed > 0) o.writer.recordLost(o.host, delta);
-    }
-    reported = { ...lost };
+    o.store?.reportLost(lost);
     lastAccounts = Date.now();
   };
   // A quiet spell after a batch must not leave the table behind: publish once it has settled.
@@ -59,12 +50,7 @@ export async function feedFromTracer(o: TracerFeedOptions): Promise<void> {
   for await (const batch of o.backend.batches()) {
     o.accounts.apply(batch);
     o.state.addEvents(batch.events);
-    if (o.writer !== null) {
-      for (const l of batch.lifecycle) {
-        if (l.kind === 'fork' && !l.isThread) o.writer.processStarted({ host: o.host, pid: l.childPid, startNs: l.ktimeNs, name: l.name, timeMs: o.wallClockMs(l.ktimeNs) });
-      }
-      o.writer.write(batch.events);
-    }
+    o.store?.write(batch.events, batch.lifecycle);
     if (Date.now() - lastAccounts >= ACCOUNTS_EVERY_MS) publish();
     else if (trailing === null) {
       trailing = setTimeout(() => {

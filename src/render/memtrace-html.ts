@@ -1,11 +1,11 @@
 // The self-contained HTML report: one file, no network, inline CSS, SVG drawn here, and a
-// small inline script for the interactive flame graph (html-flame.ts).
-import { axisText, byteAxis, secondsAxis, secondsText } from '../../base/axis.js';
-import { HUE, PALETTE_LIGHT } from '../../base/palette.js';
-import { formatBytes } from '../../base/units.js';
-import type { MemtraceWireReport, MemtraceWireSite, MemtraceWireSplit } from '../../wire/memtrace.js';
-import type { FlameData } from './folded.js';
-import { FLAME_SCRIPT } from './html-flame.js';
+// small inline script for the interactive flame graph (memtrace-flame-script.ts).
+import { axisText, byteAxis, secondsAxis, secondsText } from '../base/axis.js';
+import { HUE, PALETTE_LIGHT } from '../base/palette.js';
+import { formatBytes } from '../base/units.js';
+import type { MemtraceWireReport, MemtraceWireSite, MemtraceWireSplit } from '../wire/memtrace.js';
+import type { FlameData } from '../analyses/memtrace/folded.js';
+import { FLAME_SCRIPT } from './memtrace-flame-script.js';
 import { escapeHtml as h, jsonForScript } from './html-escape.js';
 
 const CSS = `

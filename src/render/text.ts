@@ -1,5 +1,6 @@
-// Shared output helpers of the CLI: colour only on a terminal and never with NO_COLOR
-// (https://no-color.org), JSON with bigint support, and aligned text tables.
+// The building blocks of every text rendering: colour only on a terminal and never with NO_COLOR
+// (https://no-color.org), JSON with bigint support, aligned text tables, sizes and CSV fields.
+import { formatBytes } from '../base/units.js';
 
 export function useColour(stream: NodeJS.WriteStream = process.stdout): boolean {
   const noColor = process.env.NO_COLOR;
@@ -57,6 +58,26 @@ export function table(rows: string[][], align: Align[]): string {
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;
+/** Display width in code points, colour codes left out (memlens's own characters are all single-width). */
 function visibleLength(s: string): number {
-  return s.replace(ANSI, '').length;
+  let n = 0;
+  for (const _ of s.replace(ANSI, '')) n++;
+  return n;
+}
+
+/** Human size: binary units, or exact bytes with --bytes; null is "n/a". */
+export function sizeText(b: number | null, exactBytes: boolean | undefined): string {
+  if (b === null) return 'n/a';
+  return exactBytes ? String(b) : formatBytes(b);
+}
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+export function csvField(v: string | number | null): string {
+  if (v === null) return '';
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function csvLine(fields: (string | number | null)[]): string {
+  return fields.map(csvField).join(',');
 }

@@ -4,8 +4,8 @@
 // click a grey bar above it to zoom out. The tree and its rectangles come from
 // src/wire/memtrace-flame.ts, inlined as compiled source, so the report and the dashboard draw
 // from the same code and neither recurses (stacks 9,984 frames deep exist).
-import { HUE, PALETTE_LIGHT } from '../../base/palette.js';
-import { buildFlameTree, flameFind, flamePath, layoutFlame } from '../../wire/memtrace-flame.js';
+import { HUE, PALETTE_LIGHT } from '../base/palette.js';
+import { buildFlameTree, flameFind, flamePath, layoutFlame } from '../wire/memtrace-flame.js';
 
 /** Ancestors of the zoomed frame drawn as grey bars; above that many, the middle ones fold into one bar. */
 export const FLAME_TRAIL_MAX = 12;

@@ -1,7 +1,7 @@
 // Pairs each syscall entry with its exit. A thread makes one system call at a time, so the key is
 // the thread id; records must arrive in timestamp order across CPUs (a thread can migrate between
 // its entry and its exit). Whatever cannot be paired is counted, never guessed.
-import type { EnterRecord, ExitRecord } from '../../parsers/tracefs/trace-records.js';
+import type { EnterRecord, ExitRecord } from '../tracefs/trace-records.js';
 
 export interface Pending<A> {
   enter: EnterRecord;

@@ -1,10 +1,10 @@
 // How `memlens trace` shows events as they happen: one line per call, like the snoop tools,
 // and the per-process summary at the end.
-import { formatBytes } from '../../base/units.js';
-import type { AccountRow } from '../../analyses/trace/process-accounts.js';
-import type { LostCounts, MemEvent } from '../../wire/events.js';
-import { printable } from '../../base/terminal-text.js';
-import { table, type Palette } from '../output.js';
+import { formatBytes } from '../base/units.js';
+import type { AccountRow } from '../analyses/trace/process-accounts.js';
+import type { LostCounts, MemEvent } from '../wire/events.js';
+import { printable } from '../base/terminal-text.js';
+import { table, type Palette } from './text.js';
 
 const hex = (v: bigint) => `0x${BigInt.asUintN(64, v).toString(16)}`;
 

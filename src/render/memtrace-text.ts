@@ -1,37 +1,15 @@
 // The terminal report of `memlens memtrace`.
-import { printable } from '../../base/terminal-text.js';
-import { formatBytes } from '../../base/units.js';
-import type { MemtraceWireReport, MemtraceWireSite, MemtraceWireSplit } from '../../wire/memtrace.js';
+import { printable } from '../base/terminal-text.js';
+import { formatBytes } from '../base/units.js';
+import type { MemtraceWireReport, MemtraceWireSite, MemtraceWireSplit } from '../wire/memtrace.js';
 import { sparkline } from './sparkline.js';
+import { table, type Palette } from './text.js';
 
-export interface TextStyle {
-  bold(s: string): string;
-  dim(s: string): string;
-  red(s: string): string;
-  yellow(s: string): string;
-  green(s: string): string;
-}
+/** Characters of a curve at most: one per bin up to this, then the bins grouped. */
+const SPARK_WIDTH = 60;
 
-type Row = string[];
-
-/** Display width in code points (the report's own characters are all single-width). */
-const width = (s: string): number => Array.from(s).length;
-
-function table(rows: Row[], right: boolean[]): string {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, width(c))));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => {
-          const pad = ' '.repeat((widths[i] ?? 0) - width(c));
-          return right[i] === true ? pad + c : c + pad;
-        })
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
+/** The colours the report uses. */
+type TextStyle = Pick<Palette, 'bold' | 'dim' | 'red' | 'yellow' | 'green'>;
 
 const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 const num = (n: number): string => n.toLocaleString('en-US');
@@ -73,10 +51,10 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
         ['live, peak', formatBytes(tt.livePeak.totalBytes), `at ${tt.peakTimeS.toFixed(2)} s; ${splitText(tt.livePeak)}`],
         ['live, end', formatBytes(tt.liveEnd.totalBytes), splitText(tt.liveEnd)],
       ].map((row) => row.map((c) => `  ${c}`)),
-      [false, true, false],
+      ['left', 'right', 'left'],
     ),
   );
-  out.push(`  live memory over time  ${sparkline(r.timeline.bins.map((b) => b.liveBytes))}`);
+  out.push(`  live memory over time  ${sparkline(r.timeline.bins.map((b) => b.liveBytes), SPARK_WIDTH)}`);
   out.push('');
 
   const byId = new Map(r.sites.map((s) => [s.id, s]));
@@ -87,7 +65,7 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
       out.push('');
       return;
     }
-    const rows: Row[] = [['  bytes', 'share', 'young/promoted/major/live', 'site']];
+    const rows: string[][] = [['  bytes', 'share', 'young/promoted/major/live', 'site']];
     for (const id of ids) {
       const s = byId.get(id);
       if (s === undefined) continue;
@@ -96,7 +74,7 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
       const sum = lt.reduce((a, b) => a + b, 0);
       rows.push([`  ${formatBytes(pick(s))}`, total > 0 ? pct(pick(s) / total) : '', sum > 0 ? lt.map((x) => pct(x / sum)).join('/') : '', siteName(s)]);
     }
-    out.push(table(rows, [true, true, false, false]));
+    out.push(table(rows, ['right', 'right', 'left', 'left']));
     out.push('');
   };
   ranking('Sites by bytes allocated', r.rankings.byAllocated, (s) => s.allocatedBytes, tt.allocated.totalBytes);
@@ -105,9 +83,9 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
 
   if (r.tasks.length > 0) {
     out.push(st.bold('Memory by Lwt task'));
-    const rows: Row[] = [['  allocated', "Lwt's own", 'live at peak', 'live at end', 'task']];
+    const rows: string[][] = [['  allocated', "Lwt's own", 'live at peak', 'live at end', 'task']];
     for (const t of r.tasks.slice(0, 20)) rows.push([`  ${formatBytes(t.allocatedBytes)}`, formatBytes(t.lwtAllocatedBytes), formatBytes(t.livePeakBytes), formatBytes(t.liveEndBytes), clean(t.name)]);
-    out.push(table(rows, [true, true, true, true, false]));
+    out.push(table(rows, ['right', 'right', 'right', 'right', 'left']));
     out.push('');
   }
   out.push(st.bold('Leak suspects'));
@@ -117,7 +95,7 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
     out.push(
       `     ${formatBytes(l.liveEndBytes)} live at the end (${pct(l.shareOfEndLive)} of it), growing ${formatBytes(l.growthBytesPerS)}/s; ${pct(l.retainedFraction)} of what it allocated is never freed`,
     );
-    out.push(`     ${sparkline(l.curve)}`);
+    out.push(`     ${sparkline(l.curve, SPARK_WIDTH)}`);
   });
   out.push('');
   out.push(st.bold('Allocation races'));

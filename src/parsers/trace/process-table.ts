@@ -4,7 +4,8 @@
 // task_newtask (CLONE_THREAD or not), sched_process_exec (a thread that execs becomes the leader),
 // task_rename, sched_process_exit (group_dead ends the process).
 import type { LifecycleEvent } from '../../wire/events.js';
-import { CLONE_THREAD, type TraceRecord } from '../../parsers/tracefs/trace-records.js';
+import type { RawTraceRecord } from '../tracefs/trace-records.js';
+import { forkEvent } from '../trace-records.js';
 
 export interface SeedTask {
   tid: number;
@@ -92,14 +93,13 @@ export class ProcessTable {
    * Applies a lifecycle record and returns the lifecycle event it means, if any. Threads that exit
    * while their process lives on change the table but produce no event: "exit" is a process's end.
    */
-  apply(r: TraceRecord): LifecycleEvent | undefined {
+  apply(r: RawTraceRecord): LifecycleEvent | undefined {
     switch (r.kind) {
       case 'newtask': {
         const parent = this.attribute(r.parentTid);
-        const isThread = (r.cloneFlags & CLONE_THREAD) !== 0n;
-        const tgid = isThread ? parent.pid : r.tid;
-        this.addThread(r.tid, tgid, r.comm, parent.excluded);
-        return { kind: 'fork', ktimeNs: r.ktimeNs, parentPid: parent.pid, childPid: tgid, childTid: r.tid, isThread, name: isThread ? parent.name : r.comm };
+        const fork = forkEvent(r.ktimeNs, parent.pid, r.tid, r.cloneFlags, r.comm, parent.name);
+        this.addThread(r.tid, fork.childPid, r.comm, parent.excluded);
+        return fork;
       }
       case 'exec': {
         // fs/exec.c de_thread(): a non-leader that execs takes over the leader's pid; the other threads are gone.

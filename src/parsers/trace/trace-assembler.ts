@@ -1,10 +1,9 @@
 // Turns raw records, in timestamp order, into MemEvents and LifecycleEvents: keeps the process
 // table current, pairs entries with exits, names errors, and applies the pid filter and the
 // exclusion of memlens's own processes.
-import type { TraceBatch } from '../../sources/trace-backend.js';
-import type { MemEvent } from '../../wire/events.js';
-import type { TraceRecord } from '../../parsers/tracefs/trace-records.js';
-import { memCallError } from '../../parsers/mem-call-result.js';
+import type { MemEvent, TraceBatch } from '../../wire/events.js';
+import type { RawTraceRecord } from '../tracefs/trace-records.js';
+import { memCallError } from '../mem-call-result.js';
 import type { ProcessTable } from './process-table.js';
 import { SyscallPairer } from './syscall-pairing.js';
 
@@ -44,7 +43,7 @@ export class TraceAssembler {
     this.pairer.dropAll();
   }
 
-  push(r: TraceRecord, out: TraceBatch): void {
+  push(r: RawTraceRecord, out: TraceBatch): void {
     switch (r.kind) {
       case 'enter': {
         const a = this.table.attribute(r.tid);
@@ -69,7 +68,7 @@ export class TraceAssembler {
     }
   }
 
-  private event(e: TraceRecord & { kind: 'enter' }, a: Attribution, ret: bigint): MemEvent {
+  private event(e: RawTraceRecord & { kind: 'enter' }, a: Attribution, ret: bigint): MemEvent {
     // brk fails by returning the unchanged break, the others by -errno (see memCallError).
     const error = memCallError(e.call, e.addr, ret);
     return {

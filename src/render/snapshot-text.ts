@@ -4,9 +4,8 @@ import type { LedgerItem, Ledger } from '../analyses/ledger.js';
 import type { ProcessGroup, GroupBy } from '../analyses/process-groups.js';
 import type { ProcessMemory } from '../analyses/processes.js';
 import type { Snapshot } from '../analyses/snapshot.js';
-import { csvLine, sizeText } from './memory-flags.js';
 import { printable } from '../base/terminal-text.js';
-import { table, type Palette } from './output.js';
+import { csvLine, sizeText, table, type Palette } from './text.js';
 
 function percent(part: number, total: number): string {
   if (total === 0) return '';
