@@ -9,7 +9,7 @@ import { ParseError } from '../../src/base/errors.js';
 import { estimateMemAvailable, totalReservePages } from '../../src/analyses/available.js';
 import { snapshotJson } from '../../src/analyses/snapshot-json.js';
 import { collectSnapshot, type Snapshot } from '../../src/analyses/snapshot.js';
-import { renderSnapshot } from '../../src/cli/snapshot-output.js';
+import { renderSnapshot } from '../../src/render/snapshot-text.js';
 import { parseMeminfo } from '../../src/parsers/proc/meminfo.js';
 import { parseZoneinfo } from '../../src/parsers/proc/zoneinfo.js';
 import { loadArchive } from '../../src/sources/archive.js';
