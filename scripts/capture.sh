@@ -7,6 +7,8 @@
 # MEMLENS_CAPTURE_SMAPS=no leaves out each process's smaps (kept only where smaps_rollup cannot
 # be read, e.g. kernels before 4.14): the archive shrinks to a few percent, and `memlens
 # snapshot --from` still works; `memlens process PID --from` then has no mappings to show.
+# MEMLENS_CAPTURE_PROC=DIR reads another proc tree instead of /proc (a copied or reshaped tree, as
+# the tests do with fixtures/proc/older/); the archive names its files proc/… all the same.
 # Commands used besides shell builtins (all BusyBox applets): cat, wc, readlink, mkdir, rm,
 # and optionally date, hostname, uname, id, getconf (their absence only drops metadata).
 #
@@ -36,6 +38,8 @@ capture_main() {
   LC_ALL=C
   export LC_ALL
   umask 077
+  P=${MEMLENS_CAPTURE_PROC:-/proc}
+  case $P in /*) ;; *) P=$PWD/$P ;; esac # the script works from its scratch directory below
 
   # A private scratch directory: the per-file copies live there, one process at a time.
   T=
@@ -75,23 +79,24 @@ capture_main() {
 
   for f in meminfo vmstat slabinfo zoneinfo swaps stat uptime loadavg version config.gz \
     sys/kernel/hostname sys/kernel/osrelease sys/kernel/pid_max; do
-    grab "/proc/$f" "proc/$f" F
+    grab "$P/$f" "proc/$f" F
   done
   grab /etc/passwd etc/passwd F
   flush || return 1
 
   # With pids as arguments, only those processes; else all of them.
   if [ "$#" -eq 0 ]; then
-    set -- /proc/[0-9]*
+    set -- "$P"/[0-9]*
   fi
   for d in "$@"; do
-    pid=${d#/proc/}
+    pid=${d#"$P"/}
     case $pid in '' | *[!0-9]*) continue ;; esac
-    d=/proc/$pid
+    d=$P/$pid
     denied=
     for f in status stat statm cmdline comm smaps_rollup maps cgroup; do
       grab "$d/$f" "proc/$pid/$f" F
     done
+    # Without smaps_rollup (Linux before 4.14) smaps is the only source of PSS: always kept.
     if [ "${MEMLENS_CAPTURE_SMAPS:-yes}" != no ] || [ ! -r "$d/smaps_rollup" ]; then
       grab "$d/smaps" "proc/$pid/smaps" F
     fi

@@ -13,6 +13,11 @@
 //   VmallocUsed (mm/vmalloc.c __vmalloc_area_node adds every page to the vmalloc page count).
 //   So with VMAP_STACK the vmalloc part is VmallocUsed − KernelStack.
 // - Hugetlb is a preallocated pool outside MemFree and every other counter (proc.rst).
+// - Older kernels print fewer counters. What they do not count is not guessed: it stays inside
+//   "unaccounted", and Ledger.unavailable says which part is missing and why (docs/snapshot.md
+//   "Older kernels"): no Percpu line before 4.16; VmallocUsed printed as 0 from 4.4 (commit
+//   a5ad88ce8c7f) until 5.3 (commit 97105f0ab7b8), so a 0 there means "not counted", never
+//   "no vmalloc memory" (kernel modules alone are vmalloc-ed).
 // - Zswap is the compressed pool, memory the kernel allocated; Zswapped (the original size) is
 //   not RAM and is not added.
 // - SwapCached can overlap AnonPages (a page swapped back in stays in the swap cache while
@@ -45,7 +50,8 @@ export interface LedgerItem {
   note?: string;
 }
 
-export type VmapStackSource = 'kernel config' | 'assumed';
+/** 'kernel version': a kernel before 4.9, which has no CONFIG_VMAP_STACK (added by commit ba14a194a434). */
+export type VmapStackSource = 'kernel config' | 'kernel version' | 'assumed';
 
 export interface LedgerOptions {
   /** /proc/slabinfo caches when readable (root only): the largest are listed under slab. */
@@ -53,6 +59,8 @@ export interface LedgerOptions {
   pageSize?: number;
   /** CONFIG_VMAP_STACK when known (from /proc/config.gz); undefined = decide from counters. */
   vmapStack?: boolean;
+  /** Where vmapStack comes from (default 'kernel config'). */
+  vmapStackSource?: Exclude<VmapStackSource, 'assumed'>;
   /** How many slab caches to list (default 8). */
   topSlabCaches?: number;
 }
@@ -66,6 +74,15 @@ export interface Ledger {
   inconsistent: boolean;
   vmapStack: { value: boolean; source: VmapStackSource };
   notes: string[];
+  /** Parts this kernel does not count: not in items, so their memory is inside "unaccounted". */
+  unavailable: LedgerGap[];
+}
+
+export interface LedgerGap {
+  key: string;
+  label: string;
+  /** Why the part is missing, e.g. "no Percpu line in /proc/meminfo (Linux 4.16+)". */
+  reason: string;
 }
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -128,12 +145,18 @@ export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
     ],
     slabDetails.length > 0 ? { details: slabDetails, note: 'details: the largest caches of /proc/slabinfo (slabs × pages per slab)' } : {},
   );
+  const unavailable: LedgerGap[] = [];
   const kernelStack = b('KernelStack');
   const vmallocUsed = b('VmallocUsed');
+  // A kernel always has vmalloc-ed memory (modules, BPF, stacks with VMAP_STACK): 0 or no line
+  // means this kernel does not count it.
+  const vmallocCounted = vmallocUsed > 0;
   const vmap: Ledger['vmapStack'] =
-    options.vmapStack !== undefined ? { value: options.vmapStack, source: 'kernel config' } : { value: vmallocUsed >= kernelStack && vmallocUsed > 0, source: 'assumed' };
+    options.vmapStack !== undefined
+      ? { value: options.vmapStack, source: options.vmapStackSource ?? 'kernel config' }
+      : { value: vmallocUsed >= kernelStack && vmallocUsed > 0, source: 'assumed' };
   let vmalloc = vmallocUsed;
-  if (vmap.value) {
+  if (vmap.value && vmallocCounted) {
     if (vmallocUsed < kernelStack) notes.push('VmallocUsed is smaller than KernelStack although stacks are vmalloc-ed: vmalloc counted as 0');
     vmalloc = Math.max(0, vmallocUsed - kernelStack);
   }
@@ -143,14 +166,25 @@ export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
     leaf('page_tables', 'page tables', b('PageTables'), ['PageTables'], 'PageTables'),
   ];
   if (has('SecPageTables')) kernelItems.push(leaf('sec_page_tables', 'secondary page tables (KVM, IOMMU)', b('SecPageTables'), ['SecPageTables'], 'SecPageTables'));
-  kernelItems.push(
-    leaf('vmalloc', 'vmalloc', vmalloc, vmap.value ? ['VmallocUsed', 'KernelStack'] : ['VmallocUsed'], vmap.value ? 'VmallocUsed − KernelStack' : 'VmallocUsed', {
-      note: vmap.value
-        ? `kernel stacks are vmalloc-ed (CONFIG_VMAP_STACK, ${vmap.source}) and already counted under kernel stacks`
-        : `kernel stacks are not vmalloc-ed (CONFIG_VMAP_STACK off, ${vmap.source})`,
-    }),
-  );
+  if (vmallocCounted) {
+    kernelItems.push(
+      leaf('vmalloc', 'vmalloc', vmalloc, vmap.value ? ['VmallocUsed', 'KernelStack'] : ['VmallocUsed'], vmap.value ? 'VmallocUsed − KernelStack' : 'VmallocUsed', {
+        note: vmap.value
+          ? `kernel stacks are vmalloc-ed (CONFIG_VMAP_STACK, ${vmap.source}) and already counted under kernel stacks`
+          : `kernel stacks are not vmalloc-ed (CONFIG_VMAP_STACK off, ${vmap.source})`,
+      }),
+    );
+  } else {
+    const reason = has('VmallocUsed') ? 'VmallocUsed reads 0: Linux 4.4 to 5.2 do not count vmalloc-ed pages' : 'no VmallocUsed line in /proc/meminfo';
+    unavailable.push({ key: 'vmalloc', label: 'vmalloc', reason });
+    notes.push(`vmalloc n/a (${reason}): vmalloc-ed memory other than kernel stacks is inside unaccounted`);
+  }
   if (has('Percpu')) kernelItems.push(leaf('percpu', 'per-CPU allocations', b('Percpu'), ['Percpu'], 'Percpu'));
+  else {
+    const reason = 'no Percpu line in /proc/meminfo (Linux 4.16+)';
+    unavailable.push({ key: 'percpu', label: 'per-CPU allocations', reason });
+    notes.push(`per-CPU allocations n/a (${reason}): they are inside unaccounted`);
+  }
   for (const [k, key, label] of [
     ['GPUActive', 'gpu_active', 'GPU (active)'],
     ['GPUReclaim', 'gpu_reclaim', 'GPU (reclaimable)'],
@@ -189,7 +223,7 @@ export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
     }),
   );
   if (unaccounted < 0) notes.push(`the counters add up to more than MemTotal by ${-unaccounted} bytes: a counter inconsistency`);
-  return { totalBytes: total as Bytes, items, unaccountedBytes: unaccounted as Bytes, inconsistent: unaccounted < 0, vmapStack: vmap, notes };
+  return { totalBytes: total as Bytes, items, unaccountedBytes: unaccounted as Bytes, inconsistent: unaccounted < 0, vmapStack: vmap, notes, unavailable };
 }
 
 /** Parses CONFIG_VMAP_STACK out of a kernel config text (/proc/config.gz, gunzipped). */

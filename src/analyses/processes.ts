@@ -45,6 +45,13 @@ export interface ProcessMemory {
   hugetlbBytes: Bytes | null;
   /** Why some figures are null, e.g. "smaps_rollup: permission denied". Empty when complete. */
   unread: string[];
+  /**
+   * Where PSS, USS and SwapPss come from: smaps_rollup, or the sum over smaps when the kernel has
+   * no smaps_rollup (before 4.14; each mapping's Pss is truncated to whole kB, so the sum can be
+   * up to 1 kB per mapping low). Null when neither was read. Pss_Anon/File/Shmem exist only in
+   * smaps_rollup from Linux 5.3: on older kernels, and from smaps, they stay null.
+   */
+  pssFrom: 'smaps_rollup' | 'smaps' | null;
 }
 
 export interface CollectOptions {
@@ -146,9 +153,11 @@ async function collectOne(source: ProcSource, pid: number, users: Map<number, st
   ]);
 
   let counters: SmapsCounters | undefined;
+  let pssFrom: ProcessMemory['pssFrom'] = null;
   if (rollupR) {
     if (rollupR.ok) {
       counters = parseSmapsRollup(rollupR.value, `${pid}/smaps_rollup`);
+      if (counters) pssFrom = 'smaps_rollup';
       // An empty rollup: the address space went away (exiting or zombie) between the reads.
       if (!counters && rollupR.value === '') return { kind: 'vanished' };
     } else if (rollupR.reason === 'permission') {
@@ -158,8 +167,10 @@ async function collectOne(source: ProcSource, pid: number, users: Map<number, st
       const again = await source.readText(`${pid}/status`);
       if (!again.ok) return { kind: 'vanished' };
       const sm = await source.readText(`${pid}/smaps`);
-      if (sm.ok) counters = sumVmas(sm.value, `${pid}/smaps`);
-      else if (sm.reason === 'permission') unread.push('smaps: permission denied');
+      if (sm.ok) {
+        counters = sumVmas(sm.value, `${pid}/smaps`);
+        if (counters) pssFrom = 'smaps';
+      } else if (sm.reason === 'permission') unread.push('smaps: permission denied');
       else unread.push('smaps_rollup and smaps: not available');
     }
   }
@@ -204,6 +215,7 @@ async function collectOne(source: ProcSource, pid: number, users: Map<number, st
     vmPteBytes: zeroIfNoMm(st.vmPteBytes),
     hugetlbBytes: c ? ((c.privateHugetlbBytes + c.sharedHugetlbBytes) as Bytes) : zeroIfNoMm(st.hugetlbBytes),
     unread,
+    pssFrom,
   };
   return { kind: 'process', p };
 }

@@ -12,10 +12,13 @@ export interface ReconciliationRow {
   systemBytes: Bytes;
   /** The process side: what is summed and its value (over processes where it is known). */
   processFormula: string;
-  processBytes: Bytes;
-  /** systemBytes − processBytes: not attributed to any (readable) process. */
-  unattributedBytes: Bytes;
+  /** Null when this kernel does not print what is summed (see unavailable). */
+  processBytes: Bytes | null;
+  /** systemBytes − processBytes: not attributed to any (readable) process. Null with processBytes. */
+  unattributedBytes: Bytes | null;
   note: string;
+  /** Why processBytes is null, e.g. Pss_Anon missing from smaps_rollup before Linux 5.3. */
+  unavailable?: string;
 }
 
 export interface Reconciliation {
@@ -30,23 +33,37 @@ function sumOf(ps: readonly ProcessMemory[], f: (p: ProcessMemory) => Bytes | nu
   return s;
 }
 
+/**
+ * Why the Pss_Anon/File/Shmem split is unknown, or undefined when it is known: a process whose
+ * PSS was read but whose split was not means the kernel does not print it (smaps_rollup has it
+ * from Linux 5.3, commit ee2ad71b0756; smaps never has it). Summing the nulls as 0 would put all
+ * of anonymous and shared memory under "not in processes".
+ */
+export function pssSplitUnavailable(processes: readonly ProcessMemory[]): string | undefined {
+  const lacking = processes.filter((p) => p.pssBytes !== null && p.pssAnonBytes === null);
+  if (lacking.length === 0) return undefined;
+  const fromSmaps = lacking.filter((p) => p.pssFrom === 'smaps').length;
+  const why =
+    fromSmaps === lacking.length
+      ? 'PSS was summed from smaps (no smaps_rollup before Linux 4.14), and smaps has no Pss_Anon/Pss_File/Pss_Shmem'
+      : 'smaps_rollup has no Pss_Anon/Pss_File/Pss_Shmem before Linux 5.3';
+  return `${why} (${lacking.length} of ${processes.filter((p) => p.pssBytes !== null).length} processes with a PSS)`;
+}
+
 export function reconcile(mi: Meminfo, processes: readonly ProcessMemory[]): Reconciliation {
   const b = (k: string): number => meminfoBytes(mi, k);
-  const row = (key: string, label: string, systemFormula: string, systemBytes: number, processFormula: string, processBytes: number, note: string): ReconciliationRow => ({
-    key,
-    label,
-    systemFormula,
-    systemBytes: systemBytes as Bytes,
-    processFormula,
-    processBytes: processBytes as Bytes,
-    unattributedBytes: (systemBytes - processBytes) as Bytes,
-    note,
-  });
+  const splitGap = pssSplitUnavailable(processes);
+  const row = (key: string, label: string, systemFormula: string, systemBytes: number, processFormula: string, processBytes: number, note: string): ReconciliationRow => {
+    if (splitGap !== undefined && processFormula.includes('Pss_')) {
+      return { key, label, systemFormula, systemBytes: systemBytes as Bytes, processFormula, processBytes: null, unattributedBytes: null, note, unavailable: splitGap };
+    }
+    return { key, label, systemFormula, systemBytes: systemBytes as Bytes, processFormula, processBytes: processBytes as Bytes, unattributedBytes: (systemBytes - processBytes) as Bytes, note };
+  };
   const pssShmem = sumOf(processes, (p) => p.pssShmemBytes);
   const rows = [
     row('anon', 'anonymous', 'AnonPages', b('AnonPages'), 'Σ Pss_Anon', sumOf(processes, (p) => p.pssAnonBytes), 'the rest: processes not read (permission), processes that exited meanwhile, and counter timing'),
     row('shmem', 'shared memory', 'Shmem', b('Shmem'), 'Σ Pss_Shmem', pssShmem, 'the rest: tmpfs files, memfd and SysV segments that no process maps'),
-    row('file_mapped', 'mapped file pages', 'Mapped − Σ Pss_Shmem', Math.max(0, b('Mapped') - pssShmem), 'Σ Pss_File', sumOf(processes, (p) => p.pssFileBytes), 'Mapped counts mapped shmem too, hence the subtraction'),
+    row('file_mapped', 'mapped file pages', splitGap === undefined ? 'Mapped − Σ Pss_Shmem' : 'Mapped (Σ Pss_Shmem n/a)', Math.max(0, b('Mapped') - pssShmem), 'Σ Pss_File', sumOf(processes, (p) => p.pssFileBytes), 'Mapped counts mapped shmem too, hence the subtraction'),
     row('page_cache', 'page cache', 'Cached − Shmem', Math.max(0, b('Cached') - b('Shmem')), 'Σ Pss_File', sumOf(processes, (p) => p.pssFileBytes), 'the rest: cached file data no process maps (reclaimable)'),
     row('page_tables', 'page tables', 'PageTables', b('PageTables'), 'Σ VmPTE', sumOf(processes, (p) => p.vmPteBytes), 'VmPTE is per process; threads share it'),
   ];

@@ -66,6 +66,7 @@ export function snapshotJson(s: Snapshot, processes: readonly ProcessMemory[], g
       inconsistent: s.ledger.inconsistent,
       vmapStack: s.ledger.vmapStack,
       notes: s.ledger.notes,
+      unavailable: s.ledger.unavailable.map((g) => ({ key: g.key, label: g.label, reason: g.reason })),
     },
     used: s.used.map((u) => ({ key: u.key, label: u.label, usedBy: u.usedBy, formula: u.formula, bytes: u.bytes })),
     reconciliation: s.reconciliation
@@ -79,6 +80,7 @@ export function snapshotJson(s: Snapshot, processes: readonly ProcessMemory[], g
             processes: r.processBytes,
             unattributed: r.unattributedBytes,
             note: r.note,
+            ...(r.unavailable === undefined ? {} : { unavailable: r.unavailable }),
           })),
           processesUnknown: s.reconciliation.processesUnknown,
         }
@@ -86,6 +88,7 @@ export function snapshotJson(s: Snapshot, processes: readonly ProcessMemory[], g
     processes: processes.map(processJson),
     stats: s.stats,
     meminfo: Object.fromEntries(s.meminfo.sizes),
+    fallbacks: s.fallbacks.map((f) => ({ key: f.key, reason: f.reason, fallback: f.fallback, estimated: f.estimated })),
   };
   if (groups) out.groups = { by: groups.by, items: groups.items.map(groupJson) };
   return out;

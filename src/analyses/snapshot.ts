@@ -5,7 +5,10 @@ import { gunzipSync } from 'node:zlib';
 import { UserError } from '../base/errors.js';
 import { parseMeminfo, type Meminfo } from '../parsers/proc/meminfo.js';
 import { parseSlabinfo, type SlabCache } from '../parsers/proc/slabinfo.js';
+import { parseZoneinfo, type Zone } from '../parsers/proc/zoneinfo.js';
 import type { ProcSource } from '../sources/proc-source.js';
+import { estimateMemAvailable, type AvailableEstimate } from './available.js';
+import { kernelFallbacks, type KernelFallback } from './kernel-fallbacks.js';
 import { buildLedger, vmapStackFromConfig, type Ledger } from './ledger.js';
 import { collectProcesses, type CollectOptions, type CollectStats, type ProcessMemory } from './processes.js';
 import { reconcile, type Reconciliation } from './reconciliation.js';
@@ -32,6 +35,10 @@ export interface Snapshot {
   stats: CollectStats;
   /** Whether /proc/slabinfo could be read (root only). */
   slabinfoRead: boolean;
+  /** The MemAvailable estimate, made only when meminfo has no MemAvailable (before 3.14). */
+  availableEstimate: AvailableEstimate | undefined;
+  /** What this kernel does not print and what is shown instead ([] on a current kernel). */
+  fallbacks: KernelFallback[];
 }
 
 async function readMeminfo(source: ProcSource): Promise<Meminfo> {
@@ -47,14 +54,33 @@ async function readSlabCaches(source: ProcSource): Promise<SlabCache[] | undefin
   return r.ok ? parseSlabinfo(r.value, 'slabinfo') : undefined;
 }
 
-async function readVmapStack(source: ProcSource): Promise<boolean | undefined> {
+async function readZones(source: ProcSource): Promise<Zone[] | undefined> {
+  const r = await source.readText('zoneinfo');
+  return r.ok ? parseZoneinfo(r.value, 'zoneinfo') : undefined;
+}
+
+/** The kernel's "major.minor" from sys/kernel/osrelease (live, and captured by scripts/capture.sh). */
+async function readKernelVersion(source: ProcSource): Promise<[number, number] | undefined> {
+  const r = await source.readText('sys/kernel/osrelease');
+  const m = r.ok ? /^(\d+)\.(\d+)/.exec(r.value) : null;
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+async function readVmapStack(source: ProcSource): Promise<{ value: boolean; source: 'kernel config' | 'kernel version' } | undefined> {
   const r = await source.readBytes('config.gz');
-  if (!r.ok) return undefined;
-  try {
-    return vmapStackFromConfig(gunzipSync(r.value).toString('latin1'));
-  } catch {
-    return undefined; // not gzip: treat as unknown, the ledger then decides from the counters
+  if (r.ok) {
+    try {
+      const value = vmapStackFromConfig(gunzipSync(r.value).toString('latin1'));
+      if (value !== undefined) return { value, source: 'kernel config' };
+    } catch {
+      // not gzip: unknown, as without the file
+    }
   }
+  // Before 4.9 there is no CONFIG_VMAP_STACK: stacks are never vmalloc-ed, whatever the counters
+  // suggest. Otherwise the ledger decides from the counters.
+  const v = await readKernelVersion(source);
+  if (v !== undefined && (v[0] < 4 || (v[0] === 4 && v[1] < 9))) return { value: false, source: 'kernel version' };
+  return undefined;
 }
 
 export async function collectSnapshot(source: ProcSource, options: SnapshotOptions = {}): Promise<Snapshot> {
@@ -70,10 +96,12 @@ export async function collectSnapshot(source: ProcSource, options: SnapshotOptio
     options.processes === false
       ? { processes: [], stats: { listed: 0, collected: 0, vanished: 0, kernelThreadsSkipped: 0, partlyRead: 0, partlyReadReasons: {} } }
       : await collectProcesses(source, options);
+  // zoneinfo only matters to estimate MemAvailable, on kernels that do not print it.
+  const availableEstimate = meminfo.sizes.has('MemAvailable') ? undefined : estimateMemAvailable(meminfo, await readZones(source), pageSize);
   const ledger = buildLedger(meminfo, {
     pageSize,
     ...(slabCaches ? { slabCaches } : {}),
-    ...(vmapStack === undefined ? {} : { vmapStack }),
+    ...(vmapStack === undefined ? {} : { vmapStack: vmapStack.value, vmapStackSource: vmapStack.source }),
     ...(options.topSlabCaches === undefined ? {} : { topSlabCaches: options.topSlabCaches }),
   });
   return {
@@ -83,10 +111,12 @@ export async function collectSnapshot(source: ProcSource, options: SnapshotOptio
     pageSize,
     meminfo,
     ledger,
-    used: usedDefinitions(meminfo),
+    used: usedDefinitions(meminfo, availableEstimate),
     reconciliation: options.processes === false ? undefined : reconcile(meminfo, collected.processes),
     processes: collected.processes,
     stats: collected.stats,
     slabinfoRead: slabCaches !== undefined,
+    availableEstimate,
+    fallbacks: kernelFallbacks(meminfo, ledger, availableEstimate, options.processes === false ? undefined : collected.processes),
   };
 }

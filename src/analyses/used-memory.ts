@@ -2,6 +2,7 @@
 // that uses it. They differ mainly in where Shmem (tmpfs) and reclaimable slab go.
 import type { Bytes } from '../base/units.js';
 import { meminfoBytes, type Meminfo } from '../parsers/proc/meminfo.js';
+import type { AvailableEstimate } from './available.js';
 
 export interface UsedDefinition {
   key: string;
@@ -12,7 +13,11 @@ export interface UsedDefinition {
   bytes: Bytes;
 }
 
-export function usedDefinitions(mi: Meminfo): UsedDefinition[] {
+/**
+ * `available`: the estimate for a kernel without MemAvailable (before 3.14); without one, the
+ * "not available" definition is left out (n/a), never computed from a 0.
+ */
+export function usedDefinitions(mi: Meminfo, available?: AvailableEstimate): UsedDefinition[] {
   const b = (k: string): number => meminfoBytes(mi, k);
   const total = b('MemTotal');
   const free = b('MemFree');
@@ -24,6 +29,14 @@ export function usedDefinitions(mi: Meminfo): UsedDefinition[] {
       usedBy: 'procps-ng free(1) and top(1) (library/meminfo.c), btop, Glances percent',
       formula: 'MemTotal − MemAvailable',
       bytes: (total - b('MemAvailable')) as Bytes,
+    });
+  } else if (available?.ok === true) {
+    out.push({
+      key: 'not_available',
+      label: 'not available (MemAvailable estimated)',
+      usedBy: 'procps-ng free(1) and top(1) (library/meminfo.c), btop, Glances percent',
+      formula: `MemTotal − MemAvailable, MemAvailable estimated as si_mem_available() does (MemFree, Active(file), Inactive(file), ${available.reclaimableCounter}, /proc/zoneinfo watermarks)`,
+      bytes: (total - available.bytes) as Bytes,
     });
   }
   out.push({

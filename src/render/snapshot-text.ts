@@ -77,6 +77,11 @@ export function renderSnapshot(
   out.push(renderLedger(s.ledger, exact, c));
   for (const n of s.ledger.notes) out.push(c.yellow(`note: ${n}`));
   if (!s.slabinfoRead) out.push(c.dim('(largest slab caches: /proc/slabinfo is readable by root only)'));
+  if (s.fallbacks.length > 0) {
+    out.push('');
+    out.push(c.bold('Older kernel: what it does not print, and what is shown instead'));
+    for (const f of s.fallbacks) out.push(`${c.yellow(f.key)}: ${f.reason}; ${f.estimated ? 'instead: ' : ''}${f.fallback}`);
+  }
   out.push('');
   out.push(c.bold('"Used" memory by definition'));
   out.push(table([['definition', 'size', 'formula', 'used by'], ...s.used.map((u) => [u.label, sizeText(u.bytes, exact), u.formula, c.dim(u.usedBy)])], ['left', 'right', 'left', 'left']));
@@ -92,6 +97,9 @@ export function renderSnapshot(
         ['left', 'right', 'left', 'right', 'left', 'right'],
       ),
     );
+    const why = new Map<string, string[]>();
+    for (const r of s.reconciliation.rows) if (r.unavailable !== undefined) why.set(r.unavailable, [...(why.get(r.unavailable) ?? []), r.label]);
+    for (const [reason, labels] of why) out.push(c.dim(`(${labels.join(', ')}: processes n/a: ${reason})`));
   }
   if (view.groups) {
     out.push('');

@@ -8,6 +8,24 @@ import type { GroupBy, MappingKind } from './snapshot-kinds.js';
 export type { GroupBy, MappingKind } from './snapshot-kinds.js';
 
 export const SNAPSHOT_SCHEMA = 1;
+// Additions within schema 1 (nothing renamed or removed):
+// - fallbacks: what an older kernel does not print and what is shown instead (docs/snapshot.md
+//   "Older kernels"); ledger.unavailable: ledger parts such a kernel does not count;
+//   reconciliation rows whose process side the kernel cannot give have processes and
+//   unattributed null (sizes are null when unknown, as everywhere here) and say why in
+//   `unavailable`.
+
+/** One thing an older kernel does not print, and what memlens shows instead. */
+export interface KernelFallbackJson {
+  /** "MemAvailable", "KReclaimable", "Hugetlb", "Percpu", "VmallocUsed", "smaps_rollup", "SwapPss" or "Pss_Anon/Pss_File/Pss_Shmem". */
+  key: string;
+  /** What is missing, and the kernel version that added it. */
+  reason: string;
+  /** The estimate or substitute used, or which figures are n/a. */
+  fallback: string;
+  /** True when a figure is computed another way; false when it is n/a (or inside unaccounted). */
+  estimated: boolean;
+}
 
 export interface LedgerDetailJson {
   key: string;
@@ -85,10 +103,23 @@ export interface SnapshotJson {
     inconsistent: boolean;
     vmapStack: { value: boolean; source: string };
     notes: string[];
+    /** Parts this kernel does not count (no Percpu line, VmallocUsed 0): their memory is inside unaccounted. */
+    unavailable: { key: string; label: string; reason: string }[];
   };
   used: { key: string; label: string; usedBy: string; formula: string; bytes: number }[];
   reconciliation: {
-    rows: { key: string; label: string; systemFormula: string; system: number; processFormula: string; processes: number; unattributed: number; note: string }[];
+    rows: {
+      key: string;
+      label: string;
+      systemFormula: string;
+      system: number;
+      processFormula: string;
+      /** Null when the kernel does not print what is summed; `unavailable` says why. */
+      processes: number | null;
+      unattributed: number | null;
+      note: string;
+      unavailable?: string;
+    }[];
     processesUnknown: number;
   } | null;
   processes: ProcessJson[];
@@ -97,6 +128,8 @@ export interface SnapshotJson {
   stats: { listed: number; collected: number; vanished: number; kernelThreadsSkipped: number; partlyRead: number; partlyReadReasons: Record<string, number> };
   /** Every /proc/meminfo size field, in bytes. */
   meminfo: Record<string, number>;
+  /** What this kernel does not print, and what is shown instead; [] on a current kernel. */
+  fallbacks: KernelFallbackJson[];
 }
 
 export interface MappingTotalsJson {

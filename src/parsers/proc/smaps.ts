@@ -1,6 +1,7 @@
 // /proc/PID/smaps and /proc/PID/smaps_rollup (fs/proc/task_mmu.c show_smap, show_smaps_rollup;
 // Documentation/filesystems/proc.rst "smaps"). Both print the same "Key: value kB" counters;
-// the rollup sums them over all VMAs in one page-table walk and adds Pss_Anon/File/Shmem (5.4+).
+// the rollup sums them over all VMAs in one page-table walk and adds Pss_Anon/File/Shmem (5.3+,
+// commit ee2ad71b0756; smaps_rollup itself is 4.14+, commit 493b0e9d945f).
 // Hugetlb pages are NOT in Rss/Pss/Private_*/Shared_* but only in *_Hugetlb.
 import { ParseError } from '../../base/errors.js';
 import type { Bytes } from '../../base/units.js';
@@ -14,7 +15,7 @@ export interface SmapsCounters {
   rssBytes: Bytes;
   pssBytes: Bytes;
   pssDirtyBytes: Bytes | undefined;
-  /** Rollup only (5.4+). */
+  /** Rollup only (5.3+). */
   pssAnonBytes: Bytes | undefined;
   pssFileBytes: Bytes | undefined;
   pssShmemBytes: Bytes | undefined;

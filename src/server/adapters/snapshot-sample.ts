@@ -2,7 +2,7 @@
 // tree from MemTotal down to categories, with the processes placed under the categories their
 // PSS lies in (anonymous PSS under anonymous memory, file PSS under mapped page cache, shmem PSS
 // under shared memory: the split smaps_rollup gives as Pss_Anon / Pss_File / Pss_Shmem, Linux
-// 5.9+), so the picture stays a partition: each byte once.
+// 5.3+; older kernels get no process nodes there), so the picture stays a partition: each byte once.
 import type { LedgerItem } from '../../analyses/ledger.js';
 import type { ProcessMemory } from '../../analyses/processes.js';
 import type { Snapshot } from '../../analyses/snapshot.js';
