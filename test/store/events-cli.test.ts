@@ -1,10 +1,14 @@
 // `memlens events` as a user runs it, on a SQLite file and on the shared MariaDB.
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { createConnection } from 'mysql2/promise';
 import { openStore } from '../../src/store/index.js';
 import type { MemEventJson } from '../../src/wire/events.js';
 import { runCli } from '../helpers/cli.js';
-import { mariadbBackend, sqliteBackend, type Backend } from './backends.js';
+import { mariadbBackend, SHARED_MYSQL, sqliteBackend, type Backend } from './backends.js';
 import { event } from './events-fixture.js';
 
 const backends: Backend[] = [];
@@ -22,8 +26,10 @@ before(async () => {
     await store.close();
   }
 });
+const scratch = mkdtempSync(join(tmpdir(), 'memlens-events-cli-'));
 after(async () => {
   for (const b of backends) await b.drop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 const parse = (stdout: string): MemEventJson[] =>
@@ -105,5 +111,38 @@ test('events --json carries each row id, so that --before ID pages further back'
     assert.deepEqual(older.map((e) => e.pid), [102, 103], 'the next page back, no overlap');
   } finally {
     await b.drop();
+  }
+});
+
+test('a store that is not there is an error (exit 1, one line) and is not created', async () => {
+  const file = join(scratch, 'typo.sqlite');
+  for (const args of [[], ['--json'], ['--prune', '--max-rows', '5']]) {
+    const r = await runCli(['events', '--db', file, ...args]);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, `memlens: no database sqlite:${file}: no such file (memlens events reads what memlens trace stored; check --db)\n`);
+    assert.equal(r.stdout, '');
+    assert.equal(existsSync(file), false, 'no file created');
+  }
+  const dir = await runCli(['events', '--db', scratch]);
+  assert.equal(dir.code, 1);
+  assert.match(dir.stderr, /^memlens: no database sqlite:.*: not a file/);
+  // The default store too: a machine that never traced has none.
+  const home = join(scratch, 'home');
+  const dflt = await runCli(['events'], { env: { XDG_DATA_HOME: home } });
+  assert.equal(dflt.code, 1, dflt.stderr);
+  assert.match(dflt.stderr, /^memlens: no database sqlite:.*\/memlens\/events\.sqlite: no such file/);
+  assert.equal(existsSync(home), false, 'no data directory created');
+
+  const name = 'memlens_test_events_absent';
+  const admin = await createConnection(SHARED_MYSQL);
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+    const r = await runCli(['events', '--db', `mysql://root@127.0.0.1:3306/${name}`]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `memlens: no database mysql://root@127.0.0.1:3306/${name}: the server has no database "${name}" (memlens events reads what memlens trace stored; check --db)\n`);
+    const [rows] = await admin.query(`SHOW DATABASES LIKE '${name}'`);
+    assert.deepEqual(rows, [], 'no database created');
+  } finally {
+    await admin.end();
   }
 });

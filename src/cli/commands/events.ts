@@ -77,7 +77,8 @@ export function defineEvents(program: Command): void {
         limit: flags.limit,
       };
       const { openStore } = await import('../../store/index.js');
-      const store = await openStore(flags.db);
+      // A read: a store that is not there is an error, never a new empty one.
+      const store = await openStore(flags.db, { mustExist: true });
       try {
         const events = await store.queryEvents(query);
         printEvents(events.reverse(), flags.json === true);
@@ -92,7 +93,7 @@ async function prune(flags: EventsFlags): Promise<void> {
   const retention = parseRetention(flags);
   if (retention === undefined) throw new UsageError('--prune needs --max-age and/or --max-rows');
   const { openStore } = await import('../../store/index.js');
-  const store = await openStore(flags.db);
+  const store = await openStore(flags.db, { mustExist: true });
   try {
     const r = await store.applyRetention(retention);
     process.stdout.write(`pruned ${r.deletedEvents} events, ${r.deletedProcesses} process records, ${r.deletedBatches} batch ids\n`);
