@@ -49,7 +49,7 @@ test('trace --duration 25d is refused (a Node timer would fire after 1 ms), 24d 
   // Events from a stap file on a stdin that stays open: only the duration could end the run.
   const long = ['trace', '--from-stap', '-', '--no-store', '--duration', '25d'];
   assertUsage(await runCli(long, { env, stdinOpen: true }), long, /--duration.*'25d' is invalid: .*at most 24d/);
-  const ok = await runCli(['trace', '--from-stap', '-', '--no-store', '--duration', '24d'], { env });
+  const ok = await runCli(['trace', '--from-stap', '-', '--no-store', '--duration', '24d'], { env, input: '#memlens-stap 1\n' });
   assert.equal(ok.code, 0, ok.stderr);
   assert.doesNotMatch(ok.stderr, /TimeoutOverflowWarning/);
 });
