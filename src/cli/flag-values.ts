@@ -87,3 +87,14 @@ export const nonEmptyFlag = (text: string): string => {
   if (text.trim() === '') throw new InvalidArgumentError('expected a value, got an empty one');
   return text;
 };
+
+/**
+ * A host name that a tracer presents as its own (`memlens trace --host-name`): 1 to 64 characters
+ * (HOST_NAME_MAX, include/uapi/linux/utsname.h __NEW_UTS_LEN), letters, digits and . _ - :, starting
+ * with a letter or digit: what host names, FQDNs and IPv6 addresses need, and nothing that a terminal,
+ * a shell or the dashboard's ?host= could take for something else.
+ */
+export function hostNameFlag(text: string): string {
+  if (/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(text)) return text;
+  throw new InvalidArgumentError('expected a host name of 1 to 64 letters, digits, . _ - or :, starting with a letter or digit');
+}

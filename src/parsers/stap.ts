@@ -2,7 +2,8 @@
 // top of that script and in the README ("SystemTap"). One space between fields; names escaped so
 // that they hold no space (\xHH for every byte outside 0x21..0x7e and for '\' and '"'; "" is the
 // empty name). Malformed lines are skipped and counted, never fatal: a trace that is half
-// garbage still gives its good half. A header of another format version is an error.
+// garbage still gives its good half. The first line must be the header: input without it is not
+// memlens.stp output and is an error, as is a header of another format version.
 import { ParseError } from '../base/errors.js';
 import type { LifecycleEvent } from '../wire/events.js';
 import { LineRecordParser } from './line-record-parser.js';
@@ -62,6 +63,19 @@ export function unescapeStapName(t: string | undefined): string {
     }
   }
   return utf8.decode(new Uint8Array(out));
+}
+
+/**
+ * Format detection on the first line: undefined when it is not memlens.stp's header (not this
+ * format: another file, such as a README), true for the header of the version this memlens reads;
+ * a ParseError for memlens.stp output of another version (this format, but not readable here).
+ */
+export function detectStapHeader(firstLine: string, source = 'input'): true | undefined {
+  const line = firstLine.endsWith('\r') ? firstLine.slice(0, -1) : firstLine;
+  if (!/^#memlens-stap(\s|$)/.test(line)) return undefined;
+  const version = line.slice(HEADER.length).trim();
+  if (version !== String(STAP_FORMAT_VERSION)) throw new ParseError(`format version "${version}" of memlens.stp output; this memlens reads version ${STAP_FORMAT_VERSION}`, source, 1);
+  return true;
 }
 
 /**
@@ -173,11 +187,26 @@ export class StapOutputParser extends LineRecordParser {
     super();
   }
 
+  /** True once the header line was read: the input is memlens.stp output. */
+  get started(): boolean {
+    return this.lineNo > 0;
+  }
+
   protected line(bytes: Uint8Array, out: TracerLineRecord[]): void {
     this.lineNo++;
     // The format is ASCII; latin1 (one character per byte) keeps any stray byte as it is, so a
     // line with raw bytes in a name (another producer) still splits at the right spaces.
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+    if (this.lineNo === 1) {
+      // The script's `probe begin` prints the header before anything else. Without it this is
+      // another file: refused whole, rather than read as lines that are all "malformed".
+      if (detectStapHeader(text, this.source) === undefined) {
+        const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+        throw new ParseError(`not memlens.stp output: the first line is ${JSON.stringify(shown)}, not the header "${HEADER} ${STAP_FORMAT_VERSION}"`, this.source, 1);
+      }
+      out.push({ kind: 'started' });
+      return;
+    }
     try {
       const r = parseLine(text, this.host, this.source, this.lineNo);
       if (r !== undefined) out.push(r);

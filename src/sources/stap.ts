@@ -63,6 +63,8 @@ export function createStapBackend(input: string, options: TraceBackendOptions): 
       s.on('end', () =>
         feed(() => {
           assembler.add(parser.end());
+          // Nothing at all: not even the header that memlens.stp prints first (stap failed to start?).
+          if (!parser.started) throw new ParseError('empty: not memlens.stp output, whose first line is its header "#memlens-stap 1" (did stap fail to start?)', source);
           end();
           assembler.finish();
         }),

@@ -1,6 +1,6 @@
 // Opens the Kysely handle for a store location: better-sqlite3 for a file, a mysql2 pool for a URL.
 // Failures to reach the database become one-line UserErrors that name the database and the cause.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, MysqlDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
@@ -26,17 +26,40 @@ export interface Connection {
   prepare?: (sqlText: string) => PreparedRun;
 }
 
-export async function connect(loc: StoreLocation): Promise<Connection> {
-  return loc.kind === 'sqlite' ? connectSqlite(loc.path, loc.createDir === true) : connectMysql(loc);
+export interface ConnectOptions {
+  /**
+   * The database must exist already: for commands that only read (`memlens events`), where a
+   * mistyped path or database name must be an error, not a new empty store that answers "nothing".
+   */
+  mustExist?: boolean;
 }
 
-function connectSqlite(path: string, createDir: boolean): Connection {
+export async function connect(loc: StoreLocation, opts: ConnectOptions = {}): Promise<Connection> {
+  return loc.kind === 'sqlite' ? connectSqlite(loc.path, loc.createDir === true && opts.mustExist !== true, opts.mustExist === true) : connectMysql(loc, opts.mustExist === true);
+}
+
+/** The one line for a store that is not there, with what to check. */
+function missing(description: string, why: string): UserError {
+  return new UserError(`no database ${description}: ${why} (memlens events reads what memlens trace stored; check --db)`);
+}
+
+function connectSqlite(path: string, createDir: boolean, mustExist: boolean): Connection {
   let sqlite: Database.Database;
+  if (mustExist) {
+    let isFile: boolean;
+    try {
+      isFile = statSync(path).isFile();
+    } catch (e) {
+      throw missing(`sqlite:${path}`, errnoCode(e) === 'ENOENT' ? 'no such file' : (errnoCode(e) ?? String(e)));
+    }
+    if (!isFile) throw missing(`sqlite:${path}`, 'not a file');
+  }
   try {
     // Only the default location's directories are created: a mistyped --db path is an error, not
     // a new directory tree (and recursive mkdir under /proc never returns on Node 20).
     if (createDir) mkdirSync(dirname(path), { recursive: true });
-    sqlite = new Database(path);
+    // fileMustExist: a file removed between the check above and here is still not created.
+    sqlite = new Database(path, { fileMustExist: mustExist });
     // WAL: readers (the dashboard, `memlens events`) never block the tracer's writes, and a commit
     // is one append to the log. synchronous=NORMAL is durable across an application crash in WAL
     // mode (a power loss may lose the last commits): https://sqlite.org/pragma.html#pragma_synchronous
@@ -93,8 +116,8 @@ function options(loc: MysqlLocation, withDatabase: boolean): ConnectionOptions {
   };
 }
 
-/** One connection to check that the server answers and the database exists (creating it if not). */
-function probe(loc: MysqlLocation): Promise<void> {
+/** One connection to check that the server answers and the database exists (creating it if not, unless mustExist). */
+function probe(loc: MysqlLocation, mustExist: boolean): Promise<void> {
   const attempt = (withDatabase: boolean): Promise<void> =>
     new Promise((resolve, reject) => {
       const c = createConnection(options(loc, withDatabase));
@@ -116,16 +139,17 @@ function probe(loc: MysqlLocation): Promise<void> {
       });
     });
   return attempt(true).catch(async (e: unknown) => {
-    if (errnoCode(e) === 'ER_BAD_DB_ERROR') return attempt(false);
+    if (errnoCode(e) === 'ER_BAD_DB_ERROR' && !mustExist) return attempt(false);
     throw e;
   });
 }
 
-async function connectMysql(loc: MysqlLocation): Promise<Connection> {
+async function connectMysql(loc: MysqlLocation, mustExist: boolean): Promise<Connection> {
   const description = describeLocation(loc);
   try {
-    await probe(loc);
+    await probe(loc, mustExist);
   } catch (e) {
+    if (mustExist && errnoCode(e) === 'ER_BAD_DB_ERROR') throw missing(description, `the server has no database "${loc.database}"`);
     throw new UserError(`cannot reach database ${description}: ${mysqlCause(e)}`);
   }
   const pool: Pool = createPool({ ...options(loc, true), connectionLimit: 4, waitForConnections: true, enableKeepAlive: true });

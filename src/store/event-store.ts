@@ -393,6 +393,41 @@ export class EventStore {
     return rows.map(rowToEvent);
   }
 
+  /**
+   * Every event that matches, oldest first (by id), in pages of `pageRows`: what `memlens events
+   * --all` prints, in memory bounded by one page whatever the store holds. Each page is a keyset
+   * query (`id > last ORDER BY id LIMIT n`) served by the primary key, so the last page costs what
+   * the first does. All pages are read in one read-only transaction, so that they are one snapshot:
+   * the events committed when the first page was read, each exactly once, even while tracers write
+   * (SQLite in WAL mode and InnoDB at REPEATABLE READ, MySQL's default, both read from a snapshot
+   * taken at the transaction's first read; on MySQL ids of concurrent writers' transactions are not
+   * committed in id order, so without the snapshot an event could land behind the last page read).
+   * On SQLite the log cannot be checkpointed past that snapshot until the reading ends.
+   */
+  async *streamEvents(filter: EventFilter & { beforeId?: number } = {}, pageRows = 2000): AsyncGenerator<StoredEvent[]> {
+    assert(Number.isSafeInteger(pageRows) && pageRows > 0 && pageRows <= MAX_LIMIT, 'page size');
+    const trx = await this.db.startTransaction().execute();
+    try {
+      let last = 0;
+      for (;;) {
+        let q = this.filtered(filter, trx).selectAll().where('id', '>', last);
+        if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
+        const rows = await q.orderBy('id', 'asc').limit(pageRows).execute();
+        if (rows.length === 0) return;
+        const page = rows.map(rowToEvent);
+        last = page[page.length - 1]?.id ?? last;
+        yield page;
+        if (rows.length < pageRows) return;
+      }
+    } finally {
+      // Nothing was written: ending the transaction either way only releases the snapshot.
+      await trx
+        .rollback()
+        .execute()
+        .catch(() => undefined);
+    }
+  }
+
   async countEvents(filter: EventFilter = {}): Promise<number> {
     const row = await this.filtered(filter)
       .select((eb) => eb.fn.countAll<Int64Out>().as('n'))
@@ -400,8 +435,8 @@ export class EventStore {
     return dbToNumber(row.n);
   }
 
-  private filtered(f: EventFilter) {
-    let q = this.db.selectFrom('events');
+  private filtered(f: EventFilter, db: Kysely<StoreDatabase> = this.db) {
+    let q = db.selectFrom('events');
     if (f.host !== undefined) q = q.where('host', '=', f.host);
     if (f.pid !== undefined) q = q.where('pid', '=', f.pid);
     if (f.name !== undefined) q = q.where('name', '=', f.name);

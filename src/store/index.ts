@@ -11,9 +11,13 @@ import { connect } from './connect.js';
 import { EventStore } from './event-store.js';
 import { parseStoreUrl } from './url.js';
 
-/** Opens (creating and migrating as needed) the store at a `--db` value; undefined = the default SQLite file. */
-export async function openStore(url?: string): Promise<EventStore> {
-  const conn = await connect(parseStoreUrl(url));
+/**
+ * Opens (creating and migrating as needed) the store at a `--db` value; undefined = the default
+ * SQLite file. With `mustExist`, a SQLite file or MySQL database that is not there is a UserError
+ * instead of a new empty store (commands that only read).
+ */
+export async function openStore(url?: string, opts: { mustExist?: boolean } = {}): Promise<EventStore> {
+  const conn = await connect(parseStoreUrl(url), opts);
   try {
     return await EventStore.open(conn);
   } catch (e) {

@@ -24,3 +24,16 @@ test('memlens trace --from-stap -: reads the pipe; another format version is one
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^memlens: SystemTap output on standard input:1: format version "9" of memlens\.stp output; this memlens reads version 1$/m);
 });
+
+test('memlens trace --from-stap refuses a file that is not memlens.stp output, and empty input (exit 1, one line)', async () => {
+  const readme = join(fixturesDir, 'stap', 'README.md');
+  const r = await runCli(['trace', '--from-stap', readme, '--no-store']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /^(TIME .*\n)?$/, 'no event line, at most the column header');
+  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('memlens: tracing'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? '', /^memlens: .*README\.md:1: not memlens\.stp output: the first line is "# SystemTap output fixtures .*", not the header "#memlens-stap 1"$/);
+  const empty = await runCli(['trace', '--from-stap', '-', '--no-store'], { input: '' });
+  assert.equal(empty.code, 1, empty.stderr);
+  assert.match(empty.stderr, /^memlens: SystemTap output on standard input: empty: not memlens\.stp output/m);
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ParseError } from '../../src/base/errors.js';
 import { SeededRandom, randomChunks } from '../../src/base/random.js';
-import { StapOutputParser, unescapeStapName } from '../../src/parsers/stap.js';
+import { detectStapHeader, StapOutputParser, unescapeStapName } from '../../src/parsers/stap.js';
 import type { TracerLineRecord } from '../../src/parsers/trace-records.js';
 import { callsOf, fixture, knownReport, lifecycleOf } from './fixtures.js';
 import { betweenMarkers, expectedCalls, PROCESS_NAME, shape, WORKER_NAME } from './known-workload.js';
@@ -90,6 +90,20 @@ test('stap parser: edge cases, malformed lines skipped and counted', () => {
 test('stap parser: a header of another format version is an error, not garbage', () => {
   const p = new StapOutputParser('h', 'trace.txt');
   assert.throws(() => p.push(new TextEncoder().encode('#memlens-stap 2\n')), (e: unknown) => e instanceof ParseError && /version "2"/.test(e.message) && /trace\.txt:1/.test(e.message));
+});
+
+test('stap parser: input whose first line is not the header is not memlens.stp output: refused whole', () => {
+  for (const first of ['# SystemTap output fixtures', 'C 1000 1795434000000001000 42 43 a b munmap 0x0 0x1000 0', '', ' #memlens-stap 1', '#memlens-stapler 1']) {
+    const p = new StapOutputParser('h', 'notes.md');
+    assert.throws(
+      () => p.push(new TextEncoder().encode(`${first}\n#memlens-stap 1\n`)),
+      (e: unknown) => e instanceof ParseError && /^notes\.md:1: not memlens\.stp output: the first line is .*, not the header "#memlens-stap 1"$/.test(e.message),
+      JSON.stringify(first),
+    );
+  }
+  assert.equal(detectStapHeader('# a README'), undefined, 'not mine');
+  assert.equal(detectStapHeader('#memlens-stap 1\r'), true);
+  assert.throws(() => detectStapHeader('#memlens-stap 1.1', 'f'), /format version "1\.1"/, 'mine, but another version');
 });
 
 test('stap parser: name escapes', () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { InvalidArgumentError } from 'commander';
 import { durationMs, durationValue, integerValue, MAX_TIMER_MS, PID_MAX_LIMIT, pidValue } from '../../src/cli/flag-values.js';
+import { openStore } from '../../src/store/index.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { waitingFor } from '../helpers/waiting.js';
 
@@ -48,7 +49,7 @@ test('trace --duration 25d is refused (a Node timer would fire after 1 ms), 24d 
   // Events from a stap file on a stdin that stays open: only the duration could end the run.
   const long = ['trace', '--from-stap', '-', '--no-store', '--duration', '25d'];
   assertUsage(await runCli(long, { env, stdinOpen: true }), long, /--duration.*'25d' is invalid: .*at most 24d/);
-  const ok = await runCli(['trace', '--from-stap', '-', '--no-store', '--duration', '24d'], { env });
+  const ok = await runCli(['trace', '--from-stap', '-', '--no-store', '--duration', '24d'], { env, input: '#memlens-stap 1\n' });
   assert.equal(ok.code, 0, ok.stderr);
   assert.doesNotMatch(ok.stderr, /TimeoutOverflowWarning/);
 });
@@ -123,6 +124,8 @@ test('pids: 1 to 4194304 (PID_MAX_LIMIT), larger numbers refused by every comman
 
 test('limits at their bounds are accepted; a retention age beyond any timer is fine', async () => {
   const db = join(scratch, 'bounds.sqlite');
+  // events only reads: the store must exist.
+  await (await openStore(db)).close();
   const list = await runCli(['events', '--db', db, '--limit', '10000', '--pid', String(PID_MAX_LIMIT), '--since', '400d'], { env });
   assert.equal(list.code, 0, list.stderr);
   const prune = await runCli(['events', '--db', db, '--prune', '--max-age', '30d', '--max-rows', '1'], { env });

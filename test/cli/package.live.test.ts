@@ -178,13 +178,18 @@ test('snapshot --json, process, capture then snapshot --from', async () => {
 });
 
 test('events answers on an empty store and refuses a store it cannot open', async () => {
-  // Both go through better-sqlite3's native addon as installed (built for this Node).
+  // Both go through better-sqlite3's native addon as installed (built for this Node). The empty
+  // store is made by a trace of memlens.stp output that holds no call.
+  const header = join(work, 'empty.stap');
+  writeFileSync(header, '#memlens-stap 1\n');
+  const made = await memlens(['trace', '--from-stap', header, '--db', join(work, 'empty.db'), '--quiet']);
+  assert.equal(made.code, 0, made.stderr);
   const empty = await memlens(['events', '--db', join(work, 'empty.db')]);
   assert.equal(empty.code, 0, empty.stderr);
   assert.match(empty.stderr + empty.stdout, /no stored events match/);
   const missing = await memlens(['events', '--db', join(work, 'no-such-dir', 'x.db')]);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^memlens: cannot open database .*directory does not exist/);
+  assert.match(missing.stderr, /^memlens: no database sqlite:.*x\.db: no such file/);
   assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
 });
 

@@ -1,7 +1,10 @@
 // `memlens events` on a temporary SQLite file (fast tier): the tests it shares with MariaDB
 // (events-cli-cases.ts), then those that need no database server.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { openStore } from '../../src/store/index.js';
 import { runCli } from '../helpers/cli.js';
 import { sqliteBackend } from './backends.js';
@@ -40,4 +43,26 @@ test('events --json carries each row id, so that --before ID pages further back'
   } finally {
     await b.drop();
   }
+});
+
+test('a store that is not there is an error (exit 1, one line) and is not created', async () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'memlens-events-cli-'));
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+  const file = join(scratch, 'typo.sqlite');
+  for (const args of [[], ['--json'], ['--prune', '--max-rows', '5']]) {
+    const r = await runCli(['events', '--db', file, ...args]);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, `memlens: no database sqlite:${file}: no such file (memlens events reads what memlens trace stored; check --db)\n`);
+    assert.equal(r.stdout, '');
+    assert.equal(existsSync(file), false, 'no file created');
+  }
+  const dir = await runCli(['events', '--db', scratch]);
+  assert.equal(dir.code, 1);
+  assert.match(dir.stderr, /^memlens: no database sqlite:.*: not a file/);
+  // The default store too: a machine that never traced has none.
+  const home = join(scratch, 'home');
+  const dflt = await runCli(['events'], { env: { XDG_DATA_HOME: home } });
+  assert.equal(dflt.code, 1, dflt.stderr);
+  assert.match(dflt.stderr, /^memlens: no database sqlite:.*\/memlens\/events\.sqlite: no such file/);
+  assert.equal(existsSync(home), false, 'no data directory created');
 });

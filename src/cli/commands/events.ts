@@ -1,11 +1,13 @@
-// `memlens events`: what `memlens trace` stored, filtered, as a table or NDJSON.
+// `memlens events`: what `memlens trace` stored, filtered, as a table, NDJSON or CSV; the newest N,
+// or with --all every matching event, streamed from the store page by page.
+import { once } from 'node:events';
 import { InvalidArgumentError, type Command } from 'commander';
 import { addRetentionFlags, parseRetention } from '../retention-flags.js';
 import { UsageError } from '../../base/errors.js';
 import { formatBytes } from '../../base/units.js';
 import { durationMs, integerFlag, nonEmptyFlag, pidFlag } from '../flag-values.js';
-import type { StoredEvent } from '../../store/index.js';
-import { MEM_CALLS, storedEventToJson, type MemCall } from '../../wire/events.js';
+import type { EventStore, StoredEvent } from '../../store/index.js';
+import { MEM_CALLS, storedEventToJson, type MemCall, type StoredEventJson } from '../../wire/events.js';
 import { printable } from '../../base/terminal-text.js';
 import { palette, table } from '../../render/text.js';
 
@@ -22,6 +24,8 @@ interface EventsFlags {
   limit: number;
   before?: number;
   json?: boolean;
+  csv?: boolean;
+  all?: boolean;
   prune?: boolean;
   maxAge?: number;
   maxRows?: number;
@@ -57,6 +61,8 @@ export function defineEvents(program: Command): void {
     .option('--limit <n>', `at most this many events (the newest), 1 to ${MAX_LIMIT}`, integerFlag(1, MAX_LIMIT), 50)
     .option('--before <id>', 'only events with a smaller id (the next page back in time)', integerFlag(1))
     .option('--json', 'NDJSON: one event per line, with the field names of `memlens trace --json` and the id that --before takes')
+    .option('--csv', 'CSV (RFC 4180): a header line with the --json field names, then one event per line')
+    .option('--all', 'every matching event, oldest first, read from the store page by page in bounded memory (with --json or --csv)')
     .option('--prune', 'apply the retention limit (--max-age, --max-rows) to the store instead of listing');
   addRetentionFlags(command);
   command.action(async (flags: EventsFlags) => {
@@ -66,7 +72,14 @@ export function defineEvents(program: Command): void {
       }
       const call = flags.call;
       if (call !== undefined && !MEM_CALLS.includes(call as MemCall)) throw new UsageError(`--call ${call}: expected one of ${MEM_CALLS.join(', ')}`);
-      const query = {
+      if (flags.json === true && flags.csv === true) throw new UsageError('--json and --csv cannot be used together');
+      const format: OutputFormat = flags.json === true ? 'json' : flags.csv === true ? 'csv' : 'table';
+      if (flags.all === true) {
+        if (command.getOptionValueSource('limit') === 'cli') throw new UsageError('--all and --limit cannot be used together (--all prints every matching event)');
+        // An aligned table needs every row before its first line: --all keeps to formats that stream.
+        if (format === 'table') throw new UsageError('--all needs --json or --csv (a table is aligned over all its rows, which --all does not hold)');
+      }
+      const filter = {
         ...(flags.host === undefined ? {} : { host: flags.host }),
         ...(flags.pid === undefined ? {} : { pid: flags.pid }),
         ...(flags.name === undefined ? {} : { name: flags.name }),
@@ -74,17 +87,46 @@ export function defineEvents(program: Command): void {
         ...(flags.since === undefined ? {} : { sinceMs: flags.since }),
         ...(flags.until === undefined ? {} : { untilMs: flags.until }),
         ...(flags.before === undefined ? {} : { beforeId: flags.before }),
-        limit: flags.limit,
       };
       const { openStore } = await import('../../store/index.js');
-      const store = await openStore(flags.db);
+      // A read: a store that is not there is an error, never a new empty one.
+      const store = await openStore(flags.db, { mustExist: true });
       try {
-        const events = await store.queryEvents(query);
-        printEvents(events.reverse(), flags.json === true);
+        if (flags.all === true && format !== 'table') await printAll(store, filter, format);
+        else {
+          // One row more than asked says whether the listing is cut, without counting every match.
+          const events = await store.queryEvents({ ...filter, limit: flags.limit + 1 });
+          const cut = events.length > flags.limit;
+          if (cut) events.length = flags.limit;
+          await printEvents(events.reverse(), format);
+          if (cut) {
+            const more = flags.limit < MAX_LIMIT ? `--limit up to ${MAX_LIMIT}, ` : '';
+            process.stderr.write(`memlens: showing the newest ${flags.limit} matching events; more match (${more}--before ${events[0]?.id ?? ''} for the page before, or --all --json/--csv for every one)\n`);
+          }
+        }
       } finally {
         await store.close();
       }
     });
+}
+
+export type OutputFormat = 'table' | 'json' | 'csv';
+
+/** Writes to stdout and waits while the pipe is full, so that a slow reader bounds memory instead of a growing buffer. */
+async function emit(text: string): Promise<void> {
+  if (text === '' || process.stdout.write(text)) return;
+  await once(process.stdout, 'drain');
+}
+
+/** `--all`: every matching event, page by page; memory holds one page whatever the store holds. */
+async function printAll(store: EventStore, filter: Parameters<EventStore['streamEvents']>[0], format: 'json' | 'csv'): Promise<void> {
+  if (format === 'csv') await emit(csvHeader());
+  let n = 0;
+  for await (const page of store.streamEvents(filter)) {
+    n += page.length;
+    await emit(format === 'json' ? jsonLines(page) : csvLines(page));
+  }
+  if (n === 0) process.stderr.write('no stored events match\n');
 }
 
 /** `memlens events --prune`: one pass of retention, e.g. from cron. */
@@ -92,7 +134,7 @@ async function prune(flags: EventsFlags): Promise<void> {
   const retention = parseRetention(flags);
   if (retention === undefined) throw new UsageError('--prune needs --max-age and/or --max-rows');
   const { openStore } = await import('../../store/index.js');
-  const store = await openStore(flags.db);
+  const store = await openStore(flags.db, { mustExist: true });
   try {
     const r = await store.applyRetention(retention);
     process.stdout.write(`pruned ${r.deletedEvents} events, ${r.deletedProcesses} process records, ${r.deletedBatches} batch ids\n`);
@@ -106,12 +148,37 @@ function protText(p: number): string {
   return ['r', 'w', 'x'].map((c, i) => ((p & (1 << i)) !== 0 ? c : '-')).join('');
 }
 
-/** NDJSON in the wire form (wire/events.ts), or an aligned table. */
-export function printEvents(events: readonly StoredEvent[], json: boolean): void {
-  if (json) {
-    process.stdout.write(events.map((e) => `${JSON.stringify(storedEventToJson(e))}\n`).join(''));
-    return;
-  }
+const jsonLines = (events: readonly StoredEvent[]): string => events.map((e) => `${JSON.stringify(storedEventToJson(e))}\n`).join('');
+
+/** The CSV columns: the --json fields, in their order. */
+const CSV_FIELDS = ['time', 'ktime', 'host', 'pid', 'tid', 'name', 'thread', 'call', 'addr', 'length', 'prot', 'flags', 'fd', 'result', 'error', 'new_length', 'new_addr', 'id'] as const satisfies readonly (keyof StoredEventJson)[];
+
+/**
+ * One CSV field (RFC 4180, section 2): quoted when it holds a comma, a double quote, CR or LF, with
+ * each double quote doubled; null is the empty field. Names are written as they are (a process
+ * chooses its own name; quoting keeps any name in its field, and a reader gets it back exactly).
+ */
+export function csvField(v: string | number | null): string {
+  if (v === null) return '';
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** RFC 4180 ends each record with CRLF (a bare LF inside a quoted name stays as it is). */
+const csvHeader = (): string => `${CSV_FIELDS.join(',')}\r\n`;
+
+const csvLines = (events: readonly StoredEvent[]): string =>
+  events
+    .map((e) => {
+      const j = storedEventToJson(e);
+      return `${CSV_FIELDS.map((f) => csvField(j[f])).join(',')}\r\n`;
+    })
+    .join('');
+
+/** NDJSON in the wire form (wire/events.ts), CSV with the same fields, or an aligned table. */
+export async function printEvents(events: readonly StoredEvent[], format: OutputFormat): Promise<void> {
+  if (format === 'json') return emit(jsonLines(events));
+  if (format === 'csv') return emit(csvHeader() + csvLines(events));
   if (events.length === 0) {
     process.stderr.write('no stored events match\n');
     return;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { addRetentionFlags } from '../retention-flags.js';
-import { nonEmptyFlag, pidListFlag, timerFlag } from '../flag-values.js';
+import { hostNameFlag, nonEmptyFlag, pidListFlag, timerFlag } from '../flag-values.js';
 import type { TraceFlags } from '../trace/run-trace.js';
 
 export function defineTrace(program: Command): void {
@@ -13,6 +13,7 @@ export function defineTrace(program: Command): void {
     .option('--json', 'one JSON event per line (NDJSON) on stdout; the summary goes to stderr as JSON')
     .option('--db <URL>', 'store events here: mysql://user:pass@host:port/db or a SQLite file (default: SQLite under the data directory)', nonEmptyFlag)
     .option('--no-store', 'do not store events')
+    .option('--host-name <NAME>', "the host name written with every event (default: this machine's); one name per machine when several write into one database", hostNameFlag)
     .option('--backend <name>', 'tracefs or bpftrace', 'tracefs')
     .option('--from-stap <FILE>', 'read the output of memlens.stp from FILE ("-" = stdin) instead of tracing')
     .option('--include-self', "also trace memlens's own process and its children")

@@ -21,6 +21,8 @@ export interface TraceFlags {
   json?: boolean;
   db?: string;
   store: boolean;
+  /** Checked by hostNameFlag. */
+  hostName?: string;
   backend: string;
   fromStap?: string;
   includeSelf?: boolean;
@@ -36,7 +38,8 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   const retention = parseRetention(flags);
   if (retention !== undefined && !flags.store) throw new UsageError('--max-age and --max-rows limit the store: they cannot be used with --no-store');
   const pids = flags.pid !== undefined && flags.pid.length > 0 ? flags.pid : undefined;
-  const host = hostname();
+  // Several machines writing into one MySQL database are told apart by this name alone.
+  const host = flags.hostName ?? hostname();
   const choice: BackendChoice = {
     backend: flags.backend as BackendKind,
     ...(flags.fromStap === undefined ? {} : { fromStap: flags.fromStap }),
