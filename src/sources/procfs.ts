@@ -248,7 +248,7 @@ class LiveProcSource implements MountedProcSource {
 export function livePageSize(procRoot = '/proc'): number {
   let v: bigint | undefined;
   try {
-    const len = readWholeSync(join(procRoot, 'self/auxv'));
+    const len = readWholeSync(`${procRoot}/self/auxv`);
     v = auxvValue(syncBuffer.subarray(0, len), AT_PAGESZ, endianness() === 'LE');
   } catch (e) {
     if (classify(e) === undefined) throw e;
