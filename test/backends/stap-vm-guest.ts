@@ -43,15 +43,16 @@ try {
   let stapOutput = '';
   staprun.stdout.setEncoding('utf8').on('data', (d: string) => (stapOutput += d));
   staprun.stderr.setEncoding('utf8').on('data', (d: string) => (stapOutput += d));
-  // Set from the child's events, so kept in an object the type checker does not narrow.
-  const stap: { exit?: number | string | null } = {};
+  // Set from the child's events: read through a function, which the type checker does not narrow.
+  let exitStatus: number | string | null | undefined;
+  const stapExit = (): number | string | null | undefined => exitStatus;
   const stapExited = new Promise<void>((resolve) => {
     staprun.on('exit', (code, signal) => {
-      stap.exit = code ?? signal;
+      exitStatus = code ?? signal;
       resolve();
     });
     staprun.on('error', (e) => {
-      stap.exit = e.message;
+      exitStatus = e.message;
       resolve();
     });
   });
@@ -61,10 +62,11 @@ try {
   // probe's header alone does not prove that the syscall probes are attached).
   const probe = await waitingFor('memlens.stp to print the calls of a process started after staprun', async (signal) => {
     while (!signal.aborted) {
-      if (stap.exit !== undefined) throw new Error(`staprun exited (${String(stap.exit)}): ${stapOutput}`);
+      const status = stapExit();
+      if (status !== undefined) throw new Error(`staprun exited (${String(status)}): ${stapOutput}`);
       const pid = spawnSync('/bin/true').pid;
       await pause(500);
-      if (pid !== undefined && new RegExp(`^C \\d+ \\d+ ${pid} ${pid} `, 'm').test(written())) return pid;
+      if (new RegExp(`^C \\d+ \\d+ ${pid} ${pid} `, 'm').test(written())) return pid;
     }
     return undefined;
   });
@@ -87,7 +89,7 @@ try {
   const text = readFileSync(out);
   report('capture', {
     workload: r,
-    stapExit: stap.exit,
+    stapExit: stapExit(),
     stapOutput,
     // Compressed: the serial console is the only way out of the machine.
     stapGzipBase64: gzipSync(text).toString('base64'),
