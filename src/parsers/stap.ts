@@ -171,6 +171,15 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
       if (n < 0n) throw new BadLine('negative count');
       return { kind: 'unpaired', count: Number(n) };
     }
+    case 'L': {
+      // SystemTap's own losses: probe handlers it skipped and output its buffer could not take.
+      // Each of the script's handlers prints at most one line, so each is at most one event.
+      expect(5);
+      const skipped = decI64(f[3]);
+      const failures = decI64(f[4]);
+      if (skipped < 0n || failures < 0n) throw new BadLine('negative count');
+      return { kind: 'lost', count: Number(skipped + failures) };
+    }
     default:
       throw new BadLine(`unknown line kind ${kind ?? ''}`);
   }

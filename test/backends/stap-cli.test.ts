@@ -37,3 +37,14 @@ test('memlens trace --from-stap refuses a file that is not memlens.stp output, a
   assert.equal(empty.code, 1, empty.stderr);
   assert.match(empty.stderr, /^memlens: SystemTap output on standard input: empty: not memlens\.stp output/m);
 });
+
+test('memlens trace --from-stap: SystemTap\'s own losses (the L line) are the summary\'s lost events, in text and JSON', async () => {
+  const text = readFileSync(join(fixturesDir, 'stap', 'known-workload.txt'), 'utf8') + 'L 2254860479780 1795434000125770880 2 3\n';
+  const json = await runCli(['trace', '--from-stap', '-', '--no-store', '--json'], { input: text });
+  assert.equal(json.code, 0, json.stderr);
+  const summary = JSON.parse(json.stderr.split('\n').find((l) => l.startsWith('{')) ?? '{}') as { summary: { lost: unknown } };
+  assert.deepEqual(summary.summary.lost, { lostEvents: 5, unpaired: 0, malformed: 0 });
+  const human = await runCli(['trace', '--from-stap', '-', '--no-store', '--quiet'], { input: text });
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout + human.stderr, /lost events: 5 {3}unpaired calls: 0 {3}malformed records: 0/);
+});

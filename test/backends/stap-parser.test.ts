@@ -132,3 +132,11 @@ test('stap parser: mprotect lines, a success and a failure; a short one is skipp
     ],
   );
 });
+
+test('stap parser: the L line, SystemTap\'s own skipped probes and transport failures, is lost events', () => {
+  const text = ['#memlens-stap 1', 'U 1016 1795434000000001016 2', 'L 1017 1795434000000001017 3 4', 'L 1018 1795434000000001018 -1 0', 'L 1019 1795434000000001019 5', ''].join('\n');
+  const { records, malformed } = parseAll(new TextEncoder().encode(text));
+  // A negative count and a short line are not counts: skipped and counted as malformed.
+  assert.equal(malformed, 2);
+  assert.deepEqual(records, [{ kind: 'started' }, { kind: 'unpaired', count: 2 }, { kind: 'lost', count: 7 }]);
+});

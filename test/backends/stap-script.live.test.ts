@@ -1,6 +1,6 @@
 // tracing/memlens.stp: SystemTap's own parser (-p1) and elaboration (-p2) accept it, and every
-// line it prints is one the parser reads. SystemTap cannot load modules on these machines, so
-// the script never runs here.
+// line it prints is one the parser reads. SystemTap cannot load modules on these machines; the
+// script runs in a virtual machine in stap-vm.live.test.ts.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -35,7 +35,7 @@ function fakeBuildTree(): string {
 }
 
 test('stap -p1 parses tracing/memlens.stp', async () => {
-  const r = await stap(['-p1', '-r', fakeBuildTree(), script]);
+  const r = await stap(['-p1', '-g', '-r', fakeBuildTree(), script]);
   assert.equal(r.code, 0, r.stderr);
   for (const probe of ['syscall.mmap2', 'syscall.mmap2.return', 'syscall.munmap.return', 'syscall.brk.return', 'syscall.mremap.return', 'syscall.mprotect.return', 'kernel.trace("task_newtask")', 'kernel.trace("sched_process_exec")', 'kernel.trace("sched_process_exit")']) {
     assert.ok(r.stdout.includes(`probe ${probe}`), `parse tree has ${probe}`);
@@ -46,7 +46,7 @@ test('stap -p1 rejects a broken copy (the check can fail)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-stap-bad-'));
   const bad = join(dir, 'bad.stp');
   writeFileSync(bad, readFileSync(script, 'utf8').replace('probe syscall.brk {', 'probe syscall.brk {{'));
-  const r = await stap(['-p1', '-r', fakeBuildTree(), bad]);
+  const r = await stap(['-p1', '-g', '-r', fakeBuildTree(), bad]);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /parse error/);
 });
@@ -59,7 +59,7 @@ function kernelWithHeaders(): string | undefined {
 
 const headers = kernelWithHeaders();
 test('stap -p2 elaborates tracing/memlens.stp against installed kernel headers, without debuginfo', { skip: headers === undefined ? 'no kernel headers installed (.ci/setup-system installs linux-headers-amd64)' : false }, async () => {
-  const r = await stap(['-p2', '-r', headers ?? '', script]);
+  const r = await stap(['-p2', '-g', '-r', headers ?? '', script]);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /semantic error|never-assigned|eliding/);
   // Without debuginfo or a symbol table the syscall tapset falls back to the raw syscall tracepoints.
@@ -72,8 +72,8 @@ test('every line memlens.stp prints is one the parser reads', () => {
   const text = readFileSync(script, 'utf8');
   const head = /function head:string[^]*?sprintf\("([^"]*)"/.exec(text)?.[1];
   assert.equal(head, '%d %d %d %d %s %s');
-  const formats = [...text.matchAll(/printf\("((?:#|[CFEXRU] )[^"]*)\\n"/g)].map((m) => m[1] ?? '');
-  assert.equal(formats.length, 11, formats.join('\n'));
+  const formats = [...text.matchAll(/printf\("((?:#|[CFEXRUL] )[^"]*)\\n"/g)].map((m) => m[1] ?? '');
+  assert.equal(formats.length, 12, formats.join('\n'));
   // Stand-in values the way stap prints them: head fields, escaped names, decimals, 0x hex.
   const sample = (fmt: string): string => {
     let n = 0;
@@ -87,5 +87,5 @@ test('every line memlens.stp prints is one the parser reads', () => {
   const lines = formats.map(sample);
   const records = p.push(new TextEncoder().encode(lines.join('\n') + '\n'));
   assert.equal(p.malformed, 0, `${p.samples.join('; ')}\n${lines.join('\n')}`);
-  assert.deepEqual(records.map((r) => r.kind).sort(), ['call', 'call', 'call', 'call', 'call', 'lifecycle', 'lifecycle', 'lifecycle', 'lifecycle', 'started', 'unpaired']);
+  assert.deepEqual(records.map((r) => r.kind).sort(), ['call', 'call', 'call', 'call', 'call', 'lifecycle', 'lifecycle', 'lifecycle', 'lifecycle', 'lost', 'started', 'unpaired']);
 });
