@@ -17,7 +17,7 @@ export interface AxisScale {
   ticks: number[];
   /** Decimals of every label but 0's: the fewest that tell the ticks apart (the step's). */
   decimals: number;
-  /** The label of the 0 tick: "0" in the base unit ("0 B", "0 s"), not "0.0 GiB". */
+  /** The label of the 0 tick, without decimals: "0 B" on a byte axis (not "0.0 GiB"), "0 ms" on a time axis in ms. */
   zero: string;
 }
 
@@ -61,7 +61,7 @@ export function byteAxis(maxBytes: number, target = 4): AxisScale {
 /** A time axis from 0 to at least `maxS` seconds, in µs, ms, s, min or h by its range. */
 export function secondsAxis(maxS: number, target = 5): AxisScale {
   const [unit, divisor]: [string, number] = maxS < 1e-3 ? ['µs', 1e-6] : maxS < 1 ? ['ms', 1e-3] : maxS < 120 ? ['s', 1] : maxS < 7200 ? ['min', 60] : ['h', 3600];
-  return scale(maxS, unit, divisor, target, '0 s');
+  return scale(maxS, unit, divisor, target, `0 ${unit}`);
 }
 
 /** A tick's label in its axis's unit. */

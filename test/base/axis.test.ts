@@ -8,7 +8,7 @@ const MiB = 2 ** 20;
 test('a 13 ms trace gets a millisecond axis, not "0.00 s, 0.00 s, 0.01 s"', () => {
   const a = secondsAxis(0.012893);
   assert.equal(a.unit, 'ms');
-  assert.deepEqual(a.ticks.map((t) => axisText(t, a)), ['0 s', '5 ms', '10 ms', '15 ms']);
+  assert.deepEqual(a.ticks.map((t) => axisText(t, a)), ['0 ms', '5 ms', '10 ms', '15 ms']);
 });
 
 test('time axes: µs, s, min and h by range, round steps, end at or above the data', () => {
