@@ -15,7 +15,10 @@ export interface AxisScale {
   max: number;
   /** Tick values from 0 to max, in base units. */
   ticks: number[];
+  /** Decimals of every label but 0's: the fewest that tell the ticks apart (the step's). */
   decimals: number;
+  /** The label of the 0 tick, without decimals: "0 B" on a byte axis (not "0.0 GiB"), "0 ms" on a time axis in ms. */
+  zero: string;
 }
 
 /** A round step (1, 2, 2.5 or 5 × 10^k) that cuts `range` into about `target` parts. */
@@ -28,7 +31,7 @@ export function niceStep(range: number, target: number): number {
   return m * mag;
 }
 
-function scale(maxValue: number, unit: string, divisor: number, target: number): AxisScale {
+function scale(maxValue: number, unit: string, divisor: number, target: number, zero: string): AxisScale {
   const inUnit = Math.max(maxValue, 0) / divisor;
   const stepU = inUnit > 0 ? niceStep(inUnit, target) : 1;
   const n = Math.max(1, Math.ceil(inUnit / stepU - 1e-9));
@@ -37,7 +40,7 @@ function scale(maxValue: number, unit: string, divisor: number, target: number):
   // Decimals the step needs: 0.25 needs 2, 2.5 needs 1, 5 needs none.
   let decimals = 0;
   while (decimals < 6 && Math.abs(Math.round(stepU * 10 ** decimals) - stepU * 10 ** decimals) > 1e-9 * 10 ** decimals) decimals++;
-  return { unit, divisor, step: stepU * divisor, max: n * stepU * divisor, ticks, decimals };
+  return { unit, divisor, step: stepU * divisor, max: n * stepU * divisor, ticks, decimals, zero };
 }
 
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
@@ -50,7 +53,7 @@ export function byteAxis(maxBytes: number, target = 4): AxisScale {
     d *= 1024;
     i++;
   }
-  const s = scale(maxBytes, BYTE_UNITS[i] ?? 'B', d, target);
+  const s = scale(maxBytes, BYTE_UNITS[i] ?? 'B', d, target, '0 B');
   // Whole bytes only.
   return i === 0 ? { ...s, decimals: 0 } : s;
 }
@@ -58,11 +61,12 @@ export function byteAxis(maxBytes: number, target = 4): AxisScale {
 /** A time axis from 0 to at least `maxS` seconds, in µs, ms, s, min or h by its range. */
 export function secondsAxis(maxS: number, target = 5): AxisScale {
   const [unit, divisor]: [string, number] = maxS < 1e-3 ? ['µs', 1e-6] : maxS < 1 ? ['ms', 1e-3] : maxS < 120 ? ['s', 1] : maxS < 7200 ? ['min', 60] : ['h', 3600];
-  return scale(maxS, unit, divisor, target);
+  return scale(maxS, unit, divisor, target, `0 ${unit}`);
 }
 
 /** A tick's label in its axis's unit. */
 export function axisText(value: number, a: AxisScale): string {
+  if (value === 0) return a.zero;
   return `${(value / a.divisor).toFixed(a.decimals)} ${a.unit}`;
 }
 

@@ -79,6 +79,9 @@ function mergeInto<T>(map: Map<string, T>, key: string, row: T, merge: (a: T, b:
   map.set(key, old === undefined ? row : merge(old, row));
 }
 
+/** The most buckets of one series a window reads before a coarser tier is used ("a few thousand"). */
+export const MAX_BUCKETS_PER_SERIES = 3000;
+
 /** Bucket length for a window of `spanMs` shown in about `points` points, a multiple of the tier's. */
 function outputBucketMs(tierBucketMs: number, spanMs: number, points: number): number {
   const desired = spanMs / points;
@@ -236,11 +239,23 @@ export class HistoryRecorder {
     return [...map.values()].sort((a, b) => a.tMs - b.tMs);
   }
 
-  /** The tier for a window: the coarsest whose buckets are not wider than a point, and that still holds `fromMs`. */
+  /**
+   * The tier for a window: the coarsest whose buckets are not wider than a point, and that still
+   * holds `fromMs`; then coarser while the window would read more than MAX_BUCKETS_PER_SERIES of
+   * its buckets. A 7-day window at 800 points asks for 12.6-minute points, which the minute tier
+   * fits, but that is 10,080 rows for each category and each of hundreds of processes (about
+   * 150,000 rows for the Timeline of a busy machine); the hour tier holds 168 a series.
+   */
   static chooseTier(fromMs: number, toMs: number, points: number, retention: HistoryRetention, nowMs: number): number {
     const desired = (toMs - fromMs) / points;
     let tier = 0;
     for (const t of HISTORY_TIERS) if (t.bucketMs <= desired) tier = t.tier;
+    for (;;) {
+      const next = HISTORY_TIERS[tier + 1];
+      const bucketMs = HISTORY_TIERS[tier]?.bucketMs ?? 0;
+      if (next === undefined || bucketMs === 0 || (toMs - fromMs) / bucketMs <= MAX_BUCKETS_PER_SERIES) break;
+      tier = next.tier;
+    }
     while (tier < 2 && fromMs < nowMs - tierRetentionMs(retention, tier)) tier++;
     return tier;
   }

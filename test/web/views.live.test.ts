@@ -55,10 +55,60 @@ function sidewaysScrollers(page: Page): Promise<string[]> {
 }
 
 /**
+ * Whether the calls list shows its rows, in the page and in a picture: rows whose boxes meet both
+ * the list's box and the window, and ink (text, row lines) in a screenshot of the list. Once every
+ * row was in the page and inside the list's box while the unfiltered live list's pictures showed an
+ * empty table, so the boxes alone do not prove it.
+ */
+async function assertCallRowsDrawn(page: Page, label: string): Promise<void> {
+  const seen = await page.evaluate(() => {
+    const box = document.getElementById('calls-scroll')?.getBoundingClientRect();
+    if (box === undefined) return { rows: 0, box: null };
+    const rows = [...document.querySelectorAll('#calls-inner .vrow:not(.more)')].filter((r) => {
+      const b = r.getBoundingClientRect();
+      return b.height > 0 && b.bottom > Math.max(box.top, 0) && b.top < Math.min(box.bottom, window.innerHeight) && b.right > 0 && b.left < window.innerWidth;
+    }).length;
+    return { rows, box: { x: box.left + 1, y: box.top + 1, width: Math.min(box.width, window.innerWidth - box.left) - 2, height: Math.min(box.height, window.innerHeight - box.top) - 2 } };
+  });
+  assert.ok(seen.box !== null && seen.rows >= 5, `${label}: ${seen.rows} call rows meet the list's box and the window`);
+  const png = await page.screenshot({ clip: seen.box });
+  // The share of pixels in the list that differ from its commonest colour (its background).
+  const ink = await page.evaluate(async (src: string) => {
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = img.width;
+    canvas.height = img.height;
+    const g = canvas.getContext('2d');
+    if (g === null) return 0;
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, img.width, img.height).data;
+    const counts = new Map<number, number>();
+    for (let i = 0; i < d.length; i += 4) {
+      const k = ((d[i] ?? 0) << 16) | ((d[i + 1] ?? 0) << 8) | (d[i + 2] ?? 0);
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    let bg = 0;
+    let most = -1;
+    for (const [k, n] of counts) if (n > most) [bg, most] = [k, n];
+    let differ = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const dist = Math.abs((d[i] ?? 0) - ((bg >> 16) & 255)) + Math.abs((d[i + 1] ?? 0) - ((bg >> 8) & 255)) + Math.abs((d[i + 2] ?? 0) - (bg & 255));
+      if (dist > 60) differ++;
+    }
+    return differ / (d.length / 4);
+  }, `data:image/png;base64,${png.toString('base64')}`);
+  // Rows of text fill a few percent of the list at least; an empty list has none.
+  assert.ok(ink > 0.01, `${label}: the calls list's picture is empty (${(ink * 100).toFixed(2)} % of its pixels differ from its background)`);
+}
+
+/**
  * Screenshots of the page at both sizes in both themes, `ready` awaited after each change; at
  * 1440×900 nothing may scroll sideways. Returns what scrolls sideways at 800×600, for the log.
+ * `check` runs after each screenshot.
  */
-async function shootAll(page: Page, name: string, ready: () => Promise<void> = () => Promise.resolve()): Promise<string[]> {
+async function shootAll(page: Page, name: string, ready: () => Promise<void> = () => Promise.resolve(), check?: (label: string) => Promise<void>): Promise<string[]> {
   mkdirSync(shots, { recursive: true });
   const narrow: string[] = [];
   for (const theme of THEMES) {
@@ -70,6 +120,7 @@ async function shootAll(page: Page, name: string, ready: () => Promise<void> = (
       await ready();
       await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
       await page.screenshot({ path: join(shots, `${name}-${size.width}x${size.height}-${theme}.png`) });
+      await check?.(`${name} at ${size.width}×${size.height} (${theme})`);
       const sideways = await sidewaysScrollers(page);
       if (size.width === 1440) assert.deepEqual(sideways, [], `${name} at 1440×900 (${theme}) scrolls sideways`);
       else narrow.push(...sideways.map((s) => `${name} ${theme}: ${s}`));
@@ -152,10 +203,10 @@ describe('every view in chromium, at two sizes and in both themes', { skip: canR
     }
   });
 
-  test('Calls', async () => {
+  test('Calls: the unfiltered live list draws its rows', async () => {
     await page.click('#tab-calls');
     await until(page, () => document.querySelectorAll('#calls-inner .vrow:not(.more)').length > 10);
-    narrow.push(...(await shootAll(page, 'calls')));
+    narrow.push(...(await shootAll(page, 'calls', undefined, (label) => assertCallRowsDrawn(page, label))));
   });
 
   test('System', async () => {

@@ -233,19 +233,45 @@ export class CallList {
 
   private lastReloadMs = 0;
   private reloadTimer: number | null = null;
+  private reloading = false;
 
   /**
    * The server skipped calls: the newest page from the store is the truth. At most one reload a
-   * second, so that a flood of calls does not turn into a flood of queries.
+   * second, and never a second one while one is on its way, so that a flood of calls does not turn
+   * into a flood of queries. The rows shown stay until the page arrives and replaces them. (A
+   * reload used to empty the list and start over each second: when the store took longer than
+   * that to answer, as it does under a flood of calls, every page was thrown away for the next
+   * reload and the unfiltered list stayed empty but for the live calls of the last update.)
    */
   private reloadHead(): void {
-    if (this.reloadTimer !== null) return;
+    if (this.reloadTimer !== null || this.reloading) return;
     const wait = Math.max(0, 1000 - (Date.now() - this.lastReloadMs));
     this.reloadTimer = window.setTimeout(() => {
       this.reloadTimer = null;
-      this.lastReloadMs = Date.now();
-      void this.reset(this.filter, this.host, false);
+      void this.refreshHead();
     }, wait);
+  }
+
+  private async refreshHead(): Promise<void> {
+    const gen = this.generation;
+    this.reloading = true;
+    try {
+      const page = await api.events(this.query());
+      if (gen !== this.generation) return;
+      // Live calls newer than the page's newest arrived while it was on its way: they stay on top.
+      const newest = page.rows[0];
+      const pageKeys = new Set(page.rows.map(callKey));
+      const newer = newest === undefined ? this.rows : this.rows.filter((r) => BigInt(r.ktime) > BigInt(newest.ktime) && !pageKeys.has(callKey(r)));
+      this.rows = [...newer, ...page.rows];
+      this.keys = new Set(this.rows.map(callKey));
+      this.next = page.next;
+    } catch (e) {
+      this.onInfo(`could not load calls: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.reloading = false;
+      this.lastReloadMs = Date.now();
+    }
+    if (gen === this.generation) this.sync();
   }
 
   /** Starts over with a new filter: the newest page, then older pages on demand. */
@@ -260,6 +286,8 @@ export class CallList {
     this.heldSkipped = 0;
     this.onHeld(0);
     this.loading = false;
+    if (this.reloadTimer !== null) window.clearTimeout(this.reloadTimer);
+    this.reloadTimer = null;
     this.scroller.scrollTop = 0;
     this.sync();
     await this.loadMore(true);

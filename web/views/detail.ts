@@ -25,6 +25,15 @@ const RESIDENT: { key: PointKey; name: string; colour: number; help: string }[] 
 ];
 
 /** Pane 1: address space, which costs no RAM until touched. */
+const POWER_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+
+/** A tick of the log axis: "1 GiB" for a power of 1024, other values as bytesText. */
+function powerText(v: number): string {
+  const k = Math.round(Math.log(v) / Math.log(1024));
+  const unit = POWER_UNITS[k];
+  return unit !== undefined && Math.abs(v - 1024 ** k) <= 1e-6 * v ? `1 ${unit}` : bytesText(v);
+}
+
 const ADDRESS_SPACE: { key: PointKey; name: string; colour: number; help: string }[] = [
   { key: 'mappedNowBytes', name: 'mapped now', colour: HUE.purple, help: 'mapped right now, per the tracer (else VmSize)' },
   { key: 'requestedBytes', name: 'requested', colour: HUE.sky, help: 'accessible address space the calls asked for (mmap − munmap, PROT_NONE excluded)' },
@@ -111,6 +120,10 @@ export class DetailView {
     const h = this.history;
     const maxOf = (keys: PointKey[]): number => Math.max(1, ...h.flatMap((p) => keys.map((k) => p[k] ?? 0)));
     const ya = byteAxis(maxOf(RESIDENT.map((s) => s.key)));
+    // The address-space pane's range in powers of 1024, at least one power wide.
+    const spaceValues = h.flatMap((p) => ADDRESS_SPACE.map((s) => p[s.key] ?? 0)).filter((v) => v > 0);
+    const lowPow = spaceValues.length === 0 ? 1 : Math.floor(Math.log(Math.min(...spaceValues)) / Math.log(1024) + 1e-9);
+    const highPow = Math.max(lowPow + 1, spaceValues.length === 0 ? 2 : Math.ceil(Math.log(Math.max(...spaceValues)) / Math.log(1024) - 1e-9));
     const help = new Map([...RESIDENT, ...ADDRESS_SPACE].map((s) => [s.name, s.help]));
     const series = (list: typeof RESIDENT, pane: number, log: boolean): Record<string, unknown>[] =>
       list.map((s) => ({
@@ -154,10 +167,15 @@ export class DetailView {
           {
             type: 'log',
             logBase: 1024,
+            // One tick per power of 1024 in the range (1 KiB, 1 MiB, 1 GiB…): ECharts' own choice
+            // left two labels. On a log axis the interval is in powers (of logBase).
+            min: 1024 ** lowPow,
+            max: 1024 ** highPow,
+            interval: 1,
             gridIndex: 1,
             name: 'address space (log scale)',
             nameTextStyle: { color: c.muted, align: 'left' },
-            axisLabel: { color: c.muted, formatter: (v: number) => bytesText(v) },
+            axisLabel: { color: c.muted, formatter: powerText },
             splitLine: { lineStyle: { color: c.grid } },
           },
         ],

@@ -68,6 +68,9 @@ interface RowView {
 
 const SPARK_W = 80;
 const SPARK_H = 20;
+/** Rows built before the table's first paint (more than a tall window shows), then per chunk. */
+const FIRST_ROWS = 60;
+const MORE_ROWS = 150;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 function figureCell(r: ProcessRow, figure: RowFigure, value: number | null, text: (v: number) => string): Cell {
@@ -395,16 +398,35 @@ export class ProcessesView {
     v.svg.setAttribute('aria-label', `PSS from ${bytesText(ys[0])} to ${bytesText(ys[ys.length - 1])}`);
   }
 
+  private buildTimer: number | null = null;
+
+  /**
+   * Draws the table. Rows are built at most a screenful (then a chunk) per call: the rows not built
+   * yet are left out, the table shows the first rows in their order, and the next chunk is built in
+   * a later task. Building the ~700 rows of a busy machine in one go kept the first paint waiting
+   * for seconds; once built, a row is only updated, and every row is drawn on each call.
+   */
   render(): void {
+    if (this.buildTimer !== null) window.clearTimeout(this.buildTimer);
+    this.buildTimer = null;
     const now = Date.now();
     for (const [k, th] of this.headers) th.setAttribute('aria-sort', k === this.sortKey ? (this.sortDesc ? 'descending' : 'ascending') : 'none');
     const rows = this.visibleRows();
-    const keep = new Set<number>();
+    const keep = new Set<number>(rows.map((r) => r.pid));
     const ordered: HTMLTableRowElement[] = [];
+    let budget = this.rowsByPid.size === 0 ? FIRST_ROWS : MORE_ROWS;
     for (const r of rows) {
-      keep.add(r.pid);
       let v = this.rowsByPid.get(r.pid);
       if (v === undefined) {
+        if (budget === 0) {
+          // The rest next time, after the browser has drawn these.
+          this.buildTimer = window.setTimeout(() => {
+            this.buildTimer = null;
+            this.render();
+          }, 0);
+          break;
+        }
+        budget--;
         v = this.makeRow(r.pid);
         this.rowsByPid.set(r.pid, v);
       }
