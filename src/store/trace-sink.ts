@@ -2,8 +2,8 @@
 // write their traced events through, the one way either opens the trace's writer: a WorkerWriter on
 // the store named by --db, with one line on stderr (serve: in its log) when the database goes away
 // or the spill file cannot be written (a full disk) and, at the end, where the events are kept if
-// the database is still away, or how many were lost if they could be kept nowhere. Each line says only what is true:
-// "kept" only when a spill file holds them.
+// the database is still away, or how many were lost if they could be kept nowhere. Each line says
+// only what is true: "kept" only when a spill file holds them.
 //
 // The store's work runs in a worker thread beside the tracer's thread, at the weakest priority under
 // `memlens trace` (which lowers its background threads, src/sources/own-threads.ts; serve does not):
