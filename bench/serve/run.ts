@@ -1,12 +1,13 @@
 // Benchmarks of `memlens serve` (not tests; run by hand as root, see bench/README.md):
 //   latency  from a system call to its row on the page, p50 / p99, at 1,000 and 50,000 events/s;
 //   fps      the calls view's frame rate while scrolling through 1,000,000 stored events;
-//   cpu      the server's CPU use, idle and under load.
-// usage: node dist/bench/serve/run.js [latency|fps|cpu|all]
+//   cpu      the server's CPU use, idle and under load;
+//   traced-cpu  the server's CPU use while it traces 10,000 calls a second, its main thread apart.
+// usage: node dist/bench/serve/run.js [latency|fps|cpu|traced-cpu|all]
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatBytes } from '../../src/base/units.js';
@@ -17,10 +18,24 @@ import { launchBrowser, startServe } from '../../test/web/live-serve.js';
 
 const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
-function cpuSeconds(pid: number): number {
+function cpuSeconds(pid: number | string): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICK;
+}
+
+/** CPU seconds of the process's main thread and of all its other threads (the store's worker among them). */
+function threadCpuSeconds(pid: number): { main: number; others: number } {
+  let others = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (tid === String(pid)) continue;
+    try {
+      others += cpuSeconds(`${pid}/task/${tid}`);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return { main: cpuSeconds(`${pid}/task/${pid}`), others };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -119,6 +134,26 @@ async function idleCpu(seconds: number, extra: string[]): Promise<void> {
   await serve.stop();
 }
 
+/** The server's CPU while bench/trace/mmap-rate.c makes `rate` calls a second for `seconds`. */
+async function tracedCpu(rate: number, seconds: number): Promise<void> {
+  const out = join(mkdtempSync(join(tmpdir(), 'memlens-rate-')), 'mmap-rate');
+  execFileSync('gcc', ['-O2', '-o', out, join(repoRoot, 'bench', 'trace', 'mmap-rate.c')]);
+  const serve = await startServe([]);
+  await sleep(5000);
+  const pid = serve.child.pid ?? 0;
+  const c0 = cpuSeconds(pid);
+  const th0 = threadCpuSeconds(pid);
+  const t0 = Date.now();
+  const made = execFileSync(out, [String(rate), String(seconds)]).toString().trim();
+  const wallS = (Date.now() - t0) / 1000;
+  const th1 = threadCpuSeconds(pid);
+  const share = (s: number): string => `${((s / wallS) * 100).toFixed(1)} %`;
+  const metrics = await (await fetch(`${serve.url}metrics`)).text();
+  const lost = /^memlens_trace_lost_events_total (\S+)/m.exec(metrics)?.[1] ?? '?';
+  console.log(`traced ${rate} calls/s (${made}): server CPU ${share(cpuSeconds(pid) - c0)} of one core over ${wallS.toFixed(1)} s, main thread ${share(th1.main - th0.main)}, other threads ${share(th1.others - th0.others)}; lost events ${lost}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  await serve.stop();
+}
+
 async function fps(events: number, seconds: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-fps-'));
   const db = join(dir, 'events.db');
@@ -182,5 +217,9 @@ if (what === 'latency' || what === 'all') {
 if (what === 'cpu' || what === 'all') {
   await idleCpu(30, ['--no-trace']);
   await idleCpu(30, []);
+}
+if (what === 'traced-cpu' || what === 'all') {
+  await tracedCpu(10_000, 20);
+  await tracedCpu(10_000, 20);
 }
 if (what === 'fps' || what === 'all') await fps(1_000_000, 10);

@@ -1,7 +1,14 @@
 // `memlens serve` in one process: the /proc sampler (on a CPU budget), the tracer (tracefs; shown
-// as unavailable without root), the event store with its buffered writer, and the dashboard
-// server (HTTP API, WebSocket updates, the page, /metrics). Everything here is wiring: the logic
-// lives in src/analyses, src/sources, src/store and the rest of src/server.
+// as unavailable without root), the event store, and the dashboard server (HTTP API, WebSocket
+// updates, the page, /metrics). Everything here is wiring: the logic lives in src/analyses,
+// src/sources, src/store and the rest of src/server.
+//
+// The traced events are written the way `memlens trace` writes them: through the StoreSink of
+// src/store/trace-sink.ts, whose WorkerWriter does the store's insert work in a worker thread with
+// a connection of its own, and stops the feed while it is too far behind. The main thread keeps its
+// own connection for what it reads (views, history, the events API) and for the history: SQLite is
+// opened in WAL mode (src/store/connect.ts), so this connection reads while the worker writes, and
+// MariaDB is a pool anyway.
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MAPPING_KIND_LABELS, collectProcessMappings } from '../analyses/mappings.js';
@@ -13,9 +20,8 @@ import { openLiveProcSource } from '../sources/procfs.js';
 import type { TraceBackend } from '../sources/trace-backend.js';
 import { createTraceBackend } from '../sources/trace-backends.js';
 import { startTime, TraceProc } from '../sources/trace-proc.js';
-import { BufferedWriter, DEFAULT_HISTORY_RETENTION, openStore, type HistoryRetention } from '../store/index.js';
+import { DEFAULT_HISTORY_RETENTION, openStore, openStoreSink, type HistoryRetention, type StoreSink } from '../store/index.js';
 import { RETENTION_EVERY_MS, startRetentionTimer } from '../store/retention-timer.js';
-import { TraceStoreFeed } from '../store/trace-feed.js';
 import type { EventStore } from '../store/index.js';
 import { historySampleFromSnapshot } from './adapters/history-sample.js';
 import { sampleFromSnapshot } from './adapters/snapshot-sample.js';
@@ -128,12 +134,12 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
   const access = createAccessPolicy({ listenHost: o.host, token: o.token, extraHosts: [host] });
   const store: EventStore = await openStore(o.db);
   opened.push(() => store.close());
-  const writer = new BufferedWriter(store, { onError: (e, n) => n === 1 && o.log(`store: ${e instanceof Error ? e.message : String(e)} (retrying; events are kept)`) });
-  opened.push(async () => {
-    await writer.close();
-  });
   const state = new LiveState({ host });
   const source = openLiveProcSource();
+  // The history stays on this thread's connection: it writes one small transaction of upserts every
+  // few seconds (not per event), and its reads merge the rows still pending in its memory over the
+  // stored ones, which a worker of its own would put out of reach. SQLite's busy timeout (connect.ts)
+  // lets its write wait for a commit of the events' worker, which takes milliseconds.
   const history = new HistoryRecorder(store.history, host, { retention: o.historyRetention ?? DEFAULT_HISTORY_RETENTION, flushEveryMs: o.historyFlushMs, log: o.log });
   // The in-memory per-process histories (the sparklines' ProcessHistory and the detail view's
   // points) start with the stored last hour, one point a minute: a restart keeps their past. Both
@@ -171,29 +177,44 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
 
   let backend: TraceBackend | null = null;
   let feed: Promise<void> = Promise.resolve();
+  let sink: StoreSink | null = null;
+  let stopRequested: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
+  // The end of tracing, in order: the feed is told to stop waiting for the store, the backend stops,
+  // the feed ends, then the writer adds the last lost counts and closes (bounded: a few seconds
+  // whatever the database does, the rest is spilled; trace-sink.ts).
+  let tracingClosed: Promise<void> | null = null;
+  const stopTracing = (): Promise<void> =>
+    (tracingClosed ??= (async () => {
+      stopRequested();
+      const b = backend;
+      if (b === null) return;
+      await b.stop();
+      await feed;
+      await sink?.close(b.lost());
+    })());
   if (!o.trace) state.setTracing({ state: 'disabled', reason: 'started with --no-trace' });
   else {
     try {
       const b = await createTraceBackend({ backend: 'tracefs', options: { host, excludeSelf: true } });
       await b.start();
       backend = b;
-      // The feed ends once the backend has stopped; the writer it feeds is closed after both.
-      opened.push(async () => {
-        await b.stop();
-        await feed;
-      });
+      opened.push(stopTracing);
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       state.setTracing({ state: 'unavailable', reason: process.getuid?.() === 0 ? reason : `tracing needs root: ${reason}` });
       o.log(`tracing unavailable: ${reason}; serving /proc data only`);
     }
     if (backend !== null) {
+      // Opened only when there is something to trace: with tracing off or unavailable nothing writes
+      // events, and no worker thread is started. Its errors are the store's own, as at `memlens trace`.
+      sink = await openStoreSink(o.db, { host, log: o.log });
       const proc = new TraceProc('/proc', source);
       const accounts = new ProcessAccounts(await proc.pageSizeBytes());
       accounts.seed(await proc.readProcessSeeds());
       state.setTracing({ state: 'running', backend: backend.name, sinceMs: Date.now() });
       const b = backend;
-      feed = feedFromTracer({ backend: b, accounts, state, store: new TraceStoreFeed(writer, host), totalVirtualBytes: await proc.totalVirtualBytes() }).catch((e: unknown) => {
+      feed = feedFromTracer({ backend: b, accounts, state, store: sink, totalVirtualBytes: await proc.totalVirtualBytes(), stopped }).catch((e: unknown) => {
         const reason = e instanceof Error ? e.message : String(e);
         state.setTracing({ state: 'unavailable', reason: `tracer stopped: ${reason}` });
         o.log(`tracer stopped: ${reason}`);
@@ -215,6 +236,9 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
     return Promise.resolve();
   });
 
+  // The events' retention runs here, not in the writer's worker as at `memlens trace`: it applies
+  // with tracing off or unavailable too, when no worker is started. Its deletes go in chunks of
+  // short transactions (event-store.ts), so the worker's commits wait milliseconds at most.
   const retention = o.retention ?? null;
   const stopRetention =
     retention === null
@@ -273,9 +297,7 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
       await dirtyRun?.stop();
       await server.close();
       await sampler.stop();
-      await backend?.stop();
-      await feed;
-      await writer.close();
+      await stopTracing();
       await history.close();
       await store.close();
     },

@@ -1,5 +1,5 @@
-// The one path from a tracer to the store, for `memlens trace` (through the writer's worker
-// thread, WorkerWriter) and `memlens serve` (through a BufferedWriter on its own thread) alike:
+// The one path from a tracer to the store, for `memlens trace` and `memlens serve` alike, both
+// through the writer's worker thread (WorkerWriter, opened by trace-sink.ts):
 // the events go to the writer in kernel-time order; each fork of a new process becomes a process
 // start, which tells the store where a reused pid's new process begins; and the tracer's lost
 // counts are added to the store as what was lost since the last report.

@@ -1,10 +1,12 @@
-// What `memlens trace` writes its events through (src/cli/trace/event-sink.ts): a WorkerWriter on
-// the store named by --db, with one line on stderr when the database goes away or the spill file
-// cannot be written (a full disk) and, at the end, where the events are kept if the database is
-// still away, or how many were lost if they could be kept nowhere. Each line says only what is true:
-// "kept" only when a spill file holds them.
+// What `memlens trace` (src/cli/trace/event-sink.ts) and `memlens serve` (src/server/runtime.ts)
+// write their traced events through, the one way either opens the trace's writer: a WorkerWriter on
+// the store named by --db, with one line on stderr (serve: in its log) when the database goes away
+// or the spill file cannot be written (a full disk) and, at the end, where the events are kept if
+// the database is still away, or how many were lost if they could be kept nowhere. Each line says
+// only what is true: "kept" only when a spill file holds them.
 //
-// The store's work runs in a worker thread at the weakest priority, beside the tracer's thread:
+// The store's work runs in a worker thread beside the tracer's thread, at the weakest priority under
+// `memlens trace` (which lowers its background threads, src/sources/own-threads.ts; serve does not):
 // where a core is free (the traced programs sleep, or the machine has more than two cores) it takes
 // it, and the tracer keeps up with 100,000 calls a second into SQLite; where the traced programs
 // need every core, they go first. When the worker falls too far behind, pressure() makes the tracer
@@ -22,6 +24,8 @@ export interface StoreSink {
   write(events: readonly MemEvent[], lifecycle?: readonly LifecycleEvent[]): void;
   /** Undefined while the store keeps up; else a promise to await before reading more. */
   pressure(): Promise<void> | undefined;
+  /** Given the tracer's running totals, adds to the store what was lost since the last report. */
+  reportLost(totals: LostCounts): void;
   /** Adds the run's lost counts (for the sink's host), writes what is left (or keeps it in the spill file) and closes. */
   close(lost: LostCounts): Promise<StoreOutcome>;
 }
@@ -44,6 +48,8 @@ export interface StoreSinkOptions {
   /** Retention applied at start and then every `retentionEveryMs`. */
   retention?: { maxAgeMs?: number; maxRows?: number };
   retentionEveryMs?: number;
+  /** Where the lines go (default: stderr, each as "memlens: LINE"). */
+  log?: (line: string) => void;
   stderr?: NodeJS.WritableStream;
 }
 
@@ -53,21 +59,22 @@ const HELD = 'events wait in memory until the database or the spill file takes t
 /** Opens the store at a `--db` value (undefined: the default SQLite file) in its worker thread. */
 export async function openStoreSink(db: string | undefined, options: StoreSinkOptions): Promise<StoreSink> {
   const stderr = options.stderr ?? process.stderr;
+  const say = options.log ?? ((line: string): void => void stderr.write(`memlens: ${line}\n`));
   const retention = options.retention === undefined ? null : { limit: options.retention, everyMs: options.retentionEveryMs ?? RETENTION_EVERY_MS };
   const writer = await WorkerWriter.open(db, {}, retention);
   writer.onError = (e, failures, info) => {
     if (failures !== 1) return;
     const what = info.diskFull ? `cannot take events: ${e.message}` : `unavailable (${e.message})`;
-    if (info.spillFault === null) stderr.write(`memlens: database ${writer.description} ${what}; events are kept in a spill file in ${writer.spillDir} and written when it ${info.diskFull ? 'has room again' : 'is back'}\n`);
-    else stderr.write(`memlens: database ${writer.description} ${what}, and ${info.spillFault}; ${HELD}\n`);
+    if (info.spillFault === null) say(`database ${writer.description} ${what}; events are kept in a spill file in ${writer.spillDir} and written when it ${info.diskFull ? 'has room again' : 'is back'}`);
+    else say(`database ${writer.description} ${what}, and ${info.spillFault}; ${HELD}`);
   };
   writer.onSpillFault = (fault) => {
-    if (fault !== null) stderr.write(`memlens: ${fault}; ${HELD}\n`);
-    else stderr.write(`memlens: the events held in memory are stored or spilled now; reading on\n`);
+    if (fault !== null) say(`${fault}; ${HELD}`);
+    else say(`the events held in memory are stored or spilled now; reading on`);
   };
   writer.onRetention = (deleted, error) => {
-    if (error !== null) stderr.write(`memlens: retention: ${error}\n`);
-    else if (deleted > 0) stderr.write(`memlens: retention deleted ${deleted} stored events\n`);
+    if (error !== null) say(`retention: ${error}`);
+    else if (deleted > 0) say(`retention deleted ${deleted} stored events`);
   };
   const feed = new TraceStoreFeed(writer, options.host);
 
@@ -75,6 +82,7 @@ export async function openStoreSink(db: string | undefined, options: StoreSinkOp
     description: `stored in ${writer.description}`,
     write: (events, lifecycle = []) => feed.write(events, lifecycle),
     pressure: () => writer.pressure(),
+    reportLost: (totals) => feed.reportLost(totals),
     close: async (lost) => {
       feed.reportLost(lost);
       let result;
@@ -82,15 +90,15 @@ export async function openStoreSink(db: string | undefined, options: StoreSinkOp
         result = await writer.close(CLOSE_TIMEOUT_MS);
       } catch (e) {
         // Not expected (the worker bounds its own close); then nothing is known of what it held.
-        stderr.write(`memlens: ${e instanceof Error ? e.message : String(e)}; events not yet stored may be lost (spill files, if any, are in ${writer.spillDir})\n`);
+        say(`${e instanceof Error ? e.message : String(e)}; events not yet stored may be lost (spill files, if any, are in ${writer.spillDir})`);
         return { complete: false, spillFiles: [], lostEvents: 0 };
       }
       if (result.spillFiles.length > 0) {
         const why = result.databaseError === null ? '' : ` (${result.databaseError})`;
-        stderr.write(`memlens: database ${writer.description} did not take every event before the end${why}; the rest is kept in ${result.spillFiles.join(', ')} and written into ${writer.description} by the next \`memlens trace\` that stores there\n`);
+        say(`database ${writer.description} did not take every event before the end${why}; the rest is kept in ${result.spillFiles.join(', ')} and written into ${writer.description} by the next \`memlens trace\` that stores there`);
       }
       if (result.lostEvents > 0) {
-        stderr.write(`memlens: ${result.lostEvents} events were LOST: the database did not take them${result.databaseError === null ? '' : ` (${result.databaseError})`} and the spill file could not hold them (${result.spillFault ?? 'no room'})\n`);
+        say(`${result.lostEvents} events were LOST: the database did not take them${result.databaseError === null ? '' : ` (${result.databaseError})`} and the spill file could not hold them (${result.spillFault ?? 'no room'})`);
       }
       return { complete: result.complete, spillFiles: result.spillFiles, lostEvents: result.lostEvents };
     },

@@ -9,6 +9,7 @@ const NO_STORE: EventSink = {
   description: 'not stored (--no-store)',
   write: () => undefined,
   pressure: () => undefined,
+  reportLost: () => undefined,
   close: () => Promise.resolve({ complete: true, spillFiles: [], lostEvents: 0 }),
 };
 

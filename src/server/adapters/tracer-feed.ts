@@ -1,9 +1,11 @@
 // Runs a tracing backend for the dashboard: every batch goes to the per-process accounts
-// (src/analyses/trace), to the store (through TraceStoreFeed, the path `memlens trace` takes too)
-// and to the live state; the accounts' rows are handed to the live state a few times a second,
-// not per batch.
+// (src/analyses/trace), to the store (through the StoreSink of src/store/trace-sink.ts, the path
+// `memlens trace` takes too) and to the live state; the accounts' rows are handed to the live state
+// a few times a second, not per batch. Like `memlens trace`, the feed stops reading while the
+// store's worker is too far behind (pressure()): the kernel's ring buffer then drops and counts new
+// events, rather than memlens holding them in memory without bound.
 import type { ProcessAccounts, AccountRow } from '../../analyses/trace/process-accounts.js';
-import type { TraceStoreFeed } from '../../store/trace-feed.js';
+import type { StoreSink } from '../../store/trace-sink.js';
 import type { TraceBackend } from '../../sources/trace-backend.js';
 import type { TracedProcess } from '../inputs.js';
 import type { LiveState } from '../live-state.js';
@@ -31,8 +33,10 @@ export interface TracerFeedOptions {
   backend: TraceBackend;
   accounts: ProcessAccounts;
   state: LiveState;
-  store: TraceStoreFeed | null;
+  store: Pick<StoreSink, 'write' | 'reportLost' | 'pressure'> | null;
   totalVirtualBytes: bigint;
+  /** Resolves when the server stops: it also ends a wait for the store to catch up. */
+  stopped?: Promise<void>;
 }
 
 /** Consumes batches until the backend stops. */
@@ -51,6 +55,10 @@ export async function feedFromTracer(o: TracerFeedOptions): Promise<void> {
     o.accounts.apply(batch);
     o.state.addEvents(batch.events);
     o.store?.write(batch.events, batch.lifecycle);
+    // With the database and the spill file both failing, this wait lasts until one of them takes
+    // events again, or the server stops.
+    const behind = o.store?.pressure();
+    if (behind !== undefined) await (o.stopped === undefined ? behind : Promise.race([behind, o.stopped]));
     if (Date.now() - lastAccounts >= ACCOUNTS_EVERY_MS) publish();
     else if (trailing === null) {
       trailing = setTimeout(() => {
