@@ -11,27 +11,44 @@ const LAYERS = ['base', 'wire', 'parsers', 'sources', 'analyses', 'render', 'sto
 const PURE = new Set(['base', 'wire', 'parsers', 'analyses', 'render']);
 const SYSTEM_MODULES = ['fs', 'fs/promises', 'child_process', 'net'].flatMap((m) => [m, `node:${m}`]);
 
-function layerPatterns(layer, { typesFromSources = layer === 'analyses', above = LAYERS.slice(LAYERS.indexOf(layer) + 1) } = {}) {
+function layerPatterns(
+  layer,
+  { typesFromSources = layer === 'analyses', above = LAYERS.slice(LAYERS.indexOf(layer) + 1) } = {},
+) {
   const may = LAYERS.slice(0, LAYERS.indexOf(layer)).join(', ') || 'nothing else';
   const patterns = [];
   const higher = above.filter((l) => !(typesFromSources && l === 'sources'));
   if (higher.length > 0) {
-    patterns.push({ regex: `^(\\.\\./)+(${higher.join('|')})/`, message: `src/${layer} may import only ${may} (docs/architecture.md).` });
+    patterns.push({
+      regex: `^(\\.\\./)+(${higher.join('|')})/`,
+      message: `src/${layer} may import only ${may} (docs/architecture.md).`,
+    });
   }
   if (typesFromSources) {
-    patterns.push({ regex: '^(\\.\\./)+sources/', allowTypeImports: true, message: `src/${layer} may take sources' types only (import type): the caller hands it what reads.` });
+    patterns.push({
+      regex: '^(\\.\\./)+sources/',
+      allowTypeImports: true,
+      message: `src/${layer} may take sources' types only (import type): the caller hands it what reads.`,
+    });
   }
   return patterns;
 }
 
 function layerRule(layer, options = {}) {
   const config = { patterns: layerPatterns(layer, options) };
-  if (PURE.has(layer)) config.paths = SYSTEM_MODULES.map((name) => ({ name, message: `src/${layer} is pure: only src/sources touches files, processes and sockets.` }));
+  if (PURE.has(layer))
+    config.paths = SYSTEM_MODULES.map((name) => ({
+      name,
+      message: `src/${layer} is pure: only src/sources touches files, processes and sockets.`,
+    }));
   return ['error', config];
 }
 
 function layerRules() {
-  return LAYERS.map((layer) => ({ files: [`src/${layer}/**/*.ts`], rules: { '@typescript-eslint/no-restricted-imports': layerRule(layer) } }));
+  return LAYERS.map((layer) => ({
+    files: [`src/${layer}/**/*.ts`],
+    rules: { '@typescript-eslint/no-restricted-imports': layerRule(layer) },
+  }));
 }
 
 export default tseslint.config(
@@ -40,18 +57,31 @@ export default tseslint.config(
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
       globals: { ...globals.node },
     },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true, allowRegExp: false }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true, allowRegExp: false },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-unnecessary-condition': ['error', { allowConstantLoopConditions: true }],
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
       // node:test's test()/describe() return promises the runner itself awaits.
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
+          ],
+        },
+      ],
       'no-restricted-imports': 'off',
       '@typescript-eslint/no-restricted-imports': 'off',
     },
@@ -72,7 +102,10 @@ export default tseslint.config(
         {
           patterns: [
             { regex: '^node:', message: 'web runs in the browser: no Node modules.' },
-            { regex: '^(\\.\\./)+src/(parsers|sources|analyses|render|store|server|cli)/', message: 'web may import only src/wire and src/base; it reaches the rest through the HTTP API.' },
+            {
+              regex: '^(\\.\\./)+src/(parsers|sources|analyses|render|store|server|cli)/',
+              message: 'web may import only src/wire and src/base; it reaches the rest through the HTTP API.',
+            },
           ],
         },
       ],

@@ -11,7 +11,11 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 
 // --incremental: tsc keeps what it learnt in dist/*.tsbuildinfo and checks again only what changed
 // since (a clean clone, or a removed dist/, builds everything).
-execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', join(root, 'dist', 'node.tsbuildinfo')], { stdio: 'inherit', cwd: root });
+execFileSync(
+  bin('tsc'),
+  ['-p', join(root, 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', join(root, 'dist', 'node.tsbuildinfo')],
+  { stdio: 'inherit', cwd: root },
+);
 
 // The CLI: tsc's output is one ES module per source file, and Node resolves, reads, compiles and
 // links each one on every run (about 40 for `memlens snapshot`), which was most of the start-up
@@ -42,13 +46,20 @@ const keepTscOutput = {
     // commands' bundles, through memory-flags.ts) leaves it out.
     b.onResolve({ filter: /^commander$/ }, async (args) => {
       if (args.pluginData === 'inner') return undefined;
-      const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'inner' });
+      const r = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: 'inner',
+      });
       return r.errors.length > 0 ? { errors: r.errors } : { path: r.path, sideEffects: false };
     });
     // commander requires node:child_process on load, for stand-alone executable subcommands
     // (its spawn), which memlens has none of; loading that module (and net, dgram and streams
     // behind it) was a tenth of `memlens --version`. commander gets it on first use instead.
-    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) => (/[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy' } : undefined));
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy' } : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
       contents: "module.exports = new Proxy({}, { get: (_target, key) => require('node:child_process')[key] });",
       loader: 'js',
@@ -83,7 +94,17 @@ await build({
   logLevel: 'warning',
 });
 if (existsSync(join(root, 'web', 'main.ts'))) {
-  execFileSync(bin('tsc'), ['-p', join(root, 'web', 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', join(root, 'dist', 'web.tsbuildinfo')], { stdio: 'inherit', cwd: root });
+  execFileSync(
+    bin('tsc'),
+    [
+      '-p',
+      join(root, 'web', 'tsconfig.json'),
+      '--incremental',
+      '--tsBuildInfoFile',
+      join(root, 'dist', 'web.tsbuildinfo'),
+    ],
+    { stdio: 'inherit', cwd: root },
+  );
   const { build } = await import('esbuild');
   mkdirSync(join(root, 'dist', 'web'), { recursive: true });
   await build({
@@ -97,7 +118,8 @@ if (existsSync(join(root, 'web', 'main.ts'))) {
     logLevel: 'warning',
   });
   for (const f of readdirSync(join(root, 'web'))) {
-    if (f.endsWith('.html') || f.endsWith('.css') || f.endsWith('.svg')) cpSync(join(root, 'web', f), join(root, 'dist', 'web', f));
+    if (f.endsWith('.html') || f.endsWith('.css') || f.endsWith('.svg'))
+      cpSync(join(root, 'web', f), join(root, 'dist', 'web', f));
   }
 }
 chmodSync(join(root, 'dist', 'src', 'cli', 'main.js'), 0o755);

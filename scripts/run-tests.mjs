@@ -37,14 +37,21 @@ const walk = (dir) => {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p);
     // A compiled file whose source is gone (renamed or removed since an earlier build) is stale.
-    else if (name.endsWith('.test.js') && inTier(name) && existsSync(join(root, relative(join(root, 'dist'), p)).replace(/\.js$/, '.ts'))) files.push(p);
+    else if (
+      name.endsWith('.test.js') &&
+      inTier(name) &&
+      existsSync(join(root, relative(join(root, 'dist'), p)).replace(/\.js$/, '.ts'))
+    )
+      files.push(p);
   }
 };
 walk(testRoot);
 const filter = process.env.MEMLENS_TEST_FILTER;
 const selected = filter ? files.filter((f) => relative(root, f).includes(filter)) : files;
 if (selected.length === 0) {
-  process.stderr.write(`run-tests: no ${tier} test file${filter ? ` whose path contains "${filter}"` : ''} under ${relative(root, testRoot)} (built?)\n`);
+  process.stderr.write(
+    `run-tests: no ${tier} test file${filter ? ` whose path contains "${filter}"` : ''} under ${relative(root, testRoot)} (built?)\n`,
+  );
   process.exit(1);
 }
 
@@ -59,7 +66,10 @@ function processes() {
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter((a) => a !== '').join(' ');
+      const args = readFileSync(`/proc/${name}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a !== '')
+        .join(' ');
       all.set(Number(name), { ppid: Number(fields[1]), startTicks: Number(fields[19]), args });
     } catch {
       // The process ended while it was being read.
@@ -111,7 +121,18 @@ const alone = selected.filter((f) => ALONE.includes(f));
 // holds its event loop open, rather than keeping the run from ending.
 function run(files, concurrency) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--test', '--test-force-exit', `--test-timeout=${TEST_BOUND_MS}`, '--test-reporter=tap', `--test-concurrency=${concurrency}`, ...files], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+    const child = spawn(
+      process.execPath,
+      [
+        '--test',
+        '--test-force-exit',
+        `--test-timeout=${TEST_BOUND_MS}`,
+        '--test-reporter=tap',
+        `--test-concurrency=${concurrency}`,
+        ...files,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'], cwd: root },
+    );
     let lastOutputMs = Date.now();
     let lastReportMs = 0;
     child.stdout.on('data', (chunk) => {

@@ -2,11 +2,31 @@
 // the canvas (text, not markup); tooltips are HTML, so every tooltip here is built by a formatter
 // that escapes all data with ECharts' own encodeHTML: a process named "<i id=pwn>x" shows as text.
 import { LineChart, PieChart, SunburstChart, TreemapChart } from 'echarts/charts';
-import { DataZoomComponent, GridComponent, LegendComponent, MarkAreaComponent, MarkLineComponent, TooltipComponent } from 'echarts/components';
+import {
+  DataZoomComponent,
+  GridComponent,
+  LegendComponent,
+  MarkAreaComponent,
+  MarkLineComponent,
+  TooltipComponent,
+} from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
 
-echarts.use([PieChart, SunburstChart, TreemapChart, LineChart, TooltipComponent, LegendComponent, GridComponent, DataZoomComponent, MarkAreaComponent, MarkLineComponent, CanvasRenderer, SVGRenderer]);
+echarts.use([
+  PieChart,
+  SunburstChart,
+  TreemapChart,
+  LineChart,
+  TooltipComponent,
+  LegendComponent,
+  GridComponent,
+  DataZoomComponent,
+  MarkAreaComponent,
+  MarkLineComponent,
+  CanvasRenderer,
+  SVGRenderer,
+]);
 
 export { echarts };
 export type Chart = echarts.ECharts;

@@ -121,7 +121,12 @@ async function loadPie(): Promise<void> {
 
 async function loadAll(): Promise<void> {
   const c = processes.pieChoice();
-  const [st, procs, pie, ledger] = await Promise.all([api.status(host), api.processes(host), api.pie(host, c.figure, c.exited), api.ledger(host)]);
+  const [st, procs, pie, ledger] = await Promise.all([
+    api.status(host),
+    api.processes(host),
+    api.pie(host, c.figure, c.exited),
+    api.ledger(host),
+  ]);
   status.set(st);
   processes.setProcesses(procs);
   processes.setPie(pie);
@@ -133,7 +138,9 @@ async function loadHosts(): Promise<void> {
   const h = await api.hosts();
   localHost = h.local;
   const select = byId('host', HTMLSelectElement);
-  select.replaceChildren(...h.hosts.map((name) => el('option', { value: name }, name === h.local ? `${name} (this machine)` : name)));
+  select.replaceChildren(
+    ...h.hosts.map((name) => el('option', { value: name }, name === h.local ? `${name} (this machine)` : name)),
+  );
   select.value = host ?? h.local;
   byId('host-box').hidden = h.hosts.length < 2;
 }
@@ -160,7 +167,9 @@ function init(): void {
     if (callsLoaded) calls.setHost(host);
     resubscribe();
   });
-  byId('theme').addEventListener('click', () => setTheme(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark'));
+  byId('theme').addEventListener('click', () =>
+    setTheme(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark'),
+  );
   // Ages keep growing between updates: re-render them every second.
   setInterval(() => {
     status.render();
@@ -180,5 +189,6 @@ function init(): void {
 }
 
 const saved = localStorage.getItem('memlens-theme');
-document.documentElement.dataset.theme = saved === 'dark' || saved === 'light' ? saved : matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+document.documentElement.dataset.theme =
+  saved === 'dark' || saved === 'light' ? saved : matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
 init();

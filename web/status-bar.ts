@@ -29,9 +29,20 @@ export class StatusBar {
   private renderPss(): void {
     const c = this.pss;
     if (c === null) return;
-    const why = Object.entries(c.byReason).map(([k, n]) => `${countText(n)} ${k === 'not-sampled' ? 'new since the last sample' : NA_REASON_TEXT[k as keyof typeof NA_REASON_TEXT]}`);
-    const text = c.na === 0 ? `PSS for all ${countText(c.shown)} shown` : `PSS n/a for ${countText(c.na)} of ${countText(c.shown)} shown${why.length > 0 ? `: ${why.join(', ')}` : ''}`;
-    setBadge('st-pss', text, c.na > 0 ? 'warn' : 'ok', 'Counted over the rows the processes table shows. PSS needs smaps_rollup (root or the same user); a process started after the last /proc sample has none until the next one; an exited process has none.');
+    const why = Object.entries(c.byReason).map(
+      ([k, n]) =>
+        `${countText(n)} ${k === 'not-sampled' ? 'new since the last sample' : NA_REASON_TEXT[k as keyof typeof NA_REASON_TEXT]}`,
+    );
+    const text =
+      c.na === 0
+        ? `PSS for all ${countText(c.shown)} shown`
+        : `PSS n/a for ${countText(c.na)} of ${countText(c.shown)} shown${why.length > 0 ? `: ${why.join(', ')}` : ''}`;
+    setBadge(
+      'st-pss',
+      text,
+      c.na > 0 ? 'warn' : 'ok',
+      'Counted over the rows the processes table shows. PSS needs smaps_rollup (root or the same user); a process started after the last /proc sample has none until the next one; an exited process has none.',
+    );
   }
 
   set(s: StatusBody): void {
@@ -41,7 +52,12 @@ export class StatusBar {
   }
 
   connection(state: ConnectionState): void {
-    setBadge('st-conn', state === 'live' ? 'live' : state, state === 'live' ? 'ok' : 'warn', 'WebSocket connection to memlens serve');
+    setBadge(
+      'st-conn',
+      state === 'live' ? 'live' : state,
+      state === 'live' ? 'ok' : 'warn',
+      'WebSocket connection to memlens serve',
+    );
   }
 
   serverNow(): number {
@@ -53,10 +69,16 @@ export class StatusBar {
     if (s === null) return;
     const now = this.serverNow();
     const t = s.tracing;
-    if (t.state === 'running') setBadge('st-trace', `tracing (${t.backend})`, 'ok', `since ${new Date(t.sinceMs).toLocaleTimeString()}`);
+    if (t.state === 'running')
+      setBadge('st-trace', `tracing (${t.backend})`, 'ok', `since ${new Date(t.sinceMs).toLocaleTimeString()}`);
     else setBadge('st-trace', `tracing ${t.state}`, 'warn', t.reason);
     const lost = s.lost.lostEvents + s.lost.unpaired + s.lost.malformed;
-    setBadge('st-lost', `lost ${countText(s.lost.lostEvents)} · unpaired ${countText(s.lost.unpaired)} · malformed ${countText(s.lost.malformed)}`, lost > 0 ? 'bad' : 'ok', 'Events the kernel dropped, calls without both halves, records that could not be decoded');
+    setBadge(
+      'st-lost',
+      `lost ${countText(s.lost.lostEvents)} · unpaired ${countText(s.lost.unpaired)} · malformed ${countText(s.lost.malformed)}`,
+      lost > 0 ? 'bad' : 'ok',
+      'Events the kernel dropped, calls without both halves, records that could not be decoded',
+    );
     const sm = s.sampler;
     if (sm.error !== null) setBadge('st-sample', `sampler: ${sm.error}`, 'bad', sm.error);
     else if (sm.lastSampleMs === null) setBadge('st-sample', 'no /proc sample yet', 'warn');
@@ -72,6 +94,9 @@ export class StatusBar {
     }
     this.renderPss();
     setBadge('st-store', `${countText(s.storedEvents)} calls stored`, 'info', s.store);
-    setText(byId('st-total'), `MemTotal ${bytesText(s.memTotalBytes)} + SwapTotal ${bytesText(s.swapTotalBytes)} = ${bytesText(s.totalVirtualBytes)}`);
+    setText(
+      byId('st-total'),
+      `MemTotal ${bytesText(s.memTotalBytes)} + SwapTotal ${bytesText(s.swapTotalBytes)} = ${bytesText(s.totalVirtualBytes)}`,
+    );
   }
 }

@@ -87,7 +87,8 @@ function parserOnly(entries: number): Sample {
   for (let i = 0; i < entries; i++) v.setUint32(i * 8 + 4, i % 2 === 0 ? 0x80800000 : 0x80000000, true);
   const t0 = process.hrtime.bigint();
   const s = new SoftDirtyScanner(pageSize, 0x7f0000000000n);
-  for (let at = 0; at < bytes.length; at += WINDOW_BYTES) s.feed(bytes.subarray(at, Math.min(at + WINDOW_BYTES, bytes.length)));
+  for (let at = 0; at < bytes.length; at += WINDOW_BYTES)
+    s.feed(bytes.subarray(at, Math.min(at + WINDOW_BYTES, bytes.length)));
   const r = s.finish();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.ranges.length !== entries / 2) throw new Error('parser miscounted');
@@ -131,8 +132,12 @@ try {
     ['one 8-byte read per page, C', 'perPage'],
     ['memlens parser alone, in memory, every other page dirty', 'parser'],
   ];
-  process.stdout.write(`\n${gib} GiB touched (${pages} pages of ${pageSize} B); median of ${repeats} runs (one read per page: 2 runs)\n\n`);
-  process.stdout.write('| contender | pages scanned | reads | time (ms) | pages/s | vs C floor |\n|---|---:|---:|---:|---:|---:|\n');
+  process.stdout.write(
+    `\n${gib} GiB touched (${pages} pages of ${pageSize} B); median of ${repeats} runs (one read per page: 2 runs)\n\n`,
+  );
+  process.stdout.write(
+    '| contender | pages scanned | reads | time (ms) | pages/s | vs C floor |\n|---|---:|---:|---:|---:|---:|\n',
+  );
   for (const [label, key] of rows) {
     const ss = samples[key] ?? [];
     const mid = median(ss.map((s) => s.seconds));

@@ -51,7 +51,17 @@ async function phase(which: string, file: string): Promise<void> {
     const folded = foldedStacks(decoder, stacks, bps, lwt, false);
     const html = renderHtmlReport(report, flameData(decoder, stacks, bps, lwt));
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    out = { events: events(decoder), seconds: s, decodeAndAnalyseSeconds: tDecoded, eventsPerS: events(decoder) / s, leaks: report.leaks.length, races: report.races.length, jsonBytes: json.length, foldedBytes: folded.length, htmlBytes: html.length };
+    out = {
+      events: events(decoder),
+      seconds: s,
+      decodeAndAnalyseSeconds: tDecoded,
+      eventsPerS: events(decoder) / s,
+      leaks: report.leaks.length,
+      races: report.races.length,
+      jsonBytes: json.length,
+      foldedBytes: folded.length,
+      htmlBytes: html.length,
+    };
   }
   out.maxRssMiB = mib(process.resourceUsage().maxRSS * 1024);
   process.stdout.write(`${JSON.stringify(out)}\n`);
@@ -71,7 +81,9 @@ function generate(file: string, target: number): void {
     sink: (p) => writeSync(fd, p),
   });
   closeSync(fd);
-  process.stdout.write(`generated ${file}: ${mib(statSync(file).size)} MiB, ${written.allocations + written.promotions + written.collections} events, ${durationS} s of trace\n`);
+  process.stdout.write(
+    `generated ${file}: ${mib(statSync(file).size)} MiB, ${written.allocations + written.promotions + written.collections} events, ${durationS} s of trace\n`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -79,7 +91,11 @@ async function main(): Promise<void> {
   const file = arg('--file', join(tmpdir(), 'memlens-bench-memtrace.ctf'));
   if (p !== '') return phase(p, file);
   const target = Number(arg('--events', '10000000'));
-  process.stdout.write(`node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n\npublic traces (decoding from memory, repeated for at least 1 s):\n`);
+  process.stdout.write(
+    `node ${process.version}, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n\npublic traces (decoding from memory, repeated for at least 1 s):\n`,
+  );
   for (const t of PUBLIC_TRACES) {
     const path = publicTracePath(t.name);
     if (!existsSync(path)) continue;
@@ -93,13 +109,17 @@ async function main(): Promise<void> {
       n++;
       s = Number(process.hrtime.bigint() - t0) / 1e9;
     }
-    process.stdout.write(`  ${t.name}: ${bytes.length} bytes, ${ev / n} events, ${Math.round(ev / s).toLocaleString('en-US')} events/s, ${((bytes.length * n) / s / 1048576).toFixed(1)} MiB/s\n`);
+    process.stdout.write(
+      `  ${t.name}: ${bytes.length} bytes, ${ev / n} events, ${Math.round(ev / s).toLocaleString('en-US')} events/s, ${((bytes.length * n) / s / 1048576).toFixed(1)} MiB/s\n`,
+    );
   }
   if (!existsSync(file) || process.argv.includes('--regenerate')) generate(file, target);
   const self = fileURLToPath(import.meta.url);
   for (const which of ['decode', 'report']) {
     const r = spawnSync(process.execPath, [self, '--phase', which, '--file', file], { encoding: 'utf8' });
-    process.stdout.write(`\n${which === 'decode' ? 'decoding only (streamed from disk)' : 'full report (decode + analyses + JSON + folded + HTML)'}:\n  ${r.stdout.trim()}${r.stderr}\n`);
+    process.stdout.write(
+      `\n${which === 'decode' ? 'decoding only (streamed from disk)' : 'full report (decode + analyses + JSON + folded + HTML)'}:\n  ${r.stdout.trim()}${r.stderr}\n`,
+    );
   }
 }
 

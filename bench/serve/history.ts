@@ -43,7 +43,18 @@ interface SimProcess extends HistoryProcessInput {
 }
 
 function processes(n: number, rnd: SeededRandom): SimProcess[] {
-  const names = ['postgres', 'java', 'node', 'chromium', 'python3', 'nginx', 'redis-server', 'dockerd', 'systemd-journal', 'sshd'];
+  const names = [
+    'postgres',
+    'java',
+    'node',
+    'chromium',
+    'python3',
+    'nginx',
+    'redis-server',
+    'dockerd',
+    'systemd-journal',
+    'sshd',
+  ];
   return Array.from({ length: n }, (_, i) => {
     const pss = rnd.int(1, 400) * MiB * (i < 10 ? 4 : 1);
     return {
@@ -81,9 +92,26 @@ async function fill(dir: string, days: number, nProcesses: number, nEvents: numb
     }
     cache = Math.min(9000 * MiB, Math.max(1000 * MiB, cache + rnd.int(-2, 2) * 4 * MiB));
     const anon = procs.reduce((s, p) => s + (p.ussBytes ?? 0), 0);
-    const fixed: Record<string, number> = { kernel: 700 * MiB, page_cache: cache, buffers: 120 * MiB, shmem: 300 * MiB, anon, swap_cache: 0, hugetlb: 0, unaccounted: 90 * MiB };
+    const fixed: Record<string, number> = {
+      kernel: 700 * MiB,
+      page_cache: cache,
+      buffers: 120 * MiB,
+      shmem: 300 * MiB,
+      anon,
+      swap_cache: 0,
+      hugetlb: 0,
+      unaccounted: 90 * MiB,
+    };
     const usedBytes = Object.values(fixed).reduce((s, v) => s + v, 0);
-    rec.record({ atMs: t, categories: CATEGORIES.map(([key, name]) => ({ key, name, bytes: key === 'free' ? Math.max(0, 16384 * MiB - usedBytes) : (fixed[key] ?? 0) })), processes: procs });
+    rec.record({
+      atMs: t,
+      categories: CATEGORIES.map(([key, name]) => ({
+        key,
+        name,
+        bytes: key === 'free' ? Math.max(0, 16384 * MiB - usedBytes) : (fixed[key] ?? 0),
+      })),
+      processes: procs,
+    });
     // An hour of samples per write here (the rows merge the same whatever the cadence).
     if (++samples % 360 === 0) await rec.flush();
   }
@@ -95,12 +123,32 @@ async function fill(dir: string, days: number, nProcesses: number, nEvents: numb
     for (let j = i; j < Math.min(nEvents, i + 5000); j++) {
       const p = procs[j % procs.length] as SimProcess;
       const mmap = j % 2 === 0;
-      batch.push({ timeMs: start + Math.floor(((end - start) * j) / nEvents), ktimeNs: BigInt(j) * 1000n, host, pid: p.pid, tid: p.pid, name: p.name, thread: p.name, call: mmap ? 'mmap' : 'munmap', addr: 0x7f0000000000n + BigInt(j) * 4096n, lengthBytes: 4096n, prot: mmap ? 3 : null, flags: mmap ? 0x22 : null, fd: mmap ? -1 : null, result: mmap ? 0x7f0000000000n + BigInt(j) * 4096n : 0n, error: null, newLengthBytes: null, newAddr: null });
+      batch.push({
+        timeMs: start + Math.floor(((end - start) * j) / nEvents),
+        ktimeNs: BigInt(j) * 1000n,
+        host,
+        pid: p.pid,
+        tid: p.pid,
+        name: p.name,
+        thread: p.name,
+        call: mmap ? 'mmap' : 'munmap',
+        addr: 0x7f0000000000n + BigInt(j) * 4096n,
+        lengthBytes: 4096n,
+        prot: mmap ? 3 : null,
+        flags: mmap ? 0x22 : null,
+        fd: mmap ? -1 : null,
+        result: mmap ? 0x7f0000000000n + BigInt(j) * 4096n : 0n,
+        error: null,
+        newLengthBytes: null,
+        newAddr: null,
+      });
     }
     await store.appendEvents(batch);
   }
   await store.close();
-  console.log(`fill: ${days} days × ${nProcesses} processes (${samples} samples) in ${historyS.toFixed(1)} s; ${nEvents} events in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  console.log(
+    `fill: ${days} days × ${nProcesses} processes (${samples} samples) in ${historyS.toFixed(1)} s; ${nEvents} events in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+  );
   sizes(db, days);
 }
 
@@ -108,20 +156,36 @@ async function fill(dir: string, days: number, nProcesses: number, nEvents: numb
 function sizes(db: string, days: number): void {
   const sqlite = new Database(db);
   sqlite.pragma('wal_checkpoint(TRUNCATE)');
-  const rows = sqlite.prepare("SELECT name, SUM(pgsize) AS bytes, SUM(ncell) AS cells FROM dbstat WHERE name LIKE 'history%' OR name LIKE 'sqlite_autoindex_history%' GROUP BY name ORDER BY bytes DESC").all() as { name: string; bytes: number; cells: number }[];
-  const counts = sqlite.prepare('SELECT tier, COUNT(*) AS n FROM history_process GROUP BY tier').all() as { tier: number; n: number }[];
-  const sysCounts = sqlite.prepare('SELECT tier, COUNT(*) AS n FROM history_system GROUP BY tier').all() as { tier: number; n: number }[];
-  const tierBytes = sqlite.prepare("SELECT SUM(pgsize) AS b FROM dbstat WHERE name = 'history_process'").get() as { b: number };
+  const rows = sqlite
+    .prepare(
+      "SELECT name, SUM(pgsize) AS bytes, SUM(ncell) AS cells FROM dbstat WHERE name LIKE 'history%' OR name LIKE 'sqlite_autoindex_history%' GROUP BY name ORDER BY bytes DESC",
+    )
+    .all() as { name: string; bytes: number; cells: number }[];
+  const counts = sqlite.prepare('SELECT tier, COUNT(*) AS n FROM history_process GROUP BY tier').all() as {
+    tier: number;
+    n: number;
+  }[];
+  const sysCounts = sqlite.prepare('SELECT tier, COUNT(*) AS n FROM history_system GROUP BY tier').all() as {
+    tier: number;
+    n: number;
+  }[];
+  const tierBytes = sqlite.prepare("SELECT SUM(pgsize) AS b FROM dbstat WHERE name = 'history_process'").get() as {
+    b: number;
+  };
   sqlite.close();
   let total = 0;
   for (const r of rows) {
     total += r.bytes;
     console.log(`  ${r.name}: ${(r.bytes / MiB).toFixed(1)} MiB`);
   }
-  console.log(`  history_process rows by tier: ${counts.map((c) => `${c.tier}: ${c.n}`).join(', ')}; history_system rows by tier: ${sysCounts.map((c) => `${c.tier}: ${c.n}`).join(', ')}`);
+  console.log(
+    `  history_process rows by tier: ${counts.map((c) => `${c.tier}: ${c.n}`).join(', ')}; history_system rows by tier: ${sysCounts.map((c) => `${c.tier}: ${c.n}`).join(', ')}`,
+  );
   const procRows = counts.reduce((s, c) => s + c.n, 0);
   console.log(`  history_process: ${(tierBytes.b / procRows).toFixed(1)} bytes a row (table only)`);
-  console.log(`history: ${(total / MiB).toFixed(1)} MiB for ${days} days = ${(total / days / MiB).toFixed(1)} MiB (${Math.round(total / days / 1e6)} MB) per day of history, every tier kept; file ${(statSync(db).size / MiB).toFixed(1)} MiB with the events`);
+  console.log(
+    `history: ${(total / MiB).toFixed(1)} MiB for ${days} days = ${(total / days / MiB).toFixed(1)} MiB (${Math.round(total / days / 1e6)} MB) per day of history, every tier kept; file ${(statSync(db).size / MiB).toFixed(1)} MiB with the events`,
+  );
 }
 
 async function flushCost(nProcesses: number): Promise<void> {
@@ -134,7 +198,11 @@ async function flushCost(nProcesses: number): Promise<void> {
   const times: number[] = [];
   const start = Date.now() - 3_600_000;
   for (let i = 0; i < 360; i++) {
-    rec.record({ atMs: start + i * SAMPLE_MS, categories: CATEGORIES.map(([key, name]) => ({ key, name, bytes: 100 * MiB + i })), processes: procs });
+    rec.record({
+      atMs: start + i * SAMPLE_MS,
+      categories: CATEGORIES.map(([key, name]) => ({ key, name, bytes: 100 * MiB + i })),
+      processes: procs,
+    });
     const t = performance.now();
     await rec.flush();
     times.push(performance.now() - t);
@@ -142,8 +210,11 @@ async function flushCost(nProcesses: number): Promise<void> {
   await rec.close();
   await store.close();
   times.sort((a, b) => a - b);
-  const pct = (p: number): string => (times[Math.min(times.length - 1, Math.floor(p * times.length))] ?? NaN).toFixed(1);
-  console.log(`flush: one write per 10 s sample of ${nProcesses} processes (${rec.written / 360} rows each, SQLite): p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${pct(1)} ms`);
+  const pct = (p: number): string =>
+    (times[Math.min(times.length - 1, Math.floor(p * times.length))] ?? NaN).toFixed(1);
+  console.log(
+    `flush: one write per 10 s sample of ${nProcesses} processes (${rec.written / 360} rows each, SQLite): p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${pct(1)} ms`,
+  );
 }
 
 async function paint(dir: string): Promise<void> {
@@ -154,9 +225,11 @@ async function paint(dir: string): Promise<void> {
     // drawn as SVG (their labels are elements the tests read): complete once they have shapes.
     const ready = (tab: string): boolean => {
       const d = document;
-      if (tab === 'processes') return d.querySelectorAll('#proc-body tr').length > 0 && d.querySelector('#pie svg path') !== null;
+      if (tab === 'processes')
+        return d.querySelectorAll('#proc-body tr').length > 0 && d.querySelector('#pie svg path') !== null;
       if (tab === 'calls') return d.querySelectorAll('#calls-inner .vrow').length > 10;
-      if (tab === 'system') return d.querySelectorAll('#used-body tr').length > 0 && d.querySelector('#ledger svg path') !== null;
+      if (tab === 'system')
+        return d.querySelectorAll('#used-body tr').length > 0 && d.querySelector('#ledger svg path') !== null;
       return Number(d.getElementById('timeline')?.dataset.drawn ?? 0) > 0;
     };
     for (const tab of ['processes', 'calls', 'system', 'timeline']) {
@@ -167,7 +240,10 @@ async function paint(dir: string): Promise<void> {
         await page.click(`#tab-${tab}`);
         await page.waitForFunction(ready, tab, { timeout: 120_000, polling: 'raf' });
         // The paint after the content is in: two animation frames.
-        const ms = await page.evaluate(() => new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))));
+        const ms = await page.evaluate(
+          () =>
+            new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))),
+        );
         runs.push(ms);
         // Where the time went: when the page's script and each API answer arrived (resource
         // timing, ms after navigation), and how long the server took for each.
@@ -185,20 +261,35 @@ async function paint(dir: string): Promise<void> {
         await page.close();
       }
       runs.sort((a, b) => a - b);
-      console.log(`paint: ${tab} tab complete ${runs.map((r) => r.toFixed(0)).join(' / ')} ms after navigation (median ${runs[1]?.toFixed(0)} ms)`);
+      console.log(
+        `paint: ${tab} tab complete ${runs.map((r) => r.toFixed(0)).join(' / ')} ms after navigation (median ${runs[1]?.toFixed(0)} ms)`,
+      );
     }
     const page = await browser.newPage();
     await page.goto(`${serve.url}#timeline`);
     await page.click('#tab-timeline');
-    await page.waitForFunction(() => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > 0, undefined, { timeout: 120_000 });
+    await page.waitForFunction(() => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > 0, undefined, {
+      timeout: 120_000,
+    });
     for (const label of ['6 h', '1 d', '7 d', '30 d', '1 h', '7 d', '1 d', '1 h']) {
       const before = Number(await page.evaluate(() => document.getElementById('timeline')?.dataset.drawn ?? 0));
       const t = await page.evaluate(() => performance.now());
       await page.click(`#tl-spans button:text-is("${label}")`);
-      await page.waitForFunction((n: number) => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > n, before, { timeout: 120_000, polling: 'raf' });
-      const done = await page.evaluate(() => new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))));
-      const d = await page.evaluate(() => Object.fromEntries(Object.entries(document.getElementById('timeline')?.dataset ?? {})));
-      console.log(`window: ${label} drawn in ${(done - t).toFixed(0)} ms (${d.points} points from the ${d.tier} tier, ${d.series} process series)`);
+      await page.waitForFunction(
+        (n: number) => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > n,
+        before,
+        { timeout: 120_000, polling: 'raf' },
+      );
+      const done = await page.evaluate(
+        () =>
+          new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))),
+      );
+      const d = await page.evaluate(() =>
+        Object.fromEntries(Object.entries(document.getElementById('timeline')?.dataset ?? {})),
+      );
+      console.log(
+        `window: ${label} drawn in ${(done - t).toFixed(0)} ms (${d.points} points from the ${d.tier} tier, ${d.series} process series)`,
+      );
     }
     // Zoom with the mouse wheel over the chart: the new window is fetched 150 ms after the last wheel event.
     const box = await page.locator('#timeline').boundingBox();
@@ -207,9 +298,18 @@ async function paint(dir: string): Promise<void> {
       await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.3);
       const t = await page.evaluate(() => performance.now());
       await page.mouse.wheel(0, -300);
-      await page.waitForFunction((n: number) => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > n, before, { timeout: 120_000, polling: 'raf' });
-      const done = await page.evaluate(() => new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))));
-      console.log(`window: wheel zoom drawn ${(done - t).toFixed(0)} ms after the wheel event, of which 150 ms is the wait for the end of the gesture`);
+      await page.waitForFunction(
+        (n: number) => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > n,
+        before,
+        { timeout: 120_000, polling: 'raf' },
+      );
+      const done = await page.evaluate(
+        () =>
+          new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))),
+      );
+      console.log(
+        `window: wheel zoom drawn ${(done - t).toFixed(0)} ms after the wheel event, of which 150 ms is the wait for the end of the gesture`,
+      );
     }
   } finally {
     await browser.close();
@@ -233,7 +333,9 @@ async function shots(dir: string, out: string): Promise<void> {
         await page.goto(`${serve.url}#timeline`);
         await page.click('#tab-timeline');
         await page.click('#tl-spans button:text-is("1 d")');
-        await page.waitForFunction(() => document.getElementById('timeline')?.dataset.tier === '1 minute', undefined, { timeout: 120_000 });
+        await page.waitForFunction(() => document.getElementById('timeline')?.dataset.tier === '1 minute', undefined, {
+          timeout: 120_000,
+        });
         await page.waitForTimeout(300);
         const box = await page.locator('#timeline').boundingBox();
         if (box !== null) await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.75);
@@ -254,6 +356,8 @@ else if (what === 'flush') await flushCost(Number(a ?? 300));
 else if (what === 'paint' && a !== undefined) await paint(a);
 else if (what === 'shots' && a !== undefined && b !== undefined) await shots(a, b);
 else {
-  console.error('usage: history.js fill DIR [days] [processes] [events] | flush [processes] | paint DIR | shots DIR OUT');
+  console.error(
+    'usage: history.js fill DIR [days] [processes] [events] | flush [processes] | paint DIR | shots DIR OUT',
+  );
   process.exitCode = 2;
 }

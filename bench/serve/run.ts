@@ -70,7 +70,11 @@ async function latency(rate: number, seconds: number): Promise<void> {
         seen[size] ??= Date.now();
       }
     };
-    new MutationObserver(scan).observe(document.getElementById('calls-inner') as HTMLElement, { subtree: true, childList: true, characterData: true });
+    new MutationObserver(scan).observe(document.getElementById('calls-inner') as HTMLElement, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+    });
   });
   await sleep(3000);
   const cpu0 = cpuSeconds(serve.child.pid ?? 0);
@@ -121,7 +125,9 @@ async function idleCpu(seconds: number, extra: string[]): Promise<void> {
   let c0 = cpuSeconds(pid);
   let t0 = Date.now();
   await sleep(seconds * 1000);
-  console.log(`${label}, no browser: server CPU ${(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 100).toFixed(2)} % of one core over ${seconds} s`);
+  console.log(
+    `${label}, no browser: server CPU ${(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 100).toFixed(2)} % of one core over ${seconds} s`,
+  );
   const browser = await launchBrowser();
   const page = await browser.newPage();
   await page.goto(serve.url);
@@ -129,7 +135,9 @@ async function idleCpu(seconds: number, extra: string[]): Promise<void> {
   c0 = cpuSeconds(pid);
   t0 = Date.now();
   await sleep(seconds * 1000);
-  console.log(`${label}, one browser on the processes view: server CPU ${(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 100).toFixed(2)} % of one core over ${seconds} s`);
+  console.log(
+    `${label}, one browser on the processes view: server CPU ${(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 100).toFixed(2)} % of one core over ${seconds} s`,
+  );
   await browser.close();
   await serve.stop();
 }
@@ -144,13 +152,17 @@ async function tracedCpu(rate: number, seconds: number): Promise<void> {
   const c0 = cpuSeconds(pid);
   const th0 = threadCpuSeconds(pid);
   const t0 = Date.now();
-  const made = execFileSync(out, [String(rate), String(seconds)]).toString().trim();
+  const made = execFileSync(out, [String(rate), String(seconds)])
+    .toString()
+    .trim();
   const wallS = (Date.now() - t0) / 1000;
   const th1 = threadCpuSeconds(pid);
   const share = (s: number): string => `${((s / wallS) * 100).toFixed(1)} %`;
   const metrics = await (await fetch(`${serve.url}metrics`)).text();
   const lost = /^memlens_trace_lost_events_total (\S+)/m.exec(metrics)?.[1] ?? '?';
-  console.log(`traced ${rate} calls/s (${made}): server CPU ${share(cpuSeconds(pid) - c0)} of one core over ${wallS.toFixed(1)} s, main thread ${share(th1.main - th0.main)}, other threads ${share(th1.others - th0.others)}; lost events ${lost}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  console.log(
+    `traced ${rate} calls/s (${made}): server CPU ${share(cpuSeconds(pid) - c0)} of one core over ${wallS.toFixed(1)} s, main thread ${share(th1.main - th0.main)}, other threads ${share(th1.others - th0.others)}; lost events ${lost}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+  );
   await serve.stop();
 }
 
@@ -164,7 +176,25 @@ async function fps(events: number, seconds: number): Promise<void> {
   for (let i = 0; i < events; i += 5000) {
     const batch: MemEvent[] = [];
     for (let j = i; j < Math.min(events, i + 5000); j++) {
-      batch.push({ timeMs: base + j, ktimeNs: BigInt(j) * 1000n, host, pid: 1000 + (j % 50), tid: 1000 + (j % 50), name: `proc${j % 50}`, thread: 'main', call: j % 2 === 0 ? 'mmap' : 'munmap', addr: 0x7f0000000000n + BigInt(j) * 4096n, lengthBytes: 4096n, prot: j % 2 === 0 ? 3 : null, flags: j % 2 === 0 ? 0x22 : null, fd: j % 2 === 0 ? -1 : null, result: j % 2 === 0 ? 0x7f0000000000n + BigInt(j) * 4096n : 0n, error: null, newLengthBytes: null, newAddr: null });
+      batch.push({
+        timeMs: base + j,
+        ktimeNs: BigInt(j) * 1000n,
+        host,
+        pid: 1000 + (j % 50),
+        tid: 1000 + (j % 50),
+        name: `proc${j % 50}`,
+        thread: 'main',
+        call: j % 2 === 0 ? 'mmap' : 'munmap',
+        addr: 0x7f0000000000n + BigInt(j) * 4096n,
+        lengthBytes: 4096n,
+        prot: j % 2 === 0 ? 3 : null,
+        flags: j % 2 === 0 ? 0x22 : null,
+        fd: j % 2 === 0 ? -1 : null,
+        result: j % 2 === 0 ? 0x7f0000000000n + BigInt(j) * 4096n : 0n,
+        error: null,
+        newLengthBytes: null,
+        newAddr: null,
+      });
     }
     await store.appendEvents(batch);
   }
@@ -174,34 +204,52 @@ async function fps(events: number, seconds: number): Promise<void> {
   // startServe gives each run its own database; point this one at the filled store instead.
   await serve.stop();
   const port = Number(new URL(serve.url).port);
-  const child = spawn(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'serve', '--no-trace', '--port', String(port), '--db', db], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => String(d).includes('dashboard at') && resolve()));
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'serve', '--no-trace', '--port', String(port), '--db', db],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d: Buffer) => String(d).includes('dashboard at') && resolve()),
+  );
   const browser = await launchBrowser();
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${port}/#calls`);
-  await page.waitForFunction(() => document.querySelectorAll('#calls-inner .vrow').length > 10, undefined, { timeout: 0 });
+  await page.waitForFunction(() => document.querySelectorAll('#calls-inner .vrow').length > 10, undefined, {
+    timeout: 0,
+  });
   const result = await page.evaluate(
     (ms: number) =>
-      new Promise<{ frames: number; maxGapMs: number; p99GapMs: number; scrolledPx: number; rows: number }>((resolve) => {
-        const scroller = document.getElementById('calls-scroll') as HTMLElement;
-        const gaps: number[] = [];
-        let last = performance.now();
-        const start = last;
-        const step = (now: number): void => {
-          gaps.push(now - last);
-          last = now;
-          scroller.scrollTop += 1200;
-          if (now - start < ms) requestAnimationFrame(step);
-          else {
-            gaps.sort((a, b) => a - b);
-            resolve({ frames: gaps.length, maxGapMs: gaps[gaps.length - 1] ?? 0, p99GapMs: gaps[Math.floor(gaps.length * 0.99)] ?? 0, scrolledPx: scroller.scrollTop, rows: Math.round(scroller.scrollHeight / 24) });
-          }
-        };
-        requestAnimationFrame(step);
-      }),
+      new Promise<{ frames: number; maxGapMs: number; p99GapMs: number; scrolledPx: number; rows: number }>(
+        (resolve) => {
+          const scroller = document.getElementById('calls-scroll') as HTMLElement;
+          const gaps: number[] = [];
+          let last = performance.now();
+          const start = last;
+          const step = (now: number): void => {
+            gaps.push(now - last);
+            last = now;
+            scroller.scrollTop += 1200;
+            if (now - start < ms) requestAnimationFrame(step);
+            else {
+              gaps.sort((a, b) => a - b);
+              resolve({
+                frames: gaps.length,
+                maxGapMs: gaps[gaps.length - 1] ?? 0,
+                p99GapMs: gaps[Math.floor(gaps.length * 0.99)] ?? 0,
+                scrolledPx: scroller.scrollTop,
+                rows: Math.round(scroller.scrollHeight / 24),
+              });
+            }
+          };
+          requestAnimationFrame(step);
+        },
+      ),
     seconds * 1000,
   );
-  console.log(`fps with ${events} stored events, scrolling 1200 px per frame for ${seconds} s: ${(result.frames / seconds).toFixed(1)} frames/s, p99 frame ${result.p99GapMs.toFixed(1)} ms, worst ${result.maxGapMs.toFixed(1)} ms; ${result.rows} rows loaded by keyset paging`);
+  console.log(
+    `fps with ${events} stored events, scrolling 1200 px per frame for ${seconds} s: ${(result.frames / seconds).toFixed(1)} frames/s, p99 frame ${result.p99GapMs.toFixed(1)} ms, worst ${result.maxGapMs.toFixed(1)} ms; ${result.rows} rows loaded by keyset paging`,
+  );
   await browser.close();
   await new Promise((r) => {
     child.once('exit', r);

@@ -110,13 +110,25 @@ interface Row extends Timing {
   events: number;
 }
 
-async function run(backend: string, url: string, events: readonly MemEvent[], peerEvents: number, rows: Row[], server: number | undefined): Promise<void> {
+async function run(
+  backend: string,
+  url: string,
+  events: readonly MemEvent[],
+  peerEvents: number,
+  rows: Row[],
+  server: number | undefined,
+): Promise<void> {
   {
     const store = await openStore(url);
     const t = await timed(async () => {
       for (let i = 0; i < events.length; i += 5000) await store.appendEvents(events.slice(i, i + 5000));
     }, server);
-    rows.push({ backend, method: 'memlens appendEvents, 5,000 events per transaction (with totals)', events: events.length, ...t });
+    rows.push({
+      backend,
+      method: 'memlens appendEvents, 5,000 events per transaction (with totals)',
+      events: events.length,
+      ...t,
+    });
     await store.close();
   }
   {
@@ -135,7 +147,12 @@ async function run(backend: string, url: string, events: readonly MemEvent[], pe
     const spilled = writer.stats().spilledBatches;
     await writer.close();
     rmSync(spillDir, { recursive: true, force: true });
-    rows.push({ backend, method: `memlens BufferedWriter (what the dashboard's tracer uses; ${spilled} batches spilled)`, events: events.length, ...t });
+    rows.push({
+      backend,
+      method: `memlens BufferedWriter (what the dashboard's tracer uses; ${spilled} batches spilled)`,
+      events: events.length,
+      ...t,
+    });
     await store.close();
   }
   {
@@ -151,7 +168,12 @@ async function run(backend: string, url: string, events: readonly MemEvent[], pe
     const spilled = (await writer.stats()).spilledBatches;
     await writer.close();
     rmSync(spillDir, { recursive: true, force: true });
-    rows.push({ backend, method: `memlens WorkerWriter (the same in a worker thread, binary hand-over: what memlens trace uses; ${spilled} batches spilled)`, events: events.length, ...t });
+    rows.push({
+      backend,
+      method: `memlens WorkerWriter (the same in a worker thread, binary hand-over: what memlens trace uses; ${spilled} batches spilled)`,
+      events: events.length,
+      ...t,
+    });
   }
   {
     const store = await openStore(url);
@@ -168,19 +190,37 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'memlens-bench-'));
   try {
-    await run('SQLite (WAL, synchronous=NORMAL)', join(dir, 'events.sqlite'), events, Math.min(n, 20_000), rows, undefined);
+    await run(
+      'SQLite (WAL, synchronous=NORMAL)',
+      join(dir, 'events.sqlite'),
+      events,
+      Math.min(n, 20_000),
+      rows,
+      undefined,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   await mysqlAdmin('DROP DATABASE IF EXISTS memlens_bench_store');
   try {
-    await run('MariaDB 127.0.0.1:3306', 'mysql://root@127.0.0.1:3306/memlens_bench_store', events, Math.min(n, 5_000), rows, serverPid());
+    await run(
+      'MariaDB 127.0.0.1:3306',
+      'mysql://root@127.0.0.1:3306/memlens_bench_store',
+      events,
+      Math.min(n, 5_000),
+      rows,
+      serverPid(),
+    );
   } finally {
     await mysqlAdmin('DROP DATABASE IF EXISTS memlens_bench_store');
   }
   const rate = (n: number, s: number): string => Math.round(n / s).toLocaleString('en');
-  process.stdout.write(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n\n`);
-  process.stdout.write('| database | method | events | wall s | events/s (wall) | memlens CPU s | of which main thread | server CPU s | events per CPU-second (memlens + server) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n');
+  process.stdout.write(
+    `load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n\n`,
+  );
+  process.stdout.write(
+    '| database | method | events | wall s | events/s (wall) | memlens CPU s | of which main thread | server CPU s | events per CPU-second (memlens + server) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n',
+  );
   for (const r of rows) {
     const cpu = r.cpuSeconds + (r.serverCpuSeconds ?? 0);
     process.stdout.write(

@@ -60,7 +60,9 @@ try {
   const bin = await buildC('mmap-rate');
   // The workload waits for a line on stdin, so that the tracer can be started for its pid first;
   // exec keeps the pid.
-  const workload = spawn('sh', ['-c', `read _ && exec nice -n 5 taskset -c 0 ${bin} ${rate} ${totalS}`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const workload = spawn('sh', ['-c', `read _ && exec nice -n 5 taskset -c 0 ${bin} ${rate} ${totalS}`], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const wpid = workload.pid;
   if (wpid === undefined) throw new Error('workload did not start');
   let workloadOut = '';
@@ -68,15 +70,21 @@ try {
   const workloadDone = new Promise<void>((resolve) => workload.on('close', () => resolve()));
 
   const errFd = openSync(errPath, 'w');
-  const trace = spawn(process.execPath, [cli, 'trace', '--json', '--quiet', '--pid', String(wpid), '--db', url], { stdio: ['ignore', 'ignore', errFd], env: { ...process.env, XDG_DATA_HOME: xdg } });
+  const trace = spawn(process.execPath, [cli, 'trace', '--json', '--quiet', '--pid', String(wpid), '--db', url], {
+    stdio: ['ignore', 'ignore', errFd],
+    env: { ...process.env, XDG_DATA_HOME: xdg },
+  });
   closeSync(errFd);
   const traceExit = new Promise<number | null>((resolve) => trace.on('close', resolve));
   for (;;) {
     if (readFileSync(errPath, 'utf8').includes('memlens: tracing')) break;
-    if (trace.exitCode !== null) throw new Error(`memlens trace ended before tracing: ${readFileSync(errPath, 'utf8')}`);
+    if (trace.exitCode !== null)
+      throw new Error(`memlens trace ended before tracing: ${readFileSync(errPath, 'utf8')}`);
     await sleep(100);
   }
-  log(`tracing pid ${wpid} into ${url}; spill under ${spillDir} (tmpfs ${spillMb} MiB); ${rate} calls/s for ${minutes} min`);
+  log(
+    `tracing pid ${wpid} into ${url}; spill under ${spillDir} (tmpfs ${spillMb} MiB); ${rate} calls/s for ${minutes} min`,
+  );
   workload.stdin.end('go\n');
 
   for (const f of schedule()) {
@@ -96,7 +104,9 @@ try {
       await db.kill();
       await sleep(5000);
       const filler = fillDisk(mnt);
-      log(`spill filesystem full (${statfsSync(mnt).bavail} blocks free); spill files: ${readdirSync(spillDir).join(' ')}`);
+      log(
+        `spill filesystem full (${statfsSync(mnt).bavail} blocks free); spill files: ${readdirSync(spillDir).join(' ')}`,
+      );
       await sleep(f.forS * 1000);
       rmSync(filler);
       log('filler removed');
@@ -121,7 +131,9 @@ try {
   };
   const drainStart = Date.now();
   while (spillFiles().length > 0 && Date.now() - drainStart < drainMinutes * 60_000) await sleep(1000);
-  log(`spill ${spillFiles().length === 0 ? 'written' : 'still not written'} after ${((Date.now() - drainStart) / 1000).toFixed(0)} s; SIGINT`);
+  log(
+    `spill ${spillFiles().length === 0 ? 'written' : 'still not written'} after ${((Date.now() - drainStart) / 1000).toFixed(0)} s; SIGINT`,
+  );
   const sigintAt = Date.now();
   trace.kill('SIGINT');
   const code = await traceExit;
@@ -132,18 +144,33 @@ try {
     .reverse()
     .find((l) => l.startsWith('{'));
   if (line === undefined) throw new Error(`memlens trace exited with ${code} and no summary: ${stderr.slice(-3000)}`);
-  const summary = (JSON.parse(line) as { summary: { processes: { pid: number; calls: number }[]; lost: { lostEvents: number; unpaired: number }; store: { complete: boolean; spillFiles: string[]; lostEvents: number } } }).summary;
+  const summary = (
+    JSON.parse(line) as {
+      summary: {
+        processes: { pid: number; calls: number }[];
+        lost: { lostEvents: number; unpaired: number };
+        store: { complete: boolean; spillFiles: string[]; lostEvents: number };
+      };
+    }
+  ).summary;
   const read = summary.processes.find((p) => p.pid === wpid)?.calls ?? 0;
 
   // Anything still in a spill file is written by the next runs that store into the database.
   for (let run = 1; spillFiles().length > 0 && run <= 30; run++) {
     log(`spill left: ${spillFiles().join(' ')}; replaying with run ${run} (60 s)`);
-    const replay = spawnSync(process.execPath, [cli, 'trace', '--quiet', '--duration', '60s', '--pid', String(wpid), '--db', url], { encoding: 'utf8', env: { ...process.env, XDG_DATA_HOME: xdg } });
+    const replay = spawnSync(
+      process.execPath,
+      [cli, 'trace', '--quiet', '--duration', '60s', '--pid', String(wpid), '--db', url],
+      { encoding: 'utf8', env: { ...process.env, XDG_DATA_HOME: xdg } },
+    );
     log(`replay run exited ${replay.status}: ${replay.stderr.trim().split('\n').slice(-2).join(' | ')}`);
   }
 
   const c = await createConnection({ host: '127.0.0.1', port: db.port, user: 'root', database: 'memlens_soak' });
-  const [rows] = await c.query('SELECT COUNT(*) AS n, COUNT(DISTINCT tid, ktime_ns) AS distinctN FROM events WHERE pid = ?', [wpid]);
+  const [rows] = await c.query(
+    'SELECT COUNT(*) AS n, COUNT(DISTINCT tid, ktime_ns) AS distinctN FROM events WHERE pid = ?',
+    [wpid],
+  );
   await c.end();
   const counts = (rows as { n: number | string; distinctN: number | string }[])[0];
   const stored = Number(counts?.n ?? 0);
@@ -166,7 +193,8 @@ try {
 | minutes | calls/s | calls made | read by memlens | stored | stored twice | dropped by the kernel (summary) | lost by memlens (summary) | exit | verdict |
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
 | ${minutes} | ${rate} | ${made} | ${read} | ${stored} | ${stored - distinct} | ${kernelLost} | ${summary.store.lostEvents} | ${code} | ${ok ? 'every call stored once or counted as dropped' : 'FAILED'} |`);
-  if (!accounted) console.log(`${notRead} calls not read, ${kernelLost} records counted as dropped: calls unaccounted for`);
+  if (!accounted)
+    console.log(`${notRead} calls not read, ${kernelLost} records counted as dropped: calls unaccounted for`);
 } finally {
   await db.destroy();
   spawnSync('umount', [mnt]);

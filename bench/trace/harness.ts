@@ -1,7 +1,16 @@
 // Shared pieces of the tracing benchmarks: building the C workloads, running memlens trace in the
 // background as a user would, and reading its JSON summary and its peak memory.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +36,9 @@ export function runToEnd(cmd: string, args: string[]): Promise<string> {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? 'a signal'}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? 'a signal'}`)),
+    );
   });
 }
 
@@ -63,7 +74,9 @@ export async function startMemlens(args: string[]): Promise<Tracer> {
   const errPath = join(scratch, `memlens-${Date.now()}.err`);
   const errFd = openSync(errPath, 'w');
   const devnull = openSync('/dev/null', 'w');
-  const child: ChildProcess = spawn(process.execPath, [cli, 'trace', '--json', ...args], { stdio: ['ignore', devnull, errFd] });
+  const child: ChildProcess = spawn(process.execPath, [cli, 'trace', '--json', ...args], {
+    stdio: ['ignore', devnull, errFd],
+  });
   closeSync(errFd);
   closeSync(devnull);
   const pid = child.pid;
@@ -102,8 +115,12 @@ export async function startMemlens(args: string[]): Promise<Tracer> {
       const code = await exited;
       clearInterval(poll);
       const text = readFileSync(errPath, 'utf8');
-      const line = text.split('\n').reverse().find((l) => l.startsWith('{'));
-      if (code !== 0 || line === undefined) throw new Error(`memlens trace exited with ${code ?? 'a signal'}: ${text.slice(-2000)}`);
+      const line = text
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
+      if (code !== 0 || line === undefined)
+        throw new Error(`memlens trace exited with ${code ?? 'a signal'}: ${text.slice(-2000)}`);
       return (JSON.parse(line) as { summary: Summary }).summary;
     },
   };
@@ -134,8 +151,17 @@ export async function withTracepointsInstance<T>(name: string, fn: (dir: string)
   try {
     writeFileSync(join(dir, 'buffer_size_kb'), '8192');
     writeFileSync(join(dir, 'trace_clock'), 'mono');
-    const syscalls = ['mmap', 'munmap', 'brk', 'mremap'].flatMap((c) => [`syscalls/sys_enter_${c}`, `syscalls/sys_exit_${c}`]);
-    for (const e of [...syscalls, 'task/task_newtask', 'sched/sched_process_exec', 'sched/sched_process_exit', 'task/task_rename']) {
+    const syscalls = ['mmap', 'munmap', 'brk', 'mremap'].flatMap((c) => [
+      `syscalls/sys_enter_${c}`,
+      `syscalls/sys_exit_${c}`,
+    ]);
+    for (const e of [
+      ...syscalls,
+      'task/task_newtask',
+      'sched/sched_process_exec',
+      'sched/sched_process_exit',
+      'task/task_rename',
+    ]) {
       if (existsSync(join(dir, 'events', e, 'enable'))) writeFileSync(join(dir, 'events', e, 'enable'), '1');
     }
     writeFileSync(join(dir, 'tracing_on'), '1');

@@ -11,7 +11,17 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { arg, buildC, median, root, runToEnd, scratch, sleep, startMemlens, withTracepointsInstance } from './harness.js';
+import {
+  arg,
+  buildC,
+  median,
+  root,
+  runToEnd,
+  scratch,
+  sleep,
+  startMemlens,
+  withTracepointsInstance,
+} from './harness.js';
 
 const pairs = Number(arg('pairs', '500000'));
 const rounds = Number(arg('rounds', '7'));
@@ -42,7 +52,10 @@ interface Config {
 // The kernel's own share: the same events enabled in an instance of ours, nobody reading (the
 // ring buffer overwrites itself). What any tracefs reader adds comes on top of this.
 async function kernelFloor(): Promise<Outcome> {
-  return withTracepointsInstance('memlens-bench-floor', async () => ({ ...(await workload()), captured: 'nothing read' }));
+  return withTracepointsInstance('memlens-bench-floor', async () => ({
+    ...(await workload()),
+    captured: 'nothing read',
+  }));
 }
 
 async function memlens(args: string[]): Promise<Outcome> {
@@ -62,7 +75,9 @@ async function memlens(args: string[]): Promise<Outcome> {
 // The peer: bpftrace printing every completed call (the same script memlens runs), to a file.
 async function bpftracePrinting(): Promise<Outcome> {
   const outFile = join(scratch, `bpftrace-${Date.now()}.json`);
-  const bt = spawn('bpftrace', ['-f', 'json', '-B', 'full', '-o', outFile, join(root, 'tracing', 'memlens.bt'), '0'], { stdio: 'ignore' });
+  const bt = spawn('bpftrace', ['-f', 'json', '-B', 'full', '-o', outFile, join(root, 'tracing', 'memlens.bt'), '0'], {
+    stdio: 'ignore',
+  });
   while (!existsSync(outFile) || !readFileSync(outFile, 'utf8').includes('["S"')) await sleep(100);
   const w = await workload();
   await sleep(500);
@@ -80,12 +95,24 @@ const configs: Config[] = [
   { name: 'kernel floor: the same tracepoints enabled, nothing reading', once: kernelFloor },
   { name: `memlens trace --quiet (tracefs), ${store}`, once: () => memlens(['--quiet', '--backend', 'tracefs']) },
   { name: `memlens trace --json > /dev/null (tracefs), ${store}`, once: () => memlens(['--backend', 'tracefs']) },
-  { name: `memlens trace --quiet --backend bpftrace, ${store}`, once: () => memlens(['--quiet', '--backend', 'bpftrace']) },
+  {
+    name: `memlens trace --quiet --backend bpftrace, ${store}`,
+    once: () => memlens(['--quiet', '--backend', 'bpftrace']),
+  },
   { name: 'bpftrace -f json tracing/memlens.bt, printing every call', once: bpftracePrinting },
 ];
 const slow: Config[] = [
-  { name: 'strace -f -o /dev/null', once: async () => ({ ...(await workload(['strace', '-f', '-o', '/dev/null'])), captured: 'per process' }) },
-  { name: 'perf trace -e mmap,munmap,brk,mremap -o /dev/null', once: async () => ({ ...(await workload(['perf', 'trace', '-e', 'mmap,munmap,brk,mremap', '-o', '/dev/null', '--'])), captured: 'per process' }) },
+  {
+    name: 'strace -f -o /dev/null',
+    once: async () => ({ ...(await workload(['strace', '-f', '-o', '/dev/null'])), captured: 'per process' }),
+  },
+  {
+    name: 'perf trace -e mmap,munmap,brk,mremap -o /dev/null',
+    once: async () => ({
+      ...(await workload(['perf', 'trace', '-e', 'mmap,munmap,brk,mremap', '-o', '/dev/null', '--'])),
+      captured: 'per process',
+    }),
+  },
 ];
 
 interface Tally {
@@ -111,18 +138,27 @@ const runRound = async (list: Config[], label: string): Promise<void> => {
   for (const c of list) {
     const o = await c.once();
     record(c.name, o, base.ns);
-    process.stderr.write(`${label} ${c.name}: ${(o.ns / pairs).toFixed(0)} ns/pair (untraced ${(base.ns / pairs).toFixed(0)})\n`);
+    process.stderr.write(
+      `${label} ${c.name}: ${(o.ns / pairs).toFixed(0)} ns/pair (untraced ${(base.ns / pairs).toFixed(0)})\n`,
+    );
   }
 };
 for (let r = 1; r <= rounds; r++) await runRound(configs.slice(1), `round ${r}/${rounds}`);
 for (let r = 1; r <= slowRuns; r++) await runRound(slow, `slow ${r}/${slowRuns}`);
 
 const fmt = (x: number): string => x.toFixed(0);
-console.log(`${rounds} rounds of ${pairs.toLocaleString('en')} pairs; "added" is the median over rounds of (run − that round's untraced run) / 2 calls per pair, with its range.`);
+console.log(
+  `${rounds} rounds of ${pairs.toLocaleString('en')} pairs; "added" is the median over rounds of (run − that round's untraced run) / 2 calls per pair, with its range.`,
+);
 console.log('');
-console.log(`| configuration | ns per pair, median | added ns per traced call, median (min … max) | captured (last round) |`);
+console.log(
+  `| configuration | ns per pair, median | added ns per traced call, median (min … max) | captured (last round) |`,
+);
 console.log(`|---|---:|---:|---|`);
 for (const [name, t] of tally) {
-  const added = name === 'untraced' ? '–' : `${fmt(median(t.added) / 2)} (${fmt(Math.min(...t.added) / 2)} … ${fmt(Math.max(...t.added) / 2)})`;
+  const added =
+    name === 'untraced'
+      ? '–'
+      : `${fmt(median(t.added) / 2)} (${fmt(Math.min(...t.added) / 2)} … ${fmt(Math.max(...t.added) / 2)})`;
   console.log(`| ${name} | ${fmt(median(t.ns))} | ${added} | ${t.captured} |`);
 }

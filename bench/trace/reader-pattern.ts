@@ -42,7 +42,9 @@ sweep();
 
 async function withReader(dir: string, pauseMs: number | null): Promise<number> {
   if (pauseMs === null) return workload();
-  const child = spawn('taskset', ['-c', '1', process.execPath, '-e', readerSource, dir, String(pauseMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('taskset', ['-c', '1', process.execPath, '-e', readerSource, dir, String(pauseMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   try {
     return await workload();
@@ -75,4 +77,5 @@ await withTracepointsInstance('memlens-bench-reader', async (dir) => {
 });
 console.log(`| reader | added ns per traced call, median over ${rounds} rounds (min … max) |`);
 console.log('|---|---:|');
-for (const [name, xs] of results) console.log(`| ${name} | ${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)} … ${Math.max(...xs).toFixed(0)}) |`);
+for (const [name, xs] of results)
+  console.log(`| ${name} | ${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)} … ${Math.max(...xs).toFixed(0)}) |`);

@@ -16,7 +16,9 @@ const output = arg('output', 'quiet');
 const outputArgs = output === 'quiet' ? ['--quiet'] : [];
 
 const bin = await buildC('mmap-rate');
-console.log(`| target calls/s | achieved calls/s | calls recorded | lost | unpaired | memlens CPU per call | memlens peak RSS | verdict |`);
+console.log(
+  `| target calls/s | achieved calls/s | calls recorded | lost | unpaired | memlens CPU per call | memlens peak RSS | verdict |`,
+);
 console.log(`|---:|---:|---:|---:|---:|---:|---:|---|`);
 for (const rate of rates) {
   const t = await startMemlens(['--backend', backend, ...outputArgs, ...storeArgs]);
@@ -34,5 +36,7 @@ for (const rate of rates) {
   // The dynamic loader's own calls come on top of the workload's.
   const complete = got >= made && got <= made + 64;
   const ok = complete && s.lost.lostEvents === 0 && achieved >= rate * 0.98;
-  console.log(`| ${rate} | ${achieved.toFixed(0)} | ${got} of ${made} | ${s.lost.lostEvents} | ${s.lost.unpaired} | ${((cpuMs * 1000) / Math.max(got, 1)).toFixed(2)} µs | ${(t.peakRssKib() / 1024).toFixed(0)} MiB | ${ok ? 'sustained' : 'not sustained'} |`);
+  console.log(
+    `| ${rate} | ${achieved.toFixed(0)} | ${got} of ${made} | ${s.lost.lostEvents} | ${s.lost.unpaired} | ${((cpuMs * 1000) / Math.max(got, 1)).toFixed(2)} µs | ${(t.peakRssKib() / 1024).toFixed(0)} MiB | ${ok ? 'sustained' : 'not sustained'} |`,
+  );
 }

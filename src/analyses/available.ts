@@ -27,7 +27,14 @@ export type AvailableEstimate =
       /** The counter standing for reclaimable kernel memory: KReclaimable, or SReclaimable before 4.20. */
       reclaimableCounter: 'KReclaimable' | 'SReclaimable';
       /** The intermediate figures, in pages, so that a reader can redo the sum. */
-      pages: { free: number; totalReserve: number; wmarkLow: number; pageCache: number; reclaimable: number; available: number };
+      pages: {
+        free: number;
+        totalReserve: number;
+        wmarkLow: number;
+        pageCache: number;
+        reclaimable: number;
+        available: number;
+      };
     }
   | { ok: false; reason: string };
 
@@ -43,8 +50,13 @@ export function totalReservePages(zones: readonly Zone[]): number {
   return total;
 }
 
-export function estimateMemAvailable(mi: Meminfo, zones: readonly Zone[] | undefined, pageSize: number): AvailableEstimate {
-  if (zones === undefined || zones.length === 0) return { ok: false, reason: '/proc/zoneinfo could not be read, and the estimate needs its watermarks' };
+export function estimateMemAvailable(
+  mi: Meminfo,
+  zones: readonly Zone[] | undefined,
+  pageSize: number,
+): AvailableEstimate {
+  if (zones === undefined || zones.length === 0)
+    return { ok: false, reason: '/proc/zoneinfo could not be read, and the estimate needs its watermarks' };
   for (const k of ['MemFree', 'Active(file)', 'Inactive(file)', 'SReclaimable']) {
     if (!mi.sizes.has(k)) return { ok: false, reason: `/proc/meminfo has no ${k} line, and the estimate needs it` };
   }
@@ -61,5 +73,10 @@ export function estimateMemAvailable(mi: Meminfo, zones: readonly Zone[] | undef
   const reclaimable = reclaimableAll - Math.min(Math.floor(reclaimableAll / 2), wmarkLow);
   available += reclaimable;
   available = Math.max(0, available);
-  return { ok: true, bytes: (available * pageSize) as Bytes, reclaimableCounter, pages: { free, totalReserve, wmarkLow, pageCache, reclaimable, available } };
+  return {
+    ok: true,
+    bytes: (available * pageSize) as Bytes,
+    reclaimableCounter,
+    pages: { free, totalReserve, wmarkLow, pageCache, reclaimable, available },
+  };
 }

@@ -19,7 +19,12 @@ export interface KernelFallback {
   estimated: boolean;
 }
 
-export function kernelFallbacks(mi: Meminfo, ledger: Ledger, available: AvailableEstimate | undefined, processes: readonly ProcessMemory[] | undefined): KernelFallback[] {
+export function kernelFallbacks(
+  mi: Meminfo,
+  ledger: Ledger,
+  available: AvailableEstimate | undefined,
+  processes: readonly ProcessMemory[] | undefined,
+): KernelFallback[] {
   const out: KernelFallback[] = [];
   if (!mi.sizes.has('MemAvailable')) {
     const reason = '/proc/meminfo has no MemAvailable line (Linux 3.14+)';
@@ -31,13 +36,19 @@ export function kernelFallbacks(mi: Meminfo, ledger: Ledger, available: Availabl
         estimated: true,
       });
     } else {
-      out.push({ key: 'MemAvailable', reason, fallback: `"not available" is n/a: ${available?.reason ?? 'not estimated'}`, estimated: false });
+      out.push({
+        key: 'MemAvailable',
+        reason,
+        fallback: `"not available" is n/a: ${available?.reason ?? 'not estimated'}`,
+        estimated: false,
+      });
     }
     if (available?.ok === true && available.reclaimableCounter === 'SReclaimable') {
       out.push({
         key: 'KReclaimable',
         reason: '/proc/meminfo has no KReclaimable line (Linux 4.20+)',
-        fallback: 'SReclaimable stands for it in the MemAvailable estimate: before 4.20 the kernel had no other reclaimable kernel memory counter',
+        fallback:
+          'SReclaimable stands for it in the MemAvailable estimate: before 4.20 the kernel had no other reclaimable kernel memory counter',
         estimated: true,
       });
     }
@@ -47,12 +58,18 @@ export function kernelFallbacks(mi: Meminfo, ledger: Ledger, available: Availabl
     out.push({
       key: 'Hugetlb',
       reason: '/proc/meminfo has no Hugetlb line (Linux 4.16+)',
-      fallback: 'hugetlb pool = HugePages_Total × Hugepagesize: pools of other huge page sizes (/sys/kernel/mm/hugepages) are inside unaccounted',
+      fallback:
+        'hugetlb pool = HugePages_Total × Hugepagesize: pools of other huge page sizes (/sys/kernel/mm/hugepages) are inside unaccounted',
       estimated: true,
     });
   }
   for (const g of ledger.unavailable) {
-    out.push({ key: g.key === 'percpu' ? 'Percpu' : g.key === 'vmalloc' ? 'VmallocUsed' : g.key, reason: g.reason, fallback: `${g.label} n/a: inside unaccounted`, estimated: false });
+    out.push({
+      key: g.key === 'percpu' ? 'Percpu' : g.key === 'vmalloc' ? 'VmallocUsed' : g.key,
+      reason: g.reason,
+      fallback: `${g.label} n/a: inside unaccounted`,
+      estimated: false,
+    });
   }
   if (processes !== undefined) {
     const fromSmaps = processes.filter((p) => p.pssFrom === 'smaps').length;
@@ -60,7 +77,8 @@ export function kernelFallbacks(mi: Meminfo, ledger: Ledger, available: Availabl
       out.push({
         key: 'smaps_rollup',
         reason: `/proc/PID/smaps_rollup is missing for ${fromSmaps} ${fromSmaps === 1 ? 'process' : 'processes'} (Linux 4.14+)`,
-        fallback: 'PSS, USS, SwapPss and Rss summed over /proc/PID/smaps (each mapping rounds Pss down to a whole kB, so PSS can be up to 1 kB per mapping lower than a rollup)',
+        fallback:
+          'PSS, USS, SwapPss and Rss summed over /proc/PID/smaps (each mapping rounds Pss down to a whole kB, so PSS can be up to 1 kB per mapping lower than a rollup)',
         estimated: true,
       });
     }

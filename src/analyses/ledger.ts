@@ -87,13 +87,28 @@ export interface LedgerGap {
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
-function leaf(key: string, label: string, bytes: number, counters: string[], formula: string, extra: Partial<LedgerItem> = {}): LedgerItem {
+function leaf(
+  key: string,
+  label: string,
+  bytes: number,
+  counters: string[],
+  formula: string,
+  extra: Partial<LedgerItem> = {},
+): LedgerItem {
   return { key, label, bytes: bytes as Bytes, counters, formula, ...extra };
 }
 
 function parent(key: string, label: string, items: LedgerItem[], extra: Partial<LedgerItem> = {}): LedgerItem {
   const counters = [...new Set(items.flatMap((i) => i.counters))];
-  return { key, label, bytes: sum(items.map((i) => i.bytes)) as Bytes, counters, formula: items.map((i) => i.key).join(' + '), items, ...extra };
+  return {
+    key,
+    label,
+    bytes: sum(items.map((i) => i.bytes)) as Bytes,
+    counters,
+    formula: items.map((i) => i.key).join(' + '),
+    items,
+    ...extra,
+  };
 }
 
 export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
@@ -113,12 +128,27 @@ export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
       leaf('page_cache_mapped', 'mapped into processes', mapped, ['Mapped'], 'min(Mapped, Cached − Shmem)', {
         note: 'Mapped also counts mapped tmpfs/shmem pages (mm/rmap.c accounts every mapped file-backed page), so this can overstate mapped file cache',
       }),
-      leaf('page_cache_unmapped', 'not mapped', pageCache - mapped, ['Cached', 'Shmem', 'Mapped'], '(Cached − Shmem) − mapped'),
+      leaf(
+        'page_cache_unmapped',
+        'not mapped',
+        pageCache - mapped,
+        ['Cached', 'Shmem', 'Mapped'],
+        '(Cached − Shmem) − mapped',
+      ),
     ],
     details: [
       { key: 'dirty', label: 'dirty', bytes: b('Dirty') as Bytes, counters: ['Dirty'] },
       { key: 'writeback', label: 'under writeback', bytes: b('Writeback') as Bytes, counters: ['Writeback'] },
-      ...(has('FileHugePages') ? [{ key: 'file_huge', label: 'in huge pages', bytes: b('FileHugePages') as Bytes, counters: ['FileHugePages'] }] : []),
+      ...(has('FileHugePages')
+        ? [
+            {
+              key: 'file_huge',
+              label: 'in huge pages',
+              bytes: b('FileHugePages') as Bytes,
+              counters: ['FileHugePages'],
+            },
+          ]
+        : []),
     ],
   });
 
@@ -140,10 +170,18 @@ export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
     'slab',
     'slab',
     [
-      leaf('slab_reclaimable', 'reclaimable (dentries, inodes, …)', b('SReclaimable'), ['SReclaimable'], 'SReclaimable'),
+      leaf(
+        'slab_reclaimable',
+        'reclaimable (dentries, inodes, …)',
+        b('SReclaimable'),
+        ['SReclaimable'],
+        'SReclaimable',
+      ),
       leaf('slab_unreclaimable', 'unreclaimable', b('SUnreclaim'), ['SUnreclaim'], 'SUnreclaim'),
     ],
-    slabDetails.length > 0 ? { details: slabDetails, note: 'details: the largest caches of /proc/slabinfo (slabs × pages per slab)' } : {},
+    slabDetails.length > 0
+      ? { details: slabDetails, note: 'details: the largest caches of /proc/slabinfo (slabs × pages per slab)' }
+      : {},
   );
   const unavailable: LedgerGap[] = [];
   const kernelStack = b('KernelStack');
@@ -157,7 +195,8 @@ export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
       : { value: vmallocUsed >= kernelStack && vmallocUsed > 0, source: 'assumed' };
   let vmalloc = vmallocUsed;
   if (vmap.value && vmallocCounted) {
-    if (vmallocUsed < kernelStack) notes.push('VmallocUsed is smaller than KernelStack although stacks are vmalloc-ed: vmalloc counted as 0');
+    if (vmallocUsed < kernelStack)
+      notes.push('VmallocUsed is smaller than KernelStack although stacks are vmalloc-ed: vmalloc counted as 0');
     vmalloc = Math.max(0, vmallocUsed - kernelStack);
   }
   const kernelItems: LedgerItem[] = [
@@ -165,17 +204,35 @@ export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
     leaf('kernel_stack', 'kernel stacks', kernelStack, ['KernelStack'], 'KernelStack'),
     leaf('page_tables', 'page tables', b('PageTables'), ['PageTables'], 'PageTables'),
   ];
-  if (has('SecPageTables')) kernelItems.push(leaf('sec_page_tables', 'secondary page tables (KVM, IOMMU)', b('SecPageTables'), ['SecPageTables'], 'SecPageTables'));
+  if (has('SecPageTables'))
+    kernelItems.push(
+      leaf(
+        'sec_page_tables',
+        'secondary page tables (KVM, IOMMU)',
+        b('SecPageTables'),
+        ['SecPageTables'],
+        'SecPageTables',
+      ),
+    );
   if (vmallocCounted) {
     kernelItems.push(
-      leaf('vmalloc', 'vmalloc', vmalloc, vmap.value ? ['VmallocUsed', 'KernelStack'] : ['VmallocUsed'], vmap.value ? 'VmallocUsed − KernelStack' : 'VmallocUsed', {
-        note: vmap.value
-          ? `kernel stacks are vmalloc-ed (CONFIG_VMAP_STACK, ${vmap.source}) and already counted under kernel stacks`
-          : `kernel stacks are not vmalloc-ed (CONFIG_VMAP_STACK off, ${vmap.source})`,
-      }),
+      leaf(
+        'vmalloc',
+        'vmalloc',
+        vmalloc,
+        vmap.value ? ['VmallocUsed', 'KernelStack'] : ['VmallocUsed'],
+        vmap.value ? 'VmallocUsed − KernelStack' : 'VmallocUsed',
+        {
+          note: vmap.value
+            ? `kernel stacks are vmalloc-ed (CONFIG_VMAP_STACK, ${vmap.source}) and already counted under kernel stacks`
+            : `kernel stacks are not vmalloc-ed (CONFIG_VMAP_STACK off, ${vmap.source})`,
+        },
+      ),
     );
   } else {
-    const reason = has('VmallocUsed') ? 'VmallocUsed reads 0: Linux 4.4 to 5.2 do not count vmalloc-ed pages' : 'no VmallocUsed line in /proc/meminfo';
+    const reason = has('VmallocUsed')
+      ? 'VmallocUsed reads 0: Linux 4.4 to 5.2 do not count vmalloc-ed pages'
+      : 'no VmallocUsed line in /proc/meminfo';
     unavailable.push({ key: 'vmalloc', label: 'vmalloc', reason });
     notes.push(`vmalloc n/a (${reason}): vmalloc-ed memory other than kernel stacks is inside unaccounted`);
   }
@@ -198,11 +255,29 @@ export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
     pageCacheItem,
     leaf('buffers', 'buffers (block device cache)', b('Buffers'), ['Buffers'], 'Buffers'),
     leaf('shmem', 'shared memory (tmpfs, SysV, memfd, shared anonymous)', shmem, ['Shmem'], 'Shmem', {
-      details: has('ShmemHugePages') ? [{ key: 'shmem_huge', label: 'in huge pages', bytes: b('ShmemHugePages') as Bytes, counters: ['ShmemHugePages'] }] : [],
+      details: has('ShmemHugePages')
+        ? [
+            {
+              key: 'shmem_huge',
+              label: 'in huge pages',
+              bytes: b('ShmemHugePages') as Bytes,
+              counters: ['ShmemHugePages'],
+            },
+          ]
+        : [],
       note: 'counted inside Cached by the kernel; taken out of page cache here',
     }),
     leaf('anon', 'anonymous memory of processes', b('AnonPages'), ['AnonPages'], 'AnonPages', {
-      details: has('AnonHugePages') ? [{ key: 'anon_huge', label: 'in transparent huge pages', bytes: b('AnonHugePages') as Bytes, counters: ['AnonHugePages'] }] : [],
+      details: has('AnonHugePages')
+        ? [
+            {
+              key: 'anon_huge',
+              label: 'in transparent huge pages',
+              bytes: b('AnonHugePages') as Bytes,
+              counters: ['AnonHugePages'],
+            },
+          ]
+        : [],
     }),
     leaf('swap_cache', 'swap cache', b('SwapCached'), ['SwapCached'], 'SwapCached', {
       note: 'pages that are both in the swap cache and mapped are also in AnonPages; that overlap makes unaccounted smaller',
@@ -210,20 +285,52 @@ export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
     kernel,
   ];
   const hugetlb = has('Hugetlb') ? b('Hugetlb') : (mi.counts.get('HugePages_Total') ?? 0) * b('Hugepagesize');
-  items.push(leaf('hugetlb', 'hugetlb pool', hugetlb, has('Hugetlb') ? ['Hugetlb'] : ['HugePages_Total', 'Hugepagesize'], has('Hugetlb') ? 'Hugetlb' : 'HugePages_Total × Hugepagesize', { note: 'preallocated huge pages, used or not; not in any process RSS/PSS' }));
+  items.push(
+    leaf(
+      'hugetlb',
+      'hugetlb pool',
+      hugetlb,
+      has('Hugetlb') ? ['Hugetlb'] : ['HugePages_Total', 'Hugepagesize'],
+      has('Hugetlb') ? 'Hugetlb' : 'HugePages_Total × Hugepagesize',
+      { note: 'preallocated huge pages, used or not; not in any process RSS/PSS' },
+    ),
+  );
   if (has('Zswap')) items.push(leaf('zswap', 'zswap compressed pool', b('Zswap'), ['Zswap'], 'Zswap'));
-  if (b('Unaccepted') > 0) items.push(leaf('unaccepted', 'not yet accepted by the guest', b('Unaccepted'), ['Unaccepted'], 'Unaccepted'));
-  if (b('Balloon') > 0) notes.push('Balloon pages are left in unaccounted: whether the balloon driver keeps them inside MemTotal depends on the driver');
+  if (b('Unaccepted') > 0)
+    items.push(leaf('unaccepted', 'not yet accepted by the guest', b('Unaccepted'), ['Unaccepted'], 'Unaccepted'));
+  if (b('Balloon') > 0)
+    notes.push(
+      'Balloon pages are left in unaccounted: whether the balloon driver keeps them inside MemTotal depends on the driver',
+    );
 
   const accounted = sum(items.map((i) => i.bytes));
   const unaccounted = total - accounted;
   items.push(
-    leaf('unaccounted', 'unaccounted (kernel and driver memory no counter shows)', unaccounted, ['MemTotal'], 'MemTotal − all of the above', {
-      note: unaccounted < 0 ? 'NEGATIVE: the counters overlap or were read at different moments (counter inconsistency)' : 'direct page allocations by drivers, network buffers, DMA buffers and the like',
-    }),
+    leaf(
+      'unaccounted',
+      'unaccounted (kernel and driver memory no counter shows)',
+      unaccounted,
+      ['MemTotal'],
+      'MemTotal − all of the above',
+      {
+        note:
+          unaccounted < 0
+            ? 'NEGATIVE: the counters overlap or were read at different moments (counter inconsistency)'
+            : 'direct page allocations by drivers, network buffers, DMA buffers and the like',
+      },
+    ),
   );
-  if (unaccounted < 0) notes.push(`the counters add up to more than MemTotal by ${-unaccounted} bytes: a counter inconsistency`);
-  return { totalBytes: total as Bytes, items, unaccountedBytes: unaccounted as Bytes, inconsistent: unaccounted < 0, vmapStack: vmap, notes, unavailable };
+  if (unaccounted < 0)
+    notes.push(`the counters add up to more than MemTotal by ${-unaccounted} bytes: a counter inconsistency`);
+  return {
+    totalBytes: total as Bytes,
+    items,
+    unaccountedBytes: unaccounted as Bytes,
+    inconsistent: unaccounted < 0,
+    vmapStack: vmap,
+    notes,
+    unavailable,
+  };
 }
 
 /** Parses CONFIG_VMAP_STACK out of a kernel config text (/proc/config.gz, gunzipped). */

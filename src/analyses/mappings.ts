@@ -47,10 +47,12 @@ export function classifyMapping(v: Pick<VmaHeader, 'name' | 'perms'>): MappingCl
   if (name.startsWith('[') && name.endsWith(']')) return { kind: 'kernel', name };
   // MAP_SHARED|MAP_ANONYMOUS is backed by an unlinked shmem file named "/dev/zero"
   // (mm/shmem.c shmem_zero_setup); a private /dev/zero mapping is plain anonymous memory.
-  if (name === '/dev/zero (deleted)' || name === '/dev/zero') return shared ? { kind: 'shmem', name: 'shared anonymous' } : { kind: 'anon', name: '' };
+  if (name === '/dev/zero (deleted)' || name === '/dev/zero')
+    return shared ? { kind: 'shmem', name: 'shared anonymous' } : { kind: 'anon', name: '' };
   m = /^\/memfd:(.*)$/.exec(name);
   if (m) return { kind: 'memfd', name: (m[1] ?? '').replace(DELETED, '') };
-  if (/^\/SYSV[0-9a-f]{8}( \(deleted\))?$/.test(name)) return { kind: 'sysv', name: name.replace(DELETED, '').slice(1) };
+  if (/^\/SYSV[0-9a-f]{8}( \(deleted\))?$/.test(name))
+    return { kind: 'sysv', name: name.replace(DELETED, '').slice(1) };
   if (name.startsWith('/dev/shm/')) return { kind: 'shmem', name };
   return { kind: 'file', name };
 }
@@ -86,7 +88,11 @@ function addVma(t: MappingTotals, v: SmapsVma): void {
 }
 
 /** Groups VMAs by kind and name; also returns per-kind sums and the grand total. */
-export function groupMappings(vmas: readonly SmapsVma[]): { groups: MappingGroup[]; kinds: (MappingTotals & { kind: MappingKind; mappings: number })[]; total: MappingTotals } {
+export function groupMappings(vmas: readonly SmapsVma[]): {
+  groups: MappingGroup[];
+  kinds: (MappingTotals & { kind: MappingKind; mappings: number })[];
+  total: MappingTotals;
+} {
   const groups = new Map<string, MappingGroup>();
   const kinds = new Map<MappingKind, MappingTotals & { kind: MappingKind; mappings: number }>();
   const total = zeroTotals();
@@ -121,7 +127,8 @@ export interface ProcessMappings {
   total: MappingTotals;
 }
 
-export type ProcessMappingsResult = { ok: true; value: ProcessMappings } | { ok: false; reason: 'missing' | 'permission' | 'kernel-thread' };
+export type ProcessMappingsResult =
+  { ok: true; value: ProcessMappings } | { ok: false; reason: 'missing' | 'permission' | 'kernel-thread' };
 
 /** Reads and groups the mappings of one process. */
 export async function collectProcessMappings(source: ProcSource, pid: number): Promise<ProcessMappingsResult> {

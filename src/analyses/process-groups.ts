@@ -35,7 +35,10 @@ function groupKey(p: ProcessMemory, by: GroupBy): { key: string; label: string }
       return { key: String(p.uid), label: p.user ?? String(p.uid) };
     case 'cgroup': {
       const path = p.cgroup ?? '(unknown)';
-      const last = path.split('/').filter((s) => s !== '').pop();
+      const last = path
+        .split('/')
+        .filter((s) => s !== '')
+        .pop();
       return { key: path, label: last ?? path };
     }
   }
@@ -52,7 +55,17 @@ export function groupProcesses(processes: readonly ProcessMemory[], by: GroupBy)
     const { key, label } = groupKey(p, by);
     let g = groups.get(key);
     if (!g) {
-      g = { key, label, pids: [], pssBytes: null, ussBytes: null, rssBytes: null, swapBytes: null, swapPssBytes: null, pssUnknown: 0 };
+      g = {
+        key,
+        label,
+        pids: [],
+        pssBytes: null,
+        ussBytes: null,
+        rssBytes: null,
+        swapBytes: null,
+        swapPssBytes: null,
+        pssUnknown: 0,
+      };
       groups.set(key, g);
     }
     g.pids.push(p.pid);

@@ -24,7 +24,11 @@ export interface ProcessIdentity {
  * Decides PF_KTHREAD for a parsed status, reading stat only when status has no Kthread line
  * (older kernels). Returns undefined when the process vanished meanwhile.
  */
-export async function kernelThreadOf(source: ProcSource, pid: number, status: ProcStatus): Promise<boolean | undefined> {
+export async function kernelThreadOf(
+  source: ProcSource,
+  pid: number,
+  status: ProcStatus,
+): Promise<boolean | undefined> {
   if (status.kthread !== undefined) return status.kthread;
   const r = await source.readText(`${pid}/stat`);
   if (r.ok) {

@@ -131,7 +131,12 @@ function sumVmas(text: string, source: string): SmapsCounters | undefined {
   };
 }
 
-async function collectOne(source: ProcSource, pid: number, users: Map<number, string>, options: CollectOptions): Promise<Outcome> {
+async function collectOne(
+  source: ProcSource,
+  pid: number,
+  users: Map<number, string>,
+  options: CollectOptions,
+): Promise<Outcome> {
   const sr = await source.readText(`${pid}/status`);
   if (!sr.ok) {
     // status is world-readable: failing to read it means the process is gone.
@@ -221,11 +226,21 @@ async function collectOne(source: ProcSource, pid: number, users: Map<number, st
 }
 
 /** Reads every process (or options.pids) of the source. */
-export async function collectProcesses(source: ProcSource, options: CollectOptions = {}): Promise<{ processes: ProcessMemory[]; stats: CollectStats }> {
+export async function collectProcesses(
+  source: ProcSource,
+  options: CollectOptions = {},
+): Promise<{ processes: ProcessMemory[]; stats: CollectStats }> {
   const pids = options.pids ?? (await source.listPids());
   const users = await source.userNames();
   const outcomes = await mapLimit(pids, options.concurrency ?? 8, (pid) => collectOne(source, pid, users, options));
-  const stats: CollectStats = { listed: pids.length, collected: 0, vanished: 0, kernelThreadsSkipped: 0, partlyRead: 0, partlyReadReasons: {} };
+  const stats: CollectStats = {
+    listed: pids.length,
+    collected: 0,
+    vanished: 0,
+    kernelThreadsSkipped: 0,
+    partlyRead: 0,
+    partlyReadReasons: {},
+  };
   const processes: ProcessMemory[] = [];
   for (const o of outcomes) {
     if (o.kind === 'vanished') stats.vanished++;

@@ -53,19 +53,86 @@ export function pssSplitUnavailable(processes: readonly ProcessMemory[]): string
 export function reconcile(mi: Meminfo, processes: readonly ProcessMemory[]): Reconciliation {
   const b = (k: string): number => meminfoBytes(mi, k);
   const splitGap = pssSplitUnavailable(processes);
-  const row = (key: string, label: string, systemFormula: string, systemBytes: number, processFormula: string, processBytes: number, note: string): ReconciliationRow => {
+  const row = (
+    key: string,
+    label: string,
+    systemFormula: string,
+    systemBytes: number,
+    processFormula: string,
+    processBytes: number,
+    note: string,
+  ): ReconciliationRow => {
     if (splitGap !== undefined && processFormula.includes('Pss_')) {
-      return { key, label, systemFormula, systemBytes: systemBytes as Bytes, processFormula, processBytes: null, unattributedBytes: null, note, unavailable: splitGap };
+      return {
+        key,
+        label,
+        systemFormula,
+        systemBytes: systemBytes as Bytes,
+        processFormula,
+        processBytes: null,
+        unattributedBytes: null,
+        note,
+        unavailable: splitGap,
+      };
     }
-    return { key, label, systemFormula, systemBytes: systemBytes as Bytes, processFormula, processBytes: processBytes as Bytes, unattributedBytes: (systemBytes - processBytes) as Bytes, note };
+    return {
+      key,
+      label,
+      systemFormula,
+      systemBytes: systemBytes as Bytes,
+      processFormula,
+      processBytes: processBytes as Bytes,
+      unattributedBytes: (systemBytes - processBytes) as Bytes,
+      note,
+    };
   };
   const pssShmem = sumOf(processes, (p) => p.pssShmemBytes);
   const rows = [
-    row('anon', 'anonymous', 'AnonPages', b('AnonPages'), 'Σ Pss_Anon', sumOf(processes, (p) => p.pssAnonBytes), 'the rest: processes not read (permission), processes that exited meanwhile, and counter timing'),
-    row('shmem', 'shared memory', 'Shmem', b('Shmem'), 'Σ Pss_Shmem', pssShmem, 'the rest: tmpfs files, memfd and SysV segments that no process maps'),
-    row('file_mapped', 'mapped file pages', splitGap === undefined ? 'Mapped − Σ Pss_Shmem' : 'Mapped (Σ Pss_Shmem n/a)', Math.max(0, b('Mapped') - pssShmem), 'Σ Pss_File', sumOf(processes, (p) => p.pssFileBytes), 'Mapped counts mapped shmem too, hence the subtraction'),
-    row('page_cache', 'page cache', 'Cached − Shmem', Math.max(0, b('Cached') - b('Shmem')), 'Σ Pss_File', sumOf(processes, (p) => p.pssFileBytes), 'the rest: cached file data no process maps (reclaimable)'),
-    row('page_tables', 'page tables', 'PageTables', b('PageTables'), 'Σ VmPTE', sumOf(processes, (p) => p.vmPteBytes), 'VmPTE is per process; threads share it'),
+    row(
+      'anon',
+      'anonymous',
+      'AnonPages',
+      b('AnonPages'),
+      'Σ Pss_Anon',
+      sumOf(processes, (p) => p.pssAnonBytes),
+      'the rest: processes not read (permission), processes that exited meanwhile, and counter timing',
+    ),
+    row(
+      'shmem',
+      'shared memory',
+      'Shmem',
+      b('Shmem'),
+      'Σ Pss_Shmem',
+      pssShmem,
+      'the rest: tmpfs files, memfd and SysV segments that no process maps',
+    ),
+    row(
+      'file_mapped',
+      'mapped file pages',
+      splitGap === undefined ? 'Mapped − Σ Pss_Shmem' : 'Mapped (Σ Pss_Shmem n/a)',
+      Math.max(0, b('Mapped') - pssShmem),
+      'Σ Pss_File',
+      sumOf(processes, (p) => p.pssFileBytes),
+      'Mapped counts mapped shmem too, hence the subtraction',
+    ),
+    row(
+      'page_cache',
+      'page cache',
+      'Cached − Shmem',
+      Math.max(0, b('Cached') - b('Shmem')),
+      'Σ Pss_File',
+      sumOf(processes, (p) => p.pssFileBytes),
+      'the rest: cached file data no process maps (reclaimable)',
+    ),
+    row(
+      'page_tables',
+      'page tables',
+      'PageTables',
+      b('PageTables'),
+      'Σ VmPTE',
+      sumOf(processes, (p) => p.vmPteBytes),
+      'VmPTE is per process; threads share it',
+    ),
   ];
   return { rows, processesUnknown: processes.filter((p) => p.pssBytes === null).length };
 }

@@ -1,6 +1,15 @@
 // Builds the --json documents of `memlens snapshot` and `memlens process` (src/wire/snapshot.ts,
 // schema 1) from the analyses' results: the wire holds the types, this holds the conversion.
-import type { GroupJson, LedgerDetailJson, LedgerItemJson, MappingTotalsJson, ProcessJson, ProcessMappingsJson, SnapshotJson, VmaJson } from '../wire/snapshot.js';
+import type {
+  GroupJson,
+  LedgerDetailJson,
+  LedgerItemJson,
+  MappingTotalsJson,
+  ProcessJson,
+  ProcessMappingsJson,
+  SnapshotJson,
+  VmaJson,
+} from '../wire/snapshot.js';
 import { SNAPSHOT_SCHEMA } from '../wire/snapshot.js';
 import type { Snapshot } from './snapshot.js';
 import type { LedgerDetail, LedgerItem } from './ledger.js';
@@ -49,10 +58,24 @@ export function processJson(p: ProcessMemory): ProcessJson {
 }
 
 export function groupJson(g: ProcessGroup): GroupJson {
-  return { key: g.key, label: g.label, pids: g.pids, pss: g.pssBytes, uss: g.ussBytes, rss: g.rssBytes, swap: g.swapBytes, swapPss: g.swapPssBytes, pssUnknown: g.pssUnknown };
+  return {
+    key: g.key,
+    label: g.label,
+    pids: g.pids,
+    pss: g.pssBytes,
+    uss: g.ussBytes,
+    rss: g.rssBytes,
+    swap: g.swapBytes,
+    swapPss: g.swapPssBytes,
+    pssUnknown: g.pssUnknown,
+  };
 }
 
-export function snapshotJson(s: Snapshot, processes: readonly ProcessMemory[], groups?: { by: GroupBy; items: readonly ProcessGroup[] }): SnapshotJson {
+export function snapshotJson(
+  s: Snapshot,
+  processes: readonly ProcessMemory[],
+  groups?: { by: GroupBy; items: readonly ProcessGroup[] },
+): SnapshotJson {
   const out: SnapshotJson = {
     schema: SNAPSHOT_SCHEMA,
     time: s.time.toISOString(),
@@ -95,7 +118,14 @@ export function snapshotJson(s: Snapshot, processes: readonly ProcessMemory[], g
 }
 
 function totalsJson(t: MappingTotals): MappingTotalsJson {
-  return { size: t.sizeBytes, rss: t.rssBytes, pss: t.pssBytes, uss: t.ussBytes, swap: t.swapBytes, swapPss: t.swapPssBytes };
+  return {
+    size: t.sizeBytes,
+    rss: t.rssBytes,
+    pss: t.pssBytes,
+    uss: t.ussBytes,
+    swap: t.swapBytes,
+    swapPss: t.swapPssBytes,
+  };
 }
 
 export function vmaJson(v: ProcessMappings['vmas'][number]): VmaJson {

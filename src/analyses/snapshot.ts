@@ -43,7 +43,10 @@ export interface Snapshot {
 
 async function readMeminfo(source: ProcSource): Promise<Meminfo> {
   const r = await source.readText('meminfo');
-  if (!r.ok) throw new UserError(`cannot read meminfo from ${source.description}: ${r.reason === 'permission' ? 'permission denied' : 'not found'}`);
+  if (!r.ok)
+    throw new UserError(
+      `cannot read meminfo from ${source.description}: ${r.reason === 'permission' ? 'permission denied' : 'not found'}`,
+    );
   const mi = parseMeminfo(r.value, 'meminfo');
   if (!mi) throw new UserError(`meminfo of ${source.description} is not /proc/meminfo`);
   return mi;
@@ -66,7 +69,9 @@ async function readKernelVersion(source: ProcSource): Promise<[number, number] |
   return m ? [Number(m[1]), Number(m[2])] : undefined;
 }
 
-async function readVmapStack(source: ProcSource): Promise<{ value: boolean; source: 'kernel config' | 'kernel version' } | undefined> {
+async function readVmapStack(
+  source: ProcSource,
+): Promise<{ value: boolean; source: 'kernel config' | 'kernel version' } | undefined> {
   const r = await source.readBytes('config.gz');
   if (r.ok) {
     try {
@@ -94,10 +99,22 @@ export async function collectSnapshot(source: ProcSource, options: SnapshotOptio
   ]);
   const collected =
     options.processes === false
-      ? { processes: [], stats: { listed: 0, collected: 0, vanished: 0, kernelThreadsSkipped: 0, partlyRead: 0, partlyReadReasons: {} } }
+      ? {
+          processes: [],
+          stats: {
+            listed: 0,
+            collected: 0,
+            vanished: 0,
+            kernelThreadsSkipped: 0,
+            partlyRead: 0,
+            partlyReadReasons: {},
+          },
+        }
       : await collectProcesses(source, options);
   // zoneinfo only matters to estimate MemAvailable, on kernels that do not print it.
-  const availableEstimate = meminfo.sizes.has('MemAvailable') ? undefined : estimateMemAvailable(meminfo, await readZones(source), pageSize);
+  const availableEstimate = meminfo.sizes.has('MemAvailable')
+    ? undefined
+    : estimateMemAvailable(meminfo, await readZones(source), pageSize);
   const ledger = buildLedger(meminfo, {
     pageSize,
     ...(slabCaches ? { slabCaches } : {}),
@@ -117,6 +134,11 @@ export async function collectSnapshot(source: ProcSource, options: SnapshotOptio
     stats: collected.stats,
     slabinfoRead: slabCaches !== undefined,
     availableEstimate,
-    fallbacks: kernelFallbacks(meminfo, ledger, availableEstimate, options.processes === false ? undefined : collected.processes),
+    fallbacks: kernelFallbacks(
+      meminfo,
+      ledger,
+      availableEstimate,
+      options.processes === false ? undefined : collected.processes,
+    ),
   };
 }

@@ -39,7 +39,8 @@ function scale(maxValue: number, unit: string, divisor: number, target: number, 
   for (let i = 0; i <= n; i++) ticks.push(i * stepU * divisor);
   // Decimals the step needs: 0.25 needs 2, 2.5 needs 1, 5 needs none.
   let decimals = 0;
-  while (decimals < 6 && Math.abs(Math.round(stepU * 10 ** decimals) - stepU * 10 ** decimals) > 1e-9 * 10 ** decimals) decimals++;
+  while (decimals < 6 && Math.abs(Math.round(stepU * 10 ** decimals) - stepU * 10 ** decimals) > 1e-9 * 10 ** decimals)
+    decimals++;
   return { unit, divisor, step: stepU * divisor, max: n * stepU * divisor, ticks, decimals, zero };
 }
 
@@ -60,7 +61,16 @@ export function byteAxis(maxBytes: number, target = 4): AxisScale {
 
 /** A time axis from 0 to at least `maxS` seconds, in µs, ms, s, min or h by its range. */
 export function secondsAxis(maxS: number, target = 5): AxisScale {
-  const [unit, divisor]: [string, number] = maxS < 1e-3 ? ['µs', 1e-6] : maxS < 1 ? ['ms', 1e-3] : maxS < 120 ? ['s', 1] : maxS < 7200 ? ['min', 60] : ['h', 3600];
+  const [unit, divisor]: [string, number] =
+    maxS < 1e-3
+      ? ['µs', 1e-6]
+      : maxS < 1
+        ? ['ms', 1e-3]
+        : maxS < 120
+          ? ['s', 1]
+          : maxS < 7200
+            ? ['min', 60]
+            : ['h', 3600];
   return scale(maxS, unit, divisor, target, `0 ${unit}`);
 }
 

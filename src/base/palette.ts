@@ -8,14 +8,32 @@
  * Light theme: the published values, in the order charts take them. Sky blue comes last of the
  * hues so that the six categories of a usual ledger never put it beside blue.
  */
-export const PALETTE_LIGHT = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#F0E442', '#56B4E9', '#8C8C8C'] as const;
+export const PALETTE_LIGHT = [
+  '#0072B2',
+  '#E69F00',
+  '#009E73',
+  '#D55E00',
+  '#CC79A7',
+  '#F0E442',
+  '#56B4E9',
+  '#8C8C8C',
+] as const;
 
 /**
  * Dark theme: the same hues; blue and vermillion a little lighter for contrast on a near-black
  * background (blue no lighter than this, or it meets sky blue); the neutral grey darker so that
  * "free" recedes.
  */
-export const PALETTE_DARK = ['#1F7FC8', '#E69F00', '#19B38A', '#F07A3A', '#D98EBA', '#F0E442', '#56B4E9', '#6E7278'] as const;
+export const PALETTE_DARK = [
+  '#1F7FC8',
+  '#E69F00',
+  '#19B38A',
+  '#F07A3A',
+  '#D98EBA',
+  '#F0E442',
+  '#56B4E9',
+  '#6E7278',
+] as const;
 
 /** Places of the hues in both palettes, for marks that mean one thing (Lwt frames: sky blue). */
 export const HUE = { blue: 0, orange: 1, green: 2, vermillion: 3, purple: 4, yellow: 5, sky: 6, grey: 7 } as const;

@@ -33,6 +33,7 @@ export function formatBytes(b: Bytes | number | null | undefined): string {
     v /= 1024;
     i++;
   }
-  const text = i === 0 ? `${v} B` : `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${BINARY_UNITS[i] ?? '?'}`;
+  const text =
+    i === 0 ? `${v} B` : `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${BINARY_UNITS[i] ?? '?'}`;
   return neg ? `-${text}` : text;
 }

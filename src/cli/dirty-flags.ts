@@ -69,7 +69,8 @@ export function parseWatchFlags(flags: WatchFlagText, names: DirtyFlagNames): Wa
   const intervalMs = flags.interval;
   const maxRounds = flags.maxRounds;
   const tolerance = parseTolerance(flags.tolerance);
-  if (tolerance === undefined) throw new UsageError(`${names.tolerance}: not a percentage between 0 and 100: ${JSON.stringify(flags.tolerance)}`);
+  if (tolerance === undefined)
+    throw new UsageError(`${names.tolerance}: not a percentage between 0 and 100: ${JSON.stringify(flags.tolerance)}`);
   return { intervalMs, tolerance, maxRounds };
 }
 

@@ -5,8 +5,24 @@ import { touchedPages } from '../analyses/dirty/accessed.js';
 import { AccessedMeter, SoftDirtyMeter, readSoftDirty, type Meter } from '../analyses/dirty/meters.js';
 import { sparkline } from '../render/sparkline.js';
 import { watch, type Round, type WatchResult } from '../analyses/dirty/watch.js';
-import { TOUCHED, WRITTEN, areaTableLines, fmtInt, hugeAreaLines, roundLine, snapshotLines, writtenAreaRows } from '../render/dirty-text.js';
-import { hugeAreasJson, rangeJson, roundJson, ruleJson, touchedAreaJson, workingSetPages as workingSet } from '../analyses/dirty/wire.js';
+import {
+  TOUCHED,
+  WRITTEN,
+  areaTableLines,
+  fmtInt,
+  hugeAreaLines,
+  roundLine,
+  snapshotLines,
+  writtenAreaRows,
+} from '../render/dirty-text.js';
+import {
+  hugeAreasJson,
+  rangeJson,
+  roundJson,
+  ruleJson,
+  touchedAreaJson,
+  workingSetPages as workingSet,
+} from '../analyses/dirty/wire.js';
 import type { ProcessPages } from '../sources/pagemap.js';
 import { DIRTY_WIRE_VERSION, type DirtyJson, type DirtyJsonBase, type DirtyWatchJson } from '../wire/dirty.js';
 import { DIRTY_FLAG_NAMES, watchRule, type DirtyOptions, type WatchTiming } from './dirty-flags.js';
@@ -46,7 +62,13 @@ export async function runDirty(o: DirtyRun): Promise<void> {
   if (!o.json) {
     out(c.bold(`process ${o.pid} (${printable(name)})`) + c.dim(`  page size ${formatBytes(pageSize)}`));
     if (method === 'accessed') {
-      out(c.yellow(probe.supported ? 'method: referenced bits (--fallback accessed)' : `soft-dirty unavailable: ${probe.detail}.`));
+      out(
+        c.yellow(
+          probe.supported
+            ? 'method: referenced bits (--fallback accessed)'
+            : `soft-dirty unavailable: ${probe.detail}.`,
+        ),
+      );
       out(c.yellow(`counting ${TOUCHED} from /proc/${o.pid}/smaps Referenced; these are not writes.`));
     }
   }
@@ -86,8 +108,15 @@ async function runOnce(o: DirtyRun, base: DirtyJsonBase, pages: ProcessPages): P
       out(toJson(doc));
       return;
     }
-    out(`${c.bold(fmtInt(touched.pages))} ${TOUCHED} (${formatBytes(touched.pages * pageSize)}) since the referenced bits were last cleared; memlens clears nothing without --watch`);
-    for (const line of areaTableLines(touched.areas.map((a) => ({ mapping: a.mapping, pages: a.pages, extra: '' })), pageSize, TOUCHED)) out(line);
+    out(
+      `${c.bold(fmtInt(touched.pages))} ${TOUCHED} (${formatBytes(touched.pages * pageSize)}) since the referenced bits were last cleared; memlens clears nothing without --watch`,
+    );
+    for (const line of areaTableLines(
+      touched.areas.map((a) => ({ mapping: a.mapping, pages: a.pages, extra: '' })),
+      pageSize,
+      TOUCHED,
+    ))
+      out(line);
     for (const line of hugeAreaLines(doc.hugePageAreas)) out(line);
     return;
   }
@@ -127,7 +156,9 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, target: ProcessPages):
     out(
       c.dim(
         `watching: every ${o.intervalMs} ms memlens clears the ${base.method === 'accessed' ? 'referenced' : 'soft-dirty'} bits and counts the pages ${what} since` +
-          (o.untilStable ? `, until ${rule.stableRounds} steady rounds (±${(tolerance * 100).toFixed(1)} % or ±${rule.noisePages} pages)` : '') +
+          (o.untilStable
+            ? `, until ${rule.stableRounds} steady rounds (±${(tolerance * 100).toFixed(1)} % or ±${rule.noisePages} pages)`
+            : '') +
           (Number.isFinite(maxRounds) ? `, at most ${maxRounds} rounds` : ', until Ctrl-C'),
       ),
     );
@@ -166,7 +197,10 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, target: ProcessPages):
     ranges: (result.last?.dirty?.ranges ?? []).map(rangeJson),
     areas: (result.last?.touched?.areas ?? []).map(touchedAreaJson),
   };
-  if (result.stopReason === 'exited') note(`process ${o.pid} exited during the watch; results of the ${result.rounds.length} rounds measured before that`);
+  if (result.stopReason === 'exited')
+    note(
+      `process ${o.pid} exited during the watch; results of the ${result.rounds.length} rounds measured before that`,
+    );
   if (o.json) {
     out(toJson(doc));
     return;
@@ -199,7 +233,12 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, target: ProcessPages):
     for (const line of areaTableLines(rows, pageSize, WRITTEN)) out(line);
   } else if (lastTouched && lastTouched.areas.length > 0) {
     out(c.dim('\nlast round, by mapping:'));
-    for (const line of areaTableLines(lastTouched.areas.map((x) => ({ mapping: x.mapping, pages: x.pages, extra: '' })), pageSize, TOUCHED)) out(line);
+    for (const line of areaTableLines(
+      lastTouched.areas.map((x) => ({ mapping: x.mapping, pages: x.pages, extra: '' })),
+      pageSize,
+      TOUCHED,
+    ))
+      out(line);
   }
   for (const line of hugeAreaLines(doc.hugePageAreas)) out(line);
 }

@@ -24,9 +24,15 @@ export interface DirtyTarget {
  * without a running process; finds the page size and whether this kernel tracks soft-dirty pages
  * (a round trip on memlens's own memory). Clears nothing of the target.
  */
-export async function inspectTarget(pid: number, o: { force?: boolean | undefined; fallback?: 'accessed' | undefined }, names: DirtyFlagNames): Promise<DirtyTarget> {
+export async function inspectTarget(
+  pid: number,
+  o: { force?: boolean | undefined; fallback?: 'accessed' | undefined },
+  names: DirtyFlagNames,
+): Promise<DirtyTarget> {
   if ((pid === 1 || pid === process.pid) && o.force !== true) {
-    throw new UserError(`refusing pid ${pid} (${pid === 1 ? 'init' : 'memlens itself'}): clearing its bits disturbs it; use ${names.force} if you mean it`);
+    throw new UserError(
+      `refusing pid ${pid} (${pid === 1 ? 'init' : 'memlens itself'}): clearing its bits disturbs it; use ${names.force} if you mean it`,
+    );
   }
   const proc = openLiveProcSource();
   const pageSize = await proc.pageSize();

@@ -80,7 +80,10 @@ export const durationFlag = (text: string): number => durationValue(text);
 export const pidFlag = (text: string): number => pidValue(text);
 
 /** Repeatable and comma-separated pids: --pid 1 --pid 2,3. */
-export const pidListFlag = (text: string, previous: number[] = []): number[] => [...previous, ...text.split(',').map((t) => pidValue(t.trim()))];
+export const pidListFlag = (text: string, previous: number[] = []): number[] => [
+  ...previous,
+  ...text.split(',').map((t) => pidValue(t.trim())),
+];
 
 /** A value that must not be empty (an empty --db must not quietly mean the default store). */
 export const nonEmptyFlag = (text: string): string => {
@@ -96,5 +99,7 @@ export const nonEmptyFlag = (text: string): string => {
  */
 export function hostNameFlag(text: string): string {
   if (/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(text)) return text;
-  throw new InvalidArgumentError('expected a host name of 1 to 64 letters, digits, . _ - or :, starting with a letter or digit');
+  throw new InvalidArgumentError(
+    'expected a host name of 1 to 64 letters, digits, . _ - or :, starting with a letter or digit',
+  );
 }

@@ -16,7 +16,18 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     // A usage error is one line, like every other error of memlens: commander's own text ("error:
     // option '--limit <n>' argument 'x' is invalid. expected …") after the program's name.
-    .configureOutput({ outputError: (text, write) => write(`memlens: ${printable(text.trim().replace(/\s*\n\s*/g, ' ').replace(/^error: /, '').replace(/ is invalid( for argument '[^']*')?\. /, ' is invalid$1: '))} (see --help)\n`) });
+    .configureOutput({
+      outputError: (text, write) =>
+        write(
+          `memlens: ${printable(
+            text
+              .trim()
+              .replace(/\s*\n\s*/g, ' ')
+              .replace(/^error: /, '')
+              .replace(/ is invalid( for argument '[^']*')?\. /, ' is invalid$1: '),
+          )} (see --help)\n`,
+        ),
+    });
   for (const define of COMMANDS) define(program);
   program.commands.forEach((c) => c.exitOverride());
   try {
@@ -25,7 +36,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (isCommanderError(e)) {
       // --help and --version end with exit code 0; everything else commander throws is usage.
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+        return ExitCode.ok;
       return ExitCode.usage;
     }
     if (e instanceof UserError) {

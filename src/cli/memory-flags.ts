@@ -28,7 +28,8 @@ export function addMemoryFlags(cmd: Command): Command {
 /** Validates the raw commander options. */
 export function memoryFlags(raw: Record<string, unknown>): MemoryFlags {
   const sort = typeof raw.sort === 'string' ? raw.sort : 'pss';
-  if (!(SORT_KEYS as readonly string[]).includes(sort)) throw new UsageError(`--sort must be one of ${SORT_KEYS.join(', ')} (got ${JSON.stringify(sort)})`);
+  if (!(SORT_KEYS as readonly string[]).includes(sort))
+    throw new UsageError(`--sort must be one of ${SORT_KEYS.join(', ')} (got ${JSON.stringify(sort)})`);
   // --limit arrives checked by its argParser (flag-values.ts).
   const limit = typeof raw.limit === 'number' ? raw.limit : undefined;
   if (raw.json === true && raw.csv === true) throw new UsageError('--json and --csv cannot be combined');

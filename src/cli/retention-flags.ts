@@ -32,9 +32,21 @@ export const HISTORY_RETENTION_DEFAULTS = { raw: '1d', minutes: '30d', hours: '4
 
 export function addHistoryRetentionFlags(command: Command): Command {
   return command
-    .option('--history-raw <duration>', `history: keep every /proc sample of the memory categories this long (default ${HISTORY_RETENTION_DEFAULTS.raw})`, durationFlag)
-    .option('--history-minutes <duration>', `history: keep the per-minute buckets (categories and processes) this long (default ${HISTORY_RETENTION_DEFAULTS.minutes})`, durationFlag)
-    .option('--history-hours <duration>', `history: keep the per-hour buckets this long (default ${HISTORY_RETENTION_DEFAULTS.hours})`, durationFlag);
+    .option(
+      '--history-raw <duration>',
+      `history: keep every /proc sample of the memory categories this long (default ${HISTORY_RETENTION_DEFAULTS.raw})`,
+      durationFlag,
+    )
+    .option(
+      '--history-minutes <duration>',
+      `history: keep the per-minute buckets (categories and processes) this long (default ${HISTORY_RETENTION_DEFAULTS.minutes})`,
+      durationFlag,
+    )
+    .option(
+      '--history-hours <duration>',
+      `history: keep the per-hour buckets this long (default ${HISTORY_RETENTION_DEFAULTS.hours})`,
+      durationFlag,
+    );
 }
 
 export function parseHistoryRetention(flags: HistoryRetentionFlags): HistoryRetentionMs {
@@ -54,5 +66,8 @@ export function addRetentionFlags(command: Command): Command {
 /** undefined when neither flag was given. */
 export function parseRetention(flags: RetentionFlags): Retention | undefined {
   if (flags.maxAge === undefined && flags.maxRows === undefined) return undefined;
-  return { ...(flags.maxAge === undefined ? {} : { maxAgeMs: flags.maxAge }), ...(flags.maxRows === undefined ? {} : { maxRows: flags.maxRows }) };
+  return {
+    ...(flags.maxAge === undefined ? {} : { maxAgeMs: flags.maxAge }),
+    ...(flags.maxRows === undefined ? {} : { maxRows: flags.maxRows }),
+  };
 }

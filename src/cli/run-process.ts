@@ -8,8 +8,11 @@ import { printable } from '../base/terminal-text.js';
 import { csvLine, palette, sizeText, table, toJson } from '../render/text.js';
 
 function sortGroups(gs: MappingGroup[], key: SortKey): MappingGroup[] {
-  const pick = (g: MappingGroup): number => (key === 'pss' ? g.pssBytes : key === 'rss' ? g.rssBytes : key === 'uss' ? g.ussBytes : g.swapBytes);
-  return key === 'name' ? gs.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name)) : gs.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.name.localeCompare(b.name));
+  const pick = (g: MappingGroup): number =>
+    key === 'pss' ? g.pssBytes : key === 'rss' ? g.rssBytes : key === 'uss' ? g.ussBytes : g.swapBytes;
+  return key === 'name'
+    ? gs.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name))
+    : gs.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.name.localeCompare(b.name));
 }
 
 export async function runProcess(pid: number, raw: Record<string, unknown>): Promise<void> {
@@ -18,7 +21,8 @@ export async function runProcess(pid: number, raw: Record<string, unknown>): Pro
   const r = await collectProcessMappings(source, pid);
   if (!r.ok) {
     if (r.reason === 'missing') throw new UserError(`no process ${pid} in ${source.description}`);
-    if (r.reason === 'kernel-thread') throw new UserError(`process ${pid} is a kernel thread: it has no mappings of its own`);
+    if (r.reason === 'kernel-thread')
+      throw new UserError(`process ${pid} is a kernel thread: it has no mappings of its own`);
     throw new UserError(`cannot read ${pid}/smaps: permission denied (needs root, the same user, or CAP_SYS_PTRACE)`);
   }
   const m = r.value;
@@ -31,18 +35,24 @@ export async function runProcess(pid: number, raw: Record<string, unknown>): Pro
   const withVmas = raw.vmas === true;
 
   if (flags.json) {
-    process.stdout.write(`${toJson(processMappingsJson(m, { time: source.time(), host: await source.hostname(), source: source.description }, kinds, shown, withVmas))}\n`);
+    process.stdout.write(
+      `${toJson(processMappingsJson(m, { time: source.time(), host: await source.hostname(), source: source.description }, kinds, shown, withVmas))}\n`,
+    );
     return;
   }
   if (withVmas) {
     const vmas = m.vmas.map(vmaJson);
-    const pick = (v: (typeof vmas)[number]): number => (flags.sort === 'rss' ? v.rss : flags.sort === 'uss' ? v.uss : flags.sort === 'swap' ? v.swap : v.pss);
+    const pick = (v: (typeof vmas)[number]): number =>
+      flags.sort === 'rss' ? v.rss : flags.sort === 'uss' ? v.uss : flags.sort === 'swap' ? v.swap : v.pss;
     // --sort name keeps address order; the others sort by size.
     const sorted = flags.sort === 'name' ? vmas : [...vmas].sort((a, b) => pick(b) - pick(a));
     const rows = limit === undefined ? sorted : sorted.slice(0, limit);
     if (flags.csv) {
-      const lines = [csvLine(['start', 'end', 'perms', 'kind', 'name', 'size', 'rss', 'pss', 'uss', 'swap', 'swap_pss'])];
-      for (const v of rows) lines.push(csvLine([v.start, v.end, v.perms, v.kind, v.name, v.size, v.rss, v.pss, v.uss, v.swap, v.swapPss]));
+      const lines = [
+        csvLine(['start', 'end', 'perms', 'kind', 'name', 'size', 'rss', 'pss', 'uss', 'swap', 'swap_pss']),
+      ];
+      for (const v of rows)
+        lines.push(csvLine([v.start, v.end, v.perms, v.kind, v.name, v.size, v.rss, v.pss, v.uss, v.swap, v.swapPss]));
       process.stdout.write(`${lines.join('\n')}\n`);
       return;
     }
@@ -50,7 +60,17 @@ export async function runProcess(pid: number, raw: Record<string, unknown>): Pro
       `${table(
         [
           ['ADDRESS', 'PERMS', 'KIND', 'PSS', 'USS', 'RSS', 'SWAP', 'SIZE', 'NAME'],
-          ...rows.map((v) => [`${v.start}-${v.end}`, v.perms, MAPPING_KIND_LABELS[v.kind], sizeText(v.pss, exact), sizeText(v.uss, exact), sizeText(v.rss, exact), sizeText(v.swap, exact), sizeText(v.size, exact), printable(v.name)]),
+          ...rows.map((v) => [
+            `${v.start}-${v.end}`,
+            v.perms,
+            MAPPING_KIND_LABELS[v.kind],
+            sizeText(v.pss, exact),
+            sizeText(v.uss, exact),
+            sizeText(v.rss, exact),
+            sizeText(v.swap, exact),
+            sizeText(v.size, exact),
+            printable(v.name),
+          ]),
         ],
         ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left'],
       )}\n`,
@@ -59,20 +79,50 @@ export async function runProcess(pid: number, raw: Record<string, unknown>): Pro
   }
   if (flags.csv) {
     const lines = [csvLine(['kind', 'name', 'mappings', 'size', 'rss', 'pss', 'uss', 'swap', 'swap_pss'])];
-    for (const g of shown) lines.push(csvLine([g.kind, g.name, g.mappings, g.sizeBytes, g.rssBytes, g.pssBytes, g.ussBytes, g.swapBytes, g.swapPssBytes]));
+    for (const g of shown)
+      lines.push(
+        csvLine([
+          g.kind,
+          g.name,
+          g.mappings,
+          g.sizeBytes,
+          g.rssBytes,
+          g.pssBytes,
+          g.ussBytes,
+          g.swapBytes,
+          g.swapPssBytes,
+        ]),
+      );
     process.stdout.write(`${lines.join('\n')}\n`);
     return;
   }
   const c = palette();
   const out: string[] = [];
   const cmd = m.cmdline && m.cmdline.length > 0 ? m.cmdline.join(' ') : `[${m.identity.name}]`;
-  out.push(c.bold(`process ${pid} (${printable(m.identity.name)}), parent ${m.identity.ppid}: ${printable(cmd.length > 100 ? `${cmd.slice(0, 99)}…` : cmd)}`));
-  out.push(`${m.vmas.length} mappings: PSS ${sizeText(m.total.pssBytes, exact)}, USS ${sizeText(m.total.ussBytes, exact)}, RSS ${sizeText(m.total.rssBytes, exact)}, swap ${sizeText(m.total.swapBytes, exact)}, virtual ${sizeText(m.total.sizeBytes, exact)}`);
+  out.push(
+    c.bold(
+      `process ${pid} (${printable(m.identity.name)}), parent ${m.identity.ppid}: ${printable(cmd.length > 100 ? `${cmd.slice(0, 99)}…` : cmd)}`,
+    ),
+  );
+  out.push(
+    `${m.vmas.length} mappings: PSS ${sizeText(m.total.pssBytes, exact)}, USS ${sizeText(m.total.ussBytes, exact)}, RSS ${sizeText(m.total.rssBytes, exact)}, swap ${sizeText(m.total.swapBytes, exact)}, virtual ${sizeText(m.total.sizeBytes, exact)}`,
+  );
   out.push('');
   out.push(c.bold('By kind'));
   out.push(
     table(
-      [['KIND', 'MAPS', 'PSS', 'USS', 'RSS', 'SWAP', 'SIZE'], ...kinds.map((k) => [MAPPING_KIND_LABELS[k.kind], String(k.mappings), sizeText(k.pssBytes, exact), sizeText(k.ussBytes, exact), sizeText(k.rssBytes, exact), sizeText(k.swapBytes, exact), sizeText(k.sizeBytes, exact)])],
+      [
+        ['KIND', 'MAPS', 'PSS', 'USS', 'RSS', 'SWAP', 'SIZE'],
+        ...kinds.map((k) => [
+          MAPPING_KIND_LABELS[k.kind],
+          String(k.mappings),
+          sizeText(k.pssBytes, exact),
+          sizeText(k.ussBytes, exact),
+          sizeText(k.rssBytes, exact),
+          sizeText(k.swapBytes, exact),
+          sizeText(k.sizeBytes, exact),
+        ]),
+      ],
       ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),
   );
@@ -82,7 +132,16 @@ export async function runProcess(pid: number, raw: Record<string, unknown>): Pro
     table(
       [
         ['KIND', 'NAME', 'MAPS', 'PSS', 'USS', 'RSS', 'SWAP', 'SIZE'],
-        ...shown.map((g) => [MAPPING_KIND_LABELS[g.kind], printable(g.name === '' ? '-' : g.name), String(g.mappings), sizeText(g.pssBytes, exact), sizeText(g.ussBytes, exact), sizeText(g.rssBytes, exact), sizeText(g.swapBytes, exact), sizeText(g.sizeBytes, exact)]),
+        ...shown.map((g) => [
+          MAPPING_KIND_LABELS[g.kind],
+          printable(g.name === '' ? '-' : g.name),
+          String(g.mappings),
+          sizeText(g.pssBytes, exact),
+          sizeText(g.ussBytes, exact),
+          sizeText(g.rssBytes, exact),
+          sizeText(g.swapBytes, exact),
+          sizeText(g.sizeBytes, exact),
+        ]),
       ],
       ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),

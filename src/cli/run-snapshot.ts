@@ -12,19 +12,42 @@ import { groupsCsv, partlyReadWarning, processesCsv, renderSnapshot } from '../r
 const DEFAULT_HUMAN_LIMIT = 20;
 
 function sortProcesses(ps: ProcessMemory[], key: SortKey): ProcessMemory[] {
-  const pick = (p: ProcessMemory): number | null => (key === 'pss' ? p.pssBytes : key === 'rss' ? p.rssBytes : key === 'uss' ? p.ussBytes : key === 'swap' ? p.swapBytes : null);
-  return key === 'name' ? ps.sort((a, b) => a.name.localeCompare(b.name) || a.pid - b.pid) : ps.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.pid - b.pid);
+  const pick = (p: ProcessMemory): number | null =>
+    key === 'pss'
+      ? p.pssBytes
+      : key === 'rss'
+        ? p.rssBytes
+        : key === 'uss'
+          ? p.ussBytes
+          : key === 'swap'
+            ? p.swapBytes
+            : null;
+  return key === 'name'
+    ? ps.sort((a, b) => a.name.localeCompare(b.name) || a.pid - b.pid)
+    : ps.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.pid - b.pid);
 }
 
 function sortGroups(gs: ProcessGroup[], key: SortKey): ProcessGroup[] {
-  const pick = (g: ProcessGroup): number | null => (key === 'pss' ? g.pssBytes : key === 'rss' ? g.rssBytes : key === 'uss' ? g.ussBytes : key === 'swap' ? g.swapBytes : null);
-  return key === 'name' ? gs.sort((a, b) => a.label.localeCompare(b.label)) : gs.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.label.localeCompare(b.label));
+  const pick = (g: ProcessGroup): number | null =>
+    key === 'pss'
+      ? g.pssBytes
+      : key === 'rss'
+        ? g.rssBytes
+        : key === 'uss'
+          ? g.ussBytes
+          : key === 'swap'
+            ? g.swapBytes
+            : null;
+  return key === 'name'
+    ? gs.sort((a, b) => a.label.localeCompare(b.label))
+    : gs.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.label.localeCompare(b.label));
 }
 
 export async function runSnapshot(raw: Record<string, unknown>): Promise<void> {
   const flags = memoryFlags(raw);
   const by = typeof raw.groupBy === 'string' ? raw.groupBy : 'process';
-  if (!(GROUP_BYS as readonly string[]).includes(by)) throw new UsageError(`--group-by must be one of ${GROUP_BYS.join(', ')} (got ${JSON.stringify(by)})`);
+  if (!(GROUP_BYS as readonly string[]).includes(by))
+    throw new UsageError(`--group-by must be one of ${GROUP_BYS.join(', ')} (got ${JSON.stringify(by)})`);
   const groupBy = by as GroupBy;
   const source = await openProcSource(flags.from);
   // Only what the output shows is read: each file per process costs about as much as the
@@ -39,7 +62,10 @@ export async function runSnapshot(raw: Record<string, unknown>): Promise<void> {
   const machine = flags.json === true || flags.csv === true;
   const limit = flags.limit ?? (machine ? undefined : DEFAULT_HUMAN_LIMIT);
   const cut = <T>(xs: T[]): T[] => (limit === undefined ? xs : xs.slice(0, limit));
-  const groups = groupBy === 'process' ? undefined : { by: groupBy, items: sortGroups(groupProcesses(snap.processes, groupBy), flags.sort) };
+  const groups =
+    groupBy === 'process'
+      ? undefined
+      : { by: groupBy, items: sortGroups(groupProcesses(snap.processes, groupBy), flags.sort) };
 
   const warning = partlyReadWarning(snap);
   if (warning) process.stderr.write(`${warning}\n`);
@@ -47,7 +73,9 @@ export async function runSnapshot(raw: Record<string, unknown>): Promise<void> {
   if (flags.json) {
     // The snapshot document holds no bigint (src/wire/snapshot.ts), so JSON.stringify needs no
     // replacer, which would be called for each of its tens of thousands of values.
-    process.stdout.write(`${JSON.stringify(snapshotJson(snap, cut(processes), groups ? { by: groups.by, items: cut(groups.items) } : undefined))}\n`);
+    process.stdout.write(
+      `${JSON.stringify(snapshotJson(snap, cut(processes), groups ? { by: groups.by, items: cut(groups.items) } : undefined))}\n`,
+    );
     return;
   }
   if (flags.csv) {

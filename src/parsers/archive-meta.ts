@@ -45,7 +45,10 @@ export function archivePageSize(archive: CaptureArchive, source = 'archive'): nu
     if (n > 0 && (n & (n - 1)) === 0) return n;
   }
   const shell = archive.meta.get('shell-pid');
-  const names = [...(shell ? [`proc/${shell}/smaps`] : []), ...[...archive.entries.keys()].filter((n) => /^proc\/\d+\/smaps$/.test(n))];
+  const names = [
+    ...(shell ? [`proc/${shell}/smaps`] : []),
+    ...[...archive.entries.keys()].filter((n) => /^proc\/\d+\/smaps$/.test(n)),
+  ];
   for (const name of names) {
     const kib = /^KernelPageSize:\s+(\d+) kB$/m.exec(fileText(archive, name) ?? '')?.[1];
     if (kib !== undefined && Number(kib) > 0) return Number(kib) * 1024;

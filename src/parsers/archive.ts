@@ -131,7 +131,8 @@ export class ArchiveReader {
             }
           }
           if (this.line.length === 0) this.lineStart = this.offset;
-          if (this.line.length + (end - k) > MAX_LINE_BYTES) this.fail(`header line longer than ${MAX_LINE_BYTES} bytes`, this.lineStart);
+          if (this.line.length + (end - k) > MAX_LINE_BYTES)
+            this.fail(`header line longer than ${MAX_LINE_BYTES} bytes`, this.lineStart);
           for (let p = k; p < end; p++) this.line.push(chunk[p] as number);
           if (nl < 0) {
             this.offset += chunk.length - k;
@@ -153,11 +154,18 @@ export class ArchiveReader {
           state.filled += take;
           k += take;
           this.offset += take;
-          if (state.filled === state.length) this.state = { at: 'separator', kind: state.kind, name: state.name, data: joinParts(state.parts, state.length) };
+          if (state.filled === state.length)
+            this.state = {
+              at: 'separator',
+              kind: state.kind,
+              name: state.name,
+              data: joinParts(state.parts, state.length),
+            };
           break;
         }
         case 'separator': {
-          if (chunk[k] !== NEWLINE) this.fail(`record ${state.name} is not followed by a newline (its length is wrong)`, this.offset);
+          if (chunk[k] !== NEWLINE)
+            this.fail(`record ${state.name} is not followed by a newline (its length is wrong)`, this.offset);
           k += 1;
           this.offset += 1;
           this.addRecord(state.kind, state.name, state.data);
@@ -177,7 +185,10 @@ export class ArchiveReader {
       case 'done':
         return { version: this.version, entries: this.entries, meta: this.meta, recordCount: this.recordCount };
       case 'payload':
-        return this.fail(`truncated inside record ${this.state.name} (${this.state.filled} of ${this.state.length} bytes)`, this.offset);
+        return this.fail(
+          `truncated inside record ${this.state.name} (${this.state.filled} of ${this.state.length} bytes)`,
+          this.offset,
+        );
       case 'separator':
         return this.fail(`truncated after record ${this.state.name}`, this.offset);
       case 'magic':
@@ -198,7 +209,11 @@ export class ArchiveReader {
     const m = /^memlens-capture ([0-9]{1,6})$/.exec(text);
     if (!m) return this.fail(`bad first line ${JSON.stringify(text)}`, at);
     const version = Number(m[1]);
-    if (version !== ARCHIVE_VERSION) return this.fail(`archive format version ${version} is not supported (this memlens reads version ${ARCHIVE_VERSION})`, at);
+    if (version !== ARCHIVE_VERSION)
+      return this.fail(
+        `archive format version ${version} is not supported (this memlens reads version ${ARCHIVE_VERSION})`,
+        at,
+      );
     this.version = version;
     this.state = { at: 'header' };
   }
@@ -207,7 +222,8 @@ export class ArchiveReader {
     const endMark = /^end ([0-9]{1,12})$/.exec(text);
     if (endMark) {
       const count = Number(endMark[1]);
-      if (count !== this.recordCount) this.fail(`end marker counts ${count} records but the archive holds ${this.recordCount}`, at);
+      if (count !== this.recordCount)
+        this.fail(`end marker counts ${count} records but the archive holds ${this.recordCount}`, at);
       this.state = { at: 'done' };
       return;
     }
@@ -215,9 +231,17 @@ export class ArchiveReader {
     if (!m) return this.fail(`bad record header ${JSON.stringify(text.slice(0, 80))}`, at);
     const [, kind = '', lengthText = '', name = ''] = m;
     const length = Number(lengthText);
-    if (!Number.isSafeInteger(length) || length > this.limits.maxRecordBytes) return this.fail(`record ${name} claims ${lengthText} bytes, more than the limit of ${this.limits.maxRecordBytes}`, at);
-    if (this.recordCount >= this.limits.maxRecords) return this.fail(`more than the limit of ${this.limits.maxRecords} records`, at);
-    this.state = length === 0 ? { at: 'separator', kind, name, data: new Uint8Array(0) } : { at: 'payload', kind, name, length, parts: [], filled: 0 };
+    if (!Number.isSafeInteger(length) || length > this.limits.maxRecordBytes)
+      return this.fail(
+        `record ${name} claims ${lengthText} bytes, more than the limit of ${this.limits.maxRecordBytes}`,
+        at,
+      );
+    if (this.recordCount >= this.limits.maxRecords)
+      return this.fail(`more than the limit of ${this.limits.maxRecords} records`, at);
+    this.state =
+      length === 0
+        ? { at: 'separator', kind, name, data: new Uint8Array(0) }
+        : { at: 'payload', kind, name, length, parts: [], filled: 0 };
   }
 
   private addRecord(kind: string, name: string, data: Uint8Array): void {
@@ -237,7 +261,8 @@ export class ArchiveReader {
       const text = dropFinalNewline(utf8.decode(data));
       const space = text.indexOf(' ');
       const reason = space < 0 ? text : text.slice(0, space);
-      if (reason !== 'permission' && reason !== 'missing' && reason !== 'error') this.fail(`record ${name} has an unknown reason ${JSON.stringify(reason.slice(0, 40))}`, at);
+      if (reason !== 'permission' && reason !== 'missing' && reason !== 'error')
+        this.fail(`record ${name} has an unknown reason ${JSON.stringify(reason.slice(0, 40))}`, at);
       this.entries.set(name, { kind: 'unreadable', name, reason, message: space < 0 ? '' : text.slice(space + 1) });
     }
   }

@@ -79,7 +79,8 @@ export class BpftraceOutputParser extends LineRecordParser {
         if (!isObject(data)) throw new BadRecord('map without data');
         for (const [name, value] of Object.entries(data)) {
           if (name === '@unpaired') out.push({ kind: 'unpaired', count: count(value) });
-          else if (PENDING_MAPS.has(name) && isObject(value)) out.push({ kind: 'unpaired', count: Object.keys(value).length });
+          else if (PENDING_MAPS.has(name) && isObject(value))
+            out.push({ kind: 'unpaired', count: Object.keys(value).length });
         }
         return;
       case 'value':
@@ -112,7 +113,14 @@ export class BpftraceOutputParser extends LineRecordParser {
         switch (t[1]) {
           case 'mmap':
             expect(13);
-            args = { call: 'mmap', addr: int(t[7]), len: int(t[8]), prot: int(t[9]), flags: int(t[10]), fd: int(t[11]) };
+            args = {
+              call: 'mmap',
+              addr: int(t[7]),
+              len: int(t[8]),
+              prot: int(t[9]),
+              flags: int(t[10]),
+              fd: int(t[11]),
+            };
             ret = int(t[12]);
             break;
           case 'munmap':
@@ -127,7 +135,14 @@ export class BpftraceOutputParser extends LineRecordParser {
             break;
           case 'mremap':
             expect(13);
-            args = { call: 'mremap', addr: int(t[7]), oldLen: int(t[8]), newLen: int(t[9]), flags: int(t[10]), newAddr: int(t[11]) };
+            args = {
+              call: 'mremap',
+              addr: int(t[7]),
+              oldLen: int(t[8]),
+              newLen: int(t[9]),
+              flags: int(t[10]),
+              newAddr: int(t[11]),
+            };
             ret = int(t[12]);
             break;
           case 'mprotect':
@@ -146,7 +161,14 @@ export class BpftraceOutputParser extends LineRecordParser {
       case 'E': {
         expect(7);
         id(t[3]);
-        const ev: LifecycleEvent = { kind: 'exec', ktimeNs: int(t[1]), pid: id(t[2]), tid: id(t[4]), name: str(t[5]), filename: str(t[6]) };
+        const ev: LifecycleEvent = {
+          kind: 'exec',
+          ktimeNs: int(t[1]),
+          pid: id(t[2]),
+          tid: id(t[4]),
+          name: str(t[5]),
+          filename: str(t[6]),
+        };
         return { kind: 'lifecycle', event: ev };
       }
       case 'X': {
@@ -156,7 +178,14 @@ export class BpftraceOutputParser extends LineRecordParser {
       }
       case 'R': {
         expect(6);
-        const ev: LifecycleEvent = { kind: 'rename', ktimeNs: int(t[1]), pid: id(t[2]), tid: id(t[3]), oldName: str(t[4]), newName: str(t[5]) };
+        const ev: LifecycleEvent = {
+          kind: 'rename',
+          ktimeNs: int(t[1]),
+          pid: id(t[2]),
+          tid: id(t[3]),
+          oldName: str(t[4]),
+          newName: str(t[5]),
+        };
         return { kind: 'lifecycle', event: ev };
       }
       case 'S':

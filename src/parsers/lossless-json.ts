@@ -68,7 +68,12 @@ class Reader {
       this.ws();
       if (this.b[this.at] !== 0x3a) this.fail("expected ':'");
       this.at++;
-      Object.defineProperty(out, key, { value: this.value(depth + 1), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: this.value(depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       this.ws();
       const c = this.b[this.at++];
       if (c === 0x7d) return out;
@@ -155,14 +160,30 @@ class Reader {
       const e = this.b[this.at + 1];
       this.at += 2;
       switch (e) {
-        case 0x22: bytes.push(0x22); break;
-        case 0x5c: bytes.push(0x5c); break;
-        case 0x2f: bytes.push(0x2f); break;
-        case 0x62: bytes.push(0x08); break;
-        case 0x66: bytes.push(0x0c); break;
-        case 0x6e: bytes.push(0x0a); break;
-        case 0x72: bytes.push(0x0d); break;
-        case 0x74: bytes.push(0x09); break;
+        case 0x22:
+          bytes.push(0x22);
+          break;
+        case 0x5c:
+          bytes.push(0x5c);
+          break;
+        case 0x2f:
+          bytes.push(0x2f);
+          break;
+        case 0x62:
+          bytes.push(0x08);
+          break;
+        case 0x66:
+          bytes.push(0x0c);
+          break;
+        case 0x6e:
+          bytes.push(0x0a);
+          break;
+        case 0x72:
+          bytes.push(0x0d);
+          break;
+        case 0x74:
+          bytes.push(0x09);
+          break;
         case 0x75: {
           // bpftrace's sign-extended byte: \uffffffXX (8 hex digits) is the raw byte XX.
           const wide = this.hex(this.at, 8);
@@ -179,7 +200,8 @@ class Reader {
             break;
           }
           let cp = u;
-          if (u >= 0xdc00 && u <= 0xdfff && highSurrogate !== undefined) cp = 0x10000 + ((highSurrogate - 0xd800) << 10) + (u - 0xdc00);
+          if (u >= 0xdc00 && u <= 0xdfff && highSurrogate !== undefined)
+            cp = 0x10000 + ((highSurrogate - 0xd800) << 10) + (u - 0xdc00);
           highSurrogate = undefined;
           for (const x of encoder.encode(String.fromCodePoint(cp))) bytes.push(x);
           break;

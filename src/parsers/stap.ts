@@ -74,7 +74,12 @@ export function detectStapHeader(firstLine: string, source = 'input'): true | un
   const line = firstLine.endsWith('\r') ? firstLine.slice(0, -1) : firstLine;
   if (!/^#memlens-stap(\s|$)/.test(line)) return undefined;
   const version = line.slice(HEADER.length).trim();
-  if (version !== String(STAP_FORMAT_VERSION)) throw new ParseError(`format version "${version}" of memlens.stp output; this memlens reads version ${STAP_FORMAT_VERSION}`, source, 1);
+  if (version !== String(STAP_FORMAT_VERSION))
+    throw new ParseError(
+      `format version "${version}" of memlens.stp output; this memlens reads version ${STAP_FORMAT_VERSION}`,
+      source,
+      1,
+    );
   return true;
 }
 
@@ -89,7 +94,12 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
   if (line.startsWith('#')) {
     if (!line.startsWith(HEADER)) return undefined;
     const version = line.slice(HEADER.length).trim();
-    if (version !== String(STAP_FORMAT_VERSION)) throw new ParseError(`format version "${version}" of memlens.stp output; this memlens reads version ${STAP_FORMAT_VERSION}`, source, lineNo);
+    if (version !== String(STAP_FORMAT_VERSION))
+      throw new ParseError(
+        `format version "${version}" of memlens.stp output; this memlens reads version ${STAP_FORMAT_VERSION}`,
+        source,
+        lineNo,
+      );
     return { kind: 'started' };
   }
   const f = line.split(' ');
@@ -114,7 +124,14 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
       switch (call) {
         case 'mmap':
           expect(14);
-          args = { call, addr: hexU64(f[8]), len: hexU64(f[9]), prot: hexU64(f[10]), flags: hexU64(f[11]), fd: decI64(f[12]) };
+          args = {
+            call,
+            addr: hexU64(f[8]),
+            len: hexU64(f[9]),
+            prot: hexU64(f[10]),
+            flags: hexU64(f[11]),
+            fd: decI64(f[12]),
+          };
           ret = decI64(f[13]);
           break;
         case 'munmap':
@@ -129,7 +146,14 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
           break;
         case 'mremap':
           expect(14);
-          args = { call, addr: hexU64(f[8]), oldLen: hexU64(f[9]), newLen: hexU64(f[10]), flags: hexU64(f[11]), newAddr: hexU64(f[12]) };
+          args = {
+            call,
+            addr: hexU64(f[8]),
+            oldLen: hexU64(f[9]),
+            newLen: hexU64(f[10]),
+            flags: hexU64(f[11]),
+            newAddr: hexU64(f[12]),
+          };
           ret = decI64(f[13]);
           break;
         case 'mprotect':
@@ -144,7 +168,14 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
     }
     case 'F': {
       expect(9);
-      const ev = forkEvent(timeNs(f[1]), id(f[3]), id(f[5]), hexU64(f[6]), unescapeStapName(f[7]), unescapeStapName(f[8]));
+      const ev = forkEvent(
+        timeNs(f[1]),
+        id(f[3]),
+        id(f[5]),
+        hexU64(f[6]),
+        unescapeStapName(f[7]),
+        unescapeStapName(f[8]),
+      );
       id(f[4]);
       return { kind: 'lifecycle', event: ev };
     }
@@ -152,17 +183,37 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
       expect(8);
       id(f[4]);
       // tid: the thread that called execve (the event's old_tid), as for the other backends.
-      const ev: LifecycleEvent = { kind: 'exec', ktimeNs: timeNs(f[1]), pid: id(f[3]), tid: id(f[5]), name: unescapeStapName(f[6]), filename: unescapeStapName(f[7]) };
+      const ev: LifecycleEvent = {
+        kind: 'exec',
+        ktimeNs: timeNs(f[1]),
+        pid: id(f[3]),
+        tid: id(f[5]),
+        name: unescapeStapName(f[6]),
+        filename: unescapeStapName(f[7]),
+      };
       return { kind: 'lifecycle', event: ev };
     }
     case 'X': {
       expect(6);
-      const ev: LifecycleEvent = { kind: 'exit', ktimeNs: timeNs(f[1]), pid: id(f[3]), tid: id(f[4]), name: unescapeStapName(f[5]) };
+      const ev: LifecycleEvent = {
+        kind: 'exit',
+        ktimeNs: timeNs(f[1]),
+        pid: id(f[3]),
+        tid: id(f[4]),
+        name: unescapeStapName(f[5]),
+      };
       return { kind: 'lifecycle', event: ev };
     }
     case 'R': {
       expect(7);
-      const ev: LifecycleEvent = { kind: 'rename', ktimeNs: timeNs(f[1]), pid: id(f[3]), tid: id(f[4]), oldName: unescapeStapName(f[5]), newName: unescapeStapName(f[6]) };
+      const ev: LifecycleEvent = {
+        kind: 'rename',
+        ktimeNs: timeNs(f[1]),
+        pid: id(f[3]),
+        tid: id(f[4]),
+        oldName: unescapeStapName(f[5]),
+        newName: unescapeStapName(f[6]),
+      };
       return { kind: 'lifecycle', event: ev };
     }
     case 'U': {
@@ -211,7 +262,11 @@ export class StapOutputParser extends LineRecordParser {
       // another file: refused whole, rather than read as lines that are all "malformed".
       if (detectStapHeader(text, this.source) === undefined) {
         const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
-        throw new ParseError(`not memlens.stp output: the first line is ${JSON.stringify(shown)}, not the header "${HEADER} ${STAP_FORMAT_VERSION}"`, this.source, 1);
+        throw new ParseError(
+          `not memlens.stp output: the first line is ${JSON.stringify(shown)}, not the header "${HEADER} ${STAP_FORMAT_VERSION}"`,
+          this.source,
+          1,
+        );
       }
       out.push({ kind: 'started' });
       return;

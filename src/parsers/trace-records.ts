@@ -51,9 +51,29 @@ export function buildMemEvent(head: CallHead, args: CallArgs, rawResult: bigint)
         newAddr: null,
       };
     case 'munmap':
-      return { ...base, addr: args.addr, lengthBytes: args.len, prot: null, flags: null, fd: null, error: memCallError('munmap', 0n, result), newLengthBytes: null, newAddr: null };
+      return {
+        ...base,
+        addr: args.addr,
+        lengthBytes: args.len,
+        prot: null,
+        flags: null,
+        fd: null,
+        error: memCallError('munmap', 0n, result),
+        newLengthBytes: null,
+        newAddr: null,
+      };
     case 'brk':
-      return { ...base, addr: args.brk, lengthBytes: 0n, prot: null, flags: null, fd: null, error: memCallError('brk', args.brk, result), newLengthBytes: null, newAddr: null };
+      return {
+        ...base,
+        addr: args.brk,
+        lengthBytes: 0n,
+        prot: null,
+        flags: null,
+        fd: null,
+        error: memCallError('brk', args.brk, result),
+        newLengthBytes: null,
+        newAddr: null,
+      };
     case 'mremap':
       return {
         ...base,
@@ -68,7 +88,17 @@ export function buildMemEvent(head: CallHead, args: CallArgs, rawResult: bigint)
       };
     case 'mprotect':
       // prot is an unsigned long in the syscall (mm/mprotect.c) and an int in user space: the low 32 bits.
-      return { ...base, addr: args.addr, lengthBytes: args.len, prot: Number(BigInt.asUintN(32, args.prot)), flags: null, fd: null, error: memCallError('mprotect', 0n, result), newLengthBytes: null, newAddr: null };
+      return {
+        ...base,
+        addr: args.addr,
+        lengthBytes: args.len,
+        prot: Number(BigInt.asUintN(32, args.prot)),
+        flags: null,
+        fd: null,
+        error: memCallError('mprotect', 0n, result),
+        newLengthBytes: null,
+        newAddr: null,
+      };
   }
 }
 
@@ -78,7 +108,22 @@ export function buildMemEvent(head: CallHead, args: CallArgs, rawResult: bigint)
  * child's comm for a new process, and the parent process's name for a new thread (its comm is the
  * thread's own).
  */
-export function forkEvent(ktimeNs: bigint, parentPid: number, childTid: number, cloneFlags: bigint, childComm: string, parentName: string): LifecycleEvent & { kind: 'fork' } {
+export function forkEvent(
+  ktimeNs: bigint,
+  parentPid: number,
+  childTid: number,
+  cloneFlags: bigint,
+  childComm: string,
+  parentName: string,
+): LifecycleEvent & { kind: 'fork' } {
   const isThread = isThreadClone(cloneFlags);
-  return { kind: 'fork', ktimeNs, parentPid, childPid: isThread ? parentPid : childTid, childTid, isThread, name: isThread ? parentName : childComm };
+  return {
+    kind: 'fork',
+    ktimeNs,
+    parentPid,
+    childPid: isThread ? parentPid : childTid,
+    childTid,
+    isThread,
+    name: isThread ? parentName : childComm,
+  };
 }

@@ -27,7 +27,11 @@ export interface AreaRow {
 export function writtenAreaRows(snap: DirtySnapshot): AreaRow[] {
   return snap.areas
     .filter((a) => a.writtenPages > 0 || a.newMappingPages > 0)
-    .map((a) => ({ mapping: a.mapping, pages: a.writtenPages, extra: a.newMappingPages > 0 ? `${fmtInt(a.newMappingPages)} new mapping` : '' }));
+    .map((a) => ({
+      mapping: a.mapping,
+      pages: a.writtenPages,
+      extra: a.newMappingPages > 0 ? `${fmtInt(a.newMappingPages)} new mapping` : '',
+    }));
 }
 
 /** One line per mapping name (areas of the same file or kind are summed), largest first. */
@@ -44,7 +48,10 @@ export function areaTableLines(rows: readonly AreaRow[], pageSize: number, what:
   return [
     '',
     table(
-      [['mapping', what, 'bytes', ''], ...sorted.map(([m, e]) => [printable(m), fmtInt(e.pages), formatBytes(e.pages * pageSize), e.extra.join(', ')])],
+      [
+        ['mapping', what, 'bytes', ''],
+        ...sorted.map(([m, e]) => [printable(m), fmtInt(e.pages), formatBytes(e.pages * pageSize), e.extra.join(', ')]),
+      ],
       ['left', 'right', 'right', 'left'],
     ),
   ];
@@ -56,20 +63,33 @@ export function snapshotLines(snap: DirtySnapshot, pageSize: number): string[] {
   if (snap.ranges.length === 0) return lines;
   lines.push('');
   const shown = snap.ranges.slice(0, MAX_PRINTED_RANGES);
-  lines.push(table([['start', 'end', 'pages', 'mapping'], ...shown.map((r) => [hex(r.start), hex(r.end), fmtInt(r.pages), printable(r.mapping)])], ['left', 'left', 'right', 'left']));
-  if (snap.ranges.length > shown.length) lines.push(`… ${fmtInt(snap.ranges.length - shown.length)} more ranges (--json lists them all)`);
+  lines.push(
+    table(
+      [
+        ['start', 'end', 'pages', 'mapping'],
+        ...shown.map((r) => [hex(r.start), hex(r.end), fmtInt(r.pages), printable(r.mapping)]),
+      ],
+      ['left', 'left', 'right', 'left'],
+    ),
+  );
+  if (snap.ranges.length > shown.length)
+    lines.push(`… ${fmtInt(snap.ranges.length - shown.length)} more ranges (--json lists them all)`);
   return lines;
 }
 
 export function hugeAreaLines(areas: DirtyJsonBase['hugePageAreas']): string[] {
   if (areas.length === 0) return [];
   const total = areas.reduce((s, a) => s + a.anonHugeBytes, 0);
-  return ['', `note: ${formatBytes(total)} in ${areas.length} areas is in transparent huge pages: one write there marks a whole 2 MiB page.`];
+  return [
+    '',
+    `note: ${formatBytes(total)} in ${areas.length} areas is in transparent huge pages: one write there marks a whole 2 MiB page.`,
+  ];
 }
 
 /** The line of one watch round; series holds the counts so far, this round's last. */
 export function roundLine(r: Round, series: readonly number[], what: string, pageSize: number, c: Palette): string {
-  const change = r.round === 1 ? '' : `${r.pages >= (series[series.length - 2] ?? 0) ? '+' : '-'}${(r.change * 100).toFixed(1)} %`;
+  const change =
+    r.round === 1 ? '' : `${r.pages >= (series[series.length - 2] ?? 0) ? '+' : '-'}${(r.change * 100).toFixed(1)} %`;
   const extra = r.newMappingPages > 0 ? c.dim(`  + ${fmtInt(r.newMappingPages)} new mapping`) : '';
   return `round ${String(r.round).padStart(3)}  ${fmtInt(r.pages).padStart(10)} ${what}  ${formatBytes(r.pages * pageSize).padStart(10)}  ${change.padStart(8)}  ${sparkline(series)}${extra}`;
 }

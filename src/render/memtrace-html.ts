@@ -36,7 +36,9 @@ const RACE_FILL = '#f6d2bd';
 const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 
 function ownerBadge(owner: 'app' | 'lwt'): string {
-  return owner === 'lwt' ? '<span class="lwt" title="allocated inside Lwt on behalf of this site">Lwt</span>' : '<span class="app">app</span>';
+  return owner === 'lwt'
+    ? '<span class="lwt" title="allocated inside Lwt on behalf of this site">Lwt</span>'
+    : '<span class="app">app</span>';
 }
 
 function splitLine(s: MemtraceWireSplit): string {
@@ -62,30 +64,50 @@ function timelineSvg(r: MemtraceWireReport): string {
   const parts: string[] = [];
   for (const w of r.growthWindows) {
     const fill = w.kind === 'race' ? RACE_FILL : '#e6e6e6';
-    parts.push(`<rect x="${x(w.startS).toFixed(1)}" y="10" width="${Math.max(1, x(w.endS) - x(w.startS)).toFixed(1)}" height="${H - 34}" fill="${fill}"><title>${h(w.kind)}: ${h(w.explanation)} (${h(axisText(w.startS, xa))} to ${h(axisText(w.endS, xa))})</title></rect>`);
+    parts.push(
+      `<rect x="${x(w.startS).toFixed(1)}" y="10" width="${Math.max(1, x(w.endS) - x(w.startS)).toFixed(1)}" height="${H - 34}" fill="${fill}"><title>${h(w.kind)}: ${h(w.explanation)} (${h(axisText(w.startS, xa))} to ${h(axisText(w.endS, xa))})</title></rect>`,
+    );
   }
-  for (const v of ya.ticks) parts.push(`<line x1="${pad}" x2="${W - right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e2e2df"/>`);
+  for (const v of ya.ticks)
+    parts.push(
+      `<line x1="${pad}" x2="${W - right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e2e2df"/>`,
+    );
   const pts = bins.map((b) => `${x(b.tS + r.timeline.binWidthS).toFixed(1)},${y(b.liveBytes).toFixed(1)}`);
   const end = r.timeline.binWidthS * bins.length;
-  parts.push(`<polygon points="${x(0).toFixed(1)},${y(0).toFixed(1)} ${pts.join(' ')} ${x(end).toFixed(1)},${y(0).toFixed(1)}" fill="${LIVE_FILL}" fill-opacity="0.45" stroke="${LIVE_FILL}"><title>live memory, peak ${h(formatBytes(r.totals.livePeak.totalBytes))}</title></polygon>`);
+  parts.push(
+    `<polygon points="${x(0).toFixed(1)},${y(0).toFixed(1)} ${pts.join(' ')} ${x(end).toFixed(1)},${y(0).toFixed(1)}" fill="${LIVE_FILL}" fill-opacity="0.45" stroke="${LIVE_FILL}"><title>live memory, peak ${h(formatBytes(r.totals.livePeak.totalBytes))}</title></polygon>`,
+  );
   // A mark per bin, so that every value has a tooltip.
   for (const b of bins) {
     const t = b.tS + r.timeline.binWidthS;
-    parts.push(`<circle cx="${x(t).toFixed(1)}" cy="${y(b.liveBytes).toFixed(1)}" r="2.5" fill="${LIVE_FILL}"><title>${h(axisText(t, xa))}: ${h(formatBytes(b.liveBytes))} live</title></circle>`);
+    parts.push(
+      `<circle cx="${x(t).toFixed(1)}" cy="${y(b.liveBytes).toFixed(1)}" r="2.5" fill="${LIVE_FILL}"><title>${h(axisText(t, xa))}: ${h(formatBytes(b.liveBytes))} live</title></circle>`,
+    );
   }
   const pk = r.totals.peakTimeS;
-  parts.push(`<line x1="${x(pk).toFixed(1)}" x2="${x(pk).toFixed(1)}" y1="10" y2="${H - 24}" stroke="${PEAK_STROKE}" stroke-width="1.5" stroke-dasharray="3 3"><title>peak ${h(formatBytes(r.totals.livePeak.totalBytes))} at ${h(axisText(pk, xa))}</title></line>`);
-  yLabels.forEach((text, k) => parts.push(`<text class="y-label" x="${pad - 6}" y="${(y(ya.ticks[k] ?? 0) + 4).toFixed(1)}" text-anchor="end" font-size="10" fill="#5b6570">${h(text)}</text>`));
+  parts.push(
+    `<line x1="${x(pk).toFixed(1)}" x2="${x(pk).toFixed(1)}" y1="10" y2="${H - 24}" stroke="${PEAK_STROKE}" stroke-width="1.5" stroke-dasharray="3 3"><title>peak ${h(formatBytes(r.totals.livePeak.totalBytes))} at ${h(axisText(pk, xa))}</title></line>`,
+  );
+  yLabels.forEach((text, k) =>
+    parts.push(
+      `<text class="y-label" x="${pad - 6}" y="${(y(ya.ticks[k] ?? 0) + 4).toFixed(1)}" text-anchor="end" font-size="10" fill="#5b6570">${h(text)}</text>`,
+    ),
+  );
   xa.ticks.forEach((t, k) => {
     const anchor = k === xa.ticks.length - 1 ? 'end' : k === 0 ? 'start' : 'middle';
-    parts.push(`<text class="x-label" x="${x(t).toFixed(1)}" y="${H - 8}" text-anchor="${anchor}" font-size="10" fill="#5b6570">${h(axisText(t, xa))}</text>`);
+    parts.push(
+      `<text class="x-label" x="${x(t).toFixed(1)}" y="${H - 8}" text-anchor="${anchor}" font-size="10" fill="#5b6570">${h(axisText(t, xa))}</text>`,
+    );
   });
   return `<svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="live memory over time">${parts.join('')}</svg>`;
 }
 
 function curveSvg(values: number[], w = 220, hgt = 40): string {
   const max = Math.max(1, ...values);
-  const pts = values.map((v, i) => `${((i / Math.max(values.length - 1, 1)) * w).toFixed(1)},${(hgt - 2 - (v / max) * (hgt - 4)).toFixed(1)}`);
+  const pts = values.map(
+    (v, i) =>
+      `${((i / Math.max(values.length - 1, 1)) * w).toFixed(1)},${(hgt - 2 - (v / max) * (hgt - 4)).toFixed(1)}`,
+  );
   return `<svg viewBox="0 0 ${w} ${hgt}" width="${w}" height="${hgt}"><polyline points="${pts.join(' ')}" fill="none" stroke="${PEAK_STROKE}" stroke-width="1.5"><title>live bytes over the run, peak ${h(formatBytes(max))}</title></polyline></svg>`;
 }
 
@@ -98,7 +120,13 @@ function lifetimeBar(s: MemtraceWireSite): string {
   return `<div class="bar" title="${h(title)}">${parts.map((p, i) => (p > 0 ? `<span class="l${i + 1}" style="width:${((p / sum) * 100).toFixed(1)}%"></span>` : '')).join('')}</div>`;
 }
 
-function rankingTable(title: string, ids: number[], sites: Map<number, MemtraceWireSite>, pick: (s: MemtraceWireSite) => number, total: number): string {
+function rankingTable(
+  title: string,
+  ids: number[],
+  sites: Map<number, MemtraceWireSite>,
+  pick: (s: MemtraceWireSite) => number,
+  total: number,
+): string {
   const rows = ids
     .map((id) => sites.get(id))
     .filter((s): s is MemtraceWireSite => s !== undefined)
@@ -114,7 +142,8 @@ export function renderHtmlReport(r: MemtraceWireReport, flame: FlameData): strin
   const i = r.integrity;
   const tt = r.totals;
   const sites = new Map(r.sites.map((s) => [s.id, s]));
-  const card = (k: string, v: string, extra = ''): string => `<div class="card"><div class="k">${h(k)}</div><div class="big">${h(v)}</div>${extra}</div>`;
+  const card = (k: string, v: string, extra = ''): string =>
+    `<div class="card"><div class="k">${h(k)}</div><div class="big">${h(v)}</div>${extra}</div>`;
   const leaks = r.leaks.length
     ? r.leaks
         .map(
@@ -127,10 +156,16 @@ export function renderHtmlReport(r: MemtraceWireReport, flame: FlameData): strin
     `<div class="card"><div><b class="${w.kind === 'race' ? 'warn' : ''}">${h(w.kind === 'race' ? 'Allocation race' : w.kind === 'gc-cycle' ? 'A GC cycle (not a race)' : w.kind === 'gc-swing' ? 'An ordinary GC swing (not a race)' : w.kind === 'leak' ? 'Growth from a leak (not a race)' : 'Retained growth (not a race)')}</b> ${h(secondsText(w.startS))} to ${h(secondsText(w.endS))}</div><div>${h(w.explanation)}</div>` +
     `<div class="sub">allocated ${h(formatBytes(w.allocatedBytesPerS))}/s, collected ${h(formatBytes(w.collectedBytesPerS))}/s during the window; ${pct(w.freedLaterFraction)} of what piled up freed later</div>` +
     `<table><tr><th class="n">growth</th><th class="n">share</th><th>site</th><th class="n">reclaimed later</th></tr>${w.sites
-      .map((s) => `<tr><td class="n">+${h(formatBytes(s.growthBytes))}</td><td class="n">${pct(s.shareOfGrowth)}</td><td>${ownerBadge(s.owner)}<code>${h(s.label)}</code></td><td class="n">${pct(s.reclaimedFraction)}</td></tr>`)
+      .map(
+        (s) =>
+          `<tr><td class="n">+${h(formatBytes(s.growthBytes))}</td><td class="n">${pct(s.shareOfGrowth)}</td><td>${ownerBadge(s.owner)}<code>${h(s.label)}</code></td><td class="n">${pct(s.reclaimedFraction)}</td></tr>`,
+      )
       .join('')}</table></div>`;
   const races = r.races.length ? r.races.map(windowHtml).join('') : '<p>No allocation race.</p>';
-  const others = r.growthWindows.filter((w) => w.kind !== 'race').map(windowHtml).join('');
+  const others = r.growthWindows
+    .filter((w) => w.kind !== 'race')
+    .map(windowHtml)
+    .join('');
   const checks = `${i.cacheVerifierChecks - i.cacheVerifierFailures}/${i.cacheVerifierChecks} cache verifier checks, ${i.allocIdChecks - i.allocIdMismatches}/${i.allocIdChecks} allocation-id checks`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

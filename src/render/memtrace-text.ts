@@ -31,11 +31,19 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
   const t = r.trace;
   const i = r.integrity;
   out.push(st.bold(`memtrace: ${clean(t.path)}`));
-  out.push(`  program    ${clean(t.executable)} (pid ${t.pid} on ${clean(t.host)})${t.context === null ? '' : `, context ${clean(t.context)}`}`);
-  out.push(`  trace      format v${t.formatVersion}, sample rate ${t.sampleRate} per word, ${t.wordSizeBits}-bit words (1 sample ≈ ${formatBytes(t.bytesPerSample)}), ${t.durationS.toFixed(2)} s`);
-  out.push(`  events     ${num(r.events.allocations)} allocations, ${num(r.events.promotions)} promotions, ${num(r.events.collections)} collections`);
+  out.push(
+    `  program    ${clean(t.executable)} (pid ${t.pid} on ${clean(t.host)})${t.context === null ? '' : `, context ${clean(t.context)}`}`,
+  );
+  out.push(
+    `  trace      format v${t.formatVersion}, sample rate ${t.sampleRate} per word, ${t.wordSizeBits}-bit words (1 sample ≈ ${formatBytes(t.bytesPerSample)}), ${t.durationS.toFixed(2)} s`,
+  );
+  out.push(
+    `  events     ${num(r.events.allocations)} allocations, ${num(r.events.promotions)} promotions, ${num(r.events.collections)} collections`,
+  );
   const checks = `${i.cacheVerifierChecks - i.cacheVerifierFailures}/${i.cacheVerifierChecks} cache verifier checks, ${i.allocIdChecks - i.allocIdMismatches}/${i.allocIdChecks} allocation-id checks`;
-  out.push(`  integrity  ${i.ok ? st.green('ok') : st.yellow('problems')}: ${checks}${i.unknownLocationCodes > 0 ? `, ${i.unknownLocationCodes} location codes unknown` : ''}`);
+  out.push(
+    `  integrity  ${i.ok ? st.green('ok') : st.yellow('problems')}: ${checks}${i.unknownLocationCodes > 0 ? `, ${i.unknownLocationCodes} location codes unknown` : ''}`,
+  );
   for (const w of i.warnings) out.push(`  ${st.yellow('warning')}    ${clean(w)}`);
   out.push('');
 
@@ -44,17 +52,40 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
   out.push(
     table(
       [
-        ['allocated', formatBytes(tt.allocated.totalBytes), `minor ${formatBytes(tt.allocatedMinorBytes)}, major ${formatBytes(tt.allocatedMajorBytes)}, external ${formatBytes(tt.allocatedExternalBytes)}`],
+        [
+          'allocated',
+          formatBytes(tt.allocated.totalBytes),
+          `minor ${formatBytes(tt.allocatedMinorBytes)}, major ${formatBytes(tt.allocatedMajorBytes)}, external ${formatBytes(tt.allocatedExternalBytes)}`,
+        ],
         ['', '', splitText(tt.allocated)],
-        ['promoted', formatBytes(tt.promotedBytes), tt.allocatedMinorBytes > 0 ? `${pct(tt.promotedBytes / tt.allocatedMinorBytes)} of the minor allocations` : ''],
-        ['collected', formatBytes(tt.collectedBytes), `minor ${formatBytes(tt.collectedMinorBytes)}, major ${formatBytes(tt.collectedMajorBytes)}`],
-        ['live, peak', formatBytes(tt.livePeak.totalBytes), `at ${tt.peakTimeS.toFixed(2)} s; ${splitText(tt.livePeak)}`],
+        [
+          'promoted',
+          formatBytes(tt.promotedBytes),
+          tt.allocatedMinorBytes > 0
+            ? `${pct(tt.promotedBytes / tt.allocatedMinorBytes)} of the minor allocations`
+            : '',
+        ],
+        [
+          'collected',
+          formatBytes(tt.collectedBytes),
+          `minor ${formatBytes(tt.collectedMinorBytes)}, major ${formatBytes(tt.collectedMajorBytes)}`,
+        ],
+        [
+          'live, peak',
+          formatBytes(tt.livePeak.totalBytes),
+          `at ${tt.peakTimeS.toFixed(2)} s; ${splitText(tt.livePeak)}`,
+        ],
         ['live, end', formatBytes(tt.liveEnd.totalBytes), splitText(tt.liveEnd)],
       ].map((row) => row.map((c) => `  ${c}`)),
       ['left', 'right', 'left'],
     ),
   );
-  out.push(`  live memory over time  ${sparkline(r.timeline.bins.map((b) => b.liveBytes), SPARK_WIDTH)}`);
+  out.push(
+    `  live memory over time  ${sparkline(
+      r.timeline.bins.map((b) => b.liveBytes),
+      SPARK_WIDTH,
+    )}`,
+  );
   out.push('');
 
   const byId = new Map(r.sites.map((s) => [s.id, s]));
@@ -72,19 +103,36 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
       const l = s.lifetime;
       const lt = [l.collectedYoungBytes, l.promotedCollectedBytes, l.majorCollectedBytes, l.neverCollectedBytes];
       const sum = lt.reduce((a, b) => a + b, 0);
-      rows.push([`  ${formatBytes(pick(s))}`, total > 0 ? pct(pick(s) / total) : '', sum > 0 ? lt.map((x) => pct(x / sum)).join('/') : '', siteName(s)]);
+      rows.push([
+        `  ${formatBytes(pick(s))}`,
+        total > 0 ? pct(pick(s) / total) : '',
+        sum > 0 ? lt.map((x) => pct(x / sum)).join('/') : '',
+        siteName(s),
+      ]);
     }
     out.push(table(rows, ['right', 'right', 'left', 'left']));
     out.push('');
   };
   ranking('Sites by bytes allocated', r.rankings.byAllocated, (s) => s.allocatedBytes, tt.allocated.totalBytes);
   ranking('Sites by bytes live at the end', r.rankings.byLiveEnd, (s) => s.liveEndBytes, tt.liveEnd.totalBytes);
-  ranking(`Sites by bytes live at the peak (${tt.peakTimeS.toFixed(2)} s)`, r.rankings.byLivePeak, (s) => s.livePeakBytes, tt.livePeak.totalBytes);
+  ranking(
+    `Sites by bytes live at the peak (${tt.peakTimeS.toFixed(2)} s)`,
+    r.rankings.byLivePeak,
+    (s) => s.livePeakBytes,
+    tt.livePeak.totalBytes,
+  );
 
   if (r.tasks.length > 0) {
     out.push(st.bold('Memory by Lwt task'));
     const rows: string[][] = [['  allocated', "Lwt's own", 'live at peak', 'live at end', 'task']];
-    for (const t of r.tasks.slice(0, 20)) rows.push([`  ${formatBytes(t.allocatedBytes)}`, formatBytes(t.lwtAllocatedBytes), formatBytes(t.livePeakBytes), formatBytes(t.liveEndBytes), clean(t.name)]);
+    for (const t of r.tasks.slice(0, 20))
+      rows.push([
+        `  ${formatBytes(t.allocatedBytes)}`,
+        formatBytes(t.lwtAllocatedBytes),
+        formatBytes(t.livePeakBytes),
+        formatBytes(t.liveEndBytes),
+        clean(t.name),
+      ]);
     out.push(table(rows, ['right', 'right', 'right', 'right', 'left']));
     out.push('');
   }
@@ -102,12 +150,19 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
   if (r.races.length === 0) out.push('  none');
   r.races.forEach((w, k) => {
     out.push(`  ${k + 1}. ${st.yellow(`${w.startS.toFixed(2)}–${w.endS.toFixed(2)} s`)}: ${clean(w.explanation)}`);
-    out.push(`     allocated ${formatBytes(w.allocatedBytesPerS)}/s while ${formatBytes(w.collectedBytesPerS)}/s was collected`);
-    for (const s of w.sites) out.push(`     ${pct(s.shareOfGrowth).padStart(4)} ${clean(s.label)}${s.owner === 'lwt' ? ' (inside Lwt)' : ''}: +${formatBytes(s.growthBytes)}, ${pct(s.reclaimedFraction)} reclaimed later`);
+    out.push(
+      `     allocated ${formatBytes(w.allocatedBytesPerS)}/s while ${formatBytes(w.collectedBytesPerS)}/s was collected`,
+    );
+    for (const s of w.sites)
+      out.push(
+        `     ${pct(s.shareOfGrowth).padStart(4)} ${clean(s.label)}${s.owner === 'lwt' ? ' (inside Lwt)' : ''}: +${formatBytes(s.growthBytes)}, ${pct(s.reclaimedFraction)} reclaimed later`,
+      );
   });
   const others = r.growthWindows.filter((w) => w.kind !== 'race');
   for (const w of others) out.push(`  ${st.dim(`(not a race) ${clean(w.explanation)}`)}`);
   out.push('');
-  out.push(`${st.bold('Verdict')}: ${r.steadyState.steady ? st.green('steady') : 'not steady'}: ${r.steadyState.reason}`);
+  out.push(
+    `${st.bold('Verdict')}: ${r.steadyState.steady ? st.green('steady') : 'not steady'}: ${r.steadyState.reason}`,
+  );
   return `${out.join('\n')}\n`;
 }

@@ -26,7 +26,12 @@ export function renderLedger(ledger: Ledger, exact: boolean | undefined, c: Pale
       // "Of which" figures first: they describe this item, not its last child.
       const bar = item.items ? '│  ' : '   ';
       for (const d of item.details ?? []) {
-        rows.push([c.dim(`${childPrefix}${bar}(of which ${d.label})`), c.dim(sizeText(d.bytes, exact)), '', c.dim(d.counters.join(', '))]);
+        rows.push([
+          c.dim(`${childPrefix}${bar}(of which ${d.label})`),
+          c.dim(sizeText(d.bytes, exact)),
+          '',
+          c.dim(d.counters.join(', ')),
+        ]);
       }
       if (item.items) walk(item.items, childPrefix, false);
     });
@@ -39,11 +44,22 @@ export function renderLedger(ledger: Ledger, exact: boolean | undefined, c: Pale
 function processRow(p: ProcessMemory, exact: boolean | undefined): string[] {
   const cmd = p.cmdline === null ? `[${p.name}]` : p.cmdline.length === 0 ? `[${p.name}]` : p.cmdline.join(' ');
   const shown = cmd.length > 80 ? `${cmd.slice(0, 79)}…` : cmd;
-  return [String(p.pid), printable(p.user ?? String(p.uid)), sizeText(p.pssBytes, exact), sizeText(p.ussBytes, exact), sizeText(p.rssBytes, exact), sizeText(p.swapBytes, exact), printable(shown)];
+  return [
+    String(p.pid),
+    printable(p.user ?? String(p.uid)),
+    sizeText(p.pssBytes, exact),
+    sizeText(p.ussBytes, exact),
+    sizeText(p.rssBytes, exact),
+    sizeText(p.swapBytes, exact),
+    printable(shown),
+  ];
 }
 
 export function renderProcesses(ps: readonly ProcessMemory[], exact: boolean | undefined): string {
-  return table([['PID', 'USER', 'PSS', 'USS', 'RSS', 'SWAP', 'COMMAND'], ...ps.map((p) => processRow(p, exact))], ['right', 'left', 'right', 'right', 'right', 'right', 'left']);
+  return table(
+    [['PID', 'USER', 'PSS', 'USS', 'RSS', 'SWAP', 'COMMAND'], ...ps.map((p) => processRow(p, exact))],
+    ['right', 'left', 'right', 'right', 'right', 'right', 'left'],
+  );
 }
 
 export function renderGroups(gs: readonly ProcessGroup[], by: GroupBy, exact: boolean | undefined): string {
@@ -66,7 +82,12 @@ export function renderGroups(gs: readonly ProcessGroup[], by: GroupBy, exact: bo
 
 export function renderSnapshot(
   s: Snapshot,
-  view: { processes?: readonly ProcessMemory[]; groups?: { by: GroupBy; items: readonly ProcessGroup[] }; totalRows: number; sort: string },
+  view: {
+    processes?: readonly ProcessMemory[];
+    groups?: { by: GroupBy; items: readonly ProcessGroup[] };
+    totalRows: number;
+    sort: string;
+  },
   exact: boolean | undefined,
   c: Palette,
 ): string {
@@ -80,11 +101,20 @@ export function renderSnapshot(
   if (s.fallbacks.length > 0) {
     out.push('');
     out.push(c.bold('Older kernel: what it does not print, and what is shown instead'));
-    for (const f of s.fallbacks) out.push(`${c.yellow(f.key)}: ${f.reason}; ${f.estimated ? 'instead: ' : ''}${f.fallback}`);
+    for (const f of s.fallbacks)
+      out.push(`${c.yellow(f.key)}: ${f.reason}; ${f.estimated ? 'instead: ' : ''}${f.fallback}`);
   }
   out.push('');
   out.push(c.bold('"Used" memory by definition'));
-  out.push(table([['definition', 'size', 'formula', 'used by'], ...s.used.map((u) => [u.label, sizeText(u.bytes, exact), u.formula, c.dim(u.usedBy)])], ['left', 'right', 'left', 'left']));
+  out.push(
+    table(
+      [
+        ['definition', 'size', 'formula', 'used by'],
+        ...s.used.map((u) => [u.label, sizeText(u.bytes, exact), u.formula, c.dim(u.usedBy)]),
+      ],
+      ['left', 'right', 'left', 'left'],
+    ),
+  );
   if (s.reconciliation) {
     out.push('');
     out.push(c.bold('Processes against the system counters'));
@@ -92,28 +122,61 @@ export function renderSnapshot(
       table(
         [
           ['', 'system', 'formula', 'processes', 'formula', 'not in processes'],
-          ...s.reconciliation.rows.map((r) => [r.label, sizeText(r.systemBytes, exact), c.dim(r.systemFormula), sizeText(r.processBytes, exact), c.dim(r.processFormula), sizeText(r.unattributedBytes, exact)]),
+          ...s.reconciliation.rows.map((r) => [
+            r.label,
+            sizeText(r.systemBytes, exact),
+            c.dim(r.systemFormula),
+            sizeText(r.processBytes, exact),
+            c.dim(r.processFormula),
+            sizeText(r.unattributedBytes, exact),
+          ]),
         ],
         ['left', 'right', 'left', 'right', 'left', 'right'],
       ),
     );
     const why = new Map<string, string[]>();
-    for (const r of s.reconciliation.rows) if (r.unavailable !== undefined) why.set(r.unavailable, [...(why.get(r.unavailable) ?? []), r.label]);
+    for (const r of s.reconciliation.rows)
+      if (r.unavailable !== undefined) why.set(r.unavailable, [...(why.get(r.unavailable) ?? []), r.label]);
     for (const [reason, labels] of why) out.push(c.dim(`(${labels.join(', ')}: processes n/a: ${reason})`));
   }
   if (view.groups) {
     out.push('');
-    out.push(c.bold(`Processes grouped by ${view.groups.by} (Σ PSS counts shared pages once; by ${view.sort}; ${view.groups.items.length} of ${view.totalRows})`));
+    out.push(
+      c.bold(
+        `Processes grouped by ${view.groups.by} (Σ PSS counts shared pages once; by ${view.sort}; ${view.groups.items.length} of ${view.totalRows})`,
+      ),
+    );
     out.push(renderGroups(view.groups.items, view.groups.by, exact));
   } else if (view.processes) {
     out.push('');
-    out.push(c.bold(`Processes (by ${view.sort}; ${view.processes.length} of ${view.totalRows}; kernel threads left out)`));
+    out.push(
+      c.bold(`Processes (by ${view.sort}; ${view.processes.length} of ${view.totalRows}; kernel threads left out)`),
+    );
     out.push(renderProcesses(view.processes, exact));
   }
   return `${out.join('\n')}\n`;
 }
 
-const PROCESS_CSV_HEADER = ['pid', 'ppid', 'name', 'user', 'uid', 'program', 'cgroup', 'threads', 'rss', 'pss', 'uss', 'swap', 'swap_pss', 'pss_anon', 'pss_file', 'pss_shmem', 'vm_size', 'cmdline'];
+const PROCESS_CSV_HEADER = [
+  'pid',
+  'ppid',
+  'name',
+  'user',
+  'uid',
+  'program',
+  'cgroup',
+  'threads',
+  'rss',
+  'pss',
+  'uss',
+  'swap',
+  'swap_pss',
+  'pss_anon',
+  'pss_file',
+  'pss_shmem',
+  'vm_size',
+  'cmdline',
+];
 
 export function processesCsv(ps: readonly ProcessMemory[]): string {
   const lines = [csvLine(PROCESS_CSV_HEADER)];
@@ -146,7 +209,20 @@ export function processesCsv(ps: readonly ProcessMemory[]): string {
 
 export function groupsCsv(gs: readonly ProcessGroup[], by: GroupBy): string {
   const lines = [csvLine([by, 'label', 'processes', 'pss', 'uss', 'rss', 'swap', 'swap_pss', 'pss_unknown'])];
-  for (const g of gs) lines.push(csvLine([g.key, g.label, g.pids.length, g.pssBytes, g.ussBytes, g.rssBytes, g.swapBytes, g.swapPssBytes, g.pssUnknown]));
+  for (const g of gs)
+    lines.push(
+      csvLine([
+        g.key,
+        g.label,
+        g.pids.length,
+        g.pssBytes,
+        g.ussBytes,
+        g.rssBytes,
+        g.swapBytes,
+        g.swapPssBytes,
+        g.pssUnknown,
+      ]),
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -160,7 +236,9 @@ export function partlyReadWarning(s: Snapshot): string | undefined {
       .sort((a, b) => b[1] - a[1])
       .map(([r, n]) => `${r} ×${n}`)
       .join(', ');
-    parts.push(`${st.partlyRead} of ${st.collected} processes partly read (${reasons}): their missing figures show as n/a${s.source.startsWith('live') && process.getuid?.() !== 0 ? '; run as root to read them all' : ''}`);
+    parts.push(
+      `${st.partlyRead} of ${st.collected} processes partly read (${reasons}): their missing figures show as n/a${s.source.startsWith('live') && process.getuid?.() !== 0 ? '; run as root to read them all' : ''}`,
+    );
   }
   if (st.vanished > 0) parts.push(`${st.vanished} exited while being read and were skipped`);
   return `memlens: warning: ${parts.join('; ')}`;

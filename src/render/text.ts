@@ -21,8 +21,16 @@ const wrap = (open: number, close: number) => (s: string) => `\u001b[${open}m${s
 const identity = (s: string): string => s;
 
 export function palette(enabled: boolean = useColour()): Palette {
-  if (!enabled) return { bold: identity, dim: identity, red: identity, yellow: identity, green: identity, cyan: identity };
-  return { bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), yellow: wrap(33, 39), green: wrap(32, 39), cyan: wrap(36, 39) };
+  if (!enabled)
+    return { bold: identity, dim: identity, red: identity, yellow: identity, green: identity, cyan: identity };
+  return {
+    bold: wrap(1, 22),
+    dim: wrap(2, 22),
+    red: wrap(31, 39),
+    yellow: wrap(33, 39),
+    green: wrap(32, 39),
+    cyan: wrap(36, 39),
+  };
 }
 
 /** JSON.stringify that writes bigints as decimal numbers when safe, strings otherwise. */
@@ -30,7 +38,8 @@ export function toJson(value: unknown, indent?: number): string {
   return JSON.stringify(
     value,
     (_k, v: unknown) => {
-      if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString();
+      if (typeof v === 'bigint')
+        return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString();
       return v;
     },
     indent,

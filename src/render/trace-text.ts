@@ -37,13 +37,24 @@ function args(e: MemEvent): string {
 export const HEADER = `${'TIME'.padEnd(12)} ${'PID'.padStart(7)} ${'TID'.padStart(7)} ${'NAME'.padEnd(15)} ${'THREAD'.padEnd(15)} ${'CALL'.padEnd(8)} ARGS = RESULT`;
 
 export function eventLine(e: MemEvent, p: Palette): string {
-  const result = e.error === null ? (e.call === 'munmap' || e.call === 'mprotect' ? '0' : hex(e.result)) : p.red(`${e.result} ${e.error}`);
+  const result =
+    e.error === null
+      ? e.call === 'munmap' || e.call === 'mprotect'
+        ? '0'
+        : hex(e.result)
+      : p.red(`${e.result} ${e.error}`);
   return `${clock(e.timeMs)} ${String(e.pid).padStart(7)} ${String(e.tid).padStart(7)} ${printable(e.name).padEnd(15)} ${printable(e.thread).padEnd(15)} ${e.call.padEnd(8)} ${args(e)} = ${result}`;
 }
 
 const percent = (x: number | null) => (x === null ? '-' : `${x < 0.01 && x > 0 ? '<0.01' : x.toFixed(2)}%`);
 
-export function summaryText(rows: AccountRow[], totalVirtualBytes: bigint, lost: LostCounts, limit: number, p: Palette): string {
+export function summaryText(
+  rows: AccountRow[],
+  totalVirtualBytes: bigint,
+  lost: LostCounts,
+  limit: number,
+  p: Palette,
+): string {
   const shown = rows.slice(0, limit);
   const body = table(
     [

@@ -8,7 +8,8 @@ export function memPlusSwapBytes(memTotal: number | null, swapTotal: number | nu
   return memTotal === null || swapTotal === null ? null : memTotal + swapTotal;
 }
 
-const ratio = (n: number | null, total: number | null): number | null => (n === null || total === null || total <= 0 ? null : n / total);
+const ratio = (n: number | null, total: number | null): number | null =>
+  n === null || total === null || total <= 0 ? null : n / total;
 
 type Reasons = ProcessRow['unavailable'];
 
@@ -33,7 +34,8 @@ function reasonsOf(row: Omit<ProcessRow, 'unavailable'>, why: Partial<Record<Row
 }
 
 /** Why a tracer figure is null: tracing is off, or the running tracer does not measure it. */
-const tracerReason = (traced: ReadonlyMap<number, TracedProcess> | null): Unavailable => (traced === null ? 'no-tracing' : 'not-measured');
+const tracerReason = (traced: ReadonlyMap<number, TracedProcess> | null): Unavailable =>
+  traced === null ? 'no-tracing' : 'not-measured';
 
 /**
  * Joins the /proc sample and the tracer's accounting by pid. `traced` is null when tracing is not
@@ -52,7 +54,8 @@ export function buildProcessRows(
 ): ProcessRow[] {
   const rows: ProcessRow[] = [];
   const seen = new Set<number>();
-  const reserved = (t: TracedProcess | undefined): number | null => (traced === null ? null : Math.max(0, t?.reservedBytes ?? 0));
+  const reserved = (t: TracedProcess | undefined): number | null =>
+    traced === null ? null : Math.max(0, t?.reservedBytes ?? 0);
   for (const p of sampled) {
     seen.add(p.pid);
     const t = traced?.get(p.pid);
@@ -79,7 +82,19 @@ export function buildProcessRows(
       alive: t?.alive ?? true,
     };
     // The sample read the process, so a null /proc figure is one its file refused (permission).
-    rows.push({ ...row, unavailable: reasonsOf(row, { requested: 'no-tracing', reserved: tracerReason(traced), mappedNow: 'permission', rss: 'permission', pss: 'permission', uss: 'permission', swap: 'permission', calls: 'no-tracing' }) });
+    rows.push({
+      ...row,
+      unavailable: reasonsOf(row, {
+        requested: 'no-tracing',
+        reserved: tracerReason(traced),
+        mappedNow: 'permission',
+        rss: 'permission',
+        pss: 'permission',
+        uss: 'permission',
+        swap: 'permission',
+        calls: 'no-tracing',
+      }),
+    });
   }
   // Processes the tracer knows but the last sample does not (started since, or already gone).
   if (traced !== null) {
@@ -106,7 +121,17 @@ export function buildProcessRows(
         alive,
       };
       const proc: Unavailable = alive ? 'not-sampled' : 'exited';
-      rows.push({ ...row, unavailable: reasonsOf(row, { reserved: 'not-measured', mappedNow: proc, rss: proc, pss: proc, uss: proc, swap: proc }) });
+      rows.push({
+        ...row,
+        unavailable: reasonsOf(row, {
+          reserved: 'not-measured',
+          mappedNow: proc,
+          rss: proc,
+          pss: proc,
+          uss: proc,
+          swap: proc,
+        }),
+      });
     }
   }
   return rows;
@@ -134,7 +159,17 @@ export function storedProcessRows(totals: readonly StoredProcessTotal[], totalVi
       calls: t.calls,
       alive: true,
     };
-    return { ...row, unavailable: reasonsOf(row, { reserved: 'remote', mappedNow: 'remote', rss: 'remote', pss: 'remote', uss: 'remote', swap: 'remote' }) };
+    return {
+      ...row,
+      unavailable: reasonsOf(row, {
+        reserved: 'remote',
+        mappedNow: 'remote',
+        rss: 'remote',
+        pss: 'remote',
+        uss: 'remote',
+        swap: 'remote',
+      }),
+    };
   });
 }
 
@@ -145,7 +180,12 @@ export const PIE_TOP = 10;
  * processes take part only when `withExited`: a pie of who holds memory now is led by processes
  * that hold it now, not by the requests of programs that have already gone.
  */
-export function processPie(rows: readonly ProcessRow[], figure: PieFigure, withExited = false, top: number = PIE_TOP): { slices: PieSlice[]; othersCount: number; totalRequestedBytes: number } {
+export function processPie(
+  rows: readonly ProcessRow[],
+  figure: PieFigure,
+  withExited = false,
+  top: number = PIE_TOP,
+): { slices: PieSlice[]; othersCount: number; totalRequestedBytes: number } {
   const valueOf = (r: ProcessRow): number | null => (figure === 'pss' ? r.pssBytes : r.requestedBytes);
   const withValue = rows.flatMap((r) => {
     const v = valueOf(r);
@@ -185,7 +225,14 @@ export function programGroups(rows: readonly ProcessRow[], top: number): Program
     g.swapBytes += r.swapBytes ?? 0;
     if (r.requestedBytes !== null) g.requestedBytes = (g.requestedBytes ?? 0) + r.requestedBytes;
   };
-  const empty = (program: string): ProgramGroup => ({ program, processes: 0, rssBytes: 0, pssBytes: null, swapBytes: 0, requestedBytes: null });
+  const empty = (program: string): ProgramGroup => ({
+    program,
+    processes: 0,
+    rssBytes: 0,
+    pssBytes: null,
+    swapBytes: 0,
+    requestedBytes: null,
+  });
   for (const r of rows) {
     if (!r.alive) continue;
     let g = byName.get(r.name);

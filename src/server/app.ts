@@ -8,7 +8,13 @@ import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { openFilesLimit } from '../sources/process-limits.js';
-import { eventsQuerySchema, historyQuerySchema, hostQuerySchema, pidParamsSchema, pieQuerySchema } from '../wire/messages-input.js';
+import {
+  eventsQuerySchema,
+  historyQuerySchema,
+  hostQuerySchema,
+  pidParamsSchema,
+  pieQuerySchema,
+} from '../wire/messages-input.js';
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import type { DirtyBody, ErrorBody } from '../wire/messages.js';
 import { ConnectionGuard, connectionLimits } from './connections.js';
@@ -93,15 +99,22 @@ function errorBody(statusCode: number, message: string): ErrorBody {
  */
 function clientErrorResponse(err: NodeJS.ErrnoException): string {
   const [status, text] =
-    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large']
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout']
-    : [400, 'Bad Request'];
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout']
+        : [400, 'Bad Request'];
   return rawErrorResponse(status, text);
 }
 
 function rawErrorResponse(status: number, text: string): string {
   const body = JSON.stringify(errorBody(status, text.toLowerCase()));
-  const headers = Object.entries({ ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' });
+  const headers = Object.entries({
+    ...SECURITY_HEADERS,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    Connection: 'close',
+  });
   return `HTTP/1.1 ${status} ${text}\r\n${headers.map(([k, val]) => `${k}: ${val}`).join('\r\n')}\r\n\r\n${body}`;
 }
 
@@ -114,7 +127,11 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
     bodyLimit: 1024,
     keepAliveTimeout: KEEP_ALIVE_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
-    http: { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS, maxHeaderSize: MAX_HEADER_BYTES },
+    http: {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+      maxHeaderSize: MAX_HEADER_BYTES,
+    },
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
       // The client is gone: nothing to answer.
       if (err.code === 'ECONNRESET' || !socket.writable) {
@@ -130,9 +147,12 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
       // The handler is generic over route types this server does not use.
       const reply = genericReply as unknown as FastifyReply;
       void reply.headers(SECURITY_HEADERS);
-      if (!opts.access.hostAllowed(req.headers.host)) return void reply.code(403).send(errorBody(403, 'host not allowed'));
+      if (!opts.access.hostAllowed(req.headers.host))
+        return void reply.code(403).send(errorBody(403, 'host not allowed'));
       const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
-      return void reply.code(tooLong ? 414 : 400).send(errorBody(tooLong ? 414 : 400, tooLong ? 'URL too long' : 'bad URL'));
+      return void reply
+        .code(tooLong ? 414 : 400)
+        .send(errorBody(tooLong ? 414 : 400, tooLong ? 'URL too long' : 'bad URL'));
     },
   });
   const limits = opts.limits ?? connectionLimits(openFilesLimit(), availableParallelism());
@@ -140,29 +160,44 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
   connections.attach(app.server);
   const dirty = opts.dirty ?? null;
   const hub = new LiveHub({ views: opts.views, access: opts.access, log, dirty, connections });
-  const metrics = createMetricsRegistry(opts.views.state, opts.version, { defaultMetrics: opts.defaultMetrics ?? true, dirty });
+  const metrics = createMetricsRegistry(opts.views.state, opts.version, {
+    defaultMetrics: opts.defaultMetrics ?? true,
+    dirty,
+  });
   const { access, views } = opts;
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     void reply.headers(SECURITY_HEADERS);
     // DNS rebinding: a page on evil.example resolving to 127.0.0.1 arrives with Host: evil.example.
     if (!access.hostAllowed(req.headers.host)) return reply.code(403).send(errorBody(403, 'host not allowed'));
-    if (!fetchSiteAllowed(req.headers['sec-fetch-site'], req.headers['sec-fetch-mode'], req.url.split('?')[0] ?? '')) return reply.code(403).send(errorBody(403, 'cross-site request refused'));
+    if (!fetchSiteAllowed(req.headers['sec-fetch-site'], req.headers['sec-fetch-mode'], req.url.split('?')[0] ?? ''))
+      return reply.code(403).send(errorBody(403, 'cross-site request refused'));
     // The API is read-only: nothing can be changed through it.
-    if (req.method !== 'GET' && req.method !== 'HEAD') return reply.code(405).header('Allow', 'GET, HEAD').send(errorBody(405, 'read-only API'));
-    if (!access.tokenValid(presentedToken(req.headers, req.url))) return reply.code(401).header('WWW-Authenticate', 'Bearer').send(errorBody(401, 'token required'));
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return reply.code(405).header('Allow', 'GET, HEAD').send(errorBody(405, 'read-only API'));
+    if (!access.tokenValid(presentedToken(req.headers, req.url)))
+      return reply.code(401).header('WWW-Authenticate', 'Bearer').send(errorBody(401, 'token required'));
     // The link printed at start carries ?token=…: remember it in a cookie the page's own requests
     // and its WebSocket then carry (HttpOnly: scripts cannot read it).
     if (access.token !== null && queryToken(req.url) !== undefined) {
-      void reply.header('Set-Cookie', `${TOKEN_COOKIE}=${encodeURIComponent(access.token)}; Path=/; HttpOnly; SameSite=Strict`);
+      void reply.header(
+        'Set-Cookie',
+        `${TOKEN_COOKIE}=${encodeURIComponent(access.token)}; Path=/; HttpOnly; SameSite=Strict`,
+      );
     }
     return undefined;
   });
 
   app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof ZodError) return reply.code(400).send(errorBody(400, `bad request: ${err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`));
+    if (err instanceof ZodError)
+      return reply
+        .code(400)
+        .send(errorBody(400, `bad request: ${err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`));
     log('request failed', err);
-    const code = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
+    const code =
+      typeof (err as { statusCode?: unknown }).statusCode === 'number'
+        ? (err as { statusCode: number }).statusCode
+        : 500;
     return reply.code(code).send(errorBody(code, code === 500 ? 'internal error' : (err as Error).message));
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody(404, 'not found')));
@@ -174,8 +209,8 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
     const q = pieQuerySchema.parse(req.query);
     return views.pie(q.host, q.figure, q.exited === '1');
   });
-  app.get('/api/v1/ledger', (req, reply) => reply.send( views.ledger(hostQuerySchema.parse(req.query).host)));
-  app.get('/api/v1/timeline', (req, reply) => reply.send( views.timeline(hostQuerySchema.parse(req.query).host)));
+  app.get('/api/v1/ledger', (req, reply) => reply.send(views.ledger(hostQuerySchema.parse(req.query).host)));
+  app.get('/api/v1/timeline', (req, reply) => reply.send(views.timeline(hostQuerySchema.parse(req.query).host)));
   app.get('/api/v1/history', async (req) => views.historyWindow(historyQuerySchema.parse(req.query)));
   app.get('/api/v1/events', async (req) => views.events(eventsQuerySchema.parse(req.query)));
   app.get('/api/v1/events/count', async (req) => views.eventCount(eventsQuerySchema.parse(req.query)));
@@ -187,13 +222,25 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
   });
   registerMemtraceRoutes(app, opts.memtraceDir ?? null);
   // The watch itself was decided at start (it changes the target's state); the API only reads it.
-  app.get('/api/v1/dirty', (_req, reply) => reply.send(dirty?.body() ?? ({ type: 'dirty', v, watch: null, series: [] } satisfies DirtyBody)));
+  app.get('/api/v1/dirty', (_req, reply) =>
+    reply.send(dirty?.body() ?? ({ type: 'dirty', v, watch: null, series: [] } satisfies DirtyBody)),
+  );
   app.get('/metrics', async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metrics.metrics()));
 
   if (existsSync(opts.webRoot)) {
-    await app.register(fastifyStatic, { root: opts.webRoot, prefix: '/', index: 'index.html', wildcard: false, cacheControl: false });
+    await app.register(fastifyStatic, {
+      root: opts.webRoot,
+      prefix: '/',
+      index: 'index.html',
+      wildcard: false,
+      cacheControl: false,
+    });
   } else {
-    app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('memlens: the dashboard is not built (run npm run build); the API is under /api/v1/ and /metrics\n'));
+    app.get('/', async (_req, reply) =>
+      reply
+        .type('text/plain; charset=utf-8')
+        .send('memlens: the dashboard is not built (run npm run build); the API is under /api/v1/ and /metrics\n'),
+    );
   }
 
   app.server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));

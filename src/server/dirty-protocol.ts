@@ -17,7 +17,10 @@ export interface DirtyWorkerInit {
 }
 
 /** A round, already cut down to what the page shows (a round may have 100 000s of ranges). */
-export type RoundView = Pick<DirtyWatchHead, 'ranges' | 'rangesTotal' | 'newMappingRanges' | 'newMappingRangesTotal' | 'areas' | 'areasTotal' | 'byMapping'>;
+export type RoundView = Pick<
+  DirtyWatchHead,
+  'ranges' | 'rangesTotal' | 'newMappingRanges' | 'newMappingRangesTotal' | 'areas' | 'areasTotal' | 'byMapping'
+>;
 
 export type ToDirtyWorker = { type: 'stop' };
 

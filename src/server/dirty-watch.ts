@@ -8,7 +8,12 @@ import type { ConvergenceRule } from '../analyses/dirty/convergence.js';
 import type { StopReason } from '../analyses/dirty/watch.js';
 import { ruleJson } from '../analyses/dirty/wire.js';
 import { DIRTY_MEANING, type DirtyMethod } from '../wire/dirty.js';
-import { MESSAGES_WIRE_VERSION as v, type DirtyBody, type DirtyRoundPoint, type DirtyWatchHead } from '../wire/messages.js';
+import {
+  MESSAGES_WIRE_VERSION as v,
+  type DirtyBody,
+  type DirtyRoundPoint,
+  type DirtyWatchHead,
+} from '../wire/messages.js';
 import type { DirtyWorkerInit, FromDirtyWorker } from './dirty-protocol.js';
 import { Ring } from './ring.js';
 
@@ -186,11 +191,20 @@ export interface RunningDirtyWatch {
 /** Starts the measuring thread; its messages go into `state`. */
 export function startDirtyWatch(state: DirtyWatchState, log: (line: string) => void): RunningDirtyWatch {
   const c = state.config;
-  const init: DirtyWorkerInit = { pid: c.pid, pageSize: c.pageSize, method: c.method, intervalMs: c.intervalMs, rule: c.rule, untilStable: c.untilStable, rangesSent: DIRTY_RANGES_SENT };
+  const init: DirtyWorkerInit = {
+    pid: c.pid,
+    pageSize: c.pageSize,
+    method: c.method,
+    intervalMs: c.intervalMs,
+    rule: c.rule,
+    untilStable: c.untilStable,
+    rangesSent: DIRTY_RANGES_SENT,
+  };
   const worker = new Worker(new URL('./dirty-worker.js', import.meta.url), { workerData: init });
   worker.on('message', (m: FromDirtyWorker) => {
     state.apply(m);
-    if (m.type === 'ended' || m.type === 'failed') log(`dirty watch of process ${c.pid}: ${state.head.reason ?? m.type}`);
+    if (m.type === 'ended' || m.type === 'failed')
+      log(`dirty watch of process ${c.pid}: ${state.head.reason ?? m.type}`);
   });
   worker.on('error', (e) => {
     state.apply({ type: 'failed', message: e.message });
@@ -199,7 +213,8 @@ export function startDirtyWatch(state: DirtyWatchState, log: (line: string) => v
   const exited = new Promise<void>((resolve) =>
     worker.once('exit', (code) => {
       // A thread that ends without saying why (it should always say) leaves no watch "running".
-      if (state.head.state === 'running') state.apply({ type: 'failed', message: `its thread ended unexpectedly (exit code ${code})` });
+      if (state.head.state === 'running')
+        state.apply({ type: 'failed', message: `its thread ended unexpectedly (exit code ${code})` });
       resolve();
     }),
   );

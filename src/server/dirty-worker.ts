@@ -8,7 +8,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { AccessedMeter, SoftDirtyMeter, type Meter, type RoundReading } from '../analyses/dirty/meters.js';
 import { isSteady } from '../analyses/dirty/convergence.js';
 import { watch } from '../analyses/dirty/watch.js';
-import { hugeAreasJson, largestInAddressOrder, pagesByMapping, rangeJson, roundJson, touchedAreaJson } from '../analyses/dirty/wire.js';
+import {
+  hugeAreasJson,
+  largestInAddressOrder,
+  pagesByMapping,
+  rangeJson,
+  roundJson,
+  touchedAreaJson,
+} from '../analyses/dirty/wire.js';
 import { ProcessGoneError } from '../base/errors.js';
 import { ProcessPages } from '../sources/pagemap.js';
 import { openLiveProcSource } from '../sources/procfs.js';
@@ -69,15 +76,24 @@ try {
     keepRounds: KEEP_ROUNDS,
     onRound: (round, verdict, reading) => {
       // Steady rounds in a row, by the rule's own test (the verdict counts them only while running).
-      steadyRounds = previousPages !== undefined && isSteady(previousPages, round.pages, init.rule) ? steadyRounds + 1 : 0;
+      steadyRounds =
+        previousPages !== undefined && isSteady(previousPages, round.pages, init.rule) ? steadyRounds + 1 : 0;
       previousPages = round.pages;
-      post({ type: 'round', round: roundJson(round, init.pageSize), atMs: Date.now(), verdict, steadyRounds, view: view(reading) });
+      post({
+        type: 'round',
+        round: roundJson(round, init.pageSize),
+        atMs: Date.now(),
+        verdict,
+        steadyRounds,
+        view: view(reading),
+      });
     },
   });
   post({ type: 'ended', stopReason: result.stopReason, verdict: result.verdict });
 } catch (e) {
   // Gone before the first round began (opening its pagemap): a watch that ended, not a failure.
-  if (e instanceof ProcessGoneError) post({ type: 'ended', stopReason: 'exited', verdict: { state: 'running', steadyRun: 0 } });
+  if (e instanceof ProcessGoneError)
+    post({ type: 'ended', stopReason: 'exited', verdict: { state: 'running', steadyRun: 0 } });
   else post({ type: 'failed', message: e instanceof Error ? e.message : String(e) });
 } finally {
   meter?.close();

@@ -69,7 +69,8 @@ const DEFAULT_SERIES = 6;
 const RANK_ON_HOURS_MS = 6 * 3_600_000;
 
 const sysKey = (r: { tier: number; tMs: number; category: string }): string => `${r.tier}|${r.tMs}|${r.category}`;
-const procKey = (r: { tier: number; tMs: number; pid: number; startTicks: number }): string => `${r.tier}|${r.tMs}|${r.pid}|${r.startTicks}`;
+const procKey = (r: { tier: number; tMs: number; pid: number; startTicks: number }): string =>
+  `${r.tier}|${r.tMs}|${r.pid}|${r.startTicks}`;
 const instKey = (pid: number, startTicks: number): string => `${pid}|${startTicks}`;
 const kib = (bytes: number): number => Math.round(bytes / 1024);
 const kibOrNull = (bytes: number | null): number | null => (bytes === null ? null : kib(bytes));
@@ -136,7 +137,16 @@ export class HistoryRecorder {
       const k = kib(c.bytes);
       for (const t of HISTORY_TIERS) {
         const tMs = t.bucketMs === 0 ? s.atMs : Math.floor(s.atMs / t.bucketMs) * t.bucketMs;
-        const row: SystemHistoryRow = { host, tier: t.tier, tMs, category: c.key, n: 1, avgKib: k, minKib: k, maxKib: k };
+        const row: SystemHistoryRow = {
+          host,
+          tier: t.tier,
+          tMs,
+          category: c.key,
+          n: 1,
+          avgKib: k,
+          minKib: k,
+          maxKib: k,
+        };
         mergeInto(this.pendingSystem, sysKey(row), row, mergeSystemRow);
       }
     }
@@ -147,7 +157,20 @@ export class HistoryRecorder {
       for (const t of HISTORY_TIERS) {
         if (t.bucketMs === 0) continue;
         const tMs = Math.floor(s.atMs / t.bucketMs) * t.bucketMs;
-        const row: ProcessHistoryRow = { host, tier: t.tier, tMs, pid: p.pid, startTicks: p.startTicks, n: 1, pssAvgKib: pss, pssMinKib: pss, pssMaxKib: pss, rssKib: kibOrNull(p.rssBytes), ussKib: kibOrNull(p.ussBytes), swapKib: kibOrNull(p.swapBytes) };
+        const row: ProcessHistoryRow = {
+          host,
+          tier: t.tier,
+          tMs,
+          pid: p.pid,
+          startTicks: p.startTicks,
+          n: 1,
+          pssAvgKib: pss,
+          pssMinKib: pss,
+          pssMaxKib: pss,
+          rssKib: kibOrNull(p.rssBytes),
+          ussKib: kibOrNull(p.ussBytes),
+          swapKib: kibOrNull(p.swapBytes),
+        };
         mergeInto(this.pendingProcess, procKey(row), row, mergeProcessRow);
       }
       const key = instKey(p.pid, p.startTicks);
@@ -155,7 +178,14 @@ export class HistoryRecorder {
       const last = this.namesWritten.get(key);
       if (last === undefined || s.atMs - last >= NAME_REFRESH_MS) {
         const old = this.pendingNames.get(key);
-        this.pendingNames.set(key, { host, pid: p.pid, startTicks: p.startTicks, name: p.name, firstMs: old?.firstMs ?? s.atMs, lastMs: s.atMs });
+        this.pendingNames.set(key, {
+          host,
+          pid: p.pid,
+          startTicks: p.startTicks,
+          name: p.name,
+          firstMs: old?.firstMs ?? s.atMs,
+          lastMs: s.atMs,
+        });
       }
     }
   }
@@ -164,7 +194,11 @@ export class HistoryRecorder {
   async flush(): Promise<void> {
     while (this.flushing !== null) await this.flushing;
     if (this.pendingRows === 0) return;
-    const batch: HistoryBatch = { system: [...this.pendingSystem.values()], processes: [...this.pendingProcess.values()], names: [...this.pendingNames.values()] };
+    const batch: HistoryBatch = {
+      system: [...this.pendingSystem.values()],
+      processes: [...this.pendingProcess.values()],
+      names: [...this.pendingNames.values()],
+    };
     this.pendingSystem = new Map();
     this.pendingProcess = new Map();
     this.pendingNames = new Map();
@@ -178,7 +212,10 @@ export class HistoryRecorder {
         if (this.failing) this.opts.log?.('history: writing again');
         this.failing = false;
       } catch (e) {
-        if (!this.failing) this.opts.log?.(`history: cannot write (${e instanceof Error ? e.message : String(e)}); samples are kept in memory and written when the database answers`);
+        if (!this.failing)
+          this.opts.log?.(
+            `history: cannot write (${e instanceof Error ? e.message : String(e)}); samples are kept in memory and written when the database answers`,
+          );
         this.failing = true;
         // Back in front of what came meanwhile: the failed rows are the older ones.
         const system = this.pendingSystem;
@@ -187,7 +224,9 @@ export class HistoryRecorder {
         this.pendingProcess = new Map(batch.processes.map((r) => [procKey(r), r]));
         for (const [k, r] of system) mergeInto(this.pendingSystem, k, r, mergeSystemRow);
         for (const [k, r] of processes) mergeInto(this.pendingProcess, k, r, mergeProcessRow);
-        for (const n of batch.names) if (!this.pendingNames.has(instKey(n.pid, n.startTicks))) this.pendingNames.set(instKey(n.pid, n.startTicks), n);
+        for (const n of batch.names)
+          if (!this.pendingNames.has(instKey(n.pid, n.startTicks)))
+            this.pendingNames.set(instKey(n.pid, n.startTicks), n);
       } finally {
         this.writeMs += performance.now() - t0;
         this.inFlight = null;
@@ -218,10 +257,18 @@ export class HistoryRecorder {
     return rows.filter((r) => r.tier === tier && r.tMs >= fromMs && r.tMs <= toMs);
   }
 
-  private pendingProcessRows(host: string, tier: number, fromMs: number, toMs: number, pids?: ReadonlySet<number>): ProcessHistoryRow[] {
+  private pendingProcessRows(
+    host: string,
+    tier: number,
+    fromMs: number,
+    toMs: number,
+    pids?: ReadonlySet<number>,
+  ): ProcessHistoryRow[] {
     if (host !== this.host) return [];
     const rows = [...this.pendingProcess.values(), ...(this.inFlight?.processes ?? [])];
-    return rows.filter((r) => r.tier === tier && r.tMs >= fromMs && r.tMs <= toMs && (pids === undefined || pids.has(r.pid)));
+    return rows.filter(
+      (r) => r.tier === tier && r.tMs >= fromMs && r.tMs <= toMs && (pids === undefined || pids.has(r.pid)),
+    );
   }
 
   /** The stored rows and the pending ones, a bucket merged into one row. */
@@ -232,10 +279,17 @@ export class HistoryRecorder {
     return [...map.values()];
   }
 
-  private async processRows(host: string, tier: number, fromMs: number, toMs: number, pids?: readonly number[]): Promise<ProcessHistoryRow[]> {
+  private async processRows(
+    host: string,
+    tier: number,
+    fromMs: number,
+    toMs: number,
+    pids?: readonly number[],
+  ): Promise<ProcessHistoryRow[]> {
     const map = new Map<string, ProcessHistoryRow>();
     for (const r of await this.store.processes(host, tier, fromMs, toMs, pids)) map.set(procKey(r), r);
-    for (const r of this.pendingProcessRows(host, tier, fromMs, toMs, pids === undefined ? undefined : new Set(pids))) mergeInto(map, procKey(r), r, mergeProcessRow);
+    for (const r of this.pendingProcessRows(host, tier, fromMs, toMs, pids === undefined ? undefined : new Set(pids)))
+      mergeInto(map, procKey(r), r, mergeProcessRow);
     return [...map.values()].sort((a, b) => a.tMs - b.tMs);
   }
 
@@ -310,11 +364,23 @@ export class HistoryRecorder {
     const procBucket = HISTORY_TIERS[procTier]?.bucketMs ?? 60_000;
     const rankTier = span >= RANK_ON_HOURS_MS ? 2 : procTier;
     const rankBucket = HISTORY_TIERS[rankTier]?.bucketMs ?? 60_000;
-    const ranked = new Map<string, { pid: number; startTicks: number; max: number; first: number; firstT: number; last: number; lastT: number }>();
+    const ranked = new Map<
+      string,
+      { pid: number; startTicks: number; max: number; first: number; firstT: number; last: number; lastT: number }
+    >();
     for (const r of await this.processRows(host, rankTier, Math.floor(fromMs / rankBucket) * rankBucket, toMs)) {
       const k = instKey(r.pid, r.startTicks);
       const e = ranked.get(k);
-      if (e === undefined) ranked.set(k, { pid: r.pid, startTicks: r.startTicks, max: r.pssMaxKib, first: r.pssAvgKib, firstT: r.tMs, last: r.pssAvgKib, lastT: r.tMs });
+      if (e === undefined)
+        ranked.set(k, {
+          pid: r.pid,
+          startTicks: r.startTicks,
+          max: r.pssMaxKib,
+          first: r.pssAvgKib,
+          firstT: r.tMs,
+          last: r.pssAvgKib,
+          lastT: r.tMs,
+        });
       else {
         e.max = Math.max(e.max, r.pssMaxKib);
         if (r.tMs < e.firstT) [e.first, e.firstT] = [r.pssAvgKib, r.tMs];
@@ -325,11 +391,20 @@ export class HistoryRecorder {
     const wanted = q.pids ?? top.slice(0, DEFAULT_SERIES).map((p) => ({ pid: p.pid, startTicks: p.startTicks }));
     const names = await this.namesOf(host, [...top, ...wanted]);
     const nameOf = (pid: number, st: number): string => names.get(instKey(pid, st)) ?? `pid ${pid}`;
-    const processes: HistoryProcess[] = top.map((p) => ({ pid: p.pid, startTicks: p.startTicks, name: nameOf(p.pid, p.startTicks), maxPssBytes: p.max * 1024, firstPssBytes: p.first * 1024, lastPssBytes: p.last * 1024 }));
+    const processes: HistoryProcess[] = top.map((p) => ({
+      pid: p.pid,
+      startTicks: p.startTicks,
+      name: nameOf(p.pid, p.startTicks),
+      maxPssBytes: p.max * 1024,
+      firstPssBytes: p.first * 1024,
+      lastPssBytes: p.last * 1024,
+    }));
 
     const seriesBucket = outputBucketMs(procBucket, span, Math.max(10, Math.floor(points / 2)));
     const wantedKeys = new Set(wanted.map((w) => instKey(w.pid, w.startTicks)));
-    const seriesRows = await this.processRows(host, procTier, Math.floor(fromMs / procBucket) * procBucket, toMs, [...new Set(wanted.map((w) => w.pid))]);
+    const seriesRows = await this.processRows(host, procTier, Math.floor(fromMs / procBucket) * procBucket, toMs, [
+      ...new Set(wanted.map((w) => w.pid)),
+    ]);
     const byInst = new Map<string, Map<string, ProcessHistoryRow>>();
     for (const r of seriesRows) {
       const k = instKey(r.pid, r.startTicks);
@@ -341,7 +416,17 @@ export class HistoryRecorder {
     }
     const series: HistorySeries[] = wanted.map((w) => {
       const m = byInst.get(instKey(w.pid, w.startTicks));
-      const pts = m === undefined ? [] : [...m.values()].sort((a, b) => a.tMs - b.tMs).map((r): [number, number, number, number] => [r.tMs, r.pssAvgKib * 1024, r.pssMinKib * 1024, r.pssMaxKib * 1024]);
+      const pts =
+        m === undefined
+          ? []
+          : [...m.values()]
+              .sort((a, b) => a.tMs - b.tMs)
+              .map((r): [number, number, number, number] => [
+                r.tMs,
+                r.pssAvgKib * 1024,
+                r.pssMinKib * 1024,
+                r.pssMaxKib * 1024,
+              ]);
       return { pid: w.pid, startTicks: w.startTicks, name: nameOf(w.pid, w.startTicks), points: pts };
     });
 
@@ -365,7 +450,10 @@ export class HistoryRecorder {
     };
   }
 
-  private async namesOf(host: string, insts: readonly { pid: number; startTicks: number }[]): Promise<Map<string, string>> {
+  private async namesOf(
+    host: string,
+    insts: readonly { pid: number; startTicks: number }[],
+  ): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const missing: number[] = [];
     for (const p of insts) {
@@ -374,12 +462,16 @@ export class HistoryRecorder {
       if (n !== undefined) out.set(k, n);
       else missing.push(p.pid);
     }
-    if (missing.length > 0) for (const r of await this.store.names(host, missing)) if (!out.has(instKey(r.pid, r.startTicks))) out.set(instKey(r.pid, r.startTicks), r.name);
+    if (missing.length > 0)
+      for (const r of await this.store.names(host, missing))
+        if (!out.has(instKey(r.pid, r.startTicks))) out.set(instKey(r.pid, r.startTicks), r.name);
     return out;
   }
 
   /** Every process's mean PSS per minute since `sinceMs`, oldest first: the seed of in-memory histories. */
-  async recentProcessPss(sinceMs: number): Promise<{ tMs: number; pid: number; startTicks: number; pssBytes: number }[]> {
+  async recentProcessPss(
+    sinceMs: number,
+  ): Promise<{ tMs: number; pid: number; startTicks: number; pssBytes: number }[]> {
     const rows = await this.processRows(this.host, 1, Math.floor(sinceMs / 60_000) * 60_000, Number.MAX_SAFE_INTEGER);
     return rows.map((r) => ({ tMs: r.tMs, pid: r.pid, startTicks: r.startTicks, pssBytes: r.pssAvgKib * 1024 }));
   }

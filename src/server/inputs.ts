@@ -102,5 +102,11 @@ export type MappingsReader = (pid: number) => Promise<{ rows: MappingKindRow[] }
 
 /** Windows of the stored /proc history (history-recorder.ts), for the timeline. */
 export interface HistoryReader {
-  window(q: { host?: string; fromMs?: number; toMs?: number; points?: number; pids?: readonly { pid: number; startTicks: number }[] }): Promise<HistoryBody>;
+  window(q: {
+    host?: string;
+    fromMs?: number;
+    toMs?: number;
+    points?: number;
+    pids?: readonly { pid: number; startTicks: number }[];
+  }): Promise<HistoryBody>;
 }

@@ -105,7 +105,9 @@ export class LiveHub {
     }
     if (refusal !== null) {
       const [status, text] = refusal;
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+      );
       return;
     }
     try {
@@ -121,10 +123,12 @@ export class LiveHub {
     const { access } = this.opts;
     if (!access.hostAllowed(req.headers.host)) return [403, 'Forbidden host'];
     const origin = req.headers.origin;
-    if (!access.originAllowed(typeof origin === 'string' ? origin : undefined, req.headers.host)) return [403, 'Forbidden origin'];
+    if (!access.originAllowed(typeof origin === 'string' ? origin : undefined, req.headers.host))
+      return [403, 'Forbidden origin'];
     if (!access.tokenValid(presentedToken(req.headers, url))) return [401, 'Unauthorized'];
     // Checked last, once the client has shown it may connect: it then takes a WebSocket slot.
-    if (this.opts.connections !== undefined && !this.opts.connections.admitWebSocket(req.socket)) return [503, 'Too many live clients'];
+    if (this.opts.connections !== undefined && !this.opts.connections.admitWebSocket(req.socket))
+      return [503, 'Too many live clients'];
     return null;
   }
 
@@ -149,7 +153,13 @@ export class LiveHub {
     socket.on('close', () => this.clients.delete(client));
     socket.on('error', (e) => this.opts.log('websocket error', e));
     socket.on('message', (raw: RawData) => this.receive(client, raw));
-    const hello: HelloMessage = { type: 'hello', v, host: this.opts.views.state.host, serverTimeMs: Date.now(), maxUpdatesPerSecond: MAX_UPDATES_PER_SECOND };
+    const hello: HelloMessage = {
+      type: 'hello',
+      v,
+      host: this.opts.views.state.host,
+      serverTimeMs: Date.now(),
+      maxUpdatesPerSecond: MAX_UPDATES_PER_SECOND,
+    };
     socket.send(JSON.stringify(hello));
   }
 
@@ -255,7 +265,11 @@ export class LiveHub {
     if (local && sub.detailPid !== undefined) {
       const p = state.latestHistoryPoint(sub.detailPid);
       if (p !== undefined && p.tMs !== c.lastDetail) {
-        msg.detailPoint = { pid: sub.detailPid, point: p, row: state.processRows().find((r) => r.pid === sub.detailPid) ?? null };
+        msg.detailPoint = {
+          pid: sub.detailPid,
+          point: p,
+          row: state.processRows().find((r) => r.pid === sub.detailPid) ?? null,
+        };
         c.lastDetail = p.tMs;
         any = true;
       }

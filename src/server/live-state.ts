@@ -4,7 +4,15 @@
 // that grows when it changes, so that the hub sends a part only when it is new.
 import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
 import { MEM_CALLS } from '../wire/events.js';
-import type { PieFigure, ProcessPoint, ProcessRow, PssHistory, SamplerState, TimelinePoint, TracingState } from '../wire/messages.js';
+import type {
+  PieFigure,
+  ProcessPoint,
+  ProcessRow,
+  PssHistory,
+  SamplerState,
+  TimelinePoint,
+  TracingState,
+} from '../wire/messages.js';
 import { buildProcessRows, memPlusSwapBytes, processPie } from './aggregate.js';
 import type { FreshReading, SystemSample, TracedProcess } from './inputs.js';
 import { InMemoryProcessHistory } from './process-history.js';
@@ -101,7 +109,16 @@ export class LiveState {
       alive.add(r.pid);
       let ring = this.processHistory.get(r.pid);
       if (ring === undefined) this.processHistory.set(r.pid, (ring = new Ring(this.processPoints)));
-      ring.push({ tMs: s.atMs, rssBytes: r.rssBytes, pssBytes: r.pssBytes, ussBytes: uss.get(r.pid) ?? null, swapBytes: r.swapBytes, mappedNowBytes: r.mappedNowBytes, requestedBytes: r.requestedBytes, reservedBytes: r.reservedBytes });
+      ring.push({
+        tMs: s.atMs,
+        rssBytes: r.rssBytes,
+        pssBytes: r.pssBytes,
+        ussBytes: uss.get(r.pid) ?? null,
+        swapBytes: r.swapBytes,
+        mappedNowBytes: r.mappedNowBytes,
+        requestedBytes: r.requestedBytes,
+        reservedBytes: r.reservedBytes,
+      });
     }
     for (const pid of this.processHistory.keys()) if (!alive.has(pid)) this.processHistory.delete(pid);
     for (const p of s.processes) this.pss.add(s.atMs, p.pid, p.startTime ?? '', p.pssBytes);
@@ -128,7 +145,17 @@ export class LiveState {
   seedProcessHistory(pid: number, points: readonly { tMs: number; pssBytes: number }[]): void {
     if (this.processHistory.has(pid) || points.length === 0) return;
     const ring = new Ring<ProcessPoint>(this.processPoints);
-    for (const p of points) ring.push({ tMs: p.tMs, rssBytes: null, pssBytes: p.pssBytes, ussBytes: null, swapBytes: null, mappedNowBytes: null, requestedBytes: null, reservedBytes: null });
+    for (const p of points)
+      ring.push({
+        tMs: p.tMs,
+        rssBytes: null,
+        pssBytes: p.pssBytes,
+        ussBytes: null,
+        swapBytes: null,
+        mappedNowBytes: null,
+        requestedBytes: null,
+        reservedBytes: null,
+      });
     this.processHistory.set(pid, ring);
   }
 
@@ -220,7 +247,8 @@ export class LiveState {
 
   processRows(): ProcessRow[] {
     const v = this.versions.processes;
-    if (this.rowsCache?.version !== v) this.rowsCache = { version: v, rows: this.processRowsFor(this.sample, this.traced) };
+    if (this.rowsCache?.version !== v)
+      this.rowsCache = { version: v, rows: this.processRowsFor(this.sample, this.traced) };
     return this.rowsCache.rows;
   }
 
@@ -236,7 +264,8 @@ export class LiveState {
   /** The sparklines and growth of the table's processes, computed once per sample. */
   pssHistoryBody(): PssHistory | null {
     const v = this.versions.timeline;
-    if (this.pssBodyCache?.version !== v) this.pssBodyCache = { version: v, body: this.pss.body(this.processRows().map((r) => r.pid)) };
+    if (this.pssBodyCache?.version !== v)
+      this.pssBodyCache = { version: v, body: this.pss.body(this.processRows().map((r) => r.pid)) };
     return this.pssBodyCache.body;
   }
 

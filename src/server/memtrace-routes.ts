@@ -19,7 +19,8 @@ import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 
 // A plain file name ending in .ctf: no directory separators (and no NUL, checked apart).
 const NAME = /^[^/\\]{1,255}\.ctf$/;
-const validName = (n: string): boolean => NAME.test(n) && !n.includes('\u0000') && !n.startsWith('.') && basename(n) === n;
+const validName = (n: string): boolean =>
+  NAME.test(n) && !n.includes('\u0000') && !n.startsWith('.') && basename(n) === n;
 const CACHE_ENTRIES = 8;
 /** Requests that may use the file system at once (of libuv's four threads), and how many may wait. */
 const FS_SLOTS = 2;
@@ -57,7 +58,10 @@ class Gate {
 }
 
 /** The regular file `name` in `root` (symbolic links followed, but only within it); null if none. */
-async function regularFileIn(root: string, name: string): Promise<{ path: string; sizeBytes: number; mtimeMs: number } | null> {
+async function regularFileIn(
+  root: string,
+  name: string,
+): Promise<{ path: string; sizeBytes: number; mtimeMs: number } | null> {
   let path = join(root, name);
   try {
     const l = await lstat(path);
@@ -112,7 +116,8 @@ export function registerMemtraceRoutes(app: FastifyInstance, dir: string | null)
   app.get('/api/v1/memtrace/report', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const name = typeof q.file === 'string' ? q.file : '';
-    if (dir === null) return reply.code(404).send(error(404, 'no trace directory: start memlens serve with --memtrace-dir DIR'));
+    if (dir === null)
+      return reply.code(404).send(error(404, 'no trace directory: start memlens serve with --memtrace-dir DIR'));
     if (!validName(name)) return reply.code(400).send(error(400, 'file: a .ctf file name in the trace directory'));
     const r = await gate.run(async (): Promise<MemtraceReportBody | [number, string]> => {
       let root: string;
@@ -145,7 +150,12 @@ export function registerMemtraceRoutes(app: FastifyInstance, dir: string | null)
       const report = buildMemtraceReport(analyzer, decoder, { path: name, lwtPrefixes: [], top: 25 });
       const info = decoder.info;
       const bps = info === undefined ? 0 : info.wordSizeBits / 8 / info.sampleRate;
-      const body: MemtraceReportBody = { type: 'memtrace-report', v, report, flame: flameData(decoder, stacksOf(decoder, analyzer.nodeSamples), bps, lwt, 3000) };
+      const body: MemtraceReportBody = {
+        type: 'memtrace-report',
+        v,
+        report,
+        flame: flameData(decoder, stacksOf(decoder, analyzer.nodeSamples), bps, lwt, 3000),
+      };
       if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value ?? '');
       cache.set(key, body);
       return body;

@@ -14,12 +14,20 @@ import type { DirtyRoundPoint, DirtyWatchHead } from '../wire/messages.js';
 import type { DirtyWatchState } from './dirty-watch.js';
 import type { LiveState } from './live-state.js';
 
-const PROM_CLIENT_GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const PROM_CLIENT_GAUGES_NAMED_TOTAL = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const PROGRAM_TOP_N = 20;
 
-export function createMetricsRegistry(state: LiveState, version: string, opts: { defaultMetrics?: boolean; dirty?: DirtyWatchState | null } = {}): Registry {
+export function createMetricsRegistry(
+  state: LiveState,
+  version: string,
+  opts: { defaultMetrics?: boolean; dirty?: DirtyWatchState | null } = {},
+): Registry {
   const register = new Registry();
   // The event-loop delay histogram samples by a timer; prom-client's default of every 10 ms woke the
   // idle server 100 times a second, 0.4 to 0.9 % of a core here (bench/README.md). Every 100 ms still
@@ -51,7 +59,8 @@ export function createMetricsRegistry(state: LiveState, version: string, opts: {
     registers: [register],
     collect() {
       this.reset();
-      for (const c of state.latestSample?.categories ?? []) if (c.bytes !== null) this.set({ category: c.name }, c.bytes);
+      for (const c of state.latestSample?.categories ?? [])
+        if (c.bytes !== null) this.set({ category: c.name }, c.bytes);
     },
   });
 
@@ -180,9 +189,21 @@ export function createMetricsRegistry(state: LiveState, version: string, opts: {
       },
     });
   };
-  lostCounter('memlens_trace_lost_events_total', 'Events the kernel dropped before memlens read them (ring-buffer overrun).', (l) => l.lostEvents);
-  lostCounter('memlens_trace_unpaired_events_total', 'System-call entries without exit (or the reverse) when pairing.', (l) => l.unpaired);
-  lostCounter('memlens_trace_malformed_records_total', 'Trace records that could not be decoded and were skipped.', (l) => l.malformed);
+  lostCounter(
+    'memlens_trace_lost_events_total',
+    'Events the kernel dropped before memlens read them (ring-buffer overrun).',
+    (l) => l.lostEvents,
+  );
+  lostCounter(
+    'memlens_trace_unpaired_events_total',
+    'System-call entries without exit (or the reverse) when pairing.',
+    (l) => l.unpaired,
+  );
+  lostCounter(
+    'memlens_trace_malformed_records_total',
+    'Trace records that could not be decoded and were skipped.',
+    (l) => l.malformed,
+  );
 
   return register;
 }
@@ -241,7 +262,11 @@ function registerDirtyMetrics(register: Registry, dirty: DirtyWatchState): void 
       this.inc(head().rounds);
     },
   });
-  gauge('memlens_dirty_round_interval_seconds', 'Length of a round of the dirty-pages watch as asked (--dirty-interval); per-round page counts divided by it are rates.', () => head().intervalMs / 1000);
+  gauge(
+    'memlens_dirty_round_interval_seconds',
+    'Length of a round of the dirty-pages watch as asked (--dirty-interval); per-round page counts divided by it are rates.',
+    () => head().intervalMs / 1000,
+  );
   gauge('memlens_dirty_page_size_bytes', 'Size of the pages the dirty-pages metrics count.', () => head().pageSize);
   if (head().method === 'soft-dirty') {
     gauge(
@@ -271,8 +296,12 @@ function registerDirtyMetrics(register: Registry, dirty: DirtyWatchState): void 
     'The working set the dirty-pages watch converged on: the mean pages per round of its steady rounds (written, or touched under the accessed fallback). No sample while not converged.',
     () => (head().converged ? (head().workingSetPages ?? undefined) : undefined),
   );
-  gauge('memlens_dirty_round_age_seconds', 'Age of the newest round of the dirty-pages watch. No sample before the first round.', () => {
-    const t = head().lastRoundAtMs;
-    return t === null ? undefined : Math.max(0, (Date.now() - t) / 1000);
-  });
+  gauge(
+    'memlens_dirty_round_age_seconds',
+    'Age of the newest round of the dirty-pages watch. No sample before the first round.',
+    () => {
+      const t = head().lastRoundAtMs;
+      return t === null ? undefined : Math.max(0, (Date.now() - t) / 1000);
+    },
+  );
 }

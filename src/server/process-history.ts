@@ -133,7 +133,8 @@ export class InMemoryProcessHistory implements ProcessHistory {
     this.spanMs = opts.spanMs ?? HISTORY_SPAN_MS;
     this.spacingMs = opts.spacingMs ?? 10_000;
     this.maxProcesses = opts.maxProcesses ?? 2048;
-    if (!(this.spanMs > 0 && this.spacingMs > 0 && this.maxProcesses >= 1)) throw new RangeError('process history: span, spacing and process count must be positive');
+    if (!(this.spanMs > 0 && this.spacingMs > 0 && this.maxProcesses >= 1))
+      throw new RangeError('process history: span, spacing and process count must be positive');
     // One point per spacing over the span, the one at its start, and the newest.
     this.capacity = Math.ceil(this.spanMs / this.spacingMs) + 2;
   }

@@ -20,7 +20,13 @@ import { openLiveProcSource } from '../sources/procfs.js';
 import type { TraceBackend } from '../sources/trace-backend.js';
 import { createTraceBackend } from '../sources/trace-backends.js';
 import { startTime, TraceProc } from '../sources/trace-proc.js';
-import { DEFAULT_HISTORY_RETENTION, openStore, openStoreSink, type HistoryRetention, type StoreSink } from '../store/index.js';
+import {
+  DEFAULT_HISTORY_RETENTION,
+  openStore,
+  openStoreSink,
+  type HistoryRetention,
+  type StoreSink,
+} from '../store/index.js';
 import { RETENTION_EVERY_MS, startRetentionTimer } from '../store/retention-timer.js';
 import type { EventStore } from '../store/index.js';
 import { historySampleFromSnapshot } from './adapters/history-sample.js';
@@ -140,7 +146,11 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
   // few seconds (not per event), and its reads merge the rows still pending in its memory over the
   // stored ones, which a worker of its own would put out of reach. SQLite's busy timeout (connect.ts)
   // lets its write wait for a commit of the events' worker, which takes milliseconds.
-  const history = new HistoryRecorder(store.history, host, { retention: o.historyRetention ?? DEFAULT_HISTORY_RETENTION, flushEveryMs: o.historyFlushMs, log: o.log });
+  const history = new HistoryRecorder(store.history, host, {
+    retention: o.historyRetention ?? DEFAULT_HISTORY_RETENTION,
+    flushEveryMs: o.historyFlushMs,
+    log: o.log,
+  });
   // The in-memory per-process histories (the sparklines' ProcessHistory and the detail view's
   // points) start with the stored last hour, one point a minute: a restart keeps their past. Both
   // key a process by pid and start time, so a pid now held by another process starts empty.
@@ -149,7 +159,8 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
     for (const r of await history.recentProcessPss(Date.now() - 3_600_000)) {
       state.pssHistory.add(r.tMs, r.pid, String(r.startTicks), r.pssBytes);
       let e = byPid.get(r.pid);
-      if (e === undefined || e.startTicks !== r.startTicks) byPid.set(r.pid, (e = { startTicks: r.startTicks, points: [] }));
+      if (e === undefined || e.startTicks !== r.startTicks)
+        byPid.set(r.pid, (e = { startTicks: r.startTicks, points: [] }));
       e.points.push({ tMs: r.tMs, pssBytes: r.pssBytes });
     }
     for (const [pid, e] of byPid) if (startTime(pid) === String(e.startTicks)) state.seedProcessHistory(pid, e.points);
@@ -165,11 +176,19 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
     maxIntervalMs: 60_000,
     async sample() {
       const snap = await collectSnapshot(source);
-      const starts = await readStartTimes(source, snap.processes.map((p) => p.pid));
+      const starts = await readStartTimes(
+        source,
+        snap.processes.map((p) => p.pid),
+      );
       const s = sampleFromSnapshot(snap, starts);
       state.applySample(s);
       history.record(historySampleFromSnapshot(snap, (pid) => starts.get(pid)));
-      return { processes: s.processes.length, pssUnavailable: s.pssUnavailable, pssDeferred: s.pssDeferred, atMs: s.atMs };
+      return {
+        processes: s.processes.length,
+        pssUnavailable: s.pssUnavailable,
+        pssDeferred: s.pssDeferred,
+        atMs: s.atMs,
+      };
     },
     onState: (s) => state.setSampler(s),
     onError: (e) => o.log(`sampler: ${e instanceof Error ? e.message : String(e)}`),
@@ -202,7 +221,10 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
       opened.push(stopTracing);
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
-      state.setTracing({ state: 'unavailable', reason: process.getuid?.() === 0 ? reason : `tracing needs root: ${reason}` });
+      state.setTracing({
+        state: 'unavailable',
+        reason: process.getuid?.() === 0 ? reason : `tracing needs root: ${reason}`,
+      });
       o.log(`tracing unavailable: ${reason}; serving /proc data only`);
     }
     if (backend !== null) {
@@ -214,7 +236,14 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
       accounts.seed(await proc.readProcessSeeds());
       state.setTracing({ state: 'running', backend: backend.name, sinceMs: Date.now() });
       const b = backend;
-      feed = feedFromTracer({ backend: b, accounts, state, store: sink, totalVirtualBytes: await proc.totalVirtualBytes(), stopped }).catch((e: unknown) => {
+      feed = feedFromTracer({
+        backend: b,
+        accounts,
+        state,
+        store: sink,
+        totalVirtualBytes: await proc.totalVirtualBytes(),
+        stopped,
+      }).catch((e: unknown) => {
         const reason = e instanceof Error ? e.message : String(e);
         state.setTracing({ state: 'unavailable', reason: `tracer stopped: ${reason}` });
         o.log(`tracer stopped: ${reason}`);
@@ -258,8 +287,24 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
 
   const readMappings: MappingsReader = async (pid) => {
     const r = await collectProcessMappings(source, pid);
-    if (!r.ok) return { error: r.reason === 'permission' ? 'permission denied (smaps needs root or the same user)' : r.reason === 'missing' ? 'the process has exited' : 'a kernel thread has no mappings' };
-    return { rows: r.value.kinds.map((k) => ({ kind: MAPPING_KIND_LABELS[k.kind], count: k.mappings, sizeBytes: k.sizeBytes, rssBytes: k.rssBytes, pssBytes: k.pssBytes })) };
+    if (!r.ok)
+      return {
+        error:
+          r.reason === 'permission'
+            ? 'permission denied (smaps needs root or the same user)'
+            : r.reason === 'missing'
+              ? 'the process has exited'
+              : 'a kernel thread has no mappings',
+      };
+    return {
+      rows: r.value.kinds.map((k) => ({
+        kind: MAPPING_KIND_LABELS[k.kind],
+        count: k.mappings,
+        sizeBytes: k.sizeBytes,
+        rssBytes: k.rssBytes,
+        pssBytes: k.pssBytes,
+      })),
+    };
   };
   const views = new DashboardViews(state, storeView(store), readMappings);
   views.history = history;
@@ -283,7 +328,9 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
     if (c.unavailable !== null) o.log(`dirty watch of process ${c.pid}: not started: ${c.unavailable}`);
     else {
       dirtyRun = startDirtyWatch(dirty, o.log);
-      o.log(`dirty watch of process ${c.pid}: every ${c.intervalMs} ms memlens clears its ${c.method === 'accessed' ? 'referenced' : 'soft-dirty'} bits and counts the ${dirty.head.meaning} since`);
+      o.log(
+        `dirty watch of process ${c.pid}: every ${c.intervalMs} ms memlens clears its ${c.method === 'accessed' ? 'referenced' : 'soft-dirty'} bits and counts the ${dirty.head.meaning} since`,
+      );
     }
   }
   const url = `http://${urlHost(linkHost(o.host))}:${o.port}/`;

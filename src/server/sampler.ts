@@ -81,7 +81,12 @@ export class AdaptiveSampler {
       this.costEwmaMs = this.costEwmaMs === null ? costMs : 0.7 * this.costEwmaMs + 0.3 * costMs;
       this.state = {
         ...this.state,
-        intervalMs: nextIntervalMs(this.costEwmaMs, this.opts.cpuBudget, this.opts.minIntervalMs, this.opts.maxIntervalMs),
+        intervalMs: nextIntervalMs(
+          this.costEwmaMs,
+          this.opts.cpuBudget,
+          this.opts.minIntervalMs,
+          this.opts.maxIntervalMs,
+        ),
         lastSampleMs: out.atMs,
         lastCostMs: costMs,
         pssUnavailable: out.pssUnavailable,
@@ -91,7 +96,11 @@ export class AdaptiveSampler {
       };
     } catch (e) {
       this.opts.onError(e);
-      this.state = { ...this.state, intervalMs: this.opts.maxIntervalMs, error: e instanceof Error ? e.message : String(e) };
+      this.state = {
+        ...this.state,
+        intervalMs: this.opts.maxIntervalMs,
+        error: e instanceof Error ? e.message : String(e),
+      };
     }
     this.opts.onState(this.state);
     this.schedule(this.state.intervalMs);

@@ -70,16 +70,20 @@ export interface AccessOptions {
 export function createAccessPolicy(opts: AccessOptions): AccessPolicy {
   const token = opts.token ?? (isLoopbackAddress(opts.listenHost) ? null : generateToken());
   const allowed = new Set<string>(['localhost', '127.0.0.1', '::1']);
-  const listen = hostWithoutPort(opts.listenHost.includes(':') && !opts.listenHost.startsWith('[') ? `[${opts.listenHost}]` : opts.listenHost);
+  const listen = hostWithoutPort(
+    opts.listenHost.includes(':') && !opts.listenHost.startsWith('[') ? `[${opts.listenHost}]` : opts.listenHost,
+  );
   const wildcard = listen === '0.0.0.0' || listen === '::';
   if (!wildcard) allowed.add(listen);
   else {
     // Bound to every interface: every address of this machine is a name it may be reached by.
-    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) allowed.add(a.address.toLowerCase());
+    for (const list of Object.values(networkInterfaces()))
+      for (const a of list ?? []) allowed.add(a.address.toLowerCase());
   }
   for (const h of opts.extraHosts ?? []) allowed.add(hostWithoutPort(h));
 
-  const hostAllowed = (hostHeader: string | undefined): boolean => hostHeader !== undefined && allowed.has(hostWithoutPort(hostHeader));
+  const hostAllowed = (hostHeader: string | undefined): boolean =>
+    hostHeader !== undefined && allowed.has(hostWithoutPort(hostHeader));
   return {
     token,
     allowedHosts: allowed,
@@ -93,7 +97,13 @@ export function createAccessPolicy(opts: AccessOptions): AccessPolicy {
       // (ssh -L 9000:localhost:7878, where the page is http://localhost:9000) keeps working.
       const origin = parseHttpAuthority(originHeader, false);
       const host = hostHeader === undefined ? null : parseHttpAuthority(hostHeader, true);
-      return origin !== null && host !== null && hostAllowed(hostHeader) && origin.host === host.host && origin.port === host.port;
+      return (
+        origin !== null &&
+        host !== null &&
+        hostAllowed(hostHeader) &&
+        origin.host === host.host &&
+        origin.port === host.port
+      );
     },
     tokenValid(candidate) {
       if (token === null) return true;
@@ -128,13 +138,20 @@ function parseHttpAuthority(text: string, isHostHeader: boolean): { host: string
  * do the work. "same-site" is refused too: a page on localhost:3000 is same-site with
  * localhost:7878 (a site ignores the port). Non-browser clients send no Sec-Fetch-Site.
  */
-export function fetchSiteAllowed(site: string | string[] | undefined, mode: string | string[] | undefined, path: string): boolean {
+export function fetchSiteAllowed(
+  site: string | string[] | undefined,
+  mode: string | string[] | undefined,
+  path: string,
+): boolean {
   if (site === undefined || site === 'same-origin' || site === 'none') return true;
   return mode === 'navigate' && !path.startsWith('/api/') && path !== '/metrics';
 }
 
 /** The token a request presents: `Authorization: Bearer …`, `?token=…`, or the cookie set at login. */
-export function presentedToken(headers: Record<string, string | string[] | undefined>, url: string): string | undefined {
+export function presentedToken(
+  headers: Record<string, string | string[] | undefined>,
+  url: string,
+): string | undefined {
   const auth = headers.authorization;
   if (typeof auth === 'string') {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);

@@ -3,7 +3,19 @@
 // the store recorded, so its /proc figures are null ("n/a"), never 0.
 import { eventToJson } from '../wire/events.js';
 import type { EventsQuery, HistoryQuery } from '../wire/messages-input.js';
-import type { EventCountBody, EventsBody, HistoryBody, HostsBody, LedgerBody, PieBody, PieFigure, ProcessDetailBody, ProcessesBody, StatusBody, TimelineBody } from '../wire/messages.js';
+import type {
+  EventCountBody,
+  EventsBody,
+  HistoryBody,
+  HostsBody,
+  LedgerBody,
+  PieBody,
+  PieFigure,
+  ProcessDetailBody,
+  ProcessesBody,
+  StatusBody,
+  TimelineBody,
+} from '../wire/messages.js';
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import { processPie, storedProcessRows } from './aggregate.js';
 import type { EventViewFilter, EventStoreView, HistoryReader, MappingsReader } from './inputs.js';
@@ -164,11 +176,30 @@ export class DashboardViews {
       };
     }
     const h = host as string;
-    if (!(await this.hostKnown(h))) return { type: 'processes', v, host: h, atMs: Date.now(), totalVirtualBytes: null, rows: [], remote: true, pssHistory: null };
+    if (!(await this.hostKnown(h)))
+      return {
+        type: 'processes',
+        v,
+        host: h,
+        atMs: Date.now(),
+        totalVirtualBytes: null,
+        rows: [],
+        remote: true,
+        pssHistory: null,
+      };
     const cached = this.remoteTotals.get(h);
     if (cached !== undefined && Date.now() - cached.atMs < this.remoteRefreshMs) return cached.body;
     const totals = this.store === null ? [] : await this.store.processTotals(h);
-    const body: ProcessesBody = { type: 'processes', v, host: h, atMs: Date.now(), totalVirtualBytes: null, rows: storedProcessRows(totals, null), remote: true, pssHistory: null };
+    const body: ProcessesBody = {
+      type: 'processes',
+      v,
+      host: h,
+      atMs: Date.now(),
+      totalVirtualBytes: null,
+      rows: storedProcessRows(totals, null),
+      remote: true,
+      pssHistory: null,
+    };
     this.remoteTotals.set(h, { atMs: Date.now(), body });
     return body;
   }
@@ -176,12 +207,26 @@ export class DashboardViews {
   /** The pie of `figure` (default: requested memory, the pie's first meaning) over live processes, or all when `withExited`. */
   async pie(host?: string, figure: PieFigure = 'requested', withExited = false): Promise<PieBody> {
     const p = await this.processes(host);
-    return { type: 'pie', v, host: p.host, figure, exitedIncluded: withExited, ...processPie(p.rows, figure, withExited) };
+    return {
+      type: 'pie',
+      v,
+      host: p.host,
+      figure,
+      exitedIncluded: withExited,
+      ...processPie(p.rows, figure, withExited),
+    };
   }
 
   ledger(host?: string): LedgerBody {
     const s = this.isLocal(host) ? this.state.latestSample : null;
-    return { type: 'ledger', v, host: this.hostOf(host), atMs: s?.atMs ?? null, root: s?.ledger ?? null, used: s?.used ?? [] };
+    return {
+      type: 'ledger',
+      v,
+      host: this.hostOf(host),
+      atMs: s?.atMs ?? null,
+      root: s?.ledger ?? null,
+      used: s?.used ?? [],
+    };
   }
 
   timeline(host?: string): TimelineBody {
@@ -192,13 +237,30 @@ export class DashboardViews {
 
   async historyWindow(q: HistoryQuery): Promise<HistoryBody> {
     const host = this.hostOf(q.host);
-    const pids = q.pids === undefined || q.pids === '' ? undefined : q.pids.split(',').map((p) => {
-      const [pid, start] = p.split(':');
-      return { pid: Number(pid), startTicks: Number(start) };
-    });
+    const pids =
+      q.pids === undefined || q.pids === ''
+        ? undefined
+        : q.pids.split(',').map((p) => {
+            const [pid, start] = p.split(':');
+            return { pid: Number(pid), startTicks: Number(start) };
+          });
     if (this.history === null) {
       const now = Date.now();
-      return { type: 'history', v, host, fromMs: q.from ?? now - 3_600_000, toMs: q.to ?? now, tier: 'none', bucketMs: 0, categories: [], points: [], processes: [], series: [], seriesBucketMs: 0, oldestMs: null };
+      return {
+        type: 'history',
+        v,
+        host,
+        fromMs: q.from ?? now - 3_600_000,
+        toMs: q.to ?? now,
+        tier: 'none',
+        bucketMs: 0,
+        categories: [],
+        points: [],
+        processes: [],
+        series: [],
+        seriesBucketMs: 0,
+        oldestMs: null,
+      };
     }
     return this.history.window({ host, fromMs: q.from, toMs: q.to, points: q.points, pids: pids?.slice(0, 20) });
   }
@@ -222,13 +284,23 @@ export class DashboardViews {
         // The mappings were read now, the row's figures at the last sample (up to a minute ago,
         // or never for a process started since): the row takes the newer figures, so that the
         // table and this panel show the same RSS and PSS.
-        const sum = (k: 'rssBytes' | 'pssBytes'): number | null => (r.rows.some((m) => m[k] === null) ? null : r.rows.reduce((s, m) => s + (m[k] ?? 0), 0));
+        const sum = (k: 'rssBytes' | 'pssBytes'): number | null =>
+          r.rows.some((m) => m[k] === null) ? null : r.rows.reduce((s, m) => s + (m[k] ?? 0), 0);
         this.state.applyReading(pid, { rssBytes: sum('rssBytes'), pssBytes: sum('pssBytes'), atMs: mappingsAtMs });
         p = await this.processes(host);
         row = p.rows.find((x) => x.pid === pid) ?? row;
       }
     }
-    return { type: 'process', v, host: p.host, row, mappings, mappingsAtMs, mappingsError, history: this.isLocal(host) ? this.state.history(pid) : [] };
+    return {
+      type: 'process',
+      v,
+      host: p.host,
+      row,
+      mappings,
+      mappingsAtMs,
+      mappingsError,
+      history: this.isLocal(host) ? this.state.history(pid) : [],
+    };
   }
 
   private filterOf(q: EventsQuery): EventViewFilter {

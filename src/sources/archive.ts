@@ -9,7 +9,13 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ParseError, UserError, errnoCode } from '../base/errors.js';
 import { archiveHostname, archivePageSize, archiveTime } from '../parsers/archive-meta.js';
-import { ARCHIVE_LIMITS, ArchiveReader, type ArchiveEntry, type ArchiveLimits, type CaptureArchive } from '../parsers/archive.js';
+import {
+  ARCHIVE_LIMITS,
+  ArchiveReader,
+  type ArchiveEntry,
+  type ArchiveLimits,
+  type CaptureArchive,
+} from '../parsers/archive.js';
 import { parsePasswd } from '../parsers/proc/passwd.js';
 import type { ProcSource, ReadResult } from './proc-source.js';
 
@@ -28,9 +34,14 @@ export async function loadArchive(path: string): Promise<CaptureArchive> {
  * archive over ARCHIVE_LIMITS fails as soon as it says so or crosses them. So /dev/zero, `yes`, or a
  * gzip bomb fail after one chunk or at a bound, instead of being read into memory whole.
  */
-export async function readArchiveStream(input: Readable, label: string, limits: ArchiveLimits = ARCHIVE_LIMITS): Promise<CaptureArchive> {
+export async function readArchiveStream(
+  input: Readable,
+  label: string,
+  limits: ArchiveLimits = ARCHIVE_LIMITS,
+): Promise<CaptureArchive> {
   const reader = new ArchiveReader(label, limits);
-  const notArchive = (): UserError => new UserError(`${label} is not a memlens capture archive (make one with: memlens capture)`);
+  const notArchive = (): UserError =>
+    new UserError(`${label} is not a memlens capture archive (make one with: memlens capture)`);
   const raw = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
     // The first bytes decide between gzip and plain.
@@ -57,7 +68,8 @@ export async function readArchiveStream(input: Readable, label: string, limits: 
     if (e instanceof UserError) throw e;
     if (e instanceof ParseError) throw new UserError(`corrupt archive: ${e.message}`);
     // zlib's errors carry its codes (Z_DATA_ERROR, Z_BUF_ERROR for a truncated stream).
-    if (errnoCode(e)?.startsWith('Z_') === true) throw new UserError(`archive ${label} is a corrupt gzip file: ${e instanceof Error ? e.message : String(e)}`);
+    if (errnoCode(e)?.startsWith('Z_') === true)
+      throw new UserError(`archive ${label} is a corrupt gzip file: ${e instanceof Error ? e.message : String(e)}`);
     throw new UserError(`cannot read archive ${label}: ${errnoCode(e) ?? String(e)}`);
   } finally {
     // Stop reading: the rest of a refused input (or of an endless one) is never pulled.

@@ -58,20 +58,29 @@ export function createBpftraceBackend(options: BpftraceBackendOptions): TraceBac
     name: 'bpftrace',
 
     async start(): Promise<void> {
-      if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new UserError('the bpftrace backend needs root (run memlens as root)');
+      if (typeof process.getuid === 'function' && process.getuid() !== 0)
+        throw new UserError('the bpftrace backend needs root (run memlens as root)');
       const script = bpftraceScriptPath();
       parser = new BpftraceOutputParser({ host: options.host, wallOffsetNs: monotonicToWallOffsetNs() });
       // Left out in the kernel: memlens and its direct children (bpftrace); later descendants here.
       const filter = new TraceFilter(options.pids, options.excludeSelf ? [process.pid] : []);
-      const proc = spawn(options.bpftrace ?? 'bpftrace', ['-f', 'json', '-B', 'line', script, String(options.excludeSelf ? process.pid : 0)], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // Its own process group: a Ctrl-C at the terminal must reach memlens only, which then stops
-        // bpftrace without losing events. If memlens dies, bpftrace's next heartbeat write fails
-        // (SIGPIPE) and it exits, taking its probes with it.
-        detached: true,
-        // Room for many threads inside a call at once (the pending-entry maps are keyed by thread).
-        env: { ...process.env, BPFTRACE_PERF_RB_PAGES: String(options.perfBufferPages ?? 1024), BPFTRACE_MAP_KEYS_MAX: '65536' },
-      });
+      const proc = spawn(
+        options.bpftrace ?? 'bpftrace',
+        ['-f', 'json', '-B', 'line', script, String(options.excludeSelf ? process.pid : 0)],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          // Its own process group: a Ctrl-C at the terminal must reach memlens only, which then stops
+          // bpftrace without losing events. If memlens dies, bpftrace's next heartbeat write fails
+          // (SIGPIPE) and it exits, taking its probes with it.
+          detached: true,
+          // Room for many threads inside a call at once (the pending-entry maps are keyed by thread).
+          env: {
+            ...process.env,
+            BPFTRACE_PERF_RB_PAGES: String(options.perfBufferPages ?? 1024),
+            BPFTRACE_MAP_KEYS_MAX: '65536',
+          },
+        },
+      );
       child = proc;
       const asm = new ReorderQueue({
         filter,
@@ -101,7 +110,8 @@ export function createBpftraceBackend(options: BpftraceBackendOptions): TraceBac
           if (stderrTail !== '') stderrLines.push(stderrTail);
           asm.add(p.end());
           if (tick !== undefined) clearInterval(tick);
-          if (code !== 0 && stopping === undefined && spawnError === undefined) asm.fail(new UserError(`bpftrace exited with code ${code ?? 'null'}: ${firstError()}`));
+          if (code !== 0 && stopping === undefined && spawnError === undefined)
+            asm.fail(new UserError(`bpftrace exited with code ${code ?? 'null'}: ${firstError()}`));
           else asm.finish();
           resolve(code);
         });
@@ -110,7 +120,11 @@ export function createBpftraceBackend(options: BpftraceBackendOptions): TraceBac
       const ready = await Promise.race([asm.started.then(() => true), exited.then(() => false)]);
       if (!ready) {
         if (spawnError !== undefined) {
-          throw new UserError(errnoCode(spawnError) === 'ENOENT' ? 'bpftrace is not installed (Debian: apt-get install bpftrace)' : `cannot run bpftrace: ${spawnError.message}`);
+          throw new UserError(
+            errnoCode(spawnError) === 'ENOENT'
+              ? 'bpftrace is not installed (Debian: apt-get install bpftrace)'
+              : `cannot run bpftrace: ${spawnError.message}`,
+          );
         }
         throw new UserError(`bpftrace failed to start: ${firstError()}`);
       }
@@ -134,7 +148,10 @@ export function createBpftraceBackend(options: BpftraceBackendOptions): TraceBac
           const asm = assembler;
           if (asm !== undefined) {
             let grace: NodeJS.Timeout | undefined;
-            await Promise.race([asm.heartbeats(process.hrtime.bigint(), 2), new Promise((resolve) => (grace = setTimeout(resolve, 2_000)))]);
+            await Promise.race([
+              asm.heartbeats(process.hrtime.bigint(), 2),
+              new Promise((resolve) => (grace = setTimeout(resolve, 2_000))),
+            ]);
             clearTimeout(grace);
           }
           proc.kill('SIGINT');

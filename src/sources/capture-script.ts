@@ -35,11 +35,18 @@ export async function readCaptureScript(choice: CaptureChoice = { smaps: true })
  * Runs the capture script with `shell` and writes the archive to `outPath` ("-" = stdout).
  * The script's stderr passes through; a non-zero exit is a failure.
  */
-export async function runCaptureScript(outPath: string, shell = 'sh', choice: CaptureChoice = { smaps: true }): Promise<void> {
+export async function runCaptureScript(
+  outPath: string,
+  shell = 'sh',
+  choice: CaptureChoice = { smaps: true },
+): Promise<void> {
   const script = captureScriptPath();
-  const out = outPath === '-' ? undefined : await open(outPath, 'w').catch((e: unknown) => {
-    throw new UserError(`cannot write ${outPath}: ${errnoCode(e) ?? String(e)}`);
-  });
+  const out =
+    outPath === '-'
+      ? undefined
+      : await open(outPath, 'w').catch((e: unknown) => {
+          throw new UserError(`cannot write ${outPath}: ${errnoCode(e) ?? String(e)}`);
+        });
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
       const env = { ...process.env, MEMLENS_CAPTURE_SMAPS: choice.smaps ? 'yes' : 'no' };

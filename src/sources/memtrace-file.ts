@@ -35,7 +35,8 @@ async function openRegular(path: string): Promise<FileHandle> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   try {
     const after = await handle.stat();
-    if (!after.isFile() || after.dev !== before.dev || after.ino !== before.ino) throw new NotRegularFileError(`${path}: not a regular file`);
+    if (!after.isFile() || after.dev !== before.dev || after.ino !== before.ino)
+      throw new NotRegularFileError(`${path}: not a regular file`);
   } catch (e) {
     await handle.close();
     throw e;
@@ -51,7 +52,9 @@ export async function feedMemtraceFile(path: string, decoder: MemtraceDecoder, o
   } catch (e) {
     if (e instanceof UserError) throw e;
     const code = errnoCode(e);
-    throw new UserError(`cannot open ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'ELOOP' ? 'not a regular file' : (code ?? String(e))}`);
+    throw new UserError(
+      `cannot open ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'ELOOP' ? 'not a regular file' : (code ?? String(e))}`,
+    );
   }
   try {
     const buf = new Uint8Array(CHUNK_BYTES);
@@ -62,7 +65,8 @@ export async function feedMemtraceFile(path: string, decoder: MemtraceDecoder, o
       const chunk = buf.subarray(0, bytesRead);
       if (first) {
         first = false;
-        if (detectMemtrace(chunk.subarray(0, DETECT_BYTES), path) === undefined) throw new UserError(`${path}: not a memtrace trace (no CTF magic)`);
+        if (detectMemtrace(chunk.subarray(0, DETECT_BYTES), path) === undefined)
+          throw new UserError(`${path}: not a memtrace trace (no CTF magic)`);
       }
       // The decoder copies what it keeps, so the read buffer can be reused.
       decoder.push(chunk);

@@ -33,13 +33,15 @@ export interface IntervalScan {
 /** Maps a failed /proc access to the error a caller can act on. */
 function boundary(pid: number | 'self', what: string, e: unknown): Error {
   if (isVanished(e) && pid !== 'self') return new ProcessGoneError(pid);
-  if (isPermission(e)) return new UserError(`cannot ${what} of process ${pid}: permission denied (run as its owner or root)`);
+  if (isPermission(e))
+    return new UserError(`cannot ${what} of process ${pid}: permission denied (run as its owner or root)`);
   return e instanceof Error ? e : new Error(String(e));
 }
 
 /** The same for a read through the ProcSource, which names the failure instead of throwing it. */
 function unreadable(pid: number | 'self', what: string, reason: 'missing' | 'permission'): Error {
-  if (reason === 'permission') return new UserError(`cannot ${what} of process ${pid}: permission denied (run as its owner or root)`);
+  if (reason === 'permission')
+    return new UserError(`cannot ${what} of process ${pid}: permission denied (run as its owner or root)`);
   return pid === 'self' ? new Error(`cannot ${what} of memlens itself: missing`) : new ProcessGoneError(pid);
 }
 
@@ -168,7 +170,12 @@ export class PagemapReader {
         end = next.end;
       }
       if (j === i) {
-        this.readInterval(first, ps, (chunk) => scanners[i]?.feed(chunk), (n) => scanners[i]?.skipPages(n));
+        this.readInterval(
+          first,
+          ps,
+          (chunk) => scanners[i]?.feed(chunk),
+          (n) => scanners[i]?.skipPages(n),
+        );
       } else {
         const got = this.readWindow(first.start, end, ps);
         for (let k = i; k <= j; k++) {
@@ -194,7 +201,12 @@ export class PagemapReader {
     return this.pread(length, offset);
   }
 
-  private readInterval(iv: ScanInterval, ps: bigint, feed: (chunk: Uint8Array) => void, skip: (pages: number) => void): void {
+  private readInterval(
+    iv: ScanInterval,
+    ps: bigint,
+    feed: (chunk: Uint8Array) => void,
+    skip: (pages: number) => void,
+  ): void {
     let offset = Number((iv.start / ps) * 8n);
     let left = Number(((iv.end - iv.start) / ps) * 8n);
     while (left > 0) {

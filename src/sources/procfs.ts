@@ -234,7 +234,9 @@ class LiveProcSource implements MountedProcSource {
 
   userNames(): Promise<Map<number, string>> {
     this.users ??= new Promise((resolve) => {
-      readFile(this.options.passwdPath ?? '/etc/passwd', 'utf8', (err, text) => resolve(err ? new Map() : parsePasswd(text)));
+      readFile(this.options.passwdPath ?? '/etc/passwd', 'utf8', (err, text) =>
+        resolve(err ? new Map() : parsePasswd(text)),
+      );
     });
     return this.users;
   }

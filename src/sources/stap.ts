@@ -40,7 +40,9 @@ export function createStapBackend(input: string, options: TraceBackendOptions): 
     } catch (e) {
       end();
       stream?.destroy();
-      assembler.fail(e instanceof ParseError ? new UserError(e.message) : e instanceof Error ? e : new Error(String(e)));
+      assembler.fail(
+        e instanceof ParseError ? new UserError(e.message) : e instanceof Error ? e : new Error(String(e)),
+      );
     }
   };
 
@@ -55,16 +57,26 @@ export function createStapBackend(input: string, options: TraceBackendOptions): 
           s.once('open', () => resolve());
           s.once('error', (e: Error) => {
             const code = errnoCode(e);
-            reject(new UserError(`cannot read ${input}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? e.message)}`));
+            reject(
+              new UserError(
+                `cannot read ${input}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? e.message)}`,
+              ),
+            );
           });
         });
       }
-      s.on('data', (chunk: Buffer | string) => feed(() => assembler.add(parser.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk))));
+      s.on('data', (chunk: Buffer | string) =>
+        feed(() => assembler.add(parser.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk))),
+      );
       s.on('end', () =>
         feed(() => {
           assembler.add(parser.end());
           // Nothing at all: not even the header that memlens.stp prints first (stap failed to start?).
-          if (!parser.started) throw new ParseError('empty: not memlens.stp output, whose first line is its header "#memlens-stap 1" (did stap fail to start?)', source);
+          if (!parser.started)
+            throw new ParseError(
+              'empty: not memlens.stp output, whose first line is its header "#memlens-stap 1" (did stap fail to start?)',
+              source,
+            );
           end();
           assembler.finish();
         }),

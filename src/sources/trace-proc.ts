@@ -73,7 +73,8 @@ export class TraceProc {
   readonly resolveThread = (tid: number): SeedTask | undefined => {
     const status = readSync(join(this.root, String(tid), 'status'));
     const comm = readSync(join(this.root, String(tid), 'comm'));
-    const tgid = status === undefined ? undefined : parseStatus(new TextDecoder().decode(status), `${tid}/status`)?.tgid;
+    const tgid =
+      status === undefined ? undefined : parseStatus(new TextDecoder().decode(status), `${tid}/status`)?.tgid;
     return tgid === undefined || tgid < 0 || comm === undefined ? undefined : { tid, tgid, comm: parseComm(comm) };
   };
 
@@ -106,7 +107,13 @@ export class TraceProc {
     // Kernel threads have no address space: an empty maps file.
     const parsed = parseMapsRanges(maps, join(this.root, String(pid), 'maps'));
     const stat = parsed.heapEnd === undefined ? await this.text(`${pid}/stat`) : undefined;
-    return { pid, name, ranges: parsed.ranges, reserved: parsed.reserved, brk: parsed.heapEnd ?? (stat === undefined ? undefined : statStartBrk(stat)) };
+    return {
+      pid,
+      name,
+      ranges: parsed.ranges,
+      reserved: parsed.reserved,
+      brk: parsed.heapEnd ?? (stat === undefined ? undefined : statStartBrk(stat)),
+    };
   }
 
   async readProcessSeeds(pids?: Iterable<number>): Promise<ProcessSeed[]> {

@@ -14,7 +14,8 @@ const hasEvents = (root: string) => existsSync(join(root, 'instances')) && exist
 
 /** The tracefs root, mounting tracefs on /sys/kernel/tracing when nothing is mounted yet. */
 export function findTracefs(): string {
-  if (process.geteuid?.() !== 0) throw new UserError('memlens trace needs root: tracefs and the per-CPU ring buffers are readable by root only');
+  if (process.geteuid?.() !== 0)
+    throw new UserError('memlens trace needs root: tracefs and the per-CPU ring buffers are readable by root only');
   for (const root of CANDIDATES) if (hasEvents(root)) return root;
   const first = CANDIDATES[0] ?? '/sys/kernel/tracing';
   if (existsSync(first)) {
@@ -25,7 +26,9 @@ export function findTracefs(): string {
     spawnSync('mount', ['-t', 'debugfs', 'nodev', '/sys/kernel/debug'], { stdio: 'ignore' });
     for (const root of CANDIDATES) if (hasEvents(root)) return root;
   }
-  throw new UserError('tracefs is not available: mount it with "mount -t tracefs nodev /sys/kernel/tracing" (needs CONFIG_FTRACE_SYSCALLS)');
+  throw new UserError(
+    'tracefs is not available: mount it with "mount -t tracefs nodev /sys/kernel/tracing" (needs CONFIG_FTRACE_SYSCALLS)',
+  );
 }
 
 export function write(path: string, value: string): void {
@@ -94,7 +97,10 @@ export function createInstance(root: string, name: string): string {
   try {
     mkdirSync(dir);
   } catch (e) {
-    if (isPermission(e)) throw new UserError(`cannot create a tracing instance in ${root}/instances: permission denied (memlens trace needs root)`);
+    if (isPermission(e))
+      throw new UserError(
+        `cannot create a tracing instance in ${root}/instances: permission denied (memlens trace needs root)`,
+      );
     throw new UserError(`cannot create a tracing instance in ${root}/instances: ${errnoCode(e) ?? String(e)}`);
   }
   return dir;

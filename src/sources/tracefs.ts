@@ -11,13 +11,28 @@ import { ProcessTable } from '../parsers/trace/process-table.js';
 import { TraceAssembler } from '../parsers/trace/trace-assembler.js';
 import { lostInStats, parseCpuStats } from '../parsers/tracefs/cpu-stats.js';
 import { parseEventFormat, type EventFormat } from '../parsers/tracefs/event-format.js';
-import { parseEntryHeader, parsePageLayout, type EntryHeaderTypes, type PageLayout } from '../parsers/tracefs/page-layout.js';
+import {
+  parseEntryHeader,
+  parsePageLayout,
+  type EntryHeaderTypes,
+  type PageLayout,
+} from '../parsers/tracefs/page-layout.js';
 import { PageStream } from '../parsers/tracefs/page-stream.js';
 import { LIFECYCLE_EVENTS, RecordDecoder, SYSCALL_EVENTS } from '../parsers/tracefs/record-decoder.js';
 import type { RawTraceRecord } from '../parsers/tracefs/trace-records.js';
 import type { LostCounts, TraceBatch } from '../wire/events.js';
 import type { TraceBackend, TraceBackendOptions } from './trace-backend.js';
-import { createInstance, findTracefs, instanceCpus, instanceName, readText, removeInstance, removeLeftovers, tryWrite, write } from './tracefs-instance.js';
+import {
+  createInstance,
+  findTracefs,
+  instanceCpus,
+  instanceName,
+  readText,
+  removeInstance,
+  removeLeftovers,
+  tryWrite,
+  write,
+} from './tracefs-instance.js';
 import { MonotonicClock } from './mono-clock.js';
 import { TraceProc } from './trace-proc.js';
 
@@ -139,15 +154,23 @@ class TracefsBackend implements TraceBackend {
       tryWrite(join(dir, 'set_event_notrace_pid'), tids);
     }
     const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-    this.layout = parsePageLayout(readText(join(root, 'events', 'header_page')), littleEndian, `${root}/events/header_page`);
+    this.layout = parsePageLayout(
+      readText(join(root, 'events', 'header_page')),
+      littleEndian,
+      `${root}/events/header_page`,
+    );
     this.types = parseEntryHeader(readText(join(root, 'events', 'header_event')), `${root}/events/header_event`);
     if (existsSync(join(dir, 'buffer_subbuf_size_kb'))) tryWrite(join(dir, 'buffer_subbuf_size_kb'), String(SUBBUF_KB));
     const subbuf = tryReadNumber(join(dir, 'buffer_subbuf_size_kb'));
-    if (subbuf !== undefined && subbuf * 1024 !== this.layout.pageSize) this.layout = { ...this.layout, pageSize: subbuf * 1024 };
+    if (subbuf !== undefined && subbuf * 1024 !== this.layout.pageSize)
+      this.layout = { ...this.layout, pageSize: subbuf * 1024 };
     const formats = new Map<string, EventFormat>();
     for (const { event } of SYSCALL_EVENTS) {
       const format = readFormat(dir, event);
-      if (!format) throw new UserError(`this kernel has no ${event} tracepoint: tracefs tracing needs CONFIG_FTRACE_SYSCALLS (try --backend bpftrace)`);
+      if (!format)
+        throw new UserError(
+          `this kernel has no ${event} tracepoint: tracefs tracing needs CONFIG_FTRACE_SYSCALLS (try --backend bpftrace)`,
+        );
       formats.set(event, format);
     }
     let renameTraced = false;
@@ -158,9 +181,14 @@ class TracefsBackend implements TraceBackend {
     }
     this.decoder = new RecordDecoder(formats, littleEndian);
     for (const event of formats.keys()) write(join(dir, 'events', event, 'enable'), '1');
-    this.readBuffer = new Uint8Array(Math.max(this.layout.pageSize, Math.floor(ROUND_BYTES / this.layout.pageSize) * this.layout.pageSize));
+    this.readBuffer = new Uint8Array(
+      Math.max(this.layout.pageSize, Math.floor(ROUND_BYTES / this.layout.pageSize) * this.layout.pageSize),
+    );
     for (const cpu of instanceCpus(dir)) {
-      const fd = openSync(join(dir, 'per_cpu', `cpu${cpu}`, 'trace_pipe_raw'), constants.O_RDONLY | constants.O_NONBLOCK);
+      const fd = openSync(
+        join(dir, 'per_cpu', `cpu${cpu}`, 'trace_pipe_raw'),
+        constants.O_RDONLY | constants.O_NONBLOCK,
+      );
       const reader: CpuReader = { cpu, fd, lastNs: 0n, stream: undefined as unknown as PageStream, queue: [], head: 0 };
       reader.stream = new PageStream(
         this.layout,
@@ -268,7 +296,11 @@ class TracefsBackend implements TraceBackend {
   private *poll(final: boolean): Generator<TraceBatch> {
     if (this.closed) return;
     // The last poll, after tracing_on=0, takes everything that is left.
-    const budget = new Map(this.cpus.map((c) => [c, { leftBytes: final ? Infinity : POLL_BYTES, emptyAtNs: null as bigint | null }] as const));
+    const budget = new Map(
+      this.cpus.map(
+        (c) => [c, { leftBytes: final ? Infinity : POLL_BYTES, emptyAtNs: null as bigint | null }] as const,
+      ),
+    );
     for (;;) {
       const batch: TraceBatch = { events: [], lifecycle: [] };
       const more = this.round(final, batch, budget);
@@ -363,7 +395,9 @@ class TracefsBackend implements TraceBackend {
       // The page headers repeat what "overrun" counts; stats also see drops the pages cannot.
       lostEvents: Math.max(this.lostInStats, this.lostInPages + this.pagesWithUnknownLoss),
       unpaired: started ? this.assembler.unpaired : 0,
-      malformed: started ? this.decoder.malformed + this.cpus.reduce((n, c) => n + c.stream.totals.malformedPages, 0) : 0,
+      malformed: started
+        ? this.decoder.malformed + this.cpus.reduce((n, c) => n + c.stream.totals.malformedPages, 0)
+        : 0,
     };
   }
 }

@@ -80,13 +80,15 @@ const alive = (pid: number): boolean => {
 };
 
 /** Spill files are named <key>-<pid>.<id>.ndjson, the key naming the database they belong to. */
-export const spillKey = (description: string): string => createHash('sha256').update(description).digest('hex').slice(0, 16);
+export const spillKey = (description: string): string =>
+  createHash('sha256').update(description).digest('hex').slice(0, 16);
 
 /** Spill files held by live writers of this process (a closed writer's leftovers may be adopted). */
 const inUse = new Set<string>();
 
 export class BufferedWriter {
-  private readonly opts: Required<Omit<BufferedWriterOptions, 'onError' | 'onSpillFault'>> & Pick<BufferedWriterOptions, 'onError' | 'onSpillFault'>;
+  private readonly opts: Required<Omit<BufferedWriterOptions, 'onError' | 'onSpillFault'>> &
+    Pick<BufferedWriterOptions, 'onError' | 'onSpillFault'>;
   private pending: MemEvent[] = [];
   private pendingStarts: ProcessStart[] = [];
   private pendingLost = new Map<string, LostCounts>();
@@ -106,7 +108,17 @@ export class BufferedWriter {
   private malformedDone = 0;
   private spillFault: string | null = null;
   private lastError: string | null = null;
-  private readonly s: Omit<WriterStats, 'memoryEvents' | 'spillBytes' | 'malformedSpillLines' | 'commitWaitMs' | 'spillFault' | 'spillDir'> = { committedEvents: 0, committedBatches: 0, duplicateBatches: 0, failedAttempts: 0, spilledBatches: 0, databaseUp: true };
+  private readonly s: Omit<
+    WriterStats,
+    'memoryEvents' | 'spillBytes' | 'malformedSpillLines' | 'commitWaitMs' | 'spillFault' | 'spillDir'
+  > = {
+    committedEvents: 0,
+    committedBatches: 0,
+    duplicateBatches: 0,
+    failedAttempts: 0,
+    spilledBatches: 0,
+    databaseUp: true,
+  };
   private drainWaiters: (() => void)[] = [];
   /** performance.now() when the commit in flight was sent; undefined when none is. */
   private commitSentAt: number | undefined;
@@ -138,7 +150,10 @@ export class BufferedWriter {
     const found = readdirSync(this.opts.spillDir)
       .filter((f) => f.startsWith(prefix) && f.endsWith('.ndjson'))
       .map((f) => ({ f, pid: Number(f.slice(prefix.length, -'.ndjson'.length).split('.')[0]) }))
-      .filter(({ f, pid }) => Number.isInteger(pid) && (pid === process.pid ? !inUse.has(join(this.opts.spillDir, f)) : !alive(pid)))
+      .filter(
+        ({ f, pid }) =>
+          Number.isInteger(pid) && (pid === process.pid ? !inUse.has(join(this.opts.spillDir, f)) : !alive(pid)),
+      )
       .map(({ f }) => ({ f, mtime: statSync(join(this.opts.spillDir, f)).mtimeMs }))
       .sort((a, b) => a.mtime - b.mtime);
     for (const { f } of found) {
@@ -176,7 +191,11 @@ export class BufferedWriter {
   /** Adds lost-event counts for a host (deltas, not running totals). */
   recordLost(host: string, counts: LostCounts): void {
     const have = this.pendingLost.get(host) ?? { lostEvents: 0, unpaired: 0, malformed: 0 };
-    this.pendingLost.set(host, { lostEvents: have.lostEvents + counts.lostEvents, unpaired: have.unpaired + counts.unpaired, malformed: have.malformed + counts.malformed });
+    this.pendingLost.set(host, {
+      lostEvents: have.lostEvents + counts.lostEvents,
+      unpaired: have.unpaired + counts.unpaired,
+      malformed: have.malformed + counts.malformed,
+    });
     this.arm();
   }
 
@@ -445,7 +464,8 @@ export class BufferedWriter {
 
   /** Why a close gave up on the database. */
   private awayReason(): string {
-    if (this.commitSentAt !== undefined) return `no answer to a commit for ${((performance.now() - this.commitSentAt) / 1000).toFixed(1)} s`;
+    if (this.commitSentAt !== undefined)
+      return `no answer to a commit for ${((performance.now() - this.commitSentAt) / 1000).toFixed(1)} s`;
     return this.lastError ?? 'still writing when the close ran out of time';
   }
 

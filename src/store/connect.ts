@@ -35,12 +35,16 @@ export interface ConnectOptions {
 }
 
 export async function connect(loc: StoreLocation, opts: ConnectOptions = {}): Promise<Connection> {
-  return loc.kind === 'sqlite' ? connectSqlite(loc.path, loc.createDir === true && opts.mustExist !== true, opts.mustExist === true) : connectMysql(loc, opts.mustExist === true);
+  return loc.kind === 'sqlite'
+    ? connectSqlite(loc.path, loc.createDir === true && opts.mustExist !== true, opts.mustExist === true)
+    : connectMysql(loc, opts.mustExist === true);
 }
 
 /** The one line for a store that is not there, with what to check. */
 function missing(description: string, why: string): UserError {
-  return new UserError(`no database ${description}: ${why} (memlens events reads what memlens trace stored; check --db)`);
+  return new UserError(
+    `no database ${description}: ${why} (memlens events reads what memlens trace stored; check --db)`,
+  );
 }
 
 function connectSqlite(path: string, createDir: boolean, mustExist: boolean): Connection {
@@ -75,7 +79,12 @@ function connectSqlite(path: string, createDir: boolean, mustExist: boolean): Co
     const stmt = sqlite.prepare(sqlText);
     return { run: (values) => void stmt.run(values) };
   };
-  return { db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) }), dialect: 'sqlite', description: `sqlite:${path}`, prepare };
+  return {
+    db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) }),
+    dialect: 'sqlite',
+    description: `sqlite:${path}`,
+    prepare,
+  };
 }
 
 /**
@@ -149,10 +158,16 @@ async function connectMysql(loc: MysqlLocation, mustExist: boolean): Promise<Con
   try {
     await probe(loc, mustExist);
   } catch (e) {
-    if (mustExist && errnoCode(e) === 'ER_BAD_DB_ERROR') throw missing(description, `the server has no database "${loc.database}"`);
+    if (mustExist && errnoCode(e) === 'ER_BAD_DB_ERROR')
+      throw missing(description, `the server has no database "${loc.database}"`);
     throw new UserError(`cannot reach database ${description}: ${mysqlCause(e)}`);
   }
-  const pool: Pool = createPool({ ...options(loc, true), connectionLimit: 4, waitForConnections: true, enableKeepAlive: true });
+  const pool: Pool = createPool({
+    ...options(loc, true),
+    connectionLimit: 4,
+    waitForConnections: true,
+    enableKeepAlive: true,
+  });
   // A server that goes away makes idle pooled connections emit errors: they are dropped by the
   // pool, and the next query reports the outage to its caller (the BufferedWriter retries).
   pool.on('connection', (c) => c.on('error', () => undefined));

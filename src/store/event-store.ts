@@ -141,7 +141,10 @@ export class EventStore {
       const compiled = conn.db.insertInto('events').values(sample).compile();
       const params: unknown[] = [];
       pushEventParams(SAMPLE_EVENT, params);
-      assert(compiled.parameters.length === params.length && compiled.parameters.every((v, i) => v === params[i]), 'events INSERT parameter order');
+      assert(
+        compiled.parameters.length === params.length && compiled.parameters.every((v, i) => v === params[i]),
+        'events INSERT parameter order',
+      );
       store.insertOne = conn.prepare(compiled.sql);
     }
     return store;
@@ -155,7 +158,9 @@ export class EventStore {
       throw new UserError(`cannot prepare database ${this.description}: ${e instanceof Error ? e.message : String(e)}`);
     }
     if (applied > STORE_SCHEMA_VERSION) {
-      throw new UserError(`database ${this.description} has schema version ${applied}, newer than this memlens (${STORE_SCHEMA_VERSION}): upgrade memlens`);
+      throw new UserError(
+        `database ${this.description} has schema version ${applied}, newer than this memlens (${STORE_SCHEMA_VERSION}): upgrade memlens`,
+      );
     }
   }
 
@@ -179,12 +184,25 @@ export class EventStore {
     let outcome: 'committed' | 'duplicate';
     try {
       outcome = await this.inTransaction(async (trx) => {
-        const seen = await trx.selectFrom('batches').select('batch_id').where('batch_id', '=', batch.id).executeTakeFirst();
+        const seen = await trx
+          .selectFrom('batches')
+          .select('batch_id')
+          .where('batch_id', '=', batch.id)
+          .executeTakeFirst();
         if (seen !== undefined) return 'duplicate' as const;
         const nowMs = Date.now();
-        await trx.insertInto('batches').values({ batch_id: batch.id, host: clip(batch.events[0]?.host ?? batch.lost?.[0]?.host ?? '', NAME_WIDTH), event_count: batch.events.length, committed_ms: nowMs }).execute();
+        await trx
+          .insertInto('batches')
+          .values({
+            batch_id: batch.id,
+            host: clip(batch.events[0]?.host ?? batch.lost?.[0]?.host ?? '', NAME_WIDTH),
+            event_count: batch.events.length,
+            committed_ms: nowMs,
+          })
+          .execute();
         const chunk = ROWS_PER_INSERT[this.dialect];
-        for (let i = 0; i < batch.events.length; i += chunk) await this.insertEvents(trx, batch.events.slice(i, i + chunk));
+        for (let i = 0; i < batch.events.length; i += chunk)
+          await this.insertEvents(trx, batch.events.slice(i, i + chunk));
         const deltas = await this.foldWithCurrent(trx, batch);
         await this.addProcessDeltas(trx, deltas);
         await this.addHostDeltas(trx, batch);
@@ -250,7 +268,10 @@ export class EventStore {
     let text = this.insertSql.get(events.length);
     if (text === undefined) {
       const compiled = trx.insertInto('events').values(events.map(eventToRow)).compile();
-      assert(compiled.parameters.length === params.length && compiled.parameters.every((v, i) => v === params[i]), 'events INSERT parameter order');
+      assert(
+        compiled.parameters.length === params.length && compiled.parameters.every((v, i) => v === params[i]),
+        'events INSERT parameter order',
+      );
       text = compiled.sql;
       if (this.insertSql.size < 64) this.insertSql.set(events.length, text);
     }
@@ -288,7 +309,13 @@ export class EventStore {
     return foldBatch(batch.events, batch.starts ?? [], (host, pid) => this.current.get(keyOf(host, pid)));
   }
 
-  private upsertSet(table: string, add: readonly string[], min: readonly string[], max: readonly string[], replace: readonly string[]): Record<string, RawBuilder<unknown>> {
+  private upsertSet(
+    table: string,
+    add: readonly string[],
+    min: readonly string[],
+    max: readonly string[],
+    replace: readonly string[],
+  ): Record<string, RawBuilder<unknown>> {
     const set: Record<string, RawBuilder<unknown>> = {};
     const mysql = this.dialect === 'mysql';
     const cur = (c: string) => (mysql ? sql.ref(c) : sql.ref(`${table}.${c}`));
@@ -311,7 +338,12 @@ export class EventStore {
       const k = keyOf(d.host, d.pid);
       let seq = seqOf.get(k);
       if (seq === undefined) {
-        const row = await trx.selectFrom('processes').select((eb) => eb.fn.max<Int64Out | null>('seq').as('m')).where('host', '=', d.host).where('pid', '=', d.pid).executeTakeFirst();
+        const row = await trx
+          .selectFrom('processes')
+          .select((eb) => eb.fn.max<Int64Out | null>('seq').as('m'))
+          .where('host', '=', d.host)
+          .where('pid', '=', d.pid)
+          .executeTakeFirst();
         seq = row?.m === null || row?.m === undefined ? 0 : dbToNumber(row.m);
       }
       seqOf.set(k, seq + 1);
@@ -334,10 +366,29 @@ export class EventStore {
       last_seen_ms: d.lastSeenMs,
       seq: seqOfDelta.get(d) ?? 0,
     }));
-    const set = this.upsertSet('processes', ['mmap_bytes', 'munmap_bytes', 'mmap_calls', 'munmap_calls', 'brk_calls', 'mremap_calls', 'mprotect_calls', 'failed_calls'], ['first_seen_ms'], ['last_seen_ms'], ['name']);
+    const set = this.upsertSet(
+      'processes',
+      [
+        'mmap_bytes',
+        'munmap_bytes',
+        'mmap_calls',
+        'munmap_calls',
+        'brk_calls',
+        'mremap_calls',
+        'mprotect_calls',
+        'failed_calls',
+      ],
+      ['first_seen_ms'],
+      ['last_seen_ms'],
+      ['name'],
+    );
     for (let i = 0; i < rows.length; i += 1000) {
       const q = trx.insertInto('processes').values(rows.slice(i, i + 1000));
-      await (this.dialect === 'mysql' ? q.onDuplicateKeyUpdate(set) : q.onConflict((oc) => oc.columns(['host', 'pid', 'start_ns']).doUpdateSet(set))).execute();
+      await (
+        this.dialect === 'mysql'
+          ? q.onDuplicateKeyUpdate(set)
+          : q.onConflict((oc) => oc.columns(['host', 'pid', 'start_ns']).doUpdateSet(set))
+      ).execute();
     }
   }
 
@@ -351,7 +402,11 @@ export class EventStore {
     const hosts = new Map<string, HostDelta>();
     const get = (host: string, timeMs: number): HostDelta => {
       let h = hosts.get(host);
-      if (!h) hosts.set(host, (h = { first: timeMs, last: timeMs, events: 0, lost: { lostEvents: 0, unpaired: 0, malformed: 0 } }));
+      if (!h)
+        hosts.set(
+          host,
+          (h = { first: timeMs, last: timeMs, events: 0, lost: { lostEvents: 0, unpaired: 0, malformed: 0 } }),
+        );
       return h;
     };
     for (const e of batch.events) {
@@ -378,9 +433,17 @@ export class EventStore {
       unpaired: h.lost.unpaired,
       malformed: h.lost.malformed,
     }));
-    const set = this.upsertSet('hosts', ['event_count', 'lost_events', 'unpaired', 'malformed'], ['first_seen_ms'], ['last_seen_ms'], []);
+    const set = this.upsertSet(
+      'hosts',
+      ['event_count', 'lost_events', 'unpaired', 'malformed'],
+      ['first_seen_ms'],
+      ['last_seen_ms'],
+      [],
+    );
     const q = trx.insertInto('hosts').values(rows);
-    await (this.dialect === 'mysql' ? q.onDuplicateKeyUpdate(set) : q.onConflict((oc) => oc.column('host').doUpdateSet(set))).execute();
+    await (
+      this.dialect === 'mysql' ? q.onDuplicateKeyUpdate(set) : q.onConflict((oc) => oc.column('host').doUpdateSet(set))
+    ).execute();
   }
 
   /** Newest first, keyset-paged by id. */
@@ -404,7 +467,10 @@ export class EventStore {
    * committed in id order, so without the snapshot an event could land behind the last page read).
    * On SQLite the log cannot be checkpointed past that snapshot until the reading ends.
    */
-  async *streamEvents(filter: EventFilter & { beforeId?: number } = {}, pageRows = 2000): AsyncGenerator<StoredEvent[]> {
+  async *streamEvents(
+    filter: EventFilter & { beforeId?: number } = {},
+    pageRows = 2000,
+  ): AsyncGenerator<StoredEvent[]> {
     assert(Number.isSafeInteger(pageRows) && pageRows > 0 && pageRows <= MAX_LIMIT, 'page size');
     const trx = await this.db.startTransaction().execute();
     try {
@@ -485,7 +551,11 @@ export class EventStore {
       firstSeenMs: dbToNumber(r.first_seen_ms),
       lastSeenMs: dbToNumber(r.last_seen_ms),
       eventCount: dbToNumber(r.event_count),
-      lost: { lostEvents: dbToNumber(r.lost_events), unpaired: dbToNumber(r.unpaired), malformed: dbToNumber(r.malformed) },
+      lost: {
+        lostEvents: dbToNumber(r.lost_events),
+        unpaired: dbToNumber(r.unpaired),
+        malformed: dbToNumber(r.malformed),
+      },
     }));
   }
 
@@ -496,27 +566,49 @@ export class EventStore {
    */
   async applyRetention(opts: { maxAgeMs?: number; maxRows?: number; nowMs?: number }): Promise<RetentionResult> {
     const result: RetentionResult = { deletedEvents: 0, deletedProcesses: 0, deletedBatches: 0 };
-    const minRow = await this.db.selectFrom('events').select((eb) => eb.fn.min<Int64Out | null>('id').as('m')).executeTakeFirst();
+    const minRow = await this.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.min<Int64Out | null>('id').as('m'))
+      .executeTakeFirst();
     if (minRow?.m === null || minRow?.m === undefined) return this.retainMeta(opts, result);
     const minId = dbToNumber(minRow.m);
     if (opts.maxAgeMs !== undefined) {
       const cutoff = Math.trunc((opts.nowMs ?? Date.now()) - opts.maxAgeMs);
-      const top = await this.db.selectFrom('events').select((eb) => eb.fn.max<Int64Out | null>('id').as('m')).where('time_ms', '<', cutoff).executeTakeFirst();
+      const top = await this.db
+        .selectFrom('events')
+        .select((eb) => eb.fn.max<Int64Out | null>('id').as('m'))
+        .where('time_ms', '<', cutoff)
+        .executeTakeFirst();
       if (top?.m !== null && top?.m !== undefined) {
         const topId = dbToNumber(top.m);
         for (let lo = minId; lo <= topId; lo += DELETE_CHUNK) {
-          const r = await this.db.deleteFrom('events').where('id', '>=', lo).where('id', '<', Math.min(lo + DELETE_CHUNK, topId + 1)).where('time_ms', '<', cutoff).executeTakeFirst();
+          const r = await this.db
+            .deleteFrom('events')
+            .where('id', '>=', lo)
+            .where('id', '<', Math.min(lo + DELETE_CHUNK, topId + 1))
+            .where('time_ms', '<', cutoff)
+            .executeTakeFirst();
           result.deletedEvents += Number(r.numDeletedRows);
         }
       }
     }
     if (opts.maxRows !== undefined) {
       const keep = Math.max(0, Math.trunc(opts.maxRows));
-      const edge = await this.db.selectFrom('events').select('id').orderBy('id', 'desc').limit(1).offset(keep).executeTakeFirst();
+      const edge = await this.db
+        .selectFrom('events')
+        .select('id')
+        .orderBy('id', 'desc')
+        .limit(1)
+        .offset(keep)
+        .executeTakeFirst();
       if (edge !== undefined) {
         const topId = dbToNumber(edge.id);
         for (let lo = minId; lo <= topId; lo += DELETE_CHUNK) {
-          const r = await this.db.deleteFrom('events').where('id', '>=', lo).where('id', '<=', Math.min(lo + DELETE_CHUNK - 1, topId)).executeTakeFirst();
+          const r = await this.db
+            .deleteFrom('events')
+            .where('id', '>=', lo)
+            .where('id', '<=', Math.min(lo + DELETE_CHUNK - 1, topId))
+            .executeTakeFirst();
           result.deletedEvents += Number(r.numDeletedRows);
         }
       }
@@ -524,7 +616,10 @@ export class EventStore {
     return this.retainMeta(opts, result);
   }
 
-  private async retainMeta(opts: { maxAgeMs?: number; nowMs?: number }, result: RetentionResult): Promise<RetentionResult> {
+  private async retainMeta(
+    opts: { maxAgeMs?: number; nowMs?: number },
+    result: RetentionResult,
+  ): Promise<RetentionResult> {
     if (opts.maxAgeMs === undefined) return result;
     const cutoff = Math.trunc((opts.nowMs ?? Date.now()) - opts.maxAgeMs);
     const p = await this.db.deleteFrom('processes').where('last_seen_ms', '<', cutoff).executeTakeFirst();

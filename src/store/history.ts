@@ -76,7 +76,11 @@ export interface HistoryRetention {
   hourMs: number;
 }
 
-export const DEFAULT_HISTORY_RETENTION: HistoryRetention = { rawMs: 86_400_000, minuteMs: 30 * 86_400_000, hourMs: 400 * 86_400_000 };
+export const DEFAULT_HISTORY_RETENTION: HistoryRetention = {
+  rawMs: 86_400_000,
+  minuteMs: 30 * 86_400_000,
+  hourMs: 400 * 86_400_000,
+};
 
 export function tierRetentionMs(r: HistoryRetention, tier: number): number {
   return tier === 0 ? r.rawMs : tier === 1 ? r.minuteMs : r.hourMs;
@@ -89,7 +93,13 @@ function meanOf(a: number, an: number, b: number, bn: number): number {
 
 /** Merges bucket b (later) into a: the same rule as the upsert's SQL. */
 export function mergeSystemRow(a: SystemHistoryRow, b: SystemHistoryRow): SystemHistoryRow {
-  return { ...a, avgKib: meanOf(a.avgKib, a.n, b.avgKib, b.n), minKib: Math.min(a.minKib, b.minKib), maxKib: Math.max(a.maxKib, b.maxKib), n: a.n + b.n };
+  return {
+    ...a,
+    avgKib: meanOf(a.avgKib, a.n, b.avgKib, b.n),
+    minKib: Math.min(a.minKib, b.minKib),
+    maxKib: Math.max(a.maxKib, b.maxKib),
+    n: a.n + b.n,
+  };
 }
 
 export function mergeProcessRow(a: ProcessHistoryRow, b: ProcessHistoryRow): ProcessHistoryRow {
@@ -119,7 +129,13 @@ export class HistoryStore {
     return this.dialect === 'sqlite' ? sql.raw<T>(`excluded.${column}`) : sql.raw<T>(`VALUES(${column})`);
   }
 
-  private merged(): { mean: (c: string) => RawBuilder<number>; lo: (c: string) => RawBuilder<number>; hi: (c: string) => RawBuilder<number>; last: (c: string) => RawBuilder<number | null>; n: RawBuilder<number> } {
+  private merged(): {
+    mean: (c: string) => RawBuilder<number>;
+    lo: (c: string) => RawBuilder<number>;
+    hi: (c: string) => RawBuilder<number>;
+    last: (c: string) => RawBuilder<number | null>;
+    n: RawBuilder<number>;
+  } {
     const sqlite = this.dialect === 'sqlite';
     const ex = (c: string): string => (sqlite ? `excluded.${c}` : `VALUES(${c})`);
     const div = sqlite ? '/' : 'DIV';
@@ -152,9 +168,22 @@ export class HistoryStore {
     const namesSet = { name: this.ex<string>('name'), last_ms: m.hi('last_ms') };
     await this.db.transaction().execute(async (trx) => {
       for (let i = 0; i < batch.system.length; i += ROWS_PER_INSERT) {
-        const values = batch.system.slice(i, i + ROWS_PER_INSERT).map((r) => ({ host: r.host, tier: r.tier, t_ms: r.tMs, category: r.category, n: r.n, avg_kib: r.avgKib, min_kib: r.minKib, max_kib: r.maxKib }));
+        const values = batch.system.slice(i, i + ROWS_PER_INSERT).map((r) => ({
+          host: r.host,
+          tier: r.tier,
+          t_ms: r.tMs,
+          category: r.category,
+          n: r.n,
+          avg_kib: r.avgKib,
+          min_kib: r.minKib,
+          max_kib: r.maxKib,
+        }));
         const q = trx.insertInto('history_system').values(values);
-        await (this.dialect === 'sqlite' ? q.onConflict((oc) => oc.columns(['host', 'tier', 't_ms', 'category']).doUpdateSet(systemSet)) : q.onDuplicateKeyUpdate(systemSet)).execute();
+        await (
+          this.dialect === 'sqlite'
+            ? q.onConflict((oc) => oc.columns(['host', 'tier', 't_ms', 'category']).doUpdateSet(systemSet))
+            : q.onDuplicateKeyUpdate(systemSet)
+        ).execute();
       }
       for (let i = 0; i < batch.processes.length; i += ROWS_PER_INSERT) {
         const values = batch.processes.slice(i, i + ROWS_PER_INSERT).map((r) => ({
@@ -172,12 +201,27 @@ export class HistoryStore {
           swap_kib: r.swapKib,
         }));
         const q = trx.insertInto('history_process').values(values);
-        await (this.dialect === 'sqlite' ? q.onConflict((oc) => oc.columns(['host', 'tier', 't_ms', 'pid', 'start_ticks']).doUpdateSet(processSet)) : q.onDuplicateKeyUpdate(processSet)).execute();
+        await (
+          this.dialect === 'sqlite'
+            ? q.onConflict((oc) => oc.columns(['host', 'tier', 't_ms', 'pid', 'start_ticks']).doUpdateSet(processSet))
+            : q.onDuplicateKeyUpdate(processSet)
+        ).execute();
       }
       for (let i = 0; i < batch.names.length; i += ROWS_PER_INSERT) {
-        const values = batch.names.slice(i, i + ROWS_PER_INSERT).map((r) => ({ host: r.host, pid: r.pid, start_ticks: r.startTicks, name: r.name.slice(0, 64), first_ms: r.firstMs, last_ms: r.lastMs }));
+        const values = batch.names.slice(i, i + ROWS_PER_INSERT).map((r) => ({
+          host: r.host,
+          pid: r.pid,
+          start_ticks: r.startTicks,
+          name: r.name.slice(0, 64),
+          first_ms: r.firstMs,
+          last_ms: r.lastMs,
+        }));
         const q = trx.insertInto('history_names').values(values);
-        await (this.dialect === 'sqlite' ? q.onConflict((oc) => oc.columns(['host', 'pid', 'start_ticks']).doUpdateSet(namesSet)) : q.onDuplicateKeyUpdate(namesSet)).execute();
+        await (
+          this.dialect === 'sqlite'
+            ? q.onConflict((oc) => oc.columns(['host', 'pid', 'start_ticks']).doUpdateSet(namesSet))
+            : q.onDuplicateKeyUpdate(namesSet)
+        ).execute();
       }
     });
   }
@@ -193,18 +237,44 @@ export class HistoryStore {
       .where('t_ms', '<=', Math.ceil(toMs))
       .orderBy('t_ms')
       .execute();
-    return rows.map((r) => ({ host, tier, tMs: dbToNumber(r.t_ms), category: r.category, n: dbToNumber(r.n), avgKib: dbToNumber(r.avg_kib), minKib: dbToNumber(r.min_kib), maxKib: dbToNumber(r.max_kib) }));
+    return rows.map((r) => ({
+      host,
+      tier,
+      tMs: dbToNumber(r.t_ms),
+      category: r.category,
+      n: dbToNumber(r.n),
+      avgKib: dbToNumber(r.avg_kib),
+      minKib: dbToNumber(r.min_kib),
+      maxKib: dbToNumber(r.max_kib),
+    }));
   }
 
   /**
    * Every process's rows of one tier in [fromMs, toMs], only the PSS figures (for ranking).
    * When `pids` is given, only those pids' rows (through the index by pid).
    */
-  async processes(host: string, tier: number, fromMs: number, toMs: number, pids?: readonly number[]): Promise<ProcessHistoryRow[]> {
+  async processes(
+    host: string,
+    tier: number,
+    fromMs: number,
+    toMs: number,
+    pids?: readonly number[],
+  ): Promise<ProcessHistoryRow[]> {
     if (pids !== undefined && pids.length === 0) return [];
     let q = this.db
       .selectFrom('history_process')
-      .select(['t_ms', 'pid', 'start_ticks', 'n', 'pss_avg_kib', 'pss_min_kib', 'pss_max_kib', 'rss_kib', 'uss_kib', 'swap_kib'])
+      .select([
+        't_ms',
+        'pid',
+        'start_ticks',
+        'n',
+        'pss_avg_kib',
+        'pss_min_kib',
+        'pss_max_kib',
+        'rss_kib',
+        'uss_kib',
+        'swap_kib',
+      ])
       .where('host', '=', host)
       .where('tier', '=', tier)
       .where('t_ms', '>=', Math.floor(fromMs))
@@ -232,15 +302,33 @@ export class HistoryStore {
     const out: ProcessNameRow[] = [];
     const unique = [...new Set(pids)];
     for (let i = 0; i < unique.length; i += ROWS_PER_INSERT) {
-      const rows = await this.db.selectFrom('history_names').selectAll().where('host', '=', host).where('pid', 'in', unique.slice(i, i + ROWS_PER_INSERT)).execute();
-      for (const r of rows) out.push({ host, pid: dbToNumber(r.pid), startTicks: dbToNumber(r.start_ticks), name: r.name, firstMs: dbToNumber(r.first_ms), lastMs: dbToNumber(r.last_ms) });
+      const rows = await this.db
+        .selectFrom('history_names')
+        .selectAll()
+        .where('host', '=', host)
+        .where('pid', 'in', unique.slice(i, i + ROWS_PER_INSERT))
+        .execute();
+      for (const r of rows)
+        out.push({
+          host,
+          pid: dbToNumber(r.pid),
+          startTicks: dbToNumber(r.start_ticks),
+          name: r.name,
+          firstMs: dbToNumber(r.first_ms),
+          lastMs: dbToNumber(r.last_ms),
+        });
     }
     return out;
   }
 
   /** The oldest bucket of a tier for a host; null when the tier is empty. */
   async oldestMs(host: string, tier: number): Promise<number | null> {
-    const r = await this.db.selectFrom('history_system').select((eb) => eb.fn.min<Int64Out | null>('t_ms').as('m')).where('host', '=', host).where('tier', '=', tier).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('history_system')
+      .select((eb) => eb.fn.min<Int64Out | null>('t_ms').as('m'))
+      .where('host', '=', host)
+      .where('tier', '=', tier)
+      .executeTakeFirst();
     return r === undefined || r.m === null ? null : dbToNumber(r.m);
   }
 
@@ -249,7 +337,11 @@ export class HistoryStore {
    * (a day for the hour tier) per statement: a first run after a long pause deletes in steps
    * rather than in one statement that holds the database (SQLite: the only writer lock) for long.
    */
-  async applyRetention(r: HistoryRetention, nowMs = Date.now(), extraHosts: readonly string[] = []): Promise<{ deletedRows: number }> {
+  async applyRetention(
+    r: HistoryRetention,
+    nowMs = Date.now(),
+    extraHosts: readonly string[] = [],
+  ): Promise<{ deletedRows: number }> {
     const hostRows = await this.db.selectFrom('history_names').select('host').distinct().execute();
     const hosts = [...new Set([...hostRows.map((h) => h.host), ...extraHosts])];
     let deletedRows = 0;
@@ -261,11 +353,21 @@ export class HistoryStore {
           if (table === 'history_process' && t.tier === 0) continue;
           // From the oldest row each time: a gap (the server was down) costs one statement, not one per hour.
           for (;;) {
-            const first = await this.db.selectFrom(table).select((eb) => eb.fn.min<Int64Out | null>('t_ms').as('m')).where('host', '=', host).where('tier', '=', t.tier).executeTakeFirst();
+            const first = await this.db
+              .selectFrom(table)
+              .select((eb) => eb.fn.min<Int64Out | null>('t_ms').as('m'))
+              .where('host', '=', host)
+              .where('tier', '=', t.tier)
+              .executeTakeFirst();
             if (first === undefined || first.m === null) break;
             const oldest = dbToNumber(first.m);
             if (oldest >= cutoff) break;
-            const d = await this.db.deleteFrom(table).where('host', '=', host).where('tier', '=', t.tier).where('t_ms', '<', Math.min(cutoff, oldest + step)).executeTakeFirst();
+            const d = await this.db
+              .deleteFrom(table)
+              .where('host', '=', host)
+              .where('tier', '=', t.tier)
+              .where('t_ms', '<', Math.min(cutoff, oldest + step))
+              .executeTakeFirst();
             deletedRows += Number(d.numDeletedRows);
           }
         }

@@ -1,6 +1,14 @@
 // The event store's public face: open a store by URL, write batches, query events and totals.
 export { EventStore, newBatchId } from './event-store.js';
-export type { EventFilter, EventQuery, HostSummary, LostDelta, ProcessTotals, RetentionResult, StoreBatch } from './event-store.js';
+export type {
+  EventFilter,
+  EventQuery,
+  HostSummary,
+  LostDelta,
+  ProcessTotals,
+  RetentionResult,
+  StoreBatch,
+} from './event-store.js';
 export type { StoredEvent } from './rows.js';
 export type { ProcessStart } from './totals.js';
 export { STORE_SCHEMA_VERSION } from './schema.js';
@@ -25,8 +33,23 @@ export async function openStore(url?: string, opts: { mustExist?: boolean } = {}
     throw e;
   }
 }
-export { HistoryStore, HISTORY_TIERS, PROCESS_TIERS, DEFAULT_HISTORY_RETENTION, mergeProcessRow, mergeSystemRow, tierRetentionMs } from './history.js';
-export type { HistoryBatch, HistoryRetention, HistoryTier, ProcessHistoryRow, ProcessNameRow, SystemHistoryRow } from './history.js';
+export {
+  HistoryStore,
+  HISTORY_TIERS,
+  PROCESS_TIERS,
+  DEFAULT_HISTORY_RETENTION,
+  mergeProcessRow,
+  mergeSystemRow,
+  tierRetentionMs,
+} from './history.js';
+export type {
+  HistoryBatch,
+  HistoryRetention,
+  HistoryTier,
+  ProcessHistoryRow,
+  ProcessNameRow,
+  SystemHistoryRow,
+} from './history.js';
 export { WorkerWriter } from './worker-writer.js';
 export type { CloseResult } from './buffered-writer.js';
 export { openStoreSink, type StoreOutcome, type StoreSink, type StoreSinkOptions } from './trace-sink.js';

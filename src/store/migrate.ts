@@ -29,7 +29,11 @@ export async function migrate(db: AnyDb, dialect: Dialect): Promise<number> {
   });
 }
 
-async function applyPending(db: AnyDb, dialect: Dialect, run: (up: (db: AnyDb) => Promise<void>) => Promise<void>): Promise<number> {
+async function applyPending(
+  db: AnyDb,
+  dialect: Dialect,
+  run: (up: (db: AnyDb) => Promise<void>) => Promise<void>,
+): Promise<number> {
   await db.schema
     .createTable('memlens_migrations')
     .ifNotExists()

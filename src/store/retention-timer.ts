@@ -9,7 +9,11 @@ export const RETENTION_EVERY_MS = 10 * 60_000;
  * next is due is not overlapped: that one is skipped). Each outcome goes to `report`. The timer
  * does not keep the process alive. Returns the function that stops it.
  */
-export function startRetentionTimer<T>(apply: () => Promise<T>, everyMs: number, report: (outcome: { ok: true; value: T } | { ok: false; error: unknown }) => void): () => void {
+export function startRetentionTimer<T>(
+  apply: () => Promise<T>,
+  everyMs: number,
+  report: (outcome: { ok: true; value: T } | { ok: false; error: unknown }) => void,
+): () => void {
   let running = false;
   const pass = (): void => {
     if (running) return;

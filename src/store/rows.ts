@@ -23,7 +23,25 @@ export function clip(s: string, width: number): string {
 }
 
 /** The events columns in the order eventToRow writes them. */
-export const EVENT_COLUMNS = ['time_ms', 'ktime_ns', 'host', 'pid', 'tid', 'name', 'thread', 'syscall', 'addr', 'length_bytes', 'prot', 'flags', 'fd', 'result', 'error', 'new_length_bytes', 'new_addr'] as const satisfies readonly (keyof Insertable<EventsTable>)[];
+export const EVENT_COLUMNS = [
+  'time_ms',
+  'ktime_ns',
+  'host',
+  'pid',
+  'tid',
+  'name',
+  'thread',
+  'syscall',
+  'addr',
+  'length_bytes',
+  'prot',
+  'flags',
+  'fd',
+  'result',
+  'error',
+  'new_length_bytes',
+  'new_addr',
+] as const satisfies readonly (keyof Insertable<EventsTable>)[];
 
 export function eventToRow(e: MemEvent): Insertable<EventsTable> {
   return {

@@ -279,7 +279,11 @@ function history(dialect: Dialect): Migration {
         .addPrimaryKeyConstraint('history_process_pk', ['host', 'tier', 't_ms', 'pid', 'start_ticks'])
         .modifyEnd(tableEnd)
         .execute();
-      await db.schema.createIndex('history_process_by_pid').on('history_process').columns(['host', 'tier', 'pid', 't_ms']).execute();
+      await db.schema
+        .createIndex('history_process_by_pid')
+        .on('history_process')
+        .columns(['host', 'tier', 'pid', 't_ms'])
+        .execute();
       await db.schema
         .createTable('history_names')
         .addColumn('host', text(255), (c) => c.notNull())

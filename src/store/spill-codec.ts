@@ -42,7 +42,25 @@ export function encodeBatch(b: StoreBatch): string {
   const line: SpillLine = {
     v: SPILL_FORMAT_VERSION,
     id: b.id,
-    events: b.events.map((e): EventTuple => [e.timeMs, e.ktimeNs.toString(), e.host, e.pid, e.tid, e.name, e.thread, e.call, e.addr.toString(), e.lengthBytes.toString(), e.prot, e.flags, e.fd, e.result.toString(), e.error, big(e.newLengthBytes), big(e.newAddr)]),
+    events: b.events.map((e): EventTuple => [
+      e.timeMs,
+      e.ktimeNs.toString(),
+      e.host,
+      e.pid,
+      e.tid,
+      e.name,
+      e.thread,
+      e.call,
+      e.addr.toString(),
+      e.lengthBytes.toString(),
+      e.prot,
+      e.flags,
+      e.fd,
+      e.result.toString(),
+      e.error,
+      big(e.newLengthBytes),
+      big(e.newAddr),
+    ]),
   };
   if (b.starts && b.starts.length > 0) line.starts = b.starts.map((s) => ({ ...s, startNs: s.startNs.toString() }));
   if (b.lost && b.lost.length > 0) line.lost = b.lost.map((l) => ({ host: l.host, counts: { ...l.counts } }));
@@ -54,7 +72,8 @@ const bigOrNull = (v: string | null): bigint | null => (v === null ? null : BigI
 /** Decodes one line; throws on a line that is not a spill batch (the caller counts and skips it). */
 export function decodeBatch(text: string): StoreBatch {
   const line = JSON.parse(text) as SpillLine;
-  if (line.v !== SPILL_FORMAT_VERSION || typeof line.id !== 'string' || !Array.isArray(line.events)) throw new Error('not a memlens spill batch');
+  if (line.v !== SPILL_FORMAT_VERSION || typeof line.id !== 'string' || !Array.isArray(line.events))
+    throw new Error('not a memlens spill batch');
   const events = line.events.map((t): MemEvent => {
     if (!MEM_CALLS.includes(t[7])) throw new Error(`bad call ${t[7]}`);
     return {

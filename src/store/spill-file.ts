@@ -3,7 +3,19 @@
 // appended; the read position is kept in a small ".offset" file beside it, so a memlens that was
 // killed resumes where it stopped. A batch whose commit succeeded but whose offset was not saved is
 // replayed and then skipped by the store's batch-id check: exactly once either way.
-import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import type { StoreBatch } from './event-store.js';
 import { decodeBatch, encodeBatch } from './spill-codec.js';
 

@@ -44,7 +44,21 @@ export interface ProcessDelta extends ProcessKey {
 export const keyOf = (host: string, pid: number): string => `${host}\u0000${pid}`;
 
 function emptyDelta(key: ProcessKey, name: string, timeMs: number, opened: boolean): ProcessDelta {
-  return { ...key, name, mmapBytes: 0n, munmapBytes: 0n, mmapCalls: 0, munmapCalls: 0, brkCalls: 0, mremapCalls: 0, mprotectCalls: 0, failedCalls: 0, firstSeenMs: timeMs, lastSeenMs: timeMs, opened };
+  return {
+    ...key,
+    name,
+    mmapBytes: 0n,
+    munmapBytes: 0n,
+    mmapCalls: 0,
+    munmapCalls: 0,
+    brkCalls: 0,
+    mremapCalls: 0,
+    mprotectCalls: 0,
+    failedCalls: 0,
+    firstSeenMs: timeMs,
+    lastSeenMs: timeMs,
+    opened,
+  };
 }
 
 /**
@@ -52,7 +66,11 @@ function emptyDelta(key: ProcessKey, name: string, timeMs: number, opened: boole
  * batch (undefined: none known, so 0n). Starts and events are merged in kernel-time order, so that
  * events before a fork in the batch still count for the previous instance of a reused pid.
  */
-export function foldBatch(events: readonly MemEvent[], starts: readonly ProcessStart[], current: (host: string, pid: number) => bigint | undefined): ProcessDelta[] {
+export function foldBatch(
+  events: readonly MemEvent[],
+  starts: readonly ProcessStart[],
+  current: (host: string, pid: number) => bigint | undefined,
+): ProcessDelta[] {
   const deltas = new Map<string, ProcessDelta>(); // key: host, pid, start
   const instance = new Map<string, bigint>(); // key: host, pid → start within this batch
   const sortedStarts = [...starts].sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
@@ -115,8 +133,13 @@ export function foldBatch(events: readonly MemEvent[], starts: readonly ProcessS
     const st = sortedStarts[s];
     if (st) open(st);
   }
-  return [...deltas.values()].map((d) => ({ ...d, firstSeenMs: Math.trunc(d.firstSeenMs), lastSeenMs: Math.trunc(d.lastSeenMs) }));
+  return [...deltas.values()].map((d) => ({
+    ...d,
+    firstSeenMs: Math.trunc(d.firstSeenMs),
+    lastSeenMs: Math.trunc(d.lastSeenMs),
+  }));
 }
 
 /** max(0, mmap − munmap): the classic "requested" figure. */
-export const requestedBytes = (mmapBytes: bigint, munmapBytes: bigint): bigint => (mmapBytes > munmapBytes ? mmapBytes - munmapBytes : 0n);
+export const requestedBytes = (mmapBytes: bigint, munmapBytes: bigint): bigint =>
+  mmapBytes > munmapBytes ? mmapBytes - munmapBytes : 0n;

@@ -37,14 +37,24 @@ export class TraceStoreFeed {
     if (last !== undefined) this.offsetMs = last.timeMs - Number(last.ktimeNs) / 1e6;
     for (const l of lifecycle) {
       if (l.kind !== 'fork' || l.isThread) continue;
-      this.writer.processStarted({ host: this.host, pid: l.childPid, startNs: l.ktimeNs, name: l.name, timeMs: this.offsetMs + Number(l.ktimeNs) / 1e6 });
+      this.writer.processStarted({
+        host: this.host,
+        pid: l.childPid,
+        startNs: l.ktimeNs,
+        name: l.name,
+        timeMs: this.offsetMs + Number(l.ktimeNs) / 1e6,
+      });
     }
     this.writer.write(events);
   }
 
   /** Given the tracer's running totals, adds to the store what was lost since the last report. */
   reportLost(totals: LostCounts): void {
-    const delta = { lostEvents: totals.lostEvents - this.reported.lostEvents, unpaired: totals.unpaired - this.reported.unpaired, malformed: totals.malformed - this.reported.malformed };
+    const delta = {
+      lostEvents: totals.lostEvents - this.reported.lostEvents,
+      unpaired: totals.unpaired - this.reported.unpaired,
+      malformed: totals.malformed - this.reported.malformed,
+    };
     if (delta.lostEvents > 0 || delta.unpaired > 0 || delta.malformed > 0) this.writer.recordLost(this.host, delta);
     this.reported = { ...totals };
   }

@@ -54,18 +54,25 @@ export interface StoreSinkOptions {
 }
 
 /** What happens to events while neither the database nor the spill file takes them (writer-worker.ts, release). */
-const HELD = 'events wait in memory until the database or the spill file takes them; when too many wait, memlens stops reading and the kernel drops (and counts) new events';
+const HELD =
+  'events wait in memory until the database or the spill file takes them; when too many wait, memlens stops reading and the kernel drops (and counts) new events';
 
 /** Opens the store at a `--db` value (undefined: the default SQLite file) in its worker thread. */
 export async function openStoreSink(db: string | undefined, options: StoreSinkOptions): Promise<StoreSink> {
   const stderr = options.stderr ?? process.stderr;
   const say = options.log ?? ((line: string): void => void stderr.write(`memlens: ${line}\n`));
-  const retention = options.retention === undefined ? null : { limit: options.retention, everyMs: options.retentionEveryMs ?? RETENTION_EVERY_MS };
+  const retention =
+    options.retention === undefined
+      ? null
+      : { limit: options.retention, everyMs: options.retentionEveryMs ?? RETENTION_EVERY_MS };
   const writer = await WorkerWriter.open(db, {}, retention);
   writer.onError = (e, failures, info) => {
     if (failures !== 1) return;
     const what = info.diskFull ? `cannot take events: ${e.message}` : `unavailable (${e.message})`;
-    if (info.spillFault === null) say(`database ${writer.description} ${what}; events are kept in a spill file in ${writer.spillDir} and written when it ${info.diskFull ? 'has room again' : 'is back'}`);
+    if (info.spillFault === null)
+      say(
+        `database ${writer.description} ${what}; events are kept in a spill file in ${writer.spillDir} and written when it ${info.diskFull ? 'has room again' : 'is back'}`,
+      );
     else say(`database ${writer.description} ${what}, and ${info.spillFault}; ${HELD}`);
   };
   writer.onSpillFault = (fault) => {
@@ -90,15 +97,21 @@ export async function openStoreSink(db: string | undefined, options: StoreSinkOp
         result = await writer.close(CLOSE_TIMEOUT_MS);
       } catch (e) {
         // Not expected (the worker bounds its own close); then nothing is known of what it held.
-        say(`${e instanceof Error ? e.message : String(e)}; events not yet stored may be lost (spill files, if any, are in ${writer.spillDir})`);
+        say(
+          `${e instanceof Error ? e.message : String(e)}; events not yet stored may be lost (spill files, if any, are in ${writer.spillDir})`,
+        );
         return { complete: false, spillFiles: [], lostEvents: 0 };
       }
       if (result.spillFiles.length > 0) {
         const why = result.databaseError === null ? '' : ` (${result.databaseError})`;
-        say(`database ${writer.description} did not take every event before the end${why}; the rest is kept in ${result.spillFiles.join(', ')} and written into ${writer.description} by the next \`memlens trace\` that stores there`);
+        say(
+          `database ${writer.description} did not take every event before the end${why}; the rest is kept in ${result.spillFiles.join(', ')} and written into ${writer.description} by the next \`memlens trace\` that stores there`,
+        );
       }
       if (result.lostEvents > 0) {
-        say(`${result.lostEvents} events were LOST: the database did not take them${result.databaseError === null ? '' : ` (${result.databaseError})`} and the spill file could not hold them (${result.spillFault ?? 'no room'})`);
+        say(
+          `${result.lostEvents} events were LOST: the database did not take them${result.databaseError === null ? '' : ` (${result.databaseError})`} and the spill file could not hold them (${result.spillFault ?? 'no room'})`,
+        );
       }
       return { complete: result.complete, spillFiles: result.spillFiles, lostEvents: result.lostEvents };
     },

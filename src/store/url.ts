@@ -6,12 +6,21 @@ import { UsageError } from '../base/errors.js';
 
 export type StoreLocation =
   | { kind: 'sqlite'; path: string; /** The default file: its directory is created if missing. */ createDir?: boolean }
-  | { kind: 'mysql'; host: string; port: number; user: string; password: string; database: string; socketPath?: string };
+  | {
+      kind: 'mysql';
+      host: string;
+      port: number;
+      user: string;
+      password: string;
+      database: string;
+      socketPath?: string;
+    };
 
 /** $XDG_DATA_HOME/memlens, or ~/.local/share/memlens when it is unset or not absolute (the spec says to ignore relative values). */
 export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_DATA_HOME;
-  const base = xdg !== undefined && xdg !== '' && isAbsolute(xdg) ? xdg : join(env.HOME ?? homedir(), '.local', 'share');
+  const base =
+    xdg !== undefined && xdg !== '' && isAbsolute(xdg) ? xdg : join(env.HOME ?? homedir(), '.local', 'share');
   return join(base, 'memlens');
 }
 
@@ -37,7 +46,8 @@ export function parseStoreUrl(text: string | undefined, env: NodeJS.ProcessEnv =
     const rest = text.slice(scheme.length + 1);
     let path: string;
     if (rest.startsWith('///')) path = rest.slice(2);
-    else if (rest.startsWith('//')) throw bad(text, 'write sqlite:///absolute/path (three slashes) or sqlite:relative/path');
+    else if (rest.startsWith('//'))
+      throw bad(text, 'write sqlite:///absolute/path (three slashes) or sqlite:relative/path');
     else path = rest;
     if (path === '' || path === '/') throw bad(text, 'no file path');
     return { kind: 'sqlite', path: resolve(decodeURIComponent(path)) };
@@ -51,7 +61,8 @@ export function parseStoreUrl(text: string | undefined, env: NodeJS.ProcessEnv =
     }
     const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
     if (database === '') throw bad(text, 'the database name is missing (mysql://user:pass@host:port/DATABASE)');
-    if (!DATABASE_NAME.test(database)) throw bad(text, `database name "${database}" must be 1-64 letters, digits, _ $ or -`);
+    if (!DATABASE_NAME.test(database))
+      throw bad(text, `database name "${database}" must be 1-64 letters, digits, _ $ or -`);
     let port = 3306;
     if (url.port !== '') {
       port = Number(url.port);
@@ -60,7 +71,8 @@ export function parseStoreUrl(text: string | undefined, env: NodeJS.ProcessEnv =
     const socketPath = url.searchParams.get('socket') ?? undefined;
     // Without a host the driver would connect to localhost:3306 and create the database there: a
     // URL that names no server names no place to store. Only a local socket may stand for it.
-    if (url.hostname === '' && socketPath === undefined) throw bad(text, 'the host is missing (mysql://user:pass@HOST:port/db, or ?socket=/path for a local socket)');
+    if (url.hostname === '' && socketPath === undefined)
+      throw bad(text, 'the host is missing (mysql://user:pass@HOST:port/db, or ?socket=/path for a local socket)');
     const host = url.hostname === '' ? 'localhost' : url.hostname.replace(/^\[(.*)\]$/, '$1');
     return {
       kind: 'mysql',
@@ -76,7 +88,9 @@ export function parseStoreUrl(text: string | undefined, env: NodeJS.ProcessEnv =
 }
 
 function bad(text: string, why: string): UsageError {
-  return new UsageError(`bad database URL ${redact(text)}: ${why} (use a file path, sqlite:///path or mysql://user:pass@host:port/db)`);
+  return new UsageError(
+    `bad database URL ${redact(text)}: ${why} (use a file path, sqlite:///path or mysql://user:pass@host:port/db)`,
+  );
 }
 
 /** The URL with its password replaced, for messages. */

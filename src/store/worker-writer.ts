@@ -31,7 +31,8 @@ export class WorkerWriter {
     readonly spillDir: string,
   ) {
     worker.on('message', (m: FromWorker) => {
-      if (m.type === 'db-error') this.onError?.(new Error(m.message), m.failures, { diskFull: m.diskFull, spillFault: m.spillFault });
+      if (m.type === 'db-error')
+        this.onError?.(new Error(m.message), m.failures, { diskFull: m.diskFull, spillFault: m.spillFault });
       else if (m.type === 'spill-fault') this.onSpillFault?.(m.fault, m.spillDir);
       else if (m.type === 'taken') this.took(m.events);
       else if (m.type === 'hold') this.holding = m.on;
@@ -54,15 +55,28 @@ export class WorkerWriter {
   }
 
   /** Told about each failed write attempt (the worker keeps retrying); spillFault: why what waits cannot be spilled either. */
-  onError: ((error: Error, consecutiveFailures: number, info: { diskFull: boolean; spillFault: string | null }) => void) | undefined;
+  onError:
+    | ((error: Error, consecutiveFailures: number, info: { diskFull: boolean; spillFault: string | null }) => void)
+    | undefined;
   /** Told when events are held in memory because the spill file cannot be written (fault), and when that ends (null). */
   onSpillFault: ((fault: string | null, spillDir: string) => void) | undefined;
   /** Told after each retention pass of the worker. */
   onRetention: ((deletedEvents: number, error: string | null) => void) | undefined;
 
   /** Opens the store at a `--db` value in a new worker thread; open errors are the store's own UserErrors. */
-  static open(url: string | undefined, options: Omit<BufferedWriterOptions, 'onError'> = {}, retention: { limit: { maxAgeMs?: number; maxRows?: number }; everyMs: number } | null = null, flow?: FlowBounds): Promise<WorkerWriter> {
-    const init: WorkerInit = { url, options, retention: retention?.limit ?? null, retentionEveryMs: retention?.everyMs ?? 0, flow };
+  static open(
+    url: string | undefined,
+    options: Omit<BufferedWriterOptions, 'onError'> = {},
+    retention: { limit: { maxAgeMs?: number; maxRows?: number }; everyMs: number } | null = null,
+    flow?: FlowBounds,
+  ): Promise<WorkerWriter> {
+    const init: WorkerInit = {
+      url,
+      options,
+      retention: retention?.limit ?? null,
+      retentionEveryMs: retention?.everyMs ?? 0,
+      flow,
+    };
     const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: init });
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker): void => {
@@ -164,10 +178,15 @@ export class WorkerWriter {
    */
   async close(timeoutMs = 10_000): Promise<CloseResult> {
     let bound: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (bound = setTimeout(() => resolve('late'), timeoutMs + WorkerWriter.CLOSE_GRACE_MS)));
+    const late = new Promise<'late'>(
+      (resolve) => (bound = setTimeout(() => resolve('late'), timeoutMs + WorkerWriter.CLOSE_GRACE_MS)),
+    );
     try {
       const m = await Promise.race([this.call((id) => ({ type: 'close', id, timeoutMs })), late]);
-      if (m === 'late') throw new Error(`the store's worker thread did not finish closing within ${(timeoutMs + WorkerWriter.CLOSE_GRACE_MS) / 1000} s`);
+      if (m === 'late')
+        throw new Error(
+          `the store's worker thread did not finish closing within ${(timeoutMs + WorkerWriter.CLOSE_GRACE_MS) / 1000} s`,
+        );
       if (m.type !== 'closed') throw new Error(`unexpected answer ${m.type}`);
       return m.result;
     } finally {

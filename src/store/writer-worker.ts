@@ -39,7 +39,14 @@ try {
   const writer: BufferedWriter = new BufferedWriter(store, {
     maxMemoryEvents: 3 * SLOW_DATABASE_EVENTS,
     ...init.options,
-    onError: (e, failures) => post({ type: 'db-error', message: messageOf(e), failures, diskFull: isDiskFull(e), spillFault: writer.stats().spillFault }),
+    onError: (e, failures) =>
+      post({
+        type: 'db-error',
+        message: messageOf(e),
+        failures,
+        diskFull: isDiskFull(e),
+        spillFault: writer.stats().spillFault,
+      }),
     onSpillFault: (fault) => post({ type: 'spill-fault', fault, spillDir: writer.stats().spillDir }),
   });
   // Taken events are acknowledged at once, unless the database is up but slower than the events
@@ -84,7 +91,12 @@ try {
       : startRetentionTimer(
           () => store.applyRetention(retention),
           init.retentionEveryMs,
-          (r) => post(r.ok ? { type: 'retention', deletedEvents: r.value.deletedEvents, error: null } : { type: 'retention', deletedEvents: 0, error: messageOf(r.error) }),
+          (r) =>
+            post(
+              r.ok
+                ? { type: 'retention', deletedEvents: r.value.deletedEvents, error: null }
+                : { type: 'retention', deletedEvents: 0, error: messageOf(r.error) },
+            ),
         );
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
@@ -118,7 +130,10 @@ try {
             // pool ends each connection with COM_QUIT and waits): bounded, and the thread is
             // terminated by WorkerWriter.close afterwards anyway.
             let bound: NodeJS.Timeout | undefined;
-            await Promise.race([store.close().catch(() => undefined), new Promise<void>((resolve) => (bound = setTimeout(resolve, STORE_CLOSE_MS)))]);
+            await Promise.race([
+              store.close().catch(() => undefined),
+              new Promise<void>((resolve) => (bound = setTimeout(resolve, STORE_CLOSE_MS))),
+            ]);
             clearTimeout(bound);
             post({ type: 'closed', id: m.id, result });
             port.close();

@@ -12,7 +12,10 @@ export const DIRTY_WIRE_VERSION = 1;
 export type DirtyMethod = 'soft-dirty' | 'accessed';
 
 /** What a count of pages means under each method, in the words every output uses (`meaning`). */
-export const DIRTY_MEANING = { 'soft-dirty': 'pages written', accessed: 'pages touched (read or written)' } as const satisfies Record<DirtyMethod, string>;
+export const DIRTY_MEANING = {
+  'soft-dirty': 'pages written',
+  accessed: 'pages touched (read or written)',
+} as const satisfies Record<DirtyMethod, string>;
 
 export interface DirtyRangeJson {
   start: string;

@@ -158,7 +158,15 @@ function num(n: number): string {
 
 /** Process lifecycle, needed to keep names and address-space models right. */
 export type LifecycleEvent =
-  | { kind: 'fork'; ktimeNs: bigint; parentPid: number; childPid: number; childTid: number; isThread: boolean; name: string }
+  | {
+      kind: 'fork';
+      ktimeNs: bigint;
+      parentPid: number;
+      childPid: number;
+      childTid: number;
+      isThread: boolean;
+      name: string;
+    }
   | { kind: 'exec'; ktimeNs: bigint; pid: number; tid: number; name: string; filename: string }
   | { kind: 'exit'; ktimeNs: bigint; pid: number; tid: number; name: string }
   | { kind: 'rename'; ktimeNs: bigint; pid: number; tid: number; oldName: string; newName: string };

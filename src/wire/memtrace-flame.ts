@@ -57,7 +57,15 @@ export function buildFlameTree(flame: MemtraceWireFlame, hideLwt: boolean): Flam
       if (next === undefined) {
         const fr = frames[id];
         const parent = nodes[at] as FlameTreeNode;
-        const node: FlameTreeNode = { key: id, name: fr === undefined ? '[Lwt]' : fr[0], lwt: fr === undefined || fr[1] === 1, value: 0, parent, children: [], height: 1 };
+        const node: FlameTreeNode = {
+          key: id,
+          name: fr === undefined ? '[Lwt]' : fr[0],
+          lwt: fr === undefined || fr[1] === 1,
+          value: 0,
+          parent,
+          children: [],
+          height: 1,
+        };
         next = nodes.length;
         nodes.push(node);
         index.set(k, next);

@@ -38,7 +38,10 @@ export const eventsQuerySchema = z.object({
   from: intString.optional(),
   to: intString.optional(),
   /** Cursor from a previous page's `next`: an event id, in decimal (anything else is a 400). */
-  before: z.string().regex(/^\d{1,20}$/).optional(),
+  before: z
+    .string()
+    .regex(/^\d{1,20}$/)
+    .optional(),
   limit: intString.pipe(z.number().int().min(1).max(1000)).optional(),
 });
 export type EventsQuery = z.infer<typeof eventsQuerySchema>;

@@ -25,7 +25,14 @@
 // - ProcessRow.reservedBytes (PROT_NONE address space). With it, ProcessRow.requestedBytes and
 //   requestedRatio count only accessible mappings (they counted mmap − munmap, PROT_NONE
 //   reservations included, which put Chromium at thousands of percent of total virtual memory).
-import type { DirtyMethod, DirtyRangeJson, DirtyRoundJson, DirtyWatchJson, HugePageAreaJson, TouchedAreaJson } from './dirty.js';
+import type {
+  DirtyMethod,
+  DirtyRangeJson,
+  DirtyRoundJson,
+  DirtyWatchJson,
+  HugePageAreaJson,
+  TouchedAreaJson,
+} from './dirty.js';
 import type { LostCounts, MemCall, MemEventJson } from './events.js';
 
 export const MESSAGES_WIRE_VERSION = 1;

@@ -125,7 +125,14 @@ export interface SnapshotJson {
   processes: ProcessJson[];
   /** Present with --group-by program|user|cgroup. */
   groups?: { by: GroupBy; items: GroupJson[] };
-  stats: { listed: number; collected: number; vanished: number; kernelThreadsSkipped: number; partlyRead: number; partlyReadReasons: Record<string, number> };
+  stats: {
+    listed: number;
+    collected: number;
+    vanished: number;
+    kernelThreadsSkipped: number;
+    partlyRead: number;
+    partlyReadReasons: Record<string, number>;
+  };
   /** Every /proc/meminfo size field, in bytes. */
   meminfo: Record<string, number>;
   /** What this kernel does not print, and what is shown instead; [] on a current kernel. */

@@ -23,13 +23,25 @@ test('bpftrace parser: captured output of the known workload gives its exact cal
   const r = knownReport();
   assert.deepEqual(betweenMarkers(callsOf(records), r).map(shape), expectedCalls(r));
   const life = lifecycleOf(records);
-  assert.ok(life.some((l) => l.kind === 'rename' && l.pid === r.pid && l.tid === r.worker && l.oldName === PROCESS_NAME && l.newName === WORKER_NAME));
+  assert.ok(
+    life.some(
+      (l) =>
+        l.kind === 'rename' &&
+        l.pid === r.pid &&
+        l.tid === r.worker &&
+        l.oldName === PROCESS_NAME &&
+        l.newName === WORKER_NAME,
+    ),
+  );
   assert.ok(life.some((l) => l.kind === 'exit' && l.pid === r.child));
   const first = callsOf(records)[0];
   assert.ok(first);
   // kernel time 2254858293720 ns + the wall offset, in ms
   assert.equal(first.timeMs, 1_700_002_254_858);
-  assert.deepEqual(records.filter((x) => x.kind === 'unpaired'), [{ kind: 'unpaired', count: 114 }]);
+  assert.deepEqual(
+    records.filter((x) => x.kind === 'unpaired'),
+    [{ kind: 'unpaired', count: 114 }],
+  );
 });
 
 test('bpftrace parser: the same records whatever the chunk boundaries', () => {
@@ -59,21 +71,42 @@ test('bpftrace parser: edge cases', () => {
   assert.equal(big.lengthBytes, 4294967296n);
   assert.equal(late.ktimeNs, 9007199254740993n, 'kernel time past 2^53, exact');
   assert.equal(late.error, 'ENOMEM');
-  assert.deepEqual(records.filter((x) => x.kind === 'lost'), [{ kind: 'lost', count: 17 }]);
+  assert.deepEqual(
+    records.filter((x) => x.kind === 'lost'),
+    [{ kind: 'lost', count: 17 }],
+  );
   assert.deepEqual(lifecycleOf(records), [
     { kind: 'rename', ktimeNs: 1005n, pid: 4242, tid: 4243, oldName: '\u{1f600} x', newName: '/\b\f\n\r\t' },
-    { kind: 'fork', ktimeNs: 1006n, parentPid: 4242, childPid: 4247, childTid: 4247, isThread: false, name: 'Web Content' },
+    {
+      kind: 'fork',
+      ktimeNs: 1006n,
+      parentPid: 4242,
+      childPid: 4247,
+      childTid: 4247,
+      isThread: false,
+      name: 'Web Content',
+    },
   ]);
   // @unpaired 3, and 2 entries still pending when bpftrace stopped
-  assert.deepEqual(records.filter((x) => x.kind === 'unpaired'), [{ kind: 'unpaired', count: 3 }, { kind: 'unpaired', count: 2 }]);
+  assert.deepEqual(
+    records.filter((x) => x.kind === 'unpaired'),
+    [
+      { kind: 'unpaired', count: 3 },
+      { kind: 'unpaired', count: 2 },
+    ],
+  );
 });
 
 test('lossless JSON: integers stay exact, bad input is a ParseError', () => {
   const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-  assert.deepEqual(parseLosslessJson(enc('[18446744073709551615, -9223372036854775808, 1.5, true, null, {"a": "b"}]'), 't'), [18446744073709551615n, -9223372036854775808n, 1.5, true, null, { a: 'b' }]);
+  assert.deepEqual(
+    parseLosslessJson(enc('[18446744073709551615, -9223372036854775808, 1.5, true, null, {"a": "b"}]'), 't'),
+    [18446744073709551615n, -9223372036854775808n, 1.5, true, null, { a: 'b' }],
+  );
   assert.equal(parseLosslessJson(enc('"\\uffffffc3\\uffffffa9"'), 't'), 'é');
   assert.equal(parseLosslessJson(enc('"\\u00e9\\ud83d\\ude00"'), 't'), 'é\u{1f600}');
-  for (const bad of ['[1,', '{"a" 1}', '"\\q"', '[1] x', '', '-', '"\\u12"']) assert.throws(() => parseLosslessJson(enc(bad), 't'), ParseError, bad);
+  for (const bad of ['[1,', '{"a" 1}', '"\\q"', '[1] x', '', '-', '"\\u12"'])
+    assert.throws(() => parseLosslessJson(enc(bad), 't'), ParseError, bad);
 });
 
 test('bpftrace parser: mprotect tuples, a success and a failure; a short one is skipped and counted', () => {

@@ -3,7 +3,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UserError } from '../../src/base/errors.js';
 import { createBpftraceBackend } from '../../src/sources/bpftrace.js';
-import { betweenMarkers, buildKnownWorkload, collect, expectedCalls, PROCESS_NAME, runKnownWorkload, shape, spawnKnownWorkload, WORKER_NAME } from './known-workload.js';
+import {
+  betweenMarkers,
+  buildKnownWorkload,
+  collect,
+  expectedCalls,
+  PROCESS_NAME,
+  runKnownWorkload,
+  shape,
+  spawnKnownWorkload,
+  WORKER_NAME,
+} from './known-workload.js';
 
 test('bpftrace backend: exact calls, results, errors, pid vs tid and names of a known workload', async () => {
   const bin = await buildKnownWorkload();
@@ -26,14 +36,57 @@ test('bpftrace backend: exact calls, results, errors, pid vs tid and names of a 
   }
 
   const life = got.lifecycle;
-  assert.ok(life.some((l) => l.kind === 'exec' && l.pid === r.pid && l.filename === bin), 'exec of the workload');
-  assert.ok(life.some((l) => l.kind === 'rename' && l.pid === r.pid && l.tid === r.pid && l.newName === PROCESS_NAME), 'process renamed');
-  assert.ok(life.some((l) => l.kind === 'fork' && l.parentPid === r.pid && l.childPid === r.pid && l.childTid === r.worker && l.isThread), 'thread created');
-  assert.ok(life.some((l) => l.kind === 'rename' && l.pid === r.pid && l.tid === r.worker && l.oldName === PROCESS_NAME && l.newName === WORKER_NAME), 'thread renamed');
-  assert.ok(life.some((l) => l.kind === 'fork' && l.parentPid === r.pid && l.childPid === r.child && l.childTid === r.child && !l.isThread && l.name === PROCESS_NAME), 'child forked');
-  assert.ok(life.some((l) => l.kind === 'exit' && l.pid === r.child), 'child exited');
-  assert.ok(life.some((l) => l.kind === 'exit' && l.pid === r.pid), 'workload exited');
-  assert.equal(life.filter((l) => l.kind === 'exit' && l.pid === r.pid).length, 1, 'one exit per process, not per thread');
+  assert.ok(
+    life.some((l) => l.kind === 'exec' && l.pid === r.pid && l.filename === bin),
+    'exec of the workload',
+  );
+  assert.ok(
+    life.some((l) => l.kind === 'rename' && l.pid === r.pid && l.tid === r.pid && l.newName === PROCESS_NAME),
+    'process renamed',
+  );
+  assert.ok(
+    life.some(
+      (l) =>
+        l.kind === 'fork' && l.parentPid === r.pid && l.childPid === r.pid && l.childTid === r.worker && l.isThread,
+    ),
+    'thread created',
+  );
+  assert.ok(
+    life.some(
+      (l) =>
+        l.kind === 'rename' &&
+        l.pid === r.pid &&
+        l.tid === r.worker &&
+        l.oldName === PROCESS_NAME &&
+        l.newName === WORKER_NAME,
+    ),
+    'thread renamed',
+  );
+  assert.ok(
+    life.some(
+      (l) =>
+        l.kind === 'fork' &&
+        l.parentPid === r.pid &&
+        l.childPid === r.child &&
+        l.childTid === r.child &&
+        !l.isThread &&
+        l.name === PROCESS_NAME,
+    ),
+    'child forked',
+  );
+  assert.ok(
+    life.some((l) => l.kind === 'exit' && l.pid === r.child),
+    'child exited',
+  );
+  assert.ok(
+    life.some((l) => l.kind === 'exit' && l.pid === r.pid),
+    'workload exited',
+  );
+  assert.equal(
+    life.filter((l) => l.kind === 'exit' && l.pid === r.pid).length,
+    1,
+    'one exit per process, not per thread',
+  );
 
   const lost = backend.lost();
   assert.equal(lost.lostEvents, 0);
@@ -49,8 +102,14 @@ test('bpftrace backend: memlens and its descendants are left out by default', as
   await backend.stop();
   const got = await collecting;
   const ours = new Set([process.pid, r.pid, r.child]);
-  assert.deepEqual(got.events.filter((e) => ours.has(e.pid)), []);
-  assert.deepEqual(got.lifecycle.filter((l) => (l.kind === 'fork' ? ours.has(l.parentPid) : ours.has(l.pid))), []);
+  assert.deepEqual(
+    got.events.filter((e) => ours.has(e.pid)),
+    [],
+  );
+  assert.deepEqual(
+    got.lifecycle.filter((l) => (l.kind === 'fork' ? ours.has(l.parentPid) : ours.has(l.pid))),
+    [],
+  );
 });
 
 test('bpftrace backend: --pid keeps only that process', async () => {
@@ -66,12 +125,18 @@ test('bpftrace backend: --pid keeps only that process', async () => {
   assert.deepEqual(new Set(got.events.map((e) => e.pid)), new Set([r.pid]));
   // Its child is another process: left out.
   const calls = betweenMarkers(got.events, r);
-  assert.deepEqual(calls.map(shape), expectedCalls(r).filter((c) => c.pid === r.pid));
+  assert.deepEqual(
+    calls.map(shape),
+    expectedCalls(r).filter((c) => c.pid === r.pid),
+  );
 });
 
 // memlens checks for root before it looks for bpftrace: as root, a missing bpftrace is said as such.
 test('bpftrace backend: a missing bpftrace is one clear error', async () => {
   const b = createBpftraceBackend({ host: 'h', excludeSelf: true, bpftrace: '/nonexistent/bpftrace' });
-  await assert.rejects(b.start(), (e: unknown) => e instanceof UserError && /bpftrace is not installed/.test(e.message));
+  await assert.rejects(
+    b.start(),
+    (e: unknown) => e instanceof UserError && /bpftrace is not installed/.test(e.message),
+  );
   await b.stop();
 });

@@ -11,9 +11,25 @@ export function fixture(...parts: string[]): Uint8Array {
 }
 
 export function knownReport(): KnownReport {
-  const j = JSON.parse(readFileSync(join(fixturesDir, 'bpftrace', 'known-workload.report.json'), 'utf8')) as Record<string, string | number>;
+  const j = JSON.parse(readFileSync(join(fixturesDir, 'bpftrace', 'known-workload.report.json'), 'utf8')) as Record<
+    string,
+    string | number
+  >;
   const big = (k: string): bigint => BigInt(String(j[k]));
-  return { pid: Number(j.pid), worker: Number(j.worker), child: Number(j.child), markBegin: big('markBegin'), markEnd: big('markEnd'), a: big('a'), b: big('b'), c: big('c'), m: big('m'), k: big('k'), d: big('d'), e: big('e') };
+  return {
+    pid: Number(j.pid),
+    worker: Number(j.worker),
+    child: Number(j.child),
+    markBegin: big('markBegin'),
+    markEnd: big('markEnd'),
+    a: big('a'),
+    b: big('b'),
+    c: big('c'),
+    m: big('m'),
+    k: big('k'),
+    d: big('d'),
+    e: big('e'),
+  };
 }
 
 export function callsOf(records: readonly TracerLineRecord[]): MemEvent[] {

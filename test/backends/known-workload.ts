@@ -54,10 +54,28 @@ export function spawnKnownWorkload(bin: string): { pid: number; go(): Promise<Kn
         reject(new Error(`workload exited with ${code ?? 'a signal'}`));
         return;
       }
-      const kv = new Map(out.trim().split('\n').map((l) => l.split(' ') as [string, string]));
+      const kv = new Map(
+        out
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ') as [string, string]),
+      );
       const num = (k: string): number => Number(kv.get(k));
       const big = (k: string): bigint => BigInt(kv.get(k) ?? 'x');
-      resolve({ pid: num('pid'), worker: num('worker'), child: num('child'), markBegin: big('mark_begin'), markEnd: big('mark_end'), a: big('a'), b: big('b'), c: big('c'), m: big('m'), k: big('k'), d: big('d'), e: big('e') });
+      resolve({
+        pid: num('pid'),
+        worker: num('worker'),
+        child: num('child'),
+        markBegin: big('mark_begin'),
+        markEnd: big('mark_end'),
+        a: big('a'),
+        b: big('b'),
+        c: big('c'),
+        m: big('m'),
+        k: big('k'),
+        d: big('d'),
+        e: big('e'),
+      });
     });
   });
   const pid = child.pid;
@@ -87,21 +105,41 @@ export async function collect(backend: TraceBackend): Promise<Collected> {
 }
 
 /** The fields that identify a call, for exact comparison. */
-export type CallShape = Pick<MemEvent, 'pid' | 'tid' | 'name' | 'thread' | 'call' | 'addr' | 'lengthBytes' | 'prot' | 'flags' | 'fd' | 'result' | 'error' | 'newLengthBytes' | 'newAddr'>;
+export type CallShape = Pick<
+  MemEvent,
+  | 'pid'
+  | 'tid'
+  | 'name'
+  | 'thread'
+  | 'call'
+  | 'addr'
+  | 'lengthBytes'
+  | 'prot'
+  | 'flags'
+  | 'fd'
+  | 'result'
+  | 'error'
+  | 'newLengthBytes'
+  | 'newAddr'
+>;
 
 export function shape(e: MemEvent): CallShape {
-  const { pid, tid, name, thread, call, addr, lengthBytes, prot, flags, fd, result, error, newLengthBytes, newAddr } = e;
+  const { pid, tid, name, thread, call, addr, lengthBytes, prot, flags, fd, result, error, newLengthBytes, newAddr } =
+    e;
   return { pid, tid, name, thread, call, addr, lengthBytes, prot, flags, fd, result, error, newLengthBytes, newAddr };
 }
 
 /** The workload's events strictly between its two markers, in kernel-timestamp order. */
 export function betweenMarkers(events: readonly MemEvent[], r: KnownReport): MemEvent[] {
   const mine = events.filter((e) => e.pid === r.pid || e.pid === r.child);
-  const isMark = (e: MemEvent, addr: bigint): boolean => e.pid === r.pid && e.call === 'munmap' && e.addr === addr && e.lengthBytes === 0n;
+  const isMark = (e: MemEvent, addr: bigint): boolean =>
+    e.pid === r.pid && e.call === 'munmap' && e.addr === addr && e.lengthBytes === 0n;
   const begin = mine.find((e) => isMark(e, r.markBegin));
   const end = mine.find((e) => isMark(e, r.markEnd));
   if (begin === undefined || end === undefined) throw new Error('the workload markers were not traced');
-  return mine.filter((e) => e.ktimeNs > begin.ktimeNs && e.ktimeNs < end.ktimeNs).sort((x, y) => (x.ktimeNs < y.ktimeNs ? -1 : 1));
+  return mine
+    .filter((e) => e.ktimeNs > begin.ktimeNs && e.ktimeNs < end.ktimeNs)
+    .sort((x, y) => (x.ktimeNs < y.ktimeNs ? -1 : 1));
 }
 
 const PROT_RW = 3;
@@ -112,7 +150,14 @@ export function expectedCalls(r: KnownReport): CallShape[] {
   const main = { pid: r.pid, tid: r.pid, name: PROCESS_NAME, thread: PROCESS_NAME };
   const worker = { pid: r.pid, tid: r.worker, name: PROCESS_NAME, thread: WORKER_NAME };
   const child = { pid: r.child, tid: r.child, name: PROCESS_NAME, thread: PROCESS_NAME };
-  const mmap = (who: typeof main, len: bigint, result: bigint, prot = PROT_RW, flags = ANON_PRIVATE, error: string | null = null): CallShape => ({
+  const mmap = (
+    who: typeof main,
+    len: bigint,
+    result: bigint,
+    prot = PROT_RW,
+    flags = ANON_PRIVATE,
+    error: string | null = null,
+  ): CallShape => ({
     ...who,
     call: 'mmap',
     addr: 0n,
@@ -125,15 +170,51 @@ export function expectedCalls(r: KnownReport): CallShape[] {
     newLengthBytes: null,
     newAddr: null,
   });
-  const munmap = (who: typeof main, addr: bigint, len: bigint): CallShape => ({ ...who, call: 'munmap', addr, lengthBytes: len, prot: null, flags: null, fd: null, result: 0n, error: null, newLengthBytes: null, newAddr: null });
-  const brk = (addr: bigint, result: bigint): CallShape => ({ ...main, call: 'brk', addr, lengthBytes: 0n, prot: null, flags: null, fd: null, result, error: null, newLengthBytes: null, newAddr: null });
+  const munmap = (who: typeof main, addr: bigint, len: bigint): CallShape => ({
+    ...who,
+    call: 'munmap',
+    addr,
+    lengthBytes: len,
+    prot: null,
+    flags: null,
+    fd: null,
+    result: 0n,
+    error: null,
+    newLengthBytes: null,
+    newAddr: null,
+  });
+  const brk = (addr: bigint, result: bigint): CallShape => ({
+    ...main,
+    call: 'brk',
+    addr,
+    lengthBytes: 0n,
+    prot: null,
+    flags: null,
+    fd: null,
+    result,
+    error: null,
+    newLengthBytes: null,
+    newAddr: null,
+  });
   return [
     mmap(main, 40960n, r.a),
     mmap(main, 81920n, r.b),
     mmap(main, 16384n, r.c),
     munmap(main, r.c + 4096n, 4096n),
     mmap(main, 12288n, -9n, 1, 0x02, 'EBADF'),
-    { ...main, call: 'mremap', addr: r.b, lengthBytes: 81920n, prot: null, flags: 1, fd: null, result: r.m, error: null, newLengthBytes: 163840n, newAddr: null },
+    {
+      ...main,
+      call: 'mremap',
+      addr: r.b,
+      lengthBytes: 81920n,
+      prot: null,
+      flags: 1,
+      fd: null,
+      result: r.m,
+      error: null,
+      newLengthBytes: 163840n,
+      newAddr: null,
+    },
     munmap(main, r.a, 40960n),
     brk(0n, r.k),
     brk(r.k + 65536n, r.k + 65536n),

@@ -4,7 +4,16 @@
 // version, the kernel's build tree). A build takes minutes of CPU (SystemTap compiles the kernel's
 // tracepoint headers and the module with kbuild); a later run with the same inputs reuses it.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { runProcess } from '../helpers/cli.js';
 import { artifactsDir, repoRoot } from '../helpers/paths.js';
@@ -34,7 +43,8 @@ async function stapVersion(): Promise<string> {
 /** The module for `release`, from the cache or built now (bounded: the build may take 40 minutes on a busy two-core machine). */
 export async function stapModuleFor(release: string): Promise<StapModule> {
   const buildTree = join('/lib/modules', release, 'build');
-  if (!existsSync(join(buildTree, '.config'))) throw new Error(`no kernel build tree for ${release} at ${buildTree}: install linux-headers-${release}`);
+  if (!existsSync(join(buildTree, '.config')))
+    throw new Error(`no kernel build tree for ${release} at ${buildTree}: install linux-headers-${release}`);
   const version = await stapVersion();
   const key = (files: string[], more: string[]): string => {
     const h = createHash('sha256');
@@ -46,9 +56,15 @@ export async function stapModuleFor(release: string): Promise<StapModule> {
   // The runtime copy keeps one path: SystemTap caches what it compiled to query the kernel's
   // tracepoints (minutes of CPU) under a key that includes the runtime's path.
   const runtime = join(cache, `runtime-${release}-${key([RUNTIME_SCRIPT, RUNTIME_PATCH], [version])}`);
-  const dir = join(cache, `${release}-${key([STAP_SCRIPT, RUNTIME_SCRIPT, RUNTIME_PATCH, join(buildTree, '.config'), join(buildTree, 'Module.symvers')], [version, realpathSync(buildTree)])}`);
+  const dir = join(
+    cache,
+    `${release}-${key([STAP_SCRIPT, RUNTIME_SCRIPT, RUNTIME_PATCH, join(buildTree, '.config'), join(buildTree, 'Module.symvers')], [version, realpathSync(buildTree)])}`,
+  );
   const ko = join(dir, `${MODULE_NAME}.ko`);
-  const commands = [`sh tracing/stap-runtime.sh ${release} ${runtime}`, `nice -n 10 stap -g -R ${runtime} -r ${release} -p4 -m ${MODULE_NAME} tracing/memlens.stp`];
+  const commands = [
+    `sh tracing/stap-runtime.sh ${release} ${runtime}`,
+    `nice -n 10 stap -g -R ${runtime} -r ${release} -p4 -m ${MODULE_NAME} tracing/memlens.stp`,
+  ];
   if (existsSync(ko)) return { path: ko, built: false, commands };
 
   mkdirSync(cache, { recursive: true });
@@ -66,8 +82,31 @@ export async function stapModuleFor(release: string): Promise<StapModule> {
     const out = join(staging, 'module');
     mkdirSync(out);
     // stap -m writes NAME.ko into its working directory (and nothing else with -p4).
-    const built = await runProcess('sh', ['-c', 'cd "$1" && shift && exec "$@"', 'sh', out, 'nice', '-n', '10', 'stap', '-g', '-R', runtime, '-r', release, '-p4', '-m', MODULE_NAME, STAP_SCRIPT], { boundMs: 40 * 60_000 });
-    if (built.code !== 0 || !existsSync(join(out, `${MODULE_NAME}.ko`))) throw new Error(`${commands[1] ?? ''} failed (${built.code}):\n${built.stderr.slice(-6000)}`);
+    const built = await runProcess(
+      'sh',
+      [
+        '-c',
+        'cd "$1" && shift && exec "$@"',
+        'sh',
+        out,
+        'nice',
+        '-n',
+        '10',
+        'stap',
+        '-g',
+        '-R',
+        runtime,
+        '-r',
+        release,
+        '-p4',
+        '-m',
+        MODULE_NAME,
+        STAP_SCRIPT,
+      ],
+      { boundMs: 40 * 60_000 },
+    );
+    if (built.code !== 0 || !existsSync(join(out, `${MODULE_NAME}.ko`)))
+      throw new Error(`${commands[1] ?? ''} failed (${built.code}):\n${built.stderr.slice(-6000)}`);
     writeFileSync(join(out, 'build.txt'), `${commands.join('\n')}\n${version}\n\n${patched}${built.stderr}`);
     rmSync(dir, { recursive: true, force: true });
     renameSync(out, dir);

@@ -29,10 +29,22 @@ test('stap parser: the known workload, exact calls with pid vs tid and process v
   // wall 1795434000123584820 ns since the epoch, to the millisecond
   assert.equal(first.timeMs, 1795434000123);
   const life = lifecycleOf(records);
-  assert.ok(life.some((l) => l.kind === 'rename' && l.tid === r.worker && l.oldName === PROCESS_NAME && l.newName === WORKER_NAME));
+  assert.ok(
+    life.some(
+      (l) => l.kind === 'rename' && l.tid === r.worker && l.oldName === PROCESS_NAME && l.newName === WORKER_NAME,
+    ),
+  );
   assert.ok(life.some((l) => l.kind === 'fork' && l.parentPid === r.pid && l.childPid === r.child && !l.isThread));
-  assert.ok(life.some((l) => l.kind === 'fork' && l.parentPid === r.pid && l.childPid === r.pid && l.childTid === r.worker && l.isThread));
-  assert.deepEqual(records.filter((x) => x.kind === 'unpaired'), [{ kind: 'unpaired', count: 0 }]);
+  assert.ok(
+    life.some(
+      (l) =>
+        l.kind === 'fork' && l.parentPid === r.pid && l.childPid === r.pid && l.childTid === r.worker && l.isThread,
+    ),
+  );
+  assert.deepEqual(
+    records.filter((x) => x.kind === 'unpaired'),
+    [{ kind: 'unpaired', count: 0 }],
+  );
   assert.deepEqual(records[0], { kind: 'started' });
 });
 
@@ -81,7 +93,15 @@ test('stap parser: edge cases, malformed lines skipped and counted', () => {
   assert.deepEqual(lifecycleOf(records), [
     { kind: 'rename', ktimeNs: 1011n, pid: 4242, tid: 4243, oldName: 'Isolated Web Co', newName: 'DOM Worker' },
     { kind: 'exec', ktimeNs: 1012n, pid: 4244, tid: 4245, name: '日本', filename: '/usr/bin/日本' },
-    { kind: 'fork', ktimeNs: 1013n, parentPid: 4242, childPid: 4242, childTid: 4246, isThread: true, name: 'Web Content' },
+    {
+      kind: 'fork',
+      ktimeNs: 1013n,
+      parentPid: 4242,
+      childPid: 4242,
+      childTid: 4246,
+      isThread: true,
+      name: 'Web Content',
+    },
     { kind: 'exit', ktimeNs: 1014n, pid: 4242, tid: 4242, name: 'Web Content' },
   ]);
   assert.deepEqual(records.at(-1), { kind: 'unpaired', count: 7 });
@@ -89,15 +109,28 @@ test('stap parser: edge cases, malformed lines skipped and counted', () => {
 
 test('stap parser: a header of another format version is an error, not garbage', () => {
   const p = new StapOutputParser('h', 'trace.txt');
-  assert.throws(() => p.push(new TextEncoder().encode('#memlens-stap 2\n')), (e: unknown) => e instanceof ParseError && /version "2"/.test(e.message) && /trace\.txt:1/.test(e.message));
+  assert.throws(
+    () => p.push(new TextEncoder().encode('#memlens-stap 2\n')),
+    (e: unknown) => e instanceof ParseError && /version "2"/.test(e.message) && /trace\.txt:1/.test(e.message),
+  );
 });
 
 test('stap parser: input whose first line is not the header is not memlens.stp output: refused whole', () => {
-  for (const first of ['# SystemTap output fixtures', 'C 1000 1795434000000001000 42 43 a b munmap 0x0 0x1000 0', '', ' #memlens-stap 1', '#memlens-stapler 1']) {
+  for (const first of [
+    '# SystemTap output fixtures',
+    'C 1000 1795434000000001000 42 43 a b munmap 0x0 0x1000 0',
+    '',
+    ' #memlens-stap 1',
+    '#memlens-stapler 1',
+  ]) {
     const p = new StapOutputParser('h', 'notes.md');
     assert.throws(
       () => p.push(new TextEncoder().encode(`${first}\n#memlens-stap 1\n`)),
-      (e: unknown) => e instanceof ParseError && /^notes\.md:1: not memlens\.stp output: the first line is .*, not the header "#memlens-stap 1"$/.test(e.message),
+      (e: unknown) =>
+        e instanceof ParseError &&
+        /^notes\.md:1: not memlens\.stp output: the first line is .*, not the header "#memlens-stap 1"$/.test(
+          e.message,
+        ),
       JSON.stringify(first),
     );
   }
@@ -133,8 +166,15 @@ test('stap parser: mprotect lines, a success and a failure; a short one is skipp
   );
 });
 
-test('stap parser: the L line, SystemTap\'s own skipped probes and transport failures, is lost events', () => {
-  const text = ['#memlens-stap 1', 'U 1016 1795434000000001016 2', 'L 1017 1795434000000001017 3 4', 'L 1018 1795434000000001018 -1 0', 'L 1019 1795434000000001019 5', ''].join('\n');
+test("stap parser: the L line, SystemTap's own skipped probes and transport failures, is lost events", () => {
+  const text = [
+    '#memlens-stap 1',
+    'U 1016 1795434000000001016 2',
+    'L 1017 1795434000000001017 3 4',
+    'L 1018 1795434000000001018 -1 0',
+    'L 1019 1795434000000001019 5',
+    '',
+  ].join('\n');
   const { records, malformed } = parseAll(new TextEncoder().encode(text));
   // A negative count and a short line are not counts: skipped and counted as malformed.
   assert.equal(malformed, 2);

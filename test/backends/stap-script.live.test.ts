@@ -37,7 +37,17 @@ function fakeBuildTree(): string {
 test('stap -p1 parses tracing/memlens.stp', async () => {
   const r = await stap(['-p1', '-g', '-r', fakeBuildTree(), script]);
   assert.equal(r.code, 0, r.stderr);
-  for (const probe of ['syscall.mmap2', 'syscall.mmap2.return', 'syscall.munmap.return', 'syscall.brk.return', 'syscall.mremap.return', 'syscall.mprotect.return', 'kernel.trace("task_newtask")', 'kernel.trace("sched_process_exec")', 'kernel.trace("sched_process_exit")']) {
+  for (const probe of [
+    'syscall.mmap2',
+    'syscall.mmap2.return',
+    'syscall.munmap.return',
+    'syscall.brk.return',
+    'syscall.mremap.return',
+    'syscall.mprotect.return',
+    'kernel.trace("task_newtask")',
+    'kernel.trace("sched_process_exec")',
+    'kernel.trace("sched_process_exit")',
+  ]) {
     assert.ok(r.stdout.includes(`probe ${probe}`), `parse tree has ${probe}`);
   }
 });
@@ -58,15 +68,22 @@ function kernelWithHeaders(): string | undefined {
 }
 
 const headers = kernelWithHeaders();
-test('stap -p2 elaborates tracing/memlens.stp against installed kernel headers, without debuginfo', { skip: headers === undefined ? 'no kernel headers installed (.ci/setup-system installs linux-headers-amd64)' : false }, async () => {
-  const r = await stap(['-p2', '-g', '-r', headers ?? '', script]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.doesNotMatch(r.stderr, /semantic error|never-assigned|eliding/);
-  // Without debuginfo or a symbol table the syscall tapset falls back to the raw syscall tracepoints.
-  assert.match(r.stdout, /kernel\.trace\("raw_syscalls:sys_enter"\)/);
-  assert.match(r.stdout, /kernel\.trace\("raw_syscalls:sys_exit"\)/);
-  for (const tp of ['task:task_newtask', 'sched:sched_process_exec', 'sched:sched_process_exit']) assert.ok(r.stdout.includes(`kernel.trace("${tp}")`), tp);
-});
+test(
+  'stap -p2 elaborates tracing/memlens.stp against installed kernel headers, without debuginfo',
+  {
+    skip: headers === undefined ? 'no kernel headers installed (.ci/setup-system installs linux-headers-amd64)' : false,
+  },
+  async () => {
+    const r = await stap(['-p2', '-g', '-r', headers ?? '', script]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /semantic error|never-assigned|eliding/);
+    // Without debuginfo or a symbol table the syscall tapset falls back to the raw syscall tracepoints.
+    assert.match(r.stdout, /kernel\.trace\("raw_syscalls:sys_enter"\)/);
+    assert.match(r.stdout, /kernel\.trace\("raw_syscalls:sys_exit"\)/);
+    for (const tp of ['task:task_newtask', 'sched:sched_process_exec', 'sched:sched_process_exit'])
+      assert.ok(r.stdout.includes(`kernel.trace("${tp}")`), tp);
+  },
+);
 
 test('every line memlens.stp prints is one the parser reads', () => {
   const text = readFileSync(script, 'utf8');
@@ -87,5 +104,18 @@ test('every line memlens.stp prints is one the parser reads', () => {
   const lines = formats.map(sample);
   const records = p.push(new TextEncoder().encode(lines.join('\n') + '\n'));
   assert.equal(p.malformed, 0, `${p.samples.join('; ')}\n${lines.join('\n')}`);
-  assert.deepEqual(records.map((r) => r.kind).sort(), ['call', 'call', 'call', 'call', 'call', 'lifecycle', 'lifecycle', 'lifecycle', 'lifecycle', 'lost', 'started', 'unpaired']);
+  assert.deepEqual(records.map((r) => r.kind).sort(), [
+    'call',
+    'call',
+    'call',
+    'call',
+    'call',
+    'lifecycle',
+    'lifecycle',
+    'lifecycle',
+    'lifecycle',
+    'lost',
+    'started',
+    'unpaired',
+  ]);
 });

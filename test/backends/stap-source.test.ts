@@ -15,7 +15,10 @@ test('stap backend: a file gives batches in kernel-time order, and counts what i
   const got = await collect(b);
   assert.equal(got.events.length, 6);
   const times = got.events.map((e) => e.ktimeNs);
-  assert.deepEqual(times, [...times].sort((x, y) => (x < y ? -1 : 1)));
+  assert.deepEqual(
+    times,
+    [...times].sort((x, y) => (x < y ? -1 : 1)),
+  );
   assert.equal(got.lifecycle.length, 4);
   assert.deepEqual(b.lost(), { lostEvents: 0, unpaired: 7, malformed: 6 });
   await b.stop();
@@ -23,16 +26,26 @@ test('stap backend: a file gives batches in kernel-time order, and counts what i
 });
 
 test('stap backend: --pid keeps only that process, lifecycle included', async () => {
-  const b = createStapBackend(join(fixturesDir, 'stap', 'edge-cases.txt'), { host: 'h', excludeSelf: false, pids: [4244] });
+  const b = createStapBackend(join(fixturesDir, 'stap', 'edge-cases.txt'), {
+    host: 'h',
+    excludeSelf: false,
+    pids: [4244],
+  });
   await b.start();
   const got = await collect(b);
   assert.equal(got.events.length, 0);
-  assert.deepEqual(got.lifecycle.map((l) => l.kind), ['exec']);
+  assert.deepEqual(
+    got.lifecycle.map((l) => l.kind),
+    ['exec'],
+  );
 });
 
 test('stap backend: a missing file is one clear error', async () => {
   const b = createStapBackend('/nonexistent/trace.txt', { host: 'h', excludeSelf: true });
-  await assert.rejects(b.start(), (e: unknown) => e instanceof UserError && e.message === 'cannot read /nonexistent/trace.txt: no such file');
+  await assert.rejects(
+    b.start(),
+    (e: unknown) => e instanceof UserError && e.message === 'cannot read /nonexistent/trace.txt: no such file',
+  );
 });
 
 test('stap backend: reads standard input (stap memlens.stp | memlens trace --from-stap -)', async () => {

@@ -14,7 +14,8 @@ import { eventToJson, type LifecycleEvent } from '../../src/wire/events.js';
 import { waitingFor } from '../helpers/waiting.js';
 import { collect, spawnKnownWorkload } from './known-workload.js';
 
-const json = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+const json = (value: unknown): string =>
+  JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 function report(name: string, value: unknown): void {
   process.stdout.write(`MEMLENS-VM-RESULT ${name} ${json(value)}\n`);
@@ -60,22 +61,28 @@ try {
 
   // The probes are live once a process started now has its calls in the output (the begin
   // probe's header alone does not prove that the syscall probes are attached).
-  const probe = await waitingFor('memlens.stp to print the calls of a process started after staprun', async (signal) => {
-    while (!signal.aborted) {
-      const status = stapExit();
-      if (status !== undefined) throw new Error(`staprun exited (${String(status)}): ${stapOutput}`);
-      const pid = spawnSync('/bin/true').pid;
-      await pause(500);
-      if (new RegExp(`^C \\d+ \\d+ ${pid} ${pid} `, 'm').test(written())) return pid;
-    }
-    return undefined;
-  });
+  const probe = await waitingFor(
+    'memlens.stp to print the calls of a process started after staprun',
+    async (signal) => {
+      while (!signal.aborted) {
+        const status = stapExit();
+        if (status !== undefined) throw new Error(`staprun exited (${String(status)}): ${stapOutput}`);
+        const pid = spawnSync('/bin/true').pid;
+        await pause(500);
+        if (new RegExp(`^C \\d+ \\d+ ${pid} ${pid} `, 'm').test(written())) return pid;
+      }
+      return undefined;
+    },
+  );
   report('probe', { pid: probe });
 
   const r = await held.go();
   // SystemTap's transport hands lines over in batches: wait for the workload's last marker.
   await waitingFor(`memlens.stp to print the end marker of pid ${r.pid}`, async (signal) => {
-    const marker = new RegExp(`^C \\d+ \\d+ ${r.pid} ${r.pid} \\S+ \\S+ munmap 0x${r.markEnd.toString(16)} 0x0 -22$`, 'm');
+    const marker = new RegExp(
+      `^C \\d+ \\d+ ${r.pid} ${r.pid} \\S+ \\S+ munmap 0x${r.markEnd.toString(16)} 0x0 -22$`,
+      'm',
+    );
     while (!signal.aborted && !marker.test(written())) await pause(250);
   });
   // SIGINT: staprun unloads the module, whose end probe prints the U and L lines first.

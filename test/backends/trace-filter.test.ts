@@ -25,7 +25,15 @@ const ev = (pid: number, ktimeNs: bigint): MemEvent => ({
   newLengthBytes: null,
   newAddr: null,
 });
-const fork = (parentPid: number, childPid: number, ktimeNs = 0n): LifecycleEvent => ({ kind: 'fork', ktimeNs, parentPid, childPid, childTid: childPid, isThread: false, name: 'n' });
+const fork = (parentPid: number, childPid: number, ktimeNs = 0n): LifecycleEvent => ({
+  kind: 'fork',
+  ktimeNs,
+  parentPid,
+  childPid,
+  childTid: childPid,
+  isThread: false,
+  name: 'n',
+});
 const exit = (pid: number, ktimeNs = 0n): LifecycleEvent => ({ kind: 'exit', ktimeNs, pid, tid: pid, name: 'n' });
 
 test('filter: descendants of an excluded process are excluded, and a reused pid is not', () => {
@@ -53,17 +61,28 @@ test('filter: --pid keeps those processes and their own lifecycle', () => {
 });
 
 test('assembler: records come out in kernel-time order, once older than the window or when idle', async () => {
-  const a = new ReorderQueue({ filter: new TraceFilter(undefined, []), reorderWindowNs: 100n, maxHeldEvents: 1000, onPressure: () => undefined });
+  const a = new ReorderQueue({
+    filter: new TraceFilter(undefined, []),
+    reorderWindowNs: 100n,
+    maxHeldEvents: 1000,
+    onPressure: () => undefined,
+  });
   const call = (pid: number, t: bigint): TracerLineRecord => ({ kind: 'call', event: ev(pid, t) });
   a.add([call(1, 500n), call(2, 300n), { kind: 'lifecycle', event: fork(1, 9, 400n) }, call(3, 1000n)]);
   a.tick(); // not idle: only what is older than 1000 - 100 goes out
   a.add([call(4, 950n)]);
   a.tick();
   a.tick(); // idle: the rest
-  a.add([{ kind: 'lost', count: 3 }, { kind: 'unpaired', count: 2 }]);
+  a.add([
+    { kind: 'lost', count: 3 },
+    { kind: 'unpaired', count: 2 },
+  ]);
   a.finish();
   const got: string[] = [];
-  for await (const b of a.batches()) got.push(`${b.events.map((e) => `${e.pid}@${e.ktimeNs}`).join(',')}|${b.lifecycle.map((l) => l.ktimeNs).join(',')}`);
+  for await (const b of a.batches())
+    got.push(
+      `${b.events.map((e) => `${e.pid}@${e.ktimeNs}`).join(',')}|${b.lifecycle.map((l) => l.ktimeNs).join(',')}`,
+    );
   assert.deepEqual(got, ['2@300,1@500|400', '4@950,3@1000|']);
   assert.deepEqual(a.lost(5), { lostEvents: 3, unpaired: 2, malformed: 5 });
 });

@@ -7,10 +7,14 @@ import { WaitBoundExceeded, waitingFor } from '../helpers/waiting.js';
 test('a wait past its bound fails naming what it waited for, and aborts its body', async () => {
   let seen: AbortSignal | undefined;
   await assert.rejects(
-    waitingFor('a condition that never comes', (signal) => {
-      seen = signal;
-      return new Promise<never>(() => undefined);
-    }, 50),
+    waitingFor(
+      'a condition that never comes',
+      (signal) => {
+        seen = signal;
+        return new Promise<never>(() => undefined);
+      },
+      50,
+    ),
     (e: unknown) => e instanceof WaitBoundExceeded && /waiting for: a condition that never comes/.test(e.message),
   );
   assert.equal(seen?.aborted, true);

@@ -82,7 +82,10 @@ test('a gzip bomb that is an archive fails at the record bound, not after inflat
     })(),
   );
   const gz = counted(plain.pipe(createGzip()));
-  await rejectsWith(readArchiveStream(gz.stream, 'big.gz'), new RegExp(`record proc/meminfo claims ${claim} bytes, more than the limit of ${ARCHIVE_LIMITS.maxRecordBytes}`));
+  await rejectsWith(
+    readArchiveStream(gz.stream, 'big.gz'),
+    new RegExp(`record proc/meminfo claims ${claim} bytes, more than the limit of ${ARCHIVE_LIMITS.maxRecordBytes}`),
+  );
   assert.ok(gz.pulled() <= 4 * CHUNK, `${gz.pulled()} bytes of gzip read`);
   // And one whole small gzip archive still reads.
   const ok = gzipSync(writeArchive([{ kind: 'M', name: 'time', payload: '2026-11-23T10:00:00Z\n' }]));
@@ -90,10 +93,18 @@ test('a gzip bomb that is an archive fails at the record bound, not after inflat
 });
 
 const SMALL: ArchiveLimits = { maxRecordBytes: 100, maxArchiveBytes: 1000, maxRecords: 8 };
-const record = (n: number, bytes: number): TestRecord => ({ kind: 'F', name: `proc/${n}/status`, payload: 'x'.repeat(bytes) });
+const record = (n: number, bytes: number): TestRecord => ({
+  kind: 'F',
+  name: `proc/${n}/status`,
+  payload: 'x'.repeat(bytes),
+});
 
 /** Feeds `bytes` in random chunks; the error, and how many bytes were pushed when it came. */
-function failAt(bytes: Uint8Array, limits: ArchiveLimits, rng: SeededRandom | undefined): { message: string; pushed: number } {
+function failAt(
+  bytes: Uint8Array,
+  limits: ArchiveLimits,
+  rng: SeededRandom | undefined,
+): { message: string; pushed: number } {
   const reader = new ArchiveReader('a', limits);
   let pushed = 0;
   try {
@@ -112,11 +123,29 @@ function failAt(bytes: Uint8Array, limits: ArchiveLimits, rng: SeededRandom | un
 test('each bound fails the same way at every chunking, as soon as the bytes cross it', () => {
   const cases: { name: string; bytes: Uint8Array; limits: ArchiveLimits; pattern: RegExp; within: number }[] = [
     // A record of 101 bytes: refused at its header, before its payload.
-    { name: 'record', bytes: writeArchive([record(1, 50), record(2, 101)]), limits: SMALL, pattern: /record proc\/2\/status claims 101 bytes, more than the limit of 100 \(at byte 88\)/, within: 88 + 21 },
+    {
+      name: 'record',
+      bytes: writeArchive([record(1, 50), record(2, 101)]),
+      limits: SMALL,
+      pattern: /record proc\/2\/status claims 101 bytes, more than the limit of 100 \(at byte 88\)/,
+      within: 88 + 21,
+    },
     // Twelve records of 10 bytes: the ninth header is refused.
-    { name: 'count', bytes: writeArchive(Array.from({ length: 12 }, (_, k) => record(k, 10))), limits: SMALL, pattern: /more than the limit of 8 records/, within: 1000 },
+    {
+      name: 'count',
+      bytes: writeArchive(Array.from({ length: 12 }, (_, k) => record(k, 10))),
+      limits: SMALL,
+      pattern: /more than the limit of 8 records/,
+      within: 1000,
+    },
     // Fourteen records of 90 bytes: more than 1000 bytes in all.
-    { name: 'archive', bytes: writeArchive(Array.from({ length: 14 }, (_, k) => record(k, 90))), limits: { ...SMALL, maxRecords: 100 }, pattern: /longer than the limit of 1000 bytes \(at byte 1000\)/, within: 1000 },
+    {
+      name: 'archive',
+      bytes: writeArchive(Array.from({ length: 14 }, (_, k) => record(k, 90))),
+      limits: { ...SMALL, maxRecords: 100 },
+      pattern: /longer than the limit of 1000 bytes \(at byte 1000\)/,
+      within: 1000,
+    },
   ];
   for (const c of cases) {
     const whole = failAt(c.bytes, c.limits, undefined);

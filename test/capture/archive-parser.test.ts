@@ -25,7 +25,11 @@ const RECORDS: TestRecord[] = [
   { kind: 'F', name: 'proc/7/comm', payload: 'x\nend 0\nF 3 y\n' },
   { kind: 'F', name: 'proc/7/smaps', payload: '' },
   { kind: 'L', name: 'proc/7/exe', payload: '/usr/bin/we ird (deleted)\n' },
-  { kind: 'E', name: 'proc/7/smaps_rollup', payload: "permission cat: can't open '/proc/7/smaps_rollup': Permission denied\n" },
+  {
+    kind: 'E',
+    name: 'proc/7/smaps_rollup',
+    payload: "permission cat: can't open '/proc/7/smaps_rollup': Permission denied\n",
+  },
   { kind: 'E', name: 'proc/8/status', payload: 'missing cat: No such file or directory\n' },
 ];
 
@@ -63,7 +67,11 @@ test('hand-made archive: files (binary), links, unreadable files and metadata', 
   const smaps = a.entries.get('proc/7/smaps');
   assert.ok(smaps?.kind === 'file');
   assert.equal(smaps.data.length, 0);
-  assert.deepEqual(a.entries.get('proc/7/exe'), { kind: 'link', name: 'proc/7/exe', target: '/usr/bin/we ird (deleted)' });
+  assert.deepEqual(a.entries.get('proc/7/exe'), {
+    kind: 'link',
+    name: 'proc/7/exe',
+    target: '/usr/bin/we ird (deleted)',
+  });
   assert.deepEqual(a.entries.get('proc/7/smaps_rollup'), {
     kind: 'unreadable',
     name: 'proc/7/smaps_rollup',
@@ -135,12 +143,24 @@ test('specific corruptions are named', () => {
     parseError(() => parseArchive(enc.encode(text)), pattern);
   }
   // A length claim far beyond the data is a truncation, not a giant allocation.
-  parseError(() => parseArchive(enc.encode('memlens-capture 1\nF 99999999 proc/meminfo\nMemTotal')), /truncated inside record proc\/meminfo \(8 of 99999999 bytes\)/);
+  parseError(
+    () => parseArchive(enc.encode('memlens-capture 1\nF 99999999 proc/meminfo\nMemTotal')),
+    /truncated inside record proc\/meminfo \(8 of 99999999 bytes\)/,
+  );
   // A claim over the record bound (ARCHIVE_LIMITS) is refused at its header.
-  parseError(() => parseArchive(enc.encode('memlens-capture 1\nF 1999999999 proc/meminfo\nMemTotal')), /claims 1999999999 bytes, more than the limit of 134217728 \(at byte 18\)/);
-  parseError(() => parseArchive(enc.encode('memlens-capture 1\nF 999999999999 proc/meminfo\nMemTotal')), /claims 999999999999 bytes/);
+  parseError(
+    () => parseArchive(enc.encode('memlens-capture 1\nF 1999999999 proc/meminfo\nMemTotal')),
+    /claims 1999999999 bytes, more than the limit of 134217728 \(at byte 18\)/,
+  );
+  parseError(
+    () => parseArchive(enc.encode('memlens-capture 1\nF 999999999999 proc/meminfo\nMemTotal')),
+    /claims 999999999999 bytes/,
+  );
   parseError(() => parseArchive(enc.encode(`memlens-capture 1\n${'F'.repeat(10_000)}`)), /header line longer/);
-  parseError(() => parseArchive(Uint8Array.from([...enc.encode('memlens-capture 1\nF 1 \xff'), 0xff, 0x0a])), /bad record header|not text/);
+  parseError(
+    () => parseArchive(Uint8Array.from([...enc.encode('memlens-capture 1\nF 1 \xff'), 0xff, 0x0a])),
+    /bad record header|not text/,
+  );
 });
 
 test('random corruption never crashes: a parse or one ParseError', () => {
@@ -185,12 +205,17 @@ test('real capture by BusyBox sh as nobody: contents, permission and kernel-thre
   const kthreadRollup = a.entries.get('proc/2/smaps_rollup');
   assert.ok(kthreadRollup?.kind === 'unreadable' && kthreadRollup.reason === 'missing');
   // The root-owned sleep with a hostile argv[0] and comm.
-  const sleeper = [...a.entries.values()].find((e) => e.kind === 'file' && e.name.endsWith('/comm') && decode(e.data) === 'we ird) (x\n');
+  const sleeper = [...a.entries.values()].find(
+    (e) => e.kind === 'file' && e.name.endsWith('/comm') && decode(e.data) === 'we ird) (x\n',
+  );
   assert.ok(sleeper, 'the sleeper is in the archive');
   const pid = sleeper.name.split('/')[1] ?? '';
   const cmdline = a.entries.get(`proc/${pid}/cmdline`);
   assert.ok(cmdline?.kind === 'file');
-  assert.deepEqual([...cmdline.data], [...new TextEncoder().encode('we ird) (\nx'), 0xff, 0, ...new TextEncoder().encode('300'), 0]);
+  assert.deepEqual(
+    [...cmdline.data],
+    [...new TextEncoder().encode('we ird) (\nx'), 0xff, 0, ...new TextEncoder().encode('300'), 0],
+  );
   for (const file of ['smaps_rollup', 'smaps', 'maps', 'exe']) {
     const e = a.entries.get(`proc/${pid}/${file}`);
     assert.ok(e?.kind === 'unreadable' && e.reason === 'permission', file);

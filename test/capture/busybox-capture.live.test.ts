@@ -44,9 +44,17 @@ after(async () => {
 });
 
 /** Runs the script under BusyBox sh; returns stdout bytes and stderr text. */
-function runBusybox(args: string[], opts: { asNobody?: boolean } = {}): Promise<{ code: number | null; out: Buffer; err: string }> {
+function runBusybox(
+  args: string[],
+  opts: { asNobody?: boolean } = {},
+): Promise<{ code: number | null; out: Buffer; err: string }> {
   const command = opts.asNobody ? setpriv : busybox;
-  const argv = [...(opts.asNobody ? ['--reuid=65534', '--regid=65534', '--clear-groups', busybox] : []), 'sh', '-s', ...args];
+  const argv = [
+    ...(opts.asNobody ? ['--reuid=65534', '--regid=65534', '--clear-groups', busybox] : []),
+    'sh',
+    '-s',
+    ...args,
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn(command, argv, { env: { PATH: binDir, TMPDIR: tmpdir() }, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -60,7 +68,11 @@ function runBusybox(args: string[], opts: { asNobody?: boolean } = {}): Promise<
 }
 
 function livePids(): Set<number> {
-  return new Set(readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number));
+  return new Set(
+    readdirSync('/proc')
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number),
+  );
 }
 
 /** The live outcome of reading a /proc file, classified as the ProcSource contract does. */
@@ -112,13 +124,16 @@ function liveOutcomes(): Map<string, string> {
   return out;
 }
 
-let capture: { archive: CaptureArchive; source: ProcSource; before: Map<string, string>; after: Map<string, string> } | undefined;
+let capture:
+  { archive: CaptureArchive; source: ProcSource; before: Map<string, string>; after: Map<string, string> } | undefined;
 
 async function captureAll(): Promise<NonNullable<typeof capture>> {
   if (capture) return capture;
   const outcomesBefore = liveOutcomes();
   // Processes that come and go during the capture: some vanish between their files.
-  const churn = spawn(busybox, ['sh', '-c', 'while :; do busybox sleep 0.03 & busybox sleep 0.01; done'], { stdio: 'ignore' });
+  const churn = spawn(busybox, ['sh', '-c', 'while :; do busybox sleep 0.03 & busybox sleep 0.01; done'], {
+    stdio: 'ignore',
+  });
   let run: Awaited<ReturnType<typeof runBusybox>>;
   try {
     run = await runBusybox([]);
@@ -130,13 +145,21 @@ async function captureAll(): Promise<NonNullable<typeof capture>> {
   assert.equal(run.err, '');
   const archive = parseArchive(run.out, 'busybox capture');
   assert.ok(archive, 'the output is a capture archive');
-  capture = { archive, source: archiveSource(archive, 'busybox capture'), before: outcomesBefore, after: outcomesAfter };
+  capture = {
+    archive,
+    source: archiveSource(archive, 'busybox capture'),
+    before: outcomesBefore,
+    after: outcomesAfter,
+  };
   return capture;
 }
 
 test('BusyBox capture: system files and metadata match the live system', async () => {
   const { archive, source } = await captureAll();
-  assert.equal(field(await text(source, 'meminfo'), 'MemTotal'), field(readFileSync('/proc/meminfo', 'utf8'), 'MemTotal'));
+  assert.equal(
+    field(await text(source, 'meminfo'), 'MemTotal'),
+    field(readFileSync('/proc/meminfo', 'utf8'), 'MemTotal'),
+  );
   // No getconf among the applets: the page size comes from a captured smaps.
   assert.equal(archive.meta.has('pagesize'), false);
   assert.equal(await source.pageSize(), Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' })));
@@ -165,17 +188,22 @@ test('BusyBox capture: the idle workload reads the same in the archive as live',
     assert.ok(listed.has(pid), `pid ${pid} captured`);
     const status = await text(source, `${pid}/status`);
     const liveStatus = readFileSync(`/proc/${pid}/status`, 'utf8');
-    for (const name of ['VmSize', 'VmRSS', 'RssAnon', 'RssShmem']) assert.equal(field(status, name), field(liveStatus, name), `${pid} ${name}`);
+    for (const name of ['VmSize', 'VmRSS', 'RssAnon', 'RssShmem'])
+      assert.equal(field(status, name), field(liveStatus, name), `${pid} ${name}`);
     const rollup = await text(source, `${pid}/smaps_rollup`);
     const liveRollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    for (const name of ['Rss', 'Pss_Anon', 'Pss_Shmem', 'Private_Dirty']) assert.equal(field(rollup, name), field(liveRollup, name), `${pid} ${name}`);
+    for (const name of ['Rss', 'Pss_Anon', 'Pss_Shmem', 'Private_Dirty'])
+      assert.equal(field(rollup, name), field(liveRollup, name), `${pid} ${name}`);
     const cmdline = await source.readBytes(`${pid}/cmdline`);
     assert.ok(cmdline.ok);
     assert.deepEqual(Buffer.from(cmdline.value), readFileSync(`/proc/${pid}/cmdline`));
     assert.equal(await text(source, `${pid}/comm`), readFileSync(`/proc/${pid}/comm`, 'utf8'));
     assert.equal(await text(source, `${pid}/cgroup`), readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
     assert.deepEqual(await source.readLink(`${pid}/exe`), { ok: true, value: readlinkSync(`/proc/${pid}/exe`) });
-    assert.equal((await text(source, `${pid}/smaps`)).split('\n').filter((l) => l.startsWith('Pss:')).length, (await text(source, `${pid}/maps`)).split('\n').filter(Boolean).length);
+    assert.equal(
+      (await text(source, `${pid}/smaps`)).split('\n').filter((l) => l.startsWith('Pss:')).length,
+      (await text(source, `${pid}/maps`)).split('\n').filter(Boolean).length,
+    );
   }
   // Known memory: the shared region is mapped by the parent and every child, so each child's
   // proportional share of it is SHARED / (CHILDREN + 1); each child's own pages are private.
@@ -218,11 +246,15 @@ test('BusyBox capture as nobody: root-owned processes read as permission, never 
   assert.ok(archive);
   assert.equal(archive.meta.get('uid'), '65534');
   const source = archiveSource(archive, 'nobody capture');
-  assert.deepEqual(await source.listPids(), [...pids].map(Number).sort((a, b) => a - b));
+  assert.deepEqual(
+    await source.listPids(),
+    [...pids].map(Number).sort((a, b) => a - b),
+  );
   for (const pid of pids) {
     assert.ok((await source.readText(`${pid}/status`)).ok);
     assert.ok((await source.readText(`${pid}/statm`)).ok);
-    for (const file of ['smaps_rollup', 'smaps', 'maps']) assert.deepEqual(await source.readText(`${pid}/${file}`), { ok: false, reason: 'permission' }, file);
+    for (const file of ['smaps_rollup', 'smaps', 'maps'])
+      assert.deepEqual(await source.readText(`${pid}/${file}`), { ok: false, reason: 'permission' }, file);
     assert.deepEqual(await source.readLink(`${pid}/exe`), { ok: false, reason: 'permission' });
   }
   assert.deepEqual(await source.readText('slabinfo'), { ok: false, reason: 'permission' });
@@ -232,7 +264,10 @@ test('BusyBox capture cut short (the reader goes away): no temporary files left,
   const tmp = join(scratch, 'cut-short');
   mkdirSync(tmp);
   const part = await new Promise<Buffer>((resolve, reject) => {
-    const child = spawn(busybox, ['sh', '-s'], { env: { PATH: binDir, TMPDIR: tmp }, stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn(busybox, ['sh', '-s'], {
+      env: { PATH: binDir, TMPDIR: tmp },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
     const got: Buffer[] = [];
     let n = 0;
     child.stdout.on('data', (d: Buffer) => {
@@ -246,5 +281,8 @@ test('BusyBox capture cut short (the reader goes away): no temporary files left,
     child.stdin.end(script);
   });
   assert.deepEqual(readdirSync(tmp), []);
-  assert.throws(() => parseArchive(part), (e: unknown) => e instanceof ParseError && /truncated/.test(e.message));
+  assert.throws(
+    () => parseArchive(part),
+    (e: unknown) => e instanceof ParseError && /truncated/.test(e.message),
+  );
 });

@@ -44,11 +44,20 @@ test('loading an archive: not an archive, corrupt, truncated, gzip-compressed', 
   const good = readFileSync(join(repoRoot, 'fixtures', 'capture', 'busybox-1.35-linux-6.18.44.snap'));
   const notArchive = join(scratch, 'meminfo');
   writeFileSync(notArchive, readFileSync('/proc/meminfo'));
-  await assert.rejects(loadArchive(notArchive), (e: unknown) => e instanceof UserError && /is not a memlens capture archive/.test(e.message));
+  await assert.rejects(
+    loadArchive(notArchive),
+    (e: unknown) => e instanceof UserError && /is not a memlens capture archive/.test(e.message),
+  );
   const truncated = join(scratch, 'truncated.snap');
   writeFileSync(truncated, good.subarray(0, good.length - 10));
-  await assert.rejects(loadArchive(truncated), (e: unknown) => e instanceof UserError && /^corrupt archive: .*truncated/.test(e.message));
-  await assert.rejects(loadArchive(join(scratch, 'absent.snap')), (e: unknown) => e instanceof UserError && /cannot read archive .*ENOENT/.test(e.message));
+  await assert.rejects(
+    loadArchive(truncated),
+    (e: unknown) => e instanceof UserError && /^corrupt archive: .*truncated/.test(e.message),
+  );
+  await assert.rejects(
+    loadArchive(join(scratch, 'absent.snap')),
+    (e: unknown) => e instanceof UserError && /cannot read archive .*ENOENT/.test(e.message),
+  );
   const { gzipSync } = await import('node:zlib');
   const gz = join(scratch, 'board.snap.gz');
   writeFileSync(gz, gzipSync(good));
@@ -60,7 +69,21 @@ test('snapshot --from - reads the real BusyBox fixture from stdin: what nobody c
   const r = await runCli(['snapshot', '--from', '-', '--json'], { input: fixture });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /^memlens: warning: 1 of 2 processes partly read \(smaps_rollup: permission denied/);
-  const j = JSON.parse(r.stdout) as { host: string; time: string; pageSize: number; ledger: { total: number }; stats: { kernelThreadsSkipped: number }; processes: { name: string; user: string | null; pss: number | null; uss: number | null; rss: number | null; unread: string[] }[] };
+  const j = JSON.parse(r.stdout) as {
+    host: string;
+    time: string;
+    pageSize: number;
+    ledger: { total: number };
+    stats: { kernelThreadsSkipped: number };
+    processes: {
+      name: string;
+      user: string | null;
+      pss: number | null;
+      uss: number | null;
+      rss: number | null;
+      unread: string[];
+    }[];
+  };
   assert.equal(j.host, 'vm');
   assert.equal(j.time, '2026-11-23T12:03:28.000Z');
   assert.equal(j.pageSize, 4096);
@@ -78,7 +101,12 @@ test('snapshot --from - reads the real BusyBox fixture from stdin: what nobody c
 });
 
 test('process PID --from: a kernel thread of the archive is refused in one line, exit 1', async () => {
-  const r = await runCli(['process', '2', '--from', join(repoRoot, 'fixtures', 'capture', 'busybox-1.35-linux-6.18.44.snap')]);
+  const r = await runCli([
+    'process',
+    '2',
+    '--from',
+    join(repoRoot, 'fixtures', 'capture', 'busybox-1.35-linux-6.18.44.snap'),
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^memlens: process 2 is a kernel thread/m);
 });

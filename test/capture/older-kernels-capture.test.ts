@@ -30,7 +30,10 @@ before(async () => {
     symlinkSync(busybox, join(binDir, applet));
     symlinkSync(busybox, join(binWithGetconf, applet));
   }
-  symlinkSync(execFileSync('sh', ['-c', 'command -v getconf'], { encoding: 'utf8' }).trim(), join(binWithGetconf, 'getconf'));
+  symlinkSync(
+    execFileSync('sh', ['-c', 'command -v getconf'], { encoding: 'utf8' }).trim(),
+    join(binWithGetconf, 'getconf'),
+  );
   const printed = await runCli(['capture', '--no-smaps', '--print-script']);
   assert.equal(printed.code, 0, printed.stderr);
   script = printed.stdout;
@@ -46,17 +49,22 @@ after(() => {
  */
 async function captureTree(version: string, withGetconf = false): Promise<{ path: string; bytes: Buffer }> {
   const procRoot = join(fixturesDir, 'proc', 'older', `linux-${version}`);
-  const r = await waitingFor(`busybox sh capturing ${procRoot}`, () =>
-    new Promise<{ code: number | null; out: Buffer; err: string }>((resolve, reject) => {
-      const child = spawn(busybox, ['sh', '-s'], { env: { PATH: withGetconf ? binWithGetconf : binDir, TMPDIR: tmpdir(), MEMLENS_CAPTURE_PROC: procRoot }, stdio: ['pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, out: Buffer.concat(out), err }));
-      child.stdin.end(script);
-    }),
+  const r = await waitingFor(
+    `busybox sh capturing ${procRoot}`,
+    () =>
+      new Promise<{ code: number | null; out: Buffer; err: string }>((resolve, reject) => {
+        const child = spawn(busybox, ['sh', '-s'], {
+          env: { PATH: withGetconf ? binWithGetconf : binDir, TMPDIR: tmpdir(), MEMLENS_CAPTURE_PROC: procRoot },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        const out: Buffer[] = [];
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => out.push(d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, out: Buffer.concat(out), err }));
+        child.stdin.end(script);
+      }),
     60_000,
   );
   assert.equal(r.code, 0, r.err);
@@ -77,7 +85,10 @@ test('4.9 (no smaps_rollup): --no-smaps still keeps smaps; the archive’s snaps
   assert.ok(archive);
   for (const pid of [5050, 5052, 5053]) {
     const rollup = archive.entries.get(`proc/${pid}/smaps_rollup`);
-    assert.ok(rollup?.kind === 'unreadable' && rollup.reason === 'missing', `smaps_rollup of ${pid} recorded as missing`);
+    assert.ok(
+      rollup?.kind === 'unreadable' && rollup.reason === 'missing',
+      `smaps_rollup of ${pid} recorded as missing`,
+    );
     assert.equal(archive.entries.get(`proc/${pid}/smaps`)?.kind, 'file', `smaps of ${pid} kept`);
   }
   const s = await snapshotFrom(path);
@@ -98,7 +109,10 @@ test('4.9 (no smaps_rollup): --no-smaps still keeps smaps; the archive’s snaps
     s.fallbacks.map((f) => f.key),
     ['Hugetlb', 'VmallocUsed', 'Percpu', 'smaps_rollup', 'Pss_Anon/Pss_File/Pss_Shmem'],
   );
-  assert.equal(s.fallbacks.find((f) => f.key === 'smaps_rollup')?.reason, '/proc/PID/smaps_rollup is missing for 3 processes (Linux 4.14+)');
+  assert.equal(
+    s.fallbacks.find((f) => f.key === 'smaps_rollup')?.reason,
+    '/proc/PID/smaps_rollup is missing for 3 processes (Linux 4.14+)',
+  );
   const anon = s.reconciliation?.rows.find((r) => r.key === 'anon');
   assert.equal(anon?.processes, null);
   assert.match(anon.unavailable ?? '', /no smaps_rollup before Linux 4\.14/);

@@ -61,7 +61,9 @@ function captureWithBusybox(script: string): Promise<Buffer> {
     const out: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`busybox sh exited with ${code}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`busybox sh exited with ${code}`)),
+    );
     child.stdin.end(script);
   });
 }
@@ -127,10 +129,12 @@ test('snapshot --from: the long-lived processes are the same, unreadable where l
     for (const key of ['ppid', 'name', 'user', 'uid', 'program', 'cmdline', 'cgroup'] as const) {
       if (lp[key] === lp2[key]) assert.equal(ap[key], lp[key], `${pid} ${key}`);
     }
-    if (JSON.stringify(lp.unread) === JSON.stringify(lp2.unread)) assert.deepEqual(ap.unread, lp.unread, `${pid} unread`);
+    if (JSON.stringify(lp.unread) === JSON.stringify(lp2.unread))
+      assert.deepEqual(ap.unread, lp.unread, `${pid} unread`);
     // Null (n/a) exactly where live is null: never 0 for what could not be read.
     for (const key of ['rss', 'pss', 'uss', 'swap', 'pssAnon', 'pssShmem', 'vmSize'] as const) {
-      if ((lp[key] === null) === (lp2[key] === null)) assert.equal(ap[key] === null, lp[key] === null, `${pid} ${key} null`);
+      if ((lp[key] === null) === (lp2[key] === null))
+        assert.equal(ap[key] === null, lp[key] === null, `${pid} ${key} null`);
     }
     compared++;
   }
@@ -146,7 +150,18 @@ test('snapshot --from: the idle workload has the same figures as live, and its k
   for (const pid of [workload.parent, ...workload.children]) {
     const a = find(captured, pid);
     const l = find(live, pid);
-    for (const key of ['threads', 'vmSize', 'rss', 'rssAnon', 'rssShmem', 'rssFile', 'pssAnon', 'pssShmem', 'swap'] as const) assert.equal(a[key], l[key], `${pid} ${key}`);
+    for (const key of [
+      'threads',
+      'vmSize',
+      'rss',
+      'rssAnon',
+      'rssShmem',
+      'rssFile',
+      'pssAnon',
+      'pssShmem',
+      'swap',
+    ] as const)
+      assert.equal(a[key], l[key], `${pid} ${key}`);
     // File pages can change hands as other processes map the same library pages; nothing else can.
     assert.ok(a.uss !== null && l.uss !== null && a.rssFile !== null);
     assert.ok(Math.abs(a.uss - l.uss) <= a.rssFile, `${pid} uss ${a.uss} vs ${l.uss}`);
@@ -168,9 +183,15 @@ test('process PID --from: the mappings of a workload child match live', async ()
   const [a, l] = [await run(['--from', archivePath]), await run([])];
   assert.equal(a.pid, pid);
   assert.equal(a.cmdline, l.cmdline);
-  assert.deepEqual({ size: a.total.size, rss: a.total.rss, mappings: a.total.mappings }, { size: l.total.size, rss: l.total.rss, mappings: l.total.mappings });
+  assert.deepEqual(
+    { size: a.total.size, rss: a.total.rss, mappings: a.total.mappings },
+    { size: l.total.size, rss: l.total.rss, mappings: l.total.mappings },
+  );
   // Groups are ordered by PSS, which moves for shared library pages; compare them by name.
-  const shape = (m: ProcessMappingsJson): string[] => m.groups.map((g) => JSON.stringify([g.kind, g.name, g.mappings, g.size, g.rss, g.kind === 'file' ? null : g.pss])).sort();
+  const shape = (m: ProcessMappingsJson): string[] =>
+    m.groups
+      .map((g) => JSON.stringify([g.kind, g.name, g.mappings, g.size, g.rss, g.kind === 'file' ? null : g.pss]))
+      .sort();
   assert.deepEqual(shape(a), shape(l));
   const shmem = a.kinds.find((k) => k.kind === 'shmem');
   assert.equal(shmem?.pss, (SHARED_KIB * 1024) / (CHILDREN + 1));

@@ -16,13 +16,22 @@ export interface Workload {
 export function workloadBinary(dir: string): string {
   const binary = join(dir, 'workload');
   if (!existsSync(binary)) {
-    execFileSync('gcc', ['-O2', '-Wall', '-o', binary, join(repoRoot, 'bench', 'snapshot', 'workload.c')], { stdio: 'inherit' });
+    execFileSync('gcc', ['-O2', '-Wall', '-o', binary, join(repoRoot, 'bench', 'snapshot', 'workload.c')], {
+      stdio: 'inherit',
+    });
   }
   return binary;
 }
 
-export async function startWorkload(dir: string, children: number, privateKib: number, sharedKib: number): Promise<Workload> {
-  const child = spawn(workloadBinary(dir), [String(children), String(privateKib), String(sharedKib)], { stdio: ['pipe', 'pipe', 'inherit'] });
+export async function startWorkload(
+  dir: string,
+  children: number,
+  privateKib: number,
+  sharedKib: number,
+): Promise<Workload> {
+  const child = spawn(workloadBinary(dir), [String(children), String(privateKib), String(sharedKib)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const pids: number[] = [];
   const lines = createInterface({ input: child.stdout });

@@ -34,7 +34,8 @@ describe('every flag of every command is in its docs page', () => {
 
 function markdownFiles(): string[] {
   const files = [join(repoRoot, 'README.md'), join(repoRoot, 'bench', 'README.md')];
-  for (const name of readdirSync(join(repoRoot, 'docs'))) if (name.endsWith('.md')) files.push(join(repoRoot, 'docs', name));
+  for (const name of readdirSync(join(repoRoot, 'docs')))
+    if (name.endsWith('.md')) files.push(join(repoRoot, 'docs', name));
   return files;
 }
 

@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { InvalidArgumentError } from 'commander';
-import { durationMs, durationValue, integerValue, MAX_TIMER_MS, PID_MAX_LIMIT, pidValue } from '../../src/cli/flag-values.js';
+import {
+  durationMs,
+  durationValue,
+  integerValue,
+  MAX_TIMER_MS,
+  PID_MAX_LIMIT,
+  pidValue,
+} from '../../src/cli/flag-values.js';
 import { openStore } from '../../src/store/index.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { waitingFor } from '../helpers/waiting.js';
@@ -18,7 +25,11 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 const env = { XDG_DATA_HOME: scratch, HOME: scratch };
 
 /** One line on stderr in the one wording, and the usage exit code. */
-function assertUsage(r: CliResult, args: string[], pattern: RegExp = /is invalid( for argument '\w+')?: expected /): void {
+function assertUsage(
+  r: CliResult,
+  args: string[],
+  pattern: RegExp = /is invalid( for argument '\w+')?: expected /,
+): void {
   assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}, stderr ${r.stderr}`);
   assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
   assert.match(r.stderr, /^memlens: /, args.join(' '));
@@ -29,10 +40,12 @@ function assertUsage(r: CliResult, args: string[], pattern: RegExp = /is invalid
 test('values: whole numbers, pids and durations within their bounds, anything else refused', () => {
   assert.equal(integerValue('0', { min: 0, max: 10 }), 0);
   assert.equal(integerValue('10', { min: 0, max: 10 }), 10);
-  for (const bad of ['11', '-1', '1.5', '1e3', ' 5', '0x10', '', '99999999999999999999']) assert.throws(() => integerValue(bad, { min: 0, max: 10 }), InvalidArgumentError, bad);
+  for (const bad of ['11', '-1', '1.5', '1e3', ' 5', '0x10', '', '99999999999999999999'])
+    assert.throws(() => integerValue(bad, { min: 0, max: 10 }), InvalidArgumentError, bad);
   assert.equal(pidValue('1'), 1);
   assert.equal(pidValue(String(PID_MAX_LIMIT)), 4_194_304);
-  for (const bad of ['0', '4194305', '99999999999', 'abc', '-3']) assert.throws(() => pidValue(bad), InvalidArgumentError, bad);
+  for (const bad of ['0', '4194305', '99999999999', 'abc', '-3'])
+    assert.throws(() => pidValue(bad), InvalidArgumentError, bad);
   assert.equal(durationMs('10s'), 10_000);
   assert.equal(durationMs('250ms'), 250);
   assert.equal(durationMs('1.5m'), 90_000);
@@ -49,7 +62,10 @@ test('trace --duration 25d is refused (a Node timer would fire after 1 ms), 24d 
   // Events from a stap file on a stdin that stays open: only the duration could end the run.
   const long = ['trace', '--from-stap', '-', '--no-store', '--duration', '25d'];
   assertUsage(await runCli(long, { env, stdinOpen: true }), long, /--duration.*'25d' is invalid: .*at most 24d/);
-  const ok = await runCli(['trace', '--from-stap', '-', '--no-store', '--duration', '24d'], { env, input: '#memlens-stap 1\n' });
+  const ok = await runCli(['trace', '--from-stap', '-', '--no-store', '--duration', '24d'], {
+    env,
+    input: '#memlens-stap 1\n',
+  });
   assert.equal(ok.code, 0, ok.stderr);
   assert.doesNotMatch(ok.stderr, /TimeoutOverflowWarning/);
 });
@@ -64,10 +80,26 @@ test('dirty --watch --interval 25d is refused before any round', async () => {
     assertUsage(r, args, /--interval.*'25d' is invalid: .*at most 24d/);
     assert.equal(r.stdout, '');
     // 192.0.2.1 (TEST-NET-1, RFC 5737) is no address of this machine: a server that got that far fails.
-    const serve = ['serve', '--host', '192.0.2.1', '--token', 't', '--no-trace', '--dirty-watch', String(pid), '--dirty-fallback', 'accessed', '--dirty-interval', '25d'];
+    const serve = [
+      'serve',
+      '--host',
+      '192.0.2.1',
+      '--token',
+      't',
+      '--no-trace',
+      '--dirty-watch',
+      String(pid),
+      '--dirty-fallback',
+      'accessed',
+      '--dirty-interval',
+      '25d',
+    ];
     assertUsage(await runCli(serve, { env }), serve, /--dirty-interval.*at most 24d/);
   } finally {
-    const ended = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const ended =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill();
     await waitingFor('the sleep process to end after SIGTERM', () => ended);
   }
@@ -114,7 +146,11 @@ test('pids: 1 to 4194304 (PID_MAX_LIMIT), larger numbers refused by every comman
     ['events', '--db', join(scratch, 'pids.sqlite'), '--pid', beyond],
     ['serve', '--dirty-watch', beyond],
   ]) {
-    assertUsage(await runCli(args, { env, stdinOpen: true }), args, /is invalid( for argument 'pid')?: expected a process id, a whole number from 1 to 4194304/);
+    assertUsage(
+      await runCli(args, { env, stdinOpen: true }),
+      args,
+      /is invalid( for argument 'pid')?: expected a process id, a whole number from 1 to 4194304/,
+    );
   }
   // The largest pid is a pid: no such process (exit 1), not a usage error.
   const gone = await runCli(['process', String(PID_MAX_LIMIT)], { env });
@@ -126,7 +162,10 @@ test('limits at their bounds are accepted; a retention age beyond any timer is f
   const db = join(scratch, 'bounds.sqlite');
   // events only reads: the store must exist.
   await (await openStore(db)).close();
-  const list = await runCli(['events', '--db', db, '--limit', '10000', '--pid', String(PID_MAX_LIMIT), '--since', '400d'], { env });
+  const list = await runCli(
+    ['events', '--db', db, '--limit', '10000', '--pid', String(PID_MAX_LIMIT), '--since', '400d'],
+    { env },
+  );
   assert.equal(list.code, 0, list.stderr);
   const prune = await runCli(['events', '--db', db, '--prune', '--max-age', '30d', '--max-rows', '1'], { env });
   assert.equal(prune.code, 0, prune.stderr);

@@ -26,7 +26,10 @@ async function refusals(path: string, code: string): Promise<string[]> {
   return result.messages.filter((m) => m.ruleId === RULE).map((m) => m.message);
 }
 
-const use = (from: string, typeOnly = false): string => (typeOnly ? `import type { X } from '${from}';\nexport type Y = X;\n` : `import { x } from '${from}';\nexport const y = x;\n`);
+const use = (from: string, typeOnly = false): string =>
+  typeOnly
+    ? `import type { X } from '${from}';\nexport type Y = X;\n`
+    : `import { x } from '${from}';\nexport const y = x;\n`;
 
 interface Boundary {
   what: string;
@@ -38,22 +41,97 @@ interface Boundary {
 }
 
 const BOUNDARIES: Boundary[] = [
-  { what: 'base imports nothing above it', file: 'src/base/units.ts', wrong: use('../wire/messages.js'), right: use('./errors.js') },
-  { what: 'wire does not import parsers', file: 'src/wire/messages.ts', wrong: use('../parsers/proc/stat.js'), right: use('../base/units.js') },
-  { what: 'parsers do not import sources', file: 'src/parsers/proc/stat.ts', wrong: use('../../sources/procfs.js'), right: use('../../wire/snapshot.js') },
-  { what: 'parsers do not read files', file: 'src/parsers/proc/stat.ts', wrong: use('node:fs'), right: use('../../base/errors.js') },
-  { what: 'sources do not import analyses', file: 'src/sources/procfs.ts', wrong: use('../analyses/ledger.js'), right: use('../parsers/proc/auxv.js') },
-  { what: 'the trace source does not import analyses', file: 'src/sources/tracefs.ts', wrong: use('../analyses/trace/address-space.js'), right: use('../parsers/trace/trace-assembler.js') },
-  { what: 'analyses take only types from sources', file: 'src/analyses/dirty/meters.ts', wrong: use('../../sources/pagemap.js'), right: use('../../sources/pagemap.js', true) },
-  { what: 'analyses do not import render', file: 'src/analyses/ledger.ts', wrong: use('../render/text.js'), right: use('../parsers/proc/meminfo.js') },
-  { what: 'analyses start no processes', file: 'src/analyses/ledger.ts', wrong: use('node:child_process'), right: use('../base/units.js') },
-  { what: 'render does not import the store', file: 'src/render/text.ts', wrong: use('../store/index.js'), right: use('../analyses/ledger.js') },
-  { what: 'render opens no sockets', file: 'src/render/text.ts', wrong: use('node:net'), right: use('../wire/dirty.js') },
-  { what: 'the store does not import the server', file: 'src/store/url.ts', wrong: use('../server/app.js'), right: use('../render/text.js') },
-  { what: 'the server does not import the CLI', file: 'src/server/ring.ts', wrong: use('../cli/main.js'), right: use('../store/index.js') },
+  {
+    what: 'base imports nothing above it',
+    file: 'src/base/units.ts',
+    wrong: use('../wire/messages.js'),
+    right: use('./errors.js'),
+  },
+  {
+    what: 'wire does not import parsers',
+    file: 'src/wire/messages.ts',
+    wrong: use('../parsers/proc/stat.js'),
+    right: use('../base/units.js'),
+  },
+  {
+    what: 'parsers do not import sources',
+    file: 'src/parsers/proc/stat.ts',
+    wrong: use('../../sources/procfs.js'),
+    right: use('../../wire/snapshot.js'),
+  },
+  {
+    what: 'parsers do not read files',
+    file: 'src/parsers/proc/stat.ts',
+    wrong: use('node:fs'),
+    right: use('../../base/errors.js'),
+  },
+  {
+    what: 'sources do not import analyses',
+    file: 'src/sources/procfs.ts',
+    wrong: use('../analyses/ledger.js'),
+    right: use('../parsers/proc/auxv.js'),
+  },
+  {
+    what: 'the trace source does not import analyses',
+    file: 'src/sources/tracefs.ts',
+    wrong: use('../analyses/trace/address-space.js'),
+    right: use('../parsers/trace/trace-assembler.js'),
+  },
+  {
+    what: 'analyses take only types from sources',
+    file: 'src/analyses/dirty/meters.ts',
+    wrong: use('../../sources/pagemap.js'),
+    right: use('../../sources/pagemap.js', true),
+  },
+  {
+    what: 'analyses do not import render',
+    file: 'src/analyses/ledger.ts',
+    wrong: use('../render/text.js'),
+    right: use('../parsers/proc/meminfo.js'),
+  },
+  {
+    what: 'analyses start no processes',
+    file: 'src/analyses/ledger.ts',
+    wrong: use('node:child_process'),
+    right: use('../base/units.js'),
+  },
+  {
+    what: 'render does not import the store',
+    file: 'src/render/text.ts',
+    wrong: use('../store/index.js'),
+    right: use('../analyses/ledger.js'),
+  },
+  {
+    what: 'render opens no sockets',
+    file: 'src/render/text.ts',
+    wrong: use('node:net'),
+    right: use('../wire/dirty.js'),
+  },
+  {
+    what: 'the store does not import the server',
+    file: 'src/store/url.ts',
+    wrong: use('../server/app.js'),
+    right: use('../render/text.js'),
+  },
+  {
+    what: 'the server does not import the CLI',
+    file: 'src/server/ring.ts',
+    wrong: use('../cli/main.js'),
+    right: use('../store/index.js'),
+  },
   { what: 'the CLI may import every layer', file: 'src/cli/main.ts', right: use('../server/runtime.js') },
-  { what: 'web does not import the server', file: 'web/format.ts', wrong: use('../src/server/views.js'), right: use('../src/wire/messages.js') },
-  { what: 'web uses no Node modules', file: 'web/views/system.ts', wrong: use('node:fs'), right: use('../../src/wire/messages.js') },
+  {
+    what: 'web does not import the server',
+    file: 'web/format.ts',
+    wrong: use('../src/server/views.js'),
+    right: use('../src/wire/messages.js'),
+  },
+  {
+    what: 'web uses no Node modules',
+    file: 'web/views/system.ts',
+    wrong: use('node:fs'),
+    right: use('../../src/wire/messages.js'),
+  },
 ];
 
 describe('each layer boundary is a lint error', () => {

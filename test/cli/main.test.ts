@@ -5,7 +5,8 @@ import { runCli } from '../helpers/cli.js';
 test('--help exits 0 and lists the commands', async () => {
   const r = await runCli(['--help']);
   assert.equal(r.code, 0);
-  for (const c of ['snapshot', 'process', 'capture', 'trace', 'events', 'serve', 'dirty', 'memtrace']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+  for (const c of ['snapshot', 'process', 'capture', 'trace', 'events', 'serve', 'dirty', 'memtrace'])
+    assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
 });
 
 test('an unknown flag is a usage error: exit 2, one line', async () => {

@@ -8,7 +8,18 @@
 // npm resolves every range afresh, so the tree checked here is the one users get.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -75,16 +86,24 @@ before(async () => {
   prefix = join(work, 'prefix');
   // dist/ is built before the tests run (npm test builds first), so the pack leaves out `prepare`
   // rather than build a second time.
-  const pack = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', work], { env: { npm_config_cache: join(work, 'pack-cache') } });
+  const pack = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
+    env: { npm_config_cache: join(work, 'pack-cache') },
+  });
   assert.equal(pack.code, 0, `npm pack failed:\n${pack.stderr}`);
   const packed = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
   const tarball = join(work, packed[0]?.filename ?? '');
   const files = new Set(packed[0]?.files.map((f) => f.path));
-  for (const f of ['package.json', 'dist/src/cli/main.js', 'dist/web/index.html', 'scripts/capture.sh']) assert.ok(files.has(f), `the tarball has no ${f}`);
-  assert.ok(![...files].some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.startsWith('test/')), 'the tarball carries tests or sources');
+  for (const f of ['package.json', 'dist/src/cli/main.js', 'dist/web/index.html', 'scripts/capture.sh'])
+    assert.ok(files.has(f), `the tarball has no ${f}`);
+  assert.ok(
+    ![...files].some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.startsWith('test/')),
+    'the tarball carries tests or sources',
+  );
   // Compiling better-sqlite3 from source (no prebuilt binary can be downloaded here) takes minutes
   // on a busy two-core machine.
-  const install = await npm(['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball], { boundMs: 25 * 60_000 });
+  const install = await npm(['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball], {
+    boundMs: 25 * 60_000,
+  });
   installOutput = install.stdout + install.stderr;
   assert.equal(install.code, 0, `npm install -g failed:\n${installOutput}`);
   bin = join(prefix, 'bin', 'memlens');
@@ -118,7 +137,10 @@ function installedPackages(nodeModules: string): { dir: string; pkg: PackageJson
 
 test("every installed package's engines admit the oldest Node memlens supports and this one", () => {
   // npm's own semver, which is what decides EBADENGINE: no copy of the range grammar here.
-  const semver = createRequire(npmCli)('semver') as { satisfies(v: string, range: string): boolean; minVersion(range: string): { version: string } | null };
+  const semver = createRequire(npmCli)('semver') as {
+    satisfies(v: string, range: string): boolean;
+    minVersion(range: string): { version: string } | null;
+  };
   const declared = ownPackage.engines?.node;
   assert.ok(declared !== undefined, 'package.json declares no engines.node');
   const oldest = semver.minVersion(declared)?.version;
@@ -130,7 +152,9 @@ test("every installed package's engines admit the oldest Node memlens supports a
   for (const { dir, pkg } of tree) {
     const range = pkg.engines?.node;
     if (range === undefined) continue;
-    for (const v of [oldest, process.versions.node]) if (!semver.satisfies(v, range)) bad.push(`${pkg.name}@${pkg.version} (${dir.slice(root.length + 1)}) needs node ${range}, not ${v}`);
+    for (const v of [oldest, process.versions.node])
+      if (!semver.satisfies(v, range))
+        bad.push(`${pkg.name}@${pkg.version} (${dir.slice(root.length + 1)}) needs node ${range}, not ${v}`);
   }
   assert.deepEqual(bad, []);
 });
@@ -160,15 +184,24 @@ test('snapshot --json, process, capture then snapshot --from', async () => {
 
   const archive = join(work, 'capture.snap');
   // capture -o - writes the archive to stdout: collected as bytes, not text.
-  const captured = await waitingFor('the installed memlens capture -o - to end', () => new Promise<Buffer>((resolve, reject) => {
-    const child = spawn(bin, ['capture', '-o', '-'], { env: { ...process.env, ...nodeEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => chunks.push(d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`capture exited with ${code}: ${err}`))));
-  }));
+  const captured = await waitingFor(
+    'the installed memlens capture -o - to end',
+    () =>
+      new Promise<Buffer>((resolve, reject) => {
+        const child = spawn(bin, ['capture', '-o', '-'], {
+          env: { ...process.env, ...nodeEnv },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        const chunks: Buffer[] = [];
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => chunks.push(d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+        child.on('error', reject);
+        child.on('close', (code) =>
+          code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`capture exited with ${code}: ${err}`)),
+        );
+      }),
+  );
   writeFileSync(archive, captured);
   const from = await memlens(['snapshot', '--from', archive, '--json']);
   assert.equal(from.code, 0, from.stderr);
@@ -208,37 +241,51 @@ test('memtrace reads a public trace', async (t) => {
 
 test('serve from the installed package answers the page and /metrics', async () => {
   const port = await freePort();
-  const child = spawn(bin, ['serve', '--no-trace', '--port', String(port), '--db', join(work, 'serve.db')], { env: { ...process.env, ...nodeEnv, NO_COLOR: '1', XDG_DATA_HOME: work }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['serve', '--no-trace', '--port', String(port), '--db', join(work, 'serve.db')], {
+    env: { ...process.env, ...nodeEnv, NO_COLOR: '1', XDG_DATA_HOME: work },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   try {
-    const url = await waitingFor('the installed memlens serve to print its URL', () => new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        out += d;
-        const m = /dashboard at (\S+)/.exec(out);
-        if (m?.[1] !== undefined) resolve(m[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-    }));
+    const url = await waitingFor(
+      'the installed memlens serve to print its URL',
+      () =>
+        new Promise<string>((resolve, reject) => {
+          let out = '';
+          child.stdout.setEncoding('utf8').on('data', (d: string) => {
+            out += d;
+            const m = /dashboard at (\S+)/.exec(out);
+            if (m?.[1] !== undefined) resolve(m[1]);
+          });
+          child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+        }),
+    );
     const page = await fetch(url);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<html/i);
-    const metrics = await waitingFor('the installed serve to report its first /proc sample in /metrics', async (signal) => {
-      for (;;) {
-        const text = await (await fetch(new URL('/metrics', url), { signal })).text();
-        if (/^memlens_mem_total_bytes \d/m.test(text)) return text;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    });
+    const metrics = await waitingFor(
+      'the installed serve to report its first /proc sample in /metrics',
+      async (signal) => {
+        for (;;) {
+          const text = await (await fetch(new URL('/metrics', url), { signal })).text();
+          if (/^memlens_mem_total_bytes \d/m.test(text)) return text;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      },
+    );
     assert.match(metrics, /^memlens_build_info\{version="[^"]+"\} 1$/m);
   } finally {
-    await waitingFor('the installed memlens serve to exit after SIGINT', () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) resolve();
-      else {
-        child.once('exit', () => resolve());
-        child.kill('SIGINT');
-      }
-    }));
+    await waitingFor(
+      'the installed memlens serve to exit after SIGINT',
+      () =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) resolve();
+          else {
+            child.once('exit', () => resolve());
+            child.kill('SIGINT');
+          }
+        }),
+    );
   }
 });

@@ -54,7 +54,10 @@ test('trace lines and summary show such names escaped', async () => {
   // A stap record (tracing/memlens.stp escapes each name byte as \xHH) of a process with that name.
   const name = [...Buffer.from(HOSTILE)].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
   const file = join(scratch, 'hostile.stap');
-  writeFileSync(file, `#memlens-stap 1\nC 1000 1795434000000001000 4242 4243 ${name} ${name} mmap 0x0 0x1000 0x3 0x22 -1 140000000000000\n`);
+  writeFileSync(
+    file,
+    `#memlens-stap 1\nC 1000 1795434000000001000 4242 4243 ${name} ${name} mmap 0x0 0x1000 0x3 0x22 -1 140000000000000\n`,
+  );
   const r = await runCli(['trace', '--from-stap', file, '--no-store']);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stdout, RAW, 'trace output holds no raw control');

@@ -52,7 +52,12 @@ test('planIntervals: new areas, areas grown up or down, and areas merged over a 
 });
 
 test('scannableAreas leaves out PROT_NONE reservations and [vsyscall]', () => {
-  const got = scannableAreas([area(0x1000, 0x2000), area(0x2000, 0x9000, '', '---p'), area(0x9000, 0xa000, '/lib/x.so', 'r--p'), area(0xffff0000, 0xffff1000, '[vsyscall]', '--xp')]);
+  const got = scannableAreas([
+    area(0x1000, 0x2000),
+    area(0x2000, 0x9000, '', '---p'),
+    area(0x9000, 0xa000, '/lib/x.so', 'r--p'),
+    area(0xffff0000, 0xffff1000, '[vsyscall]', '--xp'),
+  ]);
   assert.deepEqual(
     got.map((a) => a.name || a.perms),
     ['rw-p', '/lib/x.so'],
@@ -74,7 +79,12 @@ test('classify: writes versus new mapping, ranges never span two areas', () => {
     { area: 1, start: 0x4000n, end: 0x6000n, isNew: false },
     { area: 2, start: 0x6000n, end: 0x8000n, isNew: false },
   ];
-  const results = [result([[0x2000, 0x3000]], 1), result([[0x3000, 0x4000]], 1), result([[0x4000, 0x6000]], 2), result([[0x6000, 0x7000]], 1, 1)];
+  const results = [
+    result([[0x2000, 0x3000]], 1),
+    result([[0x3000, 0x4000]], 1),
+    result([[0x4000, 0x6000]], 2),
+    result([[0x6000, 0x7000]], 1, 1),
+  ];
   const snap = classify(areas, plan, results, { afterClear: true });
   // Area 0: one write, one new page. Area 1: two writes, contiguous with area 0's but a range of its own.
   // Area 2 has a soft-dirty hole: the kernel marked it as a whole, so its page is new mapping.
@@ -157,14 +167,22 @@ test('convergence on the newest rounds only (a long-lived watch): the same verdi
     for (let n = 1; n <= series.length; n++) {
       const whole = judge(series.slice(0, n), rule);
       const tail = judge(series.slice(Math.max(0, n - keep), n), rule, n);
-      if (whole.state === 'running' && tail.state === 'running') assert.equal(tail.steadyRun, Math.min(whole.steadyRun, keep - 1), `round ${n}, keeping ${keep}`);
+      if (whole.state === 'running' && tail.state === 'running')
+        assert.equal(tail.steadyRun, Math.min(whole.steadyRun, keep - 1), `round ${n}, keeping ${keep}`);
       else assert.deepEqual(tail, whole, `round ${n}, keeping ${keep}`);
     }
   }
   // The round count, not the kept window, decides minRounds and maxRounds.
   assert.equal(judge([300, 300, 300, 300], { ...DEFAULT_RULE, maxRounds: 40 }, 40).state, 'converged');
-  assert.deepEqual(judge([300, 600, 300, 600], { ...DEFAULT_RULE, maxRounds: 40 }, 40), { state: 'gave-up', rounds: 40 });
-  assert.deepEqual(judge([300, 300, 300, 300], DEFAULT_RULE, 4), { state: 'converged', workingSetPages: 300, rounds: 4 });
+  assert.deepEqual(judge([300, 600, 300, 600], { ...DEFAULT_RULE, maxRounds: 40 }, 40), {
+    state: 'gave-up',
+    rounds: 40,
+  });
+  assert.deepEqual(judge([300, 300, 300, 300], DEFAULT_RULE, 4), {
+    state: 'converged',
+    workingSetPages: 300,
+    rounds: 4,
+  });
 });
 
 test('a bounded view of a round: the ranges holding the most pages, in address order', () => {
@@ -187,7 +205,15 @@ test('a bounded view of a round: the ranges holding the most pages, in address o
 });
 
 test('a round by mapping: areas of one name summed, new mapping apart and never added', () => {
-  const dirtyArea = (mapping: string, writtenPages: number, newMappingPages: number) => ({ area: area(0, 0x1000), mapping, writtenPages, newMappingPages, presentPages: 0, swappedPages: 0, wholeAreaMarked: false });
+  const dirtyArea = (mapping: string, writtenPages: number, newMappingPages: number) => ({
+    area: area(0, 0x1000),
+    mapping,
+    writtenPages,
+    newMappingPages,
+    presentPages: 0,
+    swappedPages: 0,
+    wholeAreaMarked: false,
+  });
   const reading = {
     pages: 0,
     newMappingPages: 0,
@@ -197,7 +223,13 @@ test('a round by mapping: areas of one name summed, new mapping apart and never 
       scannedPages: 0,
       writtenPages: 0,
       newMappingPages: 0,
-      areas: [dirtyArea('[anon]', 10, 0), dirtyArea('/usr/lib/libc.so.6', 2, 0), dirtyArea('[anon]', 5, 100), dirtyArea('[stack]', 0, 0), dirtyArea('[heap]', 0, 30)],
+      areas: [
+        dirtyArea('[anon]', 10, 0),
+        dirtyArea('/usr/lib/libc.so.6', 2, 0),
+        dirtyArea('[anon]', 5, 100),
+        dirtyArea('[stack]', 0, 0),
+        dirtyArea('[heap]', 0, 30),
+      ],
     },
   };
   assert.deepEqual(pagesByMapping(reading), [

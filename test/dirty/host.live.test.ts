@@ -33,7 +33,9 @@ test(`the soft-dirty probe agrees with the kernel's configuration (kernel ${rele
     const r = await runCli(['dirty', String(w.pid), '--json']);
     const doc = JSON.parse(r.stdout) as DirtyJson;
     const configured = kernelHasSoftDirty();
-    t.diagnostic(`kernel ${release()}: CONFIG_MEM_SOFT_DIRTY ${configured === undefined ? 'unknown' : configured ? 'y' : 'off'}; probe: ${doc.softDirty.probe}`);
+    t.diagnostic(
+      `kernel ${release()}: CONFIG_MEM_SOFT_DIRTY ${configured === undefined ? 'unknown' : configured ? 'y' : 'off'}; probe: ${doc.softDirty.probe}`,
+    );
     if (configured !== undefined) assert.equal(doc.softDirty.supported, configured);
     assert.equal(doc.pid, w.pid);
     assert.equal(doc.pageSize, w.pageSize);
@@ -51,8 +53,13 @@ test(`the soft-dirty probe agrees with the kernel's configuration (kernel ${rele
     } else {
       assert.equal(r.code, 0);
       // Never cleared: every page the workload touched since it mapped the area is soft-dirty.
-      const inArea = doc.ranges.filter((x) => BigInt(x.start) >= w.address && BigInt(x.end) <= w.address + BigInt(w.pages * w.pageSize));
-      assert.equal(inArea.reduce((s, x) => s + x.pages, 0), w.pages);
+      const inArea = doc.ranges.filter(
+        (x) => BigInt(x.start) >= w.address && BigInt(x.end) <= w.address + BigInt(w.pages * w.pageSize),
+      );
+      assert.equal(
+        inArea.reduce((s, x) => s + x.pages, 0),
+        w.pages,
+      );
     }
   } finally {
     await w.stop();
@@ -74,7 +81,10 @@ test('fallback accessed, plain: reports the touched pages of an area and clears 
       const a = doc.areas.find((x) => x.start === area);
       // The second run still sees all 300: the first one did not clear anything.
       assert.equal(a?.pages, 300, `run ${run}: ${JSON.stringify(doc.areas)}`);
-      assert.equal(doc.pages, doc.areas.reduce((s, x) => s + x.pages, 0));
+      assert.equal(
+        doc.pages,
+        doc.areas.reduce((s, x) => s + x.pages, 0),
+      );
     }
     const human = await runCli(['dirty', String(w.pid), '--fallback', 'accessed']);
     assert.equal(human.code, 0);
@@ -89,7 +99,18 @@ test('fallback accessed, --watch: each round counts exactly the pages the worklo
   // 1000 pages mapped and touched; then pages 5, 8, 11, … (120 of them) are written every 40 ms.
   const w = await startWorkload(['1000', 'fixed', '5', '120', '3', '40']);
   try {
-    const r = await runCli(['dirty', String(w.pid), '--watch', '--fallback', 'accessed', '--interval', '400ms', '--max-rounds', '3', '--json']);
+    const r = await runCli([
+      'dirty',
+      String(w.pid),
+      '--watch',
+      '--fallback',
+      'accessed',
+      '--interval',
+      '400ms',
+      '--max-rounds',
+      '3',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout) as DirtyWatchJson;
     assert.equal(doc.method, 'accessed');
@@ -98,7 +119,17 @@ test('fallback accessed, --watch: each round counts exactly the pages the worklo
     const a = doc.areas.find((x) => x.start === hex(w.address));
     assert.equal(a?.pages, 120, JSON.stringify(doc.areas));
     for (const round of doc.rounds) assert.ok(round.pages >= 120, `round ${round.round}: ${round.pages}`);
-    const human = await runCli(['dirty', String(w.pid), '--watch', '--fallback', 'accessed', '--interval', '300ms', '--max-rounds', '2']);
+    const human = await runCli([
+      'dirty',
+      String(w.pid),
+      '--watch',
+      '--fallback',
+      'accessed',
+      '--interval',
+      '300ms',
+      '--max-rounds',
+      '2',
+    ]);
     assert.equal(human.code, 0);
     assert.match(human.stdout, /round +1 .* touched/);
     assert.match(human.stdout, /round +2 .* touched/);
@@ -111,7 +142,18 @@ test('fallback accessed, --watch: each round counts exactly the pages the worklo
 
 test('a process exiting mid-watch ends the watch with the rounds so far, exit code 0 and a message', async () => {
   const w = await startWorkload(['50', 'exit-after', '1100']);
-  const r = await runCli(['dirty', String(w.pid), '--watch', '--fallback', 'accessed', '--interval', '300ms', '--max-rounds', '50', '--json']);
+  const r = await runCli([
+    'dirty',
+    String(w.pid),
+    '--watch',
+    '--fallback',
+    'accessed',
+    '--interval',
+    '300ms',
+    '--max-rounds',
+    '50',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`process ${w.pid} exited during the watch`));
   const doc = JSON.parse(r.stdout) as DirtyWatchJson;
@@ -150,7 +192,10 @@ test('safety and usage: pid 1 refused without --force, bad values are usage erro
 test('--watch needs the right to write clear_refs: an unprivileged user is refused before anything is cleared', async () => {
   const w = await startWorkload(['16', 'once']);
   try {
-    const r = await runCli(['dirty', String(w.pid), '--watch', '--fallback', 'accessed', '--max-rounds', '1'], { uid: 65534, gid: 65534 });
+    const r = await runCli(['dirty', String(w.pid), '--watch', '--fallback', 'accessed', '--max-rounds', '1'], {
+      uid: 65534,
+      gid: 65534,
+    });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /permission denied/);
   } finally {
@@ -180,7 +225,9 @@ test('transparent huge pages: memlens names exactly the areas smaps shows holdin
       holding,
     );
     const mine = doc.hugePageAreas.find((a) => BigInt(a.start) <= huge && BigInt(a.end) > huge);
-    t.diagnostic(`huge pages in the MADV_HUGEPAGE area: ${mine ? `${mine.anonHugeBytes} bytes` : 'none (the kernel could not or would not give any)'}`);
+    t.diagnostic(
+      `huge pages in the MADV_HUGEPAGE area: ${mine ? `${mine.anonHugeBytes} bytes` : 'none (the kernel could not or would not give any)'}`,
+    );
     if (mine) {
       assert.equal(mine.anonHugeBytes % (2 * 1024 * 1024), 0);
       const human = await runCli(['dirty', String(w.pid), '--fallback', 'accessed']);
@@ -194,10 +241,14 @@ test('transparent huge pages: memlens names exactly the areas smaps shows holdin
 test('Ctrl-C ends a watch like the end of a round: the rounds so far, a verdict, exit code 0', async () => {
   const w = await startWorkload(['100', 'fixed', '0', '20', '1', '40']);
   try {
-    const child = spawn(process.execPath, [cliPath, 'dirty', String(w.pid), '--watch', '--fallback', 'accessed', '--interval', '200ms'], {
-      env: { ...process.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [cliPath, 'dirty', String(w.pid), '--watch', '--fallback', 'accessed', '--interval', '200ms'],
+      {
+        env: { ...process.env, NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     let interrupted = false;
@@ -232,7 +283,9 @@ test('without soft-dirty, --watch without --fallback refuses before clearing any
     assert.equal(r.code, 1);
     assert.match(r.stderr, /soft-dirty tracking is not available/);
     // The referenced bits of the workload's 300 touched pages are intact: nothing was cleared.
-    const after = JSON.parse((await runCli(['dirty', String(w.pid), '--fallback', 'accessed', '--json'])).stdout) as DirtyJson;
+    const after = JSON.parse(
+      (await runCli(['dirty', String(w.pid), '--fallback', 'accessed', '--json'])).stdout,
+    ) as DirtyJson;
     assert.equal(after.areas.find((a) => a.start === hex(w.address))?.pages, 300);
   } finally {
     await w.stop();
@@ -252,7 +305,11 @@ test('batched pagemap reads give, interval by interval, what one read per interv
       const pages = (a.end - a.start) / BigInt(w.pageSize);
       if (pages >= 3n) {
         const third = (pages / 3n) * BigInt(w.pageSize);
-        intervals.push({ start: a.start, end: a.start + third }, { start: a.start + third, end: a.start + 2n * third }, { start: a.start + 2n * third, end: a.end });
+        intervals.push(
+          { start: a.start, end: a.start + third },
+          { start: a.start + third, end: a.start + 2n * third },
+          { start: a.start + 2n * third, end: a.end },
+        );
       } else {
         intervals.push({ start: a.start, end: a.end });
       }
@@ -275,11 +332,17 @@ test('batched pagemap reads give, interval by interval, what one read per interv
     } finally {
       closeSync(fd);
     }
-    assert.equal(got.reduce((s, r) => s + r.tally.pages, 0), areas.reduce((s, a) => s + Number((a.end - a.start) / BigInt(w.pageSize)), 0));
+    assert.equal(
+      got.reduce((s, r) => s + r.tally.pages, 0),
+      areas.reduce((s, a) => s + Number((a.end - a.start) / BigInt(w.pageSize)), 0),
+    );
     // The workload's 3000 touched pages are present.
     const mine = intervals.findIndex((iv) => iv.start === w.address);
     assert.ok(mine >= 0);
-    assert.equal((got[mine]?.tally.present ?? 0) + (got[mine + 1]?.tally.present ?? 0) + (got[mine + 2]?.tally.present ?? 0), 3000);
+    assert.equal(
+      (got[mine]?.tally.present ?? 0) + (got[mine + 1]?.tally.present ?? 0) + (got[mine + 2]?.tally.present ?? 0),
+      3000,
+    );
     assert.ok(batched.reads < intervals.length / 2, `${batched.reads} reads for ${intervals.length} intervals`);
   } finally {
     await w.stop();

@@ -20,7 +20,11 @@ function entries(values: bigint[]): Uint8Array {
   return b;
 }
 
-function scan(bytes: Uint8Array, start: bigint, chunks?: Uint8Array[]): { ranges: PageRange[]; tally: SoftDirtyScanner['tally'] } {
+function scan(
+  bytes: Uint8Array,
+  start: bigint,
+  chunks?: Uint8Array[],
+): { ranges: PageRange[]; tally: SoftDirtyScanner['tally'] } {
   const s = new SoftDirtyScanner(PAGE, start);
   for (const c of chunks ?? [bytes]) s.feed(c);
   return s.finish();
@@ -29,14 +33,27 @@ function scan(bytes: Uint8Array, start: bigint, chunks?: Uint8Array[]): { ranges
 test('pagemap entries: every bit where pagemap.rst puts it', () => {
   const raw = (1n << 63n) | (1n << 61n) | (1n << 56n) | (1n << 55n) | 0x123456789n;
   const e = readPagemapEntry(new Cursor(entries([raw]), true));
-  assert.deepEqual(e, { present: true, swapped: false, fileOrSharedAnon: true, exclusive: true, softDirty: true, uffdWriteProtected: false, guard: false, pfn: 0x123456789n });
+  assert.deepEqual(e, {
+    present: true,
+    swapped: false,
+    fileOrSharedAnon: true,
+    exclusive: true,
+    softDirty: true,
+    uffdWriteProtected: false,
+    guard: false,
+    pfn: 0x123456789n,
+  });
   const swapped = readPagemapEntry(new Cursor(entries([(1n << 62n) | (1n << 57n) | 0x1fn]), true));
   assert.equal(swapped.present, false);
   assert.equal(swapped.swapped, true);
   assert.equal(swapped.uffdWriteProtected, true);
   assert.equal(swapped.pfn, undefined);
   assert.equal(readPagemapEntry(new Cursor(entries([1n << 58n]), true)).guard, true);
-  for (const e2 of [{ present: true, softDirty: true, pfn: 42n }, { swapped: true, exclusive: true }, { guard: true }]) {
+  for (const e2 of [
+    { present: true, softDirty: true, pfn: 42n },
+    { swapped: true, exclusive: true },
+    { guard: true },
+  ]) {
     const back = readPagemapEntry(new Cursor(entries([encodePagemapEntry(e2)]), true));
     for (const [k, v] of Object.entries(e2)) assert.equal(back[k as keyof typeof back], v);
   }
@@ -52,7 +69,8 @@ test('real pagemap of a soft-dirty kernel (6.1.0-56-amd64): exactly the 80 writt
   assert.equal(tally.softDirty, 80);
   assert.equal(tally.softDirtyHoles, 0);
   const expected: [bigint, bigint, number][] = [];
-  for (let i = 0; i < 50; i++) expected.push([start + BigInt((10 + 7 * i) * PAGE), start + BigInt((11 + 7 * i) * PAGE), 1]);
+  for (let i = 0; i < 50; i++)
+    expected.push([start + BigInt((10 + 7 * i) * PAGE), start + BigInt((11 + 7 * i) * PAGE), 1]);
   expected.push([start + 1500n * BigInt(PAGE), start + 1530n * BigInt(PAGE), 30]);
   assert.deepEqual(
     ranges.map((r) => [r.start, r.end, r.pages]),
@@ -60,7 +78,11 @@ test('real pagemap of a soft-dirty kernel (6.1.0-56-amd64): exactly the 80 writt
   );
   // Every entry is present and exclusive; bit 55 only on the written ones.
   const c = new Cursor(bytes, true);
-  const dirty = new Set(expected.flatMap(([s, e]) => Array.from({ length: Number((e - s) / BigInt(PAGE)) }, (_, k) => Number((s - start) / BigInt(PAGE)) + k)));
+  const dirty = new Set(
+    expected.flatMap(([s, e]) =>
+      Array.from({ length: Number((e - s) / BigInt(PAGE)) }, (_, k) => Number((s - start) / BigInt(PAGE)) + k),
+    ),
+  );
   for (let i = 0; i < 2000; i++) {
     const e = readPagemapEntry(c);
     assert.equal(e.present && e.exclusive, true);
@@ -98,7 +120,10 @@ test('only present or swapped pages count; soft-dirty holes are counted apart; r
   sc.feed(entries([p | sd, p | sd]));
   sc.skipPages(3);
   const r = sc.finish();
-  assert.deepEqual(r.ranges.map((x) => [x.start, x.end]), [[0n, 0x2000n]]);
+  assert.deepEqual(
+    r.ranges.map((x) => [x.start, x.end]),
+    [[0n, 0x2000n]],
+  );
   assert.equal(r.tally.pages, 5);
 });
 
@@ -106,7 +131,8 @@ test('the maps and smaps that memlens dirty needs: labels, VmFlags, Referenced a
   const { vmas, badLines } = parseMaps(readFileSync(join(dir, 'maps-6.18.44-sleep.txt'), 'utf8'));
   assert.equal(badLines, 0);
   assert.equal(vmas.length, 37);
-  for (let i = 1; i < vmas.length; i++) assert.ok((vmas[i]?.start ?? 0n) >= (vmas[i - 1]?.end ?? 0n), 'sorted, not overlapping');
+  for (let i = 1; i < vmas.length; i++)
+    assert.ok((vmas[i]?.start ?? 0n) >= (vmas[i - 1]?.end ?? 0n), 'sorted, not overlapping');
   const odd = parseMaps(
     [
       '7f00000000-7f00001000 rw-s 00000000 00:01 1234                       /dev/shm/a name with spaces (deleted)',
@@ -131,7 +157,10 @@ test('the maps and smaps that memlens dirty needs: labels, VmFlags, Referenced a
   assert.equal(stack.counters.anonHugePagesBytes, 0);
   // This kernel has no soft-dirty: no area carries "sd".
   assert.ok(smaps.every((e) => !e.vmFlags.includes('sd')));
-  const made = parseSmaps('1000-3000 rw-p 00000000 00:00 0\nRss:                   8 kB\nReferenced:            4 kB\nAnonHugePages:      2048 kB\nVmFlags: rd wr mr mw me ac sd \n') ?? assert.fail('not smaps');
+  const made =
+    parseSmaps(
+      '1000-3000 rw-p 00000000 00:00 0\nRss:                   8 kB\nReferenced:            4 kB\nAnonHugePages:      2048 kB\nVmFlags: rd wr mr mw me ac sd \n',
+    ) ?? assert.fail('not smaps');
   const one = made[0] ?? assert.fail('no area');
   assert.equal(one.counters.referencedBytes, 4096);
   assert.equal(one.counters.anonHugePagesBytes, 2 * 1024 * 1024);

@@ -16,7 +16,9 @@ import { hexAddress } from '../../src/wire/dirty.js';
 import { startWorkload } from './workload.js';
 
 function report(name: string, value: unknown): void {
-  process.stdout.write(`MEMLENS-VM-RESULT ${name} ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? hexAddress(v) : v))}\n`);
+  process.stdout.write(
+    `MEMLENS-VM-RESULT ${name} ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? hexAddress(v) : v))}\n`,
+  );
 }
 
 async function check(name: string, body: () => Promise<unknown>): Promise<void> {
@@ -58,7 +60,17 @@ await check('exact', async () => {
     const raw = Buffer.alloc(w.pages * 8);
     readSync(fd, raw, 0, raw.length, Number((w.address / BigInt(w.pageSize)) * 8n));
     closeSync(fd);
-    return { address: w.address, pages: w.pages, pageSize: w.pageSize, code: r.code, stderr: r.stderr, doc: parseJson(r.stdout), human: human.stdout, humanCode: human.code, pagemapBase64: raw.toString('base64') };
+    return {
+      address: w.address,
+      pages: w.pages,
+      pageSize: w.pageSize,
+      code: r.code,
+      stderr: r.stderr,
+      doc: parseJson(r.stdout),
+      human: human.stdout,
+      humanCode: human.code,
+      pagemapBase64: raw.toString('base64'),
+    };
   } finally {
     await w.stop();
   }
@@ -73,8 +85,17 @@ await check('new-mapping', async () => {
     await w.command('w 0 10 1');
     const fresh = await w.command('m 100');
     const reading = await meter.measure();
-    const inOld = reading.dirty?.ranges.filter((x) => x.start >= w.address && x.end <= w.address + BigInt(w.pages * w.pageSize)) ?? [];
-    return { address: w.address, fresh: `0x${fresh}`, pages: reading.pages, newMappingPages: reading.newMappingPages, writtenInOld: inOld, newRanges: reading.dirty?.newMappingRanges };
+    const inOld =
+      reading.dirty?.ranges.filter((x) => x.start >= w.address && x.end <= w.address + BigInt(w.pages * w.pageSize)) ??
+      [];
+    return {
+      address: w.address,
+      fresh: `0x${fresh}`,
+      pages: reading.pages,
+      newMappingPages: reading.newMappingPages,
+      writtenInOld: inOld,
+      newRanges: reading.dirty?.newMappingRanges,
+    };
   } finally {
     meter.close();
     await w.stop();
@@ -96,7 +117,14 @@ await check('heap-grown', async () => {
     return {
       pages: reading.pages,
       newMappingPages: reading.newMappingPages,
-      heap: heap ? { writtenPages: heap.writtenPages, newMappingPages: heap.newMappingPages, presentPages: heap.presentPages, wholeAreaMarked: heap.wholeAreaMarked } : null,
+      heap: heap
+        ? {
+            writtenPages: heap.writtenPages,
+            newMappingPages: heap.newMappingPages,
+            presentPages: heap.presentPages,
+            wholeAreaMarked: heap.wholeAreaMarked,
+          }
+        : null,
     };
   } finally {
     meter.close();
@@ -123,8 +151,25 @@ await check('thp', async () => {
 await check('fixed', async () => {
   const w = await startWorkload(['4000', 'fixed', '0', '300', '2', '50']);
   try {
-    const r = await runCli(['dirty', String(w.pid), '--watch', '--until-stable', '--interval', '1s', '--max-rounds', '12', '--json']);
-    return { address: w.address, pages: w.pages, pageSize: w.pageSize, code: r.code, stderr: r.stderr, doc: parseJson(r.stdout) };
+    const r = await runCli([
+      'dirty',
+      String(w.pid),
+      '--watch',
+      '--until-stable',
+      '--interval',
+      '1s',
+      '--max-rounds',
+      '12',
+      '--json',
+    ]);
+    return {
+      address: w.address,
+      pages: w.pages,
+      pageSize: w.pageSize,
+      code: r.code,
+      stderr: r.stderr,
+      doc: parseJson(r.stdout),
+    };
   } finally {
     await w.stop();
   }
@@ -134,11 +179,48 @@ await check('fixed', async () => {
 await check('grow', async () => {
   const w = await startWorkload(['16000', 'grow', '40', '100']);
   try {
-    const r = await runCli(['dirty', String(w.pid), '--watch', '--until-stable', '--interval', '1s', '--max-rounds', '8', '--json']);
+    const r = await runCli([
+      'dirty',
+      String(w.pid),
+      '--watch',
+      '--until-stable',
+      '--interval',
+      '1s',
+      '--max-rounds',
+      '8',
+      '--json',
+    ]);
     // By now the set is large and grows by a few per cent per round: each step is within 8 %, the drift is not.
-    const drift = await runCli(['dirty', String(w.pid), '--watch', '--until-stable', '--interval', '1s', '--tolerance', '8%', '--max-rounds', '6', '--json']);
-    const human = await runCli(['dirty', String(w.pid), '--watch', '--until-stable', '--interval', '1s', '--max-rounds', '4']);
-    return { code: r.code, stderr: r.stderr, doc: parseJson(r.stdout), drift: parseJson(drift.stdout), human: human.stdout };
+    const drift = await runCli([
+      'dirty',
+      String(w.pid),
+      '--watch',
+      '--until-stable',
+      '--interval',
+      '1s',
+      '--tolerance',
+      '8%',
+      '--max-rounds',
+      '6',
+      '--json',
+    ]);
+    const human = await runCli([
+      'dirty',
+      String(w.pid),
+      '--watch',
+      '--until-stable',
+      '--interval',
+      '1s',
+      '--max-rounds',
+      '4',
+    ]);
+    return {
+      code: r.code,
+      stderr: r.stderr,
+      doc: parseJson(r.stdout),
+      drift: parseJson(drift.stdout),
+      human: human.stdout,
+    };
   } finally {
     await w.stop();
   }
@@ -151,10 +233,28 @@ await check('serve', async () => {
   const w = await startWorkload(['4000', 'loop', '0', '300', '2', '50']);
   const port = 7979;
   const base = `http://127.0.0.1:${port}`;
-  const serve = spawn(process.execPath, [cliPath, 'serve', '--no-trace', '--port', String(port), '--db', join(tmpdir(), 'memlens-vm-serve.db'), '--dirty-watch', String(w.pid), '--dirty-interval', '1s', '--dirty-max-rounds', '10'], {
-    env: { ...process.env, XDG_DATA_HOME: tmpdir() },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const serve = spawn(
+    process.execPath,
+    [
+      cliPath,
+      'serve',
+      '--no-trace',
+      '--port',
+      String(port),
+      '--db',
+      join(tmpdir(), 'memlens-vm-serve.db'),
+      '--dirty-watch',
+      String(w.pid),
+      '--dirty-interval',
+      '1s',
+      '--dirty-max-rounds',
+      '10',
+    ],
+    {
+      env: { ...process.env, XDG_DATA_HOME: tmpdir() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   serve.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => serve.once('exit', resolve));
@@ -172,7 +272,11 @@ await check('serve', async () => {
     const wsRounds: number[] = [];
     let wsStopped = false;
     ws.on('message', (data: WebSocket.RawData) => {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data instanceof ArrayBuffer ? Buffer.from(data).toString('utf8') : data.toString('utf8');
+      const text = Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : data instanceof ArrayBuffer
+          ? Buffer.from(data).toString('utf8')
+          : data.toString('utf8');
       const m = JSON.parse(text) as ServerMessage;
       if (m.type !== 'update' || m.dirty === undefined) return;
       wsRounds.push(...m.dirty.rounds.map((r) => r.round));
@@ -201,7 +305,18 @@ await check('serve', async () => {
       .filter((l) => l.startsWith('memlens_dirty_'));
     serve.kill('SIGINT');
     const code = await exited;
-    return { address: w.address, pages: w.pages, pageSize: w.pageSize, fresh: `0x${fresh}`, mappedAfterRound, body, wsRounds, metrics, code, stderr };
+    return {
+      address: w.address,
+      pages: w.pages,
+      pageSize: w.pageSize,
+      fresh: `0x${fresh}`,
+      mappedAfterRound,
+      body,
+      wsRounds,
+      metrics,
+      code,
+      stderr,
+    };
   } finally {
     if (serve.exitCode === null) serve.kill('SIGKILL');
     await w.stop();

@@ -33,7 +33,12 @@ function result<T>(name: string): Guest<T> {
   return r;
 }
 
-const inArea = (ranges: readonly DirtyRangeJson[], address: string, pages: number, pageSize: number): DirtyRangeJson[] => {
+const inArea = (
+  ranges: readonly DirtyRangeJson[],
+  address: string,
+  pages: number,
+  pageSize: number,
+): DirtyRangeJson[] => {
   const start = BigInt(address);
   const end = start + BigInt(pages * pageSize);
   return ranges.filter((r) => BigInt(r.start) >= start && BigInt(r.end) <= end);
@@ -41,7 +46,10 @@ const inArea = (ranges: readonly DirtyRangeJson[], address: string, pages: numbe
 
 before(async () => {
   const kernel = findSoftDirtyKernel();
-  assert.ok(kernel, 'no kernel with CONFIG_MEM_SOFT_DIRTY=y under /boot: run .ci/setup-system (it installs linux-image-amd64)');
+  assert.ok(
+    kernel,
+    'no kernel with CONFIG_MEM_SOFT_DIRTY=y under /boot: run .ci/setup-system (it installs linux-image-amd64)',
+  );
   buildWorkload();
   run = await runInVm(kernel, [process.execPath, join(repoRoot, 'dist', 'test', 'dirty', 'vm-guest.js')], {
     visible: [repoRoot, dirname(process.execPath)],
@@ -55,7 +63,9 @@ before(async () => {
 
 test('the guest runs the soft-dirty kernel, and memlens finds soft-dirty supported there', (t) => {
   const kernel = findSoftDirtyKernel();
-  t.diagnostic(`soft-dirty checks ran on guest kernel ${String(results.get('release'))} (${kernel?.image ?? '?'}, qemu software emulation)`);
+  t.diagnostic(
+    `soft-dirty checks ran on guest kernel ${String(results.get('release'))} (${kernel?.image ?? '?'}, qemu software emulation)`,
+  );
   assert.equal(results.get('release'), kernel?.version);
   const r = result<DirtyJson>('untouched');
   assert.equal(r.code, 0, r.stderr);
@@ -63,8 +73,14 @@ test('the guest runs the soft-dirty kernel, and memlens finds soft-dirty support
   assert.equal(r.doc.method, 'soft-dirty');
   // Nothing cleared the bits since the workload touched its 64 pages: all of them count.
   const mine = inArea(r.doc.ranges, r.address, r.pages, r.doc.pageSize);
-  assert.deepEqual(mine.map((x) => [x.start, x.end, x.pages, x.mapping]), [[r.address, `0x${(BigInt(r.address) + BigInt(64 * r.doc.pageSize)).toString(16)}`, 64, '[anon]']]);
-  assert.equal(r.doc.pages, r.doc.ranges.reduce((s, x) => s + x.pages, 0));
+  assert.deepEqual(
+    mine.map((x) => [x.start, x.end, x.pages, x.mapping]),
+    [[r.address, `0x${(BigInt(r.address) + BigInt(64 * r.doc.pageSize)).toString(16)}`, 64, '[anon]']],
+  );
+  assert.equal(
+    r.doc.pages,
+    r.doc.ranges.reduce((s, x) => s + x.pages, 0),
+  );
 });
 
 test('after a clear, memlens reports exactly the pages written: their addresses and their count', () => {
@@ -83,10 +99,16 @@ test('after a clear, memlens reports exactly the pages written: their addresses 
     mine.map((x) => [x.start, x.end, x.pages]),
     expected,
   );
-  assert.equal(mine.reduce((s, x) => s + x.pages, 0), 80);
+  assert.equal(
+    mine.reduce((s, x) => s + x.pages, 0),
+    80,
+  );
   assert.ok(mine.every((x) => x.mapping === '[anon]'));
   // The rest of the process wrote a little (stack, libc's buffers) and the total says so.
-  assert.equal(r.doc.pages, r.doc.ranges.reduce((s, x) => s + x.pages, 0));
+  assert.equal(
+    r.doc.pages,
+    r.doc.ranges.reduce((s, x) => s + x.pages, 0),
+  );
   assert.ok(r.doc.pages >= 80 && r.doc.pages < 80 + 64, `total ${r.doc.pages}`);
   assert.equal(r.humanCode, 0);
   assert.match(r.human, /soft-dirty pages written/);
@@ -95,7 +117,14 @@ test('after a clear, memlens reports exactly the pages written: their addresses 
 });
 
 test('pages of an area mapped during the round count as new mapping, not as writes', () => {
-  const r = results.get('new-mapping') as { error?: string; address: string; fresh: string; pages: number; newMappingPages: number; writtenInOld: { start: string; end: string; pages: number }[] };
+  const r = results.get('new-mapping') as {
+    error?: string;
+    address: string;
+    fresh: string;
+    pages: number;
+    newMappingPages: number;
+    writtenInOld: { start: string; end: string; pages: number }[];
+  };
   assert.equal(r.error, undefined, r.error);
   // The 10 pages written in the old area are writes, exactly those.
   assert.deepEqual(
@@ -147,7 +176,10 @@ test('--watch --until-stable converges on a fixed write set, at its size', () =>
   assert.equal(r.doc.stopReason, 'converged');
   assert.ok(r.doc.rounds.length >= 4 && r.doc.rounds.length <= 12);
   // The working set is the 300 pages plus the few the process writes for itself.
-  assert.ok(r.doc.workingSetPages !== null && r.doc.workingSetPages >= 300 && r.doc.workingSetPages < 300 + 64, `working set ${r.doc.workingSetPages}`);
+  assert.ok(
+    r.doc.workingSetPages !== null && r.doc.workingSetPages >= 300 && r.doc.workingSetPages < 300 + 64,
+    `working set ${r.doc.workingSetPages}`,
+  );
   assert.equal(r.doc.workingSetBytes, r.doc.workingSetPages * r.pageSize);
   // The last round's ranges in the area: every other page from 0, 300 of them.
   const mine = inArea(r.doc.ranges, r.address, r.pages, r.pageSize);
@@ -162,7 +194,8 @@ test('--watch --until-stable does not converge on a write set that keeps growing
   assert.equal(r.doc.stopReason, 'max-rounds');
   assert.equal(r.doc.rounds.length, 8);
   const counts = r.doc.rounds.map((x) => x.pages);
-  for (let i = 1; i < counts.length; i++) assert.ok((counts[i] ?? 0) > (counts[i - 1] ?? 0), `rounds ${counts.join(', ')}`);
+  for (let i = 1; i < counts.length; i++)
+    assert.ok((counts[i] ?? 0) > (counts[i - 1] ?? 0), `rounds ${counts.join(', ')}`);
   // Slow growth: steps under the tolerance, yet the counts drift out of the band: still not converged.
   const drift = (results.get('grow') as { drift: DirtyWatchJson }).drift;
   const steps = drift.rounds.slice(1).map((x) => x.change);
@@ -190,7 +223,9 @@ test('memlens serve --dirty-watch on the soft-dirty kernel: the series over HTTP
   assert.equal(r.error, undefined, `guest check "serve" failed: ${r.error}`);
   const h = r.body.watch;
   assert.ok(h !== null);
-  t.diagnostic(`pages written per round in the guest: ${r.body.series.map((x) => `${x.pages}${x.newMappingPages > 0 ? `+${x.newMappingPages} new` : ''}`).join(', ')}`);
+  t.diagnostic(
+    `pages written per round in the guest: ${r.body.series.map((x) => `${x.pages}${x.newMappingPages > 0 ? `+${x.newMappingPages} new` : ''}`).join(', ')}`,
+  );
   assert.equal(h.method, 'soft-dirty');
   assert.equal(h.meaning, 'pages written');
   assert.equal(h.softDirty.supported, true);
@@ -204,15 +239,22 @@ test('memlens serve --dirty-watch on the soft-dirty kernel: the series over HTTP
   // The WebSocket client got every round once, in order.
   assert.deepEqual(r.wsRounds, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   // Every round: the 300 pages of the set, plus the few the process writes for itself.
-  for (const x of r.body.series) assert.ok(x.pages >= 300 && x.pages < 300 + 64, `round ${x.round}: ${x.pages} written`);
+  for (const x of r.body.series)
+    assert.ok(x.pages >= 300 && x.pages < 300 + 64, `round ${x.round}: ${x.pages} written`);
   // The 100 freshly mapped and touched pages are new mapping in one round (the one they were mapped in), never writes.
   const withNew = r.body.series.filter((x) => x.newMappingPages >= 100);
   assert.equal(withNew.length, 1, JSON.stringify(r.body.series));
-  assert.ok((withNew[0]?.round ?? 0) >= r.mappedAfterRound && (withNew[0]?.round ?? 0) <= r.mappedAfterRound + 1, `new mapping in round ${withNew[0]?.round}, mapped after round ${r.mappedAfterRound}`);
+  assert.ok(
+    (withNew[0]?.round ?? 0) >= r.mappedAfterRound && (withNew[0]?.round ?? 0) <= r.mappedAfterRound + 1,
+    `new mapping in round ${withNew[0]?.round}, mapped after round ${r.mappedAfterRound}`,
+  );
   // A fixed write set converges, and the watch went on past it to its 10 rounds.
   assert.equal(h.converged, true, JSON.stringify(r.body.series));
   assert.ok(h.convergedSinceRound !== null && h.convergedSinceRound < 10);
-  assert.ok(h.workingSetPages !== null && h.workingSetPages >= 300 && h.workingSetPages < 300 + 64, `working set ${h.workingSetPages}`);
+  assert.ok(
+    h.workingSetPages !== null && h.workingSetPages >= 300 && h.workingSetPages < 300 + 64,
+    `working set ${h.workingSetPages}`,
+  );
   // The newest round's ranges in the workload's area: every other page from 0, 300 of them.
   const mine = inArea(h.ranges, r.address, r.pages, r.pageSize);
   assert.equal(mine.length, 300);
@@ -229,6 +271,9 @@ test('memlens serve --dirty-watch on the soft-dirty kernel: the series over HTTP
   assert.equal(metric('memlens_dirty_rounds_total'), 10);
   assert.equal(metric('memlens_dirty_converged'), 1);
   assert.equal(metric('memlens_dirty_watch_running'), 0);
-  assert.ok(r.metrics.some((l) => /^memlens_dirty_watch_info\{.*method="soft_dirty".*\} 1$/.test(l)), r.metrics.join('\n'));
+  assert.ok(
+    r.metrics.some((l) => /^memlens_dirty_watch_info\{.*method="soft_dirty".*\} 1$/.test(l)),
+    r.metrics.join('\n'),
+  );
   assert.equal(r.code, 0, r.stderr);
 });

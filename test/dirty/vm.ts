@@ -7,12 +7,32 @@
 // fresh proc, sysfs, devtmpfs and a tmpfs /tmp on top, chroots into it and runs the program.
 // The program's output comes back over the serial console.
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** The modules the init loads, in dependency order. */
-export const NINEP_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
+export const NINEP_MODULES = [
+  'virtio_ring',
+  'virtio',
+  'virtio_pci_legacy_dev',
+  'virtio_pci_modern_dev',
+  'virtio_pci',
+  'netfs',
+  'fscache',
+  '9pnet',
+  '9pnet_virtio',
+  '9p',
+];
 
 export interface GuestKernel {
   version: string;
@@ -54,7 +74,8 @@ function findModule(dir: string, name: string): string | undefined {
 function copyModule(source: string, target: string): void {
   if (source.endsWith('.ko')) copyFileSync(source, target);
   else if (source.endsWith('.xz')) writeFileSync(target, execFileSync('xz', ['-dc', source], { maxBuffer: 1 << 28 }));
-  else if (source.endsWith('.zst')) writeFileSync(target, execFileSync('zstd', ['-dc', source], { maxBuffer: 1 << 28 }));
+  else if (source.endsWith('.zst'))
+    writeFileSync(target, execFileSync('zstd', ['-dc', source], { maxBuffer: 1 << 28 }));
   else if (source.endsWith('.gz')) writeFileSync(target, execFileSync('gzip', ['-dc', source], { maxBuffer: 1 << 28 }));
   else throw new Error(`unknown module compression: ${source}`);
 }
@@ -71,7 +92,12 @@ const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  * directories the program needs (the checkout, node's own): those under /tmp would be hidden by
  * the guest's fresh tmpfs, so the init binds them back on top of it.
  */
-export function buildInitramfs(kernel: GuestKernel, command: readonly string[], workDir: string, visible: readonly string[] = []): string {
+export function buildInitramfs(
+  kernel: GuestKernel,
+  command: readonly string[],
+  workDir: string,
+  visible: readonly string[] = [],
+): string {
   const tree = join(workDir, 'tree');
   for (const d of ['bin', 'modules', 'proc', 'sys', 'dev', 'newroot']) mkdirSync(join(tree, d), { recursive: true });
   copyFileSync(findBusybox(), join(tree, 'bin', 'busybox'));
@@ -81,8 +107,15 @@ export function buildInitramfs(kernel: GuestKernel, command: readonly string[], 
     if (source) copyModule(source, join(tree, 'modules', `${m}.ko`));
   }
   const underTmp = [...new Set(visible.filter((p) => p === '/tmp' || p.startsWith('/tmp/')))];
-  const keep = underTmp.map((p, i) => `$B mkdir -p /keep/${i} && $B mount -o bind ${shellQuote(`/newroot${p}`)} /keep/${i}`).join('\n  ');
-  const restore = underTmp.map((p, i) => `$B mkdir -p ${shellQuote(`/newroot${p}`)} && $B mount -o bind /keep/${i} ${shellQuote(`/newroot${p}`)}`).join('\n  ');
+  const keep = underTmp
+    .map((p, i) => `$B mkdir -p /keep/${i} && $B mount -o bind ${shellQuote(`/newroot${p}`)} /keep/${i}`)
+    .join('\n  ');
+  const restore = underTmp
+    .map(
+      (p, i) =>
+        `$B mkdir -p ${shellQuote(`/newroot${p}`)} && $B mount -o bind /keep/${i} ${shellQuote(`/newroot${p}`)}`,
+    )
+    .join('\n  ');
   const init = `#!/bin/busybox sh
 B=/bin/busybox
 $B mount -t proc proc /proc
@@ -111,7 +144,10 @@ $B poweroff -f
   writeFileSync(join(tree, 'init'), init, { mode: 0o755 });
   const files = execFileSync('find', ['.'], { cwd: tree, encoding: 'utf8' });
   const image = join(workDir, 'initramfs.cpio');
-  writeFileSync(image, execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: tree, input: files, maxBuffer: 1 << 28 }));
+  writeFileSync(
+    image,
+    execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: tree, input: files, maxBuffer: 1 << 28 }),
+  );
   return image;
 }
 
@@ -136,18 +172,28 @@ export async function runInVm(
   try {
     const initramfs = buildInitramfs(kernel, command, workDir, opts.visible);
     const args = [
-      '-machine', 'q35,accel=tcg',
-      '-cpu', 'max',
-      '-smp', '1',
-      '-m', String(opts.memoryMiB ?? 1024),
+      '-machine',
+      'q35,accel=tcg',
+      '-cpu',
+      'max',
+      '-smp',
+      '1',
+      '-m',
+      String(opts.memoryMiB ?? 1024),
       '-nographic',
       '-no-reboot',
-      '-nic', 'none',
-      '-kernel', kernel.image,
-      '-initrd', initramfs,
-      '-append', 'console=ttyS0 quiet loglevel=1 panic=-1',
-      '-fsdev', 'local,id=r,path=/,readonly=on,security_model=none,multidevs=remap',
-      '-device', 'virtio-9p-pci,fsdev=r,mount_tag=root',
+      '-nic',
+      'none',
+      '-kernel',
+      kernel.image,
+      '-initrd',
+      initramfs,
+      '-append',
+      'console=ttyS0 quiet loglevel=1 panic=-1',
+      '-fsdev',
+      'local,id=r,path=/,readonly=on,security_model=none,multidevs=remap',
+      '-device',
+      'virtio-9p-pci,fsdev=r,mount_tag=root',
     ];
     const output = await new Promise<string>((resolve, reject) => {
       const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -163,7 +209,11 @@ export async function runInVm(
       });
     });
     const m = /MEMLENS-VM-EXIT (\d+)/.exec(output);
-    return { kernel, console: output.replace(/\r\n/g, '\n'), exitStatus: m?.[1] === undefined ? undefined : Number(m[1]) };
+    return {
+      kernel,
+      console: output.replace(/\r\n/g, '\n'),
+      exitStatus: m?.[1] === undefined ? undefined : Number(m[1]),
+    };
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }

@@ -21,7 +21,9 @@ export function buildWorkload(opts: { static?: boolean } = {}): string {
   mkdirSync(join(repoRoot, 'dist', 'test-bin'), { recursive: true });
   // Build under a private name, then rename: test files running side by side never see half a file.
   const tmp = `${binary}.${process.pid}`;
-  execFileSync('gcc', ['-O2', '-Wall', ...(opts.static === true ? ['-static'] : []), '-o', tmp, source], { stdio: 'inherit' });
+  execFileSync('gcc', ['-O2', '-Wall', ...(opts.static === true ? ['-static'] : []), '-o', tmp, source], {
+    stdio: 'inherit',
+  });
   renameSync(tmp, binary);
   return binary;
 }

@@ -25,27 +25,32 @@ export interface RunOptions {
 /** Runs COMMAND ARGS to its end with NO_COLOR set, feeding `input` on stdin. */
 export function runProcess(command: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
   const what = `${command} ${args.join(' ')}`.slice(0, 300);
-  return waitingFor(`${what} to end`, () => new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: { ...process.env, NO_COLOR: '1', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      ...(opts.uid === undefined ? {} : { uid: opts.uid }),
-      ...(opts.gid === undefined ? {} : { gid: opts.gid }),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ pid: child.pid, code, stdout, stderr }));
-    if (opts.stdinOpen === true) {
-      child.stdin.on('error', () => undefined);
-      child.on('exit', () => child.stdin.destroy());
-    } else child.stdin.end(opts.input ?? '');
-    // A run past the bound is killed, so that it does not outlive the failed test.
-    const killer = setTimeout(() => child.kill('SIGKILL'), (opts.boundMs ?? RUN_BOUND_MS) + 1000);
-    child.on('close', () => clearTimeout(killer));
-  }), opts.boundMs ?? RUN_BOUND_MS);
+  return waitingFor(
+    `${what} to end`,
+    () =>
+      new Promise<CliResult>((resolve, reject) => {
+        const child = spawn(command, args, {
+          env: { ...process.env, NO_COLOR: '1', ...opts.env },
+          stdio: ['pipe', 'pipe', 'pipe'],
+          ...(opts.uid === undefined ? {} : { uid: opts.uid }),
+          ...(opts.gid === undefined ? {} : { gid: opts.gid }),
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ pid: child.pid, code, stdout, stderr }));
+        if (opts.stdinOpen === true) {
+          child.stdin.on('error', () => undefined);
+          child.on('exit', () => child.stdin.destroy());
+        } else child.stdin.end(opts.input ?? '');
+        // A run past the bound is killed, so that it does not outlive the failed test.
+        const killer = setTimeout(() => child.kill('SIGKILL'), (opts.boundMs ?? RUN_BOUND_MS) + 1000);
+        child.on('close', () => clearTimeout(killer));
+      }),
+    opts.boundMs ?? RUN_BOUND_MS,
+  );
 }
 
 const RUN_BOUND_MS = 10 * 60_000;

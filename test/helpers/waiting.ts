@@ -23,7 +23,11 @@ export class WaitBoundExceeded extends Error {
  * not settled after `boundMs`, the wait fails with an error naming `what`, and `signal` (given to
  * `body`) is aborted so that a polling body can stop.
  */
-export async function waitingFor<T>(what: string, body: (signal: AbortSignal) => Promise<T>, boundMs: number = DEFAULT_WAIT_BOUND_MS): Promise<T> {
+export async function waitingFor<T>(
+  what: string,
+  body: (signal: AbortSignal) => Promise<T>,
+  boundMs: number = DEFAULT_WAIT_BOUND_MS,
+): Promise<T> {
   const file = join(waitingDir, `${process.pid}-${++seq}.txt`);
   const script = basename(process.argv[1] ?? 'node');
   try {
@@ -53,17 +57,27 @@ export async function waitingFor<T>(what: string, body: (signal: AbortSignal) =>
 /** A predicate's own source, on one line, with its argument: what a wait on it waits for. */
 export function describePredicate(fn: (...args: never[]) => unknown, arg?: unknown): string {
   const source = fn.toString().replace(/\s+/g, ' ').slice(0, 400);
-  return arg === undefined ? source : `${source} with ${JSON.stringify(arg, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
+  return arg === undefined
+    ? source
+    : `${source} with ${JSON.stringify(arg, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
 }
 
 /**
  * Like waitingFor, with a bound: fails after `ms` saying what it waited for (and `more()`, such as
  * what the process waited on had said), instead of waiting on.
  */
-export async function waitAtMost<T>(ms: number, what: string, body: () => Promise<T>, more: () => string = () => ''): Promise<T> {
+export async function waitAtMost<T>(
+  ms: number,
+  what: string,
+  body: () => Promise<T>,
+  more: () => string = () => '',
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`waited ${ms / 1000} s for ${what}, in vain${more() === '' ? '' : `; ${more()}`}`)), ms);
+    timer = setTimeout(
+      () => reject(new Error(`waited ${ms / 1000} s for ${what}, in vain${more() === '' ? '' : `; ${more()}`}`)),
+      ms,
+    );
   });
   try {
     return await waitingFor(what, () => Promise.race([body(), late]));

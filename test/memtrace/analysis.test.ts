@@ -15,11 +15,18 @@ import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
 import { readPublicTrace, withoutPublicTraces } from './public-traces.js';
 import { buildScenario, type ScenarioOptions } from './scenarios.js';
 
-function analyse(bytes: Uint8Array, chunks?: Uint8Array[], prefixes: string[] = []): { report: MemtraceWireReport; a: ReturnType<typeof createMemtraceAnalysis> } {
+function analyse(
+  bytes: Uint8Array,
+  chunks?: Uint8Array[],
+  prefixes: string[] = [],
+): { report: MemtraceWireReport; a: ReturnType<typeof createMemtraceAnalysis> } {
   const a = createMemtraceAnalysis('test.ctf', prefixes);
   for (const c of chunks ?? [bytes]) a.decoder.push(c);
   a.decoder.end();
-  return { report: buildMemtraceReport(a.analyzer, a.decoder, { path: 'test.ctf', lwtPrefixes: prefixes, top: 10 }), a };
+  return {
+    report: buildMemtraceReport(a.analyzer, a.decoder, { path: 'test.ctf', lwtPrefixes: prefixes, top: 10 }),
+    a,
+  };
 }
 
 const base: ScenarioOptions = { durationS: 100, tickUs: 2000, leak: false, race: null, warmup: false, seed: 1 };
@@ -29,7 +36,12 @@ const BPS = 80_000;
 test('scenario with a leak and a race: the leaking site, the racing window and its sites', () => {
   const { bytes, written } = buildScenario({ ...base, leak: true, race: { fromS: 40, toS: 60 } });
   const { report: r } = analyse(bytes);
-  assert.deepEqual(r.events, { allocations: written.allocations, promotions: written.promotions, collections: written.collections, locations: written.locations });
+  assert.deepEqual(r.events, {
+    allocations: written.allocations,
+    promotions: written.promotions,
+    collections: written.collections,
+    locations: written.locations,
+  });
   assert.equal(r.integrity.ok, true);
   assert.equal(r.leaks.length, 1);
   const leak = r.leaks[0];
@@ -89,11 +101,14 @@ test("the GC's sawtooth is a GC cycle, not a race; the steady verdict holds", ()
   const { report: r } = analyse(buildScenario({ ...base, gcPeriodS: 20, seed: 12 }).bytes);
   assert.deepEqual(r.races, []);
   assert.deepEqual(r.leaks, []);
-  assert.ok(r.growthWindows.some((w) => w.kind === 'gc-cycle'), JSON.stringify(r.growthWindows.map((w) => [w.kind, w.startS, w.endS])));
+  assert.ok(
+    r.growthWindows.some((w) => w.kind === 'gc-cycle'),
+    JSON.stringify(r.growthWindows.map((w) => [w.kind, w.startS, w.endS])),
+  );
   assert.equal(r.steadyState.steady, true, r.steadyState.reason);
 });
 
-test('memory by Lwt task from the recording library\'s root frames', () => {
+test("memory by Lwt task from the recording library's root frames", () => {
   const { report: r } = analyse(buildScenario({ ...base, tasks: true, durationS: 20 }).bytes);
   assert.equal(r.tasks.length, 1);
   const t = r.tasks[0];
@@ -179,7 +194,11 @@ test('folded stacks: caller first, values sum to the allocated bytes, Lwt frames
     assert.ok(m[1]?.startsWith('Dune__exe__Server.main;'), l);
   }
   assert.equal(sum, report.totals.allocated.totalBytes);
-  assert.ok(text.includes('Dune__exe__Server.main;Lwt_main.run;Lwt.bind;Dune__exe__Server.handle_request;Dune__exe__Server.parse '));
+  assert.ok(
+    text.includes(
+      'Dune__exe__Server.main;Lwt_main.run;Lwt.bind;Dune__exe__Server.handle_request;Dune__exe__Server.parse ',
+    ),
+  );
   const hidden = foldedStacks(a.decoder, stacks, BPS, a.lwt, true);
   assert.ok(!/Lwt/.test(hidden));
   assert.ok(hidden.includes('Dune__exe__Server.main;Dune__exe__Server.handle_request;Dune__exe__Server.parse '));
@@ -187,7 +206,8 @@ test('folded stacks: caller first, values sum to the allocated bytes, Lwt frames
 
 test('Lwt frames: Lwt modules, dune-wrapped Lwt libraries and prefixes', () => {
   const c = new LwtClassifier(['Tezos_base.Lwt_utils']);
-  const f = (defname: string, filename = 'x.ml'): boolean => c.isLwt({ defname, filename, line: 1, startChar: 0, endChar: 1 });
+  const f = (defname: string, filename = 'x.ml'): boolean =>
+    c.isLwt({ defname, filename, line: 1, startChar: 0, endChar: 1 });
   assert.equal(f('Lwt.bind'), true);
   assert.equal(f('Lwt_unix.read'), true);
   assert.equal(f('Lwt_engine.fun_1234'), true);
@@ -234,7 +254,10 @@ test('fuzz: the whole analysis and its reports survive corrupted traces', () => 
     const stacks = stacksOf(a.decoder, a.analyzer.nodeSamples);
     assert.equal(typeof foldedStacks(a.decoder, stacks, BPS, a.lwt, true), 'string');
     assert.ok(renderHtmlReport(report, flameData(a.decoder, stacks, BPS, a.lwt)).startsWith('<!doctype html>'));
-    assert.ok(renderTextReport(report, { bold: (x) => x, dim: (x) => x, red: (x) => x, yellow: (x) => x, green: (x) => x }).length > 0);
+    assert.ok(
+      renderTextReport(report, { bold: (x) => x, dim: (x) => x, red: (x) => x, yellow: (x) => x, green: (x) => x })
+        .length > 0,
+    );
   }
 });
 
@@ -245,7 +268,7 @@ test('live objects: the paged index agrees with a plain Map under random use', (
   let next = -50;
   for (let k = 0; k < 50_000; k++) {
     if (rng.next() < 0.55) {
-      const id = rng.next() < 0.02 && model.size > 0 ? [...model.keys()][0] ?? next : next++;
+      const id = rng.next() < 0.02 && model.size > 0 ? ([...model.keys()][0] ?? next) : next++;
       live.add(id, k, -1, rng.int(1, 4), k, 0);
       model.set(id, k);
     } else if (model.size > 0) {
@@ -260,5 +283,8 @@ test('live objects: the paged index agrees with a plain Map under random use', (
     }
     assert.equal(live.size, model.size);
   }
-  assert.deepEqual([...live.slots()].map((s) => live.site[s]).sort((a, b) => (a ?? 0) - (b ?? 0)), [...model.values()].sort((a, b) => a - b));
+  assert.deepEqual(
+    [...live.slots()].map((s) => live.site[s]).sort((a, b) => (a ?? 0) - (b ?? 0)),
+    [...model.values()].sort((a, b) => a - b),
+  );
 });

@@ -27,12 +27,19 @@ test('--json follows the contract: trace, events, sites, leaks, races', { skip: 
   assert.ok(Array.isArray(j.leaks) && Array.isArray(j.races));
   // Allocated bytes = samples / rate × word size: a multiple of 8 / 2e-5 = 400,000 bytes.
   assert.equal(j.totals.allocated.totalBytes % 400_000, 0);
-  assert.equal(j.totals.allocated.totalBytes, j.sites.reduce((n, s) => n + s.allocatedBytes, 0));
+  assert.equal(
+    j.totals.allocated.totalBytes,
+    j.sites.reduce((n, s) => n + s.allocatedBytes, 0),
+  );
 });
 
 test('terminal report and --html on a scenario trace; --folded with --hide-lwt', async () => {
   const trace = join(dir, 'scenario.ctf');
-  writeFileSync(trace, buildScenario({ durationS: 60, tickUs: 2000, leak: true, race: { fromS: 20, toS: 35 }, warmup: false, seed: 3 }).bytes);
+  writeFileSync(
+    trace,
+    buildScenario({ durationS: 60, tickUs: 2000, leak: true, race: { fromS: 20, toS: 35 }, warmup: false, seed: 3 })
+      .bytes,
+  );
   const html = join(dir, 'report.html');
   const r = await runCli(['memtrace', trace, '--html', html, '--top', '3']);
   assert.equal(r.code, 0, r.stderr);
@@ -54,7 +61,9 @@ test('--html escapes every string from the trace', async () => {
   const enc = new TraceEncoder({
     executable: evil,
     host: '<b>host</b>',
-    locations: new Map([[0x10, [{ filename: '<svg onload=alert(3)>.ml', line: 1, startChar: 0, endChar: 1, defname: `${evil}.f` }]]]),
+    locations: new Map([
+      [0x10, [{ filename: '<svg onload=alert(3)>.ml', line: 1, startChar: 0, endChar: 1, defname: `${evil}.f` }]],
+    ]),
   });
   const bytes = enc.finishWith((e) => e.alloc(1_700_000_000_000_100, { lengthWords: 2, stack: [0x10] }));
   const trace = join(dir, 'evil.ctf');
@@ -80,7 +89,10 @@ test('bad input: one line and exit 1; bad usage: exit 2', { skip: withoutPublicT
   assert.match(r.stderr, /^memlens: .*not a memtrace trace \(no CTF magic\)\n$/);
   const mirage = join(dir, 'mirage.ctf');
   const m = new Uint8Array(200);
-  m.set([0xc1, 0x1f, 0xfc, 0xc1, 0x05, 0x88, 0x3b, 0x8d, 0x52, 0x1a, 0x48, 0x7b, 0xb3, 0x97, 0x45, 0x6a, 0xb1, 0x50, 0x68, 0x0c]);
+  m.set([
+    0xc1, 0x1f, 0xfc, 0xc1, 0x05, 0x88, 0x3b, 0x8d, 0x52, 0x1a, 0x48, 0x7b, 0xb3, 0x97, 0x45, 0x6a, 0xb1, 0x50, 0x68,
+    0x0c,
+  ]);
   writeFileSync(mirage, m);
   r = await runCli(['memtrace', mirage]);
   assert.equal(r.code, 1);

@@ -2,14 +2,25 @@
 // frames, and stacks far deeper than the JavaScript call stack allows a recursive walk.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildFlameTree, flameFind, flamePath, layoutFlame, type FlameTreeNode } from '../../src/wire/memtrace-flame.js';
+import {
+  buildFlameTree,
+  flameFind,
+  flamePath,
+  layoutFlame,
+  type FlameTreeNode,
+} from '../../src/wire/memtrace-flame.js';
 import type { MemtraceWireFlame } from '../../src/wire/memtrace.js';
 
 const names = (n: FlameTreeNode): string[] => n.children.map((c) => `${c.name}=${c.value}`);
 
 test('siblings with the same frame merge and add their bytes; children largest first', () => {
   const flame: MemtraceWireFlame = {
-    frames: [['main', 0], ['f', 0], ['g', 0], ['Lwt.bind', 1]],
+    frames: [
+      ['main', 0],
+      ['f', 0],
+      ['g', 0],
+      ['Lwt.bind', 1],
+    ],
     stacks: [
       [[0, 1], 10],
       [[0, 2], 30],
@@ -29,7 +40,11 @@ test('siblings with the same frame merge and add their bytes; children largest f
 
 test('hiding Lwt frames joins what was under them; an all-Lwt stack keeps its bytes as [Lwt]', () => {
   const flame: MemtraceWireFlame = {
-    frames: [['main', 0], ['Lwt.bind', 1], ['f', 0]],
+    frames: [
+      ['main', 0],
+      ['Lwt.bind', 1],
+      ['f', 0],
+    ],
     stacks: [
       [[0, 1, 2], 4],
       [[0, 2], 6],
@@ -48,7 +63,17 @@ test('a 100,000-frame stack builds and lays out without recursion', () => {
   const depth = 100_000;
   // Recursion, as in lists_and_sets-v1.ctf: the same two frames again and again, plus a short stack.
   const deep = Array.from({ length: depth }, (_, i) => (i === 0 ? 0 : 1 + (i % 2)));
-  const flame: MemtraceWireFlame = { frames: [['main', 0], ['List.map', 0], ['f', 0]], stacks: [[deep, 1000], [[0, 1], 24]] };
+  const flame: MemtraceWireFlame = {
+    frames: [
+      ['main', 0],
+      ['List.map', 0],
+      ['f', 0],
+    ],
+    stacks: [
+      [deep, 1000],
+      [[0, 1], 24],
+    ],
+  };
   const root = buildFlameTree(flame, false);
   assert.equal(root.height, depth + 1);
   const rects = layoutFlame(root, 1200, 0.3);
@@ -64,12 +89,20 @@ test('a 100,000-frame stack builds and lays out without recursion', () => {
   assert.equal(path.length, depth);
   assert.equal(flameFind(root, path), last.node);
   const zoomed = layoutFlame(last.node, 1200, 0.3);
-  assert.deepEqual(zoomed.map((r) => [r.row, r.width]), [[0, 1200]]);
+  assert.deepEqual(
+    zoomed.map((r) => [r.row, r.width]),
+    [[0, 1200]],
+  );
 });
 
 test('layout: parents before children, siblings left to right, narrow subtrees left out', () => {
   const flame: MemtraceWireFlame = {
-    frames: [['a', 0], ['b', 0], ['c', 0], ['tiny', 0]],
+    frames: [
+      ['a', 0],
+      ['b', 0],
+      ['c', 0],
+      ['tiny', 0],
+    ],
     stacks: [
       [[0, 1], 600],
       [[0, 2], 400],
@@ -89,7 +122,14 @@ test('layout: parents before children, siblings left to right, narrow subtrees l
 });
 
 test('a path to a frame that no longer exists (Lwt frames hidden) stops at the deepest that does', () => {
-  const flame: MemtraceWireFlame = { frames: [['main', 0], ['Lwt.bind', 1], ['f', 0]], stacks: [[[0, 1, 2], 4]] };
+  const flame: MemtraceWireFlame = {
+    frames: [
+      ['main', 0],
+      ['Lwt.bind', 1],
+      ['f', 0],
+    ],
+    stacks: [[[0, 1, 2], 4]],
+  };
   const shown = buildFlameTree(flame, false);
   const f = shown.children[0]?.children[0]?.children[0];
   assert.ok(f !== undefined && f.name === 'f');

@@ -15,7 +15,18 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the HTML report works offline in Chromium: timeline, flame graph, hide Lwt, zoom', async () => {
   const trace = join(dir, 'server.ctf');
-  writeFileSync(trace, buildScenario({ durationS: 40, tickUs: 2000, leak: true, race: { fromS: 10, toS: 20 }, warmup: false, seed: 8, tasks: true }).bytes);
+  writeFileSync(
+    trace,
+    buildScenario({
+      durationS: 40,
+      tickUs: 2000,
+      leak: true,
+      race: { fromS: 10, toS: 20 },
+      warmup: false,
+      seed: 8,
+      tasks: true,
+    }).bytes,
+  );
   const html = join(dir, 'report.html');
   const r = await runCli(['memtrace', trace, '--html', html]);
   assert.equal(r.code, 0, r.stderr);
@@ -35,7 +46,7 @@ test('the HTML report works offline in Chromium: timeline, flame graph, hide Lwt
     assert.equal(await page.locator('svg[aria-label="live memory over time"]').count(), 1);
     const all = await page.locator('#flame svg g').count();
     assert.ok(all > 5, `flame graph frames: ${all}`);
-    assert.equal(await page.locator('#flame svg g', { hasText: 'Lwt.bind' }).count() > 0, true);
+    assert.equal((await page.locator('#flame svg g', { hasText: 'Lwt.bind' }).count()) > 0, true);
     await page.locator('#hide-lwt').check();
     assert.equal(await page.locator('#flame svg g', { hasText: 'Lwt.bind' }).count(), 0);
     assert.ok((await page.locator('#flame svg g').count()) < all);

@@ -25,7 +25,10 @@ before(() => {
 
 function record(name: string, args: string[] = []): string {
   const trace = join(dir, `${name}.ctf`);
-  const r = spawnSync(exe(name), args, { env: { ...process.env, MEMLENS_TRACE: trace, MEMLENS_TRACE_RATE: '1e-3' }, encoding: 'utf8' });
+  const r = spawnSync(exe(name), args, {
+    env: { ...process.env, MEMLENS_TRACE: trace, MEMLENS_TRACE_RATE: '1e-3' },
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   return trace;
 }
@@ -42,13 +45,16 @@ async function analyse(trace: string): Promise<MemtraceWireReport> {
   return j;
 }
 
-test('leak: the Lwt server simulation\'s never-evicting cache is named, allocations are attributed to the task', async () => {
+test("leak: the Lwt server simulation's never-evicting cache is named, allocations are attributed to the task", async () => {
   const j = await analyse(record('leak_server'));
   assert.equal(j.trace.context, 'leak_server');
   const labels = j.leaks.map((l) => l.label);
-  assert.ok(labels.some((l) => /Leak_server\.build_response/.test(l)), labels.join('; '));
+  assert.ok(
+    labels.some((l) => /Leak_server\.build_response/.test(l)),
+    labels.join('; '),
+  );
   const top = j.leaks[0];
-  assert.ok(top && top.shareOfEndLive > 0.5, 'the leaking responses hold most of the end\'s live memory');
+  assert.ok(top && top.shareOfEndLive > 0.5, "the leaking responses hold most of the end's live memory");
   assert.equal(j.races.length, 0, j.races.map((r) => r.explanation).join('; '));
   // Callbacks run from Lwt's scheduler, yet their samples carry the task's synthetic root frame.
   const task = j.tasks.find((t) => t.name === 'request handler');
@@ -63,7 +69,10 @@ test('race: the window where the producer outpaces the consumer, and its site; n
   assert.ok(race);
   // The program races over its second quarter of ticks, then catches up.
   const d = j.trace.durationS;
-  assert.ok(race.startS < 0.45 * d && race.endS > 0.4 * d && race.endS < 0.75 * d, `${race.startS}–${race.endS} of ${d} s`);
+  assert.ok(
+    race.startS < 0.45 * d && race.endS > 0.4 * d && race.endS < 0.75 * d,
+    `${race.startS}–${race.endS} of ${d} s`,
+  );
   assert.match(race.sites[0]?.label ?? '', /Alloc_race\.make_message/);
   assert.ok(race.freedLaterFraction > 0.9);
   assert.notEqual(race.settledAtS, null, 'memory came back once the race stopped');
@@ -78,7 +87,10 @@ test('steady: nothing flagged', async () => {
 
 test('SIGTERM flushes the trace: the program exits as the signal would, the trace reads whole', async () => {
   const trace = join(dir, 'term.ctf');
-  const child = spawn(exe('leak_server'), ['100000000'], { env: { ...process.env, MEMLENS_TRACE: trace, MEMLENS_TRACE_RATE: '1e-3' }, stdio: 'ignore' });
+  const child = spawn(exe('leak_server'), ['100000000'], {
+    env: { ...process.env, MEMLENS_TRACE: trace, MEMLENS_TRACE_RATE: '1e-3' },
+    stdio: 'ignore',
+  });
   // Wait until the program has written more than its first packet, then stop it.
   while (!existsSync(trace) || statSync(trace).size < 100_000) await new Promise((r) => setTimeout(r, 50));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

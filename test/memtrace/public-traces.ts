@@ -21,10 +21,13 @@ export const PUBLIC_TRACES: PublicTrace[] = [
 
 const envDir = process.env.MEMLENS_MEMTRACE_DIR;
 /** The folder of the public traces: ../shared/data/memtrace beside the checkout unless overridden. */
-export const publicTracesDir: string = envDir !== undefined && envDir !== '' ? envDir : join(sharedDir, 'data', 'memtrace');
+export const publicTracesDir: string =
+  envDir !== undefined && envDir !== '' ? envDir : join(sharedDir, 'data', 'memtrace');
 
 /** A test's `skip` option: false when the folder is there, else why the test does not run. */
-export const withoutPublicTraces: string | false = existsSync(publicTracesDir) ? false : `the public memtrace traces are not here: no folder ${publicTracesDir} (set MEMLENS_MEMTRACE_DIR to where they are)`;
+export const withoutPublicTraces: string | false = existsSync(publicTracesDir)
+  ? false
+  : `the public memtrace traces are not here: no folder ${publicTracesDir} (set MEMLENS_MEMTRACE_DIR to where they are)`;
 
 export const publicTracePath = (name: string): string => join(publicTracesDir, name);
 

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ParseError } from '../../src/base/errors.js';
 import { SeededRandom, randomChunks } from '../../src/base/random.js';
-import { MemtraceDecoder, decodeMemtrace, detectMemtrace, type MemtraceVisitor } from '../../src/parsers/memtrace/index.js';
+import {
+  MemtraceDecoder,
+  decodeMemtrace,
+  detectMemtrace,
+  type MemtraceVisitor,
+} from '../../src/parsers/memtrace/index.js';
 import { PUBLIC_TRACES, readPublicTrace, withoutPublicTraces } from './public-traces.js';
 import { TraceEncoder } from './trace-encoder.js';
 
@@ -117,7 +122,10 @@ test('encoder round trip (v1, v2, v3): stacks, locations, sizes, ids and the ver
     for (let k = 0; k < 3000; k++) {
       now += rng.int(0, 20_000);
       const depth = rng.int(0, 12);
-      const stack = Array.from({ length: depth }, (_, j) => codes[(j * 3 + (j > 6 ? rng.int(0, 5) : 0)) % codes.length] ?? 0);
+      const stack = Array.from(
+        { length: depth },
+        (_, j) => codes[(j * 3 + (j > 6 ? rng.int(0, 5) : 0)) % codes.length] ?? 0,
+      );
       const len = rng.int(1, 40);
       const samples = rng.int(1, 3);
       const src = rng.int(0, 2) as 0 | 1 | 2;
@@ -158,13 +166,18 @@ test('encoder round trip (v1, v2, v3): stacks, locations, sizes, ids and the ver
 
 test('codes beyond 2^53 keep their identity', () => {
   const big = 2 ** 60 + 2 ** 10; // exact as a double, beyond 2^53
-  const enc = new TraceEncoder({ locations: new Map([[big, [{ filename: 'big.ml', line: 1, startChar: 0, endChar: 3, defname: 'Big.f' }]]]) });
-  let node = -1;
-  const d = decodeMemtrace(enc.finishWith((e) => e.alloc(1_700_000_000_000_010, { lengthWords: 2, stack: [big, 0x1000] })), {
-    alloc: (_id, _t, _l, _n, _s, stack) => (node = stack),
-    promote: () => undefined,
-    collect: () => undefined,
+  const enc = new TraceEncoder({
+    locations: new Map([[big, [{ filename: 'big.ml', line: 1, startChar: 0, endChar: 3, defname: 'Big.f' }]]]),
   });
+  let node = -1;
+  const d = decodeMemtrace(
+    enc.finishWith((e) => e.alloc(1_700_000_000_000_010, { lengthWords: 2, stack: [big, 0x1000] })),
+    {
+      alloc: (_id, _t, _l, _n, _s, stack) => (node = stack),
+      promote: () => undefined,
+      collect: () => undefined,
+    },
+  );
   const [k] = d.trie.backtrace(node);
   assert.ok(k !== undefined && k < 0);
   assert.equal(d.keys.code(k), BigInt(big));
@@ -200,23 +213,33 @@ test('memtrace <= 0.2.3 column clamping degrades to unknown locations with a war
   assert.equal(d.locations.get(0x100)?.[0]?.defname, 'A.f');
 });
 
-test('foreign CTF with the same magic is refused by name; other bytes are not mine', { skip: withoutPublicTraces }, () => {
-  const magic = [0xc1, 0x1f, 0xfc, 0xc1];
-  const eventlog = new Uint8Array([...magic, 1, 0, 0, 0, ...new Array<number>(80).fill(0)]);
-  assert.throws(() => detectMemtrace(eventlog), (e: unknown) => e instanceof ParseError && /OCaml runtime eventlog/.test(e.message));
-  const uuid = [0x05, 0x88, 0x3b, 0x8d, 0x52, 0x1a, 0x48, 0x7b, 0xb3, 0x97, 0x45, 0x6a, 0xb1, 0x50, 0x68, 0x0c];
-  const mirage = new Uint8Array([...magic, ...uuid, 0, 0, 1, 0, ...new Array<number>(60).fill(0)]);
-  assert.throws(() => detectMemtrace(mirage), (e: unknown) => e instanceof ParseError && /mirage-profile/.test(e.message));
-  assert.throws(() => decodeMemtrace(mirage, new Recorder()), /mirage-profile/);
-  assert.equal(detectMemtrace(new TextEncoder().encode('hello, not a trace at all')), undefined);
-  assert.equal(detectMemtrace(new Uint8Array(0)), undefined);
-  const v4 = new TraceEncoder().finish();
-  new DataView(v4.buffer).setUint16(28, 4, true);
-  assert.throws(() => detectMemtrace(v4), /newer than this reader/);
-  const other = new Uint8Array([...magic, 0, 4, 0, 0, ...new Array<number>(80).fill(7)]);
-  assert.throws(() => detectMemtrace(other), /not a memtrace trace/);
-  assert.equal(detectMemtrace(readPublicTrace('ocamlopt-v3.ctf')), true);
-});
+test(
+  'foreign CTF with the same magic is refused by name; other bytes are not mine',
+  { skip: withoutPublicTraces },
+  () => {
+    const magic = [0xc1, 0x1f, 0xfc, 0xc1];
+    const eventlog = new Uint8Array([...magic, 1, 0, 0, 0, ...new Array<number>(80).fill(0)]);
+    assert.throws(
+      () => detectMemtrace(eventlog),
+      (e: unknown) => e instanceof ParseError && /OCaml runtime eventlog/.test(e.message),
+    );
+    const uuid = [0x05, 0x88, 0x3b, 0x8d, 0x52, 0x1a, 0x48, 0x7b, 0xb3, 0x97, 0x45, 0x6a, 0xb1, 0x50, 0x68, 0x0c];
+    const mirage = new Uint8Array([...magic, ...uuid, 0, 0, 1, 0, ...new Array<number>(60).fill(0)]);
+    assert.throws(
+      () => detectMemtrace(mirage),
+      (e: unknown) => e instanceof ParseError && /mirage-profile/.test(e.message),
+    );
+    assert.throws(() => decodeMemtrace(mirage, new Recorder()), /mirage-profile/);
+    assert.equal(detectMemtrace(new TextEncoder().encode('hello, not a trace at all')), undefined);
+    assert.equal(detectMemtrace(new Uint8Array(0)), undefined);
+    const v4 = new TraceEncoder().finish();
+    new DataView(v4.buffer).setUint16(28, 4, true);
+    assert.throws(() => detectMemtrace(v4), /newer than this reader/);
+    const other = new Uint8Array([...magic, 0, 4, 0, 0, ...new Array<number>(80).fill(7)]);
+    assert.throws(() => detectMemtrace(other), /not a memtrace trace/);
+    assert.equal(detectMemtrace(readPublicTrace('ocamlopt-v3.ctf')), true);
+  },
+);
 
 test('truncated traces are analysed up to where they end, with a warning', { skip: withoutPublicTraces }, () => {
   const bytes = readPublicTrace('ocamlopt-v3.ctf');
@@ -253,7 +276,8 @@ test('fuzz: corrupted traces never crash or hang, only refuse or warn', { skip: 
     const flips = rng.int(1, 20);
     for (let f = 0; f < flips; f++) {
       // Mostly past the trace_info packet, so decoding goes on and meets the damage.
-      const at = rng.next() < 0.9 ? rng.int(Math.min(300, bytes.length - 1), bytes.length - 1) : rng.int(0, bytes.length - 1);
+      const at =
+        rng.next() < 0.9 ? rng.int(Math.min(300, bytes.length - 1), bytes.length - 1) : rng.int(0, bytes.length - 1);
       bytes[at] = rng.int(0, 255);
     }
     if (rng.next() < 0.2) bytes.copyWithin(rng.int(0, bytes.length - 1), rng.int(0, bytes.length - 1));
@@ -289,11 +313,17 @@ test('streaming keeps the undecoded buffer to about a packet, whatever the trace
 });
 
 test('not CTF at all: the decoder refuses with one clear message', () => {
-  assert.throws(() => decodeMemtrace(new TextEncoder().encode('x'.repeat(200)), new Recorder()), /not a memtrace trace \(no CTF magic\)/);
+  assert.throws(
+    () => decodeMemtrace(new TextEncoder().encode('x'.repeat(200)), new Recorder()),
+    /not a memtrace trace \(no CTF magic\)/,
+  );
 });
 
 test('move-to-front tables past 31 entries: evicted file and function names come back as new', () => {
-  const locations = new Map<number, { filename: string; line: number; startChar: number; endChar: number; defname: string }[]>();
+  const locations = new Map<
+    number,
+    { filename: string; line: number; startChar: number; endChar: number; defname: string }[]
+  >();
   const codes: number[] = [];
   for (let f = 0; f < 40; f++) {
     for (let g = 0; g < 40; g++) {
@@ -302,14 +332,24 @@ test('move-to-front tables past 31 entries: evicted file and function names come
       // Two inlined locations per code, in two different files.
       locations.set(code, [
         { filename: `dir/file${f}.ml`, line: g + 1, startChar: g, endChar: 900 + g, defname: `File${f}.fn${g}` },
-        { filename: `dir/file${(f * 7) % 40}.ml`, line: 1000 + g, startChar: 3, endChar: 4, defname: `File${(f * 7) % 40}.inl${g % 35}` },
+        {
+          filename: `dir/file${(f * 7) % 40}.ml`,
+          line: 1000 + g,
+          startChar: 3,
+          endChar: 4,
+          defname: `File${(f * 7) % 40}.inl${g % 35}`,
+        },
       ]);
     }
   }
   const enc = new TraceEncoder({ locations });
   const rng = new SeededRandom(5);
   let t = 1_700_000_000_000_000;
-  for (let k = 0; k < 4000; k++) enc.alloc((t += 10), { lengthWords: 3, stack: [codes[rng.int(0, codes.length - 1)] ?? 0, codes[rng.int(0, codes.length - 1)] ?? 0] });
+  for (let k = 0; k < 4000; k++)
+    enc.alloc((t += 10), {
+      lengthWords: 3,
+      stack: [codes[rng.int(0, codes.length - 1)] ?? 0, codes[rng.int(0, codes.length - 1)] ?? 0],
+    });
   const d = decodeMemtrace(enc.finish(), new Recorder());
   assert.deepEqual(d.integrity.warnings, []);
   let checked = 0;
@@ -323,11 +363,25 @@ test('move-to-front tables past 31 entries: evicted file and function names come
 test('format v3 with two domains: separate caches, tables and clocks per domain', () => {
   const start = 1_700_000_000_000_000;
   const packets: { domain: number; bytes: Uint8Array }[] = [];
-  const locations = new Map<number, { filename: string; line: number; startChar: number; endChar: number; defname: string }[]>();
-  for (let c = 0; c < 40; c++) locations.set(0x5000 + c * 8, [{ filename: `d${c % 3}.ml`, line: c, startChar: 1, endChar: 2, defname: `D${c % 3}.f${c}` }]);
+  const locations = new Map<
+    number,
+    { filename: string; line: number; startChar: number; endChar: number; defname: string }[]
+  >();
+  for (let c = 0; c < 40; c++)
+    locations.set(0x5000 + c * 8, [
+      { filename: `d${c % 3}.ml`, line: c, startChar: 1, endChar: 2, defname: `D${c % 3}.f${c}` },
+    ]);
   const sink = (domain: number) => (p: Uint8Array) => packets.push({ domain, bytes: p });
   const d0 = new TraceEncoder({ version: 3, startUs: start, locations, sink: sink(0) });
-  const d1 = new TraceEncoder({ version: 3, startUs: start, locations, domain: 1, firstAllocId: 1_000_000, writeInfo: false, sink: sink(1) });
+  const d1 = new TraceEncoder({
+    version: 3,
+    startUs: start,
+    locations,
+    domain: 1,
+    firstAllocId: 1_000_000,
+    writeInfo: false,
+    sink: sink(1),
+  });
   const rng = new SeededRandom(17);
   const expected = new Map<number, number[]>();
   let t = start;

@@ -5,7 +5,9 @@ import type { SourceLocation } from '../../src/parsers/memtrace/types.js';
 import { SeededRandom } from '../../src/base/random.js';
 import { TraceEncoder } from './trace-encoder.js';
 
-const loc = (filename: string, line: number, defname: string): SourceLocation[] => [{ filename, line, startChar: 2, endChar: 20, defname }];
+const loc = (filename: string, line: number, defname: string): SourceLocation[] => [
+  { filename, line, startChar: 2, endChar: 20, defname },
+];
 
 export const CODES = {
   main: 0x401000,
@@ -60,7 +62,14 @@ export const T0 = 1_700_000_000_000_000;
 
 /** Builds the trace; returns its bytes and what was written. */
 export function buildScenario(o: ScenarioOptions): { bytes: Uint8Array; written: TraceEncoder['written'] } {
-  const enc = new TraceEncoder({ version: o.version ?? 3, sampleRate: 1e-4, locations: SCENARIO_LOCATIONS, executable: '/srv/server.exe', host: 'node-1', ...(o.sink === undefined ? {} : { sink: o.sink }) });
+  const enc = new TraceEncoder({
+    version: o.version ?? 3,
+    sampleRate: 1e-4,
+    locations: SCENARIO_LOCATIONS,
+    executable: '/srv/server.exe',
+    host: 'node-1',
+    ...(o.sink === undefined ? {} : { sink: o.sink }),
+  });
   const rng = new SeededRandom(o.seed);
   const due = new Map<number, number[]>();
   const promoteDue = new Map<number, number[]>();
@@ -83,7 +92,10 @@ export function buildScenario(o: ScenarioOptions): { bytes: Uint8Array; written:
     // Request churn: short-lived parse buffers, some survive a minor GC.
     const root = o.tasks === true ? [C.task, C.main] : [C.main];
     for (let k = 0; k < 2; k++) {
-      const id = enc.alloc(now, { lengthWords: rng.int(2, 12), stack: [...root, C.lwtRun, C.lwtBind, C.handle, C.parse] });
+      const id = enc.alloc(now, {
+        lengthWords: rng.int(2, 12),
+        stack: [...root, C.lwtRun, C.lwtBind, C.handle, C.parse],
+      });
       const life = rng.int(1, 5);
       if (o.gcPeriodS !== undefined && rng.next() < 0.5) {
         const periodTicks = Math.round((o.gcPeriodS * 1e6) / o.tickUs);
@@ -98,7 +110,11 @@ export function buildScenario(o: ScenarioOptions): { bytes: Uint8Array; written:
     const cb = enc.alloc(now, { lengthWords: 4, stack: [C.main, C.lwtRun, C.serve, C.lwtBind] });
     schedule(due, tick + rng.int(1, 3), cb);
     if (o.leak && tick % 10 === 0) {
-      const id = enc.alloc(now, { lengthWords: 20, samples: 1, stack: [C.main, C.lwtRun, C.lwtBind, C.handle, C.cacheAdd] });
+      const id = enc.alloc(now, {
+        lengthWords: 20,
+        samples: 1,
+        stack: [C.main, C.lwtRun, C.lwtBind, C.handle, C.cacheAdd],
+      });
       schedule(promoteDue, tick + 1, id);
     }
     if (o.warmup && tS < 5 && tick % 2 === 0) {

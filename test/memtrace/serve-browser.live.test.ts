@@ -21,32 +21,36 @@ before(async () => {
 });
 after(() => fixture?.close());
 
-test('the OCaml view in Chromium: open a trace, see live memory, findings, sites and the flame graph', { skip: withoutPublicTraces }, async () => {
-  await server.app.listen({ host: '127.0.0.1', port: 0 });
-  const address = server.app.server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`http://127.0.0.1:${address.port}/#memtrace`);
-    await untilInPage(page, () => document.querySelectorAll('#mt-file option').length > 1);
-    await page.selectOption('#mt-file', 'server.ctf');
-    await untilInPage(page, () => document.querySelectorAll('#mt-sites tr').length > 0);
-    const findings = (await page.locator('#mt-findings').textContent()) ?? '';
-    assert.match(findings, /Leak suspect: Dune__exe__Cache\.add/);
-    assert.match(findings, /Allocation race: allocation outpaced reclamation/);
-    assert.match((await page.locator('#mt-sites').textContent()) ?? '', /Lwt/);
-    const frames = await page.locator('#mt-flame svg g').count();
-    assert.ok(frames > 3);
-    assert.ok((await page.locator('#mt-flame svg g', { hasText: 'Lwt.bind' }).count()) > 0);
-    await page.locator('#mt-hide-lwt').check();
-    assert.equal(await page.locator('#mt-flame svg g', { hasText: 'Lwt.bind' }).count(), 0);
-    mkdirSync(artifactsDir, { recursive: true });
-    await page.screenshot({ path: join(artifactsDir, 'memtrace-dashboard.png'), fullPage: true });
-    assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
-});
+test(
+  'the OCaml view in Chromium: open a trace, see live memory, findings, sites and the flame graph',
+  { skip: withoutPublicTraces },
+  async () => {
+    await server.app.listen({ host: '127.0.0.1', port: 0 });
+    const address = server.app.server.address();
+    assert.ok(address !== null && typeof address === 'object');
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`http://127.0.0.1:${address.port}/#memtrace`);
+      await untilInPage(page, () => document.querySelectorAll('#mt-file option').length > 1);
+      await page.selectOption('#mt-file', 'server.ctf');
+      await untilInPage(page, () => document.querySelectorAll('#mt-sites tr').length > 0);
+      const findings = (await page.locator('#mt-findings').textContent()) ?? '';
+      assert.match(findings, /Leak suspect: Dune__exe__Cache\.add/);
+      assert.match(findings, /Allocation race: allocation outpaced reclamation/);
+      assert.match((await page.locator('#mt-sites').textContent()) ?? '', /Lwt/);
+      const frames = await page.locator('#mt-flame svg g').count();
+      assert.ok(frames > 3);
+      assert.ok((await page.locator('#mt-flame svg g', { hasText: 'Lwt.bind' }).count()) > 0);
+      await page.locator('#mt-hide-lwt').check();
+      assert.equal(await page.locator('#mt-flame svg g', { hasText: 'Lwt.bind' }).count(), 0);
+      mkdirSync(artifactsDir, { recursive: true });
+      await page.screenshot({ path: join(artifactsDir, 'memtrace-dashboard.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
+  },
+);

@@ -21,13 +21,24 @@ export async function startMemtraceServer(): Promise<MemtraceServer> {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-memtrace-serve-'));
   const traces = join(dir, 'traces');
   mkdirSync(traces);
-  writeFileSync(join(traces, 'server.ctf'), buildScenario({ durationS: 40, tickUs: 2000, leak: true, race: { fromS: 10, toS: 20 }, warmup: false, seed: 4 }).bytes);
+  writeFileSync(
+    join(traces, 'server.ctf'),
+    buildScenario({ durationS: 40, tickUs: 2000, leak: true, race: { fromS: 10, toS: 20 }, warmup: false, seed: 4 })
+      .bytes,
+  );
   writeFileSync(join(traces, 'ocamlopt.ctf'), readPublicTrace('ocamlopt-v3.ctf'));
   writeFileSync(join(traces, 'notes.ctf'), 'not a trace\n');
   writeFileSync(join(dir, 'secret.ctf'), readPublicTrace('synthetic-v2.ctf'));
   symlinkSync(join(dir, 'secret.ctf'), join(traces, 'link.ctf'));
   const views = new DashboardViews(new LiveState({ host: 'testhost' }), null, null);
-  const server = await createDashboardServer({ views, access: createAccessPolicy({ listenHost: '127.0.0.1', token: null }), webRoot: join(repoRoot, 'dist', 'web'), version: 'test', defaultMetrics: false, memtraceDir: traces });
+  const server = await createDashboardServer({
+    views,
+    access: createAccessPolicy({ listenHost: '127.0.0.1', token: null }),
+    webRoot: join(repoRoot, 'dist', 'web'),
+    version: 'test',
+    defaultMetrics: false,
+    memtraceDir: traces,
+  });
   return {
     server,
     close: async () => {

@@ -145,7 +145,7 @@ export class TraceEncoder {
     }
     const b = new Bytes();
     this.header(b, this.startUs, this.startUs, 0, 0, false);
-    b.u32(0 << 25 | this.startUs % (1 << 25));
+    b.u32((0 << 25) | (this.startUs % (1 << 25)));
     b.f64(opts.sampleRate ?? 1e-4);
     b.u8(opts.wordSizeBits ?? 64);
     b.str(opts.executable ?? '/usr/bin/test-program');
@@ -157,7 +157,15 @@ export class TraceEncoder {
     this.beginEventsPacket(this.startUs);
   }
 
-  private header(b: Bytes, begin: number, end: number, idBegin: number, idEnd: number, verify: boolean, pid = this.pid): void {
+  private header(
+    b: Bytes,
+    begin: number,
+    end: number,
+    idBegin: number,
+    idEnd: number,
+    verify: boolean,
+    pid = this.pid,
+  ): void {
     b.u32(0xc1fc1fc1);
     b.u32(0); // size, patched
     b.u64(begin);
@@ -200,7 +208,8 @@ export class TraceEncoder {
 
   private maybeFlush(now: number): void {
     if (now < this.packetEndUs) throw new Error('time goes backwards');
-    if (this.packet.pos > MAX_PACKET - 8192 || now - this.packetStartUs > 30_000_000 || this.newLocs.length > 128) this.flushAt(now);
+    if (this.packet.pos > MAX_PACKET - 8192 || now - this.packetStartUs > 30_000_000 || this.newLocs.length > 128)
+      this.flushAt(now);
   }
 
   private event(id: number, now: number, flushed = false): void {
@@ -235,7 +244,15 @@ export class TraceEncoder {
   }
 
   private putLocation(b: Bytes, code: number): void {
-    const locs = this.opts.locations?.get(code) ?? [{ filename: `file${code % 7}.ml`, line: code % 1000, startChar: 1, endChar: 9, defname: `Mod${code % 7}.fn${code}` }];
+    const locs = this.opts.locations?.get(code) ?? [
+      {
+        filename: `file${code % 7}.ml`,
+        line: code % 1000,
+        startChar: 1,
+        endChar: 9,
+        defname: `Mod${code % 7}.fn${code}`,
+      },
+    ];
     b.u64(code);
     b.u8(locs.length);
     for (const l of locs) {
@@ -256,7 +273,8 @@ export class TraceEncoder {
   alloc(now: number, spec: AllocSpec): number {
     const stack = spec.stack;
     let common = 0;
-    while (common < stack.length && common < this.lastStack.length && stack[common] === this.lastStack[common]) common++;
+    while (common < stack.length && common < this.lastStack.length && stack[common] === this.lastStack[common])
+      common++;
     this.lastStack = stack;
     const samples = spec.samples ?? 1;
     const source = spec.source ?? 0;

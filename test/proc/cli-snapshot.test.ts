@@ -20,12 +20,16 @@ test('snapshot --json: schema 1, ledger adds up to total with one "unaccounted",
   assert.equal(j.ledger.total, j.meminfo.MemTotal);
   assert.ok(j.processes.length > 0);
   for (const p of j.processes) {
-    for (const k of ['pid', 'ppid', 'name', 'user', 'rss', 'pss', 'uss', 'swap'] as const) assert.ok(k in p, `${k} in process`);
+    for (const k of ['pid', 'ppid', 'name', 'user', 'rss', 'pss', 'uss', 'swap'] as const)
+      assert.ok(k in p, `${k} in process`);
     assert.ok(p.pss === null || Number.isInteger(p.pss));
   }
   // Sorted by PSS, largest first, unknown last.
   const pss = j.processes.map((p) => p.pss ?? -1);
-  assert.deepEqual(pss, [...pss].sort((a, b) => b - a));
+  assert.deepEqual(
+    pss,
+    [...pss].sort((a, b) => b - a),
+  );
   assert.ok(j.used.some((u) => u.formula === 'MemTotal − MemAvailable'));
 });
 
@@ -54,7 +58,10 @@ test('snapshot --group-by program|user|cgroup and --csv', async () => {
   const csv = await runCli(['snapshot', '--csv', '--limit', '5']);
   assert.equal(csv.code, 0);
   const lines = csv.stdout.trimEnd().split('\n');
-  assert.equal(lines[0], 'pid,ppid,name,user,uid,program,cgroup,threads,rss,pss,uss,swap,swap_pss,pss_anon,pss_file,pss_shmem,vm_size,cmdline');
+  assert.equal(
+    lines[0],
+    'pid,ppid,name,user,uid,program,cgroup,threads,rss,pss,uss,swap,swap_pss,pss_anon,pss_file,pss_shmem,vm_size,cmdline',
+  );
   assert.equal(lines.length, 6);
   const g = await runCli(['snapshot', '--csv', '--group-by', 'user']);
   assert.match(g.stdout, /^user,label,processes,pss/);
@@ -64,8 +71,15 @@ test('snapshot reads /proc/PID/cgroup only with --group-by cgroup, and then for 
   const plain = await runCli(['snapshot', '--json']);
   assert.equal(plain.code, 0, plain.stderr);
   const pj = JSON.parse(plain.stdout) as SnapshotJson;
-  assert.deepEqual(pj.processes.filter((p) => p.cgroup !== null).map((p) => p.pid), [], 'no cgroup without --group-by cgroup');
-  assert.ok(pj.processes.every((p) => !p.unread.some((u) => u.startsWith('cgroup'))), 'a cgroup not read is not "unread"');
+  assert.deepEqual(
+    pj.processes.filter((p) => p.cgroup !== null).map((p) => p.pid),
+    [],
+    'no cgroup without --group-by cgroup',
+  );
+  assert.ok(
+    pj.processes.every((p) => !p.unread.some((u) => u.startsWith('cgroup'))),
+    'a cgroup not read is not "unread"',
+  );
   const grouped = await runCli(['snapshot', '--json', '--group-by', 'cgroup']);
   assert.equal(grouped.code, 0, grouped.stderr);
   const gj = JSON.parse(grouped.stdout) as SnapshotJson;

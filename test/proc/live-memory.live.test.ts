@@ -43,7 +43,10 @@ test('the known regions: shared N MiB split K+1 ways, private M MiB per child, t
     assert.equal(shared?.rssBytes, N * MiB);
     assert.equal(shared.ussBytes, 0);
     // PSS is accumulated in fixed point and printed in whole kB (fs/proc/task_mmu.c).
-    assert.ok(share - shared.pssBytes >= 0 && share - shared.pssBytes < 1024, `shared PSS ${shared.pssBytes} vs ${share}`);
+    assert.ok(
+      share - shared.pssBytes >= 0 && share - shared.pssBytes < 1024,
+      `shared PSS ${shared.pssBytes} vs ${share}`,
+    );
     const priv = m.value.vmas.filter((v) => v.counters.sizeBytes === M * MiB && v.perms === 'rw-p');
     assert.equal(priv.length, 1, 'one private region of M MiB');
     const c = priv[0]?.counters;
@@ -77,7 +80,10 @@ test('process figures: RSS, PSS and USS hold the known regions plus the program 
   }
   const sumPss = processes.reduce((a, p) => a + (p.pssBytes ?? 0), 0);
   // Σ PSS counts the shared region once: N + K·M plus K+1 small programs.
-  assert.ok(sumPss >= (N + K * M) * MiB - 4 * 1024 && sumPss < (N + K * M) * MiB + (K + 1) * 2 * MiB, `Σ PSS ${sumPss}`);
+  assert.ok(
+    sumPss >= (N + K * M) * MiB - 4 * 1024 && sumPss < (N + K * M) * MiB + (K + 1) * 2 * MiB,
+    `Σ PSS ${sumPss}`,
+  );
 });
 
 test('PSS of smaps_rollup equals the sum of per-mapping Pss of smaps, live (tree stopped)', async () => {
@@ -88,9 +94,15 @@ test('PSS of smaps_rollup equals the sum of per-mapping Pss of smaps, live (tree
       const rollup = parseSmapsRollup(r.value);
       const vmas = parseSmaps(s.value) ?? [];
       assert.ok(rollup);
-      assert.equal(vmas.reduce((a, v) => a + v.counters.rssBytes, 0), rollup.rssBytes);
+      assert.equal(
+        vmas.reduce((a, v) => a + v.counters.rssBytes, 0),
+        rollup.rssBytes,
+      );
       const pss = vmas.reduce((a, v) => a + v.counters.pssBytes, 0);
-      assert.ok(pss <= rollup.pssBytes && rollup.pssBytes - pss < 1024 * vmas.length, `${pid}: rollup ${rollup.pssBytes}, Σ smaps ${pss}`);
+      assert.ok(
+        pss <= rollup.pssBytes && rollup.pssBytes - pss < 1024 * vmas.length,
+        `${pid}: rollup ${rollup.pssBytes}, Σ smaps ${pss}`,
+      );
       const uss = vmas.reduce((a, v) => a + v.counters.privateCleanBytes + v.counters.privateDirtyBytes, 0);
       assert.equal(uss, rollup.privateCleanBytes + rollup.privateDirtyBytes);
     }
@@ -99,12 +111,18 @@ test('PSS of smaps_rollup equals the sum of per-mapping Pss of smaps, live (tree
 
 test('the live snapshot: ledger exact, kernel threads out, memload in, reconciliation attributes its memory', async () => {
   const s = await collectSnapshot(src);
-  assert.equal(s.ledger.items.reduce((a, i) => a + i.bytes, 0), s.ledger.totalBytes);
+  assert.equal(
+    s.ledger.items.reduce((a, i) => a + i.bytes, 0),
+    s.ledger.totalBytes,
+  );
   assert.ok(s.stats.kernelThreadsSkipped > 0);
   assert.ok(!s.processes.some((p) => p.pid === 2 || p.kernelThread));
   for (const pid of [ml.parent, ...ml.children]) assert.ok(s.processes.some((p) => p.pid === pid));
   const shmem = s.reconciliation?.rows.find((r) => r.key === 'shmem');
-  assert.ok(shmem && shmem.processBytes !== null && shmem.processBytes >= N * MiB - 4096, 'the shared region is attributed to processes');
+  assert.ok(
+    shmem && shmem.processBytes !== null && shmem.processBytes >= N * MiB - 4096,
+    'the shared region is attributed to processes',
+  );
   const anon = s.reconciliation?.rows.find((r) => r.key === 'anon');
   assert.ok(anon && anon.processBytes !== null && anon.processBytes >= K * M * MiB);
 });

@@ -13,7 +13,12 @@ import { cliPath, repoRoot } from '../helpers/paths.js';
 const NOBODY = 65534;
 
 function nobodyCanRead(path: string): boolean {
-  return spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(path)})`], { uid: NOBODY, gid: NOBODY }).status === 0;
+  return (
+    spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(path)})`], {
+      uid: NOBODY,
+      gid: NOBODY,
+    }).status === 0
+  );
 }
 
 /**
@@ -32,11 +37,17 @@ function runAsNobody(args: string[]): Promise<CliResult> {
     spawnSync('chmod', ['-R', 'a+rX', dir]);
     copied = join(dir, 'dist', 'src', 'cli', 'main.js');
   }
-  const r = spawnSync(process.execPath, [copied, ...args], { uid: NOBODY, gid: NOBODY, env: { ...process.env, NO_COLOR: '1' }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [copied, ...args], {
+    uid: NOBODY,
+    gid: NOBODY,
+    env: { ...process.env, NO_COLOR: '1' },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return Promise.resolve({ code: r.status, stdout: r.stdout, stderr: r.stderr });
 }
 
-test('as nobody: exit 0, other users\' PSS null, their RSS still read, one warning line', async (t) => {
+test("as nobody: exit 0, other users' PSS null, their RSS still read, one warning line", async (t) => {
   if (process.getuid?.() !== 0) {
     t.skip('needs root to switch to nobody');
     return;
@@ -61,12 +72,20 @@ test('as nobody: exit 0, other users\' PSS null, their RSS still read, one warni
   assert.ok(own.length > 0, 'the command itself runs as nobody');
   for (const p of own) assert.ok(p.pss !== null && p.pss > 0, 'own processes are readable');
   assert.equal(sum(j), j.ledger.total);
-  const warnings = r.stderr.trim().split('\n').filter((l) => l.startsWith('memlens: warning:'));
+  const warnings = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('memlens: warning:'));
   assert.equal(warnings.length, 1, r.stderr);
   // The warning counts what was denied at the time of the read, exited processes included.
   const deniedCount = j.processes.filter((p) => p.unread.includes('smaps_rollup: permission denied')).length;
   assert.ok(deniedCount >= others.length);
-  assert.match(warnings[0] ?? '', new RegExp(`^memlens: warning: ${deniedCount} of ${j.stats.collected} processes partly read \\(smaps_rollup: permission denied ×${deniedCount}\\)`));
+  assert.match(
+    warnings[0] ?? '',
+    new RegExp(
+      `^memlens: warning: ${deniedCount} of ${j.stats.collected} processes partly read \\(smaps_rollup: permission denied ×${deniedCount}\\)`,
+    ),
+  );
   assert.match(warnings[0] ?? '', /run as root/);
   const human = await runAsNobody(['snapshot', '--limit', '500']);
   assert.equal(human.code, 0);

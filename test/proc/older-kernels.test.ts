@@ -20,7 +20,14 @@ import { procFixtures, readFixture, vmDir } from './fixtures.js';
 const KiB = 1024;
 const older = (v: string): string => join(procFixtures, 'older', `linux-${v}`);
 const snapshotOf = (v: string): Promise<Snapshot> => collectSnapshot(openLiveProcSource(older(v)));
-const plain = { bold: (s: string) => s, dim: (s: string) => s, red: (s: string) => s, yellow: (s: string) => s, green: (s: string) => s, cyan: (s: string) => s };
+const plain = {
+  bold: (s: string) => s,
+  dim: (s: string) => s,
+  red: (s: string) => s,
+  yellow: (s: string) => s,
+  green: (s: string) => s,
+  cyan: (s: string) => s,
+};
 
 function assertExactLedger(s: Snapshot): void {
   assert.equal(
@@ -29,12 +36,18 @@ function assertExactLedger(s: Snapshot): void {
     'the top-level parts add up to MemTotal',
   );
   for (const i of s.ledger.items) {
-    if (i.items) assert.equal(i.items.reduce((a, c) => a + c.bytes, 0), i.bytes, `children of ${i.key}`);
+    if (i.items)
+      assert.equal(
+        i.items.reduce((a, c) => a + c.bytes, 0),
+        i.bytes,
+        `children of ${i.key}`,
+      );
   }
 }
 
 const keys = (s: Snapshot): string[] => s.fallbacks.map((f) => f.key);
-const kernelChild = (s: Snapshot, key: string) => s.ledger.items.find((i) => i.key === 'kernel')?.items?.find((i) => i.key === key);
+const kernelChild = (s: Snapshot, key: string) =>
+  s.ledger.items.find((i) => i.key === 'kernel')?.items?.find((i) => i.key === key);
 
 test('zoneinfo: 6.18 and 3.10 layouts parse to the same watermarks; other text is not zoneinfo', async () => {
   const archive = await loadArchive(join(fixturesDir, 'capture', 'busybox-1.35-linux-6.18.44.snap'));
@@ -46,10 +59,24 @@ test('zoneinfo: 6.18 and 3.10 layouts parse to the same watermarks; other text i
     zones.map((z) => z.name),
     ['DMA', 'DMA32', 'Normal', 'Movable', 'Device'],
   );
-  assert.deepEqual(zones[0], { node: 0, name: 'DMA', freePages: 3840, minPages: 29, lowPages: 36, highPages: 43, presentPages: 3998, managedPages: 3840, protectionPages: [0, 3019, 8651, 8651, 8651] });
+  assert.deepEqual(zones[0], {
+    node: 0,
+    name: 'DMA',
+    freePages: 3840,
+    minPages: 29,
+    lowPages: 36,
+    highPages: 43,
+    presentPages: 3998,
+    managedPages: 3840,
+    protectionPages: [0, 3019, 8651, 8651, 8651],
+  });
   const z310 = parseZoneinfo(readFixture('older', 'linux-3.10', 'zoneinfo'));
   assert.ok(z310);
-  assert.deepEqual(z310, zones.slice(0, 3), 'protection after the vm stats (3.x) reads the same; unpopulated zones are not printed');
+  assert.deepEqual(
+    z310,
+    zones.slice(0, 3),
+    'protection after the vm stats (3.x) reads the same; unpopulated zones are not printed',
+  );
   assert.equal(parseZoneinfo('MemTotal: 1 kB\n'), undefined);
   assert.throws(() => parseZoneinfo('Node 0, zone DMA\n  pages free 3\n        min 1\n'), ParseError);
 });
@@ -79,7 +106,10 @@ test('MemAvailable estimated as si_mem_available() does equals the kernel’s ow
   assert.equal(e.bytes, full.sizes.get('MemAvailable'), 'the same page arithmetic as the kernel: 23835332 kB');
   assert.equal(e.bytes, 23835332 * KiB);
   const noZones = estimateMemAvailable(without, undefined, 4096);
-  assert.deepEqual(noZones, { ok: false, reason: '/proc/zoneinfo could not be read, and the estimate needs its watermarks' });
+  assert.deepEqual(noZones, {
+    ok: false,
+    reason: '/proc/zoneinfo could not be read, and the estimate needs its watermarks',
+  });
   assert.equal(totalReservePages([]), 0);
 });
 
@@ -97,7 +127,15 @@ test('Linux 3.10: MemAvailable estimated from zoneinfo, KReclaimable as SReclaim
   const notAvailable = s.used.find((u) => u.key === 'not_available');
   assert.equal(notAvailable?.bytes, (24684084 - 23835588) * KiB);
   assert.match(notAvailable.formula, /estimated as si_mem_available\(\) does/);
-  assert.deepEqual(keys(s), ['MemAvailable', 'KReclaimable', 'Hugetlb', 'Percpu', 'smaps_rollup', 'SwapPss', 'Pss_Anon/Pss_File/Pss_Shmem']);
+  assert.deepEqual(keys(s), [
+    'MemAvailable',
+    'KReclaimable',
+    'Hugetlb',
+    'Percpu',
+    'smaps_rollup',
+    'SwapPss',
+    'Pss_Anon/Pss_File/Pss_Shmem',
+  ]);
   assert.deepEqual(
     s.fallbacks.map((f) => f.estimated),
     [true, true, true, false, true, false, false],
@@ -147,7 +185,12 @@ test('Linux 4.9: no smaps_rollup (PSS from smaps), VmallocUsed 0 and no Percpu l
   assert.equal(s.ledger.unaccountedBytes, 117812 * KiB);
   const byPid = new Map(s.processes.map((p) => [p.pid, p]));
   assert.deepEqual(
-    [5050, 5052, 5053].map((pid) => [byPid.get(pid)?.pssFrom, byPid.get(pid)?.pssBytes, byPid.get(pid)?.ussBytes, byPid.get(pid)?.swapPssBytes]),
+    [5050, 5052, 5053].map((pid) => [
+      byPid.get(pid)?.pssFrom,
+      byPid.get(pid)?.pssBytes,
+      byPid.get(pid)?.ussBytes,
+      byPid.get(pid)?.swapPssBytes,
+    ]),
     [
       ['smaps', 4873 * KiB, 2104 * KiB, 0],
       ['smaps', 6891 * KiB, 4132 * KiB, 0],
@@ -174,7 +217,10 @@ test('Linux 4.14 and 4.19: smaps_rollup without Pss_Anon/File/Shmem; 4.19 has Pe
   assert.equal(p?.pssFrom, 'smaps_rollup');
   assert.equal(p.pssBytes, 6897 * KiB);
   assert.equal(p.pssAnonBytes, null);
-  assert.match(s414.fallbacks.at(-1)?.reason ?? '', /^smaps_rollup has no Pss_Anon\/Pss_File\/Pss_Shmem before Linux 5\.3/);
+  assert.match(
+    s414.fallbacks.at(-1)?.reason ?? '',
+    /^smaps_rollup has no Pss_Anon\/Pss_File\/Pss_Shmem before Linux 5\.3/,
+  );
   const s419 = await snapshotOf('4.19');
   assertExactLedger(s419);
   assert.deepEqual(keys(s419), ['VmallocUsed', 'Pss_Anon/Pss_File/Pss_Shmem']);
@@ -214,8 +260,14 @@ test('the reasons are on the wire and in the text output', async () => {
   assert.ok(json.processes.every((p) => p.pssAnon === null && p.pss !== null));
   const text = renderSnapshot(s, { processes: s.processes, totalRows: s.processes.length, sort: 'pss' }, false, plain);
   assert.match(text, /Older kernel: what it does not print, and what is shown instead/);
-  assert.match(text, /smaps_rollup: \/proc\/PID\/smaps_rollup is missing for 3 processes \(Linux 4\.14\+\); instead: PSS, USS, SwapPss and Rss summed/);
+  assert.match(
+    text,
+    /smaps_rollup: \/proc\/PID\/smaps_rollup is missing for 3 processes \(Linux 4\.14\+\); instead: PSS, USS, SwapPss and Rss summed/,
+  );
   assert.match(text, /VmallocUsed: VmallocUsed reads 0/);
-  assert.match(text, /\(anonymous, shared memory, mapped file pages, page cache: processes n\/a: PSS was summed from smaps/);
+  assert.match(
+    text,
+    /\(anonymous, shared memory, mapped file pages, page cache: processes n\/a: PSS was summed from smaps/,
+  );
   assert.ok(!/anonymous +[\d.]+ \S+ +AnonPages +0 B/.test(text), 'no 0 where the split is unknown');
 });

@@ -16,7 +16,16 @@ import { isKernelThreadFlags, parseStat } from '../../src/parsers/proc/stat.js';
 import { parseStatm } from '../../src/parsers/proc/statm.js';
 import { parseStatus, unescapeStatusName } from '../../src/parsers/proc/status.js';
 import { parseVmstat } from '../../src/parsers/proc/vmstat.js';
-import { KERNEL_THREADS, MEMLOAD_CHILDREN, MEMLOAD_PARENT, fixtureFiles, fixturePids, readFixture, readFixtureBytes, vmDir } from './fixtures.js';
+import {
+  KERNEL_THREADS,
+  MEMLOAD_CHILDREN,
+  MEMLOAD_PARENT,
+  fixtureFiles,
+  fixturePids,
+  readFixture,
+  readFixtureBytes,
+  vmDir,
+} from './fixtures.js';
 
 const WEIRD = 'x) (y z\n\ufffd';
 
@@ -72,7 +81,12 @@ test('stat: comm ends at the last ")"; PF_KTHREAD from field 9', () => {
   assert.equal(s.rssPages, 321);
   assert.equal(isKernelThreadFlags(s.flags), false);
   assert.equal(isKernelThreadFlags(parseStat(readFixture('edge', 'stat-kthread-flags'))?.flags ?? 0), true);
-  for (const pid of KERNEL_THREADS) assert.equal(isKernelThreadFlags(parseStat(readFixture('vm-6.18', String(pid), 'stat'))?.flags ?? 0), true, `pid ${pid}`);
+  for (const pid of KERNEL_THREADS)
+    assert.equal(
+      isKernelThreadFlags(parseStat(readFixture('vm-6.18', String(pid), 'stat'))?.flags ?? 0),
+      true,
+      `pid ${pid}`,
+    );
   for (const pid of MEMLOAD_CHILDREN) {
     const st = parseStat(readFixture('vm-6.18', String(pid), 'stat'));
     assert.equal(st?.comm, WEIRD);
@@ -97,7 +111,9 @@ test('cmdline: NUL-separated, invalid UTF-8 replaced, kernel threads empty, setp
   assert.equal(args[6], 'arg\ufffd\ufffdend');
   assert.equal(args[7], 'two words');
   assert.deepEqual(parseCmdline(readFixtureBytes('vm-6.18', '2', 'cmdline')), []);
-  assert.deepEqual(parseCmdline(readFixtureBytes('edge', 'cmdline-setproctitle')), ['sshd: root@pts/0                         ']);
+  assert.deepEqual(parseCmdline(readFixtureBytes('edge', 'cmdline-setproctitle')), [
+    'sshd: root@pts/0                         ',
+  ]);
   assert.deepEqual(parseCmdline(new Uint8Array([0x61, 0, 0, 0x62, 0])), ['a', '', 'b']);
 });
 
@@ -168,7 +184,9 @@ test('smaps and maps: same VMAs in the same order; names of memfd, SysV, shared 
       ['[anon_shmem:ring]', 'rw-s', 8 * 1024 * 1024],
     ],
   );
-  const h = parseVmaHeader('7f00aa000000-7f00aa001000 rw-s 00001000 00:05 42                         /path with spaces/file (deleted)');
+  const h = parseVmaHeader(
+    '7f00aa000000-7f00aa001000 rw-s 00001000 00:05 42                         /path with spaces/file (deleted)',
+  );
   assert.equal(h?.name, '/path with spaces/file (deleted)');
   assert.equal(h.offset, 0x1000n);
   assert.equal(h.perms, 'rw-s');
@@ -212,7 +230,9 @@ test('slabinfo: every cache; bytes = slabs × pages per slab × page size', () =
 });
 
 test('passwd: first entry per uid', () => {
-  const m = parsePasswd('root:x:0:0:root:/root:/bin/bash\n# comment\nnobody:x:65534:65534::/:/usr/sbin/nologin\ntoor:x:0:0::/:/bin/sh\nbad line\n');
+  const m = parsePasswd(
+    'root:x:0:0:root:/root:/bin/bash\n# comment\nnobody:x:65534:65534::/:/usr/sbin/nologin\ntoor:x:0:0::/:/bin/sh\nbad line\n',
+  );
   assert.equal(m.get(0), 'root');
   assert.equal(m.get(65534), 'nobody');
   assert.equal(m.size, 2);

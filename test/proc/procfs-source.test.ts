@@ -15,7 +15,10 @@ test('the live source: missing files and pids read as "missing", the page size c
   assert.equal(await src.pageSize(), 4096);
   const pids = await src.listPids();
   assert.ok(pids.includes(process.pid) && pids.includes(1));
-  assert.deepEqual(pids, [...pids].sort((a, b) => a - b));
+  assert.deepEqual(
+    pids,
+    [...pids].sort((a, b) => a - b),
+  );
   assert.equal((await src.userNames()).get(0), 'root');
 });
 

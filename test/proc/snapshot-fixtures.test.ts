@@ -18,7 +18,10 @@ test('snapshot of the captured 6.18 tree: kernel threads left out, weird names i
   for (const k of KERNEL_THREADS) assert.ok(!pids.includes(k), `kernel thread ${k} left out`);
   assert.equal(s.stats.kernelThreadsSkipped, KERNEL_THREADS.length);
   assert.equal(s.stats.vanished, 0);
-  assert.equal(s.ledger.items.reduce((a, i) => a + i.bytes, 0), s.ledger.totalBytes);
+  assert.equal(
+    s.ledger.items.reduce((a, i) => a + i.bytes, 0),
+    s.ledger.totalBytes,
+  );
   assert.equal(s.ledger.vmapStack.source, 'kernel config');
   assert.ok(s.slabinfoRead);
   const child = s.processes.find((p) => p.pid === MEMLOAD_CHILDREN[0]);
@@ -42,7 +45,10 @@ test('snapshot of the 6.1 tree (no Kthread line, no config.gz): PF_KTHREAD from 
   );
   assert.equal(s.stats.kernelThreadsSkipped, 1);
   assert.equal(s.ledger.vmapStack.source, 'assumed');
-  assert.equal(s.ledger.items.reduce((a, i) => a + i.bytes, 0), s.ledger.totalBytes);
+  assert.equal(
+    s.ledger.items.reduce((a, i) => a + i.bytes, 0),
+    s.ledger.totalBytes,
+  );
   // The capturing init moved itself into /work before starting the sleep.
   assert.deepEqual(
     s.processes.map((p) => p.cgroup),
@@ -62,7 +68,10 @@ test('PSS of smaps_rollup equals the sum of per-mapping Pss of smaps (stopped pr
     const pss = vmas.reduce((a, v) => a + v.counters.pssBytes, 0);
     assert.equal(rss, rollup.rssBytes, `Rss of ${pid}`);
     // Each smaps line truncates PSS to whole kB once; the rollup truncates once in total.
-    assert.ok(pss <= rollup.pssBytes && rollup.pssBytes - pss < 1024 * vmas.length, `Pss of ${pid}: rollup ${rollup.pssBytes}, Σ ${pss}`);
+    assert.ok(
+      pss <= rollup.pssBytes && rollup.pssBytes - pss < 1024 * vmas.length,
+      `Pss of ${pid}: rollup ${rollup.pssBytes}, Σ ${pss}`,
+    );
     const m = await collectProcessMappings(src, pid);
     assert.ok(m.ok);
     assert.equal(m.value.total.pssBytes, pss, 'the mapping view sums the same lines');
@@ -90,7 +99,7 @@ test('mapping groups of the memload parent: shared anonymous, memfd, SysV, heap,
   const child = await collectProcessMappings(openLiveProcSource(vmDir), MEMLOAD_CHILDREN[0] ?? 0);
   assert.ok(child.ok);
   const anon = child.value.kinds.find((x) => x.kind === 'anon');
-  assert.ok(anon && anon.ussBytes >= 4 * MiB && anon.ussBytes < 5 * MiB, 'the child\'s own 4 MiB');
+  assert.ok(anon && anon.ussBytes >= 4 * MiB && anon.ussBytes < 5 * MiB, "the child's own 4 MiB");
   const named = groupMappings(parseSmaps(readFixture('edge', 'smaps-anon-names')) ?? []).groups;
   assert.deepEqual(
     named.map((x) => [x.kind, x.name, x.pssBytes]),
@@ -124,13 +133,22 @@ test('groups sum PSS: by program the memload tree is one group whose PSS is the 
   const groups = groupProcesses(s.processes, 'program');
   const ml = groups.find((g) => g.key === 'memload');
   assert.ok(ml);
-  assert.deepEqual(ml.pids.sort((a, b) => a - b), [MEMLOAD_PARENT, ...MEMLOAD_CHILDREN]);
+  assert.deepEqual(
+    ml.pids.sort((a, b) => a - b),
+    [MEMLOAD_PARENT, ...MEMLOAD_CHILDREN],
+  );
   const members = s.processes.filter((p) => ml.pids.includes(p.pid));
-  assert.equal(ml.pssBytes, members.reduce((a, p) => a + (p.pssBytes ?? 0), 0));
+  assert.equal(
+    ml.pssBytes,
+    members.reduce((a, p) => a + (p.pssBytes ?? 0), 0),
+  );
   // The 8 MiB shared region is counted once by Σ PSS, three times by Σ RSS.
   assert.ok((ml.rssBytes ?? 0) - ml.pssBytes > 2 * 8 * MiB - MiB);
   const byUser = groupProcesses(s.processes, 'user');
-  assert.equal(byUser.reduce((a, g) => a + g.pids.length, 0), s.processes.length);
+  assert.equal(
+    byUser.reduce((a, g) => a + g.pids.length, 0),
+    s.processes.length,
+  );
   const byCgroup = groupProcesses(s.processes, 'cgroup');
   assert.ok(byCgroup.every((g) => g.key.startsWith('/')));
 });

@@ -12,7 +12,9 @@ export function buildMemload(): string {
   if (built) return built;
   const dir = mkdtempSync(join(tmpdir(), 'memlens-memload-'));
   const out = join(dir, 'memload');
-  execFileSync('gcc', ['-O1', '-Wall', '-o', out, join(repoRoot, 'test', 'proc', 'workload', 'memload.c')], { stdio: 'inherit' });
+  execFileSync('gcc', ['-O1', '-Wall', '-o', out, join(repoRoot, 'test', 'proc', 'workload', 'memload.c')], {
+    stdio: 'inherit',
+  });
   built = out;
   return out;
 }

@@ -57,7 +57,11 @@ class LiveClient {
   private wake: (() => void) | null = null;
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data: WebSocket.RawData) => {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data instanceof ArrayBuffer ? Buffer.from(data).toString('utf8') : data.toString('utf8');
+      const text = Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : data instanceof ArrayBuffer
+          ? Buffer.from(data).toString('utf8')
+          : data.toString('utf8');
       this.inbox.push(JSON.parse(text) as ServerMessage);
       this.wake?.();
     });
@@ -101,7 +105,8 @@ class LiveClient {
   }
 }
 
-const isDirtyUpdate = (m: ServerMessage): m is UpdateMessage & { dirty: NonNullable<UpdateMessage['dirty']> } => m.type === 'update' && m.dirty !== undefined && m.dirty.rounds.length > 0;
+const isDirtyUpdate = (m: ServerMessage): m is UpdateMessage & { dirty: NonNullable<UpdateMessage['dirty']> } =>
+  m.type === 'update' && m.dirty !== undefined && m.dirty.rounds.length > 0;
 
 describe('a live watch with the accessed fallback: API, WebSocket and /metrics', () => {
   let w: Workload;
@@ -116,7 +121,15 @@ describe('a live watch with the accessed fallback: API, WebSocket and /metrics',
     w = await startWorkload(['1000', 'loop', '5', '120', '3', '40'], { binary: buildWorkload({ static: true }) });
     teardown.add(() => w.stop());
     comm = readFileSync(`/proc/${w.pid}/comm`, 'utf8').trim();
-    serve = await startServe(['--no-trace', '--dirty-watch', String(w.pid), '--dirty-fallback', 'accessed', '--dirty-interval', '300ms']);
+    serve = await startServe([
+      '--no-trace',
+      '--dirty-watch',
+      String(w.pid),
+      '--dirty-fallback',
+      'accessed',
+      '--dirty-interval',
+      '300ms',
+    ]);
     teardown.add(async () => assert.equal(await serve.stop(), 0, serve.stderr()));
     // At least ROUNDS rounds, and converged: a fixed write set converges within a few rounds, so
     // 40 rounds without convergence end the wait (and fail the test below) rather than hang.
@@ -160,7 +173,12 @@ describe('a live watch with the accessed fallback: API, WebSocket and /metrics',
     }
     // The newest round's areas: exactly the 120 pages written in the workload's own area.
     const area = h.areas.find((a) => a.start === hex(w.address));
-    assert.deepEqual(area, { start: hex(w.address), end: hex(w.address + BigInt(w.pages * w.pageSize)), mapping: '[anon]', pages: 120 });
+    assert.deepEqual(area, {
+      start: hex(w.address),
+      end: hex(w.address + BigInt(w.pages * w.pageSize)),
+      mapping: '[anon]',
+      pages: 120,
+    });
     assert.equal(h.areasTotal, h.areas.length);
     assert.deepEqual(h.ranges, []);
     assert.deepEqual(h.newMappingRanges, []);
@@ -188,7 +206,7 @@ describe('a live watch with the accessed fallback: API, WebSocket and /metrics',
       assert.equal((await client.next()).type, 'hello');
       // Without `dirty` in the subscription, no update carries the watch.
       client.send({ type: 'subscribe', v: 1 });
-      for (let statuses = 0; statuses < 3; ) {
+      for (let statuses = 0; statuses < 3;) {
         const m = await client.next();
         assert.ok(m.type !== 'update' || m.dirty === undefined, 'a watch was sent to a client that did not ask');
         if (m.type === 'update' && m.status !== undefined) statuses++;
@@ -219,7 +237,10 @@ describe('a live watch with the accessed fallback: API, WebSocket and /metrics',
   test('/metrics: the newest round as touched pages (no written-pages series), rounds, verdict, no pid label', async () => {
     const text = await (await fetch(`${serve.url}metrics`)).text();
     const f = parseExposition(text);
-    assert.deepEqual(f.get('memlens_dirty_watch_info')?.samples.map((s) => s.labels), [{ program: comm, method: 'accessed' }]);
+    assert.deepEqual(
+      f.get('memlens_dirty_watch_info')?.samples.map((s) => s.labels),
+      [{ program: comm, method: 'accessed' }],
+    );
     assert.equal(f.get('memlens_dirty_watch_running')?.samples[0]?.value, 1);
     const rounds = f.get('memlens_dirty_rounds_total');
     assert.equal(rounds?.type, 'counter');
@@ -251,7 +272,15 @@ describe('a live watch with the accessed fallback: API, WebSocket and /metrics',
 
 test('a target that exits mid-watch ends the watch with its rounds; the server runs on and says so', async () => {
   const w = await startWorkload(['50', 'once']);
-  const serve = await startServe(['--no-trace', '--dirty-watch', String(w.pid), '--dirty-fallback', 'accessed', '--dirty-interval', '300ms']);
+  const serve = await startServe([
+    '--no-trace',
+    '--dirty-watch',
+    String(w.pid),
+    '--dirty-fallback',
+    'accessed',
+    '--dirty-interval',
+    '300ms',
+  ]);
   try {
     // Two rounds measured, then the process ends (its stdin closes) while the watch goes on.
     await until(async () => ((await dirtyBody(serve)).watch?.rounds ?? 0) >= 2 || undefined);
@@ -266,7 +295,10 @@ test('a target that exits mid-watch ends the watch with its rounds; the server r
     assert.equal(h.stopReason, 'exited');
     assert.ok(h.rounds >= 2, `${h.rounds} rounds`);
     assert.equal(body.series.length, h.rounds);
-    assert.equal(h.reason, `process ${w.pid} exited during the watch: the ${h.rounds === 1 ? '1 round' : `${h.rounds} rounds`} measured before are kept`);
+    assert.equal(
+      h.reason,
+      `process ${w.pid} exited during the watch: the ${h.rounds === 1 ? '1 round' : `${h.rounds} rounds`} measured before are kept`,
+    );
     // The rest of the dashboard is unaffected.
     assert.equal((await fetch(`${serve.url}api/v1/status`)).status, 200);
     const f = parseExposition(await (await fetch(`${serve.url}metrics`)).text());
@@ -277,7 +309,10 @@ test('a target that exits mid-watch ends the watch with its rounds; the server r
     const code = await serve.stop();
     assert.equal(code, 0, serve.stderr());
   }
-  assert.match(serve.stderr(), new RegExp(`memlens: dirty watch of process ${w.pid}: process ${w.pid} exited during the watch`));
+  assert.match(
+    serve.stderr(),
+    new RegExp(`memlens: dirty watch of process ${w.pid}: process ${w.pid} exited during the watch`),
+  );
 });
 
 test('without soft-dirty tracking and without --dirty-fallback: the server runs, the watch says why not, nothing is cleared', async (t) => {
@@ -296,14 +331,19 @@ test('without soft-dirty tracking and without --dirty-fallback: the server runs,
     }
     assert.equal(h.state, 'unavailable');
     assert.equal(h.softDirty.supported, false);
-    assert.match(h.reason ?? '', /^soft-dirty tracking is not available on this kernel: .*CONFIG_MEM_SOFT_DIRTY.*\. Restart memlens serve with --dirty-fallback accessed to count pages touched \(read or written\) instead\.$/);
+    assert.match(
+      h.reason ?? '',
+      /^soft-dirty tracking is not available on this kernel: .*CONFIG_MEM_SOFT_DIRTY.*\. Restart memlens serve with --dirty-fallback accessed to count pages touched \(read or written\) instead\.$/,
+    );
     // A while later: still no round, and the workload's referenced bits (all 300 pages touched at
     // its start) are intact: nothing was cleared.
     await sleep(1000);
     const later = await dirtyBody(serve);
     assert.equal(later.watch?.rounds, 0);
     assert.deepEqual(later.series, []);
-    const after = JSON.parse((await runCli(['dirty', String(w.pid), '--fallback', 'accessed', '--json'])).stdout) as DirtyJson;
+    const after = JSON.parse(
+      (await runCli(['dirty', String(w.pid), '--fallback', 'accessed', '--json'])).stdout,
+    ) as DirtyJson;
     assert.equal(after.areas.find((a) => a.start === hex(w.address))?.pages, 300);
     const f = parseExposition(await (await fetch(`${serve.url}metrics`)).text());
     assert.equal(f.get('memlens_dirty_watch_running')?.samples[0]?.value, 0);
@@ -318,9 +358,15 @@ test('without soft-dirty tracking and without --dirty-fallback: the server runs,
 
 describe('what memlens serve refuses before it starts (the checks of memlens dirty)', () => {
   /** Runs `memlens serve` with a private store; a refusal means no server ever listened. */
-  const serveCli = async (args: string[], opts: { uid?: number; gid?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+  const serveCli = async (
+    args: string[],
+    opts: { uid?: number; gid?: number } = {},
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> => {
     const port = await freePort();
-    return runCli(['serve', '--no-trace', '--port', String(port), '--db', `/dev/null/never-opened-${port}.db`, ...args], opts);
+    return runCli(
+      ['serve', '--no-trace', '--port', String(port), '--db', `/dev/null/never-opened-${port}.db`, ...args],
+      opts,
+    );
   };
   const oneLine = (r: { code: number | null; stdout: string; stderr: string }, code: number, re: RegExp): void => {
     assert.equal(r.code, code, r.stderr);
@@ -330,13 +376,22 @@ describe('what memlens serve refuses before it starts (the checks of memlens dir
   };
 
   test('pid 1 without --dirty-force: exit code 1, one line', async () => {
-    oneLine(await serveCli(['--dirty-watch', '1']), 1, /^memlens: refusing pid 1 \(init\): clearing its bits disturbs it; use --dirty-force if you mean it\n$/);
+    oneLine(
+      await serveCli(['--dirty-watch', '1']),
+      1,
+      /^memlens: refusing pid 1 \(init\): clearing its bits disturbs it; use --dirty-force if you mean it\n$/,
+    );
   });
 
   test('memlens itself without --dirty-force: exit code 1', async () => {
     // `exec` keeps the shell's pid for memlens: $$ is memlens's own pid.
     const port = await freePort();
-    const r = await runProcess('/bin/sh', ['-c', `exec "$0" "$1" serve --no-trace --port ${port} --db /dev/null/never-opened.db --dirty-watch $$ --dirty-fallback accessed`, process.execPath, cliPath]);
+    const r = await runProcess('/bin/sh', [
+      '-c',
+      `exec "$0" "$1" serve --no-trace --port ${port} --db /dev/null/never-opened.db --dirty-watch $$ --dirty-fallback accessed`,
+      process.execPath,
+      cliPath,
+    ]);
     oneLine(r, 1, /^memlens: refusing pid \d+ \(memlens itself\): .*--dirty-force/);
   });
 
@@ -345,10 +400,14 @@ describe('what memlens serve refuses before it starts (the checks of memlens dir
     oneLine(await serveCli(['--dirty-watch', '4194304']), 1, /^memlens: no running process 4194304\n$/);
   });
 
-  test('no right to write clear_refs (another user\'s process): exit code 1, before anything is cleared', async () => {
+  test("no right to write clear_refs (another user's process): exit code 1, before anything is cleared", async () => {
     const w = await startWorkload(['16', 'once']);
     try {
-      oneLine(await serveCli(['--dirty-watch', String(w.pid), '--dirty-fallback', 'accessed'], { uid: 65534, gid: 65534 }), 1, /permission denied/);
+      oneLine(
+        await serveCli(['--dirty-watch', String(w.pid), '--dirty-fallback', 'accessed'], { uid: 65534, gid: 65534 }),
+        1,
+        /permission denied/,
+      );
     } finally {
       await w.stop();
     }

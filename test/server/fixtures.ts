@@ -2,7 +2,14 @@
 // in-memory event store with the same keyset-paging contract as the real one (newest first,
 // opaque cursor). The browser tests run against the real sampler, tracer and store instead.
 import type { MemCall, MemEvent } from '../../src/wire/events.js';
-import type { EventViewFilter, EventPage, EventStoreView, StoredProcessTotal, SystemSample, TracedProcess } from '../../src/server/inputs.js';
+import type {
+  EventViewFilter,
+  EventPage,
+  EventStoreView,
+  StoredProcessTotal,
+  SystemSample,
+  TracedProcess,
+} from '../../src/server/inputs.js';
 
 const MiB = 1024 * 1024;
 
@@ -29,7 +36,15 @@ export function sampleFixture(atMs: number, host = 'testhost'): SystemSample {
       name: 'MemTotal',
       bytes: 8192 * MiB,
       children: [
-        { name: 'processes', bytes: 105 * MiB, children: processes.map((p) => ({ name: `${p.name} (${p.pid})`, bytes: p.pssBytes, children: [{ name: 'anonymous', bytes: p.pssBytes }] })) },
+        {
+          name: 'processes',
+          bytes: 105 * MiB,
+          children: processes.map((p) => ({
+            name: `${p.name} (${p.pid})`,
+            bytes: p.pssBytes,
+            children: [{ name: 'anonymous', bytes: p.pssBytes }],
+          })),
+        },
         { name: 'page cache', bytes: 3000 * MiB },
         { name: 'kernel', bytes: 500 * MiB },
         { name: 'free', bytes: 4587 * MiB },

@@ -9,7 +9,8 @@ import { DEFAULT_HISTORY_RETENTION } from '../../src/store/history.js';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const now = Date.UTC(2026, 11, 6, 12);
-const tier = (spanMs: number, points = 800): number => HistoryRecorder.chooseTier(now - spanMs, now, points, DEFAULT_HISTORY_RETENTION, now);
+const tier = (spanMs: number, points = 800): number =>
+  HistoryRecorder.chooseTier(now - spanMs, now, points, DEFAULT_HISTORY_RETENTION, now);
 
 test('short windows read every sample, a day the minute tier', () => {
   assert.equal(tier(HOUR), 0);

@@ -51,7 +51,13 @@ describe('a token-mode server under malformed cookies', async () => {
 
   test('a WebSocket upgrade is refused with 401 and the server keeps answering', async () => {
     for (const raw of MALFORMED) {
-      const status = await rawStatus(port, '/api/v1/live', { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', Cookie: `memlens_token=${raw}` });
+      const status = await rawStatus(port, '/api/v1/live', {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        Cookie: `memlens_token=${raw}`,
+      });
       assert.equal(status, 401, raw);
     }
     assert.equal(h.server.hub.clientCount, 0);
@@ -60,13 +66,21 @@ describe('a token-mode server under malformed cookies', async () => {
 
   test('over plain HTTP the same cookie is a 401, not a 500', async () => {
     for (const raw of MALFORMED) {
-      const r = await h.server.app.inject({ url: '/api/v1/status', headers: { host: '127.0.0.1', cookie: `memlens_token=${raw}` } });
+      const r = await h.server.app.inject({
+        url: '/api/v1/status',
+        headers: { host: '127.0.0.1', cookie: `memlens_token=${raw}` },
+      });
       assert.equal(r.statusCode, 401, raw);
     }
   });
 });
 
-const UPGRADE = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+const UPGRADE = {
+  Connection: 'Upgrade',
+  Upgrade: 'websocket',
+  'Sec-WebSocket-Version': '13',
+  'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+};
 
 describe('the WebSocket Origin must be this server, port included', async () => {
   const h = await makeHarness('127.0.0.1', null);
@@ -75,17 +89,32 @@ describe('the WebSocket Origin must be this server, port included', async () => 
   const port = (h.server.app.server.address() as AddressInfo).port;
 
   test('a page on another local port is refused', async () => {
-    for (const origin of ['http://localhost:3000', 'http://127.0.0.1:3000', `https://127.0.0.1:${port}`, 'http://127.0.0.1', 'null', `http://127.0.0.1:${port}/x`]) {
-      const a = await rawExchange(port, rawGet('/api/v1/live', { ...UPGRADE, Host: `127.0.0.1:${port}`, Origin: origin }));
+    for (const origin of [
+      'http://localhost:3000',
+      'http://127.0.0.1:3000',
+      `https://127.0.0.1:${port}`,
+      'http://127.0.0.1',
+      'null',
+      `http://127.0.0.1:${port}/x`,
+    ]) {
+      const a = await rawExchange(
+        port,
+        rawGet('/api/v1/live', { ...UPGRADE, Host: `127.0.0.1:${port}`, Origin: origin }),
+      );
       assert.equal(a.status, 403, origin);
     }
     assert.equal(h.server.hub.clientCount, 0);
   });
 
   test('the page the server itself served is accepted, also through a forwarded port', async () => {
-    for (const [host, origin] of [[`127.0.0.1:${port}`, `http://127.0.0.1:${port}`], ['localhost:9000', 'http://localhost:9000']] as const) {
+    for (const [host, origin] of [
+      [`127.0.0.1:${port}`, `http://127.0.0.1:${port}`],
+      ['localhost:9000', 'http://localhost:9000'],
+    ] as const) {
       // A 101 opens a WebSocket, which has no end: its head is the whole answer.
-      const a = await rawExchange(port, rawGet('/api/v1/live', { ...UPGRADE, Host: host, Origin: origin }), { untilHead: true });
+      const a = await rawExchange(port, rawGet('/api/v1/live', { ...UPGRADE, Host: host, Origin: origin }), {
+        untilHead: true,
+      });
       assert.equal(a.status, 101, `${host} ${origin}: ${a.raw.slice(0, 200)}`);
     }
   });
@@ -109,7 +138,9 @@ describe('answers written before any route runs', async () => {
   const marker = 'ECHOMARKER';
 
   const hasSecurityHeaders = (headers: Map<string, string>): boolean =>
-    headers.get('x-content-type-options') === 'nosniff' && (headers.get('content-security-policy') ?? '').includes("default-src 'self'") && headers.get('cache-control') === 'no-store';
+    headers.get('x-content-type-options') === 'nosniff' &&
+    (headers.get('content-security-policy') ?? '').includes("default-src 'self'") &&
+    headers.get('cache-control') === 'no-store';
 
   test('a path parameter over the router limit: the Host is checked, nothing is echoed', async () => {
     const path = `/api/v1/processes/${'1'.repeat(200)}${marker}`;
@@ -157,13 +188,21 @@ describe('requests from other sites (Fetch Metadata)', async () => {
 
   test('another site may not call the API, even with mode no-cors', async () => {
     for (const site of ['cross-site', 'same-site']) {
-      const r = await app.inject({ url: '/api/v1/status?host=x', headers: { host: '127.0.0.1:7878', 'sec-fetch-site': site, 'sec-fetch-mode': 'no-cors' } });
+      const r = await app.inject({
+        url: '/api/v1/status?host=x',
+        headers: { host: '127.0.0.1:7878', 'sec-fetch-site': site, 'sec-fetch-mode': 'no-cors' },
+      });
       assert.equal(r.statusCode, 403, site);
     }
   });
 
   test('the page itself, the address bar and a link to the page are served', async () => {
-    for (const [site, mode, url] of [['same-origin', 'cors', '/api/v1/status'], ['none', 'navigate', '/api/v1/status'], ['cross-site', 'navigate', '/'], [undefined, undefined, '/api/v1/status']] as const) {
+    for (const [site, mode, url] of [
+      ['same-origin', 'cors', '/api/v1/status'],
+      ['none', 'navigate', '/api/v1/status'],
+      ['cross-site', 'navigate', '/'],
+      [undefined, undefined, '/api/v1/status'],
+    ] as const) {
       const headers: Record<string, string> = { host: '127.0.0.1:7878' };
       if (site !== undefined) headers['sec-fetch-site'] = site;
       if (mode !== undefined) headers['sec-fetch-mode'] = mode;
@@ -203,7 +242,14 @@ describe('made-up ?host= values create no state', async () => {
 
 describe('connection caps', () => {
   test('derived from the descriptor limit, with a reserve', () => {
-    assert.deepEqual(connectionLimits(400, 2), { fdLimit: 400, reserveFds: 200, maxConnections: 200, maxConnectionsPerAddress: 50, maxWebSockets: 50, maxWebSocketsPerAddress: 25 });
+    assert.deepEqual(connectionLimits(400, 2), {
+      fdLimit: 400,
+      reserveFds: 200,
+      maxConnections: 200,
+      maxConnectionsPerAddress: 50,
+      maxWebSockets: 50,
+      maxWebSocketsPerAddress: 25,
+    });
     const usual = connectionLimits(1024, 2);
     assert.equal(usual.maxConnections, 1024 - 260);
     const raised = connectionLimits(1_048_576, 64);
@@ -213,7 +259,8 @@ describe('connection caps', () => {
   });
 
   test('/proc/self/limits is read', () => {
-    const text = 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 524288               files     \nMax locked memory         unlimited            unlimited            bytes     \n';
+    const text =
+      'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 524288               files     \nMax locked memory         unlimited            unlimited            bytes     \n';
     assert.deepEqual(parseResourceLimit(text, 'Max open files'), { soft: 1024, hard: 524288 });
     assert.deepEqual(parseResourceLimit(text, 'Max locked memory'), { soft: null, hard: null });
     assert.equal(parseResourceLimit(text, 'Max processes'), undefined);
@@ -232,19 +279,21 @@ describe('WebSocket clients beyond the cap', async () => {
     const sockets: WebSocket[] = [];
     for (let i = 0; i < 6; i++) {
       statuses.push(
-        await waitingFor('a WebSocket handshake', () =>
-          new Promise<number>((resolve, reject) => {
-            const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/live`);
-            sockets.push(ws);
-            ws.once('open', () => resolve(101));
-            ws.once('unexpected-response', (_req, res) => {
-              res.resume();
-              resolve(res.statusCode ?? 0);
-            });
-            ws.once('error', (e) => {
-              if (!/Unexpected server response/.test(e.message)) reject(e);
-            });
-          }),
+        await waitingFor(
+          'a WebSocket handshake',
+          () =>
+            new Promise<number>((resolve, reject) => {
+              const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/live`);
+              sockets.push(ws);
+              ws.once('open', () => resolve(101));
+              ws.once('unexpected-response', (_req, res) => {
+                res.resume();
+                resolve(res.statusCode ?? 0);
+              });
+              ws.once('error', (e) => {
+                if (!/Unexpected server response/.test(e.message)) reject(e);
+              });
+            }),
         ),
       );
     }
@@ -259,19 +308,21 @@ describe('WebSocket clients beyond the cap', async () => {
   });
 
   test('a client that only sends invalid messages is disconnected', async () => {
-    const code = await waitingFor('the server to close a WebSocket sending invalid messages', () =>
-      new Promise<number>((resolve, reject) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/live`);
-        const timer = setTimeout(() => reject(new Error('still open after 60 s of invalid messages')), 60_000);
-        ws.once('open', () => {
-          for (let i = 0; i < 300; i++) ws.send('{"type":"nonsense"}');
-        });
-        ws.once('close', (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        });
-        ws.once('error', reject);
-      }),
+    const code = await waitingFor(
+      'the server to close a WebSocket sending invalid messages',
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/live`);
+          const timer = setTimeout(() => reject(new Error('still open after 60 s of invalid messages')), 60_000);
+          ws.once('open', () => {
+            for (let i = 0; i < 300; i++) ws.send('{"type":"nonsense"}');
+          });
+          ws.once('close', (c) => {
+            clearTimeout(timer);
+            resolve(c);
+          });
+          ws.once('error', reject);
+        }),
     );
     assert.equal(code, 1008);
   });

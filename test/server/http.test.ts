@@ -97,10 +97,14 @@ describe('access on loopback without a token', async () => {
   });
 
   test('events: filters by pid, call and host', async () => {
-    const byPid = (await app.inject({ url: '/api/v1/events?pid=113', headers: { host: '127.0.0.1' } })).json<EventsBody>();
+    const byPid = (
+      await app.inject({ url: '/api/v1/events?pid=113', headers: { host: '127.0.0.1' } })
+    ).json<EventsBody>();
     assert.ok(byPid.rows.length > 0);
     assert.ok(byPid.rows.every((r) => r.pid === 113 && r.name === '<i id=pwn>x'));
-    const other = (await app.inject({ url: '/api/v1/events?host=otherhost&call=munmap', headers: { host: '127.0.0.1' } })).json<EventsBody>();
+    const other = (
+      await app.inject({ url: '/api/v1/events?host=otherhost&call=munmap', headers: { host: '127.0.0.1' } })
+    ).json<EventsBody>();
     assert.deepEqual(
       other.rows.map((r) => [r.host, r.call]),
       [['otherhost', 'munmap']],
@@ -116,10 +120,14 @@ describe('access on loopback without a token', async () => {
   });
 
   test('process detail: mappings when readable, the reason when not', async () => {
-    const ok = (await app.inject({ url: '/api/v1/processes/113', headers: { host: '127.0.0.1' } })).json<ProcessDetailBody>();
+    const ok = (
+      await app.inject({ url: '/api/v1/processes/113', headers: { host: '127.0.0.1' } })
+    ).json<ProcessDetailBody>();
     assert.equal(ok.mappings?.[0]?.kind, 'anonymous');
     assert.equal(ok.history.length, 1);
-    const denied = (await app.inject({ url: '/api/v1/processes/100', headers: { host: '127.0.0.1' } })).json<ProcessDetailBody>();
+    const denied = (
+      await app.inject({ url: '/api/v1/processes/100', headers: { host: '127.0.0.1' } })
+    ).json<ProcessDetailBody>();
     assert.equal(denied.mappings, null);
     assert.equal(denied.mappingsError, 'permission denied');
     const missing = await app.inject({ url: '/api/v1/processes/99999', headers: { host: '127.0.0.1' } });
@@ -127,13 +135,17 @@ describe('access on loopback without a token', async () => {
   });
 
   test('a remote host shows stored totals and n/a for /proc figures', async () => {
-    const body = (await app.inject({ url: '/api/v1/processes?host=otherhost', headers: { host: '127.0.0.1' } })).json<ProcessesBody>();
+    const body = (
+      await app.inject({ url: '/api/v1/processes?host=otherhost', headers: { host: '127.0.0.1' } })
+    ).json<ProcessesBody>();
     assert.equal(body.remote, true);
     assert.ok(body.rows.length > 0);
     assert.ok(body.rows.every((r) => r.rssBytes === null && r.pssBytes === null && r.sampledAtMs === null));
     // The store keeps call totals, not address spaces: reserved is not known there.
     assert.ok(body.rows.every((r) => r.reservedBytes === null));
-    const hosts = (await app.inject({ url: '/api/v1/hosts', headers: { host: '127.0.0.1' } })).json<{ hosts: string[] }>();
+    const hosts = (await app.inject({ url: '/api/v1/hosts', headers: { host: '127.0.0.1' } })).json<{
+      hosts: string[];
+    }>();
     assert.deepEqual(hosts.hosts, ['otherhost', 'testhost']);
   });
 });
@@ -143,10 +155,18 @@ describe('without tracing', async () => {
   after(() => h.server.close());
 
   test('requested and calls are n/a (null), never 0, and the reason is in the status', async () => {
-    const rows = (await h.server.app.inject({ url: '/api/v1/processes', headers: { host: '127.0.0.1' } })).json<ProcessesBody>().rows;
-    assert.ok(rows.every((r) => r.requestedBytes === null && r.reservedBytes === null && r.calls === null && r.requestedRatio === null));
+    const rows = (
+      await h.server.app.inject({ url: '/api/v1/processes', headers: { host: '127.0.0.1' } })
+    ).json<ProcessesBody>().rows;
+    assert.ok(
+      rows.every(
+        (r) => r.requestedBytes === null && r.reservedBytes === null && r.calls === null && r.requestedRatio === null,
+      ),
+    );
     assert.ok(rows.every((r) => r.rssBytes !== null));
-    const st = (await h.server.app.inject({ url: '/api/v1/status', headers: { host: '127.0.0.1' } })).json<StatusBody>();
+    const st = (
+      await h.server.app.inject({ url: '/api/v1/status', headers: { host: '127.0.0.1' } })
+    ).json<StatusBody>();
     assert.deepEqual(st.tracing, { state: 'unavailable', reason: 'tracing needs root' });
   });
 });
@@ -170,12 +190,18 @@ describe('access on another address: a token on every request', async () => {
 
   test('a wrong token of the same length is refused', async () => {
     const wrong = token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A');
-    const r = await app.inject({ url: '/api/v1/status', headers: { host: '127.0.0.1', authorization: `Bearer ${wrong}` } });
+    const r = await app.inject({
+      url: '/api/v1/status',
+      headers: { host: '127.0.0.1', authorization: `Bearer ${wrong}` },
+    });
     assert.equal(r.statusCode, 401);
   });
 
   test('Bearer header, query and cookie are accepted', async () => {
-    const bearer = await app.inject({ url: '/api/v1/status', headers: { host: '127.0.0.1', authorization: `Bearer ${token}` } });
+    const bearer = await app.inject({
+      url: '/api/v1/status',
+      headers: { host: '127.0.0.1', authorization: `Bearer ${token}` },
+    });
     assert.equal(bearer.statusCode, 200);
     const query = await app.inject({ url: `/?token=${encodeURIComponent(token)}`, headers: { host: '127.0.0.1' } });
     assert.equal(query.statusCode, 200);
@@ -187,7 +213,10 @@ describe('access on another address: a token on every request', async () => {
   });
 
   test('a valid token does not excuse a foreign Host', async () => {
-    const r = await app.inject({ url: '/api/v1/status', headers: { host: 'evil.example', authorization: `Bearer ${token}` } });
+    const r = await app.inject({
+      url: '/api/v1/status',
+      headers: { host: 'evil.example', authorization: `Bearer ${token}` },
+    });
     assert.equal(r.statusCode, 403);
   });
 });

@@ -40,22 +40,26 @@ function attempt(url: string, headers: Record<string, string>): Promise<{ status
 function collect(ws: WebSocket, done: (all: ServerMessage[]) => boolean): Promise<ServerMessage[]> {
   const box = inbox.get(ws) ?? [];
   const all: ServerMessage[] = [];
-  return waitingFor(`WebSocket messages until ${describePredicate(done)}`, () => new Promise((resolve) => {
-    const check = (): void => {
-      while (box.length > 0) {
-        all.push(box.shift() as ServerMessage);
-        if (done(all)) {
-          ws.off('message', onMessage);
-          resolve(all);
-          return;
-        }
-      }
-    };
-    // Runs after the inbox listener (registered first) has stored the message.
-    const onMessage = (): void => check();
-    ws.on('message', onMessage);
-    check();
-  }));
+  return waitingFor(
+    `WebSocket messages until ${describePredicate(done)}`,
+    () =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          while (box.length > 0) {
+            all.push(box.shift() as ServerMessage);
+            if (done(all)) {
+              ws.off('message', onMessage);
+              resolve(all);
+              return;
+            }
+          }
+        };
+        // Runs after the inbox listener (registered first) has stored the message.
+        const onMessage = (): void => check();
+        ws.on('message', onMessage);
+        check();
+      }),
+  );
 }
 
 describe('WebSocket upgrade with a token', async () => {
@@ -93,7 +97,9 @@ describe('WebSocket upgrade with a token', async () => {
     assert.equal(hello[0]?.type, 'hello');
     assert.equal(hello[0].v, 1);
     ws.send(JSON.stringify({ type: 'subscribe', v: 1, calls: { pid: 113 } }));
-    const first = (await collect(ws, (all) => all.some((m) => m.type === 'update' && m.processes !== undefined))).find((m): m is UpdateMessage => m.type === 'update' && m.processes !== undefined);
+    const first = (await collect(ws, (all) => all.some((m) => m.type === 'update' && m.processes !== undefined))).find(
+      (m): m is UpdateMessage => m.type === 'update' && m.processes !== undefined,
+    );
     assert.ok(first !== undefined);
     assert.equal(first.processes?.rows.length, 14);
     assert.equal(first.pie?.slices.length, 11);
@@ -104,8 +110,12 @@ describe('WebSocket upgrade with a token', async () => {
     // pid 113, and the count of the ones left out.
     const burst = Array.from({ length: 14 * 1000 }, (_, i) => eventFixture(10_000 + i));
     h.state.addEvents(burst);
-    const updates = await collect(ws, (all) => all.some((m) => m.type === 'update' && (m.calls !== undefined || m.callsSkipped !== undefined)));
-    const withCalls = updates.find((m): m is UpdateMessage => m.type === 'update' && (m.calls !== undefined || m.callsSkipped !== undefined));
+    const updates = await collect(ws, (all) =>
+      all.some((m) => m.type === 'update' && (m.calls !== undefined || m.callsSkipped !== undefined)),
+    );
+    const withCalls = updates.find(
+      (m): m is UpdateMessage => m.type === 'update' && (m.calls !== undefined || m.callsSkipped !== undefined),
+    );
     assert.ok(withCalls !== undefined);
     const calls = withCalls.calls ?? [];
     assert.equal(calls.length, CALLS_PER_UPDATE);

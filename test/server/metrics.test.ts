@@ -99,7 +99,14 @@ describe('program groups for /metrics', () => {
   });
 
   test('top N by RSS plus "other": a partition whose sum is the whole', () => {
-    const rows = [row(1, 'a', 50, 10), row(2, 'a', 50, 10), row(3, 'b', 70, null), row(4, 'c', 5, 1), row(5, 'd', 1, 1), row(6, 'other', 2, 2)];
+    const rows = [
+      row(1, 'a', 50, 10),
+      row(2, 'a', 50, 10),
+      row(3, 'b', 70, null),
+      row(4, 'c', 5, 1),
+      row(5, 'd', 1, 1),
+      row(6, 'other', 2, 2),
+    ];
     const groups = programGroups(rows, 2);
     assert.deepEqual(
       groups.map((g) => [g.program, g.processes, g.rssBytes, g.pssBytes]),
@@ -120,7 +127,13 @@ test('before the first /proc sample, figures not known yet have no sample (never
   const h = await makeHarness('127.0.0.1', null, { sampled: false });
   try {
     const f = parseExposition((await h.server.app.inject({ url: '/metrics', headers: { host: '127.0.0.1' } })).body);
-    for (const name of ['memlens_mem_total_bytes', 'memlens_swap_total_bytes', 'memlens_sample_age_seconds', 'memlens_sample_cpu_seconds', 'memlens_memory_bytes']) {
+    for (const name of [
+      'memlens_mem_total_bytes',
+      'memlens_swap_total_bytes',
+      'memlens_sample_age_seconds',
+      'memlens_sample_cpu_seconds',
+      'memlens_memory_bytes',
+    ]) {
       assert.deepEqual(f.get(name)?.samples ?? [], [], name);
     }
     // Known figures are still there.

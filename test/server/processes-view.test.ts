@@ -26,7 +26,15 @@ const sampled = (pid: number, pss: number | null, atMs = 1000): SampledProcess =
   startTime: '1',
 });
 
-const traced = (pid: number, requested: number, alive = true): TracedProcess => ({ pid, name: `t${pid}`, requestedBytes: requested, reservedBytes: 0, mappedNowBytes: requested, calls: 1, alive });
+const traced = (pid: number, requested: number, alive = true): TracedProcess => ({
+  pid,
+  name: `t${pid}`,
+  requestedBytes: requested,
+  reservedBytes: 0,
+  mappedNowBytes: requested,
+  calls: 1,
+  alive,
+});
 
 describe('PSS history', () => {
   test('keeps one point per spacing plus the newest, within the span', () => {
@@ -89,10 +97,19 @@ describe('why a figure is n/a', () => {
     // The tracer follows mprotect, so a traced process's reserved bytes are known (0 here), never n/a.
     assert.deepEqual(by.get(1)?.unavailable, { pss: 'permission', uss: 'permission' });
     assert.equal(by.get(1)?.reservedBytes, 0);
-    assert.deepEqual(by.get(2)?.unavailable, { rss: 'not-sampled', pss: 'not-sampled', uss: 'not-sampled', swap: 'not-sampled' });
+    assert.deepEqual(by.get(2)?.unavailable, {
+      rss: 'not-sampled',
+      pss: 'not-sampled',
+      uss: 'not-sampled',
+      swap: 'not-sampled',
+    });
     assert.deepEqual(by.get(3)?.unavailable, { rss: 'exited', pss: 'exited', uss: 'exited', swap: 'exited' });
     const untraced = buildProcessRows([sampled(1, MiB)], null, 100 * MiB);
-    assert.deepEqual(untraced[0]?.unavailable, { requested: 'no-tracing', reserved: 'no-tracing', calls: 'no-tracing' });
+    assert.deepEqual(untraced[0]?.unavailable, {
+      requested: 'no-tracing',
+      reserved: 'no-tracing',
+      calls: 'no-tracing',
+    });
   });
 
   test('every null figure of a row has a reason, and no figure with a value has one', () => {
@@ -101,9 +118,21 @@ describe('why a figure is n/a', () => {
       [2, traced(2, 8 * MiB)],
       [3, traced(3, 16 * MiB, false)],
     ]);
-    for (const rows of [buildProcessRows([sampled(1, null), sampled(4, MiB)], t, 100 * MiB), buildProcessRows([sampled(1, null)], null, null)]) {
+    for (const rows of [
+      buildProcessRows([sampled(1, null), sampled(4, MiB)], t, 100 * MiB),
+      buildProcessRows([sampled(1, null)], null, null),
+    ]) {
       for (const r of rows) {
-        const figures = { requested: r.requestedBytes, reserved: r.reservedBytes, mappedNow: r.mappedNowBytes, rss: r.rssBytes, pss: r.pssBytes, uss: r.ussBytes, swap: r.swapBytes, calls: r.calls };
+        const figures = {
+          requested: r.requestedBytes,
+          reserved: r.reservedBytes,
+          mappedNow: r.mappedNowBytes,
+          rss: r.rssBytes,
+          pss: r.pssBytes,
+          uss: r.ussBytes,
+          swap: r.swapBytes,
+          calls: r.calls,
+        };
         for (const [k, v] of Object.entries(figures)) assert.equal(v === null, k in r.unavailable, `pid ${r.pid} ${k}`);
       }
     }
@@ -111,10 +140,15 @@ describe('why a figure is n/a', () => {
 
   test('a reading newer than the sample replaces its figures', () => {
     const t = new Map([[2, traced(2, 8 * MiB)]]);
-    const rows = buildProcessRows([sampled(1, MiB, 1000)], t, null, new Map([
-      [1, { rssBytes: 3 * MiB, pssBytes: 2 * MiB, atMs: 2000 }],
-      [2, { rssBytes: 5 * MiB, pssBytes: 4 * MiB, atMs: 2000 }],
-    ]));
+    const rows = buildProcessRows(
+      [sampled(1, MiB, 1000)],
+      t,
+      null,
+      new Map([
+        [1, { rssBytes: 3 * MiB, pssBytes: 2 * MiB, atMs: 2000 }],
+        [2, { rssBytes: 5 * MiB, pssBytes: 4 * MiB, atMs: 2000 }],
+      ]),
+    );
     const by = new Map(rows.map((r) => [r.pid, r]));
     assert.equal(by.get(1)?.pssBytes, 2 * MiB);
     assert.equal(by.get(1)?.sampledAtMs, 2000);
@@ -131,16 +165,26 @@ describe('the pie', () => {
       [3, traced(3, 1024 * MiB, false)],
     ]);
     const rows = buildProcessRows([sampled(1, MiB)], t, null);
-    assert.deepEqual(processPie(rows, 'requested').slices.map((s) => s.pid), [1]);
-    assert.deepEqual(processPie(rows, 'requested', true).slices.map((s) => s.pid), [3, 1]);
-    assert.deepEqual(processPie(rows, 'pss').slices.map((s) => [s.pid, s.bytes]), [[1, MiB]]);
+    assert.deepEqual(
+      processPie(rows, 'requested').slices.map((s) => s.pid),
+      [1],
+    );
+    assert.deepEqual(
+      processPie(rows, 'requested', true).slices.map((s) => s.pid),
+      [3, 1],
+    );
+    assert.deepEqual(
+      processPie(rows, 'pss').slices.map((s) => [s.pid, s.bytes]),
+      [[1, MiB]],
+    );
   });
 });
 
 describe('the processes API', async () => {
   const h = await makeHarness('127.0.0.1', null);
   after(() => h.server.close());
-  const get = async <T>(url: string): Promise<T> => (await h.server.app.inject({ url, headers: { host: '127.0.0.1' } })).json<T>();
+  const get = async <T>(url: string): Promise<T> =>
+    (await h.server.app.inject({ url, headers: { host: '127.0.0.1' } })).json<T>();
 
   test('the pie by PSS, or by requested memory', async () => {
     const pss = await get<PieBody>('/api/v1/pie?figure=pss');
@@ -150,7 +194,10 @@ describe('the processes API', async () => {
     assert.equal(pss.slices[0]?.pid, 113);
     assert.equal(pss.slices[0].bytes, 7 * MiB);
     assert.equal((await get<PieBody>('/api/v1/pie')).figure, 'requested');
-    assert.equal((await h.server.app.inject({ url: '/api/v1/pie?figure=rss', headers: { host: '127.0.0.1' } })).statusCode, 400);
+    assert.equal(
+      (await h.server.app.inject({ url: '/api/v1/pie?figure=rss', headers: { host: '127.0.0.1' } })).statusCode,
+      400,
+    );
   });
 
   test('the processes body carries the PSS history of its rows', async () => {

@@ -30,45 +30,62 @@ export function parseAnswer(raw: string): RawAnswer {
  * complete answer with Content-Length has arrived. A server that stalls fails the wait after
  * `boundMs` (generous: the point is to tell a stall from an answer, not to time one).
  */
-export function rawExchange(port: number, request: string | Buffer, opts: { localAddress?: string; boundMs?: number; untilHead?: boolean; halfClose?: boolean } = {}): Promise<RawAnswer> {
+export function rawExchange(
+  port: number,
+  request: string | Buffer,
+  opts: { localAddress?: string; boundMs?: number; untilHead?: boolean; halfClose?: boolean } = {},
+): Promise<RawAnswer> {
   const bound = opts.boundMs ?? 60_000;
-  return waitingFor(`an answer from 127.0.0.1:${port} to ${JSON.stringify(request.toString('latin1').slice(0, 80))}`, () =>
-    new Promise<RawAnswer>((resolve, reject) => {
-      const socket: Socket = connect({ host: '127.0.0.1', port, ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }) });
-      let raw = '';
-      let settled = false;
-      const finish = (): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(parseAnswer(raw));
-      };
-      const timer = setTimeout(() => {
-        settled = true;
-        socket.destroy();
-        reject(new Error(`no complete answer from 127.0.0.1:${port} within ${bound / 1000} s; got ${JSON.stringify(raw.slice(0, 200))}`));
-      }, bound);
-      socket.setEncoding('latin1');
-      socket.on('data', (d: string) => {
-        raw += d;
-        const a = parseAnswer(raw);
-        const length = a.headers.get('content-length');
-        // untilHead: a 101 (a WebSocket) has no end; the head is the answer.
-        if (opts.untilHead === true && raw.includes('\r\n\r\n')) finish();
-        else if (a.status !== 0 && length !== undefined && Buffer.byteLength(a.body, 'latin1') >= Number(length)) finish();
-      });
-      socket.on('close', finish);
-      // A reset after the answer is still an answer; before it, the status stays 0.
-      socket.on('error', () => undefined);
-      // halfClose: the request is all there is (a truncated one then meets end of file, not a wait).
-      if (opts.halfClose === true) socket.end(request);
-      else socket.write(request);
-    }),
+  return waitingFor(
+    `an answer from 127.0.0.1:${port} to ${JSON.stringify(request.toString('latin1').slice(0, 80))}`,
+    () =>
+      new Promise<RawAnswer>((resolve, reject) => {
+        const socket: Socket = connect({
+          host: '127.0.0.1',
+          port,
+          ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
+        });
+        let raw = '';
+        let settled = false;
+        const finish = (): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(parseAnswer(raw));
+        };
+        const timer = setTimeout(() => {
+          settled = true;
+          socket.destroy();
+          reject(
+            new Error(
+              `no complete answer from 127.0.0.1:${port} within ${bound / 1000} s; got ${JSON.stringify(raw.slice(0, 200))}`,
+            ),
+          );
+        }, bound);
+        socket.setEncoding('latin1');
+        socket.on('data', (d: string) => {
+          raw += d;
+          const a = parseAnswer(raw);
+          const length = a.headers.get('content-length');
+          // untilHead: a 101 (a WebSocket) has no end; the head is the answer.
+          if (opts.untilHead === true && raw.includes('\r\n\r\n')) finish();
+          else if (a.status !== 0 && length !== undefined && Buffer.byteLength(a.body, 'latin1') >= Number(length))
+            finish();
+        });
+        socket.on('close', finish);
+        // A reset after the answer is still an answer; before it, the status stays 0.
+        socket.on('error', () => undefined);
+        // halfClose: the request is all there is (a truncated one then meets end of file, not a wait).
+        if (opts.halfClose === true) socket.end(request);
+        else socket.write(request);
+      }),
   );
 }
 
 /** A GET with the given headers, as raw bytes. */
 export function rawGet(path: string, headers: Record<string, string>): string {
-  return `GET ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  return `GET ${path} HTTP/1.1\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
 }

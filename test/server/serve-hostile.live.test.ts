@@ -66,27 +66,47 @@ describe('a FIFO in --memtrace-dir', () => {
   test('five reports of the FIFO are refused, and the server keeps answering', async () => {
     const port = portOf(serve.url);
     // More requests than libuv has threads (four): blocked in open(), they would take them all.
-    const answers = await Promise.all(Array.from({ length: 5 }, () => rawExchange(port, rawGet('/api/v1/memtrace/report?file=fifo.ctf', { Host: `127.0.0.1:${port}`, Connection: 'close' }), { boundMs: BOUND_MS })));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        rawExchange(
+          port,
+          rawGet('/api/v1/memtrace/report?file=fifo.ctf', { Host: `127.0.0.1:${port}`, Connection: 'close' }),
+          { boundMs: BOUND_MS },
+        ),
+      ),
+    );
     for (const a of answers) {
       assert.equal(a.status, 400, a.raw.slice(0, 300));
       assert.match(a.body, /not a regular file/);
     }
     const page = await rawExchange(port, rawGet('/', { Host: `127.0.0.1:${port}`, Connection: 'close' }));
     assert.equal(page.status, 200);
-    const status = await rawExchange(port, rawGet('/api/v1/status', { Host: `127.0.0.1:${port}`, Connection: 'close' }));
+    const status = await rawExchange(
+      port,
+      rawGet('/api/v1/status', { Host: `127.0.0.1:${port}`, Connection: 'close' }),
+    );
     assert.equal(status.status, 200);
     assert.equal((JSON.parse(status.body) as StatusBody).sampler.error, null);
   });
 
   test('the list holds only regular files inside the directory', async () => {
     const port = portOf(serve.url);
-    const list = await rawExchange(port, rawGet('/api/v1/memtrace/files', { Host: `127.0.0.1:${port}`, Connection: 'close' }));
+    const list = await rawExchange(
+      port,
+      rawGet('/api/v1/memtrace/files', { Host: `127.0.0.1:${port}`, Connection: 'close' }),
+    );
     assert.equal(list.status, 200);
     const body = JSON.parse(list.body) as MemtraceFilesBody;
-    assert.deepEqual(body.files.map((f) => f.name), ['plain.ctf']);
+    assert.deepEqual(
+      body.files.map((f) => f.name),
+      ['plain.ctf'],
+    );
     // The target of the link out of the directory (12345 bytes) is not given away.
     assert.ok(!list.body.includes('12345'));
-    const outside = await rawExchange(port, rawGet('/api/v1/memtrace/report?file=outside.ctf', { Host: `127.0.0.1:${port}`, Connection: 'close' }));
+    const outside = await rawExchange(
+      port,
+      rawGet('/api/v1/memtrace/report?file=outside.ctf', { Host: `127.0.0.1:${port}`, Connection: 'close' }),
+    );
     assert.equal(outside.status, 400);
   });
 });
@@ -132,16 +152,31 @@ describe('a flood of connections that never finish their headers', () => {
     }
     await until('all 800 flood connections to be connected or refused', () => settled >= 800);
     for (const from of ['127.0.0.1', '127.0.0.2']) {
-      const a = await rawExchange(port, rawGet('/api/v1/status', { Host: `127.0.0.1:${port}`, Authorization: `Bearer ${token}`, Connection: 'close' }), { localAddress: from });
+      const a = await rawExchange(
+        port,
+        rawGet('/api/v1/status', { Host: `127.0.0.1:${port}`, Authorization: `Bearer ${token}`, Connection: 'close' }),
+        { localAddress: from },
+      );
       assert.equal(a.status, 200, `from ${from}: ${a.raw.slice(0, 200)}`);
     }
     await until('the server to keep at most 200 of the flood connections open', () => open <= 200);
     // A sample taken after the flood began: the sampler still had descriptors to read /proc with.
-    await until('a /proc sample newer than the flood', async () => {
-      const a = await rawExchange(port, rawGet('/api/v1/status', { Host: `127.0.0.1:${port}`, Authorization: `Bearer ${token}`, Connection: 'close' }));
-      const s = JSON.parse(a.body) as StatusBody;
-      return (s.sampler.lastSampleMs ?? 0) > startMs;
-    }, 180_000);
+    await until(
+      'a /proc sample newer than the flood',
+      async () => {
+        const a = await rawExchange(
+          port,
+          rawGet('/api/v1/status', {
+            Host: `127.0.0.1:${port}`,
+            Authorization: `Bearer ${token}`,
+            Connection: 'close',
+          }),
+        );
+        const s = JSON.parse(a.body) as StatusBody;
+        return (s.sampler.lastSampleMs ?? 0) > startMs;
+      },
+      180_000,
+    );
     assert.doesNotMatch(serve.stderr(), /EMFILE/);
   });
 });
@@ -149,24 +184,29 @@ describe('a flood of connections that never finish their headers', () => {
 /** Runs the real CLI to its end; resolves with its exit code and output. */
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-serve-exit-'));
-  return waitingFor(`memlens ${args.join(' ')} to exit`, () =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [cliPath, ...args, '--db', join(dir, 'events.db')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', XDG_DATA_HOME: dir } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      // Generous: the start opens the store and, as root, a tracefs instance, on a busy machine.
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`memlens ${args.join(' ')} still running after 120 s; stderr: ${stderr}`));
-      }, 120_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        rmSync(dir, { recursive: true, force: true });
-        resolve({ code, stdout, stderr });
-      });
-    }),
+  return waitingFor(
+    `memlens ${args.join(' ')} to exit`,
+    () =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [cliPath, ...args, '--db', join(dir, 'events.db')], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, NO_COLOR: '1', XDG_DATA_HOME: dir },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        // Generous: the start opens the store and, as root, a tracefs instance, on a busy machine.
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`memlens ${args.join(' ')} still running after 120 s; stderr: ${stderr}`));
+        }, 120_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          rmSync(dir, { recursive: true, force: true });
+          resolve({ code, stdout, stderr });
+        });
+      }),
   );
 }
 
@@ -184,7 +224,11 @@ describe('serve exits when it cannot listen', () => {
   const cases: [string, string[], RegExp][] = [
     ['a port in use', ['--host', '127.0.0.1'], /^memlens: port \d+ on 127\.0\.0\.1 is already in use/],
     ['an address of another machine', ['--host', '8.8.8.8', '--no-trace'], /^memlens: cannot listen on 8\.8\.8\.8: /],
-    ['a name that does not resolve', ['--host', 'evil.invalid', '--no-trace'], /^memlens: cannot listen on evil\.invalid: /],
+    [
+      'a name that does not resolve',
+      ['--host', 'evil.invalid', '--no-trace'],
+      /^memlens: cannot listen on evil\.invalid: /,
+    ],
   ];
   for (const [what, flags, line] of cases) {
     test(`${what}: exit code 1 and one line`, async () => {
@@ -209,7 +253,10 @@ describe('serve --host 0.0.0.0', () => {
   test('the printed link opens the dashboard', async () => {
     const u = new URL(serve.url);
     assert.ok(u.searchParams.get('token'), serve.url);
-    const a = await rawExchange(Number(u.port), rawGet(`${u.pathname}${u.search}`, { Host: u.host, Connection: 'close' }));
+    const a = await rawExchange(
+      Number(u.port),
+      rawGet(`${u.pathname}${u.search}`, { Host: u.host, Connection: 'close' }),
+    );
     assert.equal(a.status, 200, `${serve.url}: ${a.raw.slice(0, 300)}`);
   });
 });

@@ -26,8 +26,21 @@ after(async () => {
 });
 
 test('the spill line format is lossless for 64-bit values', () => {
-  const e = event({ ktimeNs: (1n << 63n) + 5n, addr: (1n << 64n) - 4096n, lengthBytes: (1n << 53n) + 1n, result: -12n, error: 'ENOMEM', newLengthBytes: 1n << 60n, newAddr: 1n << 47n });
-  const b = { id: newBatchId(), events: [e], starts: [{ host: 'h', pid: 1, startNs: 1n << 62n, name: 'n', timeMs: 5 }], lost: [{ host: 'h', counts: { lostEvents: 1, unpaired: 2, malformed: 3 } }] };
+  const e = event({
+    ktimeNs: (1n << 63n) + 5n,
+    addr: (1n << 64n) - 4096n,
+    lengthBytes: (1n << 53n) + 1n,
+    result: -12n,
+    error: 'ENOMEM',
+    newLengthBytes: 1n << 60n,
+    newAddr: 1n << 47n,
+  });
+  const b = {
+    id: newBatchId(),
+    events: [e],
+    starts: [{ host: 'h', pid: 1, startNs: 1n << 62n, name: 'n', timeMs: 5 }],
+    lost: [{ host: 'h', counts: { lostEvents: 1, unpaired: 2, malformed: 3 } }],
+  };
   assert.deepEqual(decodeBatch(encodeBatch(b).trimEnd()), b);
 });
 
@@ -79,4 +92,3 @@ test('a dead run’s spill file is adopted and written first; damaged lines are 
   assert.deepEqual(stored.map(withoutId), [...old, ...fresh].reverse());
   await store.close();
 });
-

@@ -28,7 +28,12 @@ test('store and spill on a full disk: the worker holds the events, stops the tra
     local.add(() => spawnSync('umount', ['-l', mnt]));
     const url = join(mnt, 'events.sqlite');
     const spillDir = join(mnt, 'spill');
-    const writer = await WorkerWriter.open(url, { spillDir, batchEvents: 500, flushIntervalMs: 20, retryMinMs: 50, retryMaxMs: 200 }, null, { unspillableEvents: 1000 });
+    const writer = await WorkerWriter.open(
+      url,
+      { spillDir, batchEvents: 500, flushIntervalMs: 20, retryMinMs: 50, retryMaxMs: 200 },
+      null,
+      { unspillableEvents: 1000 },
+    );
     local.add(() => writer.close(1000));
     const errors: string[] = [];
     const faults: (string | null)[] = [];
@@ -72,7 +77,11 @@ test('store and spill on a full disk: the worker holds the events, stops the tra
     );
     const store = await openStore(url);
     try {
-      assert.deepEqual((await store.queryEvents({ limit: 10_000 })).map(withoutId), [...events].reverse(), 'every event once, in order');
+      assert.deepEqual(
+        (await store.queryEvents({ limit: 10_000 })).map(withoutId),
+        [...events].reverse(),
+        'every event once, in order',
+      );
     } finally {
       await store.close();
     }

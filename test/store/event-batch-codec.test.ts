@@ -15,9 +15,28 @@ test('edge cases: every nullable field null or set, 64-bit extremes, hostile nam
   const max = (1n << 64n) - 1n;
   const cases: MemEvent[] = [
     event({ call: 'munmap', prot: null, flags: null, fd: null, result: 0n }),
-    event({ call: 'mmap', addr: max, lengthBytes: max, result: -9n, error: 'EBADF', fd: -1, flags: 0xffffffff, prot: 7 }),
+    event({
+      call: 'mmap',
+      addr: max,
+      lengthBytes: max,
+      result: -9n,
+      error: 'EBADF',
+      fd: -1,
+      flags: 0xffffffff,
+      prot: 7,
+    }),
     event({ call: 'mremap', flags: 3, newLengthBytes: 1n << 40n, newAddr: 0x7fff_ffff_f000n, result: -(1n << 63n) }),
-    event({ call: 'brk', addr: 0n, lengthBytes: 0n, prot: null, flags: null, fd: null, result: 0x5555_5555_0000n, ktimeNs: max, timeMs: 1_764_990_000_000.123 }),
+    event({
+      call: 'brk',
+      addr: 0n,
+      lengthBytes: 0n,
+      prot: null,
+      flags: null,
+      fd: null,
+      result: 0x5555_5555_0000n,
+      ktimeNs: max,
+      timeMs: 1_764_990_000_000.123,
+    }),
     event({ name: 'quote"\\ tab\t nl\n', thread: '😀 ünï', host: '' }),
     event({ name: 'a'.repeat(300) }),
   ];

@@ -16,7 +16,10 @@ test('a MariaDB database that is not there is an error (exit 1, one line) and is
     await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
     const r = await runCli(['events', '--db', `mysql://root@127.0.0.1:3306/${name}`]);
     assert.equal(r.code, 1, r.stderr);
-    assert.equal(r.stderr, `memlens: no database mysql://root@127.0.0.1:3306/${name}: the server has no database "${name}" (memlens events reads what memlens trace stored; check --db)\n`);
+    assert.equal(
+      r.stderr,
+      `memlens: no database mysql://root@127.0.0.1:3306/${name}: the server has no database "${name}" (memlens events reads what memlens trace stored; check --db)\n`,
+    );
     const [rows] = await admin.query(`SHOW DATABASES LIKE '${name}'`);
     assert.deepEqual(rows, [], 'no database created');
   } finally {

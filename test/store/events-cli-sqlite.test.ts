@@ -14,7 +14,13 @@ import { event } from './events-fixture.js';
 eventsCliTests('sqlite');
 
 test('bad flags are usage errors (exit 2); an unreachable database exits 1; one line each', async () => {
-  for (const args of [['--since', 'yesterday'], ['--pid', '-3'], ['--call', 'mlock'], ['--limit', '0'], ['--db', 'ftp://x/y']]) {
+  for (const args of [
+    ['--since', 'yesterday'],
+    ['--pid', '-3'],
+    ['--call', 'mlock'],
+    ['--limit', '0'],
+    ['--db', 'ftp://x/y'],
+  ]) {
     const r = await runCli(['events', ...args]);
     assert.equal(r.code, 2, args.join(' '));
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -33,13 +39,26 @@ test('events --json carries each row id, so that --before ID pages further back'
     const page = async (args: string[]): Promise<{ id: number; pid: number }[]> => {
       const r = await runCli(['events', '--db', b.url, '--json', '--limit', '2', ...args]);
       assert.equal(r.code, 0, r.stderr);
-      return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; pid: number });
+      return r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { id: number; pid: number });
     };
     const newest = await page([]);
-    assert.deepEqual(newest.map((e) => e.pid), [104, 105]);
-    assert.ok(newest.every((e) => Number.isSafeInteger(e.id)), JSON.stringify(newest));
+    assert.deepEqual(
+      newest.map((e) => e.pid),
+      [104, 105],
+    );
+    assert.ok(
+      newest.every((e) => Number.isSafeInteger(e.id)),
+      JSON.stringify(newest),
+    );
     const older = await page(['--before', String(Math.min(...newest.map((e) => e.id)))]);
-    assert.deepEqual(older.map((e) => e.pid), [102, 103], 'the next page back, no overlap');
+    assert.deepEqual(
+      older.map((e) => e.pid),
+      [102, 103],
+      'the next page back, no overlap',
+    );
   } finally {
     await b.drop();
   }
@@ -52,7 +71,10 @@ test('a store that is not there is an error (exit 1, one line) and is not create
   for (const args of [[], ['--json'], ['--prune', '--max-rows', '5']]) {
     const r = await runCli(['events', '--db', file, ...args]);
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
-    assert.equal(r.stderr, `memlens: no database sqlite:${file}: no such file (memlens events reads what memlens trace stored; check --db)\n`);
+    assert.equal(
+      r.stderr,
+      `memlens: no database sqlite:${file}: no such file (memlens events reads what memlens trace stored; check --db)\n`,
+    );
     assert.equal(r.stdout, '');
     assert.equal(existsSync(file), false, 'no file created');
   }

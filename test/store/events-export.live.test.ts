@@ -76,10 +76,16 @@ before(async () => {
 });
 
 /** Runs memlens with stdout into a file, reading its peak RSS (VmHWM) until it exits. */
-async function runToFile(args: string[], out: string): Promise<{ code: number | null; stderr: string; peakRssKib: number }> {
+async function runToFile(
+  args: string[],
+  out: string,
+): Promise<{ code: number | null; stderr: string; peakRssKib: number }> {
   const fd = openSync(out, 'w');
   try {
-    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', fd, 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      stdio: ['ignore', fd, 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let stderr = '';
     assert.ok(child.stderr);
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -139,7 +145,10 @@ function* csvRecords(text: string): Generator<string[]> {
         const hit = m.exec(text);
         const end = hit === null ? text.length : hit.index;
         field = text.slice(i, end);
-        assert.ok(!field.includes('"') && !field.includes('\n'), `an unquoted field holds a quote or LF: ${JSON.stringify(field)}`);
+        assert.ok(
+          !field.includes('"') && !field.includes('\n'),
+          `an unquoted field holds a quote or LF: ${JSON.stringify(field)}`,
+        );
         i = end;
       }
       record.push(field);
@@ -172,7 +181,8 @@ test('--all --json: 300,000 events, each once, oldest first, in bounded memory',
     // Event k was written k-th: its ktime says which one this is.
     if (e.ktime !== String(n)) assert.fail(`line ${n} holds event ${e.ktime}`);
     const want = nth(n);
-    if (e.name !== want.name || e.thread !== want.thread || e.length !== Number(want.lengthBytes)) assert.fail(`line ${n}: ${l}`);
+    if (e.name !== want.name || e.thread !== want.thread || e.length !== Number(want.lengthBytes))
+      assert.fail(`line ${n}: ${l}`);
   }
   assert.equal(n, BIG_N, 'every event, none twice');
   // The 200,000 events more than the 100,000 run are about 54 MiB of NDJSON: holding the rows, or
@@ -181,7 +191,10 @@ test('--all --json: 300,000 events, each once, oldest first, in bounded memory',
   const outMib = readFileSync(out).length / 2 ** 20;
   assert.ok(outMib > 70, `${outMib.toFixed(0)} MiB written`);
   assert.ok(r.peakRssKib > 0 && midRun.peakRssKib > 0);
-  assert.ok(r.peakRssKib < midRun.peakRssKib + 40 * 1024, `peak RSS ${(r.peakRssKib / 1024).toFixed(0)} MiB for ${BIG_N} events against ${(midRun.peakRssKib / 1024).toFixed(0)} MiB for ${MID_N}`);
+  assert.ok(
+    r.peakRssKib < midRun.peakRssKib + 40 * 1024,
+    `peak RSS ${(r.peakRssKib / 1024).toFixed(0)} MiB for ${BIG_N} events against ${(midRun.peakRssKib / 1024).toFixed(0)} MiB for ${MID_N}`,
+  );
 });
 
 test('--all --csv: the same rows as --json, names with commas, quotes and newlines given back exactly', async () => {
@@ -198,7 +211,11 @@ test('--all --csv: the same rows as --json, names with commas, quotes and newlin
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as StoredEventJson);
     assert.equal(rows.length, n, b.name);
-    assert.deepEqual(rows.map((e) => Number(e.ktime)), Array.from({ length: n }, (_, i) => i + 1), `${b.name}: every event once, in order`);
+    assert.deepEqual(
+      rows.map((e) => Number(e.ktime)),
+      Array.from({ length: n }, (_, i) => i + 1),
+      `${b.name}: every event once, in order`,
+    );
     const [header, ...records] = [...csvRecords(readFileSync(join(scratch, `${b.name}.csv`), 'utf8'))];
     assert.ok(header);
     assert.deepEqual(header, Object.keys(rows[0] ?? {}), 'the CSV columns are the --json fields, in order');
@@ -207,16 +224,40 @@ test('--all --csv: the same rows as --json, names with commas, quotes and newlin
       const want = Object.values(rows[i] ?? {}).map((v) => (v === null ? '' : String(v)));
       if (JSON.stringify(rec) !== JSON.stringify(want)) assert.deepEqual(rec, want, `${b.name} row ${i + 1}`);
     });
-    assert.deepEqual(new Set(records.map((r) => r[header.indexOf('name')])), new Set(HOSTILE), 'every hostile name came back');
+    assert.deepEqual(
+      new Set(records.map((r) => r[header.indexOf('name')])),
+      new Set(HOSTILE),
+      'every hostile name came back',
+    );
   }
 });
 
 test('--all keeps the filters and --before; it needs --json or --csv and takes no --limit', async () => {
-  const r = await runCli(['events', '--db', small.url, '--all', '--json', '--host', 'alpha', '--name', 'a,b', '--before', '1000']);
+  const r = await runCli([
+    'events',
+    '--db',
+    small.url,
+    '--all',
+    '--json',
+    '--host',
+    'alpha',
+    '--name',
+    'a,b',
+    '--before',
+    '1000',
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  const got = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as StoredEventJson);
-  const want = Array.from({ length: 999 }, (_, i) => i + 1).filter((k) => k % 3 !== 0 && HOSTILE[k % HOSTILE.length] === 'a,b');
-  assert.deepEqual(got.map((e) => Number(e.ktime)), want);
+  const got = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as StoredEventJson);
+  const want = Array.from({ length: 999 }, (_, i) => i + 1).filter(
+    (k) => k % 3 !== 0 && HOSTILE[k % HOSTILE.length] === 'a,b',
+  );
+  assert.deepEqual(
+    got.map((e) => Number(e.ktime)),
+    want,
+  );
   for (const [args, why] of [
     [['--all'], /--all needs --json or --csv/],
     [['--all', '--json', '--limit', '10'], /--all and --limit cannot be used together/],
@@ -229,7 +270,11 @@ test('--all keeps the filters and --before; it needs --json or --csv and takes n
   }
   const none = await runCli(['events', '--db', small.url, '--all', '--csv', '--pid', '4000000']);
   assert.equal(none.code, 0, none.stderr);
-  assert.equal(none.stdout, 'time,ktime,host,pid,tid,name,thread,call,addr,length,prot,flags,fd,result,error,new_length,new_addr,id\r\n', 'no rows: the header alone');
+  assert.equal(
+    none.stdout,
+    'time,ktime,host,pid,tid,name,thread,call,addr,length,prot,flags,fd,result,error,new_length,new_addr,id\r\n',
+    'no rows: the header alone',
+  );
 });
 
 test('a listing cut by its limit says so on stderr; a whole one says nothing', async () => {
@@ -240,7 +285,10 @@ test('a listing cut by its limit says so on stderr; a whole one says nothing', a
   const def = await runCli(['events', '--db', small.url, '--json']);
   assert.equal(def.stdout.trim().split('\n').length, 50);
   const oldest = (JSON.parse(def.stdout.split('\n')[0] ?? '') as StoredEventJson).id;
-  assert.equal(def.stderr, `memlens: showing the newest 50 matching events; more match (--limit up to 10000, --before ${oldest} for the page before, or --all --json/--csv for every one)\n`);
+  assert.equal(
+    def.stderr,
+    `memlens: showing the newest 50 matching events; more match (--limit up to 10000, --before ${oldest} for the page before, or --all --json/--csv for every one)\n`,
+  );
   const table = await runCli(['events', '--db', small.url, '--limit', '3']);
   assert.equal(table.stdout.trim().split('\n').length, 4);
   assert.match(table.stderr, /^memlens: showing the newest 3 matching events; more match/);

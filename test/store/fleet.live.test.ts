@@ -28,7 +28,10 @@ after(async () => {
 /** memlens.stp output of one host: PER_HOST munmaps of pid 1000 + h, lengths that say which call each is. */
 function stapFile(h: number): string {
   const lines = ['#memlens-stap 1'];
-  for (let k = 1; k <= PER_HOST; k++) lines.push(`C ${k * 1000} ${1795434000000000000 + k * 1_000_000} ${1000 + h} ${1000 + h} w${h} w${h} munmap 0x7f0000000000 0x${(k * 4096).toString(16)} 0`);
+  for (let k = 1; k <= PER_HOST; k++)
+    lines.push(
+      `C ${k * 1000} ${1795434000000000000 + k * 1_000_000} ${1000 + h} ${1000 + h} w${h} w${h} munmap 0x7f0000000000 0x${(k * 4096).toString(16)} 0`,
+    );
   const file = join(scratch, `host-${h}.stap`);
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
@@ -42,7 +45,11 @@ const ndjson = (text: string): StoredEventJson[] =>
 
 test('writers with their own --host-name into one MariaDB: each host once, told apart by events --host and the API', async () => {
   const runs = await Promise.all(
-    HOSTS.map((name, h) => runCli(['trace', '--from-stap', stapFile(h), '--db', db.url, '--host-name', name, '--quiet'], { env: { XDG_DATA_HOME: join(scratch, `data-${h}`) } })),
+    HOSTS.map((name, h) =>
+      runCli(['trace', '--from-stap', stapFile(h), '--db', db.url, '--host-name', name, '--quiet'], {
+        env: { XDG_DATA_HOME: join(scratch, `data-${h}`) },
+      }),
+    ),
   );
   runs.forEach((r, h) => assert.equal(r.code, 0, `${HOSTS[h] ?? ''}: ${r.stderr}`));
   // On a loaded machine a commit can wait past the writer's 2 s bound at the end of its run (three
@@ -53,7 +60,9 @@ test('writers with their own --host-name into one MariaDB: each host once, told 
   for (const [h, name] of HOSTS.entries()) {
     let said = runs[h]?.stderr ?? '';
     for (let round = 0; round < 5 && /the rest is kept in/.test(said); round++) {
-      const again = await runCli(['trace', '--from-stap', header, '--db', db.url, '--host-name', name, '--quiet'], { env: { XDG_DATA_HOME: join(scratch, `data-${h}`) } });
+      const again = await runCli(['trace', '--from-stap', header, '--db', db.url, '--host-name', name, '--quiet'], {
+        env: { XDG_DATA_HOME: join(scratch, `data-${h}`) },
+      });
       assert.equal(again.code, 0, again.stderr);
       said = again.stderr;
     }
@@ -67,8 +76,15 @@ test('writers with their own --host-name into one MariaDB: each host once, told 
     const r = await runCli(['events', '--db', db.url, '--all', '--json', '--host', name]);
     assert.equal(r.code, 0, r.stderr);
     const got = ndjson(r.stdout);
-    assert.ok(got.every((e) => e.host === name && e.pid === 1000 + h), name);
-    assert.deepEqual(got.map((e) => e.length), Array.from({ length: PER_HOST }, (_, i) => (i + 1) * 4096), `${name}: each call once, in order`);
+    assert.ok(
+      got.every((e) => e.host === name && e.pid === 1000 + h),
+      name,
+    );
+    assert.deepEqual(
+      got.map((e) => e.length),
+      Array.from({ length: PER_HOST }, (_, i) => (i + 1) * 4096),
+      `${name}: each call once, in order`,
+    );
   }
 
   const serve = await startServe(['--no-trace', '--db', db.url]);
@@ -84,7 +100,10 @@ test('writers with their own --host-name into one MariaDB: each host once, told 
       const page = await get<EventsBody>(`/api/v1/events?host=${encodeURIComponent(name)}&limit=100`);
       assert.equal(page.host, name);
       assert.equal(page.rows.length, 100);
-      assert.ok(page.rows.every((e) => e.host === name && e.pid === 1000 + h), name);
+      assert.ok(
+        page.rows.every((e) => e.host === name && e.pid === 1000 + h),
+        name,
+      );
     }
   } finally {
     await serve.stop();
@@ -95,10 +114,15 @@ test('--host-name: a short printable name, anything else a usage error', async (
   for (const bad of ['', ' web', 'a b', 'x'.repeat(65), 'tab\there', 'naïve', 'a/b']) {
     const r = await runCli(['trace', '--from-stap', '-', '--no-store', '--host-name', bad], { stdinOpen: true });
     assert.equal(r.code, 2, `${JSON.stringify(bad)}: ${r.stderr}`);
-    assert.match(r.stderr, /^memlens: option '--host-name <NAME>' argument .* is invalid: expected a host name of 1 to 64 letters, digits/);
+    assert.match(
+      r.stderr,
+      /^memlens: option '--host-name <NAME>' argument .* is invalid: expected a host name of 1 to 64 letters, digits/,
+    );
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
-  const ok = await runCli(['trace', '--from-stap', '-', '--no-store', '--json', '--host-name', 'x'.repeat(64)], { input: '#memlens-stap 1\nC 1 1795434000000000000 5 5 a a munmap 0x0 0x1000 0\n' });
+  const ok = await runCli(['trace', '--from-stap', '-', '--no-store', '--json', '--host-name', 'x'.repeat(64)], {
+    input: '#memlens-stap 1\nC 1 1795434000000000000 5 5 a a munmap 0x0 0x1000 0\n',
+  });
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal((JSON.parse(ok.stdout) as { host: string }).host, 'x'.repeat(64));
 });

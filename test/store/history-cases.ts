@@ -25,15 +25,36 @@ function sample(i: number): HistorySampleInput {
       { key: 'unaccounted', name: 'unaccounted', bytes: null },
     ],
     processes: [
-      { pid: 100, startTicks: 5000, name: 'grower', pssBytes: (10 + i) * MiB, rssBytes: (20 + i) * MiB, ussBytes: (5 + i) * MiB, swapBytes: 0 },
-      { pid: 200, startTicks: 7000, name: 'steady', pssBytes: 50 * MiB, rssBytes: 60 * MiB, ussBytes: null, swapBytes: null },
+      {
+        pid: 100,
+        startTicks: 5000,
+        name: 'grower',
+        pssBytes: (10 + i) * MiB,
+        rssBytes: (20 + i) * MiB,
+        ussBytes: (5 + i) * MiB,
+        swapBytes: 0,
+      },
+      {
+        pid: 200,
+        startTicks: 7000,
+        name: 'steady',
+        pssBytes: 50 * MiB,
+        rssBytes: 60 * MiB,
+        ussBytes: null,
+        swapBytes: null,
+      },
     ],
   };
 }
 
 /** The expected minute bucket of samples [from, to). */
 function expectedBucket(values: number[]): { n: number; avg: number; min: number; max: number } {
-  return { n: values.length, avg: Math.floor(values.reduce((s, v) => s + v, 0) / values.length), min: Math.min(...values), max: Math.max(...values) };
+  return {
+    n: values.length,
+    avg: Math.floor(values.reduce((s, v) => s + v, 0) / values.length),
+    min: Math.min(...values),
+    max: Math.max(...values),
+  };
 }
 
 export function historyTests(kind: BackendKind): void {
@@ -68,10 +89,16 @@ export function historyTests(kind: BackendKind): void {
       const raw = await store.history.system(HOST, 0, T0, T0 + 3_600_000);
       assert.equal(raw.length, 18 * 2, 'two categories with figures, every sample (unaccounted was null)');
       const anonRaw = raw.filter((r) => r.category === 'anon');
-      assert.deepEqual(anonRaw.map((r) => r.avgKib), Array.from({ length: 18 }, (_, i) => (100 + i) * 1024));
+      assert.deepEqual(
+        anonRaw.map((r) => r.avgKib),
+        Array.from({ length: 18 }, (_, i) => (100 + i) * 1024),
+      );
 
       const minutes = (await store.history.system(HOST, 1, T0, T0 + 3_600_000)).filter((r) => r.category === 'anon');
-      assert.deepEqual(minutes.map((r) => r.tMs), [T0, T0 + 60_000, T0 + 120_000]);
+      assert.deepEqual(
+        minutes.map((r) => r.tMs),
+        [T0, T0 + 60_000, T0 + 120_000],
+      );
       for (let m = 0; m < 3; m++) {
         const e = expectedBucket(Array.from({ length: 6 }, (_, j) => (100 + m * 6 + j) * 1024));
         const r = minutes[m];
@@ -79,7 +106,10 @@ export function historyTests(kind: BackendKind): void {
       }
       const hour = (await store.history.system(HOST, 2, T0, T0 + 3_600_000)).filter((r) => r.category === 'free');
       assert.equal(hour.length, 1);
-      assert.deepEqual({ n: hour[0]?.n, min: hour[0]?.minKib, max: hour[0]?.maxKib }, { n: 18, min: 883 * 1024, max: 900 * 1024 });
+      assert.deepEqual(
+        { n: hour[0]?.n, min: hour[0]?.minKib, max: hour[0]?.maxKib },
+        { n: 18, min: 883 * 1024, max: 900 * 1024 },
+      );
 
       const procs = await store.history.processes(HOST, 1, T0, T0 + 3_600_000);
       const grower = procs.filter((r) => r.pid === 100);
@@ -87,7 +117,13 @@ export function historyTests(kind: BackendKind): void {
       const g1 = grower[1];
       assert.deepEqual(
         { n: g1?.n, avg: g1?.pssAvgKib, min: g1?.pssMinKib, max: g1?.pssMaxKib, rss: g1?.rssKib, uss: g1?.ussKib },
-        { ...(({ n, avg, min, max }) => ({ n, avg, min, max }))(expectedBucket(Array.from({ length: 6 }, (_, j) => (16 + j) * 1024))), rss: 31 * 1024, uss: 16 * 1024 },
+        {
+          ...(({ n, avg, min, max }) => ({ n, avg, min, max }))(
+            expectedBucket(Array.from({ length: 6 }, (_, j) => (16 + j) * 1024)),
+          ),
+          rss: 31 * 1024,
+          uss: 16 * 1024,
+        },
         'minute 1 of pid 100: PSS mean/min/max, RSS and USS as last read',
       );
       const steady = procs.filter((r) => r.pid === 200);
@@ -106,7 +142,11 @@ export function historyTests(kind: BackendKind): void {
       const anon = fine.categories.findIndex((c) => c.key === 'anon');
       assert.ok(anon >= 0);
       assert.equal(fine.points[5]?.avg[anon], 105 * MiB);
-      assert.deepEqual(fine.processes.map((p) => p.pid), [200, 100], 'ranked by highest PSS');
+      assert.deepEqual(
+        fine.processes.map((p) => p.pid),
+        [200, 100],
+        'ranked by highest PSS',
+      );
       const grower = fine.processes.find((p) => p.pid === 100);
       assert.equal(grower?.maxPssBytes, 27 * MiB);
       assert.equal(fine.series.length, 2);
@@ -124,16 +164,27 @@ export function historyTests(kind: BackendKind): void {
       assert.equal(old.tier, '1 minute');
 
       // Asking for one process by pid and start time.
-      const one = await rec.window({ fromMs: T0, toMs: T0 + 180_000, points: 400, pids: [{ pid: 100, startTicks: 5000 }] }, now);
-      assert.deepEqual(one.series.map((s) => [s.pid, s.name, s.points[0]?.[2]]), [[100, 'grower', 10 * MiB]]);
+      const one = await rec.window(
+        { fromMs: T0, toMs: T0 + 180_000, points: 400, pids: [{ pid: 100, startTicks: 5000 }] },
+        now,
+      );
+      assert.deepEqual(
+        one.series.map((s) => [s.pid, s.name, s.points[0]?.[2]]),
+        [[100, 'grower', 10 * MiB]],
+      );
       // The same pid with another start time is another process: nothing stored for it.
-      const reused = await rec.window({ fromMs: T0, toMs: T0 + 180_000, points: 400, pids: [{ pid: 100, startTicks: 9999 }] }, now);
+      const reused = await rec.window(
+        { fromMs: T0, toMs: T0 + 180_000, points: 400, pids: [{ pid: 100, startTicks: 9999 }] },
+        now,
+      );
       assert.deepEqual(reused.series[0]?.points, []);
       assert.equal(one.oldestMs, T0);
     });
 
     test('retention deletes each tier past its own age', async () => {
-      const rec = new HistoryRecorder(store.history, HOST, { retention: { rawMs: DAY, minuteMs: DAY, hourMs: 30 * DAY } });
+      const rec = new HistoryRecorder(store.history, HOST, {
+        retention: { rawMs: DAY, minuteMs: DAY, hourMs: 30 * DAY },
+      });
       // One day and 90 s after T0: samples before T0 + 90 s leave tier 0, and minute buckets
       // starting before T0 + 90 s leave tier 1 (a bucket goes when its start is past the age).
       await rec.applyRetention(T0 + DAY + 90_000);
@@ -142,7 +193,10 @@ export function historyTests(kind: BackendKind): void {
       assert.equal(raw.length, 9 * 2);
       const minutes = await store.history.system(HOST, 1, 0, T0 + DAY);
       assert.deepEqual([...new Set(minutes.map((r) => r.tMs))], [T0 + 120_000]);
-      assert.deepEqual([...new Set((await store.history.processes(HOST, 1, 0, T0 + DAY)).map((r) => r.tMs))], [T0 + 120_000]);
+      assert.deepEqual(
+        [...new Set((await store.history.processes(HOST, 1, 0, T0 + DAY)).map((r) => r.tMs))],
+        [T0 + 120_000],
+      );
       assert.equal((await store.history.system(HOST, 2, 0, T0 + DAY)).length, 2, 'the hour tier keeps its bucket');
       // Past every tier: nothing left, names included.
       await rec.applyRetention(T0 + 31 * DAY);

@@ -44,7 +44,15 @@ async function assertStoredOnce(store: EventStore, events: readonly MemEvent[]):
 test('kill -9 of the database mid-run, restart: every event stored exactly once, in order', async () => {
   const store = await openStore(server.url('memlens_outage'));
   const errors: unknown[] = [];
-  const writer = new BufferedWriter(store, { spillDir, batchEvents: 200, flushIntervalMs: 20, maxMemoryEvents: 2000, retryMinMs: 50, retryMaxMs: 400, onError: (e) => errors.push(e) });
+  const writer = new BufferedWriter(store, {
+    spillDir,
+    batchEvents: 200,
+    flushIntervalMs: 20,
+    maxMemoryEvents: 2000,
+    retryMinMs: 50,
+    retryMaxMs: 400,
+    onError: (e) => errors.push(e),
+  });
   const events = randomEvents(new SeededRandom(7), 9000, 1_000_000n, ['outage-a', 'outage-b']);
   const rounds = 45;
   const per = events.length / rounds;
@@ -70,7 +78,14 @@ test('a writer closed while the database is down leaves a spill file that the ne
   const url = server.url('memlens_outage_restart');
   const store = await openStore(url);
   const events = randomEvents(new SeededRandom(8), 3000, 1_000_000n, ['leftover']);
-  const first = new BufferedWriter(store, { spillDir, batchEvents: 250, flushIntervalMs: 20, retryMinMs: 50, retryMaxMs: 200, onError: () => undefined });
+  const first = new BufferedWriter(store, {
+    spillDir,
+    batchEvents: 250,
+    flushIntervalMs: 20,
+    retryMinMs: 50,
+    retryMaxMs: 200,
+    onError: () => undefined,
+  });
   first.write(events.slice(0, 1000));
   await first.flush();
   await server.kill();
@@ -82,7 +97,13 @@ test('a writer closed while the database is down leaves a spill file that the ne
 
   await server.start();
   const store2 = await openStore(url);
-  const second = new BufferedWriter(store2, { spillDir, batchEvents: 250, flushIntervalMs: 20, retryMinMs: 50, retryMaxMs: 200 });
+  const second = new BufferedWriter(store2, {
+    spillDir,
+    batchEvents: 250,
+    flushIntervalMs: 20,
+    retryMinMs: 50,
+    retryMaxMs: 200,
+  });
   await second.flush();
   assert.ok((await second.close()).complete);
   assert.deepEqual(readdirSync(spillDir), []);
@@ -92,7 +113,12 @@ test('a writer closed while the database is down leaves a spill file that the ne
 
 test('a database that stops answering without failing: the tracer is not held, what waits is spilled, all is written once it answers', async () => {
   const url = server.url('memlens_outage_frozen');
-  const writer = await WorkerWriter.open(url, { spillDir, batchEvents: 200, flushIntervalMs: 20, retryMinMs: 50, retryMaxMs: 400 }, null, { slowDatabaseEvents: 1000, stalledCommitMs: 300 });
+  const writer = await WorkerWriter.open(
+    url,
+    { spillDir, batchEvents: 200, flushIntervalMs: 20, retryMinMs: 50, retryMaxMs: 400 },
+    null,
+    { slowDatabaseEvents: 1000, stalledCommitMs: 300 },
+  );
   const events = randomEvents(new SeededRandom(10), 9000, 1_000_000n, ['frozen']);
   writer.write(events.slice(0, 3000));
   await writer.flush();
@@ -131,7 +157,9 @@ test('a database that stops answering without failing: the tracer is not held, w
  * A TCP relay to the server that, once armed, lets a COMMIT through, swallows the server's answer
  * and cuts the connection: the transaction is committed but the client cannot know it.
  */
-function lossyRelay(targetPort: number): Promise<{ port: number; arm: () => void; cut: () => number; close: () => void }> {
+function lossyRelay(
+  targetPort: number,
+): Promise<{ port: number; arm: () => void; cut: () => number; close: () => void }> {
   let armed = false;
   let cuts = 0;
   const server = createServer((client) => {
@@ -176,7 +204,13 @@ test('a commit whose answer is lost is retried and not written twice (batch ids)
   const relay = await lossyRelay(server.port);
   try {
     const store = await openStore(`mysql://root@127.0.0.1:${relay.port}/memlens_lost_answer`);
-    const writer = new BufferedWriter(store, { spillDir, batchEvents: 500, flushIntervalMs: 10, retryMinMs: 50, onError: () => undefined });
+    const writer = new BufferedWriter(store, {
+      spillDir,
+      batchEvents: 500,
+      flushIntervalMs: 10,
+      retryMinMs: 50,
+      onError: () => undefined,
+    });
     const events = randomEvents(new SeededRandom(9), 2000, 1_000_000n, ['lost-answer']);
     writer.write(events.slice(0, 1000));
     await writer.flush();

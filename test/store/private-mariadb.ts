@@ -29,7 +29,17 @@ export class PrivateMariadb {
 
   static async create(): Promise<PrivateMariadb> {
     const dir = mkdtempSync(join(tmpdir(), 'memlens-mariadb-'));
-    const r = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${join(dir, 'data')}`, '--user=root', '--skip-test-db', '--auth-root-authentication-method=normal'], { encoding: 'utf8' });
+    const r = spawnSync(
+      'mariadb-install-db',
+      [
+        '--no-defaults',
+        `--datadir=${join(dir, 'data')}`,
+        '--user=root',
+        '--skip-test-db',
+        '--auth-root-authentication-method=normal',
+      ],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) throw new Error(`mariadb-install-db failed: ${r.stderr}`);
     const db = new PrivateMariadb(dir, await freePort());
     await db.start();
@@ -62,7 +72,8 @@ export class PrivateMariadb {
     );
     this.child = child;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`mariadbd exited with ${child.exitCode}; see ${join(this.dir, 'error.log')}`);
+      if (child.exitCode !== null)
+        throw new Error(`mariadbd exited with ${child.exitCode}; see ${join(this.dir, 'error.log')}`);
       try {
         const c = await createConnection({ host: '127.0.0.1', port: this.port, user: 'root' });
         await c.end();

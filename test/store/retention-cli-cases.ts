@@ -17,7 +17,9 @@ export function retentionCliTests(kind: BackendKind): void {
       const now = Date.now();
       const store = await openStore(b.url);
       // Ages 72 h, 50 h, 3 h, 2 h and 1 h.
-      await store.appendEvents([72, 50, 3, 2, 1].map((h, i) => event({ timeMs: now - h * HOUR_MS, ktimeNs: BigInt(i + 1), pid: 10 + i })));
+      await store.appendEvents(
+        [72, 50, 3, 2, 1].map((h, i) => event({ timeMs: now - h * HOUR_MS, ktimeNs: BigInt(i + 1), pid: 10 + i })),
+      );
       await store.close();
 
       const age = await runCli(['events', '--db', b.url, '--prune', '--max-age', '2d']);
@@ -28,7 +30,10 @@ export function retentionCliTests(kind: BackendKind): void {
       assert.match(rows.stdout, /^pruned 1 events/);
       const left = await runCli(['events', '--db', b.url, '--json']);
       assert.deepEqual(
-        left.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { pid: number }).pid),
+        left.stdout
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { pid: number }).pid),
         [13, 14],
         'the two newest are kept',
       );

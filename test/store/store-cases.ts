@@ -3,7 +3,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SeededRandom } from '../../src/base/random.js';
-import { STORE_SCHEMA_VERSION, newBatchId, openStore, type EventStore, type ProcessStart, type ProcessTotals } from '../../src/store/index.js';
+import {
+  STORE_SCHEMA_VERSION,
+  newBatchId,
+  openStore,
+  type EventStore,
+  type ProcessStart,
+  type ProcessTotals,
+} from '../../src/store/index.js';
 import { migrations, type AnyDb } from '../../src/store/schema.js';
 import { connect } from '../../src/store/connect.js';
 import { parseStoreUrl } from '../../src/store/url.js';
@@ -14,13 +21,32 @@ import { event, randomEvents, withoutId } from './events-fixture.js';
 const U64_MAX = (1n << 64n) - 1n;
 
 /** What every total must be, recomputed naively from the whole stream. */
-function naiveTotals(events: readonly MemEvent[], starts: readonly ProcessStart[]): Map<string, Omit<ProcessTotals, 'requestedBytes'> & { requestedBytes: bigint }> {
+function naiveTotals(
+  events: readonly MemEvent[],
+  starts: readonly ProcessStart[],
+): Map<string, Omit<ProcessTotals, 'requestedBytes'> & { requestedBytes: bigint }> {
   const out = new Map<string, ProcessTotals>();
   const get = (host: string, pid: number, startNs: bigint, name: string, timeMs: number): ProcessTotals => {
     const k = `${host}/${pid}/${startNs}`;
     let t = out.get(k);
     if (!t) {
-      t = { host, pid, startNs, name, mmapBytes: 0n, munmapBytes: 0n, requestedBytes: 0n, mmapCalls: 0, munmapCalls: 0, brkCalls: 0, mremapCalls: 0, mprotectCalls: 0, failedCalls: 0, firstSeenMs: timeMs, lastSeenMs: timeMs };
+      t = {
+        host,
+        pid,
+        startNs,
+        name,
+        mmapBytes: 0n,
+        munmapBytes: 0n,
+        requestedBytes: 0n,
+        mmapCalls: 0,
+        munmapCalls: 0,
+        brkCalls: 0,
+        mremapCalls: 0,
+        mprotectCalls: 0,
+        failedCalls: 0,
+        firstSeenMs: timeMs,
+        lastSeenMs: timeMs,
+      };
       out.set(k, t);
     }
     return t;
@@ -29,7 +55,8 @@ function naiveTotals(events: readonly MemEvent[], starts: readonly ProcessStart[
   for (const e of events) {
     // The instance is the latest start of this (host, pid) at or before the event, else "0".
     let startNs = 0n;
-    for (const s of starts) if (s.host === e.host && s.pid === e.pid && s.startNs <= e.ktimeNs && s.startNs > startNs) startNs = s.startNs;
+    for (const s of starts)
+      if (s.host === e.host && s.pid === e.pid && s.startNs <= e.ktimeNs && s.startNs > startNs) startNs = s.startNs;
     const t = get(e.host, e.pid, startNs, e.name, e.timeMs);
     t.name = e.name;
     t.firstSeenMs = Math.min(t.firstSeenMs, e.timeMs);
@@ -73,17 +100,80 @@ export function storeTests(kind: BackendKind): void {
       const host = 'roundtrip';
       const events: MemEvent[] = [
         // Lengths past 2^32 and past 2^53, a kernel timestamp past 2^53, a high user address.
-        event({ host, ktimeNs: (1n << 60n) + 7n, lengthBytes: (1n << 32n) + 4096n, addr: 0x7fff_f7ff_f000n, result: 0x7fff_f7ff_f000n }),
+        event({
+          host,
+          ktimeNs: (1n << 60n) + 7n,
+          lengthBytes: (1n << 32n) + 4096n,
+          addr: 0x7fff_f7ff_f000n,
+          result: 0x7fff_f7ff_f000n,
+        }),
         event({ host, ktimeNs: (1n << 60n) + 8n, lengthBytes: (1n << 53n) + 1n, addr: 0n, result: 0x5555_5555_4000n }),
         // A failed mmap: the raw -errno and its name; length u64 max (as passed), address ≥ 2^63.
-        event({ host, ktimeNs: (1n << 60n) + 9n, lengthBytes: U64_MAX, addr: (1n << 63n) + 0x1000n, fd: 1234, result: -12n, error: 'ENOMEM' }),
-        event({ host, ktimeNs: (1n << 60n) + 10n, call: 'mmap', fd: 99, flags: 0x2, prot: 1, result: -9n, error: 'EBADF' }),
+        event({
+          host,
+          ktimeNs: (1n << 60n) + 9n,
+          lengthBytes: U64_MAX,
+          addr: (1n << 63n) + 0x1000n,
+          fd: 1234,
+          result: -12n,
+          error: 'ENOMEM',
+        }),
+        event({
+          host,
+          ktimeNs: (1n << 60n) + 10n,
+          call: 'mmap',
+          fd: 99,
+          flags: 0x2,
+          prot: 1,
+          result: -9n,
+          error: 'EBADF',
+        }),
         // mremap with its new length and address; munmap and brk with their null fields.
-        event({ host, ktimeNs: (1n << 60n) + 11n, call: 'mremap', addr: 0x7f00_0000_0000n, lengthBytes: 1n << 33n, prot: null, flags: 3, fd: null, newLengthBytes: (1n << 34n) + 4096n, newAddr: 0x7e00_0000_0000n, result: 0x7e00_0000_0000n }),
-        event({ host, ktimeNs: (1n << 60n) + 12n, call: 'munmap', addr: 0x7e00_0000_0000n, lengthBytes: 8192n, prot: null, flags: null, fd: null, result: 0n }),
-        event({ host, ktimeNs: (1n << 60n) + 13n, call: 'brk', addr: 0x5555_5600_0000n, lengthBytes: 0n, prot: null, flags: null, fd: null, result: 0x5555_5600_0000n }),
+        event({
+          host,
+          ktimeNs: (1n << 60n) + 11n,
+          call: 'mremap',
+          addr: 0x7f00_0000_0000n,
+          lengthBytes: 1n << 33n,
+          prot: null,
+          flags: 3,
+          fd: null,
+          newLengthBytes: (1n << 34n) + 4096n,
+          newAddr: 0x7e00_0000_0000n,
+          result: 0x7e00_0000_0000n,
+        }),
+        event({
+          host,
+          ktimeNs: (1n << 60n) + 12n,
+          call: 'munmap',
+          addr: 0x7e00_0000_0000n,
+          lengthBytes: 8192n,
+          prot: null,
+          flags: null,
+          fd: null,
+          result: 0n,
+        }),
+        event({
+          host,
+          ktimeNs: (1n << 60n) + 13n,
+          call: 'brk',
+          addr: 0x5555_5600_0000n,
+          lengthBytes: 0n,
+          prot: null,
+          flags: null,
+          fd: null,
+          result: 0x5555_5600_0000n,
+        }),
         // Names with spaces, non-ASCII, a control character, and a thread of another name.
-        event({ host, ktimeNs: (1n << 60n) + 14n, pid: 7, tid: 9, name: 'Web Content', thread: 'DOM Worker ✓\u0001', timeMs: 1_763_900_000_123 }),
+        event({
+          host,
+          ktimeNs: (1n << 60n) + 14n,
+          pid: 7,
+          tid: 9,
+          name: 'Web Content',
+          thread: 'DOM Worker ✓\u0001',
+          timeMs: 1_763_900_000_123,
+        }),
       ];
       await store.appendEvents(events);
       const back = await store.queryEvents({ host, limit: 100 });
@@ -99,7 +189,14 @@ export function storeTests(kind: BackendKind): void {
         const starts: ProcessStart[] = [];
         for (let i = 0; i < 6; i++) {
           const at = events[rng.int(0, events.length - 1)];
-          if (at) starts.push({ host: hosts[i % 2] ?? 'x', pid: rng.int(1, 12), startNs: at.ktimeNs - 1n, name: `fork${i}`, timeMs: at.timeMs });
+          if (at)
+            starts.push({
+              host: hosts[i % 2] ?? 'x',
+              pid: rng.int(1, 12),
+              startNs: at.ktimeNs - 1n,
+              name: `fork${i}`,
+              timeMs: at.timeMs,
+            });
         }
         // Random batch boundaries; each start goes with the batch holding its time.
         let i = 0;
@@ -108,7 +205,10 @@ export function storeTests(kind: BackendKind): void {
           const part = events.slice(i, i + n);
           const last = part.at(-1)?.ktimeNs ?? 0n;
           const first = part[0]?.ktimeNs ?? 0n;
-          const withStarts = starts.filter((s) => s.startNs >= first - 1n && s.startNs <= last && (i === 0 || s.startNs > (events[i - 1]?.ktimeNs ?? 0n)));
+          const withStarts = starts.filter(
+            (s) =>
+              s.startNs >= first - 1n && s.startNs <= last && (i === 0 || s.startNs > (events[i - 1]?.ktimeNs ?? 0n)),
+          );
           await store.appendEvents(part, withStarts);
           i += n;
         }
@@ -117,13 +217,21 @@ export function storeTests(kind: BackendKind): void {
           const got = await store.processTotals({ host });
           const want = [...expected.values()].filter((t) => t.host === host);
           const key = (t: ProcessTotals) => `${t.pid}/${t.startNs}`;
-          assert.deepEqual(new Map(got.map((t) => [key(t), t])), new Map(want.map((t) => [key(t), t])), `seed ${seed} host ${host}`);
+          assert.deepEqual(
+            new Map(got.map((t) => [key(t), t])),
+            new Map(want.map((t) => [key(t), t])),
+            `seed ${seed} host ${host}`,
+          );
           // Some process unmapped more than it mapped: its requested figure floors at 0.
           if (seed === 1) assert.ok(got.some((t) => t.munmapBytes > t.mmapBytes && t.requestedBytes === 0n));
           // Pid reuse happened: some instances are forks seen by the tracer.
-          assert.ok(got.some((t) => t.startNs !== 0n), `seed ${seed} host ${host} has forked instances`);
+          assert.ok(
+            got.some((t) => t.startNs !== 0n),
+            `seed ${seed} host ${host} has forked instances`,
+          );
           // Sorted by requested, largest first.
-          for (let k = 1; k < got.length; k++) assert.ok((got[k - 1]?.requestedBytes ?? 0n) >= (got[k]?.requestedBytes ?? 0n));
+          for (let k = 1; k < got.length; k++)
+            assert.ok((got[k - 1]?.requestedBytes ?? 0n) >= (got[k]?.requestedBytes ?? 0n));
         }
       }
     });
@@ -133,10 +241,15 @@ export function storeTests(kind: BackendKind): void {
       await store.appendEvents([event({ host, pid: 5, name: 'old', ktimeNs: 10n, lengthBytes: 4096n })]);
       // One batch: an event of the old process, then the fork of a new one with the same pid.
       await store.appendEvents(
-        [event({ host, pid: 5, name: 'old', ktimeNs: 20n, lengthBytes: 8192n }), event({ host, pid: 5, name: 'new', ktimeNs: 40n, lengthBytes: 1n << 33n })],
+        [
+          event({ host, pid: 5, name: 'old', ktimeNs: 20n, lengthBytes: 8192n }),
+          event({ host, pid: 5, name: 'new', ktimeNs: 40n, lengthBytes: 1n << 33n }),
+        ],
         [{ host, pid: 5, startNs: 30n, name: 'new', timeMs: 1_763_900_000_000 }],
       );
-      await store.appendEvents([event({ host, pid: 5, name: 'new', ktimeNs: 50n, call: 'munmap', lengthBytes: 4096n })]);
+      await store.appendEvents([
+        event({ host, pid: 5, name: 'new', ktimeNs: 50n, call: 'munmap', lengthBytes: 4096n }),
+      ]);
       const got = await store.processTotals({ host });
       assert.deepEqual(
         got.map((t) => [t.startNs, t.name, t.mmapBytes, t.munmapBytes, t.requestedBytes]),
@@ -149,7 +262,11 @@ export function storeTests(kind: BackendKind): void {
 
     test('a batch committed twice (a retry after a lost answer) is written once', async () => {
       const host = 'idempotent';
-      const batch = { id: newBatchId(), events: [event({ host, pid: 1 }), event({ host, pid: 1, ktimeNs: 2n, lengthBytes: 8192n })], lost: [{ host, counts: { lostEvents: 5, unpaired: 1, malformed: 0 } }] };
+      const batch = {
+        id: newBatchId(),
+        events: [event({ host, pid: 1 }), event({ host, pid: 1, ktimeNs: 2n, lengthBytes: 8192n })],
+        lost: [{ host, counts: { lostEvents: 5, unpaired: 1, malformed: 0 } }],
+      };
       assert.equal(await store.commitBatch(batch), 'committed');
       assert.equal(await store.commitBatch(batch), 'duplicate');
       assert.equal(await store.countEvents({ host }), 2);
@@ -169,7 +286,11 @@ export function storeTests(kind: BackendKind): void {
       const seen: number[] = [];
       let cursor: number | undefined;
       for (;;) {
-        const page = await store.queryEvents({ host, limit: 100, ...(cursor === undefined ? {} : { beforeId: cursor }) });
+        const page = await store.queryEvents({
+          host,
+          limit: 100,
+          ...(cursor === undefined ? {} : { beforeId: cursor }),
+        });
         if (page.length === 0) break;
         for (const e of page) seen.push(e.id);
         cursor = page.at(-1)?.id;
@@ -190,7 +311,10 @@ export function storeTests(kind: BackendKind): void {
       assert.equal(await store.countEvents({ host, name: 'p3-1' }), events.filter((e) => e.name === 'p3-1').length);
       const mid = events[1000]?.timeMs ?? 0;
       const end = events[2000]?.timeMs ?? 0;
-      assert.equal(await store.countEvents({ host, sinceMs: mid, untilMs: end }), events.filter((e) => e.timeMs >= mid && e.timeMs < end).length);
+      assert.equal(
+        await store.countEvents({ host, sinceMs: mid, untilMs: end }),
+        events.filter((e) => e.timeMs >= mid && e.timeMs < end).length,
+      );
       // afterId: only what arrived after a known id.
       const newest = (await store.queryEvents({ host, limit: 1 }))[0];
       await store.appendEvents([event({ host, ktimeNs: 9n })]);
@@ -200,13 +324,22 @@ export function storeTests(kind: BackendKind): void {
     });
 
     test('hosts are kept apart: totals, lost counts, event counts', async () => {
-      await store.appendEvents([event({ host: 'mh-one', pid: 10, lengthBytes: 1n << 40n }), event({ host: 'mh-two', pid: 10, lengthBytes: 4096n })]);
+      await store.appendEvents([
+        event({ host: 'mh-one', pid: 10, lengthBytes: 1n << 40n }),
+        event({ host: 'mh-two', pid: 10, lengthBytes: 4096n }),
+      ]);
       await store.recordLost('mh-one', { lostEvents: 3, unpaired: 0, malformed: 1 });
       await store.recordLost('mh-one', { lostEvents: 4, unpaired: 2, malformed: 0 });
       const one = await store.processTotals({ host: 'mh-one' });
       const two = await store.processTotals({ host: 'mh-two' });
-      assert.deepEqual(one.map((t) => [t.pid, t.requestedBytes]), [[10, 1n << 40n]]);
-      assert.deepEqual(two.map((t) => [t.pid, t.requestedBytes]), [[10, 4096n]]);
+      assert.deepEqual(
+        one.map((t) => [t.pid, t.requestedBytes]),
+        [[10, 1n << 40n]],
+      );
+      assert.deepEqual(
+        two.map((t) => [t.pid, t.requestedBytes]),
+        [[10, 4096n]],
+      );
       const hosts = new Map((await store.hosts()).map((h) => [h.host, h]));
       assert.deepEqual(hosts.get('mh-one')?.lost, { lostEvents: 7, unpaired: 2, malformed: 1 });
       assert.deepEqual(hosts.get('mh-two')?.lost, { lostEvents: 0, unpaired: 0, malformed: 0 });
@@ -224,7 +357,9 @@ export function storeTests(kind: BackendKind): void {
     test('retention by rows keeps the newest, by age drops the old; totals stay', async () => {
       const host = 'retention';
       const base = 1_700_000_000_000;
-      const events = Array.from({ length: 500 }, (_, i) => event({ host, pid: 77, timeMs: base + i * 1000, ktimeNs: BigInt(i + 1) }));
+      const events = Array.from({ length: 500 }, (_, i) =>
+        event({ host, pid: 77, timeMs: base + i * 1000, ktimeNs: BigInt(i + 1) }),
+      );
       await store.appendEvents(events);
       const before = await store.processTotals({ host });
       const total = await store.countEvents({});
@@ -266,12 +401,31 @@ export function schemaOneTests(kind: BackendKind): void {
       assert.ok(first);
       // The migrations table as migrate.ts creates it, and the first migration run through the untyped handle.
       const any = conn.db as unknown as AnyDb;
-      await any.schema.createTable('memlens_migrations').addColumn('name', 'varchar(64)', (c) => c.primaryKey()).addColumn('applied_ms', 'bigint', (c) => c.notNull()).execute();
+      await any.schema
+        .createTable('memlens_migrations')
+        .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('applied_ms', 'bigint', (c) => c.notNull())
+        .execute();
       await first.up(any);
       await any.insertInto('memlens_migrations').values({ name: '0001_initial', applied_ms: 1 }).execute();
       await any
         .insertInto('processes')
-        .values({ host: 'old', pid: 7, start_ns: 0, name: 'old', mmap_bytes: 8192, munmap_bytes: 0, mmap_calls: 2, munmap_calls: 0, brk_calls: 1, mremap_calls: 0, failed_calls: 0, first_seen_ms: 1, last_seen_ms: 2, seq: 1 })
+        .values({
+          host: 'old',
+          pid: 7,
+          start_ns: 0,
+          name: 'old',
+          mmap_bytes: 8192,
+          munmap_bytes: 0,
+          mmap_calls: 2,
+          munmap_calls: 0,
+          brk_calls: 1,
+          mremap_calls: 0,
+          failed_calls: 0,
+          first_seen_ms: 1,
+          last_seen_ms: 2,
+          seq: 1,
+        })
         .execute();
       await conn.db.destroy();
 
@@ -281,8 +435,31 @@ export function schemaOneTests(kind: BackendKind): void {
         assert.equal(before?.mprotectCalls, 0);
         assert.equal(before.mmapCalls, 2);
         await store.appendEvents([
-          event({ host: 'old', pid: 7, name: 'old', call: 'mprotect', addr: 0x7f00_0000_0000n, lengthBytes: 4096n, prot: 0, flags: null, fd: null, result: 0n }),
-          event({ host: 'old', pid: 7, name: 'old', call: 'mprotect', addr: 0x7f00_0000_0000n, lengthBytes: 4096n, prot: 3, flags: null, fd: null, result: -12n, error: 'ENOMEM' }),
+          event({
+            host: 'old',
+            pid: 7,
+            name: 'old',
+            call: 'mprotect',
+            addr: 0x7f00_0000_0000n,
+            lengthBytes: 4096n,
+            prot: 0,
+            flags: null,
+            fd: null,
+            result: 0n,
+          }),
+          event({
+            host: 'old',
+            pid: 7,
+            name: 'old',
+            call: 'mprotect',
+            addr: 0x7f00_0000_0000n,
+            lengthBytes: 4096n,
+            prot: 3,
+            flags: null,
+            fd: null,
+            result: -12n,
+            error: 'ENOMEM',
+          }),
         ]);
         const [after] = await store.processTotals({ host: 'old' });
         assert.equal(after?.mprotectCalls, 2);

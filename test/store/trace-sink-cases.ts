@@ -28,7 +28,10 @@ export function reusedPidTests(kind: BackendKind): void {
       const mib = 1n << 20n;
       // pid 500 maps 3 MiB and exits; a fork then creates a new process that gets pid 500 again
       // and maps 1 MiB. Without the start, its totals would read 4 MiB under the new name.
-      sink.write([event({ host: 'h', pid: 500, tid: 500, name: 'old', ktimeNs: 10n, lengthBytes: 3n * mib })], [{ kind: 'exit', ktimeNs: 20n, pid: 500, tid: 500, name: 'old' }]);
+      sink.write(
+        [event({ host: 'h', pid: 500, tid: 500, name: 'old', ktimeNs: 10n, lengthBytes: 3n * mib })],
+        [{ kind: 'exit', ktimeNs: 20n, pid: 500, tid: 500, name: 'old' }],
+      );
       sink.write(
         [event({ host: 'h', pid: 500, tid: 500, name: 'new', ktimeNs: 40n, lengthBytes: mib })],
         [

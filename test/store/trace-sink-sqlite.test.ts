@@ -41,7 +41,12 @@ test('retention runs while tracing: --max-rows keeps the newest events', async (
     await before.close();
     const err = collector();
     // The first pass runs when the sink opens; the interval then repeats it.
-    const sink = await openStoreSink(backend.url, { host: 'r', retention: { maxRows: 100 }, retentionEveryMs: 50, stderr: err.stream });
+    const sink = await openStoreSink(backend.url, {
+      host: 'r',
+      retention: { maxRows: 100 },
+      retentionEveryMs: 50,
+      stderr: err.stream,
+    });
     const fresh = randomEvents(new SeededRandom(4), 50, 1_000_000_000n, ['r']);
     sink.write(fresh);
     const store = await openStore(backend.url);

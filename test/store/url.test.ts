@@ -5,12 +5,27 @@ import { UsageError, UserError } from '../../src/base/errors.js';
 import { openStore, parseStoreUrl, redact } from '../../src/store/index.js';
 
 test('no --db: events.sqlite under $XDG_DATA_HOME/memlens, else ~/.local/share/memlens', () => {
-  assert.deepEqual(parseStoreUrl(undefined, { XDG_DATA_HOME: '/data', HOME: '/home/u' }), { kind: 'sqlite', path: '/data/memlens/events.sqlite', createDir: true });
-  assert.deepEqual(parseStoreUrl(undefined, { HOME: '/home/u' }), { kind: 'sqlite', path: '/home/u/.local/share/memlens/events.sqlite', createDir: true });
+  assert.deepEqual(parseStoreUrl(undefined, { XDG_DATA_HOME: '/data', HOME: '/home/u' }), {
+    kind: 'sqlite',
+    path: '/data/memlens/events.sqlite',
+    createDir: true,
+  });
+  assert.deepEqual(parseStoreUrl(undefined, { HOME: '/home/u' }), {
+    kind: 'sqlite',
+    path: '/home/u/.local/share/memlens/events.sqlite',
+    createDir: true,
+  });
   // The XDG spec: a relative value is invalid and ignored.
-  assert.deepEqual(parseStoreUrl(undefined, { XDG_DATA_HOME: 'rel', HOME: '/home/u' }), { kind: 'sqlite', path: '/home/u/.local/share/memlens/events.sqlite', createDir: true });
+  assert.deepEqual(parseStoreUrl(undefined, { XDG_DATA_HOME: 'rel', HOME: '/home/u' }), {
+    kind: 'sqlite',
+    path: '/home/u/.local/share/memlens/events.sqlite',
+    createDir: true,
+  });
   // An empty --db (an unset shell variable) is not the default: refused.
-  assert.throws(() => parseStoreUrl('', { HOME: '/home/u' }), (e: unknown) => e instanceof UsageError && /empty/.test(e.message));
+  assert.throws(
+    () => parseStoreUrl('', { HOME: '/home/u' }),
+    (e: unknown) => e instanceof UsageError && /empty/.test(e.message),
+  );
 });
 
 test('SQLite: a plain path, sqlite:///absolute, sqlite:relative', () => {
@@ -21,11 +36,40 @@ test('SQLite: a plain path, sqlite:///absolute, sqlite:relative', () => {
 });
 
 test('MySQL and MariaDB URLs: user, password (percent-decoded), host, port, database', () => {
-  assert.deepEqual(parseStoreUrl('mysql://memlens:p%40ss@db.example:3307/traces'), { kind: 'mysql', host: 'db.example', port: 3307, user: 'memlens', password: 'p@ss', database: 'traces' });
-  assert.deepEqual(parseStoreUrl('mariadb://127.0.0.1/t'), { kind: 'mysql', host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 't' });
-  assert.deepEqual(parseStoreUrl('mysql://u@[::1]:3306/t'), { kind: 'mysql', host: '::1', port: 3306, user: 'u', password: '', database: 't' });
+  assert.deepEqual(parseStoreUrl('mysql://memlens:p%40ss@db.example:3307/traces'), {
+    kind: 'mysql',
+    host: 'db.example',
+    port: 3307,
+    user: 'memlens',
+    password: 'p@ss',
+    database: 'traces',
+  });
+  assert.deepEqual(parseStoreUrl('mariadb://127.0.0.1/t'), {
+    kind: 'mysql',
+    host: '127.0.0.1',
+    port: 3306,
+    user: 'root',
+    password: '',
+    database: 't',
+  });
+  assert.deepEqual(parseStoreUrl('mysql://u@[::1]:3306/t'), {
+    kind: 'mysql',
+    host: '::1',
+    port: 3306,
+    user: 'u',
+    password: '',
+    database: 't',
+  });
   // No host but a local socket: the socket is the server.
-  assert.deepEqual(parseStoreUrl('mysql:///t?socket=/run/mysqld/mysqld.sock'), { kind: 'mysql', host: 'localhost', port: 3306, user: 'root', password: '', database: 't', socketPath: '/run/mysqld/mysqld.sock' });
+  assert.deepEqual(parseStoreUrl('mysql:///t?socket=/run/mysqld/mysqld.sock'), {
+    kind: 'mysql',
+    host: 'localhost',
+    port: 3306,
+    user: 'root',
+    password: '',
+    database: 't',
+    socketPath: '/run/mysqld/mysqld.sock',
+  });
 });
 
 test('bad URLs are usage errors on one line, without the password', () => {
@@ -41,7 +85,8 @@ test('bad URLs are usage errors on one line, without the password', () => {
   ] as const) {
     assert.throws(
       () => parseStoreUrl(url),
-      (e: unknown) => e instanceof UsageError && why.test(e.message) && !e.message.includes('secret') && !e.message.includes('\n'),
+      (e: unknown) =>
+        e instanceof UsageError && why.test(e.message) && !e.message.includes('secret') && !e.message.includes('\n'),
       url,
     );
   }
@@ -50,6 +95,15 @@ test('bad URLs are usage errors on one line, without the password', () => {
 
 test('an unreachable database is a one-line runtime error naming it', async () => {
   // Port 1 on loopback: nothing listens there, the kernel refuses at once.
-  await assert.rejects(openStore('mysql://root@127.0.0.1:1/x'), (e: unknown) => e instanceof UserError && e.exitCode === 1 && /cannot reach database mysql:\/\/root@127\.0\.0\.1:1\/x: connection refused/.test(e.message));
-  await assert.rejects(openStore('/nonexistent-dir/x.sqlite'), (e: unknown) => e instanceof UserError && /directory does not exist/.test(e.message));
+  await assert.rejects(
+    openStore('mysql://root@127.0.0.1:1/x'),
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.exitCode === 1 &&
+      /cannot reach database mysql:\/\/root@127\.0\.0\.1:1\/x: connection refused/.test(e.message),
+  );
+  await assert.rejects(
+    openStore('/nonexistent-dir/x.sqlite'),
+    (e: unknown) => e instanceof UserError && /directory does not exist/.test(e.message),
+  );
 });

@@ -15,7 +15,13 @@ import { workerWriterTests } from './worker-writer-cases.js';
 workerWriterTests('sqlite');
 
 test('the worker reports an unreachable database as the same one-line UserError', async () => {
-  await assert.rejects(WorkerWriter.open('mysql://root@127.0.0.1:1/x'), (e: unknown) => e instanceof UserError && e.exitCode === 1 && /^cannot reach database mysql:\/\/root@127\.0\.0\.1:1\/x: connection refused/.test(e.message));
+  await assert.rejects(
+    WorkerWriter.open('mysql://root@127.0.0.1:1/x'),
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.exitCode === 1 &&
+      /^cannot reach database mysql:\/\/root@127\.0\.0\.1:1\/x: connection refused/.test(e.message),
+  );
 });
 
 test('pressure: the tracer is told to stop reading while too many events wait for the worker, and to go on once it took them', async () => {

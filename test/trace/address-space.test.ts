@@ -149,19 +149,53 @@ test('mremap: grow and shrink in place, move, MREMAP_FIXED over a mapping, DONTU
   assert.deepEqual(m.space.ranges(), [[pg(0), pg(5)]]);
   m.apply(ev('mremap', { addr: pg(0), lengthBytes: 5n * PAGE, newLengthBytes: 3n * PAGE, flags: 0, result: pg(0) }));
   assert.deepEqual(m.space.ranges(), [[pg(0), pg(3)]]);
-  m.apply(ev('mremap', { addr: pg(0), lengthBytes: 3n * PAGE, newLengthBytes: 6n * PAGE, flags: MREMAP_MAYMOVE, result: pg(20) }));
+  m.apply(
+    ev('mremap', {
+      addr: pg(0),
+      lengthBytes: 3n * PAGE,
+      newLengthBytes: 6n * PAGE,
+      flags: MREMAP_MAYMOVE,
+      result: pg(20),
+    }),
+  );
   assert.deepEqual(m.space.ranges(), [[pg(20), pg(26)]]);
   m.apply(ev('mmap', { lengthBytes: 4n * PAGE, result: pg(40) }));
-  m.apply(ev('mremap', { addr: pg(20), lengthBytes: 6n * PAGE, newLengthBytes: 2n * PAGE, flags: MREMAP_MAYMOVE | MREMAP_FIXED, newAddr: pg(41), result: pg(41) }));
+  m.apply(
+    ev('mremap', {
+      addr: pg(20),
+      lengthBytes: 6n * PAGE,
+      newLengthBytes: 2n * PAGE,
+      flags: MREMAP_MAYMOVE | MREMAP_FIXED,
+      newAddr: pg(41),
+      result: pg(41),
+    }),
+  );
   assert.deepEqual(m.space.ranges(), [[pg(40), pg(44)]]);
-  m.apply(ev('mremap', { addr: pg(40), lengthBytes: PAGE, newLengthBytes: PAGE, flags: MREMAP_MAYMOVE | MREMAP_DONTUNMAP, result: pg(60) }));
+  m.apply(
+    ev('mremap', {
+      addr: pg(40),
+      lengthBytes: PAGE,
+      newLengthBytes: PAGE,
+      flags: MREMAP_MAYMOVE | MREMAP_DONTUNMAP,
+      result: pg(60),
+    }),
+  );
   assert.deepEqual(m.space.ranges(), [
     [pg(40), pg(44)],
     [pg(60), pg(61)],
   ]);
   m.apply(ev('mremap', { addr: pg(60), lengthBytes: 0n, newLengthBytes: PAGE, flags: MREMAP_MAYMOVE, result: pg(70) }));
   assert.equal(m.space.mappedBytes, 6n * PAGE);
-  m.apply(ev('mremap', { addr: pg(40), lengthBytes: PAGE, newLengthBytes: 90n * PAGE, flags: 0, result: -12n, error: 'ENOMEM' }));
+  m.apply(
+    ev('mremap', {
+      addr: pg(40),
+      lengthBytes: PAGE,
+      newLengthBytes: 90n * PAGE,
+      flags: 0,
+      result: -12n,
+      error: 'ENOMEM',
+    }),
+  );
   assert.equal(m.space.mappedBytes, 6n * PAGE);
 });
 
@@ -225,7 +259,13 @@ test('property: random mmap/munmap/mremap/brk sequences agree with the naive pag
       let e: MemEvent;
       switch (rng.int(0, 3)) {
         case 0:
-          e = ev('mmap', { addr: at, lengthBytes: len, flags: 0x22 | (rng.next() < 0.5 ? MAP_FIXED : 0), result: fails ? -12n : at, error: fails ? 'ENOMEM' : null });
+          e = ev('mmap', {
+            addr: at,
+            lengthBytes: len,
+            flags: 0x22 | (rng.next() < 0.5 ? MAP_FIXED : 0),
+            result: fails ? -12n : at,
+            error: fails ? 'ENOMEM' : null,
+          });
           break;
         case 1:
           e = ev('munmap', { addr: at, lengthBytes: len, result: fails ? -22n : 0n, error: fails ? 'EINVAL' : null });
@@ -234,7 +274,14 @@ test('property: random mmap/munmap/mremap/brk sequences agree with the naive pag
           const moves = rng.next() < 0.5;
           // A move goes to a place that does not overlap the old range (the kernel refuses overlaps).
           const target = moves ? at + len + PAGE * BigInt(rng.int(1, 20)) - ((at + len) % PAGE) : at;
-          e = ev('mremap', { addr: at, lengthBytes: len, newLengthBytes: BigInt(rng.int(1, 12 * 4096)), flags: moves ? MREMAP_MAYMOVE : 0, result: fails ? -12n : target, error: fails ? 'ENOMEM' : null });
+          e = ev('mremap', {
+            addr: at,
+            lengthBytes: len,
+            newLengthBytes: BigInt(rng.int(1, 12 * 4096)),
+            flags: moves ? MREMAP_MAYMOVE : 0,
+            result: fails ? -12n : target,
+            error: fails ? 'ENOMEM' : null,
+          });
           break;
         }
         default: {

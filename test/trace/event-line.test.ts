@@ -5,7 +5,19 @@ import { test } from 'node:test';
 import { SeededRandom } from '../../src/base/random.js';
 import { EventLineWriter, eventToJson, MEM_CALLS, type MemEvent } from '../../src/wire/events.js';
 
-const NAMES = ['mmap-known', 'web server', 'quote"d', 'back\\slash', 'new\nline', 'tab\tand\u0001ctl', 'ünïcödé', '😀 emoji', '<i id=pwn>x', '', '\u2028sep'];
+const NAMES = [
+  'mmap-known',
+  'web server',
+  'quote"d',
+  'back\\slash',
+  'new\nline',
+  'tab\tand\u0001ctl',
+  'ünïcödé',
+  '😀 emoji',
+  '<i id=pwn>x',
+  '',
+  '\u2028sep',
+];
 
 function randomEvent(rng: SeededRandom): MemEvent {
   const call = MEM_CALLS[rng.int(0, 3)] ?? 'mmap';

@@ -3,7 +3,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEventFormat, type EventFormat } from '../../src/parsers/tracefs/event-format.js';
-import { parseEntryHeader, parsePageLayout, type EntryHeaderTypes, type PageLayout } from '../../src/parsers/tracefs/page-layout.js';
+import {
+  parseEntryHeader,
+  parsePageLayout,
+  type EntryHeaderTypes,
+  type PageLayout,
+} from '../../src/parsers/tracefs/page-layout.js';
 import { fixturesDir } from '../helpers/paths.js';
 
 export interface TracefsFixture {

@@ -19,7 +19,11 @@ export interface WorkloadIds {
 export function buildWorkload(): { binary: string; execLink: string } {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-workload-'));
   const binary = join(dir, 'mmap-known');
-  const r = spawnSync('gcc', ['-O1', '-Wall', '-pthread', '-o', binary, join(repoRoot, 'test', 'workloads', 'mmap-known.c')], { encoding: 'utf8' });
+  const r = spawnSync(
+    'gcc',
+    ['-O1', '-Wall', '-pthread', '-o', binary, join(repoRoot, 'test', 'workloads', 'mmap-known.c')],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, `gcc failed: ${r.stderr}`);
   const execLink = join(dir, 'mlexec');
   symlinkSync(binary, execLink);
@@ -40,27 +44,30 @@ export function checkWorkloadEvents(all: MemEventJson[], ids: WorkloadIds): void
   const main = all.filter((e) => e.tid === ids.pid);
   const worker = all.filter((e) => e.tid === ids.workerTid);
   const child = all.filter((e) => e.pid === ids.childPid);
-  assert.ok(main.every((e) => e.pid === ids.pid && e.name === 'mmap-known' && e.thread === 'mmap-known'), 'main thread: pid and names');
-  assert.ok(worker.every((e) => e.pid === ids.pid && e.name === 'mmap-known' && e.thread === 'mlworker'), 'worker: process name vs thread name');
+  assert.ok(
+    main.every((e) => e.pid === ids.pid && e.name === 'mmap-known' && e.thread === 'mmap-known'),
+    'main thread: pid and names',
+  );
+  assert.ok(
+    worker.every((e) => e.pid === ids.pid && e.name === 'mmap-known' && e.thread === 'mlworker'),
+    'worker: process name vs thread name',
+  );
 
   const known = new Set([0x5000, 0x7000, 0x9000, 0x3000, 0xb000, 0x1000]);
-  assert.deepEqual(
-    main.filter((e) => e.call === 'brk' || known.has(e.length)).map(row),
-    [
-      ['mmap', 0x5000, true],
-      ['mmap', 0x7000, true],
-      ['mmap', 0x9000, true],
-      ['munmap', 0x5000, true],
-      ['munmap', 0x3000, true],
-      ['mmap', 0xb000, 'EBADF'],
-      ['mremap', 0x7000, true],
-      ['mmap', 0x1000, true],
-      ['brk', 0, true],
-      ['brk', 0, true],
-      ['brk', 0, true],
-      ['brk', 0, 'ENOMEM'],
-    ],
-  );
+  assert.deepEqual(main.filter((e) => e.call === 'brk' || known.has(e.length)).map(row), [
+    ['mmap', 0x5000, true],
+    ['mmap', 0x7000, true],
+    ['mmap', 0x9000, true],
+    ['munmap', 0x5000, true],
+    ['munmap', 0x3000, true],
+    ['mmap', 0xb000, 'EBADF'],
+    ['mremap', 0x7000, true],
+    ['mmap', 0x1000, true],
+    ['brk', 0, true],
+    ['brk', 0, true],
+    ['brk', 0, true],
+    ['brk', 0, 'ENOMEM'],
+  ]);
   // Exactly these calls, plus glibc's one mmap of the worker's stack (MAP_STACK, 0x20000) in pthread_create.
   const stack = main.filter((e) => e.call === 'mmap' && ((e.flags ?? 0) & 0x20000) !== 0);
   assert.equal(stack.length, 1, 'one thread stack');
@@ -73,7 +80,14 @@ export function checkWorkloadEvents(all: MemEventJson[], ids: WorkloadIds): void
     const guard = 0x1000;
     assert.deepEqual(
       protects.map((e) => [e.addr, e.length, e.prot, e.result]),
-      [[`0x${(BigInt(stack[0]?.result ?? '0') + BigInt(guard)).toString(16)}`, (stack[0]?.length ?? 0) - guard, 3, '0x0']],
+      [
+        [
+          `0x${(BigInt(stack[0]?.result ?? '0') + BigInt(guard)).toString(16)}`,
+          (stack[0]?.length ?? 0) - guard,
+          3,
+          '0x0',
+        ],
+      ],
     );
   }
   assert.equal(main.length, 13 + protects.length, `main thread: ${main.map((e) => `${e.call}:${e.length}`).join(' ')}`);
@@ -96,7 +110,11 @@ export function checkWorkloadEvents(all: MemEventJson[], ids: WorkloadIds): void
   );
   const partial = main.filter((e) => e.call === 'munmap')[1];
   const c = main.find((e) => e.call === 'mmap' && e.length === 0x9000);
-  assert.equal(partial?.addr, `0x${(BigInt(c?.result ?? '0') + 0x2000n).toString(16)}`, 'the partial munmap is inside the third mapping');
+  assert.equal(
+    partial?.addr,
+    `0x${(BigInt(c?.result ?? '0') + 0x2000n).toString(16)}`,
+    'the partial munmap is inside the third mapping',
+  );
 
   assert.deepEqual(worker.map(row), [
     ['mmap', 0x13000, true],
@@ -112,5 +130,8 @@ export function checkWorkloadEvents(all: MemEventJson[], ids: WorkloadIds): void
   assert.equal(c2?.name, 'mlexec');
   assert.equal(c2.thread, 'mlexec');
   assert.ok(BigInt(c1.ktime) < BigInt(c2.ktime));
-  assert.ok(!all.some((e) => e.pid === ids.pid && (e.length === 0x17000 || e.length === 0x19000)), 'child calls are not the parent');
+  assert.ok(
+    !all.some((e) => e.pid === ids.pid && (e.length === 0x17000 || e.length === 0x19000)),
+    'child calls are not the parent',
+  );
 }

@@ -14,7 +14,9 @@ function niceOf(tid: number): number {
 test('lowerBackgroundThreads: every thread but the main one at nice 19', () => {
   const before = niceOf(process.pid);
   const lowered = lowerBackgroundThreads();
-  const others = readdirSync('/proc/self/task').map(Number).filter((t) => t !== process.pid);
+  const others = readdirSync('/proc/self/task')
+    .map(Number)
+    .filter((t) => t !== process.pid);
   assert.ok(others.length > 0, 'Node runs background threads');
   assert.equal(lowered, others.length);
   for (const tid of others) assert.equal(niceOf(tid), 19, `thread ${tid}`);

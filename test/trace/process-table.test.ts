@@ -10,11 +10,37 @@ import type { TraceBatch } from '../../src/wire/events.js';
 
 let clock = 0n;
 const t = () => (clock += 1000n);
-const enter = (tid: number, call: EnterRecord['call'] = 'mmap', len = 4096n): RawTraceRecord => ({ kind: 'enter', ktimeNs: t(), tid, call, addr: 0n, lengthBytes: len, prot: 3, flags: 0x22, fd: -1, newLengthBytes: null, newAddr: null });
-const exit = (tid: number, ret: bigint, call: EnterRecord['call'] = 'mmap'): RawTraceRecord => ({ kind: 'exit', ktimeNs: t(), tid, call, ret });
+const enter = (tid: number, call: EnterRecord['call'] = 'mmap', len = 4096n): RawTraceRecord => ({
+  kind: 'enter',
+  ktimeNs: t(),
+  tid,
+  call,
+  addr: 0n,
+  lengthBytes: len,
+  prot: 3,
+  flags: 0x22,
+  fd: -1,
+  newLengthBytes: null,
+  newAddr: null,
+});
+const exit = (tid: number, ret: bigint, call: EnterRecord['call'] = 'mmap'): RawTraceRecord => ({
+  kind: 'exit',
+  ktimeNs: t(),
+  tid,
+  call,
+  ret,
+});
 
-function run(table: ProcessTable, records: RawTraceRecord[], pids?: number[]): { batch: TraceBatch; assembler: TraceAssembler } {
-  const assembler = new TraceAssembler(table, { host: 'h', wallClockMs: () => 0, ...(pids ? { pids: new Set(pids) } : {}) });
+function run(
+  table: ProcessTable,
+  records: RawTraceRecord[],
+  pids?: number[],
+): { batch: TraceBatch; assembler: TraceAssembler } {
+  const assembler = new TraceAssembler(table, {
+    host: 'h',
+    wallClockMs: () => 0,
+    ...(pids ? { pids: new Set(pids) } : {}),
+  });
   const batch: TraceBatch = { events: [], lifecycle: [] };
   for (const r of records) assembler.push(r, batch);
   return { batch, assembler };
@@ -26,7 +52,13 @@ test('a thread is attributed to its process; names come from the leader and the 
     { tid: 100, tgid: 100, comm: 'server' },
     { tid: 101, tgid: 100, comm: 'worker 1' },
   ]);
-  const { batch } = run(table, [enter(101), exit(101, 0x7000n), { kind: 'newtask', ktimeNs: t(), parentTid: 101, tid: 102, comm: 'worker 1', cloneFlags: 0x3d0f00n }, enter(102), exit(102, 0x8000n)]);
+  const { batch } = run(table, [
+    enter(101),
+    exit(101, 0x7000n),
+    { kind: 'newtask', ktimeNs: t(), parentTid: 101, tid: 102, comm: 'worker 1', cloneFlags: 0x3d0f00n },
+    enter(102),
+    exit(102, 0x8000n),
+  ]);
   assert.deepEqual(
     batch.events.map((e) => [e.pid, e.tid, e.name, e.thread]),
     [
@@ -34,7 +66,15 @@ test('a thread is attributed to its process; names come from the leader and the 
       [100, 102, 'server', 'worker 1'],
     ],
   );
-  assert.deepEqual(batch.lifecycle[0], { kind: 'fork', ktimeNs: batch.lifecycle[0]?.ktimeNs, parentPid: 100, childPid: 100, childTid: 102, isThread: true, name: 'server' });
+  assert.deepEqual(batch.lifecycle[0], {
+    kind: 'fork',
+    ktimeNs: batch.lifecycle[0]?.ktimeNs,
+    parentPid: 100,
+    childPid: 100,
+    childTid: 102,
+    isThread: true,
+    name: 'server',
+  });
 });
 
 test('renames: a thread rename leaves the process name; the leader rename changes it', () => {
@@ -82,7 +122,11 @@ test('exec by a non-leader thread: it takes over the pid; the other threads are 
 test('without task_rename the exec name is the basename cut to 15 bytes', () => {
   const table = new ProcessTable(undefined, false);
   table.seed([{ tid: 400, tgid: 400, comm: 'sh' }]);
-  const { batch } = run(table, [{ kind: 'exec', ktimeNs: t(), pid: 400, oldPid: 400, filename: '/opt/a-very-long-program-name' }, enter(400), exit(400, 0x4000n)]);
+  const { batch } = run(table, [
+    { kind: 'exec', ktimeNs: t(), pid: 400, oldPid: 400, filename: '/opt/a-very-long-program-name' },
+    enter(400),
+    exit(400, 0x4000n),
+  ]);
   assert.equal(batch.events[0]?.name, 'a-very-long-pro');
 });
 
@@ -95,7 +139,13 @@ test('a process forked by an excluded one is excluded too; --pid keeps only its 
     ],
     [500],
   );
-  const { batch } = run(table, [{ kind: 'newtask', ktimeNs: t(), parentTid: 500, tid: 501, comm: 'memlens', cloneFlags: 0x1200000n }, enter(501), exit(501, 0x5000n), enter(600), exit(600, 0x6000n)]);
+  const { batch } = run(table, [
+    { kind: 'newtask', ktimeNs: t(), parentTid: 500, tid: 501, comm: 'memlens', cloneFlags: 0x1200000n },
+    enter(501),
+    exit(501, 0x5000n),
+    enter(600),
+    exit(600, 0x6000n),
+  ]);
   assert.deepEqual(
     batch.events.map((e) => e.pid),
     [600],
@@ -110,7 +160,19 @@ test('a process forked by an excluded one is excluded too; --pid keeps only its 
 test('pairing: errors named, brk failure, exits without entries and lost exits counted', () => {
   const table = new ProcessTable();
   table.seed([{ tid: 800, tgid: 800, comm: 'p' }]);
-  const brkEnter: RawTraceRecord = { kind: 'enter', ktimeNs: t(), tid: 800, call: 'brk', addr: 0x1000n, lengthBytes: 0n, prot: null, flags: null, fd: null, newLengthBytes: null, newAddr: null };
+  const brkEnter: RawTraceRecord = {
+    kind: 'enter',
+    ktimeNs: t(),
+    tid: 800,
+    call: 'brk',
+    addr: 0x1000n,
+    lengthBytes: 0n,
+    prot: null,
+    flags: null,
+    fd: null,
+    newLengthBytes: null,
+    newAddr: null,
+  };
   const { batch, assembler } = run(table, [
     exit(800, 0n, 'munmap'), // in flight when tracing started
     enter(800),
@@ -132,7 +194,9 @@ test('pairing: errors named, brk failure, exits without entries and lost exits c
     ],
   );
   assert.equal(assembler.unpaired, 3);
-  assert.deepEqual(batch.lifecycle, [{ kind: 'exit', ktimeNs: batch.lifecycle[0]?.ktimeNs, pid: 800, tid: 800, name: 'p' }]);
+  assert.deepEqual(batch.lifecycle, [
+    { kind: 'exit', ktimeNs: batch.lifecycle[0]?.ktimeNs, pid: 800, tid: 800, name: 'p' },
+  ]);
   // An unknown thread that /proc cannot explain either is still counted, as its own process named "?".
   const lone = run(new ProcessTable(() => undefined), [enter(900), exit(900, 0x9000n)]);
   assert.deepEqual(

@@ -32,7 +32,9 @@ interface SummaryRow {
 function build(): string {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-reserve-'));
   const binary = join(dir, 'reserve-known');
-  const r = spawnSync('gcc', ['-O1', '-Wall', '-o', binary, join(repoRoot, 'test', 'workloads', 'reserve-known.c')], { encoding: 'utf8' });
+  const r = spawnSync('gcc', ['-O1', '-Wall', '-o', binary, join(repoRoot, 'test', 'workloads', 'reserve-known.c')], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, `gcc failed: ${r.stderr}`);
   return binary;
 }
@@ -70,7 +72,10 @@ for (const backend of ['tracefs', 'bpftrace'] as const) {
     await waitingFor(`the three calls of reserve-known (pid ${w.pid}) in the ${backend} trace`, async () => {
       const deadline = Date.now() + 120_000;
       while (mine().length < 3) {
-        assert.ok(Date.now() < deadline, `after 120 s the ${backend} trace holds ${mine().length} of the workload's 3 calls:\n${trace.stdout()}\n${trace.stderr()}`);
+        assert.ok(
+          Date.now() < deadline,
+          `after 120 s the ${backend} trace holds ${mine().length} of the workload's 3 calls:\n${trace.stdout()}\n${trace.stderr()}`,
+        );
         await new Promise((r) => setTimeout(r, 100));
       }
     });
@@ -89,9 +94,13 @@ for (const backend of ['tracefs', 'bpftrace'] as const) {
       ],
     );
 
-    const summaryLine = trace.stderr().split('\n').find((l) => l.startsWith('{"summary"'));
+    const summaryLine = trace
+      .stderr()
+      .split('\n')
+      .find((l) => l.startsWith('{"summary"'));
     assert.ok(summaryLine, trace.stderr());
-    const summary = (JSON.parse(summaryLine) as { summary: { totalVirtualBytes: number; processes: SummaryRow[] } }).summary;
+    const summary = (JSON.parse(summaryLine) as { summary: { totalVirtualBytes: number; processes: SummaryRow[] } })
+      .summary;
     const row = summary.processes.find((r) => r.pid === w.pid);
     assert.ok(row, summaryLine);
     assert.equal(row.calls, 3);

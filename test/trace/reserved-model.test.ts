@@ -43,10 +43,13 @@ function ev(call: MemCall, fields: Partial<MemEvent>): MemEvent {
   };
 }
 
-const mmap = (at: bigint, len: bigint, prot: number, flags = MAP_ANON_PRIVATE) => ev('mmap', { addr: 0n, lengthBytes: len, prot, flags, fd: -1, result: at });
-const mprotect = (at: bigint, len: bigint, prot: number) => ev('mprotect', { addr: at, lengthBytes: len, prot, result: 0n });
+const mmap = (at: bigint, len: bigint, prot: number, flags = MAP_ANON_PRIVATE) =>
+  ev('mmap', { addr: 0n, lengthBytes: len, prot, flags, fd: -1, result: at });
+const mprotect = (at: bigint, len: bigint, prot: number) =>
+  ev('mprotect', { addr: at, lengthBytes: len, prot, result: 0n });
 const munmap = (at: bigint, len: bigint) => ev('munmap', { addr: at, lengthBytes: len, result: 0n });
-const mremap = (at: bigint, oldLen: bigint, newLen: bigint, flags: number, result: bigint) => ev('mremap', { addr: at, lengthBytes: oldLen, newLengthBytes: newLen, flags, result });
+const mremap = (at: bigint, oldLen: bigint, newLen: bigint, flags: number, result: bigint) =>
+  ev('mremap', { addr: at, lengthBytes: oldLen, newLengthBytes: newLen, flags, result });
 
 function figures(m: ProcessMemoryModel): { reserved: bigint; requested: bigint; mapped: bigint } {
   return { reserved: m.reservedBytes, requested: m.requestedBytes, mapped: m.space.mappedBytes };
@@ -158,7 +161,7 @@ function naiveApply(pages: Map<bigint, 'reserved' | 'requested'>, e: MemEvent): 
     }
   };
   if (e.error !== null) return;
-  const kindOf = (prot: number | null) => ((prot ?? 7) & 7) === 0 ? 'reserved' : 'requested';
+  const kindOf = (prot: number | null) => (((prot ?? 7) & 7) === 0 ? 'reserved' : 'requested');
   if (e.call === 'mmap') set(e.result, e.result + up(e.lengthBytes), kindOf(e.prot));
   if (e.call === 'munmap') set(e.addr, e.addr + up(e.lengthBytes), null);
   if (e.call === 'mprotect') set(e.addr, e.addr + up(e.lengthBytes), kindOf(e.prot));
@@ -172,7 +175,8 @@ function naiveApply(pages: Map<bigint, 'reserved' | 'requested'>, e: MemEvent): 
       if (k !== undefined) old.set(off, k);
     }
     set(e.addr, e.addr + oldLen, null);
-    for (let off = 0n; off < newLen; off += PAGE) pages.set(e.result + off, off < oldLen ? (old.get(off) ?? 'requested') : grown);
+    for (let off = 0n; off < newLen; off += PAGE)
+      pages.set(e.result + off, off < oldLen ? (old.get(off) ?? 'requested') : grown);
   }
 }
 
@@ -189,25 +193,49 @@ test('property: random mmap/munmap/mprotect/mremap sequences agree with a naive 
       let e: MemEvent;
       switch (rng.int(0, 3)) {
         case 0:
-          e = ev('mmap', { addr: at, lengthBytes: len, prot, flags: MAP_ANON_PRIVATE | MAP_FIXED, result: fails ? -12n : at, error: fails ? 'ENOMEM' : null });
+          e = ev('mmap', {
+            addr: at,
+            lengthBytes: len,
+            prot,
+            flags: MAP_ANON_PRIVATE | MAP_FIXED,
+            result: fails ? -12n : at,
+            error: fails ? 'ENOMEM' : null,
+          });
           break;
         case 1:
           e = ev('munmap', { addr: at, lengthBytes: len, result: fails ? -22n : 0n, error: fails ? 'EINVAL' : null });
           break;
         case 2:
-          e = ev('mprotect', { addr: at, lengthBytes: len, prot, result: fails ? -12n : 0n, error: fails ? 'ENOMEM' : null });
+          e = ev('mprotect', {
+            addr: at,
+            lengthBytes: len,
+            prot,
+            result: fails ? -12n : 0n,
+            error: fails ? 'ENOMEM' : null,
+          });
           break;
         default: {
           const moves = rng.next() < 0.5;
           const target = moves ? at + len + PAGE * BigInt(rng.int(1, 20)) - ((at + len) % PAGE) : at;
-          e = ev('mremap', { addr: at, lengthBytes: len, newLengthBytes: BigInt(rng.int(1, 12 * 4096)), flags: moves ? MREMAP_MAYMOVE : 0, result: fails ? -12n : target, error: fails ? 'ENOMEM' : null });
+          e = ev('mremap', {
+            addr: at,
+            lengthBytes: len,
+            newLengthBytes: BigInt(rng.int(1, 12 * 4096)),
+            flags: moves ? MREMAP_MAYMOVE : 0,
+            result: fails ? -12n : target,
+            error: fails ? 'ENOMEM' : null,
+          });
         }
       }
       m.apply(e);
       naiveApply(pages, e);
       const reserved = BigInt([...pages.values()].filter((k) => k === 'reserved').length) * PAGE;
       const requested = BigInt([...pages.values()].filter((k) => k === 'requested').length) * PAGE;
-      assert.deepEqual(figures(m), { reserved, requested, mapped: reserved + requested }, `seed ${seed} call ${i} (${e.call})`);
+      assert.deepEqual(
+        figures(m),
+        { reserved, requested, mapped: reserved + requested },
+        `seed ${seed} call ${i} (${e.call})`,
+      );
     }
   }
 });
@@ -238,7 +266,15 @@ test('seed: ---p and ---s mappings are reserved, the rest requested; fork copies
   assert.equal(row.requestedBytes, requested);
   assert.equal(row.mappedNowBytes, reserved + requested);
   assert.equal(row.requestedPercent, (Number(requested) * 100) / Number(100n * GIB));
-  accounts.applyLifecycle({ kind: 'fork', ktimeNs: 1n, parentPid: 10, childPid: 11, childTid: 11, isThread: false, name: 'chrome' });
+  accounts.applyLifecycle({
+    kind: 'fork',
+    ktimeNs: 1n,
+    parentPid: 10,
+    childPid: 11,
+    childTid: 11,
+    isThread: false,
+    name: 'chrome',
+  });
   accounts.applyEvent({ ...munmap(0x7f0000020000n, 0x1000000n), pid: 11, name: 'chrome' });
   accounts.applyLifecycle({ kind: 'exit', ktimeNs: 2n, pid: 11, tid: 11, name: 'chrome' });
   const child = accounts.rows(100n * GIB).find((r) => r.pid === 11);
@@ -248,7 +284,10 @@ test('seed: ---p and ---s mappings are reserved, the rest requested; fork copies
   assert.equal(child.requestedBytes, 0x4000n + 0x2000n);
   // A live process that made no call shows up only when asked for (the dashboard asks).
   accounts.seed([{ pid: 12, name: 'quiet', ranges: [[pg(0), pg(3)]], reserved: [[pg(1), pg(2)]], brk: undefined }]);
-  assert.equal(accounts.rows(100n * GIB).find((r) => r.pid === 12), undefined);
+  assert.equal(
+    accounts.rows(100n * GIB).find((r) => r.pid === 12),
+    undefined,
+  );
   const quiet = accounts.rows(100n * GIB, true).find((r) => r.pid === 12);
   assert.deepEqual([quiet?.reservedBytes, quiet?.requestedBytes, quiet?.calls], [PAGE, 2n * PAGE, 0]);
 });

@@ -7,7 +7,19 @@ import { palette } from '../../src/render/text.js';
 import type { AccountRow } from '../../src/analyses/trace/process-accounts.js';
 
 const GIB = 2n ** 30n;
-const row: AccountRow = { pid: 42, name: 'worker', calls: 5, failedCalls: 1, reservedBytes: 64n * GIB, requestedBytes: 3n * GIB, requestedPercent: 12.5, mappedNowBytes: 2n * GIB, mappedNowPercent: 8.33, modelComplete: false, exited: false };
+const row: AccountRow = {
+  pid: 42,
+  name: 'worker',
+  calls: 5,
+  failedCalls: 1,
+  reservedBytes: 64n * GIB,
+  requestedBytes: 3n * GIB,
+  requestedPercent: 12.5,
+  mappedNowBytes: 2n * GIB,
+  mappedNowPercent: 8.33,
+  modelComplete: false,
+  exited: false,
+};
 
 test('summary: rows, definitions, and the drop warning only when events were dropped', () => {
   const plain = palette(false);

@@ -28,7 +28,9 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'memlens-trace-faults-'));
   teardown.add(() => rmSync(dir, { recursive: true, force: true }));
   binary = join(dir, 'mmap-steps');
-  const r = spawnSync('gcc', ['-O1', '-Wall', '-o', binary, join(repoRoot, 'test', 'workloads', 'mmap-steps.c')], { encoding: 'utf8' });
+  const r = spawnSync('gcc', ['-O1', '-Wall', '-o', binary, join(repoRoot, 'test', 'workloads', 'mmap-steps.c')], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, `gcc failed: ${r.stderr}`);
 });
 after(() => teardown.run());
@@ -86,7 +88,12 @@ const summaryOf = (stderr: string): Summary => {
 /** SIGINT, then the exit code, waiting at most `bound` (failing with what memlens said). */
 async function interrupt(trace: Running, what: string, bound = 3 * MINUTES): Promise<number | null> {
   trace.child.kill('SIGINT');
-  return waitAtMost(bound, `memlens trace to exit after SIGINT ${what}`, () => trace.exited, () => `memlens said: ${trace.stderr()}`);
+  return waitAtMost(
+    bound,
+    `memlens trace to exit after SIGINT ${what}`,
+    () => trace.exited,
+    () => `memlens said: ${trace.stderr()}`,
+  );
 }
 
 /** Waits (bounded) until memlens has said `text` on stderr. */
@@ -102,7 +109,11 @@ async function untilSaid(trace: Running, text: string): Promise<void> {
 }
 
 /** The stored events of a pid: how many, and how many distinct (tid, kernel time). */
-async function storedOf(db: string, pid: number, env: NodeJS.ProcessEnv = {}): Promise<{ count: number; distinct: number }> {
+async function storedOf(
+  db: string,
+  pid: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ count: number; distinct: number }> {
   const r = await runCli(['events', '--db', db, '--pid', String(pid), '--limit', '10000', '--json'], { env });
   assert.equal(r.code, 0, r.stderr);
   const rows = r.stdout
@@ -114,7 +125,8 @@ async function storedOf(db: string, pid: number, env: NodeJS.ProcessEnv = {}): P
   return { count: rows.length, distinct: new Set(rows.map((e) => `${e.tid} ${e.ktime}`)).size };
 }
 
-const spillFilesIn = (spillDir: string): string[] => (existsSync(spillDir) ? readdirSync(spillDir).filter((f) => f.endsWith('.ndjson')) : []);
+const spillFilesIn = (spillDir: string): string[] =>
+  existsSync(spillDir) ? readdirSync(spillDir).filter((f) => f.endsWith('.ndjson')) : [];
 
 /**
  * The next run storing into `db` (one that traces nothing new: its pid has exited or makes no
@@ -207,8 +219,15 @@ test('disk full under the SQLite store: "disk full" is said, the events go to th
     const filler = fillDisk(mnt);
     const made = await w.step(3000);
     await untilSaid(trace, 'disk full');
-    assert.doesNotMatch(trace.stderr(), /cannot rollback/, 'the reason is the full disk, not the failed rollback after it');
-    assert.match(trace.stderr(), /database sqlite:\S+ cannot take events: disk full \(.*SQLITE_FULL.*\); events are kept in a spill file in \S+/);
+    assert.doesNotMatch(
+      trace.stderr(),
+      /cannot rollback/,
+      'the reason is the full disk, not the failed rollback after it',
+    );
+    assert.match(
+      trace.stderr(),
+      /database sqlite:\S+ cannot take events: disk full \(.*SQLITE_FULL.*\); events are kept in a spill file in \S+/,
+    );
     const code = await interrupt(trace, 'with the store on a full disk');
     assert.equal(code, 0, trace.stderr());
     const summary = summaryOf(trace.stderr());

@@ -14,7 +14,9 @@ export interface Running {
 
 /** Starts `memlens trace ARGS` and resolves once it says it is tracing. */
 export async function startTrace(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Running> {
-  const child = spawn(process.execPath, [cliPath, 'trace', ...args], { env: { ...process.env, NO_COLOR: '1', ...env } });
+  const child = spawn(process.execPath, [cliPath, 'trace', ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

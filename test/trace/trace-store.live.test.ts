@@ -15,7 +15,8 @@ import { startTrace, startWorkload } from './trace-process.js';
 const { binary, execLink } = buildWorkload();
 const dir = mkdtempSync(join(tmpdir(), 'memlens-trace-store-'));
 const MYSQL_DB = 'memlens_test_tracestore';
-const mariadb = (sql: string) => spawnSync('mariadb', ['--protocol=tcp', '-h127.0.0.1', '-uroot', '-e', sql], { encoding: 'utf8' });
+const mariadb = (sql: string) =>
+  spawnSync('mariadb', ['--protocol=tcp', '-h127.0.0.1', '-uroot', '-e', sql], { encoding: 'utf8' });
 after(() => {
   rmSync(dir, { recursive: true, force: true });
   mariadb(`DROP DATABASE IF EXISTS ${MYSQL_DB}`);
@@ -27,7 +28,8 @@ const ndjson = (text: string): MemEventJson[] =>
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as MemEventJson);
 
-const byTime = (a: MemEventJson, b: MemEventJson): number => (BigInt(a.ktime) < BigInt(b.ktime) ? -1 : BigInt(a.ktime) > BigInt(b.ktime) ? 1 : a.tid - b.tid);
+const byTime = (a: MemEventJson, b: MemEventJson): number =>
+  BigInt(a.ktime) < BigInt(b.ktime) ? -1 : BigInt(a.ktime) > BigInt(b.ktime) ? 1 : a.tid - b.tid;
 
 async function traceInto(db: string): Promise<void> {
   const w = await startWorkload(binary, execLink);
@@ -40,14 +42,22 @@ async function traceInto(db: string): Promise<void> {
   assert.equal(code, 0, trace.stderr());
   const ours = (e: MemEventJson) => e.pid === ids.pid || e.pid === ids.childPid;
   const streamed = ndjson(trace.stdout()).filter(ours).sort(byTime);
-  assert.ok(streamed.length > 15, `${streamed.length} events of the workload streamed; the tracer said: ${trace.stderr()}`);
+  assert.ok(
+    streamed.length > 15,
+    `${streamed.length} events of the workload streamed; the tracer said: ${trace.stderr()}`,
+  );
 
   const stored: MemEventJson[] = [];
   for (const pid of [ids.pid, ids.childPid]) {
     const r = await runCli(['events', '--db', db, '--pid', String(pid), '--limit', '10000', '--json']);
     assert.equal(r.code, 0, r.stderr);
     // events --json adds the row id (StoredEventJson); the rest must equal what trace streamed.
-    stored.push(...ndjson(r.stdout).map((e: MemEventJson & { id?: number }) => { const { id: _id, ...rest } = e; return rest; }));
+    stored.push(
+      ...ndjson(r.stdout).map((e: MemEventJson & { id?: number }) => {
+        const { id: _id, ...rest } = e;
+        return rest;
+      }),
+    );
   }
   stored.sort(byTime);
   assert.deepEqual(stored, streamed, 'every streamed event is stored, field for field');

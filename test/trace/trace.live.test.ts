@@ -23,7 +23,11 @@ interface SummaryRow {
   exited: boolean;
 }
 interface Summary {
-  summary: { totalVirtualBytes: number; processes: SummaryRow[]; lost: { lostEvents: number; unpaired: number; malformed: number } };
+  summary: {
+    totalVirtualBytes: number;
+    processes: SummaryRow[];
+    lost: { lostEvents: number; unpaired: number; malformed: number };
+  };
 }
 
 function parseNdjson(text: string): MemEventJson[] {
@@ -33,7 +37,8 @@ function parseNdjson(text: string): MemEventJson[] {
     .map((l) => JSON.parse(l) as MemEventJson);
 }
 
-const memlensInstances = () => (existsSync(INSTANCES) ? readdirSync(INSTANCES).filter((n) => n.startsWith('memlens-')) : []);
+const memlensInstances = () =>
+  existsSync(INSTANCES) ? readdirSync(INSTANCES).filter((n) => n.startsWith('memlens-')) : [];
 
 test('the traced events of the workload match its calls exactly; mapped now matches VmSize; nothing lost', async () => {
   // The workload exists (paused) before tracing starts, so its address space is seeded from /proc/PID/maps.
@@ -58,7 +63,25 @@ test('the traced events of the workload match its calls exactly; mapped now matc
 
   const events = parseNdjson(trace.stdout());
   for (const e of events) {
-    assert.deepEqual(Object.keys(e), ['time', 'ktime', 'host', 'pid', 'tid', 'name', 'thread', 'call', 'addr', 'length', 'prot', 'flags', 'fd', 'result', 'error', 'new_length', 'new_addr']);
+    assert.deepEqual(Object.keys(e), [
+      'time',
+      'ktime',
+      'host',
+      'pid',
+      'tid',
+      'name',
+      'thread',
+      'call',
+      'addr',
+      'length',
+      'prot',
+      'flags',
+      'fd',
+      'result',
+      'error',
+      'new_length',
+      'new_addr',
+    ]);
     assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   }
   checkWorkloadEvents(events, ids);
@@ -71,7 +94,10 @@ test('the traced events of the workload match its calls exactly; mapped now matc
     mine.map((e) => BigInt(e.ktime)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
   );
 
-  const summaryLine = trace.stderr().split('\n').find((l) => l.startsWith('{"summary"'));
+  const summaryLine = trace
+    .stderr()
+    .split('\n')
+    .find((l) => l.startsWith('{"summary"'));
   assert.ok(summaryLine, trace.stderr());
   const summary = (JSON.parse(summaryLine) as Summary).summary;
   assert.equal(summary.lost.lostEvents, 0);
@@ -94,7 +120,9 @@ test('the traced events of the workload match its calls exactly; mapped now matc
 });
 
 /** Traces the known workload with `--pid` and ARGS (no store) until SIGTERM; the trace must exit 0. */
-async function traceWorkloadPid(args: string[]): Promise<{ trace: Awaited<ReturnType<typeof startTrace>>; ids: ReturnType<typeof parseDone> }> {
+async function traceWorkloadPid(
+  args: string[],
+): Promise<{ trace: Awaited<ReturnType<typeof startTrace>>; ids: ReturnType<typeof parseDone> }> {
   const w = await startWorkload(binary, execLink);
   const trace = await startTrace([...args, '--pid', String(w.pid), '--no-store']);
   const ids = parseDone(await w.go());
@@ -114,7 +142,11 @@ test('--pid keeps one process; text mode prints snoop lines and the summary', as
   // 13 calls of the main thread (with glibc's mprotect of the worker's stack) and 2 of the worker.
   assert.equal(eventLines.length, 16, trace.stdout());
   assert.ok(eventLines.every((l) => l.split(/\s+/)[1] === String(ids.pid)));
-  assert.ok(eventLines.some((l) => / mmap-known\s+mlworker\s+mmap\s+addr=0x0 len=77824 prot=rw- flags=0x22 fd=-1 = 0x[0-9a-f]+$/.test(l)));
+  assert.ok(
+    eventLines.some((l) =>
+      / mmap-known\s+mlworker\s+mmap\s+addr=0x0 len=77824 prot=rw- flags=0x22 fd=-1 = 0x[0-9a-f]+$/.test(l),
+    ),
+  );
   assert.ok(eventLines.some((l) => /mmap\s+addr=0x0 len=45056 prot=r-- flags=0x2 fd=12345 = -9 EBADF$/.test(l)));
   assert.match(trace.stdout(), /Per process/);
   assert.match(trace.stdout(), /MemTotal \+ SwapTotal/);
@@ -186,7 +218,10 @@ test('--include-self shows memlens itself, which is otherwise left out', async (
   assert.equal(await withSelf.exited, 0, withSelf.stderr());
   const own = parseNdjson(withSelf.stdout()).filter((e) => e.pid === withSelf.child.pid);
   assert.ok(own.length > 0, 'node maps memory while it reads /proc and the ring buffers');
-  assert.ok(own.every((e) => e.name === 'node' || e.name === 'MainThread'), own[0]?.name);
+  assert.ok(
+    own.every((e) => e.name === 'node' || e.name === 'MainThread'),
+    own[0]?.name,
+  );
   const without = await startTrace(['--json', '--no-store', '--duration', '300ms']);
   assert.equal(await without.exited, 0, without.stderr());
   assert.equal(parseNdjson(without.stdout()).filter((e) => e.pid === without.child.pid).length, 0);

@@ -6,14 +6,22 @@ import { test } from 'node:test';
 import { SeededRandom, randomChunks } from '../../src/base/random.js';
 import { lostInStats, parseCpuStats } from '../../src/parsers/tracefs/cpu-stats.js';
 import { parseEventFormat, parseFieldLines } from '../../src/parsers/tracefs/event-format.js';
-import { DEFAULT_ENTRY_TYPES, parseEntryHeader, parsePageLayout, type PageLayout } from '../../src/parsers/tracefs/page-layout.js';
+import {
+  DEFAULT_ENTRY_TYPES,
+  parseEntryHeader,
+  parsePageLayout,
+  type PageLayout,
+} from '../../src/parsers/tracefs/page-layout.js';
 import { PageStream } from '../../src/parsers/tracefs/page-stream.js';
 import { RecordDecoder } from '../../src/parsers/tracefs/record-decoder.js';
 import { decodePage } from '../../src/parsers/tracefs/ring-buffer-page.js';
 import type { RawTraceRecord } from '../../src/parsers/tracefs/trace-records.js';
 import { fixtureDirs, loadFixture, type TracefsFixture } from './fixture-loader.js';
 
-function decodeAll(fx: TracefsFixture, chunking?: SeededRandom): { records: RawTraceRecord[]; missed: number; streams: PageStream[] } {
+function decodeAll(
+  fx: TracefsFixture,
+  chunking?: SeededRandom,
+): { records: RawTraceRecord[]; missed: number; streams: PageStream[] } {
   const decoder = new RecordDecoder(fx.formats, true);
   const records: RawTraceRecord[] = [];
   let missed = 0;
@@ -39,7 +47,8 @@ function textLines(text: string): { tid: number; usec: bigint; what: string }[] 
   const out: { tid: number; usec: bigint; what: string }[] = [];
   for (const line of text.split('\n')) {
     const m = /-(\d+)\s+\[\d+\]\s+\S+\s+(\d+)\.(\d{6}): (.*)$/.exec(line);
-    if (m?.[1] && m[2] && m[3] && m[4] !== undefined) out.push({ tid: Number(m[1]), usec: BigInt(m[2]) * 1_000_000n + BigInt(m[3]), what: m[4] });
+    if (m?.[1] && m[2] && m[3] && m[4] !== undefined)
+      out.push({ tid: Number(m[1]), usec: BigInt(m[2]) * 1_000_000n + BigInt(m[3]), what: m[4] });
   }
   return out;
 }
@@ -70,7 +79,14 @@ function render(r: RawTraceRecord): string {
 test('header_page and header_event of this kernel give the documented layout', () => {
   for (const name of fixtureDirs()) {
     const fx = loadFixture(name);
-    assert.deepEqual(fx.layout, { timestampOffset: 0, commitOffset: 8, commitSize: 8, dataOffset: 16, pageSize: 4096, littleEndian: true });
+    assert.deepEqual(fx.layout, {
+      timestampOffset: 0,
+      commitOffset: 8,
+      commitSize: 8,
+      dataOffset: 16,
+      pageSize: 4096,
+      littleEndian: true,
+    });
     assert.deepEqual(fx.types, DEFAULT_ENTRY_TYPES);
     const mmap = fx.formats.get('syscalls/sys_enter_mmap');
     assert.ok(mmap);
@@ -159,7 +175,13 @@ test('lost events: the overrun fixture reports in its page header exactly what p
     fx.stats.reduce((n, s) => n + lostInStats(parseCpuStats(s)), 0),
     overrun,
   );
-  assert.deepEqual(parseCpuStats(fx.stats[1] ?? ''), { entries: 252, overrun: 11755, commitOverrun: 0, droppedEvents: 0, readEvents: 0 });
+  assert.deepEqual(parseCpuStats(fx.stats[1] ?? ''), {
+    entries: 252,
+    overrun: 11755,
+    commitOverrun: 0,
+    droppedEvents: 0,
+    readEvents: 0,
+  });
 });
 
 test('streaming at hostile chunk boundaries gives the same records as whole pages', () => {
@@ -175,7 +197,14 @@ test('streaming at hostile chunk boundaries gives the same records as whole page
 
 // ---- hand-made pages -------------------------------------------------------------------------
 
-const LAYOUT: PageLayout = { timestampOffset: 0, commitOffset: 8, commitSize: 8, dataOffset: 16, pageSize: 128, littleEndian: true };
+const LAYOUT: PageLayout = {
+  timestampOffset: 0,
+  commitOffset: 8,
+  commitSize: 8,
+  dataOffset: 16,
+  pageSize: 128,
+  littleEndian: true,
+};
 
 class PageBuilder {
   readonly bytes: Uint8Array;
@@ -211,15 +240,24 @@ class PageBuilder {
   }
 }
 
-function collect(bytes: Uint8Array, layout: PageLayout): { ts: bigint[]; payloads: number[][]; summary: ReturnType<typeof decodePage> } {
+function collect(
+  bytes: Uint8Array,
+  layout: PageLayout,
+): { ts: bigint[]; payloads: number[][]; summary: ReturnType<typeof decodePage> } {
   const ts: bigint[] = [];
   const payloads: number[][] = [];
-  const summary = decodePage(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, layout, DEFAULT_ENTRY_TYPES, (t, v, at, len) => {
-    ts.push(t);
-    const words: number[] = [];
-    for (let i = 0; i < len; i += 4) words.push(v.getUint32(at + i, layout.littleEndian));
-    payloads.push(words);
-  });
+  const summary = decodePage(
+    new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    0,
+    layout,
+    DEFAULT_ENTRY_TYPES,
+    (t, v, at, len) => {
+      ts.push(t);
+      const words: number[] = [];
+      for (let i = 0; i < len; i += 4) words.push(v.getUint32(at + i, layout.littleEndian));
+      payloads.push(words);
+    },
+  );
   return { ts, payloads, summary };
 }
 
@@ -288,14 +326,31 @@ test('hand-made pages: null padding ends the page, lost-event flags, broken comm
 });
 
 test('format parsing: declarations, arrays, data_loc; "not mine" and "mine but broken"', () => {
-  const fields = parseFieldLines('\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;\n\tfield:char comm[16];\toffset:12;\tsize:16;\tsigned:0;\n', 'x');
+  const fields = parseFieldLines(
+    '\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;\n\tfield:char comm[16];\toffset:12;\tsize:16;\tsigned:0;\n',
+    'x',
+  );
   assert.deepEqual(fields, [
-    { name: 'filename', type: '__data_loc char[]', offset: 8, size: 4, signed: false, dataLoc: true, arrayLength: undefined },
+    {
+      name: 'filename',
+      type: '__data_loc char[]',
+      offset: 8,
+      size: 4,
+      signed: false,
+      dataLoc: true,
+      arrayLength: undefined,
+    },
     { name: 'comm', type: 'char[16]', offset: 12, size: 16, signed: false, dataLoc: false, arrayLength: 16 },
   ]);
   assert.equal(parseEventFormat('hello world\n', 'x'), undefined);
-  assert.throws(() => parseEventFormat('name: x\nID: 12\nformat:\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n', 'x'), /no common_type/);
-  assert.throws(() => parseEventFormat('name: x\nID: 12\nformat:\n\tfield:int common_type; offset:zz;\n', 'x'), /malformed field/);
+  assert.throws(
+    () => parseEventFormat('name: x\nID: 12\nformat:\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n', 'x'),
+    /no common_type/,
+  );
+  assert.throws(
+    () => parseEventFormat('name: x\nID: 12\nformat:\n\tfield:int common_type; offset:zz;\n', 'x'),
+    /malformed field/,
+  );
   assert.throws(() => parsePageLayout('\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n', true), /no "commit"/);
   assert.throws(() => parseEntryHeader('type_len : 6 bits\n'), /type_len:5/);
 });

@@ -24,7 +24,10 @@ test('removeLeftovers: a reused pid (other start time) and a dead pid go; a live
       assert.ok(existsSync(join(dead, 'events', 'syscalls', 'sys_enter_brk', 'enable')));
       // (Leftovers of other killed runs on this machine may go in the same sweep.)
       const removed = removeLeftovers(root);
-      assert.ok(removed.includes('memlens-4194304-123') && removed.includes(`memlens-${process.pid}-1`), removed.join(' '));
+      assert.ok(
+        removed.includes('memlens-4194304-123') && removed.includes(`memlens-${process.pid}-1`),
+        removed.join(' '),
+      );
       assert.ok(!removed.some((n) => n.startsWith(`memlens-${process.pid}-`) && n !== `memlens-${process.pid}-1`));
       assert.ok(existsSync(live));
       assert.ok(existsSync(foreign));

@@ -33,7 +33,8 @@ async function dirtyBody(serve: LiveServe): Promise<DirtyBody> {
 const text = async (page: Page, selector: string): Promise<string> => (await page.textContent(selector)) ?? '';
 
 /** The newest round the chart shows ("… rounds shown, 1 to N; …"), 0 before the first. */
-const shownRound = async (page: Page): Promise<number> => Number(/1 to (\d+)/.exec((await page.getAttribute('#dirty-chart', 'aria-label')) ?? '')?.[1] ?? 0);
+const shownRound = async (page: Page): Promise<number> =>
+  Number(/1 to (\d+)/.exec((await page.getAttribute('#dirty-chart', 'aria-label')) ?? '')?.[1] ?? 0);
 
 /**
  * Waits until the verdict matches `re`. A verdict that depends on the workload's timing (it may not
@@ -46,7 +47,8 @@ async function untilVerdict(page: Page, re: RegExp, withinRounds = 40): Promise<
     page,
     (a: { source: string; last: number }) =>
       new RegExp(a.source).test(document.getElementById('dirty-verdict')?.textContent ?? '') ||
-      Number(/1 to (\d+)/.exec(document.getElementById('dirty-chart')?.getAttribute('aria-label') ?? '')?.[1] ?? 0) >= a.last,
+      Number(/1 to (\d+)/.exec(document.getElementById('dirty-chart')?.getAttribute('aria-label') ?? '')?.[1] ?? 0) >=
+        a.last,
     { source: re.source, last },
   );
   const verdict = await text(page, '#dirty-verdict');
@@ -73,11 +75,20 @@ describe('the Dirty pages tab against a live watch', { skip: canRun ? false : 'n
     // Pages 5, 8, 11, … (120 of them) written every 40 ms by the workload itself.
     w = await startWorkload(['1000', 'loop', '5', '120', '3', '40'], { binary });
     teardown.add(() => w.stop());
-    serve = await startServe(['--no-trace', '--dirty-watch', String(w.pid), '--dirty-fallback', 'accessed', '--dirty-interval', '400ms']);
+    serve = await startServe([
+      '--no-trace',
+      '--dirty-watch',
+      String(w.pid),
+      '--dirty-fallback',
+      'accessed',
+      '--dirty-interval',
+      '400ms',
+    ]);
     teardown.add(async () => assert.equal(await serve.stop(), 0, serve.stderr()));
     // The page opens late: three rounds are already measured, and must be on the chart.
-    await waitingFor('the watch\'s third round', async () => {
-      while (((await dirtyBody(serve)).watch?.rounds ?? 0) < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitingFor("the watch's third round", async () => {
+      while (((await dirtyBody(serve)).watch?.rounds ?? 0) < 3)
+        await new Promise((resolve) => setTimeout(resolve, 100));
     });
     browser = await launchBrowser();
     teardown.add(() => browser.close());
@@ -95,35 +106,56 @@ describe('the Dirty pages tab against a live watch', { skip: canRun ? false : 'n
   test('the tab appears, and opened late it shows the history from round 1', async () => {
     await until(page, () => document.getElementById('tab-dirty')?.hidden === false);
     await page.click('#tab-dirty');
-    await until(page, () => /rounds shown, 1 to \d+/.test(document.getElementById('dirty-chart')?.getAttribute('aria-label') ?? ''));
+    await until(page, () =>
+      /rounds shown, 1 to \d+/.test(document.getElementById('dirty-chart')?.getAttribute('aria-label') ?? ''),
+    );
     const label = (await page.getAttribute('#dirty-chart', 'aria-label')) ?? '';
     assert.match(label, /^pages touched \(read or written\) per round: /);
     assert.ok(Number(/1 to (\d+)/.exec(label)?.[1]) >= 3, label);
     assert.ok((await page.locator('#dirty-chart canvas').count()) > 0);
     // Then new rounds arrive over the WebSocket.
     const first = Number(/1 to (\d+)/.exec(label)?.[1]);
-    await until(page, (n: number) => Number(/1 to (\d+)/.exec(document.getElementById('dirty-chart')?.getAttribute('aria-label') ?? '')?.[1]) > n + 1, first);
+    await until(
+      page,
+      (n: number) =>
+        Number(/1 to (\d+)/.exec(document.getElementById('dirty-chart')?.getAttribute('aria-label') ?? '')?.[1]) >
+        n + 1,
+      first,
+    );
   });
 
   test('pid, name and method in words: touched pages, never called writes', async () => {
     assert.equal(await text(page, '#dirty-title'), `Dirty pages of process ${w.pid} (${HOSTILE})`);
     const method = await text(page, '#dirty-method');
-    assert.match(method, /^Method: referenced bits \(--dirty-fallback accessed\), counting pages touched \(read or written\)/);
+    assert.match(
+      method,
+      /^Method: referenced bits \(--dirty-fallback accessed\), counting pages touched \(read or written\)/,
+    );
     assert.match(method, /these are not writes/);
     assert.match(await text(page, '#dirty-state'), /^watching every 400 ms$/);
     const view = await text(page, '#view-dirty');
     assert.doesNotMatch(view, /pages written|writable/);
-    assert.match(await text(page, '#dirty-rule'), /at most 5 % of the larger of the two, or by at most 8 pages.*3 steady rounds in a row.*never before round 4.*keeps going after it converges/);
+    assert.match(
+      await text(page, '#dirty-rule'),
+      /at most 5 % of the larger of the two, or by at most 8 pages.*3 steady rounds in a row.*never before round 4.*keeps going after it converges/,
+    );
   });
 
-  test('the verdict, the working set and the newest round\'s areas: the 120 pages written, by address', async () => {
+  test("the verdict, the working set and the newest round's areas: the 120 pages written, by address", async () => {
     await untilVerdict(page, /^converged at round \d+/);
     const ws = await text(page, '#dirty-ws');
     const pages = Number(/^([\d,]+) pages \(/.exec(ws)?.[1]?.replace(/,/g, ''));
     assert.ok(pages >= 120, ws);
     assert.match(ws, /touched per 400 ms round$/);
     assert.equal(await text(page, '#dirty-ws-label'), 'working set (touched)');
-    await until(page, (start: string) => [...document.querySelectorAll('#dirty-ranges tr')].some((tr) => tr.children[0]?.textContent === start && tr.children[2]?.textContent === '120'), hex(w.address));
+    await until(
+      page,
+      (start: string) =>
+        [...document.querySelectorAll('#dirty-ranges tr')].some(
+          (tr) => tr.children[0]?.textContent === start && tr.children[2]?.textContent === '120',
+        ),
+      hex(w.address),
+    );
     const row = await page.$$eval(
       '#dirty-ranges tr',
       (rows, start) => rows.map((tr) => [...tr.children].map((c) => c.textContent)).find((cells) => cells[0] === start),
@@ -133,9 +165,16 @@ describe('the Dirty pages tab against a live watch', { skip: canRun ? false : 'n
     await page.screenshot({ path: join(shots, 'dirty-converged.png'), fullPage: true });
   });
 
-  test('hostile text stays text: the process name and the executable\'s path inject nothing', async () => {
+  test("hostile text stays text: the process name and the executable's path inject nothing", async () => {
     // The executable's own pages are touched every round: its mapping, named by its path, is listed.
-    await until(page, (name: string) => [...document.querySelectorAll('#dirty-mappings td, #dirty-ranges td')].some((td) => td.textContent.endsWith(`/${name}`)), HOSTILE);
+    await until(
+      page,
+      (name: string) =>
+        [...document.querySelectorAll('#dirty-mappings td, #dirty-ranges td')].some((td) =>
+          td.textContent.endsWith(`/${name}`),
+        ),
+      HOSTILE,
+    );
     const injected = await page.evaluate(() => ({
       pwn: document.getElementById('dpwn') !== null,
       italic: document.querySelectorAll('i').length,
@@ -174,8 +213,14 @@ describe('the Dirty pages tab against a live watch', { skip: canRun ? false : 'n
     const stretches = stretchesIn(label);
     assert.deepEqual(stretches, fromApi);
     const ends = stretches.map((x) => x.split('–').map(Number));
-    assert.ok(ends.some(([a = 0, b = a]) => a <= changedAt && b <= changedAt + 2), `no stretch ending at the change (round ${changedAt}): ${label}`);
-    assert.ok(ends.some(([a = 0]) => a === since), `no stretch from round ${since}: ${label}`);
+    assert.ok(
+      ends.some(([a = 0, b = a]) => a <= changedAt && b <= changedAt + 2),
+      `no stretch ending at the change (round ${changedAt}): ${label}`,
+    );
+    assert.ok(
+      ends.some(([a = 0]) => a === since),
+      `no stretch from round ${since}: ${label}`,
+    );
     await page.screenshot({ path: join(shots, 'dirty.png'), fullPage: true });
     await page.click('#theme');
     await until(page, () => document.documentElement.dataset.theme === 'dark');
@@ -187,10 +232,16 @@ describe('the Dirty pages tab against a live watch', { skip: canRun ? false : 'n
     await w.stop();
     await until(page, () => document.getElementById('dirty-state')?.textContent === 'process exited');
     const reason = await text(page, '#dirty-reason');
-    assert.match(reason, new RegExp(`^process ${w.pid} exited during the watch: the \\d+ rounds measured before are kept$`));
+    assert.match(
+      reason,
+      new RegExp(`^process ${w.pid} exited during the watch: the \\d+ rounds measured before are kept$`),
+    );
     assert.equal(await page.isVisible('#dirty-reason'), true);
     const rounds = (await dirtyBody(serve)).watch?.rounds ?? 0;
-    assert.match((await page.getAttribute('#dirty-chart', 'aria-label')) ?? '', new RegExp(`rounds shown, 1 to ${rounds};`));
+    assert.match(
+      (await page.getAttribute('#dirty-chart', 'aria-label')) ?? '',
+      new RegExp(`rounds shown, 1 to ${rounds};`),
+    );
     await page.screenshot({ path: join(shots, 'dirty-exited.png'), fullPage: true });
     assert.deepEqual(errors, []);
   });
@@ -204,7 +255,7 @@ describe('the Dirty pages tab without a watch to run', { skip: canRun ? false : 
       const page = await browser.newPage();
       const probed = page.waitForResponse((r) => r.url().endsWith('/api/v1/dirty'));
       await page.goto(serve.url);
-      assert.equal((await (await probed).json() as DirtyBody).watch, null);
+      assert.equal(((await (await probed).json()) as DirtyBody).watch, null);
       // By the first live update (a WebSocket round trip later) the answer has long been handled.
       await until(page, () => (document.getElementById('st-seq')?.textContent ?? '').startsWith('update #'));
       assert.equal(await page.isHidden('#tab-dirty'), true);
@@ -226,9 +277,16 @@ describe('the Dirty pages tab without a watch to run', { skip: canRun ? false : 
       }
       const page = await browser.newPage();
       await page.goto(`${serve.url}#dirty`);
-      await until(page, () => (document.getElementById('dirty-reason')?.textContent ?? '').startsWith('soft-dirty tracking is not available on this kernel'));
+      await until(page, () =>
+        (document.getElementById('dirty-reason')?.textContent ?? '').startsWith(
+          'soft-dirty tracking is not available on this kernel',
+        ),
+      );
       await until(page, () => document.getElementById('tab-dirty')?.hidden === false);
-      assert.match(await text(page, '#dirty-reason'), /Restart memlens serve with --dirty-fallback accessed to count pages touched \(read or written\) instead\.$/);
+      assert.match(
+        await text(page, '#dirty-reason'),
+        /Restart memlens serve with --dirty-fallback accessed to count pages touched \(read or written\) instead\.$/,
+      );
       assert.equal(await text(page, '#dirty-state'), 'not watching');
       assert.equal(await text(page, '#dirty-verdict'), 'no watch');
       assert.equal(await page.isVisible('#dirty-reason'), true);

@@ -72,7 +72,8 @@ describe('history across a restart of memlens serve', { skip: canRun ? false : '
     servers.push(second);
     const after_ = await apiGet<HistoryBody>(second, `history?from=${since}&to=${Date.now() + 1000}&points=1000`);
     const times = new Set(after_.points.map((p) => p.tMs));
-    for (const t of firstTimes) assert.ok(times.has(t), `sample of ${new Date(t).toISOString()} from before the restart is served after it`);
+    for (const t of firstTimes)
+      assert.ok(times.has(t), `sample of ${new Date(t).toISOString()} from before the restart is served after it`);
     const anon = after_.categories.findIndex((c) => c.key === 'anon');
     assert.ok(anon >= 0, 'the anonymous-memory category is there');
     // Each body lists its categories in its own order: index each by its own.
@@ -82,7 +83,10 @@ describe('history across a restart of memlens serve', { skip: canRun ? false : '
     assert.equal(is?.avg[anon], was?.avg[anonBefore], 'the stored figure is the one served before the restart');
     // The process series: minute buckets, written when the first server stopped.
     const mine = after_.processes.find((p) => p.pid === process.pid);
-    assert.ok(mine !== undefined, `process ${process.pid} (this test) is among the ranked processes: ${after_.processes.map((p) => `${p.name}/${p.pid}`).join(', ')}`);
+    assert.ok(
+      mine !== undefined,
+      `process ${process.pid} (this test) is among the ranked processes: ${after_.processes.map((p) => `${p.name}/${p.pid}`).join(', ')}`,
+    );
     assert.ok(mine.maxPssBytes > 0);
     const detail = await apiGet<ProcessDetailBody>(second, `processes/${process.pid}`);
     assert.ok(
@@ -95,7 +99,10 @@ describe('history across a restart of memlens serve', { skip: canRun ? false : '
       const body = await apiGet<ProcessesBody>(second, 'processes');
       return body.pssHistory?.series.find((x) => x.pid === process.pid);
     });
-    assert.ok((spark.tMs[0] ?? Infinity) < stoppedAt, `the sparkline of process ${process.pid} starts before the restart: ${JSON.stringify(spark.tMs.slice(0, 3))}`);
+    assert.ok(
+      (spark.tMs[0] ?? Infinity) < stoppedAt,
+      `the sparkline of process ${process.pid} starts before the restart: ${JSON.stringify(spark.tMs.slice(0, 3))}`,
+    );
 
     // The Timeline in Chromium: its first point is from the first server.
     const browser = await launchBrowser();
@@ -104,23 +111,36 @@ describe('history across a restart of memlens serve', { skip: canRun ? false : '
       await page.goto(`${second.url}#timeline`);
       await page.click('#tab-timeline');
       const firstMs = Math.min(...firstTimes);
-      await waitingFor(`the Timeline in Chromium to draw a point from before the restart (${new Date(firstMs).toISOString()}) and a process series`, () =>
-        page.waitForFunction(
-          (t: number) => {
-            const d = document.getElementById('timeline')?.dataset;
-            return d !== undefined && Number(d.firstMs) <= t && Number(d.series) > 0;
-          },
-          firstMs,
-          { timeout: BOUND_MS, polling: 200 },
-        ),
+      await waitingFor(
+        `the Timeline in Chromium to draw a point from before the restart (${new Date(firstMs).toISOString()}) and a process series`,
+        () =>
+          page.waitForFunction(
+            (t: number) => {
+              const d = document.getElementById('timeline')?.dataset;
+              return d !== undefined && Number(d.firstMs) <= t && Number(d.series) > 0;
+            },
+            firstMs,
+            { timeout: BOUND_MS, polling: 200 },
+          ),
       );
-      const drawn = await page.evaluate(() => Object.fromEntries(Object.entries(document.getElementById('timeline')?.dataset ?? {})));
+      const drawn = await page.evaluate(() =>
+        Object.fromEntries(Object.entries(document.getElementById('timeline')?.dataset ?? {})),
+      );
       assert.ok(Number(drawn.points) >= firstTimes.length, `points drawn: ${JSON.stringify(drawn)}`);
       // A tooltip on the stacked categories: hover the newest samples in the chart's upper grid.
       const box = await page.locator('#timeline').boundingBox();
       assert.ok(box !== null);
       await page.mouse.move(box.x + box.width - 40, box.y + box.height * 0.3);
-      await waitingFor('a tooltip with a category and a size', () => page.waitForFunction(() => /anonymous memory of processes: [\d.]+ [KMGT]i?B/.test(document.querySelector('#timeline')?.textContent ?? ''), undefined, { timeout: BOUND_MS, polling: 200 }));
+      await waitingFor('a tooltip with a category and a size', () =>
+        page.waitForFunction(
+          () =>
+            /anonymous memory of processes: [\d.]+ [KMGT]i?B/.test(
+              document.querySelector('#timeline')?.textContent ?? '',
+            ),
+          undefined,
+          { timeout: BOUND_MS, polling: 200 },
+        ),
+      );
       mkdirSync(artifactsDir, { recursive: true });
       await page.screenshot({ path: join(artifactsDir, 'history-timeline.png') });
     } finally {

@@ -25,16 +25,22 @@ export function freePort(): Promise<number> {
 
 /** Resolves with the first stdout line matching `re`, whenever it comes. */
 function lineMatching(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
-  return waitingFor(`pid ${child.pid} (${child.spawnargs.join(' ').slice(0, 200)}) to print /${re.source}/`, () => new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (d: string) => {
-      buf += d;
-      const m = re.exec(buf);
-      if (m !== null) resolve(m);
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before printing ${re.source}; stdout: ${buf}`)));
-  }));
+  return waitingFor(
+    `pid ${child.pid} (${child.spawnargs.join(' ').slice(0, 200)}) to print /${re.source}/`,
+    () =>
+      new Promise((resolve, reject) => {
+        let buf = '';
+        child.stdout?.setEncoding('utf8');
+        child.stdout?.on('data', (d: string) => {
+          buf += d;
+          const m = re.exec(buf);
+          if (m !== null) resolve(m);
+        });
+        child.once('exit', (code) =>
+          reject(new Error(`exited with ${code} before printing ${re.source}; stdout: ${buf}`)),
+        );
+      }),
+  );
 }
 
 export interface LiveServe {
@@ -87,19 +93,23 @@ export async function startServe(extra: string[] = [], opts: StartServeOptions =
     child,
     stderr: () => err,
     stop: () =>
-      waitingFor(`memlens serve (pid ${child.pid}) to exit after SIGINT`, () => new Promise((resolve) => {
-        if (child.exitCode !== null) {
-          resolve(child.exitCode);
-          return;
-        }
-        child.once('exit', (code) => {
-          // The store and data directory are the test's own; what to look at afterwards is the
-          // exit code and stderr, which the caller has.
-          if (!keep) rmSync(dir, { recursive: true, force: true });
-          resolve(code);
-        });
-        child.kill('SIGINT');
-      })),
+      waitingFor(
+        `memlens serve (pid ${child.pid}) to exit after SIGINT`,
+        () =>
+          new Promise((resolve) => {
+            if (child.exitCode !== null) {
+              resolve(child.exitCode);
+              return;
+            }
+            child.once('exit', (code) => {
+              // The store and data directory are the test's own; what to look at afterwards is the
+              // exit code and stderr, which the caller has.
+              if (!keep) rmSync(dir, { recursive: true, force: true });
+              resolve(code);
+            });
+            child.kill('SIGINT');
+          }),
+      ),
   };
 }
 
@@ -118,7 +128,13 @@ export interface Workload {
 }
 
 /** Starts the workload and resolves once its mappings are made. */
-export function startWorkload(name: string, gib: number, count: number, unmap: number, extraArgs: string[] = []): Promise<Workload> {
+export function startWorkload(
+  name: string,
+  gib: number,
+  count: number,
+  unmap: number,
+  extraArgs: string[] = [],
+): Promise<Workload> {
   return startWorkloadMode(name, [String(gib), String(count), String(unmap), ...extraArgs]);
 }
 
@@ -157,7 +173,16 @@ export async function launchBrowser(): Promise<BrowserContext> {
   const userDataDir = mkdtempSync(join(tmpdir(), 'memlens-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1440, height: 900 },
   });
   profiles.add(userDataDir);
@@ -171,16 +196,26 @@ export const PAGE_WAIT_MS = 5 * 60_000;
  * Waits until the predicate holds in the page, at most `timeoutMs`; the wait leaves a note saying
  * so, and when the bound runs out it fails saying what it waited for.
  */
-export async function untilInPage<A>(page: Page, fn: (arg: A) => boolean, arg?: A, timeoutMs: number = PAGE_WAIT_MS): Promise<void> {
+export async function untilInPage<A>(
+  page: Page,
+  fn: (arg: A) => boolean,
+  arg?: A,
+  timeoutMs: number = PAGE_WAIT_MS,
+): Promise<void> {
   const what = `the page: ${describePredicate(fn, arg)}`;
-  await waitingFor(what, async () => {
-    try {
-      await page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: timeoutMs, polling: 200 });
-    } catch (e) {
-      if (e instanceof Error && e.name === 'TimeoutError') throw new Error(`waited ${Math.round(timeoutMs / 1000)} s for ${what}`);
-      throw e;
-    }
-  }, timeoutMs + 30_000);
+  await waitingFor(
+    what,
+    async () => {
+      try {
+        await page.waitForFunction(fn as (arg: unknown) => boolean, arg, { timeout: timeoutMs, polling: 200 });
+      } catch (e) {
+        if (e instanceof Error && e.name === 'TimeoutError')
+          throw new Error(`waited ${Math.round(timeoutMs / 1000)} s for ${what}`);
+        throw e;
+      }
+    },
+    timeoutMs + 30_000,
+  );
 }
 
 /**
@@ -190,7 +225,9 @@ export async function untilInPage<A>(page: Page, fn: (arg: A) => boolean, arg?: 
  */
 export async function hoverChartUntil(page: Page, selector: string, text: string): Promise<string> {
   const box = await page.evaluate((sel: string) => {
-    const rects = [...document.querySelectorAll(`${sel} svg path`)].map((p) => p.getBoundingClientRect()).filter((r) => r.width > 0 && r.height > 0);
+    const rects = [...document.querySelectorAll(`${sel} svg path`)]
+      .map((p) => p.getBoundingClientRect())
+      .filter((r) => r.width > 0 && r.height > 0);
     if (rects.length === 0) return null;
     const x = Math.min(...rects.map((r) => r.left));
     const y = Math.min(...rects.map((r) => r.top));
@@ -201,7 +238,14 @@ export async function hoverChartUntil(page: Page, selector: string, text: string
   for (let dy = 4; dy < box.h; dy += 8) {
     for (let dx = 4; dx < box.w; dx += 8) {
       await page.mouse.move(box.x + dx, box.y + dy);
-      seen = await page.evaluate((sel: string) => [...document.querySelectorAll(`${sel} div`)].filter((d) => d.querySelector('svg') === null).map((d) => d.textContent).join('|'), selector);
+      seen = await page.evaluate(
+        (sel: string) =>
+          [...document.querySelectorAll(`${sel} div`)]
+            .filter((d) => d.querySelector('svg') === null)
+            .map((d) => d.textContent)
+            .join('|'),
+        selector,
+      );
       if (seen.includes(text)) return seen;
     }
   }

@@ -21,7 +21,14 @@ import { artifactsDir } from '../helpers/paths.js';
 import { Teardown } from '../helpers/teardown.js';
 import { buildScenario } from '../memtrace/scenarios.js';
 import type { LiveServe, Workload } from './live-serve.js';
-import { launchBrowser, PAGE_WAIT_MS, startServe, startWorkload, startWorkloadMode, untilInPage as until } from './live-serve.js';
+import {
+  launchBrowser,
+  PAGE_WAIT_MS,
+  startServe,
+  startWorkload,
+  startWorkloadMode,
+  untilInPage as until,
+} from './live-serve.js';
 
 const canRun = process.getuid?.() === 0 && existsSync('/usr/bin/chromium');
 const shots = join(artifactsDir, 'views');
@@ -34,7 +41,8 @@ const TRACE = 'lwt-server.ctf';
 
 async function setTheme(page: Page, theme: 'light' | 'dark'): Promise<void> {
   // A DOM click: the process detail panel covers the button for the pointer.
-  for (let i = 0; i < 2 && (await page.evaluate(() => document.documentElement.dataset.theme)) !== theme; i++) await page.evaluate(() => document.getElementById('theme')?.click());
+  for (let i = 0; i < 2 && (await page.evaluate(() => document.documentElement.dataset.theme)) !== theme; i++)
+    await page.evaluate(() => document.getElementById('theme')?.click());
   await until(page, (t: string) => document.documentElement.dataset.theme === t, theme);
 }
 
@@ -48,7 +56,10 @@ function sidewaysScrollers(page: Page): Promise<string[]> {
       if (e.offsetParent === null && getComputedStyle(e).position !== 'fixed') continue;
       if (e.closest('[hidden]') !== null) continue;
       const x = getComputedStyle(e).overflowX;
-      if ((x === 'auto' || x === 'scroll') && e.scrollWidth > e.clientWidth + 1) out.push(`${e.id === '' ? `${e.tagName.toLowerCase()}.${e.className}` : `#${e.id}`} (${e.scrollWidth} px in ${e.clientWidth})`);
+      if ((x === 'auto' || x === 'scroll') && e.scrollWidth > e.clientWidth + 1)
+        out.push(
+          `${e.id === '' ? `${e.tagName.toLowerCase()}.${e.className}` : `#${e.id}`} (${e.scrollWidth} px in ${e.clientWidth})`,
+        );
     }
     return out;
   });
@@ -66,41 +77,64 @@ async function assertCallRowsDrawn(page: Page, label: string): Promise<void> {
     if (box === undefined) return { rows: 0, box: null };
     const rows = [...document.querySelectorAll('#calls-inner .vrow:not(.more)')].filter((r) => {
       const b = r.getBoundingClientRect();
-      return b.height > 0 && b.bottom > Math.max(box.top, 0) && b.top < Math.min(box.bottom, window.innerHeight) && b.right > 0 && b.left < window.innerWidth;
+      return (
+        b.height > 0 &&
+        b.bottom > Math.max(box.top, 0) &&
+        b.top < Math.min(box.bottom, window.innerHeight) &&
+        b.right > 0 &&
+        b.left < window.innerWidth
+      );
     }).length;
-    return { rows, box: { x: box.left + 1, y: box.top + 1, width: Math.min(box.width, window.innerWidth - box.left) - 2, height: Math.min(box.height, window.innerHeight - box.top) - 2 } };
+    return {
+      rows,
+      box: {
+        x: box.left + 1,
+        y: box.top + 1,
+        width: Math.min(box.width, window.innerWidth - box.left) - 2,
+        height: Math.min(box.height, window.innerHeight - box.top) - 2,
+      },
+    };
   });
   assert.ok(seen.box !== null && seen.rows >= 5, `${label}: ${seen.rows} call rows meet the list's box and the window`);
   const png = await page.screenshot({ clip: seen.box });
   // The share of pixels in the list that differ from its commonest colour (its background).
-  const ink = await page.evaluate(async (src: string) => {
-    const img = new Image();
-    img.src = src;
-    await img.decode();
-    const canvas = document.createElement('canvas');
-    canvas.width = img.width;
-    canvas.height = img.height;
-    const g = canvas.getContext('2d');
-    if (g === null) return 0;
-    g.drawImage(img, 0, 0);
-    const d = g.getImageData(0, 0, img.width, img.height).data;
-    const counts = new Map<number, number>();
-    for (let i = 0; i < d.length; i += 4) {
-      const k = ((d[i] ?? 0) << 16) | ((d[i + 1] ?? 0) << 8) | (d[i + 2] ?? 0);
-      counts.set(k, (counts.get(k) ?? 0) + 1);
-    }
-    let bg = 0;
-    let most = -1;
-    for (const [k, n] of counts) if (n > most) [bg, most] = [k, n];
-    let differ = 0;
-    for (let i = 0; i < d.length; i += 4) {
-      const dist = Math.abs((d[i] ?? 0) - ((bg >> 16) & 255)) + Math.abs((d[i + 1] ?? 0) - ((bg >> 8) & 255)) + Math.abs((d[i + 2] ?? 0) - (bg & 255));
-      if (dist > 60) differ++;
-    }
-    return differ / (d.length / 4);
-  }, `data:image/png;base64,${png.toString('base64')}`);
+  const ink = await page.evaluate(
+    async (src: string) => {
+      const img = new Image();
+      img.src = src;
+      await img.decode();
+      const canvas = document.createElement('canvas');
+      canvas.width = img.width;
+      canvas.height = img.height;
+      const g = canvas.getContext('2d');
+      if (g === null) return 0;
+      g.drawImage(img, 0, 0);
+      const d = g.getImageData(0, 0, img.width, img.height).data;
+      const counts = new Map<number, number>();
+      for (let i = 0; i < d.length; i += 4) {
+        const k = ((d[i] ?? 0) << 16) | ((d[i + 1] ?? 0) << 8) | (d[i + 2] ?? 0);
+        counts.set(k, (counts.get(k) ?? 0) + 1);
+      }
+      let bg = 0;
+      let most = -1;
+      for (const [k, n] of counts) if (n > most) [bg, most] = [k, n];
+      let differ = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        const dist =
+          Math.abs((d[i] ?? 0) - ((bg >> 16) & 255)) +
+          Math.abs((d[i + 1] ?? 0) - ((bg >> 8) & 255)) +
+          Math.abs((d[i + 2] ?? 0) - (bg & 255));
+        if (dist > 60) differ++;
+      }
+      return differ / (d.length / 4);
+    },
+    `data:image/png;base64,${png.toString('base64')}`,
+  );
   // Rows of text fill a few percent of the list at least; an empty list has none.
-  assert.ok(ink > 0.01, `${label}: the calls list's picture is empty (${(ink * 100).toFixed(2)} % of its pixels differ from its background)`);
+  assert.ok(
+    ink > 0.01,
+    `${label}: the calls list's picture is empty (${(ink * 100).toFixed(2)} % of its pixels differ from its background)`,
+  );
 }
 
 /**
@@ -108,7 +142,12 @@ async function assertCallRowsDrawn(page: Page, label: string): Promise<void> {
  * 1440×900 nothing may scroll sideways. Returns what scrolls sideways at 800×600, for the log.
  * `check` runs after each screenshot.
  */
-async function shootAll(page: Page, name: string, ready: () => Promise<void> = () => Promise.resolve(), check?: (label: string) => Promise<void>): Promise<string[]> {
+async function shootAll(
+  page: Page,
+  name: string,
+  ready: () => Promise<void> = () => Promise.resolve(),
+  check?: (label: string) => Promise<void>,
+): Promise<string[]> {
   mkdirSync(shots, { recursive: true });
   const narrow: string[] = [];
   for (const theme of THEMES) {
@@ -131,123 +170,201 @@ async function shootAll(page: Page, name: string, ready: () => Promise<void> = (
   return narrow;
 }
 
-describe('every view in chromium, at two sizes and in both themes', { skip: canRun ? false : 'needs root (tracing) and /usr/bin/chromium' }, () => {
-  let serve: LiveServe;
-  let browser: BrowserContext;
-  let page: Page;
-  let mapper: Workload;
-  let grower: Workload;
-  let reserver: Workload;
-  const errors: string[] = [];
-  const narrow: string[] = [];
-  const teardown = new Teardown();
-  const traces = mkdtempSync(join(tmpdir(), 'memlens-views-traces-'));
+describe(
+  'every view in chromium, at two sizes and in both themes',
+  { skip: canRun ? false : 'needs root (tracing) and /usr/bin/chromium' },
+  () => {
+    let serve: LiveServe;
+    let browser: BrowserContext;
+    let page: Page;
+    let mapper: Workload;
+    let grower: Workload;
+    let reserver: Workload;
+    const errors: string[] = [];
+    const narrow: string[] = [];
+    const teardown = new Teardown();
+    const traces = mkdtempSync(join(tmpdir(), 'memlens-views-traces-'));
 
-  before(async () => {
-    teardown.add(() => rmSync(traces, { recursive: true, force: true }));
-    writeFileSync(join(traces, TRACE), buildScenario({ durationS: 40, tickUs: 2000, leak: true, race: { fromS: 10, toS: 20 }, warmup: false, seed: 8, tasks: true }).bytes);
-    // The workloads start before the server: their mappings come from /proc/PID/maps then, and
-    // the dirty-pages watch needs a pid to watch.
-    mapper = await startWorkload('mlviews', 1, 2, 1);
-    teardown.add(() => mapper.stop());
-    reserver = await startWorkloadMode('mlreserve', ['reserve', '64', '8']);
-    teardown.add(() => reserver.stop());
-    grower = await startWorkloadMode('mlgrow', ['grow', '2', '1000']);
-    teardown.add(() => grower.stop());
-    // A high CPU budget: a sample about every second, so the Timeline has points within seconds.
-    serve = await startServe(['--memtrace-dir', traces, '--cpu-budget', '50', '--dirty-watch', String(grower.pid), '--dirty-fallback', 'accessed']);
-    teardown.add(async () => {
-      assert.equal(await serve.stop(), 0, serve.stderr());
+    before(async () => {
+      teardown.add(() => rmSync(traces, { recursive: true, force: true }));
+      writeFileSync(
+        join(traces, TRACE),
+        buildScenario({
+          durationS: 40,
+          tickUs: 2000,
+          leak: true,
+          race: { fromS: 10, toS: 20 },
+          warmup: false,
+          seed: 8,
+          tasks: true,
+        }).bytes,
+      );
+      // The workloads start before the server: their mappings come from /proc/PID/maps then, and
+      // the dirty-pages watch needs a pid to watch.
+      mapper = await startWorkload('mlviews', 1, 2, 1);
+      teardown.add(() => mapper.stop());
+      reserver = await startWorkloadMode('mlreserve', ['reserve', '64', '8']);
+      teardown.add(() => reserver.stop());
+      grower = await startWorkloadMode('mlgrow', ['grow', '2', '1000']);
+      teardown.add(() => grower.stop());
+      // A high CPU budget: a sample about every second, so the Timeline has points within seconds.
+      serve = await startServe([
+        '--memtrace-dir',
+        traces,
+        '--cpu-budget',
+        '50',
+        '--dirty-watch',
+        String(grower.pid),
+        '--dirty-fallback',
+        'accessed',
+      ]);
+      teardown.add(async () => {
+        assert.equal(await serve.stop(), 0, serve.stderr());
+      });
+      browser = await launchBrowser();
+      teardown.add(() => browser.close());
+      page = await browser.newPage();
+      // Clicks and screenshots wait as long as the page waits: the machine may be shared with other test runs.
+      page.setDefaultTimeout(PAGE_WAIT_MS);
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(serve.url);
     });
-    browser = await launchBrowser();
-    teardown.add(() => browser.close());
-    page = await browser.newPage();
-    // Clicks and screenshots wait as long as the page waits: the machine may be shared with other test runs.
-    page.setDefaultTimeout(PAGE_WAIT_MS);
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(serve.url);
-  });
 
-  after(async () => {
-    // What scrolls sideways at 800×600 is not a failure (the Processes table has 11 columns), but it is said.
-    if (narrow.length > 0) console.log(`sideways at 800×600:\n  ${narrow.join('\n  ')}`);
-    await teardown.run();
-  });
-
-  test('Processes: the required columns, nothing scrolling sideways at 1440 px', async () => {
-    await page.click('#tab-processes');
-    await until(page, (pids: number[]) => pids.every((pid) => document.querySelector(`#proc-body tr[data-pid="${pid}"] [data-col=ussBytes]`)?.textContent.endsWith('iB') === true), [grower.pid, reserver.pid]);
-    await until(page, (pid: number) => document.querySelector(`#proc-body tr[data-pid="${pid}"] [data-col=reservedBytes]`)?.textContent === '64.0 GiB', reserver.pid);
-    await until(page, () => document.querySelector('#pie svg path') !== null);
-    const heads = await page.$$eval('#proc-head th', (ths) => ths.filter((t) => !(t as HTMLElement).hidden).map((t) => t.textContent));
-    for (const h of ['PID', 'Name', 'PSS', 'PSS, last hour', 'USS', 'RSS', 'Swap', 'Requested', '% of total', 'Reserved']) assert.ok(heads.includes(h), `column ${h} shown: ${heads.join(', ')}`);
-    narrow.push(...(await shootAll(page, 'processes')));
-    // The column picker brings a hidden column back.
-    await page.click('#proc-columns summary');
-    await page.check('#proc-columns-list input[data-col="calls"]');
-    assert.equal(await page.isVisible('#proc-head th[data-col="calls"]'), true);
-    await page.uncheck('#proc-columns-list input[data-col="calls"]');
-    await page.click('#proc-columns summary');
-  });
-
-  test('Process detail', async () => {
-    const sel = `#proc-body tr[data-pid="${grower.pid}"]`;
-    await page.click(`${sel} [data-col=name]`);
-    await until(page, () => (document.getElementById('detail-title')?.textContent ?? '').startsWith('mlgrow'));
-    try {
-      await until(page, () => document.querySelectorAll('#detail-chart canvas').length > 0 && document.querySelectorAll('#detail-maps tr').length > 0);
-      narrow.push(...(await shootAll(page, 'detail')));
-    } finally {
-      // A DOM click: the panel stays out of the other views' pictures whatever happened here.
-      await page.evaluate(() => document.getElementById('detail-close')?.click());
-    }
-  });
-
-  test('Calls: the unfiltered live list draws its rows', async () => {
-    await page.click('#tab-calls');
-    await until(page, () => document.querySelectorAll('#calls-inner .vrow:not(.more)').length > 10);
-    narrow.push(...(await shootAll(page, 'calls', undefined, (label) => assertCallRowsDrawn(page, label))));
-  });
-
-  test('System', async () => {
-    await page.click('#tab-system');
-    await until(page, () => document.querySelectorAll('#ledger svg text').length > 3 && document.querySelectorAll('#used-body tr').length > 0);
-    narrow.push(...(await shootAll(page, 'system')));
-  });
-
-  test('Timeline: the window fits the young history, and the y axes end on round ticks', async () => {
-    await page.click('#tab-timeline');
-    await until(page, () => {
-      const d = document.getElementById('timeline')?.dataset;
-      return d !== undefined && Number(d.points) >= 20 && Number(d.series) > 0;
+    after(async () => {
+      // What scrolls sideways at 800×600 is not a failure (the Processes table has 11 columns), but it is said.
+      if (narrow.length > 0) console.log(`sideways at 800×600:\n  ${narrow.join('\n  ')}`);
+      await teardown.run();
     });
-    const w = await page.evaluate(() => {
-      const d = document.getElementById('timeline')?.dataset ?? {};
-      return { shownFromMs: Number(d.shownFromMs), firstMs: Number(d.firstMs), toMs: Number(d.toMs) };
+
+    test('Processes: the required columns, nothing scrolling sideways at 1440 px', async () => {
+      await page.click('#tab-processes');
+      await until(
+        page,
+        (pids: number[]) =>
+          pids.every(
+            (pid) =>
+              document
+                .querySelector(`#proc-body tr[data-pid="${pid}"] [data-col=ussBytes]`)
+                ?.textContent.endsWith('iB') === true,
+          ),
+        [grower.pid, reserver.pid],
+      );
+      await until(
+        page,
+        (pid: number) =>
+          document.querySelector(`#proc-body tr[data-pid="${pid}"] [data-col=reservedBytes]`)?.textContent ===
+          '64.0 GiB',
+        reserver.pid,
+      );
+      await until(page, () => document.querySelector('#pie svg path') !== null);
+      const heads = await page.$$eval('#proc-head th', (ths) =>
+        ths.filter((t) => !(t as HTMLElement).hidden).map((t) => t.textContent),
+      );
+      for (const h of [
+        'PID',
+        'Name',
+        'PSS',
+        'PSS, last hour',
+        'USS',
+        'RSS',
+        'Swap',
+        'Requested',
+        '% of total',
+        'Reserved',
+      ])
+        assert.ok(heads.includes(h), `column ${h} shown: ${heads.join(', ')}`);
+      narrow.push(...(await shootAll(page, 'processes')));
+      // The column picker brings a hidden column back.
+      await page.click('#proc-columns summary');
+      await page.check('#proc-columns-list input[data-col="calls"]');
+      assert.equal(await page.isVisible('#proc-head th[data-col="calls"]'), true);
+      await page.uncheck('#proc-columns-list input[data-col="calls"]');
+      await page.click('#proc-columns summary');
     });
-    // The server started less than an hour ago: the window starts at its first point, not an hour back.
-    assert.ok(w.toMs - w.shownFromMs < 30 * 60_000, `window of ${Math.round((w.toMs - w.shownFromMs) / 1000)} s on a history of ${Math.round((w.toMs - w.firstMs) / 1000)} s`);
-    assert.ok(w.shownFromMs >= w.firstMs - 60_000, `window starts ${Math.round((w.firstMs - w.shownFromMs) / 1000)} s before the first point`);
-    // The y labels are round: whole numbers of one unit, or the decimals of a step of 2.5, 0.5 or 0.25.
-    const labels = await page.evaluate(() => (document.getElementById('timeline')?.dataset.yTicks ?? '').split('|'));
-    assert.ok(labels.length >= 4, `y labels: ${labels.join(', ')}`);
-    for (const l of labels) assert.match(l, /^\d+(\.\d\d?)? (B|KiB|MiB|GiB|TiB)$/, `y label ${l}`);
-    narrow.push(...(await shootAll(page, 'timeline')));
-  });
 
-  test('OCaml (memtrace)', async () => {
-    await page.click('#tab-memtrace');
-    await until(page, (name: string) => [...document.querySelectorAll('#mt-file option')].some((o) => (o as HTMLOptionElement).value === name), TRACE);
-    await page.selectOption('#mt-file', TRACE);
-    await until(page, () => document.querySelector('#mt-flame svg') !== null && document.querySelectorAll('#mt-sites tr').length > 0);
-    narrow.push(...(await shootAll(page, 'memtrace')));
-  });
+    test('Process detail', async () => {
+      const sel = `#proc-body tr[data-pid="${grower.pid}"]`;
+      await page.click(`${sel} [data-col=name]`);
+      await until(page, () => (document.getElementById('detail-title')?.textContent ?? '').startsWith('mlgrow'));
+      try {
+        await until(
+          page,
+          () =>
+            document.querySelectorAll('#detail-chart canvas').length > 0 &&
+            document.querySelectorAll('#detail-maps tr').length > 0,
+        );
+        narrow.push(...(await shootAll(page, 'detail')));
+      } finally {
+        // A DOM click: the panel stays out of the other views' pictures whatever happened here.
+        await page.evaluate(() => document.getElementById('detail-close')?.click());
+      }
+    });
 
-  test('Dirty pages', async () => {
-    await until(page, () => document.getElementById('tab-dirty')?.hidden === false);
-    await page.click('#tab-dirty');
-    await until(page, () => (document.getElementById('dirty-state')?.textContent ?? '') !== '');
-    narrow.push(...(await shootAll(page, 'dirty')));
-    assert.deepEqual(errors, []);
-  });
-});
+    test('Calls: the unfiltered live list draws its rows', async () => {
+      await page.click('#tab-calls');
+      await until(page, () => document.querySelectorAll('#calls-inner .vrow:not(.more)').length > 10);
+      narrow.push(...(await shootAll(page, 'calls', undefined, (label) => assertCallRowsDrawn(page, label))));
+    });
+
+    test('System', async () => {
+      await page.click('#tab-system');
+      await until(
+        page,
+        () =>
+          document.querySelectorAll('#ledger svg text').length > 3 &&
+          document.querySelectorAll('#used-body tr').length > 0,
+      );
+      narrow.push(...(await shootAll(page, 'system')));
+    });
+
+    test('Timeline: the window fits the young history, and the y axes end on round ticks', async () => {
+      await page.click('#tab-timeline');
+      await until(page, () => {
+        const d = document.getElementById('timeline')?.dataset;
+        return d !== undefined && Number(d.points) >= 20 && Number(d.series) > 0;
+      });
+      const w = await page.evaluate(() => {
+        const d = document.getElementById('timeline')?.dataset ?? {};
+        return { shownFromMs: Number(d.shownFromMs), firstMs: Number(d.firstMs), toMs: Number(d.toMs) };
+      });
+      // The server started less than an hour ago: the window starts at its first point, not an hour back.
+      assert.ok(
+        w.toMs - w.shownFromMs < 30 * 60_000,
+        `window of ${Math.round((w.toMs - w.shownFromMs) / 1000)} s on a history of ${Math.round((w.toMs - w.firstMs) / 1000)} s`,
+      );
+      assert.ok(
+        w.shownFromMs >= w.firstMs - 60_000,
+        `window starts ${Math.round((w.firstMs - w.shownFromMs) / 1000)} s before the first point`,
+      );
+      // The y labels are round: whole numbers of one unit, or the decimals of a step of 2.5, 0.5 or 0.25.
+      const labels = await page.evaluate(() => (document.getElementById('timeline')?.dataset.yTicks ?? '').split('|'));
+      assert.ok(labels.length >= 4, `y labels: ${labels.join(', ')}`);
+      for (const l of labels) assert.match(l, /^\d+(\.\d\d?)? (B|KiB|MiB|GiB|TiB)$/, `y label ${l}`);
+      narrow.push(...(await shootAll(page, 'timeline')));
+    });
+
+    test('OCaml (memtrace)', async () => {
+      await page.click('#tab-memtrace');
+      await until(
+        page,
+        (name: string) =>
+          [...document.querySelectorAll('#mt-file option')].some((o) => (o as HTMLOptionElement).value === name),
+        TRACE,
+      );
+      await page.selectOption('#mt-file', TRACE);
+      await until(
+        page,
+        () => document.querySelector('#mt-flame svg') !== null && document.querySelectorAll('#mt-sites tr').length > 0,
+      );
+      narrow.push(...(await shootAll(page, 'memtrace')));
+    });
+
+    test('Dirty pages', async () => {
+      await until(page, () => document.getElementById('tab-dirty')?.hidden === false);
+      await page.click('#tab-dirty');
+      await until(page, () => (document.getElementById('dirty-state')?.textContent ?? '') !== '');
+      narrow.push(...(await shootAll(page, 'dirty')));
+      assert.deepEqual(errors, []);
+    });
+  },
+);

@@ -45,9 +45,25 @@ interface Column {
 const exact = (n: number | null): string => (n === null ? '' : `${n.toLocaleString('en-US')} bytes`);
 
 export const CALL_COLUMNS: Column[] = [
-  { id: 'time', head: 'time', help: 'when the call was made (local time)', width: '96px', minPx: 96, text: (e) => timeText(Date.parse(e.time)), title: (e) => e.time },
+  {
+    id: 'time',
+    head: 'time',
+    help: 'when the call was made (local time)',
+    width: '96px',
+    minPx: 96,
+    text: (e) => timeText(Date.parse(e.time)),
+    title: (e) => e.time,
+  },
   { id: 'pid', head: 'pid', help: 'process id', width: '64px', minPx: 64, num: true, text: (e) => String(e.pid) },
-  { id: 'name', head: 'process', help: "the process's name at the call", width: 'minmax(90px, 1fr)', minPx: 90, text: (e) => e.name, title: (e) => e.name },
+  {
+    id: 'name',
+    head: 'process',
+    help: "the process's name at the call",
+    width: 'minmax(90px, 1fr)',
+    minPx: 90,
+    text: (e) => e.name,
+    title: (e) => e.name,
+  },
   { id: 'call', head: 'call', help: 'the system call', width: '64px', minPx: 64, text: (e) => e.call },
   {
     id: 'size',
@@ -56,8 +72,18 @@ export const CALL_COLUMNS: Column[] = [
     width: '118px',
     minPx: 118,
     num: true,
-    text: (e) => (e.call === 'brk' ? '—' : e.call === 'mremap' ? `${bytesText(e.length)} → ${bytesText(e.new_length)}` : bytesText(e.length)),
-    title: (e) => (e.call === 'brk' ? 'brk takes no length' : e.call === 'mremap' ? `${exact(e.length)} → ${exact(e.new_length)}` : exact(e.length)),
+    text: (e) =>
+      e.call === 'brk'
+        ? '—'
+        : e.call === 'mremap'
+          ? `${bytesText(e.length)} → ${bytesText(e.new_length)}`
+          : bytesText(e.length),
+    title: (e) =>
+      e.call === 'brk'
+        ? 'brk takes no length'
+        : e.call === 'mremap'
+          ? `${exact(e.length)} → ${exact(e.new_length)}`
+          : exact(e.length),
   },
   {
     id: 'result',
@@ -78,7 +104,16 @@ export const CALL_COLUMNS: Column[] = [
     text: addressText,
     title: (e) => (e.call === 'mremap' && e.new_addr !== null ? `${e.addr}, new address ${e.new_addr}` : e.addr),
   },
-  { id: 'prot', head: 'prot', help: 'mmap and mprotect: the protection asked for (read, write, execute)', width: '44px', minPx: 44, optional: 'shown', text: (e) => (e.call === 'mmap' || e.call === 'mprotect' ? protText(e.prot) : ''), title: (e) => (e.prot === null ? '' : `PROT bits 0x${e.prot.toString(16)}`) },
+  {
+    id: 'prot',
+    head: 'prot',
+    help: 'mmap and mprotect: the protection asked for (read, write, execute)',
+    width: '44px',
+    minPx: 44,
+    optional: 'shown',
+    text: (e) => (e.call === 'mmap' || e.call === 'mprotect' ? protText(e.prot) : ''),
+    title: (e) => (e.prot === null ? '' : `PROT bits 0x${e.prot.toString(16)}`),
+  },
   {
     id: 'flags',
     head: 'flags',
@@ -89,9 +124,36 @@ export const CALL_COLUMNS: Column[] = [
     text: (e) => flagsText(e.call, e.flags),
     title: (e) => (e.flags === null ? '' : `${flagsText(e.call, e.flags)} (0x${e.flags.toString(16)})`),
   },
-  { id: 'fd', head: 'fd', help: 'mmap: the file descriptor mapped (none: anonymous memory)', width: '46px', minPx: 46, num: true, optional: 'shown', text: (e) => (e.call !== 'mmap' || e.fd === null ? '' : e.fd < 0 ? 'none' : String(e.fd)) },
-  { id: 'tid', head: 'tid', help: 'thread id of the calling thread', width: '64px', minPx: 64, num: true, optional: 'hidden', text: (e) => String(e.tid) },
-  { id: 'thread', head: 'thread', help: "the calling thread's name", width: '110px', minPx: 110, optional: 'hidden', text: (e) => e.thread, title: (e) => e.thread },
+  {
+    id: 'fd',
+    head: 'fd',
+    help: 'mmap: the file descriptor mapped (none: anonymous memory)',
+    width: '46px',
+    minPx: 46,
+    num: true,
+    optional: 'shown',
+    text: (e) => (e.call !== 'mmap' || e.fd === null ? '' : e.fd < 0 ? 'none' : String(e.fd)),
+  },
+  {
+    id: 'tid',
+    head: 'tid',
+    help: 'thread id of the calling thread',
+    width: '64px',
+    minPx: 64,
+    num: true,
+    optional: 'hidden',
+    text: (e) => String(e.tid),
+  },
+  {
+    id: 'thread',
+    head: 'thread',
+    help: "the calling thread's name",
+    width: '110px',
+    minPx: 110,
+    optional: 'hidden',
+    text: (e) => e.thread,
+    title: (e) => e.thread,
+  },
 ];
 
 const COLUMNS_KEY = 'memlens-call-columns';
@@ -104,7 +166,9 @@ try {
     const ids = JSON.parse(saved) as unknown;
     if (Array.isArray(ids)) {
       hiddenColumns.clear();
-      for (const id of ids) if (typeof id === 'string' && CALL_COLUMNS.some((c) => c.id === id && c.optional !== undefined)) hiddenColumns.add(id);
+      for (const id of ids)
+        if (typeof id === 'string' && CALL_COLUMNS.some((c) => c.id === id && c.optional !== undefined))
+          hiddenColumns.add(id);
     }
   }
 } catch {
@@ -261,7 +325,10 @@ export class CallList {
       // Live calls newer than the page's newest arrived while it was on its way: they stay on top.
       const newest = page.rows[0];
       const pageKeys = new Set(page.rows.map(callKey));
-      const newer = newest === undefined ? this.rows : this.rows.filter((r) => BigInt(r.ktime) > BigInt(newest.ktime) && !pageKeys.has(callKey(r)));
+      const newer =
+        newest === undefined
+          ? this.rows
+          : this.rows.filter((r) => BigInt(r.ktime) > BigInt(newest.ktime) && !pageKeys.has(callKey(r)));
       this.rows = [...newer, ...page.rows];
       this.keys = new Set(this.rows.map(callKey));
       this.next = page.next;
@@ -382,7 +449,10 @@ export class CallList {
   }
 
   private sync(): void {
-    this.virtualizer.setOptions({ ...this.virtualizer.options, count: this.rows.length + (this.next !== null ? 1 : 0) });
+    this.virtualizer.setOptions({
+      ...this.virtualizer.options,
+      count: this.rows.length + (this.next !== null ? 1 : 0),
+    });
     this.virtualizer._willUpdate();
     this.virtualizer.measure();
     this.paint();

@@ -18,9 +18,24 @@ type PointKey = keyof Omit<ProcessPoint, 'tMs'>;
 
 /** Pane 0: what is in RAM or swap. Colours are palette indexes, fixed per figure. */
 const RESIDENT: { key: PointKey; name: string; colour: number; help: string }[] = [
-  { key: 'rssBytes', name: 'RSS', colour: HUE.blue, help: 'resident set: pages in RAM, shared ones counted whole (VmRSS)' },
-  { key: 'pssBytes', name: 'PSS', colour: HUE.orange, help: 'proportional set: shared pages divided among their users (smaps_rollup Pss)' },
-  { key: 'ussBytes', name: 'USS', colour: HUE.green, help: 'unique set: pages only this process maps (Private_Clean + Private_Dirty)' },
+  {
+    key: 'rssBytes',
+    name: 'RSS',
+    colour: HUE.blue,
+    help: 'resident set: pages in RAM, shared ones counted whole (VmRSS)',
+  },
+  {
+    key: 'pssBytes',
+    name: 'PSS',
+    colour: HUE.orange,
+    help: 'proportional set: shared pages divided among their users (smaps_rollup Pss)',
+  },
+  {
+    key: 'ussBytes',
+    name: 'USS',
+    colour: HUE.green,
+    help: 'unique set: pages only this process maps (Private_Clean + Private_Dirty)',
+  },
   { key: 'swapBytes', name: 'swap', colour: HUE.vermillion, help: 'swapped out (VmSwap)' },
 ];
 
@@ -35,9 +50,24 @@ function powerText(v: number): string {
 }
 
 const ADDRESS_SPACE: { key: PointKey; name: string; colour: number; help: string }[] = [
-  { key: 'mappedNowBytes', name: 'mapped now', colour: HUE.purple, help: 'mapped right now, per the tracer (else VmSize)' },
-  { key: 'requestedBytes', name: 'requested', colour: HUE.sky, help: 'accessible address space the calls asked for (mmap − munmap, PROT_NONE excluded)' },
-  { key: 'reservedBytes', name: 'reserved', colour: HUE.yellow, help: 'address space mapped PROT_NONE: reserved, never backed by memory until mprotect opens it' },
+  {
+    key: 'mappedNowBytes',
+    name: 'mapped now',
+    colour: HUE.purple,
+    help: 'mapped right now, per the tracer (else VmSize)',
+  },
+  {
+    key: 'requestedBytes',
+    name: 'requested',
+    colour: HUE.sky,
+    help: 'accessible address space the calls asked for (mmap − munmap, PROT_NONE excluded)',
+  },
+  {
+    key: 'reservedBytes',
+    name: 'reserved',
+    colour: HUE.yellow,
+    help: 'address space mapped PROT_NONE: reserved, never backed by memory until mprotect opens it',
+  },
 ];
 
 export class DetailView {
@@ -49,7 +79,14 @@ export class DetailView {
 
   constructor(private readonly onClose: () => void) {
     this.chart = makeChart(byId('detail-chart'));
-    this.calls = new CallList(byId('detail-calls-head'), byId('detail-calls-scroll'), byId('detail-calls-inner'), (t) => setText(byId('detail-calls-info'), t), () => undefined, new Set(['pid', 'name']));
+    this.calls = new CallList(
+      byId('detail-calls-head'),
+      byId('detail-calls-scroll'),
+      byId('detail-calls-inner'),
+      (t) => setText(byId('detail-calls-info'), t),
+      () => undefined,
+      new Set(['pid', 'name']),
+    );
     byId('detail-close').addEventListener('click', () => this.close());
     document.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape' && this.pid !== null) this.close();
@@ -87,7 +124,19 @@ export class DetailView {
       tbody.replaceChildren(el('tr', {}, el('td', { colspan: '5' }, `n/a: ${b.mappingsError ?? 'unavailable'}`)));
     } else {
       const rows = [...b.mappings].sort((x, y) => (y.rssBytes ?? -1) - (x.rssBytes ?? -1));
-      tbody.replaceChildren(...rows.map((m) => el('tr', {}, el('td', {}, m.kind), el('td', { class: 'num' }, countText(m.count)), el('td', { class: 'num' }, bytesText(m.sizeBytes)), el('td', { class: 'num' }, bytesText(m.rssBytes)), el('td', { class: 'num' }, bytesText(m.pssBytes)))));
+      tbody.replaceChildren(
+        ...rows.map((m) =>
+          el(
+            'tr',
+            {},
+            el('td', {}, m.kind),
+            el('td', { class: 'num' }, countText(m.count)),
+            el('td', { class: 'num' }, bytesText(m.sizeBytes)),
+            el('td', { class: 'num' }, bytesText(m.rssBytes)),
+            el('td', { class: 'num' }, bytesText(m.pssBytes)),
+          ),
+        ),
+      );
     }
     this.renderChart();
   }
@@ -95,7 +144,10 @@ export class DetailView {
   private showRow(r: ProcessRow): void {
     setText(byId('detail-title'), `${r.name} (pid ${r.pid})${r.alive ? '' : ' — exited'}`);
     setText(byId('detail-cmdline'), r.cmdline ?? 'command line n/a');
-    setText(byId('detail-figures'), `requested ${bytesText(r.requestedBytes)} · mapped now ${bytesText(r.mappedNowBytes)} · RSS ${bytesText(r.rssBytes)} · PSS ${bytesText(r.pssBytes)} · swap ${bytesText(r.swapBytes)} · calls ${countText(r.calls)}`);
+    setText(
+      byId('detail-figures'),
+      `requested ${bytesText(r.requestedBytes)} · mapped now ${bytesText(r.mappedNowBytes)} · RSS ${bytesText(r.rssBytes)} · PSS ${bytesText(r.pssBytes)} · swap ${bytesText(r.swapBytes)} · calls ${countText(r.calls)}`,
+    );
   }
 
   addPoint(pid: number, point: ProcessPoint, row: ProcessRow | null): void {
@@ -122,8 +174,12 @@ export class DetailView {
     const ya = byteAxis(maxOf(RESIDENT.map((s) => s.key)));
     // The address-space pane's range in powers of 1024, at least one power wide.
     const spaceValues = h.flatMap((p) => ADDRESS_SPACE.map((s) => p[s.key] ?? 0)).filter((v) => v > 0);
-    const lowPow = spaceValues.length === 0 ? 1 : Math.floor(Math.log(Math.min(...spaceValues)) / Math.log(1024) + 1e-9);
-    const highPow = Math.max(lowPow + 1, spaceValues.length === 0 ? 2 : Math.ceil(Math.log(Math.max(...spaceValues)) / Math.log(1024) - 1e-9));
+    const lowPow =
+      spaceValues.length === 0 ? 1 : Math.floor(Math.log(Math.min(...spaceValues)) / Math.log(1024) + 1e-9);
+    const highPow = Math.max(
+      lowPow + 1,
+      spaceValues.length === 0 ? 2 : Math.ceil(Math.log(Math.max(...spaceValues)) / Math.log(1024) - 1e-9),
+    );
     const help = new Map([...RESIDENT, ...ADDRESS_SPACE].map((s) => [s.name, s.help]));
     const series = (list: typeof RESIDENT, pane: number, log: boolean): Record<string, unknown>[] =>
       list.map((s) => ({
@@ -141,12 +197,24 @@ export class DetailView {
     // range of days from ECharts.
     const t0 = h[0]?.tMs ?? Date.now();
     const t1 = Math.max(h[h.length - 1]?.tMs ?? t0, t0 + 60_000);
-    const xAxis = (pane: number): Record<string, unknown> => ({ type: 'time', gridIndex: pane, min: t0, max: t1, axisLabel: { color: c.muted, show: pane === 1, hideOverlap: true }, splitLine: { show: false } });
+    const xAxis = (pane: number): Record<string, unknown> => ({
+      type: 'time',
+      gridIndex: pane,
+      min: t0,
+      max: t1,
+      axisLabel: { color: c.muted, show: pane === 1, hideOverlap: true },
+      splitLine: { show: false },
+    });
     this.chart.setOption(
       {
         color: c.palette,
         animation: false,
-        legend: { type: 'scroll', top: 0, textStyle: { color: c.text }, tooltip: { show: true, formatter: (p: { name: string }) => esc(`${p.name}: ${help.get(p.name) ?? ''}`) } },
+        legend: {
+          type: 'scroll',
+          top: 0,
+          textStyle: { color: c.text },
+          tooltip: { show: true, formatter: (p: { name: string }) => esc(`${p.name}: ${help.get(p.name) ?? ''}`) },
+        },
         grid: [
           { left: 8, right: 16, top: 56, height: '28%', containLabel: true },
           { left: 8, right: 16, bottom: 8, height: '30%', containLabel: true },
@@ -163,7 +231,17 @@ export class DetailView {
         },
         xAxis: [xAxis(0), xAxis(1)],
         yAxis: [
-          { type: 'value', gridIndex: 0, name: 'resident memory', nameTextStyle: { color: c.muted, align: 'left' }, min: 0, max: ya.max, interval: ya.step, axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, ya) }, splitLine: { lineStyle: { color: c.grid } } },
+          {
+            type: 'value',
+            gridIndex: 0,
+            name: 'resident memory',
+            nameTextStyle: { color: c.muted, align: 'left' },
+            min: 0,
+            max: ya.max,
+            interval: ya.step,
+            axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, ya) },
+            splitLine: { lineStyle: { color: c.grid } },
+          },
           {
             type: 'log',
             logBase: 1024,

@@ -108,14 +108,20 @@ export class DirtyView {
     const h = this.head;
     if (h === null) return;
     this.serverSkewMs = serverNow - Date.now();
-    setText(byId('dirty-age'), h.lastRoundAtMs === null ? '' : `newest round read ${ageText(serverNow - h.lastRoundAtMs)} ago`);
+    setText(
+      byId('dirty-age'),
+      h.lastRoundAtMs === null ? '' : `newest round read ${ageText(serverNow - h.lastRoundAtMs)} ago`,
+    );
   }
 
   private render(): void {
     const h = this.head;
     if (h === null) {
       setText(byId('dirty-title'), 'Dirty pages');
-      this.reason('No dirty-pages watch: start memlens serve with --dirty-watch PID to watch which pages a process writes.', 'muted');
+      this.reason(
+        'No dirty-pages watch: start memlens serve with --dirty-watch PID to watch which pages a process writes.',
+        'muted',
+      );
       return;
     }
     setText(byId('dirty-title'), `Dirty pages of process ${h.pid} (${h.name})`);
@@ -150,7 +156,12 @@ export class DirtyView {
             : ['not watching', 'bad'];
     setText(badge, text);
     badge.className = `badge ${level}`;
-    setText(byId('dirty-rounds'), h.rounds === 0 ? '' : `${plural(h.rounds, 'round')}${h.rounds > this.series.length ? ` (the newest ${countText(this.series.length)} shown)` : ''}`);
+    setText(
+      byId('dirty-rounds'),
+      h.rounds === 0
+        ? ''
+        : `${plural(h.rounds, 'round')}${h.rounds > this.series.length ? ` (the newest ${countText(this.series.length)} shown)` : ''}`,
+    );
     this.reason(h.reason ?? '', h.state === 'stopped' ? 'warn-text' : h.state === 'running' ? 'muted' : 'error');
   }
 
@@ -177,12 +188,15 @@ export class DirtyView {
     else if (h.rounds === 0) verdict = h.state === 'running' ? 'waiting for the first round' : 'no round measured';
     else if (h.converged) {
       verdict = h.convergedSinceRound === null ? 'converged' : `converged at round ${countText(h.convergedSinceRound)}`;
-      if (h.state === 'running' && h.convergedSinceRound !== null && h.rounds > h.convergedSinceRound) verdict += `, still at round ${countText(h.rounds)}`;
+      if (h.state === 'running' && h.convergedSinceRound !== null && h.rounds > h.convergedSinceRound)
+        verdict += `, still at round ${countText(h.rounds)}`;
       level = 'ok-text';
     } else {
       const needs = h.rule.stableRounds;
       const early = h.rounds < h.rule.minRounds ? `; never before round ${h.rule.minRounds}` : '';
-      const was = this.series.some((r) => r.converged) ? ' (it had converged earlier: the count per round has changed since)' : '';
+      const was = this.series.some((r) => r.converged)
+        ? ' (it had converged earlier: the count per round has changed since)'
+        : '';
       verdict =
         h.state === 'running'
           ? `not converged: ${Math.min(h.steadyRounds, needs)} of ${needs} steady rounds in a row${early}${was}`
@@ -226,7 +240,10 @@ export class DirtyView {
     const huge = byId('dirty-huge');
     const total = h.hugePageAreas.reduce((s, a) => s + a.anonHugeBytes, 0);
     huge.hidden = h.hugePageAreas.length === 0;
-    setText(huge, `${bytesText(total)} in ${plural(h.hugePageAreas.length, 'area')} was in transparent huge pages when the watch began: one write there marks a whole 2 MiB page.`);
+    setText(
+      huge,
+      `${bytesText(total)} in ${plural(h.hugePageAreas.length, 'area')} was in transparent huge pages when the watch began: one write there marks a whole 2 MiB page.`,
+    );
   }
 
   private renderTables(h: DirtyWatchHead): void {
@@ -241,16 +258,29 @@ export class DirtyView {
           el('td', { class: 'path' }, m.mapping),
           el('td', { class: 'num' }, countText(m.pages)),
           el('td', { class: 'num' }, bytesText(m.pages * h.pageSize)),
-          ...(h.method === 'soft-dirty' ? [el('td', { class: 'num' }, m.newMappingPages === 0 ? '' : countText(m.newMappingPages))] : []),
+          ...(h.method === 'soft-dirty'
+            ? [el('td', { class: 'num' }, m.newMappingPages === 0 ? '' : countText(m.newMappingPages))]
+            : []),
         ),
       ),
     );
     const rows: HTMLElement[] = [];
     const row = (r: DirtyRangeJson, kind: string, cls: string): HTMLElement =>
-      el('tr', { class: cls }, el('td', { class: 'addr' }, r.start), el('td', { class: 'addr' }, r.end), el('td', { class: 'num' }, countText(r.pages)), el('td', {}, kind), el('td', { class: 'path' }, r.mapping));
+      el(
+        'tr',
+        { class: cls },
+        el('td', { class: 'addr' }, r.start),
+        el('td', { class: 'addr' }, r.end),
+        el('td', { class: 'num' }, countText(r.pages)),
+        el('td', {}, kind),
+        el('td', { class: 'path' }, r.mapping),
+      );
     let note: string;
     if (h.method === 'soft-dirty') {
-      const all = [...h.ranges.map((r) => ({ r, kind: 'written', cls: '' })), ...h.newMappingRanges.map((r) => ({ r, kind: 'new mapping', cls: 'muted' }))];
+      const all = [
+        ...h.ranges.map((r) => ({ r, kind: 'written', cls: '' })),
+        ...h.newMappingRanges.map((r) => ({ r, kind: 'new mapping', cls: 'muted' })),
+      ];
       all.sort((a, b) => (BigInt(a.r.start) < BigInt(b.r.start) ? -1 : 1));
       for (const x of all) rows.push(row(x.r, x.kind, x.cls));
       setText(byId('dirty-ranges-title'), 'Newest round: written ranges');
@@ -297,7 +327,11 @@ export class DirtyView {
                 silent: true,
                 symbol: 'none',
                 lineStyle: { color: okColour, type: 'dashed' },
-                label: { color: c.muted, formatter: `working set ${countText(h.workingSetPages)}`, position: 'insideEndTop' },
+                label: {
+                  color: c.muted,
+                  formatter: `working set ${countText(h.workingSetPages)}`,
+                  position: 'insideEndTop',
+                },
                 data: [{ yAxis: h.workingSetPages }],
               }
             : { data: [] },
@@ -338,8 +372,23 @@ export class DirtyView {
             return lines.map(esc).join('<br/>');
           },
         },
-        xAxis: { type: 'value', name: 'round', nameLocation: 'end', minInterval: 1, min: s[0]?.round ?? 1, max: newest?.round ?? 1, axisLabel: { color: c.muted }, splitLine: { show: false } },
-        yAxis: { type: 'value', name: 'pages', min: 0, axisLabel: { color: c.muted }, splitLine: { lineStyle: { color: c.grid } } },
+        xAxis: {
+          type: 'value',
+          name: 'round',
+          nameLocation: 'end',
+          minInterval: 1,
+          min: s[0]?.round ?? 1,
+          max: newest?.round ?? 1,
+          axisLabel: { color: c.muted },
+          splitLine: { show: false },
+        },
+        yAxis: {
+          type: 'value',
+          name: 'pages',
+          min: 0,
+          axisLabel: { color: c.muted },
+          splitLine: { lineStyle: { color: c.grid } },
+        },
         dataZoom: s.length > 60 ? [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }] : [],
         series,
       },

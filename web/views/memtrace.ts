@@ -28,7 +28,10 @@ export class MemtraceView {
 
   constructor() {
     this.chart = makeChart(byId('mt-chart'));
-    byId('mt-file', HTMLSelectElement).addEventListener('change', (ev) => void this.load((ev.target as HTMLSelectElement).value));
+    byId('mt-file', HTMLSelectElement).addEventListener(
+      'change',
+      (ev) => void this.load((ev.target as HTMLSelectElement).value),
+    );
     byId('mt-hide-lwt', HTMLInputElement).addEventListener('change', () => this.drawFlame());
   }
 
@@ -40,10 +43,16 @@ export class MemtraceView {
       const files = await api.memtraceFiles();
       const select = byId('mt-file', HTMLSelectElement);
       if (files.dir === null) {
-        setText(byId('mt-note'), 'No trace directory: start memlens serve with --memtrace-dir DIR to open memtrace traces here.');
+        setText(
+          byId('mt-note'),
+          'No trace directory: start memlens serve with --memtrace-dir DIR to open memtrace traces here.',
+        );
         return;
       }
-      select.replaceChildren(el('option', { value: '' }, files.files.length === 0 ? '(no .ctf file)' : 'choose a trace…'), ...files.files.map((f) => el('option', { value: f.name }, `${f.name} (${bytesText(f.sizeBytes)})`)));
+      select.replaceChildren(
+        el('option', { value: '' }, files.files.length === 0 ? '(no .ctf file)' : 'choose a trace…'),
+        ...files.files.map((f) => el('option', { value: f.name }, `${f.name} (${bytesText(f.sizeBytes)})`)),
+      );
       setText(byId('mt-note'), `${files.files.length} trace(s) in ${files.dir}`);
     } catch (e) {
       setText(byId('mt-note'), e instanceof Error ? e.message : String(e));
@@ -119,7 +128,10 @@ export class MemtraceView {
     // Axes in the unit of their range (a 13 ms trace in ms), on round steps of that unit.
     const xa = secondsAxis(Math.max(w * bins.length, 1e-9));
     const ya = byteAxis(Math.max(1, ...bins.map((b) => b.liveBytes)));
-    byId('mt-chart').setAttribute('aria-label', `live memory over ${secondsText(w * bins.length)}, peak ${bytesText(r.totals.livePeak.totalBytes)}`);
+    byId('mt-chart').setAttribute(
+      'aria-label',
+      `live memory over ${secondsText(w * bins.length)}, peak ${bytesText(r.totals.livePeak.totalBytes)}`,
+    );
     this.chart.setOption(
       {
         color: c.palette,
@@ -135,8 +147,22 @@ export class MemtraceView {
             return p === undefined ? '' : esc(`${axisText(p.value[0], xa)}: ${bytesText(p.value[1])} live`);
           },
         },
-        xAxis: { type: 'value', min: 0, max: xa.max, interval: xa.step, axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, xa) }, splitLine: { lineStyle: { color: c.grid } } },
-        yAxis: { type: 'value', min: 0, max: ya.max, interval: ya.step, axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, ya) }, splitLine: { lineStyle: { color: c.grid } } },
+        xAxis: {
+          type: 'value',
+          min: 0,
+          max: xa.max,
+          interval: xa.step,
+          axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, xa) },
+          splitLine: { lineStyle: { color: c.grid } },
+        },
+        yAxis: {
+          type: 'value',
+          min: 0,
+          max: ya.max,
+          interval: ya.step,
+          axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, ya) },
+          splitLine: { lineStyle: { color: c.grid } },
+        },
         series: [
           {
             type: 'line',
@@ -155,8 +181,22 @@ export class MemtraceView {
   private drawFindings(r: MemtraceWireReport): void {
     const items: HTMLElement[] = [];
     items.push(el('li', {}, `${r.steadyState.steady ? 'Steady' : 'Not steady'}: ${r.steadyState.reason}`));
-    for (const l of r.leaks) items.push(el('li', { class: 'error' }, `Leak suspect: ${l.label}, ${bytesText(l.liveEndBytes)} live at the end (${(l.shareOfEndLive * 100).toFixed(0)}%), growing ${bytesText(l.growthBytesPerS)}/s`));
-    for (const w of r.growthWindows) items.push(el('li', w.kind === 'race' ? { class: 'warn-text' } : {}, `${w.kind === 'race' ? 'Allocation race' : 'Not a race'}: ${w.explanation}`));
+    for (const l of r.leaks)
+      items.push(
+        el(
+          'li',
+          { class: 'error' },
+          `Leak suspect: ${l.label}, ${bytesText(l.liveEndBytes)} live at the end (${(l.shareOfEndLive * 100).toFixed(0)}%), growing ${bytesText(l.growthBytesPerS)}/s`,
+        ),
+      );
+    for (const w of r.growthWindows)
+      items.push(
+        el(
+          'li',
+          w.kind === 'race' ? { class: 'warn-text' } : {},
+          `${w.kind === 'race' ? 'Allocation race' : 'Not a race'}: ${w.explanation}`,
+        ),
+      );
     for (const warning of r.integrity.warnings) items.push(el('li', { class: 'muted' }, `warning: ${warning}`));
     byId('mt-findings').replaceChildren(...items);
   }
@@ -174,7 +214,12 @@ export class MemtraceView {
         el('td', {}, s.label),
       );
     const ids = [...new Set([...r.rankings.byAllocated, ...r.rankings.byLivePeak, ...r.rankings.byLiveEnd])];
-    byId('mt-sites').replaceChildren(...ids.map((id) => byId_.get(id)).filter((s): s is MemtraceWireSite => s !== undefined).map(row));
+    byId('mt-sites').replaceChildren(
+      ...ids
+        .map((id) => byId_.get(id))
+        .filter((s): s is MemtraceWireSite => s !== undefined)
+        .map(row),
+    );
   }
 
   private flameTree(b: MemtraceReportBody, hideLwt: boolean): FlameTreeNode {
@@ -260,9 +305,21 @@ export class MemtraceView {
       });
       svg.appendChild(g);
     };
-    trail.forEach((e, i) => rect(e.node, 0, W, i, true, e.folded > 0 ? `… ${e.folded} frames (click to go up to ${e.node.name})` : e.node.name));
+    trail.forEach((e, i) =>
+      rect(
+        e.node,
+        0,
+        W,
+        i,
+        true,
+        e.folded > 0 ? `… ${e.folded} frames (click to go up to ${e.node.name})` : e.node.name,
+      ),
+    );
     for (const r of rects) rect(r.node, r.x, r.width, trail.length + r.row, false, r.node.name);
     holder.replaceChildren(svg);
-    setText(info, `Showing ${bytesText(focus.value)} of ${bytesText(total)} allocated, ${root.height - 1} frames deep at most${this.zoom.length > 0 ? ' (click a grey bar to zoom out)' : ' (click a frame to zoom in)'}`);
+    setText(
+      info,
+      `Showing ${bytesText(focus.value)} of ${bytesText(total)} allocated, ${root.height - 1} frames deep at most${this.zoom.length > 0 ? ' (click a grey bar to zoom out)' : ' (click a frame to zoom in)'}`,
+    );
   }
 }

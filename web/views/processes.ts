@@ -4,22 +4,55 @@
 // only reserved (PROT_NONE address space). Exited processes, which the tracer keeps accounting
 // for, are hidden until asked for. Every "n/a" says why. The pie shows the top 10 + others of PSS
 // by default (or of requested memory): see renderPie for why.
-import type { PieBody, PieFigure, ProcessRow, ProcessesBody, PssSeries, RowFigure, Unavailable } from '../../src/wire/messages.js';
+import type {
+  PieBody,
+  PieFigure,
+  ProcessRow,
+  ProcessesBody,
+  PssSeries,
+  RowFigure,
+  Unavailable,
+} from '../../src/wire/messages.js';
 import type { Chart } from '../charts.js';
 import { esc, makeChart, pieColours, themeColours, tooltipBase } from '../charts.js';
 import { byId, el, setText } from '../dom.js';
 import { ageText, bytesText, countText, percentText } from '../format.js';
 
-type SortKey = 'pid' | 'name' | 'pssBytes' | 'ussBytes' | 'growth' | 'rssBytes' | 'swapBytes' | 'requestedBytes' | 'requestedRatio' | 'reservedBytes' | 'mappedNowBytes' | 'calls' | 'age';
+type SortKey =
+  | 'pid'
+  | 'name'
+  | 'pssBytes'
+  | 'ussBytes'
+  | 'growth'
+  | 'rssBytes'
+  | 'swapBytes'
+  | 'requestedBytes'
+  | 'requestedRatio'
+  | 'reservedBytes'
+  | 'mappedNowBytes'
+  | 'calls'
+  | 'age';
 export type GrowthWindow = '5m' | '1h';
 
 /** Short text after "n/a" in a cell, and the sentence of its tooltip. */
 const REASONS: Record<Unavailable, { short: string; long: string }> = {
   exited: { short: 'exited', long: 'The process has exited: only the tracer\u2019s totals remain.' },
-  permission: { short: 'no access', long: 'memlens may not read this process\u2019s /proc files (smaps_rollup needs root or the same user).' },
-  'not-sampled': { short: 'new', long: 'The process started after the last /proc sample; its figures come with the next one (or open its detail to read them now).' },
-  'no-tracing': { short: 'no tracing', long: 'This figure comes from the tracer, which is not running (it needs root).' },
-  'not-measured': { short: 'not traced', long: 'The running tracer does not measure this figure (reservations need the tracer to follow mprotect).' },
+  permission: {
+    short: 'no access',
+    long: 'memlens may not read this process\u2019s /proc files (smaps_rollup needs root or the same user).',
+  },
+  'not-sampled': {
+    short: 'new',
+    long: 'The process started after the last /proc sample; its figures come with the next one (or open its detail to read them now).',
+  },
+  'no-tracing': {
+    short: 'no tracing',
+    long: 'This figure comes from the tracer, which is not running (it needs root).',
+  },
+  'not-measured': {
+    short: 'not traced',
+    long: 'The running tracer does not measure this figure (reservations need the tracer to follow mprotect).',
+  },
   remote: { short: 'remote', long: 'Another host: only the per-process totals its tracer stored exist here.' },
 };
 
@@ -51,7 +84,8 @@ function loadHidden(columns: readonly Column[]): Set<string> {
     const parsed = saved === null ? null : (JSON.parse(saved) as unknown);
     if (Array.isArray(parsed)) {
       hidden.clear();
-      for (const id of parsed) if (typeof id === 'string' && columns.some((c) => ids(c) === id && c.optional !== undefined)) hidden.add(id);
+      for (const id of parsed)
+        if (typeof id === 'string' && columns.some((c) => ids(c) === id && c.optional !== undefined)) hidden.add(id);
     }
   } catch {
     // Storage unavailable or malformed: the defaults.
@@ -117,14 +151,25 @@ export class ProcessesView {
   ) {
     this.columns = [
       { key: 'pid', title: 'PID', help: 'Process id.', numeric: true },
-      { key: 'name', title: 'Name', help: 'comm: the name the process gave itself (at most 15 bytes). The row\u2019s tooltip has the full command line.', numeric: false },
+      {
+        key: 'name',
+        title: 'Name',
+        help: 'comm: the name the process gave itself (at most 15 bytes). The row\u2019s tooltip has the full command line.',
+        numeric: false,
+      },
       {
         key: 'pssBytes',
         title: 'PSS',
         help: 'Proportional set size (Pss of /proc/PID/smaps_rollup): the process\u2019s memory in RAM, each shared page divided among the processes sharing it, so that the column adds up to the memory the processes use. The default order.',
         numeric: true,
       },
-      { key: 'growth', title: 'PSS, last hour', help: 'PSS over the last hour (or since memlens serve started), every row on the same time axis, each scaled to its own range. Sorting by this column orders by growth.', numeric: true, spark: true },
+      {
+        key: 'growth',
+        title: 'PSS, last hour',
+        help: 'PSS over the last hour (or since memlens serve started), every row on the same time axis, each scaled to its own range. Sorting by this column orders by growth.',
+        numeric: true,
+        spark: true,
+      },
       {
         key: 'growth',
         title: 'Growth',
@@ -138,15 +183,30 @@ export class ProcessesView {
         help: 'Unique set size (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup): the pages in RAM that only this process maps, what its exit would free.',
         numeric: true,
       },
-      { key: 'rssBytes', title: 'RSS', help: 'Resident set size: the process\u2019s pages in RAM, each shared page counted in full in every process that maps it (so RSS adds up to more than the RAM in use).', numeric: true },
-      { key: 'swapBytes', title: 'Swap', help: 'VmSwap of /proc/PID/status: the process\u2019s anonymous memory in swap.', numeric: true },
+      {
+        key: 'rssBytes',
+        title: 'RSS',
+        help: 'Resident set size: the process\u2019s pages in RAM, each shared page counted in full in every process that maps it (so RSS adds up to more than the RAM in use).',
+        numeric: true,
+      },
+      {
+        key: 'swapBytes',
+        title: 'Swap',
+        help: 'VmSwap of /proc/PID/status: the process\u2019s anonymous memory in swap.',
+        numeric: true,
+      },
       {
         key: 'requestedBytes',
         title: 'Requested',
         help: 'Accessible memory requested: bytes mapped by mmap, brk and mremap minus those unmapped (munmap, shrinking brk and mremap), as the tracer saw them since it started; never below 0. Address space reserved with PROT_NONE is in Reserved, not here. A request is a promise: its pages count in RSS and PSS only once touched.',
         numeric: true,
       },
-      { key: 'requestedRatio', title: '% of total', help: 'Requested \u00f7 (MemTotal + SwapTotal): the share of all the memory the system can back that the process asked for.', numeric: true },
+      {
+        key: 'requestedRatio',
+        title: '% of total',
+        help: 'Requested \u00f7 (MemTotal + SwapTotal): the share of all the memory the system can back that the process asked for.',
+        numeric: true,
+      },
       {
         key: 'reservedBytes',
         title: 'Reserved',
@@ -154,14 +214,42 @@ export class ProcessesView {
         numeric: true,
       },
       // Hidden by default (the column picker shows them): the table fits 1440 px without them.
-      { key: 'mappedNowBytes', title: 'Mapped now', help: 'Virtual memory mapped right now, accessible or not: the tracer\u2019s model of the address space, else VmSize of /proc/PID/status.', numeric: true, optional: 'hidden' },
-      { key: 'calls', title: 'Calls', help: 'mmap, munmap, brk, mremap and mprotect calls the tracer saw since memlens serve started.', numeric: true, optional: 'hidden' },
-      { key: 'age', title: 'Age', help: 'How old the row\u2019s /proc figures (RSS, PSS, swap) are: the sampler reads /proc every few seconds, less often when a sample costs more CPU.', numeric: true, optional: 'hidden' },
+      {
+        key: 'mappedNowBytes',
+        title: 'Mapped now',
+        help: 'Virtual memory mapped right now, accessible or not: the tracer\u2019s model of the address space, else VmSize of /proc/PID/status.',
+        numeric: true,
+        optional: 'hidden',
+      },
+      {
+        key: 'calls',
+        title: 'Calls',
+        help: 'mmap, munmap, brk, mremap and mprotect calls the tracer saw since memlens serve started.',
+        numeric: true,
+        optional: 'hidden',
+      },
+      {
+        key: 'age',
+        title: 'Age',
+        help: 'How old the row\u2019s /proc figures (RSS, PSS, swap) are: the sampler reads /proc every few seconds, less often when a sample costs more CPU.',
+        numeric: true,
+        optional: 'hidden',
+      },
     ];
     const thead = byId('proc-head', HTMLTableSectionElement);
     const tr = el('tr');
     for (const c of this.columns) {
-      const th = el('th', { class: c.numeric ? 'num sortable' : 'sortable', title: c.help, 'data-key': c.key, 'data-col': c.spark ? 'spark' : c.key, scope: 'col' }, c.title);
+      const th = el(
+        'th',
+        {
+          class: c.numeric ? 'num sortable' : 'sortable',
+          title: c.help,
+          'data-key': c.key,
+          'data-col': c.spark ? 'spark' : c.key,
+          scope: 'col',
+        },
+        c.title,
+      );
       if (c.spark) th.classList.add('spark-head');
       th.addEventListener('click', () => {
         if (this.sortKey === c.key) this.sortDesc = !this.sortDesc;
@@ -312,11 +400,20 @@ export class ProcessesView {
         return r.sampledAtMs === null ? figureCell(r, 'pss', null, bytesText) : { text: ageText(now - r.sampledAtMs) };
       case 'growth': {
         const g = this.growthOf(r.pid);
-        if (g !== null) return { text: growthText(g), title: `${growthText(g)} over the last ${this.window === '5m' ? '5 minutes' : 'hour'} (least-squares slope of PSS)` };
+        if (g !== null)
+          return {
+            text: growthText(g),
+            title: `${growthText(g)} over the last ${this.window === '5m' ? '5 minutes' : 'hour'} (least-squares slope of PSS)`,
+          };
         if (!r.alive) return { text: `n/a \u00b7 ${REASONS.exited.short}`, title: REASONS.exited.long, na: true };
         const pssWhy = r.unavailable.pss;
-        if (pssWhy !== undefined) return { text: `n/a \u00b7 ${REASONS[pssWhy].short}`, title: REASONS[pssWhy].long, na: true };
-        return { text: 'n/a \u00b7 1 sample', title: 'A slope needs two samples of PSS in the window; the next sample brings the second.', na: true };
+        if (pssWhy !== undefined)
+          return { text: `n/a \u00b7 ${REASONS[pssWhy].short}`, title: REASONS[pssWhy].long, na: true };
+        return {
+          text: 'n/a \u00b7 1 sample',
+          title: 'A slope needs two samples of PSS in the window; the next sample brings the second.',
+          na: true,
+        };
       }
     }
   }
@@ -329,7 +426,13 @@ export class ProcessesView {
   private visibleRows(): ProcessRow[] {
     const f = this.filter;
     const rows = this.shownRows();
-    const shown = f === '' ? [...rows] : rows.filter((r) => String(r.pid) === f || r.name.toLowerCase().includes(f) || (r.cmdline ?? '').toLowerCase().includes(f));
+    const shown =
+      f === ''
+        ? [...rows]
+        : rows.filter(
+            (r) =>
+              String(r.pid) === f || r.name.toLowerCase().includes(f) || (r.cmdline ?? '').toLowerCase().includes(f),
+          );
     const key = this.sortKey;
     const dir = this.sortDesc ? -1 : 1;
     const values = new Map(shown.map((r) => [r.pid, this.sortValue(r, key)]));
@@ -393,7 +496,13 @@ export class ProcessesView {
     const x = (t: number): number => 1 + ((t - h.fromMs) / span) * (SPARK_W - 2);
     const y = (b: number): number => SPARK_H - 2 - ((b - base) / range) * (SPARK_H - 4);
     // One point draws as a dot-length line.
-    const coords = pts.length === 1 ? [[x(pts[0]?.[0] ?? 0) - 1, y(ys[0] ?? 0)], [x(pts[0]?.[0] ?? 0), y(ys[0] ?? 0)]] : pts.map(([t, b]) => [x(t), y(b)]);
+    const coords =
+      pts.length === 1
+        ? [
+            [x(pts[0]?.[0] ?? 0) - 1, y(ys[0] ?? 0)],
+            [x(pts[0]?.[0] ?? 0), y(ys[0] ?? 0)],
+          ]
+        : pts.map(([t, b]) => [x(t), y(b)]);
     v.line.setAttribute('points', coords.map(([a, b]) => `${(a ?? 0).toFixed(1)},${(b ?? 0).toFixed(1)}`).join(' '));
     v.svg.setAttribute('aria-label', `PSS from ${bytesText(ys[0])} to ${bytesText(ys[ys.length - 1])}`);
   }
@@ -410,7 +519,8 @@ export class ProcessesView {
     if (this.buildTimer !== null) window.clearTimeout(this.buildTimer);
     this.buildTimer = null;
     const now = Date.now();
-    for (const [k, th] of this.headers) th.setAttribute('aria-sort', k === this.sortKey ? (this.sortDesc ? 'descending' : 'ascending') : 'none');
+    for (const [k, th] of this.headers)
+      th.setAttribute('aria-sort', k === this.sortKey ? (this.sortDesc ? 'descending' : 'ascending') : 'none');
     const rows = this.visibleRows();
     const keep = new Set<number>(rows.map((r) => r.pid));
     const ordered: HTMLTableRowElement[] = [];
@@ -460,8 +570,12 @@ export class ProcessesView {
     const button = byId('proc-exited', HTMLButtonElement);
     setText(button, this.showExited ? `hide ${countText(exited)} exited` : `show ${countText(exited)} exited`);
     button.setAttribute('aria-pressed', String(this.showExited));
-    button.title = 'Processes that have exited, which the tracer still accounts for: their /proc figures are gone (n/a).';
-    setText(byId('proc-count'), `${countText(rows.length)} of ${countText(all.length - (this.showExited ? 0 : exited))} ${this.showExited ? 'processes' : 'live processes'}`);
+    button.title =
+      'Processes that have exited, which the tracer still accounts for: their /proc figures are gone (n/a).';
+    setText(
+      byId('proc-count'),
+      `${countText(rows.length)} of ${countText(all.length - (this.showExited ? 0 : exited))} ${this.showExited ? 'processes' : 'live processes'}`,
+    );
     setText(
       byId('proc-total'),
       b?.remote === true
@@ -499,7 +613,12 @@ export class ProcessesView {
     const slices = p === null || stale ? [] : p.slices;
     const what = this.figure === 'pss' ? 'PSS' : 'requested memory';
     setText(byId('pie-title'), this.figure === 'pss' ? 'PSS by process' : 'Requested memory by process');
-    byId('pie').setAttribute('aria-label', slices.length === 0 ? `no ${what}` : slices.map((x) => `${x.pid === null ? x.label : `${x.label} (${x.pid})`}: ${bytesText(x.bytes)}`).join('; '));
+    byId('pie').setAttribute(
+      'aria-label',
+      slices.length === 0
+        ? `no ${what}`
+        : slices.map((x) => `${x.pid === null ? x.label : `${x.label} (${x.pid})`}: ${bytesText(x.bytes)}`).join('; '),
+    );
     const who = choice.exited ? 'processes, exited ones included' : 'live processes';
     setText(
       byId('pie-note'),
@@ -556,7 +675,9 @@ export class ProcessesView {
         legend: {
           type: 'scroll',
           orient: 'vertical',
-          ...(layout === 'side' ? { left: ring.cx + ring.r + 24, top: 'middle' } : { left: 'center', top: ring.cy + ring.r + 12, bottom: 4 }),
+          ...(layout === 'side'
+            ? { left: ring.cx + ring.r + 24, top: 'middle' }
+            : { left: 'center', top: ring.cy + ring.r + 12, bottom: 4 }),
           icon: 'circle',
           itemWidth: 10,
           itemHeight: 10,
@@ -564,7 +685,9 @@ export class ProcessesView {
           pageTextStyle: { color: c.muted },
           formatter: (name: string) => {
             const d = data.find((x) => x.name === name);
-            return d === undefined ? name : `${d.rank === '' ? '  ' : d.rank}  ${name}  ${bytesText(d.value)} · ${(d.share * 100).toFixed(0)} %`;
+            return d === undefined
+              ? name
+              : `${d.rank === '' ? '  ' : d.rank}  ${name}  ${bytesText(d.value)} · ${(d.share * 100).toFixed(0)} %`;
           },
         },
         series: [
@@ -605,4 +728,6 @@ export interface PssNaCounts {
   byReason: Partial<Record<Unavailable, number>>;
 }
 
-export const NA_REASON_TEXT: Record<Unavailable, string> = Object.fromEntries(Object.entries(REASONS).map(([k, v]) => [k, v.short])) as Record<Unavailable, string>;
+export const NA_REASON_TEXT: Record<Unavailable, string> = Object.fromEntries(
+  Object.entries(REASONS).map(([k, v]) => [k, v.short]),
+) as Record<Unavailable, string>;

@@ -31,7 +31,12 @@ interface TreeNode {
 function toTree(n: LedgerNode, colour: string, inherited?: string): TreeNode {
   // Inside a box the text is black or white for its colour; a parent's heading is drawn on the
   // page's background between the boxes, in the page's text colour (the series' upperLabel).
-  const out: TreeNode = { name: n.name, value: Math.max(0, n.bytes ?? 0), itemStyle: { color: colour }, label: { color: textOn(colour) } };
+  const out: TreeNode = {
+    name: n.name,
+    value: Math.max(0, n.bytes ?? 0),
+    itemStyle: { color: colour },
+    label: { color: textOn(colour) },
+  };
   if (n.bytes === null) out.unknown = true;
   const note = n.note ?? inherited;
   if (note !== undefined) out.note = note;
@@ -92,7 +97,12 @@ export class SystemView {
     const colours = root === null ? new Map<string, string>() : categoryColours(root, c.palette);
     const withFree = this.showFree.checked;
     const drawn = cats.filter((n) => (n.bytes ?? 0) > 0 && (withFree || n.name !== FREE));
-    byId('ledger').setAttribute('aria-label', root === null ? 'no ledger' : `${root.name} ${bytesText(root.bytes)}: ${cats.map((n) => `${n.name} ${bytesText(n.bytes)}`).join('; ')}`);
+    byId('ledger').setAttribute(
+      'aria-label',
+      root === null
+        ? 'no ledger'
+        : `${root.name} ${bytesText(root.bytes)}: ${cats.map((n) => `${n.name} ${bytesText(n.bytes)}`).join('; ')}`,
+    );
     setText(
       byId('ledger-note'),
       root === null
@@ -107,18 +117,27 @@ export class SystemView {
           ...tooltipBase(),
           trigger: 'item',
           formatter: (params: unknown) => {
-            const p = params as { value: number | undefined; data: TreeNode | undefined; treePathInfo?: { name: string; value: number }[] };
+            const p = params as {
+              value: number | undefined;
+              data: TreeNode | undefined;
+              treePathInfo?: { name: string; value: number }[];
+            };
             const path = (p.treePathInfo ?? []).map((t) => t.name).filter((t) => t !== '');
             const node = p.data;
             if (node === undefined) return esc(path.join(' › '));
             const v = p.value ?? 0;
-            const parent = p.treePathInfo !== undefined && p.treePathInfo.length >= 3 ? p.treePathInfo[p.treePathInfo.length - 2] : undefined;
+            const parent =
+              p.treePathInfo !== undefined && p.treePathInfo.length >= 3
+                ? p.treePathInfo[p.treePathInfo.length - 2]
+                : undefined;
             const shares = [
               total !== null && total > 0 ? `${percentText(v / total)} of MemTotal` : '',
               used !== null && used > 0 && node.name !== FREE ? `${percentText(v / used)} of what is used` : '',
               // A process's mapping kinds are read apart from its category figure, which the server
               // may scale: a share above 100 % would say more than the figures can.
-              parent !== undefined && parent.value > 0 && v <= parent.value ? `${percentText(v / parent.value)} of ${esc(parent.name)}` : '',
+              parent !== undefined && parent.value > 0 && v <= parent.value
+                ? `${percentText(v / parent.value)} of ${esc(parent.name)}`
+                : '',
             ].filter((t) => t !== '');
             const note = node.note === undefined ? '' : `<br/><span style="opacity:.8">from: ${esc(node.note)}</span>`;
             return `${esc(path.join(' › '))}<br/><b>${esc(node.unknown === true ? 'n/a' : bytesText(v))}</b> · ${shares.join(' · ')}${note}`;
@@ -138,9 +157,23 @@ export class SystemView {
             sort: 'desc',
             // Boxes under 300 px² are not drawn alone: they stay part of their parent's area.
             visibleMin: 300,
-            breadcrumb: { show: true, bottom: 4, height: 20, itemStyle: { color: c.grid, borderColor: c.grid, textStyle: { color: c.text } }, emphasis: { itemStyle: { color: c.muted } } },
+            breadcrumb: {
+              show: true,
+              bottom: 4,
+              height: 20,
+              itemStyle: { color: c.grid, borderColor: c.grid, textStyle: { color: c.text } },
+              emphasis: { itemStyle: { color: c.muted } },
+            },
             label: { show: true, fontSize: 11, overflow: 'truncate', padding: [3, 4] },
-            upperLabel: { show: true, height: 18, fontSize: 11, fontWeight: 'bold', color: c.text, overflow: 'truncate', padding: [0, 4] },
+            upperLabel: {
+              show: true,
+              height: 18,
+              fontSize: 11,
+              fontWeight: 'bold',
+              color: c.text,
+              overflow: 'truncate',
+              padding: [0, 4],
+            },
             itemStyle: { borderColor: bg, borderWidth: 1, gapWidth: 1 },
             levels: [
               { itemStyle: { borderColor: bg, borderWidth: 3, gapWidth: 3 } },
@@ -156,15 +189,36 @@ export class SystemView {
     const tbody = byId('used-body');
     tbody.replaceChildren(
       ...(b?.used ?? []).map((u) =>
-        el('tr', {}, el('td', {}, u.name), el('td', { class: 'num' }, bytesText(u.bytes)), el('td', { class: 'num' }, total === null || u.bytes === null ? 'n/a' : percentText(u.bytes / total)), el('td', { class: 'formula' }, u.formula)),
+        el(
+          'tr',
+          {},
+          el('td', {}, u.name),
+          el('td', { class: 'num' }, bytesText(u.bytes)),
+          el('td', { class: 'num' }, total === null || u.bytes === null ? 'n/a' : percentText(u.bytes / total)),
+          el('td', { class: 'formula' }, u.formula),
+        ),
       ),
     );
   }
 
   /** The ledger table: one row per category in the picture's colours, free last, then the total. */
-  private renderLedger(cats: LedgerNode[], colours: Map<string, string>, total: number | null, used: number | null): void {
-    const ordered = [...cats.filter((n) => n.name !== FREE).sort((x, y) => (y.bytes ?? -1) - (x.bytes ?? -1)), ...cats.filter((n) => n.name === FREE)];
-    const row = (name: string, bytes: number | null, colour: string | null, note: string | undefined, cls = ''): HTMLElement => {
+  private renderLedger(
+    cats: LedgerNode[],
+    colours: Map<string, string>,
+    total: number | null,
+    used: number | null,
+  ): void {
+    const ordered = [
+      ...cats.filter((n) => n.name !== FREE).sort((x, y) => (y.bytes ?? -1) - (x.bytes ?? -1)),
+      ...cats.filter((n) => n.name === FREE),
+    ];
+    const row = (
+      name: string,
+      bytes: number | null,
+      colour: string | null,
+      note: string | undefined,
+      cls = '',
+    ): HTMLElement => {
       const swatch = el('span', { class: 'swatch', 'aria-hidden': 'true' });
       if (colour !== null) swatch.style.background = colour;
       return el(
@@ -177,7 +231,9 @@ export class SystemView {
       );
     };
     byId('ledger-body').replaceChildren(
-      ...ordered.map((n) => row(n.name, n.bytes, colours.get(n.name) ?? null, n.note, n.name === FREE ? 'free-row' : '')),
+      ...ordered.map((n) =>
+        row(n.name, n.bytes, colours.get(n.name) ?? null, n.note, n.name === FREE ? 'free-row' : ''),
+      ),
       row('in use (all but free)', used, null, 'MemTotal − MemFree', 'total-row'),
       row('MemTotal', total, null, 'MemTotal of /proc/meminfo', 'total-row'),
     );

@@ -14,9 +14,28 @@ import { bytesText } from '../format.js';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** Okabe–Ito colours (Okabe & Ito 2008), distinguishable with the common colour-vision deficiencies. */
-const OKABE_ITO = { orange: '#E69F00', sky: '#56B4E9', green: '#009E73', yellow: '#F0E442', blue: '#0072B2', vermillion: '#D55E00', purple: '#CC79A7' };
+const OKABE_ITO = {
+  orange: '#E69F00',
+  sky: '#56B4E9',
+  green: '#009E73',
+  yellow: '#F0E442',
+  blue: '#0072B2',
+  vermillion: '#D55E00',
+  purple: '#CC79A7',
+};
 /** Each category keeps its colour whatever else is shown; the bottom of the stack is what processes own. */
-const CATEGORY_ORDER = ['anon', 'shmem', 'kernel', 'hugetlb', 'zswap', 'swap_cache', 'buffers', 'page_cache', 'unaccepted', 'unaccounted'];
+const CATEGORY_ORDER = [
+  'anon',
+  'shmem',
+  'kernel',
+  'hugetlb',
+  'zswap',
+  'swap_cache',
+  'buffers',
+  'page_cache',
+  'unaccepted',
+  'unaccounted',
+];
 /** Short names for the legend; the tooltip gives the ledger's full label. */
 const SHORT_NAME: Record<string, string> = {
   anon: 'anonymous',
@@ -42,7 +61,14 @@ const CATEGORY_COLOUR: Record<string, string> = {
   page_cache: OKABE_ITO.sky,
 };
 /** Process lines: no yellow (too faint on white); after the six colours, the same with dashes. */
-const LINE_COLOURS = [OKABE_ITO.orange, OKABE_ITO.sky, OKABE_ITO.green, OKABE_ITO.blue, OKABE_ITO.vermillion, OKABE_ITO.purple];
+const LINE_COLOURS = [
+  OKABE_ITO.orange,
+  OKABE_ITO.sky,
+  OKABE_ITO.green,
+  OKABE_ITO.blue,
+  OKABE_ITO.vermillion,
+  OKABE_ITO.purple,
+];
 const SPANS: [string, number][] = [
   ['1 h', HOUR],
   ['6 h', 6 * HOUR],
@@ -115,7 +141,13 @@ export class TimelineView {
   get window(): { fromMs: number; toMs: number; follow: boolean; tier: string | null; points: number } {
     const to = this.toMs ?? this.body?.toMs ?? Date.now();
     const from = this.body === null ? to - this.span : this.shownFrom(this.body);
-    return { fromMs: from, toMs: to, follow: this.toMs === null, tier: this.body?.tier ?? null, points: this.body?.points.length ?? 0 };
+    return {
+      fromMs: from,
+      toMs: to,
+      follow: this.toMs === null,
+      tier: this.body?.tier ?? null,
+      points: this.body?.points.length ?? 0,
+    };
   }
 
   /**
@@ -174,7 +206,13 @@ export class TimelineView {
       if (this.toMs === null) this.lastLiveFetch = Date.now();
       const width = Math.max(200, Math.round(byId('timeline').clientWidth || 800));
       const pids = this.chosen === null ? undefined : this.chosen.map((p) => `${p.pid}:${p.startTicks}`).join(',');
-      this.body = await api.history({ host: this.host, from: Math.round(to - this.span), to: Math.round(to), points: width, pids: pids === '' ? undefined : pids });
+      this.body = await api.history({
+        host: this.host,
+        from: Math.round(to - this.span),
+        to: Math.round(to),
+        points: width,
+        pids: pids === '' ? undefined : pids,
+      });
       this.drawPicker();
       this.dirty = true;
       this.render();
@@ -202,14 +240,27 @@ export class TimelineView {
         const box = el('input', { type: 'checkbox' });
         box.checked = drawn.has(key);
         box.addEventListener('change', () => {
-          const now = (this.chosen ?? b.series.map((s) => ({ pid: s.pid, startTicks: s.startTicks }))).filter((c) => `${c.pid}:${c.startTicks}` !== key);
+          const now = (this.chosen ?? b.series.map((s) => ({ pid: s.pid, startTicks: s.startTicks }))).filter(
+            (c) => `${c.pid}:${c.startTicks}` !== key,
+          );
           if (box.checked) now.push({ pid: p.pid, startTicks: p.startTicks });
           this.chosen = now.slice(0, 20);
           void this.fetch();
         });
         const growth = p.lastPssBytes - p.firstPssBytes;
-        const label = el('label', { class: 'tl-pick', title: `pid ${p.pid}; highest PSS ${bytesText(p.maxPssBytes)}; ${growth >= 0 ? 'grew' : 'shrank'} ${bytesText(Math.abs(growth))} over the window` });
-        label.append(box, ` ${p.name} (${p.pid}) `, el('span', { class: 'muted' }, `${bytesText(p.maxPssBytes)}${growth !== 0 ? `, ${growth > 0 ? '+' : '−'}${bytesText(Math.abs(growth))}` : ''}`));
+        const label = el('label', {
+          class: 'tl-pick',
+          title: `pid ${p.pid}; highest PSS ${bytesText(p.maxPssBytes)}; ${growth >= 0 ? 'grew' : 'shrank'} ${bytesText(Math.abs(growth))} over the window`,
+        });
+        label.append(
+          box,
+          ` ${p.name} (${p.pid}) `,
+          el(
+            'span',
+            { class: 'muted' },
+            `${bytesText(p.maxPssBytes)}${growth !== 0 ? `, ${growth > 0 ? '+' : '−'}${bytesText(Math.abs(growth))}` : ''}`,
+          ),
+        );
         return label;
       }),
     );
@@ -245,10 +296,35 @@ export class TimelineView {
       const i = idx.get(cat.key) ?? 0;
       const colour = CATEGORY_COLOUR[cat.key] ?? grey;
       colours.push(colour);
-      series.push({ name: SHORT_NAME[cat.key] ?? cat.name, id: `cat-${cat.key}`, type: 'line', stack: 'used', areaStyle: { opacity: 0.85 }, showSymbol: false, symbolSize: 4, lineStyle: { width: 0.5 }, color: colour, xAxisIndex: 0, yAxisIndex: 0, sampling: 'lttb', connectNulls: false, data: point(i) });
+      series.push({
+        name: SHORT_NAME[cat.key] ?? cat.name,
+        id: `cat-${cat.key}`,
+        type: 'line',
+        stack: 'used',
+        areaStyle: { opacity: 0.85 },
+        showSymbol: false,
+        symbolSize: 4,
+        lineStyle: { width: 0.5 },
+        color: colour,
+        xAxisIndex: 0,
+        yAxisIndex: 0,
+        sampling: 'lttb',
+        connectNulls: false,
+        data: point(i),
+      });
     }
     if (this.showFree && free !== undefined) {
-      series.push({ name: 'free', id: 'cat-free', type: 'line', showSymbol: false, lineStyle: { width: 1.5, type: 'dashed' }, color: c.text, xAxisIndex: 0, yAxisIndex: 0, data: point(free) });
+      series.push({
+        name: 'free',
+        id: 'cat-free',
+        type: 'line',
+        showSymbol: false,
+        lineStyle: { width: 1.5, type: 'dashed' },
+        color: c.text,
+        xAxisIndex: 0,
+        yAxisIndex: 0,
+        data: point(free),
+      });
     }
     b.series.forEach((s, k) => {
       const colour = LINE_COLOURS[k % LINE_COLOURS.length] ?? OKABE_ITO.blue;
@@ -267,7 +343,12 @@ export class TimelineView {
     });
     const usedIdx = used.map((cat) => idx.get(cat.key) ?? -1);
     let stackTop = 0;
-    for (const p of b.points) stackTop = Math.max(stackTop, usedIdx.reduce((sum, i) => sum + (p.avg[i] ?? 0), 0), this.showFree && free !== undefined ? (p.avg[free] ?? 0) : 0);
+    for (const p of b.points)
+      stackTop = Math.max(
+        stackTop,
+        usedIdx.reduce((sum, i) => sum + (p.avg[i] ?? 0), 0),
+        this.showFree && free !== undefined ? (p.avg[free] ?? 0) : 0,
+      );
     let processTop = 0;
     for (const s of b.series) for (const p of s.points) processTop = Math.max(processTop, p[1]);
     const to = b.toMs;
@@ -308,8 +389,24 @@ export class TimelineView {
           { left: 64, right: 16, top: '63%', bottom: 58 },
         ],
         legend: [
-          { type: 'scroll', top: 0, left: 8, right: 8, textStyle: { color: c.text }, pageTextStyle: { color: c.muted }, data: series.filter((s) => s.xAxisIndex === 0).map((s) => s.name) },
-          { type: 'scroll', top: '56%', left: 200, right: 8, textStyle: { color: c.text }, pageTextStyle: { color: c.muted }, data: series.filter((s) => s.xAxisIndex === 1).map((s) => s.name) },
+          {
+            type: 'scroll',
+            top: 0,
+            left: 8,
+            right: 8,
+            textStyle: { color: c.text },
+            pageTextStyle: { color: c.muted },
+            data: series.filter((s) => s.xAxisIndex === 0).map((s) => s.name),
+          },
+          {
+            type: 'scroll',
+            top: '56%',
+            left: 200,
+            right: 8,
+            textStyle: { color: c.text },
+            pageTextStyle: { color: c.muted },
+            data: series.filter((s) => s.xAxisIndex === 1).map((s) => s.name),
+          },
         ],
         tooltip: {
           ...tooltipBase(),
@@ -318,7 +415,15 @@ export class TimelineView {
           formatter: (params: unknown) => tooltipText(params as TooltipParam[], b),
         },
         axisPointer: { link: [{ xAxisIndex: 'all' }] },
-        xAxis: [0, 1].map((i) => ({ type: 'time', gridIndex: i, min: oldest, max: extentMax, axisLabel: i === 0 ? { show: false } : axisLabel, axisLine: { lineStyle: { color: c.grid } }, splitLine: { show: false } })),
+        xAxis: [0, 1].map((i) => ({
+          type: 'time',
+          gridIndex: i,
+          min: oldest,
+          max: extentMax,
+          axisLabel: i === 0 ? { show: false } : axisLabel,
+          axisLine: { lineStyle: { color: c.grid } },
+          splitLine: { show: false },
+        })),
         yAxis: [0, 1].map((i) => {
           const scale = yScales[i] ?? null;
           return {
@@ -329,13 +434,26 @@ export class TimelineView {
             nameGap: 8,
             nameTextStyle: { color: c.muted, align: 'left' },
             ...scaleOf(scale),
-            axisLabel: { color: c.muted, formatter: (v: number) => (scale === null ? bytesText(v) : axisText(v, scale)) },
+            axisLabel: {
+              color: c.muted,
+              formatter: (v: number) => (scale === null ? bytesText(v) : axisText(v, scale)),
+            },
             splitLine: { lineStyle: { color: c.grid } },
           };
         }),
         dataZoom: [
           { type: 'inside', xAxisIndex: [0, 1], startValue: from, endValue: to, filterMode: 'none' },
-          { type: 'slider', xAxisIndex: [0, 1], startValue: from, endValue: to, filterMode: 'none', height: 18, bottom: 8, textStyle: { color: c.muted }, labelFormatter: (v: number) => whenText(v) },
+          {
+            type: 'slider',
+            xAxisIndex: [0, 1],
+            startValue: from,
+            endValue: to,
+            filterMode: 'none',
+            height: 18,
+            bottom: 8,
+            textStyle: { color: c.muted },
+            labelFormatter: (v: number) => whenText(v),
+          },
         ],
         series,
       },

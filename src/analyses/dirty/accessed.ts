@@ -30,14 +30,27 @@ export function touchedPages(smaps: readonly SmapsVma[], pageSize: number): Touc
     if (referenced === 0) continue;
     const pages = Math.round(referenced / pageSize);
     total += pages;
-    areas.push({ start: e.start, end: e.end, mapping: mappingLabel(e), pages, anonHugeBytes: bytes(e.counters.anonHugePagesBytes ?? 0) });
+    areas.push({
+      start: e.start,
+      end: e.end,
+      mapping: mappingLabel(e),
+      pages,
+      anonHugeBytes: bytes(e.counters.anonHugePagesBytes ?? 0),
+    });
   }
   return { areas, pages: total };
 }
 
 /** Areas holding transparent huge pages, where one write (or touch) marks a whole 2 MiB page. */
-export function hugePageAreas(smaps: readonly SmapsVma[]): { mapping: string; start: bigint; end: bigint; anonHugeBytes: Bytes }[] {
+export function hugePageAreas(
+  smaps: readonly SmapsVma[],
+): { mapping: string; start: bigint; end: bigint; anonHugeBytes: Bytes }[] {
   return smaps
     .filter((e) => (e.counters.anonHugePagesBytes ?? 0) > 0)
-    .map((e) => ({ mapping: mappingLabel(e), start: e.start, end: e.end, anonHugeBytes: bytes(e.counters.anonHugePagesBytes ?? 0) }));
+    .map((e) => ({
+      mapping: mappingLabel(e),
+      start: e.start,
+      end: e.end,
+      anonHugeBytes: bytes(e.counters.anonHugePagesBytes ?? 0),
+    }));
 }

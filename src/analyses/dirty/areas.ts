@@ -29,7 +29,10 @@ export function mappingLabel(a: VmaHeader): string {
  * (new). Without a previous round, everything is old. Both lists must be sorted by address,
  * as /proc/PID/maps lists them.
  */
-export function planIntervals(areas: readonly VmaHeader[], previous: readonly VmaHeader[] | undefined): PlannedInterval[] {
+export function planIntervals(
+  areas: readonly VmaHeader[],
+  previous: readonly VmaHeader[] | undefined,
+): PlannedInterval[] {
   const out: PlannedInterval[] = [];
   let p = 0;
   areas.forEach((area, index) => {

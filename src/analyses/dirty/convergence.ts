@@ -25,7 +25,13 @@ export interface ConvergenceRule {
   noisePages: number;
 }
 
-export const DEFAULT_RULE: ConvergenceRule = { tolerance: 0.05, stableRounds: 3, minRounds: 4, maxRounds: 20, noisePages: 8 };
+export const DEFAULT_RULE: ConvergenceRule = {
+  tolerance: 0.05,
+  stableRounds: 3,
+  minRounds: 4,
+  maxRounds: 20,
+  noisePages: 8,
+};
 
 /** The relative change from one round to the next, against the larger of the two (0 when both are 0). */
 export function relativeChange(previous: number, current: number): number {
@@ -74,8 +80,17 @@ export function judge(series: readonly number[], rule: ConvergenceRule, roundsSo
     steadyRun = isSteady(series[i - 1] ?? 0, series[i] ?? 0, rule) ? steadyRun + 1 : 0;
   }
   const last = series.slice(-(rule.stableRounds + 1));
-  if (steadyRun >= rule.stableRounds && roundsSoFar >= rule.minRounds && withinBand(last, rule) && !trends(last, rule)) {
-    return { state: 'converged', workingSetPages: Math.round(last.reduce((a, b) => a + b, 0) / last.length), rounds: roundsSoFar };
+  if (
+    steadyRun >= rule.stableRounds &&
+    roundsSoFar >= rule.minRounds &&
+    withinBand(last, rule) &&
+    !trends(last, rule)
+  ) {
+    return {
+      state: 'converged',
+      workingSetPages: Math.round(last.reduce((a, b) => a + b, 0) / last.length),
+      rounds: roundsSoFar,
+    };
   }
   if (roundsSoFar >= rule.maxRounds) return { state: 'gave-up', rounds: roundsSoFar };
   return { state: 'running', steadyRun };

@@ -60,7 +60,12 @@ export interface ClassifyOptions {
   markedAreas?: ReadonlySet<bigint>;
 }
 
-export function classify(areas: readonly VmaHeader[], plan: readonly PlannedInterval[], results: readonly IntervalResult[], opts: ClassifyOptions): DirtySnapshot {
+export function classify(
+  areas: readonly VmaHeader[],
+  plan: readonly PlannedInterval[],
+  results: readonly IntervalResult[],
+  opts: ClassifyOptions,
+): DirtySnapshot {
   const perArea: AreaDirt[] = areas.map((area) => ({
     area,
     mapping: mappingLabel(area),
@@ -76,7 +81,8 @@ export function classify(areas: readonly VmaHeader[], plan: readonly PlannedInte
     const a = perArea[iv.area];
     if (r && a && opts.afterClear && !iv.isNew && r.tally.softDirtyHoles > 0) a.wholeAreaMarked = true;
   });
-  if (opts.afterClear && opts.markedAreas) for (const a of perArea) if (opts.markedAreas.has(a.area.start)) a.wholeAreaMarked = true;
+  if (opts.afterClear && opts.markedAreas)
+    for (const a of perArea) if (opts.markedAreas.has(a.area.start)) a.wholeAreaMarked = true;
   const ranges: LabelledRange[] = [];
   const newMappingRanges: LabelledRange[] = [];
   let scannedPages = 0;
@@ -92,7 +98,13 @@ export function classify(areas: readonly VmaHeader[], plan: readonly PlannedInte
     const target = isNew ? newMappingRanges : ranges;
     // Ranges never span two areas; within one area, the old and new parts of a range join.
     const joinable = target.length > 0 && lastAreaOf.get(target) === iv.area;
-    r.ranges.forEach((range, n) => appendRange(target, { start: range.start, end: range.end, pages: range.pages, mapping: a.mapping }, n > 0 || joinable));
+    r.ranges.forEach((range, n) =>
+      appendRange(
+        target,
+        { start: range.start, end: range.end, pages: range.pages, mapping: a.mapping },
+        n > 0 || joinable,
+      ),
+    );
     if (r.ranges.length > 0) lastAreaOf.set(target, iv.area);
     if (isNew) a.newMappingPages += r.tally.softDirty;
     else a.writtenPages += r.tally.softDirty;
@@ -111,7 +123,12 @@ export function classify(areas: readonly VmaHeader[], plan: readonly PlannedInte
 function appendRange(list: LabelledRange[], r: LabelledRange, sameArea: boolean): void {
   const last = list[list.length - 1];
   if (sameArea && last?.end === r.start) {
-    list[list.length - 1] = { start: last.start, end: address(r.end), pages: last.pages + r.pages, mapping: last.mapping };
+    list[list.length - 1] = {
+      start: last.start,
+      end: address(r.end),
+      pages: last.pages + r.pages,
+      mapping: last.mapping,
+    };
   } else {
     list.push(r);
   }

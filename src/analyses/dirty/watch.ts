@@ -66,7 +66,8 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
   let last: RoundReading | undefined;
   let stopReason: StopReason = 'max-rounds';
   let roundsSoFar = 0;
-  const keep = opts.keepRounds === undefined ? Number.POSITIVE_INFINITY : Math.max(opts.keepRounds, opts.rule.stableRounds + 1);
+  const keep =
+    opts.keepRounds === undefined ? Number.POSITIVE_INFINITY : Math.max(opts.keepRounds, opts.rule.stableRounds + 1);
   try {
     for (let n = 1; n <= opts.maxRounds; n++) {
       await opts.meter.begin();

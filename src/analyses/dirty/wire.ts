@@ -2,7 +2,14 @@
 // `memlens dirty --json` and for the dashboard's watch (`memlens serve --dirty-watch`), so that
 // the two always say the same thing about the same round.
 import type { SmapsVma } from '../../parsers/proc/smaps.js';
-import { hexAddress, type DirtyRangeJson, type DirtyRoundJson, type DirtyWatchJson, type HugePageAreaJson, type TouchedAreaJson } from '../../wire/dirty.js';
+import {
+  hexAddress,
+  type DirtyRangeJson,
+  type DirtyRoundJson,
+  type DirtyWatchJson,
+  type HugePageAreaJson,
+  type TouchedAreaJson,
+} from '../../wire/dirty.js';
 import type { DirtyMappingPages } from '../../wire/messages.js';
 import { hugePageAreas, type TouchedArea } from './accessed.js';
 import type { ConvergenceRule, Verdict } from './convergence.js';
@@ -19,11 +26,23 @@ export function touchedAreaJson(a: TouchedArea): TouchedAreaJson {
 }
 
 export function hugeAreasJson(smaps: readonly SmapsVma[]): HugePageAreaJson[] {
-  return hugePageAreas(smaps).map((h) => ({ start: hexAddress(h.start), end: hexAddress(h.end), mapping: h.mapping, anonHugeBytes: h.anonHugeBytes }));
+  return hugePageAreas(smaps).map((h) => ({
+    start: hexAddress(h.start),
+    end: hexAddress(h.end),
+    mapping: h.mapping,
+    anonHugeBytes: h.anonHugeBytes,
+  }));
 }
 
 export function roundJson(r: Round, pageSize: number): DirtyRoundJson {
-  return { round: r.round, pages: r.pages, bytes: r.pages * pageSize, newMappingPages: r.newMappingPages, intervalMs: r.intervalMs, change: r.change };
+  return {
+    round: r.round,
+    pages: r.pages,
+    bytes: r.pages * pageSize,
+    newMappingPages: r.newMappingPages,
+    intervalMs: r.intervalMs,
+    change: r.change,
+  };
 }
 
 /** The rule as `--json` states it; a watch without a round limit has `maxRounds: null`. */
@@ -46,7 +65,10 @@ export function workingSetPages(verdict: Verdict, newestRoundPages: number | und
  * At most `limit` of the items, the ones holding the most pages (ties: the lower address), in
  * address order: a bounded view of a round that may have hundreds of thousands of ranges.
  */
-export function largestInAddressOrder<T extends { start: bigint; pages: number }>(items: readonly T[], limit: number): T[] {
+export function largestInAddressOrder<T extends { start: bigint; pages: number }>(
+  items: readonly T[],
+  limit: number,
+): T[] {
   const byAddress = (a: T, b: T): number => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0);
   if (items.length <= limit) return [...items].sort(byAddress);
   return [...items]
@@ -67,5 +89,7 @@ export function pagesByMapping(reading: RoundReading): DirtyMappingPages[] {
   };
   for (const a of reading.dirty?.areas ?? []) add(a.mapping, a.writtenPages, a.newMappingPages);
   for (const a of reading.touched?.areas ?? []) add(a.mapping, a.pages, 0);
-  return [...by.values()].sort((a, b) => b.pages - a.pages || b.newMappingPages - a.newMappingPages || (a.mapping < b.mapping ? -1 : 1));
+  return [...by.values()].sort(
+    (a, b) => b.pages - a.pages || b.newMappingPages - a.newMappingPages || (a.mapping < b.mapping ? -1 : 1),
+  );
 }

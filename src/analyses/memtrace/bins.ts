@@ -53,7 +53,8 @@ export class AdaptiveBins {
         for (let c = 0; c < half; c++) {
           const r0 = 2 * a * MAX_BINS;
           const r1 = r0 + MAX_BINS;
-          m[a * MAX_BINS + c] = (m[r0 + 2 * c] ?? 0) + (m[r0 + 2 * c + 1] ?? 0) + (m[r1 + 2 * c] ?? 0) + (m[r1 + 2 * c + 1] ?? 0);
+          m[a * MAX_BINS + c] =
+            (m[r0 + 2 * c] ?? 0) + (m[r0 + 2 * c + 1] ?? 0) + (m[r1 + 2 * c] ?? 0) + (m[r1 + 2 * c + 1] ?? 0);
         }
         m.fill(0, a * MAX_BINS + half, (a + 1) * MAX_BINS);
       }

@@ -22,7 +22,8 @@ export function stacksOf(decoder: MemtraceDecoder, nodeSamples: Float64Array): S
     const samples = nodeSamples[node] ?? 0;
     if (samples <= 0) continue;
     const frames: Frame[] = [];
-    for (let k = node; k !== 0; k = trie.parentOf(k)) frames.push(...codeFramesInnermostFirst(trie.codeOf(k), locations));
+    for (let k = node; k !== 0; k = trie.parentOf(k))
+      frames.push(...codeFramesInnermostFirst(trie.codeOf(k), locations));
     frames.reverse();
     out.push({ frames, samples });
   }
@@ -34,10 +35,18 @@ function foldedName(s: string): string {
   return printable(s.replace(/;/g, ':'));
 }
 
-export function foldedStacks(decoder: MemtraceDecoder, stacks: StackEntry[], bytesPerSample: number, lwt: LwtClassifier, hideLwt: boolean): string {
+export function foldedStacks(
+  decoder: MemtraceDecoder,
+  stacks: StackEntry[],
+  bytesPerSample: number,
+  lwt: LwtClassifier,
+  hideLwt: boolean,
+): string {
   const agg = new Map<string, number>();
   for (const st of stacks) {
-    let names = st.frames.filter((f) => !(hideLwt && f.loc !== undefined && lwt.isLwt(f.loc))).map((f) => foldedName(f.loc?.defname ?? frameLabel(f, decoder.keys)));
+    let names = st.frames
+      .filter((f) => !(hideLwt && f.loc !== undefined && lwt.isLwt(f.loc)))
+      .map((f) => foldedName(f.loc?.defname ?? frameLabel(f, decoder.keys)));
     if (names.length === 0) names = [hideLwt ? '[Lwt]' : '[no backtrace]'];
     const key = names.join(';');
     agg.set(key, (agg.get(key) ?? 0) + st.samples);
@@ -53,7 +62,13 @@ export function foldedStacks(decoder: MemtraceDecoder, stacks: StackEntry[], byt
 export type FlameData = MemtraceWireFlame;
 
 /** The flame graph's data: the largest stacks, the rest folded into one "(other stacks)". */
-export function flameData(decoder: MemtraceDecoder, stacks: StackEntry[], bytesPerSample: number, lwt: LwtClassifier, maxStacks = 4000): FlameData {
+export function flameData(
+  decoder: MemtraceDecoder,
+  stacks: StackEntry[],
+  bytesPerSample: number,
+  lwt: LwtClassifier,
+  maxStacks = 4000,
+): FlameData {
   const index = new Map<string, number>();
   const frames: [string, number][] = [];
   const idOf = (label: string, isLwt: boolean): number => {
@@ -73,7 +88,12 @@ export function flameData(decoder: MemtraceDecoder, stacks: StackEntry[], bytesP
       rest += st.samples;
       return;
     }
-    out.push([st.frames.map((f) => idOf(f.loc?.defname ?? frameLabel(f, decoder.keys), f.loc !== undefined && lwt.isLwt(f.loc))), Math.round(st.samples * bytesPerSample)]);
+    out.push([
+      st.frames.map((f) =>
+        idOf(f.loc?.defname ?? frameLabel(f, decoder.keys), f.loc !== undefined && lwt.isLwt(f.loc)),
+      ),
+      Math.round(st.samples * bytesPerSample),
+    ]);
   });
   if (rest > 0) out.push([[idOf('(other stacks)', false)], Math.round(rest * bytesPerSample)]);
   return { frames, stacks: out };

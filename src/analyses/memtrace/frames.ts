@@ -13,7 +13,8 @@ export interface Frame {
 }
 
 export function frameLabel(f: Frame, keys: CodeKeys): string {
-  if (f.loc === undefined) return `0x${keys.code(f.code).toString(16)} (${f.noDebugInfo === true ? 'no debug information' : 'unknown location'})`;
+  if (f.loc === undefined)
+    return `0x${keys.code(f.code).toString(16)} (${f.noDebugInfo === true ? 'no debug information' : 'unknown location'})`;
   return locationLabel(f.loc);
 }
 

@@ -38,7 +38,12 @@ export interface LeakFinding {
 }
 
 /** neverFreed(site): samples still live at the end, by allocation bin. */
-export function findLeaks(stats: readonly (SiteStats | undefined)[], nBins: number, totalLiveEnd: number, neverFreed: (site: number) => Float64Array | undefined): LeakFinding[] {
+export function findLeaks(
+  stats: readonly (SiteStats | undefined)[],
+  nBins: number,
+  totalLiveEnd: number,
+  neverFreed: (site: number) => Float64Array | undefined,
+): LeakFinding[] {
   const out: LeakFinding[] = [];
   stats.forEach((s, site) => {
     if (s === undefined || s.live < LEAK_RULE.MIN_LIVE_SAMPLES || totalLiveEnd <= 0) return;
@@ -75,7 +80,15 @@ export function findLeaks(stats: readonly (SiteStats | undefined)[], nBins: numb
     }
     if (s.live - early < LEAK_RULE.SPREAD * s.live || s.live - late < LEAK_RULE.SPREAD * s.live) return;
     if (end < LEAK_RULE.KEPT_AT_END * max) return;
-    out.push({ site, liveEnd: s.live, share, retained: s.allocSamples > 0 ? s.live / s.allocSamples : 0, slopePerBin: slope(curve, f), rising, curve });
+    out.push({
+      site,
+      liveEnd: s.live,
+      share,
+      retained: s.allocSamples > 0 ? s.live / s.allocSamples : 0,
+      slopePerBin: slope(curve, f),
+      rising,
+      curve,
+    });
   });
   return out.sort((a, b) => b.liveEnd - a.liveEnd);
 }

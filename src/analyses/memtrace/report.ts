@@ -25,10 +25,16 @@ export interface ReportOptions {
 const round = (n: number): number => Math.round(n);
 
 function frameOf(l: SourceLocation | undefined): MemtraceWireFrame | null {
-  return l === undefined ? null : { defname: l.defname, filename: l.filename, line: l.line, startChar: l.startChar, endChar: l.endChar };
+  return l === undefined
+    ? null
+    : { defname: l.defname, filename: l.filename, line: l.line, startChar: l.startChar, endChar: l.endChar };
 }
 
-export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: MemtraceDecoder, opts: ReportOptions): MemtraceWireReport {
+export function buildMemtraceReport(
+  analyzer: MemtraceAnalyzer,
+  decoder: MemtraceDecoder,
+  opts: ReportOptions,
+): MemtraceWireReport {
   const info = decoder.info;
   const resolver = analyzer.resolver;
   if (info === undefined || resolver === undefined) throw new Error('report before a decoded trace_info');
@@ -59,7 +65,8 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
         promotedCollectedBytes: bytes(s?.promotedCollected ?? 0),
         majorCollectedBytes: bytes(s?.majorCollected ?? 0),
         neverCollectedBytes: bytes(s?.live ?? 0),
-        meanLifetimeS: s !== undefined && s.collectedCount > 0 && collected > 0 ? s.lifetimeSumUs / s.collectedCount / 1e6 : null,
+        meanLifetimeS:
+          s !== undefined && s.collectedCount > 0 && collected > 0 ? s.lifetimeSumUs / s.collectedCount / 1e6 : null,
       },
     };
   });
@@ -135,10 +142,10 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
         : w.kind === 'gc-cycle'
           ? `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s collected at once right after it (garbage waiting for a major GC cycle): not a race`
           : w.kind === 'gc-swing'
-          ? `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s, freed again, but no longer than this trace's ordinary GC swings: not sustained, not a race`
-          : w.kind === 'leak'
-          ? `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s that is never freed, held by leak suspects: a leak, not a race`
-          : `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s that stays live without growing further (warm-up, a working set): not a race`;
+            ? `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s, freed again, but no longer than this trace's ordinary GC swings: not sustained, not a race`
+            : w.kind === 'leak'
+              ? `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s that is never freed, held by leak suspects: a leak, not a race`
+              : `growth from ${startS.toFixed(2)} s to ${endS.toFixed(2)} s that stays live without growing further (warm-up, a working set): not a race`;
     return {
       kind: w.kind,
       startS,
@@ -148,7 +155,14 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
       collectedBytesPerS: bytes(w.collected) / dur,
       freedLaterFraction: w.freedLater,
       settledAtS: w.settledBin === null ? null : w.settledBin * binS,
-      sites: w.sites.map((s) => ({ siteId: s.site, label: label(s.site), owner: owner(s.site), growthBytes: bytes(s.growth), shareOfGrowth: s.share, reclaimedFraction: s.reclaimed })),
+      sites: w.sites.map((s) => ({
+        siteId: s.site,
+        label: label(s.site),
+        owner: owner(s.site),
+        growthBytes: bytes(s.growth),
+        shareOfGrowth: s.share,
+        reclaimedFraction: s.reclaimed,
+      })),
       explanation,
     };
   };
@@ -181,14 +195,24 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
   const steady = leaks.length === 0 && races.length === 0 && flat;
   const reason = steady
     ? 'no leak suspect, no allocation race, and the floor of live memory is flat over the second half of the trace'
-    : [leaks.length > 0 ? `${leaks.length} leak suspect(s)` : '', races.length > 0 ? `${races.length} allocation race(s)` : '', flat ? '' : 'the floor of live memory still moving over the second half']
+    : [
+        leaks.length > 0 ? `${leaks.length} leak suspect(s)` : '',
+        races.length > 0 ? `${races.length} allocation race(s)` : '',
+        flat ? '' : 'the floor of live memory still moving over the second half',
+      ]
         .filter((s) => s !== '')
         .join(', ');
 
   const i = decoder.integrity;
   const unknownCodes = countUnknownCodes(decoder);
   const ok =
-    i.cacheVerifierFailures === 0 && i.allocIdMismatches === 0 && i.corruptPackets === 0 && i.locationErrors === 0 && !i.truncated && analyzer.orphanCollections === 0 && analyzer.orphanPromotions === 0;
+    i.cacheVerifierFailures === 0 &&
+    i.allocIdMismatches === 0 &&
+    i.corruptPackets === 0 &&
+    i.locationErrors === 0 &&
+    !i.truncated &&
+    analyzer.orphanCollections === 0 &&
+    analyzer.orphanPromotions === 0;
   return {
     schema: 'memlens.memtrace',
     version: MEMTRACE_WIRE_VERSION,
@@ -235,7 +259,9 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
       promotedBytes: bytes(analyzer.promotedSamples),
       collectedBytes: bytes(analyzer.collectedSamples.reduce((a, b) => a + b, 0)),
       collectedMinorBytes: bytes(analyzer.collectedSamples[AllocSource.minor] ?? 0),
-      collectedMajorBytes: bytes((analyzer.collectedSamples[AllocSource.major] ?? 0) + (analyzer.collectedSamples[AllocSource.external] ?? 0)),
+      collectedMajorBytes: bytes(
+        (analyzer.collectedSamples[AllocSource.major] ?? 0) + (analyzer.collectedSamples[AllocSource.external] ?? 0),
+      ),
       liveEnd: split((s) => s.liveEndBytes),
       livePeak: split((s) => s.livePeakBytes),
       peakTimeS: analyzer.peakTimeUs / 1e6,
@@ -243,11 +269,21 @@ export function buildMemtraceReport(analyzer: MemtraceAnalyzer, decoder: Memtrac
     timeline,
     lwt: { prefixes: [...opts.lwtPrefixes] },
     sites,
-    rankings: { byAllocated: rank((s) => s.allocatedBytes), byLiveEnd: rank((s) => s.liveEndBytes), byLivePeak: rank((s) => s.livePeakBytes) },
+    rankings: {
+      byAllocated: rank((s) => s.allocatedBytes),
+      byLiveEnd: rank((s) => s.liveEndBytes),
+      byLivePeak: rank((s) => s.livePeakBytes),
+    },
     tasks: resolver.tasks
       .map((name, k) => {
         const ts = analyzer.taskStats[k];
-        return { name, allocatedBytes: bytes(ts?.allocSamples ?? 0), lwtAllocatedBytes: bytes(ts?.lwtSamples ?? 0), liveEndBytes: bytes(ts?.live ?? 0), livePeakBytes: bytes(ts?.liveAtPeak ?? 0) };
+        return {
+          name,
+          allocatedBytes: bytes(ts?.allocSamples ?? 0),
+          lwtAllocatedBytes: bytes(ts?.lwtSamples ?? 0),
+          liveEndBytes: bytes(ts?.live ?? 0),
+          livePeakBytes: bytes(ts?.liveAtPeak ?? 0),
+        };
       })
       .sort((a, b) => b.allocatedBytes - a.allocatedBytes || (a.name < b.name ? -1 : 1)),
     leaks,

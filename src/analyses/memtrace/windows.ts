@@ -175,7 +175,25 @@ function classify(x: WindowInputs, s: number, e: number, rise: number): GrowthWi
   });
   sites.sort((a, b) => b.growth - a.growth);
   for (const w of sites) w.share = positiveGrowth > 0 ? w.growth / positiveGrowth : 0;
-  const sweep = settledBin !== null && settledBin - e <= Math.max(WINDOW_RULE.SWEEP_BINS, WINDOW_RULE.SWEEP_SHARE * (e - s + 1));
-  const kind = freedShare >= WINDOW_RULE.RACE_FREED ? (sweep ? 'gc-cycle' : 'race') : positiveGrowth > 0 && leakGrowth >= 0.5 * positiveGrowth ? 'leak' : 'retained';
-  return { kind, s, e, rise, allocated, collected, freedLater: freedShare, settledBin, sites: sites.slice(0, WINDOW_RULE.MAX_SITES) };
+  const sweep =
+    settledBin !== null && settledBin - e <= Math.max(WINDOW_RULE.SWEEP_BINS, WINDOW_RULE.SWEEP_SHARE * (e - s + 1));
+  const kind =
+    freedShare >= WINDOW_RULE.RACE_FREED
+      ? sweep
+        ? 'gc-cycle'
+        : 'race'
+      : positiveGrowth > 0 && leakGrowth >= 0.5 * positiveGrowth
+        ? 'leak'
+        : 'retained';
+  return {
+    kind,
+    s,
+    e,
+    rise,
+    allocated,
+    collected,
+    freedLater: freedShare,
+    settledBin,
+    sites: sites.slice(0, WINDOW_RULE.MAX_SITES),
+  };
 }

@@ -176,6 +176,11 @@ export class ProcessAccounts {
         exited: a.exited,
       });
     }
-    return rows.sort((x, y) => Number((y.mappedNowBytes ?? -1n) - (x.mappedNowBytes ?? -1n)) || Number(y.requestedBytes - x.requestedBytes) || x.pid - y.pid);
+    return rows.sort(
+      (x, y) =>
+        Number((y.mappedNowBytes ?? -1n) - (x.mappedNowBytes ?? -1n)) ||
+        Number(y.requestedBytes - x.requestedBytes) ||
+        x.pid - y.pid,
+    );
   }
 }

@@ -15,13 +15,20 @@ export function defineCapture(program: Command): void {
   program
     .command('capture')
     .description('capture /proc into one archive, here or on a board without Node (via the printed sh script)')
-    .option('--print-script', 'print the POSIX sh capture script (e.g. memlens capture --print-script | ssh board sh > board.snap)')
+    .option(
+      '--print-script',
+      'print the POSIX sh capture script (e.g. memlens capture --print-script | ssh board sh > board.snap)',
+    )
     .option('-o, --output <file>', 'run the capture script here and write the archive to FILE ("-" = stdout)')
     .option('--shell <sh>', 'shell that runs the script with -o', 'sh')
-    .option('--no-smaps', 'leave out each process\'s full smaps: a much smaller, faster capture; snapshot --from works, process PID --from has no mappings')
+    .option(
+      '--no-smaps',
+      "leave out each process's full smaps: a much smaller, faster capture; snapshot --from works, process PID --from has no mappings",
+    )
     .addHelpText('after', '\nRead an archive back with: memlens snapshot --from FILE, memlens process PID --from FILE')
     .action(async (opts: CaptureOptions) => {
-      if (opts.printScript && opts.output !== undefined) throw new UsageError('give either --print-script or -o FILE, not both');
+      if (opts.printScript && opts.output !== undefined)
+        throw new UsageError('give either --print-script or -o FILE, not both');
       const scripts = await import('../../sources/capture-script.js');
       if (opts.printScript) {
         process.stdout.write(await scripts.readCaptureScript({ smaps: opts.smaps }));
@@ -35,7 +42,9 @@ export function defineCapture(program: Command): void {
         const { formatBytes } = await import('../../base/units.js');
         const stats = archiveStats(await loadArchive(opts.output));
         const denied = stats.partlyDenied > 0 ? `; ${stats.partlyDenied} partly unreadable (permission)` : '';
-        process.stdout.write(`wrote ${opts.output}: ${stats.processes} processes, ${formatBytes(stats.payloadBytes)} of /proc files${denied}\n`);
+        process.stdout.write(
+          `wrote ${opts.output}: ${stats.processes} processes, ${formatBytes(stats.payloadBytes)} of /proc files${denied}\n`,
+        );
       }
     });
 }

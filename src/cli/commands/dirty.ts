@@ -33,16 +33,25 @@ export function defineDirty(program: Command): void {
     .addArgument(new Argument('<pid>', 'process id').argParser(pidFlag))
     .option('--json', 'one JSON document on stdout')
     .option('--watch', 'clear the bits, wait one interval, count, repeat')
-    .addOption(new Option('--interval <duration>', 'length of a round (500ms, 1s, 2m; at most 24d)').argParser(timerFlag).default(DEFAULT_INTERVAL_MS, '1s'))
+    .addOption(
+      new Option('--interval <duration>', 'length of a round (500ms, 1s, 2m; at most 24d)')
+        .argParser(timerFlag)
+        .default(DEFAULT_INTERVAL_MS, '1s'),
+    )
     .option('--until-stable', 'with --watch: stop when the written count per round has converged')
     .option('--tolerance <percent>', 'with --watch: relative change a steady round may show', '5%')
     .option('--max-rounds <n>', 'with --watch: stop after this many rounds', integerFlag(1))
-    .addOption(new Option('--fallback <method>', 'count pages touched (read or written) instead of written').choices(['accessed']))
+    .addOption(
+      new Option('--fallback <method>', 'count pages touched (read or written) instead of written').choices([
+        'accessed',
+      ]),
+    )
     .option('--force', 'allow pid 1 and memlens itself')
     .addHelpText('after', RULE_HELP)
     .action(async (pid: number, opts: DirtyOptions) => {
       const timing = parseWatchFlags(opts, DIRTY_FLAG_NAMES);
-      if (!opts.watch && (opts.untilStable || opts.maxRounds !== undefined)) throw new UsageError('--until-stable and --max-rounds need --watch');
+      if (!opts.watch && (opts.untilStable || opts.maxRounds !== undefined))
+        throw new UsageError('--until-stable and --max-rounds need --watch');
       const { runDirty } = await import('../dirty-run.js');
       await runDirty({ ...opts, pid, ...timing });
     });

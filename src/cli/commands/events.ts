@@ -42,7 +42,9 @@ export function parseTimeBound(text: string, nowMs: number = Date.now()): number
     const t = Date.parse(text);
     if (!Number.isNaN(t)) return t;
   }
-  throw new InvalidArgumentError('expected an ISO-8601 time (2026-11-23T10:00:00Z) or a duration back from now (10m, 2h)');
+  throw new InvalidArgumentError(
+    'expected an ISO-8601 time (2026-11-23T10:00:00Z) or a duration back from now (10m, 2h)',
+  );
 }
 
 const timeBoundFlag = (text: string): number => parseTimeBound(text);
@@ -51,7 +53,11 @@ export function defineEvents(program: Command): void {
   const command = program
     .command('events')
     .description('query the events stored by `memlens trace` (the newest N, printed oldest first)')
-    .option('--db <url>', 'database: a file path, sqlite:///path or mysql://user:pass@host:port/db (default: the SQLite file under the data directory)', nonEmptyFlag)
+    .option(
+      '--db <url>',
+      'database: a file path, sqlite:///path or mysql://user:pass@host:port/db (default: the SQLite file under the data directory)',
+      nonEmptyFlag,
+    )
     .option('--pid <n>', 'only this process id', pidFlag)
     .option('--name <name>', 'only processes of this name')
     .option('--call <call>', `only this call (${MEM_CALLS.join(', ')})`)
@@ -60,54 +66,67 @@ export function defineEvents(program: Command): void {
     .option('--host <host>', 'only events of this host')
     .option('--limit <n>', `at most this many events (the newest), 1 to ${MAX_LIMIT}`, integerFlag(1, MAX_LIMIT), 50)
     .option('--before <id>', 'only events with a smaller id (the next page back in time)', integerFlag(1))
-    .option('--json', 'NDJSON: one event per line, with the field names of `memlens trace --json` and the id that --before takes')
+    .option(
+      '--json',
+      'NDJSON: one event per line, with the field names of `memlens trace --json` and the id that --before takes',
+    )
     .option('--csv', 'CSV (RFC 4180): a header line with the --json field names, then one event per line')
-    .option('--all', 'every matching event, oldest first, read from the store page by page in bounded memory (with --json or --csv)')
+    .option(
+      '--all',
+      'every matching event, oldest first, read from the store page by page in bounded memory (with --json or --csv)',
+    )
     .option('--prune', 'apply the retention limit (--max-age, --max-rows) to the store instead of listing');
   addRetentionFlags(command);
   command.action(async (flags: EventsFlags) => {
-      if (flags.prune === true) {
-        await prune(flags);
-        return;
-      }
-      const call = flags.call;
-      if (call !== undefined && !MEM_CALLS.includes(call as MemCall)) throw new UsageError(`--call ${call}: expected one of ${MEM_CALLS.join(', ')}`);
-      if (flags.json === true && flags.csv === true) throw new UsageError('--json and --csv cannot be used together');
-      const format: OutputFormat = flags.json === true ? 'json' : flags.csv === true ? 'csv' : 'table';
-      if (flags.all === true) {
-        if (command.getOptionValueSource('limit') === 'cli') throw new UsageError('--all and --limit cannot be used together (--all prints every matching event)');
-        // An aligned table needs every row before its first line: --all keeps to formats that stream.
-        if (format === 'table') throw new UsageError('--all needs --json or --csv (a table is aligned over all its rows, which --all does not hold)');
-      }
-      const filter = {
-        ...(flags.host === undefined ? {} : { host: flags.host }),
-        ...(flags.pid === undefined ? {} : { pid: flags.pid }),
-        ...(flags.name === undefined ? {} : { name: flags.name }),
-        ...(call === undefined ? {} : { call: call as MemCall }),
-        ...(flags.since === undefined ? {} : { sinceMs: flags.since }),
-        ...(flags.until === undefined ? {} : { untilMs: flags.until }),
-        ...(flags.before === undefined ? {} : { beforeId: flags.before }),
-      };
-      const { openStore } = await import('../../store/index.js');
-      // A read: a store that is not there is an error, never a new empty one.
-      const store = await openStore(flags.db, { mustExist: true });
-      try {
-        if (flags.all === true && format !== 'table') await printAll(store, filter, format);
-        else {
-          // One row more than asked says whether the listing is cut, without counting every match.
-          const events = await store.queryEvents({ ...filter, limit: flags.limit + 1 });
-          const cut = events.length > flags.limit;
-          if (cut) events.length = flags.limit;
-          await printEvents(events.reverse(), format);
-          if (cut) {
-            const more = flags.limit < MAX_LIMIT ? `--limit up to ${MAX_LIMIT}, ` : '';
-            process.stderr.write(`memlens: showing the newest ${flags.limit} matching events; more match (${more}--before ${events[0]?.id ?? ''} for the page before, or --all --json/--csv for every one)\n`);
-          }
+    if (flags.prune === true) {
+      await prune(flags);
+      return;
+    }
+    const call = flags.call;
+    if (call !== undefined && !MEM_CALLS.includes(call as MemCall))
+      throw new UsageError(`--call ${call}: expected one of ${MEM_CALLS.join(', ')}`);
+    if (flags.json === true && flags.csv === true) throw new UsageError('--json and --csv cannot be used together');
+    const format: OutputFormat = flags.json === true ? 'json' : flags.csv === true ? 'csv' : 'table';
+    if (flags.all === true) {
+      if (command.getOptionValueSource('limit') === 'cli')
+        throw new UsageError('--all and --limit cannot be used together (--all prints every matching event)');
+      // An aligned table needs every row before its first line: --all keeps to formats that stream.
+      if (format === 'table')
+        throw new UsageError(
+          '--all needs --json or --csv (a table is aligned over all its rows, which --all does not hold)',
+        );
+    }
+    const filter = {
+      ...(flags.host === undefined ? {} : { host: flags.host }),
+      ...(flags.pid === undefined ? {} : { pid: flags.pid }),
+      ...(flags.name === undefined ? {} : { name: flags.name }),
+      ...(call === undefined ? {} : { call: call as MemCall }),
+      ...(flags.since === undefined ? {} : { sinceMs: flags.since }),
+      ...(flags.until === undefined ? {} : { untilMs: flags.until }),
+      ...(flags.before === undefined ? {} : { beforeId: flags.before }),
+    };
+    const { openStore } = await import('../../store/index.js');
+    // A read: a store that is not there is an error, never a new empty one.
+    const store = await openStore(flags.db, { mustExist: true });
+    try {
+      if (flags.all === true && format !== 'table') await printAll(store, filter, format);
+      else {
+        // One row more than asked says whether the listing is cut, without counting every match.
+        const events = await store.queryEvents({ ...filter, limit: flags.limit + 1 });
+        const cut = events.length > flags.limit;
+        if (cut) events.length = flags.limit;
+        await printEvents(events.reverse(), format);
+        if (cut) {
+          const more = flags.limit < MAX_LIMIT ? `--limit up to ${MAX_LIMIT}, ` : '';
+          process.stderr.write(
+            `memlens: showing the newest ${flags.limit} matching events; more match (${more}--before ${events[0]?.id ?? ''} for the page before, or --all --json/--csv for every one)\n`,
+          );
         }
-      } finally {
-        await store.close();
       }
-    });
+    } finally {
+      await store.close();
+    }
+  });
 }
 
 export type OutputFormat = 'table' | 'json' | 'csv';
@@ -119,7 +138,11 @@ async function emit(text: string): Promise<void> {
 }
 
 /** `--all`: every matching event, page by page; memory holds one page whatever the store holds. */
-async function printAll(store: EventStore, filter: Parameters<EventStore['streamEvents']>[0], format: 'json' | 'csv'): Promise<void> {
+async function printAll(
+  store: EventStore,
+  filter: Parameters<EventStore['streamEvents']>[0],
+  format: 'json' | 'csv',
+): Promise<void> {
   if (format === 'csv') await emit(csvHeader());
   let n = 0;
   for await (const page of store.streamEvents(filter)) {
@@ -137,7 +160,9 @@ async function prune(flags: EventsFlags): Promise<void> {
   const store = await openStore(flags.db, { mustExist: true });
   try {
     const r = await store.applyRetention(retention);
-    process.stdout.write(`pruned ${r.deletedEvents} events, ${r.deletedProcesses} process records, ${r.deletedBatches} batch ids\n`);
+    process.stdout.write(
+      `pruned ${r.deletedEvents} events, ${r.deletedProcesses} process records, ${r.deletedBatches} batch ids\n`,
+    );
   } finally {
     await store.close();
   }
@@ -148,10 +173,30 @@ function protText(p: number): string {
   return ['r', 'w', 'x'].map((c, i) => ((p & (1 << i)) !== 0 ? c : '-')).join('');
 }
 
-const jsonLines = (events: readonly StoredEvent[]): string => events.map((e) => `${JSON.stringify(storedEventToJson(e))}\n`).join('');
+const jsonLines = (events: readonly StoredEvent[]): string =>
+  events.map((e) => `${JSON.stringify(storedEventToJson(e))}\n`).join('');
 
 /** The CSV columns: the --json fields, in their order. */
-const CSV_FIELDS = ['time', 'ktime', 'host', 'pid', 'tid', 'name', 'thread', 'call', 'addr', 'length', 'prot', 'flags', 'fd', 'result', 'error', 'new_length', 'new_addr', 'id'] as const satisfies readonly (keyof StoredEventJson)[];
+const CSV_FIELDS = [
+  'time',
+  'ktime',
+  'host',
+  'pid',
+  'tid',
+  'name',
+  'thread',
+  'call',
+  'addr',
+  'length',
+  'prot',
+  'flags',
+  'fd',
+  'result',
+  'error',
+  'new_length',
+  'new_addr',
+  'id',
+] as const satisfies readonly (keyof StoredEventJson)[];
 
 /**
  * One CSV field (RFC 4180, section 2): quoted when it holds a comma, a double quote, CR or LF, with
@@ -185,10 +230,33 @@ export async function printEvents(events: readonly StoredEvent[], format: Output
   }
   const p = palette();
   const manyHosts = new Set(events.map((e) => e.host)).size > 1;
-  const header = ['ID', 'TIME (UTC)', ...(manyHosts ? ['HOST'] : []), 'PID', 'TID', 'NAME', 'THREAD', 'CALL', 'ADDR', 'LENGTH', 'PROT', 'RESULT'];
+  const header = [
+    'ID',
+    'TIME (UTC)',
+    ...(manyHosts ? ['HOST'] : []),
+    'PID',
+    'TID',
+    'NAME',
+    'THREAD',
+    'CALL',
+    'ADDR',
+    'LENGTH',
+    'PROT',
+    'RESULT',
+  ];
   const rows = events.map((e) => {
-    const result = e.error !== null ? p.red(`${e.result} ${e.error}`) : e.call === 'munmap' || e.call === 'mprotect' ? '0' : `0x${e.result.toString(16)}`;
-    const length = e.call === 'brk' ? '' : e.call === 'mremap' && e.newLengthBytes !== null ? `${formatBytes(Number(e.lengthBytes))} → ${formatBytes(Number(e.newLengthBytes))}` : formatBytes(Number(e.lengthBytes));
+    const result =
+      e.error !== null
+        ? p.red(`${e.result} ${e.error}`)
+        : e.call === 'munmap' || e.call === 'mprotect'
+          ? '0'
+          : `0x${e.result.toString(16)}`;
+    const length =
+      e.call === 'brk'
+        ? ''
+        : e.call === 'mremap' && e.newLengthBytes !== null
+          ? `${formatBytes(Number(e.lengthBytes))} → ${formatBytes(Number(e.newLengthBytes))}`
+          : formatBytes(Number(e.lengthBytes));
     return [
       String(e.id),
       new Date(e.timeMs).toISOString().replace('T', ' ').replace('Z', ''),
@@ -204,6 +272,8 @@ export async function printEvents(events: readonly StoredEvent[], format: Output
       result,
     ];
   });
-  const align: ('left' | 'right')[] = header.map((h) => (['ID', 'PID', 'TID', 'LENGTH'].includes(h) ? 'right' : 'left'));
+  const align: ('left' | 'right')[] = header.map((h) =>
+    ['ID', 'PID', 'TID', 'LENGTH'].includes(h) ? 'right' : 'left',
+  );
   process.stdout.write(`${table([header.map((h) => p.bold(h)), ...rows], align)}\n`);
 }

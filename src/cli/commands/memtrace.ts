@@ -14,7 +14,9 @@ interface MemtraceFlags {
 export function defineMemtrace(program: Command): void {
   program
     .command('memtrace')
-    .description('read an OCaml memtrace trace (.ctf): memory over time, top sites, leaks, allocation races, Lwt vs application')
+    .description(
+      'read an OCaml memtrace trace (.ctf): memory over time, top sites, leaks, allocation races, Lwt vs application',
+    )
     .argument('<file>', 'the trace (memtrace format v1, v2 or v3)')
     .option('--json', 'print the analysis as JSON (schema memlens.memtrace v1)')
     .option('--html <out>', 'also write a self-contained HTML report (flame graph, timeline) to this file')
@@ -23,8 +25,16 @@ export function defineMemtrace(program: Command): void {
     .option('--lwt-prefix <prefix...>', 'more function-name prefixes to count as Lwt machinery (e.g. Lwt_utils)', [])
     .option('--top <n>', 'sites listed in each ranking', integerFlag(1), 15)
     .action(async (file: string, flags: MemtraceFlags) => {
-      if (flags.json === true && flags.folded === true) throw new UsageError('--json and --folded both write to standard output: choose one');
+      if (flags.json === true && flags.folded === true)
+        throw new UsageError('--json and --folded both write to standard output: choose one');
       const { runMemtrace } = await import('./memtrace-run.js');
-      await runMemtrace(file, { json: flags.json === true, html: flags.html, folded: flags.folded === true, hideLwt: flags.hideLwt === true, lwtPrefixes: flags.lwtPrefix, top: flags.top });
+      await runMemtrace(file, {
+        json: flags.json === true,
+        html: flags.html,
+        folded: flags.folded === true,
+        hideLwt: flags.hideLwt === true,
+        lwtPrefixes: flags.lwtPrefix,
+        top: flags.top,
+      });
     });
 }

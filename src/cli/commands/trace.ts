@@ -11,13 +11,24 @@ export function defineTrace(program: Command): void {
     .option('--pid <N>', 'only this process (repeatable, or comma-separated)', pidListFlag)
     .option('--name <NAME>', 'only processes (or threads) with this name')
     .option('--json', 'one JSON event per line (NDJSON) on stdout; the summary goes to stderr as JSON')
-    .option('--db <URL>', 'store events here: mysql://user:pass@host:port/db or a SQLite file (default: SQLite under the data directory)', nonEmptyFlag)
+    .option(
+      '--db <URL>',
+      'store events here: mysql://user:pass@host:port/db or a SQLite file (default: SQLite under the data directory)',
+      nonEmptyFlag,
+    )
     .option('--no-store', 'do not store events')
-    .option('--host-name <NAME>', "the host name written with every event (default: this machine's); one name per machine when several write into one database", hostNameFlag)
+    .option(
+      '--host-name <NAME>',
+      "the host name written with every event (default: this machine's); one name per machine when several write into one database",
+      hostNameFlag,
+    )
     .option('--backend <name>', 'tracefs or bpftrace', 'tracefs')
     .option('--from-stap <FILE>', 'read the output of memlens.stp from FILE ("-" = stdin) instead of tracing')
     .option('--include-self', "also trace memlens's own process and its children")
-    .option('--quiet', 'no line per call, only the summary (JSON on stderr with --json): long captures into the store at high rates');
+    .option(
+      '--quiet',
+      'no line per call, only the summary (JSON on stderr with --json): long captures into the store at high rates',
+    );
   addRetentionFlags(command).action(async (opts: TraceFlags) => {
     const { runTrace } = await import('../trace/run-trace.js');
     await runTrace(opts);

@@ -24,5 +24,8 @@ export async function openEventSink(options: EventSinkOptions): Promise<EventSin
   if (!options.store) return NO_STORE;
   // Loaded only when storing: the store pulls in the SQLite and MySQL drivers.
   const { openStoreSink } = await import('../../store/index.js');
-  return openStoreSink(options.db, { host: options.host, ...(options.retention ? { retention: options.retention } : {}) });
+  return openStoreSink(options.db, {
+    host: options.host,
+    ...(options.retention ? { retention: options.retention } : {}),
+  });
 }

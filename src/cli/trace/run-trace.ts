@@ -3,7 +3,13 @@
 import { hostname } from 'node:os';
 import { ExitCode, UsageError } from '../../base/errors.js';
 import { ProcessAccounts } from '../../analyses/trace/process-accounts.js';
-import { createTraceBackend, isLive, type BackendChoice, type BackendKind, BACKEND_KINDS } from '../../sources/trace-backends.js';
+import {
+  createTraceBackend,
+  isLive,
+  type BackendChoice,
+  type BackendKind,
+  BACKEND_KINDS,
+} from '../../sources/trace-backends.js';
 import { lowerBackgroundThreads } from '../../sources/own-threads.js';
 import { TraceProc } from '../../sources/trace-proc.js';
 import { EventLineWriter, type MemEvent } from '../../wire/events.js';
@@ -33,10 +39,12 @@ export interface TraceFlags {
 
 export async function runTrace(flags: TraceFlags): Promise<void> {
   const durationMs = flags.duration;
-  if (!BACKEND_KINDS.includes(flags.backend as BackendKind)) throw new UsageError(`--backend: "${flags.backend}" is not one of ${BACKEND_KINDS.join(', ')}`);
+  if (!BACKEND_KINDS.includes(flags.backend as BackendKind))
+    throw new UsageError(`--backend: "${flags.backend}" is not one of ${BACKEND_KINDS.join(', ')}`);
   if (flags.db !== undefined && !flags.store) throw new UsageError('--db and --no-store cannot be used together');
   const retention = parseRetention(flags);
-  if (retention !== undefined && !flags.store) throw new UsageError('--max-age and --max-rows limit the store: they cannot be used with --no-store');
+  if (retention !== undefined && !flags.store)
+    throw new UsageError('--max-age and --max-rows limit the store: they cannot be used with --no-store');
   const pids = flags.pid !== undefined && flags.pid.length > 0 ? flags.pid : undefined;
   // Several machines writing into one MySQL database are told apart by this name alone.
   const host = flags.hostName ?? hostname();
@@ -47,7 +55,10 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
       host,
       excludeSelf: flags.includeSelf !== true,
       ...(pids ? { pids } : {}),
-      onLeftoversRemoved: (names: string[]) => process.stderr.write(`memlens: removed tracing instance${names.length > 1 ? 's' : ''} left by a killed run: ${names.join(', ')}\n`),
+      onLeftoversRemoved: (names: string[]) =>
+        process.stderr.write(
+          `memlens: removed tracing instance${names.length > 1 ? 's' : ''} left by a killed run: ${names.join(', ')}\n`,
+        ),
     },
   };
   const json = flags.json === true;
@@ -63,7 +74,12 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   await backend.start();
   let sink: EventSink;
   try {
-    sink = await openEventSink({ store: flags.store, host, ...(flags.db === undefined ? {} : { db: flags.db }), ...(retention ? { retention } : {}) });
+    sink = await openEventSink({
+      store: flags.store,
+      host,
+      ...(flags.db === undefined ? {} : { db: flags.db }),
+      ...(retention ? { retention } : {}),
+    });
     if (isLive(choice)) accounts.seed(await proc.readProcessSeeds(pids));
   } catch (e) {
     await backend.stop();
@@ -83,7 +99,9 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const s of signals) process.on(s, stop);
   const timer = durationMs === undefined ? undefined : setTimeout(stop, durationMs);
-  err.write(`memlens: tracing mmap, munmap, brk, mremap and mprotect with ${backend.name}; events ${sink.description}${durationMs === undefined ? '; Ctrl-C stops' : ''}\n`);
+  err.write(
+    `memlens: tracing mmap, munmap, brk, mremap and mprotect with ${backend.name}; events ${sink.description}${durationMs === undefined ? '; Ctrl-C stops' : ''}\n`,
+  );
   const quiet = flags.quiet === true;
   if (!json && !quiet) out.write(`${p.bold(HEADER)}\n`);
 

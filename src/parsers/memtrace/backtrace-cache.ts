@@ -37,7 +37,13 @@ export class BacktraceCache {
    * (the writer truncated it; memtrace #15), the codewords are still decoded so the cache
    * stays in sync, and the previous backtrace is returned, as memtrace does.
    */
-  read(c: Cursor, nencoded: number, commonPrefix: number, keys: CodeKeys, trie: StackTrie): { node: number; truncated: boolean } {
+  read(
+    c: Cursor,
+    nencoded: number,
+    commonPrefix: number,
+    keys: CodeKeys,
+    trie: StackTrie,
+  ): { node: number; truncated: boolean } {
     const truncated = commonPrefix > this.lastLen;
     let nodes = truncated ? this.scratch : this.lastNodes;
     let pos = truncated ? 0 : commonPrefix;

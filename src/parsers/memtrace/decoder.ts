@@ -23,9 +23,25 @@ import { BacktraceCache } from './backtrace-cache.js';
 import { CodeKeys } from './code-key.js';
 import { detectMemtrace } from './detect.js';
 import { LocationDecoder, readCString } from './location-codec.js';
-import { CTF_MAGIC, HEADER_PREFIX_BYTES, MAX_PACKET_BYTES, headerBytesFor, peekSizeAndVersion, readPacketHeader, type PacketHeader } from './packet-header.js';
+import {
+  CTF_MAGIC,
+  HEADER_PREFIX_BYTES,
+  MAX_PACKET_BYTES,
+  headerBytesFor,
+  peekSizeAndVersion,
+  readPacketHeader,
+  type PacketHeader,
+} from './packet-header.js';
 import { StackTrie } from './stack-trie.js';
-import { AllocSource, emptyIntegrity, type MemtraceEventCounts, type MemtraceIntegrity, type MemtraceVisitor, type SourceLocation, type TraceInfo } from './types.js';
+import {
+  AllocSource,
+  emptyIntegrity,
+  type MemtraceEventCounts,
+  type MemtraceIntegrity,
+  type MemtraceVisitor,
+  type SourceLocation,
+  type TraceInfo,
+} from './types.js';
 import { readVint } from './vint.js';
 
 const TIME_BITS = 25;
@@ -96,7 +112,9 @@ export class MemtraceDecoder {
       const offset = this.fileOffset;
       if (left >= HEADER_PREFIX_BYTES) this.decodePartial();
       else this.integrity.trailingBytes += left;
-      this.warn(`the file ends inside a packet at offset ${offset} (${left} bytes of it present): analysed up to there (was the program killed?)`);
+      this.warn(
+        `the file ends inside a packet at offset ${offset} (${left} bytes of it present): analysed up to there (was the program killed?)`,
+      );
       this.start = this.stop;
     }
   }
@@ -142,11 +160,19 @@ export class MemtraceDecoder {
         // Detection first: it names foreign CTF formats before anything else is tried.
         if (avail < Math.min(80, HEADER_PREFIX_BYTES) && !final) return;
         if (avail === 0) return;
-        if (detectMemtrace(this.buf.subarray(this.start, this.stop), this.source) === undefined) throw new ParseError('not a memtrace trace (no CTF magic)', this.source);
+        if (detectMemtrace(this.buf.subarray(this.start, this.stop), this.source) === undefined)
+          throw new ParseError('not a memtrace trace (no CTF magic)', this.source);
       }
       if (avail < HEADER_PREFIX_BYTES) return;
-      const { magic, packetBytes, version } = peekSizeAndVersion(new Cursor(new DataView(this.buf.buffer, this.buf.byteOffset + this.start, avail), true));
-      const headerOk = magic === CTF_MAGIC && version >= 1 && version <= 3 && packetBytes >= headerBytesFor(version) && packetBytes <= MAX_PACKET_BYTES;
+      const { magic, packetBytes, version } = peekSizeAndVersion(
+        new Cursor(new DataView(this.buf.buffer, this.buf.byteOffset + this.start, avail), true),
+      );
+      const headerOk =
+        magic === CTF_MAGIC &&
+        version >= 1 &&
+        version <= 3 &&
+        packetBytes >= headerBytesFor(version) &&
+        packetBytes <= MAX_PACKET_BYTES;
       if (!headerOk) {
         if (this.info === undefined) throw new ParseError('the first packet header is corrupt', this.source);
         if (!this.resync()) return;
@@ -206,7 +232,8 @@ export class MemtraceDecoder {
       h = readPacketHeader(c);
     } catch (e) {
       if (!isDataError(e)) throw e;
-      if (this.info === undefined) throw new ParseError(`the first packet header is corrupt: ${message(e)}`, this.source);
+      if (this.info === undefined)
+        throw new ParseError(`the first packet header is corrupt: ${message(e)}`, this.source);
       if (partial && e instanceof EndOfDataError) return;
       this.integrity.corruptPackets++;
       this.warn(`corrupt packet header at offset ${offset}: ${message(e)}; packet skipped`);
@@ -227,7 +254,9 @@ export class MemtraceDecoder {
       this.integrity.cacheVerifierChecks++;
       if (!d.cache.verify(h.verifyIx, h.verifyPred, this.keys.key(h.verifyLow, h.verifyHigh))) {
         this.integrity.cacheVerifierFailures++;
-        this.warn(`backtrace cache verifier failed at the packet at offset ${offset}: backtraces after it may be wrong`);
+        this.warn(
+          `backtrace cache verifier failed at the packet at offset ${offset}: backtraces after it may be wrong`,
+        );
       }
     }
     if (h.timeEndUs > this.lastTimeUs) this.lastTimeUs = h.timeEndUs;
@@ -238,21 +267,26 @@ export class MemtraceDecoder {
       if (!isDataError(e)) throw e;
       if (partial && e instanceof EndOfDataError) return;
       this.integrity.corruptPackets++;
-      this.warn(`bad data in the packet at offset ${offset} (byte ${offset + c.offset}): ${message(e)}; rest of the packet skipped`);
+      this.warn(
+        `bad data in the packet at offset ${offset} (byte ${offset + c.offset}): ${message(e)}; rest of the packet skipped`,
+      );
       return;
     }
     if (partial) return;
     this.integrity.allocIdChecks++;
     if (allocId !== h.allocIdEnd) {
       this.integrity.allocIdMismatches++;
-      this.warn(`allocation ids out of sync in the packet at offset ${offset}: ${allocId - h.allocIdBegin} allocations, header says ${h.allocIdEnd - h.allocIdBegin}`);
+      this.warn(
+        `allocation ids out of sync in the packet at offset ${offset}: ${allocId - h.allocIdBegin} allocations, header says ${h.allocIdEnd - h.allocIdBegin}`,
+      );
     }
   }
 
   private readTraceInfo(c: Cursor, h: PacketHeader): void {
     try {
       const code = c.u32();
-      if (code >>> TIME_BITS !== EV_TRACE_INFO) throw new CorruptDataError(`first event has id ${code >>> TIME_BITS}, expected trace_info (0)`);
+      if (code >>> TIME_BITS !== EV_TRACE_INFO)
+        throw new CorruptDataError(`first event has id ${code >>> TIME_BITS}, expected trace_info (0)`);
       const sampleRate = c.f64();
       const wordSizeBits = c.u8();
       const executableName = readCString(c);
@@ -260,7 +294,8 @@ export class MemtraceDecoder {
       const ocamlRuntimeParams = readCString(c);
       const pid = c.u64();
       const context = h.version >= 2 ? readCString(c) : '';
-      if (!(sampleRate > 0 && sampleRate <= 1)) throw new CorruptDataError(`sample rate ${sampleRate} is not in (0, 1]`);
+      if (!(sampleRate > 0 && sampleRate <= 1))
+        throw new CorruptDataError(`sample rate ${sampleRate} is not in (0, 1]`);
       if (wordSizeBits !== 32 && wordSizeBits !== 64) throw new CorruptDataError(`word size ${wordSizeBits} bits`);
       if (c.remaining !== 0) this.warn(`${c.remaining} unexpected bytes after the trace_info event`);
       this.info = {
@@ -317,7 +352,8 @@ export class MemtraceDecoder {
           const prefix = readVint(c);
           const n = c.u16();
           const node = this.backtrace(c, d, n, prefix);
-          if (samples < 1 || length < 0) throw new CorruptDataError(`allocation with ${samples} samples of ${length} words`);
+          if (samples < 1 || length < 0)
+            throw new CorruptDataError(`allocation with ${samples} samples of ${length} words`);
           counts.allocations++;
           visitor.alloc(allocId++, time, length, samples, src as AllocSource, node, domain);
           break;
@@ -385,7 +421,14 @@ function sameLocations(a: SourceLocation[], b: SourceLocation[]): boolean {
   if (a.length !== b.length) return false;
   return a.every((x, i) => {
     const y = b[i];
-    return y !== undefined && x.filename === y.filename && x.line === y.line && x.startChar === y.startChar && x.endChar === y.endChar && x.defname === y.defname;
+    return (
+      y !== undefined &&
+      x.filename === y.filename &&
+      x.line === y.line &&
+      x.startChar === y.startChar &&
+      x.endChar === y.endChar &&
+      x.defname === y.defname
+    );
   });
 }
 

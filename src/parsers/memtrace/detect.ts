@@ -10,7 +10,9 @@
 import { ParseError } from '../../base/errors.js';
 import { CTF_MAGIC, HEADER_BYTES_V1, MAX_FORMAT_VERSION } from './packet-header.js';
 
-const MIRAGE_PROFILE_UUID = [0x05, 0x88, 0x3b, 0x8d, 0x52, 0x1a, 0x48, 0x7b, 0xb3, 0x97, 0x45, 0x6a, 0xb1, 0x50, 0x68, 0x0c];
+const MIRAGE_PROFILE_UUID = [
+  0x05, 0x88, 0x3b, 0x8d, 0x52, 0x1a, 0x48, 0x7b, 0xb3, 0x97, 0x45, 0x6a, 0xb1, 0x50, 0x68, 0x0c,
+];
 /** The magic as a big-endian writer would store it. */
 const CTF_MAGIC_SWAPPED = 0xc11ffcc1;
 
@@ -31,11 +33,17 @@ export function detectMemtrace(head: Uint8Array, source = 'input'): true | undef
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const magic = view.getUint32(0, true);
   if (magic === CTF_MAGIC_SWAPPED) {
-    throw new ParseError('a big-endian CTF trace (magic 0xC1FC1FC1), not a memtrace trace: memtrace writes little-endian only (perhaps an OCaml runtime eventlog from a big-endian machine)', source);
+    throw new ParseError(
+      'a big-endian CTF trace (magic 0xC1FC1FC1), not a memtrace trace: memtrace writes little-endian only (perhaps an OCaml runtime eventlog from a big-endian machine)',
+      source,
+    );
   }
   if (magic !== CTF_MAGIC) return undefined;
   if (startsWithUuid(head)) {
-    throw new ParseError('a mirage-profile trace (Lwt thread tracing, CTF with magic 0xC1FC1FC1), not a memtrace trace; open it with mirage-trace-viewer', source);
+    throw new ParseError(
+      'a mirage-profile trace (Lwt thread tracing, CTF with magic 0xC1FC1FC1), not a memtrace trace; open it with mirage-trace-viewer',
+      source,
+    );
   }
   if (head.length >= 8) {
     const traceVersion = view.getUint16(4, true);
@@ -53,10 +61,16 @@ export function detectMemtrace(head: Uint8Array, source = 'input'): true | undef
   const flush = view.getUint32(24, true);
   const version = view.getUint16(28, true);
   if (version > MAX_FORMAT_VERSION && version < 100 && flush === 0 && packetBytes >= HEADER_BYTES_V1) {
-    throw new ParseError(`memtrace format v${version} is newer than this reader (versions 1 to ${MAX_FORMAT_VERSION})`, source);
+    throw new ParseError(
+      `memtrace format v${version} is newer than this reader (versions 1 to ${MAX_FORMAT_VERSION})`,
+      source,
+    );
   }
   if (version < 1 || version > MAX_FORMAT_VERSION || flush !== 0 || packetBytes < HEADER_BYTES_V1) {
-    throw new ParseError(`a CTF file (magic 0xC1FC1FC1) that is not a memtrace trace (version field ${version}, flush field ${flush}, packet size ${packetBytes} bytes)`, source);
+    throw new ParseError(
+      `a CTF file (magic 0xC1FC1FC1) that is not a memtrace trace (version field ${version}, flush field ${flush}, packet size ${packetBytes} bytes)`,
+      source,
+    );
   }
   return true;
 }

@@ -79,7 +79,8 @@ export function readPacketHeader(c: Cursor): PacketHeader {
   const timeEndUs = u64Number(c, 'timestamp_end');
   const flushDuration = c.u32();
   const version = c.u16();
-  if (version < 1 || version > MAX_FORMAT_VERSION) throw new CorruptDataError(`packet format version ${version} (expected 1 to ${MAX_FORMAT_VERSION})`);
+  if (version < 1 || version > MAX_FORMAT_VERSION)
+    throw new CorruptDataError(`packet format version ${version} (expected 1 to ${MAX_FORMAT_VERSION})`);
   const pid = c.u64();
   const domain = version >= 3 ? c.u16() : 0;
   const verifyIx = c.u16();
@@ -90,7 +91,8 @@ export function readPacketHeader(c: Cursor): PacketHeader {
   const allocIdEnd = u64Number(c, 'alloc_id_end');
   const headerBytes = headerBytesFor(version);
   const packetBytes = Math.floor(bits / 8);
-  if (packetBytes < headerBytes || packetBytes > MAX_PACKET_BYTES) throw new CorruptDataError(`packet size ${packetBytes} bytes out of bounds`);
+  if (packetBytes < headerBytes || packetBytes > MAX_PACKET_BYTES)
+    throw new CorruptDataError(`packet size ${packetBytes} bytes out of bounds`);
   if (timeBeginUs > timeEndUs) throw new CorruptDataError('packet timestamps not monotone (begin > end)');
   if (allocIdBegin > allocIdEnd) throw new CorruptDataError('packet allocation ids not monotone (begin > end)');
   return {

@@ -47,7 +47,8 @@ export class StackTrie {
       if (this.parent[n] === node && this.codes[n] === code) return n;
       i = (i + 1) & mask;
     }
-    if (this.count >= MAX_TRIE_NODES) throw new CorruptDataError(`more than ${MAX_TRIE_NODES} distinct backtrace frames`);
+    if (this.count >= MAX_TRIE_NODES)
+      throw new CorruptDataError(`more than ${MAX_TRIE_NODES} distinct backtrace frames`);
     const n = this.count++;
     if (n >= this.parent.length) this.grow();
     this.parent[n] = node;

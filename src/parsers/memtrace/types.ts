@@ -39,7 +39,15 @@ export interface SourceLocation {
  */
 export interface MemtraceVisitor {
   info?(info: TraceInfo): void;
-  alloc(id: number, timeUs: number, lengthWords: number, nsamples: number, source: AllocSource, stack: number, domain: number): void;
+  alloc(
+    id: number,
+    timeUs: number,
+    lengthWords: number,
+    nsamples: number,
+    source: AllocSource,
+    stack: number,
+    domain: number,
+  ): void;
   promote(id: number, timeUs: number, domain: number): void;
   collect(id: number, timeUs: number, domain: number): void;
 }

@@ -12,6 +12,7 @@ export function readVint(c: Cursor): number {
   if (tag === 254) return c.i32();
   const v = c.i64();
   // Beyond 2^53 the value cannot be an id delta or a length of anything real.
-  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new CorruptDataError(`vint ${v} out of range`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+    throw new CorruptDataError(`vint ${v} out of range`);
   return Number(v);
 }

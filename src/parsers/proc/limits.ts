@@ -15,7 +15,11 @@ function limitValue(text: string, source: string): number | null {
 }
 
 /** The limit named `name` ("Max open files"); undefined when the kernel does not print it. */
-export function parseResourceLimit(text: string, name: string, source = '/proc/self/limits'): ResourceLimit | undefined {
+export function parseResourceLimit(
+  text: string,
+  name: string,
+  source = '/proc/self/limits',
+): ResourceLimit | undefined {
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name} `)) continue;
     const fields = line.slice(name.length).trim().split(/\s+/);

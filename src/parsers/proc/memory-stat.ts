@@ -38,7 +38,11 @@ export function parseMemoryStat(text: string, source = 'memory.stat'): MemorySta
   }
   const b = (k: string): Bytes | undefined => fields.get(k) as Bytes | undefined;
   if (fields.has('anon') && fields.has('file')) {
-    const slab = fields.has('slab') ? b('slab') : fields.has('slab_reclaimable') ? (((fields.get('slab_reclaimable') ?? 0) + (fields.get('slab_unreclaimable') ?? 0)) as Bytes) : undefined;
+    const slab = fields.has('slab')
+      ? b('slab')
+      : fields.has('slab_reclaimable')
+        ? (((fields.get('slab_reclaimable') ?? 0) + (fields.get('slab_unreclaimable') ?? 0)) as Bytes)
+        : undefined;
     return {
       version: 2,
       fields,

@@ -31,9 +31,20 @@ export function parseSlabinfo(text: string, source = 'slabinfo'): SlabCache[] | 
     // name + 5 numbers, ":", "tunables", 3, ":", "slabdata", 3 = 16 tokens
     const name = parts[0] ?? '';
     const n = (k: number): number => Number(parts[k]);
-    if (parts.length < 16 || parts[6] !== ':' || parts[11] !== ':' || parts[12] !== 'slabdata') throw new ParseError(`unexpected line ${JSON.stringify(line.slice(0, 60))}`, source, i + 1);
-    const c: SlabCache = { name, activeObjs: n(1), numObjs: n(2), objSizeBytes: n(3) as Bytes, objPerSlab: n(4), pagesPerSlab: n(5), activeSlabs: n(13), numSlabs: n(14) };
-    if ([c.activeObjs, c.numObjs, c.objSizeBytes, c.pagesPerSlab, c.numSlabs].some((x) => !Number.isInteger(x))) throw new ParseError(`bad number in ${JSON.stringify(name)}`, source, i + 1);
+    if (parts.length < 16 || parts[6] !== ':' || parts[11] !== ':' || parts[12] !== 'slabdata')
+      throw new ParseError(`unexpected line ${JSON.stringify(line.slice(0, 60))}`, source, i + 1);
+    const c: SlabCache = {
+      name,
+      activeObjs: n(1),
+      numObjs: n(2),
+      objSizeBytes: n(3) as Bytes,
+      objPerSlab: n(4),
+      pagesPerSlab: n(5),
+      activeSlabs: n(13),
+      numSlabs: n(14),
+    };
+    if ([c.activeObjs, c.numObjs, c.objSizeBytes, c.pagesPerSlab, c.numSlabs].some((x) => !Number.isInteger(x)))
+      throw new ParseError(`bad number in ${JSON.stringify(name)}`, source, i + 1);
     out.push(c);
   }
   return out;

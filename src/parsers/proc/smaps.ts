@@ -124,7 +124,8 @@ export function parseSmapsRollup(text: string, source = 'smaps_rollup'): SmapsCo
     start = end + 1;
     if (line === '') continue;
     if (line.startsWith('Rss:')) sawRss = true;
-    if (!applyLine(c, line)) throw new ParseError(`unexpected line ${JSON.stringify(line.slice(0, 60))}`, source, lineNo);
+    if (!applyLine(c, line))
+      throw new ParseError(`unexpected line ${JSON.stringify(line.slice(0, 60))}`, source, lineNo);
   }
   if (!sawRss) throw new ParseError('no Rss line', source);
   return c;
@@ -156,7 +157,11 @@ export function parseSmaps(text: string, source = 'smaps'): SmapsVma[] | undefin
     }
     if (!cur) return undefined;
     if (line.startsWith('VmFlags:')) {
-      cur.vmFlags = line.slice(8).trim().split(/\s+/).filter((s) => s !== '');
+      cur.vmFlags = line
+        .slice(8)
+        .trim()
+        .split(/\s+/)
+        .filter((s) => s !== '');
       continue;
     }
     if (!applyLine(cur.counters, line)) {

@@ -30,7 +30,10 @@ export function parseStat(text: string, source = 'stat'): ProcStat | undefined {
   if (!Number.isInteger(pid)) return undefined;
   const comm = text.slice(open + 2, close);
   // After ") " come fields 3.. separated by single spaces.
-  const rest = text.slice(close + 2).trimEnd().split(' ');
+  const rest = text
+    .slice(close + 2)
+    .trimEnd()
+    .split(' ');
   const field = (n: number): string => {
     const v = rest[n - 3];
     if (v === undefined) throw new ParseError(`field ${n} missing`, source);
@@ -75,7 +78,10 @@ export function statStartBrk(text: string): bigint | undefined {
 function statDecimalField(text: string, n: number): string | undefined {
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
-  const v = text.slice(close + 2).trimEnd().split(' ')[n - 3];
+  const v = text
+    .slice(close + 2)
+    .trimEnd()
+    .split(' ')[n - 3];
   return v !== undefined && /^\d+$/.test(v) ? v : undefined;
 }
 

@@ -85,7 +85,11 @@ export function parseStatus(text: string, source = 'status'): ProcStatus | undef
         st.name = unescapeStatusName(rest.startsWith('\t') ? rest.slice(1) : rest.trimStart());
         sawName = true;
       } else if (key === 'Uid') {
-        const parts = text.slice(colon + 1, end).trim().split(/\s+/).map(Number);
+        const parts = text
+          .slice(colon + 1, end)
+          .trim()
+          .split(/\s+/)
+          .map(Number);
         if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x))) throw new ParseError(`bad Uid line`, source);
         st.uids = parts as [number, number, number, number];
       } else {

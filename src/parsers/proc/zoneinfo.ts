@@ -31,7 +31,11 @@ const PROTECTION = /^\s+protection: \(([\d, ]*)\)\s*$/;
 /** Parses /proc/zoneinfo. Returns undefined for text that is not zoneinfo (no zone header). */
 export function parseZoneinfo(text: string, source = 'zoneinfo'): Zone[] | undefined {
   const zones: Zone[] = [];
-  let cur: Partial<Zone> & { node: number; name: string; protectionPages: number[] } = { node: 0, name: '', protectionPages: [] };
+  let cur: Partial<Zone> & { node: number; name: string; protectionPages: number[] } = {
+    node: 0,
+    name: '',
+    protectionPages: [],
+  };
   let inZone = false;
   const finish = (lineNo: number): void => {
     if (!inZone) return;
@@ -39,7 +43,17 @@ export function parseZoneinfo(text: string, source = 'zoneinfo'): Zone[] | undef
     if (freePages === undefined || minPages === undefined || lowPages === undefined || highPages === undefined) {
       throw new ParseError(`zone ${cur.name} of node ${cur.node} has no pages free/min/low/high lines`, source, lineNo);
     }
-    zones.push({ node: cur.node, name: cur.name, freePages, minPages, lowPages, highPages, presentPages: cur.presentPages, managedPages: cur.managedPages, protectionPages: cur.protectionPages });
+    zones.push({
+      node: cur.node,
+      name: cur.name,
+      freePages,
+      minPages,
+      lowPages,
+      highPages,
+      presentPages: cur.presentPages,
+      managedPages: cur.managedPages,
+      protectionPages: cur.protectionPages,
+    });
   };
   let n = 0;
   for (const line of lines(text)) {

@@ -47,7 +47,12 @@ export class TraceAssembler {
     switch (r.kind) {
       case 'enter': {
         const a = this.table.attribute(r.tid);
-        this.pairer.enter(r, { pid: a.pid, name: a.name, thread: a.thread, keep: !a.excluded && (this.options.pids === undefined || this.options.pids.has(a.pid)) });
+        this.pairer.enter(r, {
+          pid: a.pid,
+          name: a.name,
+          thread: a.thread,
+          keep: !a.excluded && (this.options.pids === undefined || this.options.pids.has(a.pid)),
+        });
         return;
       }
       case 'exit': {

@@ -16,7 +16,13 @@ export function parseCpuStats(text: string): CpuStats {
     const m = new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(text);
     return m?.[1] ? Number(m[1]) : 0;
   };
-  return { entries: n('entries'), overrun: n('overrun'), commitOverrun: n('commit overrun'), droppedEvents: n('dropped events'), readEvents: n('read events') };
+  return {
+    entries: n('entries'),
+    overrun: n('overrun'),
+    commitOverrun: n('commit overrun'),
+    droppedEvents: n('dropped events'),
+    readEvents: n('read events'),
+  };
 }
 
 /** Events the kernel lost on one CPU, whatever the buffer mode. */

@@ -48,7 +48,8 @@ export function parseFieldLines(text: string, source: string): FieldFormat[] {
     const line = lines[i] ?? '';
     if (!/^\s*field:/.test(line)) continue;
     const m = FIELD_LINE.exec(line);
-    if (!m?.[1] || m[2] === undefined || m[3] === undefined) throw new ParseError(`malformed field line "${line.trim()}"`, source, i + 1);
+    if (!m?.[1] || m[2] === undefined || m[3] === undefined)
+      throw new ParseError(`malformed field line "${line.trim()}"`, source, i + 1);
     const decl = parseDeclaration(m[1], source, i + 1);
     out.push({ ...decl, offset: Number(m[2]), size: Number(m[3]), signed: m[4] !== undefined && m[4] !== '0' });
   }

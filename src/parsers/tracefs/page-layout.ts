@@ -35,7 +35,8 @@ export function parsePageLayout(headerPage: string, littleEndian: boolean, sourc
   const commit = get('commit');
   const data = get('data');
   if (ts.size !== 8) throw new ParseError(`timestamp size ${ts.size}, expected 8`, source);
-  if (commit.size !== 4 && commit.size !== 8) throw new ParseError(`commit size ${commit.size}, expected 4 or 8`, source);
+  if (commit.size !== 4 && commit.size !== 8)
+    throw new ParseError(`commit size ${commit.size}, expected 4 or 8`, source);
   return {
     timestampOffset: ts.offset,
     commitOffset: commit.offset,
@@ -53,7 +54,8 @@ export function parsePageLayout(headerPage: string, littleEndian: boolean, sourc
 export function parseEntryHeader(headerEvent: string, source = 'events/header_event'): EntryHeaderTypes {
   const bits = (name: string) => new RegExp(`^\\s*${name}\\s*:\\s*(\\d+)\\s*bits`, 'm').exec(headerEvent)?.[1];
   const type = (name: string) => new RegExp(`^\\s*${name}\\s*:\\s*type\\s*==\\s*(\\d+)`, 'm').exec(headerEvent)?.[1];
-  if (bits('type_len') !== '5' || bits('time_delta') !== '27') throw new ParseError('entry header is not type_len:5 time_delta:27', source);
+  if (bits('type_len') !== '5' || bits('time_delta') !== '27')
+    throw new ParseError('entry header is not type_len:5 time_delta:27', source);
   const padding = type('padding');
   const timeExtend = type('time_extend');
   const timeStamp = type('time_stamp');
@@ -61,7 +63,12 @@ export function parseEntryHeader(headerEvent: string, source = 'events/header_ev
   if (padding === undefined || timeExtend === undefined || timeStamp === undefined || dataMax === undefined) {
     throw new ParseError('entry header lacks the padding/time_extend/time_stamp/data types', source);
   }
-  return { padding: Number(padding), timeExtend: Number(timeExtend), timeStamp: Number(timeStamp), dataMaxTypeLen: Number(dataMax) };
+  return {
+    padding: Number(padding),
+    timeExtend: Number(timeExtend),
+    timeStamp: Number(timeStamp),
+    dataMaxTypeLen: Number(dataMax),
+  };
 }
 
 /** The types of the kernels memlens knows (29/30/31, data up to 28); parseEntryHeader confirms them. */

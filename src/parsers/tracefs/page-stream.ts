@@ -18,7 +18,14 @@ export interface StreamTotals {
 export class PageStream {
   private readonly partial: Uint8Array;
   private partialLength = 0;
-  readonly totals: StreamTotals = { pages: 0, records: 0, missedEvents: 0, pagesWithUnknownLoss: 0, malformedPages: 0, timeExtends: 0 };
+  readonly totals: StreamTotals = {
+    pages: 0,
+    records: 0,
+    missedEvents: 0,
+    pagesWithUnknownLoss: 0,
+    malformedPages: 0,
+    timeExtends: 0,
+  };
 
   constructor(
     private readonly layout: PageLayout,

@@ -80,12 +80,17 @@ const need = (format: EventFormat, name: string): FieldFormat => {
   return f;
 };
 
-
 function enterDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
   const pid = need(format, 'common_pid');
   switch (call) {
     case 'mmap': {
-      const [addr, len, prot, flags, fd] = ['addr', 'len', 'prot', 'flags', 'fd'].map((n) => need(format, n)) as [FieldFormat, FieldFormat, FieldFormat, FieldFormat, FieldFormat];
+      const [addr, len, prot, flags, fd] = ['addr', 'len', 'prot', 'flags', 'fd'].map((n) => need(format, n)) as [
+        FieldFormat,
+        FieldFormat,
+        FieldFormat,
+        FieldFormat,
+        FieldFormat,
+      ];
       return (ktimeNs, v, at) => ({
         kind: 'enter',
         ktimeNs,
@@ -153,7 +158,9 @@ function enterDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
       });
     }
     case 'mremap': {
-      const [addr, oldLen, newLen, flags, newAddr] = ['addr', 'old_len', 'new_len', 'flags', 'new_addr'].map((n) => need(format, n)) as [FieldFormat, FieldFormat, FieldFormat, FieldFormat, FieldFormat];
+      const [addr, oldLen, newLen, flags, newAddr] = ['addr', 'old_len', 'new_len', 'flags', 'new_addr'].map((n) =>
+        need(format, n),
+      ) as [FieldFormat, FieldFormat, FieldFormat, FieldFormat, FieldFormat];
       return (ktimeNs, v, at) => {
         const f = readLow32(v, at, flags, le);
         return {
@@ -180,7 +187,13 @@ function exitDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
   const ret = need(format, 'ret');
   // ret is a signed long: -errno comes back negative. Force signedness in case a format says otherwise.
   const signedRet: FieldFormat = { ...ret, signed: true };
-  return (ktimeNs, v, at) => ({ kind: 'exit', ktimeNs, tid: readNum(v, at, pid, le), call, ret: readBig(v, at, signedRet, le) });
+  return (ktimeNs, v, at) => ({
+    kind: 'exit',
+    ktimeNs,
+    tid: readNum(v, at, pid, le),
+    call,
+    ret: readBig(v, at, signedRet, le),
+  });
 }
 
 /** The events memlens enables, by tracefs path (system/event). */
@@ -188,7 +201,12 @@ export const SYSCALL_EVENTS: { event: string; call: MemCall; side: 'enter' | 'ex
   { event: `syscalls/sys_enter_${call}`, call, side: 'enter' as const },
   { event: `syscalls/sys_exit_${call}`, call, side: 'exit' as const },
 ]);
-export const LIFECYCLE_EVENTS = ['task/task_newtask', 'sched/sched_process_exec', 'sched/sched_process_exit', 'task/task_rename'] as const;
+export const LIFECYCLE_EVENTS = [
+  'task/task_newtask',
+  'sched/sched_process_exec',
+  'sched/sched_process_exit',
+  'task/task_rename',
+] as const;
 
 function lifecycleDecoder(event: string, format: EventFormat, le: boolean): Decode {
   const pid = need(format, 'common_pid');
@@ -258,14 +276,23 @@ export class RecordDecoder {
   malformed = 0;
 
   /** `formats` maps "system/event" to its parsed format file. */
-  constructor(formats: Map<string, EventFormat>, private readonly littleEndian: boolean) {
+  constructor(
+    formats: Map<string, EventFormat>,
+    private readonly littleEndian: boolean,
+  ) {
     let typeField: FieldFormat | undefined;
     for (const [event, format] of formats) {
       typeField ??= findField(format, 'common_type');
       const sc = SYSCALL_EVENTS.find((s) => s.event === event);
-      const decode = sc ? (sc.side === 'enter' ? enterDecoder(sc.call, format, littleEndian) : exitDecoder(sc.call, format, littleEndian)) : lifecycleDecoder(event, format, littleEndian);
+      const decode = sc
+        ? sc.side === 'enter'
+          ? enterDecoder(sc.call, format, littleEndian)
+          : exitDecoder(sc.call, format, littleEndian)
+        : lifecycleDecoder(event, format, littleEndian);
       const lastByte = Math.max(...[...format.fields, ...format.commonFields].map((f) => f.offset + f.size));
-      this.byId.set(format.id, (ts, v, at, length) => (length < lastByte ? this.tooShort() : decode(ts, v, at, length)));
+      this.byId.set(format.id, (ts, v, at, length) =>
+        length < lastByte ? this.tooShort() : decode(ts, v, at, length),
+      );
     }
     if (!typeField) throw new ParseError('no event formats given', 'format');
     this.typeField = typeField;

@@ -58,7 +58,16 @@ export function decodePage(
   // Flags and length live in the low 32 bits of the word on every layout the kernel uses.
   const commitWord = layout.commitSize === 8 ? Number(page.u64() & 0xffffffffn) : page.u32();
   const commitBytes = commitWord & COMMIT_MASK;
-  const summary: PageSummary = { timestampNs: ts, commitBytes, missedEvents: 0, records: 0, timeExtends: 0, timeStamps: 0, paddings: 0, malformed: 0 };
+  const summary: PageSummary = {
+    timestampNs: ts,
+    commitBytes,
+    missedEvents: 0,
+    records: 0,
+    timeExtends: 0,
+    timeStamps: 0,
+    paddings: 0,
+    malformed: 0,
+  };
   const dataEnd = layout.dataOffset + commitBytes;
   if (dataEnd > layout.pageSize) {
     summary.malformed = 1;

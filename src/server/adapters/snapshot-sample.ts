@@ -21,8 +21,15 @@ const PSS_HOME: Record<string, { part: PssPart; kind: string }> = {
   shmem: { part: 'pssShmemBytes', kind: 'shared memory' },
 };
 
-function processNodes(processes: readonly ProcessMemory[], part: PssPart, kind: string, categoryBytes: number): LedgerNode[] {
-  const withPart = processes.filter((p) => (p[part] ?? 0) > 0).sort((a, b) => (b[part] ?? 0) - (a[part] ?? 0) || a.pid - b.pid);
+function processNodes(
+  processes: readonly ProcessMemory[],
+  part: PssPart,
+  kind: string,
+  categoryBytes: number,
+): LedgerNode[] {
+  const withPart = processes
+    .filter((p) => (p[part] ?? 0) > 0)
+    .sort((a, b) => (b[part] ?? 0) - (a[part] ?? 0) || a.pid - b.pid);
   if (withPart.length === 0) return [];
   const node = (p: ProcessMemory): LedgerNode => ({
     name: `${p.name} (${p.pid})`,
@@ -32,19 +39,32 @@ function processNodes(processes: readonly ProcessMemory[], part: PssPart, kind: 
   });
   const shown = withPart.slice(0, LEDGER_TOP_PROCESSES).map(node);
   const rest = withPart.slice(LEDGER_TOP_PROCESSES);
-  if (rest.length > 0) shown.push({ name: `${rest.length} other processes`, bytes: rest.reduce((s, p) => s + (p[part] ?? 0), 0), note: `${kind} PSS of the smaller processes` });
+  if (rest.length > 0)
+    shown.push({
+      name: `${rest.length} other processes`,
+      bytes: rest.reduce((s, p) => s + (p[part] ?? 0), 0),
+      note: `${kind} PSS of the smaller processes`,
+    });
   const attributed = shown.reduce((s, n) => s + (n.bytes ?? 0), 0);
   // PSS is sampled process by process, the category at one moment: clamp so that the children
   // never claim more than their parent.
   if (attributed > categoryBytes) {
     const scale = categoryBytes / attributed;
-    return shown.map((n) => ({ ...n, bytes: n.bytes === null ? null : Math.floor(n.bytes * scale), note: `${n.note ?? ''}; scaled by ${scale.toFixed(3)}: the processes were read after the category` }));
+    return shown.map((n) => ({
+      ...n,
+      bytes: n.bytes === null ? null : Math.floor(n.bytes * scale),
+      note: `${n.note ?? ''}; scaled by ${scale.toFixed(3)}: the processes were read after the category`,
+    }));
   }
   return shown;
 }
 
 function ledgerNode(item: LedgerItem, processes: readonly ProcessMemory[]): LedgerNode {
-  const node: LedgerNode = { name: item.label, bytes: item.bytes, note: item.note === undefined ? item.formula : `${item.formula}; ${item.note}` };
+  const node: LedgerNode = {
+    name: item.label,
+    bytes: item.bytes,
+    note: item.note === undefined ? item.formula : `${item.formula}; ${item.note}`,
+  };
   const home = PSS_HOME[item.key];
   if (item.items !== undefined) node.children = item.items.map((i) => ledgerNode(i, processes));
   else if (home !== undefined) {
@@ -81,7 +101,12 @@ export function sampleFromSnapshot(s: Snapshot, startTimes: ReadonlyMap<number, 
     host: s.host,
     memTotalBytes: memTotal,
     swapTotalBytes: swapTotal,
-    ledger: { name: 'MemTotal', bytes: memTotal, note: s.ledger.notes.join('; ') || 'all of MemTotal, each byte once', children: s.ledger.items.map((i) => ledgerNode(i, processes)) },
+    ledger: {
+      name: 'MemTotal',
+      bytes: memTotal,
+      note: s.ledger.notes.join('; ') || 'all of MemTotal, each byte once',
+      children: s.ledger.items.map((i) => ledgerNode(i, processes)),
+    },
     used: s.used.map((u) => ({ name: u.label, bytes: u.bytes, formula: `${u.formula} (${u.usedBy})` })),
     categories: s.ledger.items.map((i) => ({ name: i.label, bytes: i.bytes })),
     processes: processes.map((p) => sampledProcess(p, atMs, startTimes.get(p.pid) ?? null)),

@@ -21,7 +21,11 @@ export function storeView(store: EventStore): EventStoreView {
     async page(filter, before, limit): Promise<EventPage> {
       const beforeId = before === null ? undefined : Number(before);
       if (beforeId !== undefined && !Number.isSafeInteger(beforeId)) return { events: [], next: null };
-      const rows = await store.queryEvents({ ...storeFilter(filter), ...(beforeId === undefined ? {} : { beforeId }), limit });
+      const rows = await store.queryEvents({
+        ...storeFilter(filter),
+        ...(beforeId === undefined ? {} : { beforeId }),
+        limit,
+      });
       const last = rows[rows.length - 1];
       return { events: rows, next: rows.length === limit && last !== undefined ? String(last.id) : null };
     },
@@ -36,7 +40,13 @@ export function storeView(store: EventStore): EventStoreView {
       for (const t of totals) {
         const prev = byPid.get(t.pid);
         if (prev !== undefined && prev.lastSeenMs > t.lastSeenMs) continue;
-        byPid.set(t.pid, { pid: t.pid, name: t.name, requestedBytes: Number(t.requestedBytes), calls: t.mmapCalls + t.munmapCalls + t.brkCalls + t.mremapCalls + t.mprotectCalls, lastSeenMs: t.lastSeenMs });
+        byPid.set(t.pid, {
+          pid: t.pid,
+          name: t.name,
+          requestedBytes: Number(t.requestedBytes),
+          calls: t.mmapCalls + t.munmapCalls + t.brkCalls + t.mremapCalls + t.mprotectCalls,
+          lastSeenMs: t.lastSeenMs,
+        });
       }
       return [...byPid.values()].map(({ lastSeenMs: _unused, ...t }) => t);
     },

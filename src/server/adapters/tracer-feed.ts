@@ -17,7 +17,10 @@ const EXITED_KEPT = 200;
 export function tracedFromRows(rows: readonly AccountRow[]): TracedProcess[] {
   const alive = rows.filter((r) => !r.exited);
   // rows() lists exited processes in no time order; keep the largest requesters among them.
-  const exited = rows.filter((r) => r.exited).sort((a, b) => Number(b.requestedBytes - a.requestedBytes)).slice(0, EXITED_KEPT);
+  const exited = rows
+    .filter((r) => r.exited)
+    .sort((a, b) => Number(b.requestedBytes - a.requestedBytes))
+    .slice(0, EXITED_KEPT);
   return [...alive, ...exited].map((r) => ({
     pid: r.pid,
     name: r.name,
