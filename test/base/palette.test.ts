@@ -8,7 +8,8 @@ import { PALETTE_DARK, PALETTE_LIGHT, textOn } from '../../src/base/palette.js';
 import { repoRoot } from '../helpers/paths.js';
 
 function themeColours(css: string, selector: string): string[] {
-  const start = css.indexOf(selector);
+  // The formatter may quote the attribute either way; one character for another keeps offsets.
+  const start = css.replaceAll("'", '"').indexOf(selector);
   assert.ok(start >= 0, `no ${selector} block in web/style.css`);
   const block = css.slice(start, css.indexOf('}', start));
   const out: string[] = [];
