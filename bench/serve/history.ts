@@ -271,13 +271,22 @@ async function paint(dir: string): Promise<void> {
     await page.waitForFunction(() => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > 0, undefined, {
       timeout: 120_000,
     });
+    const spanMs: Record<string, number> = { '1 h': 3_600_000, '6 h': 21_600_000, '1 d': 86_400_000 };
+    spanMs['7 d'] = 7 * 86_400_000;
+    spanMs['30 d'] = 30 * 86_400_000;
     for (const label of ['6 h', '1 d', '7 d', '30 d', '1 h', '7 d', '1 d', '1 h']) {
       const before = Number(await page.evaluate(() => document.getElementById('timeline')?.dataset.drawn ?? 0));
       const t = await page.evaluate(() => performance.now());
       await page.click(`#tl-spans button:text-is("${label}")`);
+      // A redraw counts only if it is of the window clicked: a refresh of the previous window (a
+      // new sample arrived) can land in between.
       await page.waitForFunction(
-        (n: number) => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > n,
-        before,
+        ([n, span]: [number, number]) => {
+          const d = document.getElementById('timeline')?.dataset;
+          if (d === undefined || Number(d.drawn ?? 0) <= n) return false;
+          return Math.abs(Number(d.toMs) - Number(d.fromMs) - span) < span * 0.02;
+        },
+        [before, spanMs[label] ?? 0] as [number, number],
         { timeout: 120_000, polling: 'raf' },
       );
       const done = await page.evaluate(

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
 import { runCli } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/paths.js';
+import { waitingFor } from '../helpers/waiting.js';
 
 const ocamlRoot = join(repoRoot, 'ocaml');
 const exe = (name: string): string => join(ocamlRoot, '_build', 'default', 'examples', `${name}.exe`);
@@ -91,9 +92,18 @@ test('SIGTERM flushes the trace: the program exits as the signal would, the trac
     env: { ...process.env, MEMLENS_TRACE: trace, MEMLENS_TRACE_RATE: '1e-3' },
     stdio: 'ignore',
   });
-  // Wait until the program has written more than its first packet, then stop it.
-  while (!existsSync(trace) || statSync(trace).size < 100_000) await new Promise((r) => setTimeout(r, 50));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  // Wait until the program has written several packets, then stop it. About 200 bytes go to the
+  // file per sample here, so 300 KB is well past the 500 samples analyse() asks for; 100 KB once
+  // gave 494 on a busy machine.
+  await waitingFor('leak_server to write 300 KB of trace before SIGTERM', async (signal) => {
+    while (!signal.aborted && (!existsSync(trace) || statSync(trace).size < 300_000)) {
+      assert.ok(!gone, 'leak_server exited before it was sent SIGTERM');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
   child.kill('SIGTERM');
   assert.equal(await exited, 128 + 15);
   const j = await analyse(trace);
