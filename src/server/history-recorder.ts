@@ -11,14 +11,18 @@ import type { HistoryBody, HistoryProcess, HistorySeries } from '../wire/message
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import {
   HISTORY_TIERS,
+  mergeBucketMean,
   mergeProcessRow,
+  mergePssBucket,
   mergeSystemRow,
   tierRetentionMs,
+  type BucketMean,
   type HistoryBatch,
   type HistoryRetention,
   type HistoryStore,
   type ProcessHistoryRow,
   type ProcessNameRow,
+  type PssBucketRow,
   type SystemHistoryRow,
 } from '../store/history.js';
 
@@ -89,6 +93,15 @@ function outputBucketMs(tierBucketMs: number, spanMs: number, points: number): n
   const unit = tierBucketMs > 0 ? tierBucketMs : 1000;
   if (desired <= (tierBucketMs > 0 ? tierBucketMs : 0)) return tierBucketMs;
   return Math.max(unit, Math.ceil(desired / unit) * unit);
+}
+
+/** A process instance over a window, as the Timeline ranks it (PSS in KiB). */
+interface Ranked {
+  pid: number;
+  startTicks: number;
+  max: number;
+  first: BucketMean;
+  last: BucketMean;
 }
 
 export class HistoryRecorder {
@@ -271,6 +284,43 @@ export class HistoryRecorder {
     );
   }
 
+  /**
+   * Each process instance's highest PSS and its first and last bucket over a window: the stored
+   * figures (aggregated by the database), then the rows not yet written merged in, as the rows
+   * themselves would merge (a bucket's mean weighted by its samples).
+   */
+  private async ranking(host: string, tier: number, fromMs: number, toMs: number): Promise<Map<string, Ranked>> {
+    const ranked = new Map<string, Ranked>();
+    for (const r of await this.store.ranking(host, tier, fromMs, toMs))
+      ranked.set(instKey(r.pid, r.startTicks), {
+        pid: r.pid,
+        startTicks: r.startTicks,
+        max: r.pssMaxKib,
+        first: { ...r.first },
+        last: { ...r.last },
+      });
+    const pending = this.pendingProcessRows(host, tier, fromMs, toMs).sort((a, b) => a.tMs - b.tMs);
+    for (const r of pending) {
+      const b = { tMs: r.tMs, pssAvgKib: r.pssAvgKib, n: r.n };
+      const e = ranked.get(instKey(r.pid, r.startTicks));
+      if (e === undefined) {
+        ranked.set(instKey(r.pid, r.startTicks), {
+          pid: r.pid,
+          startTicks: r.startTicks,
+          max: r.pssMaxKib,
+          first: b,
+          last: { ...b },
+        });
+        continue;
+      }
+      e.max = Math.max(e.max, r.pssMaxKib);
+      for (const end of [e.first, e.last]) if (end.tMs === r.tMs) Object.assign(end, mergeBucketMean(end, b));
+      if (r.tMs < e.first.tMs) e.first = b;
+      if (r.tMs > e.last.tMs) e.last = { ...b };
+    }
+    return ranked;
+  }
+
   /** The stored rows and the pending ones, a bucket merged into one row. */
   private async systemRows(host: string, tier: number, fromMs: number, toMs: number): Promise<SystemHistoryRow[]> {
     const map = new Map<string, SystemHistoryRow>();
@@ -279,18 +329,26 @@ export class HistoryRecorder {
     return [...map.values()];
   }
 
-  private async processRows(
+  private async processRows(host: string, tier: number, fromMs: number, toMs: number): Promise<ProcessHistoryRow[]> {
+    const map = new Map<string, ProcessHistoryRow>();
+    for (const r of await this.store.processes(host, tier, fromMs, toMs)) map.set(procKey(r), r);
+    for (const r of this.pendingProcessRows(host, tier, fromMs, toMs)) mergeInto(map, procKey(r), r, mergeProcessRow);
+    return [...map.values()].sort((a, b) => a.tMs - b.tMs);
+  }
+
+  /** The PSS buckets of the given pids, stored and pending, a bucket merged into one row. */
+  private async seriesRows(
     host: string,
     tier: number,
     fromMs: number,
     toMs: number,
-    pids?: readonly number[],
-  ): Promise<ProcessHistoryRow[]> {
-    const map = new Map<string, ProcessHistoryRow>();
-    for (const r of await this.store.processes(host, tier, fromMs, toMs, pids)) map.set(procKey(r), r);
-    for (const r of this.pendingProcessRows(host, tier, fromMs, toMs, pids === undefined ? undefined : new Set(pids)))
-      mergeInto(map, procKey(r), r, mergeProcessRow);
-    return [...map.values()].sort((a, b) => a.tMs - b.tMs);
+    pids: readonly number[],
+  ): Promise<PssBucketRow[]> {
+    const map = new Map<string, PssBucketRow>();
+    for (const r of await this.store.pssSeries(host, tier, fromMs, toMs, pids)) map.set(procKey({ ...r, tier }), r);
+    for (const r of this.pendingProcessRows(host, tier, fromMs, toMs, new Set(pids)))
+      mergeInto<PssBucketRow>(map, procKey(r), r, mergePssBucket);
+    return [...map.values()];
   }
 
   /**
@@ -364,29 +422,7 @@ export class HistoryRecorder {
     const procBucket = HISTORY_TIERS[procTier]?.bucketMs ?? 60_000;
     const rankTier = span >= RANK_ON_HOURS_MS ? 2 : procTier;
     const rankBucket = HISTORY_TIERS[rankTier]?.bucketMs ?? 60_000;
-    const ranked = new Map<
-      string,
-      { pid: number; startTicks: number; max: number; first: number; firstT: number; last: number; lastT: number }
-    >();
-    for (const r of await this.processRows(host, rankTier, Math.floor(fromMs / rankBucket) * rankBucket, toMs)) {
-      const k = instKey(r.pid, r.startTicks);
-      const e = ranked.get(k);
-      if (e === undefined)
-        ranked.set(k, {
-          pid: r.pid,
-          startTicks: r.startTicks,
-          max: r.pssMaxKib,
-          first: r.pssAvgKib,
-          firstT: r.tMs,
-          last: r.pssAvgKib,
-          lastT: r.tMs,
-        });
-      else {
-        e.max = Math.max(e.max, r.pssMaxKib);
-        if (r.tMs < e.firstT) [e.first, e.firstT] = [r.pssAvgKib, r.tMs];
-        if (r.tMs >= e.lastT) [e.last, e.lastT] = [r.pssAvgKib, r.tMs];
-      }
-    }
+    const ranked = await this.ranking(host, rankTier, Math.floor(fromMs / rankBucket) * rankBucket, toMs);
     const top = [...ranked.values()].sort((a, b) => b.max - a.max || a.pid - b.pid).slice(0, RANKED);
     const wanted = q.pids ?? top.slice(0, DEFAULT_SERIES).map((p) => ({ pid: p.pid, startTicks: p.startTicks }));
     const names = await this.namesOf(host, [...top, ...wanted]);
@@ -396,23 +432,27 @@ export class HistoryRecorder {
       startTicks: p.startTicks,
       name: nameOf(p.pid, p.startTicks),
       maxPssBytes: p.max * 1024,
-      firstPssBytes: p.first * 1024,
-      lastPssBytes: p.last * 1024,
+      firstPssBytes: p.first.pssAvgKib * 1024,
+      lastPssBytes: p.last.pssAvgKib * 1024,
     }));
 
     const seriesBucket = outputBucketMs(procBucket, span, Math.max(10, Math.floor(points / 2)));
     const wantedKeys = new Set(wanted.map((w) => instKey(w.pid, w.startTicks)));
-    const seriesRows = await this.processRows(host, procTier, Math.floor(fromMs / procBucket) * procBucket, toMs, [
-      ...new Set(wanted.map((w) => w.pid)),
-    ]);
-    const byInst = new Map<string, Map<string, ProcessHistoryRow>>();
+    const seriesRows = await this.seriesRows(
+      host,
+      procTier,
+      Math.floor(fromMs / procBucket) * procBucket,
+      toMs,
+      wanted.map((w) => w.pid),
+    );
+    const byInst = new Map<string, Map<string, PssBucketRow>>();
     for (const r of seriesRows) {
       const k = instKey(r.pid, r.startTicks);
       if (!wantedKeys.has(k)) continue;
       let m = byInst.get(k);
-      if (m === undefined) byInst.set(k, (m = new Map<string, ProcessHistoryRow>()));
+      if (m === undefined) byInst.set(k, (m = new Map<string, PssBucketRow>()));
       const t = Math.floor(r.tMs / seriesBucket) * seriesBucket;
-      mergeInto(m, String(t), { ...r, tMs: t }, mergeProcessRow);
+      mergeInto<PssBucketRow>(m, String(t), { ...r, tMs: t }, mergePssBucket);
     }
     const series: HistorySeries[] = wanted.map((w) => {
       const m = byInst.get(instKey(w.pid, w.startTicks));

@@ -47,6 +47,7 @@ export type {
   HistoryRetention,
   HistoryTier,
   ProcessHistoryRow,
+  ProcessRankingRow,
   ProcessNameRow,
   SystemHistoryRow,
 } from './history.js';

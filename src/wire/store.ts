@@ -5,4 +5,5 @@
 // 1: events, processes, hosts, batches.
 // 2: the /proc history of `memlens serve` (history_system, history_process, history_names).
 // 3: processes.mprotect_calls (mprotect is traced; rows written before count 0).
-export const STORE_SCHEMA_VERSION = 3;
+// 4: history_process_by_pid also holds the PSS figures (a covering index for the Timeline's series).
+export const STORE_SCHEMA_VERSION = 4;

@@ -149,6 +149,9 @@ export function historyTests(kind: BackendKind): void {
       );
       const grower = fine.processes.find((p) => p.pid === 100);
       assert.equal(grower?.maxPssBytes, 27 * MiB);
+      // First and last: the means of its first and last minutes (10–15 MiB and 22–27 MiB).
+      assert.equal(grower.firstPssBytes, 12.5 * MiB);
+      assert.equal(grower.lastPssBytes, 24.5 * MiB);
       assert.equal(fine.series.length, 2);
       assert.equal(fine.series.find((s) => s.pid === 100)?.points.length, 3, 'process series start at the minute tier');
 
@@ -179,6 +182,32 @@ export function historyTests(kind: BackendKind): void {
       );
       assert.deepEqual(reused.series[0]?.points, []);
       assert.equal(one.oldestMs, T0);
+    });
+
+    test('samples not yet written rank as they will once written, a bucket in parts merged', async () => {
+      const host = 'host-pending';
+      const at = (i: number, pssMiB: number): HistorySampleInput => ({
+        ...sample(i),
+        processes: sample(i).processes.map((p) => (p.pid === 100 ? { ...p, pssBytes: pssMiB * MiB } : p)),
+      });
+      const rec = new HistoryRecorder(store.history, host, { retention: RETENTION });
+      // Minute 0 and half of minute 1 written; the rest of minute 1 and minute 2 only in memory.
+      for (let i = 0; i < 9; i++) rec.record(at(i, 10 + i));
+      await rec.flush();
+      for (let i = 9; i < 15; i++) rec.record(at(i, 40 - i));
+      // The window ends in minute 1: its last bucket is the one written in parts.
+      const window = { fromMs: T0, toMs: T0 + 110_000, points: 3 } as const;
+      const before = await rec.window(window, T0 + 200_000);
+      await rec.flush();
+      const after = await rec.window(window, T0 + 200_000);
+      const pick = (b: typeof before): unknown =>
+        b.processes.map((p) => [p.pid, p.maxPssBytes, p.firstPssBytes, p.lastPssBytes]);
+      assert.deepEqual(pick(before), pick(after));
+      const grower = after.processes.find((p) => p.pid === 100);
+      assert.equal(grower?.maxPssBytes, 31 * MiB, 'sample 9, pending before the flush, is the highest');
+      assert.equal(grower.firstPssBytes, 12.5 * MiB, 'minute 0: 10–15 MiB');
+      assert.equal(grower.lastPssBytes, 23.5 * MiB, 'minute 1: 16, 17, 18 MiB written, 31, 30, 29 MiB pending');
+      await rec.close();
     });
 
     test('retention deletes each tier past its own age', async () => {

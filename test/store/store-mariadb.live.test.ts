@@ -20,7 +20,12 @@ test('two memlens opening one new MariaDB database at once both get the schema, 
     const c = await createConnection(SHARED_MYSQL);
     try {
       const [rows] = await c.query('select name from memlens_test_store_open.memlens_migrations');
-      assert.deepEqual(rows, [{ name: '0001_initial' }, { name: '0002_history' }, { name: '0003_mprotect_calls' }]);
+      assert.deepEqual(rows, [
+        { name: '0001_initial' },
+        { name: '0002_history' },
+        { name: '0003_mprotect_calls' },
+        { name: '0004_history_series_index' },
+      ]);
     } finally {
       await c.end();
     }
