@@ -24,15 +24,8 @@ export type CallArgs =
   | { call: 'mremap'; addr: bigint; oldLen: bigint; newLen: bigint; flags: bigint; newAddr: bigint }
   | { call: 'mprotect'; addr: bigint; len: bigint; prot: bigint };
 
-export interface CallHead {
-  timeMs: number;
-  ktimeNs: bigint;
-  host: string;
-  pid: number;
-  tid: number;
-  name: string;
-  thread: string;
-}
+/** When and by whom a call was made: the fields of MemEvent that do not depend on the call. */
+export type CallHead = Pick<MemEvent, 'timeMs' | 'ktimeNs' | 'host' | 'pid' | 'tid' | 'name' | 'thread'>;
 
 export function buildMemEvent(head: CallHead, args: CallArgs, rawResult: bigint): MemEvent {
   const result = toSigned64(rawResult);
