@@ -8,10 +8,17 @@
 // message comes before that).
 // Unknown message types are ignored; lines that do not parse are skipped and counted.
 import { ParseError } from '../base/errors.js';
-import type { LifecycleEvent } from '../wire/events.js';
+import { isMemCall, type LifecycleEvent } from '../wire/events.js';
 import { LineRecordParser } from './line-record-parser.js';
 import { parseLosslessJson, type JsonValue } from './lossless-json.js';
-import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TracerLineRecord } from './trace-records.js';
+import {
+  buildMemEvent,
+  forkEvent,
+  PRINTED_ARG_COUNT,
+  printedCallArgs,
+  type CallHead,
+  type TracerLineRecord,
+} from './trace-records.js';
 
 export interface BpftraceParserOptions {
   host: string;
@@ -108,52 +115,12 @@ export class BpftraceOutputParser extends LineRecordParser {
           name: str(t[5]),
           thread: str(t[6]),
         };
-        let args: CallArgs;
-        let ret: bigint;
-        switch (t[1]) {
-          case 'mmap':
-            expect(13);
-            args = {
-              call: 'mmap',
-              addr: int(t[7]),
-              len: int(t[8]),
-              prot: int(t[9]),
-              flags: int(t[10]),
-              fd: int(t[11]),
-            };
-            ret = int(t[12]);
-            break;
-          case 'munmap':
-            expect(10);
-            args = { call: 'munmap', addr: int(t[7]), len: int(t[8]) };
-            ret = int(t[9]);
-            break;
-          case 'brk':
-            expect(9);
-            args = { call: 'brk', brk: int(t[7]) };
-            ret = int(t[8]);
-            break;
-          case 'mremap':
-            expect(13);
-            args = {
-              call: 'mremap',
-              addr: int(t[7]),
-              oldLen: int(t[8]),
-              newLen: int(t[9]),
-              flags: int(t[10]),
-              newAddr: int(t[11]),
-            };
-            ret = int(t[12]);
-            break;
-          case 'mprotect':
-            expect(11);
-            args = { call: 'mprotect', addr: int(t[7]), len: int(t[8]), prot: int(t[9]) };
-            ret = int(t[10]);
-            break;
-          default:
-            throw new BadRecord('unknown call');
-        }
-        return { kind: 'call', event: buildMemEvent(head, args, ret) };
+        const call = t[1];
+        if (!isMemCall(call)) throw new BadRecord('unknown call');
+        const n = PRINTED_ARG_COUNT[call];
+        expect(8 + n);
+        const args = printedCallArgs(call, (i) => int(t[7 + i]));
+        return { kind: 'call', event: buildMemEvent(head, args, int(t[7 + n])) };
       }
       case 'F':
         expect(8);

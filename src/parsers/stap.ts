@@ -5,9 +5,16 @@
 // garbage still gives its good half. The first line must be the header: input without it is not
 // memlens.stp output and is an error, as is a header of another format version.
 import { ParseError } from '../base/errors.js';
-import type { LifecycleEvent } from '../wire/events.js';
+import { isMemCall, type LifecycleEvent } from '../wire/events.js';
 import { LineRecordParser } from './line-record-parser.js';
-import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TracerLineRecord } from './trace-records.js';
+import {
+  buildMemEvent,
+  forkEvent,
+  PRINTED_ARG_COUNT,
+  printedCallArgs,
+  type CallHead,
+  type TracerLineRecord,
+} from './trace-records.js';
 
 export const STAP_FORMAT_VERSION = 1;
 const HEADER = '#memlens-stap';
@@ -119,52 +126,15 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
         name: unescapeStapName(f[5]),
         thread: unescapeStapName(f[6]),
       };
-      let args: CallArgs;
-      let ret: bigint;
-      switch (call) {
-        case 'mmap':
-          expect(14);
-          args = {
-            call,
-            addr: hexU64(f[8]),
-            len: hexU64(f[9]),
-            prot: hexU64(f[10]),
-            flags: hexU64(f[11]),
-            fd: decI64(f[12]),
-          };
-          ret = decI64(f[13]);
-          break;
-        case 'munmap':
-          expect(11);
-          args = { call, addr: hexU64(f[8]), len: hexU64(f[9]) };
-          ret = decI64(f[10]);
-          break;
-        case 'brk':
-          expect(10);
-          args = { call, brk: hexU64(f[8]) };
-          ret = decI64(f[9]);
-          break;
-        case 'mremap':
-          expect(14);
-          args = {
-            call,
-            addr: hexU64(f[8]),
-            oldLen: hexU64(f[9]),
-            newLen: hexU64(f[10]),
-            flags: hexU64(f[11]),
-            newAddr: hexU64(f[12]),
-          };
-          ret = decI64(f[13]);
-          break;
-        case 'mprotect':
-          expect(12);
-          args = { call, addr: hexU64(f[8]), len: hexU64(f[9]), prot: hexU64(f[10]) };
-          ret = decI64(f[11]);
-          break;
-        default:
-          throw new BadLine(`unknown call ${call ?? ''}`);
-      }
-      return { kind: 'call', event: buildMemEvent(head, args, ret) };
+      if (!isMemCall(call)) throw new BadLine(`unknown call ${call ?? ''}`);
+      const n = PRINTED_ARG_COUNT[call];
+      expect(9 + n);
+      const args = printedCallArgs(
+        call,
+        (i) => hexU64(f[8 + i]),
+        (i) => decI64(f[8 + i]),
+      );
+      return { kind: 'call', event: buildMemEvent(head, args, decI64(f[8 + n])) };
     }
     case 'F': {
       expect(9);

@@ -1,5 +1,5 @@
 // What the line parsers of external tracers (SystemTap, bpftrace) turn their output into.
-import type { LifecycleEvent, MemEvent } from '../wire/events.js';
+import type { LifecycleEvent, MemCall, MemEvent } from '../wire/events.js';
 import { isThreadClone, MREMAP_FIXED } from '../base/linux-flags.js';
 import { memCallError, toSigned64 } from './mem-call-result.js';
 
@@ -23,6 +23,41 @@ export type CallArgs =
   | { call: 'brk'; brk: bigint }
   | { call: 'mremap'; addr: bigint; oldLen: bigint; newLen: bigint; flags: bigint; newAddr: bigint }
   | { call: 'mprotect'; addr: bigint; len: bigint; prot: bigint };
+
+/**
+ * How many arguments memlens.bt and memlens.stp print for each call, before its return value.
+ * Both print them in the order of the call's parameters, as printedCallArgs reads them.
+ */
+export const PRINTED_ARG_COUNT: Readonly<Record<MemCall, number>> = {
+  mmap: 5,
+  munmap: 2,
+  brk: 1,
+  mremap: 5,
+  mprotect: 3,
+};
+
+/**
+ * A call's arguments from the values a tracer printed in parameter order: `arg(i)` reads the i-th
+ * (0 is the first), `signedArg(i)` the i-th of a signed parameter (mmap's fd).
+ */
+export function printedCallArgs(
+  call: MemCall,
+  arg: (i: number) => bigint,
+  signedArg: (i: number) => bigint = arg,
+): CallArgs {
+  switch (call) {
+    case 'mmap':
+      return { call, addr: arg(0), len: arg(1), prot: arg(2), flags: arg(3), fd: signedArg(4) };
+    case 'munmap':
+      return { call, addr: arg(0), len: arg(1) };
+    case 'brk':
+      return { call, brk: arg(0) };
+    case 'mremap':
+      return { call, addr: arg(0), oldLen: arg(1), newLen: arg(2), flags: arg(3), newAddr: arg(4) };
+    case 'mprotect':
+      return { call, addr: arg(0), len: arg(1), prot: arg(2) };
+  }
+}
 
 /** When and by whom a call was made: the fields of MemEvent that do not depend on the call. */
 export type CallHead = Pick<MemEvent, 'timeMs' | 'ktimeNs' | 'host' | 'pid' | 'tid' | 'name' | 'thread'>;
