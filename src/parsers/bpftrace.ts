@@ -8,15 +8,17 @@
 // message comes before that).
 // Unknown message types are ignored; lines that do not parse are skipped and counted.
 import { ParseError } from '../base/errors.js';
-import { isMemCall, type LifecycleEvent } from '../wire/events.js';
+import { isMemCall } from '../wire/events.js';
 import { LineRecordParser } from './line-record-parser.js';
 import { parseLosslessJson, type JsonValue } from './lossless-json.js';
 import {
   buildMemEvent,
-  forkEvent,
   PRINTED_ARG_COUNT,
+  PRINTED_LIFECYCLE_FIELDS,
   printedCallArgs,
+  printedLifecycle,
   type CallHead,
+  type PrintedFields,
   type TracerLineRecord,
 } from './trace-records.js';
 
@@ -103,7 +105,8 @@ export class BpftraceOutputParser extends LineRecordParser {
     const expect = (n: number): void => {
       if (t.length !== n) throw new BadRecord(`tuple of ${t.length} elements, expected ${n}`);
     };
-    switch (t[0]) {
+    const kind = t[0];
+    switch (kind) {
       case 'C': {
         const ktimeNs = int(t[2]);
         const head: CallHead = {
@@ -123,37 +126,16 @@ export class BpftraceOutputParser extends LineRecordParser {
         return { kind: 'call', event: buildMemEvent(head, args, int(t[7 + n])) };
       }
       case 'F':
-        expect(8);
-        return { kind: 'lifecycle', event: forkEvent(int(t[1]), id(t[2]), id(t[4]), int(t[5]), str(t[6]), str(t[7])) };
-      case 'E': {
-        expect(7);
-        id(t[3]);
-        const ev: LifecycleEvent = {
-          kind: 'exec',
-          ktimeNs: int(t[1]),
-          pid: id(t[2]),
-          tid: id(t[4]),
-          name: str(t[5]),
-          filename: str(t[6]),
-        };
-        return { kind: 'lifecycle', event: ev };
-      }
-      case 'X': {
-        expect(5);
-        const ev: LifecycleEvent = { kind: 'exit', ktimeNs: int(t[1]), pid: id(t[2]), tid: id(t[3]), name: str(t[4]) };
-        return { kind: 'lifecycle', event: ev };
-      }
+      case 'E':
+      case 'X':
       case 'R': {
-        expect(6);
-        const ev: LifecycleEvent = {
-          kind: 'rename',
-          ktimeNs: int(t[1]),
-          pid: id(t[2]),
-          tid: id(t[3]),
-          oldName: str(t[4]),
-          newName: str(t[5]),
+        expect(2 + PRINTED_LIFECYCLE_FIELDS[kind]);
+        const fields: PrintedFields = {
+          id: (i) => id(t[2 + i]),
+          bits: (i) => int(t[2 + i]),
+          text: (i) => str(t[2 + i]),
         };
-        return { kind: 'lifecycle', event: ev };
+        return { kind: 'lifecycle', event: printedLifecycle(kind, int(t[1]), fields) };
       }
       case 'S':
         expect(2);

@@ -5,14 +5,16 @@
 // garbage still gives its good half. The first line must be the header: input without it is not
 // memlens.stp output and is an error, as is a header of another format version.
 import { ParseError } from '../base/errors.js';
-import { isMemCall, type LifecycleEvent } from '../wire/events.js';
+import { isMemCall } from '../wire/events.js';
 import { LineRecordParser } from './line-record-parser.js';
 import {
   buildMemEvent,
-  forkEvent,
   PRINTED_ARG_COUNT,
+  PRINTED_LIFECYCLE_FIELDS,
   printedCallArgs,
+  printedLifecycle,
   type CallHead,
+  type PrintedFields,
   type TracerLineRecord,
 } from './trace-records.js';
 
@@ -136,55 +138,17 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
       );
       return { kind: 'call', event: buildMemEvent(head, args, decI64(f[8 + n])) };
     }
-    case 'F': {
-      expect(9);
-      const ev = forkEvent(
-        timeNs(f[1]),
-        id(f[3]),
-        id(f[5]),
-        hexU64(f[6]),
-        unescapeStapName(f[7]),
-        unescapeStapName(f[8]),
-      );
-      id(f[4]);
-      return { kind: 'lifecycle', event: ev };
-    }
-    case 'E': {
-      expect(8);
-      id(f[4]);
-      // tid: the thread that called execve (the event's old_tid), as for the other backends.
-      const ev: LifecycleEvent = {
-        kind: 'exec',
-        ktimeNs: timeNs(f[1]),
-        pid: id(f[3]),
-        tid: id(f[5]),
-        name: unescapeStapName(f[6]),
-        filename: unescapeStapName(f[7]),
-      };
-      return { kind: 'lifecycle', event: ev };
-    }
-    case 'X': {
-      expect(6);
-      const ev: LifecycleEvent = {
-        kind: 'exit',
-        ktimeNs: timeNs(f[1]),
-        pid: id(f[3]),
-        tid: id(f[4]),
-        name: unescapeStapName(f[5]),
-      };
-      return { kind: 'lifecycle', event: ev };
-    }
+    case 'F':
+    case 'E':
+    case 'X':
     case 'R': {
-      expect(7);
-      const ev: LifecycleEvent = {
-        kind: 'rename',
-        ktimeNs: timeNs(f[1]),
-        pid: id(f[3]),
-        tid: id(f[4]),
-        oldName: unescapeStapName(f[5]),
-        newName: unescapeStapName(f[6]),
+      expect(3 + PRINTED_LIFECYCLE_FIELDS[kind]);
+      const fields: PrintedFields = {
+        id: (i) => id(f[3 + i]),
+        bits: (i) => hexU64(f[3 + i]),
+        text: (i) => unescapeStapName(f[3 + i]),
       };
-      return { kind: 'lifecycle', event: ev };
+      return { kind: 'lifecycle', event: printedLifecycle(kind, timeNs(f[1]), fields) };
     }
     case 'U': {
       expect(4);

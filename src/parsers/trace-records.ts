@@ -59,6 +59,47 @@ export function printedCallArgs(
   }
 }
 
+/** The lifecycle records memlens.bt and memlens.stp print: fork, exec, exit, rename. */
+export type PrintedLifecycleKind = 'F' | 'E' | 'X' | 'R';
+
+/** How many fields each lifecycle record has after its kind and time(s), in both tracers' output. */
+export const PRINTED_LIFECYCLE_FIELDS: Readonly<Record<PrintedLifecycleKind, number>> = { F: 6, E: 5, X: 3, R: 4 };
+
+/** How a tracer's output reads the i-th field after a record's kind and time(s) (0 is the first). */
+export interface PrintedFields {
+  /** A process or thread id. */
+  id(i: number): number;
+  /** Clone flags. */
+  bits(i: number): bigint;
+  /** A name or a path. */
+  text(i: number): string;
+}
+
+/**
+ * A lifecycle record from the fields both tracers print in the same order after its kind and
+ * time(s): F pid, tid, child tid, clone flags, child comm, parent process name; E pid, tid, the
+ * tid that called execve (the event's tid, as for the other backends), name, filename; X pid,
+ * tid, name; R pid, renamed tid, old name, new name. The tid of F and E is checked, not kept.
+ */
+export function printedLifecycle(kind: PrintedLifecycleKind, ktimeNs: bigint, f: PrintedFields): LifecycleEvent {
+  switch (kind) {
+    case 'F': {
+      const parentPid = f.id(0);
+      f.id(1);
+      return forkEvent(ktimeNs, parentPid, f.id(2), f.bits(3), f.text(4), f.text(5));
+    }
+    case 'E': {
+      const pid = f.id(0);
+      f.id(1);
+      return { kind: 'exec', ktimeNs, pid, tid: f.id(2), name: f.text(3), filename: f.text(4) };
+    }
+    case 'X':
+      return { kind: 'exit', ktimeNs, pid: f.id(0), tid: f.id(1), name: f.text(2) };
+    case 'R':
+      return { kind: 'rename', ktimeNs, pid: f.id(0), tid: f.id(1), oldName: f.text(2), newName: f.text(3) };
+  }
+}
+
 /** When and by whom a call was made: the fields of MemEvent that do not depend on the call. */
 export type CallHead = Pick<MemEvent, 'timeMs' | 'ktimeNs' | 'host' | 'pid' | 'tid' | 'name' | 'thread'>;
 
