@@ -3,7 +3,7 @@ import { UserError } from '../base/errors.js';
 import { collectProcessMappings, MAPPING_KIND_LABELS, type MappingGroup } from '../analyses/mappings.js';
 import { openProcSource } from '../sources/open-source.js';
 import { processMappingsJson, vmaJson } from '../analyses/snapshot-json.js';
-import { bySizeDesc, memoryFlags, type SortKey } from './memory-flags.js';
+import { bySizeDesc, memoryFlags, sortFigure, type SortKey } from './memory-flags.js';
 import { printable } from '../base/terminal-text.js';
 import { csvLine, palette, sizeText, table, toJson } from '../render/text.js';
 
@@ -14,11 +14,9 @@ const figureCells = (f: Figures, exact: boolean | undefined): string[] =>
   [f.pssBytes, f.ussBytes, f.rssBytes, f.swapBytes, f.sizeBytes].map((b) => sizeText(b, exact));
 
 function sortGroups(gs: MappingGroup[], key: SortKey): MappingGroup[] {
-  const pick = (g: MappingGroup): number =>
-    key === 'pss' ? g.pssBytes : key === 'rss' ? g.rssBytes : key === 'uss' ? g.ussBytes : g.swapBytes;
   return key === 'name'
     ? gs.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name))
-    : gs.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.name.localeCompare(b.name));
+    : gs.sort((a, b) => bySizeDesc(sortFigure(a, key), sortFigure(b, key)) || a.name.localeCompare(b.name));
 }
 
 export async function runProcess(pid: number, raw: Record<string, unknown>): Promise<void> {
