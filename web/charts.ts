@@ -12,6 +12,7 @@ import {
 } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
+import { axisText, type AxisScale } from '../src/base/axis.js';
 
 echarts.use([
   PieChart,
@@ -63,6 +64,19 @@ export function makeChart(container: HTMLElement, renderer: 'canvas' | 'svg' = '
   const chart = echarts.init(container, undefined, { renderer });
   new ResizeObserver(() => chart.resize()).observe(container);
   return chart;
+}
+
+/** A value axis from 0 with the ticks of a nice scale (src/base/axis.ts), each labelled in its unit. */
+export function scaleAxis(a: AxisScale): Record<string, unknown> {
+  const c = themeColours();
+  return {
+    type: 'value',
+    min: 0,
+    max: a.max,
+    interval: a.step,
+    axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, a) },
+    splitLine: { lineStyle: { color: c.grid } },
+  };
 }
 
 /** Tooltip options shared by every chart: HTML, appended to the chart, data escaped by formatters. */

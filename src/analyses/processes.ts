@@ -7,6 +7,7 @@ import { parseCmdline } from '../parsers/proc/cmdline.js';
 import { parseSmaps, parseSmapsRollup, ussBytes, type SmapsCounters } from '../parsers/proc/smaps.js';
 import { parseStatus } from '../parsers/proc/status.js';
 import type { ProcSource, ReadResult } from '../sources/proc-source.js';
+import type { CollectStats } from '../wire/snapshot.js';
 import { mapLimit } from './concurrency.js';
 import { kernelThreadOf } from './process-identity.js';
 
@@ -64,19 +65,6 @@ export interface CollectOptions {
   readExe?: boolean;
   /** Read /proc/PID/cgroup (default true); without it every cgroup is null. */
   readCgroup?: boolean;
-}
-
-export interface CollectStats {
-  /** Pids listed by the proc root. */
-  listed: number;
-  collected: number;
-  /** Processes that exited while being read: skipped. */
-  vanished: number;
-  kernelThreadsSkipped: number;
-  /** Processes with at least one null figure. */
-  partlyRead: number;
-  /** Reason → number of processes. */
-  partlyReadReasons: Record<string, number>;
 }
 
 type Outcome = { kind: 'process'; p: ProcessMemory } | { kind: 'vanished' } | { kind: 'kernel-thread' };

@@ -62,28 +62,18 @@ export function reconcile(mi: Meminfo, processes: readonly ProcessMemory[]): Rec
     processBytes: number,
     note: string,
   ): ReconciliationRow => {
-    if (splitGap !== undefined && processFormula.includes('Pss_')) {
-      return {
-        key,
-        label,
-        systemFormula,
-        systemBytes: systemBytes as Bytes,
-        processFormula,
-        processBytes: null,
-        unattributedBytes: null,
-        note,
-        unavailable: splitGap,
-      };
-    }
+    // A sum of the Pss_ split, which this kernel does not print: the process side is unknown.
+    const unavailable = splitGap !== undefined && processFormula.includes('Pss_') ? splitGap : undefined;
     return {
       key,
       label,
       systemFormula,
       systemBytes: systemBytes as Bytes,
       processFormula,
-      processBytes: processBytes as Bytes,
-      unattributedBytes: (systemBytes - processBytes) as Bytes,
+      processBytes: unavailable === undefined ? (processBytes as Bytes) : null,
+      unattributedBytes: unavailable === undefined ? ((systemBytes - processBytes) as Bytes) : null,
       note,
+      ...(unavailable === undefined ? {} : { unavailable }),
     };
   };
   const pssShmem = sumOf(processes, (p) => p.pssShmemBytes);

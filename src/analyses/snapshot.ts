@@ -7,10 +7,11 @@ import { parseMeminfo, type Meminfo } from '../parsers/proc/meminfo.js';
 import { parseSlabinfo, type SlabCache } from '../parsers/proc/slabinfo.js';
 import { parseZoneinfo, type Zone } from '../parsers/proc/zoneinfo.js';
 import type { ProcSource } from '../sources/proc-source.js';
+import type { CollectStats } from '../wire/snapshot.js';
 import { estimateMemAvailable, type AvailableEstimate } from './available.js';
 import { kernelFallbacks, type KernelFallback } from './kernel-fallbacks.js';
 import { buildLedger, vmapStackFromConfig, type Ledger } from './ledger.js';
-import { collectProcesses, type CollectOptions, type CollectStats, type ProcessMemory } from './processes.js';
+import { collectProcesses, type CollectOptions, type ProcessMemory } from './processes.js';
 import { reconcile, type Reconciliation } from './reconciliation.js';
 import { usedDefinitions, type UsedDefinition } from './used-memory.js';
 

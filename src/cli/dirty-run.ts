@@ -13,6 +13,7 @@ import {
   hugeAreaLines,
   roundLine,
   snapshotLines,
+  touchedAreaLines,
   writtenAreaRows,
 } from '../render/dirty-text.js';
 import {
@@ -111,12 +112,7 @@ async function runOnce(o: DirtyRun, base: DirtyJsonBase, pages: ProcessPages): P
     out(
       `${c.bold(fmtInt(touched.pages))} ${TOUCHED} (${formatBytes(touched.pages * pageSize)}) since the referenced bits were last cleared; memlens clears nothing without --watch`,
     );
-    for (const line of areaTableLines(
-      touched.areas.map((a) => ({ mapping: a.mapping, pages: a.pages, extra: '' })),
-      pageSize,
-      TOUCHED,
-    ))
-      out(line);
+    for (const line of touchedAreaLines(touched, pageSize)) out(line);
     for (const line of hugeAreaLines(doc.hugePageAreas)) out(line);
     return;
   }
@@ -233,12 +229,7 @@ async function runWatch(o: DirtyRun, base: DirtyJsonBase, target: ProcessPages):
     for (const line of areaTableLines(rows, pageSize, WRITTEN)) out(line);
   } else if (lastTouched && lastTouched.areas.length > 0) {
     out(c.dim('\nlast round, by mapping:'));
-    for (const line of areaTableLines(
-      lastTouched.areas.map((x) => ({ mapping: x.mapping, pages: x.pages, extra: '' })),
-      pageSize,
-      TOUCHED,
-    ))
-      out(line);
+    for (const line of touchedAreaLines(lastTouched, pageSize)) out(line);
   }
   for (const line of hugeAreaLines(doc.hugePageAreas)) out(line);
 }

@@ -42,6 +42,30 @@ export function memoryFlags(raw: Record<string, unknown>): MemoryFlags {
   return out;
 }
 
+/** The figures a --sort key can name, of a process, a group of processes or a group of mappings. */
+export interface SortFigures {
+  pssBytes: number | null;
+  rssBytes: number | null;
+  ussBytes: number | null;
+  swapBytes: number | null;
+}
+
+/** The figure `key` sorts by; null for 'name', which sorts by name instead. */
+export function sortFigure(row: SortFigures, key: SortKey): number | null {
+  switch (key) {
+    case 'pss':
+      return row.pssBytes;
+    case 'rss':
+      return row.rssBytes;
+    case 'uss':
+      return row.ussBytes;
+    case 'swap':
+      return row.swapBytes;
+    case 'name':
+      return null;
+  }
+}
+
 /** Compares two sizes for a descending sort with unknown (null) last. */
 export function bySizeDesc(a: number | null, b: number | null): number {
   if (a === null && b === null) return 0;

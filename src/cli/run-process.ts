@@ -3,16 +3,20 @@ import { UserError } from '../base/errors.js';
 import { collectProcessMappings, MAPPING_KIND_LABELS, type MappingGroup } from '../analyses/mappings.js';
 import { openProcSource } from '../sources/open-source.js';
 import { processMappingsJson, vmaJson } from '../analyses/snapshot-json.js';
-import { bySizeDesc, memoryFlags, type SortKey } from './memory-flags.js';
+import { bySizeDesc, memoryFlags, sortFigure, type SortKey } from './memory-flags.js';
 import { printable } from '../base/terminal-text.js';
 import { csvLine, palette, sizeText, table, toJson } from '../render/text.js';
 
+/** The figures of every table of this command, in their order. */
+const FIGURES = ['PSS', 'USS', 'RSS', 'SWAP', 'SIZE'];
+type Figures = Pick<MappingGroup, 'pssBytes' | 'ussBytes' | 'rssBytes' | 'swapBytes' | 'sizeBytes'>;
+const figureCells = (f: Figures, exact: boolean | undefined): string[] =>
+  [f.pssBytes, f.ussBytes, f.rssBytes, f.swapBytes, f.sizeBytes].map((b) => sizeText(b, exact));
+
 function sortGroups(gs: MappingGroup[], key: SortKey): MappingGroup[] {
-  const pick = (g: MappingGroup): number =>
-    key === 'pss' ? g.pssBytes : key === 'rss' ? g.rssBytes : key === 'uss' ? g.ussBytes : g.swapBytes;
   return key === 'name'
     ? gs.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name))
-    : gs.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.name.localeCompare(b.name));
+    : gs.sort((a, b) => bySizeDesc(sortFigure(a, key), sortFigure(b, key)) || a.name.localeCompare(b.name));
 }
 
 export async function runProcess(pid: number, raw: Record<string, unknown>): Promise<void> {
@@ -59,7 +63,7 @@ export async function runProcess(pid: number, raw: Record<string, unknown>): Pro
     process.stdout.write(
       `${table(
         [
-          ['ADDRESS', 'PERMS', 'KIND', 'PSS', 'USS', 'RSS', 'SWAP', 'SIZE', 'NAME'],
+          ['ADDRESS', 'PERMS', 'KIND', ...FIGURES, 'NAME'],
           ...rows.map((v) => [
             `${v.start}-${v.end}`,
             v.perms,
@@ -112,16 +116,8 @@ export async function runProcess(pid: number, raw: Record<string, unknown>): Pro
   out.push(
     table(
       [
-        ['KIND', 'MAPS', 'PSS', 'USS', 'RSS', 'SWAP', 'SIZE'],
-        ...kinds.map((k) => [
-          MAPPING_KIND_LABELS[k.kind],
-          String(k.mappings),
-          sizeText(k.pssBytes, exact),
-          sizeText(k.ussBytes, exact),
-          sizeText(k.rssBytes, exact),
-          sizeText(k.swapBytes, exact),
-          sizeText(k.sizeBytes, exact),
-        ]),
+        ['KIND', 'MAPS', ...FIGURES],
+        ...kinds.map((k) => [MAPPING_KIND_LABELS[k.kind], String(k.mappings), ...figureCells(k, exact)]),
       ],
       ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),
@@ -131,16 +127,12 @@ export async function runProcess(pid: number, raw: Record<string, unknown>): Pro
   out.push(
     table(
       [
-        ['KIND', 'NAME', 'MAPS', 'PSS', 'USS', 'RSS', 'SWAP', 'SIZE'],
+        ['KIND', 'NAME', 'MAPS', ...FIGURES],
         ...shown.map((g) => [
           MAPPING_KIND_LABELS[g.kind],
           printable(g.name === '' ? '-' : g.name),
           String(g.mappings),
-          sizeText(g.pssBytes, exact),
-          sizeText(g.ussBytes, exact),
-          sizeText(g.rssBytes, exact),
-          sizeText(g.swapBytes, exact),
-          sizeText(g.sizeBytes, exact),
+          ...figureCells(g, exact),
         ]),
       ],
       ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],

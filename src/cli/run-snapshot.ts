@@ -5,42 +5,22 @@ import type { ProcessMemory } from '../analyses/processes.js';
 import { collectSnapshot } from '../analyses/snapshot.js';
 import { openProcSource } from '../sources/open-source.js';
 import { snapshotJson } from '../analyses/snapshot-json.js';
-import { bySizeDesc, memoryFlags, type SortKey } from './memory-flags.js';
+import { bySizeDesc, memoryFlags, sortFigure, type SortKey } from './memory-flags.js';
 import { palette } from '../render/text.js';
 import { groupsCsv, partlyReadWarning, processesCsv, renderSnapshot } from '../render/snapshot-text.js';
 
 const DEFAULT_HUMAN_LIMIT = 20;
 
 function sortProcesses(ps: ProcessMemory[], key: SortKey): ProcessMemory[] {
-  const pick = (p: ProcessMemory): number | null =>
-    key === 'pss'
-      ? p.pssBytes
-      : key === 'rss'
-        ? p.rssBytes
-        : key === 'uss'
-          ? p.ussBytes
-          : key === 'swap'
-            ? p.swapBytes
-            : null;
   return key === 'name'
     ? ps.sort((a, b) => a.name.localeCompare(b.name) || a.pid - b.pid)
-    : ps.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.pid - b.pid);
+    : ps.sort((a, b) => bySizeDesc(sortFigure(a, key), sortFigure(b, key)) || a.pid - b.pid);
 }
 
 function sortGroups(gs: ProcessGroup[], key: SortKey): ProcessGroup[] {
-  const pick = (g: ProcessGroup): number | null =>
-    key === 'pss'
-      ? g.pssBytes
-      : key === 'rss'
-        ? g.rssBytes
-        : key === 'uss'
-          ? g.ussBytes
-          : key === 'swap'
-            ? g.swapBytes
-            : null;
   return key === 'name'
     ? gs.sort((a, b) => a.label.localeCompare(b.label))
-    : gs.sort((a, b) => bySizeDesc(pick(a), pick(b)) || a.label.localeCompare(b.label));
+    : gs.sort((a, b) => bySizeDesc(sortFigure(a, key), sortFigure(b, key)) || a.label.localeCompare(b.label));
 }
 
 export async function runSnapshot(raw: Record<string, unknown>): Promise<void> {

@@ -8,10 +8,19 @@
 // message comes before that).
 // Unknown message types are ignored; lines that do not parse are skipped and counted.
 import { ParseError } from '../base/errors.js';
-import type { LifecycleEvent } from '../wire/events.js';
+import { isMemCall } from '../wire/events.js';
 import { LineRecordParser } from './line-record-parser.js';
 import { parseLosslessJson, type JsonValue } from './lossless-json.js';
-import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TracerLineRecord } from './trace-records.js';
+import {
+  buildMemEvent,
+  PRINTED_ARG_COUNT,
+  PRINTED_LIFECYCLE_FIELDS,
+  printedCallArgs,
+  printedLifecycle,
+  type CallHead,
+  type PrintedFields,
+  type TracerLineRecord,
+} from './trace-records.js';
 
 export interface BpftraceParserOptions {
   host: string;
@@ -96,7 +105,8 @@ export class BpftraceOutputParser extends LineRecordParser {
     const expect = (n: number): void => {
       if (t.length !== n) throw new BadRecord(`tuple of ${t.length} elements, expected ${n}`);
     };
-    switch (t[0]) {
+    const kind = t[0];
+    switch (kind) {
       case 'C': {
         const ktimeNs = int(t[2]);
         const head: CallHead = {
@@ -108,85 +118,24 @@ export class BpftraceOutputParser extends LineRecordParser {
           name: str(t[5]),
           thread: str(t[6]),
         };
-        let args: CallArgs;
-        let ret: bigint;
-        switch (t[1]) {
-          case 'mmap':
-            expect(13);
-            args = {
-              call: 'mmap',
-              addr: int(t[7]),
-              len: int(t[8]),
-              prot: int(t[9]),
-              flags: int(t[10]),
-              fd: int(t[11]),
-            };
-            ret = int(t[12]);
-            break;
-          case 'munmap':
-            expect(10);
-            args = { call: 'munmap', addr: int(t[7]), len: int(t[8]) };
-            ret = int(t[9]);
-            break;
-          case 'brk':
-            expect(9);
-            args = { call: 'brk', brk: int(t[7]) };
-            ret = int(t[8]);
-            break;
-          case 'mremap':
-            expect(13);
-            args = {
-              call: 'mremap',
-              addr: int(t[7]),
-              oldLen: int(t[8]),
-              newLen: int(t[9]),
-              flags: int(t[10]),
-              newAddr: int(t[11]),
-            };
-            ret = int(t[12]);
-            break;
-          case 'mprotect':
-            expect(11);
-            args = { call: 'mprotect', addr: int(t[7]), len: int(t[8]), prot: int(t[9]) };
-            ret = int(t[10]);
-            break;
-          default:
-            throw new BadRecord('unknown call');
-        }
-        return { kind: 'call', event: buildMemEvent(head, args, ret) };
+        const call = t[1];
+        if (!isMemCall(call)) throw new BadRecord('unknown call');
+        const n = PRINTED_ARG_COUNT[call];
+        expect(8 + n);
+        const args = printedCallArgs(call, (i) => int(t[7 + i]));
+        return { kind: 'call', event: buildMemEvent(head, args, int(t[7 + n])) };
       }
       case 'F':
-        expect(8);
-        return { kind: 'lifecycle', event: forkEvent(int(t[1]), id(t[2]), id(t[4]), int(t[5]), str(t[6]), str(t[7])) };
-      case 'E': {
-        expect(7);
-        id(t[3]);
-        const ev: LifecycleEvent = {
-          kind: 'exec',
-          ktimeNs: int(t[1]),
-          pid: id(t[2]),
-          tid: id(t[4]),
-          name: str(t[5]),
-          filename: str(t[6]),
-        };
-        return { kind: 'lifecycle', event: ev };
-      }
-      case 'X': {
-        expect(5);
-        const ev: LifecycleEvent = { kind: 'exit', ktimeNs: int(t[1]), pid: id(t[2]), tid: id(t[3]), name: str(t[4]) };
-        return { kind: 'lifecycle', event: ev };
-      }
+      case 'E':
+      case 'X':
       case 'R': {
-        expect(6);
-        const ev: LifecycleEvent = {
-          kind: 'rename',
-          ktimeNs: int(t[1]),
-          pid: id(t[2]),
-          tid: id(t[3]),
-          oldName: str(t[4]),
-          newName: str(t[5]),
+        expect(2 + PRINTED_LIFECYCLE_FIELDS[kind]);
+        const fields: PrintedFields = {
+          id: (i) => id(t[2 + i]),
+          bits: (i) => int(t[2 + i]),
+          text: (i) => str(t[2 + i]),
         };
-        return { kind: 'lifecycle', event: ev };
+        return { kind: 'lifecycle', event: printedLifecycle(kind, int(t[1]), fields) };
       }
       case 'S':
         expect(2);

@@ -5,9 +5,18 @@
 // garbage still gives its good half. The first line must be the header: input without it is not
 // memlens.stp output and is an error, as is a header of another format version.
 import { ParseError } from '../base/errors.js';
-import type { LifecycleEvent } from '../wire/events.js';
+import { isMemCall } from '../wire/events.js';
 import { LineRecordParser } from './line-record-parser.js';
-import { buildMemEvent, forkEvent, type CallArgs, type CallHead, type TracerLineRecord } from './trace-records.js';
+import {
+  buildMemEvent,
+  PRINTED_ARG_COUNT,
+  PRINTED_LIFECYCLE_FIELDS,
+  printedCallArgs,
+  printedLifecycle,
+  type CallHead,
+  type PrintedFields,
+  type TracerLineRecord,
+} from './trace-records.js';
 
 export const STAP_FORMAT_VERSION = 1;
 const HEADER = '#memlens-stap';
@@ -119,102 +128,27 @@ function parseLine(raw: string, host: string, source: string, lineNo: number): T
         name: unescapeStapName(f[5]),
         thread: unescapeStapName(f[6]),
       };
-      let args: CallArgs;
-      let ret: bigint;
-      switch (call) {
-        case 'mmap':
-          expect(14);
-          args = {
-            call,
-            addr: hexU64(f[8]),
-            len: hexU64(f[9]),
-            prot: hexU64(f[10]),
-            flags: hexU64(f[11]),
-            fd: decI64(f[12]),
-          };
-          ret = decI64(f[13]);
-          break;
-        case 'munmap':
-          expect(11);
-          args = { call, addr: hexU64(f[8]), len: hexU64(f[9]) };
-          ret = decI64(f[10]);
-          break;
-        case 'brk':
-          expect(10);
-          args = { call, brk: hexU64(f[8]) };
-          ret = decI64(f[9]);
-          break;
-        case 'mremap':
-          expect(14);
-          args = {
-            call,
-            addr: hexU64(f[8]),
-            oldLen: hexU64(f[9]),
-            newLen: hexU64(f[10]),
-            flags: hexU64(f[11]),
-            newAddr: hexU64(f[12]),
-          };
-          ret = decI64(f[13]);
-          break;
-        case 'mprotect':
-          expect(12);
-          args = { call, addr: hexU64(f[8]), len: hexU64(f[9]), prot: hexU64(f[10]) };
-          ret = decI64(f[11]);
-          break;
-        default:
-          throw new BadLine(`unknown call ${call ?? ''}`);
-      }
-      return { kind: 'call', event: buildMemEvent(head, args, ret) };
-    }
-    case 'F': {
-      expect(9);
-      const ev = forkEvent(
-        timeNs(f[1]),
-        id(f[3]),
-        id(f[5]),
-        hexU64(f[6]),
-        unescapeStapName(f[7]),
-        unescapeStapName(f[8]),
+      if (!isMemCall(call)) throw new BadLine(`unknown call ${call ?? ''}`);
+      const n = PRINTED_ARG_COUNT[call];
+      expect(9 + n);
+      const args = printedCallArgs(
+        call,
+        (i) => hexU64(f[8 + i]),
+        (i) => decI64(f[8 + i]),
       );
-      id(f[4]);
-      return { kind: 'lifecycle', event: ev };
+      return { kind: 'call', event: buildMemEvent(head, args, decI64(f[8 + n])) };
     }
-    case 'E': {
-      expect(8);
-      id(f[4]);
-      // tid: the thread that called execve (the event's old_tid), as for the other backends.
-      const ev: LifecycleEvent = {
-        kind: 'exec',
-        ktimeNs: timeNs(f[1]),
-        pid: id(f[3]),
-        tid: id(f[5]),
-        name: unescapeStapName(f[6]),
-        filename: unescapeStapName(f[7]),
-      };
-      return { kind: 'lifecycle', event: ev };
-    }
-    case 'X': {
-      expect(6);
-      const ev: LifecycleEvent = {
-        kind: 'exit',
-        ktimeNs: timeNs(f[1]),
-        pid: id(f[3]),
-        tid: id(f[4]),
-        name: unescapeStapName(f[5]),
-      };
-      return { kind: 'lifecycle', event: ev };
-    }
+    case 'F':
+    case 'E':
+    case 'X':
     case 'R': {
-      expect(7);
-      const ev: LifecycleEvent = {
-        kind: 'rename',
-        ktimeNs: timeNs(f[1]),
-        pid: id(f[3]),
-        tid: id(f[4]),
-        oldName: unescapeStapName(f[5]),
-        newName: unescapeStapName(f[6]),
+      expect(3 + PRINTED_LIFECYCLE_FIELDS[kind]);
+      const fields: PrintedFields = {
+        id: (i) => id(f[3 + i]),
+        bits: (i) => hexU64(f[3 + i]),
+        text: (i) => unescapeStapName(f[3 + i]),
       };
-      return { kind: 'lifecycle', event: ev };
+      return { kind: 'lifecycle', event: printedLifecycle(kind, timeNs(f[1]), fields) };
     }
     case 'U': {
       expect(4);

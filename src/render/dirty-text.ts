@@ -3,6 +3,7 @@
 // command writes them.
 import { formatBytes, type Address } from '../base/units.js';
 import { printable } from '../base/terminal-text.js';
+import type { TouchedSnapshot } from '../analyses/dirty/accessed.js';
 import type { DirtySnapshot } from '../analyses/dirty/snapshot.js';
 import type { Round } from '../analyses/dirty/watch.js';
 import { DIRTY_MEANING, hexAddress, type DirtyJsonBase } from '../wire/dirty.js';
@@ -32,6 +33,15 @@ export function writtenAreaRows(snap: DirtySnapshot): AreaRow[] {
       pages: a.writtenPages,
       extra: a.newMappingPages > 0 ? `${fmtInt(a.newMappingPages)} new mapping` : '',
     }));
+}
+
+/** The pages a referenced-bits reading found touched, by mapping (areaTableLines). */
+export function touchedAreaLines(snap: TouchedSnapshot, pageSize: number): string[] {
+  return areaTableLines(
+    snap.areas.map((a) => ({ mapping: a.mapping, pages: a.pages, extra: '' })),
+    pageSize,
+    TOUCHED,
+  );
 }
 
 /** One line per mapping name (areas of the same file or kind are summed), largest first. */

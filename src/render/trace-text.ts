@@ -3,6 +3,7 @@
 import { formatBytes } from '../base/units.js';
 import type { AccountRow } from '../analyses/trace/process-accounts.js';
 import type { LostCounts, MemEvent } from '../wire/events.js';
+import { protText } from '../wire/events-text.js';
 import { printable } from '../base/terminal-text.js';
 import { table, type Palette } from './text.js';
 
@@ -14,15 +15,10 @@ function clock(ms: number): string {
   return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
-const PROT = ['r', 'w', 'x'];
-function prot(p: number): string {
-  return PROT.map((c, i) => ((p & (1 << i)) !== 0 ? c : '-')).join('');
-}
-
 function args(e: MemEvent): string {
   switch (e.call) {
     case 'mmap':
-      return `addr=${hex(e.addr)} len=${e.lengthBytes} prot=${prot(e.prot ?? 0)} flags=0x${(e.flags ?? 0).toString(16)} fd=${e.fd ?? -1}`;
+      return `addr=${hex(e.addr)} len=${e.lengthBytes} prot=${protText(e.prot ?? 0)} flags=0x${(e.flags ?? 0).toString(16)} fd=${e.fd ?? -1}`;
     case 'munmap':
       return `addr=${hex(e.addr)} len=${e.lengthBytes}`;
     case 'brk':
@@ -30,7 +26,7 @@ function args(e: MemEvent): string {
     case 'mremap':
       return `addr=${hex(e.addr)} old_len=${e.lengthBytes} new_len=${e.newLengthBytes ?? 0n} flags=0x${(e.flags ?? 0).toString(16)}${e.newAddr === null ? '' : ` new_addr=${hex(e.newAddr)}`}`;
     case 'mprotect':
-      return `addr=${hex(e.addr)} len=${e.lengthBytes} prot=${prot(e.prot ?? 0)}`;
+      return `addr=${hex(e.addr)} len=${e.lengthBytes} prot=${protText(e.prot ?? 0)}`;
   }
 }
 

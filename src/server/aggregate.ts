@@ -33,6 +33,22 @@ function reasonsOf(row: Omit<ProcessRow, 'unavailable'>, why: Partial<Record<Row
   return out;
 }
 
+/**
+ * The first figures of the row of a process that the sample did not read, known from its calls
+ * alone (the tracer's model, or the store's totals of another host): no command line, and what
+ * it requested, never below 0.
+ */
+function fromCallsAlone(t: StoredProcessTotal, totalVirtual: number | null) {
+  const requested = Math.max(0, t.requestedBytes);
+  return {
+    pid: t.pid,
+    name: t.name,
+    cmdline: null,
+    requestedBytes: requested,
+    requestedRatio: ratio(requested, totalVirtual),
+  };
+}
+
 /** Why a tracer figure is null: tracing is off, or the running tracer does not measure it. */
 const tracerReason = (traced: ReadonlyMap<number, TracedProcess> | null): Unavailable =>
   traced === null ? 'no-tracing' : 'not-measured';
@@ -100,15 +116,10 @@ export function buildProcessRows(
   if (traced !== null) {
     for (const t of traced.values()) {
       if (seen.has(t.pid)) continue;
-      const requested = Math.max(0, t.requestedBytes);
       const alive = t.alive && !gone.has(t.pid);
       const f = alive ? fresh.get(t.pid) : undefined;
       const row = {
-        pid: t.pid,
-        name: t.name,
-        cmdline: null,
-        requestedBytes: requested,
-        requestedRatio: ratio(requested, totalVirtual),
+        ...fromCallsAlone(t, totalVirtual),
         reservedBytes: reserved(t),
         mappedNowBytes: t.mappedNowBytes,
         rssBytes: f?.rssBytes ?? null,
@@ -140,13 +151,8 @@ export function buildProcessRows(
 /** Rows for a host this server does not sample: only what the store recorded. */
 export function storedProcessRows(totals: readonly StoredProcessTotal[], totalVirtual: number | null): ProcessRow[] {
   return totals.map((t) => {
-    const requested = Math.max(0, t.requestedBytes);
     const row = {
-      pid: t.pid,
-      name: t.name,
-      cmdline: null,
-      requestedBytes: requested,
-      requestedRatio: ratio(requested, totalVirtual),
+      ...fromCallsAlone(t, totalVirtual),
       // The store keeps call totals, not address spaces: which bytes are PROT_NONE is not known.
       reservedBytes: null,
       mappedNowBytes: null,

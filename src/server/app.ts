@@ -155,7 +155,7 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
         .send(errorBody(tooLong ? 414 : 400, tooLong ? 'URL too long' : 'bad URL'));
     },
   });
-  const limits = opts.limits ?? connectionLimits(openFilesLimit(), availableParallelism());
+  const limits = opts.limits ?? connectionLimits(await openFilesLimit(), availableParallelism());
   const connections = new ConnectionGuard(limits);
   connections.attach(app.server);
   const dirty = opts.dirty ?? null;

@@ -18,6 +18,7 @@ import type { FreshReading, SystemSample, TracedProcess } from './inputs.js';
 import { InMemoryProcessHistory } from './process-history.js';
 import type { ProcessHistory } from './process-history.js';
 import { Ring } from './ring.js';
+import { initialSamplerState } from './sampler.js';
 
 export type Part = 'status' | 'processes' | 'ledger' | 'timeline';
 
@@ -46,16 +47,7 @@ export class LiveState {
   private tracedAtMs: number | null = null;
   private tracingState: TracingState = { state: 'disabled', reason: 'not started' };
   private lostCounts: LostCounts = { lostEvents: 0, unpaired: 0, malformed: 0 };
-  private samplerState: SamplerState = {
-    intervalMs: 0,
-    cpuBudget: 0,
-    lastSampleMs: null,
-    lastCostMs: null,
-    pssUnavailable: 0,
-    pssDeferred: 0,
-    processes: 0,
-    error: null,
-  };
+  private samplerState: SamplerState = initialSamplerState();
   private readonly versions: Record<Part, number> = { status: 0, processes: 0, ledger: 0, timeline: 0 };
   private rowsCache: { version: number; rows: ProcessRow[] } | null = null;
   /** Figures read after the last sample (process detail), by pid; cleared by the next sample. */

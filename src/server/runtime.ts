@@ -163,7 +163,8 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
         byPid.set(r.pid, (e = { startTicks: r.startTicks, points: [] }));
       e.points.push({ tMs: r.tMs, pssBytes: r.pssBytes });
     }
-    for (const [pid, e] of byPid) if (startTime(pid) === String(e.startTicks)) state.seedProcessHistory(pid, e.points);
+    for (const [pid, e] of byPid)
+      if (startTime(pid, source) === String(e.startTicks)) state.seedProcessHistory(pid, e.points);
   } catch (e) {
     o.log(`history: cannot read the stored process history: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -231,7 +232,7 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
       // Opened only when there is something to trace: with tracing off or unavailable nothing writes
       // events, and no worker thread is started. Its errors are the store's own, as at `memlens trace`.
       sink = await openStoreSink(o.db, { host, log: o.log });
-      const proc = new TraceProc('/proc', source);
+      const proc = new TraceProc(source);
       const accounts = new ProcessAccounts(await proc.pageSizeBytes());
       accounts.seed(await proc.readProcessSeeds());
       state.setTracing({ state: 'running', backend: backend.name, sinceMs: Date.now() });

@@ -32,6 +32,20 @@ export function nextIntervalMs(costMs: number, cpuBudget: number, minMs: number,
   return Math.round(Math.min(maxMs, Math.max(minMs, ideal)));
 }
 
+/** The state of a sampler that has not sampled yet (interval and budget 0: none is running either). */
+export function initialSamplerState(intervalMs = 0, cpuBudget = 0): SamplerState {
+  return {
+    intervalMs,
+    cpuBudget,
+    lastSampleMs: null,
+    lastCostMs: null,
+    pssUnavailable: 0,
+    pssDeferred: 0,
+    processes: 0,
+    error: null,
+  };
+}
+
 export class AdaptiveSampler {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -41,16 +55,7 @@ export class AdaptiveSampler {
   private costEwmaMs: number | null = null;
 
   constructor(private readonly opts: AdaptiveSamplerOptions) {
-    this.state = {
-      intervalMs: opts.minIntervalMs,
-      cpuBudget: opts.cpuBudget,
-      lastSampleMs: null,
-      lastCostMs: null,
-      pssUnavailable: 0,
-      pssDeferred: 0,
-      processes: 0,
-      error: null,
-    };
+    this.state = initialSamplerState(opts.minIntervalMs, opts.cpuBudget);
   }
 
   start(): void {

@@ -111,14 +111,16 @@ export function archiveSource(archive: CaptureArchive, label: string): ProcSourc
     // the analyses treat both like a process that went away.
     reason: entry?.kind === 'unreadable' && entry.reason === 'permission' ? 'permission' : 'missing',
   });
+  const readBytesSync = (path: string): ReadResult<Uint8Array> => {
+    const entry = lookup(path);
+    return entry?.kind === 'file' ? { ok: true, value: entry.data } : notRead(entry);
+  };
 
   return {
     description: `archive ${label} (captured ${time.toISOString()} on ${host})`,
     listPids: () => Promise.resolve([...sortedPids]),
-    readBytes(path: string): Promise<ReadResult<Uint8Array>> {
-      const entry = lookup(path);
-      return Promise.resolve(entry?.kind === 'file' ? { ok: true, value: entry.data } : notRead(entry));
-    },
+    readBytes: (path: string) => Promise.resolve(readBytesSync(path)),
+    readBytesSync,
     readText(path: string): Promise<ReadResult<string>> {
       const entry = lookup(path);
       return Promise.resolve(entry?.kind === 'file' ? { ok: true, value: utf8.decode(entry.data) } : notRead(entry));
@@ -126,6 +128,14 @@ export function archiveSource(archive: CaptureArchive, label: string): ProcSourc
     readLink(path: string): Promise<ReadResult<string>> {
       const entry = lookup(path);
       return Promise.resolve(entry?.kind === 'link' ? { ok: true, value: entry.target } : notRead(entry));
+    },
+    listDir(path: string): Promise<ReadResult<string[]>> {
+      // An archive holds files, not directories: a directory is there when some file is below it.
+      const prefix = `proc/${path.replace(/^\/+|\/+$/g, '')}/`;
+      const names = new Set<string>();
+      for (const name of archive.entries.keys())
+        if (name.startsWith(prefix)) names.add(name.slice(prefix.length).split('/', 1)[0] ?? '');
+      return Promise.resolve(names.size > 0 ? { ok: true, value: [...names] } : { ok: false, reason: 'missing' });
     },
     hostname: () => Promise.resolve(host),
     time: () => time,

@@ -4,8 +4,9 @@
 // program, the program goes first: measured, that took about 0.1 µs per traced call off the
 // workload's cost (bench/README.md, "tracing overhead"). The main thread keeps its priority, so
 // memlens's share of a busy machine, and with it its lost events, does not change.
-import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import type { ProcSource } from './proc-source.js';
+import { openLiveProcSource } from './procfs.js';
 
 /** The weakest nice value (include/linux/sched/prio.h MAX_NICE). */
 const MAX_NICE = 19;
@@ -13,17 +14,14 @@ const MAX_NICE = 19;
 /**
  * Sets every thread of this process but the main one to MAX_NICE. On Linux, setpriority() with a
  * thread id applies to that thread alone: the nice value is a per-thread attribute under Linux/NPTL
- * (man 2 setpriority). Returns how many were lowered.
+ * (man 2 setpriority). The threads are those of self/task in `proc`, which must be this system's
+ * procfs: the ids are handed to setpriority. Returns how many were lowered.
  */
-export function lowerBackgroundThreads(): number {
+export async function lowerBackgroundThreads(proc: ProcSource = openLiveProcSource()): Promise<number> {
   let lowered = 0;
-  let tids: string[];
-  try {
-    tids = readdirSync('/proc/self/task');
-  } catch {
-    return 0;
-  }
-  for (const t of tids) {
+  const tids = await proc.listDir('self/task');
+  if (!tids.ok) return 0;
+  for (const t of tids.value) {
     const tid = Number(t);
     if (!Number.isInteger(tid) || tid === process.pid) continue;
     try {

@@ -12,8 +12,16 @@ export interface ProcSource {
   listPids(): Promise<number[]>;
   readText(path: string): Promise<ReadResult<string>>;
   readBytes(path: string): Promise<ReadResult<Uint8Array>>;
+  /**
+   * The same read as readBytes, finished before it returns: for the few readers that cannot wait
+   * for a promise (the process table's lookup of a thread it has not seen, in the middle of a
+   * batch; the start time that names a trace instance, read in signal handlers too).
+   */
+  readBytesSync(path: string): ReadResult<Uint8Array>;
   /** Target of a symlink such as "1234/exe"; undefined when unreadable. */
   readLink(path: string): Promise<ReadResult<string>>;
+  /** The names in a directory below the root, such as "1234/task" (its threads), in no set order. */
+  listDir(path: string): Promise<ReadResult<string[]>>;
   /** Host name of the system (live: os.hostname(); archive: recorded at capture). */
   hostname(): Promise<string>;
   /** Wall-clock time the data describes (live: now; archive: capture time). */

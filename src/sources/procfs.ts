@@ -9,7 +9,19 @@
 //   not block the event loop (a server sampling in the background).
 // A process that exits between listing and reading gives ENOENT or ESRCH ("missing"); a file
 // guarded by ptrace access checks (smaps, smaps_rollup, exe, environ) gives EACCES ("permission").
-import { close, closeSync, open, openSync, read, readdir, readFile, readlink, readlinkSync, readSync } from 'node:fs';
+import {
+  close,
+  closeSync,
+  open,
+  openSync,
+  read,
+  readdir,
+  readdirSync,
+  readFile,
+  readlink,
+  readlinkSync,
+  readSync,
+} from 'node:fs';
 import { endianness, hostname } from 'node:os';
 import { errnoCode } from '../base/errors.js';
 import { auxvValue, AT_PAGESZ } from '../parsers/proc/auxv.js';
@@ -31,6 +43,31 @@ function classify(e: unknown): 'missing' | 'permission' | undefined {
   if (code === 'ENOENT' || code === 'ESRCH' || code === 'ENOTDIR') return 'missing';
   if (code === 'EACCES' || code === 'EPERM') return 'permission';
   return undefined;
+}
+
+/** The outcome of a synchronous read, with "gone" and "not allowed" as results. */
+function attempt<T>(read: () => T): ReadResult<T> {
+  try {
+    return { ok: true, value: read() };
+  } catch (e) {
+    const reason = classify(e);
+    if (reason) return { ok: false, reason };
+    throw e;
+  }
+}
+
+/** The same for a read with a callback. */
+function settle<T>(start: (done: (err: Error | null, value: T) => void) => void): Promise<ReadResult<T>> {
+  return new Promise((resolve, reject) => {
+    start((err, value) => {
+      if (!err) resolve({ ok: true, value });
+      else {
+        const reason = classify(err);
+        if (reason) resolve({ ok: false, reason });
+        else reject(err);
+      }
+    });
+  });
 }
 
 class Limiter {
@@ -167,11 +204,8 @@ class LiveProcSource implements MountedProcSource {
   }
 
   async readBytes(path: string): Promise<ReadResult<Uint8Array>> {
+    if (this.sync) return this.readBytesSync(path);
     try {
-      if (this.sync) {
-        const len = readWholeSync(this.prefix + path);
-        return { ok: true, value: Uint8Array.prototype.slice.call(syncBuffer, 0, len) };
-      }
       return { ok: true, value: await this.limiter.run(() => readWhole(this.prefix + path)) };
     } catch (e) {
       const reason = classify(e);
@@ -180,43 +214,33 @@ class LiveProcSource implements MountedProcSource {
     }
   }
 
+  readBytesSync(path: string): ReadResult<Uint8Array> {
+    return attempt(() => {
+      const len = readWholeSync(this.prefix + path);
+      return Uint8Array.prototype.slice.call(syncBuffer, 0, len);
+    });
+  }
+
   async readText(path: string): Promise<ReadResult<string>> {
-    if (this.sync) {
-      try {
+    if (this.sync)
+      return attempt(() => {
         const len = readWholeSync(this.prefix + path);
         // Buffer's own UTF-8 decoding: the same replacement of bad bytes by U+FFFD as the
         // TextDecoder, without a subarray object per file.
-        return { ok: true, value: syncBuffer.toString('utf8', 0, len) };
-      } catch (e) {
-        const reason = classify(e);
-        if (reason) return { ok: false, reason };
-        throw e;
-      }
-    }
+        return syncBuffer.toString('utf8', 0, len);
+      });
     const r = await this.readBytes(path);
     return r.ok ? { ok: true, value: utf8.decode(r.value) } : r;
   }
 
   readLink(path: string): Promise<ReadResult<string>> {
-    if (this.sync) {
-      try {
-        return Promise.resolve({ ok: true, value: readlinkSync(this.prefix + path) });
-      } catch (e) {
-        const reason = classify(e);
-        if (reason) return Promise.resolve({ ok: false, reason });
-        throw e;
-      }
-    }
-    return new Promise((resolve, reject) => {
-      readlink(this.prefix + path, (err, target) => {
-        if (!err) resolve({ ok: true, value: target });
-        else {
-          const reason = classify(err);
-          if (reason) resolve({ ok: false, reason });
-          else reject(err);
-        }
-      });
-    });
+    if (this.sync) return Promise.resolve(attempt(() => readlinkSync(this.prefix + path)));
+    return settle((done) => readlink(this.prefix + path, done));
+  }
+
+  listDir(path: string): Promise<ReadResult<string[]>> {
+    if (this.sync) return Promise.resolve(attempt(() => readdirSync(this.prefix + path)));
+    return settle((done) => readdir(this.prefix + path, done));
   }
 
   hostname(): Promise<string> {

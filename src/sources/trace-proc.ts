@@ -1,16 +1,13 @@
 // Reads what tracing needs from /proc: every thread with its process and name (to seed the process
 // table), each process's mapped ranges and break (to seed the address-space models), the total
 // virtual memory and the page size. The files are read through a ProcSource and parsed by the
-// parsers of src/parsers/proc, so that a fixture tree can stand in for /proc. Processes vanish
-// while we read: they are skipped.
+// parsers of src/parsers/proc, so that a fixture tree or an archive can stand in for /proc.
+// Processes vanish while we read: they are skipped.
 //
-// Two reads cannot wait for a promise and go to the files directly, under the same root: the
-// thread lookup the process table makes in the middle of a batch (resolveThread), and the start
-// time that names a tracefs instance and is checked from signal handlers (startTime). The task
-// directories are listed directly too: ProcSource lists only the proc root.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { isPermission, isVanished, ParseError } from '../base/errors.js';
+// Two reads cannot wait for a promise and use the ProcSource's synchronous read: the thread lookup
+// the process table makes in the middle of a batch (resolveThread), and the start time that names
+// a tracefs instance and is checked from signal handlers (startTime).
+import { ParseError } from '../base/errors.js';
 import { parseComm } from '../parsers/proc/comm.js';
 import { parseMeminfo } from '../parsers/proc/meminfo.js';
 import { parseStat, statStartBrk, statStartTime } from '../parsers/proc/stat.js';
@@ -20,25 +17,11 @@ import { parseMapsRanges, totalVirtualBytes, type ProcessSeed } from '../parsers
 import type { ProcSource } from './proc-source.js';
 import { openLiveProcSource } from './procfs.js';
 
-function readSync(path: string): Uint8Array | undefined {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    if (isVanished(e) || isPermission(e) || (e instanceof Error && 'code' in e && e.code === 'ESRCH')) return undefined;
-    throw e;
-  }
-}
+const utf8 = new TextDecoder();
 
 export class TraceProc {
-  readonly source: ProcSource;
-
-  constructor(
-    /** The proc root: /proc, or a fixture tree shaped like it. */
-    readonly root = '/proc',
-    source?: ProcSource,
-  ) {
-    this.source = source ?? openLiveProcSource(root);
-  }
+  /** `source`: the live /proc by default, or a fixture tree or archive that stands in for it. */
+  constructor(readonly source: ProcSource = openLiveProcSource()) {}
 
   private async text(path: string): Promise<string | undefined> {
     const r = await this.source.readText(path);
@@ -54,14 +37,9 @@ export class TraceProc {
   async listTasks(): Promise<SeedTask[]> {
     const out: SeedTask[] = [];
     for (const pid of await this.source.listPids()) {
-      let tids: string[];
-      try {
-        tids = readdirSync(join(this.root, String(pid), 'task'));
-      } catch (e) {
-        if (isVanished(e)) continue;
-        throw e;
-      }
-      for (const t of tids) {
+      const tids = await this.source.listDir(`${pid}/task`);
+      if (!tids.ok) continue;
+      for (const t of tids.value) {
         const name = await this.comm(`${pid}/task/${t}/comm`);
         if (name !== undefined) out.push({ tid: Number(t), tgid: pid, comm: name });
       }
@@ -71,11 +49,10 @@ export class TraceProc {
 
   /** A thread the trace never introduced: /proc/TID works for any thread id, listed or not. */
   readonly resolveThread = (tid: number): SeedTask | undefined => {
-    const status = readSync(join(this.root, String(tid), 'status'));
-    const comm = readSync(join(this.root, String(tid), 'comm'));
-    const tgid =
-      status === undefined ? undefined : parseStatus(new TextDecoder().decode(status), `${tid}/status`)?.tgid;
-    return tgid === undefined || tgid < 0 || comm === undefined ? undefined : { tid, tgid, comm: parseComm(comm) };
+    const status = this.source.readBytesSync(`${tid}/status`);
+    const comm = this.source.readBytesSync(`${tid}/comm`);
+    const tgid = status.ok ? parseStatus(utf8.decode(status.value), `${tid}/status`)?.tgid : undefined;
+    return tgid === undefined || tgid < 0 || !comm.ok ? undefined : { tid, tgid, comm: parseComm(comm.value) };
   };
 
   /** A process and all its descendants, from the parent links in /proc/PID/stat. */
@@ -105,7 +82,7 @@ export class TraceProc {
     const name = await this.comm(`${pid}/comm`);
     if (maps === undefined || name === undefined) return undefined;
     // Kernel threads have no address space: an empty maps file.
-    const parsed = parseMapsRanges(maps, join(this.root, String(pid), 'maps'));
+    const parsed = parseMapsRanges(maps, `${pid}/maps`);
     const stat = parsed.heapEnd === undefined ? await this.text(`${pid}/stat`) : undefined;
     return {
       pid,
@@ -128,9 +105,10 @@ export class TraceProc {
   /** MemTotal + SwapTotal. */
   async totalVirtualBytes(): Promise<bigint> {
     const r = await this.source.readText('meminfo');
-    if (!r.ok) throw new ParseError(`cannot read meminfo (${r.reason})`, join(this.root, 'meminfo'));
+    const where = `meminfo of ${this.source.description}`;
+    if (!r.ok) throw new ParseError(`cannot read meminfo (${r.reason})`, where);
     const meminfo = parseMeminfo(r.value);
-    if (meminfo === undefined) throw new ParseError('no MemTotal', join(this.root, 'meminfo'));
+    if (meminfo === undefined) throw new ParseError('no MemTotal', where);
     return totalVirtualBytes(meminfo);
   }
 
@@ -141,7 +119,7 @@ export class TraceProc {
 }
 
 /** Field 22 of /proc/PID/stat: start time in clock ticks since boot; with the pid it names one process for good. */
-export function startTime(pid: number | 'self', root = '/proc'): string | undefined {
-  const stat = readSync(join(root, String(pid), 'stat'));
-  return stat === undefined ? undefined : statStartTime(new TextDecoder().decode(stat));
+export function startTime(pid: number | 'self', source: ProcSource = openLiveProcSource()): string | undefined {
+  const stat = source.readBytesSync(`${pid}/stat`);
+  return stat.ok ? statStartTime(utf8.decode(stat.value)) : undefined;
 }

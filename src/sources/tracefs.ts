@@ -4,7 +4,7 @@
 // at a modest interval, in whole pages, decoded from the kernel's format files, merged across CPUs
 // by timestamp (trace_clock "mono" = CLOCK_MONOTONIC, the clock of process.hrtime), paired and
 // attributed. Lost events come from the page headers and from per_cpu/cpuN/stats.
-import { closeSync, constants, existsSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode, UserError } from '../base/errors.js';
 import { ProcessTable } from '../parsers/trace/process-table.js';
@@ -143,13 +143,16 @@ class TracefsBackend implements TraceBackend {
   }
 
   private async setUp(root: string, dir: string): Promise<void> {
+    const proc = new TraceProc();
     write(join(dir, 'tracing_on'), '0');
     write(join(dir, 'buffer_size_kb'), String(this.options.bufferSizeKb ?? 8192));
     write(join(dir, 'trace_clock'), 'mono');
     if (this.options.excludeSelf) {
       // Leave memlens out in the kernel already: our threads in set_event_notrace_pid, and
       // options/event-fork adds the threads and children they create (kernel/trace/trace_events.c).
-      const tids = readdirSync('/proc/self/task').join(' ');
+      const tasks = await proc.source.listDir('self/task');
+      if (!tasks.ok) throw new UserError(`cannot list this process's threads in /proc (${tasks.reason})`);
+      const tids = tasks.value.join(' ');
       tryWrite(join(dir, 'options', 'event-fork'), '1');
       tryWrite(join(dir, 'set_event_notrace_pid'), tids);
     }
@@ -208,7 +211,6 @@ class TracefsBackend implements TraceBackend {
     }
     write(join(dir, 'tracing_on'), '1');
     // Seeded after tracing is on: a task created meanwhile is both in /proc and in the trace.
-    const proc = new TraceProc();
     const table = new ProcessTable(proc.resolveThread, renameTraced);
     table.seed(await proc.listTasks(), this.options.excludeSelf ? await proc.descendantsOf(process.pid) : []);
     const clock = new MonotonicClock();

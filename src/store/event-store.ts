@@ -13,7 +13,15 @@ import { eventToRow, pushEventParams, rowToEvent, clip, NAME_WIDTH, type StoredE
 import { HistoryStore } from './history.js';
 import { migrate } from './migrate.js';
 import { STORE_SCHEMA_VERSION, type Dialect, type Int64Out, type StoreDatabase } from './schema.js';
-import { foldBatch, keyOf, requestedBytes, type ProcessDelta, type ProcessStart } from './totals.js';
+import {
+  foldBatch,
+  keyOf,
+  requestedBytes,
+  type ProcessCounts,
+  type ProcessDelta,
+  type ProcessKey,
+  type ProcessStart,
+} from './totals.js';
 
 export interface EventFilter {
   host?: string;
@@ -35,24 +43,10 @@ export interface EventQuery extends EventFilter {
   limit?: number;
 }
 
-export interface ProcessTotals {
-  host: string;
-  pid: number;
-  /** The instance's start stamp; 0n = already running when first seen. */
-  startNs: bigint;
-  name: string;
-  mmapBytes: bigint;
-  munmapBytes: bigint;
+/** A process instance's row of the processes table, as read back. */
+export interface ProcessTotals extends ProcessKey, ProcessCounts {
   /** max(0, mmapBytes − munmapBytes). */
   requestedBytes: bigint;
-  mmapCalls: number;
-  munmapCalls: number;
-  brkCalls: number;
-  mremapCalls: number;
-  mprotectCalls: number;
-  failedCalls: number;
-  firstSeenMs: number;
-  lastSeenMs: number;
 }
 
 export interface HostSummary {

@@ -25,7 +25,8 @@ export interface ProcessStart {
   timeMs: number;
 }
 
-export interface ProcessDelta extends ProcessKey {
+/** What the processes table counts of a process instance: its name, call sums and the time it was seen. */
+export interface ProcessCounts {
   name: string;
   mmapBytes: bigint;
   munmapBytes: bigint;
@@ -37,6 +38,10 @@ export interface ProcessDelta extends ProcessKey {
   failedCalls: number;
   firstSeenMs: number;
   lastSeenMs: number;
+}
+
+/** One batch's counts of an instance, added to its row. */
+export interface ProcessDelta extends ProcessKey, ProcessCounts {
   /** True when this batch opened the instance (its seq must be assigned). */
   opened: boolean;
 }

@@ -1,29 +1,56 @@
 // How the raw fields of a traced call read for people: the dashboard's calls table shows these.
-// Flag values are Linux's generic ones (include/uapi/asm-generic/mman-common.h,
-// include/uapi/linux/mman.h), which x86-64 and arm64 use; `memlens trace` prints the same fields
-// raw (prot as rwx, flags in hex).
-import { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../base/linux-flags.js';
+// Flag values are Linux's generic ones, which x86-64 and arm64 use (src/base/linux-flags.ts says
+// from which headers); `memlens trace` prints the same fields raw (prot as rwx, flags in hex).
+import {
+  MAP_ANONYMOUS,
+  MAP_DENYWRITE,
+  MAP_EXECUTABLE,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
+  MAP_HUGE_SHIFT,
+  MAP_HUGETLB,
+  MAP_LOCKED,
+  MAP_NONBLOCK,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  MAP_STACK,
+  MAP_SYNC,
+  MAP_TYPE,
+  mapHugeLog2,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+} from '../base/linux-flags.js';
 import type { MemEventJson } from './events.js';
 
 const MAP_FLAGS: [number, string][] = [
-  [0x10, 'fixed'],
-  [0x20, 'anon'],
-  [0x100, 'growsdown'],
-  [0x800, 'denywrite'],
-  [0x1000, 'executable'],
-  [0x2000, 'locked'],
-  [0x4000, 'noreserve'],
-  [0x8000, 'populate'],
-  [0x10000, 'nonblock'],
-  [0x20000, 'stack'],
-  [0x40000, 'hugetlb'],
-  [0x80000, 'sync'],
-  [0x100000, 'fixed_noreplace'],
+  [MAP_FIXED, 'fixed'],
+  [MAP_ANONYMOUS, 'anon'],
+  [MAP_GROWSDOWN, 'growsdown'],
+  [MAP_DENYWRITE, 'denywrite'],
+  [MAP_EXECUTABLE, 'executable'],
+  [MAP_LOCKED, 'locked'],
+  [MAP_NORESERVE, 'noreserve'],
+  [MAP_POPULATE, 'populate'],
+  [MAP_NONBLOCK, 'nonblock'],
+  [MAP_STACK, 'stack'],
+  [MAP_HUGETLB, 'hugetlb'],
+  [MAP_SYNC, 'sync'],
+  [MAP_FIXED_NOREPLACE, 'fixed_noreplace'],
 ];
-const MAP_TYPE = 0x0f;
-const MAP_HUGETLB = 0x40000;
-/** With MAP_HUGETLB, bits 26–31 hold log2 of the huge page size (MAP_HUGE_SHIFT). */
-const MAP_HUGE_SHIFT = 26;
+
+const MAP_TYPES = new Map<number, string>([
+  [MAP_SHARED, 'shared'],
+  [MAP_PRIVATE, 'private'],
+  [MAP_SHARED_VALIDATE, 'shared_validate'],
+]);
 
 const MREMAP_FLAGS: [number, string][] = [
   [MREMAP_MAYMOVE, 'maymove'],
@@ -31,10 +58,13 @@ const MREMAP_FLAGS: [number, string][] = [
   [MREMAP_DONTUNMAP, 'dontunmap'],
 ];
 
-/** PROT_* bits as rwx ("r-x"), as `memlens trace` prints them; PROT_NONE reads "---". */
+/**
+ * PROT_* bits as rwx ("r-x"): how `memlens trace`, `memlens events` and the dashboard show them;
+ * PROT_NONE reads "---", null (a call without a protection) "".
+ */
 export function protText(prot: number | null): string {
   if (prot === null) return '';
-  return `${prot & 1 ? 'r' : '-'}${prot & 2 ? 'w' : '-'}${prot & 4 ? 'x' : '-'}`;
+  return `${prot & PROT_READ ? 'r' : '-'}${prot & PROT_WRITE ? 'w' : '-'}${prot & PROT_EXEC ? 'x' : '-'}`;
 }
 
 function bitsText(flags: number, known: [number, string][]): string[] {
@@ -56,10 +86,10 @@ export function flagsText(call: MemEventJson['call'], flags: number | null): str
   if (call === 'mremap') return bitsText(flags, MREMAP_FLAGS).join(' ');
   if (call !== 'mmap') return '';
   const type = flags & MAP_TYPE;
-  const words = [type === 1 ? 'shared' : type === 2 ? 'private' : type === 3 ? 'shared_validate' : `type ${type}`];
+  const words = [MAP_TYPES.get(type) ?? `type ${type}`];
   let rest = flags & ~MAP_TYPE;
-  if ((flags & MAP_HUGETLB) !== 0 && flags >>> MAP_HUGE_SHIFT !== 0) {
-    const log2 = flags >>> MAP_HUGE_SHIFT;
+  const log2 = mapHugeLog2(flags);
+  if ((flags & MAP_HUGETLB) !== 0 && log2 !== 0) {
     words.push(`huge ${log2 >= 30 ? `${2 ** (log2 - 30)} GiB` : `${2 ** (log2 - 20)} MiB`}`);
     rest &= (1 << MAP_HUGE_SHIFT) - 1;
   }

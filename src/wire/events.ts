@@ -16,6 +16,8 @@ export const EVENTS_WIRE_VERSION = 1;
 export const MEM_CALLS = ['mmap', 'munmap', 'brk', 'mremap', 'mprotect'] as const;
 export type MemCall = (typeof MEM_CALLS)[number];
 
+export const isMemCall = (v: unknown): v is MemCall => (MEM_CALLS as readonly unknown[]).includes(v);
+
 /** One completed system call (its enter paired with its exit), attributed to its process. */
 export interface MemEvent {
   /** Wall-clock time of the call's entry, milliseconds since the epoch. */

@@ -89,6 +89,20 @@ export interface GroupJson {
   pssUnknown: number;
 }
 
+/** How a snapshot's processes were read: the counts `collectProcesses` keeps, as they are. */
+export interface CollectStats {
+  /** Pids listed by the proc root. */
+  listed: number;
+  collected: number;
+  /** Processes that exited while being read: skipped. */
+  vanished: number;
+  kernelThreadsSkipped: number;
+  /** Processes with at least one null figure. */
+  partlyRead: number;
+  /** Reason → number of processes. */
+  partlyReadReasons: Record<string, number>;
+}
+
 export interface SnapshotJson {
   schema: typeof SNAPSHOT_SCHEMA;
   /** ISO-8601 time the data describes. */
@@ -125,14 +139,7 @@ export interface SnapshotJson {
   processes: ProcessJson[];
   /** Present with --group-by program|user|cgroup. */
   groups?: { by: GroupBy; items: GroupJson[] };
-  stats: {
-    listed: number;
-    collected: number;
-    vanished: number;
-    kernelThreadsSkipped: number;
-    partlyRead: number;
-    partlyReadReasons: Record<string, number>;
-  };
+  stats: CollectStats;
   /** Every /proc/meminfo size field, in bytes. */
   meminfo: Record<string, number>;
   /** What this kernel does not print, and what is shown instead; [] on a current kernel. */

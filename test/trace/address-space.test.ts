@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRandom } from '../../src/base/random.js';
 import { AddressSpace } from '../../src/analyses/trace/address-space.js';
-import { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../../src/base/linux-flags.js';
-import { MAP_FIXED, MAP_HUGETLB, ProcessMemoryModel } from '../../src/analyses/trace/memory-model.js';
+import { MAP_FIXED, MAP_HUGETLB, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../../src/base/linux-flags.js';
+import { ProcessMemoryModel } from '../../src/analyses/trace/memory-model.js';
 import type { MemCall, MemEvent } from '../../src/wire/events.js';
 
 const PAGE = 4096n;

@@ -11,9 +11,9 @@ function niceOf(tid: number): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }
 
-test('lowerBackgroundThreads: every thread but the main one at nice 19', () => {
+test('lowerBackgroundThreads: every thread but the main one at nice 19', async () => {
   const before = niceOf(process.pid);
-  const lowered = lowerBackgroundThreads();
+  const lowered = await lowerBackgroundThreads();
   const others = readdirSync('/proc/self/task')
     .map(Number)
     .filter((t) => t !== process.pid);

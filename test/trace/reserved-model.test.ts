@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRandom } from '../../src/base/random.js';
-import { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../../src/base/linux-flags.js';
-import { MAP_FIXED, ProcessMemoryModel } from '../../src/analyses/trace/memory-model.js';
+import { MAP_FIXED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../../src/base/linux-flags.js';
+import { ProcessMemoryModel } from '../../src/analyses/trace/memory-model.js';
 import { ProcessAccounts } from '../../src/analyses/trace/process-accounts.js';
 import { parseMapsRanges } from '../../src/parsers/trace/seed.js';
 import type { MemCall, MemEvent } from '../../src/wire/events.js';

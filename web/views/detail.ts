@@ -7,9 +7,9 @@ import type { MemEventJson } from '../../src/wire/events.js';
 import type { ProcessDetailBody, ProcessPoint, ProcessRow } from '../../src/wire/messages.js';
 import { api } from '../api.js';
 import type { Chart } from '../charts.js';
-import { esc, makeChart, themeColours, tooltipBase } from '../charts.js';
+import { esc, makeChart, scaleAxis, themeColours, tooltipBase } from '../charts.js';
 import { byId, el, setText } from '../dom.js';
-import { axisText, byteAxis } from '../../src/base/axis.js';
+import { byteAxis } from '../../src/base/axis.js';
 import { HUE } from '../../src/base/palette.js';
 import { bytesText, countText, timeText } from '../format.js';
 import { CallList } from './calls.js';
@@ -232,15 +232,10 @@ export class DetailView {
         xAxis: [xAxis(0), xAxis(1)],
         yAxis: [
           {
-            type: 'value',
+            ...scaleAxis(ya),
             gridIndex: 0,
             name: 'resident memory',
             nameTextStyle: { color: c.muted, align: 'left' },
-            min: 0,
-            max: ya.max,
-            interval: ya.step,
-            axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, ya) },
-            splitLine: { lineStyle: { color: c.grid } },
           },
           {
             type: 'log',

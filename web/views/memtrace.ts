@@ -9,7 +9,7 @@ import type { FlameTreeNode } from '../../src/wire/memtrace-flame.js';
 import { buildFlameTree, flameFind, flamePath, layoutFlame } from '../../src/wire/memtrace-flame.js';
 import { api } from '../api.js';
 import type { Chart } from '../charts.js';
-import { esc, makeChart, themeColours, tooltipBase } from '../charts.js';
+import { esc, makeChart, scaleAxis, themeColours, tooltipBase } from '../charts.js';
 import { byId, el, setText } from '../dom.js';
 import { bytesText } from '../format.js';
 
@@ -147,22 +147,8 @@ export class MemtraceView {
             return p === undefined ? '' : esc(`${axisText(p.value[0], xa)}: ${bytesText(p.value[1])} live`);
           },
         },
-        xAxis: {
-          type: 'value',
-          min: 0,
-          max: xa.max,
-          interval: xa.step,
-          axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, xa) },
-          splitLine: { lineStyle: { color: c.grid } },
-        },
-        yAxis: {
-          type: 'value',
-          min: 0,
-          max: ya.max,
-          interval: ya.step,
-          axisLabel: { color: c.muted, formatter: (v: number) => axisText(v, ya) },
-          splitLine: { lineStyle: { color: c.grid } },
-        },
+        xAxis: scaleAxis(xa),
+        yAxis: scaleAxis(ya),
         series: [
           {
             type: 'line',

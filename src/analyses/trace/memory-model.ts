@@ -22,14 +22,8 @@
 //          vma_to_resize: the old range must lie within one), so the part it grows takes the
 //          protection of the old range's first page.
 import type { MemEvent } from '../../wire/events.js';
-import { MREMAP_DONTUNMAP } from '../../base/linux-flags.js';
+import { MAP_HUGETLB, mapHugeLog2, MREMAP_DONTUNMAP, PROT_ACCESS } from '../../base/linux-flags.js';
 import { AddressSpace } from './address-space.js';
-
-export const MAP_FIXED = 0x10;
-export const MAP_HUGETLB = 0x40000;
-const MAP_HUGE_SHIFT = 26;
-/** PROT_READ | PROT_WRITE | PROT_EXEC (include/uapi/asm-generic/mman-common.h): none of them = PROT_NONE. */
-const PROT_ACCESS = 0x7;
 
 /** Whether a protection allows any access (anything but PROT_NONE; PROT_GROWSDOWN/UP and PROT_SEM are not access). */
 export const accessible = (prot: number): boolean => (prot & PROT_ACCESS) !== 0;
@@ -93,7 +87,7 @@ export class ProcessMemoryModel {
 
   private mmapLength(length: bigint, flags: number): bigint {
     if ((flags & MAP_HUGETLB) !== 0) {
-      const shift = (flags >>> MAP_HUGE_SHIFT) & 0x3f;
+      const shift = mapHugeLog2(flags);
       const huge = shift === 0 ? this.hugePageSize : 1n << BigInt(shift);
       const r = length % huge;
       return r === 0n ? length : length + huge - r;

@@ -8,6 +8,7 @@ import { formatBytes } from '../../base/units.js';
 import { durationMs, integerFlag, nonEmptyFlag, pidFlag } from '../flag-values.js';
 import type { EventStore, StoredEvent } from '../../store/index.js';
 import { MEM_CALLS, storedEventToJson, type MemCall, type StoredEventJson } from '../../wire/events.js';
+import { protText } from '../../wire/events-text.js';
 import { printable } from '../../base/terminal-text.js';
 import { palette, table } from '../../render/text.js';
 
@@ -168,11 +169,6 @@ async function prune(flags: EventsFlags): Promise<void> {
   }
 }
 
-/** PROT_READ, PROT_WRITE, PROT_EXEC as r, w, x (include/uapi/asm-generic/mman-common.h); "---" is PROT_NONE. */
-function protText(p: number): string {
-  return ['r', 'w', 'x'].map((c, i) => ((p & (1 << i)) !== 0 ? c : '-')).join('');
-}
-
 const jsonLines = (events: readonly StoredEvent[]): string =>
   events.map((e) => `${JSON.stringify(storedEventToJson(e))}\n`).join('');
 
@@ -268,7 +264,7 @@ export async function printEvents(events: readonly StoredEvent[], format: Output
       e.call,
       `0x${e.addr.toString(16)}`,
       length,
-      e.prot === null ? '' : protText(e.prot),
+      protText(e.prot),
       result,
     ];
   });

@@ -87,7 +87,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   }
 
   // The runtime's background threads yield to the traced programs (src/sources/own-threads.ts).
-  if (isLive(choice)) lowerBackgroundThreads();
+  if (isLive(choice)) await lowerBackgroundThreads();
   // A stop (Ctrl-C, --duration) also ends a wait for the store to catch up: with the database and
   // the spill file both failing, that wait lasts until one of them takes events again.
   let stopRequested: () => void = () => undefined;

@@ -80,106 +80,54 @@ const need = (format: EventFormat, name: string): FieldFormat => {
   return f;
 };
 
+/**
+ * The fields of each call's sys_enter event that fill the entry's arguments (absent: the call has
+ * no such argument). Their names are the parameters of the SYSCALL_DEFINEs: mmap (the
+ * architecture's, arch/x86/kernel/sys_x86_64.c and arch/arm64/kernel/sys.c: addr, len, prot,
+ * flags, fd, off), munmap (addr, len), brk (brk), mremap (mm/mremap.c: addr, old_len, new_len,
+ * flags, new_addr), mprotect (mm/mprotect.c: start, len, prot).
+ */
+const ENTER_FIELDS: Record<
+  MemCall,
+  { addr: string; length?: string; prot?: string; flags?: string; fd?: string; newLength?: string; newAddr?: string }
+> = {
+  mmap: { addr: 'addr', length: 'len', prot: 'prot', flags: 'flags', fd: 'fd' },
+  munmap: { addr: 'addr', length: 'len' },
+  brk: { addr: 'brk' },
+  mremap: { addr: 'addr', length: 'old_len', flags: 'flags', newLength: 'new_len', newAddr: 'new_addr' },
+  mprotect: { addr: 'start', length: 'len', prot: 'prot' },
+};
+
 function enterDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {
   const pid = need(format, 'common_pid');
-  switch (call) {
-    case 'mmap': {
-      const [addr, len, prot, flags, fd] = ['addr', 'len', 'prot', 'flags', 'fd'].map((n) => need(format, n)) as [
-        FieldFormat,
-        FieldFormat,
-        FieldFormat,
-        FieldFormat,
-        FieldFormat,
-      ];
-      return (ktimeNs, v, at) => ({
-        kind: 'enter',
-        ktimeNs,
-        tid: readNum(v, at, pid, le),
-        call,
-        addr: readBig(v, at, addr, le),
-        lengthBytes: readBig(v, at, len, le),
-        prot: readLow32(v, at, prot, le),
-        flags: readLow32(v, at, flags, le),
-        fd: readLow32(v, at, fd, le) | 0,
-        newLengthBytes: null,
-        newAddr: null,
-      });
-    }
-    case 'munmap': {
-      const addr = need(format, 'addr');
-      const len = need(format, 'len');
-      return (ktimeNs, v, at) => ({
-        kind: 'enter',
-        ktimeNs,
-        tid: readNum(v, at, pid, le),
-        call,
-        addr: readBig(v, at, addr, le),
-        lengthBytes: readBig(v, at, len, le),
-        prot: null,
-        flags: null,
-        fd: null,
-        newLengthBytes: null,
-        newAddr: null,
-      });
-    }
-    case 'brk': {
-      const brk = need(format, 'brk');
-      return (ktimeNs, v, at) => ({
-        kind: 'enter',
-        ktimeNs,
-        tid: readNum(v, at, pid, le),
-        call,
-        addr: readBig(v, at, brk, le),
-        lengthBytes: 0n,
-        prot: null,
-        flags: null,
-        fd: null,
-        newLengthBytes: null,
-        newAddr: null,
-      });
-    }
-    case 'mprotect': {
-      // SYSCALL_DEFINE3(mprotect, unsigned long, start, size_t, len, unsigned long, prot) (mm/mprotect.c).
-      const start = need(format, 'start');
-      const len = need(format, 'len');
-      const prot = need(format, 'prot');
-      return (ktimeNs, v, at) => ({
-        kind: 'enter',
-        ktimeNs,
-        tid: readNum(v, at, pid, le),
-        call,
-        addr: readBig(v, at, start, le),
-        lengthBytes: readBig(v, at, len, le),
-        prot: readLow32(v, at, prot, le),
-        flags: null,
-        fd: null,
-        newLengthBytes: null,
-        newAddr: null,
-      });
-    }
-    case 'mremap': {
-      const [addr, oldLen, newLen, flags, newAddr] = ['addr', 'old_len', 'new_len', 'flags', 'new_addr'].map((n) =>
-        need(format, n),
-      ) as [FieldFormat, FieldFormat, FieldFormat, FieldFormat, FieldFormat];
-      return (ktimeNs, v, at) => {
-        const f = readLow32(v, at, flags, le);
-        return {
-          kind: 'enter',
-          ktimeNs,
-          tid: readNum(v, at, pid, le),
-          call,
-          addr: readBig(v, at, addr, le),
-          lengthBytes: readBig(v, at, oldLen, le),
-          prot: null,
-          flags: f,
-          fd: null,
-          newLengthBytes: readBig(v, at, newLen, le),
-          // new_addr only means something with MREMAP_FIXED.
-          newAddr: (f & MREMAP_FIXED) !== 0 ? readBig(v, at, newAddr, le) : null,
-        };
-      };
-    }
-  }
+  const names = ENTER_FIELDS[call];
+  const field = (name: string | undefined): FieldFormat | undefined =>
+    name === undefined ? undefined : need(format, name);
+  const addr = need(format, names.addr);
+  const length = field(names.length);
+  const prot = field(names.prot);
+  const flags = field(names.flags);
+  const fd = field(names.fd);
+  const newLength = field(names.newLength);
+  const newAddr = field(names.newAddr);
+  return (ktimeNs, v, at) => {
+    const f = flags === undefined ? null : readLow32(v, at, flags, le);
+    return {
+      kind: 'enter',
+      ktimeNs,
+      tid: readNum(v, at, pid, le),
+      call,
+      addr: readBig(v, at, addr, le),
+      // brk has no length.
+      lengthBytes: length === undefined ? 0n : readBig(v, at, length, le),
+      prot: prot === undefined ? null : readLow32(v, at, prot, le),
+      flags: f,
+      fd: fd === undefined ? null : readLow32(v, at, fd, le) | 0,
+      newLengthBytes: newLength === undefined ? null : readBig(v, at, newLength, le),
+      // new_addr only means something with MREMAP_FIXED.
+      newAddr: newAddr !== undefined && f !== null && (f & MREMAP_FIXED) !== 0 ? readBig(v, at, newAddr, le) : null,
+    };
+  };
 }
 
 function exitDecoder(call: MemCall, format: EventFormat, le: boolean): Decode {

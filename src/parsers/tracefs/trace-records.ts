@@ -1,22 +1,14 @@
 // The raw, unpaired records a tracer delivers before pairing and attribution: one syscall entry,
 // one syscall exit, or one process-lifecycle tracepoint. Backend-neutral: the tracefs decoder
 // produces them, and any backend that sees enter and exit separately can too.
-import type { MemCall } from '../../wire/events.js';
+import type { MemCall, MemEvent } from '../../wire/events.js';
 
-export interface EnterRecord {
+/** A call's entry: its arguments are the MemEvent's, as the assembly copies them into it. */
+export interface EnterRecord extends Pick<
+  MemEvent,
+  'ktimeNs' | 'tid' | 'call' | 'addr' | 'lengthBytes' | 'prot' | 'flags' | 'fd' | 'newLengthBytes' | 'newAddr'
+> {
   kind: 'enter';
-  ktimeNs: bigint;
-  tid: number;
-  call: MemCall;
-  /** mmap/munmap/mremap: addr; mprotect: start; brk: the requested break. */
-  addr: bigint;
-  /** mmap/munmap/mprotect: len; mremap: old_len; brk: 0. */
-  lengthBytes: bigint;
-  prot: number | null;
-  flags: number | null;
-  fd: number | null;
-  newLengthBytes: bigint | null;
-  newAddr: bigint | null;
 }
 
 export interface ExitRecord {
