@@ -57,9 +57,6 @@ class BoundedCache<V> {
 export class DashboardViews {
   /** Per-host cache of stored totals, so that a remote host costs one query per interval. */
   private readonly remoteTotals = new BoundedCache<{ atMs: number; body: ProcessesBody }>(HOST_CACHE_ENTRIES);
-  private readonly storedCount = new BoundedCache<{ atMs: number; count: number; tookMs: number }>(HOST_CACHE_ENTRIES);
-  /** Counts under way, one per host: callers meanwhile share it (or the last count). */
-  private readonly counting = new Map<string, Promise<number | null>>();
   /** The store's hosts, as last read; one read at a time however many requests ask. */
   private knownHosts: { atMs: number; hosts: ReadonlySet<string> } | null = null;
   private knownHostsRead: Promise<ReadonlySet<string>> | null = null;
@@ -73,9 +70,9 @@ export class DashboardViews {
     private readonly remoteRefreshMs = 2000,
   ) {}
 
-  /** Entries held in the per-host caches (each at most HOST_CACHE_ENTRIES). */
-  cacheSizes(): { remoteTotals: number; storedCount: number } {
-    return { remoteTotals: this.remoteTotals.size, storedCount: this.storedCount.size };
+  /** Entries held in the per-host cache (at most HOST_CACHE_ENTRIES). */
+  cacheSizes(): { remoteTotals: number } {
+    return { remoteTotals: this.remoteTotals.size };
   }
 
   /** True when the store holds events of `host` (or it is this host). */
@@ -119,45 +116,19 @@ export class DashboardViews {
       memTotalBytes: this.isLocal(host) ? (s?.memTotalBytes ?? null) : null,
       swapTotalBytes: this.isLocal(host) ? (s?.swapTotalBytes ?? null) : null,
       totalVirtualBytes: this.isLocal(host) ? this.state.totalVirtual : null,
-      storedEvents: await this.cachedCount(selected),
+      storedEvents: await this.storedCount(selected),
       store: this.store?.description ?? 'none',
     };
   }
 
-  private async cachedCount(host: string): Promise<number | null> {
+  private async storedCount(host: string): Promise<number | null> {
     if (this.store === null) return null;
-    // A host the store has never seen has no events: answered without a query, and not kept.
+    // A host the store has never seen has no events: answered without a query.
     if (!(await this.hostKnown(host))) return 0;
-    const c = this.storedCount.get(host);
-    if (c === undefined) return this.recount(host);
-    // Counting is a scan of every event of the host (no index has the host first), and SQLite
-    // runs it on the server's thread: with a million events it took 0.4–0.9 s, once a second for
-    // the status every live page gets, and held up every other answer meanwhile. So the last
-    // count is answered at once, and a new one starts after 100 times as long as the last one
-    // took (at least a second): counting takes at most about 1 % of the server's time.
-    if (Date.now() - c.atMs >= Math.max(1000, 100 * c.tookMs)) void this.recount(host);
-    return c.count;
-  }
-
-  private recount(host: string): Promise<number | null> {
-    const store = this.store;
-    if (store === null) return Promise.resolve(null);
-    let p = this.counting.get(host);
-    if (p === undefined) {
-      const t0 = performance.now();
-      p = store
-        .count({ host })
-        .then(
-          (count) => {
-            this.storedCount.set(host, { atMs: Date.now(), count, tookMs: performance.now() - t0 });
-            return count;
-          },
-          () => this.storedCount.get(host)?.count ?? null,
-        )
-        .finally(() => this.counting.delete(host));
-      this.counting.set(host, p);
-    }
-    return p;
+    // The store keeps each host's count (written and deleted events), so this is one row read:
+    // counting the events was a scan of every event of the host, 0.4–0.9 s for a million on the
+    // server's thread, for the status every live page asks for.
+    return this.store.count({ host }).catch(() => null);
   }
 
   async processes(host?: string): Promise<ProcessesBody> {

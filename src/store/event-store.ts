@@ -3,7 +3,16 @@
 // per-process and per-host deltas, and records the batch id, so that a batch retried after a commit
 // whose answer was lost is recognised and skipped (exactly once). All SQL is parameterised.
 import { randomUUID } from 'node:crypto';
-import { CompiledQuery, sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import {
+  CompiledQuery,
+  sql,
+  type Kysely,
+  type RawBuilder,
+  type Transaction,
+  type ExpressionBuilder,
+  type Expression,
+  type SqlBool,
+} from 'kysely';
 import { assert } from '../base/assert.js';
 import { UserError } from '../base/errors.js';
 import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
@@ -576,13 +585,10 @@ export class EventStore {
       if (top?.m !== null && top?.m !== undefined) {
         const topId = dbToNumber(top.m);
         for (let lo = minId; lo <= topId; lo += DELETE_CHUNK) {
-          const r = await this.db
-            .deleteFrom('events')
-            .where('id', '>=', lo)
-            .where('id', '<', Math.min(lo + DELETE_CHUNK, topId + 1))
-            .where('time_ms', '<', cutoff)
-            .executeTakeFirst();
-          result.deletedEvents += Number(r.numDeletedRows);
+          const hi = Math.min(lo + DELETE_CHUNK, topId + 1);
+          result.deletedEvents += await this.deleteCounted((eb) =>
+            eb.and([eb('id', '>=', lo), eb('id', '<', hi), eb('time_ms', '<', cutoff)]),
+          );
         }
       }
     }
@@ -598,16 +604,47 @@ export class EventStore {
       if (edge !== undefined) {
         const topId = dbToNumber(edge.id);
         for (let lo = minId; lo <= topId; lo += DELETE_CHUNK) {
-          const r = await this.db
-            .deleteFrom('events')
-            .where('id', '>=', lo)
-            .where('id', '<=', Math.min(lo + DELETE_CHUNK - 1, topId))
-            .executeTakeFirst();
-          result.deletedEvents += Number(r.numDeletedRows);
+          const hi = Math.min(lo + DELETE_CHUNK - 1, topId);
+          result.deletedEvents += await this.deleteCounted((eb) => eb.and([eb('id', '>=', lo), eb('id', '<=', hi)]));
         }
       }
     }
     return this.retainMeta(opts, result);
+  }
+
+  /**
+   * Deletes the events `where` selects, and adds to each host's deleted_events how many of its
+   * events went, in one transaction: a host's stored count stays event_count − deleted_events.
+   */
+  private async deleteCounted(
+    where: (eb: ExpressionBuilder<StoreDatabase, 'events'>) => Expression<SqlBool>,
+  ): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const perHost = await trx
+        .selectFrom('events')
+        .where(where)
+        .select(['host', (eb) => eb.fn.countAll<Int64Out>().as('n')])
+        .groupBy('host')
+        .execute();
+      const r = await trx.deleteFrom('events').where(where).executeTakeFirst();
+      for (const h of perHost)
+        await trx
+          .updateTable('hosts')
+          .set({ deleted_events: sql<number>`deleted_events + ${dbToNumber(h.n)}` })
+          .where('host', '=', h.host)
+          .execute();
+      return Number(r.numDeletedRows);
+    });
+  }
+
+  /** How many of a host's events are stored: kept by every write and every retention run, not counted. */
+  async storedEvents(host: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('hosts')
+      .select(['event_count', 'deleted_events'])
+      .where('host', '=', host)
+      .executeTakeFirst();
+    return r === undefined ? 0 : Math.max(0, dbToNumber(r.event_count) - dbToNumber(r.deleted_events));
   }
 
   private async retainMeta(

@@ -6,4 +6,5 @@
 // 2: the /proc history of `memlens serve` (history_system, history_process, history_names).
 // 3: processes.mprotect_calls (mprotect is traced; rows written before count 0).
 // 4: history_process_by_pid also holds the PSS figures (a covering index for the Timeline's series).
-export const STORE_SCHEMA_VERSION = 4;
+// 5: hosts.deleted_events (retention counts what it deletes: a host's stored events without a scan).
+export const STORE_SCHEMA_VERSION = 5;

@@ -378,6 +378,11 @@ export function storeTests(kind: BackendKind): void {
       assert.equal(oldest?.timeMs, base + 400 * 1000);
       // Totals are cumulative: retention of events does not change them.
       assert.deepEqual(await store.processTotals({ host }), before);
+      // Each host's stored count is kept, not counted: it matches a count after both runs, for
+      // this host and for those whose oldest rows the first run took.
+      for (const h of await store.hosts())
+        assert.equal(await store.storedEvents(h.host), await store.countEvents({ host: h.host }), h.host);
+      assert.equal(await store.storedEvents('no such host'), 0);
     });
 
     test('opening an existing store again applies no migration and keeps the data', async () => {
@@ -427,6 +432,19 @@ export function schemaOneTests(kind: BackendKind): void {
           seq: 1,
         })
         .execute();
+      // Three events written, all since deleted by retention (which did not count them then).
+      await any
+        .insertInto('hosts')
+        .values({
+          host: 'old',
+          first_seen_ms: 1,
+          last_seen_ms: 2,
+          event_count: 3,
+          lost_events: 0,
+          unpaired: 0,
+          malformed: 0,
+        })
+        .execute();
       await conn.db.destroy();
 
       const store = await openStore(backend.url);
@@ -463,6 +481,9 @@ export function schemaOneTests(kind: BackendKind): void {
         ]);
         const [after] = await store.processTotals({ host: 'old' });
         assert.equal(after?.mprotectCalls, 2);
+        // The upgrade counted what earlier retention had deleted: the two new events are stored.
+        assert.equal(await store.storedEvents('old'), 2);
+        assert.equal((await store.hosts()).find((h) => h.host === 'old')?.eventCount, 5);
         assert.equal(after.failedCalls, 1);
         const back = await store.queryEvents({ host: 'old', call: 'mprotect', limit: 10 });
         assert.deepEqual(

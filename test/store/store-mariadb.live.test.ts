@@ -25,6 +25,7 @@ test('two memlens opening one new MariaDB database at once both get the schema, 
         { name: '0002_history' },
         { name: '0003_mprotect_calls' },
         { name: '0004_history_series_index' },
+        { name: '0005_hosts_deleted_events' },
       ]);
     } finally {
       await c.end();

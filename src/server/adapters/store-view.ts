@@ -29,7 +29,15 @@ export function storeView(store: EventStore): EventStoreView {
       const last = rows[rows.length - 1];
       return { events: rows, next: rows.length === limit && last !== undefined ? String(last.id) : null };
     },
-    count: (filter) => store.countEvents(storeFilter(filter)),
+    // A host's whole count is kept by the store; any narrower filter is counted.
+    count: (filter) =>
+      filter.pid === undefined &&
+      filter.name === undefined &&
+      filter.call === undefined &&
+      filter.fromMs === undefined &&
+      filter.toMs === undefined
+        ? store.storedEvents(filter.host)
+        : store.countEvents(storeFilter(filter)),
     async hosts() {
       return (await store.hosts()).map((h) => h.host);
     },
