@@ -6,8 +6,9 @@
 // README's and docs/serve.md's pictures are picked from it). At 1440×900 no view scrolls
 // sideways: not the page, not a table, not the calls list (the Processes table hides its
 // low-value columns behind the column picker for that). The Timeline opens on the history there
-// is (a fresh server's minute, not an hour with the points at its right edge), and its y axes end
-// on a round tick.
+// is (a fresh server's minute, not an hour with the points at its right edge), its two charts
+// draw over the same span of time (the stack of categories and the processes' lines, read from
+// the canvas), and its y axes end on a round tick.
 // The functions passed to the page run in the browser: hence the DOM types in this file.
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
@@ -134,6 +135,60 @@ async function assertCallRowsDrawn(page: Page, label: string): Promise<void> {
   assert.ok(
     ink > 0.01,
     `${label}: the calls list's picture is empty (${(ink * 100).toFixed(2)} % of its pixels differ from its background)`,
+  );
+}
+
+/**
+ * The Timeline's two charts share their time axis: both grids map the window to the same pixels,
+ * and the stack of categories and the processes' lines are drawn over the same columns. Read from
+ * the canvas: the columns of each grid's box (data-grids, as ECharts maps the window into it) that
+ * hold coloured pixels (the stack's and the lines' colours are saturated; the background, grid
+ * lines and labels are grey). A fresh server's history once drew the lines from the grid's left
+ * edge (a minute's mean at the minute's start, before the first sample) to the start of the current
+ * minute, while the stack ran from the first sample to the newest.
+ */
+async function assertTimelineAligned(page: Page, label: string): Promise<void> {
+  const seen = await page.evaluate(() => {
+    const box = document.getElementById('timeline');
+    const canvas = box?.querySelector('canvas');
+    const grids = (box?.dataset.grids ?? '').split('|').map((g) => g.split(',').map(Number));
+    const g = canvas?.getContext('2d');
+    if (canvas === undefined || canvas === null || g === null || g === undefined || grids.length !== 2) return null;
+    const rect = canvas.getBoundingClientRect();
+    const sx = canvas.width / rect.width;
+    const sy = canvas.height / rect.height;
+    const d = g.getImageData(0, 0, canvas.width, canvas.height).data;
+    const extent = ([l = 0, t = 0, r = 0, b = 0]: number[]): [number, number] => {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let x = Math.round(l * sx); x <= Math.round(r * sx) && x < canvas.width; x++) {
+        let n = 0;
+        for (let y = Math.round((t + 2) * sy); y < Math.round((b - 2) * sy); y++) {
+          const i = (y * canvas.width + x) * 4;
+          const [cr = 0, cg = 0, cb = 0, ca = 0] = [d[i], d[i + 1], d[i + 2], d[i + 3]];
+          if (ca > 64 && Math.max(cr, cg, cb) - Math.min(cr, cg, cb) > 60) n++;
+        }
+        if (n >= 2) {
+          lo = Math.min(lo, x / sx);
+          hi = Math.max(hi, x / sx);
+        }
+      }
+      return [lo, hi];
+    };
+    return { grids, stack: extent(grids[0] ?? []), lines: extent(grids[1] ?? []) };
+  });
+  assert.ok(seen !== null, `${label}: the Timeline's canvas and grid boxes`);
+  const [top, bottom] = seen.grids;
+  assert.deepEqual(
+    [top?.[0], top?.[2]],
+    [bottom?.[0], bottom?.[2]],
+    `${label}: the two grids map the window to different pixels: ${seen.grids.join(' | ')}`,
+  );
+  const text = `stack over x = ${seen.stack.join('–')} px, lines over ${seen.lines.join('–')} px, grids ${seen.grids.join(' | ')}`;
+  assert.ok(Number.isFinite(seen.stack[0]) && Number.isFinite(seen.lines[0]), `${label}: nothing drawn: ${text}`);
+  assert.ok(
+    Math.abs(seen.stack[0] - seen.lines[0]) <= 3 && Math.abs(seen.stack[1] - seen.lines[1]) <= 3,
+    `${label}: the stack and the processes' lines span different times: ${text}`,
   );
 }
 
@@ -317,7 +372,7 @@ describe(
       narrow.push(...(await shootAll(page, 'system')));
     });
 
-    test('Timeline: the window fits the young history, and the y axes end on round ticks', async () => {
+    test('Timeline: the window fits the young history, both charts span it alike, and the y axes end on round ticks', async () => {
       await page.click('#tab-timeline');
       await until(page, () => {
         const d = document.getElementById('timeline')?.dataset;
@@ -340,7 +395,7 @@ describe(
       const labels = await page.evaluate(() => (document.getElementById('timeline')?.dataset.yTicks ?? '').split('|'));
       assert.ok(labels.length >= 4, `y labels: ${labels.join(', ')}`);
       for (const l of labels) assert.match(l, /^\d+(\.\d\d?)? (B|KiB|MiB|GiB|TiB)$/, `y label ${l}`);
-      narrow.push(...(await shootAll(page, 'timeline')));
+      narrow.push(...(await shootAll(page, 'timeline', undefined, (label) => assertTimelineAligned(page, label))));
     });
 
     test('OCaml (memtrace)', async () => {
