@@ -397,10 +397,14 @@ export class TimelineView {
       {
         color: colours,
         animation: false,
-        // Two grids share the time axis: memory of the whole system on top, processes below.
+        // Two grids share the time axis: memory of the whole system on top, processes below. Both
+        // are laid out exactly where they are put (outerBoundsMode 'none'): by default ECharts
+        // narrows a grid whose axis labels would pass the canvas's edge, and only the lower grid
+        // has time labels, so a label near the right end moved its window's end a few pixels left
+        // of the upper one's. The right margin leaves room for half a time label instead.
         grid: [
-          { left: 64, right: 16, top: 48, height: '38%' },
-          { left: 64, right: 16, top: '63%', bottom: 58 },
+          { left: 64, right: 32, top: 48, height: '38%', outerBoundsMode: 'none' },
+          { left: 64, right: 32, top: '63%', bottom: 58, outerBoundsMode: 'none' },
         ],
         legend: [
           {
