@@ -9,7 +9,7 @@
 // the process detail and the Calls view (a narrow window starts with fewer columns). The Timeline opens on the history there
 // is (a fresh server's minute, not an hour with the points at its right edge), its two charts
 // draw over the same span of time (the stack of categories and the processes' lines, read from
-// the canvas), and its y axes end on a round tick.
+// the canvas), and its y axes end on a round tick. In every view the status strip keeps to one line.
 // The functions passed to the page run in the browser: hence the DOM types in this file.
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
@@ -217,6 +217,18 @@ async function shootAll(
       await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
       await page.screenshot({ path: join(shots, `${name}-${size.width}x${size.height}-${theme}.png`) });
       await check?.(`${name} at ${size.width}×${size.height} (${theme})`);
+      // The status strip keeps to one line (shorter wording in a narrow window, the rest cut): the
+      // middles of its items shown lie within a few pixels of one another.
+      const middles = await page.$$eval('#status > *', (items) =>
+        items
+          .map((i) => i.getBoundingClientRect())
+          .filter((r) => r.width > 0)
+          .map((r) => Math.round(r.top + r.height / 2)),
+      );
+      assert.ok(
+        Math.max(...middles) - Math.min(...middles) <= 4,
+        `${name} at ${size.width}×${size.height} (${theme}): the status strip's items are on several lines (their middles at ${middles.join(', ')} px)`,
+      );
       const sideways = await sidewaysScrollers(page);
       if (size.width === 1440 || fitsNarrow)
         assert.deepEqual(sideways, [], `${name} at ${size.width}×${size.height} (${theme}) scrolls sideways`);
