@@ -137,9 +137,10 @@ export class StatusBar {
       s.store,
       `${countText(s.storedEvents)} calls`,
     );
-    setText(
-      byId('st-total'),
-      `MemTotal ${bytesText(s.memTotalBytes)} + SwapTotal ${bytesText(s.swapTotalBytes)} = ${bytesText(s.totalVirtualBytes)}`,
-    );
+    const totalText = `MemTotal ${bytesText(s.memTotalBytes)} + SwapTotal ${bytesText(s.swapTotalBytes)} = ${bytesText(s.totalVirtualBytes)}`;
+    const totalNode = byId('st-total');
+    // Without swap the sum says nothing more: the shorter text leaves the strip room for the rest.
+    setText(totalNode, s.swapTotalBytes === 0 ? `MemTotal ${bytesText(s.memTotalBytes)}, no swap` : totalText);
+    totalNode.title = `${totalText}: the total the "% of total" column divides by`;
   }
 }
