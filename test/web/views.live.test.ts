@@ -363,7 +363,14 @@ describe(
             document.querySelectorAll('#detail-chart canvas').length > 0 &&
             document.querySelectorAll('#detail-maps tr').length > 0,
         );
-        narrow.push(...(await shootAll(page, 'detail', undefined, undefined, true)));
+        // The two panes of memory over time put the same time at the same x (data-x-pixels: where
+        // each pane's axis puts the history's first and last time).
+        const aligned = async (label: string): Promise<void> => {
+          const xs = await page.evaluate(() => document.getElementById('detail-chart')?.dataset.xPixels ?? '');
+          const [upper, lower] = xs.split('|');
+          assert.ok(upper !== undefined && upper !== '' && upper === lower, `${label}: the panes' time axes: ${xs}`);
+        };
+        narrow.push(...(await shootAll(page, 'detail', undefined, aligned, true)));
       } finally {
         // A DOM click: the panel stays out of the other views' pictures whatever happened here.
         await page.evaluate(() => document.getElementById('detail-close')?.click());
