@@ -14,6 +14,7 @@ import type { CallQuery } from '../api.js';
 import { api } from '../api.js';
 import { byId, el, setText } from '../dom.js';
 import { bytesText, countText, timeText } from '../format.js';
+import { isNarrow, layoutKey, onLayoutChange } from '../narrow.js';
 
 export const ROW_HEIGHT = 24;
 const PAGE = 500;
@@ -38,6 +39,8 @@ interface Column {
   num?: boolean;
   /** Columns that can be hidden, and whether they start hidden. */
   optional?: 'shown' | 'hidden';
+  /** An optional column shown in a wide window that starts hidden in a narrow one (web/narrow.ts). */
+  narrowHidden?: true;
   text(e: MemEventJson): string;
   title?(e: MemEventJson): string;
 }
@@ -101,6 +104,7 @@ export const CALL_COLUMNS: Column[] = [
     width: '140px',
     minPx: 140,
     optional: 'shown',
+    narrowHidden: true,
     text: addressText,
     title: (e) => (e.call === 'mremap' && e.new_addr !== null ? `${e.addr}, new address ${e.new_addr}` : e.addr),
   },
@@ -111,6 +115,7 @@ export const CALL_COLUMNS: Column[] = [
     width: '44px',
     minPx: 44,
     optional: 'shown',
+    narrowHidden: true,
     text: (e) => (e.call === 'mmap' || e.call === 'mprotect' ? protText(e.prot) : ''),
     title: (e) => (e.prot === null ? '' : `PROT bits 0x${e.prot.toString(16)}`),
   },
@@ -121,6 +126,7 @@ export const CALL_COLUMNS: Column[] = [
     width: '150px',
     minPx: 150,
     optional: 'shown',
+    narrowHidden: true,
     text: (e) => flagsText(e.call, e.flags),
     title: (e) => (e.flags === null ? '' : `${flagsText(e.call, e.flags)} (0x${e.flags.toString(16)})`),
   },
@@ -132,6 +138,7 @@ export const CALL_COLUMNS: Column[] = [
     minPx: 46,
     num: true,
     optional: 'shown',
+    narrowHidden: true,
     text: (e) => (e.call !== 'mmap' || e.fd === null ? '' : e.fd < 0 ? 'none' : String(e.fd)),
   },
   {
@@ -158,45 +165,67 @@ export const CALL_COLUMNS: Column[] = [
 
 const COLUMNS_KEY = 'memlens-call-columns';
 
-/** The optional columns the user hid, shared by every call list and kept across visits. */
-const hiddenColumns = new Set<string>(CALL_COLUMNS.filter((c) => c.optional === 'hidden').map((c) => c.id));
-try {
-  const saved = localStorage.getItem(COLUMNS_KEY);
-  if (saved !== null) {
-    const ids = JSON.parse(saved) as unknown;
-    if (Array.isArray(ids)) {
-      hiddenColumns.clear();
-      for (const id of ids)
-        if (typeof id === 'string' && CALL_COLUMNS.some((c) => c.id === id && c.optional !== undefined))
-          hiddenColumns.add(id);
+/**
+ * The optional columns hidden now, shared by every call list and kept across visits for each
+ * layout: the defaults (a narrow window starts without the narrowHidden columns: time, pid,
+ * process, call, size and result fit 800 px, and the process detail's panel), or what the picker
+ * last kept.
+ */
+function loadHidden(): Set<string> {
+  const narrow = isNarrow();
+  const hidden = new Set<string>(
+    CALL_COLUMNS.filter((c) => c.optional === 'hidden' || (narrow && c.narrowHidden === true)).map((c) => c.id),
+  );
+  try {
+    const saved = localStorage.getItem(layoutKey(COLUMNS_KEY));
+    if (saved !== null) {
+      const ids = JSON.parse(saved) as unknown;
+      if (Array.isArray(ids)) {
+        hidden.clear();
+        for (const id of ids)
+          if (typeof id === 'string' && CALL_COLUMNS.some((c) => c.id === id && c.optional !== undefined))
+            hidden.add(id);
+      }
     }
+  } catch {
+    // Storage unavailable or malformed: the defaults.
   }
-} catch {
-  // Storage unavailable or malformed: the defaults.
+  return hidden;
 }
+let hiddenColumns = loadHidden();
 const columnListeners = new Set<() => void>();
 
 function setColumnHidden(id: string, hidden: boolean): void {
   if (hidden) hiddenColumns.add(id);
   else hiddenColumns.delete(id);
   try {
-    localStorage.setItem(COLUMNS_KEY, JSON.stringify([...hiddenColumns]));
+    localStorage.setItem(layoutKey(COLUMNS_KEY), JSON.stringify([...hiddenColumns]));
   } catch {
     // Not kept, still applied.
   }
   for (const f of columnListeners) f();
 }
 
-/** The checkboxes that show or hide the optional columns. */
+/** The checkboxes that show or hide the optional columns, following the layout's choice. */
 export function columnChooser(holder: HTMLElement): void {
-  const boxes = CALL_COLUMNS.filter((c) => c.optional !== undefined).map((c) => {
-    const box = el('input', { type: 'checkbox', 'data-col': c.id });
-    box.checked = !hiddenColumns.has(c.id);
-    box.addEventListener('change', () => setColumnHidden(c.id, !box.checked));
-    return el('label', { title: c.help }, box, ` ${c.head}`);
-  });
-  holder.replaceChildren(...boxes);
+  const draw = (): void => {
+    const boxes = CALL_COLUMNS.filter((c) => c.optional !== undefined).map((c) => {
+      const box = el('input', { type: 'checkbox', 'data-col': c.id });
+      box.checked = !hiddenColumns.has(c.id);
+      box.addEventListener('change', () => setColumnHidden(c.id, !box.checked));
+      return el('label', { title: c.help }, box, ` ${c.head}`);
+    });
+    holder.replaceChildren(...boxes);
+  };
+  draw();
+  columnListeners.add(draw);
 }
+
+// Crossing between the wide and the narrow layout brings that layout's columns to every list.
+onLayoutChange(() => {
+  hiddenColumns = loadHidden();
+  for (const f of columnListeners) f();
+});
 
 export interface CallFilterState {
   pid?: number;

@@ -215,9 +215,12 @@ export class DetailView {
           textStyle: { color: c.text },
           tooltip: { show: true, formatter: (p: { name: string }) => esc(`${p.name}: ${help.get(p.name) ?? ''}`) },
         },
+        // The panes share the time axis, so both are laid out at the same fixed margins: fitted to
+        // their labels (containLabel), the upper pane's "40 MiB" and the lower one's "1 GiB" gave
+        // their time axes different left ends, and the same time two places.
         grid: [
-          { left: 8, right: 16, top: 56, height: '28%', containLabel: true },
-          { left: 8, right: 16, bottom: 8, height: '30%', containLabel: true },
+          { left: 72, right: 28, top: 56, height: '28%', outerBoundsMode: 'none' },
+          { left: 72, right: 28, bottom: 28, height: '30%', outerBoundsMode: 'none' },
         ],
         axisPointer: { link: [{ xAxisIndex: 'all' }] },
         tooltip: {
@@ -256,6 +259,10 @@ export class DetailView {
       },
       { notMerge: true },
     );
+    // Where each pane puts the history's first and last time, for the browser tests.
+    byId('detail-chart').dataset.xPixels = [0, 1]
+      .map((i) => [t0, t1].map((t) => Math.round(this.chart.convertToPixel({ xAxisIndex: i }, t))).join(','))
+      .join('|');
   }
 
   get currentHost(): string | undefined {

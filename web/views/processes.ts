@@ -17,6 +17,7 @@ import type { Chart } from '../charts.js';
 import { esc, makeChart, pieColours, themeColours, tooltipBase } from '../charts.js';
 import { byId, el, setText } from '../dom.js';
 import { ageText, bytesText, countText, percentText } from '../format.js';
+import { isNarrow, layoutKey, onLayoutChange } from '../narrow.js';
 
 type SortKey =
   | 'pid'
@@ -71,16 +72,24 @@ interface Column {
   spark?: true;
   /** Columns that can be hidden in the column picker, and whether they start hidden. */
   optional?: 'shown' | 'hidden';
+  /** An optional column shown in a wide window that starts hidden in a narrow one (web/narrow.ts). */
+  narrowHidden?: true;
 }
 
 const COLUMNS_KEY = 'memlens-process-columns';
 
-/** The optional columns hidden now: the defaults, or what the picker last kept in localStorage. */
+/**
+ * The optional columns hidden now: the defaults of the layout (narrow windows start without the
+ * columns marked narrowHidden), or what the picker last kept in localStorage for that layout.
+ */
 function loadHidden(columns: readonly Column[]): Set<string> {
   const ids = (c: Column): string => (c.spark ? 'spark' : c.key);
-  const hidden = new Set(columns.filter((c) => c.optional === 'hidden').map(ids));
+  const narrow = isNarrow();
+  const hidden = new Set(
+    columns.filter((c) => c.optional === 'hidden' || (narrow && c.narrowHidden === true)).map(ids),
+  );
   try {
-    const saved = localStorage.getItem(COLUMNS_KEY);
+    const saved = localStorage.getItem(layoutKey(COLUMNS_KEY));
     const parsed = saved === null ? null : (JSON.parse(saved) as unknown);
     if (Array.isArray(parsed)) {
       hidden.clear();
@@ -176,6 +185,7 @@ export class ProcessesView {
         help: 'How fast PSS grows: the least-squares slope of PSS over the window chosen above (last 5 minutes or last hour), per minute. Sort by it to find what is growing.',
         numeric: true,
         optional: 'shown',
+        narrowHidden: true,
       },
       {
         key: 'ussBytes',
@@ -194,6 +204,8 @@ export class ProcessesView {
         title: 'Swap',
         help: 'VmSwap of /proc/PID/status: the process\u2019s anonymous memory in swap.',
         numeric: true,
+        optional: 'shown',
+        narrowHidden: true,
       },
       {
         key: 'requestedBytes',
@@ -206,6 +218,8 @@ export class ProcessesView {
         title: '% of total',
         help: 'Requested \u00f7 (MemTotal + SwapTotal): the share of all the memory the system can back that the process asked for.',
         numeric: true,
+        optional: 'shown',
+        narrowHidden: true,
       },
       {
         key: 'reservedBytes',
@@ -213,7 +227,8 @@ export class ProcessesView {
         help: 'Address space reserved with PROT_NONE and never made accessible (mmap PROT_NONE, or mprotect back to PROT_NONE): browsers, JVMs and Go programs reserve terabytes this way. It uses no memory and is not in Requested.',
         numeric: true,
       },
-      // Hidden by default (the column picker shows them): the table fits 1440 px without them.
+      // Hidden by default (the column picker shows them): the table fits 1440 px without them. In a
+      // narrow window Growth, Swap and % of total start hidden too: it fits 800 px without them.
       {
         key: 'mappedNowBytes',
         title: 'Mapped now',
@@ -267,6 +282,12 @@ export class ProcessesView {
     this.hidden = loadHidden(this.columns);
     this.columnPicker();
     this.applyHidden();
+    // Crossing between the wide and the narrow layout brings that layout's columns.
+    onLayoutChange(() => {
+      this.hidden = loadHidden(this.columns);
+      this.columnPicker();
+      this.applyHidden();
+    });
     this.tbody = byId('proc-body', HTMLTableSectionElement);
     this.tbody.addEventListener('click', (ev) => {
       const row = (ev.target as Element).closest('tr');
@@ -315,7 +336,7 @@ export class ProcessesView {
           if (box.checked) this.hidden.delete(id);
           else this.hidden.add(id);
           try {
-            localStorage.setItem(COLUMNS_KEY, JSON.stringify([...this.hidden]));
+            localStorage.setItem(layoutKey(COLUMNS_KEY), JSON.stringify([...this.hidden]));
           } catch {
             // Not kept, still applied.
           }

@@ -153,6 +153,10 @@ export class SystemView {
             right: 4,
             bottom: 30,
             roam: false,
+            // The treemap reads its own `animation` (true by default), not the chart's: left on, every
+            // sample (about one a second) started a 900 ms move of every box, so the picture was
+            // caught mid-way, boxes and labels over one another, most of the time.
+            animation: false,
             nodeClick: 'zoomToNode',
             sort: 'desc',
             // Boxes under 300 px² are not drawn alone: they stay part of their parent's area.

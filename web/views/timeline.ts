@@ -98,6 +98,8 @@ export class TimelineView {
   private again = false;
   private lastLiveFetch = 0;
   private zoomTimer: number | undefined;
+  /** The window and y tops last drawn, for noteGrids. */
+  private drawnAxes: { fromMs: number; toMs: number; yMax: number[] } | null = null;
   /** Set when a window is drawn: the time its data arrived, for the benchmark. */
   drawnAtMs = 0;
   drawnWindows = 0;
@@ -130,6 +132,7 @@ export class TimelineView {
       this.chosen = null;
       void this.fetch();
     });
+    this.chart.on('finished', () => this.noteGrids());
     // Zoom and pan end in a new window, fetched at the resolution that fits it.
     this.chart.on('datazoom', () => {
       window.clearTimeout(this.zoomTimer);
@@ -326,6 +329,8 @@ export class TimelineView {
         data: point(free),
       });
     }
+    const stackFrom = b.points[0]?.tMs;
+    const stackTo = b.points[b.points.length - 1]?.tMs;
     b.series.forEach((s, k) => {
       const colour = LINE_COLOURS[k % LINE_COLOURS.length] ?? OKABE_ITO.blue;
       series.push({
@@ -338,7 +343,10 @@ export class TimelineView {
         color: colour,
         xAxisIndex: 1,
         yAxisIndex: 1,
-        data: s.points.map((p) => [p[0], p[1], p[2], p[3]]),
+        data:
+          stackFrom === undefined || stackTo === undefined
+            ? s.points.map((p) => [p[0], p[1], p[2], p[3]])
+            : processLine(s.points, b.seriesBucketMs, stackFrom, stackTo),
       });
     });
     const usedIdx = used.map((cat) => idx.get(cat.key) ?? -1);
@@ -356,11 +364,17 @@ export class TimelineView {
     const oldest = Math.min(b.oldestMs ?? from, from);
     const extentMax = Math.max(Date.now(), to);
     const seriesNote = b.seriesBucketMs > 0 ? `; processes per ${durationText(b.seriesBucketMs)}` : '';
+    // A history younger than the shortest window (a minute) leaves the window's start empty: say why.
+    const firstT = b.points[0]?.tMs;
+    const startNote =
+      firstT !== undefined && this.fitting && to - from <= 60_000 && firstT > from + 1000
+        ? ` The history starts at ${whenText(firstT).slice(11)}.`
+        : '';
     setText(
       byId('timeline-note'),
       b.points.length === 0
         ? 'No history in this window yet (the sampler writes one point per sample; processes appear per minute).'
-        : `${b.points.length} points from the ${b.tier} tier${b.bucketMs > 0 ? `, ${durationText(b.bucketMs)} each` : ''}${seriesNote}. Scroll or drag to zoom and pan; older windows come from coarser tiers.`,
+        : `${b.points.length} points from the ${b.tier} tier${b.bucketMs > 0 ? `, ${durationText(b.bucketMs)} each` : ''}${seriesNote}. Scroll or drag to zoom and pan; older windows come from coarser tiers.${startNote}`,
     );
     // What is drawn, as attributes: the browser tests and the benchmark read them.
     const box = byId('timeline');
@@ -383,10 +397,14 @@ export class TimelineView {
       {
         color: colours,
         animation: false,
-        // Two grids share the time axis: memory of the whole system on top, processes below.
+        // Two grids share the time axis: memory of the whole system on top, processes below. Both
+        // are laid out exactly where they are put (outerBoundsMode 'none'): by default ECharts
+        // narrows a grid whose axis labels would pass the canvas's edge, and only the lower grid
+        // has time labels, so a label near the right end moved its window's end a few pixels left
+        // of the upper one's. The right margin leaves room for half a time label instead.
         grid: [
-          { left: 64, right: 16, top: 48, height: '38%' },
-          { left: 64, right: 16, top: '63%', bottom: 58 },
+          { left: 64, right: 32, top: 48, height: '38%', outerBoundsMode: 'none' },
+          { left: 64, right: 32, top: '63%', bottom: 58, outerBoundsMode: 'none' },
         ],
         legend: [
           {
@@ -459,6 +477,26 @@ export class TimelineView {
       },
       { notMerge: true },
     );
+    this.drawnAxes = { fromMs: from, toMs: to, yMax: yScales.map((a) => a?.max ?? 0) };
+    this.noteGrids();
+  }
+
+  /**
+   * Each grid's box in CSS pixels (left, top, right, bottom) as ECharts maps the window into it,
+   * after every draw (resizes too): the browser tests find the drawn series inside them.
+   */
+  private noteGrids(): void {
+    const a = this.drawnAxes;
+    if (a === null) return;
+    byId('timeline').dataset.grids = [0, 1]
+      .map((i) => {
+        const left = this.chart.convertToPixel({ xAxisIndex: i }, a.fromMs);
+        const right = this.chart.convertToPixel({ xAxisIndex: i }, a.toMs);
+        const y0 = this.chart.convertToPixel({ yAxisIndex: i }, 0);
+        const y1 = this.chart.convertToPixel({ yAxisIndex: i }, a.yMax[i] ?? 0);
+        return [left, Math.min(y0, y1), right, Math.max(y0, y1)].map((v) => Math.round(v)).join(',');
+      })
+      .join('|');
   }
 }
 
@@ -467,6 +505,42 @@ interface TooltipParam {
   seriesId: string;
   value: (number | null)[];
   marker: string;
+}
+
+/**
+ * A process's line over the span the stack above it draws (its first to its last point). The
+ * series are per-minute (or coarser) means keyed by their bucket's start, while the stack's points
+ * are samples: drawn at their starts, a fresh server's first minute put the processes' first point
+ * left of the stack's, at the start of a minute the history only half covers, and their last point
+ * at the start of the current minute, short of the stack's end. Each mean is drawn at the middle of
+ * the part of its bucket the stack covers, and a first or last mean whose bucket reaches past the
+ * stack's edge is held flat out to that edge (a point without a symbol), so that the lines of the
+ * processes that lived through the span and the stack span the same time.
+ */
+function processLine(
+  pts: [number, number, number, number][],
+  bucketMs: number,
+  fromMs: number,
+  toMs: number,
+): ({ value: number[]; symbol?: string } | number[])[] {
+  if (bucketMs <= 0) return pts.map((p) => [...p]);
+  const step = bucketMs;
+  const clamp = (t: number): number => Math.min(toMs, Math.max(fromMs, t));
+  // Buckets wholly outside the stack's span say nothing about the time it shows.
+  const inside = pts.filter((p) => p[0] + step > fromMs && p[0] <= toMs);
+  const out: ({ value: number[]; symbol?: string } | number[])[] = [];
+  inside.forEach((p, i) => {
+    const start = clamp(p[0]);
+    const end = clamp(p[0] + step);
+    const rest = [p[1], p[2], p[3]];
+    const mid = (start + end) / 2;
+    // Held out only to the stack's own edges: a process that started or ended inside the span
+    // starts or ends at its bucket's middle.
+    if (i === 0 && p[0] < fromMs && start < mid) out.push({ value: [start, ...rest], symbol: 'none' });
+    out.push([mid, ...rest]);
+    if (i === inside.length - 1 && p[0] + step > toMs && end > mid) out.push({ value: [end, ...rest], symbol: 'none' });
+  });
+  return out;
 }
 
 /** ECharts' bounds and interval for a scale; an empty axis keeps ECharts' own. */
