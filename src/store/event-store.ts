@@ -281,7 +281,13 @@ export class EventStore {
   private async foldWithCurrent(trx: Transaction<StoreDatabase>, batch: StoreBatch): Promise<ProcessDelta[]> {
     // Load the current instance of every (host, pid) of the batch that the cache does not know.
     const missing = new Map<string, Set<number>>();
+    let lastHost: string | undefined;
+    let lastPid = -1;
     for (const e of batch.events) {
+      // Runs of one process's calls: look each run up once.
+      if (e.pid === lastPid && e.host === lastHost) continue;
+      lastHost = e.host;
+      lastPid = e.pid;
       if (this.current.has(keyOf(e.host, e.pid))) continue;
       let pids = missing.get(e.host);
       if (!pids) missing.set(e.host, (pids = new Set()));
