@@ -84,8 +84,10 @@ async function capture(bin: string): Promise<Capture> {
       closeSync(fd);
       pages.push(Buffer.concat(chunks));
     }
-    const lost = readFileSync(join(dir, 'per_cpu', 'cpu0', 'stats'), 'utf8');
-    if (!/overrun: 0\b/.test(lost)) throw new Error(`the capture lost records: ${lost}`);
+    for (let cpu = 0; cpu < pages.length; cpu++) {
+      const stats = readFileSync(join(dir, 'per_cpu', `cpu${cpu}`, 'stats'), 'utf8');
+      if (!/^overrun: 0$/m.test(stats)) throw new Error(`the capture lost records on CPU ${cpu}: ${stats}`);
+    }
     return {
       pages,
       formats,
