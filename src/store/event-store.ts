@@ -254,9 +254,10 @@ export class EventStore {
   /**
    * Runs a statement whose SQL text depends only on `shape`: Kysely builds and compiles it the first
    * time, and after that its text is reused with `params`. Every batch runs several such
-   * statements, however few its events; building them anew each time cost more CPU than running
-   * them (bench/README.md, "per batch"), which is most of what a tracer spends at a low call rate.
-   * The first use checks that `params` are exactly those Kysely produced, in its order.
+   * statements, however few its events; building them anew each time was up to a fifth of a small
+   * batch's CPU with the query builder's code optimised, and about half before (bench/README.md,
+   * "per batch"): at a low call rate, per-batch work is most of what the store spends. The first
+   * use checks that `params` are exactly those Kysely produced, in its order.
    */
   private async runShaped(
     trx: Transaction<StoreDatabase>,
