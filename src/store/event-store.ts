@@ -120,6 +120,8 @@ export class EventStore {
   private readonly current = new Map<string, bigint>();
   /** SQL text of the events INSERT by row count (see insertEvents). */
   private readonly insertSql = new Map<number, string>();
+  /** SQL text of the other statements every batch runs, by shape (see runShaped). */
+  private readonly shapedSql = new Map<string, string>();
 
   /** SQLite: the single-row events INSERT, prepared once (see Connection.prepare). */
   private insertOne: PreparedRun | undefined;
@@ -187,22 +189,25 @@ export class EventStore {
     let outcome: 'committed' | 'duplicate';
     try {
       outcome = await this.inTransaction(async (trx) => {
-        const seen = await trx
-          .selectFrom('batches')
-          .select('batch_id')
-          .where('batch_id', '=', batch.id)
-          .executeTakeFirst();
-        if (seen !== undefined) return 'duplicate' as const;
-        const nowMs = Date.now();
-        await trx
-          .insertInto('batches')
-          .values({
-            batch_id: batch.id,
-            host: clip(batch.events[0]?.host ?? batch.lost?.[0]?.host ?? '', NAME_WIDTH),
-            event_count: batch.events.length,
-            committed_ms: nowMs,
-          })
-          .execute();
+        const seen = await this.runShaped(
+          trx,
+          'batches-seen',
+          () => trx.selectFrom('batches').select('batch_id').where('batch_id', '=', batch.id).compile(),
+          [batch.id],
+        );
+        if (seen.rows.length > 0) return 'duplicate' as const;
+        const row = {
+          batch_id: batch.id,
+          host: clip(batch.events[0]?.host ?? batch.lost?.[0]?.host ?? '', NAME_WIDTH),
+          event_count: batch.events.length,
+          committed_ms: Date.now(),
+        };
+        await this.runShaped(trx, 'batches-insert', () => trx.insertInto('batches').values(row).compile(), [
+          row.batch_id,
+          row.host,
+          row.event_count,
+          row.committed_ms,
+        ]);
         const chunk = ROWS_PER_INSERT[this.dialect];
         for (let i = 0; i < batch.events.length; i += chunk)
           await this.insertEvents(trx, batch.events.slice(i, i + chunk));
@@ -250,6 +255,33 @@ export class EventStore {
   }
 
   /**
+   * Runs a statement whose SQL text depends only on `shape`: Kysely builds and compiles it the first
+   * time, and after that its text is reused with `params`. Every batch runs several such
+   * statements, however few its events; building them anew each time was up to a fifth of a small
+   * batch's CPU with the query builder's code optimised, and about half before (bench/README.md,
+   * "per batch"): at a low call rate, per-batch work is most of what the store spends. The first
+   * use checks that `params` are exactly those Kysely produced, in its order.
+   */
+  private async runShaped(
+    trx: Transaction<StoreDatabase>,
+    shape: string,
+    build: () => CompiledQuery,
+    params: readonly unknown[],
+  ) {
+    let text = this.shapedSql.get(shape);
+    if (text === undefined) {
+      const compiled = build();
+      assert(
+        compiled.parameters.length === params.length && compiled.parameters.every((v, i) => v === params[i]),
+        `${shape} parameter order`,
+      );
+      text = compiled.sql;
+      if (this.shapedSql.size < 256) this.shapedSql.set(shape, text);
+    }
+    return trx.executeQuery(CompiledQuery.raw(text, [...params]));
+  }
+
+  /**
    * One multi-row INSERT. Kysely builds the statement the first time for each row count; after
    * that its SQL text is reused with the new parameters, which saves the query builder's work
    * per row (a third of the insert time in bench/store). The first use checks that the flattened
@@ -284,7 +316,13 @@ export class EventStore {
   private async foldWithCurrent(trx: Transaction<StoreDatabase>, batch: StoreBatch): Promise<ProcessDelta[]> {
     // Load the current instance of every (host, pid) of the batch that the cache does not know.
     const missing = new Map<string, Set<number>>();
+    let lastHost: string | undefined;
+    let lastPid = -1;
     for (const e of batch.events) {
+      // Runs of one process's calls: look each run up once.
+      if (e.pid === lastPid && e.host === lastHost) continue;
+      lastHost = e.host;
+      lastPid = e.pid;
       if (this.current.has(keyOf(e.host, e.pid))) continue;
       let pids = missing.get(e.host);
       if (!pids) missing.set(e.host, (pids = new Set()));
@@ -369,29 +407,36 @@ export class EventStore {
       last_seen_ms: d.lastSeenMs,
       seq: seqOfDelta.get(d) ?? 0,
     }));
-    const set = this.upsertSet(
-      'processes',
-      [
-        'mmap_bytes',
-        'munmap_bytes',
-        'mmap_calls',
-        'munmap_calls',
-        'brk_calls',
-        'mremap_calls',
-        'mprotect_calls',
-        'failed_calls',
-      ],
-      ['first_seen_ms'],
-      ['last_seen_ms'],
-      ['name'],
-    );
     for (let i = 0; i < rows.length; i += 1000) {
-      const q = trx.insertInto('processes').values(rows.slice(i, i + 1000));
-      await (
-        this.dialect === 'mysql'
-          ? q.onDuplicateKeyUpdate(set)
-          : q.onConflict((oc) => oc.columns(['host', 'pid', 'start_ns']).doUpdateSet(set))
-      ).execute();
+      const part = rows.slice(i, i + 1000);
+      // The SET clause has no parameters: built only with the text.
+      const build = () => {
+        const set = this.upsertSet(
+          'processes',
+          [
+            'mmap_bytes',
+            'munmap_bytes',
+            'mmap_calls',
+            'munmap_calls',
+            'brk_calls',
+            'mremap_calls',
+            'mprotect_calls',
+            'failed_calls',
+          ],
+          ['first_seen_ms'],
+          ['last_seen_ms'],
+          ['name'],
+        );
+        const q = trx.insertInto('processes').values(part);
+        return (
+          this.dialect === 'mysql'
+            ? q.onDuplicateKeyUpdate(set)
+            : q.onConflict((oc) => oc.columns(['host', 'pid', 'start_ns']).doUpdateSet(set))
+        ).compile();
+      };
+      // The text depends on the row count: kept for the common counts, built for the rare large ones.
+      if (part.length > 64) await trx.executeQuery(build());
+      else await this.runShaped(trx, `processes-upsert-${part.length}`, build, part.flatMap(processParams));
     }
   }
 
@@ -436,17 +481,37 @@ export class EventStore {
       unpaired: h.lost.unpaired,
       malformed: h.lost.malformed,
     }));
-    const set = this.upsertSet(
-      'hosts',
-      ['event_count', 'lost_events', 'unpaired', 'malformed'],
-      ['first_seen_ms'],
-      ['last_seen_ms'],
-      [],
-    );
-    const q = trx.insertInto('hosts').values(rows);
-    await (
-      this.dialect === 'mysql' ? q.onDuplicateKeyUpdate(set) : q.onConflict((oc) => oc.column('host').doUpdateSet(set))
-    ).execute();
+    const build = () => {
+      const set = this.upsertSet(
+        'hosts',
+        ['event_count', 'lost_events', 'unpaired', 'malformed'],
+        ['first_seen_ms'],
+        ['last_seen_ms'],
+        [],
+      );
+      const q = trx.insertInto('hosts').values(rows);
+      return (
+        this.dialect === 'mysql'
+          ? q.onDuplicateKeyUpdate(set)
+          : q.onConflict((oc) => oc.column('host').doUpdateSet(set))
+      ).compile();
+    };
+    if (rows.length > 64) await trx.executeQuery(build());
+    else
+      await this.runShaped(
+        trx,
+        `hosts-upsert-${rows.length}`,
+        build,
+        rows.flatMap((r) => [
+          r.host,
+          r.first_seen_ms,
+          r.last_seen_ms,
+          r.event_count,
+          r.lost_events,
+          r.unpaired,
+          r.malformed,
+        ]),
+      );
   }
 
   /** Newest first, keyset-paged by id. */
@@ -664,4 +729,41 @@ export class EventStore {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+/** A processes row's values in the order of its columns in addProcessDeltas (checked at first use). */
+function processParams(r: {
+  host: string;
+  pid: number;
+  start_ns: bigint;
+  name: string;
+  mmap_bytes: bigint;
+  munmap_bytes: bigint;
+  mmap_calls: number;
+  munmap_calls: number;
+  brk_calls: number;
+  mremap_calls: number;
+  mprotect_calls: number;
+  failed_calls: number;
+  first_seen_ms: number;
+  last_seen_ms: number;
+  seq: number;
+}): unknown[] {
+  return [
+    r.host,
+    r.pid,
+    r.start_ns,
+    r.name,
+    r.mmap_bytes,
+    r.munmap_bytes,
+    r.mmap_calls,
+    r.munmap_calls,
+    r.brk_calls,
+    r.mremap_calls,
+    r.mprotect_calls,
+    r.failed_calls,
+    r.first_seen_ms,
+    r.last_seen_ms,
+    r.seq,
+  ];
 }

@@ -87,27 +87,37 @@ export function foldBatch(
     if (d) d.name = st.name;
     else deltas.set(dk, emptyDelta({ host: st.host, pid: st.pid, startNs: st.startNs }, st.name, st.timeMs, true));
   };
+  // Calls come in runs of one process: the previous event's delta is reused while the process is
+  // the same and no start came in between, which saves building two string keys per event.
+  let last: ProcessDelta | undefined;
   for (const e of events) {
     while (s < sortedStarts.length) {
       const st = sortedStarts[s];
       if (st === undefined || st.startNs > e.ktimeNs) break;
       open(st);
+      last = undefined;
       s++;
     }
-    const k = keyOf(e.host, e.pid);
-    let startNs = instance.get(k);
-    let opened = false;
-    if (startNs === undefined) {
-      const known = current(e.host, e.pid);
-      opened = known === undefined;
-      startNs = known ?? 0n;
-      instance.set(k, startNs);
-    }
-    const dk = `${k}\u0000${startNs}`;
-    let d = deltas.get(dk);
-    if (!d) {
-      d = emptyDelta({ host: e.host, pid: e.pid, startNs }, e.name, e.timeMs, opened);
-      deltas.set(dk, d);
+    let d: ProcessDelta;
+    if (last !== undefined && last.pid === e.pid && last.host === e.host) d = last;
+    else {
+      const k = keyOf(e.host, e.pid);
+      let startNs = instance.get(k);
+      let opened = false;
+      if (startNs === undefined) {
+        const known = current(e.host, e.pid);
+        opened = known === undefined;
+        startNs = known ?? 0n;
+        instance.set(k, startNs);
+      }
+      const dk = `${k}\u0000${startNs}`;
+      let found = deltas.get(dk);
+      if (!found) {
+        found = emptyDelta({ host: e.host, pid: e.pid, startNs }, e.name, e.timeMs, opened);
+        deltas.set(dk, found);
+      }
+      d = found;
+      last = d;
     }
     d.name = e.name;
     d.firstSeenMs = Math.min(d.firstSeenMs, e.timeMs);

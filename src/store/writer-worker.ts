@@ -67,23 +67,32 @@ try {
     if (on !== holding) post({ type: 'hold', on });
     holding = on;
   };
+  // Held acknowledgements are looked at again every 50 ms, by a timer that runs only while some
+  // are held: a tracer of an idle machine leaves this thread asleep between its writes.
+  let releaseTimer: NodeJS.Timeout | undefined;
   const release = (): void => {
     if (heldEvents === 0) return;
     let s = writer.stats();
+    const keep = (): void => void (releaseTimer ??= setInterval(release, 50));
     if (s.memoryEvents > SLOW_DATABASE_EVENTS && s.spillFault === null && s.databaseUp) {
-      if (s.commitWaitMs < STALLED_COMMIT_MS) return;
+      if (s.commitWaitMs < STALLED_COMMIT_MS) {
+        keep();
+        return;
+      }
       writer.spillWaiting();
       s = writer.stats();
     }
     if (s.memoryEvents > UNSPILLABLE_EVENTS && s.spillFault !== null) {
       hold(true);
+      keep();
       return;
     }
     hold(false);
     post({ type: 'taken', events: heldEvents });
     heldEvents = 0;
+    clearInterval(releaseTimer);
+    releaseTimer = undefined;
   };
-  const releaseTimer = setInterval(release, 50);
   const retention = init.retention;
   const stopRetention =
     retention === null
