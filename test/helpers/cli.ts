@@ -81,12 +81,17 @@ let inProcessRunning = false;
 /**
  * Runs memlens as runCli does, with the same environment (the test's, NO_COLOR set, `env` over it),
  * standard input and result, but in this process: src/cli/program.ts's runMemlens, with
- * process.stdin, stdout, stderr, env and exitCode replaced for the run. The test runner's reporter
+ * process.stdin, stdout, stderr, env and exitCode replaced for the run, and Node's warnings added to
+ * its stderr. The test runner's reporter
  * keeps the stream it took at start-up, so its output is not captured. For commands that end by
  * themselves and leave nothing running (no child, no server, no timer); runCli runs the built file
  * itself, and each command keeps at least one test that does so.
  */
 export function runCliInProcess(args: string[], opts: InProcessOptions = {}): Promise<CliResult> {
+  // Node's console takes process.stdout and stderr on its first use and keeps them: bound now, it
+  // keeps the real ones, rather than the replacements of a run during which it was first used.
+  Reflect.get(console, '_stdout');
+  Reflect.get(console, '_stderr');
   return waitingFor(
     `memlens ${args.join(' ').slice(0, 300)} (in this process) to end`,
     async () => {
@@ -118,14 +123,22 @@ export function runCliInProcess(args: string[], opts: InProcessOptions = {}): Pr
           ([, v]) => v !== undefined,
         ),
       );
+      // Node prints its own warnings (a timer too long for it, …) through that console, to the real
+      // stderr: they are added to the command's stderr as Node prints them.
+      const onWarning = (w: Error): void =>
+        void err.push(Buffer.from(`(node:${process.pid}) ${w.name}: ${w.message}\n`));
       let code: number;
       try {
         for (const name of STREAMS)
           Object.defineProperty(process, name, { value: replaced[name], configurable: true, writable: true });
         process.env = env;
         process.exitCode = undefined;
+        process.on('warning', onWarning);
         code = await runMemlens([process.execPath, cliPath, ...args]);
+        // Node emits a warning on a later tick than the call that caused it.
+        await new Promise((resolve) => setImmediate(resolve));
       } finally {
+        process.removeListener('warning', onWarning);
         for (const [name, descriptor] of saved) {
           if (descriptor) Object.defineProperty(process, name, descriptor);
         }
