@@ -116,7 +116,7 @@ export function runCliInProcess(args: string[], opts: InProcessOptions = {}): Pr
       const savedEnv = process.env;
       const savedExitCode = process.exitCode;
       const signalListeners = SIGNALS.map((signal) => [signal, process.listeners(signal)] as const);
-      const exitListeners = process.listenerCount('exit');
+      const exitListeners = process.listeners('exit');
       // As spawn does, a variable given as undefined is left out.
       const env: NodeJS.ProcessEnv = Object.fromEntries(
         Object.entries<string | undefined>({ ...savedEnv, NO_COLOR: '1', ...opts.env }).filter(
@@ -151,7 +151,8 @@ export function runCliInProcess(args: string[], opts: InProcessOptions = {}): Pr
       // and they with it, so they go. An 'exit' handler would run at that end: that command needs runCli.
       for (const [signal, had] of signalListeners)
         for (const l of process.listeners(signal)) if (!had.includes(l)) process.removeListener(signal, l);
-      if (process.listenerCount('exit') !== exitListeners)
+      // (Node itself may take one of its own away meanwhile: only an added one counts.)
+      if (process.listeners('exit').some((l) => !exitListeners.includes(l)))
         throw new Error(`memlens ${args.join(' ')} left a listener on 'exit': run it with runCli`);
       return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
     },
