@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import type { LifecycleEvent, MemEvent } from '../../src/wire/events.js';
 import type { TraceBackend } from '../../src/sources/trace-backend.js';
 import { repoRoot } from '../helpers/paths.js';
+import { waitingFor } from '../helpers/waiting.js';
 
 const run = promisify(execFile);
 
@@ -84,7 +85,7 @@ export function spawnKnownWorkload(bin: string): { pid: number; go(): Promise<Kn
     pid,
     go: () => {
       child.stdin.end('go\n');
-      return done;
+      return waitingFor(`the known workload (pid ${pid}) to run to its end`, () => done);
     },
   };
 }
