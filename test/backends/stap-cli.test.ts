@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runCli, runCliInProcess } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { fixturesDir } from '../helpers/paths.js';
 
 // A file and a pipe are read by the built command; the other runs are in this process.

@@ -10,7 +10,8 @@ import { parseArchive } from '../../src/parsers/archive.js';
 import { captureScriptPath } from '../../src/sources/capture-script.js';
 import { loadArchive } from '../../src/sources/archive.js';
 import { UserError } from '../../src/base/errors.js';
-import { runCli, runCliInProcess } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { repoRoot } from '../helpers/paths.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-capture-cli-'));

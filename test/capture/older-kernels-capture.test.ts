@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseArchive } from '../../src/parsers/archive.js';
 import type { SnapshotJson } from '../../src/wire/snapshot.js';
-import { runCliInProcess } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { fixturesDir } from '../helpers/paths.js';
 import { waitingFor } from '../helpers/waiting.js';
 

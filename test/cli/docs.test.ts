@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { repoRoot } from '../helpers/paths.js';
-import { runCliInProcess } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 
 const PAGES: Record<string, string> = {
   snapshot: 'snapshot.md',

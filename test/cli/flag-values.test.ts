@@ -16,7 +16,8 @@ import {
   pidValue,
 } from '../../src/cli/flag-values.js';
 import { openStore } from '../../src/store/index.js';
-import { runCli, runCliInProcess, type CliResult } from '../helpers/cli.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { waitingFor } from '../helpers/waiting.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-flags-'));

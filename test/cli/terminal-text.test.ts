@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { printable } from '../../src/base/terminal-text.js';
-import { runCliInProcess } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { waitingFor } from '../helpers/waiting.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-terminal-'));

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { memoryCgroupPath, parseCgroupFile } from '../../src/parsers/proc/cgroup.js';
 import type { LedgerItemJson, ProcessMappingsJson, SnapshotJson } from '../../src/wire/snapshot.js';
-import { runCli, runCliInProcess, type CliResult } from '../helpers/cli.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { vmDir } from './fixtures.js';
 
 const sum = (xs: readonly LedgerItemJson[]): number => xs.reduce((a, i) => a + i.bytes, 0);

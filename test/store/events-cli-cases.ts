@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openStore } from '../../src/store/index.js';
 import type { MemEventJson } from '../../src/wire/events.js';
-import { runCli, runCliInProcess } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { mariadbBackend, sqliteBackend, type Backend, type BackendKind } from './backends.js';
 import { event } from './events-fixture.js';
 

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openStore } from '../../src/store/index.js';
-import { runCli, runCliInProcess } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { mariadbBackend, sqliteBackend, type BackendKind } from './backends.js';
 import { event } from './events-fixture.js';
 
