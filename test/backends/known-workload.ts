@@ -98,10 +98,18 @@ export interface Collected {
 /** Drains a started backend's batches until it ends. */
 export async function collect(backend: TraceBackend): Promise<Collected> {
   const got: Collected = { events: [], lifecycle: [] };
-  for await (const b of backend.batches()) {
-    got.events.push(...b.events);
-    got.lifecycle.push(...b.lifecycle);
-  }
+  // It drains while the test runs a workload and waits on its own bounded steps (the soft-dirty
+  // guest's for several minutes): longer than those, so that theirs fail first and say why.
+  await waitingFor(
+    `the ${backend.name} backend's batches to end`,
+    async () => {
+      for await (const b of backend.batches()) {
+        got.events.push(...b.events);
+        got.lifecycle.push(...b.lifecycle);
+      }
+    },
+    20 * 60_000,
+  );
   return got;
 }
 
