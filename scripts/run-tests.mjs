@@ -5,7 +5,7 @@
 // (docs/testing.md says what each needs). Node 20 cannot glob, so the files are listed here.
 // MEMLENS_TEST_FILTER=substring narrows the set further.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +21,12 @@ const SILENT_REPORT_MS = 10 * 60_000;
 // The backstop for a test that waits on something outside waitingFor: longer than any bounded wait
 // inside it (the trace lock's is 20 minutes), so that the specific message comes first.
 const TEST_BOUND_MS = 30 * 60_000;
+// How long each test file took in the runs on this checkout (scripts/test-durations-reporter.mjs
+// measures them): where a run's time goes, file by file. (Node's runner starts the files in the
+// order of their paths whatever the order given, so these cannot order the run; on the fast tier
+// that order was measured within 3 % of the best split of the files over two cores.)
+const durationsFile = join(root, 'test-artifacts', 'test-durations.json');
+const durationsReporter = join(root, 'scripts', 'test-durations-reporter.mjs');
 
 const TIERS = ['fast', 'live', 'all'];
 const tier = process.argv[2] ?? 'fast';
@@ -120,6 +126,7 @@ const alone = selected.filter((f) => ALONE.includes(f));
 // --test-force-exit: a file whose tests have all ended exits even if something it started still
 // holds its event loop open, rather than keeping the run from ending.
 function run(files, concurrency) {
+  const measured = join(root, 'test-artifacts', `test-durations-${process.pid}.json`);
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
@@ -128,10 +135,13 @@ function run(files, concurrency) {
         '--test-force-exit',
         `--test-timeout=${TEST_BOUND_MS}`,
         '--test-reporter=tap',
+        '--test-reporter-destination=stdout',
+        `--test-reporter=${durationsReporter}`,
+        '--test-reporter-destination=stdout',
         `--test-concurrency=${concurrency}`,
         ...files,
       ],
-      { stdio: ['ignore', 'pipe', 'inherit'], cwd: root },
+      { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, MEMLENS_TEST_DURATIONS: measured } },
     );
     let lastOutputMs = Date.now();
     let lastReportMs = 0;
@@ -147,10 +157,35 @@ function run(files, concurrency) {
     }, 10_000);
     child.on('close', (code) => {
       clearInterval(watch);
+      keepDurations(measured);
       // A runner killed by a signal has no exit code: that is a failure too.
       resolve(code ?? 1);
     });
   });
+}
+
+/** The kept durations by path relative to the root; none on a fresh checkout. */
+function readDurations() {
+  try {
+    const parsed = JSON.parse(readFileSync(durationsFile, 'utf8'));
+    return typeof parsed === 'object' && parsed !== null ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Adds the durations a run measured (by absolute path) to the kept ones. */
+function keepDurations(measured) {
+  try {
+    const now = JSON.parse(readFileSync(measured, 'utf8'));
+    const all = readDurations();
+    for (const [file, ms] of Object.entries(now)) all[relative(root, file)] = Math.round(ms);
+    writeFileSync(durationsFile, `${JSON.stringify(all, null, 1)}\n`);
+  } catch {
+    // A run cut short, or one that ran no test, measured nothing: the kept durations stay as they were.
+  } finally {
+    rmSync(measured, { force: true });
+  }
 }
 
 let failed = false;

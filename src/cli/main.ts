@@ -1,84 +1,9 @@
 #!/usr/bin/env node
 // The memlens command. Thin on purpose: each command's flags live in its own module under
-// commands/, whose action lazily imports the library code it calls. Only this file exits.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
-import { ExitCode, UserError } from '../base/errors.js';
-import { printable } from '../base/terminal-text.js';
-import { COMMANDS } from './commands/index.js';
-
-async function main(argv: string[]): Promise<number> {
-  const program = new Command('memlens')
-    .description('Where memory goes on a Linux system, and who asks for it')
-    .version(version())
-    .exitOverride()
-    // A usage error is one line, like every other error of memlens: commander's own text ("error:
-    // option '--limit <n>' argument 'x' is invalid. expected …") after the program's name.
-    .configureOutput({
-      outputError: (text, write) =>
-        write(
-          `memlens: ${printable(
-            text
-              .trim()
-              .replace(/\s*\n\s*/g, ' ')
-              .replace(/^error: /, '')
-              .replace(/ is invalid( for argument '[^']*')?\. /, ' is invalid$1: '),
-          )} (see --help)\n`,
-        ),
-    });
-  for (const define of COMMANDS) define(program);
-  program.commands.forEach((c) => c.exitOverride());
-  try {
-    await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
-  } catch (e) {
-    if (isCommanderError(e)) {
-      // --help and --version end with exit code 0; everything else commander throws is usage.
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
-        return ExitCode.ok;
-      return ExitCode.usage;
-    }
-    if (e instanceof UserError) {
-      process.stderr.write(`memlens: ${printable(e.message)}\n`);
-      return e.exitCode;
-    }
-    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    process.stderr.write(`memlens: internal error: ${printable(message)}\n`);
-    if (process.env.MEMLENS_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
-    return ExitCode.failure;
-  }
-}
-
-/**
- * An error of commander, of this bundle's copy or of the node_modules copy that modules outside the
- * bundle import (scripts/build.mjs): commander itself tells its errors by their code.
- */
-function isCommanderError(e: unknown): e is CommanderError {
-  if (e instanceof CommanderError) return true;
-  if (!(e instanceof Error) || !('code' in e)) return false;
-  return typeof e.code === 'string' && e.code.startsWith('commander.') && 'exitCode' in e;
-}
-
-/** package.json's version, put in by the bundler (scripts/build.mjs); absent when run from tsc's output. */
-declare const MEMLENS_VERSION: string | undefined;
-
-/** The version, written once in package.json: read from it when the bundler did not put it in. */
-function version(): string {
-  if (typeof MEMLENS_VERSION === 'string') return MEMLENS_VERSION;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'memlens' && typeof pkg.version === 'string') return pkg.version;
-    }
-    const up = dirname(dir);
-    if (up === dir) return 'unknown';
-    dir = up;
-  }
-}
+// commands/, whose action lazily imports the library code it calls; program.ts parses and runs
+// them. Only this file exits.
+import { ExitCode } from '../base/errors.js';
+import { runMemlens } from './program.js';
 
 // Writes to a closed pipe (memlens … | head) end the program quietly.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -86,7 +11,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-main(process.argv).then(
+runMemlens(process.argv).then(
   (code) => {
     process.exitCode = code;
   },

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import type { LifecycleEvent, MemEvent } from '../../src/wire/events.js';
 import type { TraceBackend } from '../../src/sources/trace-backend.js';
 import { repoRoot } from '../helpers/paths.js';
+import { waitingFor } from '../helpers/waiting.js';
 
 const run = promisify(execFile);
 
@@ -84,7 +85,7 @@ export function spawnKnownWorkload(bin: string): { pid: number; go(): Promise<Kn
     pid,
     go: () => {
       child.stdin.end('go\n');
-      return done;
+      return waitingFor(`the known workload (pid ${pid}) to run to its end`, () => done);
     },
   };
 }
@@ -97,10 +98,18 @@ export interface Collected {
 /** Drains a started backend's batches until it ends. */
 export async function collect(backend: TraceBackend): Promise<Collected> {
   const got: Collected = { events: [], lifecycle: [] };
-  for await (const b of backend.batches()) {
-    got.events.push(...b.events);
-    got.lifecycle.push(...b.lifecycle);
-  }
+  // It drains while the test runs a workload and waits on its own bounded steps (the soft-dirty
+  // guest's for several minutes): longer than those, so that theirs fail first and say why.
+  await waitingFor(
+    `the ${backend.name} backend's batches to end`,
+    async () => {
+      for await (const b of backend.batches()) {
+        got.events.push(...b.events);
+        got.lifecycle.push(...b.lifecycle);
+      }
+    },
+    20 * 60_000,
+  );
   return got;
 }
 

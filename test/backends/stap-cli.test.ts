@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { fixturesDir } from '../helpers/paths.js';
+
+// A file and a pipe are read by the built command; the other runs are in this process.
 
 test('memlens trace --from-stap FILE --json: every call as NDJSON, the summary on stderr', async () => {
   const r = await runCli([
@@ -33,7 +36,7 @@ test('memlens trace --from-stap -: reads the pipe; another format version is one
   });
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout.trim().split('\n').length, 6);
-  const bad = await runCli(['trace', '--from-stap', '-', '--no-store'], { input: '#memlens-stap 9\n' });
+  const bad = await runCliInProcess(['trace', '--from-stap', '-', '--no-store'], { input: '#memlens-stap 9\n' });
   assert.equal(bad.code, 1);
   assert.match(
     bad.stderr,
@@ -43,7 +46,7 @@ test('memlens trace --from-stap -: reads the pipe; another format version is one
 
 test('memlens trace --from-stap refuses a file that is not memlens.stp output, and empty input (exit 1, one line)', async () => {
   const readme = join(fixturesDir, 'stap', 'README.md');
-  const r = await runCli(['trace', '--from-stap', readme, '--no-store']);
+  const r = await runCliInProcess(['trace', '--from-stap', readme, '--no-store']);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stdout, /^(TIME .*\n)?$/, 'no event line, at most the column header');
   const lines = r.stderr
@@ -55,7 +58,7 @@ test('memlens trace --from-stap refuses a file that is not memlens.stp output, a
     lines[0] ?? '',
     /^memlens: .*README\.md:1: not memlens\.stp output: the first line is "# SystemTap output fixtures .*", not the header "#memlens-stap 1"$/,
   );
-  const empty = await runCli(['trace', '--from-stap', '-', '--no-store'], { input: '' });
+  const empty = await runCliInProcess(['trace', '--from-stap', '-', '--no-store'], { input: '' });
   assert.equal(empty.code, 1, empty.stderr);
   assert.match(empty.stderr, /^memlens: SystemTap output on standard input: empty: not memlens\.stp output/m);
 });
@@ -63,13 +66,13 @@ test('memlens trace --from-stap refuses a file that is not memlens.stp output, a
 test("memlens trace --from-stap: SystemTap's own losses (the L line) are the summary's lost events, in text and JSON", async () => {
   const text =
     readFileSync(join(fixturesDir, 'stap', 'known-workload.txt'), 'utf8') + 'L 2254860479780 1795434000125770880 2 3\n';
-  const json = await runCli(['trace', '--from-stap', '-', '--no-store', '--json'], { input: text });
+  const json = await runCliInProcess(['trace', '--from-stap', '-', '--no-store', '--json'], { input: text });
   assert.equal(json.code, 0, json.stderr);
   const summary = JSON.parse(json.stderr.split('\n').find((l) => l.startsWith('{')) ?? '{}') as {
     summary: { lost: unknown };
   };
   assert.deepEqual(summary.summary.lost, { lostEvents: 5, unpaired: 0, malformed: 0 });
-  const human = await runCli(['trace', '--from-stap', '-', '--no-store', '--quiet'], { input: text });
+  const human = await runCliInProcess(['trace', '--from-stap', '-', '--no-store', '--quiet'], { input: text });
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout + human.stderr, /lost events: 5 {3}unpaired calls: 0 {3}malformed records: 0/);
 });

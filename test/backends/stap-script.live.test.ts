@@ -9,16 +9,21 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { StapOutputParser } from '../../src/parsers/stap.js';
 import { repoRoot } from '../helpers/paths.js';
+import { waitingFor } from '../helpers/waiting.js';
 
 const script = join(repoRoot, 'tracing', 'memlens.stp');
 
 function stap(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('stap', args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return waitingFor(
+    `stap ${args.join(' ').slice(0, 200)} to end`,
+    () =>
+      new Promise((resolve) => {
+        execFile('stap', args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+          const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
+          resolve({ code, stdout, stderr });
+        });
+      }),
+  );
 }
 
 /**

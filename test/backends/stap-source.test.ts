@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { UserError } from '../../src/base/errors.js';
 import { createStapBackend } from '../../src/sources/stap.js';
 import { fixturesDir, repoRoot } from '../helpers/paths.js';
+import { waitingFor } from '../helpers/waiting.js';
 import { collect } from './known-workload.js';
 
 test('stap backend: a file gives batches in kernel-time order, and counts what it skipped', async () => {
@@ -64,7 +65,10 @@ test('stap backend: reads standard input (stap memlens.stp | memlens trace --fro
   child.stdin.write(text.subarray(0, 1000));
   await new Promise((r) => setTimeout(r, 100));
   child.stdin.end(text.subarray(1000));
-  const code = await new Promise((r) => child.on('close', r));
+  const code = await waitingFor(
+    'the process reading stap output from its stdin to end',
+    () => new Promise((r) => child.on('close', r)),
+  );
   assert.equal(code, 0);
   assert.deepEqual(JSON.parse(out), { n: 28, lost: { lostEvents: 0, unpaired: 0, malformed: 0 } });
 });

@@ -12,6 +12,7 @@ import { parseArchive, type CaptureArchive } from '../../src/parsers/archive.js'
 import { archiveSource } from '../../src/sources/archive.js';
 import type { ProcSource, ReadResult } from '../../src/sources/proc-source.js';
 import { runCli } from '../helpers/cli.js';
+import { waitingFor } from '../helpers/waiting.js';
 import { startWorkload, type Workload } from './workload.js';
 
 const CHILDREN = 3;
@@ -263,23 +264,27 @@ test('BusyBox capture as nobody: root-owned processes read as permission, never 
 test('BusyBox capture cut short (the reader goes away): no temporary files left, and the part is rejected as truncated', async () => {
   const tmp = join(scratch, 'cut-short');
   mkdirSync(tmp);
-  const part = await new Promise<Buffer>((resolve, reject) => {
-    const child = spawn(busybox, ['sh', '-s'], {
-      env: { PATH: binDir, TMPDIR: tmp },
-      stdio: ['pipe', 'pipe', 'ignore'],
-    });
-    const got: Buffer[] = [];
-    let n = 0;
-    child.stdout.on('data', (d: Buffer) => {
-      got.push(d);
-      n += d.length;
-      // Like a dropped ssh connection: stop reading after the first 20 kB.
-      if (n > 20_000) child.stdout.destroy();
-    });
-    child.on('error', reject);
-    child.on('close', () => resolve(Buffer.concat(got)));
-    child.stdin.end(script);
-  });
+  const part = await waitingFor(
+    'the BusyBox capture to end once its reader went away after 20 kB',
+    () =>
+      new Promise<Buffer>((resolve, reject) => {
+        const child = spawn(busybox, ['sh', '-s'], {
+          env: { PATH: binDir, TMPDIR: tmp },
+          stdio: ['pipe', 'pipe', 'ignore'],
+        });
+        const got: Buffer[] = [];
+        let n = 0;
+        child.stdout.on('data', (d: Buffer) => {
+          got.push(d);
+          n += d.length;
+          // Like a dropped ssh connection: stop reading after the first 20 kB.
+          if (n > 20_000) child.stdout.destroy();
+        });
+        child.on('error', reject);
+        child.on('close', () => resolve(Buffer.concat(got)));
+        child.stdin.end(script);
+      }),
+  );
   assert.deepEqual(readdirSync(tmp), []);
   assert.throws(
     () => parseArchive(part),

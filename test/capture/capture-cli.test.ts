@@ -11,10 +11,12 @@ import { captureScriptPath } from '../../src/sources/capture-script.js';
 import { loadArchive } from '../../src/sources/archive.js';
 import { UserError } from '../../src/base/errors.js';
 import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { repoRoot } from '../helpers/paths.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-capture-cli-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
+// --print-script runs as the built command; the other runs are in this process.
 
 test('capture --print-script prints the shipped script', async () => {
   const r = await runCli(['capture', '--print-script']);
@@ -28,14 +30,14 @@ test('capture --print-script prints the shipped script', async () => {
 
 test('capture usage errors exit 2 with one line', async () => {
   for (const args of [['capture'], ['capture', '--print-script', '-o', join(scratch, 'x')], ['capture', '--bogus']]) {
-    const r = await runCli(args);
+    const r = await runCliInProcess(args);
     assert.equal(r.code, 2, args.join(' '));
     assert.equal(r.stdout, '');
   }
 });
 
 test('capture -o into an unwritable place exits 1 with one line', async () => {
-  const r = await runCli(['capture', '-o', join(scratch, 'no', 'such', 'dir', 'x.snap')]);
+  const r = await runCliInProcess(['capture', '-o', join(scratch, 'no', 'such', 'dir', 'x.snap')]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^memlens: cannot write .*x\.snap: ENOENT\n$/);
 });
@@ -66,7 +68,7 @@ test('loading an archive: not an archive, corrupt, truncated, gzip-compressed', 
 
 test('snapshot --from - reads the real BusyBox fixture from stdin: what nobody could not read is null, never 0', async () => {
   const fixture = readFileSync(join(repoRoot, 'fixtures', 'capture', 'busybox-1.35-linux-6.18.44.snap'));
-  const r = await runCli(['snapshot', '--from', '-', '--json'], { input: fixture });
+  const r = await runCliInProcess(['snapshot', '--from', '-', '--json'], { input: fixture });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /^memlens: warning: 1 of 2 processes partly read \(smaps_rollup: permission denied/);
   const j = JSON.parse(r.stdout) as {
@@ -101,7 +103,7 @@ test('snapshot --from - reads the real BusyBox fixture from stdin: what nobody c
 });
 
 test('process PID --from: a kernel thread of the archive is refused in one line, exit 1', async () => {
-  const r = await runCli([
+  const r = await runCliInProcess([
     'process',
     '2',
     '--from',

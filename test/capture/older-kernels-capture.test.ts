@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseArchive } from '../../src/parsers/archive.js';
 import type { SnapshotJson } from '../../src/wire/snapshot.js';
-import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { fixturesDir } from '../helpers/paths.js';
 import { waitingFor } from '../helpers/waiting.js';
 
@@ -34,7 +34,7 @@ before(async () => {
     execFileSync('sh', ['-c', 'command -v getconf'], { encoding: 'utf8' }).trim(),
     join(binWithGetconf, 'getconf'),
   );
-  const printed = await runCli(['capture', '--no-smaps', '--print-script']);
+  const printed = await runCliInProcess(['capture', '--no-smaps', '--print-script']);
   assert.equal(printed.code, 0, printed.stderr);
   script = printed.stdout;
 });
@@ -74,7 +74,7 @@ async function captureTree(version: string, withGetconf = false): Promise<{ path
 }
 
 async function snapshotFrom(path: string): Promise<SnapshotJson> {
-  const r = await runCli(['snapshot', '--json', '--from', path]);
+  const r = await runCliInProcess(['snapshot', '--json', '--from', path]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as SnapshotJson;
 }
@@ -116,7 +116,7 @@ test('4.9 (no smaps_rollup): --no-smaps still keeps smaps; the archive’s snaps
   const anon = s.reconciliation?.rows.find((r) => r.key === 'anon');
   assert.equal(anon?.processes, null);
   assert.match(anon.unavailable ?? '', /no smaps_rollup before Linux 4\.14/);
-  const text = await runCli(['snapshot', '--from', path]);
+  const text = await runCliInProcess(['snapshot', '--from', path]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /Older kernel: what it does not print/);
   assert.doesNotMatch(text.stderr, /partly read/, 'a kernel that prints less is not a permission problem');

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { repoRoot } from '../helpers/paths.js';
+import { waitingFor } from '../helpers/waiting.js';
 
 export interface Workload {
   parent: number;
@@ -35,17 +36,19 @@ export async function startWorkload(
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const pids: number[] = [];
   const lines = createInterface({ input: child.stdout });
-  for await (const line of lines) {
-    if (line === 'ready') break;
-    pids.push(Number(line));
-  }
+  await waitingFor(`the capture workload (pid ${child.pid}) to say it is ready`, async () => {
+    for await (const line of lines) {
+      if (line === 'ready') break;
+      pids.push(Number(line));
+    }
+  });
   if (pids.length !== children || child.pid === undefined) throw new Error('the workload did not start');
   return {
     parent: child.pid,
     children: pids,
     stop: async () => {
       child.stdin.end();
-      await exited;
+      await waitingFor(`the capture workload (pid ${child.pid}) to exit once its stdin closed`, () => exited);
     },
   };
 }

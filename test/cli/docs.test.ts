@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { repoRoot } from '../helpers/paths.js';
-import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 
 const PAGES: Record<string, string> = {
   snapshot: 'snapshot.md',
@@ -21,7 +21,7 @@ const PAGES: Record<string, string> = {
 describe('every flag of every command is in its docs page', () => {
   for (const [command, page] of Object.entries(PAGES)) {
     test(`${command} → docs/${page}`, async () => {
-      const help = await runCli([command, '--help']);
+      const help = await runCliInProcess([command, '--help']);
       assert.equal(help.code, 0, help.stderr);
       const text = readFileSync(join(repoRoot, 'docs', page), 'utf8');
       const flags = [...new Set(help.stdout.match(/--[a-z][a-z0-9-]*/g) ?? [])].filter((f) => f !== '--help');

@@ -17,6 +17,7 @@ import {
 } from '../../src/cli/flag-values.js';
 import { openStore } from '../../src/store/index.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { waitingFor } from '../helpers/waiting.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-flags-'));
@@ -61,8 +62,12 @@ test('values: whole numbers, pids and durations within their bounds, anything el
 test('trace --duration 25d is refused (a Node timer would fire after 1 ms), 24d is accepted', async () => {
   // Events from a stap file on a stdin that stays open: only the duration could end the run.
   const long = ['trace', '--from-stap', '-', '--no-store', '--duration', '25d'];
-  assertUsage(await runCli(long, { env, stdinOpen: true }), long, /--duration.*'25d' is invalid: .*at most 24d/);
-  const ok = await runCli(['trace', '--from-stap', '-', '--no-store', '--duration', '24d'], {
+  assertUsage(
+    await runCliInProcess(long, { env, stdinOpen: true }),
+    long,
+    /--duration.*'25d' is invalid: .*at most 24d/,
+  );
+  const ok = await runCliInProcess(['trace', '--from-stap', '-', '--no-store', '--duration', '24d'], {
     env,
     input: '#memlens-stap 1\n',
   });
@@ -70,6 +75,7 @@ test('trace --duration 25d is refused (a Node timer would fire after 1 ms), 24d 
   assert.doesNotMatch(ok.stderr, /TimeoutOverflowWarning/);
 });
 
+// dirty and serve run as the built command here; the other tests run memlens in this process.
 test('dirty --watch --interval 25d is refused before any round', async () => {
   const child = spawn('sleep', ['600'], { stdio: 'ignore' });
   try {
@@ -132,7 +138,7 @@ test('every integer, pid and duration flag refuses bad values in the same words,
     ['dirty', '123', '--watch', '--interval', '0ms'],
     ['memtrace', 'x.ctf', '--top', '0'],
   ]) {
-    assertUsage(await runCli(args, { env }), args);
+    assertUsage(await runCliInProcess(args, { env }), args);
   }
 });
 
@@ -147,13 +153,13 @@ test('pids: 1 to 4194304 (PID_MAX_LIMIT), larger numbers refused by every comman
     ['serve', '--dirty-watch', beyond],
   ]) {
     assertUsage(
-      await runCli(args, { env, stdinOpen: true }),
+      await runCliInProcess(args, { env, stdinOpen: true }),
       args,
       /is invalid( for argument 'pid')?: expected a process id, a whole number from 1 to 4194304/,
     );
   }
   // The largest pid is a pid: no such process (exit 1), not a usage error.
-  const gone = await runCli(['process', String(PID_MAX_LIMIT)], { env });
+  const gone = await runCliInProcess(['process', String(PID_MAX_LIMIT)], { env });
   assert.equal(gone.code, 1, gone.stderr);
   assert.match(gone.stderr, /no process 4194304/);
 });
@@ -162,12 +168,14 @@ test('limits at their bounds are accepted; a retention age beyond any timer is f
   const db = join(scratch, 'bounds.sqlite');
   // events only reads: the store must exist.
   await (await openStore(db)).close();
-  const list = await runCli(
+  const list = await runCliInProcess(
     ['events', '--db', db, '--limit', '10000', '--pid', String(PID_MAX_LIMIT), '--since', '400d'],
     { env },
   );
   assert.equal(list.code, 0, list.stderr);
-  const prune = await runCli(['events', '--db', db, '--prune', '--max-age', '30d', '--max-rows', '1'], { env });
+  const prune = await runCliInProcess(['events', '--db', db, '--prune', '--max-age', '30d', '--max-rows', '1'], {
+    env,
+  });
   assert.equal(prune.code, 0, prune.stderr);
   assert.match(prune.stdout, /^pruned 0 events/);
 });
@@ -178,6 +186,6 @@ test('--db "" is refused instead of meaning the default store', async () => {
     ['trace', '--from-stap', '-', '--duration', '2s', '--db', ''],
     ['serve', '--host', '192.0.2.1', '--token', 't', '--no-trace', '--db', ''],
   ]) {
-    assertUsage(await runCli(args, { env, stdinOpen: true }), args, /--db.*is invalid: expected a value/);
+    assertUsage(await runCliInProcess(args, { env, stdinOpen: true }), args, /--db.*is invalid: expected a value/);
   }
 });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { printable } from '../../src/base/terminal-text.js';
-import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { waitingFor } from '../helpers/waiting.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-terminal-'));
@@ -36,11 +36,11 @@ test('a process named with CSI and RLO shows escaped in snapshot and process', a
   try {
     const pid = child.pid;
     assert.ok(pid !== undefined);
-    const proc = await runCli(['process', String(pid)]);
+    const proc = await runCliInProcess(['process', String(pid)]);
     assert.equal(proc.code, 0, proc.stderr);
     assert.doesNotMatch(proc.stdout, RAW, 'process output holds no raw control');
     assert.match(proc.stdout, /a\\x9b2J\\u\{202e\}b/);
-    const snap = await runCli(['snapshot', '--limit', '100000', '--sort', 'name']);
+    const snap = await runCliInProcess(['snapshot', '--limit', '100000', '--sort', 'name']);
     assert.equal(snap.code, 0, snap.stderr);
     assert.doesNotMatch(snap.stdout, RAW, 'snapshot output holds no raw control');
     assert.match(snap.stdout, /a\\x9b2J\\u\{202e\}b/);
@@ -58,7 +58,7 @@ test('trace lines and summary show such names escaped', async () => {
     file,
     `#memlens-stap 1\nC 1000 1795434000000001000 4242 4243 ${name} ${name} mmap 0x0 0x1000 0x3 0x22 -1 140000000000000\n`,
   );
-  const r = await runCli(['trace', '--from-stap', file, '--no-store']);
+  const r = await runCliInProcess(['trace', '--from-stap', file, '--no-store']);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stdout, RAW, 'trace output holds no raw control');
   assert.equal(r.stdout.match(/a\\x9b2J\\u\{202e\}b/g)?.length, 3, 'name and thread on the line, name in the summary');

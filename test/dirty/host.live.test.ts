@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { runCli } from '../helpers/cli.js';
 import { cliPath } from '../helpers/paths.js';
+import { waitingFor } from '../helpers/waiting.js';
 import { startWorkload } from './workload.js';
 import type { DirtyJson, DirtyWatchJson } from '../../src/wire/dirty.js';
 import { scannableAreas } from '../../src/analyses/dirty/areas.js';
@@ -261,7 +262,10 @@ test('Ctrl-C ends a watch like the end of a round: the rounds so far, a verdict,
         child.kill('SIGINT');
       }
     });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const code = await waitingFor(
+      'memlens dirty --watch to exit after SIGINT (sent once round 2 is printed)',
+      () => new Promise<number | null>((resolve) => child.on('close', resolve)),
+    );
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^round +1 /m);
     assert.match(stdout, /^(converged after|not converged after) \d+ rounds/m);

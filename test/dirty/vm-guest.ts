@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { runCli } from '../helpers/cli.js';
 import { cliPath } from '../helpers/paths.js';
+import { waitingFor } from '../helpers/waiting.js';
 import type { DirtyBody, ServerMessage } from '../../src/wire/messages.js';
 import { SoftDirtyMeter } from '../../src/analyses/dirty/meters.js';
 import { ProcessPages } from '../../src/sources/pagemap.js';
@@ -259,14 +260,18 @@ await check('serve', async () => {
   serve.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => serve.once('exit', resolve));
   try {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      serve.stdout.setEncoding('utf8').on('data', (d: string) => {
-        out += d;
-        if (out.includes('dashboard at')) resolve();
-      });
-      serve.once('exit', (code) => reject(new Error(`memlens serve exited (${code}): ${stderr}`)));
-    });
+    await waitingFor(
+      'memlens serve --dirty-watch in the guest to print its dashboard address',
+      () =>
+        new Promise<void>((resolve, reject) => {
+          let out = '';
+          serve.stdout.setEncoding('utf8').on('data', (d: string) => {
+            out += d;
+            if (out.includes('dashboard at')) resolve();
+          });
+          serve.once('exit', (code) => reject(new Error(`memlens serve exited (${code}): ${stderr}`)));
+        }),
+    );
     // The WebSocket client follows the watch from before its first round.
     const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/live`);
     const wsRounds: number[] = [];
@@ -282,29 +287,39 @@ await check('serve', async () => {
       wsRounds.push(...m.dirty.rounds.map((r) => r.round));
       if (m.dirty.watch.state !== 'running') wsStopped = true;
     });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
+    await waitingFor(
+      `the guest's WebSocket to ${port} to open`,
+      () =>
+        new Promise<void>((resolve, reject) => {
+          ws.once('open', () => resolve());
+          ws.once('error', reject);
+        }),
+    );
     ws.send(JSON.stringify({ type: 'subscribe', v: 1, dirty: { afterRound: 0 } }));
     const get = async (): Promise<DirtyBody> => (await (await fetch(`${base}/api/v1/dirty`)).json()) as DirtyBody;
     const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 200));
     // After round 3, map 100 new pages: some round must show them as new mapping, not as writes.
-    while (((await get()).watch?.rounds ?? 0) < 3) await pause();
+    await waitingFor('the guest watch to finish round 3', async (signal) => {
+      while (!signal.aborted && ((await get()).watch?.rounds ?? 0) < 3) await pause();
+    });
     const fresh = await w.command('m 100');
     const mappedAfterRound = (await get()).watch?.rounds ?? 0;
     let body = await get();
-    while (body.watch?.state === 'running') {
-      await pause();
-      body = await get();
-    }
-    while (!wsStopped) await pause();
+    await waitingFor('the guest watch to stop (10 rounds at most)', async (signal) => {
+      while (!signal.aborted && body.watch?.state === 'running') {
+        await pause();
+        body = await get();
+      }
+    });
+    await waitingFor('the WebSocket to say the guest watch stopped', async (signal) => {
+      while (!signal.aborted && !wsStopped) await pause();
+    });
     ws.close();
     const metrics = (await (await fetch(`${base}/metrics`)).text())
       .split('\n')
       .filter((l) => l.startsWith('memlens_dirty_'));
     serve.kill('SIGINT');
-    const code = await exited;
+    const code = await waitingFor('memlens serve in the guest to exit after SIGINT', () => exited);
     return {
       address: w.address,
       pages: w.pages,

@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
+import { waitingFor } from '../helpers/waiting.js';
 
 /** The compiled workload lives in dist/ of the checkout: a virtual machine sharing the checkout sees it too. */
 export const workloadBinary: string = join(repoRoot, 'dist', 'test-bin', 'dirty-workload');
@@ -57,18 +58,22 @@ export function startWorkload(args: string[], opts: { binary?: string } = {}): P
       else lines.push(line);
     }
   });
-  const nextLine = (): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const queued = lines.shift();
-      if (queued !== undefined) {
-        resolve(queued);
-        return;
-      }
-      waiters.push(resolve);
-      child.once('exit', (code) => reject(new Error(`workload exited (${code}) before answering`)));
-    });
+  const nextLine = (what: string): Promise<string> =>
+    waitingFor(
+      `the dirty workload (pid ${child.pid}) to answer ${what}`,
+      () =>
+        new Promise((resolve, reject) => {
+          const queued = lines.shift();
+          if (queued !== undefined) {
+            resolve(queued);
+            return;
+          }
+          waiters.push(resolve);
+          child.once('exit', (code) => reject(new Error(`workload exited (${code}) before answering`)));
+        }),
+    );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return nextLine().then((ready) => {
+  return nextLine('READY').then((ready) => {
     const m = /^READY ([0-9a-f]+) (\d+) (\d+)$/.exec(ready);
     if (!m?.[1] || !m[2] || !m[3]) throw new Error(`workload said ${JSON.stringify(ready)}`);
     return {
@@ -79,13 +84,13 @@ export function startWorkload(args: string[], opts: { binary?: string } = {}): P
       pageSize: Number(m[3]),
       command: async (line: string) => {
         child.stdin.write(`${line}\n`);
-        const answer = await nextLine();
+        const answer = await nextLine(JSON.stringify(line));
         if (!answer.startsWith('OK')) throw new Error(`workload answered ${JSON.stringify(answer)} to ${line}`);
         return answer.slice(2).trim();
       },
       stop: async () => {
         child.stdin.end();
-        await exited;
+        await waitingFor(`the dirty workload (pid ${child.pid}) to exit once its stdin closed`, () => exited);
       },
     };
   });

@@ -1,4 +1,5 @@
 // Runs the built memlens command (or any command) as a user would, capturing its output and exit code.
+// (cli-in-process.ts runs memlens inside the test's own process instead.)
 import { spawn } from 'node:child_process';
 import { cliPath } from './paths.js';
 import { waitingFor } from './waiting.js';
@@ -53,7 +54,8 @@ export function runProcess(command: string, args: string[], opts: RunOptions = {
   );
 }
 
-const RUN_BOUND_MS = 10 * 60_000;
+/** How long a command may run unless its caller says otherwise. */
+export const RUN_BOUND_MS = 10 * 60_000;
 
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return runProcess(process.execPath, [cliPath, ...args], opts);

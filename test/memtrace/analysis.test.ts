@@ -69,7 +69,9 @@ test('scenario with a leak and a race: the leaking site, the racing window and i
 });
 
 test('Lwt separation: allocations inside Lwt are Lwt-owned and attributed to the first frame outside it', () => {
-  const { report: r } = analyse(buildScenario(base).bytes);
+  // One trace, analysed twice: without and with a prefix counted as Lwt.
+  const bytes = buildScenario(base).bytes;
+  const { report: r } = analyse(bytes);
   const lwtSites = r.sites.filter((s) => s.owner === 'lwt');
   assert.equal(lwtSites.length, 1);
   assert.match(lwtSites[0]?.label ?? '', /Server\.serve \(bin\/server\.ml:60\)/);
@@ -80,7 +82,7 @@ test('Lwt separation: allocations inside Lwt are Lwt-owned and attributed to the
   assert.ok(r.sites.some((s) => s.owner === 'app' && /Server\.parse/.test(s.label)));
   // A configured prefix makes Server.serve count as Lwt glue: its Lwt-owned memory moves out
   // to the next frame outside Lwt (past Lwt_main.run), Server.main.
-  const { report: r2 } = analyse(buildScenario(base).bytes, undefined, ['Dune__exe__Server.serve']);
+  const { report: r2 } = analyse(bytes, undefined, ['Dune__exe__Server.serve']);
   const lwt2 = r2.sites.filter((s) => s.owner === 'lwt');
   assert.equal(lwt2.length, 1);
   assert.match(lwt2[0]?.label ?? '', /Server\.main \(bin\/server\.ml:200\)/);

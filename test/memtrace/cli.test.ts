@@ -5,15 +5,18 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
 import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { publicTracePath, readPublicTrace, withoutPublicTraces } from './public-traces.js';
 import { buildScenario } from './scenarios.js';
 import { TraceEncoder } from './trace-encoder.js';
 
+// memlens runs in this process (runCliInProcess) but for the terminal report, which runs as the
+// built command.
 const dir = mkdtempSync(join(tmpdir(), 'memlens-memtrace-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('--json follows the contract: trace, events, sites, leaks, races', { skip: withoutPublicTraces }, async () => {
-  const r = await runCli(['memtrace', publicTracePath('ocamlopt-v3.ctf'), '--json']);
+  const r = await runCliInProcess(['memtrace', publicTracePath('ocamlopt-v3.ctf'), '--json']);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as MemtraceWireReport;
   assert.equal(j.schema, 'memlens.memtrace');
@@ -50,7 +53,7 @@ test('terminal report and --html on a scenario trace; --folded with --hide-lwt',
   assert.match(page, /^<!doctype html>/);
   assert.ok(!/<link|\ssrc=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/.test(page), 'no external resources');
   assert.match(page, /id="flame-data"/);
-  const f = await runCli(['memtrace', trace, '--folded', '--hide-lwt']);
+  const f = await runCliInProcess(['memtrace', trace, '--folded', '--hide-lwt']);
   assert.equal(f.code, 0, f.stderr);
   assert.ok(!/Lwt/.test(f.stdout));
   assert.match(f.stdout, /^Dune__exe__Server\.main;/m);
@@ -69,7 +72,7 @@ test('--html escapes every string from the trace', async () => {
   const trace = join(dir, 'evil.ctf');
   writeFileSync(trace, bytes);
   const html = join(dir, 'evil.html');
-  const r = await runCli(['memtrace', trace, '--html', html]);
+  const r = await runCliInProcess(['memtrace', trace, '--html', html]);
   assert.equal(r.code, 0, r.stderr);
   const page = readFileSync(html, 'utf8');
   assert.ok(!page.includes('<script>alert'));
@@ -84,7 +87,7 @@ test('--html escapes every string from the trace', async () => {
 test('bad input: one line and exit 1; bad usage: exit 2', { skip: withoutPublicTraces }, async () => {
   const text = join(dir, 'text.ctf');
   writeFileSync(text, 'not a trace\n');
-  let r = await runCli(['memtrace', text]);
+  let r = await runCliInProcess(['memtrace', text]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^memlens: .*not a memtrace trace \(no CTF magic\)\n$/);
   const mirage = join(dir, 'mirage.ctf');
@@ -94,17 +97,17 @@ test('bad input: one line and exit 1; bad usage: exit 2', { skip: withoutPublicT
     0x0c,
   ]);
   writeFileSync(mirage, m);
-  r = await runCli(['memtrace', mirage]);
+  r = await runCliInProcess(['memtrace', mirage]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^memlens: .*mirage-profile.*\n$/);
-  r = await runCli(['memtrace', join(dir, 'missing.ctf')]);
+  r = await runCliInProcess(['memtrace', join(dir, 'missing.ctf')]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /no such file/);
-  r = await runCli(['memtrace', publicTracePath('synthetic-v2.ctf'), '--top', '0']);
+  r = await runCliInProcess(['memtrace', publicTracePath('synthetic-v2.ctf'), '--top', '0']);
   assert.equal(r.code, 2);
-  r = await runCli(['memtrace', publicTracePath('synthetic-v2.ctf'), '--json', '--folded']);
+  r = await runCliInProcess(['memtrace', publicTracePath('synthetic-v2.ctf'), '--json', '--folded']);
   assert.equal(r.code, 2);
-  r = await runCli(['serve', '--memtrace-dir', join(dir, 'no-such-dir')]);
+  r = await runCliInProcess(['serve', '--memtrace-dir', join(dir, 'no-such-dir')]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--memtrace-dir: .* is not a directory/);
 });
@@ -113,7 +116,7 @@ test('a truncated trace is analysed with a warning, exit 0', { skip: withoutPubl
   const bytes = readPublicTrace('ocamlopt-v3.ctf');
   const cut = join(dir, 'cut.ctf');
   writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
-  const r = await runCli(['memtrace', cut, '--json']);
+  const r = await runCliInProcess(['memtrace', cut, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as MemtraceWireReport;
   assert.equal(j.integrity.truncated, true);

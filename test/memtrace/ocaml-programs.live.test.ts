@@ -105,7 +105,7 @@ test('SIGTERM flushes the trace: the program exits as the signal would, the trac
     }
   });
   child.kill('SIGTERM');
-  assert.equal(await exited, 128 + 15);
+  assert.equal(await waitingFor('leak_server to exit after SIGTERM', () => exited), 128 + 15);
   const j = await analyse(trace);
   assert.ok(j.leaks.length >= 1);
 });

@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
+import { waitingFor } from '../helpers/waiting.js';
 
 let built: string | undefined;
 
@@ -29,32 +30,40 @@ export interface Memload {
 /** Starts memload and resolves once every page is touched. */
 export function startMemload(args: string[]): Promise<Memload> {
   const child = spawn(buildMemload(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`memload exited early with ${code}: ${err}`)));
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /^ready ([\d ]+)\n/.exec(out);
-      if (!m?.[1]) return;
-      const pids = m[1].trim().split(' ').map(Number);
-      child.removeAllListeners('exit');
-      resolve({
-        parent: pids[0] ?? -1,
-        children: pids.slice(1),
-        child,
-        stop: () =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null) {
-              done();
-              return;
-            }
-            child.on('exit', () => done());
-            child.stdin.end();
-          }),
-      });
-    });
-  });
+  return waitingFor(
+    `memload ${args.join(' ')} (pid ${child.pid}) to touch its pages and say ready`,
+    () =>
+      new Promise((resolve, reject) => {
+        let out = '';
+        let err = '';
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+        child.on('error', reject);
+        child.on('exit', (code) => reject(new Error(`memload exited early with ${code}: ${err}`)));
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          const m = /^ready ([\d ]+)\n/.exec(out);
+          if (!m?.[1]) return;
+          const pids = m[1].trim().split(' ').map(Number);
+          child.removeAllListeners('exit');
+          resolve({
+            parent: pids[0] ?? -1,
+            children: pids.slice(1),
+            child,
+            stop: () =>
+              waitingFor(
+                `memload (pid ${child.pid}) to exit once its stdin closed`,
+                () =>
+                  new Promise<void>((done) => {
+                    if (child.exitCode !== null) {
+                      done();
+                      return;
+                    }
+                    child.on('exit', () => done());
+                    child.stdin.end();
+                  }),
+              ),
+          });
+        });
+      }),
+  );
 }

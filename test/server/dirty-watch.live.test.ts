@@ -68,12 +68,16 @@ class LiveClient {
   }
 
   static open(url: string): Promise<LiveClient> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
-      const client = new LiveClient(ws);
-      ws.once('open', () => resolve(client));
-      ws.once('error', reject);
-    });
+    return waitingFor(
+      `a WebSocket to ${url} to open`,
+      () =>
+        new Promise((resolve, reject) => {
+          const ws = new WebSocket(url);
+          const client = new LiveClient(ws);
+          ws.once('open', () => resolve(client));
+          ws.once('error', reject);
+        }),
+    );
   }
 
   send(m: unknown): void {

@@ -298,8 +298,9 @@ describe('WebSocket clients beyond the cap', async () => {
     const a = await rawExchange(port, rawGet('/api/v1/status', { Host: `127.0.0.1:${port}`, Connection: 'close' }));
     assert.equal(a.status, 200);
     for (const ws of sockets) ws.terminate();
-    await waitingFor('the server to see the WebSockets closed', async () => {
-      while (h.server.connections.counts().webSockets > 0) await new Promise((r) => setTimeout(r, 50));
+    await waitingFor('the server to see the WebSockets closed', async (signal) => {
+      while (!signal.aborted && h.server.connections.counts().webSockets > 0)
+        await new Promise((r) => setTimeout(r, 50));
     });
   });
 

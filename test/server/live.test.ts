@@ -20,20 +20,24 @@ function rawText(data: WebSocket.RawData): string {
 const inbox = new WeakMap<WebSocket, ServerMessage[]>();
 
 function attempt(url: string, headers: Record<string, string>): Promise<{ status: number } | { socket: WebSocket }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    const box: ServerMessage[] = [];
-    inbox.set(ws, box);
-    ws.on('message', (data: WebSocket.RawData) => box.push(JSON.parse(rawText(data)) as ServerMessage));
-    ws.once('unexpected-response', (_req, res) => {
-      resolve({ status: res.statusCode ?? 0 });
-      res.resume();
-    });
-    ws.once('open', () => resolve({ socket: ws }));
-    ws.once('error', (e) => {
-      if (!/Unexpected server response/.test(e.message)) reject(e);
-    });
-  });
+  return waitingFor(
+    `a WebSocket handshake with ${url}`,
+    () =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(url, { headers });
+        const box: ServerMessage[] = [];
+        inbox.set(ws, box);
+        ws.on('message', (data: WebSocket.RawData) => box.push(JSON.parse(rawText(data)) as ServerMessage));
+        ws.once('unexpected-response', (_req, res) => {
+          resolve({ status: res.statusCode ?? 0 });
+          res.resume();
+        });
+        ws.once('open', () => resolve({ socket: ws }));
+        ws.once('error', (e) => {
+          if (!/Unexpected server response/.test(e.message)) reject(e);
+        });
+      }),
+  );
 }
 
 /** Takes messages from the socket's inbox until `done` says stop, within the wait bound. */

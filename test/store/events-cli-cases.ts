@@ -5,10 +5,14 @@ import { after, before, test } from 'node:test';
 import { openStore } from '../../src/store/index.js';
 import type { MemEventJson } from '../../src/wire/events.js';
 import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { mariadbBackend, sqliteBackend, type Backend, type BackendKind } from './backends.js';
 import { event } from './events-fixture.js';
 
 export function eventsCliTests(kind: BackendKind): void {
+  // On SQLite (fast tier) memlens runs in this process, sparing a Node start-up per command; on
+  // MariaDB (live tier) the built command runs.
+  const memlens = kind === 'sqlite' ? runCliInProcess : runCli;
   const backends: Backend[] = [];
   const now = Date.now();
   before(async () => {
@@ -70,7 +74,7 @@ export function eventsCliTests(kind: BackendKind): void {
 
   test('--json prints NDJSON oldest first, exactly the wire fields, filtered by pid and --since', async () => {
     for (const b of backends) {
-      const r = await runCli(['events', '--db', b.url, '--pid', '42', '--since', '30m', '--json']);
+      const r = await memlens(['events', '--db', b.url, '--pid', '42', '--since', '30m', '--json']);
       assert.equal(r.code, 0, r.stderr);
       const got = parse(r.stdout);
       assert.deepEqual(
@@ -107,22 +111,22 @@ export function eventsCliTests(kind: BackendKind): void {
 
   test('filters by --name, --call, --until and --limit; the table shows errors and sizes', async () => {
     for (const b of backends) {
-      const byName = parse((await runCli(['events', '--db', b.url, '--name', 'other', '--json'])).stdout);
+      const byName = parse((await memlens(['events', '--db', b.url, '--name', 'other', '--json'])).stdout);
       assert.deepEqual(
         byName.map((e) => e.pid),
         [7],
       );
-      const byCall = parse((await runCli(['events', '--db', b.url, '--call', 'mremap', '--json'])).stdout);
+      const byCall = parse((await memlens(['events', '--db', b.url, '--call', 'mremap', '--json'])).stdout);
       assert.deepEqual(
         byCall.map((e) => e.ktime),
         ['4'],
       );
-      const old = parse((await runCli(['events', '--db', b.url, '--until', '1h', '--json'])).stdout);
+      const old = parse((await memlens(['events', '--db', b.url, '--until', '1h', '--json'])).stdout);
       assert.deepEqual(
         old.map((e) => [e.ktime, e.length]),
         [['1', 2 ** 53 + 4096]],
       );
-      const newest2 = parse((await runCli(['events', '--db', b.url, '--limit', '2', '--json'])).stdout);
+      const newest2 = parse((await memlens(['events', '--db', b.url, '--limit', '2', '--json'])).stdout);
       assert.deepEqual(
         newest2.map((e) => e.ktime),
         ['3', '4'],
@@ -130,11 +134,11 @@ export function eventsCliTests(kind: BackendKind): void {
       // Between the second and third event whatever time the test takes to get here.
       const iso = new Date(now - 45_000).toISOString();
       assert.deepEqual(
-        parse((await runCli(['events', '--db', b.url, '--since', iso, '--json'])).stdout).map((e) => e.ktime),
+        parse((await memlens(['events', '--db', b.url, '--since', iso, '--json'])).stdout).map((e) => e.ktime),
         ['3', '4'],
       );
 
-      const t = await runCli(['events', '--db', b.url]);
+      const t = await memlens(['events', '--db', b.url]);
       assert.equal(t.code, 0);
       const lines = t.stdout.trim().split('\n');
       assert.equal(lines.length, 5);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { openStore } from '../../src/store/index.js';
 import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { sqliteBackend } from './backends.js';
 import { eventsCliTests } from './events-cli-cases.js';
 import { event } from './events-fixture.js';
@@ -21,11 +22,11 @@ test('bad flags are usage errors (exit 2); an unreachable database exits 1; one 
     ['--limit', '0'],
     ['--db', 'ftp://x/y'],
   ]) {
-    const r = await runCli(['events', ...args]);
+    const r = await runCliInProcess(['events', ...args]);
     assert.equal(r.code, 2, args.join(' '));
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
-  const r = await runCli(['events', '--db', 'mysql://root@127.0.0.1:1/x']);
+  const r = await runCliInProcess(['events', '--db', 'mysql://root@127.0.0.1:1/x']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^memlens: cannot reach database mysql:\/\/root@127\.0\.0\.1:1\/x: connection refused/);
 });
@@ -37,7 +38,7 @@ test('events --json carries each row id, so that --before ID pages further back'
     await store.appendEvents([1, 2, 3, 4, 5].map((k) => event({ ktimeNs: BigInt(k), pid: 100 + k })));
     await store.close();
     const page = async (args: string[]): Promise<{ id: number; pid: number }[]> => {
-      const r = await runCli(['events', '--db', b.url, '--json', '--limit', '2', ...args]);
+      const r = await runCliInProcess(['events', '--db', b.url, '--json', '--limit', '2', ...args]);
       assert.equal(r.code, 0, r.stderr);
       return r.stdout
         .trim()
@@ -69,7 +70,7 @@ test('a store that is not there is an error (exit 1, one line) and is not create
   after(() => rmSync(scratch, { recursive: true, force: true }));
   const file = join(scratch, 'typo.sqlite');
   for (const args of [[], ['--json'], ['--prune', '--max-rows', '5']]) {
-    const r = await runCli(['events', '--db', file, ...args]);
+    const r = await runCliInProcess(['events', '--db', file, ...args]);
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(
       r.stderr,
@@ -78,7 +79,7 @@ test('a store that is not there is an error (exit 1, one line) and is not create
     assert.equal(r.stdout, '');
     assert.equal(existsSync(file), false, 'no file created');
   }
-  const dir = await runCli(['events', '--db', scratch]);
+  const dir = await runCliInProcess(['events', '--db', scratch]);
   assert.equal(dir.code, 1);
   assert.match(dir.stderr, /^memlens: no database sqlite:.*: not a file/);
   // The default store too: a machine that never traced has none.

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createConnection } from 'mysql2/promise';
+import { waitingFor } from '../helpers/waiting.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -71,17 +72,20 @@ export class PrivateMariadb {
       { stdio: 'ignore' },
     );
     this.child = child;
-    for (;;) {
-      if (child.exitCode !== null)
-        throw new Error(`mariadbd exited with ${child.exitCode}; see ${join(this.dir, 'error.log')}`);
-      try {
-        const c = await createConnection({ host: '127.0.0.1', port: this.port, user: 'root' });
-        await c.end();
-        return;
-      } catch {
-        await sleep(100);
+    await waitingFor(`the private mariadbd on port ${this.port} to accept connections`, async (signal) => {
+      for (;;) {
+        if (child.exitCode !== null)
+          throw new Error(`mariadbd exited with ${child.exitCode}; see ${join(this.dir, 'error.log')}`);
+        if (signal.aborted) throw signal.reason;
+        try {
+          const c = await createConnection({ host: '127.0.0.1', port: this.port, user: 'root' });
+          await c.end();
+          return;
+        } catch {
+          await sleep(100);
+        }
       }
-    }
+    });
   }
 
   /** kill -9: the server vanishes mid-transaction, as in a crash or a pulled cable. */
@@ -90,7 +94,7 @@ export class PrivateMariadb {
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
-    await exited;
+    await waitingFor(`the private mariadbd (pid ${child.pid}) to exit after SIGKILL`, () => exited);
     this.child = undefined;
   }
 
@@ -101,7 +105,7 @@ export class PrivateMariadb {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGCONT');
     child.kill('SIGTERM');
-    await exited;
+    await waitingFor(`the private mariadbd (pid ${child.pid}) to shut down after SIGTERM`, () => exited);
     this.child = undefined;
   }
 

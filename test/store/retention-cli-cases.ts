@@ -5,12 +5,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openStore } from '../../src/store/index.js';
 import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { mariadbBackend, sqliteBackend, type BackendKind } from './backends.js';
 import { event } from './events-fixture.js';
 
 const HOUR_MS = 3_600_000;
 
 export function retentionCliTests(kind: BackendKind): void {
+  // On SQLite (fast tier) memlens runs in this process, sparing a Node start-up per command; on
+  // MariaDB (live tier) the built command runs.
+  const memlens = kind === 'sqlite' ? runCliInProcess : runCli;
   test(`events --prune: --max-age drops what is older, --max-rows keeps the newest; bad limits are usage errors (${kind})`, async () => {
     const b = kind === 'sqlite' ? sqliteBackend() : await mariadbBackend('memlens_test_store_prune');
     try {
@@ -22,13 +26,13 @@ export function retentionCliTests(kind: BackendKind): void {
       );
       await store.close();
 
-      const age = await runCli(['events', '--db', b.url, '--prune', '--max-age', '2d']);
+      const age = await memlens(['events', '--db', b.url, '--prune', '--max-age', '2d']);
       assert.equal(age.code, 0, age.stderr);
       assert.match(age.stdout, /^pruned 2 events/);
-      const rows = await runCli(['events', '--db', b.url, '--prune', '--max-rows', '2']);
+      const rows = await memlens(['events', '--db', b.url, '--prune', '--max-rows', '2']);
       assert.equal(rows.code, 0, rows.stderr);
       assert.match(rows.stdout, /^pruned 1 events/);
-      const left = await runCli(['events', '--db', b.url, '--json']);
+      const left = await memlens(['events', '--db', b.url, '--json']);
       assert.deepEqual(
         left.stdout
           .trim()
@@ -39,7 +43,7 @@ export function retentionCliTests(kind: BackendKind): void {
       );
 
       for (const args of [['--prune'], ['--prune', '--max-age', 'soon'], ['--prune', '--max-rows', '0']]) {
-        const r = await runCli(['events', '--db', b.url, ...args]);
+        const r = await memlens(['events', '--db', b.url, ...args]);
         assert.equal(r.code, 2, args.join(' '));
         assert.equal(r.stderr.split('\n').filter((l) => l !== '').length, 1, r.stderr);
       }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRandom } from '../../src/base/random.js';
 import { openStore, openStoreSink } from '../../src/store/index.js';
+import { waitingFor } from '../helpers/waiting.js';
 import { sqliteBackend } from './backends.js';
 import { randomEvents } from './events-fixture.js';
 import { collector, reusedPidTests } from './trace-sink-cases.js';
@@ -52,7 +53,10 @@ test('retention runs while tracing: --max-rows keeps the newest events', async (
     const store = await openStore(backend.url);
     try {
       // Wait for the first pass to have deleted the 200 oldest rows, then for the fresh events.
-      while ((await store.countEvents({ host: 'r' })) > 150) await new Promise((r) => setTimeout(r, 20));
+      await waitingFor('the first retention pass to leave at most 150 events of host r', async (signal) => {
+        while (!signal.aborted && (await store.countEvents({ host: 'r' })) > 150)
+          await new Promise((r) => setTimeout(r, 20));
+      });
       await sink.close({ lostEvents: 0, unpaired: 0, malformed: 0 });
       assert.match(err.said(), /retention deleted 200 stored events/);
       const page = await store.queryEvents({ host: 'r', limit: 10_000 });

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import type { MemEventJson } from '../../src/wire/events.js';
 import { repoRoot } from '../helpers/paths.js';
 import { waitingFor } from '../helpers/waiting.js';
-import { startTrace, startWorkload } from './trace-process.js';
+import { ended, startTrace, startWorkload } from './trace-process.js';
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -80,7 +80,7 @@ for (const backend of ['tracefs', 'bpftrace'] as const) {
       }
     });
     trace.child.kill('SIGINT');
-    const code = await trace.exited;
+    const code = await ended(trace, 'after SIGINT');
     await w.finish();
     assert.equal(code, 0, trace.stderr());
 

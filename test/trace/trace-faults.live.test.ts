@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/paths.js';
 import { Teardown } from '../helpers/teardown.js';
-import { waitAtMost } from '../helpers/waiting.js';
+import { waitAtMost, waitingFor } from '../helpers/waiting.js';
 import { PrivateMariadb } from '../store/private-mariadb.js';
 import { startTrace, type Running } from './trace-process.js';
 import { fillDisk } from '../helpers/disk-fill.js';
@@ -49,7 +49,7 @@ async function startSteps(): Promise<Steps> {
   const child = spawn(binary, []);
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async (): Promise<string> => {
-    const r = await lines.next();
+    const r = await waitingFor(`mmap-steps (pid ${child.pid}) to print its next line`, () => lines.next());
     assert.ok(r.done !== true, 'workload ended early');
     return r.value;
   };
@@ -65,7 +65,7 @@ async function startSteps(): Promise<Steps> {
     },
     finish: async () => {
       child.stdin.end();
-      await closed;
+      await waitingFor(`mmap-steps (pid ${child.pid}) to exit once its stdin closed`, () => closed);
     },
   };
 }

@@ -3,13 +3,24 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { cliPath } from '../helpers/paths.js';
+import { waitAtMost, waitingFor } from '../helpers/waiting.js';
 
 export interface Running {
   child: ChildProcessWithoutNullStreams;
   stdout: () => string;
   stderr: () => string;
-  /** Resolves with the exit code when the process ends. */
+  /** Resolves with the exit code when the process ends (await it through `ended`, which is bounded). */
   exited: Promise<number | null>;
+}
+
+/** The exit code of a trace that was told to stop (`after`: how), waiting at most 5 minutes. */
+export function ended(trace: Running, after: string): Promise<number | null> {
+  return waitAtMost(
+    5 * 60_000,
+    `memlens trace (pid ${trace.child.pid}) to exit ${after}`,
+    () => trace.exited,
+    () => `memlens said: ${trace.stderr()}`,
+  );
 }
 
 /** Starts `memlens trace ARGS` and resolves once it says it is tracing. */
@@ -21,13 +32,17 @@ export async function startTrace(args: string[], env: NodeJS.ProcessEnv = {}): P
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      if (err.includes('memlens: tracing')) resolve();
-    });
-    void exited.then((code) => reject(new Error(`memlens trace ended (${code}) before tracing: ${err}`)));
-  });
+  await waitingFor(
+    `memlens trace ${args.join(' ')} (pid ${child.pid}) to say it is tracing`,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        child.stderr.setEncoding('utf8').on('data', (d: string) => {
+          err += d;
+          if (err.includes('memlens: tracing')) resolve();
+        });
+        void exited.then((code) => reject(new Error(`memlens trace ended (${code}) before tracing: ${err}`)));
+      }),
+  );
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
@@ -45,7 +60,9 @@ export async function startWorkload(binary: string, execLink: string): Promise<W
   const lines = createInterface({ input: child.stdout });
   const iterator = lines[Symbol.asyncIterator]();
   const next = async () => {
-    const r = await iterator.next();
+    const r = await waitingFor(`the workload ${binary} (pid ${child.pid}) to print its next line`, () =>
+      iterator.next(),
+    );
     assert.ok(r.done !== true, 'workload ended early');
     return r.value;
   };
@@ -62,7 +79,7 @@ export async function startWorkload(binary: string, execLink: string): Promise<W
     },
     finish: async () => {
       child.stdin.end();
-      await closed;
+      await waitingFor(`the workload ${binary} (pid ${child.pid}) to exit once its stdin closed`, () => closed);
     },
   };
 }

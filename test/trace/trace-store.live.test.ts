@@ -10,7 +10,7 @@ import { after, test } from 'node:test';
 import type { MemEventJson } from '../../src/wire/events.js';
 import { runCli } from '../helpers/cli.js';
 import { buildWorkload, checkWorkloadEvents, parseDone } from './known-workload.js';
-import { startTrace, startWorkload } from './trace-process.js';
+import { ended, startTrace, startWorkload } from './trace-process.js';
 
 const { binary, execLink } = buildWorkload();
 const dir = mkdtempSync(join(tmpdir(), 'memlens-trace-store-'));
@@ -37,7 +37,7 @@ async function traceInto(db: string): Promise<void> {
   const ids = parseDone(await w.go());
   await new Promise((r) => setTimeout(r, 300)); // one read round, so the last calls are in
   trace.child.kill('SIGINT');
-  const code = await trace.exited;
+  const code = await ended(trace, 'after SIGINT');
   await w.finish();
   assert.equal(code, 0, trace.stderr());
   const ours = (e: MemEventJson) => e.pid === ids.pid || e.pid === ids.childPid;

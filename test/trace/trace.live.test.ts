@@ -7,7 +7,7 @@ import type { MemEventJson } from '../../src/wire/events.js';
 import { runCli } from '../helpers/cli.js';
 import { withTraceLock } from '../helpers/trace-lock.js';
 import { buildWorkload, checkWorkloadEvents, parseDone } from './known-workload.js';
-import { startTrace, startWorkload } from './trace-process.js';
+import { ended, startTrace, startWorkload } from './trace-process.js';
 
 const INSTANCES = '/sys/kernel/tracing/instances';
 const { binary, execLink } = buildWorkload();
@@ -57,7 +57,7 @@ test('the traced events of the workload match its calls exactly; mapped now matc
     .reduce((n, m) => n + (m?.[1] && m[2] ? parseInt(m[2], 16) - parseInt(m[1], 16) : 0), 0);
   await new Promise((r) => setTimeout(r, 300)); // one read round, so the last calls are in
   trace.child.kill('SIGINT');
-  const code = await trace.exited;
+  const code = await ended(trace, 'after SIGINT');
   await w.finish();
   assert.equal(code, 0, trace.stderr());
 
@@ -128,7 +128,7 @@ async function traceWorkloadPid(
   const ids = parseDone(await w.go());
   await new Promise((r) => setTimeout(r, 300));
   trace.child.kill('SIGTERM');
-  const code = await trace.exited;
+  const code = await ended(trace, 'after SIGTERM');
   await w.finish();
   assert.equal(code, 0, trace.stderr());
   return { trace, ids };
@@ -161,7 +161,7 @@ test('kill -9 leaves the instance behind; the next start removes it', async () =
     const left = memlensInstances().find((n) => n.startsWith(`memlens-${pid}-`));
     assert.ok(left);
     trace.child.kill('SIGKILL');
-    await trace.exited;
+    await ended(trace, 'after SIGKILL');
     assert.ok(memlensInstances().includes(left), 'SIGKILL cannot clean up');
     const next = await runCli(['trace', '--no-store', '--duration', '200ms']);
     assert.equal(next.code, 0, next.stderr);
@@ -215,7 +215,7 @@ test('--quiet prints no line per call, only the summary', async () => {
 
 test('--include-self shows memlens itself, which is otherwise left out', async () => {
   const withSelf = await startTrace(['--json', '--no-store', '--include-self', '--duration', '300ms']);
-  assert.equal(await withSelf.exited, 0, withSelf.stderr());
+  assert.equal(await ended(withSelf, 'at the end of --duration 300ms'), 0, withSelf.stderr());
   const own = parseNdjson(withSelf.stdout()).filter((e) => e.pid === withSelf.child.pid);
   assert.ok(own.length > 0, 'node maps memory while it reads /proc and the ring buffers');
   assert.ok(
@@ -223,6 +223,6 @@ test('--include-self shows memlens itself, which is otherwise left out', async (
     own[0]?.name,
   );
   const without = await startTrace(['--json', '--no-store', '--duration', '300ms']);
-  assert.equal(await without.exited, 0, without.stderr());
+  assert.equal(await ended(without, 'at the end of --duration 300ms'), 0, without.stderr());
   assert.equal(parseNdjson(without.stdout()).filter((e) => e.pid === without.child.pid).length, 0);
 });

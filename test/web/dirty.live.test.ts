@@ -86,8 +86,8 @@ describe('the Dirty pages tab against a live watch', { skip: canRun ? false : 'n
     ]);
     teardown.add(async () => assert.equal(await serve.stop(), 0, serve.stderr()));
     // The page opens late: three rounds are already measured, and must be on the chart.
-    await waitingFor("the watch's third round", async () => {
-      while (((await dirtyBody(serve)).watch?.rounds ?? 0) < 3)
+    await waitingFor("the watch's third round", async (signal) => {
+      while (!signal.aborted && ((await dirtyBody(serve)).watch?.rounds ?? 0) < 3)
         await new Promise((resolve) => setTimeout(resolve, 100));
     });
     browser = await launchBrowser();

@@ -145,14 +145,18 @@ export async function startWorkloadMode(name: string, args: string[]): Promise<W
   return {
     pid: child.pid ?? 0,
     stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) {
-          resolve();
-          return;
-        }
-        child.once('exit', () => resolve());
-        child.stdin.end();
-      }),
+      waitingFor(
+        `the workload ${name} (pid ${child.pid}) to exit once its stdin closed`,
+        () =>
+          new Promise((resolve) => {
+            if (child.exitCode !== null) {
+              resolve();
+              return;
+            }
+            child.once('exit', () => resolve());
+            child.stdin.end();
+          }),
+      ),
   };
 }
 
