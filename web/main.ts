@@ -70,6 +70,9 @@ function showTab(t: Tab): void {
     byId(`view-${name}`).hidden = name !== t;
     byId(`tab-${name}`).setAttribute('aria-selected', String(name === t));
   }
+  // After the tab's element is shown, so that its charts measure their real size.
+  processes.setShown(t === 'processes');
+  system.setShown(t === 'system');
   if (t === 'calls' && !callsLoaded) {
     callsLoaded = true;
     calls.setHost(host);

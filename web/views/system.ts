@@ -65,11 +65,19 @@ export class SystemView {
   private body: LedgerBody | null = null;
   private readonly chart: Chart;
   private readonly showFree: HTMLInputElement;
+  /** Drawn only while its tab is open (see ProcessesView.setShown). */
+  private shown = true;
+  private stale = false;
 
   constructor() {
     this.chart = makeChart(byId('ledger'), 'svg');
     this.showFree = byId('ledger-free', HTMLInputElement);
     this.showFree.addEventListener('change', () => this.render());
+  }
+
+  setShown(shown: boolean): void {
+    this.shown = shown;
+    if (shown && this.stale) this.render();
   }
 
   set(body: LedgerBody): void {
@@ -87,6 +95,8 @@ export class SystemView {
   }
 
   private render(): void {
+    this.stale = !this.shown;
+    if (!this.shown) return;
     const b = this.body;
     const c = themeColours();
     const root = b?.root ?? null;

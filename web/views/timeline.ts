@@ -213,7 +213,9 @@ export class TimelineView {
         host: this.host,
         from: Math.round(to - this.span),
         to: Math.round(to),
-        points: width,
+        // A point per 2 pixels: the stacked areas look the same as at one per pixel, and the
+        // answer (about 350 bytes a point) and the drawing take half as long.
+        points: Math.round(width / 2),
         pids: pids === '' ? undefined : pids,
       });
       this.drawPicker();
