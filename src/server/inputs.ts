@@ -92,7 +92,8 @@ export interface EventStoreView {
   /** "sqlite:/path" or "mysql://host/db": for display, never with a password. */
   readonly description: string;
   page(filter: EventViewFilter, before: string | null, limit: number): Promise<EventPage>;
-  count(filter: EventViewFilter): Promise<number>;
+  /** How many events match, counting at most `atMost` when given (the answer is then ≤ atMost). */
+  count(filter: EventViewFilter, atMost?: number): Promise<number>;
   hosts(): Promise<string[]>;
   processTotals(host: string): Promise<StoredProcessTotal[]>;
 }

@@ -16,7 +16,7 @@ import type {
   StatusBody,
   TimelineBody,
 } from '../wire/messages.js';
-import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
+import { EVENT_COUNT_CAP, MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import { processPie, storedProcessRows } from './aggregate.js';
 import type { EventViewFilter, EventStoreView, HistoryReader, MappingsReader } from './inputs.js';
 import type { LiveState } from './live-state.js';
@@ -293,8 +293,9 @@ export class DashboardViews {
 
   async eventCount(q: EventsQuery): Promise<EventCountBody> {
     const host = this.hostOf(q.host);
-    const count = this.store === null ? 0 : await this.store.count(this.filterOf(q));
-    return { type: 'event-count', v, host, count };
+    // One more than the cap tells "exactly the cap" from "more".
+    const n = this.store === null ? 0 : await this.store.count(this.filterOf(q), EVENT_COUNT_CAP + 1);
+    return { type: 'event-count', v, host, count: Math.min(n, EVENT_COUNT_CAP), capped: n > EVENT_COUNT_CAP };
   }
 
   async hosts(): Promise<HostsBody> {

@@ -562,7 +562,19 @@ export class EventStore {
     }
   }
 
-  async countEvents(filter: EventFilter = {}): Promise<number> {
+  /** How many events match; with `atMost`, stops counting there (a bounded read). */
+  async countEvents(filter: EventFilter = {}, atMost?: number): Promise<number> {
+    if (atMost !== undefined) {
+      const limited = this.filtered(filter)
+        .select('id')
+        .limit(Math.max(0, Math.trunc(atMost)))
+        .as('m');
+      const row = await this.db
+        .selectFrom(limited)
+        .select((eb) => eb.fn.countAll<Int64Out>().as('n'))
+        .executeTakeFirstOrThrow();
+      return dbToNumber(row.n);
+    }
     const row = await this.filtered(filter)
       .select((eb) => eb.fn.countAll<Int64Out>().as('n'))
       .executeTakeFirstOrThrow();

@@ -285,7 +285,17 @@ export interface EventCountBody {
   v: V;
   host: string;
   count: number;
+  /** True when more events match than were counted: `count` is then a lower bound (EVENT_COUNT_CAP). */
+  capped: boolean;
 }
+
+/**
+ * How many matching events a filtered count counts at most. A count by pid or name reads each
+ * matching event's row (no index holds the host with them): 0.7–1.1 s for the busiest process of
+ * a store of 10 million events, on the server's thread (bench/serve/large-store.ts). Beyond this
+ * many the answer is "more than", which the calls table says so.
+ */
+export const EVENT_COUNT_CAP = 10_000;
 
 export interface ProcessDetailBody {
   type: 'process';

@@ -127,8 +127,8 @@ export class MemoryEventStore implements EventStoreView {
     return Promise.resolve({ events: slice, next: more && last !== undefined ? last.ktimeNs.toString() : null });
   }
 
-  count(filter: EventViewFilter): Promise<number> {
-    return Promise.resolve(this.matching(filter).length);
+  count(filter: EventViewFilter, atMost = Infinity): Promise<number> {
+    return Promise.resolve(Math.min(atMost, this.matching(filter).length));
   }
 
   hosts(): Promise<string[]> {

@@ -2,7 +2,16 @@
 // read-only API, paging, input validation.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { EventsBody, PieBody, ProcessDetailBody, ProcessesBody, StatusBody } from '../../src/wire/messages.js';
+import {
+  EVENT_COUNT_CAP,
+  type EventCountBody,
+  type EventsBody,
+  type PieBody,
+  type ProcessDetailBody,
+  type ProcessesBody,
+  type StatusBody,
+} from '../../src/wire/messages.js';
+import { eventFixture } from './fixtures.js';
 import { makeHarness } from './harness.js';
 
 describe('access on loopback without a token', async () => {
@@ -109,6 +118,24 @@ describe('access on loopback without a token', async () => {
       other.rows.map((r) => [r.host, r.call]),
       [['otherhost', 'munmap']],
     );
+  });
+
+  test('events/count: exact up to the cap, then "more than" the cap', async () => {
+    const count = async (q: string): Promise<EventCountBody> =>
+      (await app.inject({ url: `/api/v1/events/count?${q}`, headers: { host: '127.0.0.1' } })).json<EventCountBody>();
+    const exact = await count('pid=113');
+    assert.deepEqual([exact.count, exact.capped], [2, false]);
+    const bulk = Array.from({ length: EVENT_COUNT_CAP + 1 }, (_, i) => ({ ...eventFixture(i, 'bulk'), pid: 999 }));
+    h.store.events.push(...bulk);
+    try {
+      const over = await count('host=bulk&pid=999');
+      assert.deepEqual([over.count, over.capped], [EVENT_COUNT_CAP, true]);
+      h.store.events.pop();
+      const at = await count('host=bulk&pid=999');
+      assert.deepEqual([at.count, at.capped], [EVENT_COUNT_CAP, false], 'exactly the cap is not "more than"');
+    } finally {
+      h.store.events.splice(h.store.events.length - EVENT_COUNT_CAP);
+    }
   });
 
   test('bad query values are a 400 with a reason, not a crash', async () => {

@@ -346,6 +346,14 @@ export function storeTests(kind: BackendKind): void {
       assert.equal(hosts.get('mh-one')?.eventCount, 1);
     });
 
+    test('a count can stop at a bound', async () => {
+      const host = 'bounded-count';
+      await store.appendEvents(Array.from({ length: 30 }, (_, i) => event({ host, pid: 5, ktimeNs: BigInt(i + 1) })));
+      assert.equal(await store.countEvents({ host, pid: 5 }, 10), 10);
+      assert.equal(await store.countEvents({ host, pid: 5 }, 100), 30);
+      assert.equal(await store.countEvents({ host, pid: 6 }, 10), 0);
+    });
+
     test('an overlong name is cut to its column instead of failing the batch', async () => {
       const host = 'long';
       await store.appendEvents([event({ host, name: 'n'.repeat(300), thread: `${'t'.repeat(254)}😀` })]);

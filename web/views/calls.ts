@@ -404,7 +404,10 @@ export class CallList {
     const gen = this.generation;
     try {
       const c = await api.eventCount(this.query());
-      if (gen === this.generation) this.onInfo(`${countText(c.count)} calls stored match`);
+      if (gen === this.generation)
+        this.onInfo(
+          c.capped ? `more than ${countText(c.count)} calls stored match` : `${countText(c.count)} calls stored match`,
+        );
     } catch (e) {
       this.onInfo(`count unavailable: ${e instanceof Error ? e.message : String(e)}`);
     }

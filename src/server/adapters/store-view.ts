@@ -30,14 +30,14 @@ export function storeView(store: EventStore): EventStoreView {
       return { events: rows, next: rows.length === limit && last !== undefined ? String(last.id) : null };
     },
     // A host's whole count is kept by the store; any narrower filter is counted.
-    count: (filter) =>
+    count: (filter, atMost) =>
       filter.pid === undefined &&
       filter.name === undefined &&
       filter.call === undefined &&
       filter.fromMs === undefined &&
       filter.toMs === undefined
         ? store.storedEvents(filter.host)
-        : store.countEvents(storeFilter(filter)),
+        : store.countEvents(storeFilter(filter), atMost),
     async hosts() {
       return (await store.hosts()).map((h) => h.host);
     },
