@@ -697,12 +697,17 @@ export class EventStore {
     where: (eb: ExpressionBuilder<StoreDatabase, 'events'>) => Expression<SqlBool>,
   ): Promise<number> {
     return this.db.transaction().execute(async (trx) => {
-      const perHost = await trx
+      const count = trx
         .selectFrom('events')
         .where(where)
         .select(['host', (eb) => eb.fn.countAll<Int64Out>().as('n')])
-        .groupBy('host')
-        .execute();
+        .groupBy('host');
+      // On MySQL a plain SELECT reads the transaction's snapshot while the DELETE acts on the
+      // rows committed now; a locking read counts the rows the DELETE will find (another writer's
+      // events committed in between included). On SQLite (WAL) the transaction cannot miscount: if
+      // another connection wrote after the count, the DELETE fails with SQLITE_BUSY_SNAPSHOT and
+      // nothing is deleted (https://sqlite.org/rescode.html#busy_snapshot).
+      const perHost = await (this.dialect === 'mysql' ? count.forUpdate() : count).execute();
       const r = await trx.deleteFrom('events').where(where).executeTakeFirst();
       for (const h of perHost)
         await trx
