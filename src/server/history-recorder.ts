@@ -344,10 +344,12 @@ export class HistoryRecorder {
     toMs: number,
     pids: readonly number[],
   ): Promise<PssBucketRow[]> {
+    // One tier throughout: a bucket is known by its time and process instance.
+    const key = (r: PssBucketRow): string => `${r.tMs}|${instKey(r.pid, r.startTicks)}`;
     const map = new Map<string, PssBucketRow>();
-    for (const r of await this.store.pssSeries(host, tier, fromMs, toMs, pids)) map.set(procKey({ ...r, tier }), r);
+    for (const r of await this.store.pssSeries(host, tier, fromMs, toMs, pids)) map.set(key(r), r);
     for (const r of this.pendingProcessRows(host, tier, fromMs, toMs, new Set(pids)))
-      mergeInto<PssBucketRow>(map, procKey(r), r, mergePssBucket);
+      mergeInto<PssBucketRow>(map, key(r), r, mergePssBucket);
     return [...map.values()];
   }
 
