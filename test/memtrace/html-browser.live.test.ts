@@ -8,25 +8,14 @@ import { after, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { artifactsDir } from '../helpers/paths.js';
 import { runCli } from '../helpers/cli.js';
-import { buildScenario } from './scenarios.js';
+import { buildScenario, LEAKY_SERVER } from './scenarios.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memlens-memtrace-html-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the HTML report works offline in Chromium: timeline, flame graph, hide Lwt, zoom', async () => {
   const trace = join(dir, 'server.ctf');
-  writeFileSync(
-    trace,
-    buildScenario({
-      durationS: 40,
-      tickUs: 2000,
-      leak: true,
-      race: { fromS: 10, toS: 20 },
-      warmup: false,
-      seed: 8,
-      tasks: true,
-    }).bytes,
-  );
+  writeFileSync(trace, buildScenario(LEAKY_SERVER).bytes);
   const html = join(dir, 'report.html');
   const r = await runCli(['memtrace', trace, '--html', html]);
   assert.equal(r.code, 0, r.stderr);

@@ -58,6 +58,20 @@ export interface ScenarioOptions {
   sink?: (packet: Uint8Array) => void;
 }
 
+/**
+ * The trace the browser tests open: 40 s of an Lwt server whose requests run in a task frame, with
+ * a leak and a race from 10 s to 20 s, without warm-up.
+ */
+export const LEAKY_SERVER: ScenarioOptions = {
+  durationS: 40,
+  tickUs: 2000,
+  leak: true,
+  race: { fromS: 10, toS: 20 },
+  warmup: false,
+  seed: 8,
+  tasks: true,
+};
+
 export const T0 = 1_700_000_000_000_000;
 
 /** Builds the trace; returns its bytes and what was written. */

@@ -19,7 +19,7 @@ import { artifactsDir } from '../helpers/paths.js';
 import { Teardown } from '../helpers/teardown.js';
 import { describePredicate, waitingFor } from '../helpers/waiting.js';
 import { publicTracePath } from '../memtrace/public-traces.js';
-import { buildScenario } from '../memtrace/scenarios.js';
+import { buildScenario, LEAKY_SERVER } from '../memtrace/scenarios.js';
 import type { LiveServe, Workload } from './live-serve.js';
 import { launchBrowser, startServe, startWorkload } from './live-serve.js';
 
@@ -403,18 +403,7 @@ describe(
 
     test('a report whose live memory passes 10 MiB keeps its y labels whole', async () => {
       const trace = join(dir, 'big.ctf');
-      writeFileSync(
-        trace,
-        buildScenario({
-          durationS: 40,
-          tickUs: 2000,
-          leak: true,
-          race: { fromS: 10, toS: 20 },
-          warmup: false,
-          seed: 8,
-          tasks: true,
-        }).bytes,
-      );
+      writeFileSync(trace, buildScenario(LEAKY_SERVER).bytes);
       const page = await report('big', trace);
       await page.setViewportSize({ width: 800, height: 600 });
       const labels = await labelsInside(page);

@@ -21,7 +21,7 @@ import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { artifactsDir } from '../helpers/paths.js';
 import { Teardown } from '../helpers/teardown.js';
-import { buildScenario } from '../memtrace/scenarios.js';
+import { buildScenario, LEAKY_SERVER } from '../memtrace/scenarios.js';
 import type { LiveServe, Workload } from './live-serve.js';
 import {
   launchBrowser,
@@ -257,18 +257,7 @@ describe(
 
     before(async () => {
       teardown.add(() => rmSync(traces, { recursive: true, force: true }));
-      writeFileSync(
-        join(traces, TRACE),
-        buildScenario({
-          durationS: 40,
-          tickUs: 2000,
-          leak: true,
-          race: { fromS: 10, toS: 20 },
-          warmup: false,
-          seed: 8,
-          tasks: true,
-        }).bytes,
-      );
+      writeFileSync(join(traces, TRACE), buildScenario(LEAKY_SERVER).bytes);
       // The workloads start before the server: their mappings come from /proc/PID/maps then, and
       // the dirty-pages watch needs a pid to watch.
       mapper = await startWorkload('mlviews', 1, 2, 1);
