@@ -166,8 +166,14 @@ function* csvRecords(text: string): Generator<string[]> {
 
 test('--all --json: 300,000 events, each once, oldest first, in bounded memory', async () => {
   const out = join(scratch, 'all.ndjson');
-  const midRun = await runToFile(['events', '--db', mid.url, '--all', '--json'], join(scratch, 'mid.ndjson'));
-  assert.equal(midRun.code, 0, midRun.stderr);
+  // The reference is the higher of two runs of the 100,000: one run's peak once stayed at 133 MiB,
+  // below where the heap settles, and the 300,000 (176 MiB) then passed the bound without any
+  // row held. Two runs measure the settled peak; the bound above it stays 40 MiB.
+  const midA = await runToFile(['events', '--db', mid.url, '--all', '--json'], join(scratch, 'mid.ndjson'));
+  const midB = await runToFile(['events', '--db', mid.url, '--all', '--json'], join(scratch, 'mid.ndjson'));
+  assert.equal(midA.code, 0, midA.stderr);
+  assert.equal(midB.code, 0, midB.stderr);
+  const midRun = midA.peakRssKib >= midB.peakRssKib ? midA : midB;
   const r = await runToFile(['events', '--db', big.url, '--all', '--json'], out);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
