@@ -322,13 +322,6 @@ export class HistoryRecorder {
   }
 
   /** The stored rows and the pending ones, a bucket merged into one row. */
-  private async systemRows(host: string, tier: number, fromMs: number, toMs: number): Promise<SystemHistoryRow[]> {
-    const map = new Map<string, SystemHistoryRow>();
-    for (const r of await this.store.system(host, tier, fromMs, toMs)) map.set(sysKey(r), r);
-    for (const r of this.pendingSystemRows(host, tier, fromMs, toMs)) mergeInto(map, sysKey(r), r, mergeSystemRow);
-    return [...map.values()];
-  }
-
   private async processRows(host: string, tier: number, fromMs: number, toMs: number): Promise<ProcessHistoryRow[]> {
     const map = new Map<string, ProcessHistoryRow>();
     for (const r of await this.store.processes(host, tier, fromMs, toMs)) map.set(procKey(r), r);
@@ -389,19 +382,31 @@ export class HistoryRecorder {
     // A bucket that began before the window still describes part of it.
     const lo = tierBucket > 0 ? Math.floor(fromMs / tierBucket) * tierBucket : fromMs;
 
-    // The system's categories, merged to the output's buckets.
-    const sys = await this.systemRows(host, tier, lo, toMs);
-    // Buckets are merged only when there are more than the chart can show.
-    const bucket = new Set(sys.map((r) => r.tMs)).size > points ? outputBucketMs(tierBucket, span, points) : tierBucket;
+    // The system's categories, merged to the output's buckets: only when the window holds more
+    // buckets than the chart can show, and then by the database (the rows not yet written are
+    // merged in below). A tier of buckets holds at most one time per bucket, so the count is
+    // asked only where it could pass the points.
+    let bucket = tierBucket;
+    if (tierBucket === 0 || span / tierBucket + 1 > points) {
+      const stored = await this.store.systemTimes(host, tier, lo, toMs);
+      const pendingNow = this.pendingSystemRows(host, tier, lo, toMs);
+      const later = new Set(
+        pendingNow.filter((r) => stored.lastMs === null || r.tMs > stored.lastMs).map((r) => r.tMs),
+      );
+      if (stored.count + later.size > points) bucket = outputBucketMs(tierBucket, span, points);
+    }
+    const sys = await this.store.systemBuckets(host, tier, lo, toMs, bucket === tierBucket ? 0 : bucket);
+    // Read after the stored rows, as a batch leaves the pending rows only once it is committed.
+    const pending = this.pendingSystemRows(host, tier, lo, toMs);
     const keys = local ? [...this.labels.keys()] : [];
     for (const r of sys) if (!keys.includes(r.category)) keys.push(r.category);
     const index = new Map(keys.map((k, i) => [k, i]));
     const merged = new Map<number, Map<string, SystemHistoryRow>>();
-    for (const r of sys) {
+    for (const r of [...sys, ...pending]) {
       const t = bucket === 0 ? r.tMs : Math.floor(r.tMs / bucket) * bucket;
       let m = merged.get(t);
       if (m === undefined) merged.set(t, (m = new Map<string, SystemHistoryRow>()));
-      mergeInto(m, r.category, { ...r, tMs: t }, mergeSystemRow);
+      mergeInto(m, r.category, r.tMs === t ? r : { ...r, tMs: t }, mergeSystemRow);
     }
     const points_ = [...merged.entries()]
       .sort((a, b) => a[0] - b[0])

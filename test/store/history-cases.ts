@@ -184,6 +184,35 @@ export function historyTests(kind: BackendKind): void {
       assert.equal(one.oldestMs, T0);
     });
 
+    test('a window with more samples than points merges them in the database, the pending ones as if written', async () => {
+      const host = 'host-merge';
+      const anonOf = (i: number): number => (100 + i) * MiB;
+      const rec = new HistoryRecorder(store.history, host, { retention: RETENTION });
+      // 18 samples over 3 minutes: 13 written, 5 still in memory, so one bucket is in both.
+      for (let i = 0; i < 13; i++) rec.record(sample(i));
+      await rec.flush();
+      for (let i = 13; i < 18; i++) rec.record(sample(i));
+      // 6 points for 3 minutes: every sample's tier (a point per 30 s is finer than a minute),
+      // merged into 30-second buckets of 3 samples.
+      const window = { fromMs: T0, toMs: T0 + 179_000, points: 6 } as const;
+      const before = await rec.window(window, T0 + 200_000);
+      assert.equal(before.tier, 'every sample');
+      assert.equal(before.bucketMs, 30_000);
+      const anon = before.categories.findIndex((c) => c.key === 'anon');
+      assert.deepEqual(
+        before.points.map((p) => p.tMs),
+        [0, 1, 2, 3, 4, 5].map((k) => T0 + k * 30_000),
+      );
+      before.points.forEach((p, k) => {
+        const want = expectedBucket([0, 1, 2].map((j) => anonOf(3 * k + j)));
+        assert.deepEqual([p.avg[anon], p.min[anon], p.max[anon]], [want.avg, want.min, want.max], `bucket ${k}`);
+      });
+      await rec.flush();
+      const after = await rec.window(window, T0 + 200_000);
+      assert.deepEqual(after.points, before.points, 'the same buckets once every sample is written');
+      await rec.close();
+    });
+
     test('samples not yet written rank as they will once written, a bucket in parts merged', async () => {
       const host = 'host-pending';
       const at = (i: number, pssMiB: number): HistorySampleInput => ({
