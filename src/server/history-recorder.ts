@@ -329,20 +329,35 @@ export class HistoryRecorder {
     return [...map.values()].sort((a, b) => a.tMs - b.tMs);
   }
 
-  /** The PSS buckets of the given pids, stored and pending, a bucket merged into one row. */
+  /**
+   * The PSS buckets of the given pids, stored and pending, merged into buckets of `bucketMs` (a
+   * multiple of the tier's): the stored ones by the database, the pending ones here.
+   */
   private async seriesRows(
     host: string,
     tier: number,
     fromMs: number,
     toMs: number,
     pids: readonly number[],
+    bucketMs: number,
   ): Promise<PssBucketRow[]> {
     // One tier throughout: a bucket is known by its time and process instance.
     const key = (r: PssBucketRow): string => `${r.tMs}|${instKey(r.pid, r.startTicks)}`;
     const map = new Map<string, PssBucketRow>();
-    for (const r of await this.store.pssSeries(host, tier, fromMs, toMs, pids)) map.set(key(r), r);
-    for (const r of this.pendingProcessRows(host, tier, fromMs, toMs, new Set(pids)))
-      mergeInto<PssBucketRow>(map, key(r), r, mergePssBucket);
+    for (const r of await this.store.pssSeries(host, tier, fromMs, toMs, pids, bucketMs)) map.set(key(r), r);
+    for (const r of this.pendingProcessRows(host, tier, fromMs, toMs, new Set(pids))) {
+      const t = Math.floor(r.tMs / bucketMs) * bucketMs;
+      const row: PssBucketRow = {
+        tMs: t,
+        pid: r.pid,
+        startTicks: r.startTicks,
+        n: r.n,
+        pssAvgKib: r.pssAvgKib,
+        pssMinKib: r.pssMinKib,
+        pssMaxKib: r.pssMaxKib,
+      };
+      mergeInto<PssBucketRow>(map, key(row), row, mergePssBucket);
+    }
     return [...map.values()];
   }
 
@@ -451,6 +466,7 @@ export class HistoryRecorder {
       Math.floor(fromMs / procBucket) * procBucket,
       toMs,
       wanted.map((w) => w.pid),
+      seriesBucket,
     );
     const byInst = new Map<string, Map<string, PssBucketRow>>();
     for (const r of seriesRows) {
@@ -458,8 +474,7 @@ export class HistoryRecorder {
       if (!wantedKeys.has(k)) continue;
       let m = byInst.get(k);
       if (m === undefined) byInst.set(k, (m = new Map<string, PssBucketRow>()));
-      const t = Math.floor(r.tMs / seriesBucket) * seriesBucket;
-      mergeInto<PssBucketRow>(m, String(t), { ...r, tMs: t }, mergePssBucket);
+      mergeInto<PssBucketRow>(m, String(r.tMs), r, mergePssBucket);
     }
     const series: HistorySeries[] = wanted.map((w) => {
       const m = byInst.get(instKey(w.pid, w.startTicks));

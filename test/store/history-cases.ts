@@ -213,6 +213,32 @@ export function historyTests(kind: BackendKind): void {
       await rec.close();
     });
 
+    test("a process's line merges its minutes in the database when the window has more than it draws", async () => {
+      const host = 'host-series';
+      const rec = new HistoryRecorder(store.history, host, { retention: RETENTION });
+      // 15 minutes of samples: 50 written (minute 8 in part), 40 still in memory.
+      for (let i = 0; i < 50; i++) rec.record(sample(i));
+      await rec.flush();
+      for (let i = 50; i < 90; i++) rec.record(sample(i));
+      // 20 points: the lines get 10, so 2-minute buckets of 12 samples.
+      const window = { fromMs: T0, toMs: T0 + 899_000, points: 20 } as const;
+      const before = await rec.window(window, T0 + 900_000);
+      assert.equal(before.seriesBucketMs, 120_000);
+      const grower = before.series.find((s) => s.pid === 100);
+      assert.deepEqual(
+        grower?.points,
+        // The last bucket holds only minute 14's 6 samples.
+        [0, 1, 2, 3, 4, 5, 6, 7].map((k) => {
+          const b = expectedBucket(Array.from({ length: k < 7 ? 12 : 6 }, (_, j) => (10 + 12 * k + j) * MiB));
+          return [T0 + k * 120_000, b.avg, b.min, b.max];
+        }),
+      );
+      await rec.flush();
+      const after = await rec.window(window, T0 + 900_000);
+      assert.deepEqual(after.series, before.series, 'the same lines once every sample is written');
+      await rec.close();
+    });
+
     test('samples not yet written rank as they will once written, a bucket in parts merged', async () => {
       const host = 'host-pending';
       const at = (i: number, pssMiB: number): HistorySampleInput => ({
