@@ -297,7 +297,7 @@ async function paint(dir: string): Promise<void> {
         Object.fromEntries(Object.entries(document.getElementById('timeline')?.dataset ?? {})),
       );
       console.log(
-        `window: ${label} drawn in ${(done - t).toFixed(0)} ms (${d.points} points from the ${d.tier} tier, ${d.series} process series)`,
+        `window: ${label} drawn in ${(done - t).toFixed(0)} ms (${d.points} points from the ${d.tier} tier, ${d.series} process series; answer ${d.fetchMs} ms, chart built in ${d.buildMs} ms)`,
       );
     }
     // Zoom with the mouse wheel over the chart: the new window is fetched 150 ms after the last wheel event.
