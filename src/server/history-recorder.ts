@@ -7,6 +7,7 @@
 // path waits for the database; a failed write keeps its rows pending (merged with the newer ones)
 // up to a bound, then counts what it drops. Reads merge the pending rows over the stored ones, so
 // the newest sample is in the timeline before it reaches the database.
+import { assert } from '../base/assert.js';
 import type { HistoryBody, HistoryProcess, HistorySeries } from '../wire/messages.js';
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import {
@@ -285,40 +286,63 @@ export class HistoryRecorder {
   }
 
   /**
-   * Each process instance's highest PSS and its first and last bucket over a window: the stored
-   * figures (aggregated by the database), then the rows not yet written merged in, as the rows
-   * themselves would merge (a bucket's mean weighted by its samples).
+   * The `limit` process instances of highest PSS over a window, each with its first and last
+   * bucket: the stored figures (aggregated by the database), then the rows not yet written merged
+   * in, as the rows themselves would merge (a bucket's mean weighted by its samples). The ends are
+   * read for those instances only.
    */
-  private async ranking(host: string, tier: number, fromMs: number, toMs: number): Promise<Map<string, Ranked>> {
-    const ranked = new Map<string, Ranked>();
-    for (const r of await this.store.ranking(host, tier, fromMs, toMs))
-      ranked.set(instKey(r.pid, r.startTicks), {
+  private async ranking(host: string, tier: number, fromMs: number, toMs: number, limit: number): Promise<Ranked[]> {
+    const spans = new Map<string, { pid: number; startTicks: number; max: number; firstMs: number; lastMs: number }>();
+    for (const r of await this.store.rankingSpans(host, tier, fromMs, toMs))
+      spans.set(instKey(r.pid, r.startTicks), {
         pid: r.pid,
         startTicks: r.startTicks,
         max: r.pssMaxKib,
-        first: { ...r.first },
-        last: { ...r.last },
+        firstMs: r.firstMs,
+        lastMs: r.lastMs,
       });
-    const pending = this.pendingProcessRows(host, tier, fromMs, toMs).sort((a, b) => a.tMs - b.tMs);
+    const pending = this.pendingProcessRows(host, tier, fromMs, toMs);
     for (const r of pending) {
-      const b = { tMs: r.tMs, pssAvgKib: r.pssAvgKib, n: r.n };
-      const e = ranked.get(instKey(r.pid, r.startTicks));
-      if (e === undefined) {
-        ranked.set(instKey(r.pid, r.startTicks), {
+      const e = spans.get(instKey(r.pid, r.startTicks));
+      if (e === undefined)
+        spans.set(instKey(r.pid, r.startTicks), {
           pid: r.pid,
           startTicks: r.startTicks,
           max: r.pssMaxKib,
-          first: b,
-          last: { ...b },
+          firstMs: r.tMs,
+          lastMs: r.tMs,
         });
-        continue;
+      else {
+        e.max = Math.max(e.max, r.pssMaxKib);
+        e.firstMs = Math.min(e.firstMs, r.tMs);
+        e.lastMs = Math.max(e.lastMs, r.tMs);
       }
-      e.max = Math.max(e.max, r.pssMaxKib);
-      for (const end of [e.first, e.last]) if (end.tMs === r.tMs) Object.assign(end, mergeBucketMean(end, b));
-      if (r.tMs < e.first.tMs) e.first = b;
-      if (r.tMs > e.last.tMs) e.last = { ...b };
     }
-    return ranked;
+    const top = [...spans.values()].sort((a, b) => b.max - a.max || a.pid - b.pid).slice(0, limit);
+    const endKey = (tMs: number, pid: number, startTicks: number): string => `${tMs}|${instKey(pid, startTicks)}`;
+    const ends = new Map<string, BucketMean | null>();
+    for (const p of top) for (const tMs of [p.firstMs, p.lastMs]) ends.set(endKey(tMs, p.pid, p.startTicks), null);
+    const stored = await this.store.bucketMeans(
+      host,
+      tier,
+      top.flatMap((p) => [p.firstMs, p.lastMs].map((tMs) => ({ pid: p.pid, startTicks: p.startTicks, tMs }))),
+    );
+    for (const m of stored)
+      ends.set(endKey(m.tMs, m.pid, m.startTicks), { tMs: m.tMs, pssAvgKib: m.pssAvgKib, n: m.n });
+    for (const r of pending) {
+      const k = endKey(r.tMs, r.pid, r.startTicks);
+      if (!ends.has(k)) continue;
+      const b: BucketMean = { tMs: r.tMs, pssAvgKib: r.pssAvgKib, n: r.n };
+      const had = ends.get(k) ?? null;
+      ends.set(k, had === null ? b : mergeBucketMean(had, b));
+    }
+    return top.map((p) => {
+      const first = ends.get(endKey(p.firstMs, p.pid, p.startTicks)) ?? null;
+      const last = ends.get(endKey(p.lastMs, p.pid, p.startTicks)) ?? null;
+      // A span's ends are buckets the database or the pending rows hold; missing, it is a bug.
+      assert(first !== null && last !== null, `history: no bucket at the ends of pid ${p.pid}'s span`);
+      return { pid: p.pid, startTicks: p.startTicks, max: p.max, first, last };
+    });
   }
 
   /** The stored rows and the pending ones, a bucket merged into one row. */
@@ -444,8 +468,7 @@ export class HistoryRecorder {
     const procBucket = HISTORY_TIERS[procTier]?.bucketMs ?? 60_000;
     const rankTier = span >= RANK_ON_HOURS_MS ? 2 : procTier;
     const rankBucket = HISTORY_TIERS[rankTier]?.bucketMs ?? 60_000;
-    const ranked = await this.ranking(host, rankTier, Math.floor(fromMs / rankBucket) * rankBucket, toMs);
-    const top = [...ranked.values()].sort((a, b) => b.max - a.max || a.pid - b.pid).slice(0, RANKED);
+    const top = await this.ranking(host, rankTier, Math.floor(fromMs / rankBucket) * rankBucket, toMs, RANKED);
     const wanted = q.pids ?? top.slice(0, DEFAULT_SERIES).map((p) => ({ pid: p.pid, startTicks: p.startTicks }));
     const names = await this.namesOf(host, [...top, ...wanted]);
     const nameOf = (pid: number, st: number): string => names.get(instKey(pid, st)) ?? `pid ${pid}`;

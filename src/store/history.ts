@@ -66,13 +66,13 @@ export interface BucketMean {
   n: number;
 }
 
-/** A process instance over a window: what the Timeline ranks and describes it by. */
-export interface ProcessRankingRow {
+/** A process instance over a window: what the Timeline ranks it by, and where its span ends. */
+export interface ProcessSpanRow {
   pid: number;
   startTicks: number;
   pssMaxKib: number;
-  first: BucketMean;
-  last: BucketMean;
+  firstMs: number;
+  lastMs: number;
 }
 
 export interface ProcessNameRow {
@@ -451,16 +451,13 @@ export class HistoryStore {
   }
 
   /**
-   * Each process instance's figures over [fromMs, toMs] of one tier, computed by the database: its
-   * highest PSS and its first and last bucket. The Timeline ranks processes on these; reading
+   * Each process instance's highest PSS over [fromMs, toMs] of one tier and the times of its first
+   * and last bucket there, computed by the database: what the Timeline ranks processes by. Reading
    * every row of the window instead (50,400 rows for 7 days of 300 processes on the hour tier)
    * cost 0.5–1.5 s of the server's thread, most of it in building and collecting the row objects.
-   * The first and last buckets are read by correlated subqueries, each a lookup through the
-   * primary key (host, tier, t_ms, pid, start_ticks); joined instead, SQLite chose to scan the
-   * whole tier for each (minutes on 3 million rows).
    */
-  async ranking(host: string, tier: number, fromMs: number, toMs: number): Promise<ProcessRankingRow[]> {
-    const spans = this.db
+  async rankingSpans(host: string, tier: number, fromMs: number, toMs: number): Promise<ProcessSpanRow[]> {
+    const rows = await this.db
       .selectFrom('history_process')
       .select(['pid', 'start_ticks'])
       .select((eb) => [
@@ -473,42 +470,55 @@ export class HistoryStore {
       .where('t_ms', '>=', Math.floor(fromMs))
       .where('t_ms', '<=', Math.ceil(toMs))
       .groupBy(['pid', 'start_ticks'])
-      .as('s');
-    const rows = await this.db
-      .selectFrom(spans)
-      .select(['s.pid', 's.start_ticks', 's.max_kib', 's.first_ms', 's.last_ms'])
-      .select((eb) => {
-        const at = (end: 's.first_ms' | 's.last_ms', column: 'b.pss_avg_kib' | 'b.n') =>
-          eb
-            .selectFrom('history_process as b')
-            .select(column)
-            .where('b.host', '=', host)
-            .where('b.tier', '=', tier)
-            .whereRef('b.t_ms', '=', end)
-            .whereRef('b.pid', '=', 's.pid')
-            .whereRef('b.start_ticks', '=', 's.start_ticks');
-        return [
-          at('s.first_ms', 'b.pss_avg_kib').as('first_kib'),
-          at('s.first_ms', 'b.n').as('first_n'),
-          at('s.last_ms', 'b.pss_avg_kib').as('last_kib'),
-          at('s.last_ms', 'b.n').as('last_n'),
-        ];
-      })
       .execute();
-    const out: ProcessRankingRow[] = [];
-    for (const r of rows) {
-      // Read in the same statement as the aggregate, the buckets exist; a null would be a bug.
-      assert(
-        r.first_kib !== null && r.first_n !== null && r.last_kib !== null && r.last_n !== null,
-        `history: no bucket at the ends of pid ${String(r.pid)}'s span`,
-      );
-      out.push({
-        pid: dbToNumber(r.pid),
-        startTicks: dbToNumber(r.start_ticks),
-        pssMaxKib: dbToNumber(r.max_kib),
-        first: { tMs: dbToNumber(r.first_ms), pssAvgKib: dbToNumber(r.first_kib), n: dbToNumber(r.first_n) },
-        last: { tMs: dbToNumber(r.last_ms), pssAvgKib: dbToNumber(r.last_kib), n: dbToNumber(r.last_n) },
-      });
+    return rows.map((r) => ({
+      pid: dbToNumber(r.pid),
+      startTicks: dbToNumber(r.start_ticks),
+      pssMaxKib: dbToNumber(r.max_kib),
+      firstMs: dbToNumber(r.first_ms),
+      lastMs: dbToNumber(r.last_ms),
+    }));
+  }
+
+  /**
+   * The mean PSS of the given buckets of one tier (those stored): the ends of the spans of the
+   * processes a Timeline shows, read for those few only, one query per process instance through
+   * the index by process (host, tier, pid, t_ms, …, which holds the figures). Reading both ends of
+   * every instance in the ranking's own statement (correlated subqueries) cost four lookups for
+   * each of about 1,000 instances a day; one statement with an OR of every bucket's key made
+   * SQLite, planning with the values unknown, read the whole tier through that index.
+   */
+  async bucketMeans(
+    host: string,
+    tier: number,
+    buckets: readonly { pid: number; startTicks: number; tMs: number }[],
+  ): Promise<(BucketMean & { pid: number; startTicks: number })[]> {
+    const byInstance = new Map<string, { pid: number; startTicks: number; times: number[] }>();
+    for (const b of buckets) {
+      const k = `${b.pid}:${b.startTicks}`;
+      const e = byInstance.get(k);
+      if (e === undefined) byInstance.set(k, { pid: b.pid, startTicks: b.startTicks, times: [b.tMs] });
+      else if (!e.times.includes(b.tMs)) e.times.push(b.tMs);
+    }
+    const out: (BucketMean & { pid: number; startTicks: number })[] = [];
+    for (const e of byInstance.values()) {
+      const rows = await this.db
+        .selectFrom('history_process')
+        .select(['t_ms', 'pss_avg_kib', 'n'])
+        .where('host', '=', host)
+        .where('tier', '=', tier)
+        .where('pid', '=', e.pid)
+        .where('t_ms', 'in', e.times)
+        .where('start_ticks', '=', e.startTicks)
+        .execute();
+      for (const r of rows)
+        out.push({
+          tMs: dbToNumber(r.t_ms),
+          pid: e.pid,
+          startTicks: e.startTicks,
+          pssAvgKib: dbToNumber(r.pss_avg_kib),
+          n: dbToNumber(r.n),
+        });
     }
     return out;
   }

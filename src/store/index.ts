@@ -47,7 +47,7 @@ export type {
   HistoryRetention,
   HistoryTier,
   ProcessHistoryRow,
-  ProcessRankingRow,
+  ProcessSpanRow,
   ProcessNameRow,
   SystemHistoryRow,
 } from './history.js';
