@@ -36,6 +36,7 @@ const URL = `mysql://root@127.0.0.1:3306/${DATABASE}`;
 const TOTAL = RATE * SECONDS;
 const TICK_MS = 10;
 const PROCESSES = 50;
+const CHUNK = 2000;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const cli = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -228,9 +229,12 @@ for (;;) {
     open++;
     if (w.child.stdin.writableNeedDrain) continue;
     if (w.sent < due) {
+      // At most CHUNK lines a tick: a writer that reads again after a pause gets its backlog over
+      // several ticks, so that one huge string does not hold up the other writers' pace.
+      const upTo = Math.min(due, w.sent + CHUNK);
       const lines: string[] = [];
-      for (let k = w.sent; k < due; k++) lines.push(line(h, k, wall0));
-      w.sent = due;
+      for (let k = w.sent; k < upTo; k++) lines.push(line(h, k, wall0));
+      w.sent = upTo;
       w.child.stdin.write(`${lines.join('\n')}\n`);
       if (w.sent >= TOTAL) {
         w.sentAllMs = Date.now() - t0;
