@@ -64,7 +64,9 @@ function cpuSeconds(pid: number): number | undefined {
 
 function peakRssKib(pid: number): number | undefined {
   try {
-    return Number(/^VmHWM:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    // A process that has exited but is not yet reaped has no VmHWM line.
+    const kib = /^VmHWM:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? undefined : Number(kib);
   } catch {
     return undefined;
   }
