@@ -5,19 +5,17 @@
 // event it read is stored exactly once (at once, or by the next run from the spill file) or
 // reported lost.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli } from '../helpers/cli.js';
-import { repoRoot } from '../helpers/paths.js';
 import { Teardown } from '../helpers/teardown.js';
-import { waitAtMost, waitingFor } from '../helpers/waiting.js';
+import { waitAtMost } from '../helpers/waiting.js';
 import { PrivateMariadb } from '../store/private-mariadb.js';
-import { startTrace, type Running } from './trace-process.js';
+import { buildSteps, startSteps, startTrace, type Running } from './trace-process.js';
 import { fillDisk } from '../helpers/disk-fill.js';
 
 const teardown = new Teardown();
@@ -27,48 +25,11 @@ let binary: string;
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'memlens-trace-faults-'));
   teardown.add(() => rmSync(dir, { recursive: true, force: true }));
-  binary = join(dir, 'mmap-steps');
-  const r = spawnSync('gcc', ['-O1', '-Wall', '-o', binary, join(repoRoot, 'test', 'workloads', 'mmap-steps.c')], {
-    encoding: 'utf8',
-  });
-  assert.equal(r.status, 0, `gcc failed: ${r.stderr}`);
+  binary = buildSteps(dir);
 });
 after(() => teardown.run());
 
 const MINUTES = 60_000;
-
-interface Steps {
-  pid: number;
-  /** Makes `pairs` mmap+munmap pairs; resolves with the calls made so far. */
-  step(pairs: number): Promise<number>;
-  finish(): Promise<void>;
-  child: ChildProcessWithoutNullStreams;
-}
-
-async function startSteps(): Promise<Steps> {
-  const child = spawn(binary, []);
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async (): Promise<string> => {
-    const r = await waitingFor(`mmap-steps (pid ${child.pid}) to print its next line`, () => lines.next());
-    assert.ok(r.done !== true, 'workload ended early');
-    return r.value;
-  };
-  const pid = Number(/^ready (\d+)/.exec(await next())?.[1]);
-  assert.ok(pid > 0);
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return {
-    pid,
-    child,
-    step: async (pairs) => {
-      child.stdin.write(`${pairs}\n`);
-      return Number(/^done (\d+)/.exec(await next())?.[1]);
-    },
-    finish: async () => {
-      child.stdin.end();
-      await waitingFor(`mmap-steps (pid ${child.pid}) to exit once its stdin closed`, () => closed);
-    },
-  };
-}
 
 interface Summary {
   processes: { pid: number; calls: number }[];
@@ -158,7 +119,7 @@ test('Ctrl-C while the database is frozen: memlens ends with its summary and the
     const env = { XDG_DATA_HOME: xdg };
     const spillDir = join(xdg, 'memlens', 'spill');
     const url = server.url('memlens_frozen_ctrl_c');
-    const w = await startSteps();
+    const w = await startSteps(binary);
     local.add(() => w.finish());
     const trace = await startTrace(['--json', '--quiet', '--pid', String(w.pid), '--db', url], env);
     local.add(() => trace.child.kill('SIGKILL'));
@@ -210,7 +171,7 @@ test('disk full under the SQLite store: "disk full" is said, the events go to th
     const db = join(mnt, 'events.sqlite');
     const xdg = join(dir, 'sqlite-full-data');
     const env = { XDG_DATA_HOME: xdg };
-    const w = await startSteps();
+    const w = await startSteps(binary);
     local.add(() => w.finish());
     const trace = await startTrace(['--json', '--quiet', '--pid', String(w.pid), '--db', db], env);
     local.add(() => trace.child.kill('SIGKILL'));
@@ -253,7 +214,7 @@ test('disk full under the spill file too: memlens says so, never that the events
     const mnt = smallDisk('shared-disk', 8, local);
     const env = { XDG_DATA_HOME: mnt };
     const db = join(mnt, 'events.sqlite');
-    const w = await startSteps();
+    const w = await startSteps(binary);
     local.add(() => w.finish());
     const trace = await startTrace(['--json', '--quiet', '--pid', String(w.pid), '--db', db], env);
     local.add(() => trace.child.kill('SIGKILL'));
@@ -284,7 +245,7 @@ test('disk full under the spill file too: memlens says so, never that the events
 
     // Ctrl-C while the disk is still full: what could be kept nowhere is counted as lost, and the
     // exit code says so.
-    const w2 = await startSteps();
+    const w2 = await startSteps(binary);
     local.add(() => w2.finish());
     const trace2 = await startTrace(['--json', '--quiet', '--pid', String(w2.pid), '--db', db], env);
     local.add(() => trace2.child.kill('SIGKILL'));
