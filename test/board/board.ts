@@ -19,8 +19,8 @@
 //     (its heap: anonymous private memory) and then blocks on a FIFO;
 //  2. reads /proc/meminfo ("before") and the workload's smaps_rollup;
 //  3. runs the capture script with a shell function `cat` that copies what it reads of
-//     /proc/meminfo aside: the board's own report of meminfo at the very moment of the capture,
-//     sent back as plain text on the console, apart from the archive;
+//     /proc/meminfo and of the workload's smaps_rollup aside: the board's own report at the very
+//     moment of the capture, sent back as plain text on the console, apart from the archive;
 //  4. reads /proc/meminfo again ("after"): with "before", it brackets the capture;
 //  5. runs the script a second time, unwrapped, under BusyBox `time -v`, its output counted by
 //     `wc -c` and thrown away: the script's cost on the board (CPU time, peak RSS, bytes);
@@ -156,25 +156,29 @@ W=$!
 n=0
 while [ ! -s /board/ready ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
 echo "BOARD-WORKLOAD $W $(cat /board/ready)"
-# A cat that copies aside what the capture script reads of /proc/meminfo. A shell function:
-# BusyBox sh runs its own applets before searching PATH, so a wrapper file would be bypassed.
-cat > /board/tee-meminfo.sh <<'EOF'
+# A cat that copies aside what the capture script reads of /proc/meminfo and of the workload's
+# smaps_rollup. A shell function: BusyBox sh runs its own applets before searching PATH, so a
+# wrapper file would be bypassed.
+cat > /board/tee-seen.sh <<'EOF'
 cat() {
   if [ "$#" -eq 1 ] && [ "$1" = /proc/meminfo ]; then
-    command cat /proc/meminfo | command tee /board/meminfo-seen
+    command cat "$1" | command tee /board/meminfo-seen
+  elif [ "$#" -eq 1 ] && [ "$1" = "/proc/$W/smaps_rollup" ]; then
+    command cat "$1" | command tee /board/rollup-seen
   else
     command cat "$@"
   fi
 }
 EOF
+export W
 cat /proc/meminfo > /board/meminfo-before
 cat /proc/$W/smaps_rollup > /board/rollup
-sh -c '. /board/tee-meminfo.sh; . /capture.sh' > /board/archive
+sh -c '. /board/tee-seen.sh; . /capture.sh' > /board/archive
 echo "BOARD-CAPTURE-EXIT $?"
 cat /proc/meminfo > /board/meminfo-after
 # The cost: the same script, unwrapped, its output counted and dropped as a pipe to ssh would take it.
 time -v -o /board/time sh /capture.sh | wc -c > /board/bytes2
-for f in meminfo-before meminfo-seen meminfo-after rollup time bytes2; do
+for f in meminfo-before meminfo-seen meminfo-after rollup rollup-seen time bytes2; do
   echo "BOARD-BEGIN $f"; cat /board/$f; echo "BOARD-END $f"
 done
 echo "BOARD-BEGIN archive"; gzip -c /board/archive | base64; echo "BOARD-END archive"
