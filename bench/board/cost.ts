@@ -20,11 +20,14 @@ import {
 } from '../../test/board/board.js';
 import { artifactsDir, cliPath } from '../../test/helpers/paths.js';
 
-const arches = (process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['arm64', 'armhf']) as BoardArch[];
+const isArch = (a: string): a is BoardArch => a === 'arm64' || a === 'armhf';
+const asked = process.argv.slice(2);
+const wrong = asked.filter((a) => !isArch(a));
+if (wrong.length > 0) throw new Error(`unknown board ${wrong.join(', ')} (arm64, armhf)`);
+const arches = asked.length > 0 ? asked.filter(isArch) : (['arm64', 'armhf'] as const);
 const script = execFileSync(process.execPath, [cliPath, 'capture', '--print-script'], { encoding: 'utf8' });
 for (const arch of arches) {
   const spec = BOARDS[arch];
-  if (!spec) throw new Error(`unknown board ${arch} (arm64, armhf)`);
   const why = boardUnavailable(spec);
   if (why) {
     process.stdout.write(`${arch}: skipped: ${why}\n`);

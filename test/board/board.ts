@@ -256,14 +256,14 @@ export async function runBoard(
     '-append',
     `console=${spec.console} quiet loglevel=1 panic=-1`,
   ];
-  let timedOut = false;
+  const guardState = { timedOut: false };
   const text = await new Promise<string>((resolve, reject) => {
     const qemu = spawn(spec.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     qemu.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     qemu.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     const guard = setTimeout(() => {
-      timedOut = true;
+      guardState.timedOut = true;
       qemu.kill('SIGKILL');
     }, hangGuardMs);
     qemu.on('error', reject);
@@ -275,7 +275,7 @@ export async function runBoard(
   const console = text.replace(/\r\n/g, '\n');
   writeFileSync(join(workDir, 'console.txt'), console);
   const lastLines = console.split('\n').slice(-15).join('\n');
-  if (timedOut)
+  if (guardState.timedOut)
     throw new Error(
       `the ${spec.arch} board did not power off within ${hangGuardMs / 1000} s (qemu killed); its console ended with:\n${lastLines}`,
     );
