@@ -252,7 +252,7 @@ export function boardTests(arch: BoardArch): void {
     assert.ok(Number.isFinite(cost.userSeconds) && Number.isFinite(cost.systemSeconds) && cost.maxRssKiB > 0);
     t.diagnostic(
       `${arch}: ${cost.userSeconds} s user + ${cost.systemSeconds} s system CPU (TCG), peak RSS ${cost.maxRssKiB} KiB, ` +
-        `archive ${cost.archiveBytes} bytes for ${pids} user processes and the kernel threads`,
+        `archive ${cost.archiveBytes} bytes (BusyBox time and wc ran besides the ${pids} user processes of the kept archive)`,
     );
   });
 }
