@@ -20,6 +20,11 @@
 //   "no vmalloc memory" (kernel modules alone are vmalloc-ed).
 // - Zswap is the compressed pool, memory the kernel allocated; Zswapped (the original size) is
 //   not RAM and is not added.
+// - HighTotal/HighFree/LowTotal/LowFree (32-bit kernels with CONFIG_HIGHMEM, e.g. Debian's armmp;
+//   fs/proc/meminfo.c prints them under CONFIG_HIGHMEM, from si_meminfo's totalhigh/freehigh) split
+//   MemTotal and MemFree by zone, a different cut from the ledger's: LowTotal = MemTotal − HighTotal
+//   and LowFree = MemFree − HighFree. So they are never added: MemTotal gets them as "of which"
+//   figures (Ledger.highmem) and free gets "of which in high/low memory" details.
 // - SwapCached can overlap AnonPages (a page swapped back in stays in the swap cache while
 //   mapped); the overlap is unknown from meminfo, so it shows up as a smaller or negative
 //   unaccounted remainder rather than being guessed.
@@ -76,6 +81,16 @@ export interface Ledger {
   notes: string[];
   /** Parts this kernel does not count: not in items, so their memory is inside "unaccounted". */
   unavailable: LedgerGap[];
+  /** The zone split of a 32-bit kernel with CONFIG_HIGHMEM (HighTotal in meminfo); not added. */
+  highmem?: Highmem;
+}
+
+/** Low memory is mapped by the kernel all the time; high memory only on demand (kmap). */
+export interface Highmem {
+  highTotalBytes: Bytes;
+  highFreeBytes: Bytes;
+  lowTotalBytes: Bytes;
+  lowFreeBytes: Bytes;
 }
 
 export interface LedgerGap {
@@ -250,8 +265,30 @@ export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
   }
   const kernel = parent('kernel', 'kernel', kernelItems);
 
+  const highmem: Highmem | undefined = has('HighTotal')
+    ? {
+        highTotalBytes: meminfoBytes(mi, 'HighTotal'),
+        highFreeBytes: meminfoBytes(mi, 'HighFree'),
+        lowTotalBytes: has('LowTotal') ? meminfoBytes(mi, 'LowTotal') : ((total - b('HighTotal')) as Bytes),
+        lowFreeBytes: has('LowFree') ? meminfoBytes(mi, 'LowFree') : ((b('MemFree') - b('HighFree')) as Bytes),
+      }
+    : undefined;
   const items: LedgerItem[] = [
-    leaf('free', 'free', b('MemFree'), ['MemFree'], 'MemFree'),
+    leaf(
+      'free',
+      'free',
+      b('MemFree'),
+      ['MemFree'],
+      'MemFree',
+      highmem
+        ? {
+            details: [
+              { key: 'free_low', label: 'in low memory', bytes: highmem.lowFreeBytes, counters: ['LowFree'] },
+              { key: 'free_high', label: 'in high memory', bytes: highmem.highFreeBytes, counters: ['HighFree'] },
+            ],
+          }
+        : {},
+    ),
     pageCacheItem,
     leaf('buffers', 'buffers (block device cache)', b('Buffers'), ['Buffers'], 'Buffers'),
     leaf('shmem', 'shared memory (tmpfs, SysV, memfd, shared anonymous)', shmem, ['Shmem'], 'Shmem', {
@@ -330,6 +367,7 @@ export function buildLedger(mi: Meminfo, options: LedgerOptions = {}): Ledger {
     vmapStack: vmap,
     notes,
     unavailable,
+    ...(highmem ? { highmem } : {}),
   };
 }
 

@@ -127,6 +127,24 @@ export interface ProcessMappings {
   total: MappingTotals;
 }
 
+/**
+ * The width of a process's address space as its mappings show it: 32 when every mapping ends at or
+ * below 4 GiB (a 32-bit kernel such as ARM's armmp, whose user space ends at TASK_SIZE, 3 GiB with
+ * the default VMSPLIT_3G, with [vectors] at 0xffff0000; or a 32-bit program on a 64-bit kernel),
+ * else 64. Undefined without mappings.
+ */
+export function addressSpaceBits(vmas: readonly SmapsVma[]): 32 | 64 | undefined {
+  if (vmas.length === 0) return undefined;
+  let highest = 0n;
+  for (const v of vmas) if (v.end > highest) highest = v.end;
+  return highest <= 0x1_0000_0000n ? 32 : 64;
+}
+
+/** An address in hex, padded to the width of its address space (8 digits for 32 bits, 12 for 64). */
+export function addressText(a: bigint, bits: 32 | 64 | undefined): string {
+  return `0x${a.toString(16).padStart(bits === 32 ? 8 : 12, '0')}`;
+}
+
 export type ProcessMappingsResult =
   { ok: true; value: ProcessMappings } | { ok: false; reason: 'missing' | 'permission' | 'kernel-thread' };
 

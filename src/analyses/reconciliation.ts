@@ -112,7 +112,9 @@ export function reconcile(mi: Meminfo, processes: readonly ProcessMemory[]): Rec
       Math.max(0, b('Cached') - b('Shmem')),
       'Σ Pss_File',
       sumOf(processes, (p) => p.pssFileBytes),
-      'the rest: cached file data no process maps (reclaimable)',
+      // fs/proc/task_mmu.c smaps_account counts every page that is neither anonymous nor
+      // swap-backed as file, the [vdso] pages (kernel pages, in no meminfo counter) included.
+      'the rest: cached file data no process maps (reclaimable); Σ Pss_File also holds the vDSO pages, so with almost no page cache the rest can be a few KiB below 0',
     ),
     row(
       'page_tables',

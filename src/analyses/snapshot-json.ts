@@ -15,7 +15,7 @@ import type { Snapshot } from './snapshot.js';
 import type { LedgerDetail, LedgerItem } from './ledger.js';
 import type { ProcessGroup, GroupBy } from './process-groups.js';
 import type { ProcessMemory } from './processes.js';
-import { classifyMapping, type MappingTotals, type ProcessMappings } from './mappings.js';
+import { addressSpaceBits, classifyMapping, type MappingTotals, type ProcessMappings } from './mappings.js';
 
 function detailJson(d: LedgerDetail): LedgerDetailJson {
   return { key: d.key, label: d.label, bytes: d.bytes, counters: d.counters };
@@ -90,6 +90,16 @@ export function snapshotJson(
       vmapStack: s.ledger.vmapStack,
       notes: s.ledger.notes,
       unavailable: s.ledger.unavailable.map((g) => ({ key: g.key, label: g.label, reason: g.reason })),
+      ...(s.ledger.highmem
+        ? {
+            highmem: {
+              highTotal: s.ledger.highmem.highTotalBytes,
+              highFree: s.ledger.highmem.highFreeBytes,
+              lowTotal: s.ledger.highmem.lowTotalBytes,
+              lowFree: s.ledger.highmem.lowFreeBytes,
+            },
+          }
+        : {}),
     },
     used: s.used.map((u) => ({ key: u.key, label: u.label, usedBy: u.usedBy, formula: u.formula, bytes: u.bytes })),
     reconciliation: s.reconciliation
@@ -163,6 +173,7 @@ export function processMappingsJson(
     name: m.identity.name,
     cmdline: m.cmdline === null ? null : m.cmdline.join(' '),
     total: { ...totalsJson(m.total), mappings: m.vmas.length },
+    addressBits: addressSpaceBits(m.vmas) ?? null,
     kinds: kinds.map((k) => ({ kind: k.kind, mappings: k.mappings, ...totalsJson(k) })),
     groups: groups.map((g) => ({ kind: g.kind, name: g.name, mappings: g.mappings, ...totalsJson(g) })),
   };

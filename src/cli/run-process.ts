@@ -1,6 +1,12 @@
 // `memlens process PID`: the mappings of one process from smaps, grouped by kind and name.
 import { UserError } from '../base/errors.js';
-import { collectProcessMappings, MAPPING_KIND_LABELS, type MappingGroup } from '../analyses/mappings.js';
+import {
+  addressSpaceBits,
+  addressText,
+  collectProcessMappings,
+  MAPPING_KIND_LABELS,
+  type MappingGroup,
+} from '../analyses/mappings.js';
 import { openProcSource } from '../sources/open-source.js';
 import { processMappingsJson, vmaJson } from '../analyses/snapshot-json.js';
 import { bySizeDesc, memoryFlags, sortFigure, type SortKey } from './memory-flags.js';
@@ -37,6 +43,7 @@ export async function runProcess(pid: number, raw: Record<string, unknown>): Pro
   const shown = limit === undefined ? groups : groups.slice(0, limit);
   const exact = flags.bytes;
   const withVmas = raw.vmas === true;
+  const bits = addressSpaceBits(m.vmas);
 
   if (flags.json) {
     process.stdout.write(
@@ -65,7 +72,7 @@ export async function runProcess(pid: number, raw: Record<string, unknown>): Pro
         [
           ['ADDRESS', 'PERMS', 'KIND', ...FIGURES, 'NAME'],
           ...rows.map((v) => [
-            `${v.start}-${v.end}`,
+            `${addressText(BigInt(v.start), bits)}-${addressText(BigInt(v.end), bits)}`,
             v.perms,
             MAPPING_KIND_LABELS[v.kind],
             sizeText(v.pss, exact),
@@ -109,7 +116,7 @@ export async function runProcess(pid: number, raw: Record<string, unknown>): Pro
     ),
   );
   out.push(
-    `${m.vmas.length} mappings: PSS ${sizeText(m.total.pssBytes, exact)}, USS ${sizeText(m.total.ussBytes, exact)}, RSS ${sizeText(m.total.rssBytes, exact)}, swap ${sizeText(m.total.swapBytes, exact)}, virtual ${sizeText(m.total.sizeBytes, exact)}`,
+    `${m.vmas.length} mappings: PSS ${sizeText(m.total.pssBytes, exact)}, USS ${sizeText(m.total.ussBytes, exact)}, RSS ${sizeText(m.total.rssBytes, exact)}, swap ${sizeText(m.total.swapBytes, exact)}, virtual ${sizeText(m.total.sizeBytes, exact)}${bits === undefined ? '' : `, ${bits}-bit address space`}`,
   );
   out.push('');
   out.push(c.bold('By kind'));

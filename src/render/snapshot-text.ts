@@ -38,6 +38,20 @@ export function renderLedger(ledger: Ledger, exact: boolean | undefined, c: Pale
   };
   walk(ledger.items, '', true);
   rows.push([c.bold('MemTotal'), sizeText(ledger.totalBytes, exact), '100.0%', c.dim('MemTotal')]);
+  // A 32-bit kernel with high memory: the zone split of MemTotal, across the parts above.
+  const h = ledger.highmem;
+  if (h) {
+    for (const [label, bytes, counter] of [
+      ['low memory (always mapped by the kernel)', h.lowTotalBytes, 'LowTotal'],
+      ['high memory (32-bit: mapped on demand)', h.highTotalBytes, 'HighTotal'],
+    ] as const)
+      rows.push([
+        c.dim(`   (of which ${label})`),
+        c.dim(sizeText(bytes, exact)),
+        c.dim(percent(bytes, ledger.totalBytes)),
+        c.dim(counter),
+      ]);
+  }
   return table([['', 'size', 'share', 'from /proc/meminfo'], ...rows], ['left', 'right', 'right', 'left']);
 }
 

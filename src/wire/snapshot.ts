@@ -14,6 +14,8 @@ export const SNAPSHOT_SCHEMA = 1;
 //   reconciliation rows whose process side the kernel cannot give have processes and
 //   unattributed null (sizes are null when unknown, as everywhere here) and say why in
 //   `unavailable`.
+// - process --json: addressBits (32 or 64), the width of the process's address space.
+// - ledger.highmem: the low/high memory split of a 32-bit kernel with CONFIG_HIGHMEM.
 
 /** One thing an older kernel does not print, and what memlens shows instead. */
 export interface KernelFallbackJson {
@@ -119,6 +121,12 @@ export interface SnapshotJson {
     notes: string[];
     /** Parts this kernel does not count (no Percpu line, VmallocUsed 0): their memory is inside unaccounted. */
     unavailable: { key: string; label: string; reason: string }[];
+    /**
+     * 32-bit kernels with CONFIG_HIGHMEM only: MemTotal and MemFree split into low memory (always
+     * mapped by the kernel) and high memory (HighTotal, HighFree, LowTotal, LowFree of meminfo).
+     * A split across the ledger, never added to it; absent on other kernels.
+     */
+    highmem?: { highTotal: number; highFree: number; lowTotal: number; lowFree: number };
   };
   used: { key: string; label: string; usedBy: string; formula: string; bytes: number }[];
   reconciliation: {
@@ -167,6 +175,11 @@ export interface ProcessMappingsJson {
   total: MappingTotalsJson & { mappings: number };
   kinds: (MappingTotalsJson & { kind: MappingKind; mappings: number })[];
   groups: (MappingTotalsJson & { kind: MappingKind; name: string; mappings: number })[];
+  /**
+   * 32 when every mapping ends at or below 4 GiB (a 32-bit kernel or a 32-bit program), else 64;
+   * null for a process without mappings.
+   */
+  addressBits?: 32 | 64 | null;
   /** With --vmas: every mapping, in address order. Addresses are hex strings (64-bit). */
   vmas?: VmaJson[];
 }

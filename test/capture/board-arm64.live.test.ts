@@ -1,0 +1,6 @@
+// Issue #15 part 1 on an emulated arm64 board: Debian's arm64 kernel and static BusyBox under qemu
+// (TCG, -M virt), the capture script run there, its archive analysed here (test/board/).
+// Skips with the reason when qemu, dpkg's arm64 architecture or the packages are missing.
+import { boardTests } from '../board/board-tests.js';
+
+boardTests('arm64');
