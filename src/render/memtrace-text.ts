@@ -144,7 +144,19 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
       `     ${formatBytes(l.liveEndBytes)} live at the end (${pct(l.shareOfEndLive)} of it), growing ${formatBytes(l.growthBytesPerS)}/s; ${pct(l.retainedFraction)} of what it allocated is never freed`,
     );
     out.push(`     ${sparkline(l.curve, SPARK_WIDTH)}`);
+    const why = r.leakVerdicts.find((v) => v.siteId === l.siteId);
+    if (why !== undefined) out.push(`     why: ${clean(why.reason)}`);
   });
+  const cleared = r.leakVerdicts.filter((v) => !v.suspect);
+  if (cleared.length > 0) {
+    out.push(st.dim('  Not suspects, among the sites holding the most at the end:'));
+    for (const v of cleared.slice(0, 8))
+      out.push(
+        st.dim(
+          `  - ${clean(v.label)}${v.owner === 'lwt' ? ' (inside Lwt)' : ''}, ${formatBytes(v.liveEndBytes)} at the end: ${clean(v.reason)}`,
+        ),
+      );
+  }
   out.push('');
   out.push(st.bold('Allocation races'));
   if (r.races.length === 0) out.push('  none');

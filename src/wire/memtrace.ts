@@ -4,7 +4,9 @@
 // estimate, memtrace_viewer's bytes_of_nsamples). Times are seconds since the trace start
 // unless named ...Us (µs since the Unix epoch).
 
-export const MEMTRACE_WIRE_VERSION = 1;
+// v2: leakVerdicts (why a site is or is not a leak suspect), lwtPromises (Lwt's promises by
+//     creation site) and taskCounts (exact task counts written by the recording library).
+export const MEMTRACE_WIRE_VERSION = 2;
 
 export type Owner = 'app' | 'lwt';
 
@@ -149,6 +151,27 @@ export interface MemtraceWireLeak {
   curve: number[];
 }
 
+/** Why a site that holds memory at the end is, or is not, a leak suspect (v2). */
+export interface MemtraceWireLeakVerdict {
+  siteId: number;
+  label: string;
+  owner: Owner;
+  liveEndBytes: number;
+  shareOfEndLive: number;
+  suspect: boolean;
+  /** The rule that decided (docs/memtrace.md, "Leak suspects"); 'suspect' when every rule passed. */
+  rule:
+    | 'suspect'
+    | 'too-short'
+    | 'not-rising'
+    | 'one-jump'
+    | 'warm-up'
+    | 'young-garbage'
+    | 'given-back'
+    | 'kept-until-exit';
+  reason: string;
+}
+
 export interface MemtraceWireRaceSite {
   siteId: number;
   label: string;
@@ -191,6 +214,8 @@ export interface MemtraceWireReport {
   /** Memory by Lwt task, largest allocation first (empty without task frames). */
   tasks: MemtraceWireTask[];
   leaks: MemtraceWireLeak[];
+  /** v2: every leak suspect and the other sites holding the most at the end, with the reason. */
+  leakVerdicts: MemtraceWireLeakVerdict[];
   /** Allocation races: growth windows whose memory was freed again later. */
   races: MemtraceWireWindow[];
   /** Every sustained growth window, races included, with its classification. */

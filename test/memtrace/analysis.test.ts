@@ -141,6 +141,50 @@ test('the analysis does not depend on chunk boundaries', () => {
   assert.deepEqual(chunked, whole);
 });
 
+test(
+  "a batch program that keeps its last phase's data until exit (ocamlopt) has no leak suspect, and says why",
+  { skip: withoutPublicTraces },
+  () => {
+    // memtrace's test trace of ocamlopt compiling a file: the code emission phase (Linearize,
+    // Reg, the x86 emitter) builds its data over the last ~40% of the run and keeps it until the
+    // compiler exits. That used to give 2 leak suspects.
+    const { report: r } = analyse(readPublicTrace('ocamlopt-v3.ctf'));
+    assert.deepEqual(
+      r.leaks.map((l) => l.label),
+      [],
+    );
+    const kept = r.leakVerdicts.filter((v) => v.rule === 'kept-until-exit').map((v) => v.label);
+    assert.ok(
+      kept.some((l) => l.startsWith('Linearize.copy_instr')),
+      kept.join('; '),
+    );
+    assert.ok(
+      kept.some((l) => l.startsWith('Reg.create')),
+      kept.join('; '),
+    );
+    for (const v of r.leakVerdicts) {
+      assert.equal(v.suspect, false);
+      assert.ok(v.reason.length > 20, v.reason);
+    }
+    assert.match(r.steadyState.reason, /kept it until the end: no leak suspect/);
+    // Held in the first phase and kept (the loaded .cmi) is not a suspect either, for another reason.
+    const cmi = r.leakVerdicts.find((v) => v.label.startsWith('Cmi_format.input_cmi'));
+    assert.ok(cmi && cmi.rule !== 'kept-until-exit', JSON.stringify(cmi));
+  },
+);
+
+test("the leak scenario's suspect says why it is one", () => {
+  const { report: r } = analyse(buildScenario({ ...base, leak: true }).bytes);
+  const v = r.leakVerdicts.find((x) => x.suspect);
+  assert.ok(v, JSON.stringify(r.leakVerdicts));
+  assert.equal(v.rule, 'suspect');
+  assert.match(v.reason, /growth while the program runs/);
+  assert.deepEqual(
+    r.leaks.map((l) => l.siteId),
+    r.leakVerdicts.filter((x) => x.suspect).map((x) => x.siteId),
+  );
+});
+
 test('live at the peak per site is exact (checked by replaying the events)', { skip: withoutPublicTraces }, () => {
   const bytes = readPublicTrace('ocamlopt-v3.ctf');
   const { a } = analyse(bytes);

@@ -115,7 +115,13 @@ export function buildMemtraceReport(
     }
     v[b] = (v[b] ?? 0) + n;
   }
-  const leakFindings = findLeaks(analyzer.stats, nBins, analyzer.live, (site) => neverFreedBySite.get(site));
+  const { findings: leakFindings, verdicts } = findLeaks(
+    analyzer.stats,
+    nBins,
+    analyzer.live,
+    (site) => neverFreedBySite.get(site),
+    binS,
+  );
   const leakSites = new Set(leakFindings.map((l) => l.site));
   const windows = findGrowthWindows({
     nBins,
@@ -179,6 +185,20 @@ export function buildMemtraceReport(
     risingFraction: l.rising,
     curve: l.curve.map(bytes),
   }));
+  // Every suspect, and the other sites that hold the most at the end, with why (not).
+  const leakVerdicts = verdicts
+    .filter((v, k) => v.suspect || k < opts.top)
+    .map((v) => ({
+      siteId: v.site,
+      label: label(v.site),
+      owner: owner(v.site),
+      liveEndBytes: bytes(v.liveEnd),
+      shareOfEndLive: v.share,
+      suspect: v.suspect,
+      rule: v.rule,
+      reason: v.reason,
+    }));
+  const keptUntilExit = verdicts.filter((v) => v.rule === 'kept-until-exit').length;
 
   // Steady state: nothing found, and the floor of live memory flat over the second half: the
   // minimum over its last quarter is within 10% of the peak (or, if larger, NOISE_SIGMAS times
@@ -198,7 +218,9 @@ export function buildMemtraceReport(
     : [
         leaks.length > 0 ? `${leaks.length} leak suspect(s)` : '',
         races.length > 0 ? `${races.length} allocation race(s)` : '',
-        flat ? '' : 'the floor of live memory still moving over the second half',
+        flat
+          ? ''
+          : `the floor of live memory still moving over the second half${leaks.length === 0 && keptUntilExit > 0 ? ` (${keptUntilExit} site(s) built data in the program's last phase and kept it until the end: no leak suspect)` : ''}`,
       ]
         .filter((s) => s !== '')
         .join(', ');
@@ -287,6 +309,7 @@ export function buildMemtraceReport(
       })
       .sort((a, b) => b.allocatedBytes - a.allocatedBytes || (a.name < b.name ? -1 : 1)),
     leaks,
+    leakVerdicts,
     races,
     growthWindows,
     steadyState: { steady, reason },
