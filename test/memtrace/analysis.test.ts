@@ -13,7 +13,7 @@ import { buildMemtraceReport } from '../../src/analyses/memtrace/report.js';
 import { MemtraceDecoder } from '../../src/parsers/memtrace/decoder.js';
 import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
 import { readPublicTrace, withoutPublicTraces } from './public-traces.js';
-import { buildScenario, type ScenarioOptions } from './scenarios.js';
+import { PROMISES_PER_REQUEST, buildScenario, type ScenarioOptions } from './scenarios.js';
 
 function analyse(
   bytes: Uint8Array,
@@ -172,6 +172,32 @@ test(
     assert.ok(cmi && cmi.rule !== 'kept-until-exit', JSON.stringify(cmi));
   },
 );
+
+test('Lwt promises by creation site: the estimate agrees with the exact task count; old traces have no counts', () => {
+  const { report: r } = analyse(buildScenario({ ...base, durationS: 40, promises: true, tasks: true, seed: 5 }).bytes);
+  assert.deepEqual(r.taskCounts, [{ name: 'request handler', started: 20_000, finished: 20_000 }]);
+  const site = r.lwtPromises.sites.find((s) => s.via === 'Lwt.wait');
+  assert.ok(site, JSON.stringify(r.lwtPromises.sites));
+  assert.match(site.label, /^Dune__exe__Server\.handle_request /);
+  assert.equal(r.lwtPromises.wordsPerPromise, 2);
+  const exact = 20_000 * PROMISES_PER_REQUEST;
+  const est = site.promises ?? Number.NaN;
+  const se = site.promisesStdErr ?? Number.NaN;
+  assert.ok(Math.abs(est - exact) <= 4 * se, `${est} ± ${se}, exact ${exact}`);
+  assert.ok(se / exact < 0.05, `relative standard error ${se / exact}`);
+  assert.ok(site.meanPromiseLifetimeS !== null && site.meanPromiseLifetimeS > 0);
+  // The callback cells under Lwt.bind are Lwt calls too, but make no promise here.
+  const bind = r.lwtPromises.sites.find((s) => s.via === 'Lwt.bind' && /Server\.serve /.test(s.label));
+  assert.ok(bind && bind.promises === 0 && bind.allocatedBytes > 0, JSON.stringify(bind));
+  assert.ok(r.lwtPromises.overhead.allocatedShare > 0 && r.lwtPromises.overhead.allocatedShare < 1);
+  const text = renderTextReport(r, { bold: (x) => x, dim: (x) => x, red: (x) => x, yellow: (x) => x, green: (x) => x });
+  assert.match(text, /Lwt promises by creation site/);
+  assert.match(text, /request handler: 20,000 started, 20,000 finished/);
+  // A trace without the recording library's records: no counts, no promise estimate.
+  const old = analyse(buildScenario({ ...base, durationS: 10 }).bytes).report;
+  assert.deepEqual(old.taskCounts, []);
+  assert.equal(old.lwtPromises.promises, null);
+});
 
 test("the leak scenario's suspect says why it is one", () => {
   const { report: r } = analyse(buildScenario({ ...base, leak: true }).bytes);
