@@ -107,7 +107,12 @@ export function findLeaks(
       return;
     }
     if (risingSteps < Math.max(LEAK_RULE.MIN_RISING_STEPS, LEAK_RULE.RISING_STEPS_SHARE * (span - 1))) {
-      no('one-jump', `its live memory rose in only ${risingSteps} step(s), then stayed: a one-time allocation`);
+      no(
+        'one-jump',
+        risingSteps === 0
+          ? 'its live memory never rose after its first timeline bin: allocated at once and kept'
+          : `its live memory rose in only ${risingSteps} step(s), then stayed: a one-time allocation`,
+      );
       return;
     }
     const end = curve[nBins - 1] ?? 0;
