@@ -156,7 +156,7 @@ export function renderHtmlReport(r: MemtraceWireReport, flame: FlameData): strin
     ? `<table id="leak-verdicts"><tr><th>verdict</th><th class="n">live at end</th><th>site</th><th>why</th></tr>${r.leakVerdicts
         .map(
           (v) =>
-            `<tr><td class="${v.suspect ? 'bad' : 'good'}">${v.suspect ? 'suspect' : 'not a suspect'}</td><td class="n">${h(formatBytes(v.liveEndBytes))}</td><td>${ownerBadge(v.owner)}<code>${h(v.label)}</code></td><td>${h(v.reason)}</td></tr>`,
+            `<tr><td class="${v.suspect ? 'bad' : 'good'}" style="white-space:nowrap">${v.suspect ? 'suspect' : 'not a suspect'}</td><td class="n">${h(formatBytes(v.liveEndBytes))}</td><td>${ownerBadge(v.owner)}<code>${h(v.label)}</code></td><td>${h(v.reason)}</td></tr>`,
         )
         .join('')}</table>`
     : '';
