@@ -9,6 +9,7 @@ import { renderHtmlReport } from '../../src/render/memtrace-html.js';
 import { renderTextReport } from '../../src/render/memtrace-text.js';
 import { LiveObjects } from '../../src/analyses/memtrace/live-objects.js';
 import { LwtClassifier } from '../../src/analyses/memtrace/lwt.js';
+import { lwtCallName } from '../../src/analyses/memtrace/promises.js';
 import { buildMemtraceReport } from '../../src/analyses/memtrace/report.js';
 import { MemtraceDecoder } from '../../src/parsers/memtrace/decoder.js';
 import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
@@ -193,6 +194,16 @@ test('Lwt promises by creation site: the estimate agrees with the exact task cou
   const text = renderTextReport(r, { bold: (x) => x, dim: (x) => x, red: (x) => x, yellow: (x) => x, green: (x) => x });
   assert.match(text, /Lwt promises by creation site/);
   assert.match(text, /request handler: 20,000 started, 20,000 finished/);
+  const html = renderHtmlReport(r, { frames: [], stacks: [] });
+  assert.match(html, /<table id="lwt-promises">/);
+  assert.match(html, /request handler<\/code><\/td><td class="n">20,000<\/td>/);
+  assert.equal(
+    lwtCallName('Lwt.Sequential_composition.bind.create_result_promise_and_callback_if_deferred'),
+    'Lwt.bind',
+  );
+  assert.equal(lwtCallName('Lwt.Miscellaneous.pause'), 'Lwt.pause');
+  assert.equal(lwtCallName('Lwt.Concurrent_composition.all.(fun)'), 'Lwt.all');
+  assert.equal(lwtCallName('Lwt_unix.sleep'), 'Lwt_unix.sleep');
   // A trace without the recording library's records: no counts, no promise estimate.
   const old = analyse(buildScenario({ ...base, durationS: 10 }).bytes).report;
   assert.deepEqual(old.taskCounts, []);
