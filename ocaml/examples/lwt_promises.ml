@@ -5,7 +5,8 @@
      3. [handle] (callback): Lwt.pause ()              (resolved by Lwt_main's next round)
      4. [handle] (callback): Lwt.map on that pending promise
    Requests arrive in rounds of [batch]; each round's promises are all pending at once, then the
-   loop resolves them. Expected (memlens memtrace): 4 creation sites with [requests] promises each
+   loop resolves them ([rounds] itself makes more: [Lwt.all] binds once per request, outside the
+   task). Expected (memlens memtrace): those 4 creation sites with [requests] promises each
    (estimated), the task "request" started and finished [requests] times (exact counts). *)
 
 let pending : (int Lwt.u * int) list ref = ref []
