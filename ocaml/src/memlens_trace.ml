@@ -83,8 +83,8 @@ let on_alloc st source (info : Gc.Memprof.allocation) =
 
    Encoding: one location event (event 1) per task, for a code that no backtrace refers to, whose
    single location has the file name [task_count_filename] and the function name
-   "<started> <finished> <task name>". Why not a new event type: memtrace's reader (and any reader
-   of the format) stops at an event id it does not know, and the format has no free field for
+   "<started> <finished> <task name>". Why not a new event type: memtrace's reader fails on an
+   event id it does not know ("Unknown event code", event_of_code in its src/trace.ml), and the format has no free field for
    records of our own; a location event for an unused code is valid in every format version, is
    skipped by readers that do not look for it (memtrace's viewer never shows a code no sample
    uses), and old traces simply have none. The codes sit above the task frames' codes, far
