@@ -13,6 +13,35 @@ let install () =
     Memlens_trace.set_task_provider current_task
   end
 
+(* Exact counts, when asked for: task name -> (started, finished). A task is finished when the
+   promise [f ()] returned is resolved (fulfilled or rejected, or cancelled). *)
+let counts : (string, int ref * int ref) Hashtbl.t = Hashtbl.create 16
+let counting = ref false
+
+let count_tasks () =
+  if not !counting then begin
+    counting := true;
+    Memlens_trace.set_task_counts (fun () ->
+        Hashtbl.fold (fun name (s, f) acc -> (name, !s, !f) :: acc) counts []
+        |> List.sort compare)
+  end
+
+let task_counts () = Hashtbl.fold (fun name (s, f) acc -> (name, !s, !f) :: acc) counts [] |> List.sort compare
+
 let task name f =
   install ();
-  Lwt.with_value key (Some name) f
+  if not !counting then Lwt.with_value key (Some name) f
+  else begin
+    let started, finished =
+      match Hashtbl.find_opt counts name with
+      | Some c -> c
+      | None ->
+          let c = (ref 0, ref 0) in
+          Hashtbl.add counts name c;
+          c
+    in
+    incr started;
+    let p = Lwt.with_value key (Some name) f in
+    Lwt.on_termination p (fun () -> incr finished);
+    p
+  end

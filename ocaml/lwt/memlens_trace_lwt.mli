@@ -12,3 +12,12 @@ val current_task : unit -> string option
 
 val install : unit -> unit
 (** Makes {!Memlens_trace} consult the current task. Called by {!task}; idempotent. *)
+
+val count_tasks : unit -> unit
+(** From now on, counts exactly how many times each named task was started and finished (its
+    promise resolved, fulfilled or rejected). The counts are written into the trace when tracing
+    stops, so that [memlens memtrace] can check its sampled estimates against them. Costs a
+    hash-table lookup and one [Lwt.on_termination] callback per task. *)
+
+val task_counts : unit -> (string * int * int) list
+(** The counts so far: (task, started, finished), sorted by task name. *)

@@ -35,3 +35,13 @@ val set_task_provider : (unit -> string option) -> unit
 
 val task_frame_filename : string
 (** ["(memlens task)"]: the file name of the synthetic root frames that name tasks. *)
+
+val set_task_counts : (unit -> (string * int * int) list) -> unit
+(** The function consulted when tracing stops for exact counts [(task, started, finished)] (see
+    [Memlens_trace_lwt.count_tasks]). Each is written as a location event for a code that no
+    backtrace uses, whose file name is {!task_count_filename} and whose function name is
+    ["<started> <finished> <task>"]: readers of the memtrace format that do not look for it
+    ignore it. *)
+
+val task_count_filename : string
+(** ["(memlens task count)"]. *)

@@ -197,6 +197,12 @@ let alloc t ~source ~length_words ~samples ~(frames : int array) ~describe =
   t.next_alloc_id <- id + 1;
   id
 
+(* A location event for a code that no backtrace uses: how the recording library writes its own
+   records (the exact task counts) so that every reader of the format still reads the trace. *)
+let metadata t ~code ~filename ~defname =
+  if not (Hashtbl.mem t.known_codes code) then Hashtbl.add t.known_codes code ();
+  add_location_event t code [ { filename; line = 0; start_char = 0; end_char = 0; defname } ]
+
 let object_event t ~event_id id =
   let time_us = now_us t in
   let b = t.scratch in

@@ -152,6 +152,38 @@ export function renderHtmlReport(r: MemtraceWireReport, flame: FlameData): strin
         )
         .join('')
     : '<p>No leak suspect.</p>';
+  const verdicts = r.leakVerdicts.length
+    ? `<table id="leak-verdicts"><tr><th>verdict</th><th class="n">live at end</th><th>site</th><th>why</th></tr>${r.leakVerdicts
+        .map(
+          (v) =>
+            `<tr><td class="${v.suspect ? 'bad' : 'good'}" style="white-space:nowrap">${v.suspect ? 'suspect' : 'not a suspect'}</td><td class="n">${h(formatBytes(v.liveEndBytes))}</td><td>${ownerBadge(v.owner)}<code>${h(v.label)}</code></td><td>${h(v.reason)}</td></tr>`,
+        )
+        .join('')}</table>`
+    : '';
+  const lp = r.lwtPromises;
+  const o = lp.overhead;
+  const num = (x: number | null): string => (x === null ? '?' : Math.round(x).toLocaleString('en-US'));
+  const promises =
+    lp.sites.length === 0
+      ? ''
+      : `<h2>Lwt promises by creation site</h2>
+<div class="card">Lwt's own machinery: ${pct(o.allocatedShare)} of the bytes allocated, ${pct(o.livePeakShare)} of the live peak, ${pct(o.liveEndShare)} of the end.
+${lp.promises === null ? "No promise block (Lwt's new_pending) sampled: no count." : `Pending promises: ${num(lp.promises)} ± ${num(lp.promisesStdErr)} (samples of the promise blocks / (sample rate × ${lp.wordsPerPromise} words per promise); ± one standard error).`}</div>
+<table id="lwt-promises"><tr><th class="n">promises</th><th class="n">± s.e.</th><th class="n">lifetime</th><th class="n">allocated</th><th class="n">live at peak</th><th class="n">live at end</th><th>creation site</th><th>via</th></tr>${lp.sites
+          .map(
+            (p) =>
+              `<tr><td class="n">${num(p.promises)}</td><td class="n">${num(p.promisesStdErr)}</td><td class="n">${p.meanPromiseLifetimeS === null ? '' : h(secondsText(p.meanPromiseLifetimeS))}</td><td class="n">${h(formatBytes(p.allocatedBytes))}</td><td class="n">${h(formatBytes(p.livePeakBytes))}</td><td class="n">${h(formatBytes(p.liveEndBytes))}</td><td><code>${h(p.label)}</code></td><td><code>${h(p.via)}</code></td></tr>`,
+          )
+          .join('')}</table>${
+          r.taskCounts.length === 0
+            ? ''
+            : `<h3>Lwt tasks, exact counts (recorded by the program)</h3><table><tr><th>task</th><th class="n">started</th><th class="n">finished</th></tr>${r.taskCounts
+                .map(
+                  (c) =>
+                    `<tr><td><code>${h(c.name)}</code></td><td class="n">${num(c.started)}</td><td class="n">${num(c.finished)}</td></tr>`,
+                )
+                .join('')}</table>`
+        }`;
   const windowHtml = (w: MemtraceWireReport['growthWindows'][number]): string =>
     `<div class="card"><div><b class="${w.kind === 'race' ? 'warn' : ''}">${h(w.kind === 'race' ? 'Allocation race' : w.kind === 'gc-cycle' ? 'A GC cycle (not a race)' : w.kind === 'gc-swing' ? 'An ordinary GC swing (not a race)' : w.kind === 'leak' ? 'Growth from a leak (not a race)' : 'Retained growth (not a race)')}</b> ${h(secondsText(w.startS))} to ${h(secondsText(w.endS))}</div><div>${h(w.explanation)}</div>` +
     `<div class="sub">allocated ${h(formatBytes(w.allocatedBytesPerS))}/s, collected ${h(formatBytes(w.collectedBytesPerS))}/s during the window; ${pct(w.freedLaterFraction)} of what piled up freed later</div>` +
@@ -188,7 +220,7 @@ ${card('live at end', formatBytes(tt.liveEnd.totalBytes), splitLine(tt.liveEnd))
 <div class="card">${timelineSvg(r)}<div class="sub">Shaded: sustained growth windows (red: allocation races). Dashed line: the peak.</div></div>
 <h2>Findings</h2>
 <div class="card"><b>${r.steadyState.steady ? 'Steady' : 'Not steady'}</b>: ${h(r.steadyState.reason)}</div>
-<h3>Leak suspects</h3>${leaks}
+<h3>Leak suspects</h3>${leaks}${verdicts}
 <h3>Allocation races</h3>${races}${others}
 <h2>Allocation sites</h2>
 <div class="legend sub">lifetime: <span class="l1"></span>collected young<span class="l2"></span>promoted, then collected<span class="l3"></span>major, then collected<span class="l4"></span>never collected</div>
@@ -205,6 +237,7 @@ ${
         )
         .join('')}</table>`
 }
+${promises}
 <h2>Allocations by backtrace</h2>
 <div class="card"><label><input type="checkbox" id="hide-lwt"> hide Lwt frames</label> <span id="flame-info" class="sub"></span><div id="flame"></div></div>
 <script type="application/json" id="flame-data">${jsonForScript(flame)}</script>

@@ -136,6 +136,38 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
     out.push(table(rows, ['right', 'right', 'right', 'right', 'left']));
     out.push('');
   }
+  const lp = r.lwtPromises;
+  if (lp.sites.length > 0) {
+    const o = lp.overhead;
+    out.push(st.bold('Lwt promises by creation site'));
+    out.push(
+      `  Lwt's own machinery: ${pct(o.allocatedShare)} of the bytes allocated, ${pct(o.livePeakShare)} of the live peak, ${pct(o.liveEndShare)} of the end`,
+    );
+    out.push(
+      lp.promises === null
+        ? "  promises: no Lwt promise block sampled (Lwt's new_pending), so no count"
+        : `  promises: ${num(Math.round(lp.promises))} ± ${num(Math.round(lp.promisesStdErr ?? 0))} (samples of the promise blocks / (rate × ${lp.wordsPerPromise} words per promise); ± one standard error)`,
+    );
+    const rows: string[][] = [['  promises', '± s.e.', 'lifetime', 'allocated', 'live peak', 'live end', 'site']];
+    for (const p of lp.sites.slice(0, 15))
+      rows.push([
+        `  ${p.promises === null ? '?' : num(Math.round(p.promises))}`,
+        p.promisesStdErr === null ? '' : num(Math.round(p.promisesStdErr)),
+        p.meanPromiseLifetimeS === null ? '' : `${(p.meanPromiseLifetimeS * 1000).toFixed(1)} ms`,
+        formatBytes(p.allocatedBytes),
+        formatBytes(p.livePeakBytes),
+        formatBytes(p.liveEndBytes),
+        `${clean(p.label)} via ${clean(p.via)}`,
+      ]);
+    out.push(table(rows, ['right', 'right', 'right', 'right', 'right', 'right', 'left']));
+    out.push('');
+  }
+  if (r.taskCounts.length > 0) {
+    out.push(st.bold('Lwt tasks, exact counts (recorded by the program)'));
+    for (const c of r.taskCounts)
+      out.push(`  ${clean(c.name)}: ${num(c.started)} started, ${num(c.finished)} finished`);
+    out.push('');
+  }
   out.push(st.bold('Leak suspects'));
   if (r.leaks.length === 0) out.push('  none');
   r.leaks.forEach((l, k) => {
@@ -144,7 +176,19 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
       `     ${formatBytes(l.liveEndBytes)} live at the end (${pct(l.shareOfEndLive)} of it), growing ${formatBytes(l.growthBytesPerS)}/s; ${pct(l.retainedFraction)} of what it allocated is never freed`,
     );
     out.push(`     ${sparkline(l.curve, SPARK_WIDTH)}`);
+    const why = r.leakVerdicts.find((v) => v.siteId === l.siteId);
+    if (why !== undefined) out.push(`     why: ${clean(why.reason)}`);
   });
+  const cleared = r.leakVerdicts.filter((v) => !v.suspect);
+  if (cleared.length > 0) {
+    out.push(st.dim('  Not suspects, among the sites holding the most at the end:'));
+    for (const v of cleared.slice(0, 8))
+      out.push(
+        st.dim(
+          `  - ${clean(v.label)}${v.owner === 'lwt' ? ' (inside Lwt)' : ''}, ${formatBytes(v.liveEndBytes)} at the end: ${clean(v.reason)}`,
+        ),
+      );
+  }
   out.push('');
   out.push(st.bold('Allocation races'));
   if (r.races.length === 0) out.push('  none');

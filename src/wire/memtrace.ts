@@ -4,7 +4,9 @@
 // estimate, memtrace_viewer's bytes_of_nsamples). Times are seconds since the trace start
 // unless named ...Us (µs since the Unix epoch).
 
-export const MEMTRACE_WIRE_VERSION = 1;
+// v2: leakVerdicts (why a site is or is not a leak suspect), lwtPromises (Lwt's promises by
+//     creation site) and taskCounts (exact task counts written by the recording library).
+export const MEMTRACE_WIRE_VERSION = 2;
 
 export type Owner = 'app' | 'lwt';
 
@@ -132,6 +134,49 @@ export interface MemtraceWireTask {
   livePeakBytes: number;
 }
 
+/** Lwt calls (promise constructors) by creation site (v2; src/analyses/memtrace/promises.ts). */
+export interface MemtraceWirePromiseSite {
+  /** The first application frame above the Lwt call; null if the stack has none. */
+  frame: MemtraceWireFrame | null;
+  label: string;
+  /** The Lwt function the application called ("Lwt.bind", "Lwt.wait", "Lwt.pause", ...). */
+  via: string;
+  /** Pending promises created, estimated from the samples (null: W unknown, see lwtPromises). */
+  promises: number | null;
+  /** Binomial standard error of `promises`. */
+  promisesStdErr: number | null;
+  /** Samples of the promises' own blocks (the estimate's basis). */
+  promiseSamples: number;
+  /** Everything Lwt allocated in these calls: promises, callbacks and what they capture. */
+  allocatedBytes: number;
+  livePeakBytes: number;
+  liveEndBytes: number;
+  /** Mean time from a promise's allocation to its collection by the GC, seconds. */
+  meanPromiseLifetimeS: number | null;
+  /** Promise samples still live at the end of the trace. */
+  promiseSamplesLiveEnd: number;
+}
+
+export interface MemtraceWireLwtPromises {
+  /** W: words (headers included) of one pending promise's blocks; 0 when no promise was sampled. */
+  wordsPerPromise: number;
+  /** The distinct promise blocks seen (Lwt's new_pending allocation points and sizes with header). */
+  promiseBlocks: { point: string; words: number }[];
+  promises: number | null;
+  promisesStdErr: number | null;
+  /** Lwt's own machinery: share of all allocated bytes, of the live peak and of the end. */
+  overhead: { allocatedShare: number; livePeakShare: number; liveEndShare: number };
+  /** Largest promise count first, then bytes allocated (at most --top × 2 sites). */
+  sites: MemtraceWirePromiseSite[];
+}
+
+/** Exact counts per Lwt task, written by Memlens_trace_lwt.count_tasks (v2). */
+export interface MemtraceWireTaskCount {
+  name: string;
+  started: number;
+  finished: number;
+}
+
 export interface MemtraceWireLeak {
   siteId: number;
   label: string;
@@ -147,6 +192,27 @@ export interface MemtraceWireLeak {
   risingFraction: number;
   /** The site's live bytes at each timeline bin (same bins as `timeline`). */
   curve: number[];
+}
+
+/** Why a site that holds memory at the end is, or is not, a leak suspect (v2). */
+export interface MemtraceWireLeakVerdict {
+  siteId: number;
+  label: string;
+  owner: Owner;
+  liveEndBytes: number;
+  shareOfEndLive: number;
+  suspect: boolean;
+  /** The rule that decided (docs/memtrace.md, "Leak suspects"); 'suspect' when every rule passed. */
+  rule:
+    | 'suspect'
+    | 'too-short'
+    | 'not-rising'
+    | 'one-jump'
+    | 'warm-up'
+    | 'young-garbage'
+    | 'given-back'
+    | 'kept-until-exit';
+  reason: string;
 }
 
 export interface MemtraceWireRaceSite {
@@ -190,7 +256,13 @@ export interface MemtraceWireReport {
   rankings: { byAllocated: number[]; byLiveEnd: number[]; byLivePeak: number[] };
   /** Memory by Lwt task, largest allocation first (empty without task frames). */
   tasks: MemtraceWireTask[];
+  /** v2: Lwt's promises by creation site, and Lwt's overhead. */
+  lwtPromises: MemtraceWireLwtPromises;
+  /** v2: exact task counts from the recording library; empty when the trace has none. */
+  taskCounts: MemtraceWireTaskCount[];
   leaks: MemtraceWireLeak[];
+  /** v2: every leak suspect and the other sites holding the most at the end, with the reason. */
+  leakVerdicts: MemtraceWireLeakVerdict[];
   /** Allocation races: growth windows whose memory was freed again later. */
   races: MemtraceWireWindow[];
   /** Every sustained growth window, races included, with its classification. */

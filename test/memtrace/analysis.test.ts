@@ -9,11 +9,12 @@ import { renderHtmlReport } from '../../src/render/memtrace-html.js';
 import { renderTextReport } from '../../src/render/memtrace-text.js';
 import { LiveObjects } from '../../src/analyses/memtrace/live-objects.js';
 import { LwtClassifier } from '../../src/analyses/memtrace/lwt.js';
+import { lwtCallName } from '../../src/analyses/memtrace/promises.js';
 import { buildMemtraceReport } from '../../src/analyses/memtrace/report.js';
 import { MemtraceDecoder } from '../../src/parsers/memtrace/decoder.js';
 import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
 import { readPublicTrace, withoutPublicTraces } from './public-traces.js';
-import { buildScenario, type ScenarioOptions } from './scenarios.js';
+import { PROMISES_PER_REQUEST, buildScenario, type ScenarioOptions } from './scenarios.js';
 
 function analyse(
   bytes: Uint8Array,
@@ -139,6 +140,86 @@ test('the analysis does not depend on chunk boundaries', () => {
   const rng = new SeededRandom(31);
   const chunked = analyse(bytes, randomChunks(bytes, rng, 3000)).report;
   assert.deepEqual(chunked, whole);
+});
+
+test(
+  "a batch program that keeps its last phase's data until exit (ocamlopt) has no leak suspect, and says why",
+  { skip: withoutPublicTraces },
+  () => {
+    // memtrace's test trace of ocamlopt compiling a file: the code emission phase (Linearize,
+    // Reg, the x86 emitter) builds its data over the last ~40% of the run and keeps it until the
+    // compiler exits. That used to give 2 leak suspects.
+    const { report: r } = analyse(readPublicTrace('ocamlopt-v3.ctf'));
+    assert.deepEqual(
+      r.leaks.map((l) => l.label),
+      [],
+    );
+    const kept = r.leakVerdicts.filter((v) => v.rule === 'kept-until-exit').map((v) => v.label);
+    assert.ok(
+      kept.some((l) => l.startsWith('Linearize.copy_instr')),
+      kept.join('; '),
+    );
+    assert.ok(
+      kept.some((l) => l.startsWith('Reg.create')),
+      kept.join('; '),
+    );
+    for (const v of r.leakVerdicts) {
+      assert.equal(v.suspect, false);
+      assert.ok(v.reason.length > 20, v.reason);
+    }
+    assert.match(r.steadyState.reason, /kept it until the end: no leak suspect/);
+    // Held in the first phase and kept (the loaded .cmi) is not a suspect either, for another reason.
+    const cmi = r.leakVerdicts.find((v) => v.label.startsWith('Cmi_format.input_cmi'));
+    assert.ok(cmi && cmi.rule !== 'kept-until-exit', JSON.stringify(cmi));
+  },
+);
+
+test('Lwt promises by creation site: the estimate agrees with the exact task count; old traces have no counts', () => {
+  const { report: r } = analyse(buildScenario({ ...base, durationS: 40, promises: true, tasks: true, seed: 5 }).bytes);
+  assert.deepEqual(r.taskCounts, [{ name: 'request handler', started: 20_000, finished: 20_000 }]);
+  const site = r.lwtPromises.sites.find((s) => s.via === 'Lwt.wait');
+  assert.ok(site, JSON.stringify(r.lwtPromises.sites));
+  assert.match(site.label, /^Dune__exe__Server\.handle_request /);
+  assert.equal(r.lwtPromises.wordsPerPromise, 2);
+  const exact = 20_000 * PROMISES_PER_REQUEST;
+  const est = site.promises ?? Number.NaN;
+  const se = site.promisesStdErr ?? Number.NaN;
+  assert.ok(Math.abs(est - exact) <= 4 * se, `${est} ± ${se}, exact ${exact}`);
+  assert.ok(se / exact < 0.05, `relative standard error ${se / exact}`);
+  assert.ok(site.meanPromiseLifetimeS !== null && site.meanPromiseLifetimeS > 0);
+  // The callback cells under Lwt.bind are Lwt calls too, but make no promise here.
+  const bind = r.lwtPromises.sites.find((s) => s.via === 'Lwt.bind' && /Server\.serve /.test(s.label));
+  assert.ok(bind && bind.promises === 0 && bind.allocatedBytes > 0, JSON.stringify(bind));
+  assert.ok(r.lwtPromises.overhead.allocatedShare > 0 && r.lwtPromises.overhead.allocatedShare < 1);
+  const text = renderTextReport(r, { bold: (x) => x, dim: (x) => x, red: (x) => x, yellow: (x) => x, green: (x) => x });
+  assert.match(text, /Lwt promises by creation site/);
+  assert.match(text, /request handler: 20,000 started, 20,000 finished/);
+  const html = renderHtmlReport(r, { frames: [], stacks: [] });
+  assert.match(html, /<table id="lwt-promises">/);
+  assert.match(html, /request handler<\/code><\/td><td class="n">20,000<\/td>/);
+  assert.equal(
+    lwtCallName('Lwt.Sequential_composition.bind.create_result_promise_and_callback_if_deferred'),
+    'Lwt.bind',
+  );
+  assert.equal(lwtCallName('Lwt.Miscellaneous.pause'), 'Lwt.pause');
+  assert.equal(lwtCallName('Lwt.Concurrent_composition.all.(fun)'), 'Lwt.all');
+  assert.equal(lwtCallName('Lwt_unix.sleep'), 'Lwt_unix.sleep');
+  // A trace without the recording library's records: no counts, no promise estimate.
+  const old = analyse(buildScenario({ ...base, durationS: 10 }).bytes).report;
+  assert.deepEqual(old.taskCounts, []);
+  assert.equal(old.lwtPromises.promises, null);
+});
+
+test("the leak scenario's suspect says why it is one", () => {
+  const { report: r } = analyse(buildScenario({ ...base, leak: true }).bytes);
+  const v = r.leakVerdicts.find((x) => x.suspect);
+  assert.ok(v, JSON.stringify(r.leakVerdicts));
+  assert.equal(v.rule, 'suspect');
+  assert.match(v.reason, /growth while the program runs/);
+  assert.deepEqual(
+    r.leaks.map((l) => l.siteId),
+    r.leakVerdicts.filter((x) => x.suspect).map((x) => x.siteId),
+  );
 });
 
 test('live at the peak per site is exact (checked by replaying the events)', { skip: withoutPublicTraces }, () => {

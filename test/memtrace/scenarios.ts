@@ -20,8 +20,12 @@ export const CODES = {
   serve: 0x408000,
   lwtWakeup: 0x409000,
   loadConfig: 0x40a000,
+  lwtNewPending: 0x40b000,
+  lwtWait: 0x40c000,
   /** A synthetic task root frame, as the memlens OCaml library writes them (above 2^53). */
   task: 0x3f00_0000_0000_0000,
+  /** The recording library's exact task count record (a code no backtrace uses). */
+  taskCount: 0x3f80_0000_0000_0000,
 } as const;
 
 export const SCENARIO_LOCATIONS = new Map<number, SourceLocation[]>([
@@ -35,6 +39,8 @@ export const SCENARIO_LOCATIONS = new Map<number, SourceLocation[]>([
   [CODES.serve, loc('bin/server.ml', 60, 'Dune__exe__Server.serve')],
   [CODES.lwtWakeup, loc('src/core/lwt.ml', 1200, 'Lwt.wakeup_later')],
   [CODES.loadConfig, loc('bin/config.ml', 5, 'Dune__exe__Config.load')],
+  [CODES.lwtNewPending, loc('src/core/lwt.ml', 1546, 'Lwt.Pending_promises.new_pending')],
+  [CODES.lwtWait, loc('src/core/lwt.ml', 1559, 'Lwt.Pending_promises.wait')],
   [CODES.task, [{ filename: '(memlens task)', line: 0, startChar: 0, endChar: 0, defname: 'request handler' }]],
 ]);
 
@@ -52,6 +58,13 @@ export interface ScenarioOptions {
   gcPeriodS?: number;
   /** Root the request stacks in a task frame ("request handler"). */
   tasks?: boolean;
+  /**
+   * Each tick's request creates PROMISES_PER_REQUEST pending promises (Lwt.wait from
+   * Server.handle_request: one 1-word block each from Lwt's new_pending, sampled as Gc.Memprof
+   * would at the trace's rate), and the trace ends with the exact count record of the task
+   * "request handler": one per tick. Hand-made; the counts mimic the recording library's.
+   */
+  promises?: boolean;
   seed: number;
   version?: 1 | 2 | 3;
   /** Stream packets out instead of keeping the trace in memory. */
@@ -73,13 +86,40 @@ export const LEAKY_SERVER: ScenarioOptions = {
 };
 
 export const T0 = 1_700_000_000_000_000;
+export const PROMISES_PER_REQUEST = 500;
+
+/** A Binomial(n, p) draw by inversion (small n·p). */
+function binomial(rng: SeededRandom, n: number, p: number): number {
+  const u = rng.next();
+  let k = 0;
+  let pk = (1 - p) ** n;
+  let cdf = pk;
+  while (u > cdf && k < n) {
+    pk *= ((n - k) / (k + 1)) * (p / (1 - p));
+    k++;
+    cdf += pk;
+  }
+  return k;
+}
 
 /** Builds the trace; returns its bytes and what was written. */
 export function buildScenario(o: ScenarioOptions): { bytes: Uint8Array; written: TraceEncoder['written'] } {
+  const ticks = Math.floor((o.durationS * 1e6) / o.tickUs);
+  const locations = new Map(SCENARIO_LOCATIONS);
+  if (o.promises === true)
+    locations.set(CODES.taskCount, [
+      {
+        filename: '(memlens task count)',
+        line: 0,
+        startChar: 0,
+        endChar: 0,
+        defname: `${ticks} ${ticks} request handler`,
+      },
+    ]);
   const enc = new TraceEncoder({
     version: o.version ?? 3,
     sampleRate: 1e-4,
-    locations: SCENARIO_LOCATIONS,
+    locations,
     executable: '/srv/server.exe',
     host: 'node-1',
     ...(o.sink === undefined ? {} : { sink: o.sink }),
@@ -94,7 +134,6 @@ export function buildScenario(o: ScenarioOptions): { bytes: Uint8Array; written:
   };
   const queue: number[] = [];
   let qHead = 0;
-  const ticks = Math.floor((o.durationS * 1e6) / o.tickUs);
   const C = CODES;
   for (let tick = 0; tick < ticks; tick++) {
     const now = T0 + tick * o.tickUs;
@@ -119,6 +158,18 @@ export function buildScenario(o: ScenarioOptions): { bytes: Uint8Array; written:
         schedule(promoteDue, tick + 1, id);
         schedule(due, tick + 1 + rng.int(10, 50), id);
       } else schedule(due, tick + life, id);
+    }
+    if (o.promises === true) {
+      // 1-word blocks (2 words with the header) at rate 1e-4; two samples in one block (odds
+      // 1e-4) are written as two blocks, which changes no count.
+      const n = binomial(rng, 2 * PROMISES_PER_REQUEST, 1e-4);
+      for (let k = 0; k < n; k++) {
+        const id = enc.alloc(now, {
+          lengthWords: 1,
+          stack: [C.task, C.main, C.lwtRun, C.handle, C.lwtWait, C.lwtNewPending],
+        });
+        schedule(due, tick + rng.int(1, 5), id);
+      }
     }
     // Lwt's own allocation (a callback cell) on behalf of Server.serve.
     const cb = enc.alloc(now, { lengthWords: 4, stack: [C.main, C.lwtRun, C.serve, C.lwtBind] });
@@ -150,6 +201,7 @@ export function buildScenario(o: ScenarioOptions): { bytes: Uint8Array; written:
       }
     }
   }
+  if (o.promises === true) enc.describeUnused(C.taskCount);
   const bytes = enc.finish();
   return { bytes, written: enc.written };
 }

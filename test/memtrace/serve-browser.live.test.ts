@@ -41,6 +41,15 @@ test(
       assert.match(findings, /Leak suspect: Dune__exe__Cache\.add/);
       assert.match(findings, /Allocation race: allocation outpaced reclamation/);
       assert.match((await page.locator('#mt-sites').textContent()) ?? '', /Lwt/);
+      // Lwt's promises by creation site, with the exact task count the trace carries.
+      await untilInPage(page, () => document.querySelectorAll('#mt-promises tr').length > 0);
+      const promises = (await page.locator('#mt-promises').textContent()) ?? '';
+      assert.match(promises, /Dune__exe__Server\.handle_request/);
+      assert.match(promises, /Lwt\.wait/);
+      assert.match(
+        (await page.locator('#mt-promises-info').textContent()) ?? '',
+        /tasks \(exact\): request handler: 20,000 started/,
+      );
       const frames = await page.locator('#mt-flame svg g').count();
       assert.ok(frames > 3);
       assert.ok((await page.locator('#mt-flame svg g', { hasText: 'Lwt.bind' }).count()) > 0);

@@ -23,8 +23,15 @@ export async function startMemtraceServer(): Promise<MemtraceServer> {
   mkdirSync(traces);
   writeFileSync(
     join(traces, 'server.ctf'),
-    buildScenario({ durationS: 40, tickUs: 2000, leak: true, race: { fromS: 10, toS: 20 }, warmup: false, seed: 4 })
-      .bytes,
+    buildScenario({
+      durationS: 40,
+      tickUs: 2000,
+      leak: true,
+      race: { fromS: 10, toS: 20 },
+      warmup: false,
+      seed: 4,
+      promises: true,
+    }).bytes,
   );
   writeFileSync(join(traces, 'ocamlopt.ctf'), readPublicTrace('ocamlopt-v3.ctf'));
   writeFileSync(join(traces, 'notes.ctf'), 'not a trace\n');

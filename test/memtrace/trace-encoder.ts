@@ -270,6 +270,13 @@ export class TraceEncoder {
     }
   }
 
+  /** Describes a code that no backtrace uses (as the recording library writes its task counts). */
+  describeUnused(code: number): void {
+    if (this.seen.has(code)) return;
+    this.seen.add(code);
+    this.newLocs.push(code);
+  }
+
   alloc(now: number, spec: AllocSpec): number {
     const stack = spec.stack;
     let common = 0;

@@ -95,6 +95,8 @@ export class MemtraceView {
     byId('mt-chart').setAttribute('aria-label', 'no trace');
     byId('mt-findings').replaceChildren();
     byId('mt-sites').replaceChildren();
+    byId('mt-promises').replaceChildren();
+    setText(byId('mt-promises-info'), '');
     byId('mt-flame').replaceChildren();
     setText(byId('mt-flame-info'), '');
   }
@@ -118,7 +120,40 @@ export class MemtraceView {
     this.drawChart(r);
     this.drawFindings(r);
     this.drawSites(r);
+    this.drawPromises(r);
     this.drawFlame();
+  }
+
+  /** Lwt's promises by creation site (estimates ± standard error) and the exact task counts. */
+  private drawPromises(r: MemtraceWireReport): void {
+    const p = r.lwtPromises;
+    const n = (x: number | null): string => (x === null ? '?' : Math.round(x).toLocaleString('en-US'));
+    const pc = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
+    const counts = r.taskCounts.map((c) => `${c.name}: ${n(c.started)} started, ${n(c.finished)} finished`).join('; ');
+    setText(
+      byId('mt-promises-info'),
+      p.sites.length === 0
+        ? 'no Lwt call in this trace'
+        : `Lwt's own machinery: ${pc(p.overhead.allocatedShare)} of the bytes allocated, ${pc(p.overhead.livePeakShare)} of the live peak` +
+            (p.promises === null ? '' : ` · ${n(p.promises)} ± ${n(p.promisesStdErr)} pending promises (estimated)`) +
+            (counts === '' ? '' : ` · tasks (exact): ${counts}`),
+    );
+    byId('mt-promises').replaceChildren(
+      ...p.sites.map((s) =>
+        el(
+          'tr',
+          {},
+          el('td', { class: 'num' }, n(s.promises)),
+          el('td', { class: 'num' }, n(s.promisesStdErr)),
+          el('td', { class: 'num' }, s.meanPromiseLifetimeS === null ? '' : secondsText(s.meanPromiseLifetimeS)),
+          el('td', { class: 'num' }, bytesText(s.allocatedBytes)),
+          el('td', { class: 'num' }, bytesText(s.livePeakBytes)),
+          el('td', { class: 'num' }, bytesText(s.liveEndBytes)),
+          el('td', {}, s.label),
+          el('td', {}, s.via),
+        ),
+      ),
+    );
   }
 
   private drawChart(r: MemtraceWireReport): void {
@@ -172,9 +207,21 @@ export class MemtraceView {
         el(
           'li',
           { class: 'error' },
-          `Leak suspect: ${l.label}, ${bytesText(l.liveEndBytes)} live at the end (${(l.shareOfEndLive * 100).toFixed(0)}%), growing ${bytesText(l.growthBytesPerS)}/s`,
+          `Leak suspect: ${l.label}, ${bytesText(l.liveEndBytes)} live at the end (${(l.shareOfEndLive * 100).toFixed(0)}%), growing ${bytesText(l.growthBytesPerS)}/s${(() => {
+            const why = r.leakVerdicts.find((v) => v.siteId === l.siteId);
+            return why === undefined ? '' : `: ${why.reason}`;
+          })()}`,
         ),
       );
+    for (const v of r.leakVerdicts)
+      if (!v.suspect)
+        items.push(
+          el(
+            'li',
+            { class: 'muted' },
+            `Not a leak suspect: ${v.label}, ${bytesText(v.liveEndBytes)} at the end: ${v.reason}`,
+          ),
+        );
     for (const w of r.growthWindows)
       items.push(
         el(

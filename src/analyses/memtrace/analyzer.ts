@@ -10,9 +10,11 @@ import { AllocSource, type MemtraceVisitor, type TraceInfo } from '../../parsers
 import { AdaptiveBins, MAX_BINS } from './bins.js';
 import { LiveObjects } from './live-objects.js';
 import type { LwtClassifier } from './lwt.js';
+import { PromiseGroups } from './promises.js';
 import { SiteResolver } from './site-resolver.js';
 
 const PROMOTED = 4;
+const PROMISE_BLOCK = 8;
 
 export interface SiteStats {
   allocations: number;
@@ -44,12 +46,14 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
   traceInfo: TraceInfo | undefined;
   decoder: MemtraceDecoder | undefined;
   resolver: SiteResolver | undefined;
+  promises: PromiseGroups | undefined;
   readonly bins = new AdaptiveBins();
   readonly stats: SiteStats[] = [];
   readonly objects = new LiveObjects();
   private readonly dirty: number[] = [];
   readonly taskStats: TaskStats[] = [];
   private readonly dirtyTasks: number[] = [];
+  private readonly dirtyGroups: number[] = [];
   private startUs = 0;
 
   live = 0;
@@ -76,6 +80,7 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
   attach(decoder: MemtraceDecoder): void {
     this.decoder = decoder;
     this.resolver = new SiteResolver(decoder, this.lwt);
+    this.promises = new PromiseGroups(decoder, this.lwt);
   }
 
   info(info: TraceInfo): void {
@@ -106,15 +111,34 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
     return s;
   }
 
-  alloc(id: number, timeUs: number, _lengthWords: number, nsamples: number, source: AllocSource, stack: number): void {
+  alloc(id: number, timeUs: number, lengthWords: number, nsamples: number, source: AllocSource, stack: number): void {
     const resolver = this.resolver;
-    if (resolver === undefined) throw new Error('MemtraceAnalyzer.attach() was not called');
+    const promises = this.promises;
+    if (resolver === undefined || promises === undefined) throw new Error('MemtraceAnalyzer.attach() was not called');
     const t = timeUs - this.startUs;
     const site = resolver.siteOf(stack);
     const s = this.siteStats(site);
     const bin = this.bins.bin(t);
     const task = resolver.taskOf(stack);
-    this.objects.add(id, site, task, nsamples, t, source);
+    const group = promises.groupOf(stack);
+    let promiseFlag = 0;
+    if (group >= 0) {
+      const g = promises.groups[group];
+      if (g !== undefined) {
+        g.allocSamples += nsamples;
+        g.live += nsamples;
+        if (promises.isPromiseBlock(stack)) {
+          promiseFlag = PROMISE_BLOCK;
+          g.promiseSamples += nsamples;
+          promises.notePromiseBlock(stack, lengthWords);
+        }
+        if (!g.dirty) {
+          g.dirty = true;
+          this.dirtyGroups.push(group);
+        }
+      }
+    }
+    this.objects.add(id, site, task, nsamples, t, source, group, promiseFlag);
     if (task >= 0) {
       const ts = this.taskOf(task);
       ts.allocSamples += nsamples;
@@ -180,6 +204,14 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
       ts.dirty = false;
     }
     this.dirtyTasks.length = 0;
+    const groups = this.promises?.groups ?? [];
+    for (const k of this.dirtyGroups) {
+      const g = groups[k];
+      if (g === undefined) continue;
+      g.liveAtPeak = g.live;
+      g.dirty = false;
+    }
+    this.dirtyGroups.length = 0;
     this.peak = this.live;
     this.peakTimeUs = t;
   }
@@ -211,11 +243,26 @@ export class MemtraceAnalyzer implements MemtraceVisitor {
     }
     const site = objects.site[slot] ?? 0;
     const task = objects.task[slot] ?? -1;
+    const group = objects.group[slot] ?? -1;
     const n = objects.samples[slot] ?? 0;
     const allocT = objects.t[slot] ?? 0;
     const flags = objects.flags[slot] ?? 0;
     objects.remove(id, slot);
     const t = timeUs - this.startUs;
+    if (group >= 0) {
+      const g = this.promises?.groups[group];
+      if (g !== undefined) {
+        g.live -= n;
+        if ((flags & PROMISE_BLOCK) !== 0) {
+          g.promisesCollected++;
+          g.promiseLifetimeSumUs += Math.max(0, t - allocT);
+        }
+        if (!g.dirty) {
+          g.dirty = true;
+          this.dirtyGroups.push(group);
+        }
+      }
+    }
     const bin = this.bins.bin(t);
     const allocBin = this.bins.binOf(allocT);
     const s = this.siteStats(site);

@@ -19,10 +19,12 @@ export class LiveObjects {
   private count = 0;
   site: Int32Array = new Int32Array(1024);
   task: Int32Array = new Int32Array(1024);
+  /** The Lwt call group (promises.ts), -1 if none. */
+  group: Int32Array = new Int32Array(1024);
   samples: Float64Array = new Float64Array(1024);
   /** µs since the trace start. */
   t: Float64Array = new Float64Array(1024);
-  /** source (bits 0-1) | promoted (bit 2). */
+  /** source (bits 0-1) | promoted (bit 2) | promise block (bit 3). */
   flags: Uint8Array = new Uint8Array(1024);
   private free = new Int32Array(1024);
   private freeCount = 0;
@@ -47,7 +49,7 @@ export class LiveObjects {
   }
 
   /** Adds an object; an id already present (corrupt data) is replaced. */
-  add(id: number, site: number, task: number, samples: number, t: number, source: number): void {
+  add(id: number, site: number, task: number, samples: number, t: number, source: number, group = -1, flags = 0): void {
     const page = this.page(id, true);
     if (page === undefined) return;
     const at = id - Math.floor(id / PAGE_SIZE) * PAGE_SIZE;
@@ -64,9 +66,10 @@ export class LiveObjects {
     }
     this.site[slot] = site;
     this.task[slot] = task;
+    this.group[slot] = group;
     this.samples[slot] = samples;
     this.t[slot] = t;
-    this.flags[slot] = source & 3;
+    this.flags[slot] = (source & 3) | flags;
   }
 
   /** The slot of a live object, -1 if none. */
@@ -117,6 +120,7 @@ export class LiveObjects {
     };
     this.site = i32(this.site);
     this.task = i32(this.task);
+    this.group = i32(this.group);
     this.samples = f64(this.samples);
     this.t = f64(this.t);
     const fl = new Uint8Array(len);

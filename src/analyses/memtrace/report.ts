@@ -5,6 +5,9 @@ import { AllocSource, type SourceLocation } from '../../parsers/memtrace/types.j
 import {
   MEMTRACE_WIRE_VERSION,
   type MemtraceWireFrame,
+  type MemtraceWireLwtPromises,
+  type MemtraceWirePromiseSite,
+  type MemtraceWireTaskCount,
   type MemtraceWireReport,
   type MemtraceWireSite,
   type MemtraceWireSplit,
@@ -115,7 +118,13 @@ export function buildMemtraceReport(
     }
     v[b] = (v[b] ?? 0) + n;
   }
-  const leakFindings = findLeaks(analyzer.stats, nBins, analyzer.live, (site) => neverFreedBySite.get(site));
+  const { findings: leakFindings, verdicts } = findLeaks(
+    analyzer.stats,
+    nBins,
+    analyzer.live,
+    (site) => neverFreedBySite.get(site),
+    binS,
+  );
   const leakSites = new Set(leakFindings.map((l) => l.site));
   const windows = findGrowthWindows({
     nBins,
@@ -179,6 +188,21 @@ export function buildMemtraceReport(
     risingFraction: l.rising,
     curve: l.curve.map(bytes),
   }));
+  // Every suspect, and the other sites that hold the most at the end, with why (not).
+  const lwtPromises = promiseReport(analyzer, info.sampleRate, bytes, frameOf, opts.top);
+  const leakVerdicts = verdicts
+    .filter((v, k) => v.suspect || k < opts.top)
+    .map((v) => ({
+      siteId: v.site,
+      label: label(v.site),
+      owner: owner(v.site),
+      liveEndBytes: bytes(v.liveEnd),
+      shareOfEndLive: v.share,
+      suspect: v.suspect,
+      rule: v.rule,
+      reason: v.reason,
+    }));
+  const keptUntilExit = verdicts.filter((v) => v.rule === 'kept-until-exit').length;
 
   // Steady state: nothing found, and the floor of live memory flat over the second half: the
   // minimum over its last quarter is within 10% of the peak (or, if larger, NOISE_SIGMAS times
@@ -198,7 +222,9 @@ export function buildMemtraceReport(
     : [
         leaks.length > 0 ? `${leaks.length} leak suspect(s)` : '',
         races.length > 0 ? `${races.length} allocation race(s)` : '',
-        flat ? '' : 'the floor of live memory still moving over the second half',
+        flat
+          ? ''
+          : `the floor of live memory still moving over the second half${leaks.length === 0 && keptUntilExit > 0 ? ` (${keptUntilExit} site(s) built data in the program's last phase and kept it until the end: no leak suspect)` : ''}`,
       ]
         .filter((s) => s !== '')
         .join(', ');
@@ -286,11 +312,101 @@ export function buildMemtraceReport(
         };
       })
       .sort((a, b) => b.allocatedBytes - a.allocatedBytes || (a.name < b.name ? -1 : 1)),
+    lwtPromises: {
+      ...lwtPromises,
+      overhead: {
+        allocatedShare: share(lwtSplit(sites, (s) => s.allocatedBytes)),
+        livePeakShare: share(lwtSplit(sites, (s) => s.livePeakBytes)),
+        liveEndShare: share(lwtSplit(sites, (s) => s.liveEndBytes)),
+      },
+    },
+    taskCounts: taskCounts(decoder),
     leaks,
+    leakVerdicts,
     races,
     growthWindows,
     steadyState: { steady, reason },
   };
+}
+
+const lwtSplit = (sites: MemtraceWireSite[], pick: (s: MemtraceWireSite) => number): [number, number] => {
+  let lwt = 0;
+  let all = 0;
+  for (const s of sites) {
+    all += pick(s);
+    if (s.owner === 'lwt') lwt += pick(s);
+  }
+  return [lwt, all];
+};
+const share = ([part, all]: [number, number]): number => (all > 0 ? part / all : 0);
+
+function promiseReport(
+  analyzer: MemtraceAnalyzer,
+  rate: number,
+  bytes: (samples: number) => number,
+  frameOf: (l: SourceLocation | undefined) => MemtraceWireFrame | null,
+  top: number,
+): Omit<MemtraceWireLwtPromises, 'overhead'> {
+  const p = analyzer.promises;
+  const W = p?.wordsPerPromise() ?? 0;
+  // See promises.ts: N ≈ S / (λ W), standard error √(S (1 - λ)) / (λ W).
+  const estimate = (s: number): number | null => (W > 0 ? s / (rate * W) : null);
+  const stdErr = (s: number): number | null => (W > 0 ? Math.sqrt(s * (1 - rate)) / (rate * W) : null);
+  const live = new Map<number, number>();
+  const objects = analyzer.objects;
+  for (const slot of objects.slots()) {
+    if (((objects.flags[slot] ?? 0) & 8) === 0) continue;
+    const g = objects.group[slot] ?? -1;
+    live.set(g, (live.get(g) ?? 0) + (objects.samples[slot] ?? 0));
+  }
+  const groups = p?.groups ?? [];
+  let total = 0;
+  const sites: MemtraceWirePromiseSite[] = groups.map((g, k) => {
+    total += g.promiseSamples;
+    return {
+      frame: frameOf(g.frame),
+      label: g.label,
+      via: g.via,
+      promises: g.promiseSamples > 0 ? estimate(g.promiseSamples) : W > 0 ? 0 : null,
+      promisesStdErr: stdErr(g.promiseSamples),
+      promiseSamples: g.promiseSamples,
+      allocatedBytes: bytes(g.allocSamples),
+      livePeakBytes: bytes(g.liveAtPeak),
+      liveEndBytes: bytes(g.live),
+      meanPromiseLifetimeS: g.promisesCollected > 0 ? g.promiseLifetimeSumUs / g.promisesCollected / 1e6 : null,
+      promiseSamplesLiveEnd: live.get(k) ?? 0,
+    };
+  });
+  sites.sort(
+    (a, b) =>
+      (b.promises ?? 0) - (a.promises ?? 0) || b.allocatedBytes - a.allocatedBytes || (a.label < b.label ? -1 : 1),
+  );
+  return {
+    wordsPerPromise: W,
+    promiseBlocks: [...(p?.promiseBlocks.values() ?? [])].sort((a, b) => (a.point < b.point ? -1 : 1)),
+    promises: estimate(total),
+    promisesStdErr: stdErr(total),
+    sites: sites.slice(0, top * 2),
+  };
+}
+
+/**
+ * Exact task counts: the recording library writes them (Memlens_trace_lwt.count_tasks) as
+ * location events of codes no backtrace uses, file "(memlens task count)", function
+ * "<started> <finished> <task>" (ocaml/src/memlens_trace.ml says why that encoding).
+ */
+export const TASK_COUNT_FILENAME = '(memlens task count)';
+
+function taskCounts(decoder: MemtraceDecoder): MemtraceWireTaskCount[] {
+  const out: MemtraceWireTaskCount[] = [];
+  for (const locs of decoder.locations.values()) {
+    const l = locs[0];
+    if (locs.length !== 1 || l === undefined || l.filename !== TASK_COUNT_FILENAME) continue;
+    const m = /^(\d+) (\d+) (.*)$/s.exec(l.defname);
+    if (m === null) continue;
+    out.push({ name: m[3] ?? '', started: Number(m[1]), finished: Number(m[2]) });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Location codes used by backtraces that have no location (never described, or lost). */

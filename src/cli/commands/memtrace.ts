@@ -18,7 +18,7 @@ export function defineMemtrace(program: Command): void {
       'read an OCaml memtrace trace (.ctf): memory over time, top sites, leaks, allocation races, Lwt vs application',
     )
     .argument('<file>', 'the trace (memtrace format v1, v2 or v3)')
-    .option('--json', 'print the analysis as JSON (schema memlens.memtrace v1)')
+    .option('--json', 'print the analysis as JSON (schema memlens.memtrace v2)')
     .option('--html <out>', 'also write a self-contained HTML report (flame graph, timeline) to this file')
     .option('--folded', 'print allocations by backtrace as folded stacks (flamegraph.pl, speedscope)')
     .option('--hide-lwt', "leave Lwt's frames out of folded stacks")
