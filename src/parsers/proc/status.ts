@@ -48,9 +48,19 @@ const SIZE_KEYS: Record<string, keyof ProcStatus> = {
 };
 
 /**
+ * The lines used, each as its key (before the line's first colon; none of these has a colon) and
+ * the rest of the line. Lines end at '\n' alone: a comm may hold '\r' and is printed as is, so
+ * the regular expression has no multiline flag, whose ^ and $ would also break at '\r'.
+ */
+const WANTED_LINE =
+  /(?:^|\n)(Name|Tgid|Pid|PPid|Uid|Threads|Kthread|VmSize|VmRSS|RssAnon|RssFile|RssShmem|VmSwap|VmPTE|HugetlbPages):([^\n]*)/g;
+
+/**
  * Parses /proc/PID/status. Returns undefined when the text has no Name/Pid lines.
- * It is read for every process on every snapshot, so it scans line by line and only cuts out
- * the lines it uses (status has about 60 lines; a dozen matter here).
+ * It is read for every process on every snapshot, in a program that lives a fraction of a second,
+ * so this code mostly runs in V8's interpreter: one native regular expression finds the 15 lines
+ * used among the 60 of status, rather than a loop in JavaScript over each line. A later line of a
+ * key overwrites an earlier one (the kernel prints each key once).
  */
 export function parseStatus(text: string, source = 'status'): ProcStatus | undefined {
   const st: ProcStatus = {
@@ -71,45 +81,36 @@ export function parseStatus(text: string, source = 'status'): ProcStatus | undef
     hugetlbBytes: undefined,
   };
   let sawName = false;
-  let start = 0;
-  const len = text.length;
-  while (start < len) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = len;
-    const colon = text.indexOf(':', start);
-    if (colon > start && colon < end) {
-      const key = text.slice(start, colon);
-      if (key === 'Name') {
-        // "Name:\t<comm>": one tab after the colon; the name itself may start with spaces.
-        const rest = text.slice(colon + 1, end);
-        st.name = unescapeStatusName(rest.startsWith('\t') ? rest.slice(1) : rest.trimStart());
-        sawName = true;
-      } else if (key === 'Uid') {
-        const parts = text
-          .slice(colon + 1, end)
-          .trim()
-          .split(/\s+/)
-          .map(Number);
-        if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x))) throw new ParseError(`bad Uid line`, source);
-        st.uids = parts as [number, number, number, number];
+  WANTED_LINE.lastIndex = 0;
+  for (let m = WANTED_LINE.exec(text); m !== null; m = WANTED_LINE.exec(text)) {
+    const key = m[1] as string;
+    const rest = m[2] as string;
+    const end = m.index + m[0].length;
+    const value = end - rest.length;
+    if (key === 'Name') {
+      // "Name:\t<comm>": one tab after the colon; the name itself may start with spaces.
+      st.name = unescapeStatusName(rest.startsWith('\t') ? rest.slice(1) : rest.trimStart());
+      sawName = true;
+    } else if (key === 'Uid') {
+      const parts = rest.trim().split(/\s+/).map(Number);
+      if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x))) throw new ParseError(`bad Uid line`, source);
+      st.uids = parts as [number, number, number, number];
+    } else {
+      const sizeKey = SIZE_KEYS[key];
+      if (sizeKey !== undefined) {
+        const v = kbLineBytes(text, value - 1, end);
+        if (Number.isNaN(v)) throw new ParseError(`bad ${key} line`, source);
+        (st as unknown as Record<string, number>)[sizeKey] = v;
       } else {
-        const sizeKey = SIZE_KEYS[key];
-        if (sizeKey !== undefined) {
-          const v = kbLineBytes(text, colon, end);
-          if (Number.isNaN(v)) throw new ParseError(`bad ${key} line`, source);
-          (st as unknown as Record<string, number>)[sizeKey] = v;
-        } else if (key === 'Tgid' || key === 'Pid' || key === 'PPid' || key === 'Threads' || key === 'Kthread') {
-          const v = intAt(text, colon + 1, end);
-          if (Number.isNaN(v)) throw new ParseError(`bad ${key} line`, source);
-          if (key === 'Tgid') st.tgid = v;
-          else if (key === 'Pid') st.pid = v;
-          else if (key === 'PPid') st.ppid = v;
-          else if (key === 'Threads') st.threads = v;
-          else st.kthread = v !== 0;
-        }
+        const v = intAt(text, value, end);
+        if (Number.isNaN(v)) throw new ParseError(`bad ${key} line`, source);
+        if (key === 'Tgid') st.tgid = v;
+        else if (key === 'Pid') st.pid = v;
+        else if (key === 'PPid') st.ppid = v;
+        else if (key === 'Threads') st.threads = v;
+        else st.kthread = v !== 0;
       }
     }
-    start = end + 1;
   }
   if (!sawName || st.pid < 0) return undefined;
   return st;
