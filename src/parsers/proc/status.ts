@@ -3,7 +3,6 @@
 // Kernel threads have no mm, so their status has no Vm*/Rss* lines at all.
 import { ParseError } from '../../base/errors.js';
 import type { Bytes } from '../../base/units.js';
-import { intAt, kbLineBytes } from './fields.js';
 
 export interface ProcStatus {
   /** The task's comm, unescaped (at most 15 bytes in the kernel, TASK_COMM_LEN = 16). */
@@ -48,19 +47,21 @@ const SIZE_KEYS: Record<string, keyof ProcStatus> = {
 };
 
 /**
- * The lines used, each as its key (before the line's first colon; none of these has a colon) and
- * the rest of the line. Lines end at '\n' alone: a comm may hold '\r' and is printed as is, so
+ * The lines used: the key (before the line's first colon; none of these has a colon), then the
+ * rest of the line cut into the blanks, the digits and what follows, as intAt and kbLineBytes
+ * (fields.ts) read them. Lines end at '\n' alone: a comm may hold '\r' and is printed as is, so
  * the regular expression has no multiline flag, whose ^ and $ would also break at '\r'.
  */
 const WANTED_LINE =
-  /(?:^|\n)(Name|Tgid|Pid|PPid|Uid|Threads|Kthread|VmSize|VmRSS|RssAnon|RssFile|RssShmem|VmSwap|VmPTE|HugetlbPages):([^\n]*)/g;
+  /(?:^|\n)(Name|Tgid|Pid|PPid|Uid|Threads|Kthread|VmSize|VmRSS|RssAnon|RssFile|RssShmem|VmSwap|VmPTE|HugetlbPages):([ \t]*)(\d*)([^\n]*)/g;
 
 /**
  * Parses /proc/PID/status. Returns undefined when the text has no Name/Pid lines.
  * It is read for every process on every snapshot, in a program that lives a fraction of a second,
  * so this code mostly runs in V8's interpreter: one native regular expression finds the 15 lines
- * used among the 60 of status, rather than a loop in JavaScript over each line. A later line of a
- * key overwrites an earlier one (the kernel prints each key once).
+ * used among the 60 of status and cuts out their numbers, rather than loops in JavaScript over
+ * the lines and the digits. A later line of a key overwrites an earlier one (the kernel prints
+ * each key once).
  */
 export function parseStatus(text: string, source = 'status'): ProcStatus | undefined {
   const st: ProcStatus = {
@@ -84,32 +85,35 @@ export function parseStatus(text: string, source = 'status'): ProcStatus | undef
   WANTED_LINE.lastIndex = 0;
   for (let m = WANTED_LINE.exec(text); m !== null; m = WANTED_LINE.exec(text)) {
     const key = m[1] as string;
-    const rest = m[2] as string;
-    const end = m.index + m[0].length;
-    const value = end - rest.length;
-    if (key === 'Name') {
-      // "Name:\t<comm>": one tab after the colon; the name itself may start with spaces.
-      st.name = unescapeStatusName(rest.startsWith('\t') ? rest.slice(1) : rest.trimStart());
-      sawName = true;
-    } else if (key === 'Uid') {
-      const parts = rest.trim().split(/\s+/).map(Number);
-      if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x))) throw new ParseError(`bad Uid line`, source);
-      st.uids = parts as [number, number, number, number];
-    } else {
-      const sizeKey = SIZE_KEYS[key];
-      if (sizeKey !== undefined) {
-        const v = kbLineBytes(text, value - 1, end);
-        if (Number.isNaN(v)) throw new ParseError(`bad ${key} line`, source);
-        (st as unknown as Record<string, number>)[sizeKey] = v;
+    const digits = m[3] as string;
+    if (key === 'Name' || key === 'Uid') {
+      const rest = `${m[2] as string}${digits}${m[4] as string}`;
+      if (key === 'Name') {
+        // "Name:\t<comm>": one tab after the colon; the name itself may start with spaces.
+        st.name = unescapeStatusName(rest.startsWith('\t') ? rest.slice(1) : rest.trimStart());
+        sawName = true;
       } else {
-        const v = intAt(text, value, end);
-        if (Number.isNaN(v)) throw new ParseError(`bad ${key} line`, source);
-        if (key === 'Tgid') st.tgid = v;
-        else if (key === 'Pid') st.pid = v;
-        else if (key === 'PPid') st.ppid = v;
-        else if (key === 'Threads') st.threads = v;
-        else st.kthread = v !== 0;
+        const parts = rest.trim().split(/\s+/).map(Number);
+        if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x))) throw new ParseError(`bad Uid line`, source);
+        st.uids = parts as [number, number, number, number];
       }
+      continue;
+    }
+    // The decimal integer after the blanks, as intAt reads it (NaN without digits).
+    const n = digits === '' ? NaN : Number(digits);
+    const sizeKey = SIZE_KEYS[key];
+    if (sizeKey !== undefined) {
+      // "Key:   N kB", as kbLineBytes reads it: the line ends in " kB", and those three
+      // characters are never digits, so the digits are those before them.
+      if (Number.isNaN(n) || !m[0].endsWith(' kB')) throw new ParseError(`bad ${key} line`, source);
+      (st as unknown as Record<string, number>)[sizeKey] = n * 1024;
+    } else {
+      if (Number.isNaN(n)) throw new ParseError(`bad ${key} line`, source);
+      if (key === 'Tgid') st.tgid = n;
+      else if (key === 'Pid') st.pid = n;
+      else if (key === 'PPid') st.ppid = n;
+      else if (key === 'Threads') st.threads = n;
+      else st.kthread = n !== 0;
     }
   }
   if (!sawName || st.pid < 0) return undefined;
