@@ -19,12 +19,15 @@ execFileSync(
 
 // The CLI: tsc's output is one ES module per source file, and Node resolves, reads, compiles and
 // links each one on every run (about 40 for `memlens snapshot`), which was most of the start-up
-// beyond Node's own. esbuild replaces three of tsc's files with bundles of the same exports:
-// cli/main.js (the commands' definitions, which every run loads), and cli/run-snapshot.js and
-// cli/run-process.js (the two short-lived reading commands, with their parsers, sources and
-// analyses). Everything else stays tsc's output, loaded by path when its command runs:
-// - every dynamic import other than those two: serve, trace, capture, dirty, memtrace and events
-//   run long or find files relative to their own module (the dashboard, worker scripts, tracing/);
+// beyond Node's own. esbuild replaces four of tsc's files with bundles of the same exports:
+// cli/main.js (the command, which answers --version itself and otherwise loads program.js),
+// cli/program.js (commander and the commands' definitions, each run only for the command that
+// runs: commands/index.ts imports them lazily, and they are inlined in this bundle), and
+// cli/run-snapshot.js and cli/run-process.js (the two short-lived reading commands, with their
+// parsers, sources and analyses). Everything else stays tsc's output, loaded by path when its
+// command runs:
+// - every other dynamic import: serve, trace, capture, dirty, memtrace and events run long or
+//   find files relative to their own module (the dashboard, worker scripts, tracing/);
 // - src/base/errors.ts, so that an error class is one class whichever file throws it (main's
 //   `instanceof UserError` must hold for an error thrown by a module that is not bundled);
 // - the npm packages but commander (better-sqlite3 and mysql2 cannot be bundled; the others are
@@ -36,7 +39,9 @@ execFileSync(
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const { build } = await import('esbuild');
 const srcCli = join(root, 'src', 'cli');
-const bundled = ['main', 'run-snapshot', 'run-process'].map((n) => join(srcCli, `${n}.ts`));
+const bundled = ['main', 'program', 'run-snapshot', 'run-process'].map((n) => join(srcCli, `${n}.ts`));
+/** The table of commands, whose lazy imports of the commands' definitions stay inside program.js. */
+const commandTable = join(srcCli, 'commands', 'index.ts');
 const oneInstance = new Set([join(root, 'src', 'base', 'errors.ts')]);
 /** Leaves an import of a source file that is not to be bundled as an import of tsc's output. */
 const keepTscOutput = {
@@ -65,7 +70,7 @@ const keepTscOutput = {
       loader: 'js',
     }));
     b.onResolve({ filter: /^\.\.?\// }, (args) => {
-      if (args.kind === 'entry-point') return undefined;
+      if (args.kind === 'entry-point' || args.importer === commandTable) return undefined;
       const target = resolve(args.resolveDir, args.path).replace(/\.js$/, '.ts');
       const isEntry = bundled.includes(target);
       if (!oneInstance.has(target) && !(args.kind === 'dynamic-import' || isEntry)) return undefined;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, UserError } from '../base/errors.js';
 import { printable } from '../base/terminal-text.js';
-import { COMMANDS } from './commands/index.js';
+import { COMMANDS, type DefineCommand } from './commands/index.js';
 
 /** Runs memlens on `argv` (as process.argv: the node binary and the script first) to its exit code. */
 export async function runMemlens(argv: string[]): Promise<number> {
@@ -29,7 +29,7 @@ export async function runMemlens(argv: string[]): Promise<number> {
           )} (see --help)\n`,
         ),
     });
-  for (const define of COMMANDS) define(program);
+  for (const define of await commandsFor(argv)) define(program);
   program.commands.forEach((c) => c.exitOverride());
   try {
     await program.parseAsync(argv);
@@ -50,6 +50,17 @@ export async function runMemlens(argv: string[]): Promise<number> {
     if (process.env.MEMLENS_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     return ExitCode.failure;
   }
+}
+
+/**
+ * The definitions of the commands that `argv` may run: the named command's alone when the first
+ * word is a command's name (memlens has no options of its own before it but --help and --version,
+ * which end the run), else all of them, for --help's list and commander's "did you mean".
+ */
+async function commandsFor(argv: string[]): Promise<DefineCommand[]> {
+  const first = argv[2];
+  const one = first !== undefined && Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  return Promise.all(one ? [one()] : Object.values(COMMANDS).map((load) => load()));
 }
 
 /**

@@ -1,21 +1,17 @@
-// The list of memlens commands. Each module defines its flags and lazily loads its work.
+// The list of memlens commands: each name with a loader of the module that defines its flags
+// (and that itself loads its work lazily). A run loads the definition of the command it runs
+// alone; --help and unknown words load them all (program.ts). In the order --help lists them.
 import type { Command } from 'commander';
-import { defineCapture } from './capture.js';
-import { defineDirty } from './dirty.js';
-import { defineEvents } from './events.js';
-import { defineMemtrace } from './memtrace.js';
-import { defineProcess } from './process.js';
-import { defineServe } from './serve.js';
-import { defineSnapshot } from './snapshot.js';
-import { defineTrace } from './trace.js';
 
-export const COMMANDS: ((program: Command) => void)[] = [
-  defineSnapshot,
-  defineProcess,
-  defineCapture,
-  defineTrace,
-  defineEvents,
-  defineServe,
-  defineDirty,
-  defineMemtrace,
-];
+export type DefineCommand = (program: Command) => void;
+
+export const COMMANDS: Readonly<Record<string, () => Promise<DefineCommand>>> = {
+  snapshot: async () => (await import('./snapshot.js')).defineSnapshot,
+  process: async () => (await import('./process.js')).defineProcess,
+  capture: async () => (await import('./capture.js')).defineCapture,
+  trace: async () => (await import('./trace.js')).defineTrace,
+  events: async () => (await import('./events.js')).defineEvents,
+  serve: async () => (await import('./serve.js')).defineServe,
+  dirty: async () => (await import('./dirty.js')).defineDirty,
+  memtrace: async () => (await import('./memtrace.js')).defineMemtrace,
+};
