@@ -80,13 +80,16 @@ export const ARCHIVE_LIMITS: ArchiveLimits = {
 };
 
 /**
- * Names a snapshot of a series after the first may leave out, which then read as the first
+ * Files a snapshot of a series after the first may leave out, which then read as the first
  * snapshot's: what does not change while the machine runs (scripts/capture.sh writes them once,
  * to keep each round cheap). Process files are never carried.
  */
 export function carriedFromFirst(name: string): boolean {
   return !/^proc\/\d+\//.test(name);
 }
+
+/** Metadata carried the same way; the time (time, epoch, end-time) is each snapshot's own. */
+const CARRIED_META: ReadonlySet<string> = new Set(['pagesize', 'hostname', 'uname', 'uid', 'shell-pid', 'every-ms']);
 
 const MAGIC_BYTES = new TextEncoder().encode(ARCHIVE_MAGIC);
 /** Longest header line accepted: names are short /proc paths, so anything longer is corruption. */
@@ -327,7 +330,7 @@ export class ArchiveReader {
     const meta = this.meta;
     if (this.carriedEntries === null || this.carriedMeta === null) {
       this.carriedEntries = new Map([...entries].filter(([name]) => carriedFromFirst(name)));
-      this.carriedMeta = new Map(meta);
+      this.carriedMeta = new Map([...meta].filter(([key]) => CARRIED_META.has(key)));
     } else {
       for (const [name, e] of this.carriedEntries) if (!entries.has(name)) entries.set(name, e);
       for (const [key, value] of this.carriedMeta) if (!meta.has(key)) meta.set(key, value);
