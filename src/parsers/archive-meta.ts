@@ -76,3 +76,38 @@ export function archiveStats(archive: CaptureArchive): ArchiveStats {
   }
   return { processes: pids.size, partlyDenied: denied.size, payloadBytes };
 }
+
+/**
+ * The snapshot's /proc/uptime (its first field: seconds since boot, CLOCK_BOOTTIME, with two
+ * decimals; Documentation/filesystems/proc.rst) in ms. A series spaces its snapshots by it:
+ * finer than the realtime seconds of `date +%s`, and steady when the wall clock is stepped.
+ */
+export function archiveUptimeMs(archive: CaptureArchive): number | undefined {
+  const m = /^(\d+)(?:\.(\d+))? /.exec(fileText(archive, 'proc/uptime') ?? '');
+  if (m === null) return undefined;
+  const fraction = (m[2] ?? '').padEnd(3, '0').slice(0, 3);
+  return Number(m[1]) * 1000 + Number(fraction);
+}
+
+/** A series' clock: each snapshot's time, from the first one's wall clock and the uptimes. */
+export class SeriesClock {
+  private origin: { timeMs: number; uptimeMs: number | undefined } | null = null;
+
+  /**
+   * The snapshot's time in ms since the epoch: the first snapshot's wall-clock time plus the
+   * uptime elapsed since it, when both have an uptime of the same boot (it only grows); else the
+   * snapshot's own wall-clock time. Undefined when the snapshot records no time at all.
+   */
+  timeMs(archive: CaptureArchive): number | undefined {
+    const own = archiveTime(archive)?.getTime();
+    const up = archiveUptimeMs(archive);
+    if (this.origin === null) {
+      if (own === undefined) return undefined;
+      this.origin = { timeMs: own, uptimeMs: up };
+      return own;
+    }
+    const o = this.origin;
+    if (up !== undefined && o.uptimeMs !== undefined && up >= o.uptimeMs) return o.timeMs + (up - o.uptimeMs);
+    return own;
+  }
+}

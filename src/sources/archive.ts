@@ -197,3 +197,14 @@ export function archiveSource(archive: CaptureArchive, label: string): ProcSourc
     },
   };
 }
+
+/** The first and the newest complete snapshot of an archive (the same one when it holds one). */
+export async function loadSeriesEnds(
+  path: string,
+): Promise<{ first: CaptureArchive; last: CaptureArchive; summary: SeriesSummary; label: string }> {
+  let first: CaptureArchive | undefined;
+  const { last, summary } = await loadArchiveSeries(path, (s) => {
+    first ??= s;
+  });
+  return { first: first ?? last, last, summary, label: path === '-' ? 'standard input' : basename(path) };
+}
