@@ -111,9 +111,13 @@ export async function replayArchive(path: string, log: (line: string) => void): 
       lastSource = source;
       if ((archive.index + 1) % FLUSH_EVERY_SNAPSHOTS === 0) await replayed.history.flush();
     };
+    // A function, so that the checker does not take the variables for the null they started as.
+    const outcome = (): { state: LiveState; history: HistoryRecorder; host: string; source: ProcSource } => {
+      if (replayed === null || lastSource === null) throw new UserError(`${label} holds no snapshot`);
+      return { ...replayed, source: lastSource };
+    };
     const { summary } = await loadArchiveSeries(path, replay);
-    const r = replayed as { state: LiveState; history: HistoryRecorder; host: string } | null;
-    if (r === null || lastSource === null) throw new UserError(`${label} holds no snapshot`);
+    const r = outcome();
     await r.history.flush();
     const readOnly: ReadOnlyArchive = {
       archive: label,
@@ -134,7 +138,7 @@ export async function replayArchive(path: string, log: (line: string) => void): 
       state: r.state,
       history: r.history,
       readOnly,
-      readMappings: mappingsFrom(lastSource),
+      readMappings: mappingsFrom(r.source),
       close: cleanUp,
     };
   } catch (e) {
