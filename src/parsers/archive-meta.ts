@@ -53,7 +53,36 @@ export function archivePageSize(archive: CaptureArchive, source = 'archive'): nu
     const kib = /^KernelPageSize:\s+(\d+) kB$/m.exec(fileText(archive, name) ?? '')?.[1];
     if (kib !== undefined && Number(kib) > 0) return Number(kib) * 1024;
   }
-  throw new ParseError('the page size is not recorded (no getconf on the board and no readable smaps)', source);
+  const fromRss = pageSizeFromRss(archive);
+  if (fromRss !== undefined) return fromRss;
+  throw new ParseError(
+    'the page size is not recorded (no getconf on the board, no readable smaps, no process with a resident set)',
+    source,
+  );
+}
+
+/**
+ * The page size from what every process has, for a capture with neither getconf nor smaps (a
+ * BusyBox series keeps rollups only): the resident set in kB (VmRSS of status) over the same in
+ * pages (the second field of statm). Both are the sum of the mm's RSS counters (fs/proc/task_mmu.c
+ * task_mem and task_statm), so each process read at one moment gives the page size exactly; the
+ * two files are read one after the other, so the most common power of two among the processes wins.
+ */
+function pageSizeFromRss(archive: CaptureArchive): number | undefined {
+  const votes = new Map<number, number>();
+  for (const name of archive.entries.keys()) {
+    const pid = /^proc\/(\d+)\/statm$/.exec(name)?.[1];
+    if (pid === undefined) continue;
+    const pages = Number(/^\d+ (\d+) /.exec(fileText(archive, name) ?? '')?.[1] ?? 0);
+    const kib = Number(/^VmRSS:\s+(\d+) kB$/m.exec(fileText(archive, `proc/${pid}/status`) ?? '')?.[1] ?? 0);
+    if (pages <= 0 || kib <= 0) continue;
+    const bytes = (kib * 1024) / pages;
+    if (Number.isInteger(bytes) && bytes >= 1024 && (bytes & (bytes - 1)) === 0)
+      votes.set(bytes, (votes.get(bytes) ?? 0) + 1);
+  }
+  let best: [number, number] | undefined;
+  for (const v of votes) if (best === undefined || v[1] > best[1]) best = v;
+  return best?.[0];
 }
 
 export interface ArchiveStats {
