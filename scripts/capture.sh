@@ -128,7 +128,7 @@ capture_round() {
 
   if [ "$round" -eq 1 ]; then
     meta time date -u +%Y-%m-%dT%H:%M:%SZ
-    meta pagesize getconf PAGESIZE
+    meta pagesize getconf PAGESIZE || meta pagesize smaps_page_size
     meta hostname hostname
     meta uname uname -a
     meta uid id -u
@@ -177,7 +177,8 @@ capture_round() {
   printf 'end %s\n' "$records"
 }
 
-# meta KEY COMMAND...: a metadata record from a command's output; skipped if the command fails.
+# meta KEY COMMAND...: a metadata record from a command's output; skipped (status 1) if the
+# command fails.
 meta() {
   key=$1
   shift
@@ -186,7 +187,22 @@ meta() {
     printf 'M %s\n' "$key" >> m
   else
     i=$((i - 1))
+    return 1
   fi
+}
+
+# smaps_page_size: the base page size without getconf (BusyBox has none): the KernelPageSize of
+# the first mapping of this shell, its program text, mapped with base pages (fs/proc/task_mmu.c
+# prints it per VMA). Builtins only; fails without a readable smaps.
+smaps_page_size() {
+  # Names of its own: sh has only global variables, and meta's $key is in use meanwhile.
+  while read -r ps_field ps_kib ps_unit; do
+    if [ "$ps_field" = KernelPageSize: ] && [ "$ps_unit" = kB ]; then
+      echo $((ps_kib * 1024))
+      return 0
+    fi
+  done < /proc/$$/smaps
+  return 1
 }
 
 # grab SOURCE NAME KIND: copies a file (F) or a link target (L) into the scratch directory and
