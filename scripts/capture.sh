@@ -9,13 +9,24 @@
 # snapshot --from` still works; `memlens process PID --from` then has no mappings to show.
 # MEMLENS_CAPTURE_PROC=DIR reads another proc tree instead of /proc (a copied or reshaped tree, as
 # the tests do with fixtures/proc/older/); the archive names its files proc/… all the same.
+# MEMLENS_CAPTURE_EVERY_MS=N and MEMLENS_CAPTURE_FOR_MS=D: a series, one snapshot every N ms for D
+# ms (D/N + 1 snapshots, the first at once, the last D ms after it), all in the one archive.
 # Commands used besides shell builtins (all BusyBox applets): cat, wc, readlink, mkdir, rm,
-# and optionally date, hostname, uname, id, getconf (their absence only drops metadata).
+# sleep (for a series only), and optionally date, hostname, uname, id, getconf (their absence
+# only drops metadata).
 #
-# Archive format, version 1 (parsed by src/parsers/archive.ts):
-#   "memlens-capture 1\n"                          magic line
-#   records, each:  "<kind> <length> <name>\n" <length bytes> "\n"
-#   "end <number of records>\n"                    end marker: an archive without it is truncated
+# Archive format, version 2 (parsed by src/parsers/archive.ts, whose ARCHIVE_VERSION it is):
+#   "memlens-capture 2\n"                          magic line
+#   then one snapshot, or several (a series), each:
+#     records, each:  "<kind> <length> <name>\n" <length bytes> "\n"
+#     "end <number of records of the snapshot>\n"  end marker: a snapshot without it is truncated
+# A series cut short (power lost, connection dropped) reads up to its last complete snapshot.
+# Snapshots after the first leave out what does not change while the machine runs: every file
+# that is not a process's (proc/version, proc/config.gz, proc/sys/kernel/*, etc/passwd) and the
+# metadata pagesize, hostname, uname, uid, shell-pid, every-ms; the reader takes them from the
+# first snapshot. Their time is the metadata epoch (CLOCK_REALTIME, in seconds) with the
+# captured proc/uptime (CLOCK_BOOTTIME, in 1/100 s) for the spacing of the snapshots.
+# Version 1 was the same with exactly one snapshot.
 # <length> is decimal, the exact byte count of the payload; payloads may hold any bytes (NULs
 # in cmdline), since each file is first copied to a temporary file and framed by the size of
 # that copy: a /proc file that grows or shrinks between reads cannot desynchronise the stream.
@@ -25,7 +36,7 @@
 #   L  symbolic link target as printed by readlink (the reader drops the final newline)
 #   E  file that could not be read: "<reason> <message>\n", reason is permission, missing
 #      or error (the message is the one the reading command printed)
-#   M  metadata (time, epoch, pagesize, hostname, uname, uid, shell-pid, end-time),
+#   M  metadata (time, epoch, pagesize, hostname, uname, uid, shell-pid, every-ms, end-time),
 #      the output of a command (the reader drops the final newline)
 # Bounds of the reader (ARCHIVE_LIMITS in src/parsers/archive.ts): a record of at most 128 MiB,
 # at most 1,000,000 records, at most 1 GiB in all (after gunzip); an archive over one is refused
@@ -62,54 +73,127 @@ capture_main() {
   T=$PWD # the traps run after cd, so they need the absolute path (TMPDIR may be relative)
   printf '\n' > nl
 
+  every=${MEMLENS_CAPTURE_EVERY_MS:-0}
+  span=${MEMLENS_CAPTURE_FOR_MS:-0}
+  case $every$span in *[!0-9]*)
+    echo "memlens capture: MEMLENS_CAPTURE_EVERY_MS and MEMLENS_CAPTURE_FOR_MS must be numbers of ms" >&2
+    return 1
+    ;;
+  esac
+  rounds=1
+  if [ "$every" -gt 0 ]; then rounds=$((span / every + 1)); fi
+
+  printf 'memlens-capture 2\n'
+  uptime_ms
+  start=$up_ms
+  round=0
+  while :; do
+    round=$((round + 1))
+    capture_round "$@" || return 1
+    [ "$round" -lt "$rounds" ] || break
+    # The next snapshot is due `every` ms after the previous one was due: a slow round shortens
+    # the pause (never below 0) instead of pushing every later snapshot back.
+    uptime_ms
+    if [ -n "$up_ms" ] && [ -n "$start" ]; then
+      pause=$((start + round * every - up_ms))
+    else
+      pause=$every
+    fi
+    if [ "$pause" -gt 0 ]; then
+      # A fractional sleep is a BusyBox build option: without it, whole seconds (rounded up).
+      frac=$((pause % 1000 + 1000))
+      sleep "$((pause / 1000)).${frac#1}" 2> /dev/null || sleep "$(((pause + 999) / 1000))"
+    fi
+  done
+}
+
+# uptime_ms: the first field of /proc/uptime (seconds with two decimals) in ms, in up_ms; empty
+# when it cannot be read. Builtins only: no command runs between the rounds of a series.
+uptime_ms() {
+  up_ms=
+  read -r up rest < /proc/uptime 2> /dev/null || return 0
+  case $up in
+    *.??) ;;
+    *) return 0 ;;
+  esac
+  cs=${up#*.}
+  up_ms=$((${up%.*} * 1000 + ${cs#0} * 10))
+}
+
+# capture_round PIDS...: one snapshot, its records then its end marker.
+capture_round() {
   i=0
   records=0
   : > m
-  printf 'memlens-capture 1\n'
 
-  meta time date -u +%Y-%m-%dT%H:%M:%SZ
+  if [ "$round" -eq 1 ]; then
+    meta time date -u +%Y-%m-%dT%H:%M:%SZ
+    meta pagesize getconf PAGESIZE || meta pagesize smaps_page_size
+    meta hostname hostname
+    meta uname uname -a
+    meta uid id -u
+    i=$((i + 1))
+    printf '%s\n' "$$" > "c$i"
+    printf 'M shell-pid\n' >> m
+    if [ "$every" -gt 0 ]; then
+      i=$((i + 1))
+      printf '%s\n' "$every" > "c$i"
+      printf 'M every-ms\n' >> m
+    fi
+  fi
   meta epoch date +%s
-  meta pagesize getconf PAGESIZE
-  meta hostname hostname
-  meta uname uname -a
-  meta uid id -u
-  i=$((i + 1))
-  printf '%s\n' "$$" > "c$i"
-  printf 'M shell-pid\n' >> m
 
-  for f in meminfo vmstat slabinfo zoneinfo swaps stat uptime loadavg version config.gz \
-    sys/kernel/hostname sys/kernel/osrelease sys/kernel/pid_max; do
+  # Files that do not change while the machine runs: in the first snapshot only (see the top).
+  fixed=
+  if [ "$round" -eq 1 ]; then fixed="version config.gz sys/kernel/hostname sys/kernel/osrelease sys/kernel/pid_max"; fi
+  for f in meminfo vmstat slabinfo zoneinfo swaps stat uptime loadavg $fixed; do
     grab "$P/$f" "proc/$f" F
   done
-  grab /etc/passwd etc/passwd F
+  if [ "$round" -eq 1 ]; then grab /etc/passwd etc/passwd F; fi
   flush || return 1
 
   # With pids as arguments, only those processes; else all of them.
   if [ "$#" -eq 0 ]; then
     set -- "$P"/[0-9]*
   fi
+  # Each command started costs a fork and an exec, most of a round's CPU time on a board: the
+  # one-line and short text files are copied with builtins (grab_text), and the records of up
+  # to 10 processes go out with one wc and one cat when no smaps is kept.
+  batch=0
   for d in "$@"; do
     pid=${d#"$P"/}
     case $pid in '' | *[!0-9]*) continue ;; esac
     d=$P/$pid
     denied=
-    for f in status stat statm cmdline comm smaps_rollup maps cgroup; do
-      grab "$d/$f" "proc/$pid/$f" F
+    for f in status stat statm comm cgroup; do
+      grab_text "$d/$f" "proc/$pid/$f"
     done
+    grab "$d/cmdline" "proc/$pid/cmdline" F
+    grab "$d/smaps_rollup" "proc/$pid/smaps_rollup" F
+    # maps only feeds the tracer's seeds (memlens trace over a capture), not a series' views.
+    if [ "$every" -eq 0 ]; then grab "$d/maps" "proc/$pid/maps" F; fi
     # Without smaps_rollup (Linux before 4.14) smaps is the only source of PSS: always kept.
+    big=
     if [ "${MEMLENS_CAPTURE_SMAPS:-yes}" != no ] || [ ! -r "$d/smaps_rollup" ]; then
       grab "$d/smaps" "proc/$pid/smaps" F
+      big=1
     fi
     grab "$d/exe" "proc/$pid/exe" L
-    flush || return 1
+    batch=$((batch + 1))
+    if [ -n "$big" ] || [ "$batch" -ge 10 ]; then
+      flush || return 1
+      batch=0
+    fi
   done
+  flush || return 1
 
-  meta end-time date -u +%Y-%m-%dT%H:%M:%SZ
+  if [ "$every" -eq 0 ]; then meta end-time date -u +%Y-%m-%dT%H:%M:%SZ; fi
   flush || return 1
   printf 'end %s\n' "$records"
 }
 
-# meta KEY COMMAND...: a metadata record from a command's output; skipped if the command fails.
+# meta KEY COMMAND...: a metadata record from a command's output; skipped (status 1) if the
+# command fails.
 meta() {
   key=$1
   shift
@@ -118,7 +202,22 @@ meta() {
     printf 'M %s\n' "$key" >> m
   else
     i=$((i - 1))
+    return 1
   fi
+}
+
+# smaps_page_size: the base page size without getconf (BusyBox has none): the KernelPageSize of
+# the first mapping of this shell, its program text, mapped with base pages (fs/proc/task_mmu.c
+# prints it per VMA). Builtins only; fails without a readable smaps.
+smaps_page_size() {
+  # Names of its own: sh has only global variables, and meta's $key is in use meanwhile.
+  while read -r ps_field ps_kib ps_unit; do
+    if [ "$ps_field" = KernelPageSize: ] && [ "$ps_unit" = kB ]; then
+      echo $((ps_kib * 1024))
+      return 0
+    fi
+  done < /proc/$$/smaps
+  return 1
 }
 
 # grab SOURCE NAME KIND: copies a file (F) or a link target (L) into the scratch directory and
@@ -158,6 +257,20 @@ grab() {
   [ "$reason" = permission ] && denied=1
   printf '%s %s\n' "$reason" "$msg" > "c$i"
   printf 'E %s\n' "$2" >> m
+}
+
+# grab_text SOURCE NAME: a text file of a few lines copied by the shell itself (read and printf
+# are builtins: no command is started). Every such /proc file ends in a newline and is never
+# empty, so an empty copy (the process went away between open and read) is done again by grab,
+# which records why it cannot be read.
+grab_text() {
+  i=$((i + 1))
+  if { while IFS= read -r gt_line; do printf '%s\n' "$gt_line"; done < "$1"; } > "c$i" 2> /dev/null && [ -s "c$i" ]; then
+    printf 'F %s\n' "$2" >> m
+    return 0
+  fi
+  i=$((i - 1))
+  grab "$1" "$2" F
 }
 
 # flush: writes every noted record (header, payload, newline) with one cat, then forgets them.

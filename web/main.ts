@@ -1,6 +1,6 @@
 // The memlens dashboard. Plain TypeScript over the typed API (src/wire/messages.ts): the first
 // picture comes over HTTP, then batched updates over one WebSocket. No framework.
-import type { ServerMessage, UpdateMessage } from '../src/wire/messages.js';
+import type { ServerMessage, StatusBody, UpdateMessage } from '../src/wire/messages.js';
 import { api } from './api.js';
 import { byId, el, setText } from './dom.js';
 import { LiveConnection } from './live.js';
@@ -88,7 +88,7 @@ function showTab(t: Tab): void {
 }
 
 function applyUpdate(m: UpdateMessage): void {
-  if (m.status !== undefined) status.set(m.status);
+  if (m.status !== undefined) setStatus(m.status);
   if (m.processes !== undefined) processes.setProcesses(m.processes);
   if (m.pie !== undefined) processes.setPie(m.pie);
   if (m.ledger !== undefined) system.set(m.ledger);
@@ -117,6 +117,13 @@ function onMessage(m: ServerMessage): void {
   }
 }
 
+/** The status strip, and for a read-only server's archive the Timeline's range. */
+function setStatus(s: StatusBody): void {
+  status.set(s);
+  const ro = s.readOnly;
+  if (ro !== undefined && ro !== null) timeline.pinRange(ro.fromMs, ro.toMs);
+}
+
 async function loadPie(): Promise<void> {
   const c = processes.pieChoice();
   processes.setPie(await api.pie(host, c.figure, c.exited));
@@ -130,7 +137,7 @@ async function loadAll(): Promise<void> {
     api.pie(host, c.figure, c.exited),
     api.ledger(host),
   ]);
-  status.set(st);
+  setStatus(st);
   processes.setProcesses(procs);
   processes.setPie(pie);
   system.set(ledger);

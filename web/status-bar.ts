@@ -116,7 +116,18 @@ export class StatusBar {
       ].join(' · '),
     );
     const sm = s.sampler;
-    if (sm.error !== null) setBadge('st-sample', `sampler: ${sm.error}`, 'bad', sm.error);
+    const ro = s.readOnly;
+    if (ro !== undefined && ro !== null) {
+      const when = (ms: number): string => new Date(ms).toLocaleString();
+      const text = `read-only: ${ro.archive} (${countText(ro.snapshots)} snapshot${ro.snapshots === 1 ? '' : 's'}, from ${when(ro.fromMs)} to ${when(ro.toMs)})`;
+      setBadge(
+        'st-sample',
+        text,
+        'info',
+        `A capture archive of ${ro.host} (memlens serve --from): nothing is sampled or traced.${ro.truncated > 0 ? ' The archive ends inside a snapshot (the capture was cut short); that one is skipped.' : ''}`,
+        `read-only: ${ro.archive}`,
+      );
+    } else if (sm.error !== null) setBadge('st-sample', `sampler: ${sm.error}`, 'bad', sm.error);
     else if (sm.lastSampleMs === null) setBadge('st-sample', 'no /proc sample yet', 'warn');
     else {
       const age = now - sm.lastSampleMs;

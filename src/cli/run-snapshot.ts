@@ -29,7 +29,21 @@ export async function runSnapshot(raw: Record<string, unknown>): Promise<void> {
   if (!(GROUP_BYS as readonly string[]).includes(by))
     throw new UsageError(`--group-by must be one of ${GROUP_BYS.join(', ')} (got ${JSON.stringify(by)})`);
   const groupBy = by as GroupBy;
-  const source = await openProcSource(flags.from);
+  let source;
+  if (flags.from === undefined) source = await openProcSource(undefined);
+  else {
+    // An archive: its one snapshot is analysed as /proc would be; a series shows its change.
+    const { archiveSource, loadSeriesEnds } = await import('../sources/archive.js');
+    const ends = await loadSeriesEnds(flags.from);
+    if (ends.summary.snapshots > 1) {
+      if (flags.csv === true) throw new UsageError('--csv: not for a series (use --json for its change)');
+      if (groupBy !== 'process') throw new UsageError('--group-by: not for a series (its change is per process)');
+      const { runSeriesDiff } = await import('./run-series-diff.js');
+      await runSeriesDiff(ends, flags, raw.kernelThreads === true);
+      return;
+    }
+    source = archiveSource(ends.last, ends.label);
+  }
   // Only what the output shows is read: each file per process costs about as much as the
   // smaps_rollup of a small process. The cgroup file with --group-by cgroup alone; the exe link
   // where a program name is shown (--group-by program and the machine outputs' program field).

@@ -53,7 +53,36 @@ export function archivePageSize(archive: CaptureArchive, source = 'archive'): nu
     const kib = /^KernelPageSize:\s+(\d+) kB$/m.exec(fileText(archive, name) ?? '')?.[1];
     if (kib !== undefined && Number(kib) > 0) return Number(kib) * 1024;
   }
-  throw new ParseError('the page size is not recorded (no getconf on the board and no readable smaps)', source);
+  const fromRss = pageSizeFromRss(archive);
+  if (fromRss !== undefined) return fromRss;
+  throw new ParseError(
+    'the page size is not recorded (no getconf on the board, no readable smaps, no process with a resident set)',
+    source,
+  );
+}
+
+/**
+ * The page size from what every process has, for a capture with neither getconf nor smaps (a
+ * BusyBox series keeps rollups only): the resident set in kB (VmRSS of status) over the same in
+ * pages (the second field of statm). Both are the sum of the mm's RSS counters (fs/proc/task_mmu.c
+ * task_mem and task_statm), so each process read at one moment gives the page size exactly; the
+ * two files are read one after the other, so the most common power of two among the processes wins.
+ */
+function pageSizeFromRss(archive: CaptureArchive): number | undefined {
+  const votes = new Map<number, number>();
+  for (const name of archive.entries.keys()) {
+    const pid = /^proc\/(\d+)\/statm$/.exec(name)?.[1];
+    if (pid === undefined) continue;
+    const pages = Number(/^\d+ (\d+) /.exec(fileText(archive, name) ?? '')?.[1] ?? 0);
+    const kib = Number(/^VmRSS:\s+(\d+) kB$/m.exec(fileText(archive, `proc/${pid}/status`) ?? '')?.[1] ?? 0);
+    if (pages <= 0 || kib <= 0) continue;
+    const bytes = (kib * 1024) / pages;
+    if (Number.isInteger(bytes) && bytes >= 1024 && (bytes & (bytes - 1)) === 0)
+      votes.set(bytes, (votes.get(bytes) ?? 0) + 1);
+  }
+  let best: [number, number] | undefined;
+  for (const v of votes) if (best === undefined || v[1] > best[1]) best = v;
+  return best?.[0];
 }
 
 export interface ArchiveStats {
@@ -75,4 +104,39 @@ export function archiveStats(archive: CaptureArchive): ArchiveStats {
     if (pid !== undefined && entry.kind === 'unreadable' && entry.reason === 'permission') denied.add(pid);
   }
   return { processes: pids.size, partlyDenied: denied.size, payloadBytes };
+}
+
+/**
+ * The snapshot's /proc/uptime (its first field: seconds since boot, CLOCK_BOOTTIME, with two
+ * decimals; Documentation/filesystems/proc.rst) in ms. A series spaces its snapshots by it:
+ * finer than the realtime seconds of `date +%s`, and steady when the wall clock is stepped.
+ */
+export function archiveUptimeMs(archive: CaptureArchive): number | undefined {
+  const m = /^(\d+)(?:\.(\d+))? /.exec(fileText(archive, 'proc/uptime') ?? '');
+  if (m === null) return undefined;
+  const fraction = (m[2] ?? '').padEnd(3, '0').slice(0, 3);
+  return Number(m[1]) * 1000 + Number(fraction);
+}
+
+/** A series' clock: each snapshot's time, from the first one's wall clock and the uptimes. */
+export class SeriesClock {
+  private origin: { timeMs: number; uptimeMs: number | undefined } | null = null;
+
+  /**
+   * The snapshot's time in ms since the epoch: the first snapshot's wall-clock time plus the
+   * uptime elapsed since it, when both have an uptime of the same boot (it only grows); else the
+   * snapshot's own wall-clock time. Undefined when the snapshot records no time at all.
+   */
+  timeMs(archive: CaptureArchive): number | undefined {
+    const own = archiveTime(archive)?.getTime();
+    const up = archiveUptimeMs(archive);
+    if (this.origin === null) {
+      if (own === undefined) return undefined;
+      this.origin = { timeMs: own, uptimeMs: up };
+      return own;
+    }
+    const o = this.origin;
+    if (up !== undefined && o.uptimeMs !== undefined && up >= o.uptimeMs) return o.timeMs + (up - o.uptimeMs);
+    return own;
+  }
 }

@@ -1,14 +1,24 @@
 // The memlens capture archive (written by scripts/capture.sh, which documents the format):
-//   "memlens-capture 1\n", then records "<kind> <length> <name>\n" <payload> "\n",
-//   then "end <number of records>\n".
-// Pure: bytes in, a typed archive out. Format detection follows the project rule: undefined
-// when the bytes are not a capture archive at all, ParseError when they are one but corrupt or
-// truncated. The reader is incremental so that an archive can arrive through a pipe in chunks
-// of any size; parseArchive() is the one-shot form.
+//   "memlens-capture <version>\n", then one snapshot (version 1) or a series of them (version 2),
+//   each: records "<kind> <length> <name>\n" <payload> "\n", then "end <records of the snapshot>\n".
+// Pure: bytes in, typed snapshots out. Format detection follows the project rule: undefined
+// when the bytes are not a capture archive at all, ParseError when they are one but corrupt.
+// Truncation: a version 1 archive (one snapshot) cut short is an error; a series cut short (a
+// board that lost power, a dropped ssh connection) keeps its complete snapshots, and the partial
+// last one is skipped and counted (SeriesSummary.truncated), unless no snapshot is complete.
+// The reader is incremental so that an archive can arrive through a pipe in chunks of any size,
+// and it hands each snapshot over as it completes (onSnapshot), so a long series is never held
+// whole; parseArchive() and parseArchiveSeries() are the one-shot forms.
 import { ParseError } from '../base/errors.js';
 
 export const ARCHIVE_MAGIC = 'memlens-capture ';
-export const ARCHIVE_VERSION = 1;
+/**
+ * The format version scripts/capture.sh writes: the one place it is named on this side (a test
+ * checks the script's magic line against it). Version 1 (one snapshot, no series) still reads.
+ */
+export const ARCHIVE_VERSION = 2;
+/** Versions this reader accepts. */
+const READABLE_VERSIONS: readonly number[] = [1, ARCHIVE_VERSION];
 
 /** Why a file could not be read at capture time (the reading command's message is kept). */
 export type UnreadableReason = 'permission' | 'missing' | 'error';
@@ -20,12 +30,25 @@ export type ArchiveEntry =
 
 export interface CaptureArchive {
   version: number;
+  /** Position of this snapshot in its archive, from 0 (always 0 for version 1). */
+  index: number;
   /** Files, link targets and unreadable files by name ("proc/meminfo", "proc/42/exe", "etc/passwd"). */
   entries: Map<string, ArchiveEntry>;
   /** Metadata written by the script: time, epoch, pagesize, hostname, uname, uid, shell-pid, end-time. */
   meta: Map<string, string>;
   /** Number of records, as counted by the end marker. */
   recordCount: number;
+}
+
+/** What the whole archive held, once read: its snapshots and the partial one skipped, if any. */
+export interface SeriesSummary {
+  version: number;
+  /** Complete snapshots. */
+  snapshots: number;
+  /** 1 when the stream ended inside a snapshot (a series cut short), which was skipped; else 0. */
+  truncated: number;
+  /** Why the skipped snapshot is incomplete (the message a version 1 archive would fail with). */
+  truncatedReason: string | null;
 }
 
 /**
@@ -35,8 +58,10 @@ export interface CaptureArchive {
  *  - one record: 128 MiB. The largest /proc file captured is a process's smaps, about 650 bytes
  *    per mapping (measured on Linux 6.x); at the default vm.max_map_count of 65530 mappings
  *    (Documentation/admin-guide/sysctl/vm.rst) that is about 42 MiB, so 128 MiB is three times it.
- *  - the whole archive: 1 GiB of bytes (after gunzip), the reader's memory bound with its records.
- *  - records: 1,000,000 (each costs a map entry besides its bytes); a process writes about ten
+ *  - one snapshot: 1 GiB of bytes (after gunzip), the reader's memory bound with its records (the
+ *    snapshots of a series are handed over one by one, so a series may be longer in all).
+ *  - snapshots of a series: 100,000 (a day at one a second); each becomes a point of history.
+ *  - records of one snapshot: 1,000,000 (each costs a map entry besides its bytes); a process writes about ten
  *    (status, stat, statm, cmdline, comm, smaps_rollup, smaps, maps, cgroup, exe), so this is room
  *    for some 100,000 processes, far above kernel.pid_max's default of 32768 pids.
  */
@@ -44,13 +69,27 @@ export interface ArchiveLimits {
   maxRecordBytes: number;
   maxArchiveBytes: number;
   maxRecords: number;
+  maxSnapshots: number;
 }
 
 export const ARCHIVE_LIMITS: ArchiveLimits = {
   maxRecordBytes: 128 * 1024 * 1024,
   maxArchiveBytes: 1024 * 1024 * 1024,
   maxRecords: 1_000_000,
+  maxSnapshots: 100_000,
 };
+
+/**
+ * Files a snapshot of a series after the first may leave out, which then read as the first
+ * snapshot's: what does not change while the machine runs (scripts/capture.sh writes them once,
+ * to keep each round cheap). Process files are never carried.
+ */
+export function carriedFromFirst(name: string): boolean {
+  return !/^proc\/\d+\//.test(name);
+}
+
+/** Metadata carried the same way; the time (time, epoch, end-time) is each snapshot's own. */
+const CARRIED_META: ReadonlySet<string> = new Set(['pagesize', 'hostname', 'uname', 'uid', 'shell-pid', 'every-ms']);
 
 const MAGIC_BYTES = new TextEncoder().encode(ARCHIVE_MAGIC);
 /** Longest header line accepted: names are short /proc paths, so anything longer is corruption. */
@@ -81,13 +120,24 @@ export class ArchiveReader {
   private lineStart = 0;
   private notArchive = false;
   private version = 0;
+  /** Records of the snapshot being read. */
   private recordCount = 0;
-  private readonly entries = new Map<string, ArchiveEntry>();
-  private readonly meta = new Map<string, string>();
+  private entries = new Map<string, ArchiveEntry>();
+  private meta = new Map<string, string>();
+  /** Stream offset where the snapshot being read began (its size is bounded). */
+  private snapshotStart = 0;
+  private snapshots = 0;
+  /** The first snapshot's entries and metadata a later one may leave out (carriedFromFirst). */
+  private carriedEntries: Map<string, ArchiveEntry> | null = null;
+  private carriedMeta: Map<string, string> | null = null;
+  /** The newest complete snapshot. */
+  private last: CaptureArchive | undefined;
 
   constructor(
     private readonly source = 'archive',
     private readonly limits: ArchiveLimits = ARCHIVE_LIMITS,
+    /** Called with each snapshot as it completes, in order. */
+    private readonly onSnapshot?: (snapshot: CaptureArchive) => void,
   ) {}
 
   /**
@@ -99,16 +149,22 @@ export class ArchiveReader {
   }
 
   push(chunk: Uint8Array): void {
-    if (this.notArchive) return;
-    // The whole-archive bound: the bytes up to it are read as usual (an earlier error, or "not an
-    // archive", wins), and not one byte past it is kept.
-    const room = this.limits.maxArchiveBytes - this.offset;
-    if (chunk.length > room) {
-      this.pushWithin(chunk.subarray(0, room));
-      if (this.rejected) return; // pushWithin may have found it is no archive
-      this.fail(`longer than the limit of ${this.limits.maxArchiveBytes} bytes`, this.limits.maxArchiveBytes);
+    // The snapshot bound: the bytes up to it are read as usual (an earlier error, or "not an
+    // archive", wins), and not one byte past it is kept. A snapshot that ends inside the chunk
+    // moves the bound on for the next one.
+    let k = 0;
+    while (k < chunk.length) {
+      if (this.notArchive) return;
+      const room = this.limits.maxArchiveBytes - (this.offset - this.snapshotStart);
+      if (room <= 0)
+        this.fail(
+          `${this.version === 1 ? '' : 'snapshot '}longer than the limit of ${this.limits.maxArchiveBytes} bytes`,
+          this.offset,
+        );
+      const part = chunk.subarray(k, k + room);
+      this.pushWithin(part);
+      k += part.length;
     }
-    this.pushWithin(chunk);
   }
 
   private pushWithin(chunk: Uint8Array): void {
@@ -178,22 +234,41 @@ export class ArchiveReader {
     }
   }
 
-  /** The archive; undefined when the bytes were not a capture archive (or there were none). */
+  /**
+   * The newest complete snapshot (the only one of a version 1 archive); undefined when the bytes
+   * were not a capture archive (or there were none). finish() says what the whole archive held.
+   */
   end(): CaptureArchive | undefined {
+    return this.finish() === undefined ? undefined : this.last;
+  }
+
+  /**
+   * Ends the stream: what it held, undefined when it was not a capture archive (or empty).
+   * Throws ParseError for an archive cut short before its first complete snapshot.
+   */
+  finish(): SeriesSummary | undefined {
     if (this.notArchive || this.offset === 0) return undefined;
+    const cut = this.truncation();
+    if (cut !== null && (this.version === 1 || this.snapshots === 0 || this.state.at === 'magic'))
+      return this.fail(cut, this.offset);
+    return { version: this.version, snapshots: this.snapshots, truncated: cut === null ? 0 : 1, truncatedReason: cut };
+  }
+
+  /** Why the stream is incomplete where it ended; null at the end of a snapshot. */
+  private truncation(): string | null {
     switch (this.state.at) {
       case 'done':
-        return { version: this.version, entries: this.entries, meta: this.meta, recordCount: this.recordCount };
+        return null;
       case 'payload':
-        return this.fail(
-          `truncated inside record ${this.state.name} (${this.state.filled} of ${this.state.length} bytes)`,
-          this.offset,
-        );
+        return `truncated inside record ${this.state.name} (${this.state.filled} of ${this.state.length} bytes)`;
       case 'separator':
-        return this.fail(`truncated after record ${this.state.name}`, this.offset);
+        return `truncated after record ${this.state.name}`;
       case 'magic':
+        return 'truncated: no end marker (the capture was interrupted)';
       case 'header':
-        return this.fail('truncated: no end marker (the capture was interrupted)', this.offset);
+        // A series between two snapshots is complete as far as it goes.
+        if (this.version !== 1 && this.snapshots > 0 && this.recordCount === 0 && this.line.length === 0) return null;
+        return 'truncated: no end marker (the capture was interrupted)';
     }
   }
 
@@ -209,9 +284,9 @@ export class ArchiveReader {
     const m = /^memlens-capture ([0-9]{1,6})$/.exec(text);
     if (!m) return this.fail(`bad first line ${JSON.stringify(text)}`, at);
     const version = Number(m[1]);
-    if (version !== ARCHIVE_VERSION)
+    if (!READABLE_VERSIONS.includes(version))
       return this.fail(
-        `archive format version ${version} is not supported (this memlens reads version ${ARCHIVE_VERSION})`,
+        `archive format version ${version} is not supported (this memlens reads versions ${READABLE_VERSIONS.join(' and ')})`,
         at,
       );
     this.version = version;
@@ -223,8 +298,11 @@ export class ArchiveReader {
     if (endMark) {
       const count = Number(endMark[1]);
       if (count !== this.recordCount)
-        this.fail(`end marker counts ${count} records but the archive holds ${this.recordCount}`, at);
-      this.state = { at: 'done' };
+        this.fail(
+          `end marker counts ${count} records but the ${this.version === 1 ? 'archive' : 'snapshot'} holds ${this.recordCount}`,
+          at,
+        );
+      this.completeSnapshot(at);
       return;
     }
     const m = /^([FLEM]) ([0-9]{1,15}) ([\x21-\x7e]+)$/.exec(text);
@@ -242,6 +320,40 @@ export class ArchiveReader {
       length === 0
         ? { at: 'separator', kind, name, data: new Uint8Array(0) }
         : { at: 'payload', kind, name, length, parts: [], filled: 0 };
+  }
+
+  /** The end marker of a snapshot: it is handed over, and a series goes on with the next one. */
+  private completeSnapshot(at: number): void {
+    if (this.snapshots >= this.limits.maxSnapshots)
+      this.fail(`more than the limit of ${this.limits.maxSnapshots} snapshots`, at);
+    const entries = this.entries;
+    const meta = this.meta;
+    if (this.carriedEntries === null || this.carriedMeta === null) {
+      this.carriedEntries = new Map([...entries].filter(([name]) => carriedFromFirst(name)));
+      this.carriedMeta = new Map([...meta].filter(([key]) => CARRIED_META.has(key)));
+    } else {
+      for (const [name, e] of this.carriedEntries) if (!entries.has(name)) entries.set(name, e);
+      for (const [key, value] of this.carriedMeta) if (!meta.has(key)) meta.set(key, value);
+    }
+    const snapshot: CaptureArchive = {
+      version: this.version,
+      index: this.snapshots,
+      entries,
+      meta,
+      recordCount: this.recordCount,
+    };
+    this.snapshots += 1;
+    this.last = snapshot;
+    this.onSnapshot?.(snapshot);
+    if (this.version === 1) {
+      this.state = { at: 'done' };
+      return;
+    }
+    this.entries = new Map();
+    this.meta = new Map();
+    this.recordCount = 0;
+    this.snapshotStart = this.offset;
+    this.state = { at: 'header' };
   }
 
   private addRecord(kind: string, name: string, data: Uint8Array): void {
@@ -287,9 +399,25 @@ function dropFinalNewline(s: string): string {
   return s.endsWith('\n') ? s.slice(0, -1) : s;
 }
 
-/** One-shot parse: undefined when the bytes are not a capture archive, ParseError when corrupt. */
+/**
+ * One-shot parse: the archive's newest complete snapshot (its only one, but for a series);
+ * undefined when the bytes are not a capture archive, ParseError when corrupt.
+ */
 export function parseArchive(bytes: Uint8Array, source = 'archive'): CaptureArchive | undefined {
   const reader = new ArchiveReader(source);
   reader.push(bytes);
   return reader.end();
+}
+
+/** One-shot parse of every snapshot; undefined when the bytes are not a capture archive. */
+export function parseArchiveSeries(
+  bytes: Uint8Array,
+  source = 'archive',
+  limits: ArchiveLimits = ARCHIVE_LIMITS,
+): { snapshots: CaptureArchive[]; summary: SeriesSummary } | undefined {
+  const snapshots: CaptureArchive[] = [];
+  const reader = new ArchiveReader(source, limits, (s) => snapshots.push(s));
+  reader.push(bytes);
+  const summary = reader.finish();
+  return summary === undefined ? undefined : { snapshots, summary };
 }

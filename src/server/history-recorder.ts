@@ -62,6 +62,8 @@ export interface HistoryRecorderOptions {
   /** Pending rows kept while the database fails; beyond it new samples are dropped and counted. */
   maxPendingRows?: number;
   log?: (line: string) => void;
+  /** "Now" for reading windows (default the wall clock): a replayed archive's end instead. */
+  nowMs?: () => number;
 }
 
 /** A process's name is written again at most this often (its last_ms says until when it lived). */
@@ -407,7 +409,7 @@ export class HistoryRecorder {
   }
 
   /** A window of the history for the timeline. */
-  async window(q: HistoryWindowQuery, nowMs = Date.now()): Promise<HistoryBody> {
+  async window(q: HistoryWindowQuery, nowMs = this.opts.nowMs?.() ?? Date.now()): Promise<HistoryBody> {
     const host = q.host ?? this.host;
     const local = host === this.host;
     const toMs = q.toMs ?? nowMs;

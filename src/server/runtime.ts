@@ -41,6 +41,8 @@ import { LiveState } from './live-state.js';
 import { AdaptiveSampler } from './sampler.js';
 import { createAccessPolicy } from './security.js';
 import { DashboardViews } from './views.js';
+import { replayArchive } from './read-only.js';
+import type { ReadOnlyArchive } from '../wire/messages.js';
 
 export interface ServeOptions {
   host: string;
@@ -63,10 +65,14 @@ export interface ServeOptions {
   historyFlushMs?: number;
   /** The dirty-pages watch (--dirty-watch PID), checked by the command before the start. */
   dirtyWatch?: DirtyWatchConfig | null;
+  /** A capture archive to show read-only instead of this machine (`memlens serve --from`). */
+  from?: string | null;
 }
 
 export interface RunningServe {
   url: string;
+  /** The archive shown by a read-only server; null when live. */
+  readOnly: ReadOnlyArchive | null;
   /** The URL to open, with the token when one is required. */
   openUrl: string;
   token: string | null;
@@ -136,6 +142,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
 }
 
 async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<RunningServe> {
+  if (o.from !== undefined && o.from !== null) return startReadOnly(o, o.from, opened);
   const host = hostname();
   const access = createAccessPolicy({ listenHost: o.host, token: o.token, extraHosts: [host] });
   const store: EventStore = await openStore(o.db);
@@ -339,6 +346,7 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
     url,
     openUrl: access.token === null ? url : `${url}?token=${encodeURIComponent(access.token)}`,
     token: access.token,
+    readOnly: null,
     async close() {
       stopRetention?.();
       stopHistoryRetention();
@@ -348,6 +356,41 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
       await stopTracing();
       await history.close();
       await store.close();
+    },
+  };
+}
+
+/**
+ * The dashboard over a capture archive (read-only.ts): the archive is replayed first, then the
+ * server listens; no sampler, tracer, store of events or retention timer is started.
+ */
+async function startReadOnly(o: ServeOptions, from: string, opened: (() => Promise<void>)[]): Promise<RunningServe> {
+  const replayed = await replayArchive(from, o.log);
+  opened.push(() => replayed.close());
+  const access = createAccessPolicy({ listenHost: o.host, token: o.token, extraHosts: [hostname()] });
+  const views = new DashboardViews(replayed.state, null, replayed.readMappings);
+  views.history = replayed.history;
+  views.readOnly = replayed.readOnly;
+  const server = await createDashboardServer({
+    views,
+    access,
+    webRoot: WEB_ROOT,
+    version: o.version,
+    memtraceDir: null,
+    dirty: null,
+    log: (msg, err) => o.log(`${msg}${err instanceof Error ? `: ${err.message}` : ''}`),
+  });
+  opened.push(() => server.close());
+  await server.app.listen({ host: o.host, port: o.port });
+  const url = `http://${urlHost(linkHost(o.host))}:${o.port}/`;
+  return {
+    url,
+    openUrl: access.token === null ? url : `${url}?token=${encodeURIComponent(access.token)}`,
+    token: access.token,
+    readOnly: replayed.readOnly,
+    async close() {
+      await server.close();
+      await replayed.close();
     },
   };
 }

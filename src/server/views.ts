@@ -12,6 +12,7 @@ import type {
   PieBody,
   PieFigure,
   ProcessDetailBody,
+  ReadOnlyArchive,
   ProcessesBody,
   StatusBody,
   TimelineBody,
@@ -62,6 +63,8 @@ export class DashboardViews {
   private knownHostsRead: Promise<ReadonlySet<string>> | null = null;
   /** The stored /proc history; null without a store (the timeline then has the live ring only). */
   history: HistoryReader | null = null;
+  /** The archive shown by a read-only server (`memlens serve --from`); null when live. */
+  readOnly: ReadOnlyArchive | null = null;
 
   constructor(
     readonly state: LiveState,
@@ -118,6 +121,7 @@ export class DashboardViews {
       totalVirtualBytes: this.isLocal(host) ? this.state.totalVirtual : null,
       storedEvents: await this.storedCount(selected),
       store: this.store?.description ?? 'none',
+      ...(this.readOnly === null ? {} : { readOnly: this.readOnly }),
     };
   }
 
@@ -251,7 +255,8 @@ export class DashboardViews {
       if ('error' in r) mappingsError = r.error;
       else {
         mappings = r.rows;
-        mappingsAtMs = Date.now();
+        // A read-only server's mappings are the archive's last snapshot, read when it was.
+        mappingsAtMs = this.readOnly?.toMs ?? Date.now();
         // The mappings were read now, the row's figures at the last sample (up to a minute ago,
         // or never for a process started since): the row takes the newer figures, so that the
         // table and this panel show the same RSS and PSS.

@@ -15,6 +15,7 @@ import {
   type ArchiveEntry,
   type ArchiveLimits,
   type CaptureArchive,
+  type SeriesSummary,
 } from '../parsers/archive.js';
 import { parsePasswd } from '../parsers/proc/passwd.js';
 import type { ProcSource, ReadResult } from './proc-source.js';
@@ -22,10 +23,29 @@ import type { ProcSource, ReadResult } from './proc-source.js';
 const utf8 = new TextDecoder('utf-8');
 const PID_FILE = /^proc\/(\d+)\//;
 
-/** Reads and checks an archive file ("-" = standard input; gzip-compressed archives are accepted). */
+/**
+ * Reads and checks an archive file ("-" = standard input; gzip-compressed archives are accepted):
+ * its snapshot, or the newest complete one of a series.
+ */
 export async function loadArchive(path: string): Promise<CaptureArchive> {
+  return (await loadArchiveSeries(path)).last;
+}
+
+/**
+ * Reads an archive file snapshot by snapshot: `onSnapshot` gets each as it completes (only the
+ * newest is kept here), so a long series costs the memory of one snapshot.
+ */
+export async function loadArchiveSeries(
+  path: string,
+  onSnapshot?: (snapshot: CaptureArchive) => void | Promise<void>,
+): Promise<{ last: CaptureArchive; summary: SeriesSummary }> {
   const label = path === '-' ? 'standard input' : path;
-  return readArchiveStream(path === '-' ? process.stdin : createReadStream(path), label);
+  return readArchiveSeriesStream(
+    path === '-' ? process.stdin : createReadStream(path),
+    label,
+    ARCHIVE_LIMITS,
+    onSnapshot,
+  );
 }
 
 /**
@@ -39,7 +59,21 @@ export async function readArchiveStream(
   label: string,
   limits: ArchiveLimits = ARCHIVE_LIMITS,
 ): Promise<CaptureArchive> {
-  const reader = new ArchiveReader(label, limits);
+  return (await readArchiveSeriesStream(input, label, limits)).last;
+}
+
+/**
+ * readArchiveStream for a series: each snapshot goes to `onSnapshot` as it completes (awaited
+ * before more is read, so a slow consumer holds the stream back instead of queueing snapshots).
+ */
+export async function readArchiveSeriesStream(
+  input: Readable,
+  label: string,
+  limits: ArchiveLimits = ARCHIVE_LIMITS,
+  onSnapshot?: (snapshot: CaptureArchive) => void | Promise<void>,
+): Promise<{ last: CaptureArchive; summary: SeriesSummary }> {
+  const completed: CaptureArchive[] = [];
+  const reader = new ArchiveReader(label, limits, onSnapshot === undefined ? undefined : (s) => completed.push(s));
   const notArchive = (): UserError =>
     new UserError(`${label} is not a memlens capture archive (make one with: memlens capture)`);
   const raw = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -57,13 +91,20 @@ export async function readArchiveStream(
     };
     const gzip = head[0] === 0x1f && head[1] === 0x8b;
     const chunks: AsyncIterable<Buffer> = gzip ? gunzipped(Readable.from(rest())) : rest();
+    const handOver = async (): Promise<void> => {
+      if (onSnapshot === undefined) return;
+      for (let s = completed.shift(); s !== undefined; s = completed.shift()) await onSnapshot(s);
+    };
     for await (const chunk of chunks) {
       reader.push(chunk);
       if (reader.rejected) throw notArchive();
+      await handOver();
     }
-    const archive = reader.end();
-    if (!archive) throw notArchive();
-    return archive;
+    const summary = reader.finish();
+    const last = reader.end();
+    await handOver();
+    if (summary === undefined || last === undefined) throw notArchive();
+    return { last, summary };
   } catch (e) {
     if (e instanceof UserError) throw e;
     if (e instanceof ParseError) throw new UserError(`corrupt archive: ${e.message}`);
@@ -155,4 +196,15 @@ export function archiveSource(archive: CaptureArchive, label: string): ProcSourc
       return Promise.resolve(users);
     },
   };
+}
+
+/** The first and the newest complete snapshot of an archive (the same one when it holds one). */
+export async function loadSeriesEnds(
+  path: string,
+): Promise<{ first: CaptureArchive; last: CaptureArchive; summary: SeriesSummary; label: string }> {
+  let first: CaptureArchive | undefined;
+  const { last, summary } = await loadArchiveSeries(path, (s) => {
+    first ??= s;
+  });
+  return { first: first ?? last, last, summary, label: path === '-' ? 'standard input' : basename(path) };
 }

@@ -19,16 +19,34 @@ export function captureScriptPath(): string {
   }
 }
 
-/** What to capture per process; the script reads it from MEMLENS_CAPTURE_SMAPS. */
+/** What to capture; the script reads it from its MEMLENS_CAPTURE_* environment variables. */
 export interface CaptureChoice {
   /** Include each process's full smaps (needed by `memlens process PID --from`). */
   smaps: boolean;
+  /** A series: one snapshot every `everyMs` for `forMs` (forMs / everyMs + 1 snapshots). */
+  series?: { everyMs: number; forMs: number };
 }
 
-/** The script as printed for a board; a rollup-only choice is fixed in a first line. */
+/** The environment variables that carry a choice to the script. */
+export function captureEnv(choice: CaptureChoice): Record<string, string> {
+  return {
+    MEMLENS_CAPTURE_SMAPS: choice.smaps ? 'yes' : 'no',
+    ...(choice.series === undefined
+      ? {}
+      : {
+          MEMLENS_CAPTURE_EVERY_MS: String(choice.series.everyMs),
+          MEMLENS_CAPTURE_FOR_MS: String(choice.series.forMs),
+        }),
+  };
+}
+
+/** The script as printed for a board; a choice other than the default is fixed in first lines. */
 export async function readCaptureScript(choice: CaptureChoice = { smaps: true }): Promise<string> {
   const script = await readFile(captureScriptPath(), 'utf8');
-  return choice.smaps ? script : `MEMLENS_CAPTURE_SMAPS=no\n${script}`;
+  const fixed = Object.entries(captureEnv(choice))
+    .filter(([key, value]) => !(key === 'MEMLENS_CAPTURE_SMAPS' && value === 'yes'))
+    .map(([key, value]) => `${key}=${value}\n`);
+  return `${fixed.join('')}${script}`;
 }
 
 /**
@@ -49,7 +67,7 @@ export async function runCaptureScript(
         });
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const env = { ...process.env, MEMLENS_CAPTURE_SMAPS: choice.smaps ? 'yes' : 'no' };
+      const env = { ...process.env, ...captureEnv(choice) };
       const child = spawn(shell, [script], { stdio: ['ignore', out ? out.fd : 'inherit', 'inherit'], env });
       child.on('error', (e) => {
         reject(new UserError(`cannot run ${shell}: ${errnoCode(e) ?? e.message}`));

@@ -25,6 +25,7 @@
 // - ProcessRow.reservedBytes (PROT_NONE address space). With it, ProcessRow.requestedBytes and
 //   requestedRatio count only accessible mappings (they counted mmap − munmap, PROT_NONE
 //   reservations included, which put Chromium at thousands of percent of total virtual memory).
+// - StatusBody.readOnly: the archive `memlens serve --from ARCHIVE` shows (absent or null: live).
 import type {
   DirtyMethod,
   DirtyRangeJson,
@@ -205,6 +206,23 @@ export interface StatusBody {
   storedEvents: number | null;
   /** "sqlite:…" or "mysql://host/db" (never a password). */
   store: string;
+  /** Set when the server shows a capture archive (`memlens serve --from`): nothing is sampled or traced. */
+  readOnly?: ReadOnlyArchive | null;
+}
+
+/** The capture archive a read-only server shows: one snapshot or a series of them. */
+export interface ReadOnlyArchive {
+  /** The archive's file name. */
+  archive: string;
+  /** The host it was captured on. */
+  host: string;
+  /** Complete snapshots replayed. */
+  snapshots: number;
+  /** 1 when the archive ended inside a snapshot (a capture cut short), skipped; else 0. */
+  truncated: number;
+  /** Time of the first and the last snapshot. */
+  fromMs: number;
+  toMs: number;
 }
 
 /** One process's PSS over the last hour, for the sparkline of its row. */

@@ -92,7 +92,7 @@ test('a gzip bomb that is an archive fails at the record bound, not after inflat
   assert.equal((await readArchiveStream(Readable.from([ok]), 'ok.gz')).recordCount, 1);
 });
 
-const SMALL: ArchiveLimits = { maxRecordBytes: 100, maxArchiveBytes: 1000, maxRecords: 8 };
+const SMALL: ArchiveLimits = { maxRecordBytes: 100, maxArchiveBytes: 1000, maxRecords: 8, maxSnapshots: 4 };
 const record = (n: number, bytes: number): TestRecord => ({
   kind: 'F',
   name: `proc/${n}/status`,

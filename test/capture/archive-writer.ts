@@ -21,3 +21,22 @@ export function writeArchive(records: TestRecord[], opts: { version?: string; en
   }
   return out;
 }
+
+/** A series (format version 2): each snapshot's records, then its end marker. */
+export function writeSeries(snapshots: TestRecord[][], opts: { endCounts?: (number | undefined)[] } = {}): Uint8Array {
+  const parts: Uint8Array[] = [encoder.encode('memlens-capture 2\n')];
+  snapshots.forEach((records, k) => {
+    for (const r of records) {
+      const payload = typeof r.payload === 'string' ? encoder.encode(r.payload) : r.payload;
+      parts.push(encoder.encode(`${r.kind} ${payload.length} ${r.name}\n`), payload, encoder.encode('\n'));
+    }
+    parts.push(encoder.encode(`end ${opts.endCounts?.[k] ?? records.length}\n`));
+  });
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -36,6 +36,31 @@ test('capture usage errors exit 2 with one line', async () => {
   }
 });
 
+test('capture --every/--for: the printed script fixes the options in its first lines; bad combinations exit 2', async () => {
+  const script = readFileSync(join(repoRoot, 'scripts', 'capture.sh'), 'utf8');
+  const series = await runCliInProcess(['capture', '--every', '10s', '--for', '1h', '--print-script']);
+  assert.equal(series.code, 0, series.stderr);
+  // A series keeps rollups only unless --smaps.
+  assert.equal(
+    series.stdout,
+    `MEMLENS_CAPTURE_SMAPS=no\nMEMLENS_CAPTURE_EVERY_MS=10000\nMEMLENS_CAPTURE_FOR_MS=3600000\n${script}`,
+  );
+  const full = await runCliInProcess(['capture', '--smaps', '--every', '1s', '--for', '5s', '--print-script']);
+  assert.equal(full.stdout, `MEMLENS_CAPTURE_EVERY_MS=1000\nMEMLENS_CAPTURE_FOR_MS=5000\n${script}`);
+  for (const [args, message] of [
+    [['--every', '10s'], /--every and --for go together/],
+    [['--for', '1h'], /--every and --for go together/],
+    [['--every', '50ms', '--for', '1s'], /--every: at least 100ms/],
+    [['--every', '10s', '--for', '5s'], /--for must be at least one --every interval/],
+    [['--every', 'often', '--for', '1h'], /--every/],
+  ] as const) {
+    const r = await runCliInProcess(['capture', ...args, '--print-script']);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, message);
+    assert.equal(r.stdout, '');
+  }
+});
+
 test('capture -o into an unwritable place exits 1 with one line', async () => {
   const r = await runCliInProcess(['capture', '-o', join(scratch, 'no', 'such', 'dir', 'x.snap')]);
   assert.equal(r.code, 1);

@@ -100,6 +100,11 @@ export class TimelineView {
   private zoomTimer: number | undefined;
   /** The window and y tops last drawn, for noteGrids. */
   private drawnAxes: { fromMs: number; toMs: number; yMax: number[] } | null = null;
+  /**
+   * The end of the time shown: now, or, for a read-only server's archive (`memlens serve
+   * --from`), the archive's last snapshot, which a window that "follows now" then ends at.
+   */
+  private pinnedEndMs: number | null = null;
   /** Set when a window is drawn: the time its data arrived, for the benchmark. */
   drawnAtMs = 0;
   drawnWindows = 0;
@@ -142,7 +147,7 @@ export class TimelineView {
 
   /** Where the window is, for tests and the benchmark. */
   get window(): { fromMs: number; toMs: number; follow: boolean; tier: string | null; points: number } {
-    const to = this.toMs ?? this.body?.toMs ?? Date.now();
+    const to = this.toMs ?? this.body?.toMs ?? this.now();
     const from = this.body === null ? to - this.span : this.shownFrom(this.body);
     return {
       fromMs: from,
@@ -166,6 +171,23 @@ export class TimelineView {
     return Math.max(b.fromMs, Math.min(first, b.toMs - 60_000));
   }
 
+  private now(): number {
+    return this.pinnedEndMs ?? Date.now();
+  }
+
+  /**
+   * A read-only server shows an archive: the window is the archive's own time range (at least a
+   * minute), and "now" is its last snapshot. Called with every status; acts on the first.
+   */
+  pinRange(fromMs: number, toMs: number): void {
+    if (this.pinnedEndMs === toMs) return;
+    this.pinnedEndMs = toMs;
+    this.span = Math.max(60_000, toMs - fromMs);
+    this.fitting = false;
+    this.toMs = null;
+    void this.fetch();
+  }
+
   setHost(host: string | undefined): void {
     if (host === this.host) return;
     this.host = host;
@@ -181,7 +203,7 @@ export class TimelineView {
 
   /** Shows the window [toMs − span, toMs]; null toMs: up to now, following it. */
   async show(fromMs: number, toMs: number | null): Promise<void> {
-    const to = toMs ?? Date.now();
+    const to = toMs ?? this.now();
     this.span = Math.max(60_000, to - fromMs);
     this.toMs = toMs;
     this.fitting = false;
@@ -192,7 +214,7 @@ export class TimelineView {
     const opt = this.chart.getOption() as { dataZoom?: { startValue?: number; endValue?: number }[] };
     const z = opt.dataZoom?.[0];
     if (z?.startValue === undefined || z.endValue === undefined) return;
-    const now = Date.now();
+    const now = this.now();
     // An end within 1 % of the span from now keeps following.
     const follow = now - z.endValue < (z.endValue - z.startValue) / 100;
     void this.show(z.startValue, follow ? null : z.endValue);
@@ -205,7 +227,7 @@ export class TimelineView {
     }
     this.loading = true;
     try {
-      const to = this.toMs ?? Date.now();
+      const to = this.toMs ?? this.now();
       if (this.toMs === null) this.lastLiveFetch = Date.now();
       const width = Math.max(200, Math.round(byId('timeline').clientWidth || 800));
       const pids = this.chosen === null ? undefined : this.chosen.map((p) => `${p.pid}:${p.startTicks}`).join(',');
@@ -367,7 +389,7 @@ export class TimelineView {
     const to = b.toMs;
     const from = this.shownFrom(b);
     const oldest = Math.min(b.oldestMs ?? from, from);
-    const extentMax = Math.max(Date.now(), to);
+    const extentMax = Math.max(this.now(), to);
     const seriesNote = b.seriesBucketMs > 0 ? `; processes per ${durationText(b.seriesBucketMs)}` : '';
     // A history younger than the shortest window (a minute) leaves the window's start empty: say why.
     const firstT = b.points[0]?.tMs;

@@ -100,6 +100,7 @@ interface ServeFlags extends ServeDirtyFlags, HistoryRetentionFlags {
   memtraceDir?: string;
   maxAge?: number;
   maxRows?: number;
+  from?: string;
 }
 
 export function defineServe(program: Command): void {
@@ -117,6 +118,10 @@ export function defineServe(program: Command): void {
     )
     .option('--token <T>', 'token required on every request (default: generated when --host is not loopback)')
     .option('--no-trace', 'do not trace system calls (serve /proc data only)')
+    .option(
+      '--from <archive>',
+      'show a capture archive (one snapshot or a series from memlens capture --every) read-only instead of this machine',
+    )
     .option('--cpu-budget <percent>', 'share of one core the /proc sampler may use', '1')
     .option('--memtrace-dir <dir>', "directory of OCaml memtrace traces (.ctf) the dashboard's OCaml view may open")
     .option(
@@ -159,6 +164,19 @@ export function defineServe(program: Command): void {
     if (flags.token?.length === 0) throw new UsageError('--token: the token must not be empty');
     if (flags.memtraceDir !== undefined && !statSync(flags.memtraceDir, { throwIfNoEntry: false })?.isDirectory())
       throw new UsageError(`--memtrace-dir: "${flags.memtraceDir}" is not a directory`);
+    if (flags.from !== undefined) {
+      const live = (
+        [
+          [flags.db, '--db'],
+          [flags.dirtyWatch, '--dirty-watch'],
+          [flags.memtraceDir, '--memtrace-dir'],
+        ] as const
+      ).filter(([value]) => value !== undefined);
+      if (live.length > 0)
+        throw new UsageError(
+          `${live.map(([, name]) => name).join(', ')}: not with --from (an archive is shown read-only)`,
+        );
+    }
     // Before anything starts: a refused target leaves no server behind and clears nothing.
     const dirtyWatch = await dirtyWatchConfig(flags);
     const { startServe } = await import('../../server/runtime.js');
@@ -176,6 +194,7 @@ export function defineServe(program: Command): void {
         retention: retention ?? null,
         historyRetention,
         dirtyWatch,
+        from: flags.from ?? null,
         version: program.version() ?? 'unknown',
         log,
       });
@@ -195,6 +214,11 @@ export function defineServe(program: Command): void {
         throw new UserError(`cannot listen on port ${port}: permission denied (ports below 1024 need root)`);
       throw e;
     }
+    const ro = running.readOnly;
+    if (ro !== null)
+      process.stdout.write(
+        `memlens serve: read-only: ${printable(ro.archive)} (${ro.snapshots} snapshot${ro.snapshots === 1 ? '' : 's'} of ${printable(ro.host)}, from ${new Date(ro.fromMs).toISOString()} to ${new Date(ro.toMs).toISOString()}${ro.truncated > 0 ? '; a last one cut short, skipped' : ''})\n`,
+      );
     process.stdout.write(`memlens serve: dashboard at ${running.openUrl}\n`);
     process.stdout.write(
       `memlens serve: Prometheus metrics at ${running.url}metrics${running.token === null ? '' : ' (send the token as "Authorization: Bearer …")'}\n`,
