@@ -4,6 +4,7 @@ import { defineCapture } from './capture.js';
 import { defineDirty } from './dirty.js';
 import { defineEvents } from './events.js';
 import { defineMemtrace } from './memtrace.js';
+import { definePages } from './pages.js';
 import { defineProcess } from './process.js';
 import { defineServe } from './serve.js';
 import { defineSnapshot } from './snapshot.js';
@@ -18,4 +19,5 @@ export const COMMANDS: ((program: Command) => void)[] = [
   defineServe,
   defineDirty,
   defineMemtrace,
+  definePages,
 ];
