@@ -148,7 +148,7 @@ test('pagetypeinfo (6.18, and hand-made with CMA): migrate types read from the h
     ].join('\n'),
   );
   assert.equal(cma?.zones[0]?.pageblocks.get('CMA'), 16);
-  assert.deepEqual(cma?.zones[0]?.freeBlocks.get('CMA'), [0, 4]);
+  assert.deepEqual(cma.zones[0].freeBlocks.get('CMA'), [0, 4]);
   assert.equal(parsePagetypeinfo('MemTotal: 1 kB\n'), undefined);
 });
 

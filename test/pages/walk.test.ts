@@ -204,12 +204,12 @@ test('collectPages over a hand-made proc root: zones, nodes, the ledger comparis
     assert.equal(row.get('unmanaged')?.ledgerBytes, 4 * 4096);
     assert.equal(r.cma?.totalBytes, 32 * 1024);
     assert.deepEqual(
-      r.cma?.zones.map((z) => z.cmaPages),
+      r.cma.zones.map((z) => z.cmaPages),
       [8, 8],
     );
     assert.equal(r.buddy?.zones[0]?.freePages, 10);
     assert.equal(r.map?.cells.length, 4);
-    assert.equal(r.map?.framesPerCell, 16);
+    assert.equal(r.map.framesPerCell, 16);
     // A sub-range leaves the ledger comparison out and says so.
     const part = await collectPages(source, openFrameFiles, { startPfn: 20, endPfn: 28 });
     assert.equal(part.reconciliation.length, 0);
