@@ -150,3 +150,23 @@ export interface PagesJson {
   map?: FrameMapJson;
   notes: string[];
 }
+
+/** GET /api/v1/pages: the report over a frame range, with a block map (the dashboard's "Physical memory" view). */
+export interface PagesBody {
+  type: 'pages';
+  /** MESSAGES_WIRE_VERSION (src/wire/messages.ts). */
+  v: number;
+  report: PagesJson;
+}
+
+/** GET /api/v1/pages/frames: single frames with their flags, the deepest zoom. */
+export interface FramesBody {
+  type: 'frames';
+  v: number;
+  frames: FrameDetailJson[];
+}
+
+/** Frames shown one by one (the server refuses more in one request). */
+export const MAX_DETAIL_FRAMES = 4096;
+/** Cells of the dashboard's map at most. */
+export const MAX_MAP_CELLS = 16384;
