@@ -56,15 +56,24 @@ export const pieQuerySchema = z.object({
 });
 
 /** GET /api/v1/pages: a frame range [start, end) and the cells of its map. */
+// Frame numbers up to 2^44 (64 PiB of 4 KiB pages): pfn * 8 stays an exact file offset.
+const pfnString = intString.pipe(
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 44),
+);
+
 export const pagesQuerySchema = z.object({
-  start: intString.optional(),
-  end: intString.optional(),
+  start: pfnString.optional(),
+  end: pfnString.optional(),
   cells: intString.pipe(z.number().int().min(1).max(16384)).optional(),
 });
 
 /** GET /api/v1/pages/frames: single frames from `start`. */
 export const framesQuerySchema = z.object({
-  start: intString,
+  start: pfnString,
   count: intString.pipe(z.number().int().min(1).max(4096)),
 });
 
