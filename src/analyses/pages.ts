@@ -2,7 +2,7 @@
 // kpagecount, the zones of /proc/zoneinfo, the RAM ranges of /proc/iomem, the free blocks of
 // /proc/buddyinfo and /proc/pagetypeinfo, CMA from meminfo and zoneinfo, and a comparison of the
 // frame counts with the ledger of `memlens snapshot` (src/analyses/ledger.ts).
-import { UserError } from '../base/errors.js';
+import { ParseError, UserError } from '../base/errors.js';
 import {
   FRAME_KINDS,
   KIND_COUNT,
@@ -67,10 +67,22 @@ async function readTables(source: ProcSource): Promise<SystemTables> {
   const zi = await text(source, 'zoneinfo');
   const zones = (zi === undefined ? undefined : parseZoneinfo(zi, 'zoneinfo')) ?? [];
   if (zones.length === 0) notes.push('/proc/zoneinfo could not be read: no zones, the whole frame range is one');
+  // The free-block tables are optional parts of the report: one this parser cannot read (a later
+  // kernel's change of format) is said in a note, not a failure of the whole report.
+  const optional = <T>(what: string, parse: () => T): T | undefined => {
+    try {
+      return parse();
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      notes.push(`${what} could not be parsed (${e.message}): left out`);
+      return undefined;
+    }
+  };
   const bi = await text(source, 'buddyinfo');
-  const buddy = bi === undefined ? undefined : parseBuddyinfo(bi, 'buddyinfo');
+  const buddy = bi === undefined ? undefined : optional('/proc/buddyinfo', () => parseBuddyinfo(bi, 'buddyinfo'));
   const pti = await text(source, 'pagetypeinfo');
-  const pagetype = pti === undefined ? undefined : parsePagetypeinfo(pti, 'pagetypeinfo');
+  const pagetype =
+    pti === undefined ? undefined : optional('/proc/pagetypeinfo', () => parsePagetypeinfo(pti, 'pagetypeinfo'));
   if (pti === undefined)
     notes.push('/proc/pagetypeinfo could not be read (root only since Linux 5.9): no migrate types');
   const io = await text(source, 'iomem');
@@ -147,6 +159,7 @@ function buddyJson(t: SystemTables): PagesJson['buddy'] {
             type,
             freeBlocks: pz.freeBlocks.get(type) ?? [],
             pageblocks: pz.pageblocks.get(type) ?? null,
+            capped: pz.capped.has(type),
           }))
         : null,
     };

@@ -84,7 +84,8 @@ export function renderPages(r: PagesJson, exact: boolean, p: Palette): string {
       br.push([`${z.zone}@${z.node}`, ...z.freeBlocks.map(String)]);
       br.push(['  frag. index', ...z.fragmentationIndex.map((f) => (f === null ? '-' : f.toFixed(3)))]);
       for (const m of z.migrateTypes ?? [])
-        if (m.freeBlocks.some((b) => b > 0)) br.push([`  ${m.type}`, ...m.freeBlocks.map(String)]);
+        if (m.freeBlocks.some((b) => b > 0))
+          br.push([`  ${m.type}${m.capped ? ' (≥, capped)' : ''}`, ...m.freeBlocks.map(String)]);
     }
     out.push(table(br, ['left', ...Array.from({ length: orders }, () => 'right' as const)]));
     out.push(

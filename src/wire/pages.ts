@@ -89,7 +89,15 @@ export interface BuddyZoneJson {
   /** Unusable free space index by order (debugfs extfrag/unusable_index): the share of free pages in smaller blocks. */
   unusableIndex: number[];
   /** From /proc/pagetypeinfo (root): free blocks by order and page blocks, per migrate type. */
-  migrateTypes: { type: string; freeBlocks: number[]; pageblocks: number | null }[] | null;
+  migrateTypes:
+    | {
+        type: string;
+        freeBlocks: number[];
+        pageblocks: number | null;
+        /** The kernel printed ">100000" for an order: counts from there on are lower bounds or not counted. */
+        capped: boolean;
+      }[]
+    | null;
 }
 
 export interface CmaJson {

@@ -150,6 +150,20 @@ test('pagetypeinfo (6.18, and hand-made with CMA): migrate types read from the h
   assert.equal(cma?.zones[0]?.pageblocks.get('CMA'), 16);
   assert.deepEqual(cma.zones[0].freeBlocks.get('CMA'), [0, 4]);
   assert.equal(parsePagetypeinfo('MemTotal: 1 kB\n'), undefined);
+  // Seen on this machine (6.18) under load: a count of 100,000 or more prints as ">100000".
+  const capped = parsePagetypeinfo(
+    [
+      'Page block order: 9',
+      'Pages per block:  512',
+      '',
+      'Free pages count per migrate type at order       0      1      2',
+      'Node    0, zone   Normal, type      Movable >100000  96023  41661',
+      'Node    0, zone   Normal, type    Unmovable      3      2      1',
+      '',
+    ].join('\n'),
+  );
+  assert.deepEqual(capped?.zones[0]?.freeBlocks.get('Movable'), [100000, 96023, 41661]);
+  assert.deepEqual([...capped.zones[0].capped], ['Movable']);
 });
 
 test('iomem (6.18): System RAM ranges as frames; hidden addresses recognised', () => {
