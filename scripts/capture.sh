@@ -7,6 +7,9 @@
 # MEMLENS_CAPTURE_SMAPS=no leaves out each process's smaps (kept only where smaps_rollup cannot
 # be read, e.g. kernels before 4.14): the archive shrinks to a few percent, and `memlens
 # snapshot --from` still works; `memlens process PID --from` then has no mappings to show.
+# MEMLENS_CAPTURE_FRAMES=yes also copies /proc/kpageflags and /proc/kpagecount (root only; 8 bytes
+# per page frame each, 16 MiB per GiB of RAM, copied once to the scratch directory first), so that
+# `memlens pages --from` can classify every frame of the board.
 # MEMLENS_CAPTURE_PROC=DIR reads another proc tree instead of /proc (a copied or reshaped tree, as
 # the tests do with fixtures/proc/older/); the archive names its files proc/… all the same.
 # Commands used besides shell builtins (all BusyBox applets): cat, wc, readlink, mkdir, rm,
@@ -77,10 +80,17 @@ capture_main() {
   printf '%s\n' "$$" > "c$i"
   printf 'M shell-pid\n' >> m
 
-  for f in meminfo vmstat slabinfo zoneinfo swaps stat uptime loadavg version config.gz \
-    sys/kernel/hostname sys/kernel/osrelease sys/kernel/pid_max; do
+  for f in meminfo vmstat slabinfo zoneinfo buddyinfo pagetypeinfo iomem swaps stat uptime loadavg version \
+    config.gz sys/kernel/hostname sys/kernel/osrelease sys/kernel/pid_max; do
     grab "$P/$f" "proc/$f" F
   done
+  if [ "${MEMLENS_CAPTURE_FRAMES:-no}" = yes ]; then
+    # One at a time, each written out before the next: the scratch copy holds one file.
+    for f in kpageflags kpagecount; do
+      grab "$P/$f" "proc/$f" F
+      flush || return 1
+    done
+  fi
   grab /etc/passwd etc/passwd F
   flush || return 1
 

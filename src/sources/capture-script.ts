@@ -23,12 +23,15 @@ export function captureScriptPath(): string {
 export interface CaptureChoice {
   /** Include each process's full smaps (needed by `memlens process PID --from`). */
   smaps: boolean;
+  /** Include /proc/kpageflags and /proc/kpagecount (`memlens pages --from`); MEMLENS_CAPTURE_FRAMES. */
+  frames?: boolean;
 }
 
 /** The script as printed for a board; a rollup-only choice is fixed in a first line. */
 export async function readCaptureScript(choice: CaptureChoice = { smaps: true }): Promise<string> {
   const script = await readFile(captureScriptPath(), 'utf8');
-  return choice.smaps ? script : `MEMLENS_CAPTURE_SMAPS=no\n${script}`;
+  const frames = choice.frames === true ? 'MEMLENS_CAPTURE_FRAMES=yes\n' : '';
+  return choice.smaps ? `${frames}${script}` : `MEMLENS_CAPTURE_SMAPS=no\n${frames}${script}`;
 }
 
 /**
@@ -49,7 +52,11 @@ export async function runCaptureScript(
         });
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const env = { ...process.env, MEMLENS_CAPTURE_SMAPS: choice.smaps ? 'yes' : 'no' };
+      const env = {
+        ...process.env,
+        MEMLENS_CAPTURE_SMAPS: choice.smaps ? 'yes' : 'no',
+        MEMLENS_CAPTURE_FRAMES: choice.frames === true ? 'yes' : 'no',
+      };
       const child = spawn(shell, [script], { stdio: ['ignore', out ? out.fd : 'inherit', 'inherit'], env });
       child.on('error', (e) => {
         reject(new UserError(`cannot run ${shell}: ${errnoCode(e) ?? e.message}`));

@@ -9,6 +9,7 @@ interface CaptureOptions {
   output?: string;
   shell: string;
   smaps: boolean;
+  frames?: boolean;
 }
 
 export function defineCapture(program: Command): void {
@@ -25,17 +26,21 @@ export function defineCapture(program: Command): void {
       '--no-smaps',
       "leave out each process's full smaps: a much smaller, faster capture; snapshot --from works, process PID --from has no mappings",
     )
+    .option(
+      '--frames',
+      'also capture /proc/kpageflags and /proc/kpagecount (root; 16 MiB per GiB of RAM) for memlens pages --from',
+    )
     .addHelpText('after', '\nRead an archive back with: memlens snapshot --from FILE, memlens process PID --from FILE')
     .action(async (opts: CaptureOptions) => {
       if (opts.printScript && opts.output !== undefined)
         throw new UsageError('give either --print-script or -o FILE, not both');
       const scripts = await import('../../sources/capture-script.js');
       if (opts.printScript) {
-        process.stdout.write(await scripts.readCaptureScript({ smaps: opts.smaps }));
+        process.stdout.write(await scripts.readCaptureScript({ smaps: opts.smaps, frames: opts.frames === true }));
         return;
       }
       if (opts.output === undefined) throw new UsageError('give --print-script or -o FILE');
-      await scripts.runCaptureScript(opts.output, opts.shell, { smaps: opts.smaps });
+      await scripts.runCaptureScript(opts.output, opts.shell, { smaps: opts.smaps, frames: opts.frames === true });
       if (opts.output !== '-') {
         const { loadArchive } = await import('../../sources/archive.js');
         const { archiveStats } = await import('../../parsers/archive-meta.js');
