@@ -14,6 +14,8 @@ import {
 } from '../../src/parsers/frames/kpageflags.js';
 import { openFrameFiles, type FrameFiles } from '../../src/sources/frames.js';
 import { openLiveProcSource } from '../../src/sources/procfs.js';
+import { renderPages } from '../../src/render/pages-text.js';
+import { palette } from '../../src/render/text.js';
 
 // Hand-made: 64 frames. 0-3 a hole (not System RAM), 4-19 zone DMA, 20-63 zone Normal.
 // Frames by kind are laid out in runs so that the expected counts can be read off the table.
@@ -145,9 +147,9 @@ test('collectPages over a hand-made proc root: zones, nodes, the ledger comparis
         '',
       ].join('\n'),
     );
-    const zone = (name: string, start: number, spanned: number, free: number): string =>
+    const zone = (name: string, start: number, spanned: number, free: number, node = 0): string =>
       [
-        `Node 0, zone ${name.padStart(8)}`,
+        `Node ${node}, zone ${name.padStart(8)}`,
         `  pages free     ${free}`,
         '        min      1',
         '        low      2',
@@ -214,6 +216,20 @@ test('collectPages over a hand-made proc root: zones, nodes, the ledger comparis
     const part = await collectPages(source, openFrameFiles, { startPfn: 20, endPfn: 28 });
     assert.equal(part.reconciliation.length, 0);
     assert.ok(part.notes.some((n) => n.includes('frames 20–28 only')));
+    // Hand-made: the same frames on two NUMA nodes (DMA on node 0, Normal on node 1).
+    writeFileSync(join(root, 'zoneinfo'), `${zone('DMA', 4, 16, 10, 0)}\n${zone('Normal', 20, 44, 0, 1)}\n`);
+    const numa = await collectPages(source, openFrameFiles);
+    assert.deepEqual(
+      numa.nodes.map((n) => [n.node, n.kindPages.reduce((a, b) => a + b, 0)]),
+      [
+        [0, 16],
+        [1, 44],
+      ],
+    );
+    assert.equal(numa.nodes[1]?.kindPages[KIND_INDEX.anon], 8);
+    const text = renderPages(numa, false, palette(false));
+    assert.match(text, /node 0 +node 1/);
+    assert.match(text, /DMA@0 +Normal@1/);
     const detail = await frameDetails(source, openFrameFiles, 28, 2);
     assert.deepEqual(detail[0], {
       pfn: 28,
