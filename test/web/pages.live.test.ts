@@ -61,6 +61,7 @@ describe('the Physical memory tab', { skip: canRun ? false : 'needs /usr/bin/chr
     const whole = await note(page);
     assert.match(whole, /^frames 0–\d+ of .*, \d+ frames \(.*\) per cell/);
     assert.match((await page.textContent('#pages-legend')) ?? '', /free \(buddy allocator\)/);
+    assert.match((await page.textContent('#pages-zones')) ?? '', /Normal \(node 0\): frames \d+–\d+, cells \d+–\d+/);
     await page.screenshot({ path: join(shots, 'pages-whole.png') });
     const tip = await hoverMap(page, /frames \d+–\d+/);
     assert.match(tip, /frames \d+–\d+.*0x[0-9a-f]+–0x[0-9a-f]+/);

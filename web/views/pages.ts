@@ -86,7 +86,30 @@ export class PagesView {
     this.legend(r);
     const chart = (this.chart ??= makeChart(byId('pages-map')));
     const rows = Math.ceil(m.cells.length / COLUMNS);
-    const data = m.dominant.map((k, i) => [i % COLUMNS, Math.floor(i / COLUMNS), k]);
+    // The cell where each zone begins gets a heavy border: zones run row by row, so their
+    // borders are not straight lines; the list under the map gives each zone's cells.
+    const cellOf = (pfn: number): number => Math.floor((pfn - m.startPfn) / m.framesPerCell);
+    const zoneStarts = new Set(
+      m.zones.filter((z) => z.startPfn >= m.startPfn && z.startPfn < m.endPfn).map((z) => cellOf(z.startPfn)),
+    );
+    const data = m.dominant.map((k, i) =>
+      zoneStarts.has(i)
+        ? { value: [i % COLUMNS, Math.floor(i / COLUMNS), k], itemStyle: { borderColor: '#000000', borderWidth: 2 } }
+        : [i % COLUMNS, Math.floor(i / COLUMNS), k],
+    );
+    byId('pages-zones').replaceChildren(
+      ...m.zones
+        .filter((z) => z.endPfn > m.startPfn && z.startPfn < m.endPfn)
+        .map((z) => {
+          const first = cellOf(Math.max(z.startPfn, m.startPfn));
+          const last = cellOf(Math.min(z.endPfn, m.endPfn) - 1);
+          return el(
+            'li',
+            {},
+            `${z.zone} (node ${z.node}): frames ${z.startPfn}–${z.endPfn - 1}, cells ${first}–${last} (rows ${Math.floor(first / COLUMNS)}–${Math.floor(last / COLUMNS)})`,
+          );
+        }),
+    );
     const c = themeColours();
     chart.setOption(
       {
