@@ -58,6 +58,28 @@ export function framesPerCell(startPfn: number, endPfn: number, cells: number): 
  * memlens reads it on the machine that wrote it, or on an x86/arm host from a little-endian board).
  */
 export function walkFrames(files: FrameFiles, layout: WalkLayout, options: WalkOptions): FrameWalk {
+  const steps = walkSteps(files, layout, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/**
+ * The same walk, giving the event loop a turn after each window: a server (the dashboard's
+ * Physical memory view) keeps answering and sampling during a walk of seconds.
+ */
+export async function walkFramesAsync(files: FrameFiles, layout: WalkLayout, options: WalkOptions): Promise<FrameWalk> {
+  const steps = walkSteps(files, layout, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The walk as steps: one window read and counted per step. */
+function* walkSteps(files: FrameFiles, layout: WalkLayout, options: WalkOptions): Generator<void, FrameWalk> {
   const { startPfn, endPfn } = options;
   const windowFrames = options.windowFrames ?? WINDOW_FRAMES;
   const zones = layout.zones;
@@ -120,6 +142,7 @@ export function walkFrames(files: FrameFiles, layout: WalkLayout, options: WalkO
     }
     framesRead += got;
     if (got < want) break;
+    yield;
   }
   return {
     startPfn,

@@ -29,7 +29,7 @@ import {
   type ZoneFramesJson,
 } from '../wire/pages.js';
 import { buildLedger, type Ledger, type LedgerItem } from './ledger.js';
-import { dominantKinds, walkFrames, type FrameWalk, type WalkLayout } from './frame-walk.js';
+import { dominantKinds, walkFramesAsync, type FrameWalk, type WalkLayout } from './frame-walk.js';
 
 /** Opens kpageflags and kpagecount of a source (src/sources/frames.ts openFrameFiles): the caller's to hand in. */
 export type OpenFrames = (source: ProcSource) => Promise<FrameFilesResult>;
@@ -367,7 +367,7 @@ export async function collectPages(
   if (opened.ok) {
     const layout: WalkLayout = { zones: spans, ram: t.ram };
     try {
-      walk = walkFrames(opened.files, layout, { startPfn, endPfn, cells: options.cells ?? 0 });
+      walk = await walkFramesAsync(opened.files, layout, { startPfn, endPfn, cells: options.cells ?? 0 });
     } finally {
       opened.files.close();
     }
