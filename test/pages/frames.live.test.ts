@@ -124,17 +124,22 @@ test('memlens pages: known anonymous, shared and file memory, frame by frame and
       );
     }
     const after = await collectPages(source, openFrameFiles);
-    // Whole-machine deltas: other processes run meanwhile, so the bound is wide (the frame-by-frame
-    // check above is the exact one): within 50 % of each amount.
-    const deltas: [string, string[], number][] = [
-      ['anonymous', ['anon', 'thp'], ANON_MIB],
-      ['shared memory', ['shmem'], SHM_MIB],
-      ['file cache', ['file_mapped', 'file_unmapped', 'file_dirty', 'file_writeback'], FILE_MIB],
+    // Whole-machine deltas. Other sessions allocate and free meanwhile (a concurrent lint once added
+    // 260 MiB of anonymous memory between the two walks), so only a lower bound is asserted: the
+    // workload's memory is there, at least three quarters of it (the frame-by-frame check above is
+    // the exact one). The meminfo counters' deltas are printed beside the frames'.
+    const deltas: [string, string[], string, number][] = [
+      ['anonymous', ['anon', 'thp'], 'anon', ANON_MIB],
+      ['shared memory', ['shmem'], 'shmem', SHM_MIB],
+      ['file cache', ['file_mapped', 'file_unmapped', 'file_dirty', 'file_writeback'], 'file', FILE_MIB],
     ];
-    for (const [label, keys, mib] of deltas) {
+    const ledgerOf = (r: PagesJson, key: string): number =>
+      r.reconciliation.find((x) => x.key === key)?.ledgerBytes ?? NaN;
+    for (const [label, keys, row, mib] of deltas) {
       const d = (kindBytes(after, keys) - kindBytes(before, keys)) / MIB;
-      t.diagnostic(`${label}: +${d.toFixed(1)} MiB (expected +${mib} MiB)`);
-      assert.ok(Math.abs(d - mib) <= mib / 2, `${label} grew by ${d.toFixed(1)} MiB, expected about ${mib} MiB`);
+      const dl = (ledgerOf(after, row) - ledgerOf(before, row)) / MIB;
+      t.diagnostic(`${label}: frames +${d.toFixed(1)} MiB, meminfo +${dl.toFixed(1)} MiB (the workload: +${mib} MiB)`);
+      assert.ok(d >= 0.75 * mib, `${label} grew by ${d.toFixed(1)} MiB, expected at least ${0.75 * mib} MiB`);
     }
     const row = new Map(after.reconciliation.map((r) => [r.key, r]));
     for (const key of ['anon', 'shmem', 'file'])
