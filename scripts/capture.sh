@@ -7,6 +7,9 @@
 # MEMLENS_CAPTURE_SMAPS=no leaves out each process's smaps (kept only where smaps_rollup cannot
 # be read, e.g. kernels before 4.14): the archive shrinks to a few percent, and `memlens
 # snapshot --from` still works; `memlens process PID --from` then has no mappings to show.
+# MEMLENS_CAPTURE_FRAMES=yes also copies /proc/kpageflags and /proc/kpagecount (root only; 8 bytes
+# per page frame each, 16 MiB per GiB of RAM, copied once to the scratch directory first), so that
+# `memlens pages --from` can classify every frame of the board.
 # MEMLENS_CAPTURE_PROC=DIR reads another proc tree instead of /proc (a copied or reshaped tree, as
 # the tests do with fixtures/proc/older/); the archive names its files proc/… all the same.
 # MEMLENS_CAPTURE_EVERY_MS=N and MEMLENS_CAPTURE_FOR_MS=D: a series, one snapshot every N ms for D
@@ -145,10 +148,18 @@ capture_round() {
 
   # Files that do not change while the machine runs: in the first snapshot only (see the top).
   fixed=
-  if [ "$round" -eq 1 ]; then fixed="version config.gz sys/kernel/hostname sys/kernel/osrelease sys/kernel/pid_max"; fi
-  for f in meminfo vmstat slabinfo zoneinfo swaps stat uptime loadavg $fixed; do
+  if [ "$round" -eq 1 ]; then fixed="iomem version config.gz sys/kernel/hostname sys/kernel/osrelease sys/kernel/pid_max"; fi
+  for f in meminfo vmstat slabinfo zoneinfo buddyinfo pagetypeinfo swaps stat uptime loadavg $fixed; do
     grab "$P/$f" "proc/$f" F
   done
+  if [ "${MEMLENS_CAPTURE_FRAMES:-no}" = yes ]; then
+    # One at a time, each written out before the next: the scratch copy holds one file. In every
+    # snapshot of a series (16 MiB per GiB of RAM each).
+    for f in kpageflags kpagecount; do
+      grab "$P/$f" "proc/$f" F
+      flush || return 1
+    done
+  fi
   if [ "$round" -eq 1 ]; then grab /etc/passwd etc/passwd F; fi
   flush || return 1
 

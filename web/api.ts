@@ -16,6 +16,7 @@ import type {
 } from '../src/wire/messages.js';
 import { MESSAGES_WIRE_VERSION } from '../src/wire/messages.js';
 import type { MemtraceFilesBody, MemtraceReportBody } from '../src/wire/memtrace.js';
+import type { FramesBody, PagesBody } from '../src/wire/pages.js';
 
 async function get<T extends { type: string; v: number }>(
   path: string,
@@ -56,6 +57,8 @@ export const api = {
   process: (pid: number, host?: string) => get<ProcessDetailBody>(`/api/v1/processes/${pid}`, 'process', { host }),
   events: (q: CallQuery) => get<EventsBody>('/api/v1/events', 'events', { ...q }),
   dirty: () => get<DirtyBody>('/api/v1/dirty', 'dirty'),
+  pages: (q: { start?: number; end?: number; cells?: number }) => get<PagesBody>('/api/v1/pages', 'pages', { ...q }),
+  frames: (start: number, count: number) => get<FramesBody>('/api/v1/pages/frames', 'frames', { start, count }),
   memtraceFiles: () => get<MemtraceFilesBody>('/api/v1/memtrace/files', 'memtrace-files'),
   memtraceReport: (file: string) => get<MemtraceReportBody>('/api/v1/memtrace/report', 'memtrace-report', { file }),
   eventCount: (q: CallQuery) =>

@@ -1,7 +1,7 @@
 // ECharts, tree-shaken to the chart types the dashboard draws. Labels and legends are drawn on
 // the canvas (text, not markup); tooltips are HTML, so every tooltip here is built by a formatter
 // that escapes all data with ECharts' own encodeHTML: a process named "<i id=pwn>x" shows as text.
-import { LineChart, PieChart, SunburstChart, TreemapChart } from 'echarts/charts';
+import { HeatmapChart, LineChart, PieChart, SunburstChart, TreemapChart } from 'echarts/charts';
 import {
   DataZoomComponent,
   GridComponent,
@@ -9,6 +9,7 @@ import {
   MarkAreaComponent,
   MarkLineComponent,
   TooltipComponent,
+  VisualMapPiecewiseComponent,
 } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
@@ -19,6 +20,8 @@ echarts.use([
   SunburstChart,
   TreemapChart,
   LineChart,
+  HeatmapChart,
+  VisualMapPiecewiseComponent,
   TooltipComponent,
   LegendComponent,
   GridComponent,

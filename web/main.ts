@@ -8,13 +8,14 @@ import { StatusBar } from './status-bar.js';
 import { CallsView } from './views/calls.js';
 import { DetailView } from './views/detail.js';
 import { DirtyView } from './views/dirty.js';
+import { PagesView } from './views/pages.js';
 import { ProcessesView } from './views/processes.js';
 import { SystemView } from './views/system.js';
 import { MemtraceView } from './views/memtrace.js';
 import { TimelineView } from './views/timeline.js';
 
-type Tab = 'processes' | 'calls' | 'system' | 'timeline' | 'memtrace' | 'dirty';
-const TABS: Tab[] = ['processes', 'calls', 'system', 'timeline', 'memtrace', 'dirty'];
+type Tab = 'processes' | 'calls' | 'system' | 'timeline' | 'memtrace' | 'dirty' | 'pages';
+const TABS: Tab[] = ['processes', 'calls', 'system', 'timeline', 'memtrace', 'dirty', 'pages'];
 
 let tab: Tab = 'processes';
 let host: string | undefined;
@@ -35,6 +36,7 @@ const system = new SystemView();
 const timeline = new TimelineView();
 const memtrace = new MemtraceView();
 const dirty = new DirtyView();
+const pages = new PagesView();
 let callsLoaded = false;
 
 const live = new LiveConnection(onMessage, (s) => status.connection(s));
@@ -82,6 +84,7 @@ function showTab(t: Tab): void {
     timeline.sampled();
   }
   if (t === 'memtrace') void memtrace.open();
+  if (t === 'pages') void pages.open();
   location.hash = t;
   resubscribe();
   if (t === 'dirty') openDirty();
@@ -164,6 +167,7 @@ function setTheme(theme: 'light' | 'dark'): void {
   detail.refreshTheme();
   memtrace.refreshTheme();
   dirty.refreshTheme();
+  pages.refreshTheme();
   if (tab === 'timeline') timeline.render();
 }
 
@@ -177,6 +181,7 @@ function init(): void {
     if (callsLoaded) calls.setHost(host);
     resubscribe();
   });
+  byId('pages-back').addEventListener('click', () => pages.back());
   byId('theme').addEventListener('click', () =>
     setTheme(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark'),
   );

@@ -12,9 +12,12 @@ import {
   eventsQuerySchema,
   historyQuerySchema,
   hostQuerySchema,
+  framesQuerySchema,
+  pagesQuerySchema,
   pidParamsSchema,
   pieQuerySchema,
 } from '../wire/messages-input.js';
+import type { FramesBody, PagesBody } from '../wire/pages.js';
 import { MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import type { DirtyBody, ErrorBody } from '../wire/messages.js';
 import { ConnectionGuard, connectionLimits } from './connections.js';
@@ -26,6 +29,7 @@ import { createMetricsRegistry, METRICS_CONTENT_TYPE } from './metrics.js';
 import type { AccessPolicy } from './security.js';
 import { fetchSiteAllowed, presentedToken, queryToken, TOKEN_COOKIE } from './security.js';
 import type { DashboardViews } from './views.js';
+import type { PagesService } from './pages-service.js';
 
 export interface DashboardServerOptions {
   views: DashboardViews;
@@ -40,6 +44,8 @@ export interface DashboardServerOptions {
   defaultMetrics?: boolean;
   /** The dirty-pages watch of `memlens serve --dirty-watch PID`; null or absent without one. */
   dirty?: DirtyWatchState | null;
+  /** The physical memory map (`memlens pages`) of the machine the server runs on; absent: no such view. */
+  pages?: PagesService | null;
   /** Connection caps; default: derived from this process's RLIMIT_NOFILE (connections.ts). */
   limits?: ConnectionLimits;
 }
@@ -225,6 +231,19 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
   app.get('/api/v1/dirty', (_req, reply) =>
     reply.send(dirty?.body() ?? ({ type: 'dirty', v, watch: null, series: [] } satisfies DirtyBody)),
   );
+  const pages = opts.pages ?? null;
+  app.get('/api/v1/pages', async (req, reply) => {
+    if (pages === null) return reply.code(404).send(errorBody(404, 'this server has no physical memory view'));
+    const q = pagesQuerySchema.parse(req.query);
+    if (q.start !== undefined && q.end !== undefined && q.end <= q.start)
+      return reply.code(400).send(errorBody(400, 'bad request: end must be above start'));
+    return { type: 'pages', v, report: await pages.report(q) } satisfies PagesBody;
+  });
+  app.get('/api/v1/pages/frames', async (req, reply) => {
+    if (pages === null) return reply.code(404).send(errorBody(404, 'this server has no physical memory view'));
+    const q = framesQuerySchema.parse(req.query);
+    return { type: 'frames', v, frames: await pages.frames(q.start, q.count) } satisfies FramesBody;
+  });
   app.get('/metrics', async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metrics.metrics()));
 
   if (existsSync(opts.webRoot)) {

@@ -34,6 +34,7 @@ import { sampleFromSnapshot } from './adapters/snapshot-sample.js';
 import { storeView } from './adapters/store-view.js';
 import { feedFromTracer } from './adapters/tracer-feed.js';
 import { createDashboardServer } from './app.js';
+import { PagesService } from './pages-service.js';
 import { DirtyWatchState, startDirtyWatch, type DirtyWatchConfig, type RunningDirtyWatch } from './dirty-watch.js';
 import { HistoryRecorder } from './history-recorder.js';
 import type { MappingsReader } from './inputs.js';
@@ -325,6 +326,7 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
     version: o.version,
     memtraceDir: o.memtraceDir ?? null,
     dirty,
+    pages: new PagesService(source),
     log: (msg, err) => o.log(`${msg}${err instanceof Error ? `: ${err.message}` : ''}`),
   });
   opened.push(() => server.close());

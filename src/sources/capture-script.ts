@@ -25,12 +25,15 @@ export interface CaptureChoice {
   smaps: boolean;
   /** A series: one snapshot every `everyMs` for `forMs` (forMs / everyMs + 1 snapshots). */
   series?: { everyMs: number; forMs: number };
+  /** Include /proc/kpageflags and /proc/kpagecount (`memlens pages --from`); MEMLENS_CAPTURE_FRAMES. */
+  frames?: boolean;
 }
 
 /** The environment variables that carry a choice to the script. */
 export function captureEnv(choice: CaptureChoice): Record<string, string> {
   return {
     MEMLENS_CAPTURE_SMAPS: choice.smaps ? 'yes' : 'no',
+    ...(choice.frames === true ? { MEMLENS_CAPTURE_FRAMES: 'yes' } : {}),
     ...(choice.series === undefined
       ? {}
       : {

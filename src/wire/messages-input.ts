@@ -55,6 +55,28 @@ export const pieQuerySchema = z.object({
   exited: z.enum(['0', '1']).optional(),
 });
 
+/** GET /api/v1/pages: a frame range [start, end) and the cells of its map. */
+// Frame numbers up to 2^44 (64 PiB of 4 KiB pages): pfn * 8 stays an exact file offset.
+const pfnString = intString.pipe(
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 44),
+);
+
+export const pagesQuerySchema = z.object({
+  start: pfnString.optional(),
+  end: pfnString.optional(),
+  cells: intString.pipe(z.number().int().min(1).max(16384)).optional(),
+});
+
+/** GET /api/v1/pages/frames: single frames from `start`. */
+export const framesQuerySchema = z.object({
+  start: pfnString,
+  count: intString.pipe(z.number().int().min(1).max(4096)),
+});
+
 export const pidParamsSchema = z.object({ pid: intString.pipe(z.number().int().positive()) });
 
 /** GET /api/v1/history: a window of the /proc history at a resolution fitting `points`. */

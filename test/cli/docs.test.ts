@@ -16,6 +16,7 @@ const PAGES: Record<string, string> = {
   serve: 'serve.md',
   dirty: 'dirty.md',
   memtrace: 'memtrace.md',
+  pages: 'pages.md',
 };
 
 describe('every flag of every command is in its docs page', () => {

@@ -166,7 +166,7 @@ export interface VmRun {
 export async function runInVm(
   kernel: GuestKernel,
   command: readonly string[],
-  opts: { memoryMiB?: number; hangGuardMs?: number; visible?: readonly string[] } = {},
+  opts: { memoryMiB?: number; hangGuardMs?: number; visible?: readonly string[]; kernelArgs?: readonly string[] } = {},
 ): Promise<VmRun> {
   const workDir = mkdtempSync(join(tmpdir(), 'memlens-vm-'));
   try {
@@ -189,7 +189,7 @@ export async function runInVm(
       '-initrd',
       initramfs,
       '-append',
-      'console=ttyS0 quiet loglevel=1 panic=-1',
+      ['console=ttyS0 quiet loglevel=1 panic=-1', ...(opts.kernelArgs ?? [])].join(' '),
       '-fsdev',
       'local,id=r,path=/,readonly=on,security_model=none,multidevs=remap',
       '-device',

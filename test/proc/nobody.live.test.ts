@@ -6,6 +6,7 @@ import { chmodSync, cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { PagesJson } from '../../src/wire/pages.js';
 import type { SnapshotJson } from '../../src/wire/snapshot.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
@@ -108,3 +109,21 @@ function stillOwnedByOther(pid: number): boolean {
 function sum(j: SnapshotJson): number {
   return j.ledger.items.reduce((a, i) => a + i.bytes, 0);
 }
+
+test('as nobody: memlens pages says the frames need root, and still shows zones and free blocks', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to switch to nobody');
+    return;
+  }
+  const r = await runAsNobody(['pages', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /frames not read: \/proc\/kpageflags needs root/);
+  const j = JSON.parse(r.stdout) as PagesJson;
+  assert.equal(j.frames.read, false);
+  assert.equal(j.frames.ramRanges, null, 'iomem shows nobody no addresses');
+  assert.ok(j.zones.length > 0);
+  assert.ok(j.buddy && j.buddy.zones.length > 0);
+  assert.equal(j.buddy.zones[0]?.migrateTypes, null, 'pagetypeinfo is root-only since 5.9');
+  assert.deepEqual(j.reconciliation, []);
+  assert.ok(j.notes.some((n) => n.includes('iomem')));
+});

@@ -5,13 +5,14 @@
 // MEMLENS_FUZZ_INPUTS sets the count (default 2000: about half a minute); MEMLENS_FUZZ_SEED the seed.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { SeededRandom } from '../../src/base/random.js';
+import { fixturesDir } from '../helpers/paths.js';
 import { waitingFor } from '../helpers/waiting.js';
 import { makeHarness } from './harness.js';
 import { rawExchange } from './raw-http.js';
@@ -50,6 +51,8 @@ const ROUTES = [
   '/api/v1/memtrace/files',
   '/api/v1/memtrace/report',
   '/api/v1/dirty',
+  '/api/v1/pages',
+  '/api/v1/pages/frames',
   '/api/v1/live',
   '/api/v2/status',
   '/api',
@@ -72,6 +75,10 @@ const KEYS = [
   '__proto__',
   'constructor',
   'detailPid',
+  'start',
+  'end',
+  'cells',
+  'count',
   '',
 ] as const;
 const ATOMS = [
@@ -271,8 +278,16 @@ describe('fuzz: hostile HTTP and WebSocket input', async () => {
   writeFileSync(join(dir, 'traces', 'plain.ctf'), 'not a trace');
   execFileSync('mkfifo', [join(dir, 'traces', 'fifo.ctf')]);
   symlinkSync('/etc/passwd', join(dir, 'traces', 'outside.ctf'));
+  // A proc root for the physical memory view: the 6.18 tables and 4096 frames of kpageflags/kpagecount.
+  const proc = join(dir, 'proc');
+  mkdirSync(proc);
+  const pagesFixture = join(fixturesDir, 'pages', '6.18');
+  for (const f of ['zoneinfo', 'buddyinfo', 'pagetypeinfo', 'iomem', 'meminfo'])
+    copyFileSync(join(pagesFixture, f), join(proc, f));
+  copyFileSync(join(pagesFixture, 'kpageflags-1048576-4096'), join(proc, 'kpageflags'));
+  copyFileSync(join(pagesFixture, 'kpagecount-1048576-4096'), join(proc, 'kpagecount'));
   const servers = [
-    await makeHarness('127.0.0.1', null, { memtraceDir: join(dir, 'traces') }),
+    await makeHarness('127.0.0.1', null, { memtraceDir: join(dir, 'traces'), pagesProcRoot: proc }),
     await makeHarness('127.0.0.1', TOKEN, { memtraceDir: join(dir, 'traces') }),
   ];
   for (const h of servers) await h.server.app.listen({ host: '127.0.0.1', port: 0 });

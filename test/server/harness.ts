@@ -4,6 +4,8 @@ import { createDashboardServer } from '../../src/server/app.js';
 import type { ConnectionLimits } from '../../src/server/connections.js';
 import type { DashboardServer } from '../../src/server/app.js';
 import { LiveState } from '../../src/server/live-state.js';
+import { PagesService } from '../../src/server/pages-service.js';
+import { openLiveProcSource } from '../../src/sources/procfs.js';
 import { createAccessPolicy } from '../../src/server/security.js';
 import { DashboardViews } from '../../src/server/views.js';
 import { repoRoot } from '../helpers/paths.js';
@@ -21,7 +23,14 @@ export interface Harness {
 export async function makeHarness(
   listenHost: string,
   token: string | null,
-  opts: { tracing?: boolean; sampled?: boolean; limits?: ConnectionLimits; memtraceDir?: string } = {},
+  opts: {
+    tracing?: boolean;
+    sampled?: boolean;
+    limits?: ConnectionLimits;
+    memtraceDir?: string;
+    /** A proc root for the physical memory view (`memlens pages`); absent: no such view. */
+    pagesProcRoot?: string;
+  } = {},
 ): Promise<Harness> {
   const state = new LiveState({ host: 'testhost' });
   const now = Date.now();
@@ -58,6 +67,7 @@ export async function makeHarness(
     version: 'test',
     defaultMetrics: false,
     memtraceDir: opts.memtraceDir ?? null,
+    ...(opts.pagesProcRoot === undefined ? {} : { pages: new PagesService(openLiveProcSource(opts.pagesProcRoot)) }),
     ...(opts.limits === undefined ? {} : { limits: opts.limits }),
   });
   return { server, state, views, store, token: access.token };

@@ -15,6 +15,7 @@ interface CaptureOptions {
   every?: number;
   /** Milliseconds. */
   for?: number;
+  frames?: boolean;
 }
 
 /** The shortest interval of a series: a round of the script takes a few hundred ms on a board. */
@@ -45,7 +46,12 @@ export function defineCapture(program: Command): void {
     .addHelpText(
       'after',
       '\nRead an archive back with: memlens snapshot --from FILE, memlens process PID --from FILE,\n' +
-        'memlens serve --from FILE (the dashboard over a snapshot or a series, read-only)',
+        'memlens serve --from FILE (the dashboard over a snapshot or a series, read-only),\n' +
+        'memlens pages --from FILE (with --frames)',
+    )
+    .option(
+      '--frames',
+      'also capture /proc/kpageflags and /proc/kpagecount (root; 16 MiB per GiB of RAM) for memlens pages --from',
     )
     .action(async (opts: CaptureOptions) => {
       if (opts.printScript && opts.output !== undefined)
@@ -59,7 +65,11 @@ export function defineCapture(program: Command): void {
       if (series !== undefined && series.forMs < series.everyMs)
         throw new UsageError('--for must be at least one --every interval');
       // A series keeps rollups only unless --smaps: each process's smaps is most of a snapshot's bytes.
-      const choice = { smaps: opts.smaps ?? series === undefined, ...(series === undefined ? {} : { series }) };
+      const choice = {
+        smaps: opts.smaps ?? series === undefined,
+        frames: opts.frames === true,
+        ...(series === undefined ? {} : { series }),
+      };
       const scripts = await import('../../sources/capture-script.js');
       if (opts.printScript) {
         process.stdout.write(await scripts.readCaptureScript(choice));

@@ -14,4 +14,5 @@ export const COMMANDS: Readonly<Record<string, () => Promise<DefineCommand>>> = 
   serve: async () => (await import('./serve.js')).defineServe,
   dirty: async () => (await import('./dirty.js')).defineDirty,
   memtrace: async () => (await import('./memtrace.js')).defineMemtrace,
+  pages: async () => (await import('./pages.js')).definePages,
 };

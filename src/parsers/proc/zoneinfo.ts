@@ -22,11 +22,25 @@ export interface Zone {
   managedPages: number | undefined;
   /** zone->lowmem_reserve[], one entry per zone type of the node. */
   protectionPages: number[];
+  /** "spanned": the zone's frame range length, holes included; undefined when not printed. */
+  spannedPages?: number;
+  /** "start_pfn:": the first frame of the zone (printed for populated zones). */
+  startPfn?: number;
+  /** "cma": pages of CMA areas in the zone (zone->cma_pages, 5.10+ with CONFIG_CMA). */
+  cmaPages?: number;
+  /** "nr_free_cma": free pages of CMA areas (a vm stat line of the zone). */
+  freeCmaPages?: number;
+  /** Σ "count:" of the zone's per-CPU pagesets: free pages held on per-CPU lists, outside the buddy allocator. */
+  perCpuListPages?: number;
 }
 
 const HEADER = /^Node (\d+), zone\s+(\S+)\s*$/;
 const FIELD = /^\s+(pages free|min|low|high|present|managed)\s+(\d+)\s*$/;
 const PROTECTION = /^\s+protection: \(([\d, ]*)\)\s*$/;
+// Lines read for the physical memory map (`memlens pages`); older kernels lack some of them.
+const SPAN = /^\s+(spanned|cma|nr_free_cma)\s+(\d+)\s*$/;
+const PCP_COUNT = /^\s+count:\s+(\d+)\s*$/;
+const START_PFN = /^\s+start_pfn:\s+(\d+)\s*$/;
 
 /** Parses /proc/zoneinfo. Returns undefined for text that is not zoneinfo (no zone header). */
 export function parseZoneinfo(text: string, source = 'zoneinfo'): Zone[] | undefined {
@@ -53,6 +67,11 @@ export function parseZoneinfo(text: string, source = 'zoneinfo'): Zone[] | undef
       presentPages: cur.presentPages,
       managedPages: cur.managedPages,
       protectionPages: cur.protectionPages,
+      ...(cur.spannedPages !== undefined ? { spannedPages: cur.spannedPages } : {}),
+      ...(cur.startPfn !== undefined ? { startPfn: cur.startPfn } : {}),
+      ...(cur.cmaPages !== undefined ? { cmaPages: cur.cmaPages } : {}),
+      ...(cur.freeCmaPages !== undefined ? { freeCmaPages: cur.freeCmaPages } : {}),
+      ...(cur.perCpuListPages !== undefined ? { perCpuListPages: cur.perCpuListPages } : {}),
     });
   };
   let n = 0;
@@ -78,6 +97,24 @@ export function parseZoneinfo(text: string, source = 'zoneinfo'): Zone[] | undef
       else if (f[1] === 'high') cur.highPages = v;
       else if (f[1] === 'present') cur.presentPages = v;
       else cur.managedPages = v;
+      continue;
+    }
+    const sp = SPAN.exec(line);
+    if (sp) {
+      const v = Number(sp[2]);
+      if (sp[1] === 'spanned') cur.spannedPages = v;
+      else if (sp[1] === 'cma') cur.cmaPages = v;
+      else cur.freeCmaPages = v;
+      continue;
+    }
+    const pcp = PCP_COUNT.exec(line);
+    if (pcp) {
+      cur.perCpuListPages = (cur.perCpuListPages ?? 0) + Number(pcp[1]);
+      continue;
+    }
+    const st = START_PFN.exec(line);
+    if (st) {
+      cur.startPfn = Number(st[1]);
       continue;
     }
     const p = PROTECTION.exec(line);
