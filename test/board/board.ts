@@ -236,6 +236,8 @@ export async function runBoard(
   captureScript: string,
   workDir: string,
   hangGuardMs = 10 * 60_000,
+  /** Appended to the kernel command line, e.g. ['cma=32M'] (test/pages/board-cma.live.test.ts). */
+  kernelArgs: string[] = [],
 ): Promise<BoardRun> {
   mkdirSync(workDir, { recursive: true });
   const initramfs = buildBoardInitramfs(files, captureScript, workDir);
@@ -254,7 +256,7 @@ export async function runBoard(
     '-initrd',
     initramfs,
     '-append',
-    `console=${spec.console} quiet loglevel=1 panic=-1`,
+    [`console=${spec.console} quiet loglevel=1 panic=-1`, ...kernelArgs].join(' '),
   ];
   const guardState = { timedOut: false };
   const text = await new Promise<string>((resolve, reject) => {
