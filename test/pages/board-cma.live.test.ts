@@ -3,7 +3,8 @@
 // boots the emulated arm64 board of test/board/board.ts with `cma=32M`, runs the capture script
 // there with the frames (MEMLENS_CAPTURE_FRAMES=yes), brings the archive back over the serial
 // console and runs `memlens pages --from` on it here. It is also the check that the frame walk
-// and the zone tables work on an arm64 archive, whose zones are DMA and Normal (no DMA32).
+// and the zone tables work on an arm64 archive: Debian's arm64 kernel prints DMA, DMA32, Normal
+// and Movable, and on this 512 MiB board (RAM from 1 GiB) only DMA is populated.
 // Skips with the reason when qemu, dpkg's arm64 architecture or the packages are missing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -71,7 +72,8 @@ test('arm64 board with cma=32M: the capture ran with the frames, pages --from re
   assert.equal(doc.frames.read, true, doc.frames.unavailable ?? '');
   assert.equal(doc.pageSizeBytes, 4096);
   t.diagnostic(`zones: ${doc.zones.map((z) => `${z.node}/${z.zone} ${z.startPfn}-${z.endPfn}`).join(', ')}`);
-  // arm64 has DMA (the low 4 GiB here, or less) and Normal; the 512 MiB board is all below 4 GiB.
+  // arm64's DMA zone is the memory below 4 GiB here (arch/arm64/mm/init.c, zone_sizes_init), so
+  // the whole 512 MiB board is DMA and the other zones are printed empty.
   const populated = doc.zones.filter((z) => (z.presentPages ?? 0) > 0).map((z) => z.zone);
   assert.ok(populated.includes('DMA'), `populated zones: ${populated.join(', ')}`);
   assert.ok(!populated.includes('DMA32'), `populated zones: ${populated.join(', ')}`);
@@ -110,7 +112,12 @@ test("arm64 board with cma=32M: CMA free is at most the total and the board's Cm
   assert.equal(doc.cma.freeBytes, boardFree);
   // zoneinfo's nr_free_cma is read by the script just after meminfo (the same `for` loop, two
   // small files later): it may differ by the CMA pages the script's own commands took or gave
-  // back meanwhile. The board's reads before and after the whole capture bracket that movement.
+  // back meanwhile. The kernel hands CMA pages out only to movable allocations (mm/page_alloc.c
+  // __rmqueue: when free CMA is more than half the zone's free pages), which the script's shell
+  // and commands do make, so the board's reads before and after the whole capture bracket that
+  // movement; 1 MiB more for pages passing between the buddy allocator and the per-CPU lists
+  // in the moment between the two reads. On the run that set this bound CmaFree did not move
+  // at all (31.6 MiB before, at and after; 96 pages of the area in use) and the two agreed.
   const zoneFree = doc.cma.zones.reduce((s, z) => s + (z.freeCmaPages ?? 0), 0) * doc.pageSizeBytes;
   const moved = Math.max(
     Math.abs((beforeRead.get('CmaFree') ?? 0) - boardFree),
@@ -128,23 +135,27 @@ test("arm64 board with cma=32M: the frames cover the board's RAM, the free ones 
   const ramPages = ram.reduce((s, r) => s + (r.endPfn - r.startPfn), 0);
   t.diagnostic(`System RAM ${ram.map((r) => `${r.startPfn}-${r.endPfn}`).join(', ')}: ${ramPages} pages`);
   t.diagnostic(`frames ${doc.frames.startPfn}-${doc.frames.endPfn}, read ${doc.frames.framesRead}`);
-  // The board has spec.memoryMiB of RAM: iomem's System RAM is all of it (less firmware holes).
-  assert.ok(ramPages > 0 && ramPages * pageSize <= spec.memoryMiB * MiB, `${ramPages} pages`);
-  assert.ok(ramPages * pageSize >= (spec.memoryMiB - 16) * MiB, `${ramPages} pages`);
+  // qemu's virt board puts its RAM (-m) in one piece at 1 GiB and declares no firmware
+  // carve-outs, so iomem's System RAM is exactly the board's memory. The frames below it
+  // (pfn 0 to 1 GiB) are read as holes: kpageflags starts at pfn 0.
+  assert.equal(ramPages * pageSize, spec.memoryMiB * MiB, `${ramPages} pages of System RAM`);
   for (const r of ram) assert.ok(r.startPfn >= doc.frames.startPfn && r.endPfn <= doc.frames.endPfn, 'RAM in the walk');
   const hole = doc.kinds.find((k) => k.key === 'hole')?.pages ?? 0;
   assert.equal(doc.frames.framesRead - hole, ramPages, 'every RAM frame classified as something other than a hole');
   // MemTotal (managed pages) is within RAM.
   assert.ok((seen.get('MemTotal') ?? Infinity) <= ramPages * pageSize);
 
+  // The frames are read after the meminfo read the board copied aside, while the script's own
+  // commands run and its archive (on the initramfs, a tmpfs: RAM) grows, so the free frames lie
+  // between the board's MemFree reads around the capture (before, at, after), widened by 4 MiB:
+  // pages move between the buddy allocator and the per-CPU free lists while the walk reads its
+  // windows, and pages on those lists count in neither (zoneinfo "count:", 2.6 MiB on the run
+  // that set this bound, one CPU). That run: free frames 449.2 MiB, MemFree 449.4 MiB at the
+  // capture, 443.0 MiB after it.
   const framesFree = (doc.kinds.find((k) => k.key === 'free')?.pages ?? 0) * pageSize;
-  const memFree = seen.get('MemFree') ?? NaN;
-  const span = Math.max(
-    Math.abs((beforeRead.get('MemFree') ?? 0) - memFree),
-    Math.abs((afterRead.get('MemFree') ?? 0) - memFree),
-  );
-  t.diagnostic(
-    `free frames ${framesFree}, MemFree before ${beforeRead.get('MemFree')} seen ${memFree} after ${afterRead.get('MemFree')}`,
-  );
-  assert.ok(Math.abs(framesFree - memFree) <= span + 4 * MiB, `free frames ${framesFree} vs MemFree ${memFree}`);
+  const reads = [beforeRead.get('MemFree'), seen.get('MemFree'), afterRead.get('MemFree')].map((v) => v ?? NaN);
+  t.diagnostic(`free frames ${framesFree}; MemFree before, at and after the capture: ${reads.join(', ')}`);
+  const low = Math.min(...reads) - 4 * MiB;
+  const high = Math.max(...reads) + 4 * MiB;
+  assert.ok(framesFree >= low && framesFree <= high, `free frames ${framesFree} outside [${low}, ${high}]`);
 });
