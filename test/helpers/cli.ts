@@ -42,8 +42,14 @@ export function runProcess(command: string, args: string[], opts: RunOptions = {
         child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
         child.on('error', reject);
         child.on('close', (code) => resolve({ pid: child.pid, code, stdout, stderr }));
+        // A child that exits without reading its input (most do: `stap -V`, `true`) can close the
+        // pipe before the input or its end is written; the write then fails with EPIPE, after
+        // 'close' may already have settled the run, and with no listener it is an uncaught exception
+        // that fails the test file. The run is judged by its exit code and output. (Seen in
+        // stap-vm.live's before hook on Node 24; of 200 runs of `true`, 124 gave it on Node 20.20
+        // and 84 on Node 24.22.)
+        child.stdin.on('error', () => undefined);
         if (opts.stdinOpen === true) {
-          child.stdin.on('error', () => undefined);
           child.on('exit', () => child.stdin.destroy());
         } else child.stdin.end(opts.input ?? '');
         // A run past the bound is killed, so that it does not outlive the failed test.

@@ -82,7 +82,11 @@ async function runToFile(
 ): Promise<{ code: number | null; stderr: string; peakRssKib: number }> {
   const fd = openSync(out, 'w');
   try {
-    const child = spawn(process.execPath, [cliPath, ...args], {
+    // The young generation is pinned at Node 20's size (16 MiB semi-spaces), so that the peak
+    // measures what memlens holds. By default Node 24's V8 grows its new space to 128 MiB (Node
+    // 20's stops at 32) while a long run allocates garbage: on Node 24.22, 300,000 events then
+    // peaked at 253 MiB and 100,000 at 167; with this flag at 144 and 160 MiB.
+    const child = spawn(process.execPath, ['--max-semi-space-size=16', cliPath, ...args], {
       stdio: ['ignore', fd, 'pipe'],
       env: { ...process.env, NO_COLOR: '1' },
     });
