@@ -150,8 +150,14 @@ async function collectOne(
   const unread: string[] = [];
   const hasMm = st.vmSizeBytes !== undefined;
   const carried = hasMm ? options.carry?.reuse(pid, st) : undefined;
+  // With a carry (a live source that reads synchronously, procfs.ts), the read is done when
+  // readText returns, so the CPU time around the call is what this rollup cost.
+  const before = options.carry === undefined ? undefined : process.cpuUsage();
+  const rollupP = hasMm && carried === undefined ? source.readText(`${pid}/smaps_rollup`) : undefined;
+  const spent = before === undefined ? undefined : process.cpuUsage(before);
+  const rollupCostMs = spent === undefined ? 0 : (spent.user + spent.system) / 1000;
   const [rollupR, cmdR, cgR, exeR] = await Promise.all([
-    hasMm && carried === undefined ? source.readText(`${pid}/smaps_rollup`) : Promise.resolve(undefined),
+    rollupP ?? Promise.resolve(undefined),
     source.readBytes(`${pid}/cmdline`),
     options.readCgroup === false ? Promise.resolve(undefined) : source.readText(`${pid}/cgroup`),
     options.readExe === false || !hasMm ? Promise.resolve(undefined) : source.readLink(`${pid}/exe`),
@@ -167,7 +173,7 @@ async function collectOne(
       counters = parseSmapsRollup(rollupR.value, `${pid}/smaps_rollup`);
       if (counters) {
         pssFrom = 'smaps_rollup';
-        options.carry?.keep(pid, st, counters);
+        options.carry?.keep(pid, st, counters, rollupCostMs);
       }
       // An empty rollup: the address space went away (exiting or zombie) between the reads.
       if (!counters && rollupR.value === '') return { kind: 'vanished' };

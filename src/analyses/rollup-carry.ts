@@ -24,6 +24,8 @@ interface Carried {
   readAtMs: number;
   /** The process set's generation at the read. */
   generation: number;
+  /** CPU time the read cost (user + system). */
+  costMs: number;
 }
 
 /** The status figures that move with the process's own resident and swapped memory. */
@@ -51,6 +53,8 @@ export class RollupCarry {
   private seen: number[] = [];
   /** Processes whose rollup the last pass carried over instead of reading. */
   deferred = 0;
+  /** What reading those again would have cost, by their last reads' CPU time. */
+  savedCostMs = 0;
 
   /** @param maxAgeMs the oldest a carried reading may be. */
   constructor(readonly maxAgeMs: number) {}
@@ -59,6 +63,7 @@ export class RollupCarry {
   begin(nowMs: number): void {
     this.nowMs = nowMs;
     this.deferred = 0;
+    this.savedCostMs = 0;
     this.seen = [];
   }
 
@@ -70,12 +75,13 @@ export class RollupCarry {
       return undefined;
     if (c.key !== ownKey(st)) return undefined;
     this.deferred++;
+    this.savedCostMs += c.costMs;
     return { counters: c.counters, readAtMs: c.readAtMs };
   }
 
-  /** Keeps a rollup just read. */
-  keep(pid: number, st: ProcStatus, counters: SmapsCounters): void {
-    this.byPid.set(pid, { key: ownKey(st), counters, readAtMs: this.nowMs, generation: this.generation });
+  /** Keeps a rollup just read, and the CPU time reading it cost. */
+  keep(pid: number, st: ProcStatus, counters: SmapsCounters, costMs = 0): void {
+    this.byPid.set(pid, { key: ownKey(st), counters, readAtMs: this.nowMs, generation: this.generation, costMs });
   }
 
   /**

@@ -196,6 +196,7 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
         pssUnavailable: s.pssUnavailable,
         pssDeferred: s.pssDeferred,
         atMs: s.atMs,
+        savedCostMs: carry.savedCostMs,
       };
     },
     onState: (s) => state.setSampler(s),

@@ -37,7 +37,7 @@ function pass(carry: RollupCarry, nowMs: number, rss: Record<number, number>): n
     const pid = Number(pidText);
     const st = status(pid, rssKb);
     if (carry.reuse(pid, st) !== undefined) carried.push(pid);
-    else carry.keep(pid, st, counters);
+    else carry.keep(pid, st, counters, 2);
   }
   carry.end();
   return carried;
@@ -48,6 +48,7 @@ test('a rollup is kept while the process, and the set of processes, stay the sam
   assert.deepEqual(pass(carry, 0, { 10: 100, 11: 200 }), []);
   assert.deepEqual(pass(carry, 1000, { 10: 100, 11: 200 }), [10, 11]);
   assert.equal(carry.deferred, 2);
+  assert.equal(carry.savedCostMs, 4, 'what the kept readings cost when they were read');
   // 11's own resident memory moved: its rollup is read again, 10's is kept.
   assert.deepEqual(pass(carry, 2000, { 10: 100, 11: 204 }), [10]);
   const r = (carry.reuse(10, status(10, 100)) ?? { readAtMs: -1 }).readAtMs;
