@@ -10,6 +10,7 @@ import type { ProcSource, ReadResult } from '../sources/proc-source.js';
 import type { CollectStats } from '../wire/snapshot.js';
 import { mapLimit } from './concurrency.js';
 import { kernelThreadOf } from './process-identity.js';
+import type { RollupCarry } from './rollup-carry.js';
 
 export interface ProcessMemory {
   pid: number;
@@ -53,6 +54,11 @@ export interface ProcessMemory {
    * smaps_rollup from Linux 5.3: on older kernels, and from smaps, they stay null.
    */
   pssFrom: 'smaps_rollup' | 'smaps' | null;
+  /**
+   * When the smaps_rollup figures were carried over from an earlier read (CollectOptions.carry):
+   * the wall-clock time of that read. Undefined when they were read in this pass.
+   */
+  pssReadAtMs?: number;
 }
 
 export interface CollectOptions {
@@ -65,6 +71,11 @@ export interface CollectOptions {
   readExe?: boolean;
   /** Read /proc/PID/cgroup (default true); without it every cgroup is null. */
   readCgroup?: boolean;
+  /**
+   * Reuse a process's smaps_rollup from an earlier pass while its own counters in status have not
+   * moved (see rollup-carry.ts). Live sources only: the carry's clock is the source's.
+   */
+  carry?: RollupCarry;
 }
 
 type Outcome = { kind: 'process'; p: ProcessMemory } | { kind: 'vanished' } | { kind: 'kernel-thread' };
@@ -138,8 +149,15 @@ async function collectOne(
 
   const unread: string[] = [];
   const hasMm = st.vmSizeBytes !== undefined;
+  const carried = hasMm ? options.carry?.reuse(pid, st) : undefined;
+  // With a carry (a live source that reads synchronously, procfs.ts), the read is done when
+  // readText returns, so the CPU time around the call is what this rollup cost.
+  const before = options.carry === undefined ? undefined : process.cpuUsage();
+  const rollupP = hasMm && carried === undefined ? source.readText(`${pid}/smaps_rollup`) : undefined;
+  const spent = before === undefined ? undefined : process.cpuUsage(before);
+  const rollupCostMs = spent === undefined ? 0 : (spent.user + spent.system) / 1000;
   const [rollupR, cmdR, cgR, exeR] = await Promise.all([
-    hasMm ? source.readText(`${pid}/smaps_rollup`) : Promise.resolve(undefined),
+    rollupP ?? Promise.resolve(undefined),
     source.readBytes(`${pid}/cmdline`),
     options.readCgroup === false ? Promise.resolve(undefined) : source.readText(`${pid}/cgroup`),
     options.readExe === false || !hasMm ? Promise.resolve(undefined) : source.readLink(`${pid}/exe`),
@@ -147,10 +165,16 @@ async function collectOne(
 
   let counters: SmapsCounters | undefined;
   let pssFrom: ProcessMemory['pssFrom'] = null;
-  if (rollupR) {
+  if (carried !== undefined) {
+    counters = carried.counters;
+    pssFrom = 'smaps_rollup';
+  } else if (rollupR) {
     if (rollupR.ok) {
       counters = parseSmapsRollup(rollupR.value, `${pid}/smaps_rollup`);
-      if (counters) pssFrom = 'smaps_rollup';
+      if (counters) {
+        pssFrom = 'smaps_rollup';
+        options.carry?.keep(pid, st, counters, rollupCostMs);
+      }
       // An empty rollup: the address space went away (exiting or zombie) between the reads.
       if (!counters && rollupR.value === '') return { kind: 'vanished' };
     } else if (rollupR.reason === 'permission') {
@@ -209,6 +233,7 @@ async function collectOne(
     hugetlbBytes: c ? ((c.privateHugetlbBytes + c.sharedHugetlbBytes) as Bytes) : zeroIfNoMm(st.hugetlbBytes),
     unread,
     pssFrom,
+    ...(carried === undefined ? {} : { pssReadAtMs: carried.readAtMs }),
   };
   return { kind: 'process', p };
 }
@@ -220,7 +245,9 @@ export async function collectProcesses(
 ): Promise<{ processes: ProcessMemory[]; stats: CollectStats }> {
   const pids = options.pids ?? (await source.listPids());
   const users = await source.userNames();
+  options.carry?.begin(source.time().getTime());
   const outcomes = await mapLimit(pids, options.concurrency ?? 8, (pid) => collectOne(source, pid, users, options));
+  options.carry?.end();
   const stats: CollectStats = {
     listed: pids.length,
     collected: 0,

@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MAPPING_KIND_LABELS, collectProcessMappings } from '../analyses/mappings.js';
 import { ProcessAccounts } from '../analyses/trace/process-accounts.js';
+import { RollupCarry } from '../analyses/rollup-carry.js';
 import { collectSnapshot } from '../analyses/snapshot.js';
 import { statStartTime } from '../parsers/proc/stat.js';
 import type { ProcSource } from '../sources/proc-source.js';
@@ -79,6 +80,9 @@ export interface RunningServe {
   token: string | null;
   close(): Promise<void>;
 }
+
+/** The oldest a carried-over smaps_rollup reading may be (rollup-carry.ts). */
+export const PSS_CARRY_MAX_AGE_MS = 30_000;
 
 const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
 
@@ -179,12 +183,15 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
   history.start();
   opened.push(() => history.close());
 
+  // smaps_rollup, the expensive read, is carried over for processes whose own memory has not moved
+  // (rollup-carry.ts): never older than PSS_CARRY_MAX_AGE_MS, re-read by all after a fork or exit.
+  const carry = new RollupCarry(PSS_CARRY_MAX_AGE_MS);
   const sampler = new AdaptiveSampler({
     cpuBudget: o.cpuBudget,
     minIntervalMs: 1000,
     maxIntervalMs: 60_000,
     async sample() {
-      const snap = await collectSnapshot(source);
+      const snap = await collectSnapshot(source, { carry });
       const starts = await readStartTimes(
         source,
         snap.processes.map((p) => p.pid),
@@ -197,6 +204,7 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
         pssUnavailable: s.pssUnavailable,
         pssDeferred: s.pssDeferred,
         atMs: s.atMs,
+        savedCostMs: carry.savedCostMs,
       };
     },
     onState: (s) => state.setSampler(s),

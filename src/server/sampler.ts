@@ -6,6 +6,8 @@
 //
 // The cost is the process's CPU time (user + system, process.cpuUsage) across the sample, which
 // also counts other work done meanwhile (the tracer): when memlens is busy, it samples less.
+// Reads a sample skips because nothing moved (src/analyses/rollup-carry.ts) are counted at what
+// they cost last time: skipping them saves CPU, it does not make the sampler sample more often.
 import type { SamplerState } from '../wire/messages.js';
 
 export interface SampleOutcome {
@@ -14,6 +16,13 @@ export interface SampleOutcome {
   pssDeferred: number;
   /** Wall-clock time the sample describes. */
   atMs: number;
+  /**
+   * CPU time the sample saved by not reading again what had not moved (the deferred smaps_rollup
+   * reads, at what they cost when last read). The interval is set from the cost plus this: the
+   * sample comes as often as one that read everything would under the budget, and the saving is
+   * CPU not spent, not a shorter interval.
+   */
+  savedCostMs?: number;
 }
 
 export interface AdaptiveSamplerOptions {
@@ -83,7 +92,8 @@ export class AdaptiveSampler {
       const out = await this.opts.sample();
       const used = process.cpuUsage(before);
       const costMs = (used.user + used.system) / 1000;
-      this.costEwmaMs = this.costEwmaMs === null ? costMs : 0.7 * this.costEwmaMs + 0.3 * costMs;
+      const fullCostMs = costMs + (out.savedCostMs ?? 0);
+      this.costEwmaMs = this.costEwmaMs === null ? fullCostMs : 0.7 * this.costEwmaMs + 0.3 * fullCostMs;
       this.state = {
         ...this.state,
         intervalMs: nextIntervalMs(

@@ -60,7 +60,10 @@ export interface SamplerState {
   lastCostMs: number | null;
   /** Processes whose PSS could not be read (permission) in the last sample. */
   pssUnavailable: number;
-  /** Processes left out of the detailed (smaps_rollup) read to keep within the budget. */
+  /**
+   * Processes whose smaps_rollup the last sample did not read again: their own counters in status
+   * had not moved, so the earlier reading was kept (its time is the row's pssAtMs).
+   */
   pssDeferred: number;
   processes: number;
   /** A human line when the sampler cannot run at all (else null). */

@@ -85,7 +85,7 @@ export function sampledProcess(p: ProcessMemory, atMs: number, startTime: string
     swapBytes: p.swapBytes,
     vmSizeBytes: p.vmSizeBytes,
     sampledAtMs: atMs,
-    pssAtMs: p.pssBytes === null ? null : atMs,
+    pssAtMs: p.pssBytes === null ? null : (p.pssReadAtMs ?? atMs),
     startTime,
   };
 }
@@ -111,6 +111,6 @@ export function sampleFromSnapshot(s: Snapshot, startTimes: ReadonlyMap<number, 
     categories: s.ledger.items.map((i) => ({ name: i.label, bytes: i.bytes })),
     processes: processes.map((p) => sampledProcess(p, atMs, startTimes.get(p.pid) ?? null)),
     pssUnavailable: processes.filter((p) => p.pssBytes === null).length,
-    pssDeferred: 0,
+    pssDeferred: processes.filter((p) => p.pssReadAtMs !== undefined).length,
   };
 }
