@@ -88,7 +88,12 @@ describe('history across a restart of memlens serve', { skip: canRun ? false : '
       `process ${process.pid} (this test) is among the ranked processes: ${after_.processes.map((p) => `${p.name}/${p.pid}`).join(', ')}`,
     );
     assert.ok(mine.maxPssBytes > 0);
-    const detail = await apiGet<ProcessDetailBody>(second, `processes/${process.pid}`);
+    // The detail of a process exists once the second server has sampled it (its first sample
+    // comes after it starts listening); its history must then reach back before the restart.
+    const detail = await until(`the second server's detail of process ${process.pid}`, async () => {
+      const res = await fetch(`${second.url}api/v1/processes/${process.pid}`);
+      return res.status === 200 ? ((await res.json()) as ProcessDetailBody) : undefined;
+    });
     assert.ok(
       detail.history.some((p) => p.tMs < stoppedAt && p.pssBytes !== null),
       `the in-memory PSS history of process ${process.pid} starts before the restart: ${JSON.stringify(detail.history.slice(0, 3))}`,
