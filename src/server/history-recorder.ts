@@ -331,7 +331,9 @@ export class HistoryRecorder {
     );
     for (const m of stored)
       ends.set(endKey(m.tMs, m.pid, m.startTicks), { tMs: m.tMs, pssAvgKib: m.pssAvgKib, n: m.n });
-    for (const r of pending) {
+    // The pending rows as they are after that read: a batch committed meanwhile is in the stored
+    // means and no longer pending, so none of it is counted twice.
+    for (const r of this.pendingProcessRows(host, tier, fromMs, toMs)) {
       const k = endKey(r.tMs, r.pid, r.startTicks);
       if (!ends.has(k)) continue;
       const b: BucketMean = { tMs: r.tMs, pssAvgKib: r.pssAvgKib, n: r.n };
