@@ -8,7 +8,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAPPING_KIND_LABELS, collectProcessMappings } from '../analyses/mappings.js';
 import { readStartTicks } from '../analyses/series-diff.js';
 import { collectSnapshot } from '../analyses/snapshot.js';
 import { UserError } from '../base/errors.js';
@@ -22,6 +21,7 @@ import { historySampleFromSnapshot } from './adapters/history-sample.js';
 import { sampleFromSnapshot } from './adapters/snapshot-sample.js';
 import { HistoryRecorder } from './history-recorder.js';
 import type { MappingsReader } from './inputs.js';
+import { mappingsReader } from './mappings-reader.js';
 import { LiveState } from './live-state.js';
 import { initialSamplerState } from './sampler.js';
 
@@ -39,27 +39,10 @@ export interface ReplayedArchive {
 
 /** The detail view's mappings, from the last snapshot's smaps (a series keeps none unless --smaps). */
 function mappingsFrom(source: ProcSource): MappingsReader {
-  return async (pid) => {
-    const r = await collectProcessMappings(source, pid);
-    if (!r.ok)
-      return {
-        error:
-          r.reason === 'permission'
-            ? 'smaps was not readable when the archive was captured'
-            : r.reason === 'missing'
-              ? 'the archive has no smaps of this process (captured with --no-smaps, the default of a series)'
-              : 'a kernel thread has no mappings',
-      };
-    return {
-      rows: r.value.kinds.map((k) => ({
-        kind: MAPPING_KIND_LABELS[k.kind],
-        count: k.mappings,
-        sizeBytes: k.sizeBytes,
-        rssBytes: k.rssBytes,
-        pssBytes: k.pssBytes,
-      })),
-    };
-  };
+  return mappingsReader(source, {
+    permission: 'smaps was not readable when the archive was captured',
+    missing: 'the archive has no smaps of this process (captured with --no-smaps, the default of a series)',
+  });
 }
 
 export async function replayArchive(path: string, log: (line: string) => void): Promise<ReplayedArchive> {

@@ -11,12 +11,10 @@
 // MariaDB is a pool anyway.
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { MAPPING_KIND_LABELS, collectProcessMappings } from '../analyses/mappings.js';
+import { readStartTicks } from '../analyses/series-diff.js';
 import { ProcessAccounts } from '../analyses/trace/process-accounts.js';
 import { RollupCarry } from '../analyses/rollup-carry.js';
 import { collectSnapshot } from '../analyses/snapshot.js';
-import { statStartTime } from '../parsers/proc/stat.js';
-import type { ProcSource } from '../sources/proc-source.js';
 import { openLiveProcSource } from '../sources/procfs.js';
 import type { TraceBackend } from '../sources/trace-backend.js';
 import { createTraceBackend } from '../sources/trace-backends.js';
@@ -38,11 +36,11 @@ import { createDashboardServer } from './app.js';
 import { PagesService } from './pages-service.js';
 import { DirtyWatchState, startDirtyWatch, type DirtyWatchConfig, type RunningDirtyWatch } from './dirty-watch.js';
 import { HistoryRecorder } from './history-recorder.js';
-import type { MappingsReader } from './inputs.js';
 import { LiveState } from './live-state.js';
 import { AdaptiveSampler } from './sampler.js';
 import { createAccessPolicy } from './security.js';
 import { DashboardViews } from './views.js';
+import { mappingsReader } from './mappings-reader.js';
 import { replayArchive } from './read-only.js';
 import type { ReadOnlyArchive } from '../wire/messages.js';
 
@@ -85,25 +83,6 @@ export interface RunningServe {
 export const PSS_CARRY_MAX_AGE_MS = 30_000;
 
 const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
-
-/**
- * The start time of each process (stat field 22), which tells a process from a later one that got
- * its pid: the PSS history is kept per process. One small read per process, eight at a time.
- */
-async function readStartTimes(source: ProcSource, pids: readonly number[]): Promise<Map<number, string>> {
-  const out = new Map<number, string>();
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < pids.length) {
-      const pid = pids[next++] as number;
-      const r = await source.readText(`${pid}/stat`);
-      const t = r.ok ? statStartTime(r.value) : undefined;
-      if (t !== undefined) out.set(pid, t);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  return out;
-}
 
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -192,7 +171,7 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
     maxIntervalMs: 60_000,
     async sample() {
       const snap = await collectSnapshot(source, { carry });
-      const starts = await readStartTimes(
+      const starts = await readStartTicks(
         source,
         snap.processes.map((p) => p.pid),
       );
@@ -302,27 +281,10 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
     return Promise.resolve();
   });
 
-  const readMappings: MappingsReader = async (pid) => {
-    const r = await collectProcessMappings(source, pid);
-    if (!r.ok)
-      return {
-        error:
-          r.reason === 'permission'
-            ? 'permission denied (smaps needs root or the same user)'
-            : r.reason === 'missing'
-              ? 'the process has exited'
-              : 'a kernel thread has no mappings',
-      };
-    return {
-      rows: r.value.kinds.map((k) => ({
-        kind: MAPPING_KIND_LABELS[k.kind],
-        count: k.mappings,
-        sizeBytes: k.sizeBytes,
-        rssBytes: k.rssBytes,
-        pssBytes: k.pssBytes,
-      })),
-    };
-  };
+  const readMappings = mappingsReader(source, {
+    permission: 'permission denied (smaps needs root or the same user)',
+    missing: 'the process has exited',
+  });
   const views = new DashboardViews(state, storeView(store), readMappings);
   views.history = history;
   const dirtyConfig = o.dirtyWatch ?? null;
