@@ -116,6 +116,17 @@ test('Lwt promises: the estimate per creation site agrees with the exact count t
     assert.ok(site.allocatedBytes > 0 && site.livePeakBytes >= site.liveEndBytes);
     assert.ok(site.meanPromiseLifetimeS !== null && site.meanPromiseLifetimeS > 0);
   }
+  // The recording library's glue (Memlens_trace_lwt.task wraps every request) is never a site:
+  // the site is the application frame above it, the glue only its allocation point ("→ …"),
+  // and what it allocates is Lwt's side.
+  const glue = j.sites.filter((s) => /Memlens_trace_lwt/.test(s.label.split(' → ')[0] ?? ''));
+  assert.deepEqual(
+    glue.map((s) => s.label),
+    [],
+    'sites named after the recording glue',
+  );
+  const viaGlue = j.sites.filter((s) => /→ Memlens_trace_lwt/.test(s.label));
+  assert.ok(viaGlue.length > 0 && viaGlue.every((s) => s.owner === 'lwt'), JSON.stringify(viaGlue));
   // The program is mostly Lwt's machinery: promises, callbacks, the run queue.
   assert.ok(j.lwtPromises.overhead.allocatedShare > 0.5, JSON.stringify(j.lwtPromises.overhead));
   assert.ok(j.lwtPromises.wordsPerPromise > 0);

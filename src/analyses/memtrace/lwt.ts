@@ -7,6 +7,8 @@ import type { SourceLocation } from '../../parsers/memtrace/types.js';
 
 const LWT_MODULE = /^Lwt(_[A-Za-z0-9_]*)?$/;
 const LWT_FILE = /(^|\/)lwt(_[a-z0-9_]+)?(\.cppo)?\.ml$/;
+/** The recording library's Lwt glue: "Memlens_trace_lwt.task", dune-wrapped "Memlens_trace_lwt__…". */
+export const RECORDER_GLUE = /^Memlens_trace_lwt(\.|__|$)/;
 
 export class LwtClassifier {
   constructor(readonly prefixes: readonly string[] = []) {}
@@ -14,6 +16,7 @@ export class LwtClassifier {
   isLwt(loc: SourceLocation): boolean {
     const def = loc.defname;
     for (const p of this.prefixes) if (p !== '' && def.startsWith(p)) return true;
+    if (RECORDER_GLUE.test(def)) return true;
     if (def === '' || def === '??') return LWT_FILE.test(loc.filename);
     const dot = def.indexOf('.');
     const first = dot < 0 ? def : def.slice(0, dot);

@@ -22,7 +22,7 @@
 import type { MemtraceDecoder } from '../../parsers/memtrace/decoder.js';
 import type { SourceLocation } from '../../parsers/memtrace/types.js';
 import { codeFramesInnermostFirst, frameLabel, isStdlib, isTaskFrame, locationKey, type Frame } from './frames.js';
-import type { LwtClassifier } from './lwt.js';
+import { RECORDER_GLUE, type LwtClassifier } from './lwt.js';
 
 export interface PromiseGroup {
   /** The creation site: the first application frame above the Lwt call (undefined: none). */
@@ -42,7 +42,6 @@ export interface PromiseGroup {
 }
 
 const NEW_PENDING = /(^|\.)new_pending$/;
-const GLUE = /^Memlens_trace_lwt(\.|__|$)/;
 
 /** "Lwt.Sequential_composition.bind.create_result_promise" -> "Lwt.bind"-like public name. */
 export function lwtCallName(defname: string): string {
@@ -123,14 +122,14 @@ export class PromiseGroups {
       for (const f of codeFramesInnermostFirst(trie.codeOf(n), locations)) {
         if (isTaskFrame(f)) continue;
         const l = f.loc;
-        const inLwt = l !== undefined && (this.lwt.isLwt(l) || GLUE.test(l.defname));
+        const inLwt = l !== undefined && this.lwt.isLwt(l);
         const inStd = l !== undefined && isStdlib(l);
         if (first) {
           first = false;
           if (l !== undefined && NEW_PENDING.test(l.defname)) promise = true;
         }
         if (inLwt) {
-          if (!GLUE.test(l.defname)) outerLwt = l;
+          if (!RECORDER_GLUE.test(l.defname)) outerLwt = l;
           continue;
         }
         if (inStd) continue;
@@ -172,7 +171,7 @@ export class PromiseGroups {
         if (isTaskFrame(f)) continue;
         const l = f.loc;
         if (l !== undefined && isStdlib(l)) continue;
-        return l !== undefined && (this.lwt.isLwt(l) || GLUE.test(l.defname));
+        return l !== undefined && this.lwt.isLwt(l);
       }
     }
     return false;
