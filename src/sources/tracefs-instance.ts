@@ -1,9 +1,19 @@
 // The private tracefs instance memlens traces into (Documentation/trace/ftrace.rst, "Instances"):
-// finding or mounting tracefs, creating instances/memlens-<pid>-<starttime>, enabling events, and
-// removing the instance afterwards. An instance outlives the process that made it, so leftovers of
-// a killed run (whose pid and start time no longer name a live process) are removed at next start.
+// finding or mounting tracefs, creating instances/memlens-<pidns>-<pid>-<starttime>, enabling
+// events, and removing the instance afterwards. An instance outlives the process that made it, so
+// leftovers of a killed run (whose pid and start time no longer name a live process) are removed
+// at next start.
+//
+// tracefs is one per kernel, shared by every container on it, while a pid means something only in
+// its pid namespace: a tracer in another container is invisible here, or its pid names another
+// process. So the name carries the pid namespace (the inode of /proc/PID/ns/pid, see
+// namespaces(7)) and a run judges by pid only the instances of its own namespace. An instance of
+// another namespace is removed only when that namespace has no process left, which can be known
+// only from the initial pid namespace, where every process is visible; elsewhere it is left
+// alone: a leftover costs its ring buffers' memory until a tracer of that namespace or of the
+// host starts, while removing a live one would silently end another host's trace.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode, isPermission, UserError } from '../base/errors.js';
 import { startTime } from './trace-proc.js';
@@ -44,10 +54,46 @@ export function tryWrite(path: string, value: string): boolean {
   }
 }
 
-const NAME = /^memlens-(\d+)-(\d+)$/;
+/** memlens-<pidns>-<pid>-<starttime>; memlens-<pid>-<starttime> as named before the namespace. */
+const NAME = /^memlens-(?:(\d+)-)?(\d+)-(\d+)$/;
+
+/** The pid namespace of a process, the inode number of its ns/pid link ("pid:[4026531836]"). */
+export function pidNamespaceOf(pid: number | 'self'): string | undefined {
+  try {
+    return /^pid:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/ns/pid`))?.[1];
+  } catch {
+    return undefined; // gone, or not ours to read
+  }
+}
+
+/**
+ * Whether this process is in the initial pid namespace: its NSpid line in /proc/self/status (Linux
+ * 4.1 and later) lists one pid per nesting level, so one value means no parent namespace.
+ */
+function inInitialPidNamespace(): boolean {
+  try {
+    const line = /^NSpid:([^\n]*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return line !== undefined && line.trim().split(/\s+/).length === 1;
+  } catch {
+    return false;
+  }
+}
+
+/** The pid namespaces that have at least one process visible here. */
+function livePidNamespaces(): Set<string> {
+  const out = new Set<string>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(d)) continue;
+    const ns = pidNamespaceOf(Number(d));
+    if (ns !== undefined) out.add(ns);
+  }
+  return out;
+}
 
 export function instanceName(): string {
-  return `memlens-${process.pid}-${startTime('self') ?? '0'}`;
+  const ns = pidNamespaceOf('self');
+  const own = `${process.pid}-${startTime('self') ?? '0'}`;
+  return ns === undefined ? `memlens-${own}` : `memlens-${ns}-${own}`;
 }
 
 /** Disables everything in an instance, then removes it. Safe on a half-made one. */
@@ -81,11 +127,20 @@ export function removeLeftovers(root: string): string[] {
   } catch {
     return removed;
   }
+  const ownNs = pidNamespaceOf('self');
+  let liveNs: Set<string> | undefined;
   for (const name of names) {
     const m = NAME.exec(name);
-    if (!m?.[1] || !m[2]) continue;
-    const pid = Number(m[1]);
-    if (startTime(pid) === m[2]) continue; // still running
+    if (!m?.[2] || !m[3]) continue;
+    const ns = m[1];
+    if (ns !== undefined && ns !== ownNs) {
+      // Another namespace's: gone only if that namespace is (see the top of this file).
+      if (!inInitialPidNamespace()) continue;
+      liveNs ??= livePidNamespaces();
+      if (liveNs.has(ns)) continue;
+    } else if (startTime(Number(m[2])) === m[3]) {
+      continue; // still running
+    }
     removeInstance(join(root, 'instances', name));
     removed.push(name);
   }

@@ -4,12 +4,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { MemEventJson } from '../../src/wire/events.js';
+import { pidNamespaceOf } from '../../src/sources/tracefs-instance.js';
 import { runCli } from '../helpers/cli.js';
 import { withTraceLock } from '../helpers/trace-lock.js';
 import { buildWorkload, checkWorkloadEvents, parseDone } from './known-workload.js';
 import { ended, startTrace, startWorkload } from './trace-process.js';
 
 const INSTANCES = '/sys/kernel/tracing/instances';
+/** The start of the instance name of a memlens run with this pid, in this test's pid namespace. */
+const instancePrefix = (pid: number | undefined): string => `memlens-${pidNamespaceOf('self') ?? '?'}-${pid ?? '?'}-`;
 const { binary, execLink } = buildWorkload();
 
 interface SummaryRow {
@@ -44,7 +47,7 @@ test('the traced events of the workload match its calls exactly; mapped now matc
   // The workload exists (paused) before tracing starts, so its address space is seeded from /proc/PID/maps.
   const w = await startWorkload(binary, execLink);
   const trace = await startTrace(['--json', '--no-store']);
-  const instance = memlensInstances().find((n) => n.startsWith(`memlens-${trace.child.pid}-`));
+  const instance = memlensInstances().find((n) => n.startsWith(instancePrefix(trace.child.pid)));
   assert.ok(instance, 'a private instance named after the memlens process');
   const ids = parseDone(await w.go());
   assert.equal(ids.pid, w.pid);
@@ -158,7 +161,7 @@ test('kill -9 leaves the instance behind; the next start removes it', async () =
   await withTraceLock(async () => {
     const trace = await startTrace(['--no-store']);
     const pid = trace.child.pid;
-    const left = memlensInstances().find((n) => n.startsWith(`memlens-${pid}-`));
+    const left = memlensInstances().find((n) => n.startsWith(instancePrefix(pid)));
     assert.ok(left);
     trace.child.kill('SIGKILL');
     await ended(trace, 'after SIGKILL');
@@ -167,7 +170,7 @@ test('kill -9 leaves the instance behind; the next start removes it', async () =
     assert.equal(next.code, 0, next.stderr);
     assert.ok(next.stderr.includes(`removed tracing instance left by a killed run: ${left}`), next.stderr);
     assert.ok(!memlensInstances().includes(left));
-    assert.ok(!memlensInstances().some((n) => n.startsWith(`memlens-${pid}-`)));
+    assert.ok(!memlensInstances().some((n) => n.startsWith(instancePrefix(pid))));
   });
 });
 
@@ -175,10 +178,10 @@ test('--duration ends the run by itself and removes the instance', async () => {
   const r = await runCli(['trace', '--no-store', '--json', '--duration', '300ms']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /"summary"/);
-  // Only this run's own instance (memlens-<pid>-…) is checked: other tests may be tracing meanwhile.
+  // Only this run's own instance (memlens-<pidns>-<pid>-…) is checked: other tests may be tracing meanwhile.
   assert.ok(r.pid !== undefined);
   assert.deepEqual(
-    memlensInstances().filter((n) => n.startsWith(`memlens-${r.pid}-`)),
+    memlensInstances().filter((n) => n.startsWith(instancePrefix(r.pid))),
     [],
   );
 });

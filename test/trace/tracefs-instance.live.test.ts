@@ -1,10 +1,19 @@
-// Leftover instances: only those whose pid and start time no longer name a running process go.
+// Leftover instances: only those whose pid and start time no longer name a running process go, and
+// those of another pid namespace only once that namespace has no process left.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { findTracefs, removeInstance, removeLeftovers } from '../../src/sources/tracefs-instance.js';
+import { spawn } from 'node:child_process';
+import {
+  findTracefs,
+  instanceName,
+  pidNamespaceOf,
+  removeInstance,
+  removeLeftovers,
+} from '../../src/sources/tracefs-instance.js';
 import { withTraceLock } from '../helpers/trace-lock.js';
+import { waitingFor } from '../helpers/waiting.js';
 
 const startTime = () => {
   const stat = readFileSync('/proc/self/stat', 'utf8');
@@ -38,4 +47,59 @@ test('removeLeftovers: a reused pid (other start time) and a dead pid go; a live
     }
     return Promise.resolve();
   });
+});
+
+test("removeLeftovers across pid namespaces: another namespace's instance stays while the namespace has a process, goes after", async (t) => {
+  const root = findTracefs();
+  const nspid = /^NSpid:([^\n]*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]?.trim().split(/\s+/);
+  if (nspid?.length !== 1) {
+    t.skip('only a tracer in the initial pid namespace can see that another namespace is empty');
+    return;
+  }
+  const ownNs = pidNamespaceOf('self');
+  assert.ok(ownNs !== undefined);
+  // A container's tracer: pid 1 of a pid namespace of its own. Pid 1 here is init, with another
+  // start time, so judged by pid alone its instance would look like a leftover.
+  const child = spawn('unshare', ['--pid', '--fork', '--kill-child', 'sleep', '600'], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    const inner = await waitingFor('unshare --pid --fork to start sleep in a new pid namespace', async (signal) => {
+      while (!signal.aborted) {
+        const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
+        const ns = kids === '' ? undefined : pidNamespaceOf(Number(kids.split(' ')[0]));
+        if (ns !== undefined && ns !== ownNs) return ns;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return '';
+    });
+    await withTraceLock(async () => {
+      const theirs = join(root, 'instances', `memlens-${inner}-1-1`);
+      const ours = join(root, 'instances', instanceName());
+      const oursDead = join(root, 'instances', `memlens-${ownNs}-4194304-123`);
+      for (const d of [theirs, ours, oursDead]) mkdirSync(d);
+      try {
+        const removed = removeLeftovers(root);
+        assert.ok(removed.includes(`memlens-${ownNs}-4194304-123`), removed.join(' '));
+        assert.ok(existsSync(theirs), 'the live namespace keeps its instance');
+        assert.ok(existsSync(ours), 'this run keeps its own');
+        // unshare dies, --kill-child takes sleep with it, and a pid namespace ends with its init.
+        child.kill('SIGKILL');
+        await waitingFor(
+          `the instance of pid namespace ${inner} to be removed once it has no process`,
+          async (signal) => {
+            while (!signal.aborted && existsSync(theirs)) {
+              removeLeftovers(root);
+              await new Promise((r) => setTimeout(r, 50));
+            }
+            assert.ok(existsSync(ours), 'this run keeps its own');
+          },
+        );
+      } finally {
+        for (const d of [theirs, ours, oursDead]) removeInstance(d);
+      }
+    });
+  } finally {
+    child.kill('SIGKILL');
+    await exited;
+  }
 });
