@@ -63,7 +63,11 @@ export function createBpftraceBackend(options: BpftraceBackendOptions): TraceBac
       const script = bpftraceScriptPath();
       parser = new BpftraceOutputParser({ host: options.host, wallOffsetNs: monotonicToWallOffsetNs() });
       // Left out in the kernel: memlens and its direct children (bpftrace); later descendants here.
-      const filter = new TraceFilter(options.pids, options.excludeSelf ? [process.pid] : []);
+      const filter = new TraceFilter(
+        options.pids,
+        options.excludeSelf ? [process.pid] : [],
+        options.followForks === true,
+      );
       const proc = spawn(
         options.bpftrace ?? 'bpftrace',
         ['-f', 'json', '-B', 'line', script, String(options.excludeSelf ? process.pid : 0)],

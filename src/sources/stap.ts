@@ -17,7 +17,11 @@ export function createStapBackend(input: string, options: TraceBackendOptions): 
   const source = fromStdin ? 'SystemTap output on standard input' : input;
   const parser = new StapOutputParser(options.host, source);
   // memlens itself can only be in the trace when it reads a live pipe on the traced machine.
-  const filter = new TraceFilter(options.pids, fromStdin && options.excludeSelf ? [process.pid] : []);
+  const filter = new TraceFilter(
+    options.pids,
+    fromStdin && options.excludeSelf ? [process.pid] : [],
+    options.followForks === true,
+  );
   let stream: Readable | undefined;
   let tick: NodeJS.Timeout | undefined;
   let stopped = false;

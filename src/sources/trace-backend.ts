@@ -17,6 +17,8 @@ export interface TraceBackendOptions {
   host: string;
   /** Only these processes (by pid), if set. */
   pids?: number[];
+  /** With pids: also every process they fork from now on (--follow). */
+  followForks?: boolean;
   /** Leave out memlens's own process and its children (the default). */
   excludeSelf: boolean;
 }

@@ -8,6 +8,7 @@ import { closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode, UserError } from '../base/errors.js';
 import { ProcessTable } from '../parsers/trace/process-table.js';
+import { PidSelection } from '../parsers/trace/pid-selection.js';
 import { TraceAssembler } from '../parsers/trace/trace-assembler.js';
 import { lostInStats, parseCpuStats } from '../parsers/tracefs/cpu-stats.js';
 import { parseEventFormat, type EventFormat } from '../parsers/tracefs/event-format.js';
@@ -217,7 +218,7 @@ class TracefsBackend implements TraceBackend {
     this.assembler = new TraceAssembler(table, {
       host: this.options.host,
       wallClockMs: (ns) => clock.wallMs(ns),
-      ...(this.options.pids ? { pids: new Set(this.options.pids) } : {}),
+      ...(this.options.pids ? { pids: new PidSelection(this.options.pids, this.options.followForks === true) } : {}),
     });
   }
 

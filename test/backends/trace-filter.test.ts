@@ -86,3 +86,16 @@ test('assembler: records come out in kernel-time order, once older than the wind
   assert.deepEqual(got, ['2@300,1@500|400', '4@950,3@1000|']);
   assert.deepEqual(a.lost(5), { lostEvents: 3, unpaired: 2, malformed: 5 });
 });
+
+test('filter: --pid with --follow keeps the forks of a selected process, transitively, until they exit', () => {
+  const f = new TraceFilter([42], [], true);
+  assert.equal(f.lifecycle(fork(42, 43)), true);
+  assert.equal(f.lifecycle(fork(43, 44)), true);
+  assert.equal(f.event(ev(43, 0n)), true);
+  assert.equal(f.event(ev(44, 0n)), true);
+  assert.equal(f.event(ev(45, 0n)), false);
+  assert.equal(f.lifecycle(exit(44)), true);
+  assert.equal(f.event(ev(44, 0n)), false, 'a pid that exited may be reused by an unrelated process');
+  assert.equal(f.lifecycle(exit(42)), true);
+  assert.equal(f.event(ev(42, 0n)), true, 'a pid given on the command line stays selected, as without --follow');
+});

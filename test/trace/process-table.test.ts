@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { errnoName } from '../../src/base/errno-names.js';
 import { memCallError } from '../../src/parsers/mem-call-result.js';
+import { PidSelection } from '../../src/parsers/trace/pid-selection.js';
 import { ProcessTable } from '../../src/parsers/trace/process-table.js';
 import { TraceAssembler } from '../../src/parsers/trace/trace-assembler.js';
 import type { EnterRecord, RawTraceRecord } from '../../src/parsers/tracefs/trace-records.js';
@@ -35,11 +36,12 @@ function run(
   table: ProcessTable,
   records: RawTraceRecord[],
   pids?: number[],
+  follow = false,
 ): { batch: TraceBatch; assembler: TraceAssembler } {
   const assembler = new TraceAssembler(table, {
     host: 'h',
     wallClockMs: () => 0,
-    ...(pids ? { pids: new Set(pids) } : {}),
+    ...(pids ? { pids: new PidSelection(pids, follow) } : {}),
   });
   const batch: TraceBatch = { events: [], lifecycle: [] };
   for (const r of records) assembler.push(r, batch);
@@ -216,4 +218,63 @@ test('errno names and the IS_ERR_VALUE range', () => {
   // brk never returns -errno: an unchanged break is its failure, brk(0) a query.
   assert.equal(memCallError('brk', 0x5000n, 0x4000n), 'ENOMEM');
   assert.equal(memCallError('brk', 0n, 0x4000n), null);
+});
+
+test('--pid with --follow: the forks of a selected process, and theirs, are kept; a reused pid is not', () => {
+  // fork(2) as glibc calls clone: SIGCHLD | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID, no CLONE_THREAD.
+  const fork = (parentTid: number, tid: number): RawTraceRecord => ({
+    kind: 'newtask',
+    ktimeNs: t(),
+    parentTid,
+    tid,
+    comm: 'sh',
+    cloneFlags: 0x1200011n,
+  });
+  const gone = (tid: number): RawTraceRecord => ({ kind: 'task-exit', ktimeNs: t(), tid, comm: 'sh', groupDead: true });
+  const records = (): RawTraceRecord[] => [
+    enter(900),
+    exit(900, 1n),
+    fork(900, 901), // child
+    enter(901),
+    exit(901, 2n),
+    fork(901, 902), // grandchild
+    enter(902),
+    exit(902, 3n),
+    fork(950, 951), // an unrelated process's child
+    enter(951),
+    exit(951, 4n),
+    gone(902),
+    fork(950, 902), // pid 902 reused by an unrelated process
+    enter(902),
+    exit(902, 5n),
+  ];
+  const seeded = (): ProcessTable => {
+    const table = new ProcessTable();
+    table.seed([
+      { tid: 900, tgid: 900, comm: 'sh' },
+      { tid: 950, tgid: 950, comm: 'other' },
+    ]);
+    return table;
+  };
+  const followed = run(seeded(), records(), [900], true);
+  assert.deepEqual(
+    followed.batch.events.map((e) => [e.pid, e.result]),
+    [
+      [900, 1n],
+      [901, 2n],
+      [902, 3n],
+    ],
+  );
+  assert.deepEqual(
+    followed.batch.lifecycle.map((l) =>
+      l.kind === 'fork' ? `fork ${l.parentPid}>${l.childPid}` : `${l.kind} ${l.pid}`,
+    ),
+    ['fork 900>901', 'fork 901>902', 'exit 902'],
+  );
+  // Without --follow only the given pid.
+  const alone = run(seeded(), records(), [900]);
+  assert.deepEqual(
+    alone.batch.events.map((e) => [e.pid, e.result]),
+    [[900, 1n]],
+  );
 });

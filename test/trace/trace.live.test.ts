@@ -2,11 +2,13 @@
 // known exactly (test/workloads/mmap-known.c).
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import type { MemEventJson } from '../../src/wire/events.js';
 import { pidNamespaceOf } from '../../src/sources/tracefs-instance.js';
 import { runCli } from '../helpers/cli.js';
 import { withTraceLock } from '../helpers/trace-lock.js';
+import { waitingFor } from '../helpers/waiting.js';
 import { buildWorkload, checkWorkloadEvents, parseDone } from './known-workload.js';
 import { ended, startTrace, startWorkload } from './trace-process.js';
 
@@ -156,6 +158,34 @@ test('--pid keeps one process; text mode prints snoop lines and the summary', as
   assert.match(trace.stdout(), /lost events: 0 /);
 });
 
+test('--pid with --follow keeps the processes it forks, and theirs, and no other', async () => {
+  // A shell that, once told to go, forks a child and a grandchild (each runs true: the loader's
+  // mmap calls) and prints their pids.
+  const script = "read go; /bin/true & echo child $!; wait; sh -c '/bin/true & echo grandchild $!; wait'; echo done";
+  const sh = spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  sh.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  try {
+    const trace = await startTrace(['--pid', String(sh.pid), '--follow', '--json', '--no-store']);
+    sh.stdin.write('go\n');
+    await waitingFor('the forking shell to say done', async (signal) => {
+      while (!signal.aborted && !out.includes('done\n')) await new Promise((r) => setTimeout(r, 20));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    trace.child.kill('SIGTERM');
+    assert.equal(await ended(trace, 'after SIGTERM'), 0, trace.stderr());
+    const child = Number(/^child (\d+)$/m.exec(out)?.[1]);
+    const grandchild = Number(/^grandchild (\d+)$/m.exec(out)?.[1]);
+    const pids = new Set(parseNdjson(trace.stdout()).map((e) => e.pid));
+    assert.ok(pids.has(child), `the child ${child} is followed: ${[...pids].join(' ')}`);
+    assert.ok(pids.has(grandchild), `the grandchild ${grandchild} is followed: ${[...pids].join(' ')}`);
+    // The shell itself, its two children, the inner sh: nothing else.
+    assert.ok(pids.size <= 4, [...pids].join(' '));
+  } finally {
+    sh.kill('SIGKILL');
+  }
+});
+
 test('kill -9 leaves the instance behind; the next start removes it', async () => {
   // Any tracefs run starting meanwhile would remove the leftover too: hold the tracing lock.
   await withTraceLock(async () => {
@@ -191,6 +221,7 @@ test('usage errors exit 2 with one line; not being root exits 1 with one line', 
     ['--duration', 'soon'],
     ['--backend', 'dtrace'],
     ['--pid', 'abc'],
+    ['--follow'],
     ['--db', 'mysql://x', '--no-store'],
     ['--max-rows', '100', '--no-store'],
     ['--max-rows', 'many'],

@@ -9,6 +9,7 @@ export function defineTrace(program: Command): void {
     .description('trace every mmap, munmap, brk, mremap and mprotect of every process, live (root)')
     .option('--duration <time>', 'stop after this long (10s, 500ms, 2m; at most 24d); default: until Ctrl-C', timerFlag)
     .option('--pid <N>', 'only this process (repeatable, or comma-separated)', pidListFlag)
+    .option('--follow', 'with --pid: also every process they fork from now on, and theirs (as strace -f)')
     .option('--name <NAME>', 'only processes (or threads) with this name')
     .option('--json', 'one JSON event per line (NDJSON) on stdout; the summary goes to stderr as JSON')
     .option(

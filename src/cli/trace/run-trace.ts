@@ -23,6 +23,7 @@ export interface TraceFlags {
   /** Milliseconds, at most MAX_TIMER_MS. */
   duration?: number;
   pid?: number[];
+  follow?: boolean;
   name?: string;
   json?: boolean;
   db?: string;
@@ -46,6 +47,8 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   if (retention !== undefined && !flags.store)
     throw new UsageError('--max-age and --max-rows limit the store: they cannot be used with --no-store');
   const pids = flags.pid !== undefined && flags.pid.length > 0 ? flags.pid : undefined;
+  if (flags.follow === true && pids === undefined)
+    throw new UsageError('--follow needs --pid: it follows the forks of those processes');
   // Several machines writing into one MySQL database are told apart by this name alone.
   const host = flags.hostName ?? hostname();
   const choice: BackendChoice = {
@@ -54,7 +57,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
     options: {
       host,
       excludeSelf: flags.includeSelf !== true,
-      ...(pids ? { pids } : {}),
+      ...(pids ? { pids, followForks: flags.follow === true } : {}),
       onLeftoversRemoved: (names: string[]) =>
         process.stderr.write(
           `memlens: removed tracing instance${names.length > 1 ? 's' : ''} left by a killed run: ${names.join(', ')}\n`,

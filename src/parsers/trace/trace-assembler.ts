@@ -4,6 +4,7 @@
 import type { MemEvent, TraceBatch } from '../../wire/events.js';
 import type { RawTraceRecord } from '../tracefs/trace-records.js';
 import { memCallError } from '../mem-call-result.js';
+import type { PidSelection } from './pid-selection.js';
 import type { ProcessTable } from './process-table.js';
 import { SyscallPairer } from './syscall-pairing.js';
 
@@ -11,8 +12,8 @@ export interface AssemblerOptions {
   host: string;
   /** Kernel timestamp (the trace clock) → wall clock, ms since the epoch. */
   wallClockMs(ktimeNs: bigint): number;
-  /** Only these processes, when set. */
-  pids?: ReadonlySet<number>;
+  /** Only these processes (and those they fork, when it follows), when set. */
+  pids?: PidSelection;
 }
 
 interface Attribution {
@@ -66,9 +67,11 @@ export class TraceAssembler {
         if (r.kind === 'task-exit') this.pairer.endThread(r.tid);
         const l = this.table.apply(r);
         if (!l) return;
+        if (l.kind === 'fork') this.options.pids?.fork(l.parentPid, l.childPid);
         const pid = l.kind === 'fork' ? l.childPid : l.pid;
         const parentWanted = l.kind === 'fork' && this.wanted(l.parentPid);
         if (this.wanted(pid) || parentWanted) out.lifecycle.push(l);
+        if (l.kind === 'exit') this.options.pids?.exit(l.pid);
       }
     }
   }
