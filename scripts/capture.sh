@@ -18,8 +18,9 @@
 # sleep (for a series only), and optionally date, hostname, uname, id, getconf (their absence
 # only drops metadata).
 #
-# Archive format, version 2 (parsed by src/parsers/archive.ts, whose ARCHIVE_VERSION it is):
-#   "memlens-capture 2\n"                          magic line
+# Archive format, version 3 for a series, 2 for a single capture (parsed by src/parsers/archive.ts,
+# whose ARCHIVE_VERSION is 3):
+#   "memlens-capture 3\n"                          magic line ("memlens-capture 2\n" for one capture)
 #   then one snapshot, or several (a series), each:
 #     records, each:  "<kind> <length> <name>\n" <length bytes> "\n"
 #     "end <number of records of the snapshot>\n"  end marker: a snapshot without it is truncated
@@ -29,7 +30,14 @@
 # metadata pagesize, hostname, uname, uid, shell-pid, every-ms; the reader takes them from the
 # first snapshot. Their time is the metadata epoch (CLOCK_REALTIME, in seconds) with the
 # captured proc/uptime (CLOCK_BOOTTIME, in 1/100 s) for the spacing of the snapshots.
-# Version 1 was the same with exactly one snapshot.
+# From version 3, a process's cmdline and exe are also left out of a snapshot after the first when
+# its stat shows the start time and its comm the name they had in the snapshot before: they cannot
+# have changed unless the process ran exec(), and an exec changes the name unless the new program
+# has the old one's (a shell exec'ing itself with other arguments: the reader then shows the old
+# command line until the process ends). The reader carries them over from the snapshot before when
+# the start times agree. This saves the two commands started per process and round (cat, readlink).
+# Version 2 was a series without that carry, version 1 exactly one snapshot; a single capture is
+# still written as version 2, which memlens releases that predate version 3 read too.
 # <length> is decimal, the exact byte count of the payload; payloads may hold any bytes (NULs
 # in cmdline), since each file is first copied to a temporary file and framed by the size of
 # that copy: a /proc file that grows or shrinks between reads cannot desynchronise the stream.
@@ -86,7 +94,7 @@ capture_main() {
   rounds=1
   if [ "$every" -gt 0 ]; then rounds=$((span / every + 1)); fi
 
-  printf 'memlens-capture 2\n'
+  if [ "$rounds" -gt 1 ]; then printf 'memlens-capture 3\n'; else printf 'memlens-capture 2\n'; fi
   uptime_ms
   start=$up_ms
   round=0
@@ -176,10 +184,24 @@ capture_round() {
     case $pid in '' | *[!0-9]*) continue ;; esac
     d=$P/$pid
     denied=
+    key=
     for f in status stat statm comm cgroup; do
       grab_text "$d/$f" "proc/$pid/$f"
+      case $f in
+        stat) [ -n "$gt_ok" ] && start_time "c$i" && key=$st_val ;;
+        comm) [ -n "$gt_ok" ] && [ -n "$key" ] && read -r gt_line < "c$i" && key="$key $gt_line" ;;
+      esac
     done
-    grab "$d/cmdline" "proc/$pid/cmdline" F
+    # The name is built from digits alone ($pid is checked above); the value is assigned, never
+    # parsed as code, so a comm with quotes or $ in it stays data.
+    eval "prev=\${ml_key_$pid-}"
+    if [ -z "$key" ] || [ "$key" != "$prev" ] || [ "$round" -eq 1 ]; then
+      eval "ml_key_$pid=\$key"
+      grab "$d/cmdline" "proc/$pid/cmdline" F
+      carried=
+    else
+      carried=1
+    fi
     grab "$d/smaps_rollup" "proc/$pid/smaps_rollup" F
     # maps only feeds the tracer's seeds (memlens trace over a capture), not a series' views.
     if [ "$every" -eq 0 ]; then grab "$d/maps" "proc/$pid/maps" F; fi
@@ -189,7 +211,7 @@ capture_round() {
       grab "$d/smaps" "proc/$pid/smaps" F
       big=1
     fi
-    grab "$d/exe" "proc/$pid/exe" L
+    [ -n "$carried" ] || grab "$d/exe" "proc/$pid/exe" L
     batch=$((batch + 1))
     if [ -n "$big" ] || [ "$batch" -ge 10 ]; then
       flush || return 1
@@ -270,14 +292,34 @@ grab() {
   printf 'E %s\n' "$2" >> m
 }
 
+# start_time FILE: field 22 of a copied /proc/PID/stat, the start time in clock ticks since boot
+# (fs/proc/array.c do_task_stat), in st_val; fails when the copy is not a stat line. The name may
+# hold spaces and ") ", so the fields are counted after the last ") " of the last line.
+start_time() {
+  st_line=
+  while IFS= read -r st_next; do st_line=$st_next; done < "$1"
+  case $st_line in *") "*) ;; *) return 1 ;; esac
+  st_fields ${st_line##*") "}
+}
+
+# st_fields STATE PPID ...: the 20th word after the name is field 22 of stat.
+st_fields() {
+  [ "$#" -ge 20 ] || return 1
+  shift 19
+  case $1 in '' | *[!0-9]*) return 1 ;; esac
+  st_val=$1
+}
+
 # grab_text SOURCE NAME: a text file of a few lines copied by the shell itself (read and printf
 # are builtins: no command is started). Every such /proc file ends in a newline and is never
 # empty, so an empty copy (the process went away between open and read) is done again by grab,
 # which records why it cannot be read.
 grab_text() {
   i=$((i + 1))
+  gt_ok=
   if { while IFS= read -r gt_line; do printf '%s\n' "$gt_line"; done < "$1"; } > "c$i" 2> /dev/null && [ -s "c$i" ]; then
     printf 'F %s\n' "$2" >> m
+    gt_ok=1
     return 0
   fi
   i=$((i - 1))

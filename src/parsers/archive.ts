@@ -1,5 +1,6 @@
 // The memlens capture archive (written by scripts/capture.sh, which documents the format):
-//   "memlens-capture <version>\n", then one snapshot (version 1) or a series of them (version 2),
+//   "memlens-capture <version>\n", then one snapshot (version 1) or a series of them (versions 2
+//   and 3; 3 carries a process's cmdline and exe over from the snapshot before, see below),
 //   each: records "<kind> <length> <name>\n" <payload> "\n", then "end <records of the snapshot>\n".
 // Pure: bytes in, typed snapshots out. Format detection follows the project rule: undefined
 // when the bytes are not a capture archive at all, ParseError when they are one but corrupt.
@@ -10,15 +11,19 @@
 // and it hands each snapshot over as it completes (onSnapshot), so a long series is never held
 // whole; parseArchive() and parseArchiveSeries() are the one-shot forms.
 import { ParseError } from '../base/errors.js';
+import { statStartTime } from './proc/stat.js';
 
 export const ARCHIVE_MAGIC = 'memlens-capture ';
 /**
- * The format version scripts/capture.sh writes: the one place it is named on this side (a test
- * checks the script's magic line against it). Version 1 (one snapshot, no series) still reads.
+ * The format version scripts/capture.sh writes for a series: the one place it is named on this
+ * side (a test checks the script's magic line against it). A single capture is written as
+ * version 2 (SINGLE_CAPTURE_VERSION), which it is in every respect, so that releases before
+ * version 3 read it; version 1 (one snapshot, no series) still reads.
  */
-export const ARCHIVE_VERSION = 2;
+export const ARCHIVE_VERSION = 3;
+export const SINGLE_CAPTURE_VERSION = 2;
 /** Versions this reader accepts. */
-const READABLE_VERSIONS: readonly number[] = [1, ARCHIVE_VERSION];
+const READABLE_VERSIONS: readonly number[] = [1, SINGLE_CAPTURE_VERSION, ARCHIVE_VERSION];
 
 /** Why a file could not be read at capture time (the reading command's message is kept). */
 export type UnreadableReason = 'permission' | 'missing' | 'error';
@@ -97,6 +102,31 @@ const MAX_LINE_BYTES = 4096;
 const NEWLINE = 0x0a;
 
 const utf8 = new TextDecoder('utf-8');
+
+/** A process's files that version 3 leaves out while its start time and name are unchanged. */
+const CARRIED_PROCESS_FILES = ['cmdline', 'exe'] as const;
+
+/**
+ * Version 3: a process whose snapshot has its stat but no cmdline takes cmdline and exe from the
+ * snapshot before, when its stat there shows the same start time (the pid names the same process;
+ * scripts/capture.sh left them out because the name was unchanged too). A different start time
+ * (a reused pid) carries nothing: the files then read as absent, never as another process's.
+ */
+function carryProcessFiles(entries: Map<string, ArchiveEntry>, before: ReadonlyMap<string, ArchiveEntry>): void {
+  for (const [name, entry] of [...entries]) {
+    const m = /^proc\/(\d+)\/stat$/.exec(name);
+    if (!m || entry.kind !== 'file' || entries.has(`proc/${m[1]}/cmdline`)) continue;
+    const prior = before.get(name);
+    if (prior?.kind !== 'file') continue;
+    const now = statStartTime(utf8.decode(entry.data));
+    if (now === undefined || now !== statStartTime(utf8.decode(prior.data))) continue;
+    for (const file of CARRIED_PROCESS_FILES) {
+      const key = `proc/${m[1]}/${file}`;
+      const carried = before.get(key);
+      if (carried !== undefined && !entries.has(key)) entries.set(key, carried);
+    }
+  }
+}
 /** Header lines are ASCII by construction; decoding them strictly catches binary garbage. */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -334,6 +364,7 @@ export class ArchiveReader {
     } else {
       for (const [name, e] of this.carriedEntries) if (!entries.has(name)) entries.set(name, e);
       for (const [key, value] of this.carriedMeta) if (!meta.has(key)) meta.set(key, value);
+      if (this.version >= 3 && this.last !== undefined) carryProcessFiles(entries, this.last.entries);
     }
     const snapshot: CaptureArchive = {
       version: this.version,

@@ -125,7 +125,7 @@ test('specific corruptions are named', () => {
   const textRecords = RECORDS.filter((r) => typeof r.payload === 'string');
   const good = decode(writeArchive(textRecords));
   const cases: [string, RegExp][] = [
-    [good.replace('memlens-capture 1', 'memlens-capture 3'), /version 3 is not supported/],
+    [good.replace('memlens-capture 1', 'memlens-capture 4'), /version 4 is not supported/],
     [good.replace('memlens-capture 1', 'memlens-capture one'), /bad first line/],
     // One byte short: the payload's own final newline passes as the separator, and the real
     // separator then reads as an empty header.

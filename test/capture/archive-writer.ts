@@ -22,9 +22,12 @@ export function writeArchive(records: TestRecord[], opts: { version?: string; en
   return out;
 }
 
-/** A series (format version 2): each snapshot's records, then its end marker. */
-export function writeSeries(snapshots: TestRecord[][], opts: { endCounts?: (number | undefined)[] } = {}): Uint8Array {
-  const parts: Uint8Array[] = [encoder.encode('memlens-capture 2\n')];
+/** A series (format version 2 unless told): each snapshot's records, then its end marker. */
+export function writeSeries(
+  snapshots: TestRecord[][],
+  opts: { endCounts?: (number | undefined)[]; version?: string } = {},
+): Uint8Array {
+  const parts: Uint8Array[] = [encoder.encode(`memlens-capture ${opts.version ?? '2'}\n`)];
   snapshots.forEach((records, k) => {
     for (const r of records) {
       const payload = typeof r.payload === 'string' ? encoder.encode(r.payload) : r.payload;

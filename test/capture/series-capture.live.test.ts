@@ -4,7 +4,7 @@
 // which reads up to its last complete snapshot.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -20,6 +20,8 @@ const busybox = execFileSync('sh', ['-c', 'command -v busybox'], { encoding: 'ut
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-series-live-'));
 const binDir = join(scratch, 'bin');
 let grower: ChildProcess;
+/** A shell that runs exec() 1.5 s in: same pid and start time, another program. */
+let execer: ChildProcess;
 
 before(() => {
   execFileSync(busybox, ['mkdir', '-p', binDir]);
@@ -34,10 +36,12 @@ before(() => {
     ],
     { env: { PATH: binDir }, stdio: 'ignore' },
   );
+  execer = spawn(busybox, ['sh', '-c', 'sleep 1.5; exec sleep 600'], { env: { PATH: binDir }, stdio: 'ignore' });
 });
 
 after(() => {
   grower.kill('SIGKILL');
+  execer.kill('SIGKILL');
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -73,7 +77,10 @@ test('capture --every 1s --for 5s under BusyBox: six snapshots, a second apart, 
     /^MEMLENS_CAPTURE_SMAPS=no\nMEMLENS_CAPTURE_EVERY_MS=1000\nMEMLENS_CAPTURE_FOR_MS=5000\n/,
   );
   const pid = String(grower.pid);
-  const r = await waitingFor('a 5 s BusyBox capture series of one process', () => runSeries(printed.stdout, [pid]));
+  const ex = String(execer.pid);
+  const r = await waitingFor('a 5 s BusyBox capture series of two processes', () =>
+    runSeries(printed.stdout, [pid, ex]),
+  );
   assert.equal(r.code, 0, r.err);
   const series = parseArchiveSeries(r.out, 'live series');
   assert.ok(series);
@@ -84,6 +91,27 @@ test('capture --every 1s --for 5s under BusyBox: six snapshots, a second apart, 
   const ups = series.snapshots.map((s) => archiveUptimeMs(s) ?? NaN);
   assert.ok((ups[5] ?? 0) - (ups[0] ?? 0) >= 4800, `uptimes ${ups.join(', ')}`);
   for (const s of series.snapshots) assert.equal(s.entries.get(`proc/${pid}/status`)?.kind, 'file');
+  // Format 3: the grower's command line and program are written once and carried into every
+  // snapshot; the shell that ran exec() is read again once its name changed.
+  const text = r.out.toString('latin1');
+  assert.match(text, /^memlens-capture 3\n/);
+  const headers = text.match(new RegExp(`\\nF \\d+ proc/${pid}/cmdline\\n`, 'g')) ?? [];
+  assert.equal(headers.length, 1, "the grower's command line is written once");
+  const cmdline = (k: number, p: string): string => {
+    const e = series.snapshots[k]?.entries.get(`proc/${p}/cmdline`);
+    return e?.kind === 'file' ? Buffer.from(e.data).toString('latin1') : `(${e?.kind ?? 'absent'})`;
+  };
+  for (let k = 1; k < 6; k++) {
+    assert.equal(cmdline(k, pid), cmdline(0, pid), `the grower's cmdline in snapshot ${k}`);
+    assert.deepEqual(
+      series.snapshots[k]?.entries.get(`proc/${pid}/exe`),
+      series.snapshots[0]?.entries.get(`proc/${pid}/exe`),
+    );
+  }
+  assert.match(cmdline(0, ex), /\0sh\0-c\0sleep 1\.5; exec sleep 600\0$/);
+  assert.equal(cmdline(5, ex), 'sleep\u0000600\u0000');
+  const exe = series.snapshots[5]?.entries.get(`proc/${ex}/exe`);
+  assert.ok(exe?.kind === 'link' && exe.target === realpathSync(busybox), JSON.stringify(exe));
 
   const path = join(scratch, 'live.snap');
   writeFileSync(path, r.out);

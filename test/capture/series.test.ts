@@ -1,4 +1,4 @@
-// A capture series (format version 2): the BusyBox-made fixture read back snapshot by snapshot,
+// A capture series (format versions 2 and 3): the BusyBox-made fixture read back snapshot by snapshot,
 // series cut short at every byte (a board that lost power), corruption inside a later snapshot,
 // and `memlens snapshot --from SERIES`, the change between the first and the last snapshot.
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ import {
   ARCHIVE_LIMITS,
   ARCHIVE_VERSION,
   ArchiveReader,
+  SINGLE_CAPTURE_VERSION,
   parseArchive,
   parseArchiveSeries,
 } from '../../src/parsers/archive.js';
@@ -32,8 +33,8 @@ function parseError(f: () => unknown, pattern: RegExp): void {
 
 test('the format version is named once: the script writes the version the reader calls current', () => {
   const script = readFileSync(join(repoRoot, 'scripts', 'capture.sh'), 'utf8');
-  const written = [...script.matchAll(/^\s*printf 'memlens-capture (\d+)\\n'/gm)].map((m) => Number(m[1]));
-  assert.deepEqual(written, [ARCHIVE_VERSION]);
+  const written = [...script.matchAll(/printf 'memlens-capture (\d+)\\n'/g)].map((m) => Number(m[1]));
+  assert.deepEqual(written, [ARCHIVE_VERSION, SINGLE_CAPTURE_VERSION]);
 });
 
 test('the BusyBox series reads as 4 snapshots, each complete, in time order', () => {
@@ -127,6 +128,39 @@ test('hand-made: a series cut at every byte, incremental or whole, agrees', () =
       whole.snapshots.map((s) => s.index),
     );
   }
+});
+
+test('version 3: cmdline and exe carried from the snapshot before while the start time is the same', () => {
+  // stat: "pid (comm) state ppid ..." with the start time as field 22.
+  const stat = (pid: number, comm: string, start: number): string =>
+    `${pid} (${comm}) S 1 ${pid} ${pid} 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 ${start} 1000 50 18446744073709551615\n`;
+  const first: TestRecord[] = [
+    { kind: 'F', name: 'proc/42/stat', payload: stat(42, 'a b) c', 500) },
+    { kind: 'F', name: 'proc/42/cmdline', payload: 'server\0--port\0' },
+    { kind: 'L', name: 'proc/42/exe', payload: '/usr/bin/server\n' },
+    { kind: 'F', name: 'proc/43/stat', payload: stat(43, 'job', 600) },
+    { kind: 'F', name: 'proc/43/cmdline', payload: 'job\0' },
+    { kind: 'L', name: 'proc/43/exe', payload: '/usr/bin/job\n' },
+  ];
+  const second: TestRecord[] = [
+    { kind: 'F', name: 'proc/42/stat', payload: stat(42, 'a b) c', 500) }, // same process
+    { kind: 'F', name: 'proc/43/stat', payload: stat(43, 'job', 777) }, // pid 43 reused
+  ];
+  const third: TestRecord[] = [{ kind: 'F', name: 'proc/42/stat', payload: stat(42, 'a b) c', 500) }];
+  const v3 = parseArchiveSeries(writeSeries([first, second, third], { version: '3' }));
+  assert.ok(v3);
+  const [, two, three] = v3.snapshots;
+  assert.ok(two && three);
+  assert.deepEqual(two.entries.get('proc/42/cmdline'), v3.snapshots[0]?.entries.get('proc/42/cmdline'));
+  assert.deepEqual(two.entries.get('proc/42/exe'), { kind: 'link', name: 'proc/42/exe', target: '/usr/bin/server' });
+  // Carried again from the snapshot that carried it.
+  assert.deepEqual(three.entries.get('proc/42/exe'), two.entries.get('proc/42/exe'));
+  // Another process under a reused pid: nothing of the old one.
+  assert.equal(two.entries.get('proc/43/cmdline'), undefined);
+  assert.equal(two.entries.get('proc/43/exe'), undefined);
+  // Version 2 never carried them.
+  const v2 = parseArchiveSeries(writeSeries([first, second], { version: '2' }));
+  assert.equal(v2?.snapshots[1]?.entries.get('proc/42/cmdline'), undefined);
 });
 
 test('hand-made: corruption inside a later snapshot is an error, not a truncation', () => {
