@@ -103,6 +103,18 @@ function zoneSpans(zones: readonly Zone[]): { zone: Zone; startPfn: number; endP
     .map((z) => ({ zone: z, startPfn: z.startPfn ?? 0, endPfn: (z.startPfn ?? 0) + (z.spannedPages ?? 0) }));
 }
 
+/**
+ * The start of the frame range: the first zone's or RAM range's start. Frames below it are not
+ * RAM (arm64's virt board puts RAM at 1 GiB, frame 262,144 of 4 KiB pages), so the walk leaves
+ * them out rather than counting them as holes; 0 when neither zones nor RAM ranges are known.
+ */
+function frameRangeStart(t: SystemTables): number {
+  let start = Infinity;
+  for (const z of zoneSpans(t.zones)) start = Math.min(start, z.startPfn);
+  for (const r of t.ram ?? []) start = Math.min(start, r.startPfn);
+  return Number.isFinite(start) ? start : 0;
+}
+
 /** The end of the frame range: the last zone's or RAM range's end. */
 function frameRangeEnd(t: SystemTables): number {
   let end = 0;
@@ -360,7 +372,8 @@ export async function collectPages(
   const t = await readTables(source);
   const spans = zoneSpans(t.zones);
   const endOfRange = frameRangeEnd(t);
-  const startPfn = Math.max(0, options.startPfn ?? 0);
+  const startOfRange = Math.min(frameRangeStart(t), endOfRange);
+  const startPfn = Math.max(0, options.startPfn ?? startOfRange);
   const endPfn = Math.min(options.endPfn ?? endOfRange, endOfRange || (options.endPfn ?? 0));
   const opened = await openFrameFiles(source);
   let walk: FrameWalk | undefined;
@@ -386,7 +399,7 @@ export async function collectPages(
   }
   const nodes = [...new Set(spans.map((s) => s.zone.node))].sort((a, b) => a - b);
   const pcpPages = tables.zones.reduce((s, z) => s + (z.perCpuListPages ?? 0), 0);
-  const wholeRange = startPfn === 0 && endPfn === endOfRange;
+  const wholeRange = startPfn <= startOfRange && endPfn === endOfRange;
   const notes = [...tables.notes];
   if (walk && walk.framesRead < endPfn - startPfn)
     notes.push(`kpageflags ended at frame ${startPfn + walk.framesRead}, before the end of the zones (${endPfn})`);

@@ -136,9 +136,10 @@ test("arm64 board with cma=32M: the frames cover the board's RAM, the free ones 
   t.diagnostic(`System RAM ${ram.map((r) => `${r.startPfn}-${r.endPfn}`).join(', ')}: ${ramPages} pages`);
   t.diagnostic(`frames ${doc.frames.startPfn}-${doc.frames.endPfn}, read ${doc.frames.framesRead}`);
   // qemu's virt board puts its RAM (-m) in one piece at 1 GiB and declares no firmware
-  // carve-outs, so iomem's System RAM is exactly the board's memory. The frames below it
-  // (pfn 0 to 1 GiB) are read as holes: kpageflags starts at pfn 0.
+  // carve-outs, so iomem's System RAM is exactly the board's memory. The walk starts there: the
+  // 1 GiB below it is not RAM, so it is neither read nor counted as holes.
   assert.equal(ramPages * pageSize, spec.memoryMiB * MiB, `${ramPages} pages of System RAM`);
+  assert.equal(doc.frames.startPfn, Math.min(...ram.map((r) => r.startPfn)), 'the walk starts at the first RAM frame');
   for (const r of ram) assert.ok(r.startPfn >= doc.frames.startPfn && r.endPfn <= doc.frames.endPfn, 'RAM in the walk');
   const hole = doc.kinds.find((k) => k.key === 'hole')?.pages ?? 0;
   assert.equal(doc.frames.framesRead - hole, ramPages, 'every RAM frame classified as something other than a hole');

@@ -5,7 +5,7 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -59,7 +59,15 @@ describe('the Physical memory tab', { skip: canRun ? false : 'needs /usr/bin/chr
   test('map, hover, zoom to single frames and back', async () => {
     await until(page, () => (document.getElementById('pages-legend')?.children.length ?? 0) > 0);
     const whole = await note(page);
-    assert.match(whole, /^frames 0–\d+ of .*, \d+ frames \(.*\) per cell/);
+    assert.match(whole, /^frames \d+–\d+ of .*, \d+ frames \(.*\) per cell/);
+    // The map starts at the first frame of RAM (iomem) or of a zone (zoneinfo), not at frame 0.
+    const zoneStarts = [...readFileSync('/proc/zoneinfo', 'utf8').matchAll(/start_pfn:\s+(\d+)/g)].map((m) =>
+      Number(m[1]),
+    );
+    const ramStarts = [...readFileSync('/proc/iomem', 'utf8').matchAll(/^([0-9a-f]+)-[0-9a-f]+ : System RAM$/gm)].map(
+      (m) => Number(BigInt(`0x${m[1]}`) / 4096n),
+    );
+    assert.equal(Number(/^frames (\d+)–/.exec(whole)?.[1]), Math.min(...zoneStarts, ...ramStarts), whole);
     assert.match((await page.textContent('#pages-legend')) ?? '', /free \(buddy allocator\)/);
     assert.match((await page.textContent('#pages-zones')) ?? '', /Normal \(node 0\): frames \d+–\d+, cells \d+–\d+/);
     await page.screenshot({ path: join(shots, 'pages-whole.png') });
