@@ -19,6 +19,6 @@ export interface TraceBackendOptions {
   pids?: number[];
   /** With pids: also every process they fork from now on (--follow). */
   followForks?: boolean;
-  /** Leave out memlens's own process and its children (the default). */
+  /** Leave out memlens's own process and its children (the default), but for pids asked for. */
   excludeSelf: boolean;
 }

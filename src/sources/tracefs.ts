@@ -213,7 +213,10 @@ class TracefsBackend implements TraceBackend {
     write(join(dir, 'tracing_on'), '1');
     // Seeded after tracing is on: a task created meanwhile is both in /proc and in the trace.
     const table = new ProcessTable(proc.resolveThread, renameTraced);
-    table.seed(await proc.listTasks(), this.options.excludeSelf ? await proc.descendantsOf(process.pid) : []);
+    const excluded = this.options.excludeSelf ? await proc.descendantsOf(process.pid) : new Set<number>();
+    // A pid asked for is traced even if memlens started it (`memlens trace -- COMMAND`).
+    for (const pid of this.options.pids ?? []) excluded.delete(pid);
+    table.seed(await proc.listTasks(), excluded);
     const clock = new MonotonicClock();
     this.assembler = new TraceAssembler(table, {
       host: this.options.host,

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UserError } from '../../src/base/errors.js';
 import { createBpftraceBackend } from '../../src/sources/bpftrace.js';
+import type { MemEventJson } from '../../src/wire/events.js';
+import { runCli } from '../helpers/cli.js';
 import {
   betweenMarkers,
   buildKnownWorkload,
@@ -129,6 +131,29 @@ test('bpftrace backend: --pid keeps only that process', async () => {
     calls.map(shape),
     expectedCalls(r).filter((c) => c.pid === r.pid),
   );
+});
+
+test('bpftrace backend: trace -- COMMAND keeps the command and its children, not memlens or its gate', async () => {
+  const r = await runCli([
+    'trace',
+    '--backend',
+    'bpftrace',
+    '--json',
+    '--no-store',
+    '--',
+    'sh',
+    '-c',
+    '/bin/true; exit 4',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /memlens: the command exited with code 4\n/);
+  const names = new Set(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as MemEventJson).name),
+  );
+  assert.deepEqual([...names].sort(), ['sh', 'true']);
 });
 
 // memlens checks for root before it looks for bpftrace: as root, a missing bpftrace is said as such.

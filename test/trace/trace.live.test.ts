@@ -186,6 +186,23 @@ test('--pid with --follow keeps the processes it forks, and theirs, and no other
   }
 });
 
+test('trace -- COMMAND: the command from its first call after exec, its children, nothing else; its exit code said', async () => {
+  const r = await runCli(['trace', '--json', '--no-store', '--', 'sh', '-c', '/bin/true; /bin/true; exit 3']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /memlens: the command exited with code 3\n/);
+  const events = parseNdjson(r.stdout);
+  const byName = new Map<string, Set<number>>();
+  for (const e of events) byName.set(e.name, (byName.get(e.name) ?? new Set()).add(e.pid));
+  // Only the command (sh) and the two processes it started (true): not memlens, not its gate.
+  assert.deepEqual([...byName.keys()].sort(), ['sh', 'true'], JSON.stringify([...byName]));
+  assert.equal(byName.get('true')?.size, 2);
+  // Held at the gate until tracing ran: sh's own start is seen, its loader mapping ld.so.cache
+  // (PROT_READ, MAP_PRIVATE, from a file) before anything else it does.
+  const sh = events.filter((e) => e.name === 'sh');
+  assert.ok(sh.length >= 5, `${sh.length} calls of sh`);
+  assert.equal(sh[0]?.call, 'brk', JSON.stringify(sh[0]));
+});
+
 test('kill -9 leaves the instance behind; the next start removes it', async () => {
   // Any tracefs run starting meanwhile would remove the leftover too: hold the tracing lock.
   await withTraceLock(async () => {
@@ -222,6 +239,7 @@ test('usage errors exit 2 with one line; not being root exits 1 with one line', 
     ['--backend', 'dtrace'],
     ['--pid', 'abc'],
     ['--follow'],
+    ['--pid', '1', '--', 'true'],
     ['--db', 'mysql://x', '--no-store'],
     ['--max-rows', '100', '--no-store'],
     ['--max-rows', 'many'],

@@ -8,6 +8,10 @@ export function defineTrace(program: Command): void {
     .command('trace')
     .description('trace every mmap, munmap, brk, mremap and mprotect of every process, live (root)')
     .option('--duration <time>', 'stop after this long (10s, 500ms, 2m; at most 24d); default: until Ctrl-C', timerFlag)
+    .argument(
+      '[command...]',
+      'run this command and trace it and every process it starts, until it exits (put it after --: memlens trace -- ./prog args)',
+    )
     .option('--pid <N>', 'only this process (repeatable, or comma-separated)', pidListFlag)
     .option('--follow', 'with --pid: also every process they fork from now on, and theirs (as strace -f)')
     .option('--name <NAME>', 'only processes (or threads) with this name')
@@ -30,8 +34,8 @@ export function defineTrace(program: Command): void {
       '--quiet',
       'no line per call, only the summary (JSON on stderr with --json): long captures into the store at high rates',
     );
-  addRetentionFlags(command).action(async (opts: TraceFlags) => {
+  addRetentionFlags(command).action(async (argv: string[], opts: TraceFlags) => {
     const { runTrace } = await import('../trace/run-trace.js');
-    await runTrace(opts);
+    await runTrace(argv.length > 0 ? { ...opts, command: argv } : opts);
   });
 }

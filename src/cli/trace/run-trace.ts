@@ -12,6 +12,7 @@ import {
 } from '../../sources/trace-backends.js';
 import { lowerBackgroundThreads } from '../../sources/own-threads.js';
 import { TraceProc } from '../../sources/trace-proc.js';
+import { startGatedCommand } from '../../sources/traced-command.js';
 import { EventLineWriter, type MemEvent } from '../../wire/events.js';
 import { palette, toJson } from '../../render/text.js';
 import { parseRetention } from '../retention-flags.js';
@@ -24,6 +25,8 @@ export interface TraceFlags {
   duration?: number;
   pid?: number[];
   follow?: boolean;
+  /** `memlens trace -- COMMAND ARGS`: run it, trace it and its descendants until it exits. */
+  command?: string[];
   name?: string;
   json?: boolean;
   db?: string;
@@ -38,6 +41,12 @@ export interface TraceFlags {
   maxRows?: number;
 }
 
+/**
+ * After the command of `memlens trace -- COMMAND` ends: more than the tracefs backend's round of
+ * 100 ms, so that the calls it made just before it exited are read before tracing stops.
+ */
+const COMMAND_DRAIN_MS = 300;
+
 export async function runTrace(flags: TraceFlags): Promise<void> {
   const durationMs = flags.duration;
   if (!BACKEND_KINDS.includes(flags.backend as BackendKind))
@@ -46,9 +55,14 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   const retention = parseRetention(flags);
   if (retention !== undefined && !flags.store)
     throw new UsageError('--max-age and --max-rows limit the store: they cannot be used with --no-store');
-  const pids = flags.pid !== undefined && flags.pid.length > 0 ? flags.pid : undefined;
-  if (flags.follow === true && pids === undefined)
+  if (flags.command !== undefined && (flags.pid !== undefined || flags.fromStap !== undefined))
+    throw new UsageError('a command to run cannot be combined with --pid or --from-stap');
+  if (flags.follow === true && flags.pid === undefined)
     throw new UsageError('--follow needs --pid: it follows the forks of those processes');
+  // Started (held at its gate) before the backend, so that its pid can be selected.
+  const command = flags.command === undefined ? undefined : await startGatedCommand(flags.command);
+  const pids = command ? [command.pid] : flags.pid !== undefined && flags.pid.length > 0 ? flags.pid : undefined;
+  const follow = command !== undefined || flags.follow === true;
   // Several machines writing into one MySQL database are told apart by this name alone.
   const host = flags.hostName ?? hostname();
   const choice: BackendChoice = {
@@ -57,7 +71,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
     options: {
       host,
       excludeSelf: flags.includeSelf !== true,
-      ...(pids ? { pids, followForks: flags.follow === true } : {}),
+      ...(pids ? { pids, followForks: follow } : {}),
       onLeftoversRemoved: (names: string[]) =>
         process.stderr.write(
           `memlens: removed tracing instance${names.length > 1 ? 's' : ''} left by a killed run: ${names.join(', ')}\n`,
@@ -107,6 +121,22 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   );
   const quiet = flags.quiet === true;
   if (!json && !quiet) out.write(`${p.bold(HEADER)}\n`);
+  if (command) {
+    command.release();
+    void command.ended.then(
+      (end) => {
+        err.write(
+          `memlens: the command ${end.signal === null ? `exited with code ${end.code ?? '?'}` : `was killed by ${end.signal}`}\n`,
+        );
+        // What the command did last is in the ring buffers still: one more round reads it.
+        setTimeout(stop, COMMAND_DRAIN_MS);
+      },
+      (e: unknown) => {
+        err.write(`memlens: ${e instanceof Error ? e.message : String(e)}\n`);
+        stop();
+      },
+    );
+  }
 
   const lines = new EventLineWriter();
   const wanted = (e: MemEvent) => flags.name === undefined || e.name === flags.name || e.thread === flags.name;
