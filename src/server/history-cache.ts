@@ -1,0 +1,237 @@
+// The complete parts of Timeline windows, kept between requests (HistoryRecorder.window).
+//
+// A window of the history is read as buckets of a fixed length: the categories' points, a process
+// line's points, the ranking's hours and days. Once every sample of a bucket is stored, the bucket
+// does not change: the next request of a window that follows now asks for the same buckets again
+// and one or two new ones. So a window is read as three parts: its first bucket when the window
+// starts inside it (the database reads only its part), the whole buckets, each from this cache
+// when it holds it and otherwise read from the database in runs and then kept, and the rest up to
+// the window's end, read every time (the newest buckets, still filling).
+//
+// What may be kept, and when a kept bucket goes:
+// - Only the recorder's own host (the caller asks for nothing else): its rows are written by this
+//   process alone, so every change to them passes through HistoryRecorder.record, which drops the
+//   buckets a sample falls in (`recorded`). Another host's rows come from another server, which
+//   may write an old bucket late (its database failing for a while): those are read every time.
+// - A bucket is kept only if it ends before `openFromMs`: not after the bucket "now" is in, and
+//   not after the oldest row not yet written (pending or in flight: the database would merge it
+//   later). A sample recorded while the read was under way (`reads`) keeps its buckets out too.
+// - Retention deletes from the oldest row of a tier upwards (HistoryStore.applyRetention), so a
+//   bucket that starts before the oldest stored row may have lost rows: the caller passes that
+//   oldest time with every read (one indexed MIN query) and such buckets are read again. This also
+//   holds for a deletion by another server on a shared database.
+// - Nothing is written anywhere: a restart starts empty.
+//
+// Bound: at most MAX_CACHED_ROWS rows over all buckets (a bucket with no rows counts as one), the
+// least recently used buckets going first. The rows are the store's row objects, of 5 to 8 numbers
+// and shared strings, about 60–100 bytes each in V8: at most about 10 MB. The working set of the
+// five windows over a month of 300 processes is about 60,000 rows (categories 4 × 720 × 9, the
+// six lines 4 × 6 × 720, the ranking's days and hours 30 × 300 + 46 × 300).
+import { assert } from '../base/assert.js';
+
+export const MAX_CACHED_ROWS = 100_000;
+
+interface Entry {
+  rows: readonly unknown[];
+  weight: number;
+  /** When it was last used (a count of uses), for evicting the least recently used. */
+  usedAt: number;
+}
+
+interface Family {
+  name: string;
+  lenMs: number;
+  tier: number;
+  /** Kept buckets by start. */
+  buckets: Map<number, Entry>;
+}
+
+/** A read under way: the times of the samples recorded meanwhile. */
+interface Read {
+  recordedMs: number[];
+}
+
+export interface BucketedRead<R> {
+  /** What the buckets hold: rows of one kind at one tier and bucket length (and process). */
+  family: string;
+  /** The history tier the rows are of: retention is by tier. */
+  tier: number;
+  /** Bucket length; a bucket starts at a multiple of it. */
+  lenMs: number;
+  /** The range: rows with fromMs <= t_ms <= toMs (t_ms < toMs when `toExclusive`), as the store reads it. */
+  fromMs: number;
+  toMs: number;
+  toExclusive?: boolean;
+  /** Buckets that end after this are read every time (they may still change). */
+  openFromMs: number;
+  /** The oldest row stored of this tier (null: none): buckets that start before it are read again. */
+  oldestMs: number | null;
+  /** The bucket a row belongs to (its start). */
+  bucketOf: (row: R) => number;
+  /** Rows of [fromMs, toMs) that can be told apart by bucket (each within one bucket). */
+  readRun: (fromMs: number, toMs: number) => Promise<R[]>;
+  /** Rows of [fromMs, toMs), or [fromMs, toMs] when `inclusive`, as the window wants them. */
+  readRest: (fromMs: number, toMs: number, inclusive: boolean) => Promise<R[]>;
+}
+
+export class WindowCache {
+  private readonly families = new Map<string, Family>();
+  private readonly reads = new Set<Read>();
+  private weight = 0;
+  private entryCount = 0;
+  private uses = 0;
+  /** Buckets answered from the cache and read from the database (for tests and /metrics). */
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly maxRows = MAX_CACHED_ROWS) {}
+
+  get rows(): number {
+    return this.weight;
+  }
+
+  get buckets(): number {
+    return this.entryCount;
+  }
+
+  /** A sample at `atMs` was recorded: the buckets it falls in change. */
+  recorded(atMs: number): void {
+    for (const r of this.reads) r.recordedMs.push(atMs);
+    for (const f of this.families.values()) this.delete(f, Math.floor(atMs / f.lenMs) * f.lenMs);
+  }
+
+  /** Retention deleted the rows of `tier` before `cutoffMs`. */
+  deletedBefore(tier: number, cutoffMs: number): void {
+    for (const f of this.families.values())
+      if (f.tier === tier) for (const b of [...f.buckets.keys()]) if (b < cutoffMs) this.delete(f, b);
+  }
+
+  clear(): void {
+    for (const f of this.families.values()) f.buckets.clear();
+    this.weight = 0;
+    this.entryCount = 0;
+  }
+
+  private delete(f: Family, startMs: number): void {
+    const e = f.buckets.get(startMs);
+    if (e === undefined) return;
+    f.buckets.delete(startMs);
+    this.weight -= e.weight;
+    this.entryCount--;
+    // A family with no bucket goes too (there is one per process line drawn).
+    if (f.buckets.size === 0 && this.families.get(f.name) === f) this.families.delete(f.name);
+  }
+
+  private get(f: Family, startMs: number, oldestMs: number | null): Entry | undefined {
+    const e = f.buckets.get(startMs);
+    if (e === undefined) return undefined;
+    // Retention deletes only rows older than the oldest left: a bucket with rows that starts
+    // before it may have lost some; an empty one lost none.
+    if (e.rows.length > 0 && (oldestMs === null || startMs < oldestMs)) {
+      this.delete(f, startMs);
+      return undefined;
+    }
+    e.usedAt = ++this.uses;
+    return e;
+  }
+
+  private family(name: string, lenMs: number, tier: number): Family {
+    let f = this.families.get(name);
+    if (f === undefined) this.families.set(name, (f = { name, lenMs, tier, buckets: new Map() }));
+    assert(f.lenMs === lenMs && f.tier === tier, `history cache: ${name} read with another bucket or tier`);
+    return f;
+  }
+
+  private put(family: Family, startMs: number, rows: readonly unknown[]): void {
+    // The family as it is now: emptied meanwhile, it may have gone.
+    const f = this.family(family.name, family.lenMs, family.tier);
+    this.delete(f, startMs);
+    const weight = Math.max(1, rows.length);
+    if (weight > this.maxRows) return;
+    f.buckets.set(startMs, { rows, weight, usedAt: ++this.uses });
+    this.weight += weight;
+    this.entryCount++;
+    if (this.weight > this.maxRows) this.evict();
+  }
+
+  /** Down to 3/4 of the bound, the least recently used first: a sort now and then, not on every use. */
+  private evict(): void {
+    const all: { f: Family; startMs: number; usedAt: number }[] = [];
+    for (const f of this.families.values())
+      for (const [startMs, e] of f.buckets) all.push({ f, startMs, usedAt: e.usedAt });
+    all.sort((a, b) => a.usedAt - b.usedAt);
+    for (const a of all) {
+      if (this.weight <= (this.maxRows * 3) / 4) break;
+      this.delete(a.f, a.startMs);
+    }
+  }
+
+  /**
+   * The rows of a window: the same rows, in the same order of buckets, as `readRest(fromMs, toMs,
+   * !toExclusive)` would give, with the whole buckets that cannot change taken from the cache.
+   * (t_ms is an integer column: a bucket [b, b + len) is within t_ms <= to when b + len <= to + 1.)
+   */
+  async read<R>(q: BucketedRead<R>): Promise<R[]> {
+    const len = q.lenMs;
+    assert(Number.isSafeInteger(len) && len > 0, `history cache: bucket ${len} ms`);
+    const inclusive = q.toExclusive !== true;
+    const from = Math.floor(q.fromMs);
+    const to = Math.ceil(q.toMs);
+    const first = Math.ceil(from / len) * len;
+    // Whole buckets: start >= from, end within the range, and closed.
+    const end = Math.min(Math.floor((inclusive ? to + 1 : to) / len) * len, Math.floor(q.openFromMs / len) * len);
+    if (first >= end) return q.readRest(from, to, inclusive);
+    const f = this.family(q.family, len, q.tier);
+
+    // Each whole bucket, kept or missing; the missing ones read in runs of adjacent buckets (more
+    // than a few runs: one run from the first missing to the last).
+    const kept = new Map<number, Entry>();
+    const runs: [number, number][] = [];
+    for (let b = first; b < end; b += len) {
+      const e = this.get(f, b, q.oldestMs);
+      if (e !== undefined) {
+        kept.set(b, e);
+        continue;
+      }
+      const last = runs[runs.length - 1];
+      if (last !== undefined && last[1] === b) last[1] = b + len;
+      else runs.push([b, b + len]);
+    }
+    const firstRun = runs[0];
+    const lastRun = runs[runs.length - 1];
+    if (runs.length > 4 && firstRun !== undefined && lastRun !== undefined)
+      runs.splice(0, runs.length, [firstRun[0], lastRun[1]]);
+
+    const out: R[] = [];
+    if (from < first) out.push(...(await q.readRest(from, first, false)));
+    const read: Read = { recordedMs: [] };
+    this.reads.add(read);
+    const fetched = new Map<number, R[]>();
+    try {
+      for (const [s, e] of runs) {
+        const rows = await q.readRun(s, e);
+        const byBucket = new Map<number, R[]>();
+        for (let b = s; b < e; b += len) byBucket.set(b, []);
+        for (const r of rows) {
+          const b = q.bucketOf(r);
+          const list = byBucket.get(b);
+          assert(list !== undefined, `history cache: a row of bucket ${b} read for [${s}, ${e})`);
+          list.push(r);
+        }
+        for (const [b, list] of byBucket) fetched.set(b, list);
+      }
+    } finally {
+      this.reads.delete(read);
+    }
+    this.misses += fetched.size;
+    this.hits += kept.size;
+    for (const [b, list] of fetched) if (!read.recordedMs.some((t) => t >= b && t < b + len)) this.put(f, b, list);
+    for (let b = first; b < end; b += len) {
+      const rows = (kept.get(b)?.rows as R[] | undefined) ?? fetched.get(b);
+      // A kept bucket that a sample dropped while the runs were read is still as it was read.
+      if (rows !== undefined) out.push(...rows);
+    }
+    if (inclusive ? end <= to : end < to) out.push(...(await q.readRest(end, to, inclusive)));
+    return out;
+  }
+}
