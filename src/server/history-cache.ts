@@ -16,10 +16,10 @@
 // - A bucket is kept only if it ends before `openFromMs`: not after the bucket "now" is in, and
 //   not after the oldest row not yet written (pending or in flight: the database would merge it
 //   later). A sample recorded while the read was under way (`reads`) keeps its buckets out too.
-// - Retention deletes from the oldest row of a tier upwards (HistoryStore.applyRetention), so a
-//   bucket that starts before the oldest stored row may have lost rows: the caller passes that
-//   oldest time with every read (one indexed MIN query) and such buckets are read again. This also
-//   holds for a deletion by another server on a shared database.
+// - Retention deletes from the oldest row of a tier upwards (HistoryStore.applyRetention): the
+//   caller passes the oldest stored time with every read (one indexed MIN query), and a bucket
+//   with rows that starts before it, when it has moved since the bucket was read, is read again.
+//   This also holds for a deletion by another server on a shared database.
 // - Nothing is written anywhere: a restart starts empty.
 //
 // Bound: at most MAX_CACHED_ROWS rows over all buckets (a bucket with no rows counts as one), the
@@ -36,6 +36,8 @@ interface Entry {
   weight: number;
   /** When it was last used (a count of uses), for evicting the least recently used. */
   usedAt: number;
+  /** The oldest row stored of its tier before it was read. */
+  oldestMs: number | null;
 }
 
 interface Family {
@@ -125,9 +127,11 @@ export class WindowCache {
   private get(f: Family, startMs: number, oldestMs: number | null): Entry | undefined {
     const e = f.buckets.get(startMs);
     if (e === undefined) return undefined;
-    // Retention deletes only rows older than the oldest left: a bucket with rows that starts
-    // before it may have lost some; an empty one lost none.
-    if (e.rows.length > 0 && (oldestMs === null || startMs < oldestMs)) {
+    // Retention deletes from the oldest row up: what it deleted since the bucket was read lies in
+    // [the oldest then, the oldest now). A bucket that starts before that end and had rows may
+    // have lost some; an empty one lost none.
+    const deletedSince = oldestMs === null || e.oldestMs === null || oldestMs > e.oldestMs;
+    if (e.rows.length > 0 && deletedSince && (oldestMs === null || startMs < oldestMs)) {
       this.delete(f, startMs);
       return undefined;
     }
@@ -142,13 +146,13 @@ export class WindowCache {
     return f;
   }
 
-  private put(family: Family, startMs: number, rows: readonly unknown[]): void {
+  private put(family: Family, startMs: number, rows: readonly unknown[], oldestMs: number | null): void {
     // The family as it is now: emptied meanwhile, it may have gone.
     const f = this.family(family.name, family.lenMs, family.tier);
     this.delete(f, startMs);
     const weight = Math.max(1, rows.length);
     if (weight > this.maxRows) return;
-    f.buckets.set(startMs, { rows, weight, usedAt: ++this.uses });
+    f.buckets.set(startMs, { rows, weight, usedAt: ++this.uses, oldestMs });
     this.weight += weight;
     this.entryCount++;
     if (this.weight > this.maxRows) this.evict();
@@ -225,7 +229,8 @@ export class WindowCache {
     }
     this.misses += fetched.size;
     this.hits += kept.size;
-    for (const [b, list] of fetched) if (!read.recordedMs.some((t) => t >= b && t < b + len)) this.put(f, b, list);
+    for (const [b, list] of fetched)
+      if (!read.recordedMs.some((t) => t >= b && t < b + len)) this.put(f, b, list, q.oldestMs);
     for (let b = first; b < end; b += len) {
       const rows = (kept.get(b)?.rows as R[] | undefined) ?? fetched.get(b);
       // A kept bucket that a sample dropped while the runs were read is still as it was read.

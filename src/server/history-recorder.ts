@@ -66,7 +66,24 @@ export interface HistoryRecorderOptions {
   log?: (line: string) => void;
   /** "Now" for reading windows (default the wall clock): a replayed archive's end instead. */
   nowMs?: () => number;
+  /**
+   * Window lengths read ahead, in the background, after a window of this host that follows now
+   * is read: the Timeline's other buttons (TIMELINE_SPANS_MS), so that the first click on each
+   * finds its complete buckets kept. Off by default.
+   */
+  prefetchSpansMs?: readonly number[];
 }
+
+/** The windows the Timeline's buttons ask for (web/views/timeline.ts). */
+export const TIMELINE_SPANS_MS: readonly number[] = [
+  3_600_000,
+  21_600_000,
+  86_400_000,
+  7 * 86_400_000,
+  30 * 86_400_000,
+];
+/** A width of chart (points asked for) is read ahead at most this often. */
+const PREFETCH_EVERY_MS = 10 * 60_000;
 
 /** A process's name is written again at most this often (its last_ms says until when it lived). */
 const NAME_REFRESH_MS = 10 * 60_000;
@@ -130,6 +147,10 @@ export class HistoryRecorder {
   writeMs = 0;
   /** The complete buckets of windows read (history-cache.ts): this host's only. */
   readonly cache = new WindowCache();
+  /** The read-ahead under way, and when each number of points was last read ahead (at most 8). */
+  private prefetching: Promise<void> | null = null;
+  private readonly prefetchedAt = new Map<number, number>();
+  private closed = false;
 
   constructor(
     readonly store: HistoryStore,
@@ -264,7 +285,42 @@ export class HistoryRecorder {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    this.closed = true;
+    await this.prefetching;
     await this.flush();
+  }
+
+  /** The read-ahead under way, if any (tests wait for it). */
+  readAhead(): Promise<void> {
+    return this.prefetching ?? Promise.resolve();
+  }
+
+  /**
+   * Reads the Timeline's other windows at `points`, one after the other, in the background: what
+   * they leave is their complete buckets in the cache. At most once per PREFETCH_EVERY_MS for a
+   * number of points; one read-ahead at a time.
+   */
+  private prefetch(points: number): void {
+    const spans = this.opts.prefetchSpansMs ?? [];
+    if (spans.length === 0 || this.prefetching !== null || this.closed) return;
+    const last = this.prefetchedAt.get(points);
+    if (last !== undefined && Date.now() - last < PREFETCH_EVERY_MS) return;
+    this.prefetchedAt.delete(points);
+    this.prefetchedAt.set(points, Date.now());
+    for (const p of this.prefetchedAt.keys()) if (this.prefetchedAt.size > 8) this.prefetchedAt.delete(p);
+    this.prefetching = (async () => {
+      // After the answer that asked for it has gone out.
+      await new Promise((r) => setTimeout(r, 0));
+      for (const span of spans) {
+        if (this.closed) break;
+        const now = this.opts.nowMs?.() ?? Date.now();
+        await this.window({ fromMs: now - span, toMs: now, points }, now, { prefetch: false });
+      }
+    })()
+      .catch((e: unknown) => this.opts.log?.(`history: reading ahead: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => {
+        this.prefetching = null;
+      });
   }
 
   async applyRetention(nowMs = Date.now()): Promise<number> {
@@ -530,7 +586,7 @@ export class HistoryRecorder {
   async window(
     q: HistoryWindowQuery,
     nowMs = this.opts.nowMs?.() ?? Date.now(),
-    opts: { cached?: boolean } = {},
+    opts: { cached?: boolean; prefetch?: boolean } = {},
   ): Promise<HistoryBody> {
     const host = q.host ?? this.host;
     const local = host === this.host;
@@ -674,6 +730,8 @@ export class HistoryRecorder {
     const oldestStored = cached && tier === 2 ? sysOldest : await this.store.oldestMs(host, 2);
     const oldestPending = local ? Math.min(...[...this.pendingSystem.values()].map((r) => r.tMs)) : Infinity;
     const oldestMs = oldestStored ?? (Number.isFinite(oldestPending) ? oldestPending : null);
+    // A window that follows now (its end within a minute of it): the others are likely next.
+    if (cached && opts.prefetch !== false && Math.abs(toMs - nowMs) < 60_000) this.prefetch(points);
     return {
       type: 'history',
       v,

@@ -253,6 +253,30 @@ describe('Timeline windows from the cache', () => {
     await same(lastMs + 1000, 'after the restart');
   });
 
+  test('after a window that follows now, the other windows are read ahead', async () => {
+    const now = lastMs + 1000;
+    const ahead = new HistoryRecorder(store.history, HOST, {
+      retention: RETENTION,
+      nowMs: () => now,
+      prefetchSpansMs: [6 * HOUR, DAY, 7 * DAY],
+    });
+    await ahead.window({ fromMs: now - HOUR, toMs: now, points: 500 }, now);
+    await ahead.readAhead();
+    const misses = ahead.cache.misses;
+    assert.ok(misses > 0, 'the read-ahead filled the cache');
+    for (const span of [6 * HOUR, DAY, 7 * DAY]) {
+      const q = { fromMs: now - span, toMs: now, points: 500 };
+      const b = await ahead.window(q, now, { prefetch: false });
+      assert.deepEqual(b, await ahead.window(q, now, { cached: false }), `${span / HOUR} h`);
+    }
+    assert.equal(ahead.cache.misses, misses, 'every whole bucket of the three windows was kept');
+    // Not again at once for the same width.
+    await ahead.window({ fromMs: now - HOUR, toMs: now, points: 500 }, now);
+    await ahead.readAhead();
+    assert.equal(ahead.cache.misses, misses);
+    await ahead.close();
+  });
+
   test('another host is read from the database every time', async () => {
     const other = new HistoryRecorder(store.history, 'host-other', { retention: RETENTION });
     for (let i = 0; i < 50; i++) other.record(sample(NOW - 10 * HOUR + i * SAMPLE_MS));
