@@ -8,6 +8,8 @@
 //   paint DIR  starts `memlens serve --no-trace` on DIR and times, in Chromium, the first complete
 //        paint of each tab and the change of the timeline's window;
 //   shots DIR OUT  screenshots of the Timeline at 800×600 and 1440×900, light and dark, into OUT;
+//   clicks DIR [rounds]  like paint's window changes, 6 h, 1 d, 7 d, 30 d clicked in turn `rounds`
+//        times on one page: medians of the time to the drawn frame, the answer and the chart's build;
 //   windows DIR [rounds] [points]  the server's part of a Timeline window, in this process: CPU
 //        time (user+sys) of HistoryRecorder.window for each button's window following now, read
 //        through the cache (as serve does) and wholly from the database, interleaved, with a new
@@ -345,6 +347,49 @@ async function paint(dir: string): Promise<void> {
   }
 }
 
+async function clicks(dir: string, rounds: number): Promise<void> {
+  const serve = await startServe(['--no-trace'], { dir });
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${serve.url}#timeline`);
+    await page.click('#tab-timeline');
+    await page.waitForFunction(() => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > 0, undefined, {
+      timeout: 120_000,
+    });
+    const runs = new Map<string, [number, number, number][]>();
+    for (let r = 0; r < rounds; r++)
+      for (const label of ['6 h', '1 d', '7 d', '30 d']) {
+        const before = Number(await page.evaluate(() => document.getElementById('timeline')?.dataset.drawn ?? 0));
+        const t = await page.evaluate(() => performance.now());
+        await page.click(`#tl-spans button:text-is("${label}")`);
+        await page.waitForFunction(
+          (n: number) => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > n,
+          before,
+          { timeout: 120_000, polling: 'raf' },
+        );
+        const done = await page.evaluate(
+          () =>
+            new Promise<number>((res) =>
+              requestAnimationFrame(() => requestAnimationFrame(() => res(performance.now()))),
+            ),
+        );
+        const d = await page.evaluate(() =>
+          Object.fromEntries(Object.entries(document.getElementById('timeline')?.dataset ?? {})),
+        );
+        runs.set(label, [...(runs.get(label) ?? []), [done - t, Number(d.fetchMs), Number(d.buildMs)]]);
+      }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    for (const [label, xs] of runs)
+      console.log(
+        `clicks: ${label} drawn in ${median(xs.map((x) => x[0])).toFixed(0)} ms, answer ${median(xs.map((x) => x[1])).toFixed(0)} ms, chart built in ${median(xs.map((x) => x[2])).toFixed(0)} ms (medians of ${xs.length}; drawn ${Math.min(...xs.map((x) => x[0])).toFixed(0)}–${Math.max(...xs.map((x) => x[0])).toFixed(0)})`,
+      );
+  } finally {
+    await browser.close();
+    await serve.stop();
+  }
+}
+
 async function windowCpu(dir: string, rounds: number, points: number): Promise<void> {
   const store = await openStore(join(dir, 'events.db'));
   const host = hostname();
@@ -447,10 +492,11 @@ if (what === 'fill' && a !== undefined) await fill(a, Number(b ?? 7), Number(c ?
 else if (what === 'flush') await flushCost(Number(a ?? 300));
 else if (what === 'paint' && a !== undefined) await paint(a);
 else if (what === 'shots' && a !== undefined && b !== undefined) await shots(a, b);
+else if (what === 'clicks' && a !== undefined) await clicks(a, Number(b ?? 5));
 else if (what === 'windows' && a !== undefined) await windowCpu(a, Number(b ?? 15), Number(c ?? 720));
 else {
   console.error(
-    'usage: history.js fill DIR [days] [processes] [events] | flush [processes] | paint DIR | shots DIR OUT | windows DIR [rounds] [points]',
+    'usage: history.js fill DIR [days] [processes] [events] | flush [processes] | paint DIR | shots DIR OUT | clicks DIR [rounds] | windows DIR [rounds] [points]',
   );
   process.exitCode = 2;
 }
