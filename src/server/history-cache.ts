@@ -82,7 +82,7 @@ export class WindowCache {
   private weight = 0;
   private entryCount = 0;
   private uses = 0;
-  /** Buckets answered from the cache and read from the database (for tests and /metrics). */
+  /** Buckets answered from the cache and read from the database (for the tests and the benchmark). */
   hits = 0;
   misses = 0;
 
