@@ -54,6 +54,19 @@ interface Read {
   recordedMs: number[];
 }
 
+/**
+ * A run of buckets being read from the database: another read that misses the same buckets
+ * waits for it instead of reading them again (the Timeline's read-ahead and a click on one of its
+ * windows, at once).
+ */
+interface RunRead {
+  fromMs: number;
+  toMs: number;
+  /** Settles when the run is read; its rows by bucket are then in `rows`. */
+  done: Promise<void>;
+  rows: Map<number, unknown[]> | null;
+}
+
 export interface BucketedRead<R> {
   /** What the buckets hold: rows of one kind at one tier and bucket length (and process). */
   family: string;
@@ -80,6 +93,8 @@ export interface BucketedRead<R> {
 export class WindowCache {
   private readonly families = new Map<string, Family>();
   private readonly reads = new Set<Read>();
+  /** The runs being read, by family. */
+  private readonly runsReading = new Map<string, Set<RunRead>>();
   private weight = 0;
   private entryCount = 0;
   private uses = 0;
@@ -192,10 +207,17 @@ export class WindowCache {
     // than a few runs: one run from the first missing to the last).
     const kept = new Map<number, Entry>();
     const runs: [number, number][] = [];
+    const others = this.runsReading.get(q.family);
+    const awaited = new Map<number, RunRead>();
     for (let b = first; b < end; b += len) {
       const e = this.get(f, b, q.oldestMs);
       if (e !== undefined) {
         kept.set(b, e);
+        continue;
+      }
+      const other = others === undefined ? undefined : [...others].find((r) => r.fromMs <= b && b < r.toMs);
+      if (other !== undefined) {
+        awaited.set(b, other);
         continue;
       }
       const last = runs[runs.length - 1];
@@ -207,33 +229,65 @@ export class WindowCache {
     if (runs.length > 4 && firstRun !== undefined && lastRun !== undefined)
       runs.splice(0, runs.length, [firstRun[0], lastRun[1]]);
 
-    const out: R[] = [];
-    if (from < first) out.push(...(await q.readRest(from, first, false)));
     const read: Read = { recordedMs: [] };
     this.reads.add(read);
     const fetched = new Map<number, R[]>();
+    // Announced before any is read, so that a read starting meanwhile waits for them.
+    let mine = this.runsReading.get(q.family);
+    if (mine === undefined && runs.length > 0) this.runsReading.set(q.family, (mine = new Set()));
+    const announced = runs.map(([s, e]) => {
+      let settle = (): void => undefined;
+      const run: RunRead = { fromMs: s, toMs: e, rows: null, done: new Promise<void>((r) => (settle = r)) };
+      mine?.add(run);
+      return { run, settle };
+    });
     try {
-      for (const [s, e] of runs) {
-        const rows = await q.readRun(s, e);
-        const byBucket = new Map<number, R[]>();
-        for (let b = s; b < e; b += len) byBucket.set(b, []);
-        for (const r of rows) {
-          const b = q.bucketOf(r);
-          const list = byBucket.get(b);
-          assert(list !== undefined, `history cache: a row of bucket ${b} read for [${s}, ${e})`);
-          list.push(r);
+      for (const { run, settle } of announced) {
+        const s = run.fromMs;
+        const e = run.toMs;
+        try {
+          const rows = await q.readRun(s, e);
+          const byBucket = new Map<number, R[]>();
+          for (let b = s; b < e; b += len) byBucket.set(b, []);
+          for (const r of rows) {
+            const b = q.bucketOf(r);
+            const list = byBucket.get(b);
+            assert(list !== undefined, `history cache: a row of bucket ${b} read for [${s}, ${e})`);
+            list.push(r);
+          }
+          for (const [b, list] of byBucket) fetched.set(b, list);
+          run.rows = byBucket;
+        } finally {
+          // A read waiting for a run that failed reads those buckets itself (rows stays null).
+          mine?.delete(run);
+          settle();
         }
-        for (const [b, list] of byBucket) fetched.set(b, list);
       }
     } finally {
+      for (const { run, settle } of announced) {
+        mine?.delete(run);
+        settle();
+      }
+      if (mine !== undefined && mine.size === 0 && this.runsReading.get(q.family) === mine)
+        this.runsReading.delete(q.family);
       this.reads.delete(read);
     }
+    // The window's first bucket, when it starts inside it (only the window's part of it).
+    const out: R[] = from < first ? await q.readRest(from, first, false) : [];
+    // The buckets another read was reading: as it read them (kept by it, if they could be), or,
+    // if it failed, read here and not kept (samples recorded meanwhile were not watched for).
+    const shared = new Map<number, R[]>();
+    for (const [b, run] of awaited) {
+      await run.done;
+      const rows = run.rows?.get(b) as R[] | undefined;
+      shared.set(b, rows ?? (await q.readRun(b, b + len)));
+    }
     this.misses += fetched.size;
-    this.hits += kept.size;
+    this.hits += kept.size + shared.size;
     for (const [b, list] of fetched)
       if (!read.recordedMs.some((t) => t >= b && t < b + len)) this.put(f, b, list, q.oldestMs);
     for (let b = first; b < end; b += len) {
-      const rows = (kept.get(b)?.rows as R[] | undefined) ?? fetched.get(b);
+      const rows = (kept.get(b)?.rows as R[] | undefined) ?? fetched.get(b) ?? shared.get(b);
       // A kept bucket that a sample dropped while the runs were read is still as it was read.
       if (rows !== undefined) out.push(...rows);
     }

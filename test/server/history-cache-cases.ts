@@ -287,6 +287,24 @@ export function cacheTests(kind: BackendKind): void {
       await ahead.close();
     });
 
+    test('two reads at once read each missing bucket once, and answer the same', async () => {
+      const now = lastMs + 1000;
+      for (const span of [6 * HOUR, DAY, 7 * DAY]) {
+        const q = { fromMs: now - span, toMs: now, points: 720 };
+        const alone = new HistoryRecorder(store.history, HOST, { retention: RETENTION });
+        await alone.window(q, now);
+        const misses = alone.cache.misses;
+        await alone.close();
+        const both = new HistoryRecorder(store.history, HOST, { retention: RETENTION });
+        const [a, b] = await Promise.all([both.window(q, now), both.window(q, now)]);
+        const want = await both.window(q, now, { cached: false });
+        assert.deepEqual(a, want, `${span / HOUR} h, the first`);
+        assert.deepEqual(b, want, `${span / HOUR} h, the second`);
+        assert.equal(both.cache.misses, misses, `${span / HOUR} h: the second waited for the first one's reads`);
+        await both.close();
+      }
+    });
+
     test('another host is read from the database every time', async () => {
       const other = new HistoryRecorder(store.history, 'host-other', { retention: RETENTION });
       for (let i = 0; i < 50; i++) other.record(sample(NOW - 10 * HOUR + i * SAMPLE_MS));
