@@ -255,7 +255,12 @@ export class WindowCache {
             assert(list !== undefined, `history cache: a row of bucket ${b} read for [${s}, ${e})`);
             list.push(r);
           }
-          for (const [b, list] of byBucket) fetched.set(b, list);
+          // Kept at once (no await between the read and this), so that a read starting now finds
+          // them, and a sample recorded from now on drops them as any kept bucket.
+          for (const [b, list] of byBucket) {
+            fetched.set(b, list);
+            if (!read.recordedMs.some((t) => t >= b && t < b + len)) this.put(f, b, list, q.oldestMs);
+          }
           run.rows = byBucket;
         } finally {
           // A read waiting for a run that failed reads those buckets itself (rows stays null).
@@ -284,8 +289,6 @@ export class WindowCache {
     }
     this.misses += fetched.size;
     this.hits += kept.size + shared.size;
-    for (const [b, list] of fetched)
-      if (!read.recordedMs.some((t) => t >= b && t < b + len)) this.put(f, b, list, q.oldestMs);
     for (let b = first; b < end; b += len) {
       const rows = (kept.get(b)?.rows as R[] | undefined) ?? fetched.get(b) ?? shared.get(b);
       // A kept bucket that a sample dropped while the runs were read is still as it was read.
