@@ -7,7 +7,13 @@
 //        sample), p50/p99 over an hour of samples;
 //   paint DIR  starts `memlens serve --no-trace` on DIR and times, in Chromium, the first complete
 //        paint of each tab and the change of the timeline's window;
-//   shots DIR OUT  screenshots of the Timeline at 800×600 and 1440×900, light and dark, into OUT.
+//   shots DIR OUT  screenshots of the Timeline at 800×600 and 1440×900, light and dark, into OUT;
+//   clicks DIR [rounds]  like paint's window changes, 6 h, 1 d, 7 d, 30 d clicked in turn `rounds`
+//        times on one page: medians of the time to the drawn frame, the answer and the chart's build;
+//   windows DIR [rounds] [points]  the server's part of a Timeline window, in this process: CPU
+//        time (user+sys) of HistoryRecorder.window for each button's window following now, read
+//        through the cache (as serve does) and wholly from the database, interleaved, with a new
+//        sample of the processes recorded and written before each round (as serve's 10 s samples).
 // usage: node dist/bench/serve/history.js fill /tmp/h 7 300 1000000 && node dist/bench/serve/history.js paint /tmp/h
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
@@ -276,7 +282,11 @@ async function paint(dir: string): Promise<void> {
     spanMs['30 d'] = 30 * 86_400_000;
     for (const label of ['6 h', '1 d', '7 d', '30 d', '1 h', '7 d', '1 d', '1 h']) {
       const before = Number(await page.evaluate(() => document.getElementById('timeline')?.dataset.drawn ?? 0));
-      const t = await page.evaluate(() => performance.now());
+      // Room for this window's request (the buffer keeps 250 entries, and the page polls).
+      const t = await page.evaluate(() => {
+        performance.clearResourceTimings();
+        return performance.now();
+      });
       await page.click(`#tl-spans button:text-is("${label}")`);
       // A redraw counts only if it is of the window clicked: a refresh of the previous window (a
       // new sample arrived) can land in between.
@@ -296,8 +306,19 @@ async function paint(dir: string): Promise<void> {
       const d = await page.evaluate(() =>
         Object.fromEntries(Object.entries(document.getElementById('timeline')?.dataset ?? {})),
       );
+      // The server's part of the answer (request sent to first byte) and its size, from the
+      // resource timing of the last history request.
+      const server = await page.evaluate(() => {
+        const r = performance
+          .getEntriesByType('resource')
+          .filter((e) => e.name.includes('/api/v1/history'))
+          .pop() as PerformanceResourceTiming | undefined;
+        return r === undefined
+          ? ''
+          : `server ${(r.responseStart - r.requestStart).toFixed(0)} ms, ${(r.encodedBodySize / 1024).toFixed(0)} KiB`;
+      });
       console.log(
-        `window: ${label} drawn in ${(done - t).toFixed(0)} ms (${d.points} points from the ${d.tier} tier, ${d.series} process series; answer ${d.fetchMs} ms, chart built in ${d.buildMs} ms)`,
+        `window: ${label} drawn in ${(done - t).toFixed(0)} ms (${d.points} points from the ${d.tier} tier, ${d.series} process series; answer ${d.fetchMs} ms (${server}), chart built in ${d.buildMs} ms)`,
       );
     }
     // Zoom with the mouse wheel over the chart: the new window is fetched 150 ms after the last wheel event.
@@ -324,6 +345,113 @@ async function paint(dir: string): Promise<void> {
     await browser.close();
     await serve.stop();
   }
+}
+
+async function clicks(dir: string, rounds: number): Promise<void> {
+  const serve = await startServe(['--no-trace'], { dir });
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${serve.url}#timeline`);
+    await page.click('#tab-timeline');
+    await page.waitForFunction(() => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > 0, undefined, {
+      timeout: 120_000,
+    });
+    const runs = new Map<string, [number, number, number][]>();
+    for (let r = 0; r < rounds; r++)
+      for (const label of ['6 h', '1 d', '7 d', '30 d']) {
+        const before = Number(await page.evaluate(() => document.getElementById('timeline')?.dataset.drawn ?? 0));
+        const t = await page.evaluate(() => performance.now());
+        await page.click(`#tl-spans button:text-is("${label}")`);
+        await page.waitForFunction(
+          (n: number) => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > n,
+          before,
+          { timeout: 120_000, polling: 'raf' },
+        );
+        const done = await page.evaluate(
+          () =>
+            new Promise<number>((res) =>
+              requestAnimationFrame(() => requestAnimationFrame(() => res(performance.now()))),
+            ),
+        );
+        const d = await page.evaluate(() =>
+          Object.fromEntries(Object.entries(document.getElementById('timeline')?.dataset ?? {})),
+        );
+        runs.set(label, [...(runs.get(label) ?? []), [done - t, Number(d.fetchMs), Number(d.buildMs)]]);
+      }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    for (const [label, xs] of runs)
+      console.log(
+        `clicks: ${label} drawn in ${median(xs.map((x) => x[0])).toFixed(0)} ms, answer ${median(xs.map((x) => x[1])).toFixed(0)} ms, chart built in ${median(xs.map((x) => x[2])).toFixed(0)} ms (medians of ${xs.length}; drawn ${Math.min(...xs.map((x) => x[0])).toFixed(0)}–${Math.max(...xs.map((x) => x[0])).toFixed(0)})`,
+      );
+  } finally {
+    await browser.close();
+    await serve.stop();
+  }
+}
+
+async function windowCpu(dir: string, rounds: number, points: number): Promise<void> {
+  const store = await openStore(join(dir, 'events.db'));
+  const host = hostname();
+  const rec = new HistoryRecorder(store.history, host, { retention: DEFAULT_HISTORY_RETENTION });
+  const procs = processes(300, new SeededRandom(11));
+  const spans: [string, number][] = [
+    ['1 h', 3_600_000],
+    ['6 h', 6 * 3_600_000],
+    ['1 d', DAY],
+    ['7 d', 7 * DAY],
+    ['30 d', 30 * DAY],
+  ];
+  const cpuMs = async (f: () => Promise<unknown>): Promise<number> => {
+    const c = process.cpuUsage();
+    await f();
+    const d = process.cpuUsage(c);
+    return (d.user + d.system) / 1000;
+  };
+  const sample = async (): Promise<void> => {
+    rec.record({
+      atMs: Date.now(),
+      categories: CATEGORIES.map(([key, name]) => ({ key, name, bytes: 500 * MiB })),
+      processes: procs,
+    });
+    await rec.flush();
+  };
+  // Warm-up of the JIT: two rounds of every window uncached, not counted.
+  for (let i = 0; i < 2; i++)
+    for (const [, span] of spans) {
+      const now = Date.now();
+      await rec.window({ fromMs: now - span, toMs: now, points }, now, { cached: false });
+    }
+  const first = new Map<string, number>();
+  const cached = new Map<string, number[]>();
+  const uncached = new Map<string, number[]>();
+  for (let r = 0; r < rounds; r++) {
+    await sample();
+    for (const [label, span] of spans) {
+      const now = Date.now();
+      const q = { fromMs: now - span, toMs: now, points };
+      // Alternately first, so that neither always finds the database's pages warmer.
+      const order = r % 2 === 0 ? [true, false] : [false, true];
+      for (const c of order) {
+        const ms = await cpuMs(() => rec.window(q, now, { cached: c, prefetch: false }));
+        if (c && r === 0) first.set(label, ms);
+        else (c ? cached : uncached).set(label, [...((c ? cached : uncached).get(label) ?? []), ms]);
+      }
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  for (const [label] of spans) {
+    const c = cached.get(label) ?? [];
+    const u = uncached.get(label) ?? [];
+    console.log(
+      `window ${label} at ${points} points, CPU ms (user+sys), median of ${c.length}: from the database ${median(u).toFixed(1)} (${Math.min(...u).toFixed(1)}–${Math.max(...u).toFixed(1)}), through the cache ${median(c).toFixed(1)} (${Math.min(...c).toFixed(1)}–${Math.max(...c).toFixed(1)}); first read through the empty cache ${first.get(label)?.toFixed(1)}`,
+    );
+  }
+  console.log(
+    `cache: ${rec.cache.rows} rows in ${rec.cache.buckets} buckets; ${rec.cache.hits} buckets found, ${rec.cache.misses} read`,
+  );
+  await rec.close();
+  await store.close();
 }
 
 async function shots(dir: string, out: string): Promise<void> {
@@ -364,9 +492,11 @@ if (what === 'fill' && a !== undefined) await fill(a, Number(b ?? 7), Number(c ?
 else if (what === 'flush') await flushCost(Number(a ?? 300));
 else if (what === 'paint' && a !== undefined) await paint(a);
 else if (what === 'shots' && a !== undefined && b !== undefined) await shots(a, b);
+else if (what === 'clicks' && a !== undefined) await clicks(a, Number(b ?? 5));
+else if (what === 'windows' && a !== undefined) await windowCpu(a, Number(b ?? 15), Number(c ?? 720));
 else {
   console.error(
-    'usage: history.js fill DIR [days] [processes] [events] | flush [processes] | paint DIR | shots DIR OUT',
+    'usage: history.js fill DIR [days] [processes] [events] | flush [processes] | paint DIR | shots DIR OUT | clicks DIR [rounds] | windows DIR [rounds] [points]',
   );
   process.exitCode = 2;
 }

@@ -23,9 +23,11 @@ import {
   type HistoryStore,
   type ProcessHistoryRow,
   type ProcessNameRow,
+  type ProcessSpanRow,
   type PssBucketRow,
   type SystemHistoryRow,
 } from '../store/history.js';
+import { WindowCache } from './history-cache.js';
 
 export interface HistoryProcessInput {
   pid: number;
@@ -64,7 +66,24 @@ export interface HistoryRecorderOptions {
   log?: (line: string) => void;
   /** "Now" for reading windows (default the wall clock): a replayed archive's end instead. */
   nowMs?: () => number;
+  /**
+   * Window lengths read ahead, in the background, after a window of this host that follows now
+   * is read: the Timeline's other buttons (TIMELINE_SPANS_MS), so that the first click on each
+   * finds its complete buckets kept. Off by default.
+   */
+  prefetchSpansMs?: readonly number[];
 }
+
+/** The windows the Timeline's buttons ask for (web/views/timeline.ts). */
+export const TIMELINE_SPANS_MS: readonly number[] = [
+  3_600_000,
+  21_600_000,
+  86_400_000,
+  7 * 86_400_000,
+  30 * 86_400_000,
+];
+/** A width of chart (points asked for) is read ahead at most this often. */
+const PREFETCH_EVERY_MS = 10 * 60_000;
 
 /** A process's name is written again at most this often (its last_ms says until when it lived). */
 const NAME_REFRESH_MS = 10 * 60_000;
@@ -74,6 +93,8 @@ const RANKED = 40;
 const DEFAULT_SERIES = 6;
 /** Windows at least this long rank processes on the hour tier (a few thousand rows, not 100,000s). */
 const RANK_ON_HOURS_MS = 6 * 3_600_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 
 const sysKey = (r: { tier: number; tMs: number; category: string }): string => `${r.tier}|${r.tMs}|${r.category}`;
 const procKey = (r: { tier: number; tMs: number; pid: number; startTicks: number }): string =>
@@ -124,6 +145,12 @@ export class HistoryRecorder {
   /** Rows written, and time spent writing (for /metrics and the benchmark). */
   written = 0;
   writeMs = 0;
+  /** The complete buckets of windows read (history-cache.ts): this host's only. */
+  readonly cache = new WindowCache();
+  /** The read-ahead under way, and when each number of points was last read ahead (at most 8). */
+  private prefetching: Promise<void> | null = null;
+  private readonly prefetchedAt = new Map<number, number>();
+  private closed = false;
 
   constructor(
     readonly store: HistoryStore,
@@ -146,6 +173,7 @@ export class HistoryRecorder {
       this.dropped++;
       return;
     }
+    this.cache.recorded(s.atMs);
     const host = this.host;
     for (const c of s.categories) {
       this.labels.set(c.key, c.name);
@@ -257,11 +285,49 @@ export class HistoryRecorder {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    this.closed = true;
+    await this.prefetching;
     await this.flush();
+  }
+
+  /** The read-ahead under way, if any (tests wait for it). */
+  readAhead(): Promise<void> {
+    return this.prefetching ?? Promise.resolve();
+  }
+
+  /**
+   * Reads the Timeline's other windows at `points`, one after the other, in the background: what
+   * they leave is their complete buckets in the cache. At most once per PREFETCH_EVERY_MS for a
+   * number of points; one read-ahead at a time.
+   */
+  private prefetch(points: number): void {
+    const spans = this.opts.prefetchSpansMs ?? [];
+    if (spans.length === 0 || this.prefetching !== null || this.closed) return;
+    const last = this.prefetchedAt.get(points);
+    if (last !== undefined && Date.now() - last < PREFETCH_EVERY_MS) return;
+    this.prefetchedAt.delete(points);
+    this.prefetchedAt.set(points, Date.now());
+    for (const p of this.prefetchedAt.keys()) if (this.prefetchedAt.size > 8) this.prefetchedAt.delete(p);
+    this.prefetching = (async () => {
+      // After the answer that asked for it has gone out.
+      await new Promise((r) => setTimeout(r, 0));
+      for (const span of spans) {
+        if (this.closed) break;
+        const now = this.opts.nowMs?.() ?? Date.now();
+        await this.window({ fromMs: now - span, toMs: now, points }, now, { prefetch: false });
+      }
+    })()
+      .catch((e: unknown) => this.opts.log?.(`history: reading ahead: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => {
+        this.prefetching = null;
+      });
   }
 
   async applyRetention(nowMs = Date.now()): Promise<number> {
     const r = await this.store.applyRetention(this.opts.retention, nowMs, [this.host]);
+    // The cache would find out by the oldest row at the next read; this frees the memory now.
+    for (const t of HISTORY_TIERS)
+      this.cache.deletedBefore(t.tier, Math.floor(nowMs - tierRetentionMs(this.opts.retention, t.tier)));
     return r.deletedRows;
   }
 
@@ -288,14 +354,91 @@ export class HistoryRecorder {
   }
 
   /**
+   * Where a tier's buckets may still change: the start of the bucket now is in, or the oldest row
+   * of that tier not yet written (pending or in flight) when it is older. The cache keeps only
+   * buckets that end before it.
+   */
+  private openFromMs(tier: number, table: 'system' | 'process', nowMs: number): number {
+    const len = HISTORY_TIERS[tier]?.bucketMs ?? 0;
+    let open = len > 0 ? Math.floor(nowMs / len) * len : nowMs;
+    const rows =
+      table === 'system'
+        ? [this.pendingSystem.values(), this.inFlight?.system ?? []]
+        : [this.pendingProcess.values(), this.inFlight?.processes ?? []];
+    for (const list of rows) for (const r of list) if (r.tier === tier && r.tMs < open) open = r.tMs;
+    return open;
+  }
+
+  /**
+   * Every process instance's highest PSS over [fromMs, toMs] of one tier and its first and last
+   * bucket there, as stored (HistoryStore.rankingSpans). On the hour tier, for this host, from the
+   * cache: whole days and hours as kept, one row per instance and block, merged here.
+   */
+  private async storedSpans(
+    host: string,
+    tier: number,
+    fromMs: number,
+    toMs: number,
+    cached: boolean,
+    nowMs: number,
+  ): Promise<ProcessSpanRow[]> {
+    if (!cached || tier !== 2) return this.store.rankingSpans(host, tier, fromMs, toMs);
+    const open = this.openFromMs(tier, 'process', nowMs);
+    const oldestMs = await this.store.oldestMs(host, tier, 'history_process');
+    const common = { tier, openFromMs: open, oldestMs };
+    const rows = await this.cache.read<ProcessSpanRow>({
+      ...common,
+      family: 'rank-day',
+      lenMs: DAY_MS,
+      fromMs,
+      toMs,
+      bucketOf: (r) => Math.floor(r.firstMs / DAY_MS) * DAY_MS,
+      readRun: (f, t) => this.store.rankingSpans(host, tier, f, t, { toExclusive: true, perMs: DAY_MS }),
+      // The parts of days at the window's ends, by the hour.
+      readRest: (f, t, inclusive) =>
+        this.cache.read<ProcessSpanRow>({
+          ...common,
+          family: 'rank-hour',
+          lenMs: HOUR_MS,
+          fromMs: f,
+          toMs: t,
+          toExclusive: !inclusive,
+          bucketOf: (r) => Math.floor(r.firstMs / HOUR_MS) * HOUR_MS,
+          readRun: (f2, t2) => this.store.rankingSpans(host, tier, f2, t2, { toExclusive: true, perMs: HOUR_MS }),
+          readRest: (f2, t2, inc2) => this.store.rankingSpans(host, tier, f2, t2, { toExclusive: !inc2 }),
+        }),
+    });
+    const byInst = new Map<string, ProcessSpanRow>();
+    for (const r of rows) {
+      const k = instKey(r.pid, r.startTicks);
+      const e = byInst.get(k);
+      if (e === undefined) byInst.set(k, { ...r });
+      else {
+        e.pssMaxKib = Math.max(e.pssMaxKib, r.pssMaxKib);
+        e.firstMs = Math.min(e.firstMs, r.firstMs);
+        e.lastMs = Math.max(e.lastMs, r.lastMs);
+      }
+    }
+    return [...byInst.values()];
+  }
+
+  /**
    * The `limit` process instances of highest PSS over a window, each with its first and last
    * bucket: the stored figures (aggregated by the database), then the rows not yet written merged
    * in, as the rows themselves would merge (a bucket's mean weighted by its samples). The ends are
    * read for those instances only.
    */
-  private async ranking(host: string, tier: number, fromMs: number, toMs: number, limit: number): Promise<Ranked[]> {
+  private async ranking(
+    host: string,
+    tier: number,
+    fromMs: number,
+    toMs: number,
+    limit: number,
+    cached: boolean,
+    nowMs: number,
+  ): Promise<Ranked[]> {
     const spans = new Map<string, { pid: number; startTicks: number; max: number; firstMs: number; lastMs: number }>();
-    for (const r of await this.store.rankingSpans(host, tier, fromMs, toMs))
+    for (const r of await this.storedSpans(host, tier, fromMs, toMs, cached, nowMs))
       spans.set(instKey(r.pid, r.startTicks), {
         pid: r.pid,
         startTicks: r.startTicks,
@@ -320,7 +463,9 @@ export class HistoryRecorder {
         e.lastMs = Math.max(e.lastMs, r.tMs);
       }
     }
-    const top = [...spans.values()].sort((a, b) => b.max - a.max || a.pid - b.pid).slice(0, limit);
+    const top = [...spans.values()]
+      .sort((a, b) => b.max - a.max || a.pid - b.pid || a.startTicks - b.startTicks)
+      .slice(0, limit);
     const endKey = (tMs: number, pid: number, startTicks: number): string => `${tMs}|${instKey(pid, startTicks)}`;
     const ends = new Map<string, BucketMean | null>();
     for (const p of top) for (const tMs of [p.firstMs, p.lastMs]) ends.set(endKey(tMs, p.pid, p.startTicks), null);
@@ -368,11 +513,35 @@ export class HistoryRecorder {
     toMs: number,
     pids: readonly number[],
     bucketMs: number,
+    cached: boolean,
+    nowMs: number,
   ): Promise<PssBucketRow[]> {
     // One tier throughout: a bucket is known by its time and process instance.
     const key = (r: PssBucketRow): string => `${r.tMs}|${instKey(r.pid, r.startTicks)}`;
     const map = new Map<string, PssBucketRow>();
-    for (const r of await this.store.pssSeries(host, tier, fromMs, toMs, pids, bucketMs)) map.set(key(r), r);
+    let stored: PssBucketRow[];
+    if (cached) {
+      const openFromMs = this.openFromMs(tier, 'process', nowMs);
+      const oldestMs = await this.store.oldestMs(host, tier, 'history_process');
+      stored = [];
+      for (const pid of new Set(pids))
+        stored.push(
+          ...(await this.cache.read<PssBucketRow>({
+            family: `line|${tier}|${bucketMs}|${pid}`,
+            tier,
+            lenMs: bucketMs,
+            fromMs,
+            toMs,
+            openFromMs,
+            oldestMs,
+            bucketOf: (r) => Math.floor(r.tMs / bucketMs) * bucketMs,
+            readRun: (f, t) => this.store.pssSeries(host, tier, f, t, [pid], bucketMs, { toExclusive: true }),
+            readRest: (f, t, inclusive) =>
+              this.store.pssSeries(host, tier, f, t, [pid], bucketMs, { toExclusive: !inclusive }),
+          })),
+        );
+    } else stored = await this.store.pssSeries(host, tier, fromMs, toMs, pids, bucketMs);
+    for (const r of stored) map.set(key(r), r);
     for (const r of this.pendingProcessRows(host, tier, fromMs, toMs, new Set(pids))) {
       const t = Math.floor(r.tMs / bucketMs) * bucketMs;
       const row: PssBucketRow = {
@@ -410,10 +579,18 @@ export class HistoryRecorder {
     return tier;
   }
 
-  /** A window of the history for the timeline. */
-  async window(q: HistoryWindowQuery, nowMs = this.opts.nowMs?.() ?? Date.now()): Promise<HistoryBody> {
+  /**
+   * A window of the history for the timeline. This host's windows keep their complete buckets in
+   * the cache (`cached`: false reads everything from the database, as the tests compare).
+   */
+  async window(
+    q: HistoryWindowQuery,
+    nowMs = this.opts.nowMs?.() ?? Date.now(),
+    opts: { cached?: boolean; prefetch?: boolean } = {},
+  ): Promise<HistoryBody> {
     const host = q.host ?? this.host;
     const local = host === this.host;
+    const cached = local && opts.cached !== false;
     const toMs = q.toMs ?? nowMs;
     let fromMs = q.fromMs ?? toMs - 3_600_000;
     if (fromMs >= toMs) fromMs = toMs - 60_000;
@@ -430,15 +607,36 @@ export class HistoryRecorder {
     // merged in below). A tier of buckets holds at most one time per bucket, so the count is
     // asked only where it could pass the points.
     let bucket = tierBucket;
+    const sysOpen = cached ? this.openFromMs(tier, 'system', nowMs) : 0;
+    const sysOldest = cached ? await this.store.oldestMs(host, tier) : null;
     if (tierBucket === 0 || span / tierBucket + 1 > points) {
-      const stored = await this.store.systemTimes(host, tier, lo, toMs);
+      const stored = cached
+        ? await this.cachedSystemTimes(host, tier, lo, toMs, sysOpen, sysOldest)
+        : await this.store.systemTimes(host, tier, lo, toMs);
       const pendingNow = this.pendingSystemRows(host, tier, lo, toMs);
       const later = new Set(
         pendingNow.filter((r) => stored.lastMs === null || r.tMs > stored.lastMs).map((r) => r.tMs),
       );
       if (stored.count + later.size > points) bucket = outputBucketMs(tierBucket, span, points);
     }
-    const sys = await this.store.systemBuckets(host, tier, lo, toMs, bucket === tierBucket ? 0 : bucket);
+    // Merged (bucket wider than the tier's) or as stored; either way, kept by buckets of `bucket`.
+    const readSys = (f: number, t: number, toExclusive: boolean): Promise<SystemHistoryRow[]> =>
+      this.store.systemBuckets(host, tier, f, t, bucket === tierBucket ? 0 : bucket, { toExclusive });
+    const sys =
+      cached && bucket > 0
+        ? await this.cache.read<SystemHistoryRow>({
+            family: `sys|${tier}|${bucket}`,
+            tier,
+            lenMs: bucket,
+            fromMs: lo,
+            toMs,
+            openFromMs: sysOpen,
+            oldestMs: sysOldest,
+            bucketOf: (r) => Math.floor(r.tMs / bucket) * bucket,
+            readRun: (f, t) => readSys(f, t, true),
+            readRest: (f, t, inclusive) => readSys(f, t, !inclusive),
+          })
+        : await readSys(lo, toMs, false);
     // Read after the stored rows, as a batch leaves the pending rows only once it is committed.
     const pending = this.pendingSystemRows(host, tier, lo, toMs);
     const keys = local ? [...this.labels.keys()] : [];
@@ -472,7 +670,15 @@ export class HistoryRecorder {
     const procBucket = HISTORY_TIERS[procTier]?.bucketMs ?? 60_000;
     const rankTier = span >= RANK_ON_HOURS_MS ? 2 : procTier;
     const rankBucket = HISTORY_TIERS[rankTier]?.bucketMs ?? 60_000;
-    const top = await this.ranking(host, rankTier, Math.floor(fromMs / rankBucket) * rankBucket, toMs, RANKED);
+    const top = await this.ranking(
+      host,
+      rankTier,
+      Math.floor(fromMs / rankBucket) * rankBucket,
+      toMs,
+      RANKED,
+      cached,
+      nowMs,
+    );
     const wanted = q.pids ?? top.slice(0, DEFAULT_SERIES).map((p) => ({ pid: p.pid, startTicks: p.startTicks }));
     const names = await this.namesOf(host, [...top, ...wanted]);
     const nameOf = (pid: number, st: number): string => names.get(instKey(pid, st)) ?? `pid ${pid}`;
@@ -494,6 +700,8 @@ export class HistoryRecorder {
       toMs,
       wanted.map((w) => w.pid),
       seriesBucket,
+      cached,
+      nowMs,
     );
     const byInst = new Map<string, Map<string, PssBucketRow>>();
     for (const r of seriesRows) {
@@ -519,9 +727,11 @@ export class HistoryRecorder {
       return { pid: w.pid, startTicks: w.startTicks, name: nameOf(w.pid, w.startTicks), points: pts };
     });
 
-    const oldestStored = await this.store.oldestMs(host, 2);
+    const oldestStored = cached && tier === 2 ? sysOldest : await this.store.oldestMs(host, 2);
     const oldestPending = local ? Math.min(...[...this.pendingSystem.values()].map((r) => r.tMs)) : Infinity;
     const oldestMs = oldestStored ?? (Number.isFinite(oldestPending) ? oldestPending : null);
+    // A window that follows now (its end within a minute of it): the others are likely next.
+    if (cached && opts.prefetch !== false && Math.abs(toMs - nowMs) < 60_000) this.prefetch(points);
     return {
       type: 'history',
       v,
@@ -537,6 +747,37 @@ export class HistoryRecorder {
       seriesBucketMs: seriesBucket,
       oldestMs,
     };
+  }
+
+  /** HistoryStore.systemTimes from blocks of an hour (a day on the hour tier), the complete ones kept. */
+  private async cachedSystemTimes(
+    host: string,
+    tier: number,
+    fromMs: number,
+    toMs: number,
+    openFromMs: number,
+    oldestMs: number | null,
+  ): Promise<{ count: number; lastMs: number | null }> {
+    const lenMs = tier === 2 ? DAY_MS : HOUR_MS;
+    const blocks = await this.cache.read<{ tMs: number; count: number; lastMs: number }>({
+      family: `times|${tier}`,
+      tier,
+      lenMs,
+      fromMs,
+      toMs,
+      openFromMs,
+      oldestMs,
+      bucketOf: (r) => r.tMs,
+      readRun: (f, t) => this.store.systemTimesPer(host, tier, f, t, lenMs, { toExclusive: true }),
+      readRest: (f, t, inclusive) => this.store.systemTimesPer(host, tier, f, t, lenMs, { toExclusive: !inclusive }),
+    });
+    let count = 0;
+    let lastMs: number | null = null;
+    for (const b of blocks) {
+      count += b.count;
+      lastMs = lastMs === null ? b.lastMs : Math.max(lastMs, b.lastMs);
+    }
+    return { count, lastMs };
   }
 
   private async namesOf(

@@ -35,7 +35,7 @@ import { feedFromTracer } from './adapters/tracer-feed.js';
 import { createDashboardServer } from './app.js';
 import { PagesService } from './pages-service.js';
 import { DirtyWatchState, startDirtyWatch, type DirtyWatchConfig, type RunningDirtyWatch } from './dirty-watch.js';
-import { HistoryRecorder } from './history-recorder.js';
+import { HistoryRecorder, TIMELINE_SPANS_MS } from './history-recorder.js';
 import { LiveState } from './live-state.js';
 import { AdaptiveSampler } from './sampler.js';
 import { createAccessPolicy } from './security.js';
@@ -141,6 +141,7 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
     retention: o.historyRetention ?? DEFAULT_HISTORY_RETENTION,
     flushEveryMs: o.historyFlushMs,
     log: o.log,
+    prefetchSpansMs: TIMELINE_SPANS_MS,
   });
   // The in-memory per-process histories (the sparklines' ProcessHistory and the detail view's
   // points) start with the stored last hour, one point a minute: a restart keeps their past. Both

@@ -149,6 +149,14 @@ export function mergeBucketMean(a: BucketMean, b: BucketMean): BucketMean {
   return { tMs: a.tMs, pssAvgKib: meanOf(a.pssAvgKib, a.n, b.pssAvgKib, b.n), n: a.n + b.n };
 }
 
+/**
+ * The end of a range of bucket times: `t_ms <= toMs` (the window's end, as asked), or
+ * `t_ms < toMs` when `toExclusive` (a run of whole buckets, as the Timeline's cache reads them).
+ */
+export interface RangeEnd {
+  toExclusive?: boolean;
+}
+
 // Rows per INSERT: 12 parameters a row stays far below SQLite's 32,766 and MySQL's packet limit.
 const ROWS_PER_INSERT = 500;
 
@@ -261,14 +269,20 @@ export class HistoryStore {
   }
 
   /** The categories' rows of one tier in [fromMs, toMs], oldest first. */
-  async system(host: string, tier: number, fromMs: number, toMs: number): Promise<SystemHistoryRow[]> {
+  async system(
+    host: string,
+    tier: number,
+    fromMs: number,
+    toMs: number,
+    end: RangeEnd = {},
+  ): Promise<SystemHistoryRow[]> {
     const rows = await this.db
       .selectFrom('history_system')
       .select(['t_ms', 'category', 'n', 'avg_kib', 'min_kib', 'max_kib'])
       .where('host', '=', host)
       .where('tier', '=', tier)
       .where('t_ms', '>=', Math.floor(fromMs))
-      .where('t_ms', '<=', Math.ceil(toMs))
+      .where('t_ms', end.toExclusive === true ? '<' : '<=', Math.ceil(toMs))
       .orderBy('t_ms')
       .execute();
     return rows.map((r) => ({
@@ -305,6 +319,36 @@ export class HistoryStore {
   }
 
   /**
+   * systemTimes for each block of `perMs` (keyed by its start) of [fromMs, toMs]: a window's count
+   * is the sum over its blocks, each block's count kept once complete.
+   */
+  async systemTimesPer(
+    host: string,
+    tier: number,
+    fromMs: number,
+    toMs: number,
+    perMs: number,
+    end: RangeEnd = {},
+  ): Promise<{ tMs: number; count: number; lastMs: number }[]> {
+    assert(Number.isSafeInteger(perMs) && perMs > 0, `history: block ${perMs} ms is not an integer`);
+    const div = this.dialect === 'sqlite' ? '/' : 'DIV';
+    const rows = await this.db
+      .selectFrom('history_system')
+      .select((eb) => [
+        sql.raw<Int64Out>(`(t_ms ${div} ${perMs}) * ${perMs}`).as('t'),
+        eb.fn.count<Int64Out>('t_ms').distinct().as('count'),
+        eb.fn.max<Int64Out>('t_ms').as('last'),
+      ])
+      .where('host', '=', host)
+      .where('tier', '=', tier)
+      .where('t_ms', '>=', Math.floor(fromMs))
+      .where('t_ms', end.toExclusive === true ? '<' : '<=', Math.ceil(toMs))
+      .groupBy(sql`t`)
+      .execute();
+    return rows.map((r) => ({ tMs: dbToNumber(r.t), count: dbToNumber(r.count), lastMs: dbToNumber(r.last) }));
+  }
+
+  /**
    * The categories' rows of one tier in [fromMs, toMs] merged by the database into buckets of
    * `bucketMs` (each keyed by its start, a multiple of `bucketMs`), oldest first; merged as
    * mergeSystemRow merges (the mean weighted by sample counts, rounded down). A day of the minute
@@ -318,8 +362,9 @@ export class HistoryStore {
     fromMs: number,
     toMs: number,
     bucketMs: number,
+    end: RangeEnd = {},
   ): Promise<SystemHistoryRow[]> {
-    if (bucketMs <= 0) return this.system(host, tier, fromMs, toMs);
+    if (bucketMs <= 0) return this.system(host, tier, fromMs, toMs, end);
     // Written into the SQL text, not bound: SQLite divides integers only when both are integers,
     // and a bound JavaScript number may arrive as a REAL.
     assert(Number.isSafeInteger(bucketMs), `history: bucket ${bucketMs} ms is not an integer`);
@@ -338,7 +383,7 @@ export class HistoryStore {
       .where('host', '=', host)
       .where('tier', '=', tier)
       .where('t_ms', '>=', Math.floor(fromMs))
-      .where('t_ms', '<=', Math.ceil(toMs))
+      .where('t_ms', end.toExclusive === true ? '<' : '<=', Math.ceil(toMs))
       .groupBy([sql`t`, 'category'])
       .orderBy(sql`t`)
       .execute();
@@ -408,6 +453,7 @@ export class HistoryStore {
     toMs: number,
     pids: readonly number[],
     bucketMs = 0,
+    end: RangeEnd = {},
   ): Promise<PssBucketRow[]> {
     const tierBucketMs = HISTORY_TIERS[tier]?.bucketMs ?? 0;
     const merge = bucketMs > tierBucketMs;
@@ -421,7 +467,7 @@ export class HistoryStore {
         .where('tier', '=', tier)
         .where('pid', '=', pid)
         .where('t_ms', '>=', Math.floor(fromMs))
-        .where('t_ms', '<=', Math.ceil(toMs));
+        .where('t_ms', end.toExclusive === true ? '<' : '<=', Math.ceil(toMs));
       const rows = merge
         ? await range
             .select((eb) => [
@@ -456,7 +502,20 @@ export class HistoryStore {
    * every row of the window instead (50,400 rows for 7 days of 300 processes on the hour tier)
    * cost 0.5–1.5 s of the server's thread, most of it in building and collecting the row objects.
    */
-  async rankingSpans(host: string, tier: number, fromMs: number, toMs: number): Promise<ProcessSpanRow[]> {
+  async rankingSpans(
+    host: string,
+    tier: number,
+    fromMs: number,
+    toMs: number,
+    opts: RangeEnd & {
+      /** Spans within each block of this length (keyed by the block's start): what the cache keeps. */
+      perMs?: number;
+    } = {},
+  ): Promise<ProcessSpanRow[]> {
+    const perMs = opts.perMs ?? 0;
+    assert(Number.isSafeInteger(perMs), `history: block ${perMs} ms is not an integer`);
+    const div = this.dialect === 'sqlite' ? '/' : 'DIV';
+    const grouped = ['pid', 'start_ticks'] as const;
     const rows = await this.db
       .selectFrom('history_process')
       .select(['pid', 'start_ticks'])
@@ -468,8 +527,9 @@ export class HistoryStore {
       .where('host', '=', host)
       .where('tier', '=', tier)
       .where('t_ms', '>=', Math.floor(fromMs))
-      .where('t_ms', '<=', Math.ceil(toMs))
-      .groupBy(['pid', 'start_ticks'])
+      .where('t_ms', opts.toExclusive === true ? '<' : '<=', Math.ceil(toMs))
+      // Written into the SQL text, as in systemBuckets.
+      .groupBy(perMs > 0 ? [sql.raw(`t_ms ${div} ${perMs}`), ...grouped] : [...grouped])
       .execute();
     return rows.map((r) => ({
       pid: dbToNumber(r.pid),
@@ -482,43 +542,43 @@ export class HistoryStore {
 
   /**
    * The mean PSS of the given buckets of one tier (those stored): the ends of the spans of the
-   * processes a Timeline shows, read for those few only, one query per process instance through
-   * the index by process (host, tier, pid, t_ms, …, which holds the figures). Reading both ends of
-   * every instance in the ranking's own statement (correlated subqueries) cost four lookups for
-   * each of about 1,000 instances a day; one statement with an OR of every bucket's key made
-   * SQLite, planning with the values unknown, read the whole tier through that index.
+   * processes a Timeline shows, read for those few only, one query per bucket time (most shown
+   * processes share the window's first and last buckets): `t_ms = ? AND pid IN (…)`, a range of
+   * the primary key. Reading both ends of every instance in the ranking's own statement
+   * (correlated subqueries) cost four lookups for each of about 1,000 instances a day; one
+   * statement with an OR of every bucket's key made SQLite, planning with the values unknown, read
+   * the whole tier through the index by process; one query per instance was 40–80 queries.
    */
   async bucketMeans(
     host: string,
     tier: number,
     buckets: readonly { pid: number; startTicks: number; tMs: number }[],
   ): Promise<(BucketMean & { pid: number; startTicks: number })[]> {
-    const byInstance = new Map<string, { pid: number; startTicks: number; times: number[] }>();
+    const byTime = new Map<number, Map<string, { pid: number; startTicks: number }>>();
     for (const b of buckets) {
-      const k = `${b.pid}:${b.startTicks}`;
-      const e = byInstance.get(k);
-      if (e === undefined) byInstance.set(k, { pid: b.pid, startTicks: b.startTicks, times: [b.tMs] });
-      else if (!e.times.includes(b.tMs)) e.times.push(b.tMs);
+      let m = byTime.get(b.tMs);
+      if (m === undefined) byTime.set(b.tMs, (m = new Map<string, { pid: number; startTicks: number }>()));
+      m.set(`${b.pid}:${b.startTicks}`, { pid: b.pid, startTicks: b.startTicks });
     }
     const out: (BucketMean & { pid: number; startTicks: number })[] = [];
-    for (const e of byInstance.values()) {
-      const rows = await this.db
-        .selectFrom('history_process')
-        .select(['t_ms', 'pss_avg_kib', 'n'])
-        .where('host', '=', host)
-        .where('tier', '=', tier)
-        .where('pid', '=', e.pid)
-        .where('t_ms', 'in', e.times)
-        .where('start_ticks', '=', e.startTicks)
-        .execute();
-      for (const r of rows)
-        out.push({
-          tMs: dbToNumber(r.t_ms),
-          pid: e.pid,
-          startTicks: e.startTicks,
-          pssAvgKib: dbToNumber(r.pss_avg_kib),
-          n: dbToNumber(r.n),
-        });
+    for (const [tMs, insts] of byTime) {
+      const pids = [...new Set([...insts.values()].map((i) => i.pid))];
+      for (let i = 0; i < pids.length; i += ROWS_PER_INSERT) {
+        const rows = await this.db
+          .selectFrom('history_process')
+          .select(['pid', 'start_ticks', 'pss_avg_kib', 'n'])
+          .where('host', '=', host)
+          .where('tier', '=', tier)
+          .where('t_ms', '=', tMs)
+          .where('pid', 'in', pids.slice(i, i + ROWS_PER_INSERT))
+          .execute();
+        for (const r of rows) {
+          const pid = dbToNumber(r.pid);
+          const startTicks = dbToNumber(r.start_ticks);
+          if (!insts.has(`${pid}:${startTicks}`)) continue;
+          out.push({ tMs, pid, startTicks, pssAvgKib: dbToNumber(r.pss_avg_kib), n: dbToNumber(r.n) });
+        }
+      }
     }
     return out;
   }
@@ -547,10 +607,14 @@ export class HistoryStore {
     return out;
   }
 
-  /** The oldest bucket of a tier for a host; null when the tier is empty. */
-  async oldestMs(host: string, tier: number): Promise<number | null> {
+  /** The oldest bucket of a tier for a host (of the categories, or of the processes); null when the tier is empty. */
+  async oldestMs(
+    host: string,
+    tier: number,
+    table: 'history_system' | 'history_process' = 'history_system',
+  ): Promise<number | null> {
     const r = await this.db
-      .selectFrom('history_system')
+      .selectFrom(table)
       .select((eb) => eb.fn.min<Int64Out | null>('t_ms').as('m'))
       .where('host', '=', host)
       .where('tier', '=', tier)

@@ -502,7 +502,11 @@ export class TimelineView {
         ],
         series,
       },
-      { notMerge: true },
+      // After the first draw, the options are merged into the chart's and only the series are
+      // replaced (matched by id): ECharts keeps its grids, axes, legends and zoom instead of
+      // building them anew for every window (notMerge did). Every option set once is set on every
+      // draw, so nothing of the previous window stays.
+      this.drawnAxes === null ? { notMerge: true } : { replaceMerge: ['series'] },
     );
     this.drawnAxes = { fromMs: from, toMs: to, yMax: yScales.map((a) => a?.max ?? 0) };
     // How long building the chart took (ECharts paints it in the next frame): the benchmark splits
@@ -573,9 +577,9 @@ function processLine(
   return out;
 }
 
-/** ECharts' bounds and interval for a scale; an empty axis keeps ECharts' own. */
-function scaleOf(a: AxisScale | null): Record<string, number> {
-  return a === null ? {} : { min: 0, max: a.max, interval: a.step };
+/** ECharts' bounds and interval for a scale; an empty axis has ECharts' own (null: not set). */
+function scaleOf(a: AxisScale | null): Record<string, number | null> {
+  return a === null ? { min: null, max: null, interval: null } : { min: 0, max: a.max, interval: a.step };
 }
 
 function rank(key: string): number {
