@@ -150,7 +150,10 @@ export class LiveHub {
     };
     this.clients.add(client);
     socket.on('pong', () => (client.alive = true));
-    socket.on('close', () => this.clients.delete(client));
+    socket.on('close', () => {
+      this.clients.delete(client);
+      this.retainEvents();
+    });
     socket.on('error', (e) => this.opts.log('websocket error', e));
     socket.on('message', (raw: RawData) => this.receive(client, raw));
     const hello: HelloMessage = {
@@ -191,6 +194,16 @@ export class LiveHub {
     // The page says which rounds it holds (it loaded them over HTTP): only newer ones are sent.
     client.dirtySent = -1;
     client.dirtyRound = r.data.dirty?.afterRound ?? 0;
+    // At once, not at the next tick: the calls made from now on are this client's to receive.
+    this.retainEvents();
+  }
+
+  /** Tells the live state which events the clients following calls still need (none without one). */
+  private retainEvents(): void {
+    let oldest: number | null = null;
+    for (const c of this.clients)
+      if (c.sub?.calls !== undefined && (oldest === null || c.lastSeq < oldest)) oldest = c.lastSeq;
+    this.opts.views.state.retainEventsAfter(oldest);
   }
 
   private heartbeat(): void {
@@ -207,6 +220,7 @@ export class LiveHub {
 
   private async tick(): Promise<void> {
     await Promise.all([...this.clients].map((c) => this.update(c)));
+    this.retainEvents();
   }
 
   private async update(c: Client): Promise<void> {

@@ -64,6 +64,13 @@ export class LiveState {
 
   private readonly recent: Ring<SequencedEvent>;
   private lastSeq = 0;
+  /**
+   * Whether a live reader (a page following the calls) may still ask for new events. Without one,
+   * an event is counted and not kept: held for nobody, the newest 100,000 of them lived for
+   * minutes, long enough for the garbage collector to copy each one twice and move it to the old
+   * generation, where only a full collection frees it.
+   */
+  private eventsWanted = false;
   private readonly eventsByCall = new Map<MemCall, number>(MEM_CALLS.map((c) => [c, 0]));
 
   constructor(opts: LiveStateOptions) {
@@ -182,9 +189,21 @@ export class LiveState {
 
   addEvents(events: readonly MemEvent[]): void {
     for (const event of events) {
-      this.recent.push({ seq: ++this.lastSeq, event });
+      ++this.lastSeq;
+      if (this.eventsWanted) this.recent.push({ seq: this.lastSeq, event });
       this.eventsByCall.set(event.call, (this.eventsByCall.get(event.call) ?? 0) + 1);
     }
+  }
+
+  /**
+   * What the live readers still need: the events after `afterSeq` (the oldest position among the
+   * readers), or none (null: no reader). Events up to it are let go, and with no reader the new
+   * ones are only counted; a reader that starts asks from newestSeq on, so it misses nothing.
+   */
+  retainEventsAfter(afterSeq: number | null): void {
+    this.eventsWanted = afterSeq !== null;
+    const through = afterSeq ?? this.lastSeq;
+    this.recent.dropOldestWhile((e) => e.seq <= through);
   }
 
   // ---- readers ------------------------------------------------------------------------------
@@ -282,12 +301,14 @@ export class LiveState {
    * in-memory ring before they could be delivered.
    */
   eventsAfter(afterSeq: number): { events: SequencedEvent[]; gap: number } {
-    const all = this.recent.toArray();
-    const oldest = all[0]?.seq ?? this.lastSeq + 1;
+    // Read in place, newest first: a copy of the whole ring (up to 100,000 entries) per reader and
+    // tick was most of what a page following the calls cost.
+    const ring = this.recent;
+    const oldest = ring.at(0)?.seq ?? this.lastSeq + 1;
     const gap = Math.max(0, oldest - afterSeq - 1);
     const out: SequencedEvent[] = [];
-    for (let i = all.length - 1; i >= 0; i--) {
-      const e = all[i];
+    for (let i = ring.length - 1; i >= 0; i--) {
+      const e = ring.at(i);
       if (e === undefined || e.seq <= afterSeq) break;
       out.push(e);
     }
