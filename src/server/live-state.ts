@@ -13,7 +13,7 @@ import type {
   TimelinePoint,
   TracingState,
 } from '../wire/messages.js';
-import { buildProcessRows, memPlusSwapBytes, processPie } from './aggregate.js';
+import { memPlusSwapBytes, processPie, ProcessRowsBuilder } from './aggregate.js';
 import type { FreshReading, SystemSample, TracedProcess } from './inputs.js';
 import { InMemoryProcessHistory } from './process-history.js';
 import type { ProcessHistory } from './process-history.js';
@@ -50,6 +50,10 @@ export class LiveState {
   private samplerState: SamplerState = initialSamplerState();
   private readonly versions: Record<Part, number> = { status: 0, processes: 0, ledger: 0, timeline: 0 };
   private rowsCache: { version: number; rows: ProcessRow[] } | null = null;
+  /** Keeps the row objects of processes whose inputs did not change (see ProcessRowsBuilder). */
+  private readonly rowsBuilder = new ProcessRowsBuilder();
+  /** The pids the last sample listed (goneSinceSample), built once per sample. */
+  private sampledPids: { sample: SystemSample; pids: Set<number> } | null = null;
   /** Figures read after the last sample (process detail), by pid; cleared by the next sample. */
   private readonly fresh = new Map<number, FreshReading>();
   /** When each pid of the tracer's accounting first appeared in it (bounded by that accounting). */
@@ -159,7 +163,15 @@ export class LiveState {
   }
 
   applyTrace(rows: readonly TracedProcess[], atMs: number): void {
-    this.traced = new Map(rows.map((r) => [r.pid, r]));
+    // A process whose figures did not move keeps its object: its row is then kept as it was
+    // (ProcessRowsBuilder), and the live hub sends only the rows of the processes that moved.
+    const before = this.traced;
+    this.traced = new Map(
+      rows.map((r) => {
+        const was = before?.get(r.pid);
+        return [r.pid, was !== undefined && sameTraced(was, r) ? was : r];
+      }),
+    );
     for (const r of rows) if (!this.tracedSince.has(r.pid)) this.tracedSince.set(r.pid, atMs);
     for (const pid of this.tracedSince.keys()) if (!this.traced.has(pid)) this.tracedSince.delete(pid);
     this.tracedAtMs = atMs;
@@ -235,7 +247,7 @@ export class LiveState {
 
   private processRowsFor(s: SystemSample | null, traced: Map<number, TracedProcess> | null): ProcessRow[] {
     const total = s === null ? null : memPlusSwapBytes(s.memTotalBytes, s.swapTotalBytes);
-    return buildProcessRows(s?.processes ?? [], traced, total, this.fresh, this.goneSinceSample(s, traced));
+    return this.rowsBuilder.build(s?.processes ?? [], traced, total, this.fresh, this.goneSinceSample(s, traced));
   }
 
   /**
@@ -247,7 +259,8 @@ export class LiveState {
   private goneSinceSample(s: SystemSample | null, traced: Map<number, TracedProcess> | null): Set<number> {
     const gone = new Set<number>();
     if (s === null || traced === null) return gone;
-    const listed = new Set(s.processes.map((p) => p.pid));
+    if (this.sampledPids?.sample !== s) this.sampledPids = { sample: s, pids: new Set(s.processes.map((p) => p.pid)) };
+    const listed = this.sampledPids.pids;
     for (const t of traced.values()) {
       if (!t.alive || listed.has(t.pid)) continue;
       const since = this.tracedSince.get(t.pid);
@@ -256,6 +269,10 @@ export class LiveState {
     return gone;
   }
 
+  /**
+   * The processes table. A row object is never changed once built, and a process whose figures
+   * did not change since the table before keeps the same object.
+   */
   processRows(): ProcessRow[] {
     const v = this.versions.processes;
     if (this.rowsCache?.version !== v)
@@ -314,4 +331,16 @@ export class LiveState {
     }
     return { events: out, gap };
   }
+}
+
+function sameTraced(a: TracedProcess, b: TracedProcess): boolean {
+  return (
+    a.pid === b.pid &&
+    a.name === b.name &&
+    a.requestedBytes === b.requestedBytes &&
+    a.reservedBytes === b.reservedBytes &&
+    a.mappedNowBytes === b.mappedNowBytes &&
+    a.calls === b.calls &&
+    a.alive === b.alive
+  );
 }
