@@ -309,9 +309,13 @@ class TracefsBackend implements TraceBackend {
       if (batch.events.length > 0 || batch.lifecycle.length > 0) yield batch;
       if (!more) break;
     }
-    this.readStats();
   }
 
+  /**
+   * The events the kernel dropped, from every CPU's stats file. Read when lost() is asked (by the
+   * dashboard at most four times a second, and only after a batch), not after every poll: ten polls
+   * a second read two files each for nobody, 0.16 s of CPU per 100 s on two CPUs.
+   */
   private readStats(): void {
     if (!this.dir) return;
     let total = 0;
@@ -392,6 +396,7 @@ class TracefsBackend implements TraceBackend {
   }
 
   lost(): LostCounts {
+    if (!this.closed) this.readStats();
     const started = this.cpus.length > 0;
     return {
       // The page headers repeat what "overrun" counts; stats also see drops the pages cannot.
