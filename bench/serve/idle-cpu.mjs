@@ -40,18 +40,24 @@ const threads = (pid) => {
   }
   return out;
 };
-/** Per thread name, the share of one core over the window, largest first. */
+/**
+ * The share of one core of each thread over the window, largest first: the main thread, then each
+ * other thread above 0.05 % by name and tid (Node names them all "node": with tracing the largest is
+ * the store's writer, a worker thread; the others are V8's and libuv's), then the rest together.
+ */
 const threadShares = (before, after, seconds) => {
-  const byName = new Map();
-  for (const [key, c1] of after) {
-    const name = key.slice(0, key.lastIndexOf('#'));
-    byName.set(name, (byName.get(name) ?? 0) + c1 - (before.get(key) ?? 0));
-  }
-  return [...byName]
+  const pct = (c) => ((c / seconds) * 100).toFixed(2);
+  const shares = [...after]
+    .map(([key, c1]) => [key.startsWith('main#') ? 'main' : key, c1 - (before.get(key) ?? 0)])
     .filter(([, c]) => c > 0)
-    .sort((a, b) => b[1] - a[1])
-    .map(([name, c]) => `${name} ${((c / seconds) * 100).toFixed(2)}`)
-    .join(', ');
+    .sort((a, b) => b[1] - a[1]);
+  const shown = shares.filter(([key, c]) => key === 'main' || (c / seconds) * 100 >= 0.05);
+  const rest = shares.filter((x) => !shown.includes(x));
+  const restCpu = rest.reduce((sum, [, c]) => sum + c, 0);
+  return [
+    ...shown.map(([key, c]) => `${key} ${pct(c)}`),
+    ...(rest.length > 0 ? [`${rest.length} others ${pct(restCpu)}`] : []),
+  ].join(', ');
 };
 const dir = mkdtempSync(join(tmpdir(), 'quiet-'));
 const port = 20000 + Math.floor(Math.random() * 20000);
