@@ -138,8 +138,10 @@ describe(
       const frames = recordTables(page);
       await page.goto(serve.url);
       await until(page, () => (window.memlensLiveTable?.()?.deltas ?? 0) >= 1);
-      assert.equal(frames[0]?.kind, 'whole', JSON.stringify(frames.slice(0, 3)));
-      assert.ok((frames[0]?.rows ?? 0) > 0);
+      const first = frames[0];
+      assert.ok(first !== undefined);
+      assert.equal(first.kind, 'whole', JSON.stringify(frames.slice(0, 3)));
+      assert.ok(first.rows > 0);
       assert.equal(frames[1]?.kind, 'change', JSON.stringify(frames.slice(0, 3)));
       // The page holds a table the WebSocket named.
       const held = await heldTable(page);
