@@ -1,6 +1,8 @@
 // The memlens dashboard. Plain TypeScript over the typed API (src/wire/messages.ts): the first
 // picture comes over HTTP, then batched updates over one WebSocket. No framework.
-import type { ServerMessage, StatusBody, UpdateMessage } from '../src/wire/messages.js';
+import type { ProcessesBody, ServerMessage, StatusBody, UpdateMessage } from '../src/wire/messages.js';
+import { PROCESSES_DELTA_VERSION } from '../src/wire/messages.js';
+import { applyProcessesDelta } from '../src/wire/processes-delta.js';
 import { api } from './api.js';
 import { byId, el, setText } from './dom.js';
 import { LiveConnection } from './live.js';
@@ -38,6 +40,20 @@ const memtrace = new MemtraceView();
 const dirty = new DirtyView();
 const pages = new PagesView();
 let callsLoaded = false;
+/**
+ * The processes table as the WebSocket brought it: whole once per subscription, then changes on
+ * top (the table loaded over HTTP is shown until then, but no change applies to it). `deltas`
+ * counts the changes applied, for the tests.
+ */
+let liveTable: { body: ProcessesBody; deltas: number } | null = null;
+
+declare global {
+  interface Window {
+    /** The live processes table as the page holds it (read by the browser tests). */
+    memlensLiveTable?: () => { body: ProcessesBody; deltas: number } | null;
+  }
+}
+window.memlensLiveTable = () => liveTable;
 
 const live = new LiveConnection(onMessage, (s) => status.connection(s));
 
@@ -51,6 +67,7 @@ function resubscribe(): void {
   // The dirty-pages rounds come only while their tab is open; it loads the history first.
   if (tab === 'dirty') sub.dirty = { afterRound: dirty.newestRound };
   sub.pie = processes.pieChoice();
+  sub.processesDelta = PROCESSES_DELTA_VERSION;
   live.subscribe(sub);
 }
 
@@ -92,7 +109,22 @@ function showTab(t: Tab): void {
 
 function applyUpdate(m: UpdateMessage): void {
   if (m.status !== undefined) setStatus(m.status);
-  if (m.processes !== undefined) processes.setProcesses(m.processes);
+  if (m.processes !== undefined) {
+    liveTable = m.processes.table === undefined ? null : { body: m.processes, deltas: 0 };
+    processes.setProcesses(m.processes);
+  }
+  const delta = m.processesDelta;
+  if (delta !== undefined) {
+    if (liveTable !== null && liveTable.body.table === delta.baseTable) {
+      liveTable = { body: applyProcessesDelta(liveTable.body, delta), deltas: liveTable.deltas + 1 };
+      processes.setProcesses(liveTable.body);
+    } else {
+      // Not the table this page holds (cannot happen on one connection; never applied blindly):
+      // subscribing again brings the table whole.
+      liveTable = null;
+      resubscribe();
+    }
+  }
   if (m.pie !== undefined) processes.setPie(m.pie);
   if (m.ledger !== undefined) system.set(m.ledger);
   if (m.timelinePoint !== undefined && tab === 'timeline') timeline.sampled();

@@ -49,10 +49,6 @@ function fromCallsAlone(t: StoredProcessTotal, totalVirtual: number | null) {
   };
 }
 
-/** Why a tracer figure is null: tracing is off, or the running tracer does not measure it. */
-const tracerReason = (traced: ReadonlyMap<number, TracedProcess> | null): Unavailable =>
-  traced === null ? 'no-tracing' : 'not-measured';
-
 /**
  * Joins the /proc sample and the tracer's accounting by pid. `traced` is null when tracing is not
  * running: requested and calls are then unknown (null), never 0. `fresh` holds figures read after
@@ -68,84 +64,147 @@ export function buildProcessRows(
   fresh: ReadonlyMap<number, FreshReading> = new Map(),
   gone: ReadonlySet<number> = new Set(),
 ): ProcessRow[] {
-  const rows: ProcessRow[] = [];
-  const seen = new Set<number>();
-  const reserved = (t: TracedProcess | undefined): number | null =>
-    traced === null ? null : Math.max(0, t?.reservedBytes ?? 0);
-  for (const p of sampled) {
-    seen.add(p.pid);
-    const t = traced?.get(p.pid);
-    const f = fresh.get(p.pid);
-    const newer = f !== undefined && f.atMs > p.sampledAtMs ? f : undefined;
-    // Tracing runs but has no model of this process (started since, not seen yet): nothing known to be requested.
-    const requested = traced === null ? null : Math.max(0, t?.requestedBytes ?? 0);
-    const row = {
-      pid: p.pid,
-      name: p.name,
-      cmdline: p.cmdline,
-      requestedBytes: requested,
-      requestedRatio: ratio(requested, totalVirtual),
-      reservedBytes: reserved(t),
-      mappedNowBytes: t?.mappedNowBytes ?? p.vmSizeBytes,
-      rssBytes: newer?.rssBytes ?? p.rssBytes,
-      pssBytes: newer?.pssBytes ?? p.pssBytes,
-      // The detail view's fresh reading has no USS: the sample's, read with the sample's PSS.
-      ussBytes: p.ussBytes,
-      swapBytes: p.swapBytes,
-      sampledAtMs: newer?.atMs ?? p.sampledAtMs,
-      pssAtMs: newer !== undefined && newer.pssBytes !== null ? newer.atMs : p.pssAtMs,
-      calls: traced === null ? null : (t?.calls ?? 0),
-      alive: t?.alive ?? true,
+  return new ProcessRowsBuilder().build(sampled, traced, totalVirtual, fresh, gone);
+}
+
+/** What one row was built from: the same inputs (the same objects) give the same row. */
+interface RowInputs {
+  sampled: SampledProcess | undefined;
+  traced: TracedProcess | undefined;
+  fresh: FreshReading | undefined;
+  /** Tracing runs (the accounting is not null). */
+  tracing: boolean;
+  totalVirtual: number | null;
+  gone: boolean;
+  row: ProcessRow;
+}
+
+/**
+ * buildProcessRows that keeps the row objects of the previous build whose inputs are the same
+ * objects as then (the sample's process, the tracer's process, the fresh reading): a row never
+ * changes after it is built, so a reader can tell the rows that changed by identity alone (the live
+ * hub sends only those), and a table where a few processes moved costs a few rows, not all.
+ */
+export class ProcessRowsBuilder {
+  private previous = new Map<number, RowInputs>();
+
+  build(
+    sampled: readonly SampledProcess[],
+    traced: ReadonlyMap<number, TracedProcess> | null,
+    totalVirtual: number | null,
+    fresh: ReadonlyMap<number, FreshReading> = new Map(),
+    gone: ReadonlySet<number> = new Set(),
+  ): ProcessRow[] {
+    const rows: ProcessRow[] = [];
+    const next = new Map<number, RowInputs>();
+    const tracing = traced !== null;
+    const keep = (pid: number, p: SampledProcess | undefined, t: TracedProcess | undefined, isGone: boolean): void => {
+      const f = fresh.get(pid);
+      const was = this.previous.get(pid);
+      const same =
+        was !== undefined &&
+        was.sampled === p &&
+        was.traced === t &&
+        was.fresh === f &&
+        was.tracing === tracing &&
+        was.totalVirtual === totalVirtual &&
+        was.gone === isGone;
+      const row = same
+        ? was.row
+        : p !== undefined
+          ? sampledRow(p, t, f, tracing, totalVirtual)
+          : tracedOnlyRow(t as TracedProcess, f, isGone, totalVirtual);
+      next.set(pid, same ? was : { sampled: p, traced: t, fresh: f, tracing, totalVirtual, gone: isGone, row });
+      rows.push(row);
     };
-    // The sample read the process, so a null /proc figure is one its file refused (permission).
-    rows.push({
-      ...row,
-      unavailable: reasonsOf(row, {
-        requested: 'no-tracing',
-        reserved: tracerReason(traced),
-        mappedNow: 'permission',
-        rss: 'permission',
-        pss: 'permission',
-        uss: 'permission',
-        swap: 'permission',
-        calls: 'no-tracing',
-      }),
-    });
+    for (const p of sampled) keep(p.pid, p, traced?.get(p.pid), false);
+    // Processes the tracer knows but the last sample does not (started since, or already gone).
+    if (traced !== null)
+      for (const t of traced.values()) if (!next.has(t.pid)) keep(t.pid, undefined, t, gone.has(t.pid));
+    this.previous = next;
+    return rows;
   }
-  // Processes the tracer knows but the last sample does not (started since, or already gone).
-  if (traced !== null) {
-    for (const t of traced.values()) {
-      if (seen.has(t.pid)) continue;
-      const alive = t.alive && !gone.has(t.pid);
-      const f = alive ? fresh.get(t.pid) : undefined;
-      const row = {
-        ...fromCallsAlone(t, totalVirtual),
-        reservedBytes: reserved(t),
-        mappedNowBytes: t.mappedNowBytes,
-        rssBytes: f?.rssBytes ?? null,
-        pssBytes: f?.pssBytes ?? null,
-        ussBytes: null,
-        swapBytes: null,
-        sampledAtMs: f?.atMs ?? null,
-        pssAtMs: f !== undefined && f.pssBytes !== null ? f.atMs : null,
-        calls: t.calls,
-        alive,
-      };
-      const proc: Unavailable = alive ? 'not-sampled' : 'exited';
-      rows.push({
-        ...row,
-        unavailable: reasonsOf(row, {
-          reserved: 'not-measured',
-          mappedNow: proc,
-          rss: proc,
-          pss: proc,
-          uss: proc,
-          swap: proc,
-        }),
-      });
-    }
-  }
-  return rows;
+}
+
+/** The row of a process the sample read, with the tracer's figures when tracing runs. */
+function sampledRow(
+  p: SampledProcess,
+  t: TracedProcess | undefined,
+  f: FreshReading | undefined,
+  tracing: boolean,
+  totalVirtual: number | null,
+): ProcessRow {
+  const newer = f !== undefined && f.atMs > p.sampledAtMs ? f : undefined;
+  // Tracing runs but has no model of this process (started since, not seen yet): nothing known to be requested.
+  const requested = tracing ? Math.max(0, t?.requestedBytes ?? 0) : null;
+  const row = {
+    pid: p.pid,
+    name: p.name,
+    cmdline: p.cmdline,
+    requestedBytes: requested,
+    requestedRatio: ratio(requested, totalVirtual),
+    reservedBytes: tracing ? Math.max(0, t?.reservedBytes ?? 0) : null,
+    mappedNowBytes: t?.mappedNowBytes ?? p.vmSizeBytes,
+    rssBytes: newer?.rssBytes ?? p.rssBytes,
+    pssBytes: newer?.pssBytes ?? p.pssBytes,
+    // The detail view's fresh reading has no USS: the sample's, read with the sample's PSS.
+    ussBytes: p.ussBytes,
+    swapBytes: p.swapBytes,
+    sampledAtMs: newer?.atMs ?? p.sampledAtMs,
+    pssAtMs: newer !== undefined && newer.pssBytes !== null ? newer.atMs : p.pssAtMs,
+    calls: tracing ? (t?.calls ?? 0) : null,
+    alive: t?.alive ?? true,
+  };
+  // The sample read the process, so a null /proc figure is one its file refused (permission).
+  return {
+    ...row,
+    unavailable: reasonsOf(row, {
+      requested: 'no-tracing',
+      reserved: tracing ? 'not-measured' : 'no-tracing',
+      mappedNow: 'permission',
+      rss: 'permission',
+      pss: 'permission',
+      uss: 'permission',
+      swap: 'permission',
+      calls: 'no-tracing',
+    }),
+  };
+}
+
+/** The row of a process the tracer knows and the last sample did not list. */
+function tracedOnlyRow(
+  t: TracedProcess,
+  fresh: FreshReading | undefined,
+  gone: boolean,
+  totalVirtual: number | null,
+): ProcessRow {
+  const alive = t.alive && !gone;
+  const f = alive ? fresh : undefined;
+  const row = {
+    ...fromCallsAlone(t, totalVirtual),
+    reservedBytes: Math.max(0, t.reservedBytes),
+    mappedNowBytes: t.mappedNowBytes,
+    rssBytes: f?.rssBytes ?? null,
+    pssBytes: f?.pssBytes ?? null,
+    ussBytes: null,
+    swapBytes: null,
+    sampledAtMs: f?.atMs ?? null,
+    pssAtMs: f !== undefined && f.pssBytes !== null ? f.atMs : null,
+    calls: t.calls,
+    alive,
+  };
+  const proc: Unavailable = alive ? 'not-sampled' : 'exited';
+  return {
+    ...row,
+    unavailable: reasonsOf(row, {
+      reserved: 'not-measured',
+      mappedNow: proc,
+      rss: proc,
+      pss: proc,
+      uss: proc,
+      swap: proc,
+    }),
+  };
 }
 
 /** Rows for a host this server does not sample: only what the store recorded. */

@@ -1,7 +1,9 @@
 // Live updates over WebSocket. The hub never forwards the event firehose: every tick (at most
 // MAX_UPDATES_PER_SECOND) it sends each client one batched `update` holding only the parts that
 // changed since that client's last update, and at most CALLS_PER_UPDATE of the new calls that
-// match the client's filter; the rest are counted in `callsSkipped`.
+// match the client's filter; the rest are counted in `callsSkipped`. A client that asks for it
+// (subscribe.processesDelta) gets the processes table as changes after the first: only the rows that
+// are not the objects it was last sent (LiveState keeps a row's object while its figures stay).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -10,7 +12,14 @@ import { eventToJson } from '../wire/events.js';
 import type { MemEventJson } from '../wire/events.js';
 import { clientMessageSchema } from '../wire/messages-input.js';
 import { callMatches, MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
-import type { ErrorBody, HelloMessage, SubscribeMessage, UpdateMessage } from '../wire/messages.js';
+import type {
+  ErrorBody,
+  HelloMessage,
+  ProcessRow,
+  PssHistory,
+  SubscribeMessage,
+  UpdateMessage,
+} from '../wire/messages.js';
 import type { ConnectionGuard } from './connections.js';
 import type { DirtyWatchState } from './dirty-watch.js';
 import type { Part } from './live-state.js';
@@ -50,6 +59,12 @@ interface Client {
   dirtySent: number;
   dirtyRound: number;
   invalidMessages: number;
+  /**
+   * For a client that takes the table as changes: the rows it holds by pid (the very objects
+   * sent: a row is never changed once built, so one that is still the same object has not moved),
+   * the number of that table and the PSS history sent with it. Null: it holds none, send it whole.
+   */
+  table: { no: number; rows: Map<number, ProcessRow>; pssHistory: PssHistory | null } | null;
 }
 
 export interface LiveHubOptions {
@@ -147,10 +162,14 @@ export class LiveHub {
       dirtySent: -1,
       dirtyRound: 0,
       invalidMessages: 0,
+      table: null,
     };
     this.clients.add(client);
     socket.on('pong', () => (client.alive = true));
-    socket.on('close', () => this.clients.delete(client));
+    socket.on('close', () => {
+      this.clients.delete(client);
+      this.retainEvents();
+    });
     socket.on('error', (e) => this.opts.log('websocket error', e));
     socket.on('message', (raw: RawData) => this.receive(client, raw));
     const hello: HelloMessage = {
@@ -191,6 +210,17 @@ export class LiveHub {
     // The page says which rounds it holds (it loaded them over HTTP): only newer ones are sent.
     client.dirtySent = -1;
     client.dirtyRound = r.data.dirty?.afterRound ?? 0;
+    client.table = null;
+    // At once, not at the next tick: the calls made from now on are this client's to receive.
+    this.retainEvents();
+  }
+
+  /** Tells the live state which events the clients following calls still need (none without one). */
+  private retainEvents(): void {
+    let oldest: number | null = null;
+    for (const c of this.clients)
+      if (c.sub?.calls !== undefined && (oldest === null || c.lastSeq < oldest)) oldest = c.lastSeq;
+    this.opts.views.state.retainEventsAfter(oldest);
   }
 
   private heartbeat(): void {
@@ -207,6 +237,7 @@ export class LiveHub {
 
   private async tick(): Promise<void> {
     await Promise.all([...this.clients].map((c) => this.update(c)));
+    this.retainEvents();
   }
 
   private async update(c: Client): Promise<void> {
@@ -243,9 +274,20 @@ export class LiveHub {
       ? c.sent.processes !== state.version('processes') && now - c.lastRemoteMs >= PROCESSES_MIN_INTERVAL_MS
       : now - c.lastRemoteMs >= REMOTE_REFRESH_MS;
     if (processesChanged) {
-      msg.processes = await views.processes(sub.host);
+      const version = state.version('processes');
+      if (local && sub.processesDelta !== undefined && c.table !== null) this.sendDelta(c, msg, version);
+      else {
+        const body = await views.processes(sub.host);
+        msg.processes = body;
+        if (local && sub.processesDelta !== undefined)
+          c.table = {
+            no: body.table ?? version,
+            rows: new Map(body.rows.map((r) => [r.pid, r])),
+            pssHistory: body.pssHistory,
+          };
+      }
       msg.pie = await views.pie(sub.host, sub.pie?.figure, sub.pie?.exited);
-      c.sent.processes = state.version('processes');
+      c.sent.processes = version;
       c.lastRemoteMs = now;
       any = true;
     }
@@ -301,6 +343,39 @@ export class LiveHub {
     if (!any) return null;
     c.seq++;
     return msg;
+  }
+
+  /**
+   * The local table as a change from the one the client holds: the rows that are not the objects
+   * it was sent (new, or rebuilt because a figure moved), the pids it holds that are gone, and the
+   * PSS history when it is another (a sample came).
+   */
+  private sendDelta(c: Client, msg: UpdateMessage, version: number): void {
+    const held = c.table;
+    if (held === null) return;
+    const { state } = this.opts.views;
+    const rows = state.processRows();
+    const now = new Map<number, ProcessRow>();
+    const changed: ProcessRow[] = [];
+    for (const r of rows) {
+      now.set(r.pid, r);
+      if (held.rows.get(r.pid) !== r) changed.push(r);
+    }
+    const removed: number[] = [];
+    for (const pid of held.rows.keys()) if (!now.has(pid)) removed.push(pid);
+    const s = state.latestSample;
+    const pssHistory = state.pssHistoryBody();
+    msg.processesDelta = {
+      baseTable: held.no,
+      table: version,
+      host: state.host,
+      atMs: Math.max(s?.atMs ?? 0, state.tracedAt ?? 0) || null,
+      totalVirtualBytes: state.totalVirtual,
+      rows: changed,
+      removed,
+      ...(pssHistory === held.pssHistory ? {} : { pssHistory }),
+    };
+    c.table = { no: version, rows: now, pssHistory };
   }
 }
 

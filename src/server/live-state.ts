@@ -13,7 +13,7 @@ import type {
   TimelinePoint,
   TracingState,
 } from '../wire/messages.js';
-import { buildProcessRows, memPlusSwapBytes, processPie } from './aggregate.js';
+import { memPlusSwapBytes, processPie, ProcessRowsBuilder } from './aggregate.js';
 import type { FreshReading, SystemSample, TracedProcess } from './inputs.js';
 import { InMemoryProcessHistory } from './process-history.js';
 import type { ProcessHistory } from './process-history.js';
@@ -50,6 +50,10 @@ export class LiveState {
   private samplerState: SamplerState = initialSamplerState();
   private readonly versions: Record<Part, number> = { status: 0, processes: 0, ledger: 0, timeline: 0 };
   private rowsCache: { version: number; rows: ProcessRow[] } | null = null;
+  /** Keeps the row objects of processes whose inputs did not change (see ProcessRowsBuilder). */
+  private readonly rowsBuilder = new ProcessRowsBuilder();
+  /** The pids the last sample listed (goneSinceSample), built once per sample. */
+  private sampledPids: { sample: SystemSample; pids: Set<number> } | null = null;
   /** Figures read after the last sample (process detail), by pid; cleared by the next sample. */
   private readonly fresh = new Map<number, FreshReading>();
   /** When each pid of the tracer's accounting first appeared in it (bounded by that accounting). */
@@ -64,6 +68,13 @@ export class LiveState {
 
   private readonly recent: Ring<SequencedEvent>;
   private lastSeq = 0;
+  /**
+   * Whether a live reader (a page following the calls) may still ask for new events. Without one,
+   * an event is counted and not kept: held for nobody, the newest 100,000 of them lived for
+   * minutes, long enough for the garbage collector to copy each one twice and move it to the old
+   * generation, where only a full collection frees it.
+   */
+  private eventsWanted = false;
   private readonly eventsByCall = new Map<MemCall, number>(MEM_CALLS.map((c) => [c, 0]));
 
   constructor(opts: LiveStateOptions) {
@@ -152,7 +163,15 @@ export class LiveState {
   }
 
   applyTrace(rows: readonly TracedProcess[], atMs: number): void {
-    this.traced = new Map(rows.map((r) => [r.pid, r]));
+    // A process whose figures did not move keeps its object: its row is then kept as it was
+    // (ProcessRowsBuilder), and the live hub sends only the rows of the processes that moved.
+    const before = this.traced;
+    this.traced = new Map(
+      rows.map((r) => {
+        const was = before?.get(r.pid);
+        return [r.pid, was !== undefined && sameTraced(was, r) ? was : r];
+      }),
+    );
     for (const r of rows) if (!this.tracedSince.has(r.pid)) this.tracedSince.set(r.pid, atMs);
     for (const pid of this.tracedSince.keys()) if (!this.traced.has(pid)) this.tracedSince.delete(pid);
     this.tracedAtMs = atMs;
@@ -182,9 +201,21 @@ export class LiveState {
 
   addEvents(events: readonly MemEvent[]): void {
     for (const event of events) {
-      this.recent.push({ seq: ++this.lastSeq, event });
+      ++this.lastSeq;
+      if (this.eventsWanted) this.recent.push({ seq: this.lastSeq, event });
       this.eventsByCall.set(event.call, (this.eventsByCall.get(event.call) ?? 0) + 1);
     }
+  }
+
+  /**
+   * What the live readers still need: the events after `afterSeq` (the oldest position among the
+   * readers), or none (null: no reader). Events up to it are let go, and with no reader the new
+   * ones are only counted; a reader that starts asks from newestSeq on, so it misses nothing.
+   */
+  retainEventsAfter(afterSeq: number | null): void {
+    this.eventsWanted = afterSeq !== null;
+    const through = afterSeq ?? this.lastSeq;
+    this.recent.dropOldestWhile((e) => e.seq <= through);
   }
 
   // ---- readers ------------------------------------------------------------------------------
@@ -216,7 +247,7 @@ export class LiveState {
 
   private processRowsFor(s: SystemSample | null, traced: Map<number, TracedProcess> | null): ProcessRow[] {
     const total = s === null ? null : memPlusSwapBytes(s.memTotalBytes, s.swapTotalBytes);
-    return buildProcessRows(s?.processes ?? [], traced, total, this.fresh, this.goneSinceSample(s, traced));
+    return this.rowsBuilder.build(s?.processes ?? [], traced, total, this.fresh, this.goneSinceSample(s, traced));
   }
 
   /**
@@ -228,7 +259,8 @@ export class LiveState {
   private goneSinceSample(s: SystemSample | null, traced: Map<number, TracedProcess> | null): Set<number> {
     const gone = new Set<number>();
     if (s === null || traced === null) return gone;
-    const listed = new Set(s.processes.map((p) => p.pid));
+    if (this.sampledPids?.sample !== s) this.sampledPids = { sample: s, pids: new Set(s.processes.map((p) => p.pid)) };
+    const listed = this.sampledPids.pids;
     for (const t of traced.values()) {
       if (!t.alive || listed.has(t.pid)) continue;
       const since = this.tracedSince.get(t.pid);
@@ -237,6 +269,10 @@ export class LiveState {
     return gone;
   }
 
+  /**
+   * The processes table. A row object is never changed once built, and a process whose figures
+   * did not change since the table before keeps the same object.
+   */
   processRows(): ProcessRow[] {
     const v = this.versions.processes;
     if (this.rowsCache?.version !== v)
@@ -282,15 +318,29 @@ export class LiveState {
    * in-memory ring before they could be delivered.
    */
   eventsAfter(afterSeq: number): { events: SequencedEvent[]; gap: number } {
-    const all = this.recent.toArray();
-    const oldest = all[0]?.seq ?? this.lastSeq + 1;
+    // Read in place, newest first: a copy of the whole ring (up to 100,000 entries) per reader and
+    // tick was most of what a page following the calls cost.
+    const ring = this.recent;
+    const oldest = ring.at(0)?.seq ?? this.lastSeq + 1;
     const gap = Math.max(0, oldest - afterSeq - 1);
     const out: SequencedEvent[] = [];
-    for (let i = all.length - 1; i >= 0; i--) {
-      const e = all[i];
+    for (let i = ring.length - 1; i >= 0; i--) {
+      const e = ring.at(i);
       if (e === undefined || e.seq <= afterSeq) break;
       out.push(e);
     }
     return { events: out, gap };
   }
+}
+
+function sameTraced(a: TracedProcess, b: TracedProcess): boolean {
+  return (
+    a.pid === b.pid &&
+    a.name === b.name &&
+    a.requestedBytes === b.requestedBytes &&
+    a.reservedBytes === b.reservedBytes &&
+    a.mappedNowBytes === b.mappedNowBytes &&
+    a.calls === b.calls &&
+    a.alive === b.alive
+  );
 }

@@ -24,6 +24,22 @@ export class Ring<T> {
     }
   }
 
+  /** The `i`-th item, oldest first (undefined outside 0 … length − 1). */
+  at(i: number): T | undefined {
+    return i < 0 || i >= this.size ? undefined : this.items[(this.start + i) % this.capacity];
+  }
+
+  /** Drops the oldest items while `drop` says so: their slots no longer hold them. */
+  dropOldestWhile(drop: (item: T) => boolean): void {
+    while (this.size > 0) {
+      const item = this.items[this.start] as T;
+      if (!drop(item)) return;
+      this.items[this.start] = undefined;
+      this.start = (this.start + 1) % this.capacity;
+      this.size--;
+    }
+  }
+
   last(): T | undefined {
     return this.size === 0 ? undefined : this.items[(this.start + this.size - 1) % this.capacity];
   }

@@ -148,6 +148,7 @@ export class DashboardViews {
         rows,
         remote: false,
         pssHistory: this.state.pssHistoryBody(),
+        table: this.state.version('processes'),
       };
     }
     const h = host as string;

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { MEM_CALLS } from './events.js';
 import type { CallFilter, ClientMessage, SubscribeMessage } from './messages.js';
-import { MESSAGES_WIRE_VERSION } from './messages.js';
+import { MESSAGES_WIRE_VERSION, PROCESSES_DELTA_VERSION } from './messages.js';
 
 const callFilterSchema = z.object({
   pid: z.number().int().positive().optional(),
@@ -19,6 +19,7 @@ export const subscribeSchema = z.object({
   detailPid: z.number().int().positive().optional(),
   dirty: z.object({ afterRound: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).optional(),
   pie: z.object({ figure: z.enum(['pss', 'requested']), exited: z.boolean() }).optional(),
+  processesDelta: z.literal(PROCESSES_DELTA_VERSION).optional(),
 }) satisfies z.ZodType<SubscribeMessage>;
 
 export const clientMessageSchema = z.discriminatedUnion('type', [subscribeSchema]) satisfies z.ZodType<ClientMessage>;

@@ -26,6 +26,11 @@
 //   requestedRatio count only accessible mappings (they counted mmap − munmap, PROT_NONE
 //   reservations included, which put Chromium at thousands of percent of total virtual memory).
 // - StatusBody.readOnly: the archive `memlens serve --from ARCHIVE` shows (absent or null: live).
+// - the processes table as changes (PROCESSES_DELTA_VERSION 1): a client that subscribes with
+//   `processesDelta: 1` gets the local host's table whole once (UpdateMessage.processes, whose
+//   `table` numbers it), then only the rows that changed (UpdateMessage.processesDelta, applied by
+//   applyProcessesDelta of processes-delta.ts). A client that does not ask gets the whole table
+//   with every change, as before.
 import type {
   DirtyMethod,
   DirtyRangeJson,
@@ -251,6 +256,30 @@ export interface PssHistory {
   series: PssSeries[];
 }
 
+/**
+ * The processes table as a change from an earlier one (see SubscribeMessage.processesDelta). Row
+ * order carries no meaning in either form (the page sorts): a table is its set of rows by pid.
+ */
+export interface ProcessesDelta {
+  /** The table this change applies to: the `table` of the body or change the client holds. */
+  baseTable: number;
+  /** The table the change leads to: the base for the next one. */
+  table: number;
+  /** As in ProcessesBody (always the local host: another host's table is sent whole). */
+  host: string;
+  atMs: number | null;
+  totalVirtualBytes: number | null;
+  /** Rows new since the base table or changed in any figure, whole. */
+  rows: ProcessRow[];
+  /** Pids of the base table's rows that the table no longer has. */
+  removed: number[];
+  /** Present only when the PSS history changed (after a sample): it replaces the base's whole. */
+  pssHistory?: PssHistory | null;
+}
+
+/** The version of ProcessesDelta a client can apply (SubscribeMessage.processesDelta). */
+export const PROCESSES_DELTA_VERSION = 1;
+
 export interface ProcessesBody {
   type: 'processes';
   v: V;
@@ -263,6 +292,11 @@ export interface ProcessesBody {
   remote: boolean;
   /** Null for a remote host (no /proc samples). */
   pssHistory: PssHistory | null;
+  /**
+   * The local host's table is numbered (it grows with every change): the base of the changes sent
+   * to a client that asked for them (ProcessesDelta.baseTable). Absent for another host.
+   */
+  table?: number;
 }
 
 export interface PieBody {
@@ -506,7 +540,8 @@ export interface HelloMessage {
 /**
  * One batched update. Each part is present only when it changed since the last update sent to
  * this client; parts are whole replacements except `calls`, which are the new calls (newest
- * first) matching the client's filter.
+ * first) matching the client's filter, and `processesDelta`, a change to the table the client
+ * holds.
  */
 export interface UpdateMessage {
   type: 'update';
@@ -515,6 +550,8 @@ export interface UpdateMessage {
   serverTimeMs: number;
   status?: StatusBody;
   processes?: ProcessesBody;
+  /** The table's change since the one the client holds (only to a client that asked for changes). */
+  processesDelta?: ProcessesDelta;
   pie?: PieBody;
   ledger?: LedgerBody;
   timelinePoint?: { categories: string[]; point: TimelinePoint };
@@ -560,6 +597,11 @@ export interface SubscribeMessage {
   dirty?: { afterRound: number };
   /** Which pie the updates carry; absent = requested memory of live processes. */
   pie?: { figure: PieFigure; exited: boolean };
+  /**
+   * The ProcessesDelta version the client applies (PROCESSES_DELTA_VERSION): the local host's table
+   * then comes whole once per subscription, and as changes after. Absent: whole with every change.
+   */
+  processesDelta?: typeof PROCESSES_DELTA_VERSION;
 }
 
 export type ClientMessage = SubscribeMessage;

@@ -46,10 +46,33 @@ export interface AccountRow {
 
 export class ProcessAccounts {
   private readonly accounts = new Map<number, ProcessAccount>();
+  /** Pids whose account changed since takeChanged() (null: nobody asks, nothing is noted). */
+  private changed: Set<number> | null = null;
 
   constructor(readonly pageSize: bigint) {}
 
+  /**
+   * From now on, note which accounts change, for takeChanged(): a reader that keeps figures of its
+   * own (the dashboard's table of traced processes) then updates only those.
+   */
+  trackChanges(): void {
+    this.changed ??= new Set();
+  }
+
+  /** The pids whose account was created or changed since the last call (after trackChanges()). */
+  takeChanged(): Set<number> {
+    const c = this.changed ?? new Set<number>();
+    if (this.changed !== null) this.changed = new Set();
+    return c;
+  }
+
+  /** Every account, exited ones too. */
+  all(): IterableIterator<ProcessAccount> {
+    return this.accounts.values();
+  }
+
   private account(pid: number, name: string): ProcessAccount {
+    this.changed?.add(pid);
     let a = this.accounts.get(pid);
     if (!a) {
       const model = new ProcessMemoryModel(this.pageSize);
@@ -117,12 +140,16 @@ export class ProcessAccounts {
       }
       case 'rename': {
         const a = this.accounts.get(l.pid);
-        if (a && l.pid === l.tid) a.name = l.newName;
+        if (a && l.pid === l.tid) {
+          a.name = l.newName;
+          this.changed?.add(l.pid);
+        }
         return;
       }
       case 'exit': {
         const a = this.accounts.get(l.pid);
         if (!a) return;
+        this.changed?.add(l.pid);
         a.exited = true;
         a.lastReservedBytes = a.model?.reservedBytes ?? 0n;
         a.lastRequestedBytes = a.model?.requestedBytes ?? 0n;

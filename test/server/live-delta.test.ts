@@ -1,0 +1,185 @@
+// The processes table sent as changes (ProcessesDelta), over a real socket: a client that asks
+// gets the table whole first, then only the rows that moved and the pids that went; applied, the
+// changes give the table the HTTP API serves; a client that joins late gets the whole table; one
+// that does not ask gets the whole table every time, as before. Also what it rests on: the rows
+// builder keeps the objects of unchanged rows.
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, describe, test } from 'node:test';
+import type WebSocket from 'ws';
+import { buildProcessRows, ProcessRowsBuilder } from '../../src/server/aggregate.js';
+import type { TracedProcess } from '../../src/server/inputs.js';
+import type { ProcessesBody, SubscribeMessage, UpdateMessage } from '../../src/wire/messages.js';
+import { PROCESSES_DELTA_VERSION } from '../../src/wire/messages.js';
+import { applyProcessesDelta, canonicalTable } from '../../src/wire/processes-delta.js';
+import { sampleFixture, tracedFixture } from './fixtures.js';
+import { makeHarness } from './harness.js';
+import { attempt, collect } from './ws-client.js';
+
+const MiB = 1024 * 1024;
+
+describe('the processes table as changes over the WebSocket', async () => {
+  const h = await makeHarness('127.0.0.1', null);
+  await h.server.app.listen({ host: '127.0.0.1', port: 0 });
+  after(() => h.server.close());
+  const port = (h.server.app.server.address() as AddressInfo).port;
+  const sockets: WebSocket[] = [];
+  after(() => sockets.forEach((s) => s.close()));
+
+  async function open(sub: Omit<SubscribeMessage, 'type' | 'v'>): Promise<WebSocket> {
+    const r = await attempt(`ws://127.0.0.1:${port}/api/v1/live`, {});
+    assert.ok('socket' in r);
+    sockets.push(r.socket);
+    await collect(r.socket, (all) => all.some((m) => m.type === 'hello'));
+    r.socket.send(JSON.stringify({ type: 'subscribe', v: 1, ...sub }));
+    return r.socket;
+  }
+
+  /** The next update that carries the processes table, whole or as a change. */
+  async function nextTable(ws: WebSocket): Promise<UpdateMessage> {
+    const has = (m: { type: string }): m is UpdateMessage =>
+      m.type === 'update' &&
+      ((m as UpdateMessage).processes !== undefined || (m as UpdateMessage).processesDelta !== undefined);
+    const all = await collect(ws, (msgs) => msgs.some(has));
+    const m = all.find(has);
+    assert.ok(m !== undefined);
+    return m;
+  }
+
+  const httpTable = async (): Promise<ProcessesBody> =>
+    (await (await fetch(`http://127.0.0.1:${port}/api/v1/processes`)).json()) as ProcessesBody;
+
+  const traced = (edit: (rows: TracedProcess[]) => void): TracedProcess[] => {
+    const rows = tracedFixture();
+    edit(rows);
+    return rows;
+  };
+  const started: TracedProcess = {
+    pid: 400,
+    name: 'newcomer',
+    requestedBytes: 3 * MiB,
+    reservedBytes: 0,
+    mappedNowBytes: 3 * MiB,
+    calls: 2,
+    alive: true,
+  };
+
+  test('whole first, then the moved rows and the gone pids; applied, they are the table', async () => {
+    const ws = await open({ processesDelta: PROCESSES_DELTA_VERSION });
+    const first = await nextTable(ws);
+    assert.equal(first.processesDelta, undefined);
+    let table = first.processes;
+    assert.ok(table !== undefined);
+    assert.equal(typeof table.table, 'number');
+    assert.equal(table.rows.length, 14);
+    assert.deepEqual(canonicalTable(table), canonicalTable(await httpTable()));
+
+    // The tracer: pid 105 made a call, pid 400 started (traced, not sampled yet).
+    h.state.applyTrace(
+      traced((rows) => {
+        const r = rows[5];
+        if (r !== undefined) r.calls += 1;
+        rows.push(started);
+      }),
+      Date.now(),
+    );
+    const second = await nextTable(ws);
+    assert.equal(second.processes, undefined, 'a change, not the whole table');
+    const d = second.processesDelta;
+    assert.ok(d !== undefined);
+    assert.equal(d.baseTable, table.table);
+    assert.deepEqual(
+      d.rows.map((r) => r.pid).sort((a, b) => a - b),
+      [105, 400],
+    );
+    assert.deepEqual(d.removed, []);
+    assert.equal('pssHistory' in d, false, 'no sample came: the PSS history is not sent again');
+    table = applyProcessesDelta(table, d);
+    assert.deepEqual(canonicalTable(table), canonicalTable(await httpTable()));
+
+    // Pid 400 is gone from the tracer's table, pid 105 is back as it was, and a sample came.
+    h.state.applyTrace(tracedFixture(), Date.now());
+    h.state.applySample(sampleFixture(Date.now() + 1));
+    const third = await nextTable(ws);
+    const d2 = third.processesDelta;
+    assert.ok(d2 !== undefined);
+    assert.equal(d2.baseTable, table.table);
+    assert.deepEqual(d2.removed, [400]);
+    assert.equal(d2.rows.length, 14, 'a sample reads every row again');
+    assert.ok(d2.pssHistory !== undefined && d2.pssHistory !== null, 'a sample moves the PSS history');
+    table = applyProcessesDelta(table, d2);
+    assert.deepEqual(canonicalTable(table), canonicalTable(await httpTable()));
+
+    // A page that joins now gets the whole table: the one the first client holds.
+    const late = await open({ processesDelta: PROCESSES_DELTA_VERSION });
+    const lateFirst = await nextTable(late);
+    assert.ok(lateFirst.processes !== undefined);
+    assert.deepEqual(canonicalTable(lateFirst.processes), canonicalTable(table));
+  });
+
+  test('subscribing again brings the whole table again', async () => {
+    const ws = await open({ processesDelta: PROCESSES_DELTA_VERSION });
+    assert.ok((await nextTable(ws)).processes !== undefined);
+    h.state.applyTrace(
+      traced((rows) => rows.push(started)),
+      Date.now(),
+    );
+    assert.ok((await nextTable(ws)).processesDelta !== undefined);
+    ws.send(JSON.stringify({ type: 'subscribe', v: 1, processesDelta: PROCESSES_DELTA_VERSION }));
+    const again = await nextTable(ws);
+    assert.ok(again.processes !== undefined);
+    assert.deepEqual(canonicalTable(again.processes), canonicalTable(await httpTable()));
+  });
+
+  test('a client that does not ask for changes gets the whole table every time', async () => {
+    const ws = await open({});
+    const first = await nextTable(ws);
+    assert.ok(first.processes !== undefined);
+    h.state.applyTrace(
+      traced((rows) => rows.push({ ...started, calls: 7 })),
+      Date.now(),
+    );
+    const second = await nextTable(ws);
+    assert.equal(second.processesDelta, undefined);
+    assert.ok(second.processes !== undefined);
+    assert.deepEqual(canonicalTable(second.processes), canonicalTable(await httpTable()));
+  });
+
+  test('a change version the server does not know is refused', async () => {
+    const r = await attempt(`ws://127.0.0.1:${port}/api/v1/live`, {});
+    assert.ok('socket' in r);
+    sockets.push(r.socket);
+    r.socket.send(JSON.stringify({ type: 'subscribe', v: 1, processesDelta: 2 }));
+    const msgs = await collect(r.socket, (all) => all.some((m) => m.type === 'error'));
+    assert.equal(msgs.find((m) => m.type === 'error')?.type, 'error');
+  });
+});
+
+describe('ProcessRowsBuilder', () => {
+  const now = Date.now();
+  const sample = sampleFixture(now);
+  const tracedMap = (rows: TracedProcess[]) => new Map(rows.map((r) => [r.pid, r]));
+
+  test('builds what buildProcessRows builds, and keeps the objects of rows whose inputs are the same', () => {
+    const b = new ProcessRowsBuilder();
+    const t1 = tracedMap([
+      ...tracedFixture(),
+      { ...(tracedFixture()[0] as TracedProcess), pid: 400, name: 'only-traced' },
+    ]);
+    const first = b.build(sample.processes, t1, 1000 * MiB);
+    assert.deepEqual(first, buildProcessRows(sample.processes, t1, 1000 * MiB));
+    // One traced process moved: only its row is a new object.
+    const t2 = new Map(t1);
+    const moved = { ...(t1.get(104) as TracedProcess), calls: 99 };
+    t2.set(104, moved);
+    const second = b.build(sample.processes, t2, 1000 * MiB);
+    assert.deepEqual(second, buildProcessRows(sample.processes, t2, 1000 * MiB));
+    const renewed = second.filter((r, i) => r !== first[i]).map((r) => r.pid);
+    assert.deepEqual(renewed, [104]);
+    // Another total, or a process gone missing from the sample: those rows are built again.
+    const third = b.build(sample.processes, t2, 2000 * MiB, new Map(), new Set([400]));
+    assert.deepEqual(third, buildProcessRows(sample.processes, t2, 2000 * MiB, new Map(), new Set([400])));
+    assert.ok(third.every((r, i) => r !== second[i]));
+    assert.equal(third.find((r) => r.pid === 400)?.alive, false);
+  });
+});
