@@ -313,27 +313,45 @@ export class EventStore {
   }
 
   /** Takes `count` ids from the counter, in the caller's transaction; returns the first. */
+  /**
+   * One statement: SQLite returns the new value (UPDATE … RETURNING, https://sqlite.org/lang_returning.html);
+   * MySQL has no RETURNING on UPDATE, but LAST_INSERT_ID(expr) sets the value the statement's OK
+   * answer carries as its insert id (https://dev.mysql.com/doc/refman/8.0/en/information-functions.html#function_last-insert-id).
+   */
   private async takeIds(trx: Transaction<StoreDatabase>, count: number): Promise<number> {
-    await this.runShaped(
-      trx,
-      'ids-take',
-      () =>
-        trx
-          .updateTable('event_ids')
-          .set({ next_id: sql<number>`next_id + ${count}` })
-          .where('k', '=', 1)
-          .compile(),
-      [count, 1],
-    );
-    const r = await this.runShaped(
-      trx,
-      'ids-read',
-      () => trx.selectFrom('event_ids').select('next_id').where('k', '=', 1).compile(),
-      [1],
-    );
-    const row = r.rows[0] as { next_id: Int64Out } | undefined;
-    assert(row !== undefined, 'the event id counter (event_ids) has its row');
-    return dbToNumber(row.next_id) - count;
+    let next: number;
+    if (this.dialect === 'mysql') {
+      const r = await this.runShaped(
+        trx,
+        'ids-take',
+        () =>
+          trx
+            .updateTable('event_ids')
+            .set({ next_id: sql<number>`last_insert_id(next_id + ${count})` })
+            .where('k', '=', 1)
+            .compile(),
+        [count, 1],
+      );
+      assert(r.insertId !== undefined, 'the event id counter (event_ids) has its row');
+      next = dbToNumber(r.insertId);
+    } else {
+      const r = await this.runShaped(
+        trx,
+        'ids-take',
+        () =>
+          trx
+            .updateTable('event_ids')
+            .set({ next_id: sql<number>`next_id + ${count}` })
+            .where('k', '=', 1)
+            .returning('next_id')
+            .compile(),
+        [count, 1],
+      );
+      const row = r.rows[0] as { next_id: Int64Out } | undefined;
+      assert(row !== undefined, 'the event id counter (event_ids) has its row');
+      next = dbToNumber(row.next_id);
+    }
+    return next - count;
   }
 
   /** Stores a batch's calls as packs: one row per id block and process (packs.ts). */
