@@ -430,7 +430,8 @@ function hostsDeletedEvents(): Migration {
  * Stores of schema 1 to 5 are repacked here, once, rather than read in both layouts: a second
  * layout would stay in every query, every count and retention for as long as any old store
  * exists, with the id order of two tables to merge, while repacking costs one pass over the old
- * rows at the first open (a few seconds a million rows). Every event keeps its id: the old rows
+ * rows at the first open (about 15 s of CPU a million rows into SQLite, bench/README.md: minutes
+ * for a store of ten million). Every event keeps its id: the old rows
  * are read in id order and cut into blocks of ids less than ID_BLOCK apart, whose packs hold
  * each id as it was (event-pack-codec.ts), so a cursor a client holds keeps its place. The next id
  * given is past the greatest old one (and past SQLite's AUTOINCREMENT counter, which also counts
