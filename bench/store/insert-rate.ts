@@ -11,6 +11,7 @@ import { createConnection } from 'mysql2/promise';
 import { SeededRandom } from '../../src/base/random.js';
 import { BufferedWriter, WorkerWriter, openStore, type EventStore } from '../../src/store/index.js';
 import { eventToRow } from '../../src/store/rows.js';
+import { createEventsTable, type AnyDb } from '../../src/store/schema.js';
 import type { MemEvent } from '../../src/wire/events.js';
 
 const CALLS = ['mmap', 'munmap', 'brk', 'mremap'] as const;
@@ -93,9 +94,13 @@ async function timed(what: () => Promise<void>, server: number | undefined): Pro
   };
 }
 
-/** The peers' way: each event its own INSERT statement and its own (auto)commit; no totals. */
+/**
+ * The peers' way: each event its own INSERT statement and its own (auto)commit; no totals. Into
+ * the one-row-per-call events table of schema versions 1 to 5, made here beside the store's tables.
+ */
 async function onePerEvent(store: EventStore, events: readonly MemEvent[]): Promise<void> {
-  for (const e of events) await store.db.insertInto('events').values(eventToRow(e)).execute();
+  const db = store.db as unknown as AnyDb;
+  for (const e of events) await db.insertInto('events').values(eventToRow(e)).execute();
 }
 
 async function mysqlAdmin(statement: string): Promise<void> {
@@ -178,6 +183,7 @@ async function run(
   {
     const store = await openStore(url);
     const part = events.slice(0, peerEvents);
+    await createEventsTable(store.db, store.dialect);
     const t = await timed(() => onePerEvent(store, part), server);
     rows.push({ backend, method: 'peers: one autocommitted INSERT per event', events: part.length, ...t });
     await store.close();

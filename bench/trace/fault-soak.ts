@@ -9,7 +9,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createConnection } from 'mysql2/promise';
+import { openStore } from '../../src/store/index.js';
 import { SeededRandom } from '../../src/base/random.js';
 import { PrivateMariadb } from '../../test/store/private-mariadb.js';
 import { arg, buildC, cli, scratch, sleep } from './harness.js';
@@ -166,15 +166,17 @@ try {
     log(`replay run exited ${replay.status}: ${replay.stderr.trim().split('\n').slice(-2).join(' | ')}`);
   }
 
-  const c = await createConnection({ host: '127.0.0.1', port: db.port, user: 'root', database: 'memlens_soak' });
-  const [rows] = await c.query(
-    'SELECT COUNT(*) AS n, COUNT(DISTINCT tid, ktime_ns) AS distinctN FROM events WHERE pid = ?',
-    [wpid],
-  );
-  await c.end();
-  const counts = (rows as { n: number | string; distinctN: number | string }[])[0];
-  const stored = Number(counts?.n ?? 0);
-  const distinct = Number(counts?.distinctN ?? 0);
+  // Read through the store: the calls are packed (schema.ts, event_packs).
+  const store = await openStore(url);
+  let stored = 0;
+  const seen = new Set<string>();
+  for await (const page of store.streamEvents({ pid: wpid }))
+    for (const e of page) {
+      stored++;
+      seen.add(`${e.tid}/${e.ktimeNs}`);
+    }
+  await store.close();
+  const distinct = seen.size;
   const kernelLost = summary.lost.lostEvents;
   // Every call read is stored (none lost by memlens), none twice, and the calls not read are no
   // more than the kernel counted as dropped (it counts ring-buffer records: a call has two, its

@@ -3,8 +3,24 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, MysqlDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
-import { createConnection, createPool, type ConnectionOptions, type Pool } from 'mysql2';
+import {
+  Kysely,
+  MysqlDialect,
+  SqliteDialect,
+  type MysqlPool,
+  type MysqlPoolConnection,
+  type MysqlQueryResult,
+  type SqliteDatabase,
+} from 'kysely';
+import {
+  createConnection,
+  createPool,
+  type ConnectionOptions,
+  type ExecuteValues,
+  type Pool,
+  type PoolConnection,
+  type QueryError,
+} from 'mysql2';
 import { UserError, errnoCode } from '../base/errors.js';
 import type { Dialect, StoreDatabase } from './schema.js';
 import { describeLocation, type StoreLocation } from './url.js';
@@ -171,7 +187,47 @@ async function connectMysql(loc: MysqlLocation, mustExist: boolean): Promise<Con
   // A server that goes away makes idle pooled connections emit errors: they are dropped by the
   // pool, and the next query reports the outage to its caller (the BufferedWriter retries).
   pool.on('connection', (c) => c.on('error', () => undefined));
-  return { db: new Kysely<StoreDatabase>({ dialect: new MysqlDialect({ pool }) }), dialect: 'mysql', description };
+  const withBlobs: MysqlPool = {
+    getConnection: (callback) =>
+      // On an error Kysely reads only the error: the wrapper of no connection is never used.
+      pool.getConnection((err, conn) => callback(err, new BlobsAsBytes(conn))),
+    end: (callback) => pool.end((err) => callback(err)),
+  };
+  return {
+    db: new Kysely<StoreDatabase>({ dialect: new MysqlDialect({ pool: withBlobs }) }),
+    dialect: 'mysql',
+    description,
+  };
+}
+
+/**
+ * A pooled connection as Kysely uses it, except that statements with a binary parameter (the
+ * packs' bodies, event_packs.body) go as prepared statements: mysql2's text protocol, which
+ * Kysely's driver uses, writes a Buffer into the statement as hex text (twice its size, built as
+ * a string and encoded again), which was most of the client's CPU per stored call; the binary
+ * protocol (COM_STMT_EXECUTE, https://mariadb.com/kb/en/com_stmt_execute/) sends its bytes as
+ * they are. mysql2 keeps the prepared statements per connection, by SQL text.
+ */
+class BlobsAsBytes implements MysqlPoolConnection {
+  constructor(private readonly conn: PoolConnection) {}
+
+  query(sql: string, parameters: unknown[]): ReturnType<PoolConnection['query']>;
+  query(sql: string, parameters: unknown[], callback: (error: unknown, result: MysqlQueryResult) => void): void;
+  query(
+    sql: string,
+    parameters: unknown[],
+    callback?: (error: unknown, result: MysqlQueryResult) => void,
+  ): ReturnType<PoolConnection['query']> | undefined {
+    if (callback === undefined) return this.conn.query(sql, parameters);
+    const done = (error: QueryError | null, result: unknown): void => callback(error, result as MysqlQueryResult);
+    if (parameters.some((p) => p instanceof Uint8Array)) this.conn.execute(sql, parameters as ExecuteValues, done);
+    else this.conn.query(sql, parameters, done);
+    return undefined;
+  }
+
+  release(): void {
+    this.conn.release();
+  }
 }
 
 export function mysqlCause(e: unknown): string {

@@ -1,24 +1,39 @@
 // The event store: one typed query layer (Kysely) over SQLite and MySQL/MariaDB.
-// Writes are batches: one transaction inserts the events with multi-row INSERTs, adds the batch's
-// per-process and per-host deltas, and records the batch id, so that a batch retried after a commit
-// whose answer was lost is recognised and skipped (exactly once). All SQL is parameterised.
+// Writes are batches: one transaction stores the batch's calls as packs (one event_packs row per id
+// block and process, packs.ts), adds the batch's per-process and per-host deltas, and records the
+// batch id, so that a batch retried after a commit whose answer was lost is recognised and skipped
+// (exactly once). All SQL is parameterised.
+//
+// Ids. Every call has an id, unique in the store and increasing in the order calls are committed:
+// the dashboard and `memlens events` page by it (a keyset cursor), and ask for what came after the
+// newest id they hold. A batch takes as many ids as it has calls from the one-row counter
+// event_ids, in its own transaction, and gives them in the batch's order, so that the id order
+// within a batch is the tracer's order, whatever process each call is of. The counter is taken
+// last before the packs are inserted and the commit: on MySQL, where several hosts write at once,
+// its row lock then serialises only that end of their transactions (no two batches can take
+// overlapping ranges, and ids are committed in their order), and a batch that rolls back gives its
+// range back. Packs of one batch overlap in id (each process's calls are spread over the batch's
+// range), so the packs' bodies keep each call's id; packs of different id blocks never do. Readers
+// merge the packs of a block (packs.ts, ID_BLOCK) by id; ordered by last_id, a block's packs are
+// consecutive, so a block's calls are complete once a pack of another block is read.
 import { randomUUID } from 'node:crypto';
 import {
   CompiledQuery,
   sql,
   type Kysely,
-  type RawBuilder,
   type Transaction,
-  type ExpressionBuilder,
-  type Expression,
+  type RawBuilder,
+  type SelectQueryBuilder,
   type SqlBool,
 } from 'kysely';
 import { assert } from '../base/assert.js';
 import { UserError } from '../base/errors.js';
 import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
 import type { Connection, PreparedRun } from './connect.js';
+import { decodePack, packIds } from './event-pack-codec.js';
 import { dbToNumber } from './int64.js';
-import { eventToRow, pushEventParams, rowToEvent, clip, NAME_WIDTH, type StoredEvent } from './rows.js';
+import { ID_BLOCK, callBit, packBlock, packParams, type PackRow } from './packs.js';
+import { clip, NAME_WIDTH, type StoredEvent } from './rows.js';
 import { HistoryStore } from './history.js';
 import { migrate } from './migrate.js';
 import { STORE_SCHEMA_VERSION, type Dialect, type Int64Out, type StoreDatabase } from './schema.js';
@@ -87,43 +102,61 @@ export interface RetentionResult {
 }
 
 const MAX_LIMIT = 10_000;
-// Rows per INSERT: SQLite allows 32,766 bound parameters (SQLITE_MAX_VARIABLE_NUMBER since 3.32),
-// 17 per event; mysql2 interpolates client-side, bounded by max_allowed_packet (16 MiB default).
-const ROWS_PER_INSERT: Record<Dialect, number> = { sqlite: 1500, mysql: 2000 };
-const DELETE_CHUNK = 50_000;
+/** Packs per statement of a retention pass (each its own transaction). */
+const PACKS_PER_DELETE = 2000;
+/** Pack rows per multi-row INSERT on MySQL, and about as many bytes (mysql2 sends a statement whole). */
+const PACKS_PER_INSERT = 64;
+const PACK_BYTES_PER_INSERT = 4 << 20;
 
 export const newBatchId = (): string => randomUUID();
 
-/** An event with every column set, to check the order of the INSERT's parameters once. */
-const SAMPLE_EVENT: MemEvent = {
-  timeMs: 1,
-  ktimeNs: 2n,
+/** A pack row with every column set, to check the order of the INSERT's parameters once. */
+const SAMPLE_PACK: PackRow = {
+  last_id: 1,
+  first_id: 2,
+  base_id: 3,
   host: 'h',
-  pid: 3,
-  tid: 4,
+  pid: 4,
   name: 'n',
-  thread: 't',
-  call: 'mremap',
-  addr: 5n,
-  lengthBytes: 6n,
-  prot: 7,
-  flags: 8,
-  fd: 9,
-  result: 10n,
-  error: 'E',
-  newLengthBytes: 11n,
-  newAddr: 12n,
+  event_count: 5,
+  calls: 6,
+  min_time_ms: 7,
+  max_time_ms: 8,
+  body: Buffer.from([9]),
 };
+
+/** A pack as the readers see it. */
+interface PackRead {
+  lastId: number;
+  firstId: number;
+  baseId: number;
+  host: string;
+  count: number;
+  calls: number;
+  minTimeMs: number;
+  maxTimeMs: number;
+  body: Uint8Array;
+}
+
+/** The calls of a filter that the packs' columns cannot decide: which of a pack's events match. */
+function eventMatch(f: EventFilter, belowId?: number, aboveId?: number): (e: StoredEvent) => boolean {
+  const since = f.sinceMs === undefined ? undefined : Math.trunc(f.sinceMs);
+  const until = f.untilMs === undefined ? undefined : Math.trunc(f.untilMs);
+  return (e) =>
+    (f.call === undefined || e.call === f.call) &&
+    (since === undefined || e.timeMs >= since) &&
+    (until === undefined || e.timeMs < until) &&
+    (belowId === undefined || e.id < belowId) &&
+    (aboveId === undefined || e.id > aboveId);
+}
 
 export class EventStore {
   /** Current process instance per (host, pid), as committed; filled lazily from the database. */
   private readonly current = new Map<string, bigint>();
-  /** SQL text of the events INSERT by row count (see insertEvents). */
-  private readonly insertSql = new Map<number, string>();
   /** SQL text of the other statements every batch runs, by shape (see runShaped). */
   private readonly shapedSql = new Map<string, string>();
 
-  /** SQLite: the single-row events INSERT, prepared once (see Connection.prepare). */
+  /** SQLite: the single-row event_packs INSERT, prepared once (see Connection.prepare). */
   private insertOne: PreparedRun | undefined;
   private readonly oneRow: unknown[] = [];
   /** The /proc history of `memlens serve` (history.ts), in the same database. */
@@ -142,13 +175,12 @@ export class EventStore {
     await store.migrate();
     if (conn.prepare) {
       // The statement text comes from the typed query builder; only its execution bypasses it.
-      const sample = eventToRow(SAMPLE_EVENT);
-      const compiled = conn.db.insertInto('events').values(sample).compile();
+      const compiled = conn.db.insertInto('event_packs').values(SAMPLE_PACK).compile();
       const params: unknown[] = [];
-      pushEventParams(SAMPLE_EVENT, params);
+      packParams(SAMPLE_PACK, params);
       assert(
         compiled.parameters.length === params.length && compiled.parameters.every((v, i) => v === params[i]),
-        'events INSERT parameter order',
+        'event_packs INSERT parameter order',
       );
       store.insertOne = conn.prepare(compiled.sql);
     }
@@ -208,12 +240,11 @@ export class EventStore {
           row.event_count,
           row.committed_ms,
         ]);
-        const chunk = ROWS_PER_INSERT[this.dialect];
-        for (let i = 0; i < batch.events.length; i += chunk)
-          await this.insertEvents(trx, batch.events.slice(i, i + chunk));
         const deltas = await this.foldWithCurrent(trx, batch);
         await this.addProcessDeltas(trx, deltas);
         await this.addHostDeltas(trx, batch);
+        // Last: on MySQL the counter's row stays locked until the commit (see "Ids" above).
+        if (batch.events.length > 0) await this.insertPacks(trx, batch.events);
         touched.push(...deltas);
         return 'committed' as const;
       });
@@ -281,36 +312,83 @@ export class EventStore {
     return trx.executeQuery(CompiledQuery.raw(text, [...params]));
   }
 
+  /** Takes `count` ids from the counter, in the caller's transaction; returns the first. */
   /**
-   * One multi-row INSERT. Kysely builds the statement the first time for each row count; after
-   * that its SQL text is reused with the new parameters, which saves the query builder's work
-   * per row (a third of the insert time in bench/store). The first use checks that the flattened
-   * parameters are exactly those Kysely produced.
+   * One statement: SQLite returns the new value (UPDATE … RETURNING, https://sqlite.org/lang_returning.html);
+   * MySQL has no RETURNING on UPDATE, but LAST_INSERT_ID(expr) sets the value the statement's OK
+   * answer carries as its insert id (https://dev.mysql.com/doc/refman/8.0/en/information-functions.html#function_last-insert-id).
    */
-  private async insertEvents(trx: Transaction<StoreDatabase>, events: readonly MemEvent[]): Promise<void> {
+  private async takeIds(trx: Transaction<StoreDatabase>, count: number): Promise<number> {
+    let next: number;
+    if (this.dialect === 'mysql') {
+      const r = await this.runShaped(
+        trx,
+        'ids-take',
+        () =>
+          trx
+            .updateTable('event_ids')
+            .set({ next_id: sql<number>`last_insert_id(next_id + ${count})` })
+            .where('k', '=', 1)
+            .compile(),
+        [count, 1],
+      );
+      assert(r.insertId !== undefined, 'the event id counter (event_ids) has its row');
+      next = dbToNumber(r.insertId);
+    } else {
+      const r = await this.runShaped(
+        trx,
+        'ids-take',
+        () =>
+          trx
+            .updateTable('event_ids')
+            .set({ next_id: sql<number>`next_id + ${count}` })
+            .where('k', '=', 1)
+            .returning('next_id')
+            .compile(),
+        [count, 1],
+      );
+      const row = r.rows[0] as { next_id: Int64Out } | undefined;
+      assert(row !== undefined, 'the event id counter (event_ids) has its row');
+      next = dbToNumber(row.next_id);
+    }
+    return next - count;
+  }
+
+  /** Stores a batch's calls as packs: one row per id block and process (packs.ts). */
+  private async insertPacks(trx: Transaction<StoreDatabase>, events: readonly MemEvent[]): Promise<void> {
+    const first = await this.takeIds(trx, events.length);
+    const rows: PackRow[] = [];
+    for (let at = 0; at < events.length; at += ID_BLOCK) {
+      const block = events.slice(at, at + ID_BLOCK);
+      rows.push(...packBlock(block, (i) => first + at + i, first + at));
+    }
     const one = this.insertOne;
     if (one !== undefined) {
       const row = this.oneRow;
-      for (const e of events) {
+      for (const r of rows) {
         row.length = 0;
-        pushEventParams(e, row);
+        packParams(r, row);
         one.run(row);
       }
       return;
     }
-    const params: unknown[] = [];
-    for (const e of events) pushEventParams(e, params);
-    let text = this.insertSql.get(events.length);
-    if (text === undefined) {
-      const compiled = trx.insertInto('events').values(events.map(eventToRow)).compile();
-      assert(
-        compiled.parameters.length === params.length && compiled.parameters.every((v, i) => v === params[i]),
-        'events INSERT parameter order',
+    let i = 0;
+    while (i < rows.length) {
+      let bytes = 0;
+      let j = i;
+      while (j < rows.length && j - i < PACKS_PER_INSERT && (j === i || bytes < PACK_BYTES_PER_INSERT))
+        bytes += rows[j++]?.body.length ?? 0;
+      const part = rows.slice(i, j);
+      const params: unknown[] = [];
+      for (const r of part) packParams(r, params);
+      await this.runShaped(
+        trx,
+        `packs-insert-${part.length}`,
+        () => trx.insertInto('event_packs').values(part).compile(),
+        params,
       );
-      text = compiled.sql;
-      if (this.insertSql.size < 64) this.insertSql.set(events.length, text);
+      i = j;
     }
-    await trx.executeQuery(CompiledQuery.raw(text, params));
   }
 
   private async foldWithCurrent(trx: Transaction<StoreDatabase>, batch: StoreBatch): Promise<ProcessDelta[]> {
@@ -517,23 +595,107 @@ export class EventStore {
   /** Newest first, keyset-paged by id. */
   async queryEvents(query: EventQuery = {}): Promise<StoredEvent[]> {
     const limit = Math.max(1, Math.min(MAX_LIMIT, Math.trunc(query.limit ?? 100)));
-    let q = this.filtered(query).selectAll();
-    if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
-    if (query.afterId !== undefined) q = q.where('id', '>', query.afterId);
-    const rows = await q.orderBy('id', 'desc').limit(limit).execute();
-    return rows.map(rowToEvent);
+    const match = eventMatch(query, query.beforeId, query.afterId);
+    const out: StoredEvent[] = [];
+    // The matching calls of the id block being read, merged by id when the block is complete.
+    let pool: StoredEvent[] = [];
+    let poolBase: number | undefined;
+    const flush = (): void => {
+      pool.sort((a, b) => b.id - a.id);
+      for (const e of pool) out.push(e);
+      pool = [];
+    };
+    for await (const p of this.packs(query, 'desc', { belowId: query.beforeId, aboveId: query.afterId })) {
+      if (p.baseId !== poolBase) {
+        flush();
+        if (out.length >= limit) break;
+        poolBase = p.baseId;
+      }
+      for (const e of decodePack(p.body, p.firstId)) if (match(e)) pool.push(e);
+    }
+    flush();
+    if (out.length > limit) out.length = limit;
+    return out;
+  }
+
+  /**
+   * The packs that may hold calls matching `f`, in the order of their last ids, read in growing
+   * pages. The pack columns decide host, pid and name exactly and narrow call and time; `belowId`
+   * and `aboveId` select the packs that may hold an id below or above them: a pack's ids lie in
+   * (last_id − ID_BLOCK, last_id], so those below C are in packs with first_id < C and last_id <
+   * C + ID_BLOCK, a range of the primary key or of the (pid, last_id) and (name, last_id) indexes.
+   */
+  private async *packs(
+    f: EventFilter,
+    order: 'asc' | 'desc',
+    ids: { belowId?: number | undefined; aboveId?: number | undefined } = {},
+    db: Kysely<StoreDatabase> = this.db,
+  ): AsyncGenerator<PackRead> {
+    let from: number | undefined;
+    let pageRows = 4;
+    for (;;) {
+      let q = this.packsOf(f, db).select([
+        'last_id',
+        'first_id',
+        'base_id',
+        'host',
+        'event_count',
+        'calls',
+        'min_time_ms',
+        'max_time_ms',
+        'body',
+      ]);
+      if (ids.belowId !== undefined)
+        q = q.where('first_id', '<', ids.belowId).where('last_id', '<', ids.belowId + ID_BLOCK);
+      if (ids.aboveId !== undefined) q = q.where('last_id', '>', ids.aboveId);
+      if (from !== undefined) q = q.where('last_id', order === 'desc' ? '<' : '>', from);
+      const rows = await q.orderBy('last_id', order).limit(pageRows).execute();
+      let events = 0;
+      for (const r of rows) {
+        const p: PackRead = {
+          lastId: dbToNumber(r.last_id),
+          firstId: dbToNumber(r.first_id),
+          baseId: dbToNumber(r.base_id),
+          host: r.host,
+          count: dbToNumber(r.event_count),
+          calls: dbToNumber(r.calls),
+          minTimeMs: dbToNumber(r.min_time_ms),
+          maxTimeMs: dbToNumber(r.max_time_ms),
+          body: r.body,
+        };
+        events += p.count;
+        from = p.lastId;
+        yield p;
+      }
+      if (rows.length < pageRows) return;
+      // Grow the pages while their packs are small; a page of large packs (a busy process) is
+      // followed by a small one, which bounds the bodies held at once.
+      pageRows = events > 50_000 ? 4 : Math.min(pageRows * 2, 256);
+    }
+  }
+
+  /** The event_packs rows of a filter's host, pid, name, call and time range (see packs). */
+  private packsOf(f: EventFilter, db: Kysely<StoreDatabase> = this.db) {
+    let q = db.selectFrom('event_packs');
+    if (f.host !== undefined) q = q.where('host', '=', f.host);
+    if (f.pid !== undefined) q = q.where('pid', '=', f.pid);
+    if (f.name !== undefined) q = q.where('name', '=', f.name);
+    if (f.call !== undefined) q = q.where(sql<SqlBool>`(${sql.ref('calls')} & ${callBit(f.call)}) <> 0`);
+    if (f.sinceMs !== undefined) q = q.where('max_time_ms', '>=', Math.trunc(f.sinceMs));
+    if (f.untilMs !== undefined) q = q.where('min_time_ms', '<', Math.trunc(f.untilMs));
+    return q;
   }
 
   /**
    * Every event that matches, oldest first (by id), in pages of `pageRows`: what `memlens events
-   * --all` prints, in memory bounded by one page whatever the store holds. Each page is a keyset
-   * query (`id > last ORDER BY id LIMIT n`) served by the primary key, so the last page costs what
-   * the first does. All pages are read in one read-only transaction, so that they are one snapshot:
+   * --all` prints, in memory bounded by one page and one id block whatever the store holds. The
+   * packs are read in id order, a growing page of them at a time, each read a keyset query
+   * (`last_id > last ORDER BY last_id LIMIT n`) served by the primary key, so the last page costs
+   * what the first does. All reads are in one read-only transaction, so that they are one snapshot:
    * the events committed when the first page was read, each exactly once, even while tracers write
    * (SQLite in WAL mode and InnoDB at REPEATABLE READ, MySQL's default, both read from a snapshot
-   * taken at the transaction's first read; on MySQL ids of concurrent writers' transactions are not
-   * committed in id order, so without the snapshot an event could land behind the last page read).
-   * On SQLite the log cannot be checkpointed past that snapshot until the reading ends.
+   * taken at the transaction's first read). On SQLite the log cannot be checkpointed past that
+   * snapshot until the reading ends.
    */
   async *streamEvents(
     filter: EventFilter & { beforeId?: number } = {},
@@ -542,16 +704,30 @@ export class EventStore {
     assert(Number.isSafeInteger(pageRows) && pageRows > 0 && pageRows <= MAX_LIMIT, 'page size');
     const trx = await this.db.startTransaction().execute();
     try {
-      let last = 0;
-      for (;;) {
-        let q = this.filtered(filter, trx).selectAll().where('id', '>', last);
-        if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
-        const rows = await q.orderBy('id', 'asc').limit(pageRows).execute();
-        if (rows.length === 0) return;
-        const page = rows.map(rowToEvent);
-        last = page[page.length - 1]?.id ?? last;
-        yield page;
-        if (rows.length < pageRows) return;
+      const match = eventMatch(filter, filter.beforeId);
+      let ready: StoredEvent[] = [];
+      let pool: StoredEvent[] = [];
+      let poolBase: number | undefined;
+      const flush = (): void => {
+        pool.sort((a, b) => a.id - b.id);
+        for (const e of pool) ready.push(e);
+        pool = [];
+      };
+      for await (const p of this.packs(filter, 'asc', { belowId: filter.beforeId }, trx)) {
+        if (p.baseId !== poolBase) {
+          flush();
+          poolBase = p.baseId;
+          while (ready.length >= pageRows) {
+            yield ready.slice(0, pageRows);
+            ready = ready.slice(pageRows);
+          }
+        }
+        for (const e of decodePack(p.body, p.firstId)) if (match(e)) pool.push(e);
+      }
+      flush();
+      while (ready.length > 0) {
+        yield ready.slice(0, pageRows);
+        ready = ready.slice(pageRows);
       }
     } finally {
       // Nothing was written: ending the transaction either way only releases the snapshot.
@@ -564,32 +740,35 @@ export class EventStore {
 
   /** How many events match; with `atMost`, stops counting there (a bounded read). */
   async countEvents(filter: EventFilter = {}, atMost?: number): Promise<number> {
-    if (atMost !== undefined) {
-      const limited = this.filtered(filter)
-        .select('id')
-        .limit(Math.max(0, Math.trunc(atMost)))
-        .as('m');
-      const row = await this.db
-        .selectFrom(limited)
-        .select((eb) => eb.fn.countAll<Int64Out>().as('n'))
-        .executeTakeFirstOrThrow();
-      return dbToNumber(row.n);
+    const bound = atMost === undefined ? Infinity : Math.max(0, Math.trunc(atMost));
+    if (bound === 0) return 0;
+    if (filter.call === undefined && filter.sinceMs === undefined && filter.untilMs === undefined) {
+      // Host, pid and name are the packs' own: their counts are summed, never a call decoded.
+      if (atMost === undefined) {
+        const row = await this.packsOf(filter)
+          .select((eb) => eb.fn.sum<Int64Out | null>('event_count').as('n'))
+          .executeTakeFirstOrThrow();
+        return row.n === null ? 0 : dbToNumber(row.n);
+      }
+      // Each pack holds at least one call: `bound` packs hold at least `bound` calls.
+      const rows = await this.packsOf(filter).select('event_count').limit(bound).execute();
+      return Math.min(
+        bound,
+        rows.reduce((n, r) => n + dbToNumber(r.event_count), 0),
+      );
     }
-    const row = await this.filtered(filter)
-      .select((eb) => eb.fn.countAll<Int64Out>().as('n'))
-      .executeTakeFirstOrThrow();
-    return dbToNumber(row.n);
-  }
-
-  private filtered(f: EventFilter, db: Kysely<StoreDatabase> = this.db) {
-    let q = db.selectFrom('events');
-    if (f.host !== undefined) q = q.where('host', '=', f.host);
-    if (f.pid !== undefined) q = q.where('pid', '=', f.pid);
-    if (f.name !== undefined) q = q.where('name', '=', f.name);
-    if (f.call !== undefined) q = q.where('syscall', '=', f.call);
-    if (f.sinceMs !== undefined) q = q.where('time_ms', '>=', Math.trunc(f.sinceMs));
-    if (f.untilMs !== undefined) q = q.where('time_ms', '<', Math.trunc(f.untilMs));
-    return q;
+    const match = eventMatch(filter);
+    const since = filter.sinceMs === undefined ? -Infinity : Math.trunc(filter.sinceMs);
+    const until = filter.untilMs === undefined ? Infinity : Math.trunc(filter.untilMs);
+    const only = filter.call === undefined ? -1 : callBit(filter.call);
+    let n = 0;
+    for await (const p of this.packs(filter, 'desc')) {
+      // A pack of that call alone and wholly in the time range counts whole, undecoded.
+      if ((only === -1 || p.calls === only) && p.minTimeMs >= since && p.maxTimeMs < until) n += p.count;
+      else for (const e of decodePack(p.body, p.firstId)) if (match(e)) n++;
+      if (n >= bound) return bound;
+    }
+    return n;
   }
 
   /** Per-process totals as kept incrementally; largest "requested" first. */
@@ -640,49 +819,41 @@ export class EventStore {
   }
 
   /**
-   * Deletes events older than maxAgeMs and/or all but the newest maxRows events, in chunks so that
-   * no single statement holds locks for long. Age retention also drops processes not seen within
-   * the age and batch ids older than it. Totals are cumulative and are not reduced by retention.
+   * Deletes events older than maxAgeMs and/or all but the newest maxRows events, a bounded number
+   * of packs per transaction so that no single statement holds locks for long. Whole packs are
+   * deleted; a pack that holds calls on both sides of the line is rewritten with those it keeps,
+   * each keeping its id. Age retention also drops processes not seen within the age and batch ids
+   * older than it. Totals are cumulative and are not reduced by retention.
    */
   async applyRetention(opts: { maxAgeMs?: number; maxRows?: number; nowMs?: number }): Promise<RetentionResult> {
     const result: RetentionResult = { deletedEvents: 0, deletedProcesses: 0, deletedBatches: 0 };
-    const minRow = await this.db
-      .selectFrom('events')
-      .select((eb) => eb.fn.min<Int64Out | null>('id').as('m'))
-      .executeTakeFirst();
-    if (minRow?.m === null || minRow?.m === undefined) return this.retainMeta(opts, result);
-    const minId = dbToNumber(minRow.m);
+    const any = await this.db.selectFrom('event_packs').select('last_id').limit(1).executeTakeFirst();
+    if (any === undefined) return this.retainMeta(opts, result);
     if (opts.maxAgeMs !== undefined) {
       const cutoff = Math.trunc((opts.nowMs ?? Date.now()) - opts.maxAgeMs);
-      const top = await this.db
-        .selectFrom('events')
-        .select((eb) => eb.fn.max<Int64Out | null>('id').as('m'))
-        .where('time_ms', '<', cutoff)
-        .executeTakeFirst();
-      if (top?.m !== null && top?.m !== undefined) {
-        const topId = dbToNumber(top.m);
-        for (let lo = minId; lo <= topId; lo += DELETE_CHUNK) {
-          const hi = Math.min(lo + DELETE_CHUNK, topId + 1);
-          result.deletedEvents += await this.deleteCounted((eb) =>
-            eb.and([eb('id', '>=', lo), eb('id', '<', hi), eb('time_ms', '<', cutoff)]),
-          );
-        }
+      for (;;) {
+        const deleted = await this.retainPass(
+          (trx) => trx.selectFrom('event_packs').where('min_time_ms', '<', cutoff).orderBy('min_time_ms'),
+          (p) => p.maxTimeMs < cutoff,
+          (e) => e.timeMs >= cutoff,
+        );
+        if (deleted === undefined) break;
+        result.deletedEvents += deleted;
       }
     }
     if (opts.maxRows !== undefined) {
-      const keep = Math.max(0, Math.trunc(opts.maxRows));
-      const edge = await this.db
-        .selectFrom('events')
-        .select('id')
-        .orderBy('id', 'desc')
-        .limit(1)
-        .offset(keep)
-        .executeTakeFirst();
+      const edge = await this.newestEdge(Math.max(0, Math.trunc(opts.maxRows)));
       if (edge !== undefined) {
-        const topId = dbToNumber(edge.id);
-        for (let lo = minId; lo <= topId; lo += DELETE_CHUNK) {
-          const hi = Math.min(lo + DELETE_CHUNK - 1, topId);
-          result.deletedEvents += await this.deleteCounted((eb) => eb.and([eb('id', '>=', lo), eb('id', '<=', hi)]));
+        // Every call with an id ≤ edge goes: whole packs below it, and the part of the packs of
+        // its block that reach over it.
+        for (;;) {
+          const deleted = await this.retainPass(
+            (trx) => trx.selectFrom('event_packs').where('first_id', '<=', edge).orderBy('last_id'),
+            (p) => p.lastId <= edge,
+            (e) => e.id > edge,
+          );
+          if (deleted === undefined) break;
+          result.deletedEvents += deleted;
         }
       }
     }
@@ -690,32 +861,116 @@ export class EventStore {
   }
 
   /**
-   * Deletes the events `where` selects, and adds to each host's deleted_events how many of its
-   * events went, in one transaction: a host's stored count stays event_count − deleted_events.
+   * The greatest id of the calls beyond the newest `keep` (all with ids up to it are to go), or
+   * undefined when there are no more than `keep`. The packs' counts are summed newest first, block
+   * by block, without their bodies; only the block where the sum passes `keep` has its ids read.
    */
-  private async deleteCounted(
-    where: (eb: ExpressionBuilder<StoreDatabase, 'events'>) => Expression<SqlBool>,
-  ): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      const count = trx
-        .selectFrom('events')
-        .where(where)
-        .select(['host', (eb) => eb.fn.countAll<Int64Out>().as('n')])
-        .groupBy('host');
+  private async newestEdge(keep: number): Promise<number | undefined> {
+    let kept = 0;
+    let block: number | undefined;
+    let blockCount = 0;
+    let from: number | undefined;
+    let edgeBlock: number | undefined;
+    scan: for (;;) {
+      let q = this.db.selectFrom('event_packs').select(['last_id', 'base_id', 'event_count']);
+      if (from !== undefined) q = q.where('last_id', '<', from);
+      const rows = await q.orderBy('last_id', 'desc').limit(5000).execute();
+      for (const r of rows) {
+        const base = dbToNumber(r.base_id);
+        from = dbToNumber(r.last_id);
+        if (base !== block) {
+          if (block !== undefined && kept + blockCount > keep) {
+            edgeBlock = block;
+            break scan;
+          }
+          kept += blockCount;
+          block = base;
+          blockCount = 0;
+        }
+        blockCount += dbToNumber(r.event_count);
+      }
+      if (rows.length < 5000) break;
+    }
+    if (edgeBlock === undefined) {
+      if (block === undefined || kept + blockCount <= keep) return undefined;
+      edgeBlock = block;
+    }
+    const packs = await this.db
+      .selectFrom('event_packs')
+      .select(['first_id', 'body'])
+      .where('last_id', '>=', edgeBlock)
+      .where('last_id', '<', edgeBlock + ID_BLOCK)
+      .where('base_id', '=', edgeBlock)
+      .execute();
+    const ids = packs.flatMap((p) => packIds(p.body, dbToNumber(p.first_id))).sort((a, b) => b - a);
+    const edge = ids[keep - kept];
+    assert(edge !== undefined, 'the retention edge lies in its block');
+    return edge;
+  }
+
+  /**
+   * One transaction of retention: of the first PACKS_PER_DELETE packs `select` finds, deletes those
+   * `whole` says go entirely and rewrites the others with the calls `keeps` keeps, and adds to each
+   * host's deleted_events how many of its calls went, so that a host's stored count stays
+   * event_count − deleted_events. Returns how many calls went, or undefined when `select` found none.
+   */
+  private async retainPass(
+    select: (trx: Transaction<StoreDatabase>) => SelectQueryBuilder<StoreDatabase, 'event_packs', object>,
+    whole: (p: { lastId: number; maxTimeMs: number }) => boolean,
+    keeps: (e: StoredEvent) => boolean,
+  ): Promise<number | undefined> {
+    return this.inTransaction(async (trx) => {
+      const q = select(trx)
+        .select(['last_id', 'first_id', 'base_id', 'host', 'event_count', 'max_time_ms'])
+        .limit(PACKS_PER_DELETE);
       // On MySQL a plain SELECT reads the transaction's snapshot while the DELETE acts on the
-      // rows committed now; a locking read counts the rows the DELETE will find (another writer's
-      // events committed in between included). On SQLite (WAL) the transaction cannot miscount: if
-      // another connection wrote after the count, the DELETE fails with SQLITE_BUSY_SNAPSHOT and
-      // nothing is deleted (https://sqlite.org/rescode.html#busy_snapshot).
-      const perHost = await (this.dialect === 'mysql' ? count.forUpdate() : count).execute();
-      const r = await trx.deleteFrom('events').where(where).executeTakeFirst();
-      for (const h of perHost)
+      // rows committed now; a locking read counts the rows the DELETE will find. On SQLite (WAL)
+      // the transaction cannot miscount: if another connection wrote after the read, the DELETE
+      // fails with SQLITE_BUSY_SNAPSHOT and nothing is deleted (https://sqlite.org/rescode.html#busy_snapshot).
+      const rows = await (this.dialect === 'mysql' ? q.forUpdate() : q).execute();
+      if (rows.length === 0) return undefined;
+      const perHost = new Map<string, number>();
+      const gone = (host: string, n: number): void => {
+        if (n > 0) perHost.set(host, (perHost.get(host) ?? 0) + n);
+      };
+      const drop: number[] = [];
+      for (const r of rows) {
+        const lastId = dbToNumber(r.last_id);
+        if (whole({ lastId, maxTimeMs: dbToNumber(r.max_time_ms) })) {
+          drop.push(lastId);
+          gone(r.host, dbToNumber(r.event_count));
+          continue;
+        }
+        const body = await trx
+          .selectFrom('event_packs')
+          .select('body')
+          .where('last_id', '=', lastId)
+          .executeTakeFirstOrThrow();
+        const events = decodePack(body.body, dbToNumber(r.first_id));
+        const kept = events.filter(keeps);
+        gone(r.host, events.length - kept.length);
+        await trx.deleteFrom('event_packs').where('last_id', '=', lastId).execute();
+        if (kept.length > 0)
+          await trx
+            .insertInto('event_packs')
+            .values(packBlock(kept, (i) => kept[i]?.id ?? 0, dbToNumber(r.base_id)))
+            .execute();
+      }
+      for (let i = 0; i < drop.length; i += 500)
+        await trx
+          .deleteFrom('event_packs')
+          .where('last_id', 'in', drop.slice(i, i + 500))
+          .execute();
+      let n = 0;
+      for (const [host, count] of perHost) {
+        n += count;
         await trx
           .updateTable('hosts')
-          .set({ deleted_events: sql<number>`deleted_events + ${dbToNumber(h.n)}` })
-          .where('host', '=', h.host)
+          .set({ deleted_events: sql<number>`deleted_events + ${count}` })
+          .where('host', '=', host)
           .execute();
-      return Number(r.numDeletedRows);
+      }
+      return n;
     });
   }
 

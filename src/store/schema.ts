@@ -10,9 +10,11 @@
 //   nonsense arguments ≥ 2^63 (e.g. mmap(NULL, (size_t)-1), which fails) read back correctly but sort
 //   as negatives. Results are the kernel's signed long: an address or -errno, stored as they are.
 // - `syscall` rather than `call` (a reserved word in MySQL).
-import type { ColumnType, Generated, Kysely, Migration } from 'kysely';
+import type { ColumnType, Generated, Kysely, Migration, Selectable } from 'kysely';
 import { sql } from 'kysely';
 import { STORE_SCHEMA_VERSION } from '../wire/store.js';
+import { ID_BLOCK, packBlock, type PackRow } from './packs.js';
+import { rowToEvent, type StoredEvent } from './rows.js';
 
 export { STORE_SCHEMA_VERSION };
 
@@ -23,6 +25,10 @@ type Int64Nullable = ColumnType<Int64Out | null, bigint | number | null, bigint 
 type Int32 = ColumnType<Int64Out, number, number>;
 type Int32Nullable = ColumnType<Int64Out | null, number | null, number | null>;
 
+/**
+ * The events table of schema versions 1 to 5, one row per call: migration 0006 repacks its rows
+ * into event_packs and drops it. Kept as the type the migration reads.
+ */
 export interface EventsTable {
   id: Generated<Int64Out>;
   time_ms: Int64;
@@ -42,6 +48,35 @@ export interface EventsTable {
   error: string | null;
   new_length_bytes: Int64Nullable;
   new_addr: Int64Nullable;
+}
+
+/**
+ * The stored calls (schema version 6): one row per (id block of a batch, host, pid, name), its calls
+ * in `body` (event-pack-codec.ts). The other columns are what queries select packs by: the primary
+ * key last_id orders them by id, the indexes (pid, last_id, …) and (name, last_id, …) serve the
+ * calls view's filters and counts, (min_time_ms) retention by age. See event-store.ts for how ids are given.
+ */
+export interface EventPacksTable {
+  /** The greatest id of the pack's calls: unique, since every call has its own id. */
+  last_id: Int64;
+  first_id: Int64;
+  /** The first id of the pack's id block (packs.ts, ID_BLOCK): packs of one block share it. */
+  base_id: Int64;
+  host: string;
+  pid: Int32;
+  name: string;
+  event_count: Int32;
+  /** Which calls the pack holds: bit i for MEM_CALLS[i]. */
+  calls: Int32;
+  min_time_ms: Int64;
+  max_time_ms: Int64;
+  body: Uint8Array;
+}
+
+/** One row (k = 1): the next event id to give. */
+export interface EventIdsTable {
+  k: Int32;
+  next_id: Int64;
 }
 
 /** Per-process totals, one row per process instance (host, pid, start), updated with every batch. */
@@ -136,7 +171,8 @@ export interface HistoryNamesTable {
 }
 
 export interface StoreDatabase {
-  events: EventsTable;
+  event_packs: EventPacksTable;
+  event_ids: EventIdsTable;
   processes: ProcessesTable;
   hosts: HostsTable;
   batches: BatchesTable;
@@ -152,6 +188,46 @@ export type Dialect = 'sqlite' | 'mysql';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyDb = Kysely<any>;
 
+/**
+ * The events table of schema versions 1 to 5, one row per call, with its indexes (the first
+ * migration; bench/store/insert-rate.ts builds it too, for the one-row-per-call comparison).
+ */
+export async function createEventsTable(db: AnyDb, dialect: Dialect): Promise<void> {
+  const mysql = dialect === 'mysql';
+  const bigint = 'bigint';
+  const text = (n: number) => sql.raw(`varchar(${n})`);
+  const tableEnd = mysql ? sql`ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin` : sql``;
+  await db.schema
+    .createTable('events')
+    // SQLite: AUTOINCREMENT so ids are never reused after retention deletes the newest rows
+    // (keyset cursors held by a dashboard stay meaningful). MySQL: a 64-bit AUTO_INCREMENT.
+    .addColumn('id', mysql ? bigint : 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('time_ms', bigint, (c) => c.notNull())
+    .addColumn('ktime_ns', bigint, (c) => c.notNull())
+    .addColumn('host', text(255), (c) => c.notNull())
+    .addColumn('pid', 'integer', (c) => c.notNull())
+    .addColumn('tid', 'integer', (c) => c.notNull())
+    .addColumn('name', text(255), (c) => c.notNull())
+    .addColumn('thread', text(255), (c) => c.notNull())
+    .addColumn('syscall', text(8), (c) => c.notNull())
+    .addColumn('addr', bigint, (c) => c.notNull())
+    .addColumn('length_bytes', bigint, (c) => c.notNull())
+    .addColumn('prot', 'integer')
+    .addColumn('flags', bigint)
+    .addColumn('fd', 'integer')
+    .addColumn('result', bigint, (c) => c.notNull())
+    .addColumn('error', text(32))
+    .addColumn('new_length_bytes', bigint)
+    .addColumn('new_addr', bigint)
+    .modifyEnd(tableEnd)
+    .execute();
+  // Keyset paging is "WHERE <filter> AND id < cursor ORDER BY id DESC": an index on (filter, id)
+  // serves it without sorting. Few hosts and four calls are selective enough by scanning id.
+  await db.schema.createIndex('events_pid_id').on('events').columns(['pid', 'id']).execute();
+  await db.schema.createIndex('events_name_id').on('events').columns(['name', 'id']).execute();
+  await db.schema.createIndex('events_time').on('events').column('time_ms').execute();
+}
+
 function initial(dialect: Dialect): Migration {
   const mysql = dialect === 'mysql';
   const bigint = 'bigint';
@@ -159,35 +235,7 @@ function initial(dialect: Dialect): Migration {
   const tableEnd = mysql ? sql`ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin` : sql``;
   return {
     async up(db: AnyDb): Promise<void> {
-      await db.schema
-        .createTable('events')
-        // SQLite: AUTOINCREMENT so ids are never reused after retention deletes the newest rows
-        // (keyset cursors held by a dashboard stay meaningful). MySQL: a 64-bit AUTO_INCREMENT.
-        .addColumn('id', mysql ? bigint : 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('time_ms', bigint, (c) => c.notNull())
-        .addColumn('ktime_ns', bigint, (c) => c.notNull())
-        .addColumn('host', text(255), (c) => c.notNull())
-        .addColumn('pid', 'integer', (c) => c.notNull())
-        .addColumn('tid', 'integer', (c) => c.notNull())
-        .addColumn('name', text(255), (c) => c.notNull())
-        .addColumn('thread', text(255), (c) => c.notNull())
-        .addColumn('syscall', text(8), (c) => c.notNull())
-        .addColumn('addr', bigint, (c) => c.notNull())
-        .addColumn('length_bytes', bigint, (c) => c.notNull())
-        .addColumn('prot', 'integer')
-        .addColumn('flags', bigint)
-        .addColumn('fd', 'integer')
-        .addColumn('result', bigint, (c) => c.notNull())
-        .addColumn('error', text(32))
-        .addColumn('new_length_bytes', bigint)
-        .addColumn('new_addr', bigint)
-        .modifyEnd(tableEnd)
-        .execute();
-      // Keyset paging is "WHERE <filter> AND id < cursor ORDER BY id DESC": an index on (filter, id)
-      // serves it without sorting. Few hosts and four calls are selective enough by scanning id.
-      await db.schema.createIndex('events_pid_id').on('events').columns(['pid', 'id']).execute();
-      await db.schema.createIndex('events_name_id').on('events').columns(['name', 'id']).execute();
-      await db.schema.createIndex('events_time').on('events').column('time_ms').execute();
+      await createEventsTable(db, dialect);
 
       await db.schema
         .createTable('processes')
@@ -374,6 +422,135 @@ function hostsDeletedEvents(): Migration {
   };
 }
 
+/**
+ * Calls stored as packs (event_packs, see its type above): one row per id block of a batch and
+ * process instead of one row and three index entries per call, which cost SQLite more than the
+ * goal of 2.5 µs of memlens CPU per call on its own (bench/README.md, "Cost per call").
+ *
+ * Stores of schema 1 to 5 are repacked here, once, rather than read in both layouts: a second
+ * layout would stay in every query, every count and retention for as long as any old store
+ * exists, with the id order of two tables to merge, while repacking costs one pass over the old
+ * rows at the first open (about 15 s of CPU a million rows into SQLite, bench/README.md: minutes
+ * for a store of ten million). Every event keeps its id: the old rows
+ * are read in id order and cut into blocks of ids less than ID_BLOCK apart, whose packs hold
+ * each id as it was (event-pack-codec.ts), so a cursor a client holds keeps its place. The next id
+ * given is past the greatest old one (and past SQLite's AUTOINCREMENT counter, which also counts
+ * ids deleted from the top). On MySQL, where DDL commits at once, a run cut short is started over:
+ * the new tables are emptied first, and the old table is dropped last.
+ */
+function eventPacks(dialect: Dialect): Migration {
+  const mysql = dialect === 'mysql';
+  const text = (n: number) => sql.raw(`varchar(${n})`);
+  const tableEnd = mysql ? sql`ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin` : sql``;
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('event_packs')
+        .ifNotExists()
+        // SQLite: an INTEGER PRIMARY KEY is the rowid, the table's own b-tree key.
+        .addColumn('last_id', mysql ? 'bigint' : 'integer', (c) => c.primaryKey())
+        .addColumn('first_id', 'bigint', (c) => c.notNull())
+        .addColumn('base_id', 'bigint', (c) => c.notNull())
+        .addColumn('host', text(255), (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('name', text(255), (c) => c.notNull())
+        .addColumn('event_count', 'integer', (c) => c.notNull())
+        .addColumn('calls', 'integer', (c) => c.notNull())
+        .addColumn('min_time_ms', 'bigint', (c) => c.notNull())
+        .addColumn('max_time_ms', 'bigint', (c) => c.notNull())
+        // Last, so that a read of the other columns does not load it (SQLite reads a row's columns
+        // in order; a body past a page is in overflow pages). MySQL: MEDIUMBLOB holds 16 MiB.
+        .addColumn('body', mysql ? sql.raw('mediumblob') : 'blob', (c) => c.notNull())
+        .modifyEnd(tableEnd)
+        .execute();
+      // By pid and by name, newest first; host and event_count too, so that the dashboard's counts
+      // of a host's process or name are read from the index alone (a 10 M store's count by a
+      // shared name read 60,000 packs' rows otherwise: 60 ms at the server, bench/README.md).
+      await db.schema
+        .createIndex('event_packs_pid')
+        .ifNotExists()
+        .on('event_packs')
+        .columns(['pid', 'last_id', 'host', 'event_count'])
+        .execute();
+      await db.schema
+        .createIndex('event_packs_name')
+        .ifNotExists()
+        .on('event_packs')
+        .columns(['name', 'last_id', 'host', 'event_count'])
+        .execute();
+      await db.schema
+        .createIndex('event_packs_min_time')
+        .ifNotExists()
+        .on('event_packs')
+        .column('min_time_ms')
+        .execute();
+      await db.schema
+        .createTable('event_ids')
+        .ifNotExists()
+        .addColumn('k', 'integer', (c) => c.primaryKey())
+        .addColumn('next_id', 'bigint', (c) => c.notNull())
+        .modifyEnd(tableEnd)
+        .execute();
+      await db.deleteFrom('event_packs').execute();
+      await db.deleteFrom('event_ids').execute();
+
+      let greatest = 0;
+      let block: { base: number; events: StoredEvent[] } | undefined;
+      const flush = async (): Promise<void> => {
+        if (block === undefined || block.events.length === 0) return;
+        const events = block.events;
+        await insertPackRows(
+          db,
+          packBlock(events, (i) => events[i]?.id ?? 0, block.base),
+        );
+        block = undefined;
+      };
+      for (;;) {
+        const rows = (await db
+          .selectFrom('events')
+          .selectAll()
+          .where('id', '>', greatest)
+          .orderBy('id')
+          .limit(20_000)
+          .execute()) as Selectable<EventsTable>[];
+        for (const r of rows) {
+          const e = rowToEvent(r);
+          if (block !== undefined && e.id >= block.base + ID_BLOCK) await flush();
+          block ??= { base: e.id, events: [] };
+          block.events.push(e);
+          greatest = e.id;
+        }
+        if (rows.length < 20_000) break;
+      }
+      await flush();
+      // MySQL's AUTO_INCREMENT counter is read only through information_schema, which migrate.ts
+      // keeps away from: there, only ids of a table that retention emptied entirely can come again.
+      if (!mysql) {
+        const seq = (await sql<{ seq: Int64Out }>`select seq from sqlite_sequence where name = 'events'`.execute(db))
+          .rows[0];
+        if (seq !== undefined) greatest = Math.max(greatest, Number(seq.seq));
+      }
+      await db
+        .insertInto('event_ids')
+        .values({ k: 1, next_id: greatest + 1 })
+        .execute();
+      await db.schema.dropTable('events').execute();
+    },
+  };
+}
+
+/** Inserts pack rows in statements of at most 200 rows and about 4 MiB (mysql2 sends them whole). */
+export async function insertPackRows(db: AnyDb, rows: readonly PackRow[]): Promise<void> {
+  let i = 0;
+  while (i < rows.length) {
+    let bytes = 0;
+    let j = i;
+    while (j < rows.length && j - i < 200 && (j === i || bytes < 4 << 20)) bytes += rows[j++]?.body.length ?? 0;
+    await db.insertInto('event_packs').values(rows.slice(i, j)).execute();
+    i = j;
+  }
+}
+
 /** The migrations, keyed so that they sort in the order they apply. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
   return {
@@ -382,5 +559,6 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '0003_mprotect_calls': mprotectCalls(),
     '0004_history_series_index': historySeriesIndex(dialect),
     '0005_hosts_deleted_events': hostsDeletedEvents(),
+    '0006_event_packs': eventPacks(dialect),
   };
 }

@@ -7,4 +7,6 @@
 // 3: processes.mprotect_calls (mprotect is traced; rows written before count 0).
 // 4: history_process_by_pid also holds the PSS figures (a covering index for the Timeline's series).
 // 5: hosts.deleted_events (retention counts what it deletes: a host's stored events without a scan).
-export const STORE_SCHEMA_VERSION = 5;
+// 6: calls stored as packs (event_packs, one row per id block of a batch and process) and event_ids;
+//    the events table is repacked into them and dropped.
+export const STORE_SCHEMA_VERSION = 6;

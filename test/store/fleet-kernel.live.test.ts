@@ -98,7 +98,7 @@ async function step(hosts: Host[], pairs: (i: number) => number): Promise<void> 
 async function countsByHost(port: number, database: string): Promise<Map<string, number>> {
   const c = await createConnection({ ...SHARED_MYSQL, port, database });
   try {
-    const [rows] = await c.query('SELECT host, COUNT(*) AS n FROM events GROUP BY host');
+    const [rows] = await c.query('SELECT host, SUM(event_count) AS n FROM event_packs GROUP BY host');
     return new Map((rows as { host: string; n: number | string }[]).map((r) => [r.host, Number(r.n)]));
   } finally {
     await c.end();

@@ -6,7 +6,7 @@ import { createConnection } from 'mysql2/promise';
 import { openStore } from '../../src/store/index.js';
 import { SHARED_MYSQL, mariadbBackend } from './backends.js';
 import { event } from './events-fixture.js';
-import { schemaOneTests, storeTests } from './store-cases.js';
+import { packedBlockTests, schemaFiveTests, schemaOneTests, storeTests } from './store-cases.js';
 
 storeTests('mariadb');
 
@@ -26,6 +26,7 @@ test('two memlens opening one new MariaDB database at once both get the schema, 
         { name: '0003_mprotect_calls' },
         { name: '0004_history_series_index' },
         { name: '0005_hosts_deleted_events' },
+        { name: '0006_event_packs' },
       ]);
     } finally {
       await c.end();
@@ -36,3 +37,5 @@ test('two memlens opening one new MariaDB database at once both get the schema, 
 });
 
 schemaOneTests('mariadb');
+schemaFiveTests('mariadb');
+packedBlockTests('mariadb');
