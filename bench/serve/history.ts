@@ -21,6 +21,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Page } from 'playwright-core';
 import { SeededRandom } from '../../src/base/random.js';
 import { HistoryRecorder, type HistoryProcessInput } from '../../src/server/history-recorder.js';
 import { DEFAULT_HISTORY_RETENTION, openStore } from '../../src/store/index.js';
@@ -223,6 +224,23 @@ async function flushCost(nProcesses: number): Promise<void> {
   );
 }
 
+/** How many times the page has drawn the Timeline (its data-drawn counter). */
+function drawnCount(page: Page): Promise<number> {
+  return page.evaluate(() => Number(document.getElementById('timeline')?.dataset.drawn ?? 0));
+}
+
+/** Waits until the Timeline has drawn again after `before` draws; the page's time two frames on. */
+async function nextFrameAfterDraw(page: Page, before: number): Promise<number> {
+  await page.waitForFunction(
+    (n: number) => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > n,
+    before,
+    { timeout: 120_000, polling: 'raf' },
+  );
+  return page.evaluate(
+    () => new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))),
+  );
+}
+
 async function paint(dir: string): Promise<void> {
   const serve = await startServe(['--no-trace'], { dir });
   const browser = await launchBrowser();
@@ -281,7 +299,7 @@ async function paint(dir: string): Promise<void> {
     spanMs['7 d'] = 7 * 86_400_000;
     spanMs['30 d'] = 30 * 86_400_000;
     for (const label of ['6 h', '1 d', '7 d', '30 d', '1 h', '7 d', '1 d', '1 h']) {
-      const before = Number(await page.evaluate(() => document.getElementById('timeline')?.dataset.drawn ?? 0));
+      const before = await drawnCount(page);
       // Room for this window's request (the buffer keeps 250 entries, and the page polls).
       const t = await page.evaluate(() => {
         performance.clearResourceTimings();
@@ -324,19 +342,11 @@ async function paint(dir: string): Promise<void> {
     // Zoom with the mouse wheel over the chart: the new window is fetched 150 ms after the last wheel event.
     const box = await page.locator('#timeline').boundingBox();
     if (box !== null) {
-      const before = Number(await page.evaluate(() => document.getElementById('timeline')?.dataset.drawn ?? 0));
+      const before = await drawnCount(page);
       await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.3);
       const t = await page.evaluate(() => performance.now());
       await page.mouse.wheel(0, -300);
-      await page.waitForFunction(
-        (n: number) => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > n,
-        before,
-        { timeout: 120_000, polling: 'raf' },
-      );
-      const done = await page.evaluate(
-        () =>
-          new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now())))),
-      );
+      const done = await nextFrameAfterDraw(page, before);
       console.log(
         `window: wheel zoom drawn ${(done - t).toFixed(0)} ms after the wheel event, of which 150 ms is the wait for the end of the gesture`,
       );
@@ -360,20 +370,10 @@ async function clicks(dir: string, rounds: number): Promise<void> {
     const runs = new Map<string, [number, number, number][]>();
     for (let r = 0; r < rounds; r++)
       for (const label of ['6 h', '1 d', '7 d', '30 d']) {
-        const before = Number(await page.evaluate(() => document.getElementById('timeline')?.dataset.drawn ?? 0));
+        const before = await drawnCount(page);
         const t = await page.evaluate(() => performance.now());
         await page.click(`#tl-spans button:text-is("${label}")`);
-        await page.waitForFunction(
-          (n: number) => Number(document.getElementById('timeline')?.dataset.drawn ?? 0) > n,
-          before,
-          { timeout: 120_000, polling: 'raf' },
-        );
-        const done = await page.evaluate(
-          () =>
-            new Promise<number>((res) =>
-              requestAnimationFrame(() => requestAnimationFrame(() => res(performance.now()))),
-            ),
-        );
+        const done = await nextFrameAfterDraw(page, before);
         const d = await page.evaluate(() =>
           Object.fromEntries(Object.entries(document.getElementById('timeline')?.dataset ?? {})),
         );

@@ -150,6 +150,40 @@ function eventMatch(f: EventFilter, belowId?: number, aboveId?: number): (e: Sto
     (aboveId === undefined || e.id > aboveId);
 }
 
+/**
+ * The calls of one id block come from several packs (one per process) and are given out in id
+ * order once the block is complete: packs arrive block by block, so a new base id closes the one
+ * before.
+ */
+class IdBlockMerger {
+  private pool: StoredEvent[] = [];
+  private baseId: number | undefined;
+
+  constructor(
+    private readonly order: 'asc' | 'desc',
+    private readonly give: (e: StoredEvent) => void,
+  ) {}
+
+  /** Starts the pack's block; true when it is a new one (the block before has been given out). */
+  enter(baseId: number): boolean {
+    if (baseId === this.baseId) return false;
+    this.flush();
+    this.baseId = baseId;
+    return true;
+  }
+
+  add(e: StoredEvent): void {
+    this.pool.push(e);
+  }
+
+  /** Gives out the block held so far, in order. */
+  flush(): void {
+    this.pool.sort(this.order === 'asc' ? (a, b) => a.id - b.id : (a, b) => b.id - a.id);
+    for (const e of this.pool) this.give(e);
+    this.pool = [];
+  }
+}
+
 export class EventStore {
   /** Current process instance per (host, pid), as committed; filled lazily from the database. */
   private readonly current = new Map<string, bigint>();
@@ -597,23 +631,12 @@ export class EventStore {
     const limit = Math.max(1, Math.min(MAX_LIMIT, Math.trunc(query.limit ?? 100)));
     const match = eventMatch(query, query.beforeId, query.afterId);
     const out: StoredEvent[] = [];
-    // The matching calls of the id block being read, merged by id when the block is complete.
-    let pool: StoredEvent[] = [];
-    let poolBase: number | undefined;
-    const flush = (): void => {
-      pool.sort((a, b) => b.id - a.id);
-      for (const e of pool) out.push(e);
-      pool = [];
-    };
+    const merger = new IdBlockMerger('desc', (e) => out.push(e));
     for await (const p of this.packs(query, 'desc', { belowId: query.beforeId, aboveId: query.afterId })) {
-      if (p.baseId !== poolBase) {
-        flush();
-        if (out.length >= limit) break;
-        poolBase = p.baseId;
-      }
-      for (const e of decodePack(p.body, p.firstId)) if (match(e)) pool.push(e);
+      if (merger.enter(p.baseId) && out.length >= limit) break;
+      for (const e of decodePack(p.body, p.firstId)) if (match(e)) merger.add(e);
     }
-    flush();
+    merger.flush();
     if (out.length > limit) out.length = limit;
     return out;
   }
@@ -706,25 +729,16 @@ export class EventStore {
     try {
       const match = eventMatch(filter, filter.beforeId);
       let ready: StoredEvent[] = [];
-      let pool: StoredEvent[] = [];
-      let poolBase: number | undefined;
-      const flush = (): void => {
-        pool.sort((a, b) => a.id - b.id);
-        for (const e of pool) ready.push(e);
-        pool = [];
-      };
+      const merger = new IdBlockMerger('asc', (e) => ready.push(e));
       for await (const p of this.packs(filter, 'asc', { belowId: filter.beforeId }, trx)) {
-        if (p.baseId !== poolBase) {
-          flush();
-          poolBase = p.baseId;
+        if (merger.enter(p.baseId))
           while (ready.length >= pageRows) {
             yield ready.slice(0, pageRows);
             ready = ready.slice(pageRows);
           }
-        }
-        for (const e of decodePack(p.body, p.firstId)) if (match(e)) pool.push(e);
+        for (const e of decodePack(p.body, p.firstId)) if (match(e)) merger.add(e);
       }
-      flush();
+      merger.flush();
       while (ready.length > 0) {
         yield ready.slice(0, pageRows);
         ready = ready.slice(pageRows);
