@@ -156,42 +156,51 @@ test('memlens pages: known anonymous, shared and file memory, frame by frame and
     }
     const after = await collectPages(source, openFrameFiles);
     const othersDelta = (othersAnonBytes(pid) - othersBefore) / MIB;
-    // Whole-machine deltas. Other tests and sessions allocate and free meanwhile: a concurrent lint
-    // once added 260 MiB of anonymous memory between the two walks, and in CI a test that ended
-    // meanwhile took 108 MiB away. The anonymous delta is corrected by what the other processes'
-    // RssAnon did between the walks; shared memory and the file cache have no such per-process
-    // count. So a lower bound is asserted: the workload's memory is there, at least three quarters
-    // of it (the frame-by-frame check above is the exact one). The meminfo counters' deltas are
-    // printed beside the frames'.
-    const deltas: [string, string[], string, number, number][] = [
-      ['anonymous', ['anon', 'thp'], 'anon', ANON_MIB, othersDelta],
-      ['shared memory', ['shmem'], 'shmem', SHM_MIB, 0],
-      ['file cache', ['file_mapped', 'file_unmapped', 'file_dirty', 'file_writeback'], 'file', FILE_MIB, 0],
-    ];
+    // Whole-machine totals. Other tests allocate and free meanwhile: a concurrent lint once added
+    // 260 MiB of anonymous memory between the two walks, a test that ended meanwhile took 108 MiB
+    // away, and files deleted meanwhile took 42 MiB of page cache with them. So the totals are
+    // checked where nothing else can move them:
+    // - anonymous memory by its growth between the walks, corrected by what the other processes'
+    //   RssAnon did meanwhile (status counts every process's anonymous pages): the workload's
+    //   256 MiB must be there, at least three quarters of it;
+    // - shared memory and the file cache, which no per-process count covers, against the kernel's
+    //   own counters read with the second walk (Shmem; Cached − Shmem + Buffers), which hold the
+    //   workload's pages (the frame-by-frame check above is the exact one): within 5 % or 16 MiB.
+    // The growth of each, frames and meminfo, is printed beside.
     const ledgerOf = (r: PagesJson, key: string): number =>
       r.reconciliation.find((x) => x.key === key)?.ledgerBytes ?? NaN;
-    for (const [label, keys, row, mib, others] of deltas) {
+    const grown = (keys: string[], row: string, label: string, mib: number, others?: number): number => {
       const d = (kindBytes(after, keys) - kindBytes(before, keys)) / MIB;
       const dl = (ledgerOf(after, row) - ledgerOf(before, row)) / MIB;
-      const own = d - others;
       t.diagnostic(
-        `${label}: frames +${d.toFixed(1)} MiB, meminfo +${dl.toFixed(1)} MiB, the other processes +${others.toFixed(1)} MiB (the workload: +${mib} MiB)`,
+        `${label}: frames +${d.toFixed(1)} MiB, meminfo +${dl.toFixed(1)} MiB${others === undefined ? '' : `, the other processes' RssAnon +${others.toFixed(1)} MiB`} (the workload: +${mib} MiB)`,
       );
-      assert.ok(
-        own >= 0.75 * mib,
-        `${label} grew by ${d.toFixed(1)} MiB, the other processes' by ${others.toFixed(1)} MiB: ${own.toFixed(1)} MiB left for the workload, expected at least ${0.75 * mib} MiB`,
-      );
-    }
+      return d;
+    };
+    const anon = grown(['anon', 'thp'], 'anon', 'anonymous', ANON_MIB, othersDelta);
+    assert.ok(
+      anon - othersDelta >= 0.75 * ANON_MIB,
+      `anonymous grew by ${anon.toFixed(1)} MiB, the other processes' by ${othersDelta.toFixed(1)} MiB: ${(anon - othersDelta).toFixed(1)} MiB left for the workload, expected at least ${0.75 * ANON_MIB} MiB`,
+    );
+    grown(['shmem'], 'shmem', 'shared memory', SHM_MIB);
+    grown(['file_mapped', 'file_unmapped', 'file_dirty', 'file_writeback'], 'file', 'file cache', FILE_MIB);
     const row = new Map(after.reconciliation.map((r) => [r.key, r]));
     for (const key of ['anon', 'shmem', 'file'])
       t.diagnostic(`${key}: frames − ledger = ${((row.get(key)?.differenceBytes ?? NaN) / MIB).toFixed(1)} MiB`);
-    // Shared memory has no other source of difference than time: within 5 % or 16 MiB.
-    const shm = row.get('shmem');
-    assert.ok(shm && shm.ledgerBytes !== null);
-    assert.ok(
-      Math.abs(shm.differenceBytes ?? Infinity) <= Math.max(16 * MIB, 0.05 * shm.ledgerBytes),
-      JSON.stringify(shm),
-    );
+    // Shared memory and the file cache against the counters: no other source of difference than
+    // the seconds the walk takes (and, for the file cache, pages off the LRU for a moment).
+    for (const [key, mib] of [
+      ['shmem', SHM_MIB],
+      ['file', FILE_MIB],
+    ] as const) {
+      const r = row.get(key);
+      assert.ok(r && r.ledgerBytes !== null, key);
+      assert.ok(
+        r.ledgerBytes >= mib * MIB,
+        `${key}: the counter holds the workload's ${mib} MiB: ${JSON.stringify(r)}`,
+      );
+      assert.ok(Math.abs(r.differenceBytes ?? Infinity) <= Math.max(16 * MIB, 0.05 * r.ledgerBytes), JSON.stringify(r));
+    }
   } finally {
     child.stdin.end();
     child.kill('SIGTERM');
