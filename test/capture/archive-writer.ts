@@ -7,19 +7,7 @@ export type TestRecord = { kind: 'F' | 'L' | 'E' | 'M'; name: string; payload: s
 const encoder = new TextEncoder();
 
 export function writeArchive(records: TestRecord[], opts: { version?: string; endCount?: number } = {}): Uint8Array {
-  const parts: Uint8Array[] = [encoder.encode(`memlens-capture ${opts.version ?? '1'}\n`)];
-  for (const r of records) {
-    const payload = typeof r.payload === 'string' ? encoder.encode(r.payload) : r.payload;
-    parts.push(encoder.encode(`${r.kind} ${payload.length} ${r.name}\n`), payload, encoder.encode('\n'));
-  }
-  parts.push(encoder.encode(`end ${opts.endCount ?? records.length}\n`));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return writeSeries([records], { version: opts.version ?? '1', endCounts: [opts.endCount] });
 }
 
 /** A series (format version 2 unless told): each snapshot's records, then its end marker. */
