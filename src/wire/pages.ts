@@ -5,7 +5,7 @@
 
 export const PAGES_SCHEMA = 1;
 
-/** The frame kinds, in the order the dashboard and the table show them (src/parsers/frames/kpageflags.ts). */
+/** The frame kinds, in the order the dashboard and the table show them; the classifier (src/parsers/frames/kpageflags.ts) numbers them by this order. */
 export const PAGE_KIND_KEYS = [
   'hole',
   'offline',

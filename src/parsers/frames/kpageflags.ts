@@ -10,6 +10,7 @@
 //
 // kpagecount is the number of times the frame is mapped into page tables (page_mapcount /
 // folio mapcount), not its reference count: a page the kernel allocated for itself reads 0.
+import { PAGE_KIND_KEYS, type PageKindKey } from '../../wire/pages.js';
 
 /** Bits of the low half (bit N of the u64 is bit N here). */
 export const KPF = {
@@ -94,26 +95,12 @@ export function flagNames(lo: number, hi: number): string[] {
  * - reserved (the kernel image, memblock allocations never given to the buddy allocator).
  * - kernel, other: frames with no flag that tells their use (vmalloc, kernel stacks, driver and
  *   DMA buffers, per-CPU free lists, pages of a zone not yet initialised).
+ *
+ * The list itself is the wire format's (src/wire/pages.ts): a kind's index here is its position in
+ * the JSON's kinds, so there is one list.
  */
-export const FRAME_KINDS = [
-  'hole',
-  'offline',
-  'free',
-  'hugetlb',
-  'slab',
-  'page_tables',
-  'zero_page',
-  'thp',
-  'shmem',
-  'anon',
-  'file_writeback',
-  'file_dirty',
-  'file_mapped',
-  'file_unmapped',
-  'reserved',
-  'kernel_other',
-] as const;
-export type FrameKind = (typeof FRAME_KINDS)[number];
+export const FRAME_KINDS = PAGE_KIND_KEYS;
+export type FrameKind = PageKindKey;
 
 export const KIND_COUNT = FRAME_KINDS.length;
 export const KIND_INDEX: Readonly<Record<FrameKind, number>> = Object.fromEntries(
