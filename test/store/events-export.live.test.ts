@@ -82,11 +82,14 @@ async function runToFile(
 ): Promise<{ code: number | null; stderr: string; peakRssKib: number }> {
   const fd = openSync(out, 'w');
   try {
-    // The young generation is pinned at Node 20's size (16 MiB semi-spaces), so that the peak
-    // measures what memlens holds. By default Node 24's V8 grows its new space to 128 MiB (Node
-    // 20's stops at 32) while a long run allocates garbage: on Node 24.22, 300,000 events then
-    // peaked at 253 MiB and 100,000 at 167; with this flag at 144 and 160 MiB.
-    const child = spawn(process.execPath, ['--max-semi-space-size=16', cliPath, ...args], {
+    // The heap is capped, so that a run which held its rows would die of it instead of merely
+    // peaking higher. Left to itself, V8 lets a long run's heap grow with its allocation rate even
+    // when nothing is kept: on Node 24.22, 100,000 events peaked at 167 MiB and 300,000 at 193-204
+    // (900,000: 203-221), with the young generation already pinned below. With the old space capped
+    // at 32 MiB, 900,000 events still export (peak 140-150 MiB on Node 20 and 24), while the
+    // 300,000 events' NDJSON alone is over 70 MiB. The young generation is pinned at Node 20's size
+    // (16 MiB semi-spaces): Node 24 grows its new space to 128 MiB by default.
+    const child = spawn(process.execPath, ['--max-semi-space-size=16', '--max-old-space-size=32', cliPath, ...args], {
       stdio: ['ignore', fd, 'pipe'],
       env: { ...process.env, NO_COLOR: '1' },
     });
@@ -196,8 +199,8 @@ test('--all --json: 300,000 events, each once, oldest first, in bounded memory',
   }
   assert.equal(n, BIG_N, 'every event, none twice');
   // The 200,000 events more than the 100,000 run are about 54 MiB of NDJSON: holding the rows, or
-  // letting stdout buffer them, would add at least that. The peak of a bounded run does not grow
-  // with the count (the runtime's heap settles at its own size, here about 170 MiB in all).
+  // letting stdout buffer them, would add at least that and overrun the capped heap. Under the cap
+  // the peak of a bounded run does not grow with the count (about 130-140 MiB in all).
   const outMib = readFileSync(out).length / 2 ** 20;
   assert.ok(outMib > 70, `${outMib.toFixed(0)} MiB written`);
   assert.ok(r.peakRssKib > 0 && midRun.peakRssKib > 0);
