@@ -129,7 +129,7 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
   if (o.from !== undefined && o.from !== null) return startReadOnly(o, o.from, opened);
   const host = hostname();
   const access = createAccessPolicy({ listenHost: o.host, token: o.token, extraHosts: [host] });
-  const store: EventStore = await openStore(o.db);
+  const store: EventStore = await openStore(o.db, { notice: o.log });
   opened.push(() => store.close());
   const state = new LiveState({ host });
   const source = openLiveProcSource();

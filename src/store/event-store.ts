@@ -36,7 +36,7 @@ import { ID_BLOCK, callBit, packBlock, packParams, type PackRow } from './packs.
 import { clip, NAME_WIDTH, type StoredEvent } from './rows.js';
 import { HistoryStore } from './history.js';
 import { migrate } from './migrate.js';
-import { STORE_SCHEMA_VERSION, type Dialect, type Int64Out, type StoreDatabase } from './schema.js';
+import { STORE_SCHEMA_VERSION, type Dialect, type Int64Out, type StoreDatabase, type StoreNotice } from './schema.js';
 import {
   foldBatch,
   keyOf,
@@ -204,9 +204,10 @@ export class EventStore {
     this.history = new HistoryStore(db, dialect);
   }
 
-  static async open(conn: Connection): Promise<EventStore> {
+  /** `notice` hears what a long migration says while it runs (the repack of schema 6). */
+  static async open(conn: Connection, notice?: StoreNotice): Promise<EventStore> {
     const store = new EventStore(conn.db, conn.dialect, conn.description);
-    await store.migrate();
+    await store.migrate(notice);
     if (conn.prepare) {
       // The statement text comes from the typed query builder; only its execution bypasses it.
       const compiled = conn.db.insertInto('event_packs').values(SAMPLE_PACK).compile();
@@ -221,10 +222,10 @@ export class EventStore {
     return store;
   }
 
-  private async migrate(): Promise<void> {
+  private async migrate(notice: StoreNotice | undefined): Promise<void> {
     let applied: number;
     try {
-      applied = await migrate(this.db, this.dialect);
+      applied = await migrate(this.db, this.dialect, notice);
     } catch (e) {
       throw new UserError(`cannot prepare database ${this.description}: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -11,23 +11,28 @@ export type {
 } from './event-store.js';
 export type { StoredEvent } from './rows.js';
 export type { ProcessStart } from './totals.js';
-export { STORE_SCHEMA_VERSION } from './schema.js';
+export { STORE_SCHEMA_VERSION, type StoreNotice } from './schema.js';
 export { parseStoreUrl, defaultSqlitePath, dataDir, describeLocation, redact, type StoreLocation } from './url.js';
 export { BufferedWriter, type BufferedWriterOptions, type WriterStats } from './buffered-writer.js';
 
 import { connect } from './connect.js';
 import { EventStore } from './event-store.js';
+import type { StoreNotice } from './schema.js';
 import { parseStoreUrl } from './url.js';
 
 /**
  * Opens (creating and migrating as needed) the store at a `--db` value; undefined = the default
  * SQLite file. With `mustExist`, a SQLite file or MySQL database that is not there is a UserError
- * instead of a new empty store (commands that only read).
+ * instead of a new empty store (commands that only read). `notice` hears what a long migration
+ * says while it runs.
  */
-export async function openStore(url?: string, opts: { mustExist?: boolean } = {}): Promise<EventStore> {
+export async function openStore(
+  url?: string,
+  opts: { mustExist?: boolean; notice?: StoreNotice } = {},
+): Promise<EventStore> {
   const conn = await connect(parseStoreUrl(url), opts);
   try {
-    return await EventStore.open(conn);
+    return await EventStore.open(conn, opts.notice);
   } catch (e) {
     await conn.db.destroy();
     throw e;

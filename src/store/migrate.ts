@@ -5,24 +5,24 @@
 // (in free_tmp_table → ha_maria::drop_table) while other databases were being created and dropped.
 // A CREATE TABLE IF NOT EXISTS needs no introspection at all.
 import { sql } from 'kysely';
-import { migrations, type AnyDb, type Dialect } from './schema.js';
+import { migrations, type AnyDb, type Dialect, type StoreNotice } from './schema.js';
 
 // The migrations table is not part of StoreDatabase: it is reached through the untyped handle.
 
 const LOCK = 'memlens_store_migrate';
 
 /** Returns the number of migrations the database has applied (its schema version). */
-export async function migrate(db: AnyDb, dialect: Dialect): Promise<number> {
+export async function migrate(db: AnyDb, dialect: Dialect, notice: StoreNotice = () => undefined): Promise<number> {
   if (dialect === 'sqlite') {
     // SQLite's DDL is transactional and a writer holds the database lock: one opener at a time.
-    return db.transaction().execute((trx) => applyPending(trx, dialect, async (up) => up(trx)));
+    return db.transaction().execute((trx) => applyPending(trx, dialect, notice, async (up) => up(trx)));
   }
   // MySQL's DDL commits implicitly: a named lock keeps two memlens instances (two hosts starting at
   // once) from applying the same migration twice. GET_LOCK belongs to a connection, so one is held.
   return db.connection().execute(async (conn) => {
     await sql`select get_lock(${LOCK}, 60)`.execute(conn);
     try {
-      return await applyPending(conn, dialect, async (up) => up(conn));
+      return await applyPending(conn, dialect, notice, async (up) => up(conn));
     } finally {
       await sql`select release_lock(${LOCK})`.execute(conn);
     }
@@ -32,6 +32,7 @@ export async function migrate(db: AnyDb, dialect: Dialect): Promise<number> {
 async function applyPending(
   db: AnyDb,
   dialect: Dialect,
+  notice: StoreNotice,
   run: (up: (db: AnyDb) => Promise<void>) => Promise<void>,
 ): Promise<number> {
   await db.schema
@@ -45,7 +46,7 @@ async function applyPending(
   const all = Object.entries(migrations(dialect)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [name, m] of all) {
     if (done.has(name)) continue;
-    await run((d) => m.up(d));
+    await run((d) => m.up(d, notice));
     await db.insertInto('memlens_migrations').values({ name, applied_ms: Date.now() }).execute();
     done.add(name);
   }

@@ -10,7 +10,7 @@
 //   nonsense arguments ≥ 2^63 (e.g. mmap(NULL, (size_t)-1), which fails) read back correctly but sort
 //   as negatives. Results are the kernel's signed long: an address or -errno, stored as they are.
 // - `syscall` rather than `call` (a reserved word in MySQL).
-import type { ColumnType, Generated, Kysely, Migration, Selectable } from 'kysely';
+import type { ColumnType, Generated, Kysely, Selectable } from 'kysely';
 import { sql } from 'kysely';
 import { STORE_SCHEMA_VERSION } from '../wire/store.js';
 import { ID_BLOCK, packBlock, type PackRow } from './packs.js';
@@ -187,6 +187,16 @@ export type Dialect = 'sqlite' | 'mysql';
 // the one untyped handle of the store (migrate.ts and the tests that build old schemas use it).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyDb = Kysely<any>;
+
+/** A line for the user while a migration runs (the CLI prints it on stderr, `serve` logs it). */
+export type StoreNotice = (line: string) => void;
+
+/** One step of the schema. `notice` is for a step that can take long enough to be noticed. */
+export interface Migration {
+  up(db: AnyDb, notice: StoreNotice): Promise<void>;
+  /** How to undo the step by hand: memlens itself never runs it. */
+  down?(db: AnyDb): Promise<void>;
+}
 
 /**
  * The events table of schema versions 1 to 5, one row per call, with its indexes (the first
@@ -443,7 +453,7 @@ function eventPacks(dialect: Dialect): Migration {
   const text = (n: number) => sql.raw(`varchar(${n})`);
   const tableEnd = mysql ? sql`ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin` : sql``;
   return {
-    async up(db: AnyDb): Promise<void> {
+    async up(db: AnyDb, notice: StoreNotice): Promise<void> {
       await db.schema
         .createTable('event_packs')
         .ifNotExists()
@@ -494,6 +504,7 @@ function eventPacks(dialect: Dialect): Migration {
       await db.deleteFrom('event_packs').execute();
       await db.deleteFrom('event_ids').execute();
 
+      const progress = await repackProgress(db, notice);
       let greatest = 0;
       let block: { base: number; events: StoredEvent[] } | undefined;
       const flush = async (): Promise<void> => {
@@ -520,6 +531,7 @@ function eventPacks(dialect: Dialect): Migration {
           block.events.push(e);
           greatest = e.id;
         }
+        progress.add(rows.length);
         if (rows.length < 20_000) break;
       }
       await flush();
@@ -535,6 +547,41 @@ function eventPacks(dialect: Dialect): Migration {
         .values({ k: 1, next_id: greatest + 1 })
         .execute();
       await db.schema.dropTable('events').execute();
+      progress.end();
+    },
+  };
+}
+
+/** Below this many old rows the repack takes under about 2 s and says nothing. */
+const REPACK_QUIET_ROWS = 100_000;
+/** How often a long repack says how far it is. */
+const REPACK_PROGRESS_MS = 10_000;
+
+/**
+ * What the repack of migration 0006 tells the user: a store of ten million calls takes minutes at
+ * its first open by this version, which without a word looks like a hang. The count is one pass
+ * over the old table's primary key, small beside the repack's own pass.
+ */
+async function repackProgress(db: AnyDb, notice: StoreNotice): Promise<{ add(rows: number): void; end(): void }> {
+  const counted = (await sql<{ n: Int64Out }>`select count(*) as n from events`.execute(db)).rows[0];
+  const total = Number(counted?.n ?? 0);
+  if (total < REPACK_QUIET_ROWS) return { add: () => undefined, end: () => undefined };
+  const startMs = Date.now();
+  let lastMs = startMs;
+  let done = 0;
+  notice(
+    `repacking the ${total.toLocaleString('en-US')} stored calls into packs (store schema 6), once; this takes about 15 s a million calls`,
+  );
+  return {
+    add(rows: number): void {
+      done += rows;
+      const nowMs = Date.now();
+      if (nowMs - lastMs < REPACK_PROGRESS_MS || done >= total) return;
+      lastMs = nowMs;
+      notice(`repacking: ${Math.floor((100 * done) / total)} % of the stored calls`);
+    },
+    end(): void {
+      notice(`repacked ${total.toLocaleString('en-US')} calls in ${((Date.now() - startMs) / 1000).toFixed(0)} s`);
     },
   };
 }

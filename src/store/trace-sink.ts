@@ -65,7 +65,7 @@ export async function openStoreSink(db: string | undefined, options: StoreSinkOp
     options.retention === undefined
       ? null
       : { limit: options.retention, everyMs: options.retentionEveryMs ?? RETENTION_EVERY_MS };
-  const writer = await WorkerWriter.open(db, {}, retention);
+  const writer = await WorkerWriter.open(db, {}, retention, undefined, say);
   writer.onError = (e, failures, info) => {
     if (failures !== 1) return;
     const what = info.diskFull ? `cannot take events: ${e.message}` : `unavailable (${e.message})`;

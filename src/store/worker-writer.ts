@@ -9,6 +9,7 @@ import type { LostCounts, MemEvent } from '../wire/events.js';
 import { encodeEventBatch } from './event-batch-codec.js';
 import type { BufferedWriterOptions, CloseResult, WriterStats } from './buffered-writer.js';
 import type { ProcessStart } from './totals.js';
+import type { StoreNotice } from './schema.js';
 import type { FlowBounds, FromWorker, ToWorker, WorkerInit } from './writer-protocol.js';
 
 type Pending = { resolve: (m: FromWorker) => void; reject: (e: Error) => void };
@@ -63,12 +64,16 @@ export class WorkerWriter {
   /** Told after each retention pass of the worker. */
   onRetention: ((deletedEvents: number, error: string | null) => void) | undefined;
 
-  /** Opens the store at a `--db` value in a new worker thread; open errors are the store's own UserErrors. */
+  /**
+   * Opens the store at a `--db` value in a new worker thread; open errors are the store's own
+   * UserErrors. `notice` hears what a long migration says while the store opens.
+   */
   static open(
     url: string | undefined,
     options: Omit<BufferedWriterOptions, 'onError'> = {},
     retention: { limit: { maxAgeMs?: number; maxRows?: number }; everyMs: number } | null = null,
     flow?: FlowBounds,
+    notice: StoreNotice = () => undefined,
   ): Promise<WorkerWriter> {
     const init: WorkerInit = {
       url,
@@ -80,6 +85,10 @@ export class WorkerWriter {
     const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: init });
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker): void => {
+        if (m.type === 'notice') {
+          notice(m.line);
+          return;
+        }
         worker.off('message', onMessage);
         worker.off('error', onError);
         if (m.type === 'ready') resolve(new WorkerWriter(worker, m.description, m.spillDir));

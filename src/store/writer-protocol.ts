@@ -34,6 +34,8 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; description: string; spillDir: string }
   | { type: 'open-failed'; message: string; exitCode: number }
+  /** A line for the user while the store opens (a long migration), before 'ready'. */
+  | { type: 'notice'; line: string }
   /** A write to the database failed; `spillFault` says why what waits cannot go to the spill file either (else null). */
   | { type: 'db-error'; message: string; failures: number; diskFull: boolean; spillFault: string | null }
   /** The spill file cannot be written (fault) and events are held in memory, or no longer are (null). */

@@ -33,7 +33,7 @@ const UNSPILLABLE_EVENTS = init.flow?.unspillableEvents ?? 10_000;
 const STORE_CLOSE_MS = 1000;
 
 try {
-  const store = await openStore(init.url);
+  const store = await openStore(init.url, { notice: (line) => post({ type: 'notice', line }) });
   // The spill bound sits above the slow-database bound: with the database up, flow control keeps
   // the queue below it and nothing is spilled.
   const writer: BufferedWriter = new BufferedWriter(store, {

@@ -12,9 +12,10 @@ import {
   type ProcessTotals,
 } from '../../src/store/index.js';
 import { migrations, type AnyDb } from '../../src/store/schema.js';
-import { connect } from '../../src/store/connect.js';
+import { connect, type Connection } from '../../src/store/connect.js';
 import { eventToRow } from '../../src/store/rows.js';
 import { parseStoreUrl } from '../../src/store/url.js';
+import { WorkerWriter } from '../../src/store/worker-writer.js';
 import type { MemEvent } from '../../src/wire/events.js';
 import { mariadbBackend, sqliteBackend, type Backend, type BackendKind } from './backends.js';
 import { event, randomEvents, withoutId } from './events-fixture.js';
@@ -420,7 +421,7 @@ export function schemaOneTests(kind: BackendKind): void {
         .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
         .addColumn('applied_ms', 'bigint', (c) => c.notNull())
         .execute();
-      await first.up(any);
+      await first.up(any, () => undefined);
       await any.insertInto('memlens_migrations').values({ name: '0001_initial', applied_ms: 1 }).execute();
       await any
         .insertInto('processes')
@@ -599,24 +600,30 @@ export function packedBlockTests(kind: BackendKind): void {
 
 type StoredEventLike = MemEvent & { id: number };
 
+/** Builds schema 5 (migrations 0001 to 0005) in an empty database, as memlens up to schema 5 made it. */
+async function schemaFive(conn: Connection): Promise<AnyDb> {
+  const any = conn.db as unknown as AnyDb;
+  await any.schema
+    .createTable('memlens_migrations')
+    .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('applied_ms', 'bigint', (c) => c.notNull())
+    .execute();
+  const old = Object.entries(migrations(conn.dialect)).filter(([name]) => name < '0006');
+  assert.equal(old.length, 5);
+  for (const [name, m] of old) {
+    await m.up(any, () => undefined);
+    await any.insertInto('memlens_migrations').values({ name, applied_ms: 1 }).execute();
+  }
+  return any;
+}
+
 /** A store of schema 5 (one row per call in `events`) is repacked by the upgrade; every call keeps its id. */
 export function schemaFiveTests(kind: BackendKind): void {
   test(`${kind}: a database of schema 5 with events in it is repacked, every event keeping its id`, async () => {
     const backend = kind === 'sqlite' ? sqliteBackend() : await mariadbBackend('memlens_test_store_v5');
     try {
       const conn = await connect(parseStoreUrl(backend.url));
-      const any = conn.db as unknown as AnyDb;
-      await any.schema
-        .createTable('memlens_migrations')
-        .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
-        .addColumn('applied_ms', 'bigint', (c) => c.notNull())
-        .execute();
-      const old = Object.entries(migrations(conn.dialect)).filter(([name]) => name < '0006');
-      assert.equal(old.length, 5);
-      for (const [name, m] of old) {
-        await m.up(any);
-        await any.insertInto('memlens_migrations').values({ name, applied_ms: 1 }).execute();
-      }
+      const any = await schemaFive(conn);
       // Two runs of ids far apart (more than an id block), then the newest rows deleted.
       const host = 'v5';
       const events = randomEvents(new SeededRandom(5), 3000, 1_000_000_000n, [host]);
@@ -643,8 +650,10 @@ export function schemaFiveTests(kind: BackendKind): void {
         .execute();
       await conn.db.destroy();
 
-      const store = await openStore(backend.url);
+      const notices: string[] = [];
+      const store = await openStore(backend.url, { notice: (line) => notices.push(line) });
       try {
+        assert.deepEqual(notices, [], 'a repack of a few thousand calls says nothing');
         assert.deepEqual(await store.queryEvents({ host, limit: 10_000 }), [...kept].reverse());
         assert.deepEqual(
           await store.queryEvents({ host, pid: 3, beforeId: 100_000, limit: 10_000 }),
@@ -657,6 +666,49 @@ export function schemaFiveTests(kind: BackendKind): void {
         // SQLite's AUTOINCREMENT counter remembers the deleted ids; MySQL's is not read (schema.ts).
         assert.ok((next?.id ?? 0) > (kind === 'sqlite' ? Math.max(...ids) : 101_400), `next id ${next?.id}`);
         assert.equal(next?.ktimeNs, 7n);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await backend.drop();
+    }
+  });
+}
+
+/** A repack long enough to be noticed says so while it runs, also when the store's worker opens it (memlens trace). */
+export function longRepackTests(): void {
+  test('sqlite: repacking 100,000 calls of schema 5 says so at the start and the end, through the writer worker', async () => {
+    const backend = sqliteBackend();
+    try {
+      const conn = await connect(parseStoreUrl(backend.url));
+      const any = await schemaFive(conn);
+      const host = 'v5';
+      const n = 100_000;
+      for (let i = 0; i < n; i += 500)
+        await any
+          .insertInto('events')
+          .values(
+            Array.from({ length: 500 }, (_, k) => ({
+              id: i + k + 1,
+              ...eventToRow(event({ host, pid: 10 + (k % 7), ktimeNs: BigInt(i + k + 1) })),
+            })),
+          )
+          .execute();
+      await conn.db.destroy();
+      const notices: string[] = [];
+      const writer = await WorkerWriter.open(backend.url, {}, null, undefined, (line) => notices.push(line));
+      await writer.close(5000);
+      assert.equal(notices.length >= 2, true, notices.join('\n'));
+      assert.equal(
+        notices[0],
+        'repacking the 100,000 stored calls into packs (store schema 6), once; this takes about 15 s a million calls',
+      );
+      assert.match(notices.at(-1) ?? '', /^repacked 100,000 calls in \d+ s$/);
+      const store = await openStore(backend.url);
+      try {
+        assert.equal(await store.countEvents({ host }), n);
+        const [newest] = await store.queryEvents({ host, limit: 1 });
+        assert.deepEqual([newest?.id, newest?.ktimeNs], [n, BigInt(n)]);
       } finally {
         await store.close();
       }

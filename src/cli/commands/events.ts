@@ -108,7 +108,7 @@ export function defineEvents(program: Command): void {
     };
     const { openStore } = await import('../../store/index.js');
     // A read: a store that is not there is an error, never a new empty one.
-    const store = await openStore(flags.db, { mustExist: true });
+    const store = await openStore(flags.db, { mustExist: true, notice: sayOnStderr });
     try {
       if (flags.all === true && format !== 'table') await printAll(store, filter, format);
       else {
@@ -131,6 +131,9 @@ export function defineEvents(program: Command): void {
 }
 
 export type OutputFormat = 'table' | 'json' | 'csv';
+
+/** What the store says while it opens (a long migration), as memlens's other notes. */
+const sayOnStderr = (line: string): void => void process.stderr.write(`memlens: ${line}\n`);
 
 /** Writes to stdout and waits while the pipe is full, so that a slow reader bounds memory instead of a growing buffer. */
 async function emit(text: string): Promise<void> {
@@ -158,7 +161,7 @@ async function prune(flags: EventsFlags): Promise<void> {
   const retention = parseRetention(flags);
   if (retention === undefined) throw new UsageError('--prune needs --max-age and/or --max-rows');
   const { openStore } = await import('../../store/index.js');
-  const store = await openStore(flags.db, { mustExist: true });
+  const store = await openStore(flags.db, { mustExist: true, notice: sayOnStderr });
   try {
     const r = await store.applyRetention(retention);
     process.stdout.write(
