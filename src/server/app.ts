@@ -253,6 +253,13 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
       index: 'index.html',
       wildcard: false,
       cacheControl: false,
+      // app.js.br and app.js.gz beside app.js, written by the build (scripts/build.mjs).
+      preCompressed: true,
+      // The answer depends on Accept-Encoding, which a cache between here and the browser must
+      // know (RFC 9110, section 12.5.5); @fastify/static does not say it.
+      setHeaders: (res) => {
+        res.setHeader('vary', 'Accept-Encoding');
+      },
     });
   } else {
     app.get('/', async (_req, reply) =>

@@ -1,7 +1,10 @@
 // The HTTP side of `memlens serve` without a socket (fastify.inject): access checks, the
 // read-only API, paging, input validation.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import {
   EVENT_COUNT_CAP,
   type EventCountBody,
@@ -12,6 +15,7 @@ import {
   type StatusBody,
 } from '../../src/wire/messages.js';
 import { eventFixture } from './fixtures.js';
+import { repoRoot } from '../helpers/paths.js';
 import { makeHarness } from './harness.js';
 
 describe('access on loopback without a token', async () => {
@@ -174,6 +178,35 @@ describe('access on loopback without a token', async () => {
       hosts: string[];
     }>();
     assert.deepEqual(hosts.hosts, ['otherhost', 'testhost']);
+  });
+});
+
+describe('the dashboard files, compressed once by the build', async () => {
+  const h = await makeHarness('127.0.0.1', null);
+  after(() => h.server.close());
+  const app = h.server.app;
+  const plain = readFileSync(join(repoRoot, 'dist', 'web', 'app.js'));
+
+  test('brotli, then gzip, to a browser that accepts them; the same bytes once decoded', async () => {
+    for (const [accept, encoding, decode] of [
+      ['gzip, deflate, br, zstd', 'br', brotliDecompressSync],
+      ['gzip, deflate', 'gzip', gunzipSync],
+    ] as const) {
+      const r = await app.inject({ url: '/app.js', headers: { host: '127.0.0.1', 'accept-encoding': accept } });
+      assert.equal(r.statusCode, 200, accept);
+      assert.equal(r.headers['content-encoding'], encoding, accept);
+      assert.match(String(r.headers['content-type']), /javascript/);
+      assert.match(String(r.headers.vary), /accept-encoding/i, 'a cache keeps the encodings apart');
+      assert.ok(r.rawPayload.length < plain.length / 2, `${encoding}: ${r.rawPayload.length} of ${plain.length} bytes`);
+      assert.ok(decode(r.rawPayload).equals(plain), `${encoding} decodes to app.js`);
+    }
+  });
+
+  test('the file as it is to a client that accepts no encoding', async () => {
+    const r = await app.inject({ url: '/app.js', headers: { host: '127.0.0.1' } });
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['content-encoding'], undefined);
+    assert.ok(r.rawPayload.equals(plain));
   });
 });
 
