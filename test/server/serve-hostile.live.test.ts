@@ -4,7 +4,17 @@
 // saying what it waited for, since a stalled server is exactly what these tests look for.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -109,6 +119,29 @@ describe('a FIFO in --memtrace-dir', () => {
     );
     assert.equal(outside.status, 400);
   });
+});
+
+test('--token-file: the token is required, and is not in the command line any user can read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'memlens-token-'));
+  const token = 'from-a-file-0123456789abcdef';
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const serve = await startServe(['--no-trace', '--token-file', tokenFile]);
+  try {
+    const port = portOf(serve.url);
+    const get = (headers: Record<string, string>) =>
+      rawExchange(port, rawGet('/api/v1/status', { Host: `127.0.0.1:${port}`, Connection: 'close', ...headers }));
+    assert.equal((await get({})).status, 401);
+    assert.equal((await get({ Authorization: `Bearer ${token}x` })).status, 401);
+    assert.equal((await get({ Authorization: `Bearer ${token}` })).status, 200);
+    // The printed link carries it for the user who started the server.
+    assert.equal(new URL(serve.url).searchParams.get('token'), token);
+    const cmdline = readFileSync(`/proc/${serve.child.pid}/cmdline`, 'utf8');
+    assert.ok(cmdline.includes(tokenFile) && !cmdline.includes(token), cmdline);
+  } finally {
+    await serve.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('a flood of connections that never finish their headers', () => {

@@ -12,6 +12,7 @@ import { printable } from '../../base/terminal-text.js';
 import { errnoCode } from '../../base/errors.js';
 import { DEFAULT_INTERVAL_MS, parseWatchFlags, SERVE_DIRTY_FLAG_NAMES, watchRule } from '../dirty-flags.js';
 import { integerFlag, nonEmptyFlag, pidFlag, timerFlag } from '../flag-values.js';
+import { readTokenFile } from '../token-file.js';
 import type { DirtyWatchConfig } from '../../server/dirty-watch.js';
 
 /** The dirty-pages watch's flags: those of `memlens dirty --watch`, prefixed with --dirty-. */
@@ -95,6 +96,7 @@ interface ServeFlags extends ServeDirtyFlags, HistoryRetentionFlags {
   port: number;
   db?: string;
   token?: string;
+  tokenFile?: string;
   trace: boolean;
   cpuBudget: string;
   memtraceDir?: string;
@@ -117,6 +119,11 @@ export function defineServe(program: Command): void {
       nonEmptyFlag,
     )
     .option('--token <T>', 'token required on every request (default: generated when --host is not loopback)')
+    .option(
+      '--token-file <FILE>',
+      'read the token from FILE (one line), so that it is not in the command line that every local user can read',
+      nonEmptyFlag,
+    )
     .option('--no-trace', 'do not trace system calls (serve /proc data only)')
     .option(
       '--from <archive>',
@@ -162,6 +169,8 @@ export function defineServe(program: Command): void {
     if (!Number.isFinite(budget) || budget <= 0 || budget > 100)
       throw new UsageError(`--cpu-budget: "${flags.cpuBudget}" is not a percentage (0-100]`);
     if (flags.token?.length === 0) throw new UsageError('--token: the token must not be empty');
+    if (flags.token !== undefined && flags.tokenFile !== undefined)
+      throw new UsageError('--token and --token-file cannot be used together');
     if (flags.memtraceDir !== undefined && !statSync(flags.memtraceDir, { throwIfNoEntry: false })?.isDirectory())
       throw new UsageError(`--memtrace-dir: "${flags.memtraceDir}" is not a directory`);
     if (flags.from !== undefined) {
@@ -179,6 +188,7 @@ export function defineServe(program: Command): void {
     }
     // Before anything starts: a refused target leaves no server behind and clears nothing.
     const dirtyWatch = await dirtyWatchConfig(flags);
+    const token = flags.tokenFile === undefined ? (flags.token ?? null) : readTokenFile(flags.tokenFile);
     const { startServe } = await import('../../server/runtime.js');
     const log = (line: string): void => void process.stderr.write(`memlens: ${printable(line)}\n`);
     let running;
@@ -187,7 +197,7 @@ export function defineServe(program: Command): void {
         host: flags.host,
         port,
         db: flags.db,
-        token: flags.token ?? null,
+        token,
         trace: flags.trace,
         cpuBudget: budget / 100,
         memtraceDir: flags.memtraceDir ?? null,
