@@ -14,7 +14,7 @@
 # the tests do with fixtures/proc/older/); the archive names its files proc/… all the same.
 # MEMLENS_CAPTURE_EVERY_MS=N and MEMLENS_CAPTURE_FOR_MS=D: a series, one snapshot every N ms for D
 # ms (D/N + 1 snapshots, the first at once, the last D ms after it), all in the one archive.
-# Commands used besides shell builtins (all BusyBox applets): cat, wc, readlink, mkdir, rm,
+# Commands used besides shell builtins (all BusyBox applets): cat, cp, wc, readlink, mkdir, rm,
 # sleep (for a series only), and optionally date, hostname, uname, id, getconf (their absence
 # only drops metadata).
 #
@@ -83,6 +83,12 @@ capture_main() {
   cd "$T" || return 1
   T=$PWD # the traps run after cd, so they need the absolute path (TMPDIR may be relative)
   printf '\n' > nl
+  # One directory per process of a flush (copy_process): made once, reused every round.
+  mkdir q0 q1 q2 q3 q4 q5 q6 q7 q8 q9 || return 1
+  # root reads every process's files; another user only its own (smaps_rollup, smaps and maps need
+  # ptrace access: fs/proc/base.c, proc_mem_open), so only those are copied in one go.
+  is_root=
+  [ "$(id -u 2> /dev/null)" = 0 ] && is_root=1
 
   every=${MEMLENS_CAPTURE_EVERY_MS:-0}
   span=${MEMLENS_CAPTURE_FOR_MS:-0}
@@ -145,11 +151,11 @@ capture_round() {
     meta uid id -u
     i=$((i + 1))
     printf '%s\n' "$$" > "c$i"
-    printf 'M shell-pid\n' >> m
+    printf 'M shell-pid c%s\n' "$i" >> m
     if [ "$every" -gt 0 ]; then
       i=$((i + 1))
       printf '%s\n' "$every" > "c$i"
-      printf 'M every-ms\n' >> m
+      printf 'M every-ms c%s\n' "$i" >> m
     fi
   fi
   meta epoch date +%s
@@ -185,31 +191,54 @@ capture_round() {
     d=$P/$pid
     denied=
     key=
-    for f in status stat statm comm cgroup; do
-      grab_text "$d/$f" "proc/$pid/$f"
-      case $f in
-        stat) [ -n "$gt_ok" ] && start_time "c$i" && key=$st_val ;;
-        comm) [ -n "$gt_ok" ] && [ -n "$key" ] && read -r gt_line < "c$i" && key="$key $gt_line" ;;
-      esac
-    done
+    # maps only feeds the tracer's seeds (memlens trace over a capture), not a series' views.
+    # Without smaps_rollup (Linux before 4.14) smaps is the only source of PSS: always kept.
+    extra=
+    if [ "$every" -eq 0 ]; then extra=maps; fi
+    rollup=smaps_rollup
+    big=
+    if [ ! -e "$d/smaps_rollup" ]; then
+      rollup=
+      extra="$extra smaps"
+      big=1
+    elif [ "${MEMLENS_CAPTURE_SMAPS:-yes}" != no ]; then
+      extra="$extra smaps"
+      big=1
+    fi
+    if { [ -n "$is_root" ] || [ -O "$d" ]; } && copy_process "$d" "q$batch" $rollup $extra; then
+      key=$cp_key
+    else
+      # One file at a time, each failure recorded with its reason: a process that is not ours, a
+      # file this kernel lacks, a process that went away.
+      for f in status stat statm comm cgroup; do
+        grab_text "$d/$f" "proc/$pid/$f"
+        case $f in
+          stat) [ -n "$gt_ok" ] && start_time "c$i" && key=$st_val ;;
+          comm) [ -n "$gt_ok" ] && [ -n "$key" ] && read -r gt_line < "c$i" && key="$key $gt_line" ;;
+        esac
+      done
+      cp_dir=
+    fi
     # The name is built from digits alone ($pid is checked above); the value is assigned, never
     # parsed as code, so a comm with quotes or $ in it stays data.
     eval "prev=\${ml_key_$pid-}"
     if [ -z "$key" ] || [ "$key" != "$prev" ] || [ "$round" -eq 1 ]; then
       eval "ml_key_$pid=\$key"
-      grab "$d/cmdline" "proc/$pid/cmdline" F
       carried=
     else
       carried=1
     fi
-    grab "$d/smaps_rollup" "proc/$pid/smaps_rollup" F
-    # maps only feeds the tracer's seeds (memlens trace over a capture), not a series' views.
-    if [ "$every" -eq 0 ]; then grab "$d/maps" "proc/$pid/maps" F; fi
-    # Without smaps_rollup (Linux before 4.14) smaps is the only source of PSS: always kept.
-    big=
-    if [ "${MEMLENS_CAPTURE_SMAPS:-yes}" != no ] || [ ! -r "$d/smaps_rollup" ]; then
-      grab "$d/smaps" "proc/$pid/smaps" F
-      big=1
+    if [ -n "$cp_dir" ]; then
+      for f in status stat statm comm cgroup $rollup $extra; do
+        note F "proc/$pid/$f" "$cp_dir/$f"
+      done
+      [ -n "$carried" ] || note F "proc/$pid/cmdline" "$cp_dir/cmdline"
+      # No smaps_rollup on this kernel: the record says so, as a live read would find it.
+      [ -n "$rollup" ] || grab "$d/smaps_rollup" "proc/$pid/smaps_rollup" F
+    else
+      [ -n "$carried" ] || grab "$d/cmdline" "proc/$pid/cmdline" F
+      grab "$d/smaps_rollup" "proc/$pid/smaps_rollup" F
+      for f in $extra; do grab "$d/$f" "proc/$pid/$f" F; done
     fi
     [ -n "$carried" ] || grab "$d/exe" "proc/$pid/exe" L
     batch=$((batch + 1))
@@ -232,7 +261,7 @@ meta() {
   shift
   i=$((i + 1))
   if "$@" > "c$i" 2>/dev/null; then
-    printf 'M %s\n' "$key" >> m
+    printf 'M %s c%s\n' "$key" "$i" >> m
   else
     i=$((i - 1))
     return 1
@@ -253,6 +282,45 @@ smaps_page_size() {
   return 1
 }
 
+# note KIND NAME PATH: a record whose payload is the scratch file PATH, in the manifest.
+note() {
+  i=$((i + 1))
+  printf '%s %s %s\n' "$1" "$2" "$3" >> m
+}
+
+# copy_process DIR SLOT FILES...: a process's files (status, stat, statm, comm, cgroup, cmdline and
+# FILES) copied with one cp into the scratch directory
+# SLOT, instead of a command or a shell loop per file: on a board most of a round's CPU time is
+# the commands it starts, and the shell's `read` takes one byte per system call (BusyBox ash,
+# shell_builtin_read). Fails, leaving the caller to read file by file and record why, when a
+# file cannot be copied or a text file comes back empty (the process went away between open and
+# read; these files are never empty while it lives, fs/proc/array.c). On success, cp_dir is SLOT
+# and cp_key the process's start time and name, as capture_round keys it; nothing is noted yet.
+copy_process() {
+  cp_dir=
+  cp_key=
+  cd_dir=$1
+  cd_slot=$2
+  shift 2
+  set -- status stat statm comm cgroup cmdline "$@"
+  cd_n=$#
+  while [ "$cd_n" -gt 0 ]; do
+    set -- "$@" "$cd_dir/$1"
+    shift
+    cd_n=$((cd_n - 1))
+  done
+  # -f: a copy of the round before is read-only (the /proc file's mode, 0444, under umask 077),
+  # which only root may open for writing; -f removes it first.
+  cp -f "$@" "$cd_slot/" 2> /dev/null || return 1
+  for f in status stat statm comm cgroup; do
+    [ -s "$cd_slot/$f" ] || return 1
+  done
+  start_time "$cd_slot/stat" || return 1
+  read -r gt_line < "$cd_slot/comm" || return 1
+  cp_key="$st_val $gt_line"
+  cp_dir=$cd_slot
+}
+
 # grab SOURCE NAME KIND: copies a file (F) or a link target (L) into the scratch directory and
 # notes it in the manifest; on failure notes an E record saying why.
 grab() {
@@ -265,7 +333,7 @@ grab() {
     rc=$?
   fi
   if [ "$rc" -eq 0 ]; then
-    printf '%s %s\n' "$3" "$2" >> m
+    printf '%s %s c%s\n' "$3" "$2" "$i" >> m
     return 0
   fi
   msg=
@@ -289,7 +357,7 @@ grab() {
   esac
   [ "$reason" = permission ] && denied=1
   printf '%s %s\n' "$reason" "$msg" > "c$i"
-  printf 'E %s\n' "$2" >> m
+  printf 'E %s c%s\n' "$2" "$i" >> m
 }
 
 # start_time FILE: field 22 of a copied /proc/PID/stat, the start time in clock ticks since boot
@@ -318,7 +386,7 @@ grab_text() {
   i=$((i + 1))
   gt_ok=
   if { while IFS= read -r gt_line; do printf '%s\n' "$gt_line"; done < "$1"; } > "c$i" 2> /dev/null && [ -s "c$i" ]; then
-    printf 'F %s\n' "$2" >> m
+    printf 'F %s c%s\n' "$2" "$i" >> m
     gt_ok=1
     return 0
   fi
@@ -330,22 +398,20 @@ grab_text() {
 flush() {
   [ "$i" -gt 0 ] || return 0
   set --
-  j=0
-  while [ "$j" -lt "$i" ]; do
-    j=$((j + 1))
-    set -- "$@" "c$j"
-  done
+  while read -r kind name path; do
+    set -- "$@" "$path"
+  done < m
   wc -c "$@" > s || return 1
   set --
   j=0
-  while read -r kind name && read -r size cname <&3; do
+  while read -r kind name path && read -r size cname <&3; do
     j=$((j + 1))
-    if [ "$cname" != "c$j" ]; then
+    if [ "$cname" != "$path" ]; then
       echo "memlens capture: unexpected wc output '$size $cname'" >&2
       return 1
     fi
     printf '%s %s %s\n' "$kind" "$size" "$name" > "h$j"
-    set -- "$@" "h$j" "c$j" nl
+    set -- "$@" "h$j" "$path" nl
   done < m 3< s
   cat "$@" || return 1
   records=$((records + i))

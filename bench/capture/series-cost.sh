@@ -5,7 +5,7 @@
 # at --every 1s, over the first N processes of /proc, and takes the difference, so the first
 # round's extras (fixed files, metadata) are left out. The processes are user processes (with a
 # command line); kernel threads cost less.
-# Usage: bench/capture/series-cost.sh N ROUNDS [smaps]   (smaps: keep full smaps, as --smaps;
+# Usage: [MEMLENS_BENCH_PIDS='P...'] bench/capture/series-cost.sh N ROUNDS [smaps]   (smaps: keep full smaps, as --smaps;
 # N = 0: every process, as the script does without pid arguments)
 set -eu
 n=${1:-50}
@@ -18,12 +18,15 @@ busybox=$(command -v busybox)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 mkdir "$dir/bin"
-for a in cat wc readlink mkdir rm date hostname uname id sleep; do ln -s "$busybox" "$dir/bin/$a"; done
+for a in cat cp wc readlink mkdir rm date hostname uname id sleep; do ln -s "$busybox" "$dir/bin/$a"; done
 # User processes (a non-empty cmdline): kernel threads have next to nothing to copy.
 pids=$(for p in $(ls /proc | grep -E '^[0-9]+$' | sort -n); do
-  [ -n "$(tr -d '\0' < "/proc/$p/cmdline" 2> /dev/null)" ] && echo "$p"
+  [ -n "$( { tr -d '\0' < "/proc/$p/cmdline"; } 2> /dev/null)" ] && echo "$p"
 done | head -n "$n" | tr '\n' ' ')
 [ "$n" -eq 0 ] && pids=
+# MEMLENS_BENCH_PIDS: these processes instead (e.g. the idle children of bench/snapshot/workload.c,
+# so that two runs compare on the same processes).
+[ -n "${MEMLENS_BENCH_PIDS:-}" ] && pids=$MEMLENS_BENCH_PIDS
 
 run() { # ROUNDS -> prints "cpu_ms bytes"; bash's time counts the shell and all it runs
   local r=$1

@@ -19,7 +19,7 @@ const CHILDREN = 3;
 const PRIVATE_KIB = 2048;
 const SHARED_KIB = 4096;
 /** The applets the script is documented to use; nothing else is on PATH. */
-const APPLETS = ['cat', 'wc', 'readlink', 'mkdir', 'rm', 'date', 'hostname', 'uname', 'id'];
+const APPLETS = ['cat', 'cp', 'wc', 'readlink', 'mkdir', 'rm', 'date', 'hostname', 'uname', 'id'];
 
 const which = (name: string): string => execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
 const busybox = which('busybox');

@@ -16,7 +16,7 @@ import { fixturesDir } from '../helpers/paths.js';
 import { waitingFor } from '../helpers/waiting.js';
 
 const KiB = 1024;
-const APPLETS = ['cat', 'wc', 'readlink', 'mkdir', 'rm', 'date', 'hostname', 'uname', 'id'];
+const APPLETS = ['cat', 'cp', 'wc', 'readlink', 'mkdir', 'rm', 'date', 'hostname', 'uname', 'id'];
 const busybox = execFileSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).trim();
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-capture-older-'));
 const binDir = join(scratch, 'bin');

@@ -15,7 +15,7 @@ import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { waitingFor } from '../helpers/waiting.js';
 
 /** The applets the script is documented to use, sleep for a series; nothing else is on PATH. */
-const APPLETS = ['cat', 'wc', 'readlink', 'mkdir', 'rm', 'date', 'hostname', 'uname', 'id', 'sleep'];
+const APPLETS = ['cat', 'cp', 'wc', 'readlink', 'mkdir', 'rm', 'date', 'hostname', 'uname', 'id', 'sleep'];
 const busybox = execFileSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).trim();
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-series-live-'));
 const binDir = join(scratch, 'bin');

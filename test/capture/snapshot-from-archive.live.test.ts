@@ -16,7 +16,7 @@ import { startWorkload, type Workload } from './workload.js';
 const CHILDREN = 3;
 const PRIVATE_KIB = 2048;
 const SHARED_KIB = 4096;
-const APPLETS = ['cat', 'wc', 'readlink', 'mkdir', 'rm', 'date', 'hostname', 'uname', 'id'];
+const APPLETS = ['cat', 'cp', 'wc', 'readlink', 'mkdir', 'rm', 'date', 'hostname', 'uname', 'id'];
 
 const busybox = execFileSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).trim();
 const scratch = mkdtempSync(join(tmpdir(), 'memlens-capture-same-moment-'));
