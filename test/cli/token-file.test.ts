@@ -42,34 +42,21 @@ test('the line without its final line break, LF or CRLF; nothing else taken off'
 });
 
 test('empty, a second line, a space or a control character is refused with where it is', () => {
-  assert.match(
-    refusal(() => tokenFromText('', 'f')),
-    /^--token-file f: the file is empty$/,
-  );
-  assert.match(
-    refusal(() => tokenFromText('\n', 'f')),
-    /the file is empty/,
-  );
-  assert.match(
-    refusal(() => tokenFromText('one\ntwo\n', 'f')),
-    /a second line at character 4/,
-  );
-  assert.match(
-    refusal(() => tokenFromText('tok \n', 'f')),
-    /U\+0020\) at character 4/,
-  );
-  assert.match(
-    refusal(() => tokenFromText('\ttok', 'f')),
-    /U\+0009\) at character 1/,
-  );
-  assert.match(
-    refusal(() => tokenFromText('t\u0000k', 'f')),
-    /U\+0000\) at character 2/,
-  );
-  assert.match(
-    refusal(() => tokenFromText('t\r\n\n', 'f')),
-    /U\+000D\) at character 2/,
-  );
+  const cases: [string, RegExp][] = [
+    ['', /^--token-file f: the file is empty$/],
+    ['\n', /the file is empty/],
+    ['one\ntwo\n', /a second line at character 4/],
+    ['tok \n', /U\+0020\) at character 4/],
+    ['\ttok', /U\+0009\) at character 1/],
+    ['t\u0000k', /U\+0000\) at character 2/],
+    ['t\r\n\n', /U\+000D\) at character 2/],
+  ];
+  for (const [text, want] of cases)
+    assert.match(
+      refusal(() => tokenFromText(text, 'f')),
+      want,
+      JSON.stringify(text),
+    );
 });
 
 test('a file that is not a token file is refused without reading it whole or waiting on it', () => {

@@ -412,17 +412,7 @@ export function schemaOneTests(kind: BackendKind): void {
     try {
       // Schema 1 exactly as an older memlens left it: only the first migration, one process row.
       const conn = await connect(parseStoreUrl(backend.url));
-      const first = migrations(conn.dialect)['0001_initial'];
-      assert.ok(first);
-      // The migrations table as migrate.ts creates it, and the first migration run through the untyped handle.
-      const any = conn.db as unknown as AnyDb;
-      await any.schema
-        .createTable('memlens_migrations')
-        .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
-        .addColumn('applied_ms', 'bigint', (c) => c.notNull())
-        .execute();
-      await first.up(any, () => undefined);
-      await any.insertInto('memlens_migrations').values({ name: '0001_initial', applied_ms: 1 }).execute();
+      const any = await olderSchema(conn, 1);
       await any
         .insertInto('processes')
         .values({
@@ -600,16 +590,21 @@ export function packedBlockTests(kind: BackendKind): void {
 
 type StoredEventLike = MemEvent & { id: number };
 
-/** Builds schema 5 (migrations 0001 to 0005) in an empty database, as memlens up to schema 5 made it. */
-async function schemaFive(conn: Connection): Promise<AnyDb> {
+/**
+ * Builds schema `version` (the first `version` migrations) in an empty database, as the memlens of
+ * that schema left it: the migrations table as migrate.ts creates it, each migration run through
+ * the untyped handle.
+ */
+async function olderSchema(conn: Connection, version: number): Promise<AnyDb> {
   const any = conn.db as unknown as AnyDb;
   await any.schema
     .createTable('memlens_migrations')
     .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
     .addColumn('applied_ms', 'bigint', (c) => c.notNull())
     .execute();
-  const old = Object.entries(migrations(conn.dialect)).filter(([name]) => name < '0006');
-  assert.equal(old.length, 5);
+  const all = Object.entries(migrations(conn.dialect)).sort(([a], [b]) => (a < b ? -1 : 1));
+  const old = all.slice(0, version);
+  assert.equal(old.length, version);
   for (const [name, m] of old) {
     await m.up(any, () => undefined);
     await any.insertInto('memlens_migrations').values({ name, applied_ms: 1 }).execute();
@@ -623,7 +618,7 @@ export function schemaFiveTests(kind: BackendKind): void {
     const backend = kind === 'sqlite' ? sqliteBackend() : await mariadbBackend('memlens_test_store_v5');
     try {
       const conn = await connect(parseStoreUrl(backend.url));
-      const any = await schemaFive(conn);
+      const any = await olderSchema(conn, 5);
       // Two runs of ids far apart (more than an id block), then the newest rows deleted.
       const host = 'v5';
       const events = randomEvents(new SeededRandom(5), 3000, 1_000_000_000n, [host]);
@@ -681,7 +676,7 @@ export function longRepackTests(): void {
     const backend = sqliteBackend();
     try {
       const conn = await connect(parseStoreUrl(backend.url));
-      const any = await schemaFive(conn);
+      const any = await olderSchema(conn, 5);
       const host = 'v5';
       const n = 100_000;
       for (let i = 0; i < n; i += 500)
