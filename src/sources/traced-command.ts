@@ -8,6 +8,7 @@
 // gate, two generations down, and is selected by pid with its forks followed; the gate shell
 // itself, memlens's direct child, stays left out and only waits for the command.
 import { spawn } from 'node:child_process';
+import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { UserError, errnoCode } from '../base/errors.js';
 
@@ -67,9 +68,18 @@ export async function startGatedCommand(argv: readonly string[]): Promise<Traced
     ended.catch(reject);
   });
   pidOut.destroy();
+  // Until the release, the gate does not keep memlens running: if tracing cannot start (not root,
+  // no bpftrace) memlens reports it and exits, fd 3 closes with it, and the command never runs, as
+  // the gate intends. A gate holding the event loop would leave memlens waiting for a command that
+  // waits for memlens. (Pipes given to a child are net.Sockets, which can be unref'd.)
+  const gateSocket = gate instanceof Socket ? gate : undefined;
+  child.unref();
+  gateSocket?.unref();
   return {
     pid,
     release: () => {
+      child.ref();
+      gateSocket?.ref();
       gate.end('go\n');
     },
     ended,

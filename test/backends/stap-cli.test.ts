@@ -1,6 +1,7 @@
 // `memlens trace --from-stap`: the command reads memlens.stp output from a file or a pipe.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
@@ -61,6 +62,27 @@ test('memlens trace --from-stap refuses a file that is not memlens.stp output, a
   const empty = await runCliInProcess(['trace', '--from-stap', '-', '--no-store'], { input: '' });
   assert.equal(empty.code, 1, empty.stderr);
   assert.match(empty.stderr, /^memlens: SystemTap output on standard input: empty: not memlens\.stp output/m);
+});
+
+test('memlens trace --from-stap with a store: input that is not memlens.stp output ends the process (exit 1), not only the reading', async () => {
+  // The store's worker thread and the trace's signal handlers used to outlive the error: the
+  // process printed it and then ran until SIGKILL (SIGTERM was taken as a stop of the trace).
+  const dir = mkdtempSync(join(tmpdir(), 'memlens-stap-store-'));
+  try {
+    const db = join(dir, 'events.sqlite');
+    const r = await runCli(['trace', '--from-stap', join(fixturesDir, 'stap', 'README.md'), '--db', db], {
+      boundMs: 60_000,
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /README\.md:1: not memlens\.stp output/);
+    // Good input with the same store still ends normally after the failed run.
+    const ok = await runCli(['trace', '--from-stap', join(fixturesDir, 'stap', 'known-workload.txt'), '--db', db], {
+      boundMs: 60_000,
+    });
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("memlens trace --from-stap: SystemTap's own losses (the L line) are the summary's lost events, in text and JSON", async () => {

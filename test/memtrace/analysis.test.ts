@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { SeededRandom, randomChunks } from '../../src/base/random.js';
 import { createMemtraceAnalysis } from '../../src/analyses/memtrace/analyze.js';
@@ -13,7 +14,7 @@ import { lwtCallName } from '../../src/analyses/memtrace/promises.js';
 import { buildMemtraceReport } from '../../src/analyses/memtrace/report.js';
 import { MemtraceDecoder } from '../../src/parsers/memtrace/decoder.js';
 import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
-import { readPublicTrace, withoutPublicTraces } from './public-traces.js';
+import { publicTracePath, publicTracesDir, readPublicTrace, withoutPublicTraces } from './public-traces.js';
 import { PROMISES_PER_REQUEST, buildScenario, type ScenarioOptions } from './scenarios.js';
 
 function analyse(
@@ -171,6 +172,44 @@ test(
     // Held in the first phase and kept (the loaded .cmi) is not a suspect either, for another reason.
     const cmi = r.leakVerdicts.find((v) => v.label.startsWith('Cmi_format.input_cmi'));
     assert.ok(cmi && cmi.rule !== 'kept-until-exit', JSON.stringify(cmi));
+  },
+);
+
+/**
+ * Other traces of ocamlopt compiling a file, from memtrace's repository (examples/ocamlopt.ctf of
+ * commit e8e7dbe, format 1 at rate 1e-3; examples/ocamlopt-1e4.ctf of 3e8f486 and
+ * examples/ocamlopt-1e5.ctf of fa9ce61, format 2 at rates 1e-4 and 1e-5), read from the public
+ * traces' folder under these names when they are there.
+ */
+const OTHER_OCAMLOPT_TRACES = ['examples_ocamlopt.ctf', 'examples_ocamlopt-1e4.ctf', 'examples_ocamlopt-1e5.ctf'];
+const otherOcamlopt = OTHER_OCAMLOPT_TRACES.filter((n) => existsSync(publicTracePath(n)));
+
+test(
+  'other traces of ocamlopt (other runs, rates and format versions): no leak suspect, and every verdict says why',
+  {
+    skip:
+      withoutPublicTraces ||
+      (otherOcamlopt.length === 0 &&
+        `none of ${OTHER_OCAMLOPT_TRACES.join(', ')} in ${publicTracesDir} (from memtrace's repository, examples/)`),
+  },
+  () => {
+    for (const name of otherOcamlopt) {
+      const { report: r } = analyse(readPublicTrace(name));
+      assert.deepEqual(
+        r.leaks.map((l) => l.label),
+        [],
+        name,
+      );
+      // The compiler's last phase (register allocation, code emission) keeps its data until exit.
+      assert.ok(
+        r.leakVerdicts.some((v) => v.rule === 'kept-until-exit'),
+        `${name}: ${r.leakVerdicts.map((v) => `${v.label}: ${v.rule}`).join('; ')}`,
+      );
+      for (const v of r.leakVerdicts) {
+        assert.equal(v.suspect, false, `${name}: ${v.label}`);
+        assert.ok(v.reason.length > 20, `${name}: ${v.reason}`);
+      }
+    }
   },
 );
 

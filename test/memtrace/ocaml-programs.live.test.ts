@@ -4,7 +4,7 @@
 // and nothing flagged in the steady program.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -90,7 +90,8 @@ test('Lwt promises: the estimate per creation site agrees with the exact count t
   // lwt_promises.ml: each request, run as the task "request", creates exactly one pending promise
   // at each of 4 creation sites; the program counts tasks exactly (Memlens_trace_lwt.count_tasks).
   const requests = 20_000;
-  const j = await analyse(record('lwt_promises', [String(requests)]));
+  const trace = record('lwt_promises', [String(requests)]);
+  const j = await analyse(trace);
   assert.deepEqual(j.taskCounts, [{ name: 'request', started: requests, finished: requests }]);
   const exact = j.taskCounts[0]?.started ?? 0;
   const expected: [RegExp, string][] = [
@@ -130,6 +131,32 @@ test('Lwt promises: the estimate per creation site agrees with the exact count t
   // The program is mostly Lwt's machinery: promises, callbacks, the run queue.
   assert.ok(j.lwtPromises.overhead.allocatedShare > 0.5, JSON.stringify(j.lwtPromises.overhead));
   assert.ok(j.lwtPromises.wordsPerPromise > 0);
+
+  // The same numbers in the terminal report and the HTML file: each of the 4 sites' row with its
+  // estimate, and the exact count beside them.
+  const html = join(dir, 'lwt_promises.html');
+  const r = await runCli(['memtrace', trace, '--html', html]);
+  assert.equal(r.code, 0, r.stderr);
+  const section = /^Lwt promises by creation site\n([\s\S]*?)\n\n/m.exec(r.stdout)?.[1] ?? '';
+  assert.match(section, /Lwt's own machinery: \d+(\.\d)?% of the bytes allocated/, r.stdout);
+  const page = readFileSync(html, 'utf8');
+  const htmlRows = /<table id="lwt-promises">([\s\S]*?)<\/table>/.exec(page)?.[1] ?? '';
+  const rounded = (x: number | null): string => Math.round(x ?? Number.NaN).toLocaleString('en-US');
+  for (const [label, via] of expected) {
+    const site = j.lwtPromises.sites.find((s) => label.test(s.label) && s.via === via);
+    assert.ok(site);
+    const count = rounded(site.promises);
+    const line = section.split('\n').find((l) => l.includes(`${site.label} via ${via}`)) ?? '';
+    assert.match(
+      line,
+      new RegExp(`^\\s+${count}\\s+${rounded(site.promisesStdErr)}\\s`),
+      `text row of ${site.label} via ${via}`,
+    );
+    const row = htmlRows.split('</tr>').find((x) => x.includes(`<code>${via}</code>`) && x.includes(site.label)) ?? '';
+    assert.ok(row.startsWith(`<tr><td class="n">${count}</td>`), `HTML row of ${site.label} via ${via}: ${row}`);
+  }
+  assert.match(r.stdout, /^ {2}request: 20,000 started, 20,000 finished$/m);
+  assert.match(page, /<td><code>request<\/code><\/td><td class="n">20,000<\/td><td class="n">20,000<\/td>/);
 });
 
 test('SIGTERM flushes the trace: the program exits as the signal would, the trace reads whole', async () => {

@@ -253,6 +253,16 @@ test('usage errors exit 2 with one line; not being root exits 1 with one line', 
   assert.equal(nobody.code, 1, nobody.stderr);
   assert.match(nobody.stderr, /^memlens: memlens trace needs root/);
   assert.equal(nobody.stderr.trim().split('\n').length, 1);
+  // With a command: it waits at its gate for tracing, which never starts; memlens must still end
+  // with its error (it used to wait for the gate), and the command never runs.
+  const gated = await runCli(['trace', '--no-store', '--', 'sh', '-c', 'echo the command ran'], {
+    uid: 65534,
+    gid: 65534,
+    boundMs: 60_000,
+  });
+  assert.equal(gated.code, 1, gated.stderr);
+  assert.match(gated.stderr, /^memlens: memlens trace needs root/);
+  assert.doesNotMatch(gated.stdout, /the command ran/);
 });
 
 test('--quiet prints no line per call, only the summary', async () => {

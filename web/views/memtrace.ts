@@ -134,7 +134,7 @@ export class MemtraceView {
       byId('mt-promises-info'),
       p.sites.length === 0
         ? 'no Lwt call in this trace'
-        : `Lwt's own machinery: ${pc(p.overhead.allocatedShare)} of the bytes allocated, ${pc(p.overhead.livePeakShare)} of the live peak` +
+        : `Lwt's own machinery: ${pc(p.overhead.allocatedShare)} of the bytes allocated, ${pc(p.overhead.livePeakShare)} of the live peak, ${pc(p.overhead.liveEndShare)} of the end` +
             (p.promises === null ? '' : ` · ${n(p.promises)} ± ${n(p.promisesStdErr)} pending promises (estimated)`) +
             (counts === '' ? '' : ` · tasks (exact): ${counts}`),
     );

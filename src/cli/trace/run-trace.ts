@@ -97,9 +97,16 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
       ...(flags.db === undefined ? {} : { db: flags.db }),
       ...(retention ? { retention } : {}),
     });
+  } catch (e) {
+    await backend.stop();
+    throw e;
+  }
+  try {
     if (isLive(choice)) accounts.seed(await proc.readProcessSeeds(pids));
   } catch (e) {
     await backend.stop();
+    // The store's worker thread would keep the process alive after the error: close it.
+    await sink.close(backend.lost());
     throw e;
   }
 
@@ -140,6 +147,12 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
 
   const lines = new EventLineWriter();
   const wanted = (e: MemEvent) => flags.name === undefined || e.name === flags.name || e.thread === flags.name;
+  // A backend that fails (input that is not memlens.stp output, bpftrace dying) still has the
+  // store closed and the signal handlers taken back before its error is reported: otherwise the
+  // store's worker thread keeps the process alive after the error, and the handlers above turn
+  // SIGTERM into a stop of a trace that already ended, so that only SIGKILL ends it.
+  let failed = false;
+  let failure: unknown;
   try {
     for await (const batch of backend.batches()) {
       accounts.apply(batch);
@@ -151,6 +164,9 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
       if (shown.length === 0 || quiet) continue;
       out.write(shown.map((e) => (json ? lines.line(e) : eventLine(e, p))).join('\n') + '\n');
     }
+  } catch (e) {
+    failed = true;
+    failure = e;
   } finally {
     if (timer) clearTimeout(timer);
     await backend.stop();
@@ -165,6 +181,7 @@ export async function runTrace(flags: TraceFlags): Promise<void> {
   const lost = backend.lost();
   const stored = await sink.close(lost);
   for (const s of signals) process.removeListener(s, closing);
+  if (failed) throw failure;
   if (stored.lostEvents > 0) process.exitCode = ExitCode.failure;
   const rows = accounts.rows(total).filter((r) => flags.name === undefined || r.name === flags.name);
   if (json) {
