@@ -250,7 +250,9 @@ export async function createDashboardServer(opts: DashboardServerOptions): Promi
     await app.register(fastifyStatic, {
       root: opts.webRoot,
       prefix: '/',
-      index: 'index.html',
+      // A list, not a string: with preCompressed, @fastify/static 8.3 looks up the index of "/" only
+      // in a list (findIndexFile), and a string made "/" a 404 for any browser accepting brotli.
+      index: ['index.html'],
       wildcard: false,
       cacheControl: false,
       // app.js.br and app.js.gz beside app.js, written by the build (scripts/build.mjs).

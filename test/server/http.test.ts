@@ -202,6 +202,20 @@ describe('the dashboard files, compressed once by the build', async () => {
     }
   });
 
+  test('the page itself at "/", compressed and not', async () => {
+    const html = readFileSync(join(repoRoot, 'dist', 'web', 'index.html'));
+    for (const [accept, decode] of [
+      ['gzip, deflate, br, zstd', brotliDecompressSync],
+      ['gzip, deflate', gunzipSync],
+      ['identity', (b: Buffer) => b],
+    ] as const) {
+      const r = await app.inject({ url: '/', headers: { host: '127.0.0.1', 'accept-encoding': accept } });
+      assert.equal(r.statusCode, 200, accept);
+      assert.match(String(r.headers['content-type']), /^text\/html/, accept);
+      assert.ok(decode(r.rawPayload).equals(html), `${accept}: index.html`);
+    }
+  });
+
   test('the file as it is to a client that accepts no encoding', async () => {
     const r = await app.inject({ url: '/app.js', headers: { host: '127.0.0.1' } });
     assert.equal(r.statusCode, 200);
