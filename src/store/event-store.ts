@@ -32,13 +32,14 @@ import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
 import type { Connection, PreparedRun } from './connect.js';
 import { decodePack, packIds } from './event-pack-codec.js';
 import { dbToNumber } from './int64.js';
-import { ID_BLOCK, callBit, packBlock, packParams, type PackRow } from './packs.js';
+import { EventRecords } from './event-batch-codec.js';
+import { ID_BLOCK, callBit, packBatch, packBlock, packParams, type PackRow } from './packs.js';
 import { clip, NAME_WIDTH, type StoredEvent } from './rows.js';
 import { HistoryStore } from './history.js';
 import { migrate } from './migrate.js';
 import { STORE_SCHEMA_VERSION, type Dialect, type Int64Out, type StoreDatabase } from './schema.js';
 import {
-  foldBatch,
+  foldRecords,
   keyOf,
   requestedBytes,
   type ProcessCounts,
@@ -90,7 +91,8 @@ export interface LostDelta {
 /** Everything one transaction writes. The id makes the write idempotent. */
 export interface StoreBatch {
   id: string;
-  events: readonly MemEvent[];
+  /** The calls, as the bytes the writer's worker received (event-batch-codec.ts) or as objects. */
+  events: EventRecords | readonly MemEvent[];
   starts?: readonly ProcessStart[];
   lost?: readonly LostDelta[];
 }
@@ -252,6 +254,7 @@ export class EventStore {
    */
   async commitBatch(batch: StoreBatch): Promise<'committed' | 'duplicate'> {
     const touched: ProcessDelta[] = [];
+    const records = batch.events instanceof EventRecords ? batch.events : EventRecords.of(batch.events);
     let outcome: 'committed' | 'duplicate';
     try {
       outcome = await this.inTransaction(async (trx) => {
@@ -264,8 +267,11 @@ export class EventStore {
         if (seen.rows.length > 0) return 'duplicate' as const;
         const row = {
           batch_id: batch.id,
-          host: clip(batch.events[0]?.host ?? batch.lost?.[0]?.host ?? '', NAME_WIDTH),
-          event_count: batch.events.length,
+          host: clip(
+            (records.length > 0 ? records.strings[records.host(0)] : undefined) ?? batch.lost?.[0]?.host ?? '',
+            NAME_WIDTH,
+          ),
+          event_count: records.length,
           committed_ms: Date.now(),
         };
         await this.runShaped(trx, 'batches-insert', () => trx.insertInto('batches').values(row).compile(), [
@@ -274,11 +280,11 @@ export class EventStore {
           row.event_count,
           row.committed_ms,
         ]);
-        const deltas = await this.foldWithCurrent(trx, batch);
+        const deltas = await this.foldWithCurrent(trx, records, batch.starts ?? []);
         await this.addProcessDeltas(trx, deltas);
-        await this.addHostDeltas(trx, batch);
+        await this.addHostDeltas(trx, records, batch);
         // Last: on MySQL the counter's row stays locked until the commit (see "Ids" above).
-        if (batch.events.length > 0) await this.insertPacks(trx, batch.events);
+        if (records.length > 0) await this.insertPacks(trx, records);
         touched.push(...deltas);
         return 'committed' as const;
       });
@@ -389,13 +395,12 @@ export class EventStore {
   }
 
   /** Stores a batch's calls as packs: one row per id block and process (packs.ts). */
-  private async insertPacks(trx: Transaction<StoreDatabase>, events: readonly MemEvent[]): Promise<void> {
-    const first = await this.takeIds(trx, events.length);
+  private async insertPacks(trx: Transaction<StoreDatabase>, records: EventRecords): Promise<void> {
+    const first = await this.takeIds(trx, records.length);
     const rows: PackRow[] = [];
-    for (let at = 0; at < events.length; at += ID_BLOCK) {
-      const block = events.slice(at, at + ID_BLOCK);
-      rows.push(...packBlock(block, (i) => first + at + i, first + at));
-    }
+    const idOf = (i: number): number => first + i;
+    for (let at = 0; at < records.length; at += ID_BLOCK)
+      rows.push(...packBatch(records, at, Math.min(records.length, at + ID_BLOCK), idOf, first + at));
     const one = this.insertOne;
     if (one !== undefined) {
       const row = this.oneRow;
@@ -425,20 +430,27 @@ export class EventStore {
     }
   }
 
-  private async foldWithCurrent(trx: Transaction<StoreDatabase>, batch: StoreBatch): Promise<ProcessDelta[]> {
+  private async foldWithCurrent(
+    trx: Transaction<StoreDatabase>,
+    records: EventRecords,
+    starts: readonly ProcessStart[],
+  ): Promise<ProcessDelta[]> {
     // Load the current instance of every (host, pid) of the batch that the cache does not know.
     const missing = new Map<string, Set<number>>();
-    let lastHost: string | undefined;
+    let lastHost = -1;
     let lastPid = -1;
-    for (const e of batch.events) {
+    for (let i = 0; i < records.length; i++) {
       // Runs of one process's calls: look each run up once.
-      if (e.pid === lastPid && e.host === lastHost) continue;
-      lastHost = e.host;
-      lastPid = e.pid;
-      if (this.current.has(keyOf(e.host, e.pid))) continue;
-      let pids = missing.get(e.host);
-      if (!pids) missing.set(e.host, (pids = new Set()));
-      pids.add(e.pid);
+      const pid = records.pid(i);
+      const hostIndex = records.host(i);
+      if (pid === lastPid && hostIndex === lastHost) continue;
+      lastHost = hostIndex;
+      lastPid = pid;
+      const host = records.strings[hostIndex] ?? '';
+      if (this.current.has(keyOf(host, pid))) continue;
+      let pids = missing.get(host);
+      if (!pids) missing.set(host, (pids = new Set()));
+      pids.add(pid);
     }
     const loaded = new Map<string, { startNs: bigint; seq: number }>();
     for (const [host, pidSet] of missing) {
@@ -459,7 +471,7 @@ export class EventStore {
       }
     }
     for (const [k, v] of loaded) this.current.set(k, v.startNs);
-    return foldBatch(batch.events, batch.starts ?? [], (host, pid) => this.current.get(keyOf(host, pid)));
+    return foldRecords(records, starts, (host, pid) => this.current.get(keyOf(host, pid)));
   }
 
   private upsertSet(
@@ -552,7 +564,11 @@ export class EventStore {
     }
   }
 
-  private async addHostDeltas(trx: Transaction<StoreDatabase>, batch: StoreBatch): Promise<void> {
+  private async addHostDeltas(
+    trx: Transaction<StoreDatabase>,
+    records: EventRecords,
+    batch: StoreBatch,
+  ): Promise<void> {
     interface HostDelta {
       first: number;
       last: number;
@@ -569,11 +585,18 @@ export class EventStore {
         );
       return h;
     };
-    for (const e of batch.events) {
-      const h = get(e.host, e.timeMs);
+    let lastHost = -1;
+    let h: HostDelta | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const hostIndex = records.host(i);
+      const timeMs = records.timeMs(i);
+      if (h === undefined || hostIndex !== lastHost) {
+        h = get(records.strings[hostIndex] ?? '', timeMs);
+        lastHost = hostIndex;
+      }
       h.events++;
-      h.first = Math.min(h.first, e.timeMs);
-      h.last = Math.max(h.last, e.timeMs);
+      if (timeMs < h.first) h.first = timeMs;
+      if (timeMs > h.last) h.last = timeMs;
     }
     const now = Date.now();
     for (const l of batch.lost ?? []) {
