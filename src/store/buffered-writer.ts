@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LostCounts, MemEvent } from '../wire/events.js';
-import { EventRecords } from './event-batch-codec.js';
+import { BufferPool, EventRecords } from './event-batch-codec.js';
 import { newBatchId, type EventStore, type LostDelta, type StoreBatch } from './event-store.js';
 import { SpillFile } from './spill-file.js';
 import { describeStorageError } from './storage-fault.js';
@@ -83,6 +83,8 @@ const alive = (pid: number): boolean => {
 /** A batch as the writer queues, spills and commits it: its calls as bytes. */
 export interface QueuedBatch extends StoreBatch {
   events: EventRecords;
+  /** Its buffer is the writer's, given back to the pool once the batch is stored. */
+  reuse?: boolean;
 }
 
 const NO_EVENTS = EventRecords.of([]);
@@ -99,6 +101,10 @@ export class BufferedWriter {
     Pick<BufferedWriterOptions, 'onError' | 'onSpillFault'>;
   /** Calls not yet cut into batches, as the bytes they came in (no object per call: issue 13 §2). */
   private pending: EventRecords[] = [];
+  /** Which of them are this writer's to reuse once copied (write's `own`). */
+  private pendingOwned: boolean[] = [];
+  /** The buffers of stored batches, for the next batches (their bytes are not new memory each time). */
+  private readonly pool = new BufferPool();
   private pendingEvents = 0;
   private pendingStarts: ProcessStart[] = [];
   private pendingLost = new Map<string, LostCounts>();
@@ -185,11 +191,15 @@ export class BufferedWriter {
   }
 
   /** Queues events (in kernel-time order). Never blocks and never throws for database trouble. */
-  write(events: readonly MemEvent[] | EventRecords): void {
+  write(events: readonly MemEvent[] | EventRecords, own = false): void {
     if (this.closed) throw new Error('BufferedWriter: write after close');
     const records = events instanceof EventRecords ? events : EventRecords.of(events);
     if (records.length > 0) {
       this.pending.push(records);
+      // A batch of the caller's is reused only when the caller gave it away (own), whole.
+      this.pendingOwned.push(
+        own && records.bytes.byteOffset === 0 && records.bytes.byteLength === records.bytes.buffer.byteLength,
+      );
       this.pendingEvents += records.length;
     }
     if (this.pendingEvents >= this.opts.batchEvents) this.cut();
@@ -255,8 +265,10 @@ export class BufferedWriter {
     let starts = this.pendingStarts;
     this.pendingStarts = [];
     const parts = this.pending;
+    const owned = this.pendingOwned;
     const total = this.pendingEvents;
     this.pending = [];
+    this.pendingOwned = [];
     this.pendingEvents = 0;
     if (total === 0 && starts.length === 0 && lost.length === 0) return;
     // Batches of at most batchEvents, each one buffer: the parts' records copied together.
@@ -279,12 +291,26 @@ export class BufferedWriter {
           from = 0;
         }
       }
-      const events = take.length === 0 ? NO_EVENTS : EventRecords.concat(take);
+      const events = take.length === 0 ? NO_EVENTS : EventRecords.concat(take, this.pool);
+      // A batch that is one of the parts, uncopied, is reused after it is stored only if owned.
+      const whole = take.length === 1 && events === take[0]?.records;
+      const reuse = events !== NO_EVENTS && (!whole || owned[parts.indexOf(events)] === true);
       // Starts and lost counts ride with the first batch (starts are applied in kernel-time order).
-      this.enqueue({ id: newBatchId(), events, starts: first ? starts : [], lost: first ? lost : [] });
+      this.enqueue({
+        id: newBatchId(),
+        events,
+        starts: first ? starts : [],
+        lost: first ? lost : [],
+        reuse,
+      });
       first = false;
       starts = [];
     }
+    // The parts that were copied into batches are free now.
+    parts.forEach((part, k) => {
+      if (owned[k] === true && !this.queue.some((b) => b.events === part))
+        this.pool.give(part.bytes.buffer as ArrayBuffer);
+    });
     this.kick();
   }
 
@@ -374,6 +400,8 @@ export class BufferedWriter {
       done: () => {
         // The batch may have moved to the spill file meanwhile (close); then the file replays it
         // and the batch id makes that replay a no-op.
+        // The commit is done with its bytes (a copy in the spill file is encoded text).
+        if (b.reuse === true) this.pool.give(b.events.bytes.buffer as ArrayBuffer);
         if (this.queue[0] !== b) return;
         this.queue.shift();
         this.memoryEvents -= b.events.length;

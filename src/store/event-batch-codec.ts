@@ -50,6 +50,13 @@ const ALL_NULLS = 63;
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The records are written into one buffer kept between calls and then copied, with the string
+ * table, into a buffer of the exact size: one new buffer per batch, not two (each is fresh memory
+ * the kernel faults in; the copy costs a fraction of that).
+ */
+let scratch = new DataView(new ArrayBuffer(0));
+
 export function encodeEventBatch(events: readonly MemEvent[]): ArrayBuffer {
   const strings: string[] = [];
   const index = new Map<string, number>();
@@ -62,8 +69,17 @@ export function encodeEventBatch(events: readonly MemEvent[]): ArrayBuffer {
     }
     return i;
   };
+  // Calls come in runs of one process and thread: the last strings' indexes are kept.
+  let lastHost = '';
+  let hostId = -1;
+  let lastName = '';
+  let nameId = -1;
+  let lastThread = '';
+  let threadId = -1;
   const recordsEnd = HEADER_BYTES + events.length * RECORD_BYTES;
-  const records = new DataView(new ArrayBuffer(recordsEnd));
+  if (scratch.byteLength < recordsEnd)
+    scratch = new DataView(new ArrayBuffer(Math.max(recordsEnd, 2 * scratch.byteLength)));
+  const records = scratch;
   records.setUint32(0, MAGIC, true);
   records.setUint32(4, VERSION, true);
   records.setUint32(8, events.length, true);
@@ -87,13 +103,16 @@ export function encodeEventBatch(events: readonly MemEvent[]): ArrayBuffer {
     else records.setFloat64(at + F_FD, e.fd, true);
     records.setInt32(at + F_PID, e.pid, true);
     records.setInt32(at + F_TID, e.tid, true);
-    records.setUint32(at + F_HOST, id(e.host), true);
-    records.setUint32(at + F_NAME, id(e.name), true);
-    records.setUint32(at + F_THREAD, id(e.thread), true);
+    if (hostId < 0 || e.host !== lastHost) hostId = id((lastHost = e.host));
+    if (nameId < 0 || e.name !== lastName) nameId = id((lastName = e.name));
+    if (threadId < 0 || e.thread !== lastThread) threadId = id((lastThread = e.thread));
+    records.setUint32(at + F_HOST, hostId, true);
+    records.setUint32(at + F_NAME, nameId, true);
+    records.setUint32(at + F_THREAD, threadId, true);
     if (e.error === null) nulls |= NULL_ERROR;
     else records.setUint32(at + F_ERROR, id(e.error), true);
-    const call = MEM_CALLS.indexOf(e.call);
-    assert(call >= 0, `unknown call ${e.call}`);
+    const call = CALL_INDEX.get(e.call);
+    assert(call !== undefined, `unknown call ${e.call}`);
     records.setUint8(at + F_CALL, call);
     records.setUint8(at + F_NULLS, nulls);
     at += RECORD_BYTES;
@@ -102,7 +121,7 @@ export function encodeEventBatch(events: readonly MemEvent[]): ArrayBuffer {
   const encoded = strings.map((s) => utf8.encode(s));
   const total = recordsEnd + encoded.reduce((n, b) => n + 4 + b.length, 0);
   const out = new Uint8Array(total);
-  out.set(new Uint8Array(records.buffer), 0);
+  out.set(new Uint8Array(records.buffer, 0, recordsEnd), 0);
   const view = new DataView(out.buffer);
   let s = recordsEnd;
   for (const b of encoded) {
@@ -112,6 +131,8 @@ export function encodeEventBatch(events: readonly MemEvent[]): ArrayBuffer {
   }
   return out.buffer;
 }
+
+const CALL_INDEX = new Map<string, number>(MEM_CALLS.map((c, i) => [c, i]));
 
 /** The events of a buffer from encodeEventBatch; throws on anything else. */
 export function decodeEventBatch(buffer: ArrayBuffer): MemEvent[] {
@@ -199,7 +220,10 @@ export class EventRecords {
    * The records [from, to) of each part, in order, as one batch with one string table: copied
    * whole, then their string indexes renumbered. A single whole part is returned as it is.
    */
-  static concat(parts: readonly { records: EventRecords; from: number; to: number }[]): EventRecords {
+  static concat(
+    parts: readonly { records: EventRecords; from: number; to: number }[],
+    pool?: BufferPool,
+  ): EventRecords {
     const only = parts[0];
     if (parts.length === 1 && only !== undefined && only.from === 0 && only.to === only.records.length)
       return only.records;
@@ -224,8 +248,8 @@ export class EventRecords {
       });
       maps.push(map);
     }
-    const out = new Uint8Array(recordsEnd + stringBytes);
-    const v = new DataView(out.buffer);
+    const out = pool === undefined ? new Uint8Array(recordsEnd + stringBytes) : pool.take(recordsEnd + stringBytes);
+    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
     v.setUint32(0, MAGIC, true);
     v.setUint32(4, VERSION, true);
     v.setUint32(8, count, true);
@@ -337,7 +361,13 @@ const FIELD_AT = [F_HOST, F_NAME, F_THREAD, F_ERROR] as const;
  * Records are copied in runs of consecutive indexes (one process's calls mostly come in runs), then
  * their string indexes renumbered.
  */
-export function subBatch(src: EventRecords, list: readonly number[], stored: StoredString, prefix: number): Buffer {
+export function subBatch(
+  src: EventRecords,
+  list: readonly number[],
+  stored: StoredString,
+  prefix: number,
+  alloc: (bytes: number) => Buffer = Buffer.allocUnsafe,
+): Buffer {
   const count = list.length;
   const sv = src.view;
   // First pass: the table, each (field, source string) looked up once per change of value.
@@ -366,7 +396,7 @@ export function subBatch(src: EventRecords, list: readonly number[], stored: Sto
       remap.set(key, t);
     }
   }
-  const out = Buffer.allocUnsafe(prefix + HEADER_BYTES + count * RECORD_BYTES + stringBytes);
+  const out = alloc(prefix + HEADER_BYTES + count * RECORD_BYTES + stringBytes);
   const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   v.setUint32(prefix, MAGIC, true);
   v.setUint32(prefix + 4, VERSION, true);
@@ -407,4 +437,62 @@ export function subBatch(src: EventRecords, list: readonly number[], stored: Sto
     at += 4 + n;
   }
   return out;
+}
+
+/**
+ * Bytes handed out from one reused buffer, for what lives only until the next reset(): the bodies
+ * of a batch's packs, which the database copies (SQLite binds them as transient blobs, mysql2 sends
+ * them) before the batch's transaction ends. A large buffer allocated afresh for every batch cost
+ * more than everything done with it: each is new memory the kernel must fault in and zero, freed
+ * only at a later garbage collection (bench/README.md, issue 13 §2).
+ */
+export class ByteArena {
+  private buf = Buffer.allocUnsafe(0);
+  private at = 0;
+
+  /** Everything handed out before is free again. */
+  reset(): void {
+    this.at = 0;
+  }
+
+  alloc(bytes: number): Buffer {
+    if (this.at + bytes > this.buf.length) {
+      // What was handed out stays valid: it keeps the old buffer.
+      this.buf = Buffer.allocUnsafe(Math.max(bytes, 2 * this.buf.length, 1 << 16));
+      this.at = 0;
+    }
+    const out = this.buf.subarray(this.at, this.at + bytes);
+    this.at += bytes;
+    return out;
+  }
+}
+
+/**
+ * ArrayBuffers given back once their batch is stored, taken again for the next batches (the
+ * writer's batches, BufferedWriter): as ByteArena, so that each batch's bytes are not new memory.
+ * Holds a few buffers at most; what does not fit is left to the garbage collector.
+ */
+export class BufferPool {
+  private readonly free: ArrayBuffer[] = [];
+
+  constructor(private readonly most = 8) {}
+
+  /** `bytes` bytes, from a buffer given back if one is large enough. */
+  take(bytes: number): Uint8Array {
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i];
+      if (b !== undefined && b.byteLength >= bytes) {
+        this.free.splice(i, 1);
+        return new Uint8Array(b, 0, bytes);
+      }
+    }
+    // Some room above the size, so that the next batch, a little larger, fits too.
+    return new Uint8Array(new ArrayBuffer(bytes + (bytes >> 3)), 0, bytes);
+  }
+
+  /** A buffer nothing uses any more. */
+  give(b: ArrayBuffer): void {
+    if (this.free.length >= this.most) this.free.shift();
+    this.free.push(b);
+  }
 }

@@ -49,10 +49,11 @@ export function packRecords(
   list: readonly number[],
   ids: readonly number[],
   stored: StoredString,
+  alloc?: (bytes: number) => Buffer,
 ): Buffer {
   const count = list.length;
   assert(count > 0 && ids.length === count, 'a pack holds at least one event, each with an id');
-  const out = subBatch(src, list, stored, HEADER_BYTES + 4 * count);
+  const out = subBatch(src, list, stored, HEADER_BYTES + 4 * count, alloc);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt32LE(VERSION, 4);
   out.writeUInt32LE(count, 8);

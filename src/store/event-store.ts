@@ -32,7 +32,7 @@ import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
 import type { Connection, PreparedRun } from './connect.js';
 import { decodePack, packIds } from './event-pack-codec.js';
 import { dbToNumber } from './int64.js';
-import { EventRecords } from './event-batch-codec.js';
+import { ByteArena, EventRecords } from './event-batch-codec.js';
 import { ID_BLOCK, callBit, packBatch, packBlock, packParams, type PackRow } from './packs.js';
 import { clip, NAME_WIDTH, type StoredEvent } from './rows.js';
 import { HistoryStore } from './history.js';
@@ -195,6 +195,9 @@ export class EventStore {
   /** SQLite: the single-row event_packs INSERT, prepared once (see Connection.prepare). */
   private insertOne: PreparedRun | undefined;
   private readonly oneRow: unknown[] = [];
+  /** The bytes of the pack bodies of the batch being written (insertPacks). */
+  private readonly packArena = new ByteArena();
+  private packArenaBusy = false;
   /** The /proc history of `memlens serve` (history.ts), in the same database. */
   readonly history: HistoryStore;
 
@@ -399,8 +402,21 @@ export class EventStore {
     const first = await this.takeIds(trx, records.length);
     const rows: PackRow[] = [];
     const idOf = (i: number): number => first + i;
+    // The bodies of the previous batch's packs are stored (its transaction has ended): their bytes
+    // are reused, unless another batch is being written at the same time (then its own are made).
+    const arena = this.packArenaBusy ? undefined : this.packArena;
+    arena?.reset();
+    this.packArenaBusy ||= arena !== undefined;
     for (let at = 0; at < records.length; at += ID_BLOCK)
-      rows.push(...packBatch(records, at, Math.min(records.length, at + ID_BLOCK), idOf, first + at));
+      rows.push(...packBatch(records, at, Math.min(records.length, at + ID_BLOCK), idOf, first + at, arena));
+    try {
+      await this.insertPackRows(trx, rows);
+    } finally {
+      if (arena !== undefined) this.packArenaBusy = false;
+    }
+  }
+
+  private async insertPackRows(trx: Transaction<StoreDatabase>, rows: readonly PackRow[]): Promise<void> {
     const one = this.insertOne;
     if (one !== undefined) {
       const row = this.oneRow;

@@ -2,7 +2,7 @@
 // of one id block, grouped by process (host, pid, name), each group one row whose body is an event
 // pack (event-pack-codec.ts) and whose columns are what queries select packs by.
 import { MEM_CALLS, type MemCall, type MemEvent } from '../wire/events.js';
-import { EventRecords } from './event-batch-codec.js';
+import { EventRecords, type ByteArena } from './event-batch-codec.js';
 import { packRecords } from './event-pack-codec.js';
 import { clip, NAME_WIDTH } from './rows.js';
 
@@ -59,7 +59,7 @@ export function packBlock(events: readonly MemEvent[], idOf: (i: number) => numb
  * object per call (bench/README.md, issue 13 §2). Strings are cut to their column widths, as the
  * events table's columns did, so that a hostile or overlong name can never make a batch fail; the
  * group of a call is its process as stored (host and name cut). Packs come out in the order of
- * their last ids.
+ * their last ids. The bodies come from `arena` when given (valid until its next reset).
  */
 export function packBatch(
   r: EventRecords,
@@ -67,6 +67,7 @@ export function packBatch(
   to: number,
   idOf: (i: number) => number,
   baseId: number,
+  arena?: ByteArena,
 ): PackRow[] {
   const strings = r.strings;
   const cut = strings.map((s) => clip(s, NAME_WIDTH));
@@ -76,6 +77,7 @@ export function packBatch(
     cutError ??= strings.map((s) => clip(s, ERROR_WIDTH));
     return cutError[k] ?? '';
   };
+  const alloc = arena === undefined ? undefined : (n: number): Buffer => arena.alloc(n);
   const groups = new Map<string, Group>();
   // Calls come in runs of one process: the previous call's group is reused while it matches.
   let last: Group | undefined;
@@ -126,7 +128,7 @@ export function packBatch(
       calls: g.calls,
       min_time_ms: g.minMs,
       max_time_ms: g.maxMs,
-      body: packRecords(r, g.list, g.ids, stored),
+      body: packRecords(r, g.list, g.ids, stored, alloc),
     });
   }
   rows.sort((a, b) => a.last_id - b.last_id);

@@ -110,7 +110,7 @@ try {
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'write':
-        writer.write(EventRecords.read(m.batch));
+        writer.write(EventRecords.read(m.batch), true);
         heldEvents += m.events;
         release();
         break;
