@@ -366,7 +366,7 @@ export function subBatch(
   list: readonly number[],
   stored: StoredString,
   prefix: number,
-  alloc: (bytes: number) => Buffer = Buffer.allocUnsafe,
+  alloc: (bytes: number) => Buffer = (n) => Buffer.allocUnsafe(n),
 ): Buffer {
   const count = list.length;
   const sv = src.view;

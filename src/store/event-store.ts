@@ -452,22 +452,7 @@ export class EventStore {
     starts: readonly ProcessStart[],
   ): Promise<ProcessDelta[]> {
     // Load the current instance of every (host, pid) of the batch that the cache does not know.
-    const missing = new Map<string, Set<number>>();
-    let lastHost = -1;
-    let lastPid = -1;
-    for (let i = 0; i < records.length; i++) {
-      // Runs of one process's calls: look each run up once.
-      const pid = records.pid(i);
-      const hostIndex = records.host(i);
-      if (pid === lastPid && hostIndex === lastHost) continue;
-      lastHost = hostIndex;
-      lastPid = pid;
-      const host = records.strings[hostIndex] ?? '';
-      if (this.current.has(keyOf(host, pid))) continue;
-      let pids = missing.get(host);
-      if (!pids) missing.set(host, (pids = new Set()));
-      pids.add(pid);
-    }
+    const missing = processesOf(records, (host, pid) => this.current.has(keyOf(host, pid)));
     const loaded = new Map<string, { startNs: bigint; seq: number }>();
     for (const [host, pidSet] of missing) {
       const pids = [...pidSet];
@@ -601,18 +586,11 @@ export class EventStore {
         );
       return h;
     };
-    let lastHost = -1;
-    let h: HostDelta | undefined;
-    for (let i = 0; i < records.length; i++) {
-      const hostIndex = records.host(i);
-      const timeMs = records.timeMs(i);
-      if (h === undefined || hostIndex !== lastHost) {
-        h = get(records.strings[hostIndex] ?? '', timeMs);
-        lastHost = hostIndex;
-      }
-      h.events++;
-      if (timeMs < h.first) h.first = timeMs;
-      if (timeMs > h.last) h.last = timeMs;
+    for (const [host, span] of hostSpans(records)) {
+      const h = get(host, span.first);
+      h.events += span.events;
+      h.first = Math.min(h.first, span.first);
+      h.last = Math.max(h.last, span.last);
     }
     const now = Date.now();
     for (const l of batch.lost ?? []) {
@@ -1054,6 +1032,52 @@ export class EventStore {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+// The per-call loops of a commit, apart from the async functions that run its statements: a hot
+// loop in a large async function has V8 optimise all of that function (query building included)
+// on its background threads, more than once, in every new store worker.
+
+/** The (host, pid)s of a batch that `known` does not know, by host. */
+function processesOf(records: EventRecords, known: (host: string, pid: number) => boolean): Map<string, Set<number>> {
+  const missing = new Map<string, Set<number>>();
+  let lastHost = -1;
+  let lastPid = -1;
+  for (let i = 0; i < records.length; i++) {
+    // Runs of one process's calls: look each run up once.
+    const pid = records.pid(i);
+    const hostIndex = records.host(i);
+    if (pid === lastPid && hostIndex === lastHost) continue;
+    lastHost = hostIndex;
+    lastPid = pid;
+    const host = records.strings[hostIndex] ?? '';
+    if (known(host, pid)) continue;
+    let pids = missing.get(host);
+    if (!pids) missing.set(host, (pids = new Set()));
+    pids.add(pid);
+  }
+  return missing;
+}
+
+/** Each host's calls in a batch: how many, the first and last times. */
+function hostSpans(records: EventRecords): Map<string, { events: number; first: number; last: number }> {
+  const out = new Map<string, { events: number; first: number; last: number }>();
+  let lastHost = -1;
+  let h: { events: number; first: number; last: number } | undefined;
+  for (let i = 0; i < records.length; i++) {
+    const hostIndex = records.host(i);
+    const timeMs = records.timeMs(i);
+    if (h === undefined || hostIndex !== lastHost) {
+      const host = records.strings[hostIndex] ?? '';
+      h = out.get(host);
+      if (h === undefined) out.set(host, (h = { events: 0, first: timeMs, last: timeMs }));
+      lastHost = hostIndex;
+    }
+    h.events++;
+    if (timeMs < h.first) h.first = timeMs;
+    if (timeMs > h.last) h.last = timeMs;
+  }
+  return out;
 }
 
 /** A processes row's values in the order of its columns in addProcessDeltas (checked at first use). */
