@@ -349,24 +349,32 @@ function renumber(v: DataView, at: number, map: Int32Array): void {
     v.setUint32(at + F_ERROR, map[v.getUint32(at + F_ERROR, true)] ?? 0, true);
 }
 
-/** What a sub-batch stores of a string field (0 host, 1 name, 2 thread, 3 error) of source string k. */
-export type StoredString = (field: number, k: number) => string;
+/**
+ * What a sub-batch stores of the source's strings: `names[k]` for host, name and thread, `errors[k]`
+ * for an error (packs.ts cuts them to their columns' widths).
+ */
+export interface StoredStrings {
+  names: readonly string[];
+  errors: readonly string[];
+}
 
 const FIELD_AT = [F_HOST, F_NAME, F_THREAD, F_ERROR] as const;
 
 /**
  * Records `list` of `src` (increasing indexes) as one batch with a string table of its own, each
- * string field passed through `stored` (packs.ts cuts names to their columns' widths there), after
- * `prefix` bytes left for the caller's header: the pack writer's step, without an object per call.
+ * string field as `stored` gives it, after `prefix` bytes left for the caller's header, in bytes
+ * from `arena` when given: the pack writer's step, without an object per call. Plain arguments,
+ * no callbacks: a closure made anew for every batch is a new call target for the optimised code
+ * each time (V8 deoptimises on "wrong call target").
  * Records are copied in runs of consecutive indexes (one process's calls mostly come in runs), then
  * their string indexes renumbered.
  */
 export function subBatch(
   src: EventRecords,
   list: readonly number[],
-  stored: StoredString,
+  stored: StoredStrings,
   prefix: number,
-  alloc: (bytes: number) => Buffer = (n) => Buffer.allocUnsafe(n),
+  arena?: ByteArena,
 ): Buffer {
   const count = list.length;
   const sv = src.view;
@@ -385,7 +393,7 @@ export function subBatch(
       last[f] = k;
       const key = k * 4 + f;
       if (remap.has(key)) continue;
-      const s = stored(f, k);
+      const s = (f === 3 ? stored.errors[k] : stored.names[k]) ?? '';
       let t = tableIndex.get(s);
       if (t === undefined) {
         t = table.length;
@@ -396,7 +404,8 @@ export function subBatch(
       remap.set(key, t);
     }
   }
-  const out = alloc(prefix + HEADER_BYTES + count * RECORD_BYTES + stringBytes);
+  const size = prefix + HEADER_BYTES + count * RECORD_BYTES + stringBytes;
+  const out = arena === undefined ? Buffer.allocUnsafe(size) : arena.alloc(size);
   const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   v.setUint32(prefix, MAGIC, true);
   v.setUint32(prefix + 4, VERSION, true);

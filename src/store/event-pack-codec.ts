@@ -14,7 +14,7 @@
 // decoder for the old one (or a migration that rewrites the packs).
 import { assert } from '../base/assert.js';
 import type { MemEvent } from '../wire/events.js';
-import { EventRecords, encodeEventBatch, subBatch, type StoredString } from './event-batch-codec.js';
+import { EventRecords, encodeEventBatch, subBatch, type ByteArena, type StoredStrings } from './event-batch-codec.js';
 import type { StoredEvent } from './rows.js';
 
 const MAGIC = 0x6b706c6d; // "mlpk"
@@ -48,12 +48,12 @@ export function packRecords(
   src: EventRecords,
   list: readonly number[],
   ids: readonly number[],
-  stored: StoredString,
-  alloc?: (bytes: number) => Buffer,
+  stored: StoredStrings,
+  arena?: ByteArena,
 ): Buffer {
   const count = list.length;
   assert(count > 0 && ids.length === count, 'a pack holds at least one event, each with an id');
-  const out = subBatch(src, list, stored, HEADER_BYTES + 4 * count, alloc);
+  const out = subBatch(src, list, stored, HEADER_BYTES + 4 * count, arena);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt32LE(VERSION, 4);
   out.writeUInt32LE(count, 8);

@@ -401,14 +401,13 @@ export class EventStore {
   private async insertPacks(trx: Transaction<StoreDatabase>, records: EventRecords): Promise<void> {
     const first = await this.takeIds(trx, records.length);
     const rows: PackRow[] = [];
-    const idOf = (i: number): number => first + i;
     // The bodies of the previous batch's packs are stored (its transaction has ended): their bytes
     // are reused, unless another batch is being written at the same time (then its own are made).
     const arena = this.packArenaBusy ? undefined : this.packArena;
     arena?.reset();
     this.packArenaBusy ||= arena !== undefined;
     for (let at = 0; at < records.length; at += ID_BLOCK)
-      rows.push(...packBatch(records, at, Math.min(records.length, at + ID_BLOCK), idOf, first + at, arena));
+      rows.push(...packBatch(records, at, Math.min(records.length, at + ID_BLOCK), first + at, first + at, arena));
     try {
       await this.insertPackRows(trx, rows);
     } finally {
@@ -472,7 +471,7 @@ export class EventStore {
       }
     }
     for (const [k, v] of loaded) this.current.set(k, v.startNs);
-    return foldRecords(records, starts, (host, pid) => this.current.get(keyOf(host, pid)));
+    return foldRecords(records, starts, this.current);
   }
 
   private upsertSet(

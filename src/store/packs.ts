@@ -50,12 +50,19 @@ interface Group {
  * [baseId, baseId + ID_BLOCK). Packs come out in the order of their last ids.
  */
 export function packBlock(events: readonly MemEvent[], idOf: (i: number) => number, baseId: number): PackRow[] {
-  return packBatch(EventRecords.of(events), 0, events.length, idOf, baseId);
+  return packBatch(
+    EventRecords.of(events),
+    0,
+    events.length,
+    events.map((_, i) => idOf(i)),
+    baseId,
+  );
 }
 
 /**
- * The packs of records [from, to) of a batch, one id block: record i has id `idOf(i)`, increasing,
- * all within [baseId, baseId + ID_BLOCK). Read from the batch's bytes and written as bytes, with no
+ * The packs of records [from, to) of a batch, one id block: record i has id `ids[i]`, or
+ * `ids + i - from` when `ids` is a number (a batch's ids are consecutive), increasing, all within
+ * [baseId, baseId + ID_BLOCK). Read from the batch's bytes and written as bytes, with no
  * object per call (bench/README.md, issue 13 §2). Strings are cut to their column widths, as the
  * events table's columns did, so that a hostile or overlong name can never make a batch fail; the
  * group of a call is its process as stored (host and name cut). Packs come out in the order of
@@ -65,19 +72,14 @@ export function packBatch(
   r: EventRecords,
   from: number,
   to: number,
-  idOf: (i: number) => number,
+  ids: number | readonly number[],
   baseId: number,
   arena?: ByteArena,
 ): PackRow[] {
-  const strings = r.strings;
-  const cut = strings.map((s) => clip(s, NAME_WIDTH));
-  let cutError: string[] | undefined;
-  const stored = (field: number, k: number): string => {
-    if (field !== 3) return cut[k] ?? '';
-    cutError ??= strings.map((s) => clip(s, ERROR_WIDTH));
-    return cutError[k] ?? '';
-  };
-  const alloc = arena === undefined ? undefined : (n: number): Buffer => arena.alloc(n);
+  const cut = r.strings.map((s) => clip(s, NAME_WIDTH));
+  const stored = { names: cut, errors: r.strings.map((s) => clip(s, ERROR_WIDTH)) };
+  const idList = typeof ids === 'number' ? undefined : ids;
+  const idStart = typeof ids === 'number' ? ids - from : 0;
   const groups = new Map<string, Group>();
   // Calls come in runs of one process: the previous call's group is reused while it matches.
   let last: Group | undefined;
@@ -107,7 +109,7 @@ export function packBatch(
     }
     const ms = Math.trunc(r.timeMs(i));
     g.list.push(i);
-    g.ids.push(idOf(i));
+    g.ids.push(idList === undefined ? idStart + i : (idList[i] ?? 0));
     g.calls |= 1 << r.call(i);
     if (ms < g.minMs) g.minMs = ms;
     if (ms > g.maxMs) g.maxMs = ms;
@@ -128,7 +130,7 @@ export function packBatch(
       calls: g.calls,
       min_time_ms: g.minMs,
       max_time_ms: g.maxMs,
-      body: packRecords(r, g.list, g.ids, stored, alloc),
+      body: packRecords(r, g.list, g.ids, stored, arena),
     });
   }
   rows.sort((a, b) => a.last_id - b.last_id);

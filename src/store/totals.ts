@@ -49,41 +49,68 @@ export interface ProcessDelta extends ProcessKey, ProcessCounts {
 
 export const keyOf = (host: string, pid: number): string => `${host}\u0000${pid}`;
 
-function emptyDelta(key: ProcessKey, name: string, timeMs: number, opened: boolean): ProcessDelta {
-  return {
-    ...key,
-    name,
-    mmapBytes: 0n,
-    munmapBytes: 0n,
-    mmapCalls: 0,
-    munmapCalls: 0,
-    brkCalls: 0,
-    mremapCalls: 0,
-    mprotectCalls: 0,
-    failedCalls: 0,
-    firstSeenMs: timeMs,
-    lastSeenMs: timeMs,
-    opened,
-  };
-}
-
 /**
  * Folds a batch into deltas. `current` gives the instance start of each (host, pid) known before the
- * batch (undefined: none known, so 0n). Starts and events are merged in kernel-time order, so that
+ * batch, by keyOf (none known: 0n). Starts and events are merged in kernel-time order, so that
  * events before a fork in the batch still count for the previous instance of a reused pid.
  */
 export function foldBatch(
   events: readonly MemEvent[],
   starts: readonly ProcessStart[],
-  current: (host: string, pid: number) => bigint | undefined,
+  current: ReadonlyMap<string, bigint>,
 ): ProcessDelta[] {
   return foldRecords(EventRecords.of(events), starts, current);
 }
 
-/** A delta while a batch is folded: the byte sums as numbers while they stay exact (below 2^53). */
-interface Folding extends ProcessDelta {
-  mmapSmall: number;
-  munmapSmall: number;
+/**
+ * A delta while a batch is folded, the byte sums as numbers while they stay exact. A class, so that
+ * every delta has one shape for the optimised loop (object spreads gave several).
+ */
+class Folding {
+  mmapBytes = 0n;
+  munmapBytes = 0n;
+  mmapSmall = 0;
+  munmapSmall = 0;
+  mmapCalls = 0;
+  munmapCalls = 0;
+  brkCalls = 0;
+  mremapCalls = 0;
+  mprotectCalls = 0;
+  failedCalls = 0;
+  firstSeenMs: number;
+  lastSeenMs: number;
+
+  constructor(
+    readonly host: string,
+    readonly pid: number,
+    readonly startNs: bigint,
+    public name: string,
+    timeMs: number,
+    readonly opened: boolean,
+  ) {
+    this.firstSeenMs = timeMs;
+    this.lastSeenMs = timeMs;
+  }
+
+  delta(): ProcessDelta {
+    return {
+      host: this.host,
+      pid: this.pid,
+      startNs: this.startNs,
+      name: this.name,
+      mmapBytes: this.mmapBytes + BigInt(this.mmapSmall),
+      munmapBytes: this.munmapBytes + BigInt(this.munmapSmall),
+      mmapCalls: this.mmapCalls,
+      munmapCalls: this.munmapCalls,
+      brkCalls: this.brkCalls,
+      mremapCalls: this.mremapCalls,
+      mprotectCalls: this.mprotectCalls,
+      failedCalls: this.failedCalls,
+      firstSeenMs: Math.trunc(this.firstSeenMs),
+      lastSeenMs: Math.trunc(this.lastSeenMs),
+      opened: this.opened,
+    };
+  }
 }
 
 /**
@@ -106,24 +133,19 @@ const MPROTECT = MEM_CALLS.indexOf('mprotect');
 export function foldRecords(
   r: EventRecords,
   starts: readonly ProcessStart[],
-  current: (host: string, pid: number) => bigint | undefined,
+  current: ReadonlyMap<string, bigint>,
 ): ProcessDelta[] {
   const deltas = new Map<string, Folding>(); // key: host, pid, start
   const instance = new Map<string, bigint>(); // key: host, pid → start within this batch
   const sortedStarts = [...starts].sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
   const strings = r.strings;
   let s = 0;
-  const fresh = (key: ProcessKey, name: string, timeMs: number, opened: boolean): Folding => ({
-    ...emptyDelta(key, name, timeMs, opened),
-    mmapSmall: 0,
-    munmapSmall: 0,
-  });
   const open = (st: ProcessStart): void => {
     instance.set(keyOf(st.host, st.pid), st.startNs);
     const dk = `${keyOf(st.host, st.pid)}\u0000${st.startNs}`;
     const d = deltas.get(dk);
     if (d) d.name = st.name;
-    else deltas.set(dk, fresh({ host: st.host, pid: st.pid, startNs: st.startNs }, st.name, st.timeMs, true));
+    else deltas.set(dk, new Folding(st.host, st.pid, st.startNs, st.name, st.timeMs, true));
   };
   // Calls come in runs of one process: the previous call's delta is reused while the process is
   // the same and no start came in between, which saves building two string keys per call.
@@ -153,7 +175,7 @@ export function foldRecords(
       let startNs = instance.get(k);
       let opened = false;
       if (startNs === undefined) {
-        const known = current(host, pid);
+        const known = current.get(k);
         opened = known === undefined;
         startNs = known ?? 0n;
         instance.set(k, startNs);
@@ -161,7 +183,7 @@ export function foldRecords(
       const dk = `${k}\u0000${startNs}`;
       let found = deltas.get(dk);
       if (!found) {
-        found = fresh({ host, pid, startNs }, strings[r.name(i)] ?? '', timeMs, opened);
+        found = new Folding(host, pid, startNs, strings[r.name(i)] ?? '', timeMs, opened);
         deltas.set(dk, found);
       }
       d = found;
@@ -211,13 +233,7 @@ export function foldRecords(
     const st = sortedStarts[s];
     if (st) open(st);
   }
-  return [...deltas.values()].map(({ mmapSmall, munmapSmall, ...d }) => ({
-    ...d,
-    mmapBytes: d.mmapBytes + BigInt(mmapSmall),
-    munmapBytes: d.munmapBytes + BigInt(munmapSmall),
-    firstSeenMs: Math.trunc(d.firstSeenMs),
-    lastSeenMs: Math.trunc(d.lastSeenMs),
-  }));
+  return [...deltas.values()].map((d) => d.delta());
 }
 
 /** max(0, mmap − munmap): the classic "requested" figure. */

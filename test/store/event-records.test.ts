@@ -95,7 +95,18 @@ test('packs cut from the bytes hold each call with its id; a slice of a batch pa
     [0, events.length],
     [17, 1999],
   ] as const) {
-    const rows = packBatch(r, from, to, (i) => 5000 + i, 5000 + from);
+    const rows = packBatch(r, from, to, 5000 + from, 5000 + from);
+    assert.deepEqual(
+      packBatch(
+        r,
+        from,
+        to,
+        events.map((_, i) => 5000 + i),
+        5000 + from,
+      ),
+      rows,
+      'ids given one by one or as the first of a run',
+    );
     const back = new Map<number, MemEvent>();
     for (const row of rows) {
       const calls = decodePack(row.body, row.first_id);
@@ -133,7 +144,8 @@ test('totals folded from the bytes are the sums over the calls, reused pids spli
   events.push(event({ host: 'h', pid: 3, lengthBytes: (1n << 52n) + 1n, ktimeNs: 1n << 40n }));
   const mid = events[2000] as MemEvent;
   const starts: ProcessStart[] = [{ host: mid.host, pid: mid.pid, startNs: mid.ktimeNs, name: 'new', timeMs: 1 }];
-  const deltas = foldRecords(EventRecords.of(events), starts, (_host, pid) => (pid === 4 ? 9n : undefined));
+  const known = new Map(['h', 'g'].map((host) => [keyOf(host, 4), 9n]));
+  const deltas = foldRecords(EventRecords.of(events), starts, known);
   // The reference: every call's instance is the last start at or before it, else the known one.
   const want = new Map<string, { mmap: bigint; munmap: bigint; calls: number; failed: number }>();
   for (const [i, e] of events.entries()) {
