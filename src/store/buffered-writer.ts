@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LostCounts, MemEvent } from '../wire/events.js';
+import { BufferPool, EventRecords } from './event-batch-codec.js';
 import { newBatchId, type EventStore, type LostDelta, type StoreBatch } from './event-store.js';
 import { SpillFile } from './spill-file.js';
 import { describeStorageError } from './storage-fault.js';
@@ -79,6 +80,15 @@ const alive = (pid: number): boolean => {
   }
 };
 
+/** A batch as the writer queues, spills and commits it: its calls as bytes. */
+export interface QueuedBatch extends StoreBatch {
+  events: EventRecords;
+  /** Its buffer is the writer's, given back to the pool once the batch is stored. */
+  reuse?: boolean;
+}
+
+const NO_EVENTS = EventRecords.of([]);
+
 /** Spill files are named <key>-<pid>.<id>.ndjson, the key naming the database they belong to. */
 export const spillKey = (description: string): string =>
   createHash('sha256').update(description).digest('hex').slice(0, 16);
@@ -89,10 +99,16 @@ const inUse = new Set<string>();
 export class BufferedWriter {
   private readonly opts: Required<Omit<BufferedWriterOptions, 'onError' | 'onSpillFault'>> &
     Pick<BufferedWriterOptions, 'onError' | 'onSpillFault'>;
-  private pending: MemEvent[] = [];
+  /** Calls not yet cut into batches, as the bytes they came in (no object per call: issue 13 §2). */
+  private pending: EventRecords[] = [];
+  /** Which of them are this writer's to reuse once copied (write's `own`). */
+  private pendingOwned: boolean[] = [];
+  /** The buffers of stored batches, for the next batches (their bytes are not new memory each time). */
+  private readonly pool = new BufferPool();
+  private pendingEvents = 0;
   private pendingStarts: ProcessStart[] = [];
   private pendingLost = new Map<string, LostCounts>();
-  private readonly queue: StoreBatch[] = [];
+  private readonly queue: QueuedBatch[] = [];
   private memoryEvents = 0;
   /** Spill files in the order they must be drained: adopted leftovers first, then our own. */
   private readonly spills: SpillFile[] = [];
@@ -175,10 +191,18 @@ export class BufferedWriter {
   }
 
   /** Queues events (in kernel-time order). Never blocks and never throws for database trouble. */
-  write(events: readonly MemEvent[]): void {
+  write(events: readonly MemEvent[] | EventRecords, own = false): void {
     if (this.closed) throw new Error('BufferedWriter: write after close');
-    for (const e of events) this.pending.push(e);
-    if (this.pending.length >= this.opts.batchEvents) this.cut();
+    const records = events instanceof EventRecords ? events : EventRecords.of(events);
+    if (records.length > 0) {
+      this.pending.push(records);
+      // A batch of the caller's is reused only when the caller gave it away (own), whole.
+      this.pendingOwned.push(
+        own && records.bytes.byteOffset === 0 && records.bytes.byteLength === records.bytes.buffer.byteLength,
+      );
+      this.pendingEvents += records.length;
+    }
+    if (this.pendingEvents >= this.opts.batchEvents) this.cut();
     else this.arm();
   }
 
@@ -202,7 +226,7 @@ export class BufferedWriter {
   stats(): WriterStats {
     return {
       ...this.s,
-      memoryEvents: this.memoryEvents + this.pending.length,
+      memoryEvents: this.memoryEvents + this.pendingEvents,
       spillBytes: this.spills.reduce((n, f) => n + f.unreadBytes(), 0),
       malformedSpillLines: this.spills.reduce((n, f) => n + f.malformedLines, this.malformedDone),
       commitWaitMs: this.commitSentAt === undefined ? 0 : performance.now() - this.commitSentAt,
@@ -240,17 +264,53 @@ export class BufferedWriter {
     this.pendingLost.clear();
     let starts = this.pendingStarts;
     this.pendingStarts = [];
-    const events = this.pending;
+    const parts = this.pending;
+    const owned = this.pendingOwned;
+    const total = this.pendingEvents;
     this.pending = [];
-    if (events.length === 0 && starts.length === 0 && lost.length === 0) return;
+    this.pendingOwned = [];
+    this.pendingEvents = 0;
+    if (total === 0 && starts.length === 0 && lost.length === 0) return;
+    // Batches of at most batchEvents, each one buffer: the parts' records copied together.
+    const size = this.opts.batchEvents;
+    let p = 0;
+    let from = 0;
     let first = true;
-    for (let i = 0; i < Math.max(events.length, 1); i += this.opts.batchEvents) {
-      const part = events.slice(i, i + this.opts.batchEvents);
+    for (let done = 0; done < Math.max(total, 1); done += size) {
+      const take: { records: EventRecords; from: number; to: number }[] = [];
+      let want = Math.min(size, total - done);
+      while (want > 0) {
+        const part = parts[p];
+        if (part === undefined) break;
+        const to = Math.min(part.length, from + want);
+        take.push({ records: part, from, to });
+        want -= to - from;
+        from = to;
+        if (from === part.length) {
+          p++;
+          from = 0;
+        }
+      }
+      const events = take.length === 0 ? NO_EVENTS : EventRecords.concat(take, this.pool);
+      // A batch that is one of the parts, uncopied, is reused after it is stored only if owned.
+      const whole = take.length === 1 && events === take[0]?.records;
+      const reuse = events !== NO_EVENTS && (!whole || owned[parts.indexOf(events)] === true);
       // Starts and lost counts ride with the first batch (starts are applied in kernel-time order).
-      this.enqueue({ id: newBatchId(), events: part, starts: first ? starts : [], lost: first ? lost : [] });
+      this.enqueue({
+        id: newBatchId(),
+        events,
+        starts: first ? starts : [],
+        lost: first ? lost : [],
+        reuse,
+      });
       first = false;
       starts = [];
     }
+    // The parts that were copied into batches are free now.
+    parts.forEach((part, k) => {
+      if (owned[k] === true && !this.queue.some((b) => b.events === part))
+        this.pool.give(part.bytes.buffer as ArrayBuffer);
+    });
     this.kick();
   }
 
@@ -258,7 +318,7 @@ export class BufferedWriter {
     return !this.s.databaseUp || this.spills.some((f) => !f.drained());
   }
 
-  private enqueue(batch: StoreBatch): void {
+  private enqueue(batch: QueuedBatch): void {
     if (this.spillingMode()) {
       // Batches held in memory by a failed spill go first, to keep the file's order; if they still
       // cannot go, this one waits behind them.
@@ -281,7 +341,7 @@ export class BufferedWriter {
   }
 
   /** Appends a batch to the spill file; false (and the fault noted and told) when it cannot. */
-  private spillAppend(batch: StoreBatch): boolean {
+  private spillAppend(batch: QueuedBatch): boolean {
     try {
       this.ownSpill().append(batch);
     } catch (e) {
@@ -319,7 +379,7 @@ export class BufferedWriter {
     });
   }
 
-  private next(): { batch: StoreBatch; done: () => void } | undefined {
+  private next(): { batch: QueuedBatch; done: () => void } | undefined {
     for (;;) {
       const f = this.spills[0];
       if (f === undefined) break;
@@ -340,6 +400,8 @@ export class BufferedWriter {
       done: () => {
         // The batch may have moved to the spill file meanwhile (close); then the file replays it
         // and the batch id makes that replay a no-op.
+        // The commit is done with its bytes (a copy in the spill file is encoded text).
+        if (b.reuse === true) this.pool.give(b.events.bytes.buffer as ArrayBuffer);
         if (this.queue[0] !== b) return;
         this.queue.shift();
         this.memoryEvents -= b.events.length;

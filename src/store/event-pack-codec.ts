@@ -14,7 +14,7 @@
 // decoder for the old one (or a migration that rewrites the packs).
 import { assert } from '../base/assert.js';
 import type { MemEvent } from '../wire/events.js';
-import { decodeEventBatch, encodeEventBatch } from './event-batch-codec.js';
+import { EventRecords, encodeEventBatch, subBatch, type ByteArena, type StoredStrings } from './event-batch-codec.js';
 import type { StoredEvent } from './rows.js';
 
 const MAGIC = 0x6b706c6d; // "mlpk"
@@ -36,6 +36,29 @@ export function encodePack(events: readonly MemEvent[], offsets: readonly number
     at += 4;
   }
   out.set(records, idsEnd);
+  return out;
+}
+
+/**
+ * The pack of records `list` of `src` (increasing indexes), record list[i] having id ids[i]
+ * (increasing), each string field as `stored` gives it: encodePack's bytes, made from the batch's
+ * bytes without an object per call (packs.ts).
+ */
+export function packRecords(
+  src: EventRecords,
+  list: readonly number[],
+  ids: readonly number[],
+  stored: StoredStrings,
+  arena?: ByteArena,
+): Buffer {
+  const count = list.length;
+  assert(count > 0 && ids.length === count, 'a pack holds at least one event, each with an id');
+  const out = subBatch(src, list, stored, HEADER_BYTES + 4 * count, arena);
+  out.writeUInt32LE(MAGIC, 0);
+  out.writeUInt32LE(VERSION, 4);
+  out.writeUInt32LE(count, 8);
+  const first = ids[0] ?? 0;
+  for (let i = 0, at = HEADER_BYTES; i < count; i++, at += 4) out.writeUInt32LE((ids[i] ?? 0) - first, at);
   return out;
 }
 
@@ -64,15 +87,11 @@ export function packIds(body: Uint8Array, firstId: number): number[] {
  */
 export function decodePack(body: Uint8Array, firstId: number): StoredEvent[] {
   const { view, count } = header(body);
-  const recordsAt = HEADER_BYTES + 4 * count;
-  // decodeEventBatch reads an ArrayBuffer from its start: copy the records out of the row's buffer.
-  const records = new Uint8Array(body.subarray(recordsAt)).buffer;
-  const events = decodeEventBatch(records);
-  assert(events.length === count, 'an event pack whose records and ids disagree');
+  const records = EventRecords.read(body.subarray(HEADER_BYTES + 4 * count));
+  assert(records.length === count, 'an event pack whose records and ids disagree');
   const out: StoredEvent[] = [];
   for (let i = 0; i < count; i++) {
-    const e = events[i];
-    assert(e !== undefined, 'event pack record');
+    const e = records.event(i);
     out.push({ id: firstId + view.getUint32(HEADER_BYTES + 4 * i, true), ...e, timeMs: Math.trunc(e.timeMs) });
   }
   return out;

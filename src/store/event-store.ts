@@ -32,13 +32,14 @@ import type { LostCounts, MemCall, MemEvent } from '../wire/events.js';
 import type { Connection, PreparedRun } from './connect.js';
 import { decodePack, packIds } from './event-pack-codec.js';
 import { dbToNumber } from './int64.js';
-import { ID_BLOCK, callBit, packBlock, packParams, type PackRow } from './packs.js';
+import { ByteArena, EventRecords } from './event-batch-codec.js';
+import { ID_BLOCK, callBit, packBatch, packBlock, packParams, type PackRow } from './packs.js';
 import { clip, NAME_WIDTH, type StoredEvent } from './rows.js';
 import { HistoryStore } from './history.js';
 import { migrate } from './migrate.js';
 import { STORE_SCHEMA_VERSION, type Dialect, type Int64Out, type StoreDatabase, type StoreNotice } from './schema.js';
 import {
-  foldBatch,
+  foldRecords,
   keyOf,
   requestedBytes,
   type ProcessCounts,
@@ -90,7 +91,8 @@ export interface LostDelta {
 /** Everything one transaction writes. The id makes the write idempotent. */
 export interface StoreBatch {
   id: string;
-  events: readonly MemEvent[];
+  /** The calls, as the bytes the writer's worker received (event-batch-codec.ts) or as objects. */
+  events: EventRecords | readonly MemEvent[];
   starts?: readonly ProcessStart[];
   lost?: readonly LostDelta[];
 }
@@ -193,6 +195,9 @@ export class EventStore {
   /** SQLite: the single-row event_packs INSERT, prepared once (see Connection.prepare). */
   private insertOne: PreparedRun | undefined;
   private readonly oneRow: unknown[] = [];
+  /** The bytes of the pack bodies of the batch being written (insertPacks). */
+  private readonly packArena = new ByteArena();
+  private packArenaBusy = false;
   /** The /proc history of `memlens serve` (history.ts), in the same database. */
   readonly history: HistoryStore;
 
@@ -253,6 +258,7 @@ export class EventStore {
    */
   async commitBatch(batch: StoreBatch): Promise<'committed' | 'duplicate'> {
     const touched: ProcessDelta[] = [];
+    const records = batch.events instanceof EventRecords ? batch.events : EventRecords.of(batch.events);
     let outcome: 'committed' | 'duplicate';
     try {
       outcome = await this.inTransaction(async (trx) => {
@@ -265,8 +271,11 @@ export class EventStore {
         if (seen.rows.length > 0) return 'duplicate' as const;
         const row = {
           batch_id: batch.id,
-          host: clip(batch.events[0]?.host ?? batch.lost?.[0]?.host ?? '', NAME_WIDTH),
-          event_count: batch.events.length,
+          host: clip(
+            (records.length > 0 ? records.strings[records.host(0)] : undefined) ?? batch.lost?.[0]?.host ?? '',
+            NAME_WIDTH,
+          ),
+          event_count: records.length,
           committed_ms: Date.now(),
         };
         await this.runShaped(trx, 'batches-insert', () => trx.insertInto('batches').values(row).compile(), [
@@ -275,11 +284,11 @@ export class EventStore {
           row.event_count,
           row.committed_ms,
         ]);
-        const deltas = await this.foldWithCurrent(trx, batch);
+        const deltas = await this.foldWithCurrent(trx, records, batch.starts ?? []);
         await this.addProcessDeltas(trx, deltas);
-        await this.addHostDeltas(trx, batch);
+        await this.addHostDeltas(trx, records, batch);
         // Last: on MySQL the counter's row stays locked until the commit (see "Ids" above).
-        if (batch.events.length > 0) await this.insertPacks(trx, batch.events);
+        if (records.length > 0) await this.insertPacks(trx, records);
         touched.push(...deltas);
         return 'committed' as const;
       });
@@ -390,13 +399,24 @@ export class EventStore {
   }
 
   /** Stores a batch's calls as packs: one row per id block and process (packs.ts). */
-  private async insertPacks(trx: Transaction<StoreDatabase>, events: readonly MemEvent[]): Promise<void> {
-    const first = await this.takeIds(trx, events.length);
+  private async insertPacks(trx: Transaction<StoreDatabase>, records: EventRecords): Promise<void> {
+    const first = await this.takeIds(trx, records.length);
     const rows: PackRow[] = [];
-    for (let at = 0; at < events.length; at += ID_BLOCK) {
-      const block = events.slice(at, at + ID_BLOCK);
-      rows.push(...packBlock(block, (i) => first + at + i, first + at));
+    // The bodies of the previous batch's packs are stored (its transaction has ended): their bytes
+    // are reused, unless another batch is being written at the same time (then its own are made).
+    const arena = this.packArenaBusy ? undefined : this.packArena;
+    arena?.reset();
+    this.packArenaBusy ||= arena !== undefined;
+    for (let at = 0; at < records.length; at += ID_BLOCK)
+      rows.push(...packBatch(records, at, Math.min(records.length, at + ID_BLOCK), first + at, first + at, arena));
+    try {
+      await this.insertPackRows(trx, rows);
+    } finally {
+      if (arena !== undefined) this.packArenaBusy = false;
     }
+  }
+
+  private async insertPackRows(trx: Transaction<StoreDatabase>, rows: readonly PackRow[]): Promise<void> {
     const one = this.insertOne;
     if (one !== undefined) {
       const row = this.oneRow;
@@ -426,21 +446,13 @@ export class EventStore {
     }
   }
 
-  private async foldWithCurrent(trx: Transaction<StoreDatabase>, batch: StoreBatch): Promise<ProcessDelta[]> {
+  private async foldWithCurrent(
+    trx: Transaction<StoreDatabase>,
+    records: EventRecords,
+    starts: readonly ProcessStart[],
+  ): Promise<ProcessDelta[]> {
     // Load the current instance of every (host, pid) of the batch that the cache does not know.
-    const missing = new Map<string, Set<number>>();
-    let lastHost: string | undefined;
-    let lastPid = -1;
-    for (const e of batch.events) {
-      // Runs of one process's calls: look each run up once.
-      if (e.pid === lastPid && e.host === lastHost) continue;
-      lastHost = e.host;
-      lastPid = e.pid;
-      if (this.current.has(keyOf(e.host, e.pid))) continue;
-      let pids = missing.get(e.host);
-      if (!pids) missing.set(e.host, (pids = new Set()));
-      pids.add(e.pid);
-    }
+    const missing = processesOf(records, (host, pid) => this.current.has(keyOf(host, pid)));
     const loaded = new Map<string, { startNs: bigint; seq: number }>();
     for (const [host, pidSet] of missing) {
       const pids = [...pidSet];
@@ -460,7 +472,7 @@ export class EventStore {
       }
     }
     for (const [k, v] of loaded) this.current.set(k, v.startNs);
-    return foldBatch(batch.events, batch.starts ?? [], (host, pid) => this.current.get(keyOf(host, pid)));
+    return foldRecords(records, starts, this.current);
   }
 
   private upsertSet(
@@ -553,7 +565,11 @@ export class EventStore {
     }
   }
 
-  private async addHostDeltas(trx: Transaction<StoreDatabase>, batch: StoreBatch): Promise<void> {
+  private async addHostDeltas(
+    trx: Transaction<StoreDatabase>,
+    records: EventRecords,
+    batch: StoreBatch,
+  ): Promise<void> {
     interface HostDelta {
       first: number;
       last: number;
@@ -570,11 +586,11 @@ export class EventStore {
         );
       return h;
     };
-    for (const e of batch.events) {
-      const h = get(e.host, e.timeMs);
-      h.events++;
-      h.first = Math.min(h.first, e.timeMs);
-      h.last = Math.max(h.last, e.timeMs);
+    for (const [host, span] of hostSpans(records)) {
+      const h = get(host, span.first);
+      h.events += span.events;
+      h.first = Math.min(h.first, span.first);
+      h.last = Math.max(h.last, span.last);
     }
     const now = Date.now();
     for (const l of batch.lost ?? []) {
@@ -1016,6 +1032,52 @@ export class EventStore {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+// The per-call loops of a commit, apart from the async functions that run its statements: a hot
+// loop in a large async function has V8 optimise all of that function (query building included)
+// on its background threads, more than once, in every new store worker.
+
+/** The (host, pid)s of a batch that `known` does not know, by host. */
+function processesOf(records: EventRecords, known: (host: string, pid: number) => boolean): Map<string, Set<number>> {
+  const missing = new Map<string, Set<number>>();
+  let lastHost = -1;
+  let lastPid = -1;
+  for (let i = 0; i < records.length; i++) {
+    // Runs of one process's calls: look each run up once.
+    const pid = records.pid(i);
+    const hostIndex = records.host(i);
+    if (pid === lastPid && hostIndex === lastHost) continue;
+    lastHost = hostIndex;
+    lastPid = pid;
+    const host = records.strings[hostIndex] ?? '';
+    if (known(host, pid)) continue;
+    let pids = missing.get(host);
+    if (!pids) missing.set(host, (pids = new Set()));
+    pids.add(pid);
+  }
+  return missing;
+}
+
+/** Each host's calls in a batch: how many, the first and last times. */
+function hostSpans(records: EventRecords): Map<string, { events: number; first: number; last: number }> {
+  const out = new Map<string, { events: number; first: number; last: number }>();
+  let lastHost = -1;
+  let h: { events: number; first: number; last: number } | undefined;
+  for (let i = 0; i < records.length; i++) {
+    const hostIndex = records.host(i);
+    const timeMs = records.timeMs(i);
+    if (h === undefined || hostIndex !== lastHost) {
+      const host = records.strings[hostIndex] ?? '';
+      h = out.get(host);
+      if (h === undefined) out.set(host, (h = { events: 0, first: timeMs, last: timeMs }));
+      lastHost = hostIndex;
+    }
+    h.events++;
+    if (timeMs < h.first) h.first = timeMs;
+    if (timeMs > h.last) h.last = timeMs;
+  }
+  return out;
 }
 
 /** A processes row's values in the order of its columns in addProcessDeltas (checked at first use). */

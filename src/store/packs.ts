@@ -2,7 +2,8 @@
 // of one id block, grouped by process (host, pid, name), each group one row whose body is an event
 // pack (event-pack-codec.ts) and whose columns are what queries select packs by.
 import { MEM_CALLS, type MemCall, type MemEvent } from '../wire/events.js';
-import { encodePack } from './event-pack-codec.js';
+import { EventRecords, type ByteArena } from './event-batch-codec.js';
+import { packRecords } from './event-pack-codec.js';
 import { clip, NAME_WIDTH } from './rows.js';
 
 /**
@@ -32,33 +33,16 @@ export interface PackRow {
 /** The bit of a call in event_packs.calls. */
 export const callBit = (call: MemCall): number => 1 << MEM_CALLS.indexOf(call);
 
-/**
- * Cuts strings to their column widths, as the events table's columns did, so that a hostile or
- * overlong name can never make a batch fail; the event itself when nothing is cut (the common case).
- */
-function stored(e: MemEvent): MemEvent {
-  if (
-    e.host.length <= NAME_WIDTH &&
-    e.name.length <= NAME_WIDTH &&
-    e.thread.length <= NAME_WIDTH &&
-    (e.error === null || e.error.length <= ERROR_WIDTH)
-  )
-    return e;
-  return {
-    ...e,
-    host: clip(e.host, NAME_WIDTH),
-    name: clip(e.name, NAME_WIDTH),
-    thread: clip(e.thread, NAME_WIDTH),
-    error: e.error === null ? null : clip(e.error, ERROR_WIDTH),
-  };
-}
-
 interface Group {
-  events: MemEvent[];
+  /** Indexes of the group's records in the batch, increasing. */
+  list: number[];
   ids: number[];
   calls: number;
   minMs: number;
   maxMs: number;
+  host: string;
+  pid: number;
+  name: string;
 }
 
 /**
@@ -66,35 +50,67 @@ interface Group {
  * [baseId, baseId + ID_BLOCK). Packs come out in the order of their last ids.
  */
 export function packBlock(events: readonly MemEvent[], idOf: (i: number) => number, baseId: number): PackRow[] {
+  return packBatch(
+    EventRecords.of(events),
+    0,
+    events.length,
+    events.map((_, i) => idOf(i)),
+    baseId,
+  );
+}
+
+/**
+ * The packs of records [from, to) of a batch, one id block: record i has id `ids[i]`, or
+ * `ids + i - from` when `ids` is a number (a batch's ids are consecutive), increasing, all within
+ * [baseId, baseId + ID_BLOCK). Read from the batch's bytes and written as bytes, with no
+ * object per call (bench/README.md, issue 13 §2). Strings are cut to their column widths, as the
+ * events table's columns did, so that a hostile or overlong name can never make a batch fail; the
+ * group of a call is its process as stored (host and name cut). Packs come out in the order of
+ * their last ids. The bodies come from `arena` when given (valid until its next reset).
+ */
+export function packBatch(
+  r: EventRecords,
+  from: number,
+  to: number,
+  ids: number | readonly number[],
+  baseId: number,
+  arena?: ByteArena,
+): PackRow[] {
+  const cut = r.strings.map((s) => clip(s, NAME_WIDTH));
+  const stored = { names: cut, errors: r.strings.map((s) => clip(s, ERROR_WIDTH)) };
+  const idList = typeof ids === 'number' ? undefined : ids;
+  const idStart = typeof ids === 'number' ? ids - from : 0;
   const groups = new Map<string, Group>();
-  // Calls come in runs of one process: the previous event's group is reused while it matches.
+  // Calls come in runs of one process: the previous call's group is reused while it matches.
   let last: Group | undefined;
-  let lastHost = '';
+  let lastHost = -1;
   let lastPid = -1;
-  let lastName = '';
-  for (let i = 0; i < events.length; i++) {
-    const raw = events[i];
-    if (raw === undefined) continue;
-    const e = stored(raw);
+  let lastName = -1;
+  for (let i = from; i < to; i++) {
+    const host = r.host(i);
+    const pid = r.pid(i);
+    const name = r.name(i);
     let g: Group;
-    if (last !== undefined && e.pid === lastPid && e.host === lastHost && e.name === lastName) g = last;
+    if (last !== undefined && pid === lastPid && host === lastHost && name === lastName) g = last;
     else {
-      const key = `${e.host}\u0000${e.pid}\u0000${e.name}`;
+      const h = cut[host] ?? '';
+      const n = cut[name] ?? '';
+      const key = `${h}\u0000${pid}\u0000${n}`;
       let found = groups.get(key);
       if (found === undefined) {
-        found = { events: [], ids: [], calls: 0, minMs: Infinity, maxMs: -Infinity };
+        found = { list: [], ids: [], calls: 0, minMs: Infinity, maxMs: -Infinity, host: h, pid, name: n };
         groups.set(key, found);
       }
       g = found;
       last = g;
-      lastHost = e.host;
-      lastPid = e.pid;
-      lastName = e.name;
+      lastHost = host;
+      lastPid = pid;
+      lastName = name;
     }
-    const ms = Math.trunc(e.timeMs);
-    g.events.push(e);
-    g.ids.push(idOf(i));
-    g.calls |= callBit(e.call);
+    const ms = Math.trunc(r.timeMs(i));
+    g.list.push(i);
+    g.ids.push(idList === undefined ? idStart + i : (idList[i] ?? 0));
+    g.calls |= 1 << r.call(i);
     if (ms < g.minMs) g.minMs = ms;
     if (ms > g.maxMs) g.maxMs = ms;
   }
@@ -102,23 +118,19 @@ export function packBlock(events: readonly MemEvent[], idOf: (i: number) => numb
   for (const g of groups.values()) {
     const first = g.ids[0];
     const lastId = g.ids[g.ids.length - 1];
-    const e = g.events[0];
-    if (first === undefined || lastId === undefined || e === undefined) continue;
+    if (first === undefined || lastId === undefined) continue;
     rows.push({
       last_id: lastId,
       first_id: first,
       base_id: baseId,
-      host: e.host,
-      pid: e.pid,
-      name: e.name,
-      event_count: g.events.length,
+      host: g.host,
+      pid: g.pid,
+      name: g.name,
+      event_count: g.list.length,
       calls: g.calls,
       min_time_ms: g.minMs,
       max_time_ms: g.maxMs,
-      body: encodePack(
-        g.events,
-        g.ids.map((id) => id - first),
-      ),
+      body: packRecords(r, g.list, g.ids, stored, arena),
     });
   }
   rows.sort((a, b) => a.last_id - b.last_id);

@@ -16,7 +16,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import type { StoreBatch } from './event-store.js';
+import type { QueuedBatch } from './buffered-writer.js';
 import { decodeBatch, encodeBatch } from './spill-codec.js';
 
 const READ_CHUNK = 1 << 20;
@@ -24,7 +24,7 @@ const READ_CHUNK = 1 << 20;
 export class SpillFile {
   private fd: number;
   private readOffset: number;
-  private next: { batch: StoreBatch; end: number } | undefined;
+  private next: { batch: QueuedBatch; end: number } | undefined;
   /** Lines that were not spill batches (skipped and counted, never fatal). */
   malformedLines = 0;
   appendedBatches = 0;
@@ -47,7 +47,7 @@ export class SpillFile {
    * back off, so that the next batch appended after room is made does not follow a torn line and
    * get read back as part of it. Throws the write's error.
    */
-  append(batch: StoreBatch): void {
+  append(batch: QueuedBatch): void {
     const data = Buffer.from(encodeBatch(batch), 'utf8');
     const before = fstatSync(this.fd).size;
     try {
@@ -65,7 +65,7 @@ export class SpillFile {
   }
 
   /** The oldest batch not yet written, or undefined when none is complete in the file. */
-  peek(): StoreBatch | undefined {
+  peek(): QueuedBatch | undefined {
     while (this.next === undefined) {
       const line = this.readLine(this.readOffset);
       if (line === undefined) return undefined;

@@ -5,7 +5,8 @@
 // "requested" is the classic figure of the issue: Σ lengths of successful mmaps − Σ lengths of
 // successful munmaps, shown as 0 when negative (munmap of memory mapped before tracing began).
 // Failed calls (error ≠ null) are counted as calls and as failures, never as memory.
-import type { MemEvent } from '../wire/events.js';
+import { MEM_CALLS, type MemEvent } from '../wire/events.js';
+import { EventRecords } from './event-batch-codec.js';
 
 /** A process instance: the pid alone is not an identity, pids are reused. */
 export interface ProcessKey {
@@ -48,64 +49,133 @@ export interface ProcessDelta extends ProcessKey, ProcessCounts {
 
 export const keyOf = (host: string, pid: number): string => `${host}\u0000${pid}`;
 
-function emptyDelta(key: ProcessKey, name: string, timeMs: number, opened: boolean): ProcessDelta {
-  return {
-    ...key,
-    name,
-    mmapBytes: 0n,
-    munmapBytes: 0n,
-    mmapCalls: 0,
-    munmapCalls: 0,
-    brkCalls: 0,
-    mremapCalls: 0,
-    mprotectCalls: 0,
-    failedCalls: 0,
-    firstSeenMs: timeMs,
-    lastSeenMs: timeMs,
-    opened,
-  };
-}
-
 /**
  * Folds a batch into deltas. `current` gives the instance start of each (host, pid) known before the
- * batch (undefined: none known, so 0n). Starts and events are merged in kernel-time order, so that
+ * batch, by keyOf (none known: 0n). Starts and events are merged in kernel-time order, so that
  * events before a fork in the batch still count for the previous instance of a reused pid.
  */
 export function foldBatch(
   events: readonly MemEvent[],
   starts: readonly ProcessStart[],
-  current: (host: string, pid: number) => bigint | undefined,
+  current: ReadonlyMap<string, bigint>,
 ): ProcessDelta[] {
-  const deltas = new Map<string, ProcessDelta>(); // key: host, pid, start
+  return foldRecords(EventRecords.of(events), starts, current);
+}
+
+/**
+ * A delta while a batch is folded, the byte sums as numbers while they stay exact. A class, so that
+ * every delta has one shape for the optimised loop (object spreads gave several).
+ */
+class Folding {
+  mmapBytes = 0n;
+  munmapBytes = 0n;
+  mmapSmall = 0;
+  munmapSmall = 0;
+  mmapCalls = 0;
+  munmapCalls = 0;
+  brkCalls = 0;
+  mremapCalls = 0;
+  mprotectCalls = 0;
+  failedCalls = 0;
+  firstSeenMs: number;
+  lastSeenMs: number;
+
+  constructor(
+    readonly host: string,
+    readonly pid: number,
+    readonly startNs: bigint,
+    public name: string,
+    timeMs: number,
+    readonly opened: boolean,
+  ) {
+    this.firstSeenMs = timeMs;
+    this.lastSeenMs = timeMs;
+  }
+
+  delta(): ProcessDelta {
+    return {
+      host: this.host,
+      pid: this.pid,
+      startNs: this.startNs,
+      name: this.name,
+      mmapBytes: this.mmapBytes + BigInt(this.mmapSmall),
+      munmapBytes: this.munmapBytes + BigInt(this.munmapSmall),
+      mmapCalls: this.mmapCalls,
+      munmapCalls: this.munmapCalls,
+      brkCalls: this.brkCalls,
+      mremapCalls: this.mremapCalls,
+      mprotectCalls: this.mprotectCalls,
+      failedCalls: this.failedCalls,
+      firstSeenMs: Math.trunc(this.firstSeenMs),
+      lastSeenMs: Math.trunc(this.lastSeenMs),
+      opened: this.opened,
+    };
+  }
+}
+
+/**
+ * Sums past this go to the bigint sum: with small lengths below 2^48 (EventRecords.smallLength), a
+ * number sum stays below 2^52 + 2^48, exact.
+ */
+const SMALL_SUM = 2 ** 52;
+
+const MMAP = MEM_CALLS.indexOf('mmap');
+const MUNMAP = MEM_CALLS.indexOf('munmap');
+const BRK = MEM_CALLS.indexOf('brk');
+const MREMAP = MEM_CALLS.indexOf('mremap');
+const MPROTECT = MEM_CALLS.indexOf('mprotect');
+
+/**
+ * foldBatch over a batch's bytes (event-batch-codec.ts), reading only the fields the totals need,
+ * with no object and no BigInt per call: the kernel time only while a process start of the batch
+ * is still to be merged, the length as a number (below 2^53, every real mapping's).
+ */
+export function foldRecords(
+  r: EventRecords,
+  starts: readonly ProcessStart[],
+  current: ReadonlyMap<string, bigint>,
+): ProcessDelta[] {
+  const deltas = new Map<string, Folding>(); // key: host, pid, start
   const instance = new Map<string, bigint>(); // key: host, pid → start within this batch
   const sortedStarts = [...starts].sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
+  const strings = r.strings;
   let s = 0;
   const open = (st: ProcessStart): void => {
     instance.set(keyOf(st.host, st.pid), st.startNs);
     const dk = `${keyOf(st.host, st.pid)}\u0000${st.startNs}`;
     const d = deltas.get(dk);
     if (d) d.name = st.name;
-    else deltas.set(dk, emptyDelta({ host: st.host, pid: st.pid, startNs: st.startNs }, st.name, st.timeMs, true));
+    else deltas.set(dk, new Folding(st.host, st.pid, st.startNs, st.name, st.timeMs, true));
   };
-  // Calls come in runs of one process: the previous event's delta is reused while the process is
-  // the same and no start came in between, which saves building two string keys per event.
-  let last: ProcessDelta | undefined;
-  for (const e of events) {
-    while (s < sortedStarts.length) {
-      const st = sortedStarts[s];
-      if (st === undefined || st.startNs > e.ktimeNs) break;
-      open(st);
-      last = undefined;
-      s++;
+  // Calls come in runs of one process: the previous call's delta is reused while the process is
+  // the same and no start came in between, which saves building two string keys per call.
+  let last: Folding | undefined;
+  let lastHost = -1;
+  let nextStartNs = sortedStarts[0]?.startNs;
+  for (let i = 0; i < r.length; i++) {
+    if (nextStartNs !== undefined && nextStartNs <= r.ktimeNs(i)) {
+      const ktime = r.ktimeNs(i);
+      while (s < sortedStarts.length) {
+        const st = sortedStarts[s];
+        if (st === undefined || st.startNs > ktime) break;
+        open(st);
+        last = undefined;
+        s++;
+      }
+      nextStartNs = sortedStarts[s]?.startNs;
     }
-    let d: ProcessDelta;
-    if (last !== undefined && last.pid === e.pid && last.host === e.host) d = last;
+    const pid = r.pid(i);
+    const hostIndex = r.host(i);
+    const timeMs = r.timeMs(i);
+    let d: Folding;
+    if (last !== undefined && last.pid === pid && lastHost === hostIndex) d = last;
     else {
-      const k = keyOf(e.host, e.pid);
+      const host = strings[hostIndex] ?? '';
+      const k = keyOf(host, pid);
       let startNs = instance.get(k);
       let opened = false;
       if (startNs === undefined) {
-        const known = current(e.host, e.pid);
+        const known = current.get(k);
         opened = known === undefined;
         startNs = known ?? 0n;
         instance.set(k, startNs);
@@ -113,33 +183,48 @@ export function foldBatch(
       const dk = `${k}\u0000${startNs}`;
       let found = deltas.get(dk);
       if (!found) {
-        found = emptyDelta({ host: e.host, pid: e.pid, startNs }, e.name, e.timeMs, opened);
+        found = new Folding(host, pid, startNs, strings[r.name(i)] ?? '', timeMs, opened);
         deltas.set(dk, found);
       }
       d = found;
       last = d;
+      lastHost = hostIndex;
     }
-    d.name = e.name;
-    d.firstSeenMs = Math.min(d.firstSeenMs, e.timeMs);
-    d.lastSeenMs = Math.max(d.lastSeenMs, e.timeMs);
-    const ok = e.error === null;
+    d.name = strings[r.name(i)] ?? '';
+    if (timeMs < d.firstSeenMs) d.firstSeenMs = timeMs;
+    if (timeMs > d.lastSeenMs) d.lastSeenMs = timeMs;
+    const ok = !r.failed(i);
     if (!ok) d.failedCalls++;
-    switch (e.call) {
-      case 'mmap':
+    switch (r.call(i)) {
+      case MMAP:
         d.mmapCalls++;
-        if (ok) d.mmapBytes += e.lengthBytes;
+        if (ok) {
+          const n = r.smallLength(i);
+          if (n < 0) d.mmapBytes += r.lengthBytes(i);
+          else if ((d.mmapSmall += n) > SMALL_SUM) {
+            d.mmapBytes += BigInt(d.mmapSmall);
+            d.mmapSmall = 0;
+          }
+        }
         break;
-      case 'munmap':
+      case MUNMAP:
         d.munmapCalls++;
-        if (ok) d.munmapBytes += e.lengthBytes;
+        if (ok) {
+          const n = r.smallLength(i);
+          if (n < 0) d.munmapBytes += r.lengthBytes(i);
+          else if ((d.munmapSmall += n) > SMALL_SUM) {
+            d.munmapBytes += BigInt(d.munmapSmall);
+            d.munmapSmall = 0;
+          }
+        }
         break;
-      case 'brk':
+      case BRK:
         d.brkCalls++;
         break;
-      case 'mremap':
+      case MREMAP:
         d.mremapCalls++;
         break;
-      case 'mprotect':
+      case MPROTECT:
         d.mprotectCalls++;
         break;
     }
@@ -148,11 +233,7 @@ export function foldBatch(
     const st = sortedStarts[s];
     if (st) open(st);
   }
-  return [...deltas.values()].map((d) => ({
-    ...d,
-    firstSeenMs: Math.trunc(d.firstSeenMs),
-    lastSeenMs: Math.trunc(d.lastSeenMs),
-  }));
+  return [...deltas.values()].map((d) => d.delta());
 }
 
 /** max(0, mmap − munmap): the classic "requested" figure. */

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { UserError } from '../base/errors.js';
 import { BufferedWriter } from './buffered-writer.js';
-import { decodeEventBatch } from './event-batch-codec.js';
+import { EventRecords } from './event-batch-codec.js';
 import { openStore } from './index.js';
 import { startRetentionTimer } from './retention-timer.js';
 import { describeStorageError, isDiskFull } from './storage-fault.js';
@@ -110,7 +110,7 @@ try {
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'write':
-        writer.write(decodeEventBatch(m.batch));
+        writer.write(EventRecords.read(m.batch), true);
         heldEvents += m.events;
         release();
         break;

@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import { SeededRandom } from '../../src/base/random.js';
 import { BufferedWriter, newBatchId, openStore } from '../../src/store/index.js';
 import { spillKey } from '../../src/store/buffered-writer.js';
+import { EventRecords } from '../../src/store/event-batch-codec.js';
 import { decodeBatch, encodeBatch } from '../../src/store/spill-codec.js';
 import { SpillFile } from '../../src/store/spill-file.js';
 import { sqliteBackend } from './backends.js';
@@ -37,11 +38,64 @@ test('the spill line format is lossless for 64-bit values', () => {
   });
   const b = {
     id: newBatchId(),
-    events: [e],
+    events: EventRecords.of([e]),
     starts: [{ host: 'h', pid: 1, startNs: 1n << 62n, name: 'n', timeMs: 5 }],
     lost: [{ host: 'h', counts: { lostEvents: 1, unpaired: 2, malformed: 3 } }],
   };
-  assert.deepEqual(decodeBatch(encodeBatch(b).trimEnd()), b);
+  const back = decodeBatch(encodeBatch(b).trimEnd());
+  assert.deepEqual({ ...back, events: back.events.toEvents() }, { ...b, events: [e] });
+});
+
+test('a spill line of version 1 (calls as JSON tuples, as earlier runs wrote them) is still read', () => {
+  const line =
+    '{"v":1,"id":"b1","events":[[1763900000000.5,"9223372036854775813","h",7,8,"n","t","mremap","18446744073709547520","9007199254740993",null,1,null,"-12","ENOMEM","1152921504606846976","140737488355328"]],' +
+    '"starts":[{"host":"h","pid":7,"startNs":"5","name":"n","timeMs":3}],"lost":[{"host":"h","counts":{"lostEvents":1,"unpaired":2,"malformed":3}}]}';
+  const b = decodeBatch(line);
+  assert.equal(b.id, 'b1');
+  assert.deepEqual(b.events.toEvents(), [
+    event({
+      timeMs: 1763900000000.5,
+      ktimeNs: (1n << 63n) + 5n,
+      host: 'h',
+      pid: 7,
+      tid: 8,
+      name: 'n',
+      thread: 't',
+      call: 'mremap',
+      addr: (1n << 64n) - 4096n,
+      lengthBytes: (1n << 53n) + 1n,
+      prot: null,
+      flags: 1,
+      fd: null,
+      result: -12n,
+      error: 'ENOMEM',
+      newLengthBytes: 1n << 60n,
+      newAddr: 1n << 47n,
+    }),
+  ]);
+  assert.deepEqual(b.starts, [{ host: 'h', pid: 7, startNs: 5n, name: 'n', timeMs: 3 }]);
+  assert.deepEqual(b.lost, [{ host: 'h', counts: { lostEvents: 1, unpaired: 2, malformed: 3 } }]);
+});
+
+test('damaged spill lines are refused, never half read', () => {
+  const good = encodeBatch({ id: 'x', events: EventRecords.of(randomEvents(new SeededRandom(8), 20, 1n)) }).trimEnd();
+  const line = JSON.parse(good) as { records: string };
+  const bytes = Buffer.from(line.records, 'base64');
+  const damaged = (mutate: (b: Buffer) => Buffer): string =>
+    JSON.stringify({ ...line, records: mutate(Buffer.from(bytes)).toString('base64') });
+  for (const bad of [
+    damaged((b) => b.subarray(0, b.length - 1)), // the string table cut short
+    damaged((b) => b.subarray(0, 100)), // records cut short
+    damaged((b) => (b.writeUInt32LE(0x7fffffff, 8), b)), // a count past the end
+    damaged((b) => (b.writeUInt32LE(999, 16 + 88), b)), // a host index past the table
+    damaged((b) => (b.writeUInt8(9, 16 + 104), b)), // an unknown call
+    damaged((b) => (b.writeUInt8(0x80, 16 + 105), b)), // unknown null bits
+    JSON.stringify({ ...line, records: '!!!' }),
+    JSON.stringify({ ...line, records: 5 }),
+    JSON.stringify({ ...line, v: 3 }),
+    'null',
+  ])
+    assert.throws(() => decodeBatch(bad));
 });
 
 test('past the memory bound, batches go through the spill file; order and count are kept', async () => {
@@ -77,8 +131,8 @@ test('a dead run’s spill file is adopted and written first; damaged lines are 
   const leftover = join(spillDir, `${key}-${deadPid}.x.ndjson`);
   const old = randomEvents(new SeededRandom(4), 300, 1n, ['dead']);
   const f = new SpillFile(leftover, true);
-  f.append({ id: newBatchId(), events: old.slice(0, 150) });
-  f.append({ id: newBatchId(), events: old.slice(150) });
+  f.append({ id: newBatchId(), events: EventRecords.of(old.slice(0, 150)) });
+  f.append({ id: newBatchId(), events: EventRecords.of(old.slice(150)) });
   f.close();
   appendFileSync(leftover, '{"not":"a batch"}\n{"v":1,"id":"torn","events":[[1,');
 
