@@ -2,7 +2,11 @@
 // timed around its loop, untraced, with the kernel's tracepoints alone, and under each tracer,
 // side by side in one run.
 //   node dist/bench/trace/overhead.js [--pairs 500000] [--rounds 7] [--slow-runs 1] [--db FILE|URL|none]
-// (--slow-runs 0 leaves out strace and perf trace, which take minutes.)
+//                                     [--only 'floor,--quiet (tracefs)']
+// (--slow-runs 0 leaves out strace and perf trace, which take minutes. --only keeps the
+// configurations whose name holds one of the comma-separated parts, besides the untraced run: the
+// 60-second run of issue 13 §2 is --pairs 11000000 --rounds 1 --slow-runs 0 with the floor and
+// memlens --quiet only.)
 //
 // The machine these run on is a VM whose speed drifts by tens of per cent within minutes (other
 // guests on the host). So the configurations are interleaved: every round runs each of them once,
@@ -29,6 +33,10 @@ const slowRuns = Number(arg('slow-runs', '1'));
 const db = arg('db', join(scratch, 'overhead.sqlite'));
 const storeArgs = db === 'none' ? ['--no-store'] : ['--db', db];
 const calls = 2 * pairs;
+const only = arg('only', '')
+  .split(',')
+  .filter((part) => part !== '');
+const chosen = (name: string): boolean => only.length === 0 || only.some((part) => name.includes(part));
 
 const bin = await buildC('mmap-pairs');
 // The workload runs on CPU 0; tracers are free to use the other CPU.
@@ -143,8 +151,16 @@ const runRound = async (list: Config[], label: string): Promise<void> => {
     );
   }
 };
-for (let r = 1; r <= rounds; r++) await runRound(configs.slice(1), `round ${r}/${rounds}`);
-for (let r = 1; r <= slowRuns; r++) await runRound(slow, `slow ${r}/${slowRuns}`);
+for (let r = 1; r <= rounds; r++)
+  await runRound(
+    configs.slice(1).filter((c) => chosen(c.name)),
+    `round ${r}/${rounds}`,
+  );
+for (let r = 1; r <= slowRuns; r++)
+  await runRound(
+    slow.filter((c) => chosen(c.name)),
+    `slow ${r}/${slowRuns}`,
+  );
 
 const fmt = (x: number): string => x.toFixed(0);
 console.log(
