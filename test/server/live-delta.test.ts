@@ -145,6 +145,38 @@ describe('the processes table as changes over the WebSocket', async () => {
     assert.deepEqual(canonicalTable(second.processes), canonicalTable(await httpTable()));
   });
 
+  test('the pie comes with the first table, then only when its slices moved', async () => {
+    h.state.applyTrace(tracedFixture(), Date.now());
+    const ws = await open({ processesDelta: PROCESSES_DELTA_VERSION });
+    const first = await nextTable(ws);
+    assert.ok(first.pie !== undefined);
+    // A call counted: the table changes, the pie of requested memory does not.
+    h.state.applyTrace(
+      traced((rows) => {
+        const r = rows[5];
+        if (r !== undefined) r.calls += 1;
+      }),
+      Date.now(),
+    );
+    const second = await nextTable(ws);
+    assert.ok(second.processesDelta !== undefined);
+    assert.equal(second.pie, undefined, 'the same slices are not sent again');
+    // The largest requester requests more: its slice moves, the pie is sent.
+    h.state.applyTrace(
+      traced((rows) => {
+        const r = rows[13];
+        if (r !== undefined) r.requestedBytes += MiB;
+      }),
+      Date.now(),
+    );
+    const third = await nextTable(ws);
+    assert.ok(third.pie !== undefined);
+    assert.equal(third.pie.slices[0]?.bytes, 401 * MiB);
+    // Subscribing again brings it again.
+    ws.send(JSON.stringify({ type: 'subscribe', v: 1, processesDelta: PROCESSES_DELTA_VERSION }));
+    assert.ok((await nextTable(ws)).pie !== undefined);
+  });
+
   test('a change version the server does not know is refused', async () => {
     const r = await attempt(`ws://127.0.0.1:${port}/api/v1/live`, {});
     assert.ok('socket' in r);
