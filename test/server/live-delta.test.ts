@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import type WebSocket from 'ws';
 import { buildProcessRows, ProcessRowsBuilder } from '../../src/server/aggregate.js';
 import type { TracedProcess } from '../../src/server/inputs.js';
+import { LiveState } from '../../src/server/live-state.js';
 import type { ProcessesBody, SubscribeMessage, UpdateMessage } from '../../src/wire/messages.js';
 import { PROCESSES_DELTA_VERSION } from '../../src/wire/messages.js';
 import { applyProcessesDelta, canonicalTable } from '../../src/wire/processes-delta.js';
@@ -184,6 +185,38 @@ describe('the processes table as changes over the WebSocket', async () => {
     r.socket.send(JSON.stringify({ type: 'subscribe', v: 1, processesDelta: 2 }));
     const msgs = await collect(r.socket, (all) => all.some((m) => m.type === 'error'));
     assert.equal(msgs.find((m) => m.type === 'error')?.type, 'error');
+  });
+});
+
+describe('LiveState.applyTrace', () => {
+  test('a table of the tracer whose figures did not move is no new table; one that moved is', () => {
+    const state = new LiveState({ host: 'h' });
+    state.applyTrace(tracedFixture(), 1000);
+    const v = state.version('processes');
+    const rows = state.processRows();
+    // The same figures in new objects, as the tracer's feed publishes them.
+    state.applyTrace(tracedFixture(), 1250);
+    assert.equal(state.version('processes'), v, 'nothing moved: no new table');
+    assert.equal(state.processRows(), rows);
+    assert.equal(state.tracedAt, 1250);
+    // One process made a call: a new table, in which only its row is a new object.
+    const moved = tracedFixture();
+    const r = moved[3];
+    assert.ok(r !== undefined);
+    r.calls += 1;
+    state.applyTrace(moved, 1500);
+    assert.ok(state.version('processes') > v);
+    const after = state.processRows();
+    assert.deepEqual(
+      after.filter((x, i) => x !== rows[i]).map((x) => x.pid),
+      [103],
+    );
+    // One process left the tracer's table: a new table without it.
+    state.applyTrace(moved.slice(1), 1750);
+    assert.deepEqual(
+      state.processRows().map((x) => x.pid),
+      after.slice(1).map((x) => x.pid),
+    );
   });
 });
 
