@@ -169,7 +169,8 @@ export class LiveState {
    * is kept and changed in place: a process whose figures did not move keeps its object, so its row
    * is kept as it was (ProcessRowsBuilder) and the live hub sends only the rows of the processes
    * that moved; and when none moved (calls of processes the table leaves out, or figures that came
-   * back where they were) the table is not new, and nothing is built or sent again.
+   * back where they were) the table is not new, and nothing is built or sent again; its time
+   * (tracedAt, the table's atMs) stays that of the publish that last moved it.
    */
   applyTrace(rows: readonly TracedProcess[], atMs: number): void {
     const traced = (this.traced ??= new Map<number, TracedProcess>());
@@ -190,8 +191,11 @@ export class LiveState {
         this.tracedSince.delete(pid);
         moved = true;
       }
+    // The table's time moves with the table: one table number is one content (its atMs included),
+    // whichever way a client reads it.
+    if (!moved) return;
     this.tracedAtMs = atMs;
-    if (moved) this.bump('processes');
+    this.bump('processes');
   }
 
   setTracing(state: TracingState): void {
