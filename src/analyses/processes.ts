@@ -5,7 +5,6 @@ import type { Bytes } from '../base/units.js';
 import { memoryCgroupPath, parseCgroupFile } from '../parsers/proc/cgroup.js';
 import { parseCmdline } from '../parsers/proc/cmdline.js';
 import { parseSmaps, parseSmapsRollup, ussBytes, type SmapsCounters } from '../parsers/proc/smaps.js';
-import { statFaults } from '../parsers/proc/stat.js';
 import { parseStatus } from '../parsers/proc/status.js';
 import type { ProcSource, ReadResult } from '../sources/proc-source.js';
 import type { CollectStats } from '../wire/snapshot.js';
@@ -150,15 +149,7 @@ async function collectOne(
 
   const unread: string[] = [];
   const hasMm = st.vmSizeBytes !== undefined;
-  // With a carry, stat's fault counts join status's figures in telling whether the process's own
-  // memory moved (rollup-carry.ts, rule 1). A stat that cannot be read leaves them undefined,
-  // which matches a reading kept without them only.
-  let faults: number | undefined;
-  if (hasMm && options.carry !== undefined) {
-    const statR = await source.readText(`${pid}/stat`);
-    if (statR.ok) faults = statFaults(statR.value);
-  }
-  const carried = hasMm ? options.carry?.reuse(pid, st, faults) : undefined;
+  const carried = hasMm ? options.carry?.reuse(pid, st) : undefined;
   // With a carry (a live source that reads synchronously, procfs.ts), the read is done when
   // readText returns, so the CPU time around the call is what this rollup cost.
   const before = options.carry === undefined ? undefined : process.cpuUsage();
@@ -182,7 +173,7 @@ async function collectOne(
       counters = parseSmapsRollup(rollupR.value, `${pid}/smaps_rollup`);
       if (counters) {
         pssFrom = 'smaps_rollup';
-        options.carry?.keep(pid, st, counters, rollupCostMs, faults);
+        options.carry?.keep(pid, st, counters, rollupCostMs);
       }
       // An empty rollup: the address space went away (exiting or zombie) between the reads.
       if (!counters && rollupR.value === '') return { kind: 'vanished' };

@@ -2,16 +2,18 @@
 // memory has moved. smaps_rollup is the expensive file of a sample: the kernel walks every page
 // table of the process (fs/proc/task_mmu.c show_smaps_rollup, smap_gather_stats), so its cost
 // grows with the resident size; measured on a 2-core VM with ~130 processes, one pass over every
-// smaps_rollup cost about 50 ms of CPU, one pass over every status file under 4 ms. status and
-// stat are read anyway (status says whether the process has an address space at all; stat gives
-// the fault counts below, and its start time names the process in the history).
+// smaps_rollup cost about 50 ms of CPU, one pass over every status file under 4 ms. status is read
+// anyway (it says whether the process has an address space at all).
 //
 // The freshness rule, precisely. A sample reads a process's smaps_rollup again when any of these
 // holds, and otherwise shows the reading it kept (with the time it was read, `pssReadAtMs`):
 // 1. its own counters moved since that reading: in status VmRSS, RssAnon, RssFile, RssShmem,
-//    VmSwap, VmSize, VmPTE, HugetlbPages, the name and the parent; in stat the page faults
-//    (minflt + majflt, fs/proc/array.c do_task_stat), which move when it faults pages in even if
-//    its resident size ends where it was;
+//    VmSwap, VmSize, VmPTE, HugetlbPages, the name and the parent. (The page faults of stat were
+//    tried as well and left out: on kernels before 6.2 each thread batches its RSS changes and
+//    adds them to the counters status prints every 64 faults, mm/memory.c TASK_RSS_EVENTS_THRESH,
+//    so the faults move before status does. With them, the sampler of a server alone with a
+//    headless Chromium (a PID namespace of 14 processes) kept 7 readings of 14 where status alone
+//    kept 10: more CPU, for moves that status shows a little later);
 // 2. it is a relative of a process that started, ended or exec'd (changed its name) since the
 //    sample before: that process's parent, the parent's other children, and its own children (a
 //    child of one that ended is re-parented, so rule 1 catches it too). fork() shares every
@@ -42,8 +44,6 @@ const INIT_PID = 1;
 interface Carried {
   /** The status the rollup was read with (its own counters, rule 1). */
   st: ProcStatus;
-  /** minflt + majflt of stat at that read; undefined when stat was not read. */
-  faults: number | undefined;
   counters: SmapsCounters;
   readAtMs: number;
   /** CPU time the read cost (user + system). */
@@ -51,10 +51,9 @@ interface Carried {
 }
 
 /** Rule 1: whether the process's own figures are where they were at the read. */
-function sameOwn(c: Carried, st: ProcStatus, faults: number | undefined): boolean {
+function sameOwn(c: Carried, st: ProcStatus): boolean {
   const a = c.st;
   return (
-    c.faults === faults &&
     a.vmRssBytes === st.vmRssBytes &&
     a.rssAnonBytes === st.rssAnonBytes &&
     a.rssFileBytes === st.rssFileBytes &&
@@ -110,15 +109,15 @@ export class RollupCarry {
   }
 
   /**
-   * The rollup read earlier that still holds for this process (its status, and the fault count
-   * of its stat when read), with the time it was read; undefined when it must be read again.
+   * The rollup read earlier that still holds for this process (its status), with the time it was
+   * read; undefined when it must be read again.
    * Called once per process with an address space in each pass, before `keep`.
    */
-  reuse(pid: number, st: ProcStatus, faults?: number): { counters: SmapsCounters; readAtMs: number } | undefined {
+  reuse(pid: number, st: ProcStatus): { counters: SmapsCounters; readAtMs: number } | undefined {
     this.ppidNow.set(pid, st.ppid);
     this.nameNow.set(pid, st.name);
     const c = this.byPid.get(pid);
-    if (c === undefined || !sameOwn(c, st, faults)) return undefined;
+    if (c === undefined || !sameOwn(c, st)) return undefined;
     if (this.relatives.has(pid)) {
       this.readForRelative++;
       return undefined;
@@ -133,12 +132,11 @@ export class RollupCarry {
   }
 
   /** Keeps a rollup just read, and the CPU time reading it cost. */
-  keep(pid: number, st: ProcStatus, counters: SmapsCounters, costMs = 0, faults?: number): void {
+  keep(pid: number, st: ProcStatus, counters: SmapsCounters, costMs = 0): void {
     const c = this.byPid.get(pid);
-    if (c === undefined) this.byPid.set(pid, { st, faults, counters, readAtMs: this.nowMs, costMs });
+    if (c === undefined) this.byPid.set(pid, { st, counters, readAtMs: this.nowMs, costMs });
     else {
       c.st = st;
-      c.faults = faults;
       c.counters = counters;
       c.readAtMs = this.nowMs;
       c.costMs = costMs;

@@ -12,7 +12,7 @@ import { meminfoBytes, parseMeminfo } from '../../src/parsers/proc/meminfo.js';
 import { parsePasswd } from '../../src/parsers/proc/passwd.js';
 import { parseSlabinfo, slabCacheBytes } from '../../src/parsers/proc/slabinfo.js';
 import { parseSmaps, parseSmapsRollup, ussBytes } from '../../src/parsers/proc/smaps.js';
-import { isKernelThreadFlags, parseStat, statFaults } from '../../src/parsers/proc/stat.js';
+import { isKernelThreadFlags, parseStat } from '../../src/parsers/proc/stat.js';
 import { parseStatm } from '../../src/parsers/proc/statm.js';
 import { parseStatus, unescapeStatusName } from '../../src/parsers/proc/status.js';
 import { parseVmstat } from '../../src/parsers/proc/vmstat.js';
@@ -240,13 +240,4 @@ test('passwd: first entry per uid', () => {
 
 test('the hand-made fixtures exist where the tests expect them', () => {
   assert.ok(readFileSync(join(vmDir, 'config.gz')).length > 1000);
-});
-
-test('statFaults adds minflt (field 10) and majflt (field 12), past a comm with spaces and parentheses', () => {
-  // Fields 3..13: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt.
-  const line = '42 (a) (b c) S 1 42 42 0 -1 4194560 1500 900 7 3 20 10 0 0 20 0 1 0 12345 1000 50';
-  assert.equal(statFaults(line), 1507);
-  assert.equal(statFaults(`${line}\n`), 1507);
-  assert.equal(statFaults('42 (a) S 1 42'), undefined, 'too short');
-  assert.equal(statFaults('not a stat line'), undefined);
 });

@@ -29,8 +29,8 @@ const status = (pid: number, rssKb: number, ppid = 1, name = `p${pid}`): ProcSta
 
 const counters = { pssBytes: kB(100) } as unknown as SmapsCounters;
 
-/** A process of a pass: its resident kB, and optionally its parent, fault count and name. */
-type Proc = number | { rss: number; ppid?: number; faults?: number; name?: string };
+/** A process of a pass: its resident kB, and optionally its parent and name. */
+type Proc = number | { rss: number; ppid?: number; name?: string };
 
 /** One pass over `procs` at `nowMs`: which pids got a carried reading (the rest are read and kept). */
 function pass(carry: RollupCarry, nowMs: number, procs: Record<number, Proc>): number[] {
@@ -40,8 +40,8 @@ function pass(carry: RollupCarry, nowMs: number, procs: Record<number, Proc>): n
     const pid = Number(pidText);
     const q = typeof p === 'number' ? { rss: p } : p;
     const st = status(pid, q.rss, q.ppid ?? 1, q.name);
-    if (carry.reuse(pid, st, q.faults) !== undefined) carried.push(pid);
-    else carry.keep(pid, st, counters, 2, q.faults);
+    if (carry.reuse(pid, st) !== undefined) carried.push(pid);
+    else carry.keep(pid, st, counters, 2);
   }
   carry.end();
   return carried;
@@ -57,14 +57,6 @@ test('a rollup is kept while the process, and the set of processes, stay the sam
   assert.deepEqual(pass(carry, 2000, { 10: 100, 11: 204 }), [10]);
   const r = (carry.reuse(10, status(10, 100)) ?? { readAtMs: -1 }).readAtMs;
   assert.equal(r, 0, 'a carried reading keeps the time it was read');
-});
-
-test('a process whose page faults moved is read again, one whose counters stayed is not', () => {
-  const carry = new RollupCarry(30_000);
-  pass(carry, 0, { 10: { rss: 100, faults: 5 }, 11: { rss: 200, faults: 7 } });
-  // 10 faulted pages in and gave as many back: same resident size, more faults.
-  assert.deepEqual(pass(carry, 1000, { 10: { rss: 100, faults: 9 }, 11: { rss: 200, faults: 7 } }), [11]);
-  assert.deepEqual(pass(carry, 2000, { 10: { rss: 100, faults: 9 }, 11: { rss: 200, faults: 7 } }), [10, 11]);
 });
 
 test("a fork makes the next pass read the parent's and the siblings' rollups, nobody else's", () => {

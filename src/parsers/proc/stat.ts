@@ -66,34 +66,6 @@ export function statStartTime(text: string): string | undefined {
 }
 
 /**
- * Fields 10 and 12 of stat, minflt + majflt: the page faults of the whole process (for
- * /proc/PID/stat do_task_stat sums every live thread's and the exited threads' counts kept in the
- * signal struct, fs/proc/array.c). Both only grow, so the sum moves whenever either does. A process
- * that faults pages in moves it even when it gives as many back meanwhile and its resident size
- * stays the same. Undefined when the text is not a stat line.
- */
-export function statFaults(text: string): number | undefined {
-  const close = text.lastIndexOf(')');
-  if (close < 0) return undefined;
-  // Fields 3.. follow ") "; field n is the (n - 3)th space after it. Walked by hand: this runs
-  // for every process on every sample, and a split would build some 50 strings each time.
-  let at = close + 2;
-  let minflt: number | undefined;
-  for (let n = 3; n <= 12; n++) {
-    const end = text.indexOf(' ', at);
-    if (end < 0) return undefined;
-    if (n === 10 || n === 12) {
-      const v = Number(text.slice(at, end));
-      if (!Number.isInteger(v) || v < 0) return undefined;
-      if (n === 10) minflt = v;
-      else return (minflt ?? 0) + v;
-    }
-    at = end + 1;
-  }
-  return undefined;
-}
-
-/**
  * Field 47 of stat, start_brk: where the heap begins (Linux 3.3 and later; printed as 0 when the
  * reader may not see the process's addresses). Undefined when the text is not a stat line.
  */
