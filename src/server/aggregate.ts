@@ -251,17 +251,34 @@ export function processPie(
   withExited = false,
   top: number = PIE_TOP,
 ): { slices: PieSlice[]; othersCount: number; totalRequestedBytes: number } {
-  const valueOf = (r: ProcessRow): number | null => (figure === 'pss' ? r.pssBytes : r.requestedBytes);
-  const withValue = rows.flatMap((r) => {
-    const v = valueOf(r);
-    return v !== null && v > 0 && (withExited || r.alive) ? [{ r, v }] : [];
-  });
-  withValue.sort((a, b) => b.v - a.v || a.r.pid - b.r.pid);
-  const total = withValue.reduce((s, x) => s + x.v, 0);
-  const slices: PieSlice[] = withValue.slice(0, top).map(({ r, v }) => ({ label: r.name, pid: r.pid, bytes: v }));
-  const rest = withValue.slice(top);
-  if (rest.length > 0) slices.push({ label: 'others', pid: null, bytes: rest.reduce((s, x) => s + x.v, 0) });
-  return { slices, othersCount: rest.length, totalRequestedBytes: total };
+  // One pass keeping the `top` largest in order (insertion into a short sorted array): the table
+  // holds hundreds of rows, exited ones too, and this runs with every table the live hub sends;
+  // sorting every row, each wrapped in a new object, was most of the work and its garbage.
+  const best: { r: ProcessRow; v: number }[] = [];
+  let total = 0;
+  let counted = 0;
+  const before = (v: number, r: ProcessRow, x: { r: ProcessRow; v: number }): boolean =>
+    v > x.v || (v === x.v && r.pid < x.r.pid);
+  for (const r of rows) {
+    const v = figure === 'pss' ? r.pssBytes : r.requestedBytes;
+    if (v === null || v <= 0 || !(withExited || r.alive)) continue;
+    total += v;
+    counted++;
+    const last = best[best.length - 1];
+    if (best.length >= top && (last === undefined || !before(v, r, last))) continue;
+    let i = best.length;
+    while (i > 0 && before(v, r, best[i - 1] as { r: ProcessRow; v: number })) i--;
+    best.splice(i, 0, { r, v });
+    if (best.length > top) best.pop();
+  }
+  const slices: PieSlice[] = best.map(({ r, v }) => ({ label: r.name, pid: r.pid, bytes: v }));
+  const othersCount = counted - best.length;
+  if (othersCount > 0) {
+    let shown = 0;
+    for (const x of best) shown += x.v;
+    slices.push({ label: 'others', pid: null, bytes: total - shown });
+  }
+  return { slices, othersCount, totalRequestedBytes: total };
 }
 
 export interface ProgramGroup {

@@ -15,6 +15,7 @@ import { callMatches, MESSAGES_WIRE_VERSION as v } from '../wire/messages.js';
 import type {
   ErrorBody,
   HelloMessage,
+  PieBody,
   ProcessRow,
   PssHistory,
   SubscribeMessage,
@@ -65,6 +66,8 @@ interface Client {
    * the number of that table and the PSS history sent with it. Null: it holds none, send it whole.
    */
   table: { no: number; rows: Map<number, ProcessRow>; pssHistory: PssHistory | null } | null;
+  /** The pie last sent (null: send the next one whatever it holds). */
+  pie: PieBody | null;
 }
 
 export interface LiveHubOptions {
@@ -163,6 +166,7 @@ export class LiveHub {
       dirtyRound: 0,
       invalidMessages: 0,
       table: null,
+      pie: null,
     };
     this.clients.add(client);
     socket.on('pong', () => (client.alive = true));
@@ -211,6 +215,7 @@ export class LiveHub {
     client.dirtySent = -1;
     client.dirtyRound = r.data.dirty?.afterRound ?? 0;
     client.table = null;
+    client.pie = null;
     // At once, not at the next tick: the calls made from now on are this client's to receive.
     this.retainEvents();
   }
@@ -286,7 +291,14 @@ export class LiveHub {
             pssHistory: body.pssHistory,
           };
       }
-      msg.pie = await views.pie(sub.host, sub.pie?.figure, sub.pie?.exited);
+      // The pie goes out only when its slices moved: most table changes (the tracer's call counts,
+      // the figures of small processes) leave the largest ones where they were, and the page draws
+      // the pie again for every one it receives.
+      const pie = await views.pie(sub.host, sub.pie?.figure, sub.pie?.exited);
+      if (c.pie === null || !samePie(c.pie, pie)) {
+        msg.pie = pie;
+        c.pie = pie;
+      }
       c.sent.processes = version;
       c.lastRemoteMs = now;
       any = true;
@@ -377,6 +389,23 @@ export class LiveHub {
     };
     c.table = { no: version, rows: now, pssHistory };
   }
+}
+
+/** Whether two pies show the same thing (the page draws nothing else of them). */
+export function samePie(a: PieBody, b: PieBody): boolean {
+  if (
+    a.host !== b.host ||
+    a.figure !== b.figure ||
+    a.exitedIncluded !== b.exitedIncluded ||
+    a.othersCount !== b.othersCount ||
+    a.totalRequestedBytes !== b.totalRequestedBytes ||
+    a.slices.length !== b.slices.length
+  )
+    return false;
+  return a.slices.every((x, i) => {
+    const y = b.slices[i];
+    return y !== undefined && x.label === y.label && x.pid === y.pid && x.bytes === y.bytes;
+  });
 }
 
 function rawText(raw: RawData): string {

@@ -56,6 +56,8 @@ export class LiveState {
   private sampledPids: { sample: SystemSample; pids: Set<number> } | null = null;
   /** Figures read after the last sample (process detail), by pid; cleared by the next sample. */
   private readonly fresh = new Map<number, FreshReading>();
+  /** Scratch of applyTrace: the pids of the table it was given. */
+  private readonly tracedListed = new Set<number>();
   /** When each pid of the tracer's accounting first appeared in it (bounded by that accounting). */
   private readonly tracedSince = new Map<number, number>();
   private readonly pss: InMemoryProcessHistory;
@@ -162,18 +164,36 @@ export class LiveState {
     this.processHistory.set(pid, ring);
   }
 
+  /**
+   * The tracer's table of processes (published four times a second while it reads calls). The map
+   * is kept and changed in place: a process whose figures did not move keeps its object, so its row
+   * is kept as it was (ProcessRowsBuilder) and the live hub sends only the rows of the processes
+   * that moved; and when none moved (calls of processes the table leaves out, or figures that came
+   * back where they were) the table is not new, and nothing is built or sent again; its time
+   * (tracedAt, the table's atMs) stays that of the publish that last moved it.
+   */
   applyTrace(rows: readonly TracedProcess[], atMs: number): void {
-    // A process whose figures did not move keeps its object: its row is then kept as it was
-    // (ProcessRowsBuilder), and the live hub sends only the rows of the processes that moved.
-    const before = this.traced;
-    this.traced = new Map(
-      rows.map((r) => {
-        const was = before?.get(r.pid);
-        return [r.pid, was !== undefined && sameTraced(was, r) ? was : r];
-      }),
-    );
-    for (const r of rows) if (!this.tracedSince.has(r.pid)) this.tracedSince.set(r.pid, atMs);
-    for (const pid of this.tracedSince.keys()) if (!this.traced.has(pid)) this.tracedSince.delete(pid);
+    const traced = (this.traced ??= new Map<number, TracedProcess>());
+    const listed = this.tracedListed;
+    listed.clear();
+    let moved = false;
+    for (const r of rows) {
+      listed.add(r.pid);
+      const was = traced.get(r.pid);
+      if (was !== undefined && sameTraced(was, r)) continue;
+      traced.set(r.pid, r);
+      moved = true;
+      if (!this.tracedSince.has(r.pid)) this.tracedSince.set(r.pid, atMs);
+    }
+    for (const pid of traced.keys())
+      if (!listed.has(pid)) {
+        traced.delete(pid);
+        this.tracedSince.delete(pid);
+        moved = true;
+      }
+    // The table's time moves with the table: one table number is one content (its atMs included),
+    // whichever way a client reads it.
+    if (!moved) return;
     this.tracedAtMs = atMs;
     this.bump('processes');
   }

@@ -164,7 +164,8 @@ async function start(o: ServeOptions, opened: (() => Promise<void>)[]): Promise<
   opened.push(() => history.close());
 
   // smaps_rollup, the expensive read, is carried over for processes whose own memory has not moved
-  // (rollup-carry.ts): never older than PSS_CARRY_MAX_AGE_MS, re-read by all after a fork or exit.
+  // (rollup-carry.ts): re-read when their own counters in status move, by the relatives of a
+  // process that started, ended or exec'd, and never older than PSS_CARRY_MAX_AGE_MS.
   const carry = new RollupCarry(PSS_CARRY_MAX_AGE_MS);
   const sampler = new AdaptiveSampler({
     cpuBudget: o.cpuBudget,

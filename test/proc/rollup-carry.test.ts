@@ -9,11 +9,11 @@ import type { ProcStatus } from '../../src/parsers/proc/status.js';
 
 const kB = (n: number): Bytes => (n * 1024) as Bytes;
 
-const status = (pid: number, rssKb: number): ProcStatus => ({
-  name: `p${pid}`,
+const status = (pid: number, rssKb: number, ppid = 1, name = `p${pid}`): ProcStatus => ({
+  name,
   tgid: pid,
   pid,
-  ppid: 1,
+  ppid,
   uids: [0, 0, 0, 0],
   threads: 1,
   kthread: false,
@@ -29,13 +29,17 @@ const status = (pid: number, rssKb: number): ProcStatus => ({
 
 const counters = { pssBytes: kB(100) } as unknown as SmapsCounters;
 
-/** One pass over `pids` at `nowMs`: which pids got a carried reading (the rest are read and kept). */
-function pass(carry: RollupCarry, nowMs: number, rss: Record<number, number>): number[] {
+/** A process of a pass: its resident kB, and optionally its parent and name. */
+type Proc = number | { rss: number; ppid?: number; name?: string };
+
+/** One pass over `procs` at `nowMs`: which pids got a carried reading (the rest are read and kept). */
+function pass(carry: RollupCarry, nowMs: number, procs: Record<number, Proc>): number[] {
   carry.begin(nowMs);
   const carried: number[] = [];
-  for (const [pidText, rssKb] of Object.entries(rss)) {
+  for (const [pidText, p] of Object.entries(procs)) {
     const pid = Number(pidText);
-    const st = status(pid, rssKb);
+    const q = typeof p === 'number' ? { rss: p } : p;
+    const st = status(pid, q.rss, q.ppid ?? 1, q.name);
     if (carry.reuse(pid, st) !== undefined) carried.push(pid);
     else carry.keep(pid, st, counters, 2);
   }
@@ -55,24 +59,57 @@ test('a rollup is kept while the process, and the set of processes, stay the sam
   assert.equal(r, 0, 'a carried reading keeps the time it was read');
 });
 
-test('a fork or an exit makes the next pass read every rollup again', () => {
+test("a fork makes the next pass read the parent's and the siblings' rollups, nobody else's", () => {
   const carry = new RollupCarry(30_000);
-  pass(carry, 0, { 10: 100, 11: 200 });
-  pass(carry, 1000, { 10: 100, 11: 200 });
-  // 12 appears: 12 is read, the others' older readings are kept this once; the next pass reads
-  // them again, and then everything is carried.
-  assert.deepEqual(pass(carry, 2000, { 10: 100, 11: 200, 12: 50 }), [10, 11]);
-  assert.deepEqual(pass(carry, 3000, { 10: 100, 11: 200, 12: 50 }), [12]);
-  assert.deepEqual(pass(carry, 4000, { 10: 100, 11: 200, 12: 50 }), [10, 11, 12]);
-  // 11 exits.
-  assert.deepEqual(pass(carry, 5000, { 10: 100, 12: 50 }), [10, 12]);
-  assert.deepEqual(pass(carry, 6000, { 10: 100, 12: 50 }), []);
+  // 10 and 20 are unrelated; 11 and 12 are children of 10.
+  const base = { 10: 100, 11: { rss: 50, ppid: 10 }, 12: { rss: 60, ppid: 10 }, 20: 300 };
+  pass(carry, 0, base);
+  assert.deepEqual(pass(carry, 1000, base), [10, 11, 12, 20]);
+  // 10 forks 13: 13 is read; the others' readings are still kept in the pass that lists it (they
+  // were read before the fork), and the next pass reads 10's, 11's and 12's again, not 20's.
+  const forked = { ...base, 13: { rss: 50, ppid: 10 } };
+  assert.deepEqual(pass(carry, 2000, forked), [10, 11, 12, 20]);
+  assert.equal(carry.deferred, 4);
+  assert.deepEqual(pass(carry, 3000, forked), [13, 20]);
+  assert.equal(carry.readForRelative, 3);
+  assert.deepEqual(pass(carry, 4000, forked), [10, 11, 12, 13, 20]);
+  // A new child of init (pid 1) makes nobody but init read again: 10 and 20, init's other
+  // children, keep their readings (rule 2).
+  const more = { ...forked, 30: 7 };
+  assert.deepEqual(pass(carry, 5000, more), [10, 11, 12, 13, 20]);
+  assert.deepEqual(pass(carry, 6000, more), [10, 11, 12, 13, 20, 30]);
 });
 
-test('a carried reading is never older than the limit', () => {
+test("an exit or an exec makes the next pass read the relatives' rollups", () => {
+  const carry = new RollupCarry(30_000);
+  const base = { 10: 100, 11: { rss: 50, ppid: 10 }, 12: { rss: 60, ppid: 10 }, 20: 300, 21: { rss: 5, ppid: 20 } };
+  pass(carry, 0, base);
+  assert.deepEqual(pass(carry, 1000, base), [10, 11, 12, 20, 21]);
+  // 11 exits: its parent 10 and its sibling 12 are read again in the pass after.
+  const exited = { 10: 100, 12: { rss: 60, ppid: 10 }, 20: 300, 21: { rss: 5, ppid: 20 } };
+  assert.deepEqual(pass(carry, 2000, exited), [10, 12, 20, 21]);
+  assert.deepEqual(pass(carry, 3000, exited), [20, 21]);
+  // 21 execs another program (its name changes, so it is read); its parent 20 is read after.
+  const execd = { ...exited, 21: { rss: 5, ppid: 20, name: 'other' } };
+  assert.deepEqual(pass(carry, 4000, execd), [10, 12, 20]);
+  assert.deepEqual(pass(carry, 5000, execd), [10, 12, 21]);
+  assert.deepEqual(pass(carry, 6000, execd), [10, 12, 20, 21]);
+});
+
+test('a carried reading is never older than the limit: the slow full refresh', () => {
   const carry = new RollupCarry(30_000);
   pass(carry, 0, { 10: 100 });
   assert.deepEqual(pass(carry, 30_000, { 10: 100 }), [10]);
   assert.deepEqual(pass(carry, 30_001, { 10: 100 }), []);
   assert.deepEqual(pass(carry, 31_000, { 10: 100 }), [10]);
+  // Every reading is refreshed once it is older than the limit, each on its own clock.
+  const other = new RollupCarry(30_000);
+  const procs = { 10: 100, 11: { rss: 5, ppid: 50 } };
+  pass(other, 0, { 10: 100 });
+  assert.deepEqual(pass(other, 10_000, procs), [10]);
+  assert.deepEqual(pass(other, 20_000, procs), [10, 11]);
+  assert.deepEqual(pass(other, 30_500, procs), [11]);
+  assert.equal(other.readForAge, 1);
+  assert.deepEqual(pass(other, 40_500, procs), [10]);
+  assert.equal(other.readForAge, 1);
 });

@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import type WebSocket from 'ws';
 import { buildProcessRows, ProcessRowsBuilder } from '../../src/server/aggregate.js';
 import type { TracedProcess } from '../../src/server/inputs.js';
+import { LiveState } from '../../src/server/live-state.js';
 import type { ProcessesBody, SubscribeMessage, UpdateMessage } from '../../src/wire/messages.js';
 import { PROCESSES_DELTA_VERSION } from '../../src/wire/messages.js';
 import { applyProcessesDelta, canonicalTable } from '../../src/wire/processes-delta.js';
@@ -145,6 +146,38 @@ describe('the processes table as changes over the WebSocket', async () => {
     assert.deepEqual(canonicalTable(second.processes), canonicalTable(await httpTable()));
   });
 
+  test('the pie comes with the first table, then only when its slices moved', async () => {
+    h.state.applyTrace(tracedFixture(), Date.now());
+    const ws = await open({ processesDelta: PROCESSES_DELTA_VERSION });
+    const first = await nextTable(ws);
+    assert.ok(first.pie !== undefined);
+    // A call counted: the table changes, the pie of requested memory does not.
+    h.state.applyTrace(
+      traced((rows) => {
+        const r = rows[5];
+        if (r !== undefined) r.calls += 1;
+      }),
+      Date.now(),
+    );
+    const second = await nextTable(ws);
+    assert.ok(second.processesDelta !== undefined);
+    assert.equal(second.pie, undefined, 'the same slices are not sent again');
+    // The largest requester requests more: its slice moves, the pie is sent.
+    h.state.applyTrace(
+      traced((rows) => {
+        const r = rows[13];
+        if (r !== undefined) r.requestedBytes += MiB;
+      }),
+      Date.now(),
+    );
+    const third = await nextTable(ws);
+    assert.ok(third.pie !== undefined);
+    assert.equal(third.pie.slices[0]?.bytes, 401 * MiB);
+    // Subscribing again brings it again.
+    ws.send(JSON.stringify({ type: 'subscribe', v: 1, processesDelta: PROCESSES_DELTA_VERSION }));
+    assert.ok((await nextTable(ws)).pie !== undefined);
+  });
+
   test('a change version the server does not know is refused', async () => {
     const r = await attempt(`ws://127.0.0.1:${port}/api/v1/live`, {});
     assert.ok('socket' in r);
@@ -152,6 +185,38 @@ describe('the processes table as changes over the WebSocket', async () => {
     r.socket.send(JSON.stringify({ type: 'subscribe', v: 1, processesDelta: 2 }));
     const msgs = await collect(r.socket, (all) => all.some((m) => m.type === 'error'));
     assert.equal(msgs.find((m) => m.type === 'error')?.type, 'error');
+  });
+});
+
+describe('LiveState.applyTrace', () => {
+  test('a table of the tracer whose figures did not move is no new table; one that moved is', () => {
+    const state = new LiveState({ host: 'h' });
+    state.applyTrace(tracedFixture(), 1000);
+    const v = state.version('processes');
+    const rows = state.processRows();
+    // The same figures in new objects, as the tracer's feed publishes them.
+    state.applyTrace(tracedFixture(), 1250);
+    assert.equal(state.version('processes'), v, 'nothing moved: no new table');
+    assert.equal(state.processRows(), rows);
+    assert.equal(state.tracedAt, 1000, 'the table, its time included, is the one before');
+    // One process made a call: a new table, in which only its row is a new object.
+    const moved = tracedFixture();
+    const r = moved[3];
+    assert.ok(r !== undefined);
+    r.calls += 1;
+    state.applyTrace(moved, 1500);
+    assert.ok(state.version('processes') > v);
+    const after = state.processRows();
+    assert.deepEqual(
+      after.filter((x, i) => x !== rows[i]).map((x) => x.pid),
+      [103],
+    );
+    // One process left the tracer's table: a new table without it.
+    state.applyTrace(moved.slice(1), 1750);
+    assert.deepEqual(
+      state.processRows().map((x) => x.pid),
+      after.slice(1).map((x) => x.pid),
+    );
   });
 });
 

@@ -6,7 +6,15 @@ import { after, describe, test } from 'node:test';
 import { buildProcessRows, processPie } from '../../src/server/aggregate.js';
 import type { SampledProcess, TracedProcess } from '../../src/server/inputs.js';
 import { InMemoryProcessHistory } from '../../src/server/process-history.js';
-import type { PieBody, ProcessDetailBody, ProcessesBody } from '../../src/wire/messages.js';
+import type {
+  PieBody,
+  PieFigure,
+  PieSlice,
+  ProcessDetailBody,
+  ProcessesBody,
+  ProcessRow,
+} from '../../src/wire/messages.js';
+import { SeededRandom } from '../../src/base/random.js';
 import { makeHarness } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -177,6 +185,43 @@ describe('the pie', () => {
       processPie(rows, 'pss').slices.map((s) => [s.pid, s.bytes]),
       [[1, MiB]],
     );
+  });
+});
+
+describe('the pie, against a plain sort of every row', () => {
+  /** The pie as it was first written: every row with a value, sorted, the first `top` kept. */
+  function sortedPie(rows: readonly ProcessRow[], figure: PieFigure, withExited: boolean, top: number) {
+    const withValue = rows.flatMap((r) => {
+      const v = figure === 'pss' ? r.pssBytes : r.requestedBytes;
+      return v !== null && v > 0 && (withExited || r.alive) ? [{ r, v }] : [];
+    });
+    withValue.sort((a, b) => b.v - a.v || a.r.pid - b.r.pid);
+    const total = withValue.reduce((n, x) => n + x.v, 0);
+    const slices: PieSlice[] = withValue.slice(0, top).map(({ r, v }) => ({ label: r.name, pid: r.pid, bytes: v }));
+    const rest = withValue.slice(top);
+    if (rest.length > 0) slices.push({ label: 'others', pid: null, bytes: rest.reduce((n, x) => n + x.v, 0) });
+    return { slices, othersCount: rest.length, totalRequestedBytes: total };
+  }
+
+  test('the same slices, order, others and total for random tables with ties', () => {
+    const rng = new SeededRandom(7);
+    for (let round = 0; round < 300; round++) {
+      const n = rng.int(0, 60);
+      const t = new Map<number, TracedProcess>();
+      const s: SampledProcess[] = [];
+      for (let i = 0; i < n; i++) {
+        const pid = rng.int(1, 500);
+        // Few distinct values, so that ties (broken by pid) are common; some null, zero or exited.
+        const size = rng.int(0, 6) * MiB;
+        if (rng.int(0, 3) > 0) s.push(sampled(pid, rng.int(0, 5) === 0 ? null : size));
+        t.set(pid, traced(pid, rng.int(0, 6) * MiB, rng.int(0, 4) > 0));
+      }
+      const rows = buildProcessRows(s, t, null);
+      for (const figure of ['pss', 'requested'] as const)
+        for (const exited of [false, true])
+          for (const top of [0, 1, 3, 10])
+            assert.deepEqual(processPie(rows, figure, exited, top), sortedPie(rows, figure, exited, top));
+    }
   });
 });
 
