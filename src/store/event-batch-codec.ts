@@ -57,18 +57,32 @@ const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
  */
 let scratch = new DataView(new ArrayBuffer(0));
 
-export function encodeEventBatch(events: readonly MemEvent[]): ArrayBuffer {
-  const strings: string[] = [];
-  const index = new Map<string, number>();
-  const id = (s: string): number => {
-    let i = index.get(s);
+/**
+ * A batch's string table while it is built: each distinct string once, in the order first used,
+ * and the bytes the table will take (a u32 length and the UTF-8 bytes per string).
+ */
+class StringTable {
+  readonly strings: string[] = [];
+  private readonly index = new Map<string, number>();
+  bytes = 0;
+
+  /** The string's index in the table, added at the end when new. */
+  intern(s: string): number {
+    let i = this.index.get(s);
     if (i === undefined) {
-      i = strings.length;
-      strings.push(s);
-      index.set(s, i);
+      i = this.strings.length;
+      this.strings.push(s);
+      this.index.set(s, i);
+      this.bytes += 4 + Buffer.byteLength(s, 'utf8');
     }
     return i;
-  };
+  }
+}
+
+export function encodeEventBatch(events: readonly MemEvent[]): ArrayBuffer {
+  const table = new StringTable();
+  const strings = table.strings;
+  const id = (s: string): number => table.intern(s);
   // Calls come in runs of one process and thread: the last strings' indexes are kept.
   let lastHost = '';
   let hostId = -1;
@@ -227,27 +241,20 @@ export class EventRecords {
     const only = parts[0];
     if (parts.length === 1 && only !== undefined && only.from === 0 && only.to === only.records.length)
       return only.records;
-    const strings: string[] = [];
-    const index = new Map<string, number>();
+    const table = new StringTable();
+    const strings = table.strings;
     let count = 0;
     for (const p of parts) count += p.to - p.from;
     const recordsEnd = HEADER_BYTES + count * RECORD_BYTES;
     const maps: Int32Array[] = [];
-    let stringBytes = 0;
     for (const p of parts) {
       const map = new Int32Array(p.records.strings.length);
       p.records.strings.forEach((s, i) => {
-        let k = index.get(s);
-        if (k === undefined) {
-          k = strings.length;
-          strings.push(s);
-          index.set(s, k);
-          stringBytes += 4 + Buffer.byteLength(s, 'utf8');
-        }
-        map[i] = k;
+        map[i] = table.intern(s);
       });
       maps.push(map);
     }
+    const stringBytes = table.bytes;
     const out = pool === undefined ? new Uint8Array(recordsEnd + stringBytes) : pool.take(recordsEnd + stringBytes);
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
     v.setUint32(0, MAGIC, true);
@@ -379,10 +386,9 @@ export function subBatch(
   const count = list.length;
   const sv = src.view;
   // First pass: the table, each (field, source string) looked up once per change of value.
-  const table: string[] = [];
-  const tableIndex = new Map<string, number>();
+  const strings = new StringTable();
+  const table = strings.strings;
   const remap = new Map<number, number>(); // source index × 4 + field → table index
-  let stringBytes = 0;
   const last = [-1, -1, -1, -1];
   for (let i = 0; i < count; i++) {
     const r = HEADER_BYTES + (list[i] ?? 0) * RECORD_BYTES;
@@ -393,18 +399,10 @@ export function subBatch(
       last[f] = k;
       const key = k * 4 + f;
       if (remap.has(key)) continue;
-      const s = (f === 3 ? stored.errors[k] : stored.names[k]) ?? '';
-      let t = tableIndex.get(s);
-      if (t === undefined) {
-        t = table.length;
-        table.push(s);
-        tableIndex.set(s, t);
-        stringBytes += 4 + Buffer.byteLength(s, 'utf8');
-      }
-      remap.set(key, t);
+      remap.set(key, strings.intern((f === 3 ? stored.errors[k] : stored.names[k]) ?? ''));
     }
   }
-  const size = prefix + HEADER_BYTES + count * RECORD_BYTES + stringBytes;
+  const size = prefix + HEADER_BYTES + count * RECORD_BYTES + strings.bytes;
   const out = arena === undefined ? Buffer.allocUnsafe(size) : arena.alloc(size);
   const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   v.setUint32(prefix, MAGIC, true);
