@@ -67,10 +67,8 @@ export function foldBatch(
  * every delta has one shape for the optimised loop (object spreads gave several).
  */
 class Folding {
-  mmapBytes = 0n;
-  munmapBytes = 0n;
-  mmapSmall = 0;
-  munmapSmall = 0;
+  readonly mmapBytes = new LengthSum();
+  readonly munmapBytes = new LengthSum();
   mmapCalls = 0;
   munmapCalls = 0;
   brkCalls = 0;
@@ -98,8 +96,8 @@ class Folding {
       pid: this.pid,
       startNs: this.startNs,
       name: this.name,
-      mmapBytes: this.mmapBytes + BigInt(this.mmapSmall),
-      munmapBytes: this.munmapBytes + BigInt(this.munmapSmall),
+      mmapBytes: this.mmapBytes.total(),
+      munmapBytes: this.munmapBytes.total(),
       mmapCalls: this.mmapCalls,
       munmapCalls: this.munmapCalls,
       brkCalls: this.brkCalls,
@@ -118,6 +116,26 @@ class Folding {
  * number sum stays below 2^52 + 2^48, exact.
  */
 const SMALL_SUM = 2 ** 52;
+
+/** A sum of call lengths: a number while it stays exact, so that a call adds no BigInt. */
+class LengthSum {
+  private big = 0n;
+  private small = 0;
+
+  /** Adds call i's length argument. */
+  add(r: EventRecords, i: number): void {
+    const n = r.smallLength(i);
+    if (n < 0) this.big += r.lengthBytes(i);
+    else if ((this.small += n) > SMALL_SUM) {
+      this.big += BigInt(this.small);
+      this.small = 0;
+    }
+  }
+
+  total(): bigint {
+    return this.big + BigInt(this.small);
+  }
+}
 
 const MMAP = MEM_CALLS.indexOf('mmap');
 const MUNMAP = MEM_CALLS.indexOf('munmap');
@@ -198,25 +216,11 @@ export function foldRecords(
     switch (r.call(i)) {
       case MMAP:
         d.mmapCalls++;
-        if (ok) {
-          const n = r.smallLength(i);
-          if (n < 0) d.mmapBytes += r.lengthBytes(i);
-          else if ((d.mmapSmall += n) > SMALL_SUM) {
-            d.mmapBytes += BigInt(d.mmapSmall);
-            d.mmapSmall = 0;
-          }
-        }
+        if (ok) d.mmapBytes.add(r, i);
         break;
       case MUNMAP:
         d.munmapCalls++;
-        if (ok) {
-          const n = r.smallLength(i);
-          if (n < 0) d.munmapBytes += r.lengthBytes(i);
-          else if ((d.munmapSmall += n) > SMALL_SUM) {
-            d.munmapBytes += BigInt(d.munmapSmall);
-            d.munmapSmall = 0;
-          }
-        }
+        if (ok) d.munmapBytes.add(r, i);
         break;
       case BRK:
         d.brkCalls++;
