@@ -275,6 +275,14 @@ describe(
     test('OCaml: a 9,984-frame trace draws its flame graph; switching traces leaves nothing of the previous one', async () => {
       await page.click('#tab-memtrace');
       await until(page, () => document.querySelectorAll('#mt-file option').length > 3);
+      // Before a trace is chosen: one line of what the view shows, no empty chart or table headings.
+      assert.deepEqual(
+        await page.evaluate(() => ({
+          report: document.getElementById('mt-report')?.checkVisibility(),
+          empty: document.getElementById('mt-empty')?.checkVisibility(),
+        })),
+        { report: false, empty: true },
+      );
       await page.selectOption('#mt-file', DEEP);
       await until(
         page,
@@ -288,6 +296,9 @@ describe(
       );
       assert.equal(deepest, 9984 * 18);
       assert.match((await page.getAttribute('#mt-chart', 'aria-label')) ?? '', /^live memory over 1\d\.\d ms/);
+      // No Lwt in this program: the heading says so and no empty promise table is drawn under it.
+      assert.equal(await page.textContent('#mt-promises-info'), 'no Lwt call in this trace');
+      assert.equal(await page.evaluate(() => document.getElementById('mt-promises-table')?.checkVisibility()), false);
       await shootAll(page, 'memtrace');
       // A trace that cannot be read: its message, and none of the previous trace's figures.
       await page.selectOption('#mt-file', 'broken.ctf');
@@ -299,8 +310,9 @@ describe(
           sites: document.getElementById('mt-sites')?.childElementCount,
           findings: document.getElementById('mt-findings')?.childElementCount,
           chart: document.getElementById('mt-chart')?.getAttribute('aria-label'),
+          report: document.getElementById('mt-report')?.checkVisibility(),
         })),
-        { flame: 0, sites: 0, findings: 0, chart: 'no trace' },
+        { flame: 0, sites: 0, findings: 0, chart: 'no trace', report: false },
       );
       await shootAll(page, 'memtrace-error');
       // Back to the deep trace, then straight to another: the first one's charts go at once.

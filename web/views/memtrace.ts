@@ -43,6 +43,7 @@ export class MemtraceView {
       const files = await api.memtraceFiles();
       const select = byId('mt-file', HTMLSelectElement);
       if (files.dir === null) {
+        byId('mt-empty').hidden = true;
         setText(
           byId('mt-note'),
           'No trace directory: start memlens serve with --memtrace-dir DIR to open memtrace traces here.',
@@ -99,6 +100,9 @@ export class MemtraceView {
     setText(byId('mt-promises-info'), '');
     byId('mt-flame').replaceChildren();
     setText(byId('mt-flame-info'), '');
+    // Until a trace is drawn, one line says what the view will show instead of empty headings.
+    byId('mt-report').hidden = true;
+    byId('mt-empty').hidden = false;
   }
 
   refreshTheme(): void {
@@ -113,6 +117,8 @@ export class MemtraceView {
     const r = b.report;
     const t = r.trace;
     byId('mt-note').classList.remove('error');
+    byId('mt-empty').hidden = true;
+    byId('mt-report').hidden = false;
     setText(
       byId('mt-note'),
       `${t.executable} (pid ${t.pid} on ${t.host}) · format v${t.formatVersion} · rate ${t.sampleRate} · ${secondsText(t.durationS)} · ${r.events.allocations} allocations, ${r.events.promotions} promotions, ${r.events.collections} collections · integrity ${r.integrity.ok ? 'ok' : 'problems'}`,
@@ -130,6 +136,8 @@ export class MemtraceView {
     const n = (x: number | null): string => (x === null ? '?' : Math.round(x).toLocaleString('en-US'));
     const pc = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
     const counts = r.taskCounts.map((c) => `${c.name}: ${n(c.started)} started, ${n(c.finished)} finished`).join('; ');
+    // A trace without Lwt says so in the heading; an empty table under it would say nothing more.
+    byId('mt-promises-table').hidden = p.sites.length === 0;
     setText(
       byId('mt-promises-info'),
       p.sites.length === 0
