@@ -22,8 +22,10 @@ export interface EventSinkOptions {
 
 export async function openEventSink(options: EventSinkOptions): Promise<EventSink> {
   if (!options.store) return NO_STORE;
-  // Loaded only when storing: the store pulls in the SQLite and MySQL drivers.
-  const { openStoreSink } = await import('../../store/index.js');
+  // Loaded only when storing. The sink alone, not the store's index: this thread only hands calls
+  // to the store's worker, which loads the query builder and the database driver itself; the
+  // index would load them here too (Kysely alone is some 470 modules, about 100 ms and 18 MiB).
+  const { openStoreSink } = await import('../../store/trace-sink.js');
   return openStoreSink(options.db, {
     host: options.host,
     ...(options.retention ? { retention: options.retention } : {}),
