@@ -24,15 +24,16 @@ execFileSync(
 // cli/main.js (the command, which answers --version itself and otherwise loads program.js),
 // cli/program.js (commander and the commands' definitions, each run only for the command that
 // runs: commands/index.ts imports them lazily, and they are inlined in this bundle), and
-// cli/run-snapshot.js and cli/run-process.js (the two short-lived reading commands, with their
-// parsers, sources and analyses). Everything else stays tsc's output, loaded by path when its
+// cli/run-snapshot.js, cli/run-process.js and cli/run-events.js (the three short-lived reading
+// commands, with their parsers, sources and analyses; events with the store and Kysely, whose ES
+// build is some 470 modules). Everything else stays tsc's output, loaded by path when its
 // command runs:
 // - every other dynamic import: serve, trace, capture, dirty, memtrace and events run long or
 //   find files relative to their own module (the dashboard, worker scripts, tracing/);
 // - src/base/errors.ts, so that an error class is one class whichever file throws it (main's
 //   `instanceof UserError` must hold for an error thrown by a module that is not bundled);
-// - the npm packages but commander (better-sqlite3 and mysql2 cannot be bundled; the others are
-//   loaded only by the modules left outside). commander is bundled: loading it from node_modules
+// - the npm packages but commander and Kysely (better-sqlite3 and mysql2 cannot be bundled; the
+//   others are loaded only by the modules left outside). commander is bundled: loading it from node_modules
 //   means seven CommonJS files behind an ES module wrapper, each resolved, read and compiled.
 //   main.ts therefore tells commander's errors by their code, as commander itself does, not by
 //   their class: a module left outside would throw node_modules' copy.
@@ -40,7 +41,7 @@ execFileSync(
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const { build } = await import('esbuild');
 const srcCli = join(root, 'src', 'cli');
-const bundled = ['main', 'program', 'run-snapshot', 'run-process'].map((n) => join(srcCli, `${n}.ts`));
+const bundled = ['main', 'program', 'run-snapshot', 'run-process', 'run-events'].map((n) => join(srcCli, `${n}.ts`));
 /** The table of commands, whose lazy imports of the commands' definitions stay inside program.js. */
 const commandTable = join(srcCli, 'commands', 'index.ts');
 const oneInstance = new Set([join(root, 'src', 'base', 'errors.ts')]);
@@ -89,7 +90,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: Object.keys(pkg.dependencies).filter((name) => name !== 'commander'),
+  external: Object.keys(pkg.dependencies).filter((name) => name !== 'commander' && name !== 'kysely'),
   // commander is CommonJS and requires Node's own modules, and an ES module has no `require`:
   // process.getBuiltinModule (Node 20.16) gives them without loading node:module.
   banner: { js: 'const require = (id) => process.getBuiltinModule(id);' },

@@ -1,16 +1,11 @@
 // `memlens events`: what `memlens trace` stored, filtered, as a table, NDJSON or CSV; the newest N,
-// or with --all every matching event, streamed from the store page by page.
-import { once } from 'node:events';
+// or with --all every matching event, streamed from the store page by page. The flags are here;
+// reading and printing are run-events.ts's, loaded when the command runs.
 import { InvalidArgumentError, type Command } from 'commander';
 import { addRetentionFlags, parseRetention } from '../retention-flags.js';
 import { UsageError } from '../../base/errors.js';
-import { formatBytes } from '../../base/units.js';
 import { durationMs, integerFlag, nonEmptyFlag, pidFlag } from '../flag-values.js';
-import type { EventStore, StoredEvent } from '../../store/index.js';
-import { MEM_CALLS, storedEventToJson, type MemCall, type StoredEventJson } from '../../wire/events.js';
-import { protText } from '../../wire/events-text.js';
-import { printable } from '../../base/terminal-text.js';
-import { palette, table } from '../../render/text.js';
+import { MEM_CALLS, type MemCall } from '../../wire/events.js';
 
 /** The flags as commander leaves them, numbers already checked (flag-values.ts). */
 interface EventsFlags {
@@ -80,14 +75,17 @@ export function defineEvents(program: Command): void {
   addRetentionFlags(command);
   command.action(async (flags: EventsFlags) => {
     if (flags.prune === true) {
-      await prune(flags);
+      const retention = parseRetention(flags);
+      if (retention === undefined) throw new UsageError('--prune needs --max-age and/or --max-rows');
+      const { pruneEvents } = await import('../run-events.js');
+      await pruneEvents(flags.db, retention);
       return;
     }
     const call = flags.call;
     if (call !== undefined && !MEM_CALLS.includes(call as MemCall))
       throw new UsageError(`--call ${call}: expected one of ${MEM_CALLS.join(', ')}`);
     if (flags.json === true && flags.csv === true) throw new UsageError('--json and --csv cannot be used together');
-    const format: OutputFormat = flags.json === true ? 'json' : flags.csv === true ? 'csv' : 'table';
+    const format: 'table' | 'json' | 'csv' = flags.json === true ? 'json' : flags.csv === true ? 'csv' : 'table';
     if (flags.all === true) {
       if (command.getOptionValueSource('limit') === 'cli')
         throw new UsageError('--all and --limit cannot be used together (--all prints every matching event)');
@@ -106,173 +104,7 @@ export function defineEvents(program: Command): void {
       ...(flags.until === undefined ? {} : { untilMs: flags.until }),
       ...(flags.before === undefined ? {} : { beforeId: flags.before }),
     };
-    const { openStore } = await import('../../store/index.js');
-    // A read: a store that is not there is an error, never a new empty one.
-    const store = await openStore(flags.db, { mustExist: true, notice: sayOnStderr });
-    try {
-      if (flags.all === true && format !== 'table') await printAll(store, filter, format);
-      else {
-        // One row more than asked says whether the listing is cut, without counting every match.
-        const events = await store.queryEvents({ ...filter, limit: flags.limit + 1 });
-        const cut = events.length > flags.limit;
-        if (cut) events.length = flags.limit;
-        await printEvents(events.reverse(), format);
-        if (cut) {
-          const more = flags.limit < MAX_LIMIT ? `--limit up to ${MAX_LIMIT}, ` : '';
-          process.stderr.write(
-            `memlens: showing the newest ${flags.limit} matching events; more match (${more}--before ${events[0]?.id ?? ''} for the page before, or --all --json/--csv for every one)\n`,
-          );
-        }
-      }
-    } finally {
-      await store.close();
-    }
+    const { listEvents } = await import('../run-events.js');
+    await listEvents(flags.db, filter, { format, limit: flags.limit, all: flags.all === true, maxLimit: MAX_LIMIT });
   });
-}
-
-export type OutputFormat = 'table' | 'json' | 'csv';
-
-/** What the store says while it opens (a long migration), as memlens's other notes. */
-const sayOnStderr = (line: string): void => void process.stderr.write(`memlens: ${line}\n`);
-
-/** Writes to stdout and waits while the pipe is full, so that a slow reader bounds memory instead of a growing buffer. */
-async function emit(text: string): Promise<void> {
-  if (text === '' || process.stdout.write(text)) return;
-  await once(process.stdout, 'drain');
-}
-
-/** `--all`: every matching event, page by page; memory holds one page whatever the store holds. */
-async function printAll(
-  store: EventStore,
-  filter: Parameters<EventStore['streamEvents']>[0],
-  format: 'json' | 'csv',
-): Promise<void> {
-  if (format === 'csv') await emit(csvHeader());
-  let n = 0;
-  for await (const page of store.streamEvents(filter)) {
-    n += page.length;
-    await emit(format === 'json' ? jsonLines(page) : csvLines(page));
-  }
-  if (n === 0) process.stderr.write('no stored events match\n');
-}
-
-/** `memlens events --prune`: one pass of retention, e.g. from cron. */
-async function prune(flags: EventsFlags): Promise<void> {
-  const retention = parseRetention(flags);
-  if (retention === undefined) throw new UsageError('--prune needs --max-age and/or --max-rows');
-  const { openStore } = await import('../../store/index.js');
-  const store = await openStore(flags.db, { mustExist: true, notice: sayOnStderr });
-  try {
-    const r = await store.applyRetention(retention);
-    process.stdout.write(
-      `pruned ${r.deletedEvents} events, ${r.deletedProcesses} process records, ${r.deletedBatches} batch ids\n`,
-    );
-  } finally {
-    await store.close();
-  }
-}
-
-const jsonLines = (events: readonly StoredEvent[]): string =>
-  events.map((e) => `${JSON.stringify(storedEventToJson(e))}\n`).join('');
-
-/** The CSV columns: the --json fields, in their order. */
-const CSV_FIELDS = [
-  'time',
-  'ktime',
-  'host',
-  'pid',
-  'tid',
-  'name',
-  'thread',
-  'call',
-  'addr',
-  'length',
-  'prot',
-  'flags',
-  'fd',
-  'result',
-  'error',
-  'new_length',
-  'new_addr',
-  'id',
-] as const satisfies readonly (keyof StoredEventJson)[];
-
-/**
- * One CSV field (RFC 4180, section 2): quoted when it holds a comma, a double quote, CR or LF, with
- * each double quote doubled; null is the empty field. Names are written as they are (a process
- * chooses its own name; quoting keeps any name in its field, and a reader gets it back exactly).
- */
-export function csvField(v: string | number | null): string {
-  if (v === null) return '';
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/** RFC 4180 ends each record with CRLF (a bare LF inside a quoted name stays as it is). */
-const csvHeader = (): string => `${CSV_FIELDS.join(',')}\r\n`;
-
-const csvLines = (events: readonly StoredEvent[]): string =>
-  events
-    .map((e) => {
-      const j = storedEventToJson(e);
-      return `${CSV_FIELDS.map((f) => csvField(j[f])).join(',')}\r\n`;
-    })
-    .join('');
-
-/** NDJSON in the wire form (wire/events.ts), CSV with the same fields, or an aligned table. */
-export async function printEvents(events: readonly StoredEvent[], format: OutputFormat): Promise<void> {
-  if (format === 'json') return emit(jsonLines(events));
-  if (format === 'csv') return emit(csvHeader() + csvLines(events));
-  if (events.length === 0) {
-    process.stderr.write('no stored events match\n');
-    return;
-  }
-  const p = palette();
-  const manyHosts = new Set(events.map((e) => e.host)).size > 1;
-  const header = [
-    'ID',
-    'TIME (UTC)',
-    ...(manyHosts ? ['HOST'] : []),
-    'PID',
-    'TID',
-    'NAME',
-    'THREAD',
-    'CALL',
-    'ADDR',
-    'LENGTH',
-    'PROT',
-    'RESULT',
-  ];
-  const rows = events.map((e) => {
-    const result =
-      e.error !== null
-        ? p.red(`${e.result} ${e.error}`)
-        : e.call === 'munmap' || e.call === 'mprotect'
-          ? '0'
-          : `0x${e.result.toString(16)}`;
-    const length =
-      e.call === 'brk'
-        ? ''
-        : e.call === 'mremap' && e.newLengthBytes !== null
-          ? `${formatBytes(Number(e.lengthBytes))} → ${formatBytes(Number(e.newLengthBytes))}`
-          : formatBytes(Number(e.lengthBytes));
-    return [
-      String(e.id),
-      new Date(e.timeMs).toISOString().replace('T', ' ').replace('Z', ''),
-      ...(manyHosts ? [printable(e.host)] : []),
-      String(e.pid),
-      String(e.tid),
-      printable(e.name),
-      printable(e.thread),
-      e.call,
-      `0x${e.addr.toString(16)}`,
-      length,
-      protText(e.prot),
-      result,
-    ];
-  });
-  const align: ('left' | 'right')[] = header.map((h) =>
-    ['ID', 'PID', 'TID', 'LENGTH'].includes(h) ? 'right' : 'left',
-  );
-  process.stdout.write(`${table([header.map((h) => p.bold(h)), ...rows], align)}\n`);
 }
