@@ -91,7 +91,7 @@ export class WorkerWriter {
     // https://nodejs.org/docs/latest-v20.x/api/worker_threads.html#new-workerfilename-options).
     // The worker makes about 125 bytes of garbage a call, little of it long-lived (its queue is
     // bytes outside the heap), so the smaller nursery costs no CPU that could be measured, and
-    // takes about 16 MiB off the peak RSS at 100,000 calls/s (bench/README.md, "Peak RSS at
+    // takes 10 to 18 MiB off the peak RSS at 100,000 calls/s (bench/README.md, "Peak RSS at
     // 100,000 calls/s"). 8 MiB (semi-spaces of under 3 MiB) cost CPU and was dropped.
     const worker = new Worker(new URL('./writer-worker.js', import.meta.url), {
       workerData: init,
