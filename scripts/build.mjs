@@ -21,7 +21,8 @@ execFileSync(
 // The CLI: tsc's output is one ES module per source file, and Node resolves, reads, compiles and
 // links each one on every run (about 40 for `memlens snapshot`), which was most of the start-up
 // beyond Node's own. esbuild replaces four of tsc's files with bundles of the same exports:
-// cli/main.js (the command, which answers --version itself and otherwise loads program.js),
+// cli/main.js (the command, which answers --version itself and otherwise loads program.js; its
+// CommonJS build main.cjs, below, is the installed command),
 // cli/program.js (commander and the commands' definitions, each run only for the command that
 // runs: commands/index.ts imports them lazily, and they are inlined in this bundle), and
 // cli/run-snapshot.js, cli/run-process.js and cli/run-events.js (the three short-lived reading
@@ -100,6 +101,23 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+// The command as installed (package.json's bin) is main.cjs: the same main.ts as CommonJS. An ES
+// module entry makes Node set up its ES module loader before the first line runs, about 8 ms on
+// the machines of bench/README.md, which is most of what `memlens --version` cost beyond Node's
+// own start (issue 13 §1: within 10 ms of `node -e 0`). Every other command imports program.js,
+// an ES module, and pays the loader then, as it did. main.js, the ES module build, stays for
+// `node dist/src/cli/main.js` (the tests, the benchmarks, the docs).
+await build({
+  entryPoints: [join(srcCli, 'main.ts')],
+  outfile: join(root, 'dist', 'src', 'cli', 'main.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  plugins: [keepTscOutput],
+  define: { MEMLENS_VERSION: JSON.stringify(pkg.version) },
+  logLevel: 'warning',
+});
 // The store's worker thread (store/writer-worker.js, started by every `memlens trace` and `serve`
 // that stores calls) as one bundle with Kysely inside. Kysely's ES build is some 470 modules: a
 // new thread that imported them through Node's loader spent about 110 ms and 18 MiB of resident
@@ -168,4 +186,4 @@ if (existsSync(join(root, 'web', 'main.ts'))) {
     writeFileSync(join(webOut, `${f}.gz`), gzipSync(body, { level: 9 }));
   }
 }
-chmodSync(join(root, 'dist', 'src', 'cli', 'main.js'), 0o755);
+for (const entry of ['main.js', 'main.cjs']) chmodSync(join(root, 'dist', 'src', 'cli', entry), 0o755);

@@ -2,13 +2,14 @@
 // optionally with a headless Chromium on the dashboard and under `node --cpu-prof`. Takes the dist
 // directory to run, so that a copy of an older build can be measured side by side with the new one.
 // usage: node bench/serve/idle-cpu.mjs <dist dir> <seconds> [trace|notrace] [browser|nobrowser] [cpu-prof dir]
-//   (BUDGET=<percent> passes --cpu-budget; NODE_ARGS='--trace-gc' adds Node options;
+//   (LABEL=<name> names the build in the line printed, the dist directory's parent by default;
+//   BUDGET=<percent> passes --cpu-budget; NODE_ARGS='--trace-gc' adds Node options;
 //   SERVER_LOG=<file> keeps the server's output). Prints the share of one core, the load average at the
 //   window's ends, the sampler's state at the end (interval, last cost, pssDeferred), and the share
 //   of each of the server's threads by name (main, the store's writer worker, V8's and libuv's).
 import { spawn, execFileSync } from 'node:child_process';
 import { createWriteStream, readFileSync, readdirSync, mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
@@ -59,6 +60,7 @@ const threadShares = (before, after, seconds) => {
     ...(rest.length > 0 ? [`${rest.length} others ${pct(restCpu)}`] : []),
   ].join(', ');
 };
+const label = process.env.LABEL ?? resolve(dist, '..').split('/').pop();
 const dir = mkdtempSync(join(tmpdir(), 'quiet-'));
 const port = 20000 + Math.floor(Math.random() * 20000);
 const nodeArgs = [
@@ -137,7 +139,7 @@ try {
   // The server may be gone: the figure above is what counts.
 }
 console.log(
-  `${new Date().toISOString().slice(11, 16)} ${dist.split('/').pop()} ${tr} ${br}: ${(((c1 - c0) / ((t1 - t0) / 1000)) * 100).toFixed(2)} % of a core over ${((t1 - t0) / 1000).toFixed(0)} s, load ${load0}->${load1} ${samplerInfo}`,
+  `${new Date().toISOString().slice(11, 16)} ${label} ${tr} ${br}: ${(((c1 - c0) / ((t1 - t0) / 1000)) * 100).toFixed(2)} % of a core over ${((t1 - t0) / 1000).toFixed(0)} s, load ${load0}->${load1} ${samplerInfo}`,
 );
 console.log(`  threads (% of a core): ${threadShares(th0, th1, (t1 - t0) / 1000)}`);
 if (ctx) await ctx.close();

@@ -13,21 +13,22 @@ if (typeof MEMLENS_VERSION === 'string' && args.length === 1 && (args[0] === '--
   // What commander prints for the version option that program.ts declares.
   process.stdout.write(`${MEMLENS_VERSION}\n`);
 } else {
-  const [{ ExitCode }, { runMemlens }] = await Promise.all([import('../base/errors.js'), import('./program.js')]);
+  // No top-level await: the same source is also built as CommonJS (main.cjs, see scripts/build.mjs).
+  void Promise.all([import('../base/errors.js'), import('./program.js')]).then(([{ ExitCode }, { runMemlens }]) => {
+    // Writes to a closed pipe (memlens … | head) end the program quietly.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(ExitCode.ok);
+      throw e;
+    });
 
-  // Writes to a closed pipe (memlens … | head) end the program quietly.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(ExitCode.ok);
-    throw e;
+    runMemlens(process.argv).then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (e: unknown) => {
+        process.stderr.write(`memlens: internal error: ${String(e)}\n`);
+        process.exitCode = ExitCode.failure;
+      },
+    );
   });
-
-  runMemlens(process.argv).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`memlens: internal error: ${String(e)}\n`);
-      process.exitCode = ExitCode.failure;
-    },
-  );
 }

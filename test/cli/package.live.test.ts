@@ -93,7 +93,13 @@ before(async () => {
   const packed = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
   const tarball = join(work, packed[0]?.filename ?? '');
   const files = new Set(packed[0]?.files.map((f) => f.path));
-  for (const f of ['package.json', 'dist/src/cli/main.js', 'dist/web/index.html', 'scripts/capture.sh'])
+  for (const f of [
+    'package.json',
+    'dist/src/cli/main.cjs',
+    'dist/src/cli/main.js',
+    'dist/web/index.html',
+    'scripts/capture.sh',
+  ])
     assert.ok(files.has(f), `the tarball has no ${f}`);
   assert.ok(
     ![...files].some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.startsWith('test/')),
