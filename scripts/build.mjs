@@ -20,7 +20,7 @@ execFileSync(
 
 // The CLI: tsc's output is one ES module per source file, and Node resolves, reads, compiles and
 // links each one on every run (about 40 for `memlens snapshot`), which was most of the start-up
-// beyond Node's own. esbuild replaces four of tsc's files with bundles of the same exports:
+// beyond Node's own. esbuild replaces five of tsc's files with bundles of the same exports:
 // cli/main.js (the command, which answers --version itself and otherwise loads program.js; its
 // CommonJS build main.cjs, below, is the installed command),
 // cli/program.js (commander and the commands' definitions, each run only for the command that
@@ -29,13 +29,14 @@ execFileSync(
 // commands, with their parsers, sources and analyses; events with the store and Kysely, whose ES
 // build is some 470 modules). Everything else stays tsc's output, loaded by path when its
 // command runs:
-// - every other dynamic import: serve, trace, capture, dirty, memtrace and events run long or
-//   find files relative to their own module (the dashboard, worker scripts, tracing/);
+// - every other dynamic import: serve, trace, capture, dirty and memtrace run long or find files
+//   relative to their own module (the dashboard, worker scripts, tracing/);
 // - src/base/errors.ts, so that an error class is one class whichever file throws it (main's
 //   `instanceof UserError` must hold for an error thrown by a module that is not bundled);
 // - the npm packages but commander and Kysely (better-sqlite3 and mysql2 cannot be bundled; the
-//   others are loaded only by the modules left outside). commander is bundled: loading it from node_modules
-//   means seven CommonJS files behind an ES module wrapper, each resolved, read and compiled.
+//   others are loaded only by the modules left outside). commander is bundled: loading it from
+//   node_modules means seven CommonJS files behind an ES module wrapper, each resolved, read and
+//   compiled.
 //   main.ts therefore tells commander's errors by their code, as commander itself does, not by
 //   their class: a module left outside would throw node_modules' copy.
 // Both sides are built from the same sources in the same run, so they cannot disagree.
