@@ -6,6 +6,7 @@ import { addRetentionFlags, parseRetention } from '../retention-flags.js';
 import { UsageError } from '../../base/errors.js';
 import { durationMs, integerFlag, nonEmptyFlag, pidFlag } from '../flag-values.js';
 import { MEM_CALLS, type MemCall } from '../../wire/events.js';
+import type { OutputFormat } from '../run-events.js';
 
 /** The flags as commander leaves them, numbers already checked (flag-values.ts). */
 interface EventsFlags {
@@ -85,7 +86,7 @@ export function defineEvents(program: Command): void {
     if (call !== undefined && !MEM_CALLS.includes(call as MemCall))
       throw new UsageError(`--call ${call}: expected one of ${MEM_CALLS.join(', ')}`);
     if (flags.json === true && flags.csv === true) throw new UsageError('--json and --csv cannot be used together');
-    const format: 'table' | 'json' | 'csv' = flags.json === true ? 'json' : flags.csv === true ? 'csv' : 'table';
+    const format: OutputFormat = flags.json === true ? 'json' : flags.csv === true ? 'csv' : 'table';
     if (flags.all === true) {
       if (command.getOptionValueSource('limit') === 'cli')
         throw new UsageError('--all and --limit cannot be used together (--all prints every matching event)');
