@@ -1,6 +1,8 @@
 // Runs the built memlens command (or any command) as a user would, capturing its output and exit code.
 // (cli-in-process.ts runs memlens inside the test's own process instead.)
 import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { cliPath } from './paths.js';
 import { waitingFor } from './waiting.js';
 
@@ -64,5 +66,28 @@ export function runProcess(command: string, args: string[], opts: RunOptions = {
 export const RUN_BOUND_MS = 10 * 60_000;
 
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  if (opts.uid !== undefined) assertReadableAs(cliPath, opts.uid, opts.gid ?? opts.uid);
   return runProcess(process.execPath, [cliPath, ...args], opts);
+}
+
+/**
+ * Fails, naming the directory, when a user could not reach `path`: a checkout under a directory
+ * only its owner may enter (mktemp -d makes mode 0700) runs every test as root, but a test that
+ * runs memlens as another user would get Node's "Cannot find module" instead of memlens's answer.
+ * Checks the mode bits of the class that applies to the user (owner, group, others), as the kernel
+ * does when no ACL is set.
+ */
+function assertReadableAs(path: string, uid: number, gid: number): void {
+  const allowed = (p: string, bits: number): boolean => {
+    const st = statSync(p);
+    const shift = st.uid === uid ? 6 : st.gid === gid ? 3 : 0;
+    return ((st.mode >> shift) & bits) === bits;
+  };
+  if (!allowed(path, 4))
+    throw new Error(`uid ${uid} cannot read ${path}: run the tests from a checkout others can read`);
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if (!allowed(dir, 1))
+      throw new Error(`uid ${uid} cannot enter ${dir}, above ${path}: run the tests from a checkout others can read`);
+    if (dir === dirname(dir)) return;
+  }
 }
