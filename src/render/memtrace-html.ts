@@ -3,7 +3,12 @@
 import { axisText, byteAxis, secondsAxis, secondsText } from '../base/axis.js';
 import { HUE, PALETTE_LIGHT } from '../base/palette.js';
 import { formatBytes } from '../base/units.js';
-import type { MemtraceWireReport, MemtraceWireSite, MemtraceWireSplit } from '../wire/memtrace.js';
+import {
+  PROMISES_BELOW_NOTE,
+  type MemtraceWireReport,
+  type MemtraceWireSite,
+  type MemtraceWireSplit,
+} from '../wire/memtrace.js';
 import type { FlameData } from '../analyses/memtrace/folded.js';
 import { FLAME_SCRIPT } from './memtrace-flame-script.js';
 import { escapeHtml as h, jsonForScript } from './html-escape.js';
@@ -172,9 +177,11 @@ ${lp.promises === null ? "No promise block (Lwt's new_pending) sampled: no count
 <table id="lwt-promises"><tr><th class="n">promises</th><th class="n">± s.e.</th><th class="n">lifetime</th><th class="n">allocated</th><th class="n">live at peak</th><th class="n">live at end</th><th>creation site</th><th>via</th></tr>${lp.sites
           .map(
             (p) =>
-              `<tr><td class="n">${num(p.promises)}</td><td class="n">${num(p.promisesStdErr)}</td><td class="n">${p.meanPromiseLifetimeS === null ? '' : h(secondsText(p.meanPromiseLifetimeS))}</td><td class="n">${h(formatBytes(p.allocatedBytes))}</td><td class="n">${h(formatBytes(p.livePeakBytes))}</td><td class="n">${h(formatBytes(p.liveEndBytes))}</td><td><code>${h(p.label)}</code></td><td><code>${h(p.via)}</code></td></tr>`,
+              `<tr><td class="n">${p.promisesBelow95 === null ? num(p.promises) : `&lt; ${num(p.promisesBelow95)}`}</td><td class="n">${p.promisesBelow95 === null ? num(p.promisesStdErr) : ''}</td><td class="n">${p.meanPromiseLifetimeS === null ? '' : h(secondsText(p.meanPromiseLifetimeS))}</td><td class="n">${h(formatBytes(p.allocatedBytes))}</td><td class="n">${h(formatBytes(p.livePeakBytes))}</td><td class="n">${h(formatBytes(p.liveEndBytes))}</td><td><code>${h(p.label)}</code></td><td><code>${h(p.via)}</code></td></tr>`,
           )
           .join('')}</table>${
+          lp.sites.some((p) => p.promisesBelow95 !== null) ? `<div class="sub">${h(PROMISES_BELOW_NOTE)}</div>` : ''
+        }${
           r.taskCounts.length === 0
             ? ''
             : `<h3>Lwt tasks, exact counts (recorded by the program)</h3><table><tr><th>task</th><th class="n">started</th><th class="n">finished</th></tr>${r.taskCounts

@@ -1,7 +1,12 @@
 // The terminal report of `memlens memtrace`.
 import { printable } from '../base/terminal-text.js';
 import { formatBytes } from '../base/units.js';
-import type { MemtraceWireReport, MemtraceWireSite, MemtraceWireSplit } from '../wire/memtrace.js';
+import {
+  PROMISES_BELOW_NOTE,
+  type MemtraceWireReport,
+  type MemtraceWireSite,
+  type MemtraceWireSplit,
+} from '../wire/memtrace.js';
 import { sparkline } from './sparkline.js';
 import { table, type Palette } from './text.js';
 
@@ -151,8 +156,8 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
     const rows: string[][] = [['  promises', '± s.e.', 'lifetime', 'allocated', 'live peak', 'live end', 'site']];
     for (const p of lp.sites.slice(0, 15))
       rows.push([
-        `  ${p.promises === null ? '?' : num(Math.round(p.promises))}`,
-        p.promisesStdErr === null ? '' : num(Math.round(p.promisesStdErr)),
+        `  ${p.promisesBelow95 !== null ? `< ${num(p.promisesBelow95)}` : p.promises === null ? '?' : num(Math.round(p.promises))}`,
+        p.promisesStdErr === null || p.promisesBelow95 !== null ? '' : num(Math.round(p.promisesStdErr)),
         p.meanPromiseLifetimeS === null ? '' : `${(p.meanPromiseLifetimeS * 1000).toFixed(1)} ms`,
         formatBytes(p.allocatedBytes),
         formatBytes(p.livePeakBytes),
@@ -160,6 +165,7 @@ export function renderTextReport(r: MemtraceWireReport, st: TextStyle): string {
         `${clean(p.label)} via ${clean(p.via)}`,
       ]);
     out.push(table(rows, ['right', 'right', 'right', 'right', 'right', 'right', 'left']));
+    if (lp.sites.slice(0, 15).some((p) => p.promisesBelow95 !== null)) out.push(`  ${PROMISES_BELOW_NOTE}`);
     out.push('');
   }
   if (r.taskCounts.length > 0) {

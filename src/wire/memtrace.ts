@@ -6,7 +6,8 @@
 
 // v2: leakVerdicts (why a site is or is not a leak suspect), lwtPromises (Lwt's promises by
 //     creation site) and taskCounts (exact task counts written by the recording library).
-export const MEMTRACE_WIRE_VERSION = 2;
+// v3: lwtPromises.sites[].promisesBelow95 (a bound for a site whose promises were never sampled).
+export const MEMTRACE_WIRE_VERSION = 3;
 
 export type Owner = 'app' | 'lwt';
 
@@ -147,6 +148,13 @@ export interface MemtraceWirePromiseSite {
   promisesStdErr: number | null;
   /** Samples of the promises' own blocks (the estimate's basis). */
   promiseSamples: number;
+  /**
+   * v3. For a site none of whose promise blocks was sampled (promises 0, standard error 0, which
+   * says nothing of how many there were): the count below which that happens 95 % of the time
+   * (src/analyses/memtrace/report.ts, promiseBound95). null when a block was sampled, when W is
+   * unknown, or at rate 1 (every word sampled: none is then exactly none).
+   */
+  promisesBelow95: number | null;
   /** Everything Lwt allocated in these calls: promises, callbacks and what they capture. */
   allocatedBytes: number;
   livePeakBytes: number;
@@ -156,6 +164,10 @@ export interface MemtraceWirePromiseSite {
   /** Promise samples still live at the end of the trace. */
   promiseSamplesLiveEnd: number;
 }
+
+/** What "< N" in a promise count means, in every view that shows one (promisesBelow95). */
+export const PROMISES_BELOW_NOTE =
+  "< N: none of the site's promise blocks was sampled; with N promises or more, that happens less than 5 % of the time";
 
 export interface MemtraceWireLwtPromises {
   /** W: words (headers included) of one pending promise's blocks; 0 when no promise was sampled. */

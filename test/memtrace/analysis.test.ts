@@ -11,7 +11,7 @@ import { renderTextReport } from '../../src/render/memtrace-text.js';
 import { LiveObjects } from '../../src/analyses/memtrace/live-objects.js';
 import { LwtClassifier } from '../../src/analyses/memtrace/lwt.js';
 import { lwtCallName } from '../../src/analyses/memtrace/promises.js';
-import { buildMemtraceReport } from '../../src/analyses/memtrace/report.js';
+import { buildMemtraceReport, promiseBound95 } from '../../src/analyses/memtrace/report.js';
 import { MemtraceDecoder } from '../../src/parsers/memtrace/decoder.js';
 import type { MemtraceWireReport } from '../../src/wire/memtrace.js';
 import { publicTracePath, publicTracesDir, readPublicTrace, withoutPublicTraces } from './public-traces.js';
@@ -229,12 +229,20 @@ test('Lwt promises by creation site: the estimate agrees with the exact task cou
   // The callback cells under Lwt.bind are Lwt calls too, but make no promise here.
   const bind = r.lwtPromises.sites.find((s) => s.via === 'Lwt.bind' && /Server\.serve /.test(s.label));
   assert.ok(bind && bind.promises === 0 && bind.allocatedBytes > 0, JSON.stringify(bind));
+  // None of its promise blocks sampled: "0 ± 0" would claim none were made. At rate 1e-4 and 2
+  // words a promise, N promises go unsampled with probability (1 - 1e-4)^(2N), at least 5 % only
+  // while N <= 14,977.9.
+  assert.equal(bind.promisesBelow95, 14_978);
+  assert.equal(site.promisesBelow95, null);
   assert.ok(r.lwtPromises.overhead.allocatedShare > 0 && r.lwtPromises.overhead.allocatedShare < 1);
   const text = renderTextReport(r, { bold: (x) => x, dim: (x) => x, red: (x) => x, yellow: (x) => x, green: (x) => x });
   assert.match(text, /Lwt promises by creation site/);
+  assert.match(text, /^ +< 14,978 {2,}\S.*Server\.serve .* via Lwt\.bind$/m);
+  assert.match(text, /^ {2}< N: none of the site's promise blocks was sampled; with N promises or more/m);
   assert.match(text, /request handler: 20,000 started, 20,000 finished/);
   const html = renderHtmlReport(r, { frames: [], stacks: [] });
   assert.match(html, /<table id="lwt-promises">/);
+  assert.match(html, /<tr><td class="n">&lt; 14,978<\/td><td class="n"><\/td>/);
   assert.match(html, /request handler<\/code><\/td><td class="n">20,000<\/td>/);
   assert.equal(
     lwtCallName('Lwt.Sequential_composition.bind.create_result_promise_and_callback_if_deferred'),
@@ -247,6 +255,17 @@ test('Lwt promises by creation site: the estimate agrees with the exact task cou
   const old = analyse(buildScenario({ ...base, durationS: 10 }).bytes).report;
   assert.deepEqual(old.taskCounts, []);
   assert.equal(old.lwtPromises.promises, null);
+});
+
+test('promiseBound95: the count that no sample rules out 95 % of the time', () => {
+  // λ = 1/2, one word: 4 promises go unsampled 1/16 = 6.25 % of the time, 5 promises 3.1 %.
+  assert.equal(promiseBound95(0.5, 1), 5);
+  // Small λ: the rule of three, 3 / (λ W).
+  assert.equal(promiseBound95(1e-5, 9), Math.ceil(-Math.log(0.05) / (9 * -Math.log1p(-1e-5))));
+  assert.ok(Math.abs((promiseBound95(1e-5, 9) ?? 0) - 3 / (1e-5 * 9)) < 0.01 * 33_333);
+  // Every word sampled: no sample means no promise, and there is no bound to give.
+  assert.equal(promiseBound95(1, 9), null);
+  assert.equal(promiseBound95(1e-4, 0), null);
 });
 
 test("the leak scenario's suspect says why it is one", () => {

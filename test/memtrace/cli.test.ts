@@ -20,7 +20,7 @@ test('--json follows the contract: trace, events, sites, leaks, races', { skip: 
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as MemtraceWireReport;
   assert.equal(j.schema, 'memlens.memtrace');
-  assert.equal(j.version, 2);
+  assert.equal(j.version, 3);
   assert.equal(j.trace.formatVersion, 3);
   assert.equal(j.trace.sampleRate, 2e-5);
   assert.equal(j.events.allocations, 1676);

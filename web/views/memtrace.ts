@@ -4,7 +4,12 @@
 // hide Lwt's frames. Text from the trace reaches the page through textContent only.
 import { axisText, byteAxis, secondsAxis, secondsText } from '../../src/base/axis.js';
 import { HUE } from '../../src/base/palette.js';
-import type { MemtraceReportBody, MemtraceWireReport, MemtraceWireSite } from '../../src/wire/memtrace.js';
+import {
+  PROMISES_BELOW_NOTE,
+  type MemtraceReportBody,
+  type MemtraceWireReport,
+  type MemtraceWireSite,
+} from '../../src/wire/memtrace.js';
 import type { FlameTreeNode } from '../../src/wire/memtrace-flame.js';
 import { buildFlameTree, flameFind, flamePath, layoutFlame } from '../../src/wire/memtrace-flame.js';
 import { api } from '../api.js';
@@ -144,15 +149,18 @@ export class MemtraceView {
         ? 'no Lwt call in this trace'
         : `Lwt's own machinery: ${pc(p.overhead.allocatedShare)} of the bytes allocated, ${pc(p.overhead.livePeakShare)} of the live peak, ${pc(p.overhead.liveEndShare)} of the end` +
             (p.promises === null ? '' : ` · ${n(p.promises)} ± ${n(p.promisesStdErr)} pending promises (estimated)`) +
-            (counts === '' ? '' : ` · tasks (exact): ${counts}`),
+            (counts === '' ? '' : ` · tasks (exact): ${counts}`) +
+            (p.sites.some((s) => s.promisesBelow95 !== null) ? ` · ${PROMISES_BELOW_NOTE}` : ''),
     );
     byId('mt-promises').replaceChildren(
       ...p.sites.map((s) =>
         el(
           'tr',
           {},
-          el('td', { class: 'num' }, n(s.promises)),
-          el('td', { class: 'num' }, n(s.promisesStdErr)),
+          s.promisesBelow95 === null
+            ? el('td', { class: 'num' }, n(s.promises))
+            : el('td', { class: 'num', title: PROMISES_BELOW_NOTE }, `< ${n(s.promisesBelow95)}`),
+          el('td', { class: 'num' }, s.promisesBelow95 === null ? n(s.promisesStdErr) : ''),
           el('td', { class: 'num' }, s.meanPromiseLifetimeS === null ? '' : secondsText(s.meanPromiseLifetimeS)),
           el('td', { class: 'num' }, bytesText(s.allocatedBytes)),
           el('td', { class: 'num' }, bytesText(s.livePeakBytes)),

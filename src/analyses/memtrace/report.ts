@@ -340,6 +340,18 @@ const lwtSplit = (sites: MemtraceWireSite[], pick: (s: MemtraceWireSite) => numb
 };
 const share = ([part, all]: [number, number]): number => (all > 0 ? part / all : 0);
 
+/**
+ * The one-sided 95 % bound on a site's promises when none of their blocks was sampled. Each of a
+ * promise's W words (headers included) is sampled with probability λ, so N promises leave no sample
+ * with probability (1 − λ)^(W N); that is at least 5 % only while N ≤ ln 0.05 / (W ln(1 − λ)), about
+ * 3 / (λ W) for small λ (the "rule of three"). Rounded up, so that the bound is never understated;
+ * null at λ = 1, where every word is sampled and no sample means no promise.
+ */
+export function promiseBound95(rate: number, wordsPerPromise: number): number | null {
+  if (!(rate > 0 && rate < 1) || !(wordsPerPromise > 0)) return null;
+  return Math.ceil(Math.log(0.05) / (wordsPerPromise * Math.log1p(-rate)));
+}
+
 function promiseReport(
   analyzer: MemtraceAnalyzer,
   rate: number,
@@ -352,6 +364,7 @@ function promiseReport(
   // See promises.ts: N ≈ S / (λ W), standard error √(S (1 - λ)) / (λ W).
   const estimate = (s: number): number | null => (W > 0 ? s / (rate * W) : null);
   const stdErr = (s: number): number | null => (W > 0 ? Math.sqrt(s * (1 - rate)) / (rate * W) : null);
+  const below95 = W > 0 ? promiseBound95(rate, W) : null;
   const live = new Map<number, number>();
   const objects = analyzer.objects;
   for (const slot of objects.slots()) {
@@ -370,6 +383,7 @@ function promiseReport(
       promises: g.promiseSamples > 0 ? estimate(g.promiseSamples) : W > 0 ? 0 : null,
       promisesStdErr: stdErr(g.promiseSamples),
       promiseSamples: g.promiseSamples,
+      promisesBelow95: g.promiseSamples === 0 ? below95 : null,
       allocatedBytes: bytes(g.allocSamples),
       livePeakBytes: bytes(g.liveAtPeak),
       liveEndBytes: bytes(g.live),
