@@ -19,11 +19,24 @@ import { artifactsDir } from '../helpers/paths.js';
 import { Teardown } from '../helpers/teardown.js';
 import { describePredicate, waitingFor } from '../helpers/waiting.js';
 import { publicTracePath } from '../memtrace/public-traces.js';
-import { buildScenario, LEAKY_SERVER } from '../memtrace/scenarios.js';
+import { buildScenario, LEAKY_SERVER, type ScenarioOptions } from '../memtrace/scenarios.js';
+import { PROMISES_BELOW_NOTE } from '../../src/wire/memtrace.js';
 import type { LiveServe, Workload } from './live-serve.js';
 import { launchBrowser, startServe, startWorkload } from './live-serve.js';
 
 const DEEP = 'lists_and_sets-v1.ctf';
+/** A hand-made Lwt server's trace (test/memtrace/scenarios.ts), written for the test. */
+const LWT = 'lwt-server.ctf';
+const LWT_SERVER: ScenarioOptions = {
+  durationS: 40,
+  tickUs: 2000,
+  leak: false,
+  race: null,
+  warmup: false,
+  promises: true,
+  tasks: true,
+  seed: 5,
+};
 const canRun = process.getuid?.() === 0 && existsSync('/usr/bin/chromium') && existsSync(publicTracePath(DEEP));
 const shots = join(artifactsDir, 'screenshots');
 const SIZES = [
@@ -135,6 +148,7 @@ describe(
       copyFileSync(publicTracePath(DEEP), join(traces, DEEP));
       copyFileSync(publicTracePath('ocamlopt-v3.ctf'), join(traces, 'ocamlopt-v3.ctf'));
       writeFileSync(join(traces, 'broken.ctf'), 'not a trace\n');
+      writeFileSync(join(traces, LWT), buildScenario(LWT_SERVER).bytes);
       serve = await startServe(['--memtrace-dir', traces]);
       teardown.add(async () => {
         assert.equal(await serve.stop(), 0, serve.stderr());
@@ -331,6 +345,25 @@ describe(
       await until(page, () => document.querySelector('#mt-flame svg') !== null);
       assert.doesNotMatch((await page.textContent('#mt-flame')) ?? '', /Lists_and_sets/);
       assert.doesNotMatch((await page.textContent('#mt-sites')) ?? '', /Lists_and_sets/);
+      // An Lwt program: the site whose promises were never sampled shows its bound, not "0 ± 0"
+      // (rate 1e-4, 2 words a promise: fewer than 14,978; test/memtrace/analysis.test.ts).
+      await page.selectOption('#mt-file', LWT);
+      await until(page, () => (document.getElementById('mt-promises')?.childElementCount ?? 0) > 0);
+      const rows = await page.evaluate(() =>
+        [...document.querySelectorAll('#mt-promises tr')].map((tr) =>
+          [...tr.children].map((td) => [td.textContent, td.getAttribute('title') ?? '']),
+        ),
+      );
+      const bind = rows.find((r) => r[7]?.[0] === 'Lwt.bind');
+      assert.ok(bind, JSON.stringify(rows));
+      assert.deepEqual(bind.slice(0, 2), [
+        ['< 14,978', PROMISES_BELOW_NOTE],
+        ['', ''],
+      ]);
+      assert.ok(
+        ((await page.textContent('#mt-promises-info')) ?? '').endsWith(PROMISES_BELOW_NOTE),
+        'the heading says what "< N" means',
+      );
       assert.deepEqual(errors, []);
     });
   },
