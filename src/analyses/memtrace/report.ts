@@ -364,7 +364,7 @@ function promiseReport(
   // See promises.ts: N ≈ S / (λ W), standard error √(S (1 - λ)) / (λ W).
   const estimate = (s: number): number | null => (W > 0 ? s / (rate * W) : null);
   const stdErr = (s: number): number | null => (W > 0 ? Math.sqrt(s * (1 - rate)) / (rate * W) : null);
-  const below95 = W > 0 ? promiseBound95(rate, W) : null;
+  const below95 = promiseBound95(rate, W);
   const live = new Map<number, number>();
   const objects = analyzer.objects;
   for (const slot of objects.slots()) {
